@@ -1,0 +1,196 @@
+"""Matrix-vector-threshold unit (FINN's MVAU) for +-1 weights and activations."""
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, memory, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from ..ir import MVTULayer
+from .popcount import popcount
+
+__all__ = ["MVTU", "mvtu_output_shape"]
+
+
+def mvtu_output_shape(layer: MVTULayer):
+    """Payload shape of an MVTU's output stream: PE bits, or PE signed dot products."""
+    if layer.output == "bipolar":
+        return unsigned(layer.pe)
+    return data.ArrayLayout(signed(layer.out_bits), layer.pe)
+
+
+def weight_words(layer: MVTULayer) -> list[int]:
+    """Weight memory contents: word ``nf * SF + sf`` holds, for PE ``j``, the bits
+    ``weights[nf*PE + j, sf*SIMD : (sf+1)*SIMD]`` at ``[j*SIMD : (j+1)*SIMD]``."""
+    words = []
+    for nf in range(layer.nf):
+        for sf in range(layer.sf):
+            word = 0
+            for j in range(layer.pe):
+                row = layer.weights[nf * layer.pe + j, sf * layer.simd:(sf + 1) * layer.simd]
+                for k, bit in enumerate(row):
+                    word |= int(bit) << (j * layer.simd + k)
+            words.append(word)
+    return words
+
+
+def threshold_words(layer: MVTULayer) -> list[int]:
+    """Threshold memory contents: word ``nf`` holds PE thresholds then PE invert flags."""
+    width = layer.threshold_bits
+    words = []
+    for nf in range(layer.nf):
+        word = 0
+        for j in range(layer.pe):
+            n = nf * layer.pe + j
+            word |= int(layer.thresholds[n]) << (j * width)
+            word |= int(layer.invert[n]) << (layer.pe * width + j)
+        words.append(word)
+    return words
+
+
+class MVTU(wiring.Component):
+    """Matrix-vector-threshold unit with PE x SIMD folding.
+
+    Each input vector of ``mw`` bits arrives as ``SF = mw / simd`` transfers; it is multiplied
+    by the ``mh x mw`` weight matrix (XNOR-popcount, +-1 arithmetic) ``PE`` neurons at a time,
+    so one vector takes ``NF * SF`` cycles (``NF = mh / pe``). The first neuron fold consumes
+    the input stream and stores it; later folds replay it from a buffer.
+
+    Parameters
+    ----------
+    layer : :class:`hwgen.ir.MVTULayer`
+        Shape, folding, weights and thresholds. Without thresholds the unit emits the signed
+        dot products ``2 * popcount - mw`` (the logits of a last layer).
+
+    Attributes
+    ----------
+    i : ``In(stream.Signature(unsigned(simd)))``
+        Transfer ``sf`` of a vector carries input bits ``sf*SIMD .. sf*SIMD+SIMD-1``
+        (bit 1 = +1).
+    o : ``Out(stream.Signature(mvtu_output_shape(layer)))``
+        Transfer ``nf`` carries neurons ``nf*PE .. nf*PE+PE-1``: one bit each
+        (``(p >= threshold) != invert``), or a signed dot product each.
+
+    Pipeline: issue (weight/buffer read) -> popcount -> accumulate -> output register. All
+    stages move together whenever the output register is empty or being read, so a full
+    pipeline sustains one transfer per cycle and stalls only on backpressure.
+    """
+
+    def __init__(self, layer: MVTULayer):
+        if not isinstance(layer, MVTULayer):
+            raise TypeError(f"layer must be an MVTULayer, not {layer!r}")
+        self.layer = layer
+        super().__init__({
+            "i": In(stream.Signature(unsigned(layer.simd))),
+            "o": Out(stream.Signature(mvtu_output_shape(layer))),
+        })
+
+    def expected_cycles(self) -> int:
+        """Cycles per input vector at full throughput: NF * SF."""
+        return self.layer.expected_cycles()
+
+    def elaborate(self, platform):
+        layer = self.layer
+        pe, simd, nf_count, sf_count = layer.pe, layer.simd, layer.nf, layer.sf
+        m = Module()
+
+        m.submodules.weights = weights = memory.Memory(
+            shape=unsigned(pe * simd), depth=nf_count * sf_count, init=weight_words(layer))
+        weight_read = weights.read_port()
+
+        # --- issue ---------------------------------------------------------------------------
+        nf = Signal(range(nf_count))
+        sf = Signal(range(sf_count))
+        address = Signal(range(nf_count * sf_count))
+        from_input = Signal()
+        issue = Signal()
+        advance = Signal()
+        s3_valid = Signal()
+
+        m.d.comb += [
+            advance.eq(~s3_valid | self.o.ready),
+            from_input.eq(nf == 0),
+            issue.eq(advance & (self.i.valid | ~from_input)),
+            self.i.ready.eq(advance & from_input),
+            weight_read.addr.eq(address),
+            weight_read.en.eq(advance),
+        ]
+        with m.If(issue):
+            m.d.sync += address.eq(Mux(address == nf_count * sf_count - 1, 0, address + 1))
+            with m.If(sf == sf_count - 1):
+                m.d.sync += [sf.eq(0), nf.eq(Mux(nf == nf_count - 1, 0, nf + 1))]
+            with m.Else():
+                m.d.sync += sf.eq(sf + 1)
+
+        s1_valid, s1_first, s1_last, s1_direct = Signal(), Signal(), Signal(), Signal()
+        s1_input = Signal(simd)
+        s1_nf = Signal.like(nf)
+        with m.If(advance):
+            m.d.sync += [
+                s1_valid.eq(issue),
+                s1_first.eq(sf == 0),
+                s1_last.eq(sf == sf_count - 1),
+                s1_direct.eq(from_input),
+                s1_input.eq(self.i.payload),
+                s1_nf.eq(nf),
+            ]
+
+        if nf_count > 1:
+            # Later neuron folds replay the vector the first fold stored.
+            m.submodules.buffer = buffer = memory.Memory(shape=unsigned(simd), depth=sf_count, init=[])
+            buffer_write = buffer.write_port()
+            buffer_read = buffer.read_port()
+            m.d.comb += [
+                buffer_write.addr.eq(sf),
+                buffer_write.data.eq(self.i.payload),
+                buffer_write.en.eq(issue & from_input),
+                buffer_read.addr.eq(sf),
+                buffer_read.en.eq(advance),
+            ]
+            replayed = buffer_read.data
+        else:
+            replayed = s1_input
+
+        # --- popcount --------------------------------------------------------------------------
+        vector = Signal(simd)
+        m.d.comb += vector.eq(Mux(s1_direct, s1_input, replayed))
+        acc_width = layer.acc_bits
+        s2_valid, s2_first, s2_last = Signal(), Signal(), Signal()
+        s2_nf = Signal.like(nf)
+        s2_count = [Signal(acc_width, name=f"s2_count{j}") for j in range(pe)]
+        with m.If(advance):
+            m.d.sync += [s2_valid.eq(s1_valid), s2_first.eq(s1_first), s2_last.eq(s1_last),
+                         s2_nf.eq(s1_nf)]
+            for j in range(pe):
+                row = weight_read.data[j * simd:(j + 1) * simd]
+                m.d.sync += s2_count[j].eq(popcount(~(row ^ vector)))
+
+        # --- accumulate --------------------------------------------------------------------------
+        acc = [Signal(acc_width, name=f"acc{j}") for j in range(pe)]
+        total = [Signal(acc_width, name=f"total{j}") for j in range(pe)]
+        for j in range(pe):
+            m.d.comb += total[j].eq(Mux(s2_first, 0, acc[j]) + s2_count[j])
+        s3_total = [Signal(acc_width, name=f"s3_total{j}") for j in range(pe)]
+        with m.If(advance):
+            m.d.sync += s3_valid.eq(s2_valid & s2_last)
+            with m.If(s2_valid):
+                m.d.sync += [acc[j].eq(total[j]) for j in range(pe)]
+                m.d.sync += [s3_total[j].eq(total[j]) for j in range(pe)]
+
+        # --- output ------------------------------------------------------------------------------
+        m.d.comb += self.o.valid.eq(s3_valid)
+        if layer.output == "bipolar":
+            width = layer.threshold_bits
+            m.submodules.thresholds = thresholds = memory.Memory(
+                shape=unsigned(pe * (width + 1)), depth=nf_count, init=threshold_words(layer))
+            threshold_read = thresholds.read_port()
+            # Read at the accumulate stage so the word is ready beside the total.
+            m.d.comb += [threshold_read.addr.eq(s2_nf), threshold_read.en.eq(advance)]
+            word = threshold_read.data
+            bits = []
+            for j in range(pe):
+                threshold = word[j * width:(j + 1) * width]
+                invert = word[pe * width + j]
+                bits.append((s3_total[j] >= threshold) ^ invert)
+            m.d.comb += self.o.payload.eq(Cat(*bits))
+        else:
+            for j in range(pe):
+                m.d.comb += self.o.payload[j].eq((s3_total[j] << 1) - Const(layer.mw))
+        return m

@@ -1,0 +1,18 @@
+"""Balanced adder tree for counting set bits (a linear chain would be SIMD adders deep)."""
+from amaranth.hdl import Value
+
+__all__ = ["popcount"]
+
+
+def popcount(value) -> Value:
+    """Number of 1 bits of ``value``, as an unsigned value just wide enough."""
+    value = Value.cast(value)
+    terms = [value[k] for k in range(len(value))]
+    if not terms:
+        return Value.cast(0)
+    while len(terms) > 1:
+        paired = [terms[k] + terms[k + 1] for k in range(0, len(terms) - 1, 2)]
+        if len(terms) % 2:
+            paired.append(terms[-1])
+        terms = paired
+    return terms[0]

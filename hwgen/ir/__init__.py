@@ -1,0 +1,204 @@
+"""The integer IR: the spine every step after training reads.
+
+A :class:`Graph` is a chain of streaming layers with integer tensors. It is stored as one
+``.npz`` file: the array ``__ir__`` holds the JSON structure (with ``version``), the other arrays
+hold the tensors, weights bit-packed along the input axis. ``hwgen sim`` and ``hwgen build`` read
+only this file; they never retrain.
+
+Arithmetic of an :class:`MVTULayer` (bipolar encoding: bit 1 means +1, bit 0 means -1)::
+
+    p[n]   = popcount(xnor(x, w[n]))          # 0 .. mw, matching bits
+    dot[n] = 2 * p[n] - mw                    # the +-1 dot product
+    y[n]   = (p[n] >= threshold[n]) != invert[n]     # thresholded layers
+    y[n]   = dot[n]                                  # last layer (output="int")
+
+``invert`` marks neurons whose folded batch norm has a negative scale: their output falls as
+the dot product rises, so the comparison is negated instead of the weights.
+"""
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from ..errors import HwgenError
+
+__all__ = ["IR_VERSION", "MVTULayer", "Graph", "save_ir", "load_ir"]
+
+IR_VERSION = 1
+
+
+def _bits_for(value: int) -> int:
+    return max(1, int(value).bit_length())
+
+
+@dataclass(frozen=True, eq=False)
+class MVTULayer:
+    """A matrix-vector-threshold layer: ``mh`` neurons over ``mw`` input bits.
+
+    Parameters
+    ----------
+    mw, mh : matrix width (inputs) and height (neurons).
+    pe, simd : folding. ``pe`` neurons and ``simd`` input bits are processed per cycle.
+    weights : bool array (mh, mw), True = +1.
+    thresholds : int array (mh,) on the popcount, or None for an integer (logit) output.
+    invert : bool array (mh,), or None with ``thresholds`` None.
+    """
+    name: str
+    mw: int
+    mh: int
+    pe: int
+    simd: int
+    weights: np.ndarray
+    thresholds: np.ndarray | None = None
+    invert: np.ndarray | None = None
+    op = "mvtu"
+
+    def __post_init__(self):
+        if self.mw < 1 or self.mh < 1:
+            raise ValueError(f"mw and mh must be positive, not {self.mw!r}, {self.mh!r}")
+        if self.pe < 1 or self.mh % self.pe:
+            raise ValueError(f"pe must divide mh={self.mh}, not {self.pe!r}")
+        if self.simd < 1 or self.mw % self.simd:
+            raise ValueError(f"simd must divide mw={self.mw}, not {self.simd!r}")
+        weights = np.asarray(self.weights).astype(bool)
+        if weights.shape != (self.mh, self.mw):
+            raise ValueError(f"weights must have shape ({self.mh}, {self.mw}), not {weights.shape}")
+        object.__setattr__(self, "weights", weights)
+        if (self.thresholds is None) != (self.invert is None):
+            raise ValueError("thresholds and invert are given together or not at all")
+        if self.thresholds is not None:
+            thresholds = np.asarray(self.thresholds).astype(np.int64)
+            invert = np.asarray(self.invert).astype(bool)
+            if thresholds.shape != (self.mh,) or invert.shape != (self.mh,):
+                raise ValueError(f"thresholds and invert must have shape ({self.mh},)")
+            if thresholds.min() < 0 or thresholds.max() > self.mw + 1:
+                raise ValueError(f"thresholds must lie in 0..{self.mw + 1}")
+            object.__setattr__(self, "thresholds", thresholds)
+            object.__setattr__(self, "invert", invert)
+
+    @property
+    def output(self) -> Literal["bipolar", "int"]:
+        return "int" if self.thresholds is None else "bipolar"
+
+    @property
+    def nf(self) -> int:
+        """Neuron fold: output transfers per input vector."""
+        return self.mh // self.pe
+
+    @property
+    def sf(self) -> int:
+        """Synapse fold: input transfers per input vector."""
+        return self.mw // self.simd
+
+    @property
+    def acc_bits(self) -> int:
+        """Width of the popcount accumulator (0 .. mw)."""
+        return _bits_for(self.mw)
+
+    @property
+    def threshold_bits(self) -> int:
+        """Width of a threshold (0 .. mw + 1)."""
+        return _bits_for(self.mw + 1)
+
+    @property
+    def out_bits(self) -> int:
+        """Bits per neuron on the output stream: 1, or a signed dot product (-mw .. mw)."""
+        return 1 if self.output == "bipolar" else _bits_for(self.mw) + 1
+
+    def expected_cycles(self) -> int:
+        """Cycles per frame at full throughput (FINN): NF * SF."""
+        return self.nf * self.sf
+
+    def _meta(self) -> dict:
+        return {"op": self.op, "name": self.name, "mw": self.mw, "mh": self.mh,
+                "pe": self.pe, "simd": self.simd}
+
+
+@dataclass(frozen=True, eq=False)
+class Graph:
+    """A whole network: input bits, a chain of layers, and the test frames it was exported with."""
+    name: str
+    input_bits: int
+    classes: int
+    layers: tuple[MVTULayer, ...]
+    test_frames: np.ndarray            # (N, input_bits) uint8 0/1
+    test_labels: np.ndarray            # (N,) int64
+    meta: dict = field(default_factory=dict)
+    version: int = IR_VERSION
+
+    def __post_init__(self):
+        if not self.layers:
+            raise ValueError("an IR graph needs at least one layer")
+        width = self.input_bits
+        for layer in self.layers:
+            if layer.mw != width:
+                raise ValueError(f"layer {layer.name!r} has mw={layer.mw}, but its input is {width} bits")
+            width = layer.mh
+        if self.layers[-1].output != "int":
+            raise ValueError("the last layer must emit integers (no thresholds)")
+        if any(layer.output != "bipolar" for layer in self.layers[:-1]):
+            raise ValueError("only the last layer may emit integers")
+        if width != self.classes:
+            raise ValueError(f"the last layer has {width} outputs, not classes={self.classes}")
+        object.__setattr__(self, "test_frames", np.asarray(self.test_frames, dtype=np.uint8))
+        object.__setattr__(self, "test_labels", np.asarray(self.test_labels, dtype=np.int64))
+
+    def expected_cycles(self) -> int:
+        """Cycles per frame once the pipeline is full: the slowest layer's."""
+        return max(layer.expected_cycles() for layer in self.layers)
+
+    def with_folding(self, folding) -> "Graph":
+        """A copy with ``folding`` = [(pe, simd), ...] per layer."""
+        import dataclasses
+        layers = tuple(dataclasses.replace(layer, pe=pe, simd=simd)
+                       for layer, (pe, simd) in zip(self.layers, folding, strict=True))
+        return dataclasses.replace(self, layers=layers)
+
+
+def save_ir(graph: Graph, path) -> None:
+    """Write ``graph`` to ``path`` (one ``.npz``)."""
+    arrays = {"test_frames": np.packbits(graph.test_frames.astype(bool), axis=1),
+              "test_labels": graph.test_labels}
+    layers = []
+    for index, layer in enumerate(graph.layers):
+        arrays[f"l{index}.weights"] = np.packbits(layer.weights, axis=1)
+        if layer.thresholds is not None:
+            arrays[f"l{index}.thresholds"] = layer.thresholds
+            arrays[f"l{index}.invert"] = layer.invert
+        layers.append(layer._meta())
+    header = {"version": graph.version, "name": graph.name, "input_bits": graph.input_bits,
+              "classes": graph.classes, "layers": layers, "meta": graph.meta}
+    arrays["__ir__"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    Path(path).write_bytes(buffer.getvalue())
+
+
+def load_ir(path) -> Graph:
+    """Read an IR file written by :func:`save_ir`."""
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {key: npz[key] for key in npz.files}
+        header = json.loads(arrays["__ir__"].tobytes().decode())
+    except (OSError, ValueError, KeyError) as error:
+        raise HwgenError(f"{path}: not an hwgen IR file ({error})") from None
+    if header.get("version") != IR_VERSION:
+        raise HwgenError(f"{path}: IR version {header.get('version')!r} is not supported "
+                         f"(this hwgen reads version {IR_VERSION}); re-run hwgen export")
+    layers = []
+    for index, meta in enumerate(header["layers"]):
+        if meta["op"] != "mvtu":
+            raise HwgenError(f"{path}: layer {index} has unknown op {meta['op']!r}")
+        weights = np.unpackbits(arrays[f"l{index}.weights"], axis=1, count=meta["mw"]).astype(bool)
+        layers.append(MVTULayer(
+            name=meta["name"], mw=meta["mw"], mh=meta["mh"], pe=meta["pe"], simd=meta["simd"],
+            weights=weights, thresholds=arrays.get(f"l{index}.thresholds"),
+            invert=arrays.get(f"l{index}.invert")))
+    frames = np.unpackbits(arrays["test_frames"], axis=1, count=header["input_bits"])
+    return Graph(name=header["name"], input_bits=header["input_bits"], classes=header["classes"],
+                 layers=tuple(layers), test_frames=frames, test_labels=arrays["test_labels"],
+                 meta=header["meta"], version=header["version"])
