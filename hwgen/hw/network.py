@@ -11,6 +11,7 @@ from .dwc import WidthConverter
 from .fifo import StreamFIFO
 from .label_select import LabelSelect, result_layout
 from .mvtu import MVTU
+from .packing import pack_words
 
 __all__ = ["Network", "frame_words"]
 
@@ -20,9 +21,7 @@ def frame_words(frames: np.ndarray, width: int) -> list[list[int]]:
     frames = np.asarray(frames, dtype=np.uint8)
     if frames.shape[1] % width:
         raise ValueError(f"frame of {frames.shape[1]} bits is not a multiple of width={width}")
-    weights = 1 << np.arange(width, dtype=object)
-    chunks = frames.reshape(len(frames), -1, width).astype(object)
-    return [[int(word) for word in (frame * weights).sum(axis=1)] for frame in chunks]
+    return [pack_words(frame, width=1, per_word=width) for frame in frames]
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,90 @@
+import numpy as np
+import pytest
+
+from hwgen.cosim import run_stream_test
+from hwgen.golden import mvtu
+from hwgen.hw.mvtu import MVTU
+from hwgen.hw.packing import pack_words, unpack_words
+from hwgen.ir import MVTULayer
+from tests.conftest import random_layer
+from tests.streams import simulate_stream
+
+VECTORS = 5000
+MW, MH = 32, 8
+
+
+def vectors(layer, rng, count):
+    x = rng.integers(0, 2, (count, layer.mw))
+    y = mvtu(layer, x).numpy()
+    inputs = pack_words(x, width=1, per_word=layer.simd)
+    expected = pack_words(y, width=layer.out_bits, per_word=layer.pe)
+    return inputs, expected
+
+
+def test_rejects_folding_that_does_not_divide():
+    with pytest.raises(ValueError, match="pe must divide mh=8, not 3"):
+        MVTULayer("x", 32, 8, 3, 8, np.zeros((8, 32)))
+    with pytest.raises(ValueError, match="simd must divide mw=32, not 5"):
+        MVTULayer("x", 32, 8, 2, 5, np.zeros((8, 32)))
+
+
+@pytest.mark.parametrize("pe,simd,logits", [(2, 8, False), (8, 32, False), (1, 4, True), (4, 16, True)])
+def test_amaranth_sim_matches_golden(pe, simd, logits):
+    rng = np.random.default_rng(pe * 100 + simd)
+    layer = random_layer(rng, mw=16 if simd < 8 else MW, mh=MH, pe=pe, simd=simd, logits=logits)
+    inputs, expected = vectors(layer, rng, 40)
+    got = simulate_stream(MVTU(layer), inputs, len(expected), idle=0.3, backpressure=0.3)
+    assert got == expected
+
+
+@pytest.mark.cocotb
+@pytest.mark.parametrize("pe,simd", [(8, 32), (2, 8), (4, 4), (1, 16)])
+def test_cosim_thresholds(pe, simd, sim_build_root):
+    rng = np.random.default_rng(pe * 1000 + simd)
+    layer = random_layer(rng, mw=MW, mh=MH, pe=pe, simd=simd)
+    inputs, expected = vectors(layer, rng, VECTORS)
+    run = run_stream_test(MVTU(layer), inputs, expected, idle=0.25, backpressure=0.3, seed=pe,
+                          build_root=sim_build_root, name=f"thr_{pe}_{simd}")
+    assert run.passed, run.message
+    bits = unpack_words(run.outputs, width=1, per_word=pe, signed=False)
+    assert 0.2 < bits.mean() < 0.8    # the vectors exercise both outputs
+
+
+@pytest.mark.cocotb
+@pytest.mark.parametrize("pe,simd", [(2, 8), (8, 4)])
+def test_cosim_logits(pe, simd, sim_build_root):
+    rng = np.random.default_rng(7 + pe)
+    layer = random_layer(rng, mw=MW, mh=MH, pe=pe, simd=simd, logits=True)
+    inputs, expected = vectors(layer, rng, VECTORS)
+    run = run_stream_test(MVTU(layer), inputs, expected, idle=0.3, backpressure=0.25, seed=pe,
+                          build_root=sim_build_root, name=f"int_{pe}_{simd}")
+    assert run.passed, run.message
+
+
+@pytest.mark.cocotb
+def test_cosim_checker_catches_a_corrupted_expectation(sim_build_root):
+    rng = np.random.default_rng(3)
+    layer = random_layer(rng, mw=MW, mh=MH, pe=2, simd=8)
+    inputs, expected = vectors(layer, rng, 300)
+    corrupted = list(expected)
+    corrupted[123] ^= 1
+    run = run_stream_test(MVTU(layer), inputs, corrupted, idle=0.25, backpressure=0.3,
+                          build_root=sim_build_root, name="corrupted")
+    assert not run.passed
+    assert "output #123" in run.message
+
+
+@pytest.mark.cocotb
+@pytest.mark.parametrize("pe,simd", [(2, 8), (8, 32), (1, 16)])
+def test_cosim_cycles_match_expected(pe, simd, sim_build_root):
+    rng = np.random.default_rng(11)
+    layer = random_layer(rng, mw=MW, mh=MH, pe=pe, simd=simd)
+    inputs, expected = vectors(layer, rng, 200)
+    block = MVTU(layer)
+    run = run_stream_test(block, inputs, expected, build_root=sim_build_root,
+                          name=f"cycles_{pe}_{simd}")
+    assert run.passed, run.message
+    nf = layer.nf
+    # One vector every NF*SF cycles: the last output of consecutive vectors.
+    per_vector = (run.output_cycles[-1] - run.output_cycles[nf - 1]) / (len(expected) / nf - 1)
+    assert per_vector == block.expected_cycles()
