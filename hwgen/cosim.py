@@ -54,6 +54,7 @@ def emit_verilog(component, *, name: str = _TOP) -> str:
 class StreamRun:
     """What a stream co-simulation saw."""
     passed: bool
+    mismatches: int          # outputs that differed from their expectation
     outputs: list            # output words received, in order
     output_cycles: list      # cycle of each output transfer
     cycles: int              # cycles simulated
@@ -103,7 +104,7 @@ def _build(verilog_text: str, build_root: Path) -> Path:
 
 def run_stream_test(component, inputs, expected, *, idle: float = 0.0, backpressure: float = 0.0,
                     seed: int = 0, build_root=None, name: str = "stream",
-                    timeout_cycles: int | None = None) -> StreamRun:
+                    timeout_cycles: int | None = None, stop_on_mismatch: bool = True) -> StreamRun:
     """Co-simulate ``component`` on Verilator: drive ``inputs``, check against ``expected``.
 
     Parameters
@@ -119,6 +120,8 @@ def run_stream_test(component, inputs, expected, *, idle: float = 0.0, backpress
         Probability that ``o.ready`` is low in a cycle.
     seed : int
         Seed of the idle/backpressure generator (the run is reproducible).
+    stop_on_mismatch : bool
+        Stop at the first wrong output (default), or run on and count them.
     """
     from cocotb_tools.runner import get_results, get_runner
     _prepare_environment()
@@ -138,6 +141,7 @@ def run_stream_test(component, inputs, expected, *, idle: float = 0.0, backpress
         "expected": [str(int(word)) for word in expected],
         "idle": idle, "backpressure": backpressure, "seed": seed,
         "timeout_cycles": timeout_cycles, "observed": str(observed),
+        "stop_on_mismatch": stop_on_mismatch,
     }))
     results_xml = run_dir / "results.xml"
     runner = get_runner("verilator")
@@ -152,7 +156,7 @@ def run_stream_test(component, inputs, expected, *, idle: float = 0.0, backpress
     if not observed.exists():
         raise HwgenError(f"co-simulation crashed before reporting: see {run_dir / 'sim.log'}")
     report = json.loads(observed.read_text())
-    return StreamRun(passed=failures == 0 and report["passed"],
+    return StreamRun(passed=failures == 0 and report["passed"], mismatches=report["mismatches"],
                      outputs=[int(word) for word in report["outputs"]],
                      output_cycles=report["output_cycles"], cycles=report["cycles"],
                      wall_s=report["wall_s"], message=report["message"])
