@@ -1,0 +1,22 @@
+"""FPGA build flow: board files, the design clock, a self-running board top, bitstream, report.
+
+* :mod:`.board`: :class:`Board`, :func:`load_board` (``boards/<name>.yaml``).
+* :mod:`.pll`: ECP5 EHXPLLL settings (:func:`pll_params`) and the ``sync`` domain
+  (:class:`SyncClock`).
+* :mod:`.top`: :class:`RomTop`, test frames from ROM through a network, results on LEDs.
+* :mod:`.flow`: :func:`build_bitstream` (Yosys, nextpnr-ecp5, ecppack).
+* :mod:`.report`: :class:`BuildReport` from nextpnr's report.
+"""
+from .board import Board, available_boards, load_board
+from .flow import build_bitstream, build_platform
+from .pll import PllParams, SyncClock, pll_params
+from .report import BuildReport, parse_log, parse_report
+from .top import RomPlayer, RomTop
+
+__all__ = [
+    "Board", "available_boards", "load_board",
+    "build_bitstream", "build_platform",
+    "PllParams", "SyncClock", "pll_params",
+    "BuildReport", "parse_log", "parse_report",
+    "RomPlayer", "RomTop",
+]

@@ -1,0 +1,197 @@
+"""Bitstream build: Amaranth elaboration, Yosys, nextpnr-ecp5 and ecppack into one folder.
+
+The platform's build plan is extracted into ``out_dir`` and its commands run one by one with
+the tools :func:`hwgen.toolchain.amaranth_tool_env` finds, so each stage reports progress and
+a failure names the log of the tool that failed. ``out_dir`` then holds:
+
+=========================== ===========================================================
+``<name>.il``               the design as RTLIL (Amaranth's output)
+``<name>.v``                the same as Verilog (written by the synthesis run)
+``<name>.ys`` / ``.lpf``    synthesis script, pin and clock constraints
+``<name>.rpt``              Yosys log
+``<name>.json``             synthesized netlist
+``<name>.tim``              nextpnr log
+``<name>_report.json``      nextpnr report: utilisation and Fmax per clock
+``<name>.config``           textual bitstream
+``<name>.bit``, ``.svf``    bitstream, JTAG programming vector
+``build_<name>.log``        everything the tools printed, command by command
+``build_<name>.sh``         Amaranth's script, to rerun the build by hand
+=========================== ===========================================================
+"""
+import json
+import subprocess
+import time
+from pathlib import Path
+
+from amaranth._toolchain import tool_env_var
+
+from ..errors import HwgenError
+from ..toolchain import amaranth_tool_env
+from .board import Board
+from .report import BuildReport, parse_log, parse_report
+
+__all__ = ["build_platform", "build_bitstream", "PROGRAMMER_TOOLS"]
+
+# Tools amaranth-boards platforms list as required that only programming needs.
+PROGRAMMER_TOOLS = frozenset({"openFPGALoader", "openocd", "ecpprog", "iceprog", "fujprog"})
+
+_STAGES = {
+    "yosys": "synthesis",
+    "nextpnr-ecp5": "place and route",
+    "ecppack": "bitstream packing",
+}
+
+
+def build_platform(board: Board, *, programming: bool = False):
+    """An instance of the board's platform class.
+
+    amaranth-boards' ULX3S platform requires ``openFPGALoader`` even to build; unless
+    ``programming``, the instance comes from a subclass without the programmer tools in
+    ``required_tools``.
+    """
+    if not isinstance(board, Board):
+        raise TypeError(f"board must be a Board, not {board!r}")
+    platform_class = board.platform_class()
+    if programming:
+        return platform_class()
+
+    def required_tools(self):
+        return [tool for tool in super(build_only, self).required_tools
+                if tool not in PROGRAMMER_TOOLS]
+
+    build_only = type(f"{platform_class.__name__}BuildOnly", (platform_class,),
+                      {"required_tools": property(required_tools),
+                       "__module__": __name__})
+    return build_only()
+
+
+def _first_error(path: Path) -> str | None:
+    try:
+        lines = path.read_text(errors="replace").splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        if "ERROR" in line:
+            return line.strip()
+    return None
+
+
+def _run_stage(command: list[str], *, cwd: Path, env: dict, log: Path, tool_log: Path | None):
+    tool = command[0]
+    executable = env.get(tool_env_var(tool), tool)
+    with log.open("a") as log_file:
+        log_file.write(f"$ {' '.join([executable, *command[1:]])}\n")
+        log_file.flush()
+        try:
+            returncode = subprocess.run([executable, *command[1:]], cwd=cwd, env=env,
+                                        stdout=log_file, stderr=subprocess.STDOUT,
+                                        stdin=subprocess.DEVNULL).returncode
+        except OSError as error:
+            raise HwgenError(f"{tool} could not start ({error}); see {log}") from None
+    if returncode != 0:
+        pointer = tool_log if tool_log is not None and tool_log.is_file() else log
+        reason = _first_error(pointer) or _first_error(log) or f"exit status {returncode}"
+        raise HwgenError(f"{tool} failed: {reason}; see {pointer}")
+
+
+def build_bitstream(top, board: Board, out_dir, *, name: str = "top",
+                    clock_mhz: float | None = None, seed: int = 1,
+                    progress=None) -> BuildReport:
+    """Synthesize, place and route ``top`` for ``board`` and pack its bitstream.
+
+    Parameters
+    ----------
+    top : Elaboratable
+        The board top (e.g. :class:`~hwgen.fpga.top.RomTop`); it creates its ``sync`` domain.
+    board : Board
+        Target board and variant.
+    out_dir : path
+        Folder for every product (created if missing); nothing is written elsewhere.
+    name : str
+        Base name of the files (alphanumeric and ``_``).
+    clock_mhz : float, optional
+        Design clock to time against (default: ``top.clock_mhz`` if it has one, else
+        ``board.clock_mhz``).
+    seed : int
+        nextpnr placement seed.
+    progress : callable, optional
+        Called with a short message at each stage.
+
+    Returns
+    -------
+    BuildReport
+        Utilisation and Fmax; timing is *not* checked (see :meth:`BuildReport.check_timing`).
+
+    Raises
+    ------
+    HwgenError
+        A tool failed or is missing; the message names its log in ``out_dir``.
+    """
+    say = progress if progress is not None else (lambda message: None)
+    if not isinstance(name, str) or not name or not name.replace("_", "").isalnum() \
+            or not name.isascii():
+        raise ValueError(f"name must be alphanumeric (and _), not {name!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise ValueError(f"seed must be an integer, not {seed!r}")
+    if clock_mhz is None:
+        clock_mhz = getattr(top, "clock_mhz", None) or board.clock_mhz
+    out_dir = Path(out_dir).resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        env = amaranth_tool_env()
+    except RuntimeError as error:
+        raise HwgenError(str(error)) from None
+
+    say(f"elaborating {name} for {board.name} {board.variant} ({board.device}) "
+        f"at {clock_mhz:g} MHz")
+    started = time.monotonic()
+    platform = build_platform(board)
+    plan = platform.build(
+        top, name=name, do_build=False,
+        # Debug Verilog would run Yosys inside this process, outside ``env``; the synthesis
+        # run writes plain Verilog instead, from the same RTLIL.
+        debug_verilog=False,
+        script_after_read="\n".join([
+            "design -push-copy",
+            # As amaranth.back.verilog, less its memory_collect: that skips (and warns about)
+            # every module with processes left, and write_verilog prints memories either way.
+            "proc -nomux -norom",
+            f"write_verilog -norename {name}.v",
+            "design -pop",
+        ]),
+        nextpnr_opts=["--report", f"{name}_report.json", "--timing-allow-fail",
+                      "--seed", str(seed)])
+    plan.files.pop(f"{name}.debug.v", None)
+    for product in (f"{name}.bit", f"{name}_report.json", f"{name}.tim"):
+        (out_dir / product).unlink(missing_ok=True)     # none may outlive a failed rebuild
+    plan.extract(out_dir)
+    commands = json.loads(plan.files[f"build_{name}.json"])["commands"]
+
+    log = out_dir / f"build_{name}.log"
+    log.write_text("")
+    tool_logs = {"yosys": out_dir / f"{name}.rpt", "nextpnr-ecp5": out_dir / f"{name}.tim"}
+    for command in commands:
+        tool = command[0]
+        stage = _STAGES.get(tool, tool)
+        say(f"{stage} ({tool})")
+        stage_started = time.monotonic()
+        _run_stage(command, cwd=out_dir, env=env, log=log, tool_log=tool_logs.get(tool))
+        say(f"{stage} done in {time.monotonic() - stage_started:.1f} s")
+
+    bitstream = out_dir / f"{name}.bit"
+    if not bitstream.is_file() or bitstream.stat().st_size == 0:
+        raise HwgenError(f"no bitstream was written; see {log}")
+    device = f"{board.device} ({board.package}, speed {board.speed})"
+    report_json = out_dir / f"{name}_report.json"
+    if report_json.is_file():
+        report = parse_report(report_json, clock_mhz=clock_mhz, device=device,
+                              bitstream=bitstream)
+    else:   # an AMARANTH_nextpnr_opts in the environment replaced our --report
+        nextpnr_log = out_dir / f"{name}.tim"
+        if not nextpnr_log.is_file():
+            raise HwgenError(f"nextpnr wrote neither {report_json.name} nor {nextpnr_log.name}; "
+                             f"see {log}")
+        report = parse_log(nextpnr_log.read_text(errors="replace"), clock_mhz=clock_mhz,
+                           device=device, bitstream=bitstream)
+    say(f"built {bitstream.name} in {time.monotonic() - started:.1f} s: {report.summary()}")
+    return report

@@ -1,0 +1,227 @@
+"""What a build used and how fast it may run, from nextpnr-ecp5's ``--report`` JSON or its log.
+
+The report JSON (``nextpnr-ecp5 --report <file>``) holds ``utilization`` (per cell type,
+``used`` and ``available``) and ``fmax`` (per clock net, ``achieved`` and ``constraint`` in
+MHz, after routing). The log (``--log``) says the same in ``Device utilisation:`` and
+``Max frequency for clock '<net>': <x> MHz (PASS|FAIL at <y> MHz)`` lines; the last of those
+per clock is the post-route figure.
+
+nextpnr counts ECP5 logic as ``TRELLIS_COMB`` (a LUT4, or half of a carry ``CCU2C``) and
+``TRELLIS_FF``; a SLICE holds two of each, so :attr:`BuildReport.slices` is a lower bound
+(``ceil(max(comb, ff) / 2)``), not a count of placed SLICEs (nextpnr does not give one).
+"""
+import json
+import math
+import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from ..errors import HwgenError
+
+__all__ = ["BuildReport", "parse_report", "parse_log"]
+
+# nextpnr-ecp5 cell type of each figure.
+_CELLS = {
+    "luts": "TRELLIS_COMB",
+    "ffs": "TRELLIS_FF",
+    "brams": "DP16KD",
+    "dsps": "MULT18X18D",
+    "ios": "TRELLIS_IO",
+    "plls": "EHXPLLL",
+}
+# Relative distance within which a reported clock constraint is the design clock.
+_CLOCK_MATCH = 0.01
+
+
+@dataclass(frozen=True, kw_only=True)
+class BuildReport:
+    """Resources and timing of one placed and routed design.
+
+    Parameters
+    ----------
+    luts : int
+        ``TRELLIS_COMB`` cells (LUT4s and carry halves).
+    ffs : int
+        ``TRELLIS_FF`` flip-flops.
+    brams : int
+        ``DP16KD`` 18 kbit block RAMs.
+    dsps : int
+        ``MULT18X18D`` multipliers.
+    slices : int
+        Lower bound on SLICEs, ``ceil(max(luts, ffs) / 2)``.
+    ios : int
+        ``TRELLIS_IO`` pins.
+    plls : int
+        ``EHXPLLL`` PLLs.
+    luts_available : int
+        ``TRELLIS_COMB`` cells of the device (0 if unknown).
+    fmax_mhz : float or None
+        Achieved post-route Fmax of the design clock; ``None`` if nextpnr timed no path on it.
+    clock_mhz : float
+        Requested design clock.
+    clock_net : str or None
+        nextpnr's name of the design clock net.
+    device : str
+        FPGA part (``"LFE5U-85F-6CABGA381"``).
+    bitstream : Path or None
+        The ``.bit`` file.
+    """
+    luts: int
+    ffs: int
+    brams: int
+    dsps: int
+    slices: int
+    ios: int = 0
+    plls: int = 0
+    luts_available: int = 0
+    fmax_mhz: float | None
+    clock_mhz: float
+    clock_net: str | None = None
+    device: str
+    bitstream: Path | None = None
+
+    def __post_init__(self):
+        for name in ("luts", "ffs", "brams", "dsps", "slices", "ios", "plls", "luts_available"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{name} must be a non-negative integer, not {value!r}")
+        if isinstance(self.clock_mhz, bool) or not isinstance(self.clock_mhz, (int, float)) \
+                or self.clock_mhz <= 0:
+            raise ValueError(f"clock_mhz must be a positive number, not {self.clock_mhz!r}")
+
+    @property
+    def met_timing(self) -> bool:
+        """Whether the design clock's Fmax reaches the requested clock."""
+        return self.fmax_mhz is not None and self.fmax_mhz >= self.clock_mhz
+
+    def check_timing(self):
+        """Raise :class:`HwgenError` unless :attr:`met_timing`."""
+        clock = self.clock_net or "sync"
+        if self.fmax_mhz is None:
+            raise HwgenError(f"timing unknown: nextpnr reported no Fmax for clock {clock} "
+                             f"(requested {self.clock_mhz:g} MHz)")
+        if not self.met_timing:
+            raise HwgenError(f"timing failed: Fmax {self.fmax_mhz:.1f} MHz < requested "
+                             f"{self.clock_mhz:g} MHz on clock {clock}")
+
+    def summary(self) -> str:
+        """One line: resources, Fmax against the clock."""
+        fmax = "n/a" if self.fmax_mhz is None else f"{self.fmax_mhz:.1f}"
+        verdict = "met" if self.met_timing else "FAILED"
+        return (f"{self.luts} LUT4, {self.ffs} FF, {self.brams} DP16KD, {self.dsps} MULT18X18D "
+                f"on {self.device}; Fmax {fmax} MHz for {self.clock_mhz:g} MHz ({verdict})")
+
+    def to_dict(self) -> dict:
+        """Plain JSON-ready values, with ``met_timing``."""
+        result = asdict(self)
+        result["bitstream"] = None if self.bitstream is None else str(self.bitstream)
+        result["met_timing"] = self.met_timing
+        return result
+
+
+def _pick_clock(fmax: dict[str, tuple[float, float | None]], clock_mhz: float):
+    """The entry ``net -> (achieved, constraint)`` of the design clock, or ``(None, None)``."""
+    if not fmax:
+        return None, None
+    matching = [(abs(constraint - clock_mhz), net) for net, (_, constraint) in fmax.items()
+                if constraint is not None
+                and abs(constraint - clock_mhz) <= _CLOCK_MATCH * clock_mhz]
+    if matching:
+        return min(matching)[1], fmax[min(matching)[1]][0]
+    if len(fmax) == 1:
+        net, (achieved, _) = next(iter(fmax.items()))
+        return net, achieved
+    return None, None
+
+
+def _build(used: dict[str, int], available: dict[str, int], fmax, *, clock_mhz, device,
+           bitstream) -> BuildReport:
+    counts = {field: used.get(cell, 0) for field, cell in _CELLS.items()}
+    clock_net, achieved = _pick_clock(fmax, clock_mhz)
+    return BuildReport(
+        **counts, slices=math.ceil(max(counts["luts"], counts["ffs"]) / 2),
+        luts_available=available.get("TRELLIS_COMB", 0),
+        fmax_mhz=None if achieved is None else round(float(achieved), 2),
+        clock_mhz=clock_mhz, clock_net=clock_net, device=device,
+        bitstream=None if bitstream is None else Path(bitstream))
+
+
+def _strip_global(net: str) -> str:
+    # nextpnr names a promoted clock "$glbnet$<net>".
+    return net.removeprefix("$glbnet$")
+
+
+def parse_report(path, *, clock_mhz: float, device: str, bitstream=None) -> BuildReport:
+    """Read a nextpnr-ecp5 ``--report`` JSON file.
+
+    Parameters
+    ----------
+    path : path
+        The report file.
+    clock_mhz : float
+        Requested design clock; the reported clock whose constraint matches it (within 1 %),
+        or the only reported clock, is the design clock.
+    device : str
+        FPGA part, for the report.
+    bitstream : path, optional
+        The bitstream the report belongs to.
+
+    Raises
+    ------
+    HwgenError
+        The file is missing or is not a nextpnr report.
+    """
+    path = Path(path)
+    try:
+        raw = json.loads(path.read_text())
+        utilization = raw["utilization"]
+        used = {cell: int(entry["used"]) for cell, entry in utilization.items()}
+        available = {cell: int(entry["available"]) for cell, entry in utilization.items()}
+        fmax = {_strip_global(net): (float(entry["achieved"]),
+                                     None if entry.get("constraint") is None
+                                     else float(entry["constraint"]))
+                for net, entry in raw.get("fmax", {}).items()}
+    except OSError as error:
+        raise HwgenError(f"cannot read nextpnr report {path}: {error.strerror}") from None
+    except (ValueError, KeyError, TypeError, AttributeError) as error:
+        raise HwgenError(f"{path} is not a nextpnr report ({type(error).__name__}: "
+                         f"{error})") from None
+    return _build(used, available, fmax, clock_mhz=clock_mhz, device=device,
+                  bitstream=bitstream)
+
+
+_UTILISATION = re.compile(r"^Info:\s+(\w+):\s+(\d+)/\s*(\d+)\s+\d+%")
+_FMAX = re.compile(r"Max frequency for clock '([^']+)': ([\d.]+) MHz \((?:PASS|FAIL) at "
+                   r"([\d.]+) MHz\)")
+
+
+def parse_log(text: str, *, clock_mhz: float, device: str, bitstream=None) -> BuildReport:
+    """Read the same figures from a nextpnr-ecp5 log (``--log``), for when there is no report.
+
+    The utilisation is the ``Device utilisation:`` table; Fmax the last
+    ``Max frequency for clock`` line of each clock (post-route).
+
+    Raises
+    ------
+    HwgenError
+        The text has no ``Device utilisation:`` table.
+    """
+    used, available, fmax = {}, {}, {}
+    in_table = False
+    for line in text.splitlines():
+        if "Device utilisation:" in line:
+            in_table, used, available = True, {}, {}
+            continue
+        if in_table:
+            match = _UTILISATION.match(line)
+            if match:
+                used[match[1]], available[match[1]] = int(match[2]), int(match[3])
+                continue
+            in_table = False
+        match = _FMAX.search(line)
+        if match:
+            fmax[_strip_global(match[1])] = (float(match[2]), float(match[3]))
+    if not used:
+        raise HwgenError("no 'Device utilisation:' table in the nextpnr log")
+    return _build(used, available, fmax, clock_mhz=clock_mhz, device=device,
+                  bitstream=bitstream)

@@ -1,0 +1,141 @@
+import pytest
+import yaml
+
+from hwgen.errors import SpecError
+from hwgen.fpga.board import Board, available_boards, load_board
+from hwgen.resources import data_dir
+
+
+def write_board(tmp_path, **changes):
+    """A copy of ulx3s.yaml with keys changed (value None removes the key)."""
+    raw = yaml.safe_load((data_dir("boards") / "ulx3s.yaml").read_text())
+    for key, value in changes.items():
+        if value is None:
+            raw.pop(key)
+        else:
+            raw[key] = value
+    path = tmp_path / "myboard.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def test_ulx3s():
+    board = load_board("ulx3s")
+    assert board.name == "ulx3s"
+    assert board.variant == "85F"
+    assert board.device == "LFE5U-85F"
+    assert board.package == "CABGA381"
+    assert board.speed == 6
+    assert board.oscillator_mhz == 25
+    assert board.clock_mhz == 50
+    assert board.uses_pll
+    assert (board.led, board.leds, board.button, board.uart) == ("led", 8, "button_fire", "uart")
+    assert board.platform == "amaranth_boards.ulx3s:ULX3S_85F_Platform"
+    from amaranth_boards.ulx3s import ULX3S_85F_Platform
+    assert board.platform_class() is ULX3S_85F_Platform
+
+
+@pytest.mark.parametrize("variant", ["12F", "25F", "45F", "85F"])
+def test_variant_matches_platform(variant):
+    board = load_board("ulx3s", variant=variant)
+    platform_class = board.platform_class()
+    assert board.variant == variant
+    assert platform_class.device == board.device == f"LFE5U-{variant}"
+    # amaranth says BG381, nextpnr (and the report) caBGA381
+    assert platform_class._nextpnr_package_options[platform_class.package].upper() \
+        == board.package
+    assert str(platform_class.speed) == str(board.speed)
+    resource_names = {resource.name for resource in platform_class.resources}
+    assert platform_class().default_clk_frequency == board.oscillator_mhz * 1e6
+    assert {board.led, board.button, board.uart} <= resource_names
+
+
+def test_clock_override():
+    board = load_board("ulx3s", clock_mhz=25)
+    assert board.clock_mhz == 25 and not board.uses_pll
+
+
+def test_available_boards():
+    assert "ulx3s" in available_boards()
+
+
+def test_load_by_path(tmp_path):
+    path = write_board(tmp_path, clock_mhz=100)
+    assert load_board(path).clock_mhz == 100
+    assert load_board(str(path)).clock_mhz == 100
+
+
+def test_unknown_board_names_the_available_ones():
+    with pytest.raises(SpecError) as caught:
+        load_board("de10nano")
+    message = str(caught.value)
+    assert "unknown board 'de10nano'" in message
+    assert "ulx3s" in message and caught.value.allowed == ", ".join(available_boards())
+    assert caught.value.key == "board"
+
+
+def test_missing_board_file(tmp_path):
+    with pytest.raises(SpecError, match="board file not found"):
+        load_board(tmp_path / "nothere.yaml")
+
+
+def test_unknown_key(tmp_path):
+    path = write_board(tmp_path, leds_colour="red")
+    with pytest.raises(SpecError) as caught:
+        load_board(path)
+    assert caught.value.file == path and caught.value.key == "leds_colour"
+    assert "unknown key" in str(caught.value) and "clock_mhz" in str(caught.value)
+
+
+def test_missing_key(tmp_path):
+    path = write_board(tmp_path, button=None)
+    with pytest.raises(SpecError, match=r"myboard.yaml: button: missing key"):
+        load_board(path)
+
+
+@pytest.mark.parametrize("key, value", [
+    ("clock_mhz", "fast"), ("speed", "6"), ("leds", 8.5), ("variants", ["85F"]),
+    ("oscillator_mhz", True), ("led", 3),
+])
+def test_wrong_type(tmp_path, key, value):
+    path = write_board(tmp_path, **{key: value})
+    with pytest.raises(SpecError) as caught:
+        load_board(path)
+    assert caught.value.file == path and caught.value.key == key
+    assert "expected" in str(caught.value) and repr(value) in str(caught.value)
+
+
+def test_unknown_variant():
+    with pytest.raises(SpecError, match=r"unknown variant '100F' \(allowed: 12F, 25F, 45F, 85F\)"):
+        load_board("ulx3s", variant="100F")
+
+
+@pytest.mark.parametrize("clock_mhz", [0, 5, 500, -50])
+def test_clock_out_of_range(clock_mhz):
+    with pytest.raises(SpecError, match=r"clock_mhz: .* out of range \(allowed: 10\.\.400 MHz\)"):
+        load_board("ulx3s", clock_mhz=clock_mhz)
+
+
+def test_not_a_mapping(tmp_path):
+    path = tmp_path / "list.yaml"
+    path.write_text("- ulx3s\n")
+    with pytest.raises(SpecError, match="must be a mapping"):
+        load_board(path)
+
+
+def test_board_rejects_bad_values():
+    board = load_board("ulx3s")
+    fields = {name: getattr(board, name) for name in Board.__dataclass_fields__}
+    with pytest.raises(ValueError, match=r"variant must be one of .*, not '99F'"):
+        Board(**{**fields, "variant": "99F"})
+    with pytest.raises(ValueError, match=r"clock_mhz must be within .*, not 1000"):
+        Board(**{**fields, "clock_mhz": 1000})
+    with pytest.raises(TypeError):
+        Board("ulx3s")    # keyword-only
+
+
+def test_platform_must_import(tmp_path):
+    path = write_board(tmp_path, platform="amaranth_boards.ulx3s:ULX3S_{variant}_Board")
+    with pytest.raises(SpecError, match=r"myboard.yaml: platform: cannot import "
+                                        r"'amaranth_boards.ulx3s:ULX3S_85F_Board'"):
+        load_board(path)

