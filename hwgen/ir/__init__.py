@@ -159,7 +159,7 @@ class Graph:
 
 
 def save_ir(graph: Graph, path) -> None:
-    """Write ``graph`` to ``path`` (one ``.npz``)."""
+    """Write ``graph`` to ``path`` (one ``.npz``; a path or a binary file object)."""
     arrays = {"test_frames": np.packbits(graph.test_frames.astype(bool), axis=1),
               "test_labels": graph.test_labels}
     layers = []
@@ -172,9 +172,12 @@ def save_ir(graph: Graph, path) -> None:
     header = {"version": graph.version, "name": graph.name, "input_bits": graph.input_bits,
               "classes": graph.classes, "layers": layers, "meta": graph.meta}
     arrays["__ir__"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
-    buffer = io.BytesIO()
-    np.savez_compressed(buffer, **arrays)
-    Path(path).write_bytes(buffer.getvalue())
+    if hasattr(path, "write"):
+        np.savez_compressed(path, **arrays)
+    else:
+        buffer = io.BytesIO()
+        np.savez_compressed(buffer, **arrays)
+        Path(path).write_bytes(buffer.getvalue())
 
 
 def load_ir(path) -> Graph:

@@ -58,3 +58,20 @@ def export_graph(model: BNN, spec: Spec, test_x: np.ndarray, test_y: np.ndarray,
             weights=weights, thresholds=thresholds, invert=invert))
     return Graph(name=spec.name, input_bits=spec.data.features, classes=spec.data.classes,
                  layers=tuple(layers), test_frames=test_x, test_labels=test_y, meta=meta or {})
+
+
+@torch.no_grad()
+def check_export(model: BNN, graph: Graph) -> None:
+    """Raise unless the golden model of ``graph`` equals ``model``'s binarized inference on the
+    graph's test frames: same integer pre-activations in every layer, same classes."""
+    from ..errors import HwgenError
+    from ..golden import run_graph
+    model.eval()
+    trace = []
+    logits = model(torch.as_tensor(graph.test_frames), trace)
+    golden = run_graph(graph)
+    for index, (dot, expected) in enumerate(zip(trace, golden.dots)):
+        if not np.array_equal(dot.numpy().astype(np.int64), expected):
+            raise HwgenError(f"export check failed: layer {index} pre-activations differ from the model")
+    if not np.array_equal(logits.argmax(dim=1).numpy(), golden.labels):
+        raise HwgenError("export check failed: golden classes differ from the model")

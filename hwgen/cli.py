@@ -1,0 +1,104 @@
+"""``hwgen train | export | sim | build | report SPEC``.
+
+Each command runs the steps it needs that are missing and reuses the rest (see
+:mod:`hwgen.flow`). Bad input ends with one line on stderr and exit status 2; a failed check
+(RTL differs from golden, timing missed, a tool failed) with exit status 1.
+"""
+import argparse
+import json
+import sys
+
+from . import __version__
+from .errors import HwgenError, SpecError
+
+__all__ = ["main"]
+
+
+def _say(message: str):
+    print(f"[hwgen] {message}", file=sys.stderr, flush=True)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hwgen", description="Binarized neural networks to verified streaming hardware.")
+    parser.add_argument("--version", action="version", version=f"hwgen {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name, help_text):
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.add_argument("spec", metavar="SPEC", help="the spec file (YAML)")
+        sub.add_argument("--out", metavar="DIR", default=None,
+                         help="output directory (default: build/<spec name>)")
+        sub.add_argument("--seed", type=int, default=None,
+                         help="override the spec's seed (default: the spec's)")
+        return sub
+
+    train = command("train", "train the BNN (float reference too) and save a checkpoint")
+    train.add_argument("--force", action="store_true", help="retrain even if a checkpoint matches")
+    command("export", "fold the checkpoint into the integer IR (trains first if needed)")
+    sim = command("sim", "co-simulate the generated RTL on Verilator against the golden model")
+    sim.add_argument("--frames", type=int, default=None,
+                     help="test frames to simulate (default: the spec's verify.frames, else all)")
+    build = command("build", "train, export, verify and build a bitstream, reusing what exists")
+    build.add_argument("--board", default=None,
+                       help="board name under boards/ or a board YAML file (default: the spec's)")
+    build.add_argument("--no-verify", action="store_true",
+                       help="skip the RTL co-simulation (default: verify before building)")
+    command("report", "print the report of the last build")
+    return parser
+
+
+def _run(args) -> int:
+    from .flow import Workspace
+    from .spec import load_spec
+    spec = load_spec(args.spec)
+    board = None
+    if args.command == "build":
+        from .fpga.board import load_board
+        board = load_board(args.board or spec.board)       # validated before anything runs
+    if args.command == "sim" and args.frames is not None and args.frames < 1:
+        raise SpecError("--frames", None, f"must be at least 1, not {args.frames}")
+    workspace = Workspace.create(spec, args.out, seed=args.seed, say=_say)
+
+    if args.command == "train":
+        metrics = workspace.train(force=args.force)
+        print(json.dumps(metrics, indent=2))
+        return 0
+    if args.command == "report":
+        path = workspace.root / "report.md"
+        if not path.exists():
+            raise HwgenError(f"no report in {workspace.root}: run hwgen build first")
+        print(path.read_text(), end="")
+        return 0
+
+    graph = workspace.export()
+    if args.command == "export":
+        print(workspace.ir_file)
+        return 0
+    if args.command == "sim":
+        verification = workspace.verify(graph, frames=args.frames)
+        workspace.write_report(graph, verification=verification)
+        print(json.dumps({k: v for k, v in verification.items() if k != "key"}, indent=2))
+        return 0
+
+    verification = None if args.no_verify else workspace.verify(graph)
+    build = workspace.build(graph, board)
+    workspace.write_report(graph, verification=verification, build=build)
+    _say(f"bitstream: {workspace.gateware_dir / 'top.bit'}")
+    print((workspace.root / "report.md").read_text(), end="")
+    return 0
+
+
+def main(argv=None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return _run(args)
+    except SpecError as error:
+        print(f"hwgen: error: {error}", file=sys.stderr)
+        return 2
+    except HwgenError as error:
+        print(f"hwgen: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("hwgen: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,259 @@
+"""The steps behind the CLI: train -> export -> verify -> build -> report, each reusing its output.
+
+Everything goes under one output directory (default ``build/<spec name>/``)::
+
+    checkpoint.pt     trained model + metrics, keyed by data/model/train/seed
+    model.ir.npz      the integer IR, keyed by the checkpoint and the folding
+    verify.json       RTL vs golden co-simulation, keyed by the IR and the hardware options
+    gateware/         Verilog, bitstream, tool logs, keyed by the IR, hardware and board
+    report.json/.md   the figures of the last run
+
+A step whose key matches what is on disk is reused (and says so); otherwise it reruns. Every
+file is written to a temporary name and renamed, every directory built beside its final place
+and renamed, so an interrupted run leaves no half-written output.
+"""
+import dataclasses
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import HwgenError
+from .spec import Spec
+
+__all__ = ["Workspace"]
+
+
+def _digest(value) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _write_atomic(path: Path, data: bytes):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as file:
+            file.write(data)
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+@dataclass
+class Workspace:
+    """One spec's output directory and the steps that fill it."""
+    spec: Spec
+    root: Path
+    say: object = print
+
+    @classmethod
+    def create(cls, spec: Spec, out=None, *, seed: int | None = None, say=print) -> "Workspace":
+        if seed is not None:
+            spec = dataclasses.replace(spec, seed=seed)
+        root = Path(out) if out is not None else Path.cwd() / "build" / spec.name
+        return cls(spec=spec, root=root.resolve(), say=say)
+
+    # --- keys ----------------------------------------------------------------------------
+    @property
+    def train_key(self) -> str:
+        spec = self.spec
+        if spec.checkpoint_path is not None:
+            return _digest({"checkpoint": str(spec.checkpoint_path)})
+        return _digest({"data": dataclasses.asdict(spec.data), "seed": spec.seed,
+                        "train": dataclasses.asdict(spec.train),
+                        "layers": [(l.type, l.in_features, l.out_features) for l in spec.model.layers]})
+
+    @property
+    def ir_key(self) -> str:
+        return _digest({"train": self.train_key,
+                        "folding": [(l.folded_pe, l.folded_simd) for l in self.spec.model.layers]})
+
+    @property
+    def hardware_key(self) -> str:
+        return _digest({"ir": self.ir_key, "hardware": dataclasses.asdict(self.spec.hardware)})
+
+    # --- train -----------------------------------------------------------------------------
+    @property
+    def checkpoint_file(self) -> Path:
+        return self.spec.checkpoint_path or self.root / "checkpoint.pt"
+
+    def train(self, *, force: bool = False) -> dict:
+        """Train (float reference and BNN) unless a matching checkpoint exists; returns metrics."""
+        import torch
+        path = self.checkpoint_file
+        if self.spec.checkpoint_path is not None and not path.exists():
+            raise HwgenError(f"{self.spec.path}: train.checkpoint: no such file {path}")
+        if path.exists() and not force:
+            saved = torch.load(path, map_location="cpu", weights_only=False)
+            if self.spec.checkpoint_path is not None or saved.get("key") == self.train_key:
+                self.say(f"reusing checkpoint {path}")
+                return saved["metrics"]
+        from .data import load_dataset
+        from .nn import train_model
+        data = load_dataset(self.spec.data, self.spec.seed)
+        self.say(f"training on {self.spec.data.dataset}: {len(data.train_x)} train, "
+                 f"{len(data.test_x)} test frames, seed {self.spec.seed}")
+        reference = train_model(self.spec, data, binary=False)
+        result = train_model(self.spec, data)
+        metrics = {"float_accuracy": reference.test_accuracy,
+                   "bnn_accuracy": result.test_accuracy,
+                   "bnn_train_accuracy": result.train_accuracy}
+        self.say(f"test accuracy: float {metrics['float_accuracy']:.4f}, "
+                 f"binarized {metrics['bnn_accuracy']:.4f}")
+        import io
+        buffer = io.BytesIO()
+        torch.save({"key": self.train_key, "metrics": metrics,
+                    "state_dict": result.model.state_dict()}, buffer)
+        _write_atomic(path, buffer.getvalue())
+        return metrics
+
+    def load_model(self):
+        import torch
+        from .nn import BNN
+        saved = torch.load(self.checkpoint_file, map_location="cpu", weights_only=False)
+        model = BNN(self.spec)
+        try:
+            model.load_state_dict(saved["state_dict"])
+        except RuntimeError as error:
+            raise HwgenError(f"{self.checkpoint_file}: does not fit the spec's model "
+                             f"({str(error).splitlines()[0]})") from None
+        model.eval()
+        return model, saved["metrics"]
+
+    # --- export ----------------------------------------------------------------------------
+    @property
+    def ir_file(self) -> Path:
+        return self.root / "model.ir.npz"
+
+    def export(self, *, force: bool = False):
+        """The IR, exported from the checkpoint unless a matching one exists."""
+        from .ir import load_ir, save_ir
+        if self.ir_file.exists() and not force:
+            graph = load_ir(self.ir_file)
+            if graph.meta.get("key") == self.ir_key:
+                self.say(f"reusing IR {self.ir_file}")
+                return graph
+        self.train()
+        model, metrics = self.load_model()
+        from .data import load_dataset
+        from .ir.export import check_export, export_graph
+        data = load_dataset(self.spec.data, self.spec.seed)
+        graph = export_graph(model, self.spec, data.test_x, data.test_y,
+                             meta={"key": self.ir_key, **metrics})
+        check_export(model, graph)
+        self.say(f"exported IR: {len(graph.layers)} layers, golden = model on "
+                 f"{len(graph.test_frames)} test frames")
+        import io
+        buffer = io.BytesIO()
+        save_ir(graph, buffer)
+        _write_atomic(self.ir_file, buffer.getvalue())
+        return graph
+
+    # --- verify ----------------------------------------------------------------------------
+    @property
+    def verify_file(self) -> Path:
+        return self.root / "verify.json"
+
+    def verify(self, graph, *, frames: int | None = None, force: bool = False) -> dict:
+        from .verify import verify_network
+        frames = frames if frames is not None else self.spec.verify.frames
+        key = _digest({"hw": self.hardware_key, "frames": frames})
+        if self.verify_file.exists() and not force:
+            saved = json.loads(self.verify_file.read_text())
+            if saved.get("key") == key:
+                self.say(f"reusing verification {self.verify_file}")
+                return saved
+        result = verify_network(graph, fifo_depth=self.spec.hardware.fifo_depth, frames=frames,
+                                build_root=self.root / "sim", seed=self.spec.seed, progress=self.say)
+        summary = {"key": key, **result.to_dict()}
+        if result.mismatches or result.label_mismatches or result.logit_mismatches \
+                or not result.stress_passed:
+            raise HwgenError(f"RTL differs from golden: {result.mismatches} of {result.frames} "
+                             f"frames mismatch (stress run passed: {result.stress_passed}); "
+                             f"see {self.root / 'sim'}")
+        self.say(f"RTL == golden on {result.frames} frames (class and logits); "
+                 f"cycles/frame {result.measured_cycles:.2f} measured vs "
+                 f"{result.expected_cycles} expected")
+        _write_atomic(self.verify_file, json.dumps(summary, indent=2).encode())
+        return summary
+
+    # --- build -----------------------------------------------------------------------------
+    @property
+    def gateware_dir(self) -> Path:
+        return self.root / "gateware"
+
+    def build(self, graph, board, *, force: bool = False) -> dict:
+        """Bitstream for ``board``; raises when timing fails."""
+        from .fpga.flow import build_bitstream
+        from .fpga.top import RomTop
+        from .hw.network import Network, frame_words
+        key = _digest({"hw": self.hardware_key, "board": dataclasses.asdict(board)})
+        summary_file = self.gateware_dir / "build.json"
+        if summary_file.exists() and not force:
+            saved = json.loads(summary_file.read_text())
+            if saved.get("key") == key:
+                self.say(f"reusing bitstream {self.gateware_dir}")
+                return saved
+        network = Network(graph, fifo_depth=self.spec.hardware.fifo_depth)
+        words = [w for frame in frame_words(graph.test_frames, network.in_width) for w in frame]
+        top = RomTop(network=network, words=words, transfers_per_frame=network.transfers_per_frame,
+                     labels=[int(label) for label in graph.test_labels], board=board)
+        self.root.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=self.root, prefix=".gateware."))
+        try:
+            report = build_bitstream(top, board, staging, name="top", progress=self.say)
+            summary = {"key": key, **report.to_dict()}
+            (staging / "build.json").write_text(json.dumps(summary, indent=2))
+            if self.gateware_dir.exists():
+                shutil.rmtree(self.gateware_dir)
+            os.replace(staging, self.gateware_dir)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        report.check_timing()
+        return summary
+
+    # --- report ----------------------------------------------------------------------------
+    def write_report(self, graph, *, verification: dict | None = None, build: dict | None = None):
+        layers = [{"name": l.name, "mw": l.mw, "mh": l.mh, "pe": l.pe, "simd": l.simd,
+                   "cycles_per_frame": l.expected_cycles()} for l in graph.layers]
+        report = {"spec": self.spec.name, "seed": self.spec.seed,
+                  "float_accuracy": graph.meta.get("float_accuracy"),
+                  "bnn_accuracy": graph.meta.get("bnn_accuracy"),
+                  "expected_cycles_per_frame": graph.expected_cycles(),
+                  "layers": layers, "verification": verification, "build": build}
+        if build and build.get("fmax_mhz"):
+            report["inferences_per_s_at_fmax"] = build["fmax_mhz"] * 1e6 / graph.expected_cycles()
+        _write_atomic(self.root / "report.json", json.dumps(report, indent=2).encode())
+        _write_atomic(self.root / "report.md", _markdown(report).encode())
+        return report
+
+
+def _markdown(report: dict) -> str:
+    lines = [f"# hwgen report: {report['spec']}", ""]
+    for key in ("float_accuracy", "bnn_accuracy"):
+        if report.get(key) is not None:
+            lines.append(f"- {key.replace('_', ' ')}: {report[key]:.4f}")
+    lines.append(f"- expected cycles/frame: {report['expected_cycles_per_frame']}")
+    verification = report.get("verification")
+    if verification:
+        lines += [f"- RTL vs golden: {verification['mismatches']} mismatches on "
+                  f"{verification['frames']} frames; RTL accuracy {verification['rtl_accuracy']:.4f}",
+                  f"- measured cycles/frame: {verification['measured_cycles']:.2f} "
+                  f"(ratio {verification['cycles_ratio']:.3f})"]
+    build = report.get("build")
+    if build:
+        lines += [f"- resources: {build.get('luts')} LUT4, {build.get('ffs')} FF, "
+                  f"{build.get('brams')} BRAM, {build.get('dsps')} DSP",
+                  f"- Fmax {build.get('fmax_mhz', 0):.1f} MHz (requested {build.get('clock_mhz')} MHz)"]
+    if report.get("inferences_per_s_at_fmax"):
+        lines.append(f"- inferences/s at Fmax: {report['inferences_per_s_at_fmax']:.0f}")
+    lines += ["", "| layer | MW | MH | PE | SIMD | cycles/frame |", "|---|---|---|---|---|---|"]
+    for layer in report["layers"]:
+        lines.append(f"| {layer['name']} | {layer['mw']} | {layer['mh']} | {layer['pe']} | "
+                     f"{layer['simd']} | {layer['cycles_per_frame']} |")
+    return "\n".join(lines) + "\n"
