@@ -41,7 +41,12 @@ class Network(wiring.Component):
     ----------
     graph : :class:`hwgen.ir.Graph`
     fifo_depth : int
-        Depth of each inter-layer FIFO.
+        Least depth of each inter-layer FIFO. A FIFO is made deeper where needed to hold one
+        frame of its consumer's input (the consumer's SF words): an MVTU reads its input only
+        during its first neuron fold and replays it for the others, so with less room its
+        producer stalls, or it waits for its producer, and the network runs slower than
+        :meth:`expected_cycles` (FINN sizes FIFOs by simulation; this closed-form rule is
+        sufficient for a chain of MVTUs and is checked against measured cycles in the tests).
 
     Attributes
     ----------
@@ -70,9 +75,14 @@ class Network(wiring.Component):
         """Cycles per frame in steady state: the slowest layer's NF * SF."""
         return self.graph.expected_cycles()
 
+    def fifo_depths(self) -> list[int]:
+        """Depth of the FIFO after each layer but the last."""
+        return [max(self.fifo_depth, consumer.sf) for consumer in self.graph.layers[1:]]
+
     def stages(self) -> list[_Stage]:
         stages = []
         layers = self.graph.layers
+        depths = self.fifo_depths()
         for index, layer in enumerate(layers):
             stages.append(_Stage(layer.name, MVTU(layer)))
             if index + 1 < len(layers):
@@ -81,7 +91,7 @@ class Network(wiring.Component):
                     stages.append(_Stage(f"{layer.name}_dwc",
                                          WidthConverter(in_width=layer.pe, out_width=consumer.simd)))
                 stages.append(_Stage(f"{layer.name}_fifo",
-                                     StreamFIFO(shape=unsigned(consumer.simd), depth=self.fifo_depth)))
+                                     StreamFIFO(shape=unsigned(consumer.simd), depth=depths[index])))
         stages.append(_Stage("label_select", LabelSelect(
             classes=self.graph.classes, pe=layers[-1].pe, logit_bits=self.logit_bits)))
         return stages

@@ -187,7 +187,7 @@ def load_ir(path) -> Graph:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {key: npz[key] for key in npz.files}
         header = json.loads(arrays["__ir__"].tobytes().decode())
-    except (OSError, ValueError, KeyError) as error:
+    except (OSError, EOFError, ValueError, KeyError) as error:
         raise HwgenError(f"{path}: not an hwgen IR file ({error})") from None
     if header.get("version") != IR_VERSION:
         raise HwgenError(f"{path}: IR version {header.get('version')!r} is not supported "

@@ -1,0 +1,116 @@
+"""Training is reproducible, and the exported IR's golden model *is* the trained BNN.
+
+The golden model must agree with the model's binarized inference exactly: the same integer
+pre-activation in every layer and the same class, on every test frame.
+"""
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from hwgen.data import load_dataset
+from hwgen.errors import HwgenError
+from hwgen.golden import run_graph
+from hwgen.ir.export import check_export, export_graph, fold_threshold
+from hwgen.nn import train_model
+from hwgen.spec import load_spec
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "digits_mlp.yaml"
+
+
+def _spec(epochs=6, seed=0):
+    spec = load_spec(EXAMPLE)
+    return dataclasses.replace(spec, seed=seed, train=dataclasses.replace(spec.train, epochs=epochs))
+
+
+@pytest.fixture(scope="module")
+def trained():
+    spec = _spec()
+    data = load_dataset(spec.data, spec.seed)
+    result = train_model(spec, data, progress=False)
+    return spec, data, result
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_fold_threshold_matches_batch_norm_on_every_dot(seed):
+    mw, mh = 37, 64
+    generator = torch.Generator().manual_seed(seed)
+    norm = torch.nn.BatchNorm1d(mh)
+    with torch.no_grad():
+        norm.weight.copy_(torch.randn(mh, generator=generator) * 2)   # negative gamma: falling
+        norm.weight[:4] = 0.0                                          # constant neurons
+        norm.bias.copy_(torch.randn(mh, generator=generator) * 3)
+        norm.bias[0], norm.bias[1] = 1.0, -1.0
+        norm.running_mean.copy_(torch.randn(mh, generator=generator) * mw / 3)
+        norm.running_var.copy_(torch.rand(mh, generator=generator) * mw + 0.1)
+    norm.eval()
+    thresholds, invert = fold_threshold(norm, mw)
+    assert invert.any() and (~invert).any()
+    p = np.arange(mw + 1)
+    dots = torch.tensor(2 * p - mw, dtype=torch.float32)
+    with torch.no_grad():
+        fires = (norm(dots[:, None].expand(-1, mh).contiguous()) >= 0).numpy()
+    folded = (p[:, None] >= thresholds[None, :]) ^ invert[None, :]
+    np.testing.assert_array_equal(folded, fires)
+    assert thresholds.min() >= 0 and thresholds.max() <= mw + 1
+
+
+def test_golden_equals_trained_model_on_whole_test_set(trained):
+    spec, data, result = trained
+    model = result.model.eval()
+    graph = export_graph(model, spec, data.test_x, data.test_y)
+    assert len(graph.test_frames) == len(data.test_y) > 300
+
+    trace = []
+    with torch.no_grad():
+        logits = model(torch.as_tensor(data.test_x), trace)
+    golden = run_graph(graph)
+    assert len(golden.dots) == len(trace) == len(spec.model.layers)
+    for dot, expected in zip(trace, golden.dots):
+        np.testing.assert_array_equal(dot.numpy().astype(np.int64), expected)
+    np.testing.assert_array_equal(golden.logits, trace[-1].numpy().astype(np.int64))
+    np.testing.assert_array_equal(golden.labels, logits.argmax(dim=1).numpy())
+    assert golden.accuracy(data.test_y) == pytest.approx(result.test_accuracy)
+    assert result.test_accuracy > 0.6        # it learned something (chance: 0.1)
+    check_export(model, graph)
+
+
+def test_check_export_catches_a_wrong_threshold(trained):
+    spec, data, result = trained
+    graph = export_graph(result.model, spec, data.test_x, data.test_y)
+    layer = graph.layers[0]
+    # the neuron whose output flips on most frames when its threshold moves by one
+    popcounts = (run_graph(graph).dots[0] + layer.mw) // 2
+    hits = (popcounts == layer.thresholds[None, :]).sum(axis=0)
+    neuron = int(np.argmax(hits))
+    assert hits[neuron] > 0
+    thresholds = layer.thresholds.copy()
+    thresholds[neuron] += 1
+    broken = dataclasses.replace(graph, layers=(dataclasses.replace(layer, thresholds=thresholds),
+                                                *graph.layers[1:]))
+    with pytest.raises(HwgenError, match="export check failed"):
+        check_export(result.model, broken)
+
+
+def test_training_is_reproducible_from_the_seed():
+    spec = _spec(epochs=2)
+    data = load_dataset(spec.data, spec.seed)
+    first = train_model(spec, data, progress=False).model.state_dict()
+    second = train_model(spec, data, progress=False).model.state_dict()
+    assert first.keys() == second.keys()
+    for key in first:
+        assert torch.equal(first[key], second[key]), key
+    other = train_model(_spec(epochs=2, seed=1), data, progress=False).model.state_dict()
+    assert not torch.equal(first["linears.0.weight"], other["linears.0.weight"])
+
+
+def test_dataset_split_is_reproducible():
+    spec = _spec()
+    a, b = load_dataset(spec.data, 0), load_dataset(spec.data, 0)
+    np.testing.assert_array_equal(a.test_x, b.test_x)
+    np.testing.assert_array_equal(a.train_y, b.train_y)
+    c = load_dataset(spec.data, 1)
+    assert not np.array_equal(a.test_y, c.test_y)
+    assert set(np.unique(a.test_x)) <= {0, 1}
