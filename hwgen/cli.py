@@ -7,6 +7,7 @@ Each command runs the steps it needs that are missing and reuses the rest (see
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from . import __version__
 from .errors import HwgenError, SpecError
@@ -48,14 +49,29 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _load_board(option: str | None, spec):
+    """The board named by ``--board``, else by the spec's ``board`` key."""
+    from .fpga.board import load_board
+    if option is not None:
+        return load_board(option)
+    try:
+        return load_board(spec.board)
+    except SpecError as error:
+        # A name that resolves to no board file is a mistake in the spec: say so, naming the spec
+        # (load_board names the board itself). Problems inside a board file name that file.
+        name = spec.board
+        if error.key != "board" or error.file not in (name, Path(name)) or Path(name).is_file():
+            raise
+        problem = error.problem if repr(name) in error.problem else f"{error.problem}: {name!r}"
+        raise SpecError(spec.path, "board", problem, allowed=error.allowed) from None
+
+
 def _run(args) -> int:
     from .flow import Workspace
     from .spec import load_spec
     spec = load_spec(args.spec)
-    board = None
-    if args.command == "build":
-        from .fpga.board import load_board
-        board = load_board(args.board or spec.board)       # validated before anything runs
+    # The board is validated before anything runs.
+    board = _load_board(args.board, spec) if args.command == "build" else None
     if args.command == "sim" and args.frames is not None and args.frames < 1:
         raise SpecError("--frames", None, f"must be at least 1, not {args.frames}")
     workspace = Workspace.create(spec, args.out, seed=args.seed, say=_say)
@@ -84,8 +100,9 @@ def _run(args) -> int:
     verification = None if args.no_verify else workspace.verify(graph)
     build = workspace.build(graph, board)
     workspace.write_report(graph, verification=verification, build=build)
-    _say(f"bitstream: {workspace.gateware_dir / 'top.bit'}")
     print((workspace.root / "report.md").read_text(), end="")
+    workspace.check_timing(build)
+    _say(f"bitstream: {workspace.gateware_dir / 'top.bit'}")
     return 0
 
 

@@ -69,12 +69,15 @@ class Workspace:
 
     @property
     def ir_key(self) -> str:
-        return _digest({"train": self.train_key,
+        from .ir import IR_VERSION
+        return _digest({"train": self.train_key, "ir_version": IR_VERSION,
                         "folding": [(l.folded_pe, l.folded_simd) for l in self.spec.model.layers]})
 
     @property
     def hardware_key(self) -> str:
-        return _digest({"ir": self.ir_key, "hardware": dataclasses.asdict(self.spec.hardware)})
+        from . import __version__    # the generators' version: new hwgen, new hardware
+        return _digest({"ir": self.ir_key, "hwgen": __version__,
+                        "hardware": dataclasses.asdict(self.spec.hardware)})
 
     # --- train -----------------------------------------------------------------------------
     @property
@@ -187,7 +190,8 @@ class Workspace:
         return self.root / "gateware"
 
     def build(self, graph, board, *, force: bool = False) -> dict:
-        """Bitstream for ``board``; raises when timing fails."""
+        """Bitstream for ``board``; the summary says whether timing was met (see
+        :meth:`check_timing`), so that a failing build still gets its report."""
         from .fpga.flow import build_bitstream
         from .fpga.top import RomTop
         from .hw.network import Network, frame_words
@@ -214,8 +218,17 @@ class Workspace:
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
-        report.check_timing()
         return summary
+
+    def check_timing(self, build: dict):
+        """Raise :class:`HwgenError` unless the build met its requested clock."""
+        if build.get("met_timing"):
+            return
+        fmax = build.get("fmax_mhz")
+        achieved = "no Fmax reported" if fmax is None else f"Fmax {fmax:.1f} MHz"
+        raise HwgenError(f"timing failed: {achieved} < requested {build.get('clock_mhz'):g} MHz "
+                         f"(lower clock_mhz in the board file, or fold the slowest layer less); "
+                         f"see {self.root / 'report.md'}")
 
     # --- report ----------------------------------------------------------------------------
     def write_report(self, graph, *, verification: dict | None = None, build: dict | None = None):

@@ -153,6 +153,9 @@ class Spec:
     path: Path | None = field(default=None, metadata={"internal": True})
 
     def check(self, path: str, file):
+        # The name is the default output folder, build/<name>: one plain folder name.
+        if self.name in ("", ".", "..") or any(c in self.name for c in "/\\"):
+            raise SpecError(file, "name", f"must be a plain folder name, not {self.name!r}")
         expected = self.data.features
         for index, layer in enumerate(self.model.layers):
             if layer.in_features != expected:
@@ -285,7 +288,11 @@ def load_spec(path) -> Spec:
     if not path.is_file():
         raise SpecError(path, None, "no such spec file")
     try:
-        mapping = yaml.safe_load(path.read_text())
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise SpecError(path, None, f"cannot read spec file: {error}") from None
+    try:
+        mapping = yaml.safe_load(text)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

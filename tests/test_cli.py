@@ -1,0 +1,79 @@
+"""The main job end to end: ``hwgen build --board ulx3s`` on the bundled example.
+
+One real ULX3S bitstream (yosys, nextpnr-ecp5, ecppack); then the reuse of every step, and a
+clock the design cannot reach, which must fail clearly after writing its report.
+"""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from hwgen.cli import main
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLE = REPO / "examples" / "digits_mlp.yaml"
+
+
+def test_module_entry_point():
+    result = subprocess.run([sys.executable, "-m", "hwgen", "--help"], capture_output=True, text=True)
+    assert result.returncode == 0
+    for command in ("train", "export", "sim", "build", "report"):
+        assert command in result.stdout
+
+
+def test_report_before_build_is_an_error(tmp_path, capsys):
+    assert main(["report", str(EXAMPLE), "--out", str(tmp_path / "out")]) == 1
+    assert "run hwgen build first" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+@pytest.mark.cocotb
+def test_build_ulx3s_end_to_end(tmp_path, capsys):
+    spec = yaml.safe_load(EXAMPLE.read_text())
+    spec["train"]["epochs"] = 10            # a shorter run than the example; same path
+    spec["verify"] = {"frames": 100}
+    spec_file = tmp_path / "digits.yaml"
+    spec_file.write_text(yaml.safe_dump(spec))
+    out = tmp_path / "out"
+
+    assert main(["build", "--board", "ulx3s", str(spec_file), "--out", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert "# hwgen report: digits" in captured.out
+    for name in ("checkpoint.pt", "model.ir.npz", "verify.json", "report.json", "report.md",
+                 "gateware/top.v", "gateware/top.bit", "gateware/build.json"):
+        assert (out / name).is_file(), name
+    assert (out / "gateware" / "top.bit").stat().st_size > 100_000
+    assert not [p for p in out.rglob(".*") if p.name.startswith((".gateware", ".report"))]
+
+    report = json.loads((out / "report.json").read_text())
+    verification, build = report["verification"], report["build"]
+    assert verification["frames"] == 100 and verification["mismatches"] == 0
+    assert verification["cycles_ratio"] == pytest.approx(1.0, abs=0.02)
+    assert build["met_timing"] and build["fmax_mhz"] >= build["clock_mhz"] == 50
+    # The whole network survives synthesis: three MVTUs of PE*SIMD = 128, 128, 32 XNOR
+    # popcounts cannot fit in fewer LUTs than their XNORs.
+    assert build["luts"] > 128 + 128 + 32 and build["ffs"] > 0
+    assert 0.5 < report["bnn_accuracy"] <= 1
+
+    # Everything is reused on a second run.
+    assert main(["build", "--board", "ulx3s", str(spec_file), "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    for step in ("reusing IR", "reusing verification", "reusing bitstream"):
+        assert step in err
+    assert "training" not in err and "co-simulating" not in err and "synthesis" not in err
+
+    # A clock beyond the design's Fmax fails clearly, after writing its report.
+    board = yaml.safe_load((REPO / "boards" / "ulx3s.yaml").read_text())
+    board["clock_mhz"] = 390
+    board_file = tmp_path / "fast.yaml"
+    board_file.write_text(yaml.safe_dump(board))
+    assert main(["build", "--board", str(board_file), "--no-verify", str(spec_file),
+                 "--out", str(out)]) == 1
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines[-1].startswith("hwgen: error: timing failed: Fmax ")
+    assert "< requested 390 MHz" in lines[-1]
+    failed = json.loads((out / "report.json").read_text())["build"]
+    assert not failed["met_timing"] and failed["clock_mhz"] == 390
