@@ -1,0 +1,64 @@
+"""Figures of one spec end to end: train, export, co-simulate, build; one ``key: value`` a line.
+
+    python bench/example.py [SPEC] [--board ulx3s] [--out DIR]
+
+SPEC defaults to ``examples/digits_mlp.yaml``. Steps already done under ``--out`` (default
+``build/bench/<spec name>``) are reused, as ``hwgen build`` reuses them; progress goes to
+stderr, the figures to stdout:
+
+    cycles_ratio       measured / expected cycles per frame (full-rate co-simulation)
+    sim_cycles_per_s   Verilator cycles simulated per wall-clock second
+    luts, ffs, brams   ECP5 TRELLIS_COMB, TRELLIS_FF, DP16KD cells of the whole board top
+    fmax_mhz           post-route Fmax of the design clock
+    accuracy           test accuracy of the binarized network (golden model == RTL)
+"""
+import argparse
+import sys
+from pathlib import Path
+
+from hwgen.errors import HwgenError
+from hwgen.flow import Workspace
+from hwgen.fpga.board import load_board
+from hwgen.spec import load_spec
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("spec", nargs="?", default=str(REPO / "examples" / "digits_mlp.yaml"),
+                        help="spec file (default: %(default)s)")
+    parser.add_argument("--board", default="ulx3s", help="board (default: %(default)s)")
+    parser.add_argument("--out", default=None, help="output directory (default: build/bench/<name>)")
+    args = parser.parse_args(argv)
+
+    def say(message):
+        print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+    try:
+        spec = load_spec(args.spec)
+        board = load_board(args.board)
+        out = args.out or REPO / "build" / "bench" / spec.name
+        workspace = Workspace.create(spec, out, say=say)
+        graph = workspace.export()
+        verification = workspace.verify(graph)
+        build = workspace.build(graph, board)
+    except HwgenError as error:
+        print(f"bench: error: {error}", file=sys.stderr)
+        return 1
+    figures = {
+        "cycles_ratio": f"{verification['cycles_ratio']:.4f}",
+        "sim_cycles_per_s": f"{verification['sim_cycles_per_s']:.0f}",
+        "luts": build["luts"],
+        "ffs": build["ffs"],
+        "brams": build["brams"],
+        "fmax_mhz": f"{build['fmax_mhz']:.1f}",
+        "accuracy": f"{verification['rtl_accuracy']:.4f}",
+    }
+    for key, value in figures.items():
+        print(f"{key}: {value}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
