@@ -20,8 +20,9 @@ def test_amaranth_sim_keeps_order(depth):
 
 
 @pytest.mark.cocotb
-def test_cosim(sim_build_root):
-    words = [int(w) for w in np.random.default_rng(1).integers(0, 1 << 12, 6000)]
-    run = run_stream_test(StreamFIFO(shape=12, depth=4), words, words, idle=0.3, backpressure=0.4,
-                          build_root=sim_build_root, name="fifo")
+@pytest.mark.parametrize("depth", [1, 4, 17])
+def test_cosim(depth, sim_build_root):
+    words = [int(w) for w in np.random.default_rng(depth).integers(0, 1 << 12, 6000)]
+    run = run_stream_test(StreamFIFO(shape=12, depth=depth), words, words, idle=0.3,
+                          backpressure=0.4, build_root=sim_build_root, name=f"fifo_{depth}")
     assert run.passed, run.message
