@@ -3,9 +3,9 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .cosim import run_stream_test
 from .errors import HwgenError
 from .golden import run_graph
+from .harness import run_harness
 from .hw.label_select import result_layout
 from .hw.network import Network, frame_words
 from .hw.packing import pack_words, unpack_words
@@ -59,8 +59,9 @@ def verify_network(graph: Graph, *, fifo_depth: int, frames: int | None = None, 
                    seed: int = 0, progress=None) -> Verification:
     """Co-simulate the network on the IR's test frames (all, or the first ``frames``).
 
-    Two runs on Verilator: one at full rate (measures cycles per frame) and one with random
-    idle cycles and backpressure; both must match the golden model on every frame.
+    Two runs on Verilator in the HDL-side harness (:func:`hwgen.harness.run_harness`): one at
+    full rate (measures cycles per frame) and one with random idle cycles and backpressure;
+    both must match the golden model on every frame.
     """
     say = progress or (lambda message: None)
     count = len(graph.test_frames) if frames is None else min(frames, len(graph.test_frames))
@@ -71,14 +72,14 @@ def verify_network(graph: Graph, *, fifo_depth: int, frames: int | None = None, 
     expected = result_words(graph, golden.logits, golden.labels, network.logit_bits)
 
     say(f"co-simulating {count} frames on Verilator (full rate)")
-    run = run_stream_test(network, inputs, expected, build_root=build_root, name="full_rate",
-                          seed=seed, stop_on_mismatch=False)
+    run = run_harness(network, inputs, expected, build_root=build_root, name="full_rate",
+                      seed=seed, stop_on_mismatch=False)
     if len(run.outputs) != count:
         raise HwgenError(f"co-simulation produced {len(run.outputs)} of {count} results: {run.message}")
     labels, logits = decode_results(graph, run.outputs, network.logit_bits)
     say(f"co-simulating {count} frames with random idle cycles and backpressure")
-    stress = run_stream_test(network, inputs, expected, build_root=build_root, name="stress",
-                             idle=0.2, backpressure=0.3, seed=seed + 1)
+    stress = run_harness(network, inputs, expected, build_root=build_root, name="stress",
+                         idle=0.2, backpressure=0.3, seed=seed + 1)
     skip = min(4, count // 4)
     measured = run.steady_interval(skip=skip) if count - skip >= 2 else float("nan")
     return Verification(
