@@ -1,0 +1,163 @@
+"""Sliding-window generator (FINN's ConvolutionInputGenerator) with a ring of line buffers."""
+from amaranth.hdl import Module, Mux, Signal, unsigned
+from amaranth.lib import memory, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from ..ir import SWGLayer
+
+__all__ = ["SlidingWindow", "ring_rows"]
+
+
+def ring_rows(layer: SWGLayer) -> int:
+    """Image rows the line buffer holds: a power of two of at least KH + max(KH, SH), so that
+    the next output row's input (SH rows), and the next frame's first window rows (KH), arrive
+    while the current ones are read."""
+    rows = 1
+    while rows < layer.kernel[0] + max(layer.kernel[0], layer.stride[0]):
+        rows *= 2
+    return rows
+
+
+class SlidingWindow(wiring.Component):
+    """Turns an image stream into the stream of its convolution windows.
+
+    Stream orders and padding are those of :class:`hwgen.ir.SWGLayer`. The image is written
+    into a ring of :func:`ring_rows` line buffers as it arrives; windows are read from it, one
+    transfer per cycle. A window is read once all its rows are in; a row is overwritten only
+    when no remaining window of the frame needs it. The writer may run one frame ahead of the
+    reader, and the reader one frame ahead of the writer (when the last rows of an image fall in
+    no window), so consecutive frames overlap; but no window of a frame, padding included, is
+    sent before that frame's first transfer has arrived.
+
+    Parameters
+    ----------
+    layer : :class:`hwgen.ir.SWGLayer`
+
+    Attributes
+    ----------
+    i : ``In(stream.Signature(unsigned(simd * elem_bits)))``
+        Image transfers: element ``k`` at bits ``k*elem_bits ..``.
+    o : ``Out(stream.Signature(unsigned(simd * elem_bits)))``
+        Window transfers; padding elements are zero.
+    """
+
+    def __init__(self, layer: SWGLayer):
+        if not isinstance(layer, SWGLayer):
+            raise TypeError(f"layer must be an SWGLayer, not {layer!r}")
+        self.layer = layer
+        width = layer.simd * layer.elem_bits
+        super().__init__({"i": In(stream.Signature(unsigned(width))),
+                          "o": Out(stream.Signature(unsigned(width)))})
+
+    def expected_cycles(self) -> int:
+        return self.layer.expected_cycles()
+
+    def elaborate(self, platform):
+        layer = self.layer
+        (kh, kw), (sh, sw), (ph, pw) = layer.kernel, layer.stride, layer.padding
+        height, width, cf_count = layer.height, layer.width, layer.cf
+        out_h, out_w = layer.out_height, layer.out_width
+        rows = ring_rows(layer)
+        row_words = width * cf_count
+        m = Module()
+
+        m.submodules.lines = lines = memory.Memory(
+            shape=unsigned(layer.simd * layer.elem_bits), depth=rows * row_words, init=[])
+        write = lines.write_port()
+        read = lines.read_port()
+
+        # Frames the writer is ahead of the reader: -1, 0 or 1.
+        ahead = Signal(range(-1, 2))
+        writer_done = Signal()
+        reader_done = Signal()
+        m.d.sync += ahead.eq(ahead + writer_done - reader_done)
+
+        # --- reader ------------------------------------------------------------------------
+        oy = Signal(range(out_h))
+        ox = Signal(range(out_w))
+        ky = Signal(range(kh))
+        kx = Signal(range(kw))
+        cf = Signal(range(cf_count))
+        oy_base = Signal(range(-ph, (out_h - 1) * sh - ph + 1), init=-ph)   # oy * SH - PH
+        ox_base = Signal(range(-pw, (out_w - 1) * sw - pw + 1), init=-pw)   # ox * SW - PW
+        base_row = Signal(range(rows))        # ring row of the reader's image row 0
+        iy = Signal(range(-ph, height + kh))
+        ix = Signal(range(-pw, width + kw))
+        pad = Signal()
+        row_ready = Signal()
+        advance = Signal()
+        issue = Signal()
+        out_valid = Signal()
+        out_pad = Signal()
+        w_row = Signal(range(height))
+        w_started = Signal()            # the writer is inside a frame
+
+        m.d.comb += [
+            iy.eq(oy_base + ky),
+            ix.eq(ox_base + kx),
+            pad.eq((iy < 0) | (iy >= height) | (ix < 0) | (ix >= width)),
+            # Padding needs no row, but waits for its frame to begin: no output before input.
+            row_ready.eq((ahead == 1) | ((ahead == 0) & Mux(pad, w_started, w_row > iy))),
+            advance.eq(~out_valid | self.o.ready),
+            issue.eq(advance & row_ready),
+        ]
+        ring_row = (base_row + iy)[:(rows - 1).bit_length()]     # rows >= 2, a power of two
+        m.d.comb += [
+            read.en.eq(advance),
+            read.addr.eq(ring_row * row_words + ix[:max(1, width.bit_length())] * cf_count + cf),
+        ]
+        with m.If(advance):
+            m.d.sync += [out_valid.eq(issue), out_pad.eq(pad)]
+        m.d.comb += [self.o.valid.eq(out_valid),
+                     self.o.payload.eq(Mux(out_pad, 0, read.data))]
+
+        last = {"cf": cf == cf_count - 1, "kx": kx == kw - 1, "ky": ky == kh - 1,
+                "ox": ox == out_w - 1, "oy": oy == out_h - 1}
+        m.d.comb += reader_done.eq(issue & last["cf"] & last["kx"] & last["ky"] & last["ox"]
+                                   & last["oy"])
+        with m.If(issue):
+            m.d.sync += cf.eq(Mux(last["cf"], 0, cf + 1))
+            with m.If(last["cf"]):
+                m.d.sync += kx.eq(Mux(last["kx"], 0, kx + 1))
+                with m.If(last["kx"]):
+                    m.d.sync += ky.eq(Mux(last["ky"], 0, ky + 1))
+                    with m.If(last["ky"]):
+                        with m.If(last["ox"]):
+                            m.d.sync += [ox.eq(0), ox_base.eq(-pw)]
+                            with m.If(last["oy"]):
+                                m.d.sync += [oy.eq(0), oy_base.eq(-ph),
+                                             base_row.eq((base_row + height) % rows)]
+                            with m.Else():
+                                m.d.sync += [oy.eq(oy + 1), oy_base.eq(oy_base + sh)]
+                        with m.Else():
+                            m.d.sync += [ox.eq(ox + 1), ox_base.eq(ox_base + sw)]
+
+        # --- writer ------------------------------------------------------------------------
+        w_x = Signal(range(width))
+        w_cf = Signal(range(cf_count))
+        w_address = Signal(range(rows * row_words))
+        needed = Signal(range(height + 1))       # first image row the reader still needs
+        allowed = Signal()
+        take = Signal()
+        w_last_row = w_row == height - 1
+        m.d.comb += [
+            needed.eq(Mux(oy_base < 0, 0, oy_base)),
+            allowed.eq((ahead == -1)
+                       | ((ahead == 0) & (w_row < needed + rows))
+                       | ((ahead == 1) & ~w_last_row & (w_row + height < needed + rows))),
+            self.i.ready.eq(allowed),
+            take.eq(self.i.valid & allowed),
+            write.en.eq(take),
+            write.addr.eq(w_address),
+            write.data.eq(self.i.payload),
+            writer_done.eq(take & w_last_row & (w_x == width - 1) & (w_cf == cf_count - 1)),
+            w_started.eq((w_row != 0) | (w_x != 0) | (w_cf != 0)),
+        ]
+        with m.If(take):
+            m.d.sync += [w_address.eq(Mux(w_address == rows * row_words - 1, 0, w_address + 1)),
+                         w_cf.eq(Mux(w_cf == cf_count - 1, 0, w_cf + 1))]
+            with m.If(w_cf == cf_count - 1):
+                m.d.sync += w_x.eq(Mux(w_x == width - 1, 0, w_x + 1))
+                with m.If(w_x == width - 1):
+                    m.d.sync += w_row.eq(Mux(w_last_row, 0, w_row + 1))
+        return m
