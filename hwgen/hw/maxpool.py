@@ -1,0 +1,88 @@
+"""Streaming max-pool of binary activations (FINN's StreamingMaxPool): an OR per window."""
+from amaranth.hdl import Module, Mux, Signal, unsigned
+from amaranth.lib import memory, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from ..ir import MaxPoolLayer
+
+__all__ = ["MaxPool"]
+
+
+class MaxPool(wiring.Component):
+    """OR of each ``KH x KW`` window of a bit image, stride equal to the kernel.
+
+    One row of partial results (``out_width * CF`` words of ``pe`` bits) is kept; every input
+    transfer is ORed into its window's word, and the window's last transfer leaves as an
+    output transfer instead. Input outside the last whole window is consumed and dropped.
+
+    Parameters
+    ----------
+    layer : :class:`hwgen.ir.MaxPoolLayer`
+
+    Attributes
+    ----------
+    i : ``In(stream.Signature(unsigned(pe)))``
+        Image transfers: pixels in raster order, ``pe`` channels per transfer.
+    o : ``Out(stream.Signature(unsigned(pe)))``
+        Pooled transfers in the same order. Input is accepted every cycle but when a window's
+        last transfer meets a full output register.
+    """
+
+    def __init__(self, layer: MaxPoolLayer):
+        if not isinstance(layer, MaxPoolLayer):
+            raise TypeError(f"layer must be a MaxPoolLayer, not {layer!r}")
+        self.layer = layer
+        super().__init__({"i": In(stream.Signature(unsigned(layer.pe))),
+                          "o": Out(stream.Signature(unsigned(layer.pe)))})
+
+    def expected_cycles(self) -> int:
+        return self.layer.expected_cycles()
+
+    def elaborate(self, platform):
+        layer = self.layer
+        (kh, kw), cf_count = layer.kernel, layer.cf
+        m = Module()
+        m.submodules.partial = partial = memory.Memory(
+            shape=unsigned(layer.pe), depth=layer.out_width * cf_count, init=[])
+        write = partial.write_port()
+        read = partial.read_port(domain="comb")
+
+        y = Signal(range(layer.height))
+        x = Signal(range(layer.width))
+        cf = Signal(range(cf_count))
+        ky = Signal(range(kh))
+        kx = Signal(range(kw))
+        ox = Signal(range(layer.out_width + 1))
+        inside = Signal()
+        first = Signal()
+        last = Signal()
+        take = Signal()
+        pooled = Signal(layer.pe)
+        m.d.comb += [
+            inside.eq((y < layer.out_height * kh) & (ox < layer.out_width)),
+            first.eq((ky == 0) & (kx == 0)),
+            last.eq(inside & (ky == kh - 1) & (kx == kw - 1)),
+            self.i.ready.eq(~(last & self.o.valid & ~self.o.ready)),
+            take.eq(self.i.valid & self.i.ready),
+            read.addr.eq(ox * cf_count + cf),
+            pooled.eq(Mux(first, 0, read.data) | self.i.payload),
+            write.addr.eq(read.addr),
+            write.data.eq(pooled),
+            write.en.eq(take & inside & ~last),
+        ]
+        with m.If(self.o.ready):
+            m.d.sync += self.o.valid.eq(0)
+        with m.If(take & last):
+            m.d.sync += [self.o.valid.eq(1), self.o.payload.eq(pooled)]
+
+        with m.If(take):
+            m.d.sync += cf.eq(Mux(cf == cf_count - 1, 0, cf + 1))
+            with m.If(cf == cf_count - 1):
+                with m.If(x == layer.width - 1):
+                    m.d.sync += [x.eq(0), kx.eq(0), ox.eq(0),
+                                 y.eq(Mux(y == layer.height - 1, 0, y + 1)),
+                                 ky.eq(Mux((ky == kh - 1) | (y == layer.height - 1), 0, ky + 1))]
+                with m.Else():
+                    m.d.sync += [x.eq(x + 1), kx.eq(Mux(kx == kw - 1, 0, kx + 1)),
+                                 ox.eq(Mux(kx == kw - 1, ox + 1, ox))]
+        return m

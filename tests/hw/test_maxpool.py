@@ -1,0 +1,66 @@
+import numpy as np
+import pytest
+
+from hwgen.cosim import run_stream_test
+from hwgen.golden.maxpool import maxpool
+from hwgen.harness import run_harness
+from hwgen.hw.maxpool import MaxPool
+from hwgen.hw.packing import pack_words
+from hwgen.ir import MaxPoolLayer
+from tests.streams import simulate_stream
+
+# (channels, height, width, kernel, pe)
+SHAPES = [(1, 8, 8, 2, 1), (4, 7, 9, (2, 3), 2), (6, 5, 5, 5, 3), (16, 6, 4, (3, 1), 16)]
+
+
+def _vectors(layer, frames, seed, density=0.25):
+    rng = np.random.default_rng(seed)
+    x = (rng.random((frames, layer.in_elements)) < density).astype(np.uint8)
+    inputs = pack_words(x, width=1, per_word=layer.pe)
+    expected = pack_words(maxpool(layer, x).numpy(), width=1, per_word=layer.pe)
+    return inputs, expected
+
+
+def test_golden_by_hand():
+    layer = MaxPoolLayer("p", 1, 3, 5, 2)           # the last row and column are dropped
+    image = np.array([[0, 0, 1, 0, 1],
+                      [0, 0, 0, 0, 1],
+                      [1, 1, 1, 1, 1]]).reshape(1, -1)
+    assert maxpool(layer, image).tolist() == [[0, 1]]
+
+
+def test_layer_rejects():
+    with pytest.raises(ValueError, match="pe must divide channels=4, not 3"):
+        MaxPoolLayer("p", 4, 4, 4, 2, pe=3)
+    with pytest.raises(ValueError, match="kernel must be positive and fit"):
+        MaxPoolLayer("p", 4, 4, 4, 5)
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_amaranth_sim_matches_golden(shape):
+    layer = MaxPoolLayer("p", *shape)
+    inputs, expected = _vectors(layer, 3, seed=1)
+    assert simulate_stream(MaxPool(layer), inputs, len(expected), idle=0.3,
+                           backpressure=0.5) == expected
+
+
+@pytest.mark.cocotb
+@pytest.mark.parametrize("shape", SHAPES)
+def test_cosim_matches_golden(shape, sim_build_root):
+    layer = MaxPoolLayer("p", *shape)
+    frames = max(8, 5000 // (layer.out_elements // layer.pe))
+    inputs, expected = _vectors(layer, frames, seed=2)
+    block = MaxPool(layer)
+    run = run_harness(block, inputs, expected, idle=0.3, backpressure=0.5, seed=4,
+                      build_root=sim_build_root, name="stress")
+    assert run.passed, run.message
+    full = run_harness(block, inputs, expected, build_root=sim_build_root, name="full")
+    assert full.passed, full.message
+    per_frame = len(expected) // frames
+    measured = (full.output_cycles[-1] - full.output_cycles[per_frame - 1]) / (frames - 1)
+    assert measured == block.expected_cycles()
+    some = 8                                # frames through the cocotb testbench too
+    slow = run_stream_test(block, inputs[:some * len(inputs) // frames],
+                           expected[:some * per_frame], idle=0.3, backpressure=0.5,
+                           build_root=sim_build_root, name="cocotb")
+    assert slow.passed, slow.message
