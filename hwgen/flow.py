@@ -136,8 +136,12 @@ class Workspace:
         """The IR, exported from the checkpoint unless a matching one exists."""
         from .ir import load_ir, save_ir
         if self.ir_file.exists() and not force:
-            graph = load_ir(self.ir_file)
-            if graph.meta.get("key") == self.ir_key:
+            try:
+                graph = load_ir(self.ir_file)
+            except HwgenError as error:     # an older IR version, or a damaged file
+                self.say(f"exporting again: {error}")
+                graph = None
+            if graph is not None and graph.meta.get("key") == self.ir_key:
                 self.say(f"reusing IR {self.ir_file}")
                 return graph
         self.train()

@@ -77,3 +77,17 @@ def test_build_ulx3s_end_to_end(tmp_path, capsys):
     assert "< requested 390 MHz" in lines[-1]
     failed = json.loads((out / "report.json").read_text())["build"]
     assert not failed["met_timing"] and failed["clock_mhz"] == 390
+
+
+def test_export_replaces_an_unreadable_or_older_ir(tmp_path, capsys):
+    spec = yaml.safe_load(EXAMPLE.read_text())
+    spec["train"]["epochs"] = 1
+    spec_file = tmp_path / "digits.yaml"
+    spec_file.write_text(yaml.safe_dump(spec))
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "model.ir.npz").write_bytes(b"not an IR")
+    assert main(["export", str(spec_file), "--out", str(out)]) == 0
+    assert "exporting again: " in capsys.readouterr().err
+    from hwgen.ir import load_ir
+    assert len(load_ir(out / "model.ir.npz").layers) == 3

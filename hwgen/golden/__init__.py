@@ -1,5 +1,5 @@
 """Golden models: the IR executed in torch, integer-exact, one module per hardware block."""
-from .mvtu import mvtu, mvtu_popcount
+from .mvtu import decode, mvtu, mvtu_dot
 from .network import GoldenResult, run_graph
 
-__all__ = ["mvtu", "mvtu_popcount", "run_graph", "GoldenResult"]
+__all__ = ["decode", "mvtu", "mvtu_dot", "run_graph", "GoldenResult"]

@@ -5,14 +5,14 @@ import numpy as np
 import torch
 
 from ..ir import Graph
-from .mvtu import mvtu, mvtu_popcount
+from .mvtu import mvtu, mvtu_dot
 
 __all__ = ["GoldenResult", "run_graph", "label_select"]
 
 
 @dataclass(frozen=True)
 class GoldenResult:
-    dots: list          # per layer, (N, mh) int64 +-1 dot products (2p - mw)
+    dots: list          # per layer, (N, mh) int64 dot products
     logits: np.ndarray  # (N, classes) int64
     labels: np.ndarray  # (N,) int64: argmax, lowest index on ties
 
@@ -30,7 +30,7 @@ def run_graph(graph: Graph, frames=None) -> GoldenResult:
     x = torch.as_tensor(graph.test_frames if frames is None else np.asarray(frames))
     dots = []
     for layer in graph.layers:
-        dots.append((2 * mvtu_popcount(layer, x) - layer.mw).numpy())
+        dots.append(mvtu_dot(layer, x).numpy())
         x = mvtu(layer, x)
     logits = x.numpy().astype(np.int64)
     return GoldenResult(dots=dots, logits=logits, labels=label_select(logits))

@@ -4,16 +4,29 @@ from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..ir import MVTULayer
-from .popcount import popcount
+from .popcount import popcount, tree_sum
 
 __all__ = ["MVTU", "mvtu_output_shape"]
 
 
 def mvtu_output_shape(layer: MVTULayer):
     """Payload shape of an MVTU's output stream: PE bits, or PE signed dot products."""
-    if layer.output == "bipolar":
+    if layer.output == "bits":
         return unsigned(layer.pe)
     return data.ArrayLayout(signed(layer.out_bits), layer.pe)
+
+
+def _uses_popcount(layer: MVTULayer) -> bool:
+    # Bipolar inputs accumulate the XNOR popcount p (unsigned, narrower): dot = 2p - mw.
+    return layer.in_encoding == "bipolar"
+
+
+def hardware_thresholds(layer: MVTULayer) -> list[int]:
+    """Thresholds in the accumulator's domain: on the popcount ``p >= ceil((T + mw) / 2)``
+    for bipolar inputs, else on the dot product itself."""
+    if _uses_popcount(layer):
+        return [(int(t) + layer.mw + 1) // 2 for t in layer.thresholds]
+    return [int(t) for t in layer.thresholds]
 
 
 def weight_words(layer: MVTULayer) -> list[int]:
@@ -32,26 +45,44 @@ def weight_words(layer: MVTULayer) -> list[int]:
 
 
 def threshold_words(layer: MVTULayer) -> list[int]:
-    """Threshold memory contents: word ``nf`` holds PE thresholds then PE invert flags."""
+    """Threshold memory contents: word ``nf`` holds PE thresholds (two's complement, in the
+    accumulator's domain, see :func:`hardware_thresholds`) then PE invert flags."""
     width = layer.threshold_bits
+    thresholds = hardware_thresholds(layer)
     words = []
     for nf in range(layer.nf):
         word = 0
         for j in range(layer.pe):
             n = nf * layer.pe + j
-            word |= int(layer.thresholds[n]) << (j * width)
+            word |= (thresholds[n] & ((1 << width) - 1)) << (j * width)
             word |= int(layer.invert[n]) << (layer.pe * width + j)
         words.append(word)
     return words
 
 
+def _simd_sum(layer: MVTULayer, row, vector):
+    """This cycle's contribution of one neuron: ``SIMD`` weight bits ``row`` on ``vector``."""
+    if layer.in_encoding == "bipolar":
+        return popcount(~(row ^ vector))
+    if layer.in_encoding == "binary":
+        return popcount(row & vector) - popcount(~row & vector)
+    bits = layer.in_bits
+    terms = []
+    for k in range(layer.simd):
+        x = vector[k * bits:(k + 1) * bits]
+        terms.append(Mux(row[k], x, -x))
+    return tree_sum(terms)
+
+
 class MVTU(wiring.Component):
     """Matrix-vector-threshold unit with PE x SIMD folding.
 
-    Each input vector of ``mw`` bits arrives as ``SF = mw / simd`` transfers; it is multiplied
-    by the ``mh x mw`` weight matrix (XNOR-popcount, +-1 arithmetic) ``PE`` neurons at a time,
-    so one vector takes ``NF * SF`` cycles (``NF = mh / pe``). The first neuron fold consumes
-    the input stream and stores it; later folds replay it from a buffer.
+    Each input vector of ``mw`` elements arrives as ``SF = mw / simd`` transfers; it is
+    multiplied by the ``mh x mw`` +-1 weight matrix ``PE`` neurons at a time, so one vector
+    takes ``NF * SF`` cycles (``NF = mh / pe``). The first neuron fold consumes the input
+    stream and stores it; later folds replay it from a buffer. Per cycle and neuron the SIMD
+    products are summed by the input encoding: bipolar, an XNOR popcount; binary, the inputs
+    under +1 weights less those under -1 weights; uint, an adder tree of +-x.
 
     Parameters
     ----------
@@ -61,12 +92,12 @@ class MVTU(wiring.Component):
 
     Attributes
     ----------
-    i : ``In(stream.Signature(unsigned(simd)))``
-        Transfer ``sf`` of a vector carries input bits ``sf*SIMD .. sf*SIMD+SIMD-1``
-        (bit 1 = +1).
+    i : ``In(stream.Signature(unsigned(simd * in_bits)))``
+        Transfer ``sf`` of a vector carries input elements ``sf*SIMD .. sf*SIMD+SIMD-1``,
+        element ``k`` at bits ``k*in_bits ..``.
     o : ``Out(stream.Signature(mvtu_output_shape(layer)))``
         Transfer ``nf`` carries neurons ``nf*PE .. nf*PE+PE-1``: one bit each
-        (``(p >= threshold) != invert``), or a signed dot product each.
+        (``(dot >= threshold) != invert``), or a signed dot product each.
 
     Pipeline: issue (weight/buffer read) -> popcount -> accumulate -> output register. All
     stages move together whenever the output register is empty or being read, so a full
@@ -78,7 +109,7 @@ class MVTU(wiring.Component):
             raise TypeError(f"layer must be an MVTULayer, not {layer!r}")
         self.layer = layer
         super().__init__({
-            "i": In(stream.Signature(unsigned(layer.simd))),
+            "i": In(stream.Signature(unsigned(layer.in_width))),
             "o": Out(stream.Signature(mvtu_output_shape(layer))),
         })
 
@@ -120,7 +151,7 @@ class MVTU(wiring.Component):
                 m.d.sync += sf.eq(sf + 1)
 
         s1_valid, s1_first, s1_last, s1_direct = Signal(), Signal(), Signal(), Signal()
-        s1_input = Signal(simd)
+        s1_input = Signal(layer.in_width)
         s1_nf = Signal.like(nf)
         with m.If(advance):
             m.d.sync += [
@@ -134,7 +165,8 @@ class MVTU(wiring.Component):
 
         if nf_count > 1:
             # Later neuron folds replay the vector the first fold stored.
-            m.submodules.buffer = buffer = memory.Memory(shape=unsigned(simd), depth=sf_count, init=[])
+            m.submodules.buffer = buffer = memory.Memory(shape=unsigned(layer.in_width),
+                                                         depth=sf_count, init=[])
             buffer_write = buffer.write_port()
             buffer_read = buffer.read_port()
             m.d.comb += [
@@ -148,35 +180,39 @@ class MVTU(wiring.Component):
         else:
             replayed = s1_input
 
-        # --- popcount --------------------------------------------------------------------------
-        vector = Signal(simd)
+        # --- per-cycle sums ----------------------------------------------------------------
+        vector = Signal(layer.in_width)
         m.d.comb += vector.eq(Mux(s1_direct, s1_input, replayed))
-        acc_width = layer.acc_bits
+        popcounting = _uses_popcount(layer)
+        if popcounting:
+            acc_shape = unsigned(max(1, layer.mw.bit_length()))          # 0 .. mw
+        else:
+            acc_shape = signed(layer.dot_bits)
         s2_valid, s2_first, s2_last = Signal(), Signal(), Signal()
         s2_nf = Signal.like(nf)
-        s2_count = [Signal(acc_width, name=f"s2_count{j}") for j in range(pe)]
+        s2_sum = [Signal(acc_shape, name=f"s2_sum{j}") for j in range(pe)]
         with m.If(advance):
             m.d.sync += [s2_valid.eq(s1_valid), s2_first.eq(s1_first), s2_last.eq(s1_last),
                          s2_nf.eq(s1_nf)]
             for j in range(pe):
                 row = weight_read.data[j * simd:(j + 1) * simd]
-                m.d.sync += s2_count[j].eq(popcount(~(row ^ vector)))
+                m.d.sync += s2_sum[j].eq(_simd_sum(layer, row, vector))
 
-        # --- accumulate --------------------------------------------------------------------------
-        acc = [Signal(acc_width, name=f"acc{j}") for j in range(pe)]
-        total = [Signal(acc_width, name=f"total{j}") for j in range(pe)]
+        # --- accumulate ----------------------------------------------------------------------
+        acc = [Signal(acc_shape, name=f"acc{j}") for j in range(pe)]
+        total = [Signal(acc_shape, name=f"total{j}") for j in range(pe)]
         for j in range(pe):
-            m.d.comb += total[j].eq(Mux(s2_first, 0, acc[j]) + s2_count[j])
-        s3_total = [Signal(acc_width, name=f"s3_total{j}") for j in range(pe)]
+            m.d.comb += total[j].eq(Mux(s2_first, 0, acc[j]) + s2_sum[j])
+        s3_total = [Signal(acc_shape, name=f"s3_total{j}") for j in range(pe)]
         with m.If(advance):
             m.d.sync += s3_valid.eq(s2_valid & s2_last)
             with m.If(s2_valid):
                 m.d.sync += [acc[j].eq(total[j]) for j in range(pe)]
                 m.d.sync += [s3_total[j].eq(total[j]) for j in range(pe)]
 
-        # --- output ------------------------------------------------------------------------------
+        # --- output --------------------------------------------------------------------------
         m.d.comb += self.o.valid.eq(s3_valid)
-        if layer.output == "bipolar":
+        if layer.output == "bits":
             width = layer.threshold_bits
             m.submodules.thresholds = thresholds = memory.Memory(
                 shape=unsigned(pe * (width + 1)), depth=nf_count, init=threshold_words(layer))
@@ -186,11 +222,12 @@ class MVTU(wiring.Component):
             word = threshold_read.data
             bits = []
             for j in range(pe):
-                threshold = word[j * width:(j + 1) * width]
+                threshold = word[j * width:(j + 1) * width].as_signed()
                 invert = word[pe * width + j]
                 bits.append((s3_total[j] >= threshold) ^ invert)
             m.d.comb += self.o.payload.eq(Cat(*bits))
         else:
             for j in range(pe):
-                m.d.comb += self.o.payload[j].eq((s3_total[j] << 1) - Const(layer.mw))
+                dot = (s3_total[j] << 1) - Const(layer.mw) if popcounting else s3_total[j]
+                m.d.comb += self.o.payload[j].eq(dot)
         return m

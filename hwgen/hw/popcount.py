@@ -1,13 +1,12 @@
-"""Balanced adder tree for counting set bits (a linear chain would be SIMD adders deep)."""
+"""Balanced adder trees (a linear chain would be SIMD adders deep)."""
 from amaranth.hdl import Value
 
-__all__ = ["popcount"]
+__all__ = ["popcount", "tree_sum"]
 
 
-def popcount(value) -> Value:
-    """Number of 1 bits of ``value``, as an unsigned value just wide enough."""
-    value = Value.cast(value)
-    terms = [value[k] for k in range(len(value))]
+def tree_sum(terms) -> Value:
+    """Sum of ``terms`` by a balanced tree of adders; each adder is as wide as its result."""
+    terms = [Value.cast(term) for term in terms]
     if not terms:
         return Value.cast(0)
     while len(terms) > 1:
@@ -16,3 +15,9 @@ def popcount(value) -> Value:
             paired.append(terms[-1])
         terms = paired
     return terms[0]
+
+
+def popcount(value) -> Value:
+    """Number of 1 bits of ``value``, as an unsigned value just wide enough."""
+    value = Value.cast(value)
+    return tree_sum(value[k] for k in range(len(value)))

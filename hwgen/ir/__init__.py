@@ -5,15 +5,20 @@ A :class:`Graph` is a chain of streaming layers with integer tensors. It is stor
 hold the tensors, weights bit-packed along the input axis. ``hwgen sim`` and ``hwgen build`` read
 only this file; they never retrain.
 
-Arithmetic of an :class:`MVTULayer` (bipolar encoding: bit 1 means +1, bit 0 means -1)::
+Activations are encoded per element. ``bipolar``: one bit, 1 means +1 and 0 means -1.
+``binary``: one bit, 1 means 1 and 0 means 0 (a zero drives no wordline in a CIM macro).
+``uint``: an unsigned ``in_bits``-bit integer (a first layer's pixels or features).
 
-    p[n]   = popcount(xnor(x, w[n]))          # 0 .. mw, matching bits
-    dot[n] = 2 * p[n] - mw                    # the +-1 dot product
-    y[n]   = (p[n] >= threshold[n]) != invert[n]     # thresholded layers
-    y[n]   = dot[n]                                  # last layer (output="int")
+Arithmetic of an :class:`MVTULayer` with +-1 weights ``w`` (bit 1 means +1) on the decoded
+input values ``v``::
+
+    dot[n] = sum_k v[k] * w[n, k]                    # exact integer
+    y[n]   = (dot[n] >= threshold[n]) != invert[n]   # thresholded layers: one bit
+    y[n]   = dot[n]                                  # last layer (output "int")
 
 ``invert`` marks neurons whose folded batch norm has a negative scale: their output falls as
-the dot product rises, so the comparison is negated instead of the weights.
+the dot product rises, so the comparison is negated instead of the weights. With bipolar
+inputs ``dot = 2 * popcount(xnor(x, w)) - mw``, which the hardware uses.
 """
 import io
 import json
@@ -25,26 +30,39 @@ import numpy as np
 
 from ..errors import HwgenError
 
-__all__ = ["IR_VERSION", "MVTULayer", "SWGLayer", "MaxPoolLayer", "Graph", "save_ir", "load_ir"]
+__all__ = ["IR_VERSION", "ENCODINGS", "MVTULayer", "SWGLayer", "MaxPoolLayer", "Graph",
+           "save_ir", "load_ir"]
 
-IR_VERSION = 1
+IR_VERSION = 2
+
+#: Activation encodings of a layer's input elements.
+ENCODINGS = ("bipolar", "binary", "uint")
 
 
 def _bits_for(value: int) -> int:
     return max(1, int(value).bit_length())
 
 
+def _signed_bits(low: int, high: int) -> int:
+    """Width of a two's-complement integer holding ``low .. high``."""
+    return max(_bits_for(high), _bits_for(-low - 1) if low < 0 else 0) + 1
+
+
 @dataclass(frozen=True, eq=False)
 class MVTULayer:
-    """A matrix-vector-threshold layer: ``mh`` neurons over ``mw`` input bits.
+    """A matrix-vector-threshold layer: ``mh`` neurons over ``mw`` input elements.
 
     Parameters
     ----------
     mw, mh : matrix width (inputs) and height (neurons).
-    pe, simd : folding. ``pe`` neurons and ``simd`` input bits are processed per cycle.
+    pe, simd : folding. ``pe`` neurons and ``simd`` input elements are processed per cycle.
     weights : bool array (mh, mw), True = +1.
-    thresholds : int array (mh,) on the popcount, or None for an integer (logit) output.
+    thresholds : int array (mh,) on the dot product, or None for an integer (logit) output.
     invert : bool array (mh,), or None with ``thresholds`` None.
+    in_encoding : one of :data:`ENCODINGS`.
+    in_bits : bits per input element: 1 for ``bipolar`` and ``binary``.
+    out_encoding : what an output bit means to the next layer, ``bipolar`` or ``binary``.
+    pixels : input vectors per frame (a convolution's output pixels; 1 for a dense layer).
     """
     name: str
     mw: int
@@ -54,6 +72,10 @@ class MVTULayer:
     weights: np.ndarray
     thresholds: np.ndarray | None = None
     invert: np.ndarray | None = None
+    in_encoding: str = "bipolar"
+    in_bits: int = 1
+    out_encoding: str = "bipolar"
+    pixels: int = 1
     op = "mvtu"
 
     def __post_init__(self):
@@ -63,6 +85,17 @@ class MVTULayer:
             raise ValueError(f"pe must divide mh={self.mh}, not {self.pe!r}")
         if self.simd < 1 or self.mw % self.simd:
             raise ValueError(f"simd must divide mw={self.mw}, not {self.simd!r}")
+        if self.in_encoding not in ENCODINGS:
+            raise ValueError(f"in_encoding must be one of {', '.join(ENCODINGS)}, "
+                             f"not {self.in_encoding!r}")
+        if self.out_encoding not in ENCODINGS[:2]:
+            raise ValueError(f"out_encoding must be bipolar or binary, not {self.out_encoding!r}")
+        if self.in_encoding != "uint" and self.in_bits != 1:
+            raise ValueError(f"in_bits must be 1 for {self.in_encoding} inputs, not {self.in_bits!r}")
+        if not isinstance(self.in_bits, int) or not 1 <= self.in_bits <= 16:
+            raise ValueError(f"in_bits must be an integer in 1..16, not {self.in_bits!r}")
+        if not isinstance(self.pixels, int) or self.pixels < 1:
+            raise ValueError(f"pixels must be a positive integer, not {self.pixels!r}")
         weights = np.asarray(self.weights).astype(bool)
         if weights.shape != (self.mh, self.mw):
             raise ValueError(f"weights must have shape ({self.mh}, {self.mw}), not {weights.shape}")
@@ -74,14 +107,16 @@ class MVTULayer:
             invert = np.asarray(self.invert).astype(bool)
             if thresholds.shape != (self.mh,) or invert.shape != (self.mh,):
                 raise ValueError(f"thresholds and invert must have shape ({self.mh},)")
-            if thresholds.min() < 0 or thresholds.max() > self.mw + 1:
-                raise ValueError(f"thresholds must lie in 0..{self.mw + 1}")
+            low, high = self.dot_range
+            if thresholds.min() < low or thresholds.max() > high + 1:
+                raise ValueError(f"thresholds must lie in {low}..{high + 1}")
             object.__setattr__(self, "thresholds", thresholds)
             object.__setattr__(self, "invert", invert)
 
     @property
-    def output(self) -> Literal["bipolar", "int"]:
-        return "int" if self.thresholds is None else "bipolar"
+    def output(self) -> Literal["bits", "int"]:
+        """``bits`` (thresholded, one per neuron) or ``int`` (the dot products)."""
+        return "int" if self.thresholds is None else "bits"
 
     @property
     def nf(self) -> int:
@@ -94,27 +129,45 @@ class MVTULayer:
         return self.mw // self.simd
 
     @property
-    def acc_bits(self) -> int:
-        """Width of the popcount accumulator (0 .. mw)."""
-        return _bits_for(self.mw)
+    def in_max(self) -> int:
+        """Largest decoded input value."""
+        return (1 << self.in_bits) - 1 if self.in_encoding == "uint" else 1
+
+    @property
+    def dot_range(self) -> tuple[int, int]:
+        """Least and greatest dot product."""
+        return -self.mw * self.in_max, self.mw * self.in_max
+
+    @property
+    def dot_bits(self) -> int:
+        """Width of a signed dot product (and of a logit)."""
+        return _signed_bits(*self.dot_range)
 
     @property
     def threshold_bits(self) -> int:
-        """Width of a threshold (0 .. mw + 1)."""
-        return _bits_for(self.mw + 1)
+        """Width of a signed threshold (``dot_range`` low .. high + 1)."""
+        low, high = self.dot_range
+        return _signed_bits(low, high + 1)
+
+    @property
+    def in_width(self) -> int:
+        """Bits per input transfer."""
+        return self.simd * self.in_bits
 
     @property
     def out_bits(self) -> int:
-        """Bits per neuron on the output stream: 1, or a signed dot product (-mw .. mw)."""
-        return 1 if self.output == "bipolar" else _bits_for(self.mw) + 1
+        """Bits per neuron on the output stream: 1, or a signed dot product."""
+        return 1 if self.output == "bits" else self.dot_bits
 
     def expected_cycles(self) -> int:
-        """Cycles per frame at full throughput (FINN): NF * SF."""
-        return self.nf * self.sf
+        """Cycles per frame at full throughput (FINN): NF * SF * pixels."""
+        return self.nf * self.sf * self.pixels
 
     def _meta(self) -> dict:
         return {"op": self.op, "name": self.name, "mw": self.mw, "mh": self.mh,
-                "pe": self.pe, "simd": self.simd}
+                "pe": self.pe, "simd": self.simd, "in_encoding": self.in_encoding,
+                "in_bits": self.in_bits, "out_encoding": self.out_encoding,
+                "pixels": self.pixels}
 
 
 def _pair(value, name: str) -> tuple[int, int]:
@@ -295,7 +348,7 @@ class Graph:
             width = layer.mh
         if self.layers[-1].output != "int":
             raise ValueError("the last layer must emit integers (no thresholds)")
-        if any(layer.output != "bipolar" for layer in self.layers[:-1]):
+        if any(layer.output != "bits" for layer in self.layers[:-1]):
             raise ValueError("only the last layer may emit integers")
         if width != self.classes:
             raise ValueError(f"the last layer has {width} outputs, not classes={self.classes}")
@@ -356,7 +409,8 @@ def load_ir(path) -> Graph:
         layers.append(MVTULayer(
             name=meta["name"], mw=meta["mw"], mh=meta["mh"], pe=meta["pe"], simd=meta["simd"],
             weights=weights, thresholds=arrays.get(f"l{index}.thresholds"),
-            invert=arrays.get(f"l{index}.invert")))
+            invert=arrays.get(f"l{index}.invert"), in_encoding=meta["in_encoding"],
+            in_bits=meta["in_bits"], out_encoding=meta["out_encoding"], pixels=meta["pixels"]))
     frames = np.unpackbits(arrays["test_frames"], axis=1, count=header["input_bits"])
     return Graph(name=header["name"], input_bits=header["input_bits"], classes=header["classes"],
                  layers=tuple(layers), test_frames=frames, test_labels=arrays["test_labels"],

@@ -18,7 +18,8 @@ __all__ = ["export_graph", "fold_threshold"]
 
 @torch.no_grad()
 def fold_threshold(norm: torch.nn.BatchNorm1d, mw: int) -> tuple[np.ndarray, np.ndarray]:
-    """Popcount thresholds and invert flags reproducing ``sign(norm(dot)) >= 0`` exactly."""
+    """Thresholds on the dot product and invert flags reproducing ``sign(norm(dot)) >= 0``
+    exactly, for the dot products of ``mw`` bipolar inputs (-mw, -mw + 2, ..., mw)."""
     norm.eval()
     p = torch.arange(mw + 1)
     dots = (2 * p - mw).to(torch.float32)
@@ -36,7 +37,7 @@ def fold_threshold(norm: torch.nn.BatchNorm1d, mw: int) -> tuple[np.ndarray, np.
         else:        # fires until the first False: invert (p >= first False)
             invert[n] = True
             thresholds[n] = np.argmin(column)
-    return thresholds, invert
+    return 2 * thresholds - mw, invert
 
 
 @torch.no_grad()

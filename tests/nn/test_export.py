@@ -52,9 +52,9 @@ def test_fold_threshold_matches_batch_norm_on_every_dot(seed):
     dots = torch.tensor(2 * p - mw, dtype=torch.float32)
     with torch.no_grad():
         fires = (norm(dots[:, None].expand(-1, mh).contiguous()) >= 0).numpy()
-    folded = (p[:, None] >= thresholds[None, :]) ^ invert[None, :]
+    folded = ((2 * p - mw)[:, None] >= thresholds[None, :]) ^ invert[None, :]
     np.testing.assert_array_equal(folded, fires)
-    assert thresholds.min() >= 0 and thresholds.max() <= mw + 1
+    assert thresholds.min() >= -mw and thresholds.max() <= mw + 2
 
 
 def test_golden_equals_trained_model_on_whole_test_set(trained):
@@ -82,8 +82,7 @@ def test_check_export_catches_a_wrong_threshold(trained):
     graph = export_graph(result.model, spec, data.test_x, data.test_y)
     layer = graph.layers[0]
     # the neuron whose output flips on most frames when its threshold moves by one
-    popcounts = (run_graph(graph).dots[0] + layer.mw) // 2
-    hits = (popcounts == layer.thresholds[None, :]).sum(axis=0)
+    hits = (run_graph(graph).dots[0] == layer.thresholds[None, :]).sum(axis=0)
     neuron = int(np.argmax(hits))
     assert hits[neuron] > 0
     thresholds = layer.thresholds.copy()
