@@ -21,7 +21,8 @@ from .errors import HwgenError
 from .resources import data_dir
 from .toolchain import amaranth_tool_env, verilator_env
 
-__all__ = ["StreamRun", "emit_verilog", "run_stream_test", "default_build_root", "default_timeout"]
+__all__ = ["StreamRun", "emit_verilog", "run_stream_test", "default_build_root", "default_timeout",
+           "fresh_dir"]
 
 _TOP = "top"
 
@@ -85,6 +86,14 @@ def _prepare_environment():
     os.environ["MAKEFLAGS"] = env["MAKEFLAGS"]
 
 
+def fresh_dir(path: Path) -> Path:
+    """``path`` as a new empty directory (what an earlier or interrupted run left is removed)."""
+    if path.exists():
+        shutil.rmtree(path)
+    path.mkdir(parents=True)
+    return path
+
+
 def _build(verilog_text: str, build_root: Path) -> Path:
     from cocotb_tools.runner import get_runner
     digest = hashlib.sha256(verilog_text.encode()).hexdigest()[:16]
@@ -92,9 +101,7 @@ def _build(verilog_text: str, build_root: Path) -> Path:
     stamp = build_dir / "built.ok"
     if stamp.exists():
         return build_dir
-    if build_dir.exists():                  # an interrupted build: start clean
-        shutil.rmtree(build_dir)
-    build_dir.mkdir(parents=True)
+    fresh_dir(build_dir)                    # no stamp: an interrupted build, start clean
     source = build_dir / f"{_TOP}.v"
     source.write_text(verilog_text)
     runner = get_runner("verilator")
@@ -133,10 +140,7 @@ def run_stream_test(component, inputs, expected, *, idle: float = 0.0, backpress
     _prepare_environment()
     build_root = Path(build_root) if build_root is not None else default_build_root()
     build_dir = _build(emit_verilog(component), build_root)
-    run_dir = build_dir / "runs" / name
-    if run_dir.exists():
-        shutil.rmtree(run_dir)
-    run_dir.mkdir(parents=True)
+    run_dir = fresh_dir(build_dir / "runs" / name)
     vectors = run_dir / "vectors.json"
     observed = run_dir / "observed.json"
     if timeout_cycles is None:

@@ -13,7 +13,6 @@ Verilog and the harness; reruns with new vectors reuse the binary.
 """
 import hashlib
 import os
-import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -21,7 +20,7 @@ from pathlib import Path
 from amaranth.hdl import Shape
 from amaranth.lib import wiring
 
-from .cosim import StreamRun, default_build_root, default_timeout, emit_verilog
+from .cosim import StreamRun, default_build_root, default_timeout, emit_verilog, fresh_dir
 from .errors import HwgenError
 from .resources import data_dir
 from .toolchain import verilator_env
@@ -61,9 +60,7 @@ def _build(verilog_text: str, harness_text: str, build_root: Path) -> Path:
     binary = build_dir / "obj" / _HARNESS
     if (build_dir / "built.ok").exists() and binary.exists():
         return binary
-    if build_dir.exists():                  # an interrupted build: start clean
-        shutil.rmtree(build_dir)
-    build_dir.mkdir(parents=True)
+    fresh_dir(build_dir)                    # no stamp: an interrupted build, start clean
     (build_dir / f"{_TOP}.v").write_text(verilog_text)
     (build_dir / f"{_HARNESS}.sv").write_text(harness_text)
     env = verilator_env()
@@ -105,10 +102,7 @@ def run_harness(component: wiring.Component, inputs, expected, *, idle: float = 
     build_root = Path(build_root if build_root is not None else default_build_root()).resolve()
     binary = _build(emit_verilog(component, name=_TOP),
                     render_harness(in_width=in_width, out_width=out_width), build_root)
-    run_dir = binary.parent.parent / "runs" / name
-    if run_dir.exists():
-        shutil.rmtree(run_dir)
-    run_dir.mkdir(parents=True)
+    run_dir = fresh_dir(binary.parent.parent / "runs" / name)
     _write_words(run_dir / "inputs.hex", inputs, in_width)
     _write_words(run_dir / "expected.hex", expected, out_width)
     observed = run_dir / "observed.txt"

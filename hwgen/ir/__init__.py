@@ -94,8 +94,7 @@ class MVTULayer:
             raise ValueError(f"in_bits must be 1 for {self.in_encoding} inputs, not {self.in_bits!r}")
         if not isinstance(self.in_bits, int) or not 1 <= self.in_bits <= 16:
             raise ValueError(f"in_bits must be an integer in 1..16, not {self.in_bits!r}")
-        if not isinstance(self.pixels, int) or self.pixels < 1:
-            raise ValueError(f"pixels must be a positive integer, not {self.pixels!r}")
+        _check_positive(self, "pixels")
         weights = np.asarray(self.weights).astype(bool)
         if weights.shape != (self.mh, self.mw):
             raise ValueError(f"weights must have shape ({self.mh}, {self.mw}), not {weights.shape}")
@@ -170,6 +169,13 @@ class MVTULayer:
                 "pixels": self.pixels}
 
 
+def _check_positive(layer, *names: str):
+    for name in names:
+        value = getattr(layer, name)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, not {value!r}")
+
+
 def _pair(value, name: str) -> tuple[int, int]:
     pair = (value, value) if isinstance(value, int) else tuple(value)
     if len(pair) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in pair):
@@ -210,10 +216,7 @@ class SWGLayer:
     def __post_init__(self):
         for field_name in ("kernel", "stride", "padding"):
             object.__setattr__(self, field_name, _pair(getattr(self, field_name), field_name))
-        for field_name in ("channels", "height", "width", "simd", "elem_bits"):
-            value = getattr(self, field_name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{field_name} must be a positive integer, not {value!r}")
+        _check_positive(self, "channels", "height", "width", "simd", "elem_bits")
         if min(self.kernel) < 1 or min(self.stride) < 1 or min(self.padding) < 0:
             raise ValueError(f"kernel and stride must be positive and padding non-negative, not "
                              f"{self.kernel!r}, {self.stride!r}, {self.padding!r}")
@@ -286,10 +289,7 @@ class MaxPoolLayer:
 
     def __post_init__(self):
         object.__setattr__(self, "kernel", _pair(self.kernel, "kernel"))
-        for field_name in ("channels", "height", "width", "pe"):
-            value = getattr(self, field_name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{field_name} must be a positive integer, not {value!r}")
+        _check_positive(self, "channels", "height", "width", "pe")
         if min(self.kernel) < 1 or self.out_height < 1 or self.out_width < 1:
             raise ValueError(f"kernel must be positive and fit a {self.height}x{self.width} "
                              f"image, not {self.kernel!r}")
