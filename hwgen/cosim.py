@@ -61,6 +61,7 @@ class StreamRun:
     cycles: int              # cycles simulated
     wall_s: float            # seconds the simulator ran
     message: str             # the testbench's verdict line
+    levels: int | None = None  # a monitored block's final ``levels`` port (harness only)
 
     @property
     def cycles_per_s(self) -> float:

@@ -43,14 +43,16 @@ def _stream_width(component, port: str) -> int:
     return Shape.cast(member.signature.members["payload"].shape).width
 
 
-def render_harness(*, in_width: int, out_width: int) -> str:
-    """SystemVerilog text of the harness around a block ``top`` with these payload widths."""
+def render_harness(*, in_width: int, out_width: int, levels_width: int = 0) -> str:
+    """SystemVerilog text of the harness around a block ``top`` with these payload widths
+    (and, with ``levels_width``, a ``levels`` output port reported at the end)."""
     import jinja2
     template_dir = data_dir("rtl_templates")
     environment = jinja2.Environment(loader=jinja2.FileSystemLoader(str(template_dir)),
                                      undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
     return environment.get_template("stream_harness.sv.j2").render(
-        harness=_HARNESS, top=_TOP, in_width=in_width, out_width=out_width)
+        harness=_HARNESS, top=_TOP, in_width=in_width, out_width=out_width,
+        levels_width=levels_width)
 
 
 def _build(verilog_text: str, harness_text: str, build_root: Path) -> Path:
@@ -89,9 +91,15 @@ def _probability(value: float, name: str) -> int:
 
 def run_harness(component: wiring.Component, inputs, expected, *, idle: float = 0.0,
                 backpressure: float = 0.0, seed: int = 1, build_root=None, name: str = "stream",
-                timeout_cycles: int | None = None, stop_on_mismatch: bool = True) -> StreamRun:
+                timeout_cycles: int | None = None, stop_on_mismatch: bool = True,
+                frame_interval: tuple[int, int] | None = None, limits: int | None = None) -> StreamRun:
     """Run ``component`` on Verilator inside the HDL-side harness; arguments as
     :func:`hwgen.cosim.run_stream_test`.
+
+    ``frame_interval = (words, cycles)`` throttles the source to one frame of ``words`` input
+    transfers every ``cycles`` cycles (at most). A component with ``levels`` and ``limits``
+    ports (see :class:`hwgen.hw.network.Network` ``monitor``) gets ``limits`` (all ones if not
+    given) and has its final ``levels`` in ``StreamRun.levels``.
 
     ``idle`` and ``backpressure`` are rounded to multiples of 1/65536. The LFSRs are seeded from
     ``seed``, so a run is reproducible (but not the same sequence as the cocotb testbench's).
@@ -99,9 +107,13 @@ def run_harness(component: wiring.Component, inputs, expected, *, idle: float = 
     idle_p = _probability(idle, "idle")
     backpressure_p = _probability(backpressure, "backpressure")
     in_width, out_width = _stream_width(component, "i"), _stream_width(component, "o")
+    members = component.signature.members
+    levels = members["levels"] if "levels" in members else None
+    levels_width = Shape.cast(levels.shape).width if levels is not None else 0
     build_root = Path(build_root if build_root is not None else default_build_root()).resolve()
     binary = _build(emit_verilog(component, name=_TOP),
-                    render_harness(in_width=in_width, out_width=out_width), build_root)
+                    render_harness(in_width=in_width, out_width=out_width,
+                                   levels_width=levels_width), build_root)
     run_dir = fresh_dir(binary.parent.parent / "runs" / name)
     _write_words(run_dir / "inputs.hex", inputs, in_width)
     _write_words(run_dir / "expected.hex", expected, out_width)
@@ -112,6 +124,13 @@ def run_harness(component: wiring.Component, inputs, expected, *, idle: float = 
                f"+expected={run_dir / 'expected.hex'}", f"+observed={observed}",
                f"+idle={idle_p}", f"+backpressure={backpressure_p}", f"+seed={seed & 0xFFFFFFFF}",
                f"+timeout={timeout_cycles}", f"+stop_on_mismatch={int(stop_on_mismatch)}"]
+    if frame_interval is not None:
+        words, cycles = frame_interval
+        if words < 1 or cycles < 0:
+            raise ValueError(f"frame_interval must be (words >= 1, cycles >= 0), not {frame_interval!r}")
+        command += [f"+frame_words={int(words)}", f"+frame_interval={int(cycles)}"]
+    if levels_width:
+        command.append(f"+limits={(1 << levels_width) - 1 if limits is None else int(limits):x}")
     log = run_dir / "sim.log"
     started = time.perf_counter()
     with log.open("w") as log_file:
@@ -131,9 +150,12 @@ def _parse_observed(observed: Path, expected, wall: float, returncode: int, log:
                          f"see {log}")
     verdict, cycles, outputs_seen, mismatches, first, inputs_taken = lines[-1].split()[1:]
     cycles, mismatches, first = int(cycles), int(mismatches), int(first)
-    outputs, stamps = [], []
+    outputs, stamps, levels = [], [], None
     for line in lines[:-1]:
         stamp, word = line.split()
+        if stamp == "levels":
+            levels = int(word, 16)
+            continue
         stamps.append(int(stamp))
         outputs.append(int(word, 16))
     if verdict == "ok":
@@ -149,4 +171,5 @@ def _parse_observed(observed: Path, expected, wall: float, returncode: int, log:
                   f"expected {int(expected[first]):#x}")
         message = detail if mismatches == 1 else f"{mismatches} mismatches, first {detail}"
     return StreamRun(passed=verdict == "ok", mismatches=mismatches, outputs=outputs,
-                     output_cycles=stamps, cycles=cycles, wall_s=wall, message=message)
+                     output_cycles=stamps, cycles=cycles, wall_s=wall, message=message,
+                     levels=levels)

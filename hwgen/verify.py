@@ -7,7 +7,7 @@ from .errors import HwgenError
 from .golden import run_graph
 from .harness import run_harness
 from .hw.label_select import result_layout
-from .hw.network import Network, frame_words
+from .hw.network import Network
 from .hw.packing import pack_words, unpack_words
 from .ir import Graph
 
@@ -22,7 +22,7 @@ class Verification:
     logit_mismatches: int
     golden_accuracy: float
     rtl_accuracy: float
-    expected_cycles: int        # per frame, analytic (slowest layer's NF * SF)
+    expected_cycles: int        # per frame, analytic (the slowest layer's)
     measured_cycles: float      # per frame, steady state, no idle or backpressure
     sim_cycles_per_s: float
     stress_passed: bool         # the same frames under random idle and backpressure
@@ -65,21 +65,23 @@ def verify_network(graph: Graph, *, fifo_depth: int, frames: int | None = None, 
     """
     say = progress or (lambda message: None)
     count = len(graph.test_frames) if frames is None else min(frames, len(graph.test_frames))
-    inputs_bits = graph.test_frames[:count]
-    golden = run_graph(graph, inputs_bits)
+    frames_in = graph.test_frames[:count]
+    golden = run_graph(graph, frames_in)
     network = Network(graph, fifo_depth=fifo_depth)
-    inputs = [word for frame in frame_words(inputs_bits, network.in_width) for word in frame]
+    inputs = network.input_words(frames_in)
     expected = result_words(graph, golden.logits, golden.labels, network.logit_bits)
+    # Generous: every frame at the slowest layer's rate, four times over, plus pipeline fill.
+    timeout = (count + 8) * graph.expected_cycles() * 4 + 4 * len(inputs) + 100_000
 
     say(f"co-simulating {count} frames on Verilator (full rate)")
     run = run_harness(network, inputs, expected, build_root=build_root, name="full_rate",
-                      seed=seed, stop_on_mismatch=False)
+                      seed=seed, stop_on_mismatch=False, timeout_cycles=timeout)
     if len(run.outputs) != count:
         raise HwgenError(f"co-simulation produced {len(run.outputs)} of {count} results: {run.message}")
     labels, logits = decode_results(graph, run.outputs, network.logit_bits)
     say(f"co-simulating {count} frames with random idle cycles and backpressure")
     stress = run_harness(network, inputs, expected, build_root=build_root, name="stress",
-                         idle=0.2, backpressure=0.3, seed=seed + 1)
+                         idle=0.2, backpressure=0.3, seed=seed + 1, timeout_cycles=4 * timeout)
     skip = min(4, count // 4)
     measured = run.steady_interval(skip=skip) if count - skip >= 2 else float("nan")
     return Verification(

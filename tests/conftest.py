@@ -4,7 +4,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hwgen.ir import MVTULayer
+from hwgen.ir import Graph, MaxPoolLayer, MVTULayer, SWGLayer
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -33,3 +33,45 @@ def random_layer(rng, *, mw, mh, pe, simd, logits=False, name="layer", in_encodi
     thresholds[-1] = high + 1    # ... and never fires (before invert)
     return MVTULayer(name, mw, mh, pe, simd, weights, thresholds,
                      rng.integers(0, 2, mh).astype(bool), **shape)
+
+
+def random_conv_graph(rng, *, input_shape=(2, 7, 6), input_encoding="uint", input_bits=3,
+                      convs=((8, (3, 2), 1, (1, 0), 2, 1, 2),), pool=2, hidden=None,
+                      activation="binary", classes=4, logits_folding=(2, 4), frames=16) -> Graph:
+    """A random conv chain: per conv ``(out, kernel, stride, padding, pe, simd, swg_simd)``,
+    SWG + MVTU, then a max-pool of ``pool`` (or none), an optional dense hidden layer
+    ``(out, pe, simd)``, and a dense logits layer with ``logits_folding`` (pe, simd)."""
+    channels, height, width = input_shape
+    encoding, bits = input_encoding, input_bits
+    layers = []
+    for index, (out, kernel, stride, padding, pe, simd, swg_simd) in enumerate(convs):
+        swg = SWGLayer(f"c{index}_swg", channels, height, width, kernel, stride, padding,
+                       simd=swg_simd, elem_bits=bits)
+        layers.append(swg)
+        conv = random_layer(rng, mw=swg.window_elements, mh=out, pe=pe, simd=simd,
+                            name=f"c{index}", in_encoding=encoding, in_bits=bits,
+                            pixels=swg.out_height * swg.out_width)
+        layers.append(MVTULayer(**{**_fields(conv), "out_encoding": activation}))
+        channels, height, width, encoding, bits = out, swg.out_height, swg.out_width, activation, 1
+        if pool and index == len(convs) - 1:
+            layers.append(MaxPoolLayer("pool", channels, height, width, pool, pe=pe))
+            height, width = layers[-1].out_height, layers[-1].out_width
+    if hidden is not None:
+        out, pe, simd = hidden
+        layer = random_layer(rng, mw=channels * height * width, mh=out, pe=pe, simd=simd,
+                             name="fc_hidden", in_encoding=encoding)
+        layers.append(MVTULayer(**{**_fields(layer), "out_encoding": activation}))
+        channels, height, width = out, 1, 1
+    pe, simd = logits_folding
+    layers.append(random_layer(rng, mw=channels * height * width, mh=classes, pe=pe, simd=simd,
+                               logits=True, name="fc", in_encoding=encoding))
+    top = (1 << input_bits) - 1
+    return Graph(name="random_conv", input_shape=input_shape, classes=classes,
+                 layers=tuple(layers), input_encoding=input_encoding, input_bits=input_bits,
+                 test_frames=rng.integers(0, top + 1, (frames, int(np.prod(input_shape)))),
+                 test_labels=rng.integers(0, classes, frames))
+
+
+def _fields(layer: MVTULayer) -> dict:
+    import dataclasses
+    return {f.name: getattr(layer, f.name) for f in dataclasses.fields(layer)}

@@ -4,15 +4,17 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..ir import Graph
+from ..ir import Graph, MaxPoolLayer, MVTULayer, SWGLayer
+from .maxpool import maxpool
 from .mvtu import mvtu, mvtu_dot
+from .swg import swg
 
-__all__ = ["GoldenResult", "run_graph", "label_select"]
+__all__ = ["GoldenResult", "run_graph", "run_layer", "label_select"]
 
 
 @dataclass(frozen=True)
 class GoldenResult:
-    dots: list          # per layer, (N, mh) int64 dot products
+    dots: list          # per MVTU layer, (N, pixels, mh) int64 dot products
     logits: np.ndarray  # (N, classes) int64
     labels: np.ndarray  # (N,) int64: argmax, lowest index on ties
 
@@ -25,12 +27,33 @@ def label_select(logits) -> np.ndarray:
     return torch.as_tensor(logits).argmax(dim=1).numpy()
 
 
+def run_layer(layer, x, dots: list | None = None) -> torch.Tensor:
+    """One layer on activations ``x`` (N, elements) in stream order; returns the next ones.
+
+    An MVTU reads ``x`` as ``pixels`` vectors of ``mw`` elements (windows, pixels, or the
+    whole flattened frame) and appends its dot products (N, pixels, mh) to ``dots``.
+    """
+    x = torch.as_tensor(x)
+    n = x.shape[0]
+    if isinstance(layer, SWGLayer):
+        return swg(layer, x).reshape(n, -1)
+    if isinstance(layer, MaxPoolLayer):
+        return maxpool(layer, x)
+    if isinstance(layer, MVTULayer):
+        vectors = x.reshape(n, layer.pixels, layer.mw)
+        if dots is not None:
+            dots.append(mvtu_dot(layer, vectors).numpy())
+        return mvtu(layer, vectors).reshape(n, layer.pixels * layer.mh)
+    raise TypeError(f"no golden model for {layer!r}")
+
+
 def run_graph(graph: Graph, frames=None) -> GoldenResult:
-    """Run ``frames`` (N, input_bits) of 0/1 (default: the IR's test frames) through ``graph``."""
-    x = torch.as_tensor(graph.test_frames if frames is None else np.asarray(frames))
+    """Run ``frames`` (N, input elements) in stream order (default: the IR's test frames)."""
+    x = torch.as_tensor(np.asarray(graph.test_frames if frames is None else frames).astype(np.int64))
+    if x.ndim != 2 or x.shape[1] != graph.input_elements:
+        raise ValueError(f"frames must have shape (N, {graph.input_elements}), not {tuple(x.shape)}")
     dots = []
     for layer in graph.layers:
-        dots.append(mvtu_dot(layer, x).numpy())
-        x = mvtu(layer, x)
+        x = run_layer(layer, x, dots)
     logits = x.numpy().astype(np.int64)
     return GoldenResult(dots=dots, logits=logits, labels=label_select(logits))

@@ -15,6 +15,8 @@ class StreamFIFO(wiring.Component):
         Payload shape of ``i`` and ``o``.
     depth : int
         Entries held.
+    monitored : bool
+        Add the ``level`` and ``limit`` ports (for FIFO sizing by simulation).
 
     Attributes
     ----------
@@ -23,14 +25,23 @@ class StreamFIFO(wiring.Component):
     o : ``Out(stream.Signature(shape))``
         Valid while not empty; entries leave in arrival order. Latency one cycle more than
         ``SyncFIFO`` (the read is registered), throughput one transfer per cycle.
+    level : ``Out(range(depth + 1))``, with ``monitored`` only
+        Entries held now.
+    limit : ``In(range(depth + 1))``, with ``monitored`` only
+        Input is accepted only while fewer than ``limit`` entries are held: the FIFO behaves as
+        one of depth ``limit``.
     """
 
-    def __init__(self, *, shape, depth: int):
+    def __init__(self, *, shape, depth: int, monitored: bool = False):
         if not isinstance(depth, int) or depth < 1:
             raise ValueError(f"depth must be a positive integer, not {depth!r}")
         self.shape = shape
         self.depth = depth
-        super().__init__({"i": In(stream.Signature(shape)), "o": Out(stream.Signature(shape))})
+        members = {"i": In(stream.Signature(shape)), "o": Out(stream.Signature(shape))}
+        if monitored:
+            members["level"] = Out(range(depth + 1))
+            members["limit"] = In(range(depth + 1))
+        super().__init__(members)
 
     def expected_cycles(self) -> int:
         return 0
@@ -47,4 +58,10 @@ class StreamFIFO(wiring.Component):
             self.o.valid.eq(queue.r_rdy),
             queue.r_en.eq(self.o.ready),
         ]
+        if "level" in self.signature.members:
+            m.d.comb += [
+                self.level.eq(queue.level),
+                self.i.ready.eq(queue.w_rdy & (queue.level < self.limit)),
+                queue.w_en.eq(self.i.valid & (queue.level < self.limit)),
+            ]
         return m

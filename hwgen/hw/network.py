@@ -2,26 +2,66 @@
 from dataclasses import dataclass
 
 import numpy as np
-from amaranth.hdl import Module, unsigned
+from amaranth.hdl import Cat, Module, Signal, unsigned
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..ir import Graph
+from ..ir import Graph, MaxPoolLayer, MVTULayer, SWGLayer
 from .dwc import WidthConverter
 from .fifo import StreamFIFO
 from .label_select import LabelSelect, result_layout
+from .maxpool import MaxPool
 from .mvtu import MVTU
 from .packing import pack_words
+from .swg import SlidingWindow
 
-__all__ = ["Network", "frame_words"]
+__all__ = ["Network", "frame_words", "block_for", "input_transfer", "output_transfer", "LEVEL_BITS"]
+
+#: Bits per FIFO in the ``levels`` port of a monitored network.
+LEVEL_BITS = 16
+
+#: The hardware block of each IR op.
+_BLOCKS = {"mvtu": MVTU, "swg": SlidingWindow, "maxpool": MaxPool}
 
 
-def frame_words(frames: np.ndarray, width: int) -> list[list[int]]:
-    """Input transfers for each frame: ``width`` bits each, the frame's bit 0 first."""
-    frames = np.asarray(frames, dtype=np.uint8)
-    if frames.shape[1] % width:
-        raise ValueError(f"frame of {frames.shape[1]} bits is not a multiple of width={width}")
-    return [pack_words(frame, width=1, per_word=width) for frame in frames]
+def block_for(layer) -> wiring.Component:
+    """The streaming block that implements ``layer``."""
+    return _BLOCKS[layer.op](layer)
+
+
+def frame_words(frames: np.ndarray, *, bits: int, per_word: int) -> list[list[int]]:
+    """Input transfers for each frame: ``per_word`` elements of ``bits`` bits each, the
+    frame's element 0 first (at bit 0)."""
+    frames = np.asarray(frames)
+    if frames.shape[1] % per_word:
+        raise ValueError(f"frame of {frames.shape[1]} elements is not a multiple of "
+                         f"per_word={per_word}")
+    return [pack_words(frame, width=bits, per_word=per_word) for frame in frames]
+
+
+def input_transfer(layer) -> tuple[int, int]:
+    """(elements, bits per element) of one input transfer."""
+    if isinstance(layer, MVTULayer):
+        return layer.simd, layer.in_bits
+    if isinstance(layer, SWGLayer):
+        return layer.simd, layer.elem_bits
+    return layer.pe, 1
+
+
+def output_transfer(layer) -> tuple[int, int]:
+    """(elements, bits per element) of one output transfer."""
+    if isinstance(layer, MVTULayer):
+        return layer.pe, layer.out_bits
+    if isinstance(layer, SWGLayer):
+        return layer.simd, layer.elem_bits
+    return layer.pe, 1
+
+
+def _min_depth(consumer) -> int:
+    """Least FIFO depth in front of ``consumer`` for it to run at full rate by itself: an MVTU
+    reads an input vector (SF transfers) only during its first neuron fold and replays it for
+    the others, so its producer must be able to deposit the next vector meanwhile."""
+    return consumer.sf if isinstance(consumer, MVTULayer) else 1
 
 
 @dataclass(frozen=True)
@@ -33,65 +73,93 @@ class _Stage:
 class Network(wiring.Component):
     """A whole BNN as FINN-style streaming hardware.
 
-    Each layer of the IR becomes an :class:`~hwgen.hw.mvtu.MVTU`; between two layers sit a
-    width converter (when the producer's PE differs from the consumer's SIMD) and a
-    :class:`~hwgen.hw.fifo.StreamFIFO`; a :class:`~hwgen.hw.label_select.LabelSelect` ends it.
+    Each layer of the IR becomes its block (:func:`block_for`: sliding window, MVTU, max-pool);
+    between two layers sit a width converter (where the producer's transfer width differs from
+    the consumer's) and a :class:`~hwgen.hw.fifo.StreamFIFO`; a
+    :class:`~hwgen.hw.label_select.LabelSelect` ends the chain.
 
     Parameters
     ----------
     graph : :class:`hwgen.ir.Graph`
     fifo_depth : int
-        Least depth of each inter-layer FIFO. A FIFO is made deeper where needed to hold one
-        frame of its consumer's input (the consumer's SF words): an MVTU reads its input only
-        during its first neuron fold and replays it for the others, so with less room its
-        producer stalls, or it waits for its producer, and the network runs slower than
-        :meth:`expected_cycles` (FINN sizes FIFOs by simulation; this closed-form rule is
-        sufficient for a chain of MVTUs and is checked against measured cycles in the tests).
+        Least depth of each inter-layer FIFO when the graph carries no sized depths
+        (``graph.fifo_depths``, see :mod:`hwgen.fifo_sizing`); then a FIFO in front of an MVTU is
+        made at least one input vector (SF transfers) deep.
+    monitor : bool
+        Add the ``levels`` and ``limits`` ports, ``LEVEL_BITS`` bits per FIFO (the FIFO after
+        layer 0 in the lowest bits): ``levels`` holds the most entries each FIFO has held since
+        reset; each FIFO accepts input only while it holds fewer than its ``limits`` entries, so
+        it acts as a FIFO of that depth. Used to size FIFOs by simulation (one build, many runs).
 
     Attributes
     ----------
     i : ``In(stream.Signature(unsigned(in_width)))``
-        A frame is ``input_bits / in_width`` transfers, frame bit 0 first
-        (see :func:`frame_words`). ``in_width`` is the first layer's SIMD.
+        A frame is ``transfers_per_frame`` transfers of ``in_elements`` input elements of
+        ``graph.input_bits`` bits, element 0 first (see :meth:`input_words`).
     o : ``Out(stream.Signature(result_layout(classes, logit_bits)))``
         One result per frame: ``label`` (argmax) and all ``logits``.
+    levels : ``Out(unsigned(LEVEL_BITS * (len(graph.layers) - 1)))``, with ``monitor`` only.
+    limits : ``In(unsigned(LEVEL_BITS * (len(graph.layers) - 1)))``, with ``monitor`` only.
     """
 
-    def __init__(self, graph: Graph, *, fifo_depth: int = 2):
+    def __init__(self, graph: Graph, *, fifo_depth: int = 2, monitor: bool = False):
         if not isinstance(fifo_depth, int) or fifo_depth < 1:
             raise ValueError(f"fifo_depth must be a positive integer, not {fifo_depth!r}")
         self.graph = graph
         self.fifo_depth = fifo_depth
-        last = graph.layers[-1]
-        self.in_width = graph.layers[0].simd
-        self.logit_bits = last.out_bits
-        self.transfers_per_frame = graph.input_bits // self.in_width
-        super().__init__({
+        self.monitor = monitor
+        first = graph.layers[0]
+        self.in_elements, elem_bits = input_transfer(first)
+        if elem_bits != graph.input_bits:
+            raise ValueError(f"layer {first.name!r} takes {elem_bits}-bit elements, but the "
+                             f"graph's input has {graph.input_bits}")
+        self.in_width = self.in_elements * elem_bits
+        self.logit_bits = graph.layers[-1].out_bits
+        self.transfers_per_frame = graph.input_elements // self.in_elements
+        members = {
             "i": In(stream.Signature(unsigned(self.in_width))),
             "o": Out(stream.Signature(result_layout(graph.classes, self.logit_bits))),
-        })
+        }
+        if monitor:
+            width = LEVEL_BITS * max(1, len(graph.layers) - 1)
+            members["levels"] = Out(unsigned(width))
+            members["limits"] = In(unsigned(width))
+        super().__init__(members)
 
     def expected_cycles(self) -> int:
-        """Cycles per frame in steady state: the slowest layer's NF * SF."""
+        """Cycles per frame in steady state: the slowest layer's."""
         return self.graph.expected_cycles()
+
+    def input_words(self, frames) -> list[int]:
+        """The input transfers of ``frames`` (N, input elements), frame after frame."""
+        return [word for frame in frame_words(frames, bits=self.graph.input_bits,
+                                              per_word=self.in_elements) for word in frame]
 
     def fifo_depths(self) -> list[int]:
         """Depth of the FIFO after each layer but the last."""
-        return [max(self.fifo_depth, consumer.sf) for consumer in self.graph.layers[1:]]
+        if self.graph.fifo_depths is not None:
+            return list(self.graph.fifo_depths)
+        return [max(self.fifo_depth, _min_depth(consumer)) for consumer in self.graph.layers[1:]]
 
     def stages(self) -> list[_Stage]:
         stages = []
         layers = self.graph.layers
         depths = self.fifo_depths()
+        self._fifos = []
         for index, layer in enumerate(layers):
-            stages.append(_Stage(layer.name, MVTU(layer)))
-            if index + 1 < len(layers):
-                consumer = layers[index + 1]
-                if layer.pe != consumer.simd:
-                    stages.append(_Stage(f"{layer.name}_dwc",
-                                         WidthConverter(in_width=layer.pe, out_width=consumer.simd)))
-                stages.append(_Stage(f"{layer.name}_fifo",
-                                     StreamFIFO(shape=unsigned(consumer.simd), depth=depths[index])))
+            stages.append(_Stage(layer.name, block_for(layer)))
+            if index + 1 == len(layers):
+                break
+            count, bits = output_transfer(layer)
+            consumer_count, consumer_bits = input_transfer(layers[index + 1])
+            assert bits == consumer_bits, (layer.name, bits, consumer_bits)   # checked by the IR
+            if count != consumer_count:
+                stages.append(_Stage(f"{layer.name}_dwc", WidthConverter(
+                    in_width=count * bits, out_width=consumer_count * bits)))
+            fifo = StreamFIFO(shape=unsigned(consumer_count * bits), depth=depths[index],
+                              monitored=self.monitor)
+            self._fifos.append(fifo)
+            stages.append(_Stage(f"{layer.name}_fifo", fifo))
         stages.append(_Stage("label_select", LabelSelect(
             classes=self.graph.classes, pe=layers[-1].pe, logit_bits=self.logit_bits)))
         return stages
@@ -105,5 +173,13 @@ class Network(wiring.Component):
         for producer, consumer in zip(stages, stages[1:]):
             wiring.connect(m, producer.block.o, consumer.block.i)
         wiring.connect(m, stages[-1].block.o, wiring.flipped(self.o))
+        if self.monitor:
+            peaks = []
+            for index, fifo in enumerate(self._fifos):
+                peak = Signal(LEVEL_BITS, name=f"peak{index}")
+                with m.If(fifo.level > peak):
+                    m.d.sync += peak.eq(fifo.level)
+                peaks.append(peak)
+                m.d.comb += fifo.limit.eq(self.limits[LEVEL_BITS * index:LEVEL_BITS * (index + 1)])
+            m.d.comb += self.levels.eq(Cat(*peaks))
         return m
-

@@ -30,10 +30,10 @@ import numpy as np
 
 from ..errors import HwgenError
 
-__all__ = ["IR_VERSION", "ENCODINGS", "MVTULayer", "SWGLayer", "MaxPoolLayer", "Graph",
-           "save_ir", "load_ir"]
+__all__ = ["IR_VERSION", "ENCODINGS", "OPS", "MVTULayer", "SWGLayer", "MaxPoolLayer", "Activation",
+           "Graph", "save_ir", "load_ir"]
 
-IR_VERSION = 2
+IR_VERSION = 3
 
 #: Activation encodings of a layer's input elements.
 ENCODINGS = ("bipolar", "binary", "uint")
@@ -326,60 +326,215 @@ class MaxPoolLayer:
                 "pe": self.pe}
 
 
+@dataclass(frozen=True)
+class Activation:
+    """What flows between two layers: per frame, ``height x width`` pixels in raster order of
+    ``channels`` elements each (channels innermost), in ``encoding`` with ``bits`` per element.
+
+    ``windowed``: the pixels are a sliding-window generator's windows (one per output pixel of
+    a convolution, ``channels`` = window elements), to be consumed by an MVTU.
+    """
+    channels: int
+    height: int
+    width: int
+    encoding: str
+    bits: int
+    windowed: bool = False
+
+    @property
+    def pixels(self) -> int:
+        return self.height * self.width
+
+    @property
+    def elements(self) -> int:
+        return self.channels * self.height * self.width
+
+
+def _layer_output(layer, x: Activation) -> Activation:
+    """The activation ``layer`` makes of ``x``; ValueError where they do not fit."""
+    where = f"layer {layer.name!r}"
+    if isinstance(layer, SWGLayer):
+        if x.windowed:
+            raise ValueError(f"{where}: a sliding window cannot follow another one")
+        if (layer.channels, layer.height, layer.width) != (x.channels, x.height, x.width):
+            raise ValueError(f"{where} expects a {layer.channels}x{layer.height}x{layer.width} "
+                             f"image, but its input is {x.channels}x{x.height}x{x.width}")
+        if layer.elem_bits != x.bits:
+            raise ValueError(f"{where} has elem_bits={layer.elem_bits}, but its input has "
+                             f"{x.bits} bits per element")
+        return Activation(layer.window_elements, layer.out_height, layer.out_width,
+                          x.encoding, x.bits, windowed=True)
+    if isinstance(layer, MaxPoolLayer):
+        if x.windowed or x.encoding == "uint":
+            raise ValueError(f"{where}: max-pool takes an image of binary activations")
+        if (layer.channels, layer.height, layer.width) != (x.channels, x.height, x.width):
+            raise ValueError(f"{where} expects a {layer.channels}x{layer.height}x{layer.width} "
+                             f"image, but its input is {x.channels}x{x.height}x{x.width}")
+        return Activation(layer.channels, layer.out_height, layer.out_width, x.encoding, x.bits)
+    if isinstance(layer, MVTULayer):
+        if (layer.in_encoding, layer.in_bits) != (x.encoding, x.bits):
+            raise ValueError(f"{where} takes {layer.in_encoding} inputs of {layer.in_bits} bits, "
+                             f"but its input is {x.encoding} of {x.bits} bits")
+        if layer.mw == x.channels and layer.pixels == x.pixels:      # per pixel (or window)
+            height, width = x.height, x.width
+        elif layer.mw == x.elements and layer.pixels == 1 and not x.windowed:   # flatten
+            height, width = 1, 1
+        else:
+            raise ValueError(f"{where} has mw={layer.mw}, pixels={layer.pixels}, but its input "
+                             f"is {x.pixels} pixels of {x.channels} elements")
+        encoding = layer.out_encoding if layer.output == "bits" else "int"
+        return Activation(layer.mh, height, width, encoding, layer.out_bits)
+    raise TypeError(f"{where}: not an IR layer: {layer!r}")
+
+
+#: IR ops by name: the layer class of each.
+OPS = {cls.op: cls for cls in (MVTULayer, SWGLayer, MaxPoolLayer)}
+
+
 @dataclass(frozen=True, eq=False)
 class Graph:
-    """A whole network: input bits, a chain of layers, and the test frames it was exported with."""
+    """A whole network: its input, a chain of layers, and the test frames it was exported with.
+
+    A frame is ``channels x height x width`` input elements (``input_shape``) in stream order:
+    pixels in raster order, channels innermost. A dense layer on an image reads it flattened in
+    this order (height, width, channels), as FINN does.
+
+    Parameters
+    ----------
+    input_shape : (channels, height, width); a vector of features is ``(features, 1, 1)``.
+    input_encoding, input_bits : encoding of an input element and its bits
+        (``bipolar``/``binary`` with 1 bit, or ``uint`` pixels/features of ``input_bits``).
+    layers : SWG, MVTU and max-pool layers; the last is an MVTU emitting integers (logits).
+    test_frames : (N, elements) integer element values in stream order.
+    test_labels : (N,) classes.
+    fifo_depths : depth of the FIFO after each layer but the last (``None``: the default rule
+        of :class:`hwgen.hw.network.Network`); set by FIFO sizing.
+    """
     name: str
-    input_bits: int
+    input_shape: tuple[int, int, int]
     classes: int
-    layers: tuple[MVTULayer, ...]
-    test_frames: np.ndarray            # (N, input_bits) uint8 0/1
-    test_labels: np.ndarray            # (N,) int64
+    layers: tuple
+    test_frames: np.ndarray
+    test_labels: np.ndarray
+    input_encoding: str = "bipolar"
+    input_bits: int = 1
+    fifo_depths: tuple[int, ...] | None = None
     meta: dict = field(default_factory=dict)
     version: int = IR_VERSION
 
     def __post_init__(self):
+        shape = tuple(self.input_shape)
+        if len(shape) != 3 or not all(isinstance(v, int) and v >= 1 for v in shape):
+            raise ValueError(f"input_shape must be (channels, height, width), not {self.input_shape!r}")
+        object.__setattr__(self, "input_shape", shape)
+        if self.input_encoding not in ENCODINGS:
+            raise ValueError(f"input_encoding must be one of {', '.join(ENCODINGS)}, "
+                             f"not {self.input_encoding!r}")
         if not self.layers:
             raise ValueError("an IR graph needs at least one layer")
-        width = self.input_bits
-        for layer in self.layers:
-            if layer.mw != width:
-                raise ValueError(f"layer {layer.name!r} has mw={layer.mw}, but its input is {width} bits")
-            width = layer.mh
-        if self.layers[-1].output != "int":
-            raise ValueError("the last layer must emit integers (no thresholds)")
-        if any(layer.output != "bits" for layer in self.layers[:-1]):
+        object.__setattr__(self, "layers", tuple(self.layers))
+        activations = self.activations()     # checks the chain
+        last = self.layers[-1]
+        if not isinstance(last, MVTULayer) or last.output != "int":
+            raise ValueError("the last layer must be an MVTU emitting integers (no thresholds)")
+        if any(isinstance(l, MVTULayer) and l.output != "bits" for l in self.layers[:-1]):
             raise ValueError("only the last layer may emit integers")
-        if width != self.classes:
-            raise ValueError(f"the last layer has {width} outputs, not classes={self.classes}")
-        object.__setattr__(self, "test_frames", np.asarray(self.test_frames, dtype=np.uint8))
+        if activations[-1].elements != self.classes or activations[-1].pixels != 1:
+            raise ValueError(f"the last layer has {activations[-1].elements} outputs, "
+                             f"not classes={self.classes}")
+        if self.fifo_depths is not None:
+            depths = tuple(int(d) for d in self.fifo_depths)
+            if len(depths) != len(self.layers) - 1 or min(depths, default=1) < 1:
+                raise ValueError(f"fifo_depths must hold {len(self.layers) - 1} positive depths, "
+                                 f"not {self.fifo_depths!r}")
+            object.__setattr__(self, "fifo_depths", depths)
+        frames = np.asarray(self.test_frames)
+        if frames.ndim != 2 or frames.shape[1] != self.input_elements:
+            raise ValueError(f"test_frames must have shape (N, {self.input_elements}), "
+                             f"not {frames.shape}")
+        top = (1 << self.input_bits) - 1
+        if frames.size and (frames.min() < 0 or frames.max() > top):
+            raise ValueError(f"test frame elements must lie in 0..{top}")
+        object.__setattr__(self, "test_frames",
+                           frames.astype(np.uint8 if self.input_bits <= 8 else np.uint16))
         object.__setattr__(self, "test_labels", np.asarray(self.test_labels, dtype=np.int64))
+
+    @property
+    def input(self) -> Activation:
+        return Activation(*self.input_shape, self.input_encoding, self.input_bits)
+
+    @property
+    def input_elements(self) -> int:
+        return self.input.elements
+
+    def activations(self) -> list[Activation]:
+        """The graph's input, then each layer's output."""
+        if self.input_encoding != "uint" and self.input_bits != 1:
+            raise ValueError(f"input_bits must be 1 for {self.input_encoding} inputs, "
+                             f"not {self.input_bits!r}")
+        result = [self.input]
+        for layer in self.layers:
+            result.append(_layer_output(layer, result[-1]))
+        return result
+
+    def mvtus(self) -> list[MVTULayer]:
+        return [layer for layer in self.layers if isinstance(layer, MVTULayer)]
 
     def expected_cycles(self) -> int:
         """Cycles per frame once the pipeline is full: the slowest layer's."""
         return max(layer.expected_cycles() for layer in self.layers)
 
-    def with_folding(self, folding) -> "Graph":
-        """A copy with ``folding`` = [(pe, simd), ...] per layer."""
+    def with_layers(self, changes: dict) -> "Graph":
+        """A copy with fields of named layers replaced: ``{"conv0": {"pe": 4}, ...}``.
+
+        FIFO depths sized for the old folding no longer hold, so they are dropped.
+        """
         import dataclasses
-        layers = tuple(dataclasses.replace(layer, pe=pe, simd=simd)
-                       for layer, (pe, simd) in zip(self.layers, folding, strict=True))
-        return dataclasses.replace(self, layers=layers)
+        unknown = set(changes) - {layer.name for layer in self.layers}
+        if unknown:
+            raise KeyError(f"no layers named {', '.join(sorted(unknown))}")
+        layers = tuple(dataclasses.replace(layer, **changes.get(layer.name, {}))
+                       for layer in self.layers)
+        return dataclasses.replace(self, layers=layers, fifo_depths=None)
+
+    def with_fifo_depths(self, depths) -> "Graph":
+        import dataclasses
+        return dataclasses.replace(self, fifo_depths=tuple(depths))
+
+
+def _layer_arrays(layer, prefix: str, arrays: dict):
+    if isinstance(layer, MVTULayer):
+        arrays[f"{prefix}.weights"] = np.packbits(layer.weights, axis=1)
+        if layer.thresholds is not None:
+            arrays[f"{prefix}.thresholds"] = layer.thresholds
+            arrays[f"{prefix}.invert"] = layer.invert
+
+
+def _layer_from(meta: dict, prefix: str, arrays: dict):
+    cls = OPS[meta["op"]]
+    fields = {key: value for key, value in meta.items() if key != "op"}
+    if cls is MVTULayer:
+        fields["weights"] = np.unpackbits(arrays[f"{prefix}.weights"], axis=1,
+                                          count=meta["mw"]).astype(bool)
+        fields["thresholds"] = arrays.get(f"{prefix}.thresholds")
+        fields["invert"] = arrays.get(f"{prefix}.invert")
+    return cls(**fields)
 
 
 def save_ir(graph: Graph, path) -> None:
     """Write ``graph`` to ``path`` (one ``.npz``; a path or a binary file object)."""
-    arrays = {"test_frames": np.packbits(graph.test_frames.astype(bool), axis=1),
-              "test_labels": graph.test_labels}
+    frames = graph.test_frames
+    arrays = {"test_frames": np.packbits(frames.astype(bool), axis=1) if graph.input_bits == 1
+              else frames, "test_labels": graph.test_labels}
     layers = []
     for index, layer in enumerate(graph.layers):
-        arrays[f"l{index}.weights"] = np.packbits(layer.weights, axis=1)
-        if layer.thresholds is not None:
-            arrays[f"l{index}.thresholds"] = layer.thresholds
-            arrays[f"l{index}.invert"] = layer.invert
+        _layer_arrays(layer, f"l{index}", arrays)
         layers.append(layer._meta())
-    header = {"version": graph.version, "name": graph.name, "input_bits": graph.input_bits,
-              "classes": graph.classes, "layers": layers, "meta": graph.meta}
+    header = {"version": graph.version, "name": graph.name, "input_shape": list(graph.input_shape),
+              "input_encoding": graph.input_encoding, "input_bits": graph.input_bits,
+              "classes": graph.classes, "layers": layers,
+              "fifo_depths": None if graph.fifo_depths is None else list(graph.fifo_depths),
+              "meta": graph.meta}
     arrays["__ir__"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
     if hasattr(path, "write"):
         np.savez_compressed(path, **arrays)
@@ -403,15 +558,16 @@ def load_ir(path) -> Graph:
                          f"(this hwgen reads version {IR_VERSION}); re-run hwgen export")
     layers = []
     for index, meta in enumerate(header["layers"]):
-        if meta["op"] != "mvtu":
-            raise HwgenError(f"{path}: layer {index} has unknown op {meta['op']!r}")
-        weights = np.unpackbits(arrays[f"l{index}.weights"], axis=1, count=meta["mw"]).astype(bool)
-        layers.append(MVTULayer(
-            name=meta["name"], mw=meta["mw"], mh=meta["mh"], pe=meta["pe"], simd=meta["simd"],
-            weights=weights, thresholds=arrays.get(f"l{index}.thresholds"),
-            invert=arrays.get(f"l{index}.invert"), in_encoding=meta["in_encoding"],
-            in_bits=meta["in_bits"], out_encoding=meta["out_encoding"], pixels=meta["pixels"]))
-    frames = np.unpackbits(arrays["test_frames"], axis=1, count=header["input_bits"])
-    return Graph(name=header["name"], input_bits=header["input_bits"], classes=header["classes"],
+        if meta.get("op") not in OPS:
+            raise HwgenError(f"{path}: layer {index} has unknown op {meta.get('op')!r} "
+                             f"(known: {', '.join(OPS)})")
+        layers.append(_layer_from(meta, f"l{index}", arrays))
+    shape = tuple(header["input_shape"])
+    frames = arrays["test_frames"]
+    if header["input_bits"] == 1:
+        frames = np.unpackbits(frames, axis=1, count=int(np.prod(shape)))
+    return Graph(name=header["name"], input_shape=shape, classes=header["classes"],
                  layers=tuple(layers), test_frames=frames, test_labels=arrays["test_labels"],
-                 meta=header["meta"], version=header["version"])
+                 input_encoding=header["input_encoding"], input_bits=header["input_bits"],
+                 fifo_depths=header["fifo_depths"], meta=header["meta"],
+                 version=header["version"])

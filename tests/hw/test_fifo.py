@@ -26,3 +26,39 @@ def test_cosim(depth, sim_build_root):
     run = run_stream_test(StreamFIFO(shape=12, depth=depth), words, words, idle=0.3,
                           backpressure=0.4, build_root=sim_build_root, name=f"fifo_{depth}")
     assert run.passed, run.message
+
+
+@pytest.mark.parametrize("limit", [1, 3, 8])
+def test_monitored_fifo_holds_at_most_its_limit(limit):
+    """A monitored FIFO of depth 8 with ``limit`` set accepts ``limit`` words while its output
+    is blocked, reports its level, and passes every word in order once read."""
+    from amaranth.sim import Simulator
+    dut = StreamFIFO(shape=8, depth=8, monitored=True)
+    seen = {}
+
+    async def bench(ctx):
+        ctx.set(dut.limit, limit)
+        ctx.set(dut.o.ready, 0)
+        accepted = 0
+        for word in range(12):
+            ctx.set(dut.i.payload, word)
+            ctx.set(dut.i.valid, 1)
+            _, _, ready = await ctx.tick().sample(dut.i.ready)
+            accepted += ready
+        ctx.set(dut.i.valid, 0)
+        await ctx.tick()
+        seen["accepted"], seen["level"] = accepted, ctx.get(dut.level)
+        out = []
+        ctx.set(dut.o.ready, 1)
+        for _ in range(20):
+            _, _, valid, payload = await ctx.tick().sample(dut.o.valid, dut.o.payload)
+            if valid:
+                out.append(payload)
+        seen["out"] = out
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    assert seen["accepted"] == seen["level"] == limit
+    assert seen["out"] == list(range(limit))

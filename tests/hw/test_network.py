@@ -14,13 +14,15 @@ import pytest
 from hwgen.cosim import run_stream_test
 from hwgen.data import load_dataset
 from hwgen.golden import run_graph
-from hwgen.hw.network import Network, frame_words
+from hwgen.fifo_sizing import size_fifos
+from hwgen.harness import run_harness
+from hwgen.hw.network import Network
 from hwgen.ir import Graph
 from hwgen.ir.export import export_graph
 from hwgen.nn import train_model
 from hwgen.spec import load_spec
 from hwgen.verify import decode_results, result_words, verify_network
-from tests.conftest import random_layer
+from tests.conftest import random_conv_graph, random_layer
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "digits_mlp.yaml"
 
@@ -39,7 +41,8 @@ def _random_graph(rng, folding, sizes, frames=64) -> Graph:
     for index, ((pe, simd), (mw, mh)) in enumerate(zip(folding, zip(sizes, sizes[1:]))):
         last = index == len(folding) - 1
         layers.append(random_layer(rng, mw=mw, mh=mh, pe=pe, simd=simd, logits=last, name=f"l{index}"))
-    return Graph(name="random", input_bits=sizes[0], classes=sizes[-1], layers=tuple(layers),
+    return Graph(name="random", input_shape=(sizes[0], 1, 1), classes=sizes[-1],
+                 layers=tuple(layers),
                  test_frames=rng.integers(0, 2, (frames, sizes[0])).astype(np.uint8),
                  test_labels=rng.integers(0, sizes[-1], frames))
 
@@ -68,7 +71,7 @@ def test_random_network_under_stress(folding, sizes, fifo_depth, sim_build_root)
     graph = _random_graph(rng, folding, sizes)
     golden = run_graph(graph)
     network = Network(graph, fifo_depth=fifo_depth)
-    inputs = [w for frame in frame_words(graph.test_frames, network.in_width) for w in frame]
+    inputs = network.input_words(graph.test_frames)
     expected = result_words(graph, golden.logits, golden.labels, network.logit_bits)
     labels, logits = decode_results(graph, expected, network.logit_bits)
     np.testing.assert_array_equal(labels, golden.labels)          # the codec is an inverse
@@ -88,7 +91,7 @@ def test_corrupted_expectation_is_caught(digits_graph, sim_build_root):
     graph = digits_graph
     golden = run_graph(graph, graph.test_frames[:count])
     network = Network(graph, fifo_depth=4)
-    inputs = [w for frame in frame_words(graph.test_frames[:count], network.in_width) for w in frame]
+    inputs = network.input_words(graph.test_frames[:count])
     expected = result_words(graph, golden.logits, golden.labels, network.logit_bits)
     corrupted = list(expected)
     corrupted[17] ^= 1 << (network.logit_bits + 5)       # a logit bit, the class is unchanged
@@ -97,3 +100,46 @@ def test_corrupted_expectation_is_caught(digits_graph, sim_build_root):
     assert not run.passed
     assert run.mismatches == 1
     assert run.outputs == expected
+
+
+# Conv chains: (keyword arguments of random_conv_graph). Integer and binary inputs, bipolar and
+# binary activations, rectangular kernels, stride, padding, width converters between SWG and
+# MVTU (swg simd != mvtu simd), max-pool, a dense layer on a flattened image.
+CONV_CASES = {
+    "uint_rect_pool": dict(),
+    "bipolar_stride": dict(input_shape=(4, 9, 8), input_encoding="bipolar", input_bits=1,
+                           convs=((6, 3, 2, 1, 3, 4, 2),), pool=None, hidden=(8, 4, 6),
+                           activation="bipolar", logits_folding=(4, 8)),
+    "two_convs": dict(input_shape=(1, 10, 9), input_bits=4,
+                      convs=((4, (3, 3), 1, 1, 2, 3, 1), (8, (2, 3), 1, (0, 1), 4, 8, 2)),
+                      pool=(2, 3), logits_folding=(1, 16), frames=8),
+}
+
+
+@pytest.mark.cocotb
+@pytest.mark.parametrize("case", list(CONV_CASES))
+def test_random_conv_network(case, sim_build_root):
+    """Bit-exact at full rate and under idle/backpressure; with sized FIFOs, cycles per frame
+    at full rate within 2 % of the analytic bound; a corrupted expectation is caught."""
+    rng = np.random.default_rng(len(case))
+    graph = random_conv_graph(rng, **CONV_CASES[case])
+    sizing = size_fifos(graph, build_root=sim_build_root)
+    sized = sizing.graph
+    assert len(sizing.depths) == len(graph.layers) - 1
+    golden = run_graph(sized)
+    network = Network(sized)
+    assert network.fifo_depths() == list(sizing.depths)
+    inputs = network.input_words(sized.test_frames)
+    expected = result_words(sized, golden.logits, golden.labels, network.logit_bits)
+    full = run_harness(network, inputs, expected, build_root=sim_build_root, name=f"{case}_full")
+    assert full.passed, full.message
+    ratio = full.steady_interval(skip=3) / network.expected_cycles()
+    assert 0.98 <= ratio <= 1.02, (ratio, sizing.depths)
+    stress = run_harness(network, inputs, expected, idle=0.3, backpressure=0.4, seed=5,
+                         build_root=sim_build_root, name=f"{case}_stress")
+    assert stress.passed, stress.message
+    corrupted = list(expected)
+    corrupted[len(corrupted) // 2] ^= 1 << network.logit_bits     # one logit bit
+    caught = run_harness(network, inputs, corrupted, build_root=sim_build_root,
+                         name=f"{case}_corrupt", stop_on_mismatch=False)
+    assert not caught.passed and caught.mismatches == 1

@@ -1,4 +1,5 @@
 """The IR file: a lossless round trip, and clear errors for what is not (this version of) one."""
+import dataclasses
 import io
 import json
 
@@ -6,27 +7,32 @@ import numpy as np
 import pytest
 
 from hwgen.errors import HwgenError
-from hwgen.ir import IR_VERSION, Graph, MVTULayer, load_ir, save_ir
-from tests.conftest import random_layer
+from hwgen.ir import IR_VERSION, Graph, MaxPoolLayer, MVTULayer, SWGLayer, load_ir, save_ir
+from tests.conftest import random_conv_graph, random_layer
 
 
 def _graph(rng, frames=23) -> Graph:
     layers = (random_layer(rng, mw=70, mh=12, pe=3, simd=7, name="a"),
               random_layer(rng, mw=12, mh=9, pe=9, simd=4, name="b"),
               random_layer(rng, mw=9, mh=5, pe=1, simd=3, logits=True, name="c"))
-    return Graph(name="g", input_bits=70, classes=5, layers=layers,
+    return Graph(name="g", input_shape=(70, 1, 1), classes=5, layers=layers,
                  test_frames=rng.integers(0, 2, (frames, 70)).astype(np.uint8),
                  test_labels=rng.integers(0, 5, frames), meta={"bnn_accuracy": 0.5, "key": "k"})
 
 
 def _assert_same(a: Graph, b: Graph):
-    assert (a.name, a.input_bits, a.classes, a.meta, a.version) == \
-        (b.name, b.input_bits, b.classes, b.meta, b.version)
+    assert (a.name, a.input_shape, a.input_encoding, a.input_bits, a.classes, a.meta, a.version,
+            a.fifo_depths) == \
+        (b.name, b.input_shape, b.input_encoding, b.input_bits, b.classes, b.meta, b.version,
+         b.fifo_depths)
+    assert a.test_frames.dtype == b.test_frames.dtype
     np.testing.assert_array_equal(a.test_frames, b.test_frames)
     np.testing.assert_array_equal(a.test_labels, b.test_labels)
     assert len(a.layers) == len(b.layers)
     for x, y in zip(a.layers, b.layers):
-        assert (x.name, x.mw, x.mh, x.pe, x.simd) == (y.name, y.mw, y.mh, y.pe, y.simd)
+        assert type(x) is type(y) and x._meta() == y._meta()
+        if not isinstance(x, MVTULayer):
+            continue
         np.testing.assert_array_equal(x.weights, y.weights)
         if x.thresholds is None:
             assert y.thresholds is None and y.invert is None
@@ -35,9 +41,16 @@ def _assert_same(a: Graph, b: Graph):
             np.testing.assert_array_equal(x.invert, y.invert)
 
 
-@pytest.mark.parametrize("seed", range(3))
-def test_roundtrip(tmp_path, seed):
-    graph = _graph(np.random.default_rng(seed))
+def _conv_graph(rng, fifo_depths=None):
+    graph = random_conv_graph(rng, input_bits=6, frames=9)
+    return graph if fifo_depths is None else graph.with_fifo_depths(fifo_depths)
+
+
+@pytest.mark.parametrize("seed,kind", [(0, "dense"), (1, "dense"), (2, "conv"), (3, "conv_sized")])
+def test_roundtrip(tmp_path, seed, kind):
+    rng = np.random.default_rng(seed)
+    graph = {"dense": _graph, "conv": _conv_graph,
+             "conv_sized": lambda rng: _conv_graph(rng, fifo_depths=(5, 2, 300))}[kind](rng)
     save_ir(graph, tmp_path / "m.ir.npz")
     _assert_same(graph, load_ir(tmp_path / "m.ir.npz"))
     buffer = io.BytesIO()
@@ -88,10 +101,47 @@ def test_graph_checks_its_shape():
     rng = np.random.default_rng(0)
     graph = _graph(rng)
     import dataclasses
-    with pytest.raises(ValueError, match="mw=12, but its input is 70 bits|input"):
+    with pytest.raises(ValueError, match="layer 'a' has mw=70, pixels=1, but its input is 1 "
+                                         "pixels of 12 elements"):
         dataclasses.replace(graph, layers=(graph.layers[0], graph.layers[0], graph.layers[2]))
-    with pytest.raises(ValueError, match="last layer must emit integers"):
+    with pytest.raises(ValueError, match="last layer must be an MVTU emitting integers"):
         dataclasses.replace(graph, layers=graph.layers[:2])
     with pytest.raises(ValueError, match="pe must divide"):
         MVTULayer("x", 8, 6, 4, 2, np.zeros((6, 8), bool))
     assert graph.expected_cycles() == max(l.nf * l.sf for l in graph.layers)
+
+
+def test_conv_chain_checks():
+    rng = np.random.default_rng(0)
+    graph = random_conv_graph(rng)
+    swg, conv, pool, fc = graph.layers
+    activations = graph.activations()
+    assert [(a.channels, a.height, a.width, a.encoding) for a in activations] == [
+        (2, 7, 6, "uint"), (12, 7, 5, "uint"), (8, 7, 5, "binary"), (8, 3, 2, "binary"),
+        (4, 1, 1, "int")]
+    assert activations[1].windowed and not activations[2].windowed
+    assert graph.expected_cycles() == conv.expected_cycles() == 4 * 12 * 35
+    replace = dataclasses.replace
+    cases = [
+        ((swg, swg, conv, pool, fc), "a sliding window cannot follow another one"),
+        ((replace(swg, elem_bits=1), conv, pool, fc), "has elem_bits=1, but its input has 3 bits"),
+        ((replace(swg, height=8), conv, pool, fc), "expects a 2x8x6 image, but its input is 2x7x6"),
+        ((swg, pool, conv, fc), "max-pool takes an image of binary activations"),
+        ((swg, replace(conv, in_encoding="uint", in_bits=4), pool, fc),
+         "takes uint inputs of 4 bits, but its input is uint of 3 bits"),
+        ((swg, replace(conv, pixels=1), pool, fc), "has mw=12, pixels=1, but its input is 35 pixels"),
+        ((swg, conv, fc), "layer 'fc' has mw=48, pixels=1, but its input is 35 pixels of 8"),
+    ]
+    for layers, message in cases:
+        with pytest.raises(ValueError, match=message):
+            replace(graph, layers=layers)
+    with pytest.raises(ValueError, match="test_frames must have shape"):
+        replace(graph, test_frames=graph.test_frames[:, :-1])
+    with pytest.raises(ValueError, match="test frame elements must lie in 0..7"):
+        replace(graph, test_frames=graph.test_frames + 8)
+    with pytest.raises(ValueError, match="fifo_depths must hold 3 positive depths"):
+        graph.with_fifo_depths((2, 2))
+    folded = graph.with_fifo_depths((4, 4, 4)).with_layers({"c0": {"pe": 8}})
+    assert folded.layers[1].pe == 8 and folded.fifo_depths is None
+    with pytest.raises(KeyError, match="no layers named nope"):
+        graph.with_layers({"nope": {}})
