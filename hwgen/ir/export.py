@@ -1,78 +1,151 @@
 """Fold a trained :class:`hwgen.nn.BNN` into the integer IR.
 
-Batch norm + sign become one integer threshold per neuron, found by evaluating the model's own
-eval-mode batch norm on every dot product the layer can produce (-mw, -mw+2, ..., mw). Float
-rounding is monotone, so the output is monotone in the dot product; the threshold is where it
-changes. This makes the IR agree with the model's binarized inference exactly, with no float
-tolerance: the export is checked against the model on the whole test set.
+Each conv layer becomes a sliding-window generator (``conv{i}_swg``) and an MVTU (``conv{i}``)
+whose weights run along the window in (row, column, channel) order; each linear layer an MVTU
+``fc{i}`` with one pixel; each max-pool a ``pool{i}``, ``i`` being the layer's index in the spec.
+
+Batch norm + threshold become one integer threshold per neuron, found by evaluating the model's
+own activation formula (:func:`hwgen.nn.batchnorm_fires`) on every dot product the layer can
+produce (:func:`dot_values`). That formula is monotone in the dot product, so the threshold is
+where its output changes, and the IR agrees with the model's binarized inference exactly, with
+no float tolerance: :func:`check_export` compares them on the whole test set.
 """
+import math
+
 import numpy as np
 import torch
 
+from ..nn.layers import BinaryConv2d, BinaryLinear, batchnorm_fires
 from ..nn.model import BNN
-from ..spec import Spec
-from . import Graph, MVTULayer
+from ..spec import ConvSpec, LinearSpec, Spec
+from . import Graph, MaxPoolLayer, MVTULayer, SWGLayer
 
-__all__ = ["export_graph", "fold_threshold"]
+__all__ = ["export_graph", "check_export", "fold_threshold", "dot_values"]
+
+
+def dot_values(encoding: str, bits: int, mw: int) -> np.ndarray:
+    """Every dot product of ``mw`` inputs in ``encoding`` (``bits`` each) with +-1 weights,
+    ascending: bipolar -mw, -mw + 2, ..., mw; binary -mw .. mw; uint +-mw * (2**bits - 1)."""
+    if encoding == "bipolar":
+        return np.arange(-mw, mw + 1, 2, dtype=np.int64)
+    top = (1 << bits) - 1 if encoding == "uint" else 1
+    return np.arange(-mw * top, mw * top + 1, dtype=np.int64)
 
 
 @torch.no_grad()
-def fold_threshold(norm: torch.nn.BatchNorm1d, mw: int) -> tuple[np.ndarray, np.ndarray]:
-    """Thresholds on the dot product and invert flags reproducing ``sign(norm(dot)) >= 0``
-    exactly, for the dot products of ``mw`` bipolar inputs (-mw, -mw + 2, ..., mw)."""
-    norm.eval()
-    p = torch.arange(mw + 1)
-    dots = (2 * p - mw).to(torch.float32)
-    fires = (norm(dots[:, None].expand(-1, norm.num_features).contiguous()) >= 0).numpy()  # (mw+1, mh)
-    thresholds = np.empty(norm.num_features, dtype=np.int64)
-    invert = np.zeros(norm.num_features, dtype=bool)
-    for n in range(norm.num_features):
-        column = fires[:, n]
-        rising = np.all(column[1:] >= column[:-1])
-        falling = np.all(column[1:] <= column[:-1])
-        if not (rising or falling):
-            raise ValueError(f"batch norm output of neuron {n} is not monotone")
-        if rising:   # fires from the first True on
-            thresholds[n] = np.argmax(column) if column.any() else mw + 1
-        else:        # fires until the first False: invert (p >= first False)
-            invert[n] = True
-            thresholds[n] = np.argmin(column)
-    return 2 * thresholds - mw, invert
+def fold_threshold(norm: torch.nn.modules.batchnorm._BatchNorm,
+                   dots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Thresholds and invert flags such that ``(dot >= threshold) != invert`` equals
+    :func:`~hwgen.nn.batchnorm_fires` for every dot product in ``dots`` (ascending integers,
+    e.g. :func:`dot_values`).
+
+    A neuron whose output rises with the dot product fires from its first firing value on
+    (``dots[-1] + 1``, past the range, if it never fires); one whose output falls (a negative
+    batch-norm scale) is inverted, its threshold the first value where it stops firing. A
+    constant neuron is a rising one.
+    """
+    dots = np.asarray(dots, dtype=np.int64)
+    mh = norm.num_features
+    fired = np.zeros(mh, dtype=np.int64)          # dot values at which each neuron fires
+    rising = np.ones(mh, dtype=bool)
+    falling = np.ones(mh, dtype=bool)
+    previous = None
+    chunk = max(1, (1 << 20) // mh)               # bounded memory for wide integer ranges
+    for start in range(0, len(dots), chunk):
+        values = torch.as_tensor(dots[start:start + chunk], dtype=torch.float64)
+        fires = batchnorm_fires(norm, values[:, None].expand(-1, mh)).numpy()
+        fired += fires.sum(axis=0)
+        steps = fires if previous is None else np.concatenate([previous, fires])
+        rising &= np.all(steps[1:] >= steps[:-1], axis=0)
+        falling &= np.all(steps[1:] <= steps[:-1], axis=0)
+        previous = fires[-1:]
+    if not np.all(rising | falling):
+        neuron = int(np.argmin(rising | falling))
+        raise ValueError(f"batch norm output of neuron {neuron} is not monotone")
+    count = len(dots)
+    past = np.append(dots, dots[-1] + 1)
+    thresholds = np.where(rising, past[count - fired], past[np.minimum(fired, count)])
+    return thresholds.astype(np.int64), ~rising
 
 
 @torch.no_grad()
 def export_graph(model: BNN, spec: Spec, test_x: np.ndarray, test_y: np.ndarray,
                  meta: dict | None = None) -> Graph:
-    """The IR of ``model`` with the spec's folding, carrying the test frames for verification."""
+    """The IR of ``model`` with the spec's folding, carrying the test frames for verification.
+
+    Folding: a layer's ``pe``/``simd`` from the spec, else the defaults (``folded_pe``,
+    ``folded_simd``); the names of MVTUs whose spec gives either are listed in
+    ``meta["fixed_folding"]`` (automatic folding leaves them alone). A sliding-window
+    generator moves gcd(in channels, MVTU simd) elements per transfer; a max-pool takes its
+    producer's ``pe`` channels per transfer.
+    """
     if not model.binary:
         raise ValueError("only a binary model can be exported")
     model.eval()
-    layers = []
-    for index, (linear, layer_spec) in enumerate(zip(model.linears, spec.model.layers)):
-        weights = (linear.binary_weight() > 0).numpy()
+    encoding, bits = spec.input_encoding, spec.data.input_bits
+    last = len(spec.model.layers) - 1
+    layers, fixed = [], []
+    stream_pe = None
+    for index, (module, layer_spec) in enumerate(zip(model.layers, spec.model.layers)):
+        channels, height, width = layer_spec.in_shape
+        if isinstance(layer_spec, ConvSpec):
+            assert isinstance(module, BinaryConv2d)
+            name, mh = f"conv{index}", layer_spec.out_channels
+            swg = SWGLayer(name=f"{name}_swg", channels=channels, height=height, width=width,
+                           kernel=layer_spec.kernel, stride=layer_spec.stride,
+                           padding=layer_spec.padding,
+                           simd=math.gcd(channels, layer_spec.folded_simd), elem_bits=bits)
+            layers.append(swg)
+            # (out, in, kh, kw) -> (out, kh, kw, in): the window's element order.
+            weights = (module.binary_weight() > 0).permute(0, 2, 3, 1).reshape(mh, -1).numpy()
+            pixels = swg.out_height * swg.out_width
+        elif isinstance(layer_spec, LinearSpec):
+            assert isinstance(module, BinaryLinear)
+            name, mh, pixels = f"fc{index}", layer_spec.out_features, 1
+            weights = (module.binary_weight() > 0).numpy()
+        else:
+            layers.append(MaxPoolLayer(name=f"pool{index}", channels=channels, height=height,
+                                       width=width, kernel=layer_spec.kernel, pe=stream_pe))
+            continue
+        mw = layer_spec.matrix_width
         thresholds = invert = None
-        if index < len(model.norms):
-            thresholds, invert = fold_threshold(model.norms[index], linear.in_features)
+        if index < last:
+            thresholds, invert = fold_threshold(model.norms[index], dot_values(encoding, bits, mw))
         layers.append(MVTULayer(
-            name=f"fc{index}", mw=linear.in_features, mh=linear.out_features,
-            pe=layer_spec.folded_pe, simd=layer_spec.folded_simd,
-            weights=weights, thresholds=thresholds, invert=invert))
-    return Graph(name=spec.name, input_bits=spec.data.features, classes=spec.data.classes,
-                 layers=tuple(layers), test_frames=test_x, test_labels=test_y, meta=meta or {})
+            name=name, mw=mw, mh=mh, pe=layer_spec.folded_pe, simd=layer_spec.folded_simd,
+            weights=weights, thresholds=thresholds, invert=invert, in_encoding=encoding,
+            in_bits=bits, out_encoding=spec.model.activation, pixels=pixels))
+        if layer_spec.pe is not None or layer_spec.simd is not None:
+            fixed.append(name)
+        stream_pe = layer_spec.folded_pe
+        encoding, bits = spec.model.activation, 1
+    return Graph(name=spec.name, input_shape=spec.data.shape, classes=spec.data.classes,
+                 layers=tuple(layers), test_frames=test_x, test_labels=test_y,
+                 input_encoding=spec.input_encoding, input_bits=spec.data.input_bits,
+                 meta={**(meta or {}), "fixed_folding": fixed})
 
 
 @torch.no_grad()
 def check_export(model: BNN, graph: Graph) -> None:
     """Raise unless the golden model of ``graph`` equals ``model``'s binarized inference on the
-    graph's test frames: same integer pre-activations in every layer, same classes."""
+    graph's test frames: the same integer dot products in every conv and linear layer (every
+    output pixel), the same logits and classes."""
     from ..errors import HwgenError
     from ..golden import run_graph
     model.eval()
     trace = []
     logits = model(torch.as_tensor(graph.test_frames), trace)
     golden = run_graph(graph)
-    for index, (dot, expected) in enumerate(zip(trace, golden.dots)):
-        if not np.array_equal(dot.numpy().astype(np.int64), expected):
-            raise HwgenError(f"export check failed: layer {index} pre-activations differ from the model")
+    mvtus = graph.mvtus()
+    if len(trace) != len(mvtus) or len(golden.dots) != len(mvtus):
+        raise HwgenError(f"export check failed: the model has {len(trace)} conv/linear layers, "
+                         f"the IR {len(mvtus)} MVTUs")
+    for layer, dot, expected in zip(mvtus, trace, golden.dots):
+        values = dot.numpy()
+        if values.shape != expected.shape or not np.array_equal(values, expected):
+            raise HwgenError(f"export check failed: the dot products of layer {layer.name!r} "
+                             f"differ from the model's")
+    if not np.array_equal(golden.logits, trace[-1][:, 0, :].numpy()):
+        raise HwgenError("export check failed: golden logits differ from the model's")
     if not np.array_equal(logits.argmax(dim=1).numpy(), golden.labels):
         raise HwgenError("export check failed: golden classes differ from the model")

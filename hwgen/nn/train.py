@@ -29,7 +29,21 @@ def evaluate(model: BNN, x: np.ndarray, y: np.ndarray) -> float:
 
 def train_model(spec: Spec, data: Dataset, *, binary: bool = True, seed: int | None = None,
                 progress: bool = True) -> TrainResult:
-    """Train ``BNN(spec)`` on ``data``: Adam, cosine learning rate, cross-entropy."""
+    """Train ``BNN(spec)`` on ``data``: Adam, cosine learning rate, cross-entropy.
+
+    Runs on one CPU thread: the order of float reductions depends on the thread count, so this
+    keeps a seed's result the same on every machine (and small models train faster so).
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _train(spec, data, binary=binary, seed=seed, progress=progress)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train(spec: Spec, data: Dataset, *, binary: bool, seed: int | None,
+           progress: bool) -> TrainResult:
     seed = spec.seed if seed is None else seed
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)

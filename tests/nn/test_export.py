@@ -13,7 +13,7 @@ import torch
 from hwgen.data import load_dataset
 from hwgen.errors import HwgenError
 from hwgen.golden import run_graph
-from hwgen.ir.export import check_export, export_graph, fold_threshold
+from hwgen.ir.export import check_export, dot_values, export_graph, fold_threshold
 from hwgen.nn import train_model
 from hwgen.spec import load_spec
 
@@ -46,15 +46,15 @@ def test_fold_threshold_matches_batch_norm_on_every_dot(seed):
         norm.running_mean.copy_(torch.randn(mh, generator=generator) * mw / 3)
         norm.running_var.copy_(torch.rand(mh, generator=generator) * mw + 0.1)
     norm.eval()
-    thresholds, invert = fold_threshold(norm, mw)
+    thresholds, invert = fold_threshold(norm, dot_values("bipolar", 1, mw))
     assert invert.any() and (~invert).any()
     p = np.arange(mw + 1)
-    dots = torch.tensor(2 * p - mw, dtype=torch.float32)
-    with torch.no_grad():
-        fires = (norm(dots[:, None].expand(-1, mh).contiguous()) >= 0).numpy()
+    dots = torch.tensor(2 * p - mw, dtype=torch.float64)
+    with torch.no_grad():   # float64 batch norm: the model's formula up to rounding
+        fires = (norm.double()(dots[:, None].expand(-1, mh).contiguous()) >= 0).numpy()
     folded = ((2 * p - mw)[:, None] >= thresholds[None, :]) ^ invert[None, :]
     np.testing.assert_array_equal(folded, fires)
-    assert thresholds.min() >= -mw and thresholds.max() <= mw + 2
+    assert thresholds.min() >= -mw and thresholds.max() <= mw + 1
 
 
 def test_golden_equals_trained_model_on_whole_test_set(trained):
@@ -70,7 +70,8 @@ def test_golden_equals_trained_model_on_whole_test_set(trained):
     assert len(golden.dots) == len(trace) == len(spec.model.layers)
     for dot, expected in zip(trace, golden.dots):
         np.testing.assert_array_equal(dot.numpy().astype(np.int64), expected)
-    np.testing.assert_array_equal(golden.logits, trace[-1].numpy().astype(np.int64))
+    assert [d.shape for d in golden.dots] == [(len(data.test_y), 1, 64)] * 2 + [(len(data.test_y), 1, 10)]
+    np.testing.assert_array_equal(golden.logits, trace[-1][:, 0].numpy().astype(np.int64))
     np.testing.assert_array_equal(golden.labels, logits.argmax(dim=1).numpy())
     assert golden.accuracy(data.test_y) == pytest.approx(result.test_accuracy)
     assert result.test_accuracy > 0.6        # it learned something (chance: 0.1)
@@ -82,7 +83,7 @@ def test_check_export_catches_a_wrong_threshold(trained):
     graph = export_graph(result.model, spec, data.test_x, data.test_y)
     layer = graph.layers[0]
     # the neuron whose output flips on most frames when its threshold moves by one
-    hits = (run_graph(graph).dots[0] == layer.thresholds[None, :]).sum(axis=0)
+    hits = (run_graph(graph).dots[0][:, 0] == layer.thresholds[None, :]).sum(axis=0)
     neuron = int(np.argmax(hits))
     assert hits[neuron] > 0
     thresholds = layer.thresholds.copy()
@@ -102,7 +103,7 @@ def test_training_is_reproducible_from_the_seed():
     for key in first:
         assert torch.equal(first[key], second[key]), key
     other = train_model(_spec(epochs=2, seed=1), data, progress=False).model.state_dict()
-    assert not torch.equal(first["linears.0.weight"], other["linears.0.weight"])
+    assert not torch.equal(first["layers.0.weight"], other["layers.0.weight"])
 
 
 def test_dataset_split_is_reproducible():
@@ -113,3 +114,12 @@ def test_dataset_split_is_reproducible():
     c = load_dataset(spec.data, 1)
     assert not np.array_equal(a.test_y, c.test_y)
     assert set(np.unique(a.test_x)) <= {0, 1}
+
+
+def test_exported_mlp_names_and_folding(trained):
+    spec, data, result = trained
+    graph = export_graph(result.model, spec, data.test_x, data.test_y)
+    assert [(l.name, l.mw, l.mh, l.pe, l.simd, l.pixels) for l in graph.layers] == [
+        ("fc0", 64, 64, 8, 16, 1), ("fc1", 64, 64, 8, 16, 1), ("fc2", 64, 10, 2, 16, 1)]
+    assert (graph.input_shape, graph.input_encoding, graph.input_bits) == ((1, 8, 8), "bipolar", 1)
+    assert graph.meta["fixed_folding"] == ["fc0", "fc1", "fc2"]
