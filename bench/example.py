@@ -1,8 +1,9 @@
-"""Figures of one spec end to end: train, export, co-simulate, build; one ``key: value`` a line.
+"""Figures of one spec end to end: train, export, fold, size FIFOs, co-simulate, build; one
+``key: value`` a line.
 
     python bench/example.py [SPEC] [--board ulx3s] [--out DIR]
 
-SPEC defaults to ``examples/digits_mlp.yaml``. Steps already done under ``--out`` (default
+SPEC defaults to ``examples/digits_cnn.yaml`` (the conv example). Steps already done under ``--out`` (default
 ``build/bench/<spec name>``) are reused, as ``hwgen build`` reuses them; progress goes to
 stderr, the figures to stdout:
 
@@ -11,6 +12,9 @@ stderr, the figures to stdout:
     luts, ffs, brams   ECP5 TRELLIS_COMB, TRELLIS_FF, DP16KD cells of the whole board top
     fmax_mhz           post-route Fmax of the design clock
     accuracy           test accuracy of the binarized network (golden model == RTL)
+    expected_cycles    analytic cycles per frame (the slowest layer's)
+    fifo_sizing_s      seconds the FIFO sizing took (one Verilator build and its runs), as
+                       recorded in the hardware IR when it ran
 """
 import argparse
 import sys
@@ -26,7 +30,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("spec", nargs="?", default=str(REPO / "examples" / "digits_mlp.yaml"),
+    parser.add_argument("spec", nargs="?", default=str(REPO / "examples" / "digits_cnn.yaml"),
                         help="spec file (default: %(default)s)")
     parser.add_argument("--board", default="ulx3s", help="board (default: %(default)s)")
     parser.add_argument("--out", default=None, help="output directory (default: build/bench/<name>)")
@@ -41,6 +45,7 @@ def main(argv=None) -> int:
         out = args.out or REPO / "build" / "bench" / spec.name
         workspace = Workspace.create(spec, out, say=say)
         graph = workspace.export()
+        graph = workspace.hardware(graph, clock_hz=board.clock_mhz * 1e6)
         verification = workspace.verify(graph)
         build = workspace.build(graph, board)
     except HwgenError as error:
@@ -54,6 +59,8 @@ def main(argv=None) -> int:
         "brams": build["brams"],
         "fmax_mhz": f"{build['fmax_mhz']:.1f}",
         "accuracy": f"{verification['rtl_accuracy']:.4f}",
+        "expected_cycles": verification["expected_cycles"],
+        "fifo_sizing_s": f"{graph.meta['fifo_sizing']['seconds']:.1f}",
     }
     for key, value in figures.items():
         print(f"{key}: {value}")

@@ -37,10 +37,12 @@ def _parser() -> argparse.ArgumentParser:
     train = command("train", "train the BNN (float reference too) and save a checkpoint")
     train.add_argument("--force", action="store_true", help="retrain even if a checkpoint matches")
     command("export", "fold the checkpoint into the integer IR (trains first if needed)")
-    sim = command("sim", "co-simulate the generated RTL on Verilator against the golden model")
+    sim = command("sim", "size FIFOs, then co-simulate the generated RTL on Verilator against "
+                        "the golden model")
     sim.add_argument("--frames", type=int, default=None,
                      help="test frames to simulate (default: the spec's verify.frames, else all)")
-    build = command("build", "train, export, verify and build a bitstream, reusing what exists")
+    build = command("build", "train, export, fold, size FIFOs, verify and build a bitstream, "
+                             "reusing what exists")
     build.add_argument("--board", default=None,
                        help="board name under boards/ or a board YAML file (default: the spec's)")
     build.add_argument("--no-verify", action="store_true",
@@ -91,6 +93,9 @@ def _run(args) -> int:
     if args.command == "export":
         print(workspace.ir_file)
         return 0
+    if board is None and getattr(spec.hardware, "target_fps", None) is not None:
+        board = _load_board(None, spec)          # its clock turns the FPS target into cycles
+    graph = workspace.hardware(graph, clock_hz=None if board is None else board.clock_mhz * 1e6)
     if args.command == "sim":
         verification = workspace.verify(graph, frames=args.frames)
         workspace.write_report(graph, verification=verification)

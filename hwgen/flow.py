@@ -4,7 +4,9 @@ Everything goes under one output directory (default ``build/<spec name>/``)::
 
     checkpoint.pt     trained model + metrics, keyed by data/model/train/seed
     model.ir.npz      the integer IR, keyed by the checkpoint and the folding
-    verify.json       RTL vs golden co-simulation, keyed by the IR and the hardware options
+    hardware.ir.npz   the IR as built: auto-folded (with a target) and FIFOs sized by simulation,
+                      keyed by the IR and the hardware options; fifo_sizing.json says how
+    verify.json       RTL vs golden co-simulation of the hardware IR
     gateware/         Verilog, bitstream, tool logs, keyed by the IR, hardware and board
     report.json/.md   the figures of the last run
 
@@ -24,7 +26,10 @@ from pathlib import Path
 from .errors import HwgenError
 from .spec import Spec
 
-__all__ = ["Workspace"]
+__all__ = ["Workspace", "ROM_BITS"]
+
+#: Bits of test frames the board top's demo ROM holds at most (14 ECP5 block RAMs).
+ROM_BITS = 256 * 1024
 
 
 def _digest(value) -> str:
@@ -63,15 +68,19 @@ class Workspace:
         spec = self.spec
         if spec.checkpoint_path is not None:
             return _digest({"checkpoint": str(spec.checkpoint_path)})
+        model = dataclasses.asdict(spec.model)
+        for layer in model["layers"]:        # folding does not change what is trained
+            layer.pop("pe", None)
+            layer.pop("simd", None)
         return _digest({"data": dataclasses.asdict(spec.data), "seed": spec.seed,
-                        "train": dataclasses.asdict(spec.train),
-                        "layers": [(l.type, l.in_features, l.out_features) for l in spec.model.layers]})
+                        "train": dataclasses.asdict(spec.train), "model": model})
 
     @property
     def ir_key(self) -> str:
         from .ir import IR_VERSION
         return _digest({"train": self.train_key, "ir_version": IR_VERSION,
-                        "folding": [(l.folded_pe, l.folded_simd) for l in self.spec.model.layers]})
+                        "folding": [(getattr(l, "pe", None), getattr(l, "simd", None))
+                                    for l in self.spec.model.layers]})
 
     @property
     def hardware_key(self) -> str:
@@ -160,6 +169,69 @@ class Workspace:
         _write_atomic(self.ir_file, buffer.getvalue())
         return graph
 
+    # --- dataflow: folding and FIFO sizing ----------------------------------------------------
+    @property
+    def hardware_ir_file(self) -> Path:
+        return self.root / "hardware.ir.npz"
+
+    def hardware(self, graph, *, clock_hz: float | None = None, force: bool = False):
+        """The IR as built: auto-folded when the spec sets a target, FIFOs sized by simulation.
+
+        ``clock_hz`` turns ``hardware.target_fps`` into cycles per frame (the board's clock).
+        """
+        from .ir import load_ir, save_ir
+        hardware = self.spec.hardware
+        target = self._target_cycles(clock_hz)
+        key = _digest({"hw": self.hardware_key, "target_cycles": target})
+        if self.hardware_ir_file.exists() and not force:
+            try:
+                saved = load_ir(self.hardware_ir_file)
+            except HwgenError as error:
+                self.say(f"sizing again: {error}")
+                saved = None
+            if saved is not None and saved.meta.get("hardware_key") == key:
+                self.say(f"reusing hardware IR {self.hardware_ir_file} "
+                         f"(FIFO depths {list(saved.fifo_depths)})")
+                return saved
+        if target is not None:
+            from .ir.folding import auto_fold
+            graph = auto_fold(graph, target_cycles=target,
+                              fixed=tuple(graph.meta.get("fixed_folding", ())))
+            self.say(f"auto-folded for {target} cycles/frame: expected "
+                     f"{graph.expected_cycles()} cycles/frame")
+        if getattr(hardware, "size_fifos", True):
+            from .fifo_sizing import size_fifos
+            sizing = size_fifos(graph, build_root=self.root / "sim", seed=self.spec.seed,
+                                progress=self.say)
+            graph = sizing.graph
+            summary = {"depths": list(sizing.depths), "peaks": list(sizing.peaks),
+                       "seconds": sizing.seconds, "frames": sizing.frames,
+                       "sim_cycles": sizing.sim_cycles,
+                       "reference_cycles_per_frame": sizing.reference_cycles}
+        else:
+            from .hw.network import Network
+            graph = graph.with_fifo_depths(Network(graph, fifo_depth=hardware.fifo_depth)
+                                           .fifo_depths())
+            summary = {"depths": list(graph.fifo_depths), "seconds": 0.0, "rule": "fifo_depth"}
+        graph = dataclasses.replace(graph, meta={**graph.meta, "hardware_key": key,
+                                                 "fifo_sizing": summary})
+        import io
+        buffer = io.BytesIO()
+        save_ir(graph, buffer)
+        _write_atomic(self.hardware_ir_file, buffer.getvalue())
+        return graph
+
+    def _target_cycles(self, clock_hz: float | None) -> int | None:
+        hardware = self.spec.hardware
+        if getattr(hardware, "target_cycles", None) is not None:
+            return hardware.target_cycles
+        if getattr(hardware, "target_fps", None) is not None:
+            from .ir.folding import target_from_fps
+            if clock_hz is None:
+                raise HwgenError("hardware.target_fps needs the board's clock")
+            return target_from_fps(hardware.target_fps, clock_hz)
+        return None
+
     # --- verify ----------------------------------------------------------------------------
     @property
     def verify_file(self) -> Path:
@@ -168,7 +240,7 @@ class Workspace:
     def verify(self, graph, *, frames: int | None = None, force: bool = False) -> dict:
         from .verify import verify_network
         frames = frames if frames is not None else self.spec.verify.frames
-        key = _digest({"hw": self.hardware_key, "frames": frames})
+        key = _digest({"hw": graph.meta.get("hardware_key", self.hardware_key), "frames": frames})
         if self.verify_file.exists() and not force:
             saved = json.loads(self.verify_file.read_text())
             if saved.get("key") == key:
@@ -198,8 +270,9 @@ class Workspace:
         :meth:`check_timing`), so that a failing build still gets its report."""
         from .fpga.flow import build_bitstream
         from .fpga.top import RomTop
-        from .hw.network import Network, frame_words
-        key = _digest({"hw": self.hardware_key, "board": dataclasses.asdict(board)})
+        from .hw.network import Network
+        key = _digest({"hw": graph.meta.get("hardware_key", self.hardware_key),
+                       "board": dataclasses.asdict(board)})
         summary_file = self.gateware_dir / "build.json"
         if summary_file.exists() and not force:
             saved = json.loads(summary_file.read_text())
@@ -207,9 +280,12 @@ class Workspace:
                 self.say(f"reusing bitstream {self.gateware_dir}")
                 return saved
         network = Network(graph, fifo_depth=self.spec.hardware.fifo_depth)
-        words = [w for frame in frame_words(graph.test_frames, network.in_width) for w in frame]
+        # The demo ROM holds the first test frames, up to ROM_BITS (a fraction of the BRAM).
+        frame_bits = graph.input_elements * graph.input_bits
+        count = max(1, min(len(graph.test_frames), ROM_BITS // frame_bits))
+        words = network.input_words(graph.test_frames[:count])
         top = RomTop(network=network, words=words, transfers_per_frame=network.transfers_per_frame,
-                     labels=[int(label) for label in graph.test_labels], board=board)
+                     labels=[int(label) for label in graph.test_labels[:count]], board=board)
         self.root.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(dir=self.root, prefix=".gateware."))
         try:
@@ -236,12 +312,16 @@ class Workspace:
 
     # --- report ----------------------------------------------------------------------------
     def write_report(self, graph, *, verification: dict | None = None, build: dict | None = None):
-        layers = [{"name": l.name, "mw": l.mw, "mh": l.mh, "pe": l.pe, "simd": l.simd,
-                   "cycles_per_frame": l.expected_cycles()} for l in graph.layers]
+        depths = list(graph.fifo_depths) + [None] if graph.fifo_depths is not None \
+            else [None] * len(graph.layers)
+        layers = [{**layer._meta(), "cycles_per_frame": layer.expected_cycles(), "fifo_depth": depth}
+                  for layer, depth in zip(graph.layers, depths)]
+        sizing = graph.meta.get("fifo_sizing")
         report = {"spec": self.spec.name, "seed": self.spec.seed,
                   "float_accuracy": graph.meta.get("float_accuracy"),
                   "bnn_accuracy": graph.meta.get("bnn_accuracy"),
                   "expected_cycles_per_frame": graph.expected_cycles(),
+                  "fifo_sizing_s": sizing.get("seconds") if sizing else None,
                   "layers": layers, "verification": verification, "build": build}
         if build and build.get("fmax_mhz"):
             report["inferences_per_s_at_fmax"] = build["fmax_mhz"] * 1e6 / graph.expected_cycles()
@@ -250,12 +330,24 @@ class Workspace:
         return report
 
 
+def _shape(layer: dict) -> str:
+    """A layer's shape in a report table."""
+    if layer["op"] == "mvtu":
+        pixels = f" x {layer['pixels']} px" if layer.get("pixels", 1) > 1 else ""
+        return f"{layer['mw']} -> {layer['mh']}{pixels}"
+    image = f"{layer['channels']}x{layer['height']}x{layer['width']}"
+    kernel = "x".join(str(k) for k in layer["kernel"])
+    return f"{image}, {kernel} kernel"
+
+
 def _markdown(report: dict) -> str:
     lines = [f"# hwgen report: {report['spec']}", ""]
     for key in ("float_accuracy", "bnn_accuracy"):
         if report.get(key) is not None:
             lines.append(f"- {key.replace('_', ' ')}: {report[key]:.4f}")
     lines.append(f"- expected cycles/frame: {report['expected_cycles_per_frame']}")
+    if report.get("fifo_sizing_s") is not None:
+        lines.append(f"- FIFO sizing: {report['fifo_sizing_s']:.1f} s")
     verification = report.get("verification")
     if verification:
         lines += [f"- RTL vs golden: {verification['mismatches']} mismatches on "
@@ -269,8 +361,10 @@ def _markdown(report: dict) -> str:
                   f"- Fmax {build.get('fmax_mhz', 0):.1f} MHz (requested {build.get('clock_mhz')} MHz)"]
     if report.get("inferences_per_s_at_fmax"):
         lines.append(f"- inferences/s at Fmax: {report['inferences_per_s_at_fmax']:.0f}")
-    lines += ["", "| layer | MW | MH | PE | SIMD | cycles/frame |", "|---|---|---|---|---|---|"]
+    lines += ["", "| layer | op | shape | PE | SIMD | cycles/frame | FIFO after |",
+              "|---|---|---|---|---|---|---|"]
     for layer in report["layers"]:
-        lines.append(f"| {layer['name']} | {layer['mw']} | {layer['mh']} | {layer['pe']} | "
-                     f"{layer['simd']} | {layer['cycles_per_frame']} |")
+        lines.append(f"| {layer['name']} | {layer['op']} | {_shape(layer)} | {layer.get('pe', '')} | "
+                     f"{layer.get('simd', '')} | {layer['cycles_per_frame']} | "
+                     f"{layer.get('fifo_depth') or ''} |")
     return "\n".join(lines) + "\n"
