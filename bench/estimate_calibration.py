@@ -1,0 +1,310 @@
+"""Resource estimates (``hwgen.estimate``) against ECP5 synthesis, block by block.
+
+    python bench/estimate_calibration.py [--only mvtu,swg,...] [--jobs 2] [--fit]
+
+Each configuration below is elaborated alone (``amaranth.back.verilog``), synthesised with
+``synth_ecp5`` (YoWASP or native Yosys) and packed by ``nextpnr-ecp5 --pack-only``, whose
+utilisation counts ``TRELLIS_COMB`` (LUT4s and carry halves: the ``luts`` of a build report),
+``TRELLIS_FF`` and ``DP16KD`` exactly as a full build does (placement and routing change none
+of them). Results are cached under ``build/calibration/`` by a hash of the Verilog, so a rerun
+only synthesises what changed.
+
+Progress goes to stderr; stdout has one line per configuration (estimated and synthesised LUTs,
+FFs, BRAMs) and then the figures, one ``key: value`` a line:
+
+    lut_mare            mean absolute relative error of the LUT estimate, all blocks
+    mvtu_lut_mare       the same over the MVTU configurations
+    ff_mare             mean absolute relative error of the FF estimate
+    bram_exact          fraction of configurations whose DP16KD count is exactly right
+    dsp_exact           the same for MULT18X18D
+
+``--fit`` also solves, per block kind, the non-negative least-squares problem for the LUT
+coefficients of :mod:`hwgen.estimate` (minimising *relative* error) and prints them: this is how
+the constants in ``hwgen/estimate.py`` were obtained.
+"""
+import argparse
+import hashlib
+import json
+import subprocess
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+from amaranth.hdl import unsigned
+
+from hwgen import estimate
+from hwgen.cosim import emit_verilog
+from hwgen.hw.dwc import WidthConverter
+from hwgen.hw.fifo import StreamFIFO
+from hwgen.hw.maxpool import MaxPool
+from hwgen.hw.mvtu import MVTU
+from hwgen.hw.swg import SlidingWindow
+from hwgen.ir import MaxPoolLayer, MVTULayer, SWGLayer
+from hwgen.toolchain import amaranth_tool_env
+
+REPO = Path(__file__).resolve().parent.parent
+CACHE = REPO / "build" / "calibration"
+
+# (mw, mh, pe, simd, in_encoding, in_bits, logits): folds spanning pe x simd 1 .. 1024, every
+# encoding, weight memories in logic, in block RAM and constant (one word), with and without
+# a replay buffer.
+MVTU_CONFIGS = [
+    (64, 32, 1, 1, "bipolar", 1, False),
+    (64, 32, 4, 16, "bipolar", 1, False),
+    (64, 32, 8, 8, "bipolar", 1, False),
+    (64, 32, 32, 64, "bipolar", 1, False),
+    (256, 64, 8, 32, "bipolar", 1, False),
+    (256, 64, 16, 16, "bipolar", 1, False),
+    (256, 64, 32, 32, "bipolar", 1, False),
+    (256, 64, 4, 8, "bipolar", 1, False),
+    (512, 128, 2, 4, "bipolar", 1, False),
+    (784, 64, 16, 49, "bipolar", 1, False),
+    (144, 32, 8, 16, "bipolar", 1, False),
+    (144, 32, 4, 36, "bipolar", 1, False),
+    (1024, 256, 8, 64, "bipolar", 1, False),
+    (1024, 256, 32, 32, "bipolar", 1, False),
+    (128, 32, 4, 16, "binary", 1, False),
+    (128, 32, 8, 32, "binary", 1, False),
+    (64, 16, 2, 8, "binary", 1, False),
+    (256, 64, 16, 16, "binary", 1, False),
+    (9, 16, 4, 9, "uint", 4, False),
+    (9, 16, 16, 9, "uint", 4, False),
+    (27, 32, 8, 3, "uint", 8, False),
+    (48, 16, 4, 8, "uint", 8, False),
+    (16, 8, 2, 4, "uint", 2, False),
+    (64, 32, 8, 16, "uint", 4, False),
+    (288, 10, 10, 32, "bipolar", 1, True),
+    (288, 10, 2, 8, "bipolar", 1, True),
+    (288, 10, 1, 288, "bipolar", 1, True),
+    (64, 10, 5, 16, "binary", 1, True),
+    (256, 10, 10, 64, "bipolar", 1, True),
+    (64, 32, 1, 2, "bipolar", 1, False),
+    (144, 32, 1, 3, "bipolar", 1, False),
+    (144, 32, 16, 1, "bipolar", 1, False),
+    (144, 32, 32, 1, "bipolar", 1, False),
+    (288, 10, 1, 3, "bipolar", 1, True),
+]
+# (channels, height, width, kernel, stride, padding, simd, elem_bits)
+SWG_CONFIGS = [
+    (1, 8, 8, 3, 1, 1, 1, 4),
+    (16, 8, 8, 3, 1, 0, 1, 1),
+    (16, 8, 8, 3, 1, 0, 4, 1),
+    (16, 8, 8, 3, 1, 0, 16, 1),
+    (32, 16, 16, 3, 1, 1, 8, 1),
+    (3, 32, 32, 3, 1, 1, 3, 8),
+    (64, 16, 16, 3, 1, 1, 1, 1),
+    (64, 16, 16, 3, 1, 1, 64, 1),
+    (8, 28, 28, 5, 2, 2, 2, 1),
+    (16, 8, 8, 3, 1, 1, 2, 1),
+    (32, 32, 32, 3, 1, 1, 4, 1),
+    (1, 28, 28, 3, 1, 0, 1, 8),
+    (48, 8, 8, 3, 1, 0, 16, 1),
+    (6, 8, 8, 3, 1, 0, 2, 1),
+]
+# (channels, height, width, kernel, pe)
+MAXPOOL_CONFIGS = [
+    (32, 6, 6, 2, 1),
+    (32, 6, 6, 2, 8),
+    (32, 6, 6, 2, 32),
+    (64, 16, 16, 2, 4),
+    (16, 24, 24, 3, 16),
+    (48, 6, 6, 2, 16),
+]
+# (width, depth)
+FIFO_CONFIGS = [(1, 2), (16, 32), (64, 64), (8, 512), (32, 16), (1, 512), (64, 4), (4, 64),
+                (16, 1024), (8, 8)]
+# (in_width, out_width)
+DWC_CONFIGS = [(1, 16), (16, 1), (32, 9), (4, 36), (10, 64), (2, 6), (36, 4), (64, 10), (1, 64),
+               (24, 32)]
+
+_emit_lock = threading.Lock()
+
+
+def _mvtu_layer(mw, mh, pe, simd, in_encoding, in_bits, logits) -> MVTULayer:
+    rng = np.random.default_rng(mw * 7919 + mh * 104729 + pe * 31 + simd)
+    weights = rng.integers(0, 2, (mh, mw)).astype(bool)
+    shape = dict(in_encoding=in_encoding, in_bits=in_bits)
+    name = f"mvtu_{mw}x{mh}_pe{pe}_simd{simd}_{in_encoding}{in_bits}{'_logits' if logits else ''}"
+    if logits:
+        return MVTULayer(name, mw, mh, pe, simd, weights, **shape)
+    probe = MVTULayer(name, mw, mh, pe, simd, weights, **shape)
+    spread = max(2, int(np.sqrt(mw) * probe.in_max / 2))
+    return MVTULayer(name, mw, mh, pe, simd, weights, rng.integers(-spread, spread + 1, mh),
+                     rng.integers(0, 2, mh).astype(bool), **shape)
+
+
+def configurations(kinds) -> list[tuple[str, str, object, object]]:
+    """(kind, name, component factory, what to estimate) of each configuration: an IR layer, or
+    the parameters of a FIFO or width converter."""
+    result = []
+    if "mvtu" in kinds:
+        for config in MVTU_CONFIGS:
+            layer = _mvtu_layer(*config)
+            result.append(("mvtu", layer.name, lambda layer=layer: MVTU(layer), layer))
+    if "swg" in kinds:
+        for c, h, w, k, s, p, simd, bits in SWG_CONFIGS:
+            layer = SWGLayer(f"swg_{c}x{h}x{w}_k{k}s{s}p{p}_simd{simd}_b{bits}", c, h, w, k, s, p,
+                             simd, bits)
+            result.append(("swg", layer.name, lambda layer=layer: SlidingWindow(layer), layer))
+    if "maxpool" in kinds:
+        for c, h, w, k, pe in MAXPOOL_CONFIGS:
+            layer = MaxPoolLayer(f"maxpool_{c}x{h}x{w}_k{k}_pe{pe}", c, h, w, k, pe)
+            result.append(("maxpool", layer.name, lambda layer=layer: MaxPool(layer), layer))
+    if "fifo" in kinds:
+        for width, depth in FIFO_CONFIGS:
+            result.append(("fifo", f"fifo_w{width}_d{depth}",
+                           lambda width=width, depth=depth: StreamFIFO(shape=unsigned(width),
+                                                                       depth=depth),
+                           (width, depth)))
+    if "dwc" in kinds:
+        for in_width, out_width in DWC_CONFIGS:
+            result.append(("dwc", f"dwc_{in_width}to{out_width}",
+                           lambda a=in_width, b=out_width: WidthConverter(in_width=a, out_width=b),
+                           (in_width, out_width)))
+    return result
+
+
+def estimated(kind: str, subject) -> tuple[estimate.Resources, dict]:
+    """The estimate of a configuration and the terms of its LUT count."""
+    if kind == "fifo":
+        return estimate.fifo_resources(*subject), estimate.fifo_terms(*subject)
+    if kind == "dwc":
+        return estimate.dwc_resources(*subject), estimate.dwc_terms(*subject)
+    return estimate.estimate_layer(subject), estimate.layer_terms(subject)
+
+
+def _run(command, cwd: Path, what: str):
+    result = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
+    if result.returncode != 0:
+        tail = (result.stdout + result.stderr)[-2000:]
+        raise RuntimeError(f"{what} failed in {cwd}:\n{tail}")
+
+
+def synthesise(name: str, factory, env: dict) -> dict:
+    """``TRELLIS_COMB``, ``TRELLIS_FF``, ``DP16KD`` (and more) of one block, cached."""
+    with _emit_lock:
+        verilog = emit_verilog(factory())
+    digest = hashlib.sha256(verilog.encode()).hexdigest()[:16]
+    folder = CACHE / f"{name}-{digest}"
+    report_file = folder / "report.json"
+    if not report_file.is_file():
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "top.v").write_text(verilog)
+        # YoWASP tools see the working directory only: relative paths.
+        _run([env["YOSYS"], "-q", "-l", "synth.log", "-p",
+              "read_verilog top.v; synth_ecp5 -top top -json top.json; tee -q -o stat.txt stat"],
+             folder, "yosys")
+        _run([env["NEXTPNR_ECP5"], "--85k", "--package", "CABGA756", "--json", "top.json",
+              "--pack-only", "--report", "report.json", "-q"], folder, "nextpnr-ecp5")
+    report = json.loads(report_file.read_text())
+    used = {cell: int(entry["used"]) for cell, entry in report["utilization"].items()}
+    return {"luts": used.get("TRELLIS_COMB", 0), "ffs": used.get("TRELLIS_FF", 0),
+            "brams": used.get("DP16KD", 0), "dsps": used.get("MULT18X18D", 0)}
+
+
+def _relative_errors(rows, key):
+    return [abs(row["estimate"][key] - row["real"][key]) / max(1, row["real"][key])
+            for row in rows]
+
+
+# Coefficients held at their physical value rather than fitted: a DPR16X4 is 4 LUTs, and the
+# MVTU terms with too few configurations to tell them apart from the others count 1 LUT each.
+PINNED = {
+    "mvtu": {"lutram": 4.0, "gate": 1.0, "logit": 1.0, "lutram_mux": 1.0, "counter": 1.0},
+    "swg": {"lutram": 4.0},
+    "maxpool": {"lutram": 4.0},
+    "fifo": {"lutram": 4.0},
+    "dwc": {},
+}
+
+
+def _fit_kind(rows, pinned: dict) -> dict[str, float]:
+    from scipy.optimize import nnls
+    names = sorted({name for row in rows for name in row["terms"]} - set(pinned))
+    real = [max(1, row["real"]["luts"]) for row in rows]
+    a = np.array([[row["terms"].get(name, 0.0) / luts for name in names]
+                  for row, luts in zip(rows, real)])
+    b = np.array([1 - sum(value * row["terms"].get(name, 0.0) for name, value in pinned.items())
+                  / luts for row, luts in zip(rows, real)])
+    coefficients, _ = nnls(a, b)
+    return {**dict(zip(names, (float(c) for c in coefficients))), **pinned}
+
+
+def fit(rows):
+    """Per block kind, non-negative LUT coefficients minimising the relative error, and the
+    error of each configuration left out of the fit (leave-one-out)."""
+    for kind in sorted({row["kind"] for row in rows}):
+        chosen = [row for row in rows if row["kind"] == kind]
+        coefficients = _fit_kind(chosen, PINNED[kind])
+        fitted, left_out = [], []
+        for index, row in enumerate(chosen):
+            for errors, values in ((fitted, coefficients),
+                                   (left_out, _fit_kind(chosen[:index] + chosen[index + 1:],
+                                                        PINNED[kind]))):
+                estimate_luts = sum(values.get(name, 0.0) * count
+                                    for name, count in row["terms"].items())
+                errors.append(abs(estimate_luts / max(1, row["real"]["luts"]) - 1))
+        print(f"# fit {kind}: " + ", ".join(f"{name}={value:.3f}"
+                                            for name, value in sorted(coefficients.items()))
+              + f"  (error {np.mean(fitted):.3f}, leave-one-out {np.mean(left_out):.3f})",
+              flush=True)
+
+
+def main(argv=None) -> int:
+    kinds_all = ("mvtu", "swg", "maxpool", "fifo", "dwc")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", default=",".join(kinds_all),
+                        help="block kinds, comma-separated (default: %(default)s)")
+    parser.add_argument("--jobs", type=int, default=2,
+                        help="synthesis runs at once (default: %(default)s)")
+    parser.add_argument("--fit", action="store_true", help="print least-squares LUT coefficients")
+    args = parser.parse_args(argv)
+    kinds = [kind.strip() for kind in args.only.split(",") if kind.strip()]
+    unknown = set(kinds) - set(kinds_all)
+    if unknown:
+        parser.error(f"unknown block kinds {', '.join(sorted(unknown))} "
+                     f"(known: {', '.join(kinds_all)})")
+    env = amaranth_tool_env()
+    configs = configurations(kinds)
+
+    def measure(config):
+        kind, name, component, subject = config
+        real = synthesise(name, component, env)
+        print(f"[calibration] {name}: {real['luts']} LUT, {real['ffs']} FF, {real['brams']} BRAM, "
+              f"{real['dsps']} DSP", file=sys.stderr, flush=True)
+        result, terms = estimated(kind, subject)
+        return {"kind": kind, "name": name, "real": real,
+                "estimate": {"luts": result.luts, "ffs": result.ffs, "brams": result.brams,
+                             "dsps": result.dsps},
+                "terms": terms}
+
+    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        rows = list(pool.map(measure, configs))
+
+    print(f"{'configuration':48s} {'LUT est':>8s} {'LUT real':>8s} {'err':>6s} "
+          f"{'FF est':>7s} {'FF real':>7s} {'BRAM':>9s} {'DSP':>5s}")
+    for row in rows:
+        est, real = row["estimate"], row["real"]
+        error = (est["luts"] - real["luts"]) / max(1, real["luts"])
+        print(f"{row['name']:48s} {est['luts']:8d} {real['luts']:8d} {error:+6.0%} "
+              f"{est['ffs']:7d} {real['ffs']:7d} {est['brams']:4d}/{real['brams']:<4d} "
+              f"{est['dsps']:2d}/{real['dsps']:<2d}")
+    if args.fit:
+        fit(rows)
+    mvtu_rows = [row for row in rows if row["kind"] == "mvtu"]
+    figures = {"lut_mare": float(np.mean(_relative_errors(rows, "luts")))}
+    if mvtu_rows:
+        figures["mvtu_lut_mare"] = float(np.mean(_relative_errors(mvtu_rows, "luts")))
+    figures["ff_mare"] = float(np.mean(_relative_errors(rows, "ffs")))
+    for unit in ("brams", "dsps"):
+        figures[f"{unit[:-1]}_exact"] = float(np.mean([row["estimate"][unit] == row["real"][unit]
+                                                       for row in rows]))
+    for key, value in figures.items():
+        print(f"{key}: {value:.4f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,116 @@
+"""Auto-folding against a FINN-style greedy folding, in estimated resources.
+
+    python bench/folding.py
+
+Folds a small convolutional chain and a 784-1024-1024-10 MLP at several targets with
+:func:`hwgen.ir.folding.auto_fold`, and with the rule of FINN's ``SetFolding`` (per layer, raise
+SIMD through the divisors of MW until the target is met, then PE; a sliding window takes its
+MVTU's SIMD, a max-pool the PE before it). One ``key: value`` line per figure:
+
+    <graph>_<target>_luts            estimated LUTs of the auto-folded graph (converters included)
+    <graph>_<target>_brams           estimated DP16KD block RAMs of the same
+    <graph>_<target>_greedy_luts     the same two for the greedy folding
+    <graph>_<target>_greedy_brams
+    <graph>_<target>_saving          1 - cost / greedy cost (cost: LUTs + weighted BRAM/DSP)
+    fold_ms                          milliseconds to auto-fold the MLP
+"""
+import dataclasses
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from hwgen.estimate import (Resources, dwc_resources, estimate_layer, in_width,  # noqa: E402
+                            out_width)
+from hwgen.ir import Graph, MaxPoolLayer, MVTULayer, SWGLayer  # noqa: E402
+from hwgen.ir.folding import auto_fold, folding_cost  # noqa: E402
+from tests.conftest import random_layer  # noqa: E402
+
+
+def conv_chain(rng) -> Graph:
+    layers = (SWGLayer("conv0_swg", 1, 8, 8, 3, padding=1, elem_bits=4),
+              random_layer(rng, mw=9, mh=16, pe=1, simd=1, name="conv0", in_encoding="uint",
+                           in_bits=4, pixels=64),
+              SWGLayer("conv1_swg", 16, 8, 8, 3),
+              random_layer(rng, mw=144, mh=32, pe=1, simd=1, name="conv1", pixels=36),
+              MaxPoolLayer("pool", 32, 6, 6, 2),
+              random_layer(rng, mw=288, mh=10, pe=1, simd=1, name="fc", logits=True))
+    return Graph("conv", (1, 8, 8), 10, layers, rng.integers(0, 16, (1, 64)), [0],
+                 input_encoding="uint", input_bits=4)
+
+
+def mlp(rng) -> Graph:
+    layers = (random_layer(rng, mw=784, mh=1024, pe=1, simd=1, name="fc0"),
+              random_layer(rng, mw=1024, mh=1024, pe=1, simd=1, name="fc1"),
+              random_layer(rng, mw=1024, mh=10, pe=1, simd=1, name="fc2", logits=True))
+    return Graph("mlp", (784, 1, 1), 10, layers, rng.integers(0, 2, (1, 784)), [0])
+
+
+def _divisors(n):
+    return [d for d in range(1, n + 1) if n % d == 0]
+
+
+def greedy_fold(graph: Graph, target: int) -> Graph:
+    """FINN ``SetFolding``'s rule: SIMD first, then PE, smallest that meets the target."""
+    layers = list(graph.layers)
+    for index, layer in enumerate(layers):
+        if not isinstance(layer, MVTULayer):
+            continue
+        pe, simd = 1, 1
+        for simd in _divisors(layer.mw):
+            if dataclasses.replace(layer, pe=1, simd=simd).expected_cycles() <= target:
+                break
+        for pe in _divisors(layer.mh):
+            if dataclasses.replace(layer, pe=pe, simd=simd).expected_cycles() <= target:
+                break
+        layers[index] = dataclasses.replace(layer, pe=pe, simd=simd)
+    for index, layer in enumerate(layers):
+        if isinstance(layer, SWGLayer):
+            consumer = layers[index + 1]
+            simd = max(d for d in _divisors(layer.channels) if consumer.simd % d == 0)
+            while dataclasses.replace(layer, simd=simd).expected_cycles() > target:
+                simd = min(d for d in _divisors(layer.channels) if d > simd)
+            layers[index] = dataclasses.replace(layer, simd=simd)
+        elif isinstance(layer, MaxPoolLayer):
+            producer = layers[index - 1]
+            pe = max(d for d in _divisors(layer.channels) if producer.pe % d == 0)
+            layers[index] = dataclasses.replace(layer, pe=pe)
+    return dataclasses.replace(graph, layers=tuple(layers))
+
+
+def total(graph: Graph) -> Resources:
+    result = sum((estimate_layer(layer) for layer in graph.layers), Resources())
+    for a, b in zip(graph.layers, graph.layers[1:]):
+        result = result + dwc_resources(out_width(a), in_width(b))
+    return result
+
+
+def main() -> int:
+    rng = np.random.default_rng(0)
+    figures = {}
+    for graph, targets in ((conv_chain(rng), (20_000, 5000, 1000, 600)),
+                           (mlp(rng), (100_000, 10_000, 2048))):
+        for target in targets:
+            folded = auto_fold(graph, target_cycles=target)
+            greedy = greedy_fold(graph, target)
+            assert folded.expected_cycles() <= target and greedy.expected_cycles() <= target
+            key = f"{graph.name}_{target}"
+            figures[f"{key}_luts"] = total(folded).luts
+            figures[f"{key}_brams"] = total(folded).brams
+            figures[f"{key}_greedy_luts"] = total(greedy).luts
+            figures[f"{key}_greedy_brams"] = total(greedy).brams
+            figures[f"{key}_saving"] = f"{1 - folding_cost(folded) / folding_cost(greedy):.3f}"
+    graph = mlp(np.random.default_rng(1))
+    started = time.perf_counter()
+    auto_fold(graph, target_cycles=4096)
+    figures["fold_ms"] = f"{(time.perf_counter() - started) * 1e3:.0f}"
+    for key, value in figures.items():
+        print(f"{key}: {value}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

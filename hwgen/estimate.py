@@ -1,0 +1,482 @@
+"""Resource estimates of the streaming blocks on ECP5: a third reader of the IR.
+
+Each block is estimated from the structure the Amaranth code in :mod:`hwgen.hw` builds, term by
+term, in the units a build report counts (:class:`hwgen.fpga.report.BuildReport`):
+
+``luts``
+    nextpnr-ecp5 ``TRELLIS_COMB`` cells: LUT4s, and one per bit of a ``CCU2C`` carry chain
+    (Yosys maps every ``+``, ``-`` and comparison of the adder trees to carry chains, so an
+    adder costs about one LUT per result bit). Distributed RAM (``TRELLIS_DPR16X4``, 16 words of
+    4 bits) counts 4 more (its ``TRELLIS_RAMW`` cell is not a LUT).
+``ffs``
+    ``TRELLIS_FF`` flip-flops, counted register by register.
+``brams``
+    ``DP16KD`` 18 Kbit block RAMs.
+``dsps``
+    ``MULT18X18D`` multipliers: Yosys maps an address ``index * words`` to one unless
+    ``words`` is a power of two (the sliding window's and the max-pool's channel folds).
+
+Memories are placed as Yosys 0.40+ ``memory_libmap`` places them for ``synth_ecp5``
+(:func:`map_memory` repeats its cost model): a ROM costs 1/16 per bit as logic against 128 per
+block RAM, a RAM 1 per bit as flip-flops against 4 per ``DPR16X4`` or 128 per block RAM; the
+cheapest wins, logic on a tie. So a one-word weight ROM (a fully unfolded layer) is constants, a
+small one LUTs, a deep one block RAM.
+
+The LUT count of a block is ``sum(COEFFICIENTS[term] * count)`` over the counts of
+:func:`layer_terms` (or :func:`fifo_terms`, :func:`dwc_terms`). The coefficients were fitted,
+per block kind, by non-negative least squares on the relative error against Yosys 0.70
+``synth_ecp5`` + ``nextpnr-ecp5 --pack-only`` on 34 MVTU, 14 SWG, 6 max-pool, 10 FIFO and 10
+width converter configurations: ``python bench/estimate_calibration.py --fit`` repeats the fit and
+prints the error of every configuration.
+"""
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+from .ir import MaxPoolLayer, MVTULayer, SWGLayer
+
+__all__ = ["Resources", "MemoryMap", "map_memory", "estimate_layer", "layer_terms",
+           "fifo_resources", "fifo_terms", "dwc_resources", "dwc_terms", "in_width",
+           "out_width", "BRAM_LUTS", "DSP_LUTS", "COEFFICIENTS"]
+
+#: LUTs a DP16KD block RAM is worth when one cost is needed: the LUT4s per block RAM of the
+#: LFE5U-85F (83,640 / 208 = 402; the 25F has 24,288 / 56 = 434).
+BRAM_LUTS = 400
+
+#: LUTs a MULT18X18D multiplier is worth: LUT4s per multiplier of the LFE5U-85F (83,640 / 156).
+DSP_LUTS = 536
+
+#: LUTs per unit of each term, per block kind: fitted by ``bench/estimate_calibration.py --fit``
+#: (non-negative least squares on the relative error against Yosys 0.70 ``synth_ecp5`` and
+#: ``nextpnr-ecp5 --pack-only``), rounded; the terms marked "pinned" are held at their physical
+#: value. Mean absolute relative error of the fit (and of each configuration left out of it):
+#: MVTU 8.3 % (12.5 %), sliding window 11 % (14 %), max-pool 5 % (21 %), FIFO 11 % (26 %),
+#: width converter 22 % (39 %).
+COEFFICIENTS = {
+    "mvtu": {
+        "gate": 1.0,            # pinned; per synapse gate: XNOR, or AND and AND-NOT
+        "gate_uint": 1.35,      # per bit of an integer synapse, sign-extended: -x, +-x, full adders
+        "adder": 1.00,          # per carry-chain LUT of the adder tree of the SIMD products
+        "accumulate": 3.13,     # per accumulator bit: restart multiplexer and adder
+        "compare": 1.11,        # per threshold bit compared (and the threshold's invert)
+        "logit": 1.0,           # pinned; per bit of 2 * popcount - MW (bipolar logits)
+        "rom": 1.61,            # per ROM bit-slice of 16 words held in LUTs
+        "lutram": 4.0,          # pinned; per DPR16X4 distributed RAM
+        "lutram_mux": 1.0,      # pinned; per bit of a multiplexer across memory banks or words
+        "replay": 1.34,         # per bit choosing the input stream or the replay buffer
+        "counter": 1.0,         # pinned; per bit of the fold counters and weight address
+        "control": 32.1,        # handshake and pipeline control
+    },
+    "swg": {
+        "counter": 3.97,        # per bit of the reader's and writer's counters
+        "data": 1.40,           # per output bit: padding multiplexer
+        "lutram": 4.0,          # pinned
+        "lutram_mux": 1.28,
+        "control": 0.0,
+    },
+    "maxpool": {
+        "counter": 3.08,
+        "data": 1.27,           # per channel: OR and restart multiplexer
+        "lutram": 4.0,          # pinned
+        "lutram_mux": 0.90,
+        "control": 11.9,
+    },
+    "fifo": {
+        "bram": 88.4,           # block RAM port glue
+        "counter": 0.99,        # per bit of the three pointers and level
+        "data": 0.81,
+        "lutram": 4.0,          # pinned
+        "lutram_mux": 5.98,
+        "control": 0.0,
+    },
+    "dwc": {
+        "shift": 0.94,          # per (input bit, fill level it may land at)
+        "capacity": 1.19,       # per buffered bit
+        "control": 30.7,
+    },
+}
+
+
+@dataclass(frozen=True)
+class Resources:
+    """ECP5 resources of a block or a sum of blocks."""
+    luts: int = 0
+    ffs: int = 0
+    brams: int = 0
+    dsps: int = 0
+
+    def __add__(self, other: "Resources") -> "Resources":
+        if not isinstance(other, Resources):
+            return NotImplemented
+        return Resources(self.luts + other.luts, self.ffs + other.ffs, self.brams + other.brams,
+                         self.dsps + other.dsps)
+
+    def cost(self, bram_luts: float = BRAM_LUTS, dsp_luts: float = DSP_LUTS) -> float:
+        """One figure to minimise: LUTs, a block RAM counted as ``bram_luts`` LUTs and a
+        multiplier as ``dsp_luts``."""
+        return self.luts + bram_luts * self.brams + dsp_luts * self.dsps
+
+
+# --- memories -------------------------------------------------------------------------------
+
+# memory_libmap's costs (yosys passes/memory/memory_libmap.cc, techlibs/lattice/*_16kd.txt,
+# lutrams_trellis.txt).
+_LOGIC_COST_ROM = 1 / 16
+_LOGIC_COST_RAM = 1.0
+_BRAM_COST = 128
+_LUTRAM_COST = 4
+_MUX_FACTOR = 0.5
+# DP16KD (and PDPW16KD, 36 bits wide) aspect ratios: data width -> words.
+_BRAM_SHAPES = ((1, 16384), (2, 8192), (4, 4096), (9, 2048), (18, 1024), (36, 512))
+_LUTRAM_WORDS, _LUTRAM_WIDTH = 16, 4
+# A ROM of at most this many words in logic is a function of 3 address bits: with the input
+# bit it gates, one LUT4 (Yosys then registers the address instead of the weight).
+_MERGED_ROM_WORDS = 8
+
+
+@dataclass(frozen=True)
+class MemoryMap:
+    """Where a memory of ``depth`` words of ``width`` bits goes.
+
+    ``kind``: ``const`` (a one-word ROM), ``logic`` (a ROM in LUTs or a RAM in flip-flops),
+    ``lutram`` (``lutrams`` DPR16X4 cells in ``banks`` banks of 16 words) or ``bram``
+    (``brams`` DP16KD cells in ``banks`` banks).
+    """
+    kind: Literal["const", "logic", "lutram", "bram"]
+    depth: int
+    width: int
+    rom: bool
+    brams: int = 0
+    lutrams: int = 0
+    banks: int = 1
+
+
+def map_memory(depth: int, width: int, *, rom: bool, async_read: bool = False) -> MemoryMap:
+    """Yosys ``memory_libmap``'s choice for an ECP5 memory with one read and (unless ``rom``)
+    one write port; ``async_read`` rules block RAM out."""
+    for name, value in (("depth", depth), ("width", width)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, not {value!r}")
+    if rom and depth == 1:
+        return MemoryMap("const", depth, width, rom)
+    best = MemoryMap("logic", depth, width, rom)
+    best_cost = depth * width * (_LOGIC_COST_ROM if rom else _LOGIC_COST_RAM)
+    write_demux = 0 if rom else 1
+    if not rom:     # Trellis distributed RAM cannot be a ROM (prune_rom)
+        banks = -(-depth // _LUTRAM_WORDS)
+        cells = banks * -(-width // _LUTRAM_WIDTH)
+        cost = (_LUTRAM_COST * cells + _MUX_FACTOR * (banks - 1) * width
+                + (_MUX_FACTOR * banks * write_demux if banks > 1 else 0))
+        if cost < best_cost:
+            best, best_cost = MemoryMap("lutram", depth, width, rom, lutrams=cells,
+                                        banks=banks), cost
+    if not async_read:
+        for unit_width, words in _BRAM_SHAPES:
+            banks = -(-depth // words)
+            blocks = banks * -(-width // unit_width)
+            cost = (_BRAM_COST * blocks + _MUX_FACTOR * (banks - 1) * width
+                    + (_MUX_FACTOR * banks * write_demux if banks > 1 else 0))
+            if cost < best_cost:
+                best, best_cost = MemoryMap("bram", depth, width, rom, brams=blocks,
+                                            banks=banks), cost
+    return best
+
+
+def _memory_terms(memory: MemoryMap) -> dict[str, float]:
+    """LUT terms of a memory: ROM slices in logic, distributed RAM cells and bank multiplexers."""
+    if memory.kind == "logic" and memory.rom:
+        return {"rom": memory.width * max(1.0, memory.depth / 16)}
+    if memory.kind == "logic":      # flip-flops, a write decoder and a read multiplexer
+        return {"lutram_mux": memory.width * (memory.depth - 1)}
+    if memory.kind == "lutram":
+        return {"lutram": memory.lutrams, "lutram_mux": memory.width * (memory.banks - 1)}
+    if memory.kind == "bram":
+        return {"lutram_mux": memory.width * (memory.banks - 1)}
+    return {}
+
+
+def _memory_ffs(memory: MemoryMap, *, address_bits: int) -> int:
+    """Flip-flops of a memory with a synchronous read port: its words when in flip-flops, and
+    the read register. Before a ROM of up to 8 words in logic Yosys registers the address
+    instead of the data, so that the ROM merges into the LUTs it feeds."""
+    if memory.kind == "bram":       # Yosys registers the write data of a block RAM
+        return 0 if memory.rom else memory.width
+    if memory.kind == "const":
+        return 0
+    if memory.kind == "logic" and not memory.rom:
+        return memory.depth * memory.width + memory.width
+    if memory.kind == "logic" and memory.depth <= _MERGED_ROM_WORDS:
+        return address_bits
+    return memory.width
+
+
+def _add(terms: dict, more: dict):
+    for key, value in more.items():
+        terms[key] = terms.get(key, 0) + value
+
+
+def _bits(count: int) -> int:
+    """Width of a counter over ``range(count)`` (0 for a single value)."""
+    return (count - 1).bit_length()
+
+
+def _multipliers(factor: int) -> int:
+    """MULT18X18D cells of an address ``index * factor``: none for a power of two (a shift)."""
+    return 0 if factor & (factor - 1) == 0 else 1
+
+
+def _luts(kind: str, terms: dict[str, float]) -> int:
+    coefficients = COEFFICIENTS[kind]
+    return round(sum(coefficients[name] * value for name, value in terms.items()))
+
+
+# --- MVTU -------------------------------------------------------------------------------------
+
+def _carry_luts(width: int) -> int:
+    """LUTs of a ``width``-bit carry chain: CCU2C cells of two bits, both halves counted."""
+    return 2 * -(-width // 2)
+
+
+def _tree_adder_luts(leaves: int, width: int) -> tuple[int, int]:
+    """(carry-chain LUTs of all adders, result width) of :func:`hwgen.hw.popcount.tree_sum`
+    over ``leaves`` terms of ``width`` bits; Amaranth widens each sum by one bit."""
+    widths = [width] * leaves
+    total = 0
+    while len(widths) > 1:
+        paired = [max(a, b) + 1 for a, b in zip(widths[0::2], widths[1::2])]
+        total += sum(_carry_luts(w) for w in paired)
+        if len(widths) % 2:
+            paired.append(widths[-1])
+        widths = paired
+    return total, (widths[0] if widths else 0)
+
+
+def _weight_memories(layer: MVTULayer) -> tuple[MemoryMap, MemoryMap | None, MemoryMap | None]:
+    weights = map_memory(layer.nf * layer.sf, layer.pe * layer.simd, rom=True)
+    thresholds = (map_memory(layer.nf, layer.pe * (layer.threshold_bits + 1), rom=True)
+                  if layer.output == "bits" else None)
+    replay = map_memory(layer.sf, layer.in_width, rom=False) if layer.nf > 1 else None
+    return weights, thresholds, replay
+
+
+def _accumulator_bits(layer: MVTULayer) -> int:
+    if layer.in_encoding == "bipolar":
+        return max(1, layer.mw.bit_length())
+    return layer.dot_bits
+
+
+def _simd_sum(layer: MVTULayer, weights: MemoryMap) -> tuple[float, float, float, int]:
+    """(gate LUTs, adder LUTs) per neuron, adder LUTs shared by all neurons, and the result
+    width of one neuron's per-cycle sum."""
+    simd = layer.simd
+    constant = weights.kind == "const"
+    merged = weights.kind == "logic" and weights.depth <= _MERGED_ROM_WORDS
+    if layer.in_encoding == "bipolar":      # popcount(~(w ^ x))
+        adder, width = _tree_adder_luts(simd, 1)
+        return (0 if constant or merged else simd), adder, 0, width
+    if layer.in_encoding == "binary":       # popcount(w & x) - popcount(~w & x)
+        # With constant weights half the leaves of each tree are constant zeros; Yosys prunes
+        # only some of their adders (synthesised 64 x 10 at simd=64: 2,600 LUTs at pe=5,
+        # 3,220 at pe=10, so a constant-weight neuron costs 3/4 of a folded one, not 1/2).
+        adder, width = _tree_adder_luts(simd, 1)
+        gates = 0 if constant else simd if merged else 2 * simd
+        trees = 1.5 if constant else 2
+        return gates, trees * adder + _carry_luts(width + 1), 0, width + 1
+    # uint: a tree of w ? x : -x, terms of in_bits + 1 bits. Yosys merges the tree into one
+    # multi-operand adder of full adders over every term sign-extended to the sum's width.
+    adder, width = _tree_adder_luts(simd, layer.in_bits + 1)
+    return simd * width / (2 if constant else 1), adder, 0, width
+
+
+def mvtu_terms(layer: MVTULayer) -> dict[str, float]:
+    """LUT terms of an :class:`~hwgen.hw.mvtu.MVTU`."""
+    weights, thresholds, replay = _weight_memories(layer)
+    gates, adder, shared, _ = _simd_sum(layer, weights)
+    pe = layer.pe
+    gate = "gate_uint" if layer.in_encoding == "uint" else "gate"
+    terms = {gate: pe * gates, "adder": pe * adder + shared,
+             "accumulate": pe * _accumulator_bits(layer),
+             "counter": _bits(layer.nf) + _bits(layer.sf) + _bits(layer.nf * layer.sf),
+             "control": 1}
+    if thresholds is None:
+        if layer.in_encoding == "bipolar":
+            terms["logit"] = pe * layer.dot_bits
+    else:
+        terms["compare"] = pe * layer.threshold_bits
+        # a threshold ROM of a few words merges into the comparator's LUTs
+        if thresholds.kind != "logic" or thresholds.depth > _MERGED_ROM_WORDS:
+            _add(terms, _memory_terms(thresholds))
+    _add(terms, _memory_terms(weights))
+    if replay is not None:
+        _add(terms, _memory_terms(replay))
+        terms["replay"] = layer.in_width
+    return terms
+
+
+def mvtu_resources(layer: MVTULayer) -> Resources:
+    weights, thresholds, replay = _weight_memories(layer)
+    *_, sum_bits = _simd_sum(layer, weights)
+    acc = _accumulator_bits(layer)
+    nf_bits, sf_bits = _bits(layer.nf), _bits(layer.sf)
+    ffs = (nf_bits + sf_bits + _bits(layer.nf * layer.sf)     # counters, weight address
+           + 8 + layer.in_width + 2 * nf_bits                  # stage 1 and 2 control, input
+           + layer.pe * (min(sum_bits, acc) + acc)             # per-cycle sums, accumulators
+           + _memory_ffs(weights, address_bits=_bits(weights.depth)))
+    if thresholds is not None and thresholds.kind == "logic":
+        ffs += nf_bits      # Yosys keeps the address register of the (narrow-range) thresholds
+    if replay is not None:
+        ffs += _memory_ffs(replay, address_bits=sf_bits)
+    brams = sum(memory.brams for memory in (weights, thresholds, replay) if memory is not None)
+    return Resources(_luts("mvtu", mvtu_terms(layer)), ffs, brams)
+
+
+# --- sliding window ---------------------------------------------------------------------------
+
+def _line_buffer(layer: SWGLayer) -> MemoryMap:
+    from .hw.swg import ring_rows
+    return map_memory(ring_rows(layer) * layer.width * layer.cf, layer.simd * layer.elem_bits,
+                      rom=False)
+
+
+def _swg_counter_bits(layer: SWGLayer) -> int:
+    (kh, kw), (sh, sw), (ph, pw) = layer.kernel, layer.stride, layer.padding
+    reader = (_bits(layer.out_height) + _bits(layer.out_width) + _bits(kh) + _bits(kw)
+              + 2 * _bits(layer.cf) + _bits(layer.height + kh + ph) + _bits(layer.width + kw + pw))
+    writer = _bits(layer.width) + _bits(layer.height + 1) + _line_buffer(layer).depth.bit_length()
+    return reader + writer
+
+
+def swg_terms(layer: SWGLayer) -> dict[str, float]:
+    """LUT terms of a :class:`~hwgen.hw.swg.SlidingWindow`."""
+    memory = _line_buffer(layer)
+    terms = {"counter": _swg_counter_bits(layer), "data": layer.simd * layer.elem_bits,
+             "control": 1}
+    _add(terms, _memory_terms(memory))
+    return terms
+
+
+def swg_resources(layer: SWGLayer) -> Resources:
+    memory = _line_buffer(layer)
+    ffs = (_swg_counter_bits(layer) + 4 + layer.simd * layer.elem_bits
+           + _memory_ffs(memory, address_bits=_bits(memory.depth)))
+    dsps = _multipliers(layer.width * layer.cf) + _multipliers(layer.cf)
+    return Resources(_luts("swg", swg_terms(layer)), ffs, memory.brams, dsps)
+
+
+# --- max-pool ---------------------------------------------------------------------------------
+
+def _partial_row(layer: MaxPoolLayer) -> MemoryMap:
+    return map_memory(layer.out_width * layer.cf, layer.pe, rom=False, async_read=True)
+
+
+def _maxpool_counter_bits(layer: MaxPoolLayer) -> int:
+    return (_bits(layer.height) + _bits(layer.width) + _bits(layer.cf) + _bits(layer.kernel[0])
+            + _bits(layer.kernel[1]) + layer.out_width.bit_length())
+
+
+def maxpool_terms(layer: MaxPoolLayer) -> dict[str, float]:
+    """LUT terms of a :class:`~hwgen.hw.maxpool.MaxPool`."""
+    terms = {"counter": _maxpool_counter_bits(layer), "data": layer.pe, "control": 1}
+    _add(terms, _memory_terms(_partial_row(layer)))
+    return terms
+
+
+def maxpool_resources(layer: MaxPoolLayer) -> Resources:
+    memory = _partial_row(layer)
+    ffs = _maxpool_counter_bits(layer) + 1 + layer.pe
+    if memory.kind == "logic":
+        ffs += memory.depth * memory.width
+    return Resources(_luts("maxpool", maxpool_terms(layer)), ffs, memory.brams,
+                     _multipliers(layer.cf))
+
+
+# --- FIFO and width converter -----------------------------------------------------------------
+
+def _fifo_memory(width: int, depth: int) -> MemoryMap | None:
+    # SyncFIFOBuffered: a SyncFIFO of depth - 1 and an output register
+    return map_memory(depth - 1, width, rom=False) if depth > 1 else None
+
+
+def fifo_terms(width: int, depth: int) -> dict[str, float]:
+    """LUT terms of a :class:`~hwgen.hw.fifo.StreamFIFO` of ``depth`` words of ``width`` bits."""
+    memory = _fifo_memory(width, depth)
+    terms = {"counter": 3 * depth.bit_length(), "data": width, "control": 1}
+    if memory is not None:
+        _add(terms, _memory_terms(memory))
+        if memory.kind == "bram":
+            terms["bram"] = 1
+    return terms
+
+
+def fifo_resources(width: int, depth: int) -> Resources:
+    for name, value in (("width", width), ("depth", depth)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, not {value!r}")
+    memory = _fifo_memory(width, depth)
+    ffs = 3 * depth.bit_length() + 2 + width
+    brams = 0
+    if memory is not None:
+        ffs += _memory_ffs(memory, address_bits=_bits(memory.depth))
+        brams = memory.brams
+    return Resources(_luts("fifo", fifo_terms(width, depth)), ffs, brams)
+
+
+def dwc_terms(in_width: int, out_width: int) -> dict[str, float]:
+    """LUT terms of a :class:`~hwgen.hw.dwc.WidthConverter`: an input word lands at one of the
+    fill levels the buffer can have when it arrives (steps of ``gcd(in, out)``)."""
+    capacity = in_width + out_width
+    positions = out_width // math.gcd(in_width, out_width) + 1
+    return {"shift": in_width * positions, "capacity": capacity, "control": 1}
+
+
+def dwc_resources(in_width: int, out_width: int) -> Resources:
+    for name, value in (("in_width", in_width), ("out_width", out_width)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, not {value!r}")
+    if in_width == out_width:
+        return Resources()
+    capacity = in_width + out_width
+    return Resources(_luts("dwc", dwc_terms(in_width, out_width)),
+                     capacity + capacity.bit_length(), 0)
+
+
+# --- layers -----------------------------------------------------------------------------------
+
+_ESTIMATORS = {"mvtu": (mvtu_resources, mvtu_terms), "swg": (swg_resources, swg_terms),
+               "maxpool": (maxpool_resources, maxpool_terms)}
+
+
+def estimate_layer(layer) -> Resources:
+    """Resources of the block an IR layer becomes (at its folding)."""
+    try:
+        resources, _ = _ESTIMATORS[layer.op]
+    except (AttributeError, KeyError):
+        raise TypeError(f"not an IR layer: {layer!r}") from None
+    return resources(layer)
+
+
+def layer_terms(layer) -> dict[str, float]:
+    """The counts the LUT estimate of ``layer`` weighs with ``COEFFICIENTS[layer.op]``."""
+    try:
+        _, terms = _ESTIMATORS[layer.op]
+    except (AttributeError, KeyError):
+        raise TypeError(f"not an IR layer: {layer!r}") from None
+    return terms(layer)
+
+
+def in_width(layer) -> int:
+    """Bits per transfer of a layer's input stream."""
+    if isinstance(layer, MVTULayer):
+        return layer.in_width
+    if isinstance(layer, SWGLayer):
+        return layer.simd * layer.elem_bits
+    if isinstance(layer, MaxPoolLayer):
+        return layer.pe
+    raise TypeError(f"not an IR layer: {layer!r}")
+
+
+def out_width(layer) -> int:
+    """Bits per transfer of a layer's output stream."""
+    if isinstance(layer, MVTULayer):
+        return layer.pe * layer.out_bits
+    return in_width(layer)

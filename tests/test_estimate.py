@@ -1,0 +1,199 @@
+"""Resource estimates: Yosys's memory placement, trends in PE/SIMD, and synthesised figures."""
+import dataclasses
+
+import numpy as np
+import pytest
+
+from hwgen.estimate import (BRAM_LUTS, COEFFICIENTS, DSP_LUTS, Resources, dwc_resources, dwc_terms,
+                            estimate_layer, fifo_resources, fifo_terms, in_width, layer_terms,
+                            map_memory, out_width)
+from hwgen.ir import MaxPoolLayer, SWGLayer
+from tests.conftest import random_layer
+
+
+def _divisors(n):
+    return [d for d in range(1, n + 1) if n % d == 0]
+
+
+def _layer(mw, mh, pe, simd, in_encoding="bipolar", in_bits=1, logits=False, pixels=1, seed=0):
+    return random_layer(np.random.default_rng(seed), mw=mw, mh=mh, pe=pe, simd=simd,
+                        logits=logits, in_encoding=in_encoding, in_bits=in_bits, pixels=pixels)
+
+
+# --- memories ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("depth,width,rom,async_read,kind,brams", [
+    (1, 2048, True, False, "const", 0),       # a fully unfolded layer's weights are constants
+    (32, 64, True, False, "logic", 0),        # 2 Kbit ROM: 128 in logic < 2 x 128 in block RAM
+    (2048, 1, True, False, "logic", 0),       # a tie (128 each) stays in logic
+    (64, 256, True, False, "logic", 0),       # 1024 each: logic
+    (512, 32, True, False, "bram", 1),        # 36 x 512
+    (8192, 8, True, False, "bram", 4),        # 2 x 8192 four times
+    (256, 1024, True, False, "bram", 29),     # ceil(1024 / 36)
+    (64, 16, False, False, "lutram", 0),      # 16 DPR16X4 beat a block RAM
+    (1024, 1, False, False, "bram", 1),       # 64 DPR16X4 do not
+    (1024, 1, False, True, "lutram", 0),      # asynchronous read: never a block RAM
+    (1, 36, False, False, "logic", 0),        # one word: flip-flops
+    (63, 64, False, False, "bram", 2),
+])
+def test_map_memory(depth, width, rom, async_read, kind, brams):
+    memory = map_memory(depth, width, rom=rom, async_read=async_read)
+    assert (memory.kind, memory.brams) == (kind, brams)
+    if kind == "lutram":
+        assert memory.lutrams == -(-depth // 16) * -(-width // 4)
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True])
+def test_map_memory_rejects(bad):
+    with pytest.raises(ValueError, match="depth"):
+        map_memory(bad, 8, rom=True)
+    with pytest.raises(ValueError, match="width"):
+        map_memory(8, bad, rom=False)
+
+
+# --- trends -----------------------------------------------------------------------------------
+
+SHAPES = [
+    dict(mw=64, mh=32),
+    dict(mw=144, mh=32, pixels=36),
+    dict(mw=288, mh=10, logits=True),
+    dict(mw=128, mh=64, in_encoding="binary"),
+    dict(mw=64, mh=10, in_encoding="binary", logits=True),
+    dict(mw=9, mh=16, in_encoding="uint", in_bits=4, pixels=64),
+    dict(mw=27, mh=32, in_encoding="uint", in_bits=8),
+    dict(mw=784, mh=128),
+]
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "x".join(str(v) for v in s.values()))
+def test_more_pe_simd_never_fewer_luts(shape):
+    """Over foldings whose weights stay out of block RAM and whose input transfers fill a
+    DPR16X4 word (4 bits), more PE or more SIMD never estimates fewer LUTs."""
+    base = _layer(pe=1, simd=1, **shape)
+    estimates = {}
+    for pe in _divisors(base.mh):
+        for simd in _divisors(base.mw):
+            layer = dataclasses.replace(base, pe=pe, simd=simd)
+            estimates[pe, simd] = (layer, estimate_layer(layer))
+    compared = 0
+    for (pe, simd), (layer, low) in estimates.items():
+        if low.brams or layer.in_width < 4:
+            continue
+        for (pe2, simd2), (_, high) in estimates.items():
+            if (pe2, simd2) != (pe, simd) and pe2 % pe == 0 and simd2 % simd == 0 \
+                    and not high.brams:
+                assert high.luts >= low.luts, ((pe, simd), low, (pe2, simd2), high)
+                compared += 1
+    assert compared > 0
+
+
+def test_narrow_inputs_are_the_exception():
+    """A 1-bit-wide replay buffer wastes 3/4 of each DPR16X4 and its counters are widest:
+    synthesis of 64 x 32 at pe=1 gives 384 LUTs at simd=1, 332 at simd=2 (Yosys 0.70 +
+    nextpnr-ecp5). The estimate follows."""
+    one, two = (estimate_layer(_layer(64, 32, 1, simd)) for simd in (1, 2))
+    assert two.luts < one.luts
+
+
+def test_bram_when_weights_are_large():
+    small = estimate_layer(_layer(64, 32, 4, 16))
+    assert small.brams == 0
+    # 256 x 1024 weights, 512 words of 512 bits: 15 DP16KD (ceil(512 / 36)), as synthesised
+    large = estimate_layer(_layer(1024, 256, 8, 64))
+    assert large.brams == 15
+    # unfolding the same weights moves them out of block RAM, into LUTs
+    wide = estimate_layer(_layer(1024, 256, 64, 1024, seed=1))
+    assert wide.brams == 0 and wide.luts > large.luts
+
+
+@pytest.mark.parametrize("layer,dsps", [
+    (SWGLayer("s", 16, 8, 8, 3, simd=4), 0),              # 8 x 4 words a row: shifts
+    (SWGLayer("s", 48, 8, 8, 3, simd=16), 2),             # 3 words a pixel, 24 a row (synthesised)
+    (SWGLayer("s", 8, 28, 28, 5, 2, 2, simd=2), 1),       # 112 words a row (synthesised)
+    (MaxPoolLayer("p", 48, 6, 6, 2, pe=16), 1),           # 3 words a pixel (synthesised)
+    (MaxPoolLayer("p", 32, 6, 6, 2, pe=8), 0),
+])
+def test_address_multipliers(layer, dsps):
+    assert estimate_layer(layer).dsps == dsps
+
+
+def test_deep_line_buffer_is_bram():
+    assert estimate_layer(SWGLayer("s", 64, 16, 16, 3, padding=1)).brams == 1
+    assert estimate_layer(SWGLayer("s", 16, 8, 8, 3, simd=16)).brams == 0
+
+
+# --- against synthesis ------------------------------------------------------------------------
+
+# (layer, LUT4s, FFs, DP16KD) of Yosys 0.70 synth_ecp5 + nextpnr-ecp5 --pack-only
+# (bench/estimate_calibration.py).
+SYNTHESISED = [
+    (lambda: _layer(64, 32, 4, 16), 674, 184, 0),
+    (lambda: _layer(256, 64, 16, 16), 3505, 550, 0),
+    (lambda: _layer(256, 64, 4, 8), 408, 124, 1),
+    (lambda: _layer(784, 64, 16, 49), 4493, 408, 22),
+    (lambda: _layer(1024, 256, 8, 64), 3380, 363, 15),
+    (lambda: _layer(128, 32, 8, 32, in_encoding="binary"), 3055, 481, 0),
+    (lambda: _layer(9, 16, 4, 9, in_encoding="uint", in_bits=4), 903, 219, 0),
+    (lambda: _layer(288, 10, 10, 32, logits=True), 1824, 430, 0),
+    (lambda: SWGLayer("s", 16, 8, 8, 3, simd=4), 287, 42, 0),
+    (lambda: SWGLayer("s", 3, 32, 32, 3, padding=1, simd=3, elem_bits=8), 238, 106, 1),
+    (lambda: MaxPoolLayer("p", 64, 16, 16, 2, pe=4), 127, 23, 0),
+]
+
+
+def test_close_to_synthesis():
+    errors = []
+    for make, luts, ffs, brams in SYNTHESISED:
+        estimate = estimate_layer(make())
+        assert estimate.brams == brams
+        assert abs(estimate.luts / luts - 1) < 0.25, (make(), estimate, luts)
+        assert abs(estimate.ffs / ffs - 1) < 0.25, (make(), estimate, ffs)
+        errors.append(abs(estimate.luts / luts - 1))
+    assert np.mean(errors) < 0.10
+
+
+def test_fifo_and_converter_against_synthesis():
+    deep = fifo_resources(8, 512)                               # synthesised: 125, 55, 1
+    assert (deep.luts, deep.brams) == (125, 1) and abs(deep.ffs / 55 - 1) < 0.2
+    assert abs(fifo_resources(16, 32).luts / 149 - 1) < 0.2
+    assert abs(dwc_resources(32, 9).luts / 398 - 1) < 0.2
+    assert dwc_resources(16, 16) == Resources()
+
+
+# --- API --------------------------------------------------------------------------------------
+
+def test_resources_sum_and_cost():
+    total = Resources(10, 20, 1) + Resources(5, 6, 2, 1)
+    assert total == Resources(15, 26, 3, 1)
+    assert total.cost() == 15 + 3 * BRAM_LUTS + DSP_LUTS
+    assert total.cost(bram_luts=0, dsp_luts=0) == 15
+
+
+def test_terms_have_coefficients():
+    layers = [_layer(64, 32, 4, 16), _layer(9, 16, 4, 9, in_encoding="uint", in_bits=4),
+              _layer(64, 32, 32, 64), _layer(288, 10, 2, 8, logits=True),
+              SWGLayer("s", 16, 8, 8, 3), MaxPoolLayer("p", 32, 6, 6, 2, pe=8)]
+    for layer in layers:
+        assert set(layer_terms(layer)) <= set(COEFFICIENTS[layer.op])
+    assert set(fifo_terms(8, 512)) <= set(COEFFICIENTS["fifo"])
+    assert set(dwc_terms(3, 7)) <= set(COEFFICIENTS["dwc"])
+
+
+def test_widths():
+    mvtu = _layer(18, 4, 2, 3, in_encoding="uint", in_bits=5)
+    assert (in_width(mvtu), out_width(mvtu)) == (15, 2)
+    logits = _layer(18, 4, 2, 3, logits=True)
+    assert out_width(logits) == 2 * logits.dot_bits
+    swg = SWGLayer("s", 4, 5, 5, 3, simd=2, elem_bits=3)
+    assert (in_width(swg), out_width(swg)) == (6, 6)
+    pool = MaxPoolLayer("p", 8, 4, 4, 2, pe=4)
+    assert (in_width(pool), out_width(pool)) == (4, 4)
+
+
+def test_rejects():
+    with pytest.raises(TypeError, match="not an IR layer"):
+        estimate_layer(object())
+    with pytest.raises(ValueError, match="depth"):
+        fifo_resources(8, 0)
+    with pytest.raises(ValueError, match="out_width"):
+        dwc_resources(8, -1)
