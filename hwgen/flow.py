@@ -209,9 +209,8 @@ class Workspace:
                        "sim_cycles": sizing.sim_cycles,
                        "reference_cycles_per_frame": sizing.reference_cycles}
         else:
-            from .hw.network import Network
-            graph = graph.with_fifo_depths(Network(graph, fifo_depth=hardware.fifo_depth)
-                                           .fifo_depths())
+            from .hw.network import default_fifo_depths
+            graph = graph.with_fifo_depths(default_fifo_depths(graph, hardware.fifo_depth))
             summary = {"depths": list(graph.fifo_depths), "seconds": 0.0, "rule": "fifo_depth"}
         graph = dataclasses.replace(graph, meta={**graph.meta, "hardware_key": key,
                                                  "fifo_sizing": summary})

@@ -1,7 +1,8 @@
-"""The main job end to end: ``hwgen build --board ulx3s`` on the bundled example.
+"""The main job end to end: ``hwgen build --board ulx3s`` on the bundled conv example.
 
-One real ULX3S bitstream (yosys, nextpnr-ecp5, ecppack); then the reuse of every step, and a
-clock the design cannot reach, which must fail clearly after writing its report.
+One real ULX3S bitstream (yosys, nextpnr-ecp5, ecppack) of a convolutional BNN with an integer
+first layer, after FIFO sizing and co-simulation; then the reuse of every step, and a clock the
+design cannot reach, which must fail clearly after writing its report.
 """
 import json
 import subprocess
@@ -14,7 +15,8 @@ import yaml
 from hwgen.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
-EXAMPLE = REPO / "examples" / "digits_mlp.yaml"
+EXAMPLE = REPO / "examples" / "digits_cnn.yaml"
+MLP = REPO / "examples" / "digits_mlp.yaml"
 
 
 def test_module_entry_point():
@@ -35,14 +37,15 @@ def test_build_ulx3s_end_to_end(tmp_path, capsys):
     spec = yaml.safe_load(EXAMPLE.read_text())
     spec["train"]["epochs"] = 10            # a shorter run than the example; same path
     spec["verify"] = {"frames": 100}
-    spec_file = tmp_path / "digits.yaml"
+    spec_file = tmp_path / "digits_cnn.yaml"
     spec_file.write_text(yaml.safe_dump(spec))
     out = tmp_path / "out"
 
     assert main(["build", "--board", "ulx3s", str(spec_file), "--out", str(out)]) == 0
     captured = capsys.readouterr()
-    assert "# hwgen report: digits" in captured.out
-    for name in ("checkpoint.pt", "model.ir.npz", "verify.json", "report.json", "report.md",
+    assert "# hwgen report: digits_cnn" in captured.out
+    for name in ("checkpoint.pt", "model.ir.npz", "hardware.ir.npz", "verify.json", "report.json",
+                 "report.md",
                  "gateware/top.v", "gateware/top.bit", "gateware/build.json"):
         assert (out / name).is_file(), name
     assert (out / "gateware" / "top.bit").stat().st_size > 100_000
@@ -53,17 +56,23 @@ def test_build_ulx3s_end_to_end(tmp_path, capsys):
     assert verification["frames"] == 100 and verification["mismatches"] == 0
     assert verification["cycles_ratio"] == pytest.approx(1.0, abs=0.02)
     assert build["met_timing"] and build["fmax_mhz"] >= build["clock_mhz"] == 50
-    # The whole network survives synthesis: three MVTUs of PE*SIMD = 128, 128, 32 XNOR
-    # popcounts cannot fit in fewer LUTs than their XNORs.
-    assert build["luts"] > 128 + 128 + 32 and build["ffs"] > 0
+    # The whole network survives synthesis: its MVTUs' PE*SIMD products (an adder tree of
+    # 4-bit pixels, then XNOR popcounts) cannot fit in fewer LUTs than one each.
+    products = sum(layer["pe"] * layer["simd"] for layer in report["layers"] if layer["op"] == "mvtu")
+    assert build["luts"] > products > 0 and build["ffs"] > 0
+    assert [layer["op"] for layer in report["layers"]] == \
+        ["swg", "mvtu", "swg", "mvtu", "maxpool", "mvtu"]
+    assert all(layer["fifo_depth"] >= 2 for layer in report["layers"][:-1])
+    assert report["fifo_sizing_s"] > 0
     assert 0.5 < report["bnn_accuracy"] <= 1
 
     # Everything is reused on a second run.
     assert main(["build", "--board", "ulx3s", str(spec_file), "--out", str(out)]) == 0
     err = capsys.readouterr().err
-    for step in ("reusing IR", "reusing verification", "reusing bitstream"):
+    for step in ("reusing IR", "reusing hardware IR", "reusing verification", "reusing bitstream"):
         assert step in err
     assert "training" not in err and "co-simulating" not in err and "synthesis" not in err
+    assert "sizing" not in err
 
     # A clock beyond the design's Fmax fails clearly, after writing its report.
     board = yaml.safe_load((REPO / "boards" / "ulx3s.yaml").read_text())
@@ -80,7 +89,7 @@ def test_build_ulx3s_end_to_end(tmp_path, capsys):
 
 
 def test_export_replaces_an_unreadable_or_older_ir(tmp_path, capsys):
-    spec = yaml.safe_load(EXAMPLE.read_text())
+    spec = yaml.safe_load(MLP.read_text())
     spec["train"]["epochs"] = 1
     spec_file = tmp_path / "digits.yaml"
     spec_file.write_text(yaml.safe_dump(spec))

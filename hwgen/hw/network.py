@@ -15,7 +15,7 @@ from .mvtu import MVTU
 from .packing import pack_words
 from .swg import SlidingWindow
 
-__all__ = ["Network", "frame_words", "block_for", "input_transfer", "output_transfer", "LEVEL_BITS"]
+__all__ = ["Network", "default_fifo_depths", "frame_words", "block_for", "input_transfer", "output_transfer", "LEVEL_BITS"]
 
 #: Bits per FIFO in the ``levels`` port of a monitored network.
 LEVEL_BITS = 16
@@ -62,6 +62,12 @@ def _min_depth(consumer) -> int:
     reads an input vector (SF transfers) only during its first neuron fold and replays it for
     the others, so its producer must be able to deposit the next vector meanwhile."""
     return consumer.sf if isinstance(consumer, MVTULayer) else 1
+
+
+def default_fifo_depths(graph: Graph, fifo_depth: int) -> list[int]:
+    """The fixed rule, without sizing: ``fifo_depth``, and at least one input vector in front
+    of an MVTU."""
+    return [max(fifo_depth, _min_depth(consumer)) for consumer in graph.layers[1:]]
 
 
 @dataclass(frozen=True)
@@ -139,7 +145,7 @@ class Network(wiring.Component):
         """Depth of the FIFO after each layer but the last."""
         if self.graph.fifo_depths is not None:
             return list(self.graph.fifo_depths)
-        return [max(self.fifo_depth, _min_depth(consumer)) for consumer in self.graph.layers[1:]]
+        return default_fifo_depths(self.graph, self.fifo_depth)
 
     def stages(self) -> list[_Stage]:
         stages = []

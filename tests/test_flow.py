@@ -1,0 +1,67 @@
+"""The hardware step of the flow: auto-folding for a throughput target (explicit folding wins),
+FIFO sizing by simulation or by the fixed rule, and an impossible target as one clear line."""
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from hwgen.cli import main
+from hwgen.ir import MVTULayer, load_ir
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLE = REPO / "examples" / "digits_cnn.yaml"
+
+
+def _spec_file(tmp_path, **hardware) -> Path:
+    spec = yaml.safe_load(EXAMPLE.read_text())
+    spec["train"]["epochs"] = 3
+    spec["verify"] = {"frames": 40}
+    spec["hardware"] = hardware
+    spec["model"]["layers"][-1].update(pe=2, simd=16)        # explicit: kept by auto-folding
+    path = tmp_path / "cnn.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    return path
+
+
+@pytest.mark.cocotb
+def test_target_cycles_folds_sizes_and_verifies(tmp_path, capsys):
+    target = 600
+    out = tmp_path / "out"
+    assert main(["sim", str(_spec_file(tmp_path, target_cycles=target)), "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert f"auto-folded for {target} cycles/frame" in err
+    graph = load_ir(out / "hardware.ir.npz")
+    exported = load_ir(out / "model.ir.npz")
+    assert all(layer.expected_cycles() <= target for layer in graph.layers)
+    assert exported.expected_cycles() > target                # so the pass had work to do
+    fc = graph.layers[-1]
+    assert isinstance(fc, MVTULayer) and (fc.pe, fc.simd) == (2, 16)
+    assert graph.fifo_depths is not None and len(graph.fifo_depths) == len(graph.layers) - 1
+    assert graph.meta["fifo_sizing"]["seconds"] > 0
+    verification = json.loads((out / "verify.json").read_text())
+    assert verification["mismatches"] == 0 and verification["stress_passed"]
+    assert verification["cycles_ratio"] <= 1.02
+
+
+def test_impossible_target_names_the_best_achievable(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["sim", str(_spec_file(tmp_path, target_cycles=100)), "--out", str(out)]) == 1
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines[-1].startswith("hwgen: error: target 100 cycles/frame cannot be met: "
+                                "best achievable is 576 (layer 'conv0_swg'")
+    assert not (out / "hardware.ir.npz").exists()
+
+
+def test_fixed_fifo_depth_rule_without_sizing(tmp_path, capsys):
+    out = tmp_path / "out"
+    spec_file = _spec_file(tmp_path, size_fifos=False, fifo_depth=3)
+    assert main(["export", str(spec_file), "--out", str(out)]) == 0
+    from hwgen.flow import Workspace
+    from hwgen.spec import load_spec
+    workspace = Workspace.create(load_spec(spec_file), out, say=lambda message: None)
+    graph = workspace.hardware(load_ir(out / "model.ir.npz"))
+    consumers = graph.layers[1:]
+    assert list(graph.fifo_depths) == [max(3, getattr(c, "sf", 1) if isinstance(c, MVTULayer) else 1)
+                                       for c in consumers]
+    assert graph.meta["fifo_sizing"]["rule"] == "fifo_depth"
