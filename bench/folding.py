@@ -27,19 +27,7 @@ from hwgen.estimate import (Resources, dwc_resources, estimate_layer, in_width, 
                             out_width)
 from hwgen.ir import Graph, MaxPoolLayer, MVTULayer, SWGLayer  # noqa: E402
 from hwgen.ir.folding import auto_fold, folding_cost  # noqa: E402
-from tests.conftest import random_layer  # noqa: E402
-
-
-def conv_chain(rng) -> Graph:
-    layers = (SWGLayer("conv0_swg", 1, 8, 8, 3, padding=1, elem_bits=4),
-              random_layer(rng, mw=9, mh=16, pe=1, simd=1, name="conv0", in_encoding="uint",
-                           in_bits=4, pixels=64),
-              SWGLayer("conv1_swg", 16, 8, 8, 3),
-              random_layer(rng, mw=144, mh=32, pe=1, simd=1, name="conv1", pixels=36),
-              MaxPoolLayer("pool", 32, 6, 6, 2),
-              random_layer(rng, mw=288, mh=10, pe=1, simd=1, name="fc", logits=True))
-    return Graph("conv", (1, 8, 8), 10, layers, rng.integers(0, 16, (1, 64)), [0],
-                 input_encoding="uint", input_bits=4)
+from tests.conftest import digits_cnn_chain, random_layer  # noqa: E402
 
 
 def mlp(rng) -> Graph:
@@ -91,7 +79,7 @@ def total(graph: Graph) -> Resources:
 def main() -> int:
     rng = np.random.default_rng(0)
     figures = {}
-    for graph, targets in ((conv_chain(rng), (20_000, 5000, 1000, 600)),
+    for graph, targets in ((digits_cnn_chain(rng), (20_000, 5000, 1000, 600)),
                            (mlp(rng), (100_000, 10_000, 2048))):
         for target in targets:
             folded = auto_fold(graph, target_cycles=target)

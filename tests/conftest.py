@@ -72,6 +72,20 @@ def random_conv_graph(rng, *, input_shape=(2, 7, 6), input_encoding="uint", inpu
                  test_labels=rng.integers(0, classes, frames))
 
 
+def digits_cnn_chain(rng) -> Graph:
+    """uint 4-bit 1x8x8 -> SWG 3x3 pad 1 -> MVTU 9->16 (64 px) -> SWG 3x3 -> MVTU 144->32
+    (36 px) -> max-pool 2 -> MVTU 288->10 logits; everything at pe = simd = 1."""
+    layers = (SWGLayer("conv0_swg", 1, 8, 8, 3, padding=1, elem_bits=4),
+              random_layer(rng, mw=9, mh=16, pe=1, simd=1, name="conv0", in_encoding="uint",
+                           in_bits=4, pixels=64),
+              SWGLayer("conv1_swg", 16, 8, 8, 3),
+              random_layer(rng, mw=144, mh=32, pe=1, simd=1, name="conv1", pixels=36),
+              MaxPoolLayer("pool", 32, 6, 6, 2),
+              random_layer(rng, mw=288, mh=10, pe=1, simd=1, name="fc", logits=True))
+    return Graph("conv", (1, 8, 8), 10, layers, rng.integers(0, 16, (2, 64)),
+                 rng.integers(0, 10, 2), input_encoding="uint", input_bits=4)
+
+
 def _fields(layer: MVTULayer) -> dict:
     import dataclasses
     return {f.name: getattr(layer, f.name) for f in dataclasses.fields(layer)}

@@ -11,21 +11,7 @@ from hwgen.estimate import BRAM_LUTS, dwc_resources, estimate_layer
 from hwgen.ir import Graph, MaxPoolLayer, MVTULayer, SWGLayer
 from hwgen.ir.folding import (MAX_PE_SIMD, FoldingError, auto_fold, fold_options, fold_report,
                               folding_cost, target_from_fps)
-from tests.conftest import random_layer
-
-
-def _conv_chain(rng) -> Graph:
-    """uint 4-bit 1x8x8 -> SWG 3x3 pad 1 -> MVTU 9->16 (64 px) -> SWG 3x3 -> MVTU 144->32
-    (36 px) -> max-pool 2 -> MVTU 288->10 logits; everything at pe = simd = 1."""
-    layers = (SWGLayer("conv0_swg", 1, 8, 8, 3, padding=1, elem_bits=4),
-              random_layer(rng, mw=9, mh=16, pe=1, simd=1, name="conv0", in_encoding="uint",
-                           in_bits=4, pixels=64),
-              SWGLayer("conv1_swg", 16, 8, 8, 3),
-              random_layer(rng, mw=144, mh=32, pe=1, simd=1, name="conv1", pixels=36),
-              MaxPoolLayer("pool", 32, 6, 6, 2),
-              random_layer(rng, mw=288, mh=10, pe=1, simd=1, name="fc", logits=True))
-    return Graph("conv", (1, 8, 8), 10, layers, rng.integers(0, 16, (2, 64)),
-                 rng.integers(0, 10, 2), input_encoding="uint", input_bits=4)
+from tests.conftest import digits_cnn_chain, random_layer
 
 
 def _small_conv(rng) -> Graph:
@@ -92,7 +78,7 @@ def _brute_force(graph, target, fixed=(), converters=True):
 
 @pytest.mark.parametrize("target", [200_000, 20_000, 5000, 1500, 1000, 600, 576])
 def test_conv_chain_meets_target(target):
-    graph = _conv_chain(np.random.default_rng(0))
+    graph = digits_cnn_chain(np.random.default_rng(0))
     folded = auto_fold(graph, target_cycles=target)
     assert all(layer.expected_cycles() <= target for layer in folded.layers)
     assert folded.expected_cycles() <= target
@@ -128,7 +114,7 @@ def test_cheapest_by_brute_force(make, target, converters):
 
 def test_without_converters_each_layer_is_its_own_cheapest():
     """Without converters the cost is a sum over layers: each is its cheapest alone."""
-    graph = _conv_chain(np.random.default_rng(2))
+    graph = digits_cnn_chain(np.random.default_rng(2))
     folded = auto_fold(graph, target_cycles=3000, converters=False)
     for layer in folded.layers:
         alone = min(estimate_layer(o).cost() for o in _every_folding(layer, 3000))
@@ -145,7 +131,7 @@ def test_converters_couple_neighbours():
 
 
 def test_fixed_layers_stay():
-    graph = _conv_chain(np.random.default_rng(3))
+    graph = digits_cnn_chain(np.random.default_rng(3))
     graph = graph.with_layers({"conv1": {"pe": 8, "simd": 16}, "pool": {"pe": 2}})
     folded = auto_fold(graph, target_cycles=2000, fixed=("conv1", "pool"))
     by_name = {layer.name: layer for layer in folded.layers}
@@ -162,7 +148,7 @@ def test_fixed_layers_cheapest_for_the_rest():
 
 
 def test_looser_target_never_costs_more():
-    graph = _conv_chain(np.random.default_rng(5))
+    graph = digits_cnn_chain(np.random.default_rng(5))
     costs = [folding_cost(auto_fold(graph, target_cycles=t))
              for t in (576, 700, 1000, 2000, 5000, 10_000, 50_000, 200_000)]
     assert all(looser <= tighter for tighter, looser in zip(costs, costs[1:])), costs
@@ -170,7 +156,7 @@ def test_looser_target_never_costs_more():
 
 @pytest.mark.parametrize("target", [1, 100, 575])
 def test_impossible_target_names_the_limit(target):
-    graph = _conv_chain(np.random.default_rng(6))
+    graph = digits_cnn_chain(np.random.default_rng(6))
     with pytest.raises(FoldingError) as error:
         auto_fold(graph, target_cycles=target)
     message = str(error.value)
@@ -181,7 +167,7 @@ def test_impossible_target_names_the_limit(target):
 
 
 def test_impossible_because_of_a_fixed_layer():
-    graph = _conv_chain(np.random.default_rng(7)).with_layers({"fc": {"pe": 1, "simd": 1}})
+    graph = digits_cnn_chain(np.random.default_rng(7)).with_layers({"fc": {"pe": 1, "simd": 1}})
     with pytest.raises(FoldingError, match=r"best achievable is 2880 \(layer 'fc' fixed at "
                                            r"pe=1, simd=1"):
         auto_fold(graph, target_cycles=1000, fixed=["fc"])
@@ -233,7 +219,7 @@ def test_target_from_fps():
 
 
 def test_fold_report():
-    graph = auto_fold(_conv_chain(np.random.default_rng(12)), target_cycles=2000)
+    graph = auto_fold(digits_cnn_chain(np.random.default_rng(12)), target_cycles=2000)
     rows = fold_report(graph)
     assert [row["name"] for row in rows] == [layer.name for layer in graph.layers]
     assert [row["op"] for row in rows] == ["swg", "mvtu", "swg", "mvtu", "maxpool", "mvtu"]
