@@ -40,8 +40,8 @@ import yaml
 from .errors import SpecError
 
 __all__ = ["Spec", "DataSpec", "LayerSpec", "LinearSpec", "ConvSpec", "MaxPoolSpec", "ModelSpec",
-           "TrainSpec", "HardwareSpec", "VerifySpec", "DatasetInfo", "load_spec", "parse_spec",
-           "DATASETS"]
+           "TrainSpec", "HardwareSpec", "VerifySpec", "CimSpec", "DatasetInfo", "load_spec",
+           "parse_spec", "DATASETS"]
 
 
 @dataclass(frozen=True)
@@ -147,6 +147,8 @@ class LinearSpec:
     out_features: int = field(metadata={"yaml": "out"})
     pe: int | None = None
     simd: int | None = None
+    #: ``digital`` (XNOR-popcount MVTU) or ``cim`` (the spec's ``cim`` macro; simd = wordlines).
+    backend: Literal["digital", "cim"] = "digital"
     #: (channels, height, width) of the input, filled in by :meth:`Spec.check`.
     in_shape: tuple[int, int, int] | None = field(default=None, metadata={"internal": True})
 
@@ -186,6 +188,8 @@ class ConvSpec:
     padding: int | tuple[int, ...] = 0
     pe: int | None = None
     simd: int | None = None
+    #: ``digital`` (XNOR-popcount MVTU) or ``cim`` (the spec's ``cim`` macro; simd = wordlines).
+    backend: Literal["digital", "cim"] = "digital"
     #: (channels, height, width) of the input, filled in by :meth:`Spec.check`.
     in_shape: tuple[int, int, int] | None = field(default=None, metadata={"internal": True})
 
@@ -258,12 +262,29 @@ LayerSpec = LinearSpec | ConvSpec | MaxPoolSpec
 class ModelSpec:
     layers: tuple[LayerSpec, ...]
     #: Hidden activations: ``bipolar`` (+-1) or ``binary`` ({0, 1}); either is 1 where the
-    #: batch-normed dot product is >= 0.
+    #: normalized dot product, less ``threshold_shift``, is >= 0.
     activation: Literal["bipolar", "binary"] = "bipolar"
+    #: What sits between a hidden layer's dot product and its sign: ``batchnorm``, or
+    #: ``bnfree`` (standardized latent weights and a learned per-neuron threshold, no batch
+    #: statistics; see :mod:`hwgen.nn.layers`). Either folds into one integer threshold.
+    norm: Literal["batchnorm", "bnfree"] = "batchnorm"
+    #: Weight of the zero-raising penalty (the mean firing rate of the hidden neurons):
+    #: more zero activations, fewer driven wordlines. Needs ``activation: binary``.
+    zero_raising: float = 0.0
+    #: Every hidden neuron fires where its normalized dot product is >= this many standard
+    #: deviations (at initialisation; the learned bias moves it): > 0 gives fewer ones.
+    threshold_shift: float = 0.0
 
     def check(self, path: str, file):
         if not self.layers:
             raise SpecError(file, f"{path}.layers", "needs at least one layer")
+        if self.zero_raising < 0:
+            raise SpecError(file, f"{path}.zero_raising",
+                            f"must be at least 0, not {self.zero_raising!r}")
+        if self.zero_raising > 0 and self.activation != "binary":
+            raise SpecError(file, f"{path}.zero_raising",
+                            f"needs activation: binary ({self.activation} activations have no "
+                            f"zeros)", allowed="0 with activation bipolar")
 
 
 @dataclass(frozen=True)
@@ -273,6 +294,9 @@ class TrainSpec:
     lr: float = 0.01
     #: Reuse this checkpoint (relative to the spec file) instead of training.
     checkpoint: str | None = None
+    #: Noise-aware training: Gaussian noise of standard deviation noise_sigma * sqrt(driven
+    #: rows) on every dot product while training (:class:`hwgen.nn.GaussianMVM`, ``cell``).
+    noise_sigma: float = 0.0
 
     def check(self, path: str, file):
         for key in ("epochs", "batch_size"):
@@ -280,6 +304,9 @@ class TrainSpec:
                 raise SpecError(file, f"{path}.{key}", f"must be at least 1, not {getattr(self, key)!r}")
         if not self.lr > 0:
             raise SpecError(file, f"{path}.lr", f"must be positive, not {self.lr!r}")
+        if self.noise_sigma < 0:
+            raise SpecError(file, f"{path}.noise_sigma",
+                            f"must be at least 0, not {self.noise_sigma!r}")
 
 
 @dataclass(frozen=True)
@@ -317,6 +344,55 @@ class VerifySpec:
 
 
 @dataclass(frozen=True)
+class CimSpec:
+    """The compute-in-memory macro of ``backend: cim`` layers. Its arithmetic (one read, the
+    noise, the ADC, the accumulation) is defined once, in :mod:`hwgen.cim.macro`."""
+    #: Array size in cells.
+    rows: int = 256
+    columns: int = 256
+    #: Rows driven per read; divides ``rows`` and each cim layer's matrix width (its simd).
+    wordlines: int = 16
+    #: ADC resolution: 2**adc_bits levels over [-adc_range, adc_range].
+    adc_bits: int = 5
+    #: Bits per weight (2: two bit-sliced columns, values -3, -1, 1, 3) and the most bits per
+    #: activation (2: two bit-serial reads), 1 or 2.
+    weight_bits: int = 1
+    act_bits: int = 1
+    #: ``cell``: sigma * sqrt(driven rows) per read; ``read``: sigma per read; ``none``.
+    noise: Literal["none", "read", "cell"] = "cell"
+    #: Noise standard deviation in units of one cell's bitline contribution.
+    sigma: float = 0.0
+    #: Seed of the noise generator (hardware and golden draw the same samples).
+    seed: int = 0
+    #: Half the ADC's input range (``None``: wordlines, a group's full bitline range).
+    adc_range: float | None = None
+
+    def check(self, path: str, file):
+        for key in ("rows", "columns", "wordlines"):
+            value = getattr(self, key)
+            if value < 1:
+                raise SpecError(file, f"{path}.{key}", f"must be at least 1, not {value!r}")
+        if self.rows % self.wordlines:
+            raise SpecError(file, f"{path}.wordlines",
+                            f"must divide rows={self.rows}, not {self.wordlines!r}",
+                            allowed=_divisors(self.rows))
+        if not 1 <= self.adc_bits <= 8:
+            raise SpecError(file, f"{path}.adc_bits", f"must lie in 1..8, not {self.adc_bits!r}")
+        for key in ("weight_bits", "act_bits"):
+            value = getattr(self, key)
+            if value not in (1, 2):
+                raise SpecError(file, f"{path}.{key}", f"must be 1 or 2, not {value!r}",
+                                allowed="1, 2")
+        if self.weight_bits > self.columns:
+            raise SpecError(file, f"{path}.columns", f"must hold the {self.weight_bits} bit-sliced "
+                            f"columns of a weight, not {self.columns!r}")
+        if self.sigma < 0:
+            raise SpecError(file, f"{path}.sigma", f"must be at least 0, not {self.sigma!r}")
+        if self.adc_range is not None and not self.adc_range > 0:
+            raise SpecError(file, f"{path}.adc_range", f"must be positive, not {self.adc_range!r}")
+
+
+@dataclass(frozen=True)
 class Spec:
     name: str
     model: ModelSpec
@@ -325,6 +401,8 @@ class Spec:
     train: TrainSpec = TrainSpec()
     hardware: HardwareSpec = HardwareSpec()
     verify: VerifySpec = VerifySpec()
+    #: The CIM macro of ``backend: cim`` layers (``cim: {}`` for the defaults).
+    cim: CimSpec | None = None
     #: Board file name under ``boards/`` (``hwgen build --board`` overrides it).
     board: str = "ulx3s"
     #: The file this spec was read from (not a YAML key).
@@ -334,7 +412,7 @@ class Spec:
         # The name is the default output folder, build/<name>: one plain folder name.
         if self.name in ("", ".", "..") or any(c in self.name for c in "/\\"):
             raise SpecError(file, "name", f"must be a plain folder name, not {self.name!r}")
-        layers = _walk_shapes(self, file)
+        layers = _check_cim(self, _walk_shapes(self, file), file)
         object.__setattr__(self, "model", dataclasses.replace(self.model, layers=layers))
 
     @property
@@ -425,6 +503,40 @@ def _walk_shapes(spec: Spec, file) -> tuple:
     return tuple(resolved)
 
 
+def _check_cim(spec: Spec, layers: tuple, file) -> tuple:
+    """Check the ``backend: cim`` layers against the ``cim`` macro; return the layers with their
+    simd set to its wordlines (a cim MVTU reads one wordline group per cycle)."""
+    resolved = []
+    for index, layer in enumerate(layers):
+        if getattr(layer, "backend", "digital") == "cim":
+            path, cim = f"model.layers[{index}]", spec.cim
+            if cim is None:
+                raise SpecError(file, f"{path}.backend",
+                                "cim needs a top-level cim section (cim: {} for the defaults)")
+            width = layer.matrix_width
+            if width % cim.wordlines:
+                raise SpecError(file, "cim.wordlines",
+                                f"{cim.wordlines} does not divide the matrix width {width} of "
+                                f"cim layer {path}", allowed=_divisors(width))
+            if layer.simd is not None and layer.simd != cim.wordlines:
+                raise SpecError(file, f"{path}.simd", f"a cim layer reads cim.wordlines="
+                                f"{cim.wordlines} elements per cycle, not {layer.simd!r}",
+                                allowed=str(cim.wordlines))
+            layer = dataclasses.replace(layer, simd=cim.wordlines)
+            if layer.folded_pe * cim.weight_bits > cim.columns:
+                raise SpecError(file, f"{path}.pe",
+                                f"pe={layer.folded_pe} neurons of {cim.weight_bits}-bit weights "
+                                f"read {layer.folded_pe * cim.weight_bits} columns at once, more "
+                                f"than cim.columns={cim.columns}")
+            bits = spec.data.input_bits if index == 0 else 1
+            if bits > cim.act_bits:
+                raise SpecError(file, f"{path}.backend",
+                                f"cim reads at most cim.act_bits={cim.act_bits} bits per input, "
+                                f"but this layer's inputs have {bits}", allowed="digital")
+        resolved.append(layer)
+    return tuple(resolved)
+
+
 def _check_simd(layer, width_text: str, path: str, file):
     width = layer.matrix_width
     if layer.simd is not None and (layer.simd < 1 or width % layer.simd):
@@ -473,6 +585,10 @@ def _convert(value, hint, key: str, file):
         args = typing.get_args(hint)
         if value is None and type(None) in args:
             return None
+        others = [arg for arg in args if arg is not type(None)]
+        if len(others) == 1 and dataclasses.is_dataclass(others[0]):
+            # An optional section: report what is wrong inside it, not "expected a mapping".
+            return _convert(value, others[0], key, file)
         tags = _tagged(args)
         if tags is not None:
             if not isinstance(value, dict):

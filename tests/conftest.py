@@ -17,6 +17,17 @@ def sim_build_root():
     return root
 
 
+def spec_error(mapping) -> str:
+    """The one-line SpecError that ``mapping`` (a parsed spec of file ``net.yaml``) raises."""
+    from hwgen.errors import SpecError
+    from hwgen.spec import parse_spec
+    with pytest.raises(SpecError) as error:
+        parse_spec(mapping, file="net.yaml")
+    message = str(error.value)
+    assert "\n" not in message and message.startswith("net.yaml: ")
+    return message
+
+
 def random_layer(rng, *, mw, mh, pe, simd, logits=False, name="layer", in_encoding="bipolar",
                  in_bits=1, pixels=1) -> MVTULayer:
     """A layer with random weights and thresholds near the middle of the dot products of random

@@ -8,6 +8,7 @@ import yaml
 from hwgen.cli import main
 from hwgen.errors import SpecError
 from hwgen.spec import load_spec, parse_spec
+from tests.conftest import spec_error
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "examples" / "digits_mlp.yaml"
@@ -50,7 +51,8 @@ def test_unknown_key(tmp_path, capsys):
     mapping = _example()
     mapping["train"]["epoch"] = 3
     line = _fail(tmp_path, capsys, mapping)
-    assert line.endswith("train.epoch: unknown key (allowed: epochs, batch_size, lr, checkpoint)")
+    assert line.endswith("train.epoch: unknown key (allowed: epochs, batch_size, lr, checkpoint, "
+                         "noise_sigma)")
 
 
 def test_unknown_top_level_key(tmp_path, capsys):
@@ -157,12 +159,7 @@ def _layers(*layers, **sections) -> dict:
     return {"model": {"layers": list(layers)}, **sections}
 
 
-def _error(mapping) -> str:
-    with pytest.raises(SpecError) as error:
-        parse_spec(mapping, file="net.yaml")
-    message = str(error.value)
-    assert "\n" not in message and message.startswith("net.yaml: ")
-    return message
+_error = spec_error
 
 
 def test_cnn_example_loads_and_walks_the_shapes():
@@ -239,7 +236,8 @@ FC = {"type": "linear", "out": 10}
     (_layers(CONV, POOL, {**FC, "in": 100}, FC),
      "model.layers[2].in: is 100 but layers[1]'s 16x3x3 output flattened is 144 (allowed: 144)"),
     (_layers({**FC, "kernel": 3}),
-     "model.layers[0].kernel: unknown key for a linear layer (allowed: type, in, out, pe, simd)"),
+     "model.layers[0].kernel: unknown key for a linear layer "
+     "(allowed: type, in, out, pe, simd, backend)"),
     (_layers({**POOL, "stride": 2}, FC),
      "model.layers[0].stride: unknown key for a maxpool layer (allowed: type, kernel)"),
     (_layers(CONV, {**POOL, "pe": 2}, FC),

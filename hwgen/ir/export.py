@@ -4,11 +4,13 @@ Each conv layer becomes a sliding-window generator (``conv{i}_swg``) and an MVTU
 whose weights run along the window in (row, column, channel) order; each linear layer an MVTU
 ``fc{i}`` with one pixel; each max-pool a ``pool{i}``, ``i`` being the layer's index in the spec.
 
-Batch norm + threshold become one integer threshold per neuron, found by evaluating the model's
-own activation formula (:func:`hwgen.nn.batchnorm_fires`) on every dot product the layer can
-produce (:func:`dot_values`). That formula is monotone in the dot product, so the threshold is
-where its output changes, and the IR agrees with the model's binarized inference exactly, with
-no float tolerance: :func:`check_export` compares them on the whole test set.
+A hidden layer's threshold unit (batch norm, or the batch-norm-free learned threshold, either
+with its threshold shift) becomes one integer threshold per neuron, found by evaluating the
+model's own activation formula (the unit's ``fires``, e.g. :func:`hwgen.nn.batchnorm_fires`)
+on every dot product the layer can produce (:func:`dot_values`). That formula is monotone in
+the dot product, so the threshold is where its output changes, and the IR agrees with the
+model's binarized inference exactly, with no float tolerance: :func:`check_export` compares
+them on the whole test set.
 """
 import math
 
@@ -16,7 +18,7 @@ import numpy as np
 import torch
 
 from ..nn.layers import BinaryConv2d, BinaryLinear, batchnorm_fires
-from ..nn.model import BNN
+from ..nn.model import BNN, exact_mvm
 from ..spec import ConvSpec, LinearSpec, Spec
 from . import Graph, MaxPoolLayer, MVTULayer, SWGLayer
 
@@ -33,19 +35,20 @@ def dot_values(encoding: str, bits: int, mw: int) -> np.ndarray:
 
 
 @torch.no_grad()
-def fold_threshold(norm: torch.nn.modules.batchnorm._BatchNorm,
-                   dots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Thresholds and invert flags such that ``(dot >= threshold) != invert`` equals
-    :func:`~hwgen.nn.batchnorm_fires` for every dot product in ``dots`` (ascending integers,
+def fold_threshold(norm: torch.nn.Module, dots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Thresholds and invert flags such that ``(dot >= threshold) != invert`` equals the
+    threshold unit ``norm``'s output bit (its ``fires``; a plain batch norm's
+    :func:`~hwgen.nn.batchnorm_fires`) for every dot product in ``dots`` (ascending integers,
     e.g. :func:`dot_values`).
 
     A neuron whose output rises with the dot product fires from its first firing value on
     (``dots[-1] + 1``, past the range, if it never fires); one whose output falls (a negative
     batch-norm scale) is inverted, its threshold the first value where it stops firing. A
-    constant neuron is a rising one.
+    constant neuron is a rising one. A learned threshold (``bnfree``) only rises.
     """
     dots = np.asarray(dots, dtype=np.int64)
     mh = norm.num_features
+    unit_fires = getattr(norm, "fires", None) or (lambda dot: batchnorm_fires(norm, dot))
     fired = np.zeros(mh, dtype=np.int64)          # dot values at which each neuron fires
     rising = np.ones(mh, dtype=bool)
     falling = np.ones(mh, dtype=bool)
@@ -53,7 +56,7 @@ def fold_threshold(norm: torch.nn.modules.batchnorm._BatchNorm,
     chunk = max(1, (1 << 20) // mh)               # bounded memory for wide integer ranges
     for start in range(0, len(dots), chunk):
         values = torch.as_tensor(dots[start:start + chunk], dtype=torch.float64)
-        fires = batchnorm_fires(norm, values[:, None].expand(-1, mh)).numpy()
+        fires = unit_fires(values[:, None].expand(-1, mh)).numpy()
         fired += fires.sum(axis=0)
         steps = fires if previous is None else np.concatenate([previous, fires])
         rising &= np.all(steps[1:] >= steps[:-1], axis=0)
@@ -61,7 +64,7 @@ def fold_threshold(norm: torch.nn.modules.batchnorm._BatchNorm,
         previous = fires[-1:]
     if not np.all(rising | falling):
         neuron = int(np.argmin(rising | falling))
-        raise ValueError(f"batch norm output of neuron {neuron} is not monotone")
+        raise ValueError(f"threshold unit output of neuron {neuron} is not monotone")
     count = len(dots)
     past = np.append(dots, dots[-1] + 1)
     thresholds = np.where(rising, past[count - fired], past[np.minimum(fired, count)])
@@ -129,12 +132,13 @@ def export_graph(model: BNN, spec: Spec, test_x: np.ndarray, test_y: np.ndarray,
 def check_export(model: BNN, graph: Graph) -> None:
     """Raise unless the golden model of ``graph`` equals ``model``'s binarized inference on the
     graph's test frames: the same integer dot products in every conv and linear layer (every
-    output pixel), the same logits and classes."""
+    output pixel), the same logits and classes. The model runs noise-free (its ``mvm`` hook
+    replaced by the exact product)."""
     from ..errors import HwgenError
     from ..golden import run_graph
     model.eval()
     trace = []
-    logits = model(torch.as_tensor(graph.test_frames), trace)
+    logits = model(torch.as_tensor(graph.test_frames), trace, mvm=exact_mvm)
     golden = run_graph(graph)
     mvtus = graph.mvtus()
     if len(trace) != len(mvtus) or len(golden.dots) != len(mvtus):

@@ -1,28 +1,53 @@
-"""The BNN built from a spec: binary conv and linear layers, batch norm + threshold, max-pool.
+"""The BNN built from a spec: binary conv and linear layers, a threshold unit, max-pool.
 
-Hidden conv or linear layer ``k``: ``dot = layer(x)``, ``x = activation(BatchNorm(dot))``, the
-activation 1 where the batch-normed dot product is >= 0, else -1 (``bipolar``) or 0
-(``binary``), with a straight-through gradient. A max-pool takes the maximum of activations
-(the OR of bits: 1 is the larger value in both encodings). A linear layer after an image reads
-it flattened in stream order (height, width, channels). The last layer is linear; its dot
-product times one learned positive scale (a softmax temperature, which does not change the
-argmax) gives the logits, so the hardware emits the integer dot products.
+Hidden conv or linear layer ``k``: ``dot = layer(x)``, ``x = activation(unit(dot))``, the
+activation 1 where the unit's pre-activation is >= 0, else -1 (``bipolar``) or 0 (``binary``),
+with a straight-through gradient. The unit (``model.norm``) is batch norm
+(:class:`~hwgen.nn.layers.BatchNormThreshold`) or the batch-norm-free learned threshold
+(:class:`~hwgen.nn.layers.LearnedThreshold`, with standardized latent weights); both subtract
+``model.threshold_shift``. A max-pool takes the maximum of activations (the OR of bits: 1 is
+the larger value in both encodings). A linear layer after an image reads it flattened in stream
+order (height, width, channels). The last layer is linear; its dot product times one learned
+positive scale (a softmax temperature, which does not change the argmax) gives the logits, so
+the hardware emits the integer dot products.
 
 The input is a frame of integer elements in stream order (pixels in raster order, channels
 innermost), decoded by the input encoding: bipolar bit b is 2b - 1, binary bit b is b, an
 unsigned integer is itself. Padding elements are the encoding's zero: -1 bipolar, else 0.
 
+**The matrix-vector hook.** Every conv and linear layer is one matrix-vector product per
+output pixel, as an MVTU (or a CIM macro) computes it. ``BNN(spec, mvm=f)`` (or
+``model(frames, mvm=f)`` for one call) computes each layer's dot products as
+``f(layer_index, x, w)``: ``x`` (N, pixels, mw) the input vectors (a convolution's windows in
+(row, column, channel) order, one pixel for a linear layer), ``w`` (mh, mw) the weights in the
+IR's order; it returns (N, pixels, mh). ``layer_index`` indexes ``spec.model.layers``.
+:func:`exact_mvm` (or ``None``) is the exact product, computed by the layer itself;
+:class:`hwgen.nn.GaussianMVM` adds noise; a CIM macro's differentiable twin plugs in the same
+way.
+
 In eval mode the binary model computes its dot products in float64 (exact integers) and its
-activations with :func:`~hwgen.nn.layers.batchnorm_fires`, the formula the export folds into
-integer thresholds; in training mode it is an ordinary float32 network with batch norm.
+activations with the unit's ``fires``, the formula the export folds into integer thresholds;
+in training mode it is an ordinary float32 network.
 """
+import math
+from typing import Callable
+
 import torch
 from torch import nn
 
 from ..spec import ConvSpec, LinearSpec, Spec
-from .layers import BinaryConv2d, BinaryLinear, batchnorm_fires, binarize
+from .layers import BatchNormThreshold, BinaryConv2d, BinaryLinear, LearnedThreshold, binarize
 
-__all__ = ["BNN", "decode"]
+__all__ = ["BNN", "decode", "exact_mvm", "MVM"]
+
+#: ``mvm(layer_index, x, w) -> dot``: x (N, pixels, mw), w (mh, mw), dot (N, pixels, mh).
+MVM = Callable[[int, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def exact_mvm(layer_index: int, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """The exact matrix-vector products ``x @ w.T`` (the default; the model then lets each layer
+    compute them its own way, a convolution as a convolution)."""
+    return x @ w.to(x.dtype).T
 
 
 def decode(frames: torch.Tensor, encoding: str) -> torch.Tensor:
@@ -32,19 +57,24 @@ def decode(frames: torch.Tensor, encoding: str) -> torch.Tensor:
 
 
 class BNN(nn.Module):
-    """The spec's network. ``layers[i]`` and ``norms[i]`` belong to ``spec.model.layers[i]``
-    (``norms[i]`` is an identity for max-pools and the last layer).
+    """The spec's network. ``layers[i]`` and ``norms[i]`` belong to ``spec.model.layers[i]``;
+    ``norms[i]`` is the hidden layer's threshold unit (an identity for max-pools and the last
+    layer).
 
     With ``binary=False`` it is the float twin (float weights, hardtanh activations), a
-    reference for what binarization costs.
+    reference for what binarization costs. ``mvm`` replaces the exact matrix-vector products
+    (see the module's docstring).
     """
 
-    def __init__(self, spec: Spec, *, binary: bool = True):
+    def __init__(self, spec: Spec, *, binary: bool = True, mvm: MVM | None = None):
         super().__init__()
         self.binary = binary
+        self.mvm = mvm
         self.input_shape = spec.data.shape
         self.input_encoding = spec.input_encoding
         self.activation_encoding = spec.model.activation
+        bnfree = spec.model.norm == "bnfree"
+        shift = spec.model.threshold_shift
         layers, norms = [], []
         last = len(spec.model.layers) - 1
         for index, layer in enumerate(spec.model.layers):
@@ -53,37 +83,77 @@ class BNN(nn.Module):
                 layers.append(BinaryConv2d(
                     layer.in_channels, layer.out_channels, layer.kernel, stride=layer.stride,
                     padding=layer.padding, pad_value=-1.0 if encoding == "bipolar" else 0.0,
-                    binary=binary))
-                norms.append(nn.BatchNorm2d(layer.out_channels) if index < last else nn.Identity())
+                    binary=binary, standardized=bnfree))
+                mh = layer.out_channels
             elif isinstance(layer, LinearSpec):
-                layers.append(BinaryLinear(layer.in_features, layer.out_features, binary=binary))
-                norms.append(nn.BatchNorm1d(layer.out_features) if index < last else nn.Identity())
+                layers.append(BinaryLinear(layer.in_features, layer.out_features, binary=binary,
+                                           standardized=bnfree))
+                mh = layer.out_features
             else:
                 layers.append(nn.MaxPool2d(layer.kernel))
                 norms.append(nn.Identity())
+                continue
+            if index == last:
+                norms.append(nn.Identity())
+            elif bnfree:
+                norms.append(LearnedThreshold(mh, scale=math.sqrt(layer.matrix_width), shift=shift))
+            else:
+                norms.append(BatchNormThreshold(mh, shift=shift))
         self.layers = nn.ModuleList(layers)
         self.norms = nn.ModuleList(norms)
         self.log_scale = nn.Parameter(torch.tensor(-2.0))
 
-    def activation(self, norm: nn.Module, dot: torch.Tensor) -> torch.Tensor:
-        """A hidden layer's output from its dot products (channels in dimension 1)."""
-        bipolar = self.activation_encoding == "bipolar"
-        if not self.binary:
-            y = nn.functional.hardtanh(norm(dot))
-            return y if bipolar else (y + 1) / 2
-        if self.training:
-            y = binarize(norm(dot))
-            return y if bipolar else (y + 1) / 2
-        fires = batchnorm_fires(norm, dot)
-        return torch.where(fires, 1.0, -1.0 if bipolar else 0.0).to(dot.dtype)
+    def hidden_indices(self) -> list[int]:
+        """Indices of the hidden (thresholded) conv and linear layers."""
+        return [i for i, norm in enumerate(self.norms)
+                if isinstance(norm, (BatchNormThreshold, LearnedThreshold))]
 
-    def forward(self, frames: torch.Tensor, trace: list | None = None) -> torch.Tensor:
+    def fires(self, index: int, dot: torch.Tensor) -> torch.Tensor:
+        """Eval-mode output bits of hidden layer ``index`` (dot products with the neurons in the
+        last dimension): the formula the export folds."""
+        return self.norms[index].fires(dot)
+
+    def activation(self, index: int, dot: torch.Tensor,
+                   firing: list | None = None) -> torch.Tensor:
+        """Hidden layer ``index``'s output from its dot products (neurons in the last
+        dimension). ``firing``, in training, receives the layer's firing rate (the mean of
+        its output bits as {0, 1}, with the straight-through gradient), the zero-raising
+        penalty's term."""
+        bipolar = self.activation_encoding == "bipolar"
+        if self.binary and not self.training:
+            fires = self.fires(index, dot)
+            return torch.where(fires, 1.0, -1.0 if bipolar else 0.0).to(dot.dtype)
+        u = self.norms[index](dot)
+        y = binarize(u) if self.binary else nn.functional.hardtanh(u)
+        if firing is not None:
+            firing.append(((y + 1) / 2).mean())
+        return y if bipolar else (y + 1) / 2
+
+    def _dots(self, index: int, layer: nn.Module, x: torch.Tensor, mvm: MVM | None):
+        """Layer ``index``'s dot products (N, pixels, out)."""
+        n = x.shape[0]
+        if mvm is None or mvm is exact_mvm:
+            dot = layer(x)
+            return dot[:, None, :] if dot.ndim == 2 else dot.permute(0, 2, 3, 1).reshape(
+                n, -1, dot.shape[1])
+        windows, matrix = layer.windows(x), layer.matrix()
+        dot = mvm(index, windows, matrix.to(x.dtype))
+        expected = (*windows.shape[:2], matrix.shape[0])
+        if tuple(dot.shape) != expected:
+            raise ValueError(f"mvm for layer {index} returned shape {tuple(dot.shape)}, "
+                             f"not {expected}")
+        return dot
+
+    def forward(self, frames: torch.Tensor, trace: list | None = None, *,
+                mvm: MVM | None = None, firing: list | None = None) -> torch.Tensor:
         """Logits for ``frames`` (N, channels * height * width), integer elements, stream order.
 
         ``trace``, if given, receives each conv and linear layer's dot products as a float
         tensor (N, pixels, out): output pixels in raster order (1 for a linear layer), as
-        :class:`hwgen.golden.GoldenResult` ``dots``.
+        :class:`hwgen.golden.GoldenResult` ``dots``. ``mvm`` overrides the model's matrix-vector
+        hook for this call. ``firing`` (training) receives each hidden layer's firing rate.
         """
+        mvm = self.mvm if mvm is None else mvm
         # Eval-mode binary inference runs in float64: integer dot products stay exact.
         dtype = torch.float64 if self.binary and not self.training else torch.float32
         n = frames.shape[0]
@@ -91,28 +161,35 @@ class BNN(nn.Module):
         x = decode(frames, self.input_encoding).to(dtype)
         x = x.reshape(n, height, width, channels).permute(0, 3, 1, 2)      # NCHW
         last = len(self.layers) - 1
-        for index, (layer, norm) in enumerate(zip(self.layers, self.norms)):
+        for index, layer in enumerate(self.layers):
             if isinstance(layer, BinaryLinear):
                 if x.ndim == 4:
                     x = x.permute(0, 2, 3, 1).reshape(n, -1)               # flatten NHWC
-                dot = layer(x)
-                pixels = dot[:, None, :]
             elif isinstance(layer, BinaryConv2d):
                 if x.ndim == 2:
                     x = x.reshape(n, -1, 1, 1)                             # a vector: 1x1 image
-                dot = layer(x)
-                pixels = dot.permute(0, 2, 3, 1).reshape(n, -1, dot.shape[1])
+                out_height, out_width = _conv_out(layer, x.shape[2:])
             else:
                 x = layer(x)
                 continue
+            dot = self._dots(index, layer, x, mvm)                         # (N, pixels, out)
             if trace is not None:
-                trace.append(pixels)
+                trace.append(dot)
             if index == last:
-                return dot * self.log_scale.exp()
-            x = self.activation(norm, dot)
+                return dot[:, 0, :] * self.log_scale.exp()
+            y = self.activation(index, dot, firing)
+            if isinstance(layer, BinaryLinear):
+                x = y[:, 0, :]
+            else:
+                x = y.reshape(n, out_height, out_width, -1).permute(0, 3, 1, 2)
         raise AssertionError("the last layer is linear")    # the spec guarantees it
 
     def clip_(self):
         for layer in self.layers:
             if isinstance(layer, (BinaryLinear, BinaryConv2d)):
                 layer.clip_()
+
+
+def _conv_out(layer: BinaryConv2d, size) -> tuple[int, int]:
+    (kh, kw), (sh, sw), (ph, pw) = layer.kernel_size, layer.stride, layer.padding
+    return (size[0] + 2 * ph - kh) // sh + 1, (size[1] + 2 * pw - kw) // sw + 1

@@ -1,4 +1,8 @@
-"""Seeded, reproducible training of the spec's BNN (and of its float twin, for reference)."""
+"""Seeded, reproducible training of the spec's BNN (and of its float twin, for reference).
+
+Robustness options: ``train.noise_sigma`` trains through :class:`~hwgen.nn.GaussianMVM` cell
+noise (noise-aware training; evaluation stays exact), ``model.zero_raising`` adds its weight
+times the mean firing rate of the hidden layers (straight-through gradient) to the loss."""
 from dataclasses import dataclass
 
 import numpy as np
@@ -9,6 +13,7 @@ from tqdm import tqdm
 from ..data import Dataset
 from ..spec import Spec
 from .model import BNN
+from .robustness import GaussianMVM
 
 __all__ = ["TrainResult", "train_model", "evaluate"]
 
@@ -29,7 +34,9 @@ def evaluate(model: BNN, x: np.ndarray, y: np.ndarray) -> float:
 
 def train_model(spec: Spec, data: Dataset, *, binary: bool = True, seed: int | None = None,
                 progress: bool = True) -> TrainResult:
-    """Train ``BNN(spec)`` on ``data``: Adam, cosine learning rate, cross-entropy.
+    """Train ``BNN(spec)`` on ``data``: Adam, cosine learning rate, cross-entropy (plus
+    ``model.zero_raising`` times the mean firing rate), through ``train.noise_sigma``
+    noise.
 
     Runs on one CPU thread: the order of float reductions depends on the thread count, so this
     keeps a seed's result the same on every machine (and small models train faster so).
@@ -54,6 +61,9 @@ def _train(spec: Spec, data: Dataset, *, binary: bool, seed: int | None,
     optimizer = torch.optim.Adam(model.parameters(), lr=spec.train.lr)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
     loss_fn = nn.CrossEntropyLoss()
+    # Noise samples come from torch's global generator, seeded above.
+    noise = GaussianMVM(spec.train.noise_sigma) if spec.train.noise_sigma > 0 else None
+    zero_raising = spec.model.zero_raising
     label = "train BNN" if binary else "train float"
     bar = tqdm(range(epochs), desc=label, unit="epoch", disable=not progress, leave=False)
     for _epoch in bar:
@@ -65,7 +75,10 @@ def _train(spec: Spec, data: Dataset, *, binary: bool, seed: int | None,
             if len(batch) < 2:   # batch norm needs two samples
                 continue
             optimizer.zero_grad()
-            loss = loss_fn(model(train_x[batch]), train_y[batch])
+            firing = [] if zero_raising > 0 else None
+            loss = loss_fn(model(train_x[batch], mvm=noise, firing=firing), train_y[batch])
+            if firing:
+                loss = loss + zero_raising * torch.stack(firing).mean()
             loss.backward()
             optimizer.step()
             model.clip_()
