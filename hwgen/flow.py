@@ -153,6 +153,11 @@ class Workspace:
             if graph is not None and graph.meta.get("key") == self.ir_key:
                 self.say(f"reusing IR {self.ir_file}")
                 return graph
+        cim = [f"model.layers[{i}]" for i, layer in enumerate(self.spec.model.layers)
+               if getattr(layer, "backend", "digital") == "cim"]
+        if cim:     # the macro model exists (hwgen.cim); its IR, export and RTL do not yet
+            raise HwgenError(f"{self.spec.path}: {cim[0]}.backend: 'cim' cannot be exported or "
+                             f"built yet (only the macro's golden model exists); use 'digital'")
         self.train()
         model, metrics = self.load_model()
         from .data import load_dataset

@@ -1,0 +1,442 @@
+"""The compute-in-memory macro: its arithmetic, written once, and its golden model.
+
+This docstring is the contract. The RTL of a CIM-backed MVTU, the golden model
+(:func:`macro_mvm`) and the training-side twin (:func:`macro_mvm_float`) all compute what it
+says; the noise generator it names is :mod:`hwgen.cim.noise`.
+
+Parameters (:class:`MacroSpec`)
+-------------------------------
+``rows x columns`` cells holding +-1 weight bits. ``wordlines`` (``WL``) rows are driven in one
+read; a layer's input vector of ``mw`` elements is read as ``S = mw / WL`` wordline groups
+(``WL`` divides ``mw``), group ``s`` holding elements ``k = s*WL .. s*WL + WL - 1``. A matrix
+larger than the array is tiled over several macros; tiling does not change the arithmetic.
+``adc_bits`` (1..8), ``weight_bits`` and ``act_bits`` (1 or 2), the activation ``encoding``
+(``binary`` or ``bipolar``), the ``noise`` model (``none``, ``read``, ``cell``) with ``sigma``
+(>= 0, in units of one cell's bitline contribution) and ``seed``, and ``adc_range`` ``R``
+(> 0; default ``WL``, the full range of one group's bitline sum).
+
+Bit slices
+----------
+A weight is ``weight_bits`` one-bit planes ``w_j`` in {-1, +1} (a cell each), an activation
+``act_bits`` planes ``x_p``; ``j`` and ``p`` are significances ``2**j``, ``2**p``:
+
+- 1-bit weight: raw bit ``c`` (the IR's: 1 means +1): ``w_0 = 2c - 1``.
+- 2-bit weight: raw code ``c`` in 0..3 stands for ``2c - 3`` in {-3, -1, 1, 3}, stored in two
+  bit-sliced columns ``w_1 = 2*c[1] - 1`` (significance 2) and ``w_0 = 2*c[0] - 1``
+  (significance 1): ``2*w_1 + w_0 = 2c - 3``. Symmetric, no zero; every column is +-1 cells.
+- Activations, ``binary`` encoding: raw ``c`` (0..1, or 0..3 with 2 bits) is its value;
+  plane ``x_p = c[p]`` in {0, 1}: a 0 drives no wordline.
+- Activations, ``bipolar`` encoding (XNOR cells, every row of a group driven): raw bit 1 means
+  +1, 0 means -1; a 2-bit code ``c`` stands for ``2c - 3``; plane ``x_p = 2*c[p] - 1``.
+
+So the value of a weight is ``sum_j 2**j w_j`` and of an activation ``sum_p 2**p x_p``, and the
+layer's exact dot product is ``dot[n] = sum_k x_k w_nk = sum_{j,p} 2**(j+p) sum_k x_p,k w_j,nk``.
+
+One read
+--------
+Read ``(v, n, s, j, p)``: input vector ``v``, column of neuron ``n`` and weight slice ``j``,
+wordline group ``s``, activation bit ``p`` (a bit-serial read per ``p``)::
+
+    b = sum_{k in group s} x_p,k * w_j,nk        # bitline sum, an integer in -WL .. WL
+    a = #{k in group s : x_p,k != 0}             # active rows (WL for bipolar)
+    y = b + noise                                # analog ADC input, in cell contributions
+
+Noise: ``none`` 0; ``read`` N(0, sigma**2) (sense amplifier, independent of the input);
+``cell`` N(0, sigma**2 * a) (each driven cell adds sigma independently; an all-zero group adds
+none). Each read draws its own sample.
+
+ADC: a flash ADC of ``L = 2**adc_bits`` levels over ``[-R, R]``, step ``D = 2R / (L - 1)``,
+thresholds ``t_i = -R + (i - 1/2) * D`` for ``i = 1 .. L - 1``::
+
+    code = #{i : y >= t_i}  =  clamp(floor((y + R) / D + 1/2), 0, L - 1)   # 0 .. L - 1
+
+(round half up, clipping at both ends). The digital side shift-adds the codes of all reads of
+a neuron into its code sum, the integer the threshold compares (or the last layer emits)::
+
+    C[v, n] = sum_s sum_j sum_p 2**(j+p) * code(v, n, s, j, p)
+
+Exactness: without noise and with ``D = 1`` (``R = (L - 1) / 2``, half-integer), the thresholds
+are the integers ``1 - L/2 .. L/2 - 1``, so ``code = b + R + 1/2 = b + L/2`` for
+``-L/2 <= b <= L/2 - 1`` and ``C = dot + S * (L/2) * (2**weight_bits - 1) * (2**act_bits - 1)``
+(:meth:`MacroSpec.code_offset`). E.g. ``WL = 8``, ``adc_bits = 5``, ``R = 15.5``. The noiseless
+dequantized read is ``code * D - R``.
+
+Integer realisation (hardware and golden, bit for bit)
+------------------------------------------------------
+Fixed point with ``F = 12`` (``Z_FRAC_BITS``) and ``G = 10`` (``SCALE_FRAC_BITS``): one cell
+contribution is ``2**(F+G) = 2**22``::
+
+    u       = noise index of read (v, n, s, j, p)        # hwgen.cim.noise: hash, top 8 bits
+    z_q     = ZTABLE[u]                                   # signed 15 bits, units 2**-F
+    scale   = SCALES[a]                                   # unsigned, units 2**-G
+    y_fixed = b * 2**(F+G) + scale * z_q                  # signed, units 2**-(F+G)
+    code    = #{i : y_fixed >= T_i},   T_i = ceil(t_i * 2**(F+G))
+
+``SCALES[a] = round(sigma * sqrt(a) * 2**G)`` for ``a = 0 .. WL`` (``cell``),
+``round(sigma * 2**G)`` for every ``a`` (``read``), 0 (``none``); round half away from zero in
+float64 (:func:`hwgen.cim.noise.noise_scales`). ``T_i`` is computed exactly (rational
+arithmetic on the float ``R``), so ``y_fixed >= T_i`` holds exactly when
+``y_fixed / 2**(F+G) >= t_i``. The tables ``ZTABLE``, ``SCALES`` and ``T`` are produced by this
+package (:func:`hwgen.cim.noise.ztable`, :attr:`MacroSpec.scales`, :attr:`MacroSpec.thresholds`)
+and baked into the RTL as constants: nothing is re-derived from floats elsewhere.
+
+Widths: ``z_q`` signed 15 bits (|z_q| <= 11849); ``SCALES`` unsigned ``scale_bits``
+(:attr:`MacroSpec.scale_bits`); ``y_fixed`` and ``T_i`` signed :attr:`MacroSpec.adc_input_bits`;
+``code`` unsigned ``adc_bits``; ``C`` unsigned, at most ``S * (L - 1) * (2**wb - 1) * (2**ab - 1)``
+(:meth:`MacroSpec.max_code_sum`).
+
+In a CIM MVTU (SIMD = WL, PE columns; per input vector neuron fold outer, group ``s`` = synapse
+fold inner) one cycle of bit ``p`` does, for each PE neuron ``n`` and weight slice ``j``: ``b``
+(the digital MVTU's per-cycle sum on the slice), ``a`` (a popcount of the group's input bits,
+shared by the PE columns; WL for bipolar), ``u`` (one ``mix32`` of ``h_v ^ read_word``), the
+products and the ``L - 1`` compares (or their equivalent), and ``acc += code << (j + p)``.
+
+The training twin draws the noise from ``torch.randn`` with the same sigma model (no table,
+no hash) and passes the ADC's gradient straight through inside its range.
+"""
+import dataclasses
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+
+import numpy as np
+import torch
+
+from .noise import NOISE_FRAC_BITS, noise_indices, noise_scales, ztable
+
+__all__ = ["ENCODINGS", "NOISE_MODELS", "MacroSpec", "weight_planes", "activation_planes",
+           "decode_weights", "decode_activations", "adc", "macro_mvm", "macro_mvm_float",
+           "layer_macro"]
+
+#: Activation encodings the macro reads.
+ENCODINGS = ("binary", "bipolar")
+#: Noise models.
+NOISE_MODELS = ("none", "read", "cell")
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+@dataclass(frozen=True, kw_only=True)
+class MacroSpec:
+    """Parameters of one CIM macro as a layer uses it (see the module docstring).
+
+    Parameters
+    ----------
+    rows, columns : array size in cells.
+    wordlines : rows driven per read (``WL``); divides ``rows`` and each layer's ``mw``.
+    adc_bits : ADC resolution, 1..8.
+    weight_bits, act_bits : 1 or 2 (bit-sliced columns, bit-serial reads).
+    encoding : ``binary`` ({0, 1}; a 0 drives no wordline) or ``bipolar`` (+-1, XNOR cells).
+    noise : ``none``, ``read`` (sigma per read) or ``cell`` (sigma * sqrt(active rows)).
+    sigma : noise standard deviation in cell contributions, >= 0.
+    seed : noise seed (used modulo 2**32).
+    adc_range : ``R``: the ADC covers ``[-R, R]``; ``None`` means ``wordlines``.
+    """
+    rows: int = 256
+    columns: int = 256
+    wordlines: int = 16
+    adc_bits: int = 5
+    weight_bits: int = 1
+    act_bits: int = 1
+    encoding: str = "bipolar"
+    noise: str = "none"
+    sigma: float = 0.0
+    seed: int = 0
+    adc_range: float | None = None
+
+    def __post_init__(self):
+        for name in ("rows", "columns", "wordlines"):
+            value = getattr(self, name)
+            if not _is_int(value) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, not {value!r}")
+        if self.wordlines > self.rows or self.rows % self.wordlines:
+            raise ValueError(f"wordlines must divide rows={self.rows}, not {self.wordlines!r}")
+        if not _is_int(self.adc_bits) or not 1 <= self.adc_bits <= 8:
+            raise ValueError(f"adc_bits must be an integer in 1..8, not {self.adc_bits!r}")
+        for name in ("weight_bits", "act_bits"):
+            value = getattr(self, name)
+            if not _is_int(value) or value not in (1, 2):
+                raise ValueError(f"{name} must be 1 or 2, not {value!r}")
+        if self.weight_bits > self.columns:
+            raise ValueError(f"columns must hold the weight_bits={self.weight_bits} slices of "
+                             f"a weight, not {self.columns!r}")
+        if self.encoding not in ENCODINGS:
+            raise ValueError(f"encoding must be binary or bipolar, not {self.encoding!r}")
+        if self.noise not in NOISE_MODELS:
+            raise ValueError(f"noise must be none, read or cell, not {self.noise!r}")
+        if (isinstance(self.sigma, bool) or not isinstance(self.sigma, (int, float))
+                or not math.isfinite(self.sigma) or self.sigma < 0):
+            raise ValueError(f"sigma must be a finite number >= 0, not {self.sigma!r}")
+        if not _is_int(self.seed):
+            raise ValueError(f"seed must be an integer, not {self.seed!r}")
+        adc_range = self.wordlines if self.adc_range is None else self.adc_range
+        if (isinstance(adc_range, bool) or not isinstance(adc_range, (int, float))
+                or not math.isfinite(adc_range) or adc_range <= 0):
+            raise ValueError(f"adc_range must be a positive number, not {self.adc_range!r}")
+        object.__setattr__(self, "adc_range", float(adc_range))
+        object.__setattr__(self, "sigma", float(self.sigma))
+        object.__setattr__(self, "seed", int(self.seed))
+
+    # --- derived ------------------------------------------------------------------------------
+    @property
+    def levels(self) -> int:
+        """``L = 2**adc_bits``."""
+        return 1 << self.adc_bits
+
+    @property
+    def step(self) -> float:
+        """``D = 2R / (L - 1)``."""
+        return 2 * self.adc_range / (self.levels - 1)
+
+    @property
+    def exact_thresholds(self) -> tuple[Fraction, ...]:
+        """``t_i = -R + (i - 1/2) * D``, i = 1 .. L - 1, as exact fractions."""
+        r, top = Fraction(self.adc_range), self.levels - 1
+        return tuple(-r + Fraction(2 * i - 1, 2) * 2 * r / top for i in range(1, top + 1))
+
+    @property
+    def thresholds(self) -> tuple[int, ...]:
+        """``T_i = ceil(t_i * 2**(F+G))``: the comparator thresholds on ``y_fixed``."""
+        return tuple(math.ceil(t * (1 << NOISE_FRAC_BITS)) for t in self.exact_thresholds)
+
+    @property
+    def scales(self) -> tuple[int, ...]:
+        """``SCALES[a]``, a = 0 .. wordlines (units ``2**-G``)."""
+        sigma = self.sigma if self.noise != "none" else 0.0
+        return noise_scales(self.noise, sigma, self.wordlines)
+
+    @property
+    def noisy(self) -> bool:
+        """Whether any read can draw a non-zero noise sample."""
+        return any(self.scales)
+
+    @property
+    def scale_bits(self) -> int:
+        """Width of an unsigned ``SCALES`` entry."""
+        return max(1, max(self.scales).bit_length())
+
+    @property
+    def adc_input_bits(self) -> int:
+        """Width of a signed ``y_fixed`` (and of a threshold ``T_i``)."""
+        z_max = max(abs(z) for z in ztable())
+        largest = (self.wordlines << NOISE_FRAC_BITS) + max(self.scales) * z_max
+        largest = max(largest, *(abs(t) for t in self.thresholds))
+        return largest.bit_length() + 1
+
+    @property
+    def slices(self) -> tuple[tuple[int, int], ...]:
+        """The ``(j, p)`` bit-slice pairs of a read, each of significance ``2**(j+p)``."""
+        return tuple((j, p) for j in range(self.weight_bits) for p in range(self.act_bits))
+
+    def groups(self, mw: int) -> int:
+        """``S = mw / wordlines``: reads per column, activation bit and input vector."""
+        if not _is_int(mw) or mw < 1 or mw % self.wordlines:
+            raise ValueError(f"wordlines={self.wordlines} must divide the input width, "
+                             f"not mw={mw!r}")
+        return mw // self.wordlines
+
+    def code_offset(self, mw: int) -> int:
+        """``S * (L/2) * (2**wb - 1) * (2**ab - 1)``: with ``D = 1``, no noise and no clipping,
+        code sum = dot product + this offset."""
+        return (self.groups(mw) * (self.levels // 2) * ((1 << self.weight_bits) - 1)
+                * ((1 << self.act_bits) - 1))
+
+    def max_code_sum(self, mw: int) -> int:
+        """Greatest code sum of a neuron."""
+        return (self.groups(mw) * (self.levels - 1) * ((1 << self.weight_bits) - 1)
+                * ((1 << self.act_bits) - 1))
+
+    def replace(self, **changes) -> "MacroSpec":
+        return dataclasses.replace(self, **changes)
+
+
+# --- raw codes to bit planes -------------------------------------------------------------------
+def _raw(values, bits: int, what: str) -> np.ndarray:
+    values = np.asarray(values.cpu() if isinstance(values, torch.Tensor) else values)
+    if values.dtype == bool:
+        values = values.astype(np.int64)
+    if not np.issubdtype(values.dtype, np.integer):
+        raise ValueError(f"{what} must be raw integer codes, not {values.dtype} values")
+    values = values.astype(np.int64)
+    if values.size and (values.min() < 0 or values.max() >= 1 << bits):
+        raise ValueError(f"{what} must be raw codes in 0..{(1 << bits) - 1}, "
+                         f"not {values.min()}..{values.max()}")
+    return values
+
+
+def weight_planes(spec: MacroSpec, weights) -> np.ndarray:
+    """+-1 planes ``w_j`` (weight_bits, ...) int8 of raw weight codes (bool, or 0..3)."""
+    raw = _raw(weights, spec.weight_bits, "weights")
+    return np.stack([2 * ((raw >> j) & 1) - 1 for j in range(spec.weight_bits)]).astype(np.int8)
+
+
+def activation_planes(spec: MacroSpec, x) -> np.ndarray:
+    """Planes ``x_p`` (act_bits, ...) int8 of raw activation codes: {0, 1} for ``binary``,
+    +-1 for ``bipolar``."""
+    raw = _raw(x, spec.act_bits, "activations")
+    planes = [(raw >> p) & 1 for p in range(spec.act_bits)]
+    if spec.encoding == "bipolar":
+        planes = [2 * plane - 1 for plane in planes]
+    return np.stack(planes).astype(np.int8)
+
+
+def decode_weights(spec: MacroSpec, weights) -> np.ndarray:
+    """Values ``sum_j 2**j w_j`` (int64) of raw weight codes: +-1, or {-3, -1, 1, 3}."""
+    planes = weight_planes(spec, weights).astype(np.int64)
+    return sum(plane << j for j, plane in enumerate(planes))
+
+
+def decode_activations(spec: MacroSpec, x) -> np.ndarray:
+    """Values ``sum_p 2**p x_p`` (int64) of raw activation codes."""
+    planes = activation_planes(spec, x).astype(np.int64)
+    return sum(plane << p for p, plane in enumerate(planes))
+
+
+# --- golden model --------------------------------------------------------------------------------
+def adc(spec: MacroSpec, y_fixed) -> np.ndarray:
+    """ADC codes (int64) of fixed-point inputs ``y_fixed`` (units ``2**-(F+G)``, any shape):
+    ``#{i : y_fixed >= T_i}``."""
+    thresholds = np.asarray(spec.thresholds, dtype=np.int64)
+    return np.searchsorted(thresholds, np.asarray(y_fixed, dtype=np.int64), side="right")
+
+
+#: Reads held in memory at once by :func:`macro_mvm` (per bit slice).
+_CHUNK_READS = 1 << 20
+
+
+def macro_mvm(spec: MacroSpec, weights, x, *, layer_index: int,
+              first_vector: int = 0) -> np.ndarray:
+    """Code sums ``C[v, n]`` (N, mh) int64 of the macro on raw input vectors ``x`` (N, mw).
+
+    ``weights`` (mh, mw) are raw weight codes (bool True = +1 with 1 bit; codes 0..3 for
+    ``2c - 3`` with 2 bits), ``x`` raw activation codes (see the module docstring). Row ``i``
+    of ``x`` is input vector ``v = first_vector + i`` of layer ``layer_index`` (its index in
+    ``Graph.layers``), the key of its noise samples. Bit-exact with the hardware, vectorised.
+    """
+    w_planes = weight_planes(spec, weights)
+    if w_planes.ndim != 3:
+        raise ValueError(f"weights must have shape (mh, mw), not {w_planes.shape[1:]}")
+    _, mh, mw = w_planes.shape
+    x_planes = activation_planes(spec, x)
+    if x_planes.ndim != 3 or x_planes.shape[2] != mw:
+        raise ValueError(f"x must have shape (N, {mw}), not {x_planes.shape[1:]}")
+    count = x_planes.shape[1]
+    wl, groups = spec.wordlines, spec.groups(mw)
+    if not _is_int(first_vector) or first_vector < 0:
+        raise ValueError(f"first_vector must be a non-negative integer, not {first_vector!r}")
+
+    # (wb, S, WL, mh): the weights of group s as a matrix; float64 products are exact here.
+    w_groups = w_planes.reshape(spec.weight_bits, mh, groups, wl).transpose(0, 2, 3, 1)
+    w_groups = w_groups.astype(np.float64)
+    thresholds = np.asarray(spec.thresholds, dtype=np.int64)
+    scales = np.asarray(spec.scales, dtype=np.int64)
+    table = np.asarray(ztable(), dtype=np.int64)
+    neurons = np.arange(mh, dtype=np.int64)[None, None, :]
+    group_index = np.arange(groups, dtype=np.int64)[:, None, None]
+
+    sums = np.zeros((count, mh), dtype=np.int64)
+    chunk = max(1, _CHUNK_READS // (mh * groups))
+    for start in range(0, count, chunk):
+        stop = min(count, start + chunk)
+        vectors = np.arange(first_vector + start, first_vector + stop, dtype=np.int64)
+        for p in range(spec.act_bits):
+            # (S, chunk, WL): group s of each input vector.
+            xp = x_planes[p, start:stop].reshape(stop - start, groups, wl).transpose(1, 0, 2)
+            active = (np.full(xp.shape[:2], wl, dtype=np.int64) if spec.encoding == "bipolar"
+                      else (xp != 0).sum(axis=2, dtype=np.int64))
+            xp = xp.astype(np.float64)
+            for j in range(spec.weight_bits):
+                b = np.rint(np.matmul(xp, w_groups[j])).astype(np.int64)   # (S, chunk, mh)
+                y = b * (1 << NOISE_FRAC_BITS)
+                if spec.noisy:
+                    u = noise_indices(spec.seed, layer_index, vectors[None, :, None], neurons,
+                                      group_index, j, p)
+                    y += scales[active][:, :, None] * table[u]
+                codes = np.searchsorted(thresholds, y, side="right")        # adc(spec, y)
+                sums[start:stop] += codes.sum(axis=0) << (j + p)
+    return sums
+
+
+# --- training twin -------------------------------------------------------------------------------
+def _float_planes(values: torch.Tensor, bits: int, signed: bool) -> list[torch.Tensor]:
+    """Bit planes (significance 1, 2) of decoded values; each plane takes ``1 / (2**bits - 1)``
+    of the gradient, so that ``sum_p 2**p * d plane_p = d value``."""
+    if bits == 1:
+        return [values]
+    fixed = values.detach()
+    high = torch.where(fixed >= 0, 1.0, -1.0) if signed else (fixed >= 2).to(fixed.dtype)
+    high = high.to(fixed.dtype)
+    low = fixed - 2 * high
+    gradient = (values - fixed) / ((1 << bits) - 1)
+    return [low + gradient, high + gradient]
+
+
+def macro_mvm_float(spec: MacroSpec, weights: torch.Tensor, x: torch.Tensor, *, noise: bool = True,
+                    generator: torch.Generator | None = None) -> torch.Tensor:
+    """The macro in float for training: code sums (..., mh), differentiable.
+
+    ``weights`` (mh, mw) are decoded weight values (+-1; {-3, -1, 1, 3} with 2 bits), typically
+    the output of a straight-through sign; ``x`` (..., mw) decoded activation values ({0, 1}
+    or +-1; 0..3 or {-3, -1, 1, 3} with 2 bits). Per read: bitline sum, plus (``noise``) a
+    ``torch.randn`` sample times sigma (``read``) or sigma * sqrt(active rows) (``cell``), then
+    the ADC of the contract (same thresholds, so with ``noise=False`` the result equals
+    :func:`macro_mvm`'s exactly) with a straight-through gradient ``1/D`` inside
+    ``[0, L - 1]`` and 0 where it clips; code sums shift-added over groups and slices.
+    """
+    mh, mw = weights.shape
+    if x.shape[-1] != mw:
+        raise ValueError(f"x must have shape (..., {mw}), not {tuple(x.shape)}")
+    wl, groups = spec.wordlines, spec.groups(mw)
+    dtype = weights.dtype if weights.is_floating_point() else torch.get_default_dtype()
+    weights = weights.to(dtype)
+    lead = x.shape[:-1]
+    x = x.to(dtype).reshape(-1, groups, wl)                                     # (B, S, WL)
+    w_planes = [w.reshape(mh, groups, wl) for w in _float_planes(weights, spec.weight_bits, True)]
+    x_planes = _float_planes(x, spec.act_bits, spec.encoding == "bipolar")
+    # T_i / 2**(F+G) rounded up to ``dtype``: y >= it exactly when y * 2**(F+G) >= T_i.
+    exact = torch.tensor(spec.thresholds, dtype=torch.float64, device=x.device)
+    exact = exact / 2.0**NOISE_FRAC_BITS
+    thresholds = exact.to(dtype)
+    thresholds = torch.where(thresholds.to(torch.float64) < exact,
+                             torch.nextafter(thresholds, torch.full_like(thresholds, math.inf)),
+                             thresholds)
+    r, step, top = spec.adc_range, spec.step, spec.levels - 1
+    total = x.new_zeros(x.shape[0], mh)
+    for p, xp in enumerate(x_planes):
+        if spec.noise == "cell":
+            active = (xp.detach() != 0).sum(-1) if spec.encoding == "binary" else \
+                torch.full(xp.shape[:2], wl, device=x.device)
+            std = spec.sigma * active.to(dtype).sqrt()[:, None, :]                # (B, 1, S)
+        else:
+            std = spec.sigma if spec.noise == "read" else 0.0
+        for j, wj in enumerate(w_planes):
+            y = torch.einsum("bsk,nsk->bns", xp, wj)                              # (B, mh, S)
+            if noise and spec.sigma > 0 and spec.noise != "none":
+                y = y + std * torch.randn(y.shape, generator=generator, dtype=dtype,
+                                          device=y.device)
+            code = torch.bucketize(y.detach().contiguous(), thresholds, right=True).to(dtype)
+            linear = torch.clamp((y + r) / step + 0.5, 0.0, float(top))
+            code = linear + (code - linear).detach()
+            total = total + code.sum(-1) * (1 << (j + p))
+    return total.reshape(*lead, mh)
+
+
+# --- from a spec -------------------------------------------------------------------------------
+def layer_macro(spec, index: int) -> MacroSpec:
+    """The macro of ``spec.model.layers[index]`` (a ``backend: cim`` layer of a validated
+    :class:`hwgen.spec.Spec`): the spec's ``cim`` section, with the layer's input encoding
+    (``uint`` pixels read as ``binary``) and its input bits as ``act_bits``."""
+    cim = spec.cim
+    if cim is None:
+        raise ValueError("the spec has no cim section")
+    if index == 0:
+        encoding = "binary" if spec.input_encoding == "uint" else spec.input_encoding
+        bits = spec.data.input_bits
+    else:
+        encoding, bits = spec.model.activation, 1
+    return MacroSpec(rows=cim.rows, columns=cim.columns, wordlines=cim.wordlines,
+                     adc_bits=cim.adc_bits, weight_bits=cim.weight_bits, act_bits=bits,
+                     encoding=encoding, noise=cim.noise, sigma=cim.sigma, seed=cim.seed,
+                     adc_range=cim.adc_range)
