@@ -65,3 +65,17 @@ def test_fixed_fifo_depth_rule_without_sizing(tmp_path, capsys):
     assert list(graph.fifo_depths) == [max(3, getattr(c, "sf", 1) if isinstance(c, MVTULayer) else 1)
                                        for c in consumers]
     assert graph.meta["fifo_sizing"]["rule"] == "fifo_depth"
+
+
+def test_cim_backend_is_refused_before_training(tmp_path, capsys):
+    """The macro's golden model exists, its IR and RTL not yet: a clear error, nothing trained."""
+    spec = yaml.safe_load(EXAMPLE.read_text())
+    spec["model"]["layers"][1]["backend"] = "cim"
+    spec["cim"] = {}
+    path = tmp_path / "cim.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    out = tmp_path / "out"
+    assert main(["export", str(path), "--out", str(out)]) == 1
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "model.layers[1].backend: 'cim' cannot be exported or built yet" in line
+    assert not (out / "checkpoint.pt").exists()
