@@ -93,7 +93,7 @@ def _run(args) -> int:
     if args.command == "export":
         print(workspace.ir_file)
         return 0
-    if board is None and getattr(spec.hardware, "target_fps", None) is not None:
+    if board is None and spec.hardware.target_fps is not None:
         board = _load_board(None, spec)          # its clock turns the FPS target into cycles
     graph = workspace.hardware(graph, clock_hz=None if board is None else board.clock_mhz * 1e6)
     if args.command == "sim":

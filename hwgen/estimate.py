@@ -339,7 +339,7 @@ def _line_buffer(layer: SWGLayer) -> MemoryMap:
 
 
 def _swg_counter_bits(layer: SWGLayer) -> int:
-    (kh, kw), (sh, sw), (ph, pw) = layer.kernel, layer.stride, layer.padding
+    (kh, kw), (ph, pw) = layer.kernel, layer.padding
     reader = (_bits(layer.out_height) + _bits(layer.out_width) + _bits(kh) + _bits(kw)
               + 2 * _bits(layer.cf) + _bits(layer.height + kh + ph) + _bits(layer.width + kw + pw))
     writer = _bits(layer.width) + _bits(layer.height + 1) + _line_buffer(layer).depth.bit_length()

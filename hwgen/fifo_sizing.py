@@ -19,10 +19,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import HwgenError
-from .golden import run_graph
 from .harness import run_harness
 from .hw.network import LEVEL_BITS, Network, input_transfer
 from .ir import Graph
+from .verify import harness_vectors
 
 __all__ = ["FifoSizing", "size_fifos", "deep_depths"]
 
@@ -65,12 +65,8 @@ def size_fifos(graph: Graph, *, frames: int = 8, tolerance: float = 0.005, build
         raise HwgenError("FIFO sizing needs test frames in the IR")
     count = max(4, frames)
     chosen = graph.test_frames[np.arange(count) % len(graph.test_frames)]
-    golden = run_graph(graph, chosen)
-    deep = graph.with_fifo_depths(deep_depths(graph))
-    network = Network(deep, monitor=True)
-    from .verify import result_words
-    inputs = network.input_words(chosen)
-    expected = result_words(graph, golden.logits, golden.labels, network.logit_bits)
+    network = Network(graph.with_fifo_depths(deep_depths(graph)), monitor=True)
+    _golden, inputs, expected = harness_vectors(network, chosen)
     interval = graph.expected_cycles()
     timeout = (count + 4) * interval * 8 + 100_000
     cycles = 0
@@ -90,7 +86,7 @@ def size_fifos(graph: Graph, *, frames: int = 8, tolerance: float = 0.005, build
     throttled = run("fifo_peaks", throttle=True)
     mask = (1 << LEVEL_BITS) - 1
     peaks = tuple((throttled.levels >> (LEVEL_BITS * k)) & mask for k in range(fifos))
-    for peak, depth, layer in zip(peaks, deep.fifo_depths, graph.layers):
+    for peak, depth, layer in zip(peaks, network.graph.fifo_depths, graph.layers):
         if peak >= depth:
             raise HwgenError(f"FIFO after {layer.name!r} filled during sizing ({peak} of {depth}): "
                              f"a layer runs slower than its expected cycles")

@@ -204,7 +204,7 @@ class Workspace:
                               fixed=tuple(graph.meta.get("fixed_folding", ())))
             self.say(f"auto-folded for {target} cycles/frame: expected "
                      f"{graph.expected_cycles()} cycles/frame")
-        if getattr(hardware, "size_fifos", True):
+        if hardware.size_fifos:
             from .fifo_sizing import size_fifos
             sizing = size_fifos(graph, build_root=self.root / "sim", seed=self.spec.seed,
                                 progress=self.say)
@@ -227,9 +227,9 @@ class Workspace:
 
     def _target_cycles(self, clock_hz: float | None) -> int | None:
         hardware = self.spec.hardware
-        if getattr(hardware, "target_cycles", None) is not None:
+        if hardware.target_cycles is not None:
             return hardware.target_cycles
-        if getattr(hardware, "target_fps", None) is not None:
+        if hardware.target_fps is not None:
             from .ir.folding import target_from_fps
             if clock_hz is None:
                 raise HwgenError("hardware.target_fps needs the board's clock")

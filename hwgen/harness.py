@@ -12,7 +12,6 @@ Each design is built once (``verilator --binary``) into a directory named by a h
 Verilog and the harness; reruns with new vectors reuse the binary.
 """
 import hashlib
-import os
 import subprocess
 import time
 from pathlib import Path

@@ -11,7 +11,7 @@ from .hw.network import Network
 from .hw.packing import pack_words, unpack_words
 from .ir import Graph
 
-__all__ = ["Verification", "result_words", "decode_results", "verify_network"]
+__all__ = ["Verification", "result_words", "decode_results", "harness_vectors", "verify_network"]
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,6 @@ def result_words(graph: Graph, logits: np.ndarray, labels: np.ndarray, logit_bit
 
 def decode_results(graph: Graph, words, logit_bits: int) -> tuple[np.ndarray, np.ndarray]:
     """(labels, logits) from raw result words."""
-    from .hw.packing import unpack_words
     layout = result_layout(graph.classes, logit_bits)
     label_mask = (1 << layout["label"].shape.width) - 1
     offset = layout["logits"].offset
@@ -53,6 +52,16 @@ def decode_results(graph: Graph, words, logit_bits: int) -> tuple[np.ndarray, np
     logits = unpack_words([word >> offset for word in words], width=logit_bits,
                           per_word=graph.classes, signed=True)
     return labels, logits
+
+
+def harness_vectors(network: Network, frames):
+    """Golden results of ``frames`` on ``network``'s graph, with the input and expected result
+    words the harness streams: ``(golden, inputs, expected)``."""
+    graph = network.graph
+    golden = run_graph(graph, frames)
+    inputs = network.input_words(frames)
+    expected = result_words(graph, golden.logits, golden.labels, network.logit_bits)
+    return golden, inputs, expected
 
 
 def verify_network(graph: Graph, *, fifo_depth: int, frames: int | None = None, build_root=None,
@@ -65,11 +74,8 @@ def verify_network(graph: Graph, *, fifo_depth: int, frames: int | None = None, 
     """
     say = progress or (lambda message: None)
     count = len(graph.test_frames) if frames is None else min(frames, len(graph.test_frames))
-    frames_in = graph.test_frames[:count]
-    golden = run_graph(graph, frames_in)
     network = Network(graph, fifo_depth=fifo_depth)
-    inputs = network.input_words(frames_in)
-    expected = result_words(graph, golden.logits, golden.labels, network.logit_bits)
+    golden, inputs, expected = harness_vectors(network, graph.test_frames[:count])
     # Generous: every frame at the slowest layer's rate, four times over, plus pipeline fill.
     timeout = (count + 8) * graph.expected_cycles() * 4 + 4 * len(inputs) + 100_000
 

@@ -28,6 +28,30 @@ def spec_error(mapping) -> str:
     return message
 
 
+def assert_export_exact(model, spec, data, test_accuracy):
+    """Export ``model``; its golden model must equal the model on the whole test set (every
+    MVTU's dot products, the logits, the classes, the accuracy). Returns the golden result."""
+    import torch
+    from hwgen.golden import run_graph
+    from hwgen.ir.export import check_export, export_graph
+    model = model.eval()
+    graph = export_graph(model, spec, data.test_x, data.test_y)
+    assert len(graph.test_frames) == len(data.test_y) > 300
+    trace = []
+    with torch.no_grad():
+        logits = model(torch.as_tensor(data.test_x), trace)
+    golden = run_graph(graph)
+    assert len(trace) == len(golden.dots)
+    for dot, expected in zip(trace, golden.dots):
+        np.testing.assert_array_equal(dot.numpy().astype(np.int64), expected)
+    np.testing.assert_array_equal(golden.logits, trace[-1][:, 0].numpy().astype(np.int64))
+    np.testing.assert_array_equal(golden.labels, logits.argmax(dim=1).numpy())
+    assert golden.accuracy(data.test_y) == pytest.approx(test_accuracy)
+    assert test_accuracy > 0.6        # it learned something (chance: 0.1)
+    check_export(model, graph)
+    return golden
+
+
 def random_layer(rng, *, mw, mh, pe, simd, logits=False, name="layer", in_encoding="bipolar",
                  in_bits=1, pixels=1) -> MVTULayer:
     """A layer with random weights and thresholds near the middle of the dot products of random

@@ -6,7 +6,7 @@ from amaranth.hdl import Cat, Module, Signal, unsigned
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..ir import Graph, MaxPoolLayer, MVTULayer, SWGLayer
+from ..ir import Graph, MVTULayer, SWGLayer
 from .dwc import WidthConverter
 from .fifo import StreamFIFO
 from .label_select import LabelSelect, result_layout
@@ -151,7 +151,6 @@ class Network(wiring.Component):
         stages = []
         layers = self.graph.layers
         depths = self.fifo_depths()
-        self._fifos = []
         for index, layer in enumerate(layers):
             stages.append(_Stage(layer.name, block_for(layer)))
             if index + 1 == len(layers):
@@ -162,10 +161,8 @@ class Network(wiring.Component):
             if count != consumer_count:
                 stages.append(_Stage(f"{layer.name}_dwc", WidthConverter(
                     in_width=count * bits, out_width=consumer_count * bits)))
-            fifo = StreamFIFO(shape=unsigned(consumer_count * bits), depth=depths[index],
-                              monitored=self.monitor)
-            self._fifos.append(fifo)
-            stages.append(_Stage(f"{layer.name}_fifo", fifo))
+            stages.append(_Stage(f"{layer.name}_fifo", StreamFIFO(
+                shape=unsigned(consumer_count * bits), depth=depths[index], monitored=self.monitor)))
         stages.append(_Stage("label_select", LabelSelect(
             classes=self.graph.classes, pe=layers[-1].pe, logit_bits=self.logit_bits)))
         return stages
@@ -181,7 +178,8 @@ class Network(wiring.Component):
         wiring.connect(m, stages[-1].block.o, wiring.flipped(self.o))
         if self.monitor:
             peaks = []
-            for index, fifo in enumerate(self._fifos):
+            fifos = [stage.block for stage in stages if isinstance(stage.block, StreamFIFO)]
+            for index, fifo in enumerate(fifos):
                 peak = Signal(LEVEL_BITS, name=f"peak{index}")
                 with m.If(fifo.level > peak):
                     m.d.sync += peak.eq(fifo.level)

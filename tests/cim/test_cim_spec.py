@@ -5,7 +5,6 @@ import yaml
 
 from hwgen.cim import MacroSpec, layer_macro
 from hwgen.cli import main
-from hwgen.errors import SpecError
 from hwgen.spec import CimSpec, parse_spec
 from tests.conftest import spec_error
 

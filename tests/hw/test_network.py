@@ -13,7 +13,6 @@ import pytest
 
 from hwgen.cosim import run_stream_test
 from hwgen.data import load_dataset
-from hwgen.golden import run_graph
 from hwgen.fifo_sizing import size_fifos
 from hwgen.harness import run_harness
 from hwgen.hw.network import Network
@@ -21,7 +20,7 @@ from hwgen.ir import Graph
 from hwgen.ir.export import export_graph
 from hwgen.nn import train_model
 from hwgen.spec import load_spec
-from hwgen.verify import decode_results, result_words, verify_network
+from hwgen.verify import decode_results, harness_vectors, verify_network
 from tests.conftest import random_conv_graph, random_layer
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "digits_mlp.yaml"
@@ -69,10 +68,8 @@ def test_digits_network_whole_test_set(digits_graph, sim_build_root):
 def test_random_network_under_stress(folding, sizes, fifo_depth, sim_build_root):
     rng = np.random.default_rng(sum(sizes))
     graph = _random_graph(rng, folding, sizes)
-    golden = run_graph(graph)
     network = Network(graph, fifo_depth=fifo_depth)
-    inputs = network.input_words(graph.test_frames)
-    expected = result_words(graph, golden.logits, golden.labels, network.logit_bits)
+    golden, inputs, expected = harness_vectors(network, graph.test_frames)
     labels, logits = decode_results(graph, expected, network.logit_bits)
     np.testing.assert_array_equal(labels, golden.labels)          # the codec is an inverse
     np.testing.assert_array_equal(logits, golden.logits)
@@ -89,10 +86,8 @@ def test_corrupted_expectation_is_caught(digits_graph, sim_build_root):
     """The checker can fail: one flipped logit bit in one frame is reported as one mismatch."""
     count = 40
     graph = digits_graph
-    golden = run_graph(graph, graph.test_frames[:count])
     network = Network(graph, fifo_depth=4)
-    inputs = network.input_words(graph.test_frames[:count])
-    expected = result_words(graph, golden.logits, golden.labels, network.logit_bits)
+    _golden, inputs, expected = harness_vectors(network, graph.test_frames[:count])
     corrupted = list(expected)
     corrupted[17] ^= 1 << (network.logit_bits + 5)       # a logit bit, the class is unchanged
     run = run_stream_test(network, inputs, corrupted, build_root=sim_build_root, name="corrupt",
@@ -126,11 +121,9 @@ def test_random_conv_network(case, sim_build_root):
     sizing = size_fifos(graph, build_root=sim_build_root)
     sized = sizing.graph
     assert len(sizing.depths) == len(graph.layers) - 1
-    golden = run_graph(sized)
     network = Network(sized)
     assert network.fifo_depths() == list(sizing.depths)
-    inputs = network.input_words(sized.test_frames)
-    expected = result_words(sized, golden.logits, golden.labels, network.logit_bits)
+    _golden, inputs, expected = harness_vectors(network, sized.test_frames)
     full = run_harness(network, inputs, expected, build_root=sim_build_root, name=f"{case}_full")
     assert full.passed, full.message
     ratio = full.steady_interval(skip=3) / network.expected_cycles()

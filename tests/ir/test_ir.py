@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from hwgen.errors import HwgenError
-from hwgen.ir import IR_VERSION, Graph, MaxPoolLayer, MVTULayer, SWGLayer, load_ir, save_ir
+from hwgen.ir import IR_VERSION, Graph, MVTULayer, load_ir, save_ir
 from tests.conftest import random_conv_graph, random_layer
 
 

@@ -11,6 +11,7 @@ from hwgen.ir import MaxPoolLayer, MVTULayer, SWGLayer, load_ir, save_ir
 from hwgen.ir.export import check_export, dot_values, export_graph, fold_threshold
 from hwgen.nn import BinaryConv2d, batchnorm_fires, train_model
 from hwgen.spec import parse_spec
+from tests.conftest import assert_export_exact
 
 
 def _explicit_conv(x, weight, stride, padding, pad_value):
@@ -123,23 +124,8 @@ def trained(request):
 
 def test_golden_equals_trained_conv_net_on_whole_test_set(trained):
     spec, data, result = trained
-    model = result.model.eval()
-    graph = export_graph(model, spec, data.test_x, data.test_y)
-    assert len(graph.test_frames) == len(data.test_y) > 300
-    trace = []
-    with torch.no_grad():
-        logits = model(torch.as_tensor(data.test_x), trace)
-    golden = run_graph(graph)
+    golden = assert_export_exact(result.model, spec, data, result.test_accuracy)
     assert [tuple(d.shape[1:]) for d in golden.dots] == [(64, 8), (8, 16), (1, 10)]
-    assert len(trace) == len(golden.dots)
-    for dot, expected in zip(trace, golden.dots):
-        np.testing.assert_array_equal(dot.numpy().astype(np.int64), expected)
-    np.testing.assert_array_equal(golden.logits, trace[-1][:, 0].numpy().astype(np.int64))
-    np.testing.assert_array_equal(golden.labels, logits.argmax(dim=1).numpy())
-    assert golden.accuracy(data.test_y) == pytest.approx(result.test_accuracy)
-    assert result.test_accuracy > 0.6        # it learned something (chance: 0.1)
-    check_export(model, graph)
-
 
 
 def test_exported_graph_survives_save_and_load(trained, tmp_path):

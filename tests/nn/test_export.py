@@ -16,6 +16,7 @@ from hwgen.golden import run_graph
 from hwgen.ir.export import check_export, dot_values, export_graph, fold_threshold
 from hwgen.nn import train_model
 from hwgen.spec import load_spec
+from tests.conftest import assert_export_exact
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "digits_mlp.yaml"
 
@@ -59,23 +60,9 @@ def test_fold_threshold_matches_batch_norm_on_every_dot(seed):
 
 def test_golden_equals_trained_model_on_whole_test_set(trained):
     spec, data, result = trained
-    model = result.model.eval()
-    graph = export_graph(model, spec, data.test_x, data.test_y)
-    assert len(graph.test_frames) == len(data.test_y) > 300
-
-    trace = []
-    with torch.no_grad():
-        logits = model(torch.as_tensor(data.test_x), trace)
-    golden = run_graph(graph)
-    assert len(golden.dots) == len(trace) == len(spec.model.layers)
-    for dot, expected in zip(trace, golden.dots):
-        np.testing.assert_array_equal(dot.numpy().astype(np.int64), expected)
+    golden = assert_export_exact(result.model, spec, data, result.test_accuracy)
+    assert len(golden.dots) == len(spec.model.layers)
     assert [d.shape for d in golden.dots] == [(len(data.test_y), 1, 64)] * 2 + [(len(data.test_y), 1, 10)]
-    np.testing.assert_array_equal(golden.logits, trace[-1][:, 0].numpy().astype(np.int64))
-    np.testing.assert_array_equal(golden.labels, logits.argmax(dim=1).numpy())
-    assert golden.accuracy(data.test_y) == pytest.approx(result.test_accuracy)
-    assert result.test_accuracy > 0.6        # it learned something (chance: 0.1)
-    check_export(model, graph)
 
 
 def test_check_export_catches_a_wrong_threshold(trained):
