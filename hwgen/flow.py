@@ -72,8 +72,11 @@ class Workspace:
         for layer in model["layers"]:        # folding does not change what is trained
             layer.pop("pe", None)
             layer.pop("simd", None)
-        return _digest({"data": dataclasses.asdict(spec.data), "seed": spec.seed,
-                        "train": dataclasses.asdict(spec.train), "model": model})
+        key = {"data": dataclasses.asdict(spec.data), "seed": spec.seed,
+               "train": dataclasses.asdict(spec.train), "model": model}
+        if spec.cim is not None:             # the macro is trained through
+            key["cim"] = dataclasses.asdict(spec.cim)
+        return _digest(key)
 
     @property
     def ir_key(self) -> str:
@@ -153,11 +156,6 @@ class Workspace:
             if graph is not None and graph.meta.get("key") == self.ir_key:
                 self.say(f"reusing IR {self.ir_file}")
                 return graph
-        cim = [f"model.layers[{i}]" for i, layer in enumerate(self.spec.model.layers)
-               if getattr(layer, "backend", "digital") == "cim"]
-        if cim:     # the macro model exists (hwgen.cim); its IR, export and RTL do not yet
-            raise HwgenError(f"{self.spec.path}: {cim[0]}.backend: 'cim' cannot be exported or "
-                             f"built yet (only the macro's golden model exists); use 'digital'")
         self.train()
         model, metrics = self.load_model()
         from .data import load_dataset

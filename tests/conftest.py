@@ -70,6 +70,24 @@ def random_layer(rng, *, mw, mh, pe, simd, logits=False, name="layer", in_encodi
                      rng.integers(0, 2, mh).astype(bool), **shape)
 
 
+def random_cim_layer(rng, *, mw, mh, pe, macro, logits=False, name="cim", key=1,
+                     out_encoding="binary", pixels=1) -> MVTULayer:
+    """A ``cim`` layer on ``macro`` (simd = its wordlines) with random weight codes, and
+    thresholds spread around the middle of the code sums (edge cases at both ends)."""
+    encoding = macro.encoding if macro.act_bits == 1 else "uint"
+    weights = rng.integers(0, 1 << macro.weight_bits, (mh, mw))
+    shape = dict(in_encoding=encoding, in_bits=macro.act_bits, pixels=pixels, macro=macro,
+                 out_encoding=out_encoding, macro_key=key)
+    layer = MVTULayer(name, mw, mh, pe, macro.wordlines, weights, **shape)
+    if logits:
+        return layer
+    high = layer.dot_range[1]
+    thresholds = rng.integers(high // 3, 2 * high // 3 + 1, mh)
+    thresholds[0], thresholds[-1] = 0, high + 1
+    return MVTULayer(name, mw, mh, pe, macro.wordlines, weights, thresholds,
+                     rng.integers(0, 2, mh).astype(bool), **shape)
+
+
 def random_conv_graph(rng, *, input_shape=(2, 7, 6), input_encoding="uint", input_bits=3,
                       convs=((8, (3, 2), 1, (1, 0), 2, 1, 2),), pool=2, hidden=None,
                       activation="binary", classes=4, logits_folding=(2, 4), frames=16) -> Graph:

@@ -67,15 +67,18 @@ def test_fixed_fifo_depth_rule_without_sizing(tmp_path, capsys):
     assert graph.meta["fifo_sizing"]["rule"] == "fifo_depth"
 
 
-def test_cim_backend_is_refused_before_training(tmp_path, capsys):
-    """The macro's golden model exists, its IR and RTL not yet: a clear error, nothing trained."""
+def test_cim_backend_exports(tmp_path):
+    """A ``backend: cim`` layer exports as an MVTU on the spec's macro (simd = wordlines)."""
     spec = yaml.safe_load(EXAMPLE.read_text())
+    spec["train"]["epochs"] = 1
     spec["model"]["layers"][1]["backend"] = "cim"
-    spec["cim"] = {}
+    spec["model"]["layers"][1].pop("simd", None)
+    spec["cim"] = {"wordlines": 8, "noise": "cell", "sigma": 0.3}
     path = tmp_path / "cim.yaml"
     path.write_text(yaml.safe_dump(spec))
     out = tmp_path / "out"
-    assert main(["export", str(path), "--out", str(out)]) == 1
-    line = capsys.readouterr().err.strip().splitlines()[-1]
-    assert "model.layers[1].backend: 'cim' cannot be exported or built yet" in line
-    assert not (out / "checkpoint.pt").exists()
+    assert main(["export", str(path), "--out", str(out)]) == 0
+    graph = load_ir(out / "model.ir.npz")
+    backends = [layer.backend for layer in graph.mvtus()]
+    assert backends[1] == "cim" and backends.count("cim") == 1
+    assert graph.mvtus()[1].simd == 8 and graph.mvtus()[1].macro.sigma == 0.3

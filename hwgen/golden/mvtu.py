@@ -1,6 +1,8 @@
-"""Golden model of :class:`hwgen.hw.mvtu.MVTU`: dot products on +-1 weights, thresholds."""
+"""Golden model of :class:`hwgen.hw.mvtu.MVTU`: dot products on +-1 weights (or a CIM macro's
+code sums), thresholds."""
 import torch
 
+from ..cim.macro import macro_mvm
 from ..ir import MVTULayer
 
 __all__ = ["decode", "mvtu_dot", "mvtu"]
@@ -13,10 +15,18 @@ def decode(x, encoding: str) -> torch.Tensor:
 
 
 def mvtu_dot(layer: MVTULayer, x) -> torch.Tensor:
-    """Dot products (..., mh) int64 of raw input vectors ``x`` (..., mw); exact."""
+    """Dot products (..., mh) int64 of raw input vectors ``x`` (..., mw); exact.
+
+    A ``cim`` layer gives the macro's code sums (:func:`hwgen.cim.macro_mvm`), the vectors of
+    ``x`` in row-major order being the input vectors ``0, 1, ...`` since reset (for a frame
+    batch (N, pixels, mw): ``v = frame * pixels + pixel``), which key their noise."""
     x = torch.as_tensor(x)
     if x.shape[-1] != layer.mw:
         raise ValueError(f"input must have shape (..., {layer.mw}), not {tuple(x.shape)}")
+    if layer.macro is not None:
+        sums = macro_mvm(layer.macro, layer.weights, x.reshape(-1, layer.mw).numpy(),
+                         layer_index=layer.macro_key)
+        return torch.from_numpy(sums).reshape(*x.shape[:-1], layer.mh)
     w = torch.as_tensor(layer.weights, dtype=torch.float64) * 2 - 1
     # Integer products summed in float64 are exact while |dot| < 2**53.
     return (decode(x, layer.in_encoding).to(torch.float64) @ w.T).to(torch.int64)

@@ -1,9 +1,11 @@
 """Matrix-vector-threshold unit (FINN's MVAU) for +-1 weights and activations."""
+import numpy as np
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..ir import MVTULayer
+from .cim import VectorKeys, cim_sums, read_latency
 from .popcount import popcount, tree_sum
 
 __all__ = ["MVTU", "mvtu_output_shape"]
@@ -18,7 +20,7 @@ def mvtu_output_shape(layer: MVTULayer):
 
 def _uses_popcount(layer: MVTULayer) -> bool:
     # Bipolar inputs accumulate the XNOR popcount p (unsigned, narrower): dot = 2p - mw.
-    return layer.in_encoding == "bipolar"
+    return layer.in_encoding == "bipolar" and layer.macro is None
 
 
 def hardware_thresholds(layer: MVTULayer) -> list[int]:
@@ -30,16 +32,20 @@ def hardware_thresholds(layer: MVTULayer) -> list[int]:
 
 
 def weight_words(layer: MVTULayer) -> list[int]:
-    """Weight memory contents: word ``nf * SF + sf`` holds, for PE ``j``, the bits
-    ``weights[nf*PE + j, sf*SIMD : (sf+1)*SIMD]`` at ``[j*SIMD : (j+1)*SIMD]``."""
+    """Weight memory contents: word ``nf * SF + sf`` holds, for PE ``i`` and weight bit slice
+    ``j`` (one slice but for a cim layer's 2-bit weights), bit ``j`` of the codes
+    ``weights[nf*PE + i, sf*SIMD : (sf+1)*SIMD]`` at ``[(i*WB + j)*SIMD ...]``."""
+    wb, simd = layer.weight_bits, layer.simd
+    codes = layer.weights.astype(np.int64)
     words = []
     for nf in range(layer.nf):
         for sf in range(layer.sf):
             word = 0
-            for j in range(layer.pe):
-                row = layer.weights[nf * layer.pe + j, sf * layer.simd:(sf + 1) * layer.simd]
-                for k, bit in enumerate(row):
-                    word |= int(bit) << (j * layer.simd + k)
+            for i in range(layer.pe):
+                row = codes[nf * layer.pe + i, sf * simd:(sf + 1) * simd]
+                for j in range(wb):
+                    for k, code in enumerate(row):
+                        word |= ((int(code) >> j) & 1) << ((i * wb + j) * simd + k)
             words.append(word)
     return words
 
@@ -82,7 +88,10 @@ class MVTU(wiring.Component):
     takes ``NF * SF`` cycles (``NF = mh / pe``). The first neuron fold consumes the input
     stream and stores it; later folds replay it from a buffer. Per cycle and neuron the SIMD
     products are summed by the input encoding: bipolar, an XNOR popcount; binary, the inputs
-    under +1 weights less those under -1 weights; uint, an adder tree of +-x.
+    under +1 weights less those under -1 weights; uint, an adder tree of +-x. A ``cim`` layer
+    (``layer.macro``) reads its SIMD = wordlines elements as one wordline group of the macro
+    per cycle instead (:mod:`hwgen.hw.cim`): its sums are ADC code sums, with the seeded
+    noise of :mod:`hwgen.cim.noise`, bit for bit :func:`hwgen.cim.macro_mvm`.
 
     Parameters
     ----------
@@ -122,8 +131,9 @@ class MVTU(wiring.Component):
         pe, simd, nf_count, sf_count = layer.pe, layer.simd, layer.nf, layer.sf
         m = Module()
 
+        wb = layer.weight_bits
         m.submodules.weights = weights = memory.Memory(
-            shape=unsigned(pe * simd), depth=nf_count * sf_count, init=weight_words(layer))
+            shape=unsigned(pe * wb * simd), depth=nf_count * sf_count, init=weight_words(layer))
         weight_read = weights.read_port()
 
         # --- issue ---------------------------------------------------------------------------
@@ -149,6 +159,17 @@ class MVTU(wiring.Component):
                 m.d.sync += [sf.eq(0), nf.eq(Mux(nf == nf_count - 1, 0, nf + 1))]
             with m.Else():
                 m.d.sync += sf.eq(sf + 1)
+        macro = layer.macro
+        if macro is not None:
+            # The noise key: vectors since reset, neuron of the first PE, wordline group.
+            keys = VectorKeys(macro, layer.macro_key)
+            keys.elaborate(m, issue & (sf == sf_count - 1) & (nf == nf_count - 1))
+            nbase = Signal(range(max(2, layer.mh)))
+            with m.If(issue & (sf == sf_count - 1)):
+                m.d.sync += nbase.eq(Mux(nf == nf_count - 1, 0, nbase + pe))
+            s1_nbase, s1_sf, s1_hv = Signal.like(nbase), Signal.like(sf), Signal(32)
+            with m.If(advance):
+                m.d.sync += [s1_nbase.eq(nbase), s1_sf.eq(sf), s1_hv.eq(keys.h0)]
 
         s1_valid, s1_first, s1_last, s1_direct = Signal(), Signal(), Signal(), Signal()
         s1_input = Signal(layer.in_width)
@@ -188,15 +209,31 @@ class MVTU(wiring.Component):
             acc_shape = unsigned(max(1, layer.mw.bit_length()))          # 0 .. mw
         else:
             acc_shape = signed(layer.dot_bits)
+        # The per-cycle sums arrive ``latency`` register stages after s1 (0 for digital).
+        latency = 0 if macro is None else read_latency(macro)
+        control = [(s1_valid, s1_first, s1_last, s1_nf)]
+        for stage in range(latency):
+            delayed = (Signal(name=f"c{stage}_valid"), Signal(name=f"c{stage}_first"),
+                       Signal(name=f"c{stage}_last"), Signal.like(nf, name=f"c{stage}_nf"))
+            with m.If(advance):
+                m.d.sync += [new.eq(old) for new, old in zip(delayed, control[-1])]
+            control.append(delayed)
         s2_valid, s2_first, s2_last = Signal(), Signal(), Signal()
         s2_nf = Signal.like(nf)
-        s2_sum = [Signal(acc_shape, name=f"s2_sum{j}") for j in range(pe)]
         with m.If(advance):
-            m.d.sync += [s2_valid.eq(s1_valid), s2_first.eq(s1_first), s2_last.eq(s1_last),
-                         s2_nf.eq(s1_nf)]
-            for j in range(pe):
-                row = weight_read.data[j * simd:(j + 1) * simd]
-                m.d.sync += s2_sum[j].eq(_simd_sum(layer, row, vector))
+            m.d.sync += [new.eq(old) for new, old in zip((s2_valid, s2_first, s2_last, s2_nf),
+                                                         control[-1])]
+        if macro is None:
+            s2_sum = [Signal(acc_shape, name=f"s2_sum{j}") for j in range(pe)]
+            with m.If(advance):
+                for j in range(pe):
+                    row = weight_read.data[j * simd:(j + 1) * simd]
+                    m.d.sync += s2_sum[j].eq(_simd_sum(layer, row, vector))
+        else:
+            rows = [[weight_read.data[(i * wb + j) * simd:(i * wb + j + 1) * simd]
+                     for j in range(wb)] for i in range(pe)]
+            s2_sum = cim_sums(m, macro, pe=pe, advance=advance, rows=rows, vector=vector,
+                              nbase=s1_nbase, group=s1_sf, hv=s1_hv)
 
         # --- accumulate ----------------------------------------------------------------------
         acc = [Signal(acc_shape, name=f"acc{j}") for j in range(pe)]

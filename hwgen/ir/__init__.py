@@ -19,7 +19,15 @@ input values ``v``::
 ``invert`` marks neurons whose folded batch norm has a negative scale: their output falls as
 the dot product rises, so the comparison is negated instead of the weights. With bipolar
 inputs ``dot = 2 * popcount(xnor(x, w)) - mw``, which the hardware uses.
+
+A ``cim`` MVTU (``macro`` set) computes on a compute-in-memory macro instead: its "dot" is
+the macro's code sum ``C`` (:func:`hwgen.cim.macro_mvm`: wordline-group reads, seeded noise,
+ADC, shift-add), an unsigned integer ``0 .. macro.max_code_sum(mw)``, which the thresholds
+compare and a last layer emits. Its weights are raw codes: bits (1 means +1), or with 2-bit
+weights the codes 0..3 of ``2c - 3``. Its noise samples are keyed by ``macro_key`` (the layer's
+index in the graph) and by the input vector's index since reset.
 """
+import dataclasses
 import io
 import json
 from dataclasses import dataclass, field
@@ -28,6 +36,7 @@ from typing import Literal
 
 import numpy as np
 
+from ..cim.macro import MacroSpec
 from ..errors import HwgenError
 
 __all__ = ["IR_VERSION", "ENCODINGS", "OPS", "MVTULayer", "SWGLayer", "MaxPoolLayer", "Activation",
@@ -63,6 +72,9 @@ class MVTULayer:
     in_bits : bits per input element: 1 for ``bipolar`` and ``binary``.
     out_encoding : what an output bit means to the next layer, ``bipolar`` or ``binary``.
     pixels : input vectors per frame (a convolution's output pixels; 1 for a dense layer).
+    macro : the :class:`~hwgen.cim.MacroSpec` of a ``cim`` layer (its ``act_bits`` and
+        ``encoding`` those of the inputs: ``uint`` reads as ``binary``), or None (digital).
+    macro_key : the layer index keying a ``cim`` layer's noise samples.
     """
     name: str
     mw: int
@@ -76,6 +88,8 @@ class MVTULayer:
     in_bits: int = 1
     out_encoding: str = "bipolar"
     pixels: int = 1
+    macro: MacroSpec | None = None
+    macro_key: int = 0
     op = "mvtu"
 
     def __post_init__(self):
@@ -95,7 +109,15 @@ class MVTULayer:
         if not isinstance(self.in_bits, int) or not 1 <= self.in_bits <= 16:
             raise ValueError(f"in_bits must be an integer in 1..16, not {self.in_bits!r}")
         _check_positive(self, "pixels")
-        weights = np.asarray(self.weights).astype(bool)
+        if self.macro is not None:
+            self._check_macro()
+        weights = np.asarray(self.weights)
+        if self.weight_bits == 1:
+            weights = weights.astype(bool)
+        elif weights.size and (weights.min() < 0 or weights.max() > 3):
+            raise ValueError("2-bit weights must be raw codes in 0..3")
+        else:
+            weights = weights.astype(np.uint8)
         if weights.shape != (self.mh, self.mw):
             raise ValueError(f"weights must have shape ({self.mh}, {self.mw}), not {weights.shape}")
         object.__setattr__(self, "weights", weights)
@@ -111,6 +133,33 @@ class MVTULayer:
                 raise ValueError(f"thresholds must lie in {low}..{high + 1}")
             object.__setattr__(self, "thresholds", thresholds)
             object.__setattr__(self, "invert", invert)
+
+    def _check_macro(self):
+        macro = self.macro
+        if not isinstance(macro, MacroSpec):
+            raise ValueError(f"macro must be a MacroSpec, not {macro!r}")
+        encoding = "binary" if self.in_encoding == "uint" else self.in_encoding
+        if macro.encoding != encoding or macro.act_bits != self.in_bits:
+            raise ValueError(f"the macro reads {macro.act_bits}-bit {macro.encoding} inputs, "
+                             f"the layer's are {self.in_bits}-bit {self.in_encoding}")
+        if self.simd != macro.wordlines:
+            raise ValueError(f"a cim layer reads one wordline group per cycle: simd must be "
+                             f"wordlines={macro.wordlines}, not {self.simd!r}")
+        if self.pe * macro.weight_bits > macro.columns:
+            raise ValueError(f"pe={self.pe} neurons of {macro.weight_bits}-bit weights need more "
+                             f"than the macro's {macro.columns} columns")
+        if not isinstance(self.macro_key, int) or self.macro_key < 0:
+            raise ValueError(f"macro_key must be a non-negative integer, not {self.macro_key!r}")
+
+    @property
+    def backend(self) -> Literal["digital", "cim"]:
+        """``cim`` when a macro computes the layer, else ``digital``."""
+        return "digital" if self.macro is None else "cim"
+
+    @property
+    def weight_bits(self) -> int:
+        """Bits per weight: 1, or the macro's 2."""
+        return 1 if self.macro is None else self.macro.weight_bits
 
     @property
     def output(self) -> Literal["bits", "int"]:
@@ -134,7 +183,9 @@ class MVTULayer:
 
     @property
     def dot_range(self) -> tuple[int, int]:
-        """Least and greatest dot product."""
+        """Least and greatest dot product (a cim layer's: code sum)."""
+        if self.macro is not None:
+            return 0, self.macro.max_code_sum(self.mw)
         return -self.mw * self.in_max, self.mw * self.in_max
 
     @property
@@ -166,7 +217,9 @@ class MVTULayer:
         return {"op": self.op, "name": self.name, "mw": self.mw, "mh": self.mh,
                 "pe": self.pe, "simd": self.simd, "in_encoding": self.in_encoding,
                 "in_bits": self.in_bits, "out_encoding": self.out_encoding,
-                "pixels": self.pixels}
+                "pixels": self.pixels,
+                **({} if self.macro is None else {"macro": dataclasses.asdict(self.macro),
+                                                   "macro_key": self.macro_key})}
 
 
 def _check_positive(layer, *names: str):
@@ -504,7 +557,11 @@ class Graph:
 
 def _layer_arrays(layer, prefix: str, arrays: dict):
     if isinstance(layer, MVTULayer):
-        arrays[f"{prefix}.weights"] = np.packbits(layer.weights, axis=1)
+        planes = [layer.weights] if layer.weight_bits == 1 else \
+            [(layer.weights >> j) & 1 for j in range(layer.weight_bits)]
+        for j, plane in enumerate(planes):
+            arrays[f"{prefix}.weights" + (f"{j}" if j else "")] = np.packbits(
+                plane.astype(bool), axis=1)
         if layer.thresholds is not None:
             arrays[f"{prefix}.thresholds"] = layer.thresholds
             arrays[f"{prefix}.invert"] = layer.invert
@@ -514,8 +571,13 @@ def _layer_from(meta: dict, prefix: str, arrays: dict):
     cls = OPS[meta["op"]]
     fields = {key: value for key, value in meta.items() if key != "op"}
     if cls is MVTULayer:
-        fields["weights"] = np.unpackbits(arrays[f"{prefix}.weights"], axis=1,
-                                          count=meta["mw"]).astype(bool)
+        if "macro" in fields:
+            fields["macro"] = MacroSpec(**fields["macro"])
+        bits = 1 if fields.get("macro") is None else fields["macro"].weight_bits
+        planes = [np.unpackbits(arrays[f"{prefix}.weights" + (f"{j}" if j else "")], axis=1,
+                                count=meta["mw"]).astype(np.uint8) for j in range(bits)]
+        weights = sum(plane << j for j, plane in enumerate(planes))
+        fields["weights"] = weights.astype(bool) if bits == 1 else weights
         fields["thresholds"] = arrays.get(f"{prefix}.thresholds")
         fields["invert"] = arrays.get(f"{prefix}.invert")
     return cls(**fields)

@@ -11,6 +11,12 @@ on every dot product the layer can produce (:func:`dot_values`). That formula is
 the dot product, so the threshold is where its output changes, and the IR agrees with the
 model's binarized inference exactly, with no float tolerance: :func:`check_export` compares
 them on the whole test set.
+
+A ``backend: cim`` layer becomes an MVTU with the layer's macro (:func:`hwgen.cim.layer_macro`)
+and raw weight codes; its thresholds are folded over every code sum ``0 .. max_code_sum``
+(the model's threshold unit reads code sums there). Its noise is keyed by the MVTU's index in
+the graph. :func:`check_export` compares the model with the graph's golden model with the
+macros' noise off (the model in eval is noise-free); the golden model itself keeps the noise.
 """
 import math
 
@@ -22,7 +28,7 @@ from ..nn.model import BNN, exact_mvm
 from ..spec import ConvSpec, LinearSpec, Spec
 from . import Graph, MaxPoolLayer, MVTULayer, SWGLayer
 
-__all__ = ["export_graph", "check_export", "fold_threshold", "dot_values"]
+__all__ = ["export_graph", "check_export", "quiet", "fold_threshold", "dot_values"]
 
 
 def dot_values(encoding: str, bits: int, mw: int) -> np.ndarray:
@@ -100,24 +106,28 @@ def export_graph(model: BNN, spec: Spec, test_x: np.ndarray, test_y: np.ndarray,
                            simd=math.gcd(channels, layer_spec.folded_simd), elem_bits=bits)
             layers.append(swg)
             # (out, in, kh, kw) -> (out, kh, kw, in): the window's element order.
-            weights = (module.binary_weight() > 0).permute(0, 2, 3, 1).reshape(mh, -1).numpy()
+            weights = module.weight_codes().permute(0, 2, 3, 1).reshape(mh, -1).numpy()
             pixels = swg.out_height * swg.out_width
         elif isinstance(layer_spec, LinearSpec):
             assert isinstance(module, BinaryLinear)
             name, mh, pixels = f"fc{index}", layer_spec.out_features, 1
-            weights = (module.binary_weight() > 0).numpy()
+            weights = module.weight_codes().numpy()
         else:
             layers.append(MaxPoolLayer(name=f"pool{index}", channels=channels, height=height,
                                        width=width, kernel=layer_spec.kernel, pe=stream_pe))
             continue
         mw = layer_spec.matrix_width
+        macro = model.macros.get(index)
         thresholds = invert = None
         if index < last:
-            thresholds, invert = fold_threshold(model.norms[index], dot_values(encoding, bits, mw))
+            values = (dot_values(encoding, bits, mw) if macro is None
+                      else np.arange(macro.max_code_sum(mw) + 1, dtype=np.int64))
+            thresholds, invert = fold_threshold(model.norms[index], values)
         layers.append(MVTULayer(
             name=name, mw=mw, mh=mh, pe=layer_spec.folded_pe, simd=layer_spec.folded_simd,
             weights=weights, thresholds=thresholds, invert=invert, in_encoding=encoding,
-            in_bits=bits, out_encoding=spec.model.activation, pixels=pixels))
+            in_bits=bits, out_encoding=spec.model.activation, pixels=pixels, macro=macro,
+            macro_key=len(layers)))
         if layer_spec.pe is not None or layer_spec.simd is not None:
             fixed.append(name)
         stream_pe = layer_spec.folded_pe
@@ -129,17 +139,25 @@ def export_graph(model: BNN, spec: Spec, test_x: np.ndarray, test_y: np.ndarray,
 
 
 @torch.no_grad()
+def quiet(graph: Graph) -> Graph:
+    """``graph`` with the noise of its cim layers' macros off."""
+    return graph.with_layers({layer.name: {"macro": layer.macro.replace(noise="none")}
+                              for layer in graph.mvtus() if layer.macro is not None})
+
+
+@torch.no_grad()
 def check_export(model: BNN, graph: Graph) -> None:
     """Raise unless the golden model of ``graph`` equals ``model``'s binarized inference on the
-    graph's test frames: the same integer dot products in every conv and linear layer (every
-    output pixel), the same logits and classes. The model runs noise-free (its ``mvm`` hook
-    replaced by the exact product)."""
+    graph's test frames: the same integer dot products (code sums on cim layers) in every conv
+    and linear layer (every output pixel), the same logits and classes. Both run noise-free:
+    the model with its ``mvm`` hook replaced by the exact product, the graph with its macros'
+    noise off (:func:`quiet`)."""
     from ..errors import HwgenError
     from ..golden import run_graph
     model.eval()
     trace = []
     logits = model(torch.as_tensor(graph.test_frames), trace, mvm=exact_mvm)
-    golden = run_graph(graph)
+    golden = run_graph(quiet(graph))
     mvtus = graph.mvtus()
     if len(trace) != len(mvtus) or len(golden.dots) != len(mvtus):
         raise HwgenError(f"export check failed: the model has {len(trace)} conv/linear layers, "

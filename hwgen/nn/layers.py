@@ -15,7 +15,7 @@ and the export's threshold fold share, so the fold reproduces the model exactly.
 import torch
 from torch import nn
 
-__all__ = ["binarize", "batchnorm_fires", "standardize", "BinaryLinear", "BinaryConv2d",
+__all__ = ["binarize", "quantize2", "batchnorm_fires", "standardize", "BinaryLinear", "BinaryConv2d",
            "BatchNormThreshold", "LearnedThreshold"]
 
 
@@ -36,6 +36,14 @@ class _SignSTE(torch.autograd.Function):
 def binarize(x: torch.Tensor) -> torch.Tensor:
     """+1 where ``x >= 0`` else -1, with a straight-through gradient."""
     return _SignSTE.apply(x)
+
+
+def quantize2(x: torch.Tensor) -> torch.Tensor:
+    """The 2-bit weight levels {-3, -1, 1, 3} of ``x``: ``2 * clamp(floor(x) + 2, 0, 3) - 3``
+    (steps at -1, 0, 1), with a straight-through gradient where ``|x| <= 2``."""
+    level = 2 * torch.clamp(torch.floor(x.detach()) + 2, 0, 3) - 3
+    window = (x.abs() <= 2).to(x.dtype)
+    return level + (x - x.detach()) * window
 
 
 @torch.no_grad()
@@ -143,11 +151,28 @@ def standardize(weight: torch.Tensor) -> torch.Tensor:
 
 
 class _BinaryWeights:
-    """What binary linear and conv layers share: the weights they multiply by, and the clip."""
+    """What binary linear and conv layers share: the weights they multiply by, and the clip.
+
+    ``weight_bits`` 1 gives +-1 weights (the sign), 2 the levels {-3, -1, 1, 3} of a CIM
+    macro's bit-sliced 2-bit weights (:func:`quantize2` of the standardized weights, or of
+    twice the latent weights in [-1, 1])."""
+
+    weight_bits = 1
 
     def binary_weight(self) -> torch.Tensor:
-        """The +-1 weights (straight-through gradient to the latent weights)."""
-        return binarize(standardize(self.weight) if self.standardized else self.weight)
+        """The quantized weights, +-1 (or {-3, -1, 1, 3} with 2 bits), with a straight-through
+        gradient to the latent weights."""
+        latent = standardize(self.weight) if self.standardized else self.weight
+        if self.weight_bits == 2:
+            return quantize2(latent if self.standardized else 2 * latent)
+        return binarize(latent)
+
+    @torch.no_grad()
+    def weight_codes(self) -> torch.Tensor:
+        """Raw weight codes of :meth:`binary_weight` as the IR stores them: bool (True = +1),
+        or 0..3 standing for ``2c - 3``."""
+        values = self.binary_weight()
+        return values > 0 if self.weight_bits == 1 else ((values + 3) / 2).to(torch.uint8)
 
     def effective_weight(self) -> torch.Tensor:
         """The weights the layer multiplies by: +-1, or the float twin's (standardized) ones."""

@@ -25,6 +25,15 @@ IR's order; it returns (N, pixels, mh). ``layer_index`` indexes ``spec.model.lay
 :class:`hwgen.nn.GaussianMVM` adds noise; a CIM macro's differentiable twin plugs in the same
 way.
 
+**CIM layers.** A ``backend: cim`` layer computes its dot products on the spec's macro, in
+its differentiable twin :func:`hwgen.cim.macro_mvm_float`: the "dot product" is the macro's
+code sum (ADC codes shift-added over wordline groups and bit slices), which the threshold unit
+then normalizes. In training the twin adds its noise model's float noise and passes the ADC's
+gradient straight through; in eval it is noise-free and exact, so the export's golden model
+(which adds the seeded hardware noise) equals the model when its noise is off. The ``mvm``
+hook does not apply to cim layers. With ``cim.weight_bits: 2`` their weights take the levels
+{-3, -1, 1, 3}.
+
 In eval mode the binary model computes its dot products in float64 (exact integers) and its
 activations with the unit's ``fires``, the formula the export folds into integer thresholds;
 in training mode it is an ordinary float32 network.
@@ -35,6 +44,7 @@ from typing import Callable
 import torch
 from torch import nn
 
+from ..cim.macro import layer_macro, macro_mvm_float
 from ..spec import ConvSpec, LinearSpec, Spec
 from .layers import BatchNormThreshold, BinaryConv2d, BinaryLinear, LearnedThreshold, binarize
 
@@ -76,6 +86,10 @@ class BNN(nn.Module):
         bnfree = spec.model.norm == "bnfree"
         shift = spec.model.threshold_shift
         layers, norms = [], []
+        #: The macro of each ``backend: cim`` layer, by layer index.
+        self.macros = {index: layer_macro(spec, index)
+                       for index, layer in enumerate(spec.model.layers)
+                       if getattr(layer, "backend", "digital") == "cim"}
         last = len(spec.model.layers) - 1
         for index, layer in enumerate(spec.model.layers):
             encoding = self.input_encoding if index == 0 else self.activation_encoding
@@ -93,6 +107,8 @@ class BNN(nn.Module):
                 layers.append(nn.MaxPool2d(layer.kernel))
                 norms.append(nn.Identity())
                 continue
+            if index in self.macros:
+                layers[-1].weight_bits = self.macros[index].weight_bits
             if index == last:
                 norms.append(nn.Identity())
             elif bnfree:
@@ -132,6 +148,10 @@ class BNN(nn.Module):
     def _dots(self, index: int, layer: nn.Module, x: torch.Tensor, mvm: MVM | None):
         """Layer ``index``'s dot products (N, pixels, out)."""
         n = x.shape[0]
+        if index in self.macros and self.binary:
+            matrix = layer.matrix()
+            return macro_mvm_float(self.macros[index], matrix.to(x.dtype), layer.windows(x),
+                                   noise=self.training)
         if mvm is None or mvm is exact_mvm:
             dot = layer(x)
             return dot[:, None, :] if dot.ndim == 2 else dot.permute(0, 2, 3, 1).reshape(

@@ -8,7 +8,8 @@ import pytest
 
 from hwgen.errors import HwgenError
 from hwgen.ir import IR_VERSION, Graph, MVTULayer, load_ir, save_ir
-from tests.conftest import random_conv_graph, random_layer
+from hwgen.golden import run_graph
+from tests.conftest import random_cim_layer, random_conv_graph, random_layer
 
 
 def _graph(rng, frames=23) -> Graph:
@@ -46,10 +47,25 @@ def _conv_graph(rng, fifo_depths=None):
     return graph if fifo_depths is None else graph.with_fifo_depths(fifo_depths)
 
 
-@pytest.mark.parametrize("seed,kind", [(0, "dense"), (1, "dense"), (2, "conv"), (3, "conv_sized")])
+def _cim_graph(rng):
+    """Two cim layers (2-bit weights and 2-bit inputs, then 1-bit) before a digital one."""
+    from hwgen.cim import MacroSpec
+    macro = MacroSpec(wordlines=8, adc_bits=4, weight_bits=2, act_bits=2, encoding="binary",
+                      noise="cell", sigma=0.4, seed=9, adc_range=6.5)
+    first = random_cim_layer(rng, mw=24, mh=16, pe=4, macro=macro, key=0, name="a")
+    second = random_cim_layer(rng, mw=16, mh=8, pe=2, key=1, name="b", macro=macro.replace(
+        weight_bits=1, act_bits=1, noise="read", adc_range=None))
+    layers = (first, second,
+              random_layer(rng, mw=8, mh=5, pe=1, simd=8, logits=True, in_encoding="binary"))
+    return Graph("cim", (24, 1, 1), 5, layers, rng.integers(0, 4, (7, 24)),
+                 rng.integers(0, 5, 7), input_encoding="uint", input_bits=2)
+
+
+@pytest.mark.parametrize("seed,kind", [(0, "dense"), (1, "dense"), (2, "conv"), (3, "conv_sized"),
+                                       (4, "cim")])
 def test_roundtrip(tmp_path, seed, kind):
     rng = np.random.default_rng(seed)
-    graph = {"dense": _graph, "conv": _conv_graph,
+    graph = {"dense": _graph, "conv": _conv_graph, "cim": _cim_graph,
              "conv_sized": lambda rng: _conv_graph(rng, fifo_depths=(5, 2, 300))}[kind](rng)
     save_ir(graph, tmp_path / "m.ir.npz")
     _assert_same(graph, load_ir(tmp_path / "m.ir.npz"))
@@ -57,6 +73,11 @@ def test_roundtrip(tmp_path, seed, kind):
     save_ir(graph, buffer)
     (tmp_path / "b.npz").write_bytes(buffer.getvalue())
     _assert_same(graph, load_ir(tmp_path / "b.npz"))
+    if kind == "cim":
+        loaded = load_ir(tmp_path / "b.npz")
+        assert [layer.backend for layer in loaded.layers] == ["cim", "cim", "digital"]
+        assert loaded.layers[0].weights.max() == 3 and loaded.layers[0].macro == graph.layers[0].macro
+        np.testing.assert_array_equal(run_graph(loaded).logits, run_graph(graph).logits)
 
 
 def _rewrite_header(path, change):
