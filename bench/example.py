@@ -11,7 +11,10 @@ stderr, the figures to stdout:
     sim_cycles_per_s   Verilator cycles simulated per wall-clock second
     luts, ffs, brams   ECP5 TRELLIS_COMB, TRELLIS_FF, DP16KD cells of the whole board top
     fmax_mhz           post-route Fmax of the design clock
-    accuracy           test accuracy of the binarized network (golden model == RTL)
+    accuracy           test accuracy of the RTL (the co-simulated frames)
+    golden_accuracy    the golden model's on the same frames (with a cim layer's seeded noise)
+    rtl_golden_mismatches  frames whose class or logits differ between RTL and golden model
+    quiet_accuracy     (specs with cim layers) the golden model's with the macros' noise off
     expected_cycles    analytic cycles per frame (the slowest layer's)
     fifo_sizing_s      seconds the FIFO sizing took (one Verilator build and its runs), as
                        recorded in the hardware IR when it ran
@@ -59,9 +62,17 @@ def main(argv=None) -> int:
         "brams": build["brams"],
         "fmax_mhz": f"{build['fmax_mhz']:.1f}",
         "accuracy": f"{verification['rtl_accuracy']:.4f}",
+        "golden_accuracy": f"{verification['golden_accuracy']:.4f}",
+        "rtl_golden_mismatches": verification["mismatches"],
         "expected_cycles": verification["expected_cycles"],
         "fifo_sizing_s": f"{graph.meta['fifo_sizing']['seconds']:.1f}",
     }
+    if any(layer.macro is not None for layer in graph.mvtus()):
+        from hwgen.golden import run_graph
+        from hwgen.ir.export import quiet
+        count = verification["frames"]
+        silent = run_graph(quiet(graph), graph.test_frames[:count])
+        figures["quiet_accuracy"] = f"{silent.accuracy(graph.test_labels[:count]):.4f}"
     for key, value in figures.items():
         print(f"{key}: {value}")
     return 0

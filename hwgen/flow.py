@@ -156,6 +156,10 @@ class Workspace:
             if graph is not None and graph.meta.get("key") == self.ir_key:
                 self.say(f"reusing IR {self.ir_file}")
                 return graph
+        if self.spec.model.act_bits != 1:
+            raise HwgenError(f"{self.spec.path}: model.act_bits: {self.spec.model.act_bits} "
+                             f"trains and evaluates (hwgen train) but cannot be exported: the IR "
+                             f"and the streaming hardware carry 1-bit activations (allowed: 1)")
         self.train()
         model, metrics = self.load_model()
         from .data import load_dataset
@@ -292,6 +296,7 @@ class Workspace:
         staging = Path(tempfile.mkdtemp(dir=self.root, prefix=".gateware."))
         try:
             report = build_bitstream(top, board, staging, name="top", progress=self.say)
+            _write_macro_interfaces(graph, staging / "cim")
             summary = {"key": key, **report.to_dict()}
             (staging / "build.json").write_text(json.dumps(summary, indent=2))
             if self.gateware_dir.exists():
@@ -370,3 +375,13 @@ def _markdown(report: dict) -> str:
                      f"{layer.get('simd', '')} | {layer['cycles_per_frame']} | "
                      f"{layer.get('fifo_depth') or ''} |")
     return "\n".join(lines) + "\n"
+
+
+def _write_macro_interfaces(graph, folder: Path):
+    """The black-box Verilog of each cim layer's macro (``rtl_templates/cim_macro.sv.j2``):
+    the modules a chip flow replaces with hard macros."""
+    from .hw.cim import render_macro
+    for layer in graph.mvtus():
+        if layer.macro is not None:
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / f"{layer.name}_macro.sv").write_text(render_macro(layer))

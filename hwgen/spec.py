@@ -274,10 +274,17 @@ class ModelSpec:
     #: Every hidden neuron fires where its normalized dot product is >= this many standard
     #: deviations (at initialisation; the learned bias moves it): > 0 gives fewer ones.
     threshold_shift: float = 0.0
+    #: Bits of a hidden activation: 1, or 2 (IMCQ: unsigned 0..3, read by a cim macro as two
+    #: bit-serial planes; needs ``activation: binary``). 2-bit networks train and evaluate;
+    #: the IR and the streaming hardware carry 1-bit activations, so they do not export yet.
+    act_bits: Literal[1, 2] = 1
 
     def check(self, path: str, file):
         if not self.layers:
             raise SpecError(file, f"{path}.layers", "needs at least one layer")
+        if self.act_bits == 2 and self.activation != "binary":
+            raise SpecError(file, f"{path}.act_bits", "2-bit activations need activation: binary",
+                            allowed="1")
         if self.zero_raising < 0:
             raise SpecError(file, f"{path}.zero_raising",
                             f"must be at least 0, not {self.zero_raising!r}")
@@ -297,8 +304,17 @@ class TrainSpec:
     #: Noise-aware training: Gaussian noise of standard deviation noise_sigma * sqrt(driven
     #: rows) on every dot product while training (:class:`hwgen.nn.GaussianMVM`, ``cell``).
     noise_sigma: float = 0.0
+    #: How cim layers' ADCs train: ``ste`` (the noisy read quantized, straight-through
+    #: gradient) or ``concrete`` (IMCAQ-style: the ADC code drawn from its exact distribution
+    #: under the macro's Gaussian noise, with a Concrete (Gumbel-softmax) relaxation of
+    #: temperature ``concrete_temperature`` for the gradient; see hwgen.cim.macro_mvm_float).
+    adc_quantizer: Literal["ste", "concrete"] = "ste"
+    concrete_temperature: float = 0.5
 
     def check(self, path: str, file):
+        if not self.concrete_temperature > 0:
+            raise SpecError(file, f"{path}.concrete_temperature",
+                            f"must be positive, not {self.concrete_temperature!r}")
         for key in ("epochs", "batch_size"):
             if getattr(self, key) < 1:
                 raise SpecError(file, f"{path}.{key}", f"must be at least 1, not {getattr(self, key)!r}")
@@ -528,7 +544,7 @@ def _check_cim(spec: Spec, layers: tuple, file) -> tuple:
                                 f"pe={layer.folded_pe} neurons of {cim.weight_bits}-bit weights "
                                 f"read {layer.folded_pe * cim.weight_bits} columns at once, more "
                                 f"than cim.columns={cim.columns}")
-            bits = spec.data.input_bits if index == 0 else 1
+            bits = spec.data.input_bits if index == 0 else spec.model.act_bits
             if bits > cim.act_bits:
                 raise SpecError(file, f"{path}.backend",
                                 f"cim reads at most cim.act_bits={cim.act_bits} bits per input, "

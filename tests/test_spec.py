@@ -52,7 +52,7 @@ def test_unknown_key(tmp_path, capsys):
     mapping["train"]["epoch"] = 3
     line = _fail(tmp_path, capsys, mapping)
     assert line.endswith("train.epoch: unknown key (allowed: epochs, batch_size, lr, checkpoint, "
-                         "noise_sigma)")
+                         "noise_sigma, adc_quantizer, concrete_temperature)")
 
 
 def test_unknown_top_level_key(tmp_path, capsys):
@@ -276,3 +276,14 @@ def test_conv_errors_through_the_command_line(tmp_path, capsys):
     mapping["model"]["layers"][1]["padding"] = [0, 4]
     line = _fail(tmp_path, capsys, mapping)
     assert line.endswith("model.layers[1].padding: must be smaller than the kernel 3x3, not 0x4")
+
+
+def test_imcq_options(tmp_path, capsys):
+    mapping = _example()
+    mapping["model"]["act_bits"] = 2
+    line = _fail(tmp_path, capsys, mapping)
+    assert line.endswith("model.act_bits: 2-bit activations need activation: binary (allowed: 1)")
+    mapping = _example()
+    mapping["train"]["concrete_temperature"] = 0
+    line = _fail(tmp_path, capsys, mapping)
+    assert line.endswith("train.concrete_temperature: must be positive, not 0.0")

@@ -373,8 +373,43 @@ def _float_planes(values: torch.Tensor, bits: int, signed: bool) -> list[torch.T
     return [low + gradient, high + gradient]
 
 
+#: ADC quantizers of the training twin.
+ADC_QUANTIZERS = ("ste", "concrete")
+
+
+def _concrete_codes(y: torch.Tensor, std, spec: MacroSpec, thresholds: torch.Tensor,
+                    temperature: float, generator) -> torch.Tensor:
+    """ADC codes of noiseless bitline sums ``y`` drawn from their distribution under Gaussian
+    read noise of ``std`` (a tensor shaped like ``y``), with a Concrete (Gumbel-softmax)
+    gradient.
+
+    ``P(code = i) = Phi((t_{i+1} - y) / s) - Phi((t_i - y) / s)`` (``t_0 = -inf``,
+    ``t_L = inf``) is the exact distribution of the noisy flash ADC's output; ``s`` is the
+    read's noise std, widened to at least a quarter step (``sqrt(std**2 + (D/4)**2)``) so that
+    a noiseless read still has a gradient. A Gumbel perturbation of ``log P`` gives the sample
+    (its argmax, the forward value: a draw of what the macro outputs) and, through a softmax
+    of temperature ``temperature``, the relaxed code ``sum_i i * softmax_i`` whose gradient
+    passes (straight through the argmax). The noise-adaptive ADC of IMCAQ: the gradient sees
+    how likely each code is under the noise, not one rounded value.
+    """
+    s = torch.sqrt(std ** 2 + (spec.step / 4) ** 2)
+    edges = torch.cat([thresholds.new_tensor([-math.inf]), thresholds,
+                       thresholds.new_tensor([math.inf])])                      # (L + 1,)
+    z = (edges - y[..., None]) / s[..., None]
+    cdf = 0.5 * (1 + torch.erf(z / math.sqrt(2.0)))
+    probability = (cdf[..., 1:] - cdf[..., :-1]).clamp_min(1e-12)                # (..., L)
+    uniform = torch.rand(probability.shape, generator=generator, dtype=y.dtype,
+                         device=y.device).clamp(1e-12, 1 - 1e-12)
+    perturbed = probability.log() - torch.log(-torch.log(uniform))
+    levels = torch.arange(spec.levels, dtype=y.dtype, device=y.device)
+    soft = (torch.softmax(perturbed / temperature, dim=-1) * levels).sum(-1)
+    hard = perturbed.argmax(-1).to(y.dtype)
+    return hard + (soft - soft.detach())
+
+
 def macro_mvm_float(spec: MacroSpec, weights: torch.Tensor, x: torch.Tensor, *, noise: bool = True,
-                    generator: torch.Generator | None = None) -> torch.Tensor:
+                    generator: torch.Generator | None = None, adc: str = "ste",
+                    temperature: float = 0.5) -> torch.Tensor:
     """The macro in float for training: code sums (..., mh), differentiable.
 
     ``weights`` (mh, mw) are decoded weight values (+-1; {-3, -1, 1, 3} with 2 bits), typically
@@ -384,7 +419,13 @@ def macro_mvm_float(spec: MacroSpec, weights: torch.Tensor, x: torch.Tensor, *, 
     the ADC of the contract (same thresholds, so with ``noise=False`` the result equals
     :func:`macro_mvm`'s exactly) with a straight-through gradient ``1/D`` inside
     ``[0, L - 1]`` and 0 where it clips; code sums shift-added over groups and slices.
+
+    ``adc="concrete"`` (with ``noise``) instead draws each read's code from its exact
+    distribution under the noise with a Concrete relaxation for the gradient
+    (:func:`_concrete_codes`); without ``noise`` both give the deterministic codes.
     """
+    if adc not in ADC_QUANTIZERS:
+        raise ValueError(f"adc must be ste or concrete, not {adc!r}")
     mh, mw = weights.shape
     if x.shape[-1] != mw:
         raise ValueError(f"x must have shape (..., {mw}), not {tuple(x.shape)}")
@@ -413,6 +454,12 @@ def macro_mvm_float(spec: MacroSpec, weights: torch.Tensor, x: torch.Tensor, *, 
             std = spec.sigma if spec.noise == "read" else 0.0
         for j, wj in enumerate(w_planes):
             y = torch.einsum("bsk,nsk->bns", xp, wj)                              # (B, mh, S)
+            if noise and adc == "concrete":
+                read_std = std.expand(y.shape) if torch.is_tensor(std) else \
+                    torch.full_like(y, float(std))
+                code = _concrete_codes(y, read_std, spec, thresholds, temperature, generator)
+                total = total + code.sum(-1) * (1 << (j + p))
+                continue
             if noise and spec.sigma > 0 and spec.noise != "none":
                 y = y + std * torch.randn(y.shape, generator=generator, dtype=dtype,
                                           device=y.device)
@@ -427,7 +474,8 @@ def macro_mvm_float(spec: MacroSpec, weights: torch.Tensor, x: torch.Tensor, *, 
 def layer_macro(spec, index: int) -> MacroSpec:
     """The macro of ``spec.model.layers[index]`` (a ``backend: cim`` layer of a validated
     :class:`hwgen.spec.Spec`): the spec's ``cim`` section, with the layer's input encoding
-    (``uint`` pixels read as ``binary``) and its input bits as ``act_bits``."""
+    (``uint`` pixels read as ``binary``) and its input bits (``data.input_bits``, or
+    ``model.act_bits`` for hidden layers) as ``act_bits``; the training options of its ADC."""
     cim = spec.cim
     if cim is None:
         raise ValueError("the spec has no cim section")
@@ -435,7 +483,7 @@ def layer_macro(spec, index: int) -> MacroSpec:
         encoding = "binary" if spec.input_encoding == "uint" else spec.input_encoding
         bits = spec.data.input_bits
     else:
-        encoding, bits = spec.model.activation, 1
+        encoding, bits = spec.model.activation, spec.model.act_bits
     return MacroSpec(rows=cim.rows, columns=cim.columns, wordlines=cim.wordlines,
                      adc_bits=cim.adc_bits, weight_bits=cim.weight_bits, act_bits=bits,
                      encoding=encoding, noise=cim.noise, sigma=cim.sigma, seed=cim.seed,

@@ -5,7 +5,7 @@ from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..ir import MVTULayer
-from .cim import VectorKeys, cim_sums, read_latency
+from .cim import CimMacro
 from .popcount import popcount, tree_sum
 
 __all__ = ["MVTU", "mvtu_output_shape"]
@@ -131,10 +131,11 @@ class MVTU(wiring.Component):
         pe, simd, nf_count, sf_count = layer.pe, layer.simd, layer.nf, layer.sf
         m = Module()
 
-        wb = layer.weight_bits
-        m.submodules.weights = weights = memory.Memory(
-            shape=unsigned(pe * wb * simd), depth=nf_count * sf_count, init=weight_words(layer))
-        weight_read = weights.read_port()
+        macro = layer.macro
+        if macro is None:
+            m.submodules.weights = weights = memory.Memory(
+                shape=unsigned(pe * simd), depth=nf_count * sf_count, init=weight_words(layer))
+            weight_read = weights.read_port()
 
         # --- issue ---------------------------------------------------------------------------
         nf = Signal(range(nf_count))
@@ -150,30 +151,18 @@ class MVTU(wiring.Component):
             from_input.eq(nf == 0),
             issue.eq(advance & (self.i.valid | ~from_input)),
             self.i.ready.eq(advance & from_input),
-            weight_read.addr.eq(address),
-            weight_read.en.eq(advance),
         ]
+        if macro is None:
+            m.d.comb += [weight_read.addr.eq(address), weight_read.en.eq(advance)]
         with m.If(issue):
             m.d.sync += address.eq(Mux(address == nf_count * sf_count - 1, 0, address + 1))
             with m.If(sf == sf_count - 1):
                 m.d.sync += [sf.eq(0), nf.eq(Mux(nf == nf_count - 1, 0, nf + 1))]
             with m.Else():
                 m.d.sync += sf.eq(sf + 1)
-        macro = layer.macro
-        if macro is not None:
-            # The noise key: vectors since reset, neuron of the first PE, wordline group.
-            keys = VectorKeys(macro, layer.macro_key)
-            keys.elaborate(m, issue & (sf == sf_count - 1) & (nf == nf_count - 1))
-            nbase = Signal(range(max(2, layer.mh)))
-            with m.If(issue & (sf == sf_count - 1)):
-                m.d.sync += nbase.eq(Mux(nf == nf_count - 1, 0, nbase + pe))
-            s1_nbase, s1_sf, s1_hv = Signal.like(nbase), Signal.like(sf), Signal(32)
-            with m.If(advance):
-                m.d.sync += [s1_nbase.eq(nbase), s1_sf.eq(sf), s1_hv.eq(keys.h0)]
-
         s1_valid, s1_first, s1_last, s1_direct = Signal(), Signal(), Signal(), Signal()
         s1_input = Signal(layer.in_width)
-        s1_nf = Signal.like(nf)
+        s1_nf, s1_sf = Signal.like(nf), Signal.like(sf)
         with m.If(advance):
             m.d.sync += [
                 s1_valid.eq(issue),
@@ -182,6 +171,7 @@ class MVTU(wiring.Component):
                 s1_direct.eq(from_input),
                 s1_input.eq(self.i.payload),
                 s1_nf.eq(nf),
+                s1_sf.eq(sf),
             ]
 
         if nf_count > 1:
@@ -209,10 +199,15 @@ class MVTU(wiring.Component):
             acc_shape = unsigned(max(1, layer.mw.bit_length()))          # 0 .. mw
         else:
             acc_shape = signed(layer.dot_bits)
-        # The per-cycle sums arrive ``latency`` register stages after s1 (0 for digital).
-        latency = 0 if macro is None else read_latency(macro)
+        # The per-cycle sums arrive ``latency`` advances after s1: 1 (digital), the macro's.
+        if macro is not None:
+            m.submodules.macro = cim = CimMacro(layer)
+            m.d.comb += [cim.en.eq(advance), cim.block.eq(s1_nf), cim.group.eq(s1_sf),
+                         cim.last.eq(s1_valid & s1_last & (s1_nf == nf_count - 1)),
+                         cim.wl.eq(vector)]
+        latency = 1 if macro is None else cim.latency
         control = [(s1_valid, s1_first, s1_last, s1_nf)]
-        for stage in range(latency):
+        for stage in range(latency - 1):
             delayed = (Signal(name=f"c{stage}_valid"), Signal(name=f"c{stage}_first"),
                        Signal(name=f"c{stage}_last"), Signal.like(nf, name=f"c{stage}_nf"))
             with m.If(advance):
@@ -230,10 +225,14 @@ class MVTU(wiring.Component):
                     row = weight_read.data[j * simd:(j + 1) * simd]
                     m.d.sync += s2_sum[j].eq(_simd_sum(layer, row, vector))
         else:
-            rows = [[weight_read.data[(i * wb + j) * simd:(i * wb + j + 1) * simd]
-                     for j in range(wb)] for i in range(pe)]
-            s2_sum = cim_sums(m, macro, pe=pe, advance=advance, rows=rows, vector=vector,
-                              nbase=s1_nbase, group=s1_sf, hv=s1_hv)
+            # Shift-add the codes of the PE columns' reads: sum over j, p of code << (j + p).
+            wb, ab, bits = macro.weight_bits, macro.act_bits, macro.adc_bits
+            s2_sum = []
+            for i in range(pe):
+                codes = [cim.codes[((i * wb + j) * ab + p) * bits:][:bits] << (j + p)
+                         for j in range(wb) for p in range(ab)]
+                s2_sum.append(Signal(acc_shape, name=f"s2_sum{i}"))
+                m.d.comb += s2_sum[-1].eq(tree_sum(codes))
 
         # --- accumulate ----------------------------------------------------------------------
         acc = [Signal(acc_shape, name=f"acc{j}") for j in range(pe)]

@@ -90,6 +90,8 @@ def export_graph(model: BNN, spec: Spec, test_x: np.ndarray, test_y: np.ndarray,
     """
     if not model.binary:
         raise ValueError("only a binary model can be exported")
+    if model.act_bits != 1:
+        raise ValueError("only 1-bit activations can be exported (model.act_bits)")
     model.eval()
     encoding, bits = spec.input_encoding, spec.data.input_bits
     last = len(spec.model.layers) - 1

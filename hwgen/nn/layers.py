@@ -15,7 +15,7 @@ and the export's threshold fold share, so the fold reproduces the model exactly.
 import torch
 from torch import nn
 
-__all__ = ["binarize", "quantize2", "batchnorm_fires", "standardize", "BinaryLinear", "BinaryConv2d",
+__all__ = ["binarize", "quantize2", "activation2", "batchnorm_fires", "standardize", "BinaryLinear", "BinaryConv2d",
            "BatchNormThreshold", "LearnedThreshold"]
 
 
@@ -148,6 +148,14 @@ def standardize(weight: torch.Tensor) -> torch.Tensor:
     mean = weight.mean(dim=dims, keepdim=True)
     std = weight.std(dim=dims, keepdim=True, unbiased=False)
     return (weight - mean) / (std + 1e-5)
+
+
+def activation2(u: torch.Tensor) -> torch.Tensor:
+    """A 2-bit unsigned activation {0, 1, 2, 3} of a threshold unit's pre-activation ``u``:
+    ``clamp(floor(u) + 2, 0, 3)`` (steps at -1, 0, 1, so ``u >= 0`` still means "at least 2"),
+    with a straight-through gradient where ``|u| <= 2``."""
+    level = torch.clamp(torch.floor(u.detach()) + 2, 0, 3)
+    return level + (u - u.detach()) * (u.abs() <= 2).to(u.dtype)
 
 
 class _BinaryWeights:

@@ -29,7 +29,9 @@ way.
 its differentiable twin :func:`hwgen.cim.macro_mvm_float`: the "dot product" is the macro's
 code sum (ADC codes shift-added over wordline groups and bit slices), which the threshold unit
 then normalizes. In training the twin adds its noise model's float noise and passes the ADC's
-gradient straight through; in eval it is noise-free and exact, so the export's golden model
+gradient straight through (or, with ``train.adc_quantizer: concrete``, draws the ADC codes
+from their noisy distribution with a Concrete relaxation); in eval it is noise-free and exact
+(unless ``macro_noise`` is set, to measure accuracy under the noise), so the export's golden model
 (which adds the seeded hardware noise) equals the model when its noise is off. The ``mvm``
 hook does not apply to cim layers. With ``cim.weight_bits: 2`` their weights take the levels
 {-3, -1, 1, 3}.
@@ -46,7 +48,8 @@ from torch import nn
 
 from ..cim.macro import layer_macro, macro_mvm_float
 from ..spec import ConvSpec, LinearSpec, Spec
-from .layers import BatchNormThreshold, BinaryConv2d, BinaryLinear, LearnedThreshold, binarize
+from .layers import (BatchNormThreshold, BinaryConv2d, BinaryLinear, LearnedThreshold, activation2,
+                     binarize)
 
 __all__ = ["BNN", "decode", "exact_mvm", "MVM"]
 
@@ -83,6 +86,11 @@ class BNN(nn.Module):
         self.input_shape = spec.data.shape
         self.input_encoding = spec.input_encoding
         self.activation_encoding = spec.model.activation
+        self.act_bits = spec.model.act_bits
+        self.adc_quantizer = spec.train.adc_quantizer
+        self.concrete_temperature = spec.train.concrete_temperature
+        #: Draw the cim layers' float noise in eval mode too (to measure accuracy under it).
+        self.macro_noise = False
         bnfree = spec.model.norm == "bnfree"
         shift = spec.model.threshold_shift
         layers, norms = [], []
@@ -136,6 +144,12 @@ class BNN(nn.Module):
         its output bits as {0, 1}, with the straight-through gradient), the zero-raising
         penalty's term."""
         bipolar = self.activation_encoding == "bipolar"
+        if self.act_bits == 2 and self.binary:
+            # IMCQ 2-bit activations 0..3 (binary encoding); no threshold fold exists for them.
+            y = activation2(self.norms[index](dot.float())).to(dot.dtype)
+            if firing is not None:
+                firing.append((y / 3).mean())
+            return y
         if self.binary and not self.training:
             fires = self.fires(index, dot)
             return torch.where(fires, 1.0, -1.0 if bipolar else 0.0).to(dot.dtype)
@@ -151,7 +165,9 @@ class BNN(nn.Module):
         if index in self.macros and self.binary:
             matrix = layer.matrix()
             return macro_mvm_float(self.macros[index], matrix.to(x.dtype), layer.windows(x),
-                                   noise=self.training)
+                                   noise=self.training or self.macro_noise,
+                                   adc=self.adc_quantizer,
+                                   temperature=self.concrete_temperature)
         if mvm is None or mvm is exact_mvm:
             dot = layer(x)
             return dot[:, None, :] if dot.ndim == 2 else dot.permute(0, 2, 3, 1).reshape(

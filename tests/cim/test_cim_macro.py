@@ -305,9 +305,10 @@ def test_float_twin_gradient_stops_where_the_adc_clips():
     assert (w.grad == 0).all()
 
 
+@pytest.mark.parametrize("adc", ["ste", "concrete"])
 @pytest.mark.parametrize("model,encoding", [("cell", "binary"), ("read", "bipolar"),
                                             ("cell", "bipolar")])
-def test_float_twin_noise_matches_the_golden_noise(model, encoding):
+def test_float_twin_noise_matches_the_golden_noise(model, encoding, adc):
     # The same inputs read again and again: the spread of the code sums is the noise's.
     rng = np.random.default_rng(3)
     spec = MacroSpec(wordlines=8, adc_bits=6, noise=model, sigma=0.8, encoding=encoding)
@@ -315,7 +316,34 @@ def test_float_twin_noise_matches_the_golden_noise(model, encoding):
     x = np.repeat(x, 2000, axis=0)
     golden = macro_mvm(spec, weights, x, layer_index=0).astype(float)
     w, xv = _values(spec, weights, x)
-    twin = macro_mvm_float(spec, w, xv, generator=torch.Generator().manual_seed(0)).numpy()
+    twin = macro_mvm_float(spec, w, xv, generator=torch.Generator().manual_seed(0),
+                           adc=adc).numpy()
     assert np.allclose(twin.std(0), golden.std(0), rtol=0.12)
     assert np.allclose(twin.mean(0), golden.mean(0), atol=0.15 * golden.std(0).max())
     assert golden.std(0).min() > 1.0                       # there is noise to compare
+
+
+def test_concrete_adc_samples_the_noisy_adc_and_has_a_gradient():
+    """The Concrete quantizer's forward codes are draws of the noisy ADC (their mean per read
+    matches the golden model's, at a coarse step where rounding matters) and its relaxed
+    gradient reaches the weights even where the STE window is flat (a clipping read)."""
+    rng = np.random.default_rng(8)
+    spec = MacroSpec(wordlines=8, adc_bits=2, noise="read", sigma=1.2, encoding="binary")
+    weights, x = _random(rng, spec, 4, 16, 1)
+    x = np.repeat(x, 3000, axis=0)
+    golden = macro_mvm(spec, weights, x, layer_index=2).astype(float)
+    w, xv = _values(spec, weights, x)
+    twin = macro_mvm_float(spec, w, xv, adc="concrete",
+                           generator=torch.Generator().manual_seed(1)).numpy()
+    assert np.allclose(twin.mean(0), golden.mean(0), atol=0.05 * spec.levels)
+    clip = MacroSpec(wordlines=8, adc_bits=2, adc_range=1.0, noise="read", sigma=1.0,
+                     encoding="binary")
+    x1 = torch.tensor([[1.0, 1.0, 0, 0, 0, 0, 0, 0]])     # b = 2, past the range [-1, 1]
+    grads = {}
+    for quantizer in ("ste", "concrete"):
+        w1 = torch.ones(1, 8, requires_grad=True)
+        macro_mvm_float(clip, w1, x1, adc=quantizer).sum().backward()
+        grads[quantizer] = w1.grad
+    assert (grads["ste"] == 0).all() and (grads["concrete"][0, :2] != 0).all()
+    with pytest.raises(ValueError, match="adc must be ste or concrete"):
+        macro_mvm_float(spec, w, xv, adc="round")

@@ -117,3 +117,33 @@ def test_cim_network_whole_test_set(digits_cim_graph, sim_build_root):
     assert result.stress_passed
     assert result.rtl_accuracy == result.golden_accuracy
     assert result.measured_cycles == pytest.approx(result.expected_cycles, rel=0.02)
+
+
+@pytest.mark.parametrize("case", ["quiet_bipolar", "read_w2a2"])
+def test_macro_template_has_the_models_ports(case, tmp_path):
+    """The rendered black box declares exactly the behavioural macro's ports (names, directions,
+    widths) and passes Verilator's lint."""
+    import re
+    import subprocess
+
+    from hwgen.cosim import emit_verilog
+    from hwgen.hw.cim import CimMacro, macro_ports, render_macro
+    from hwgen.toolchain import verilator_env
+    layer, _ = _layer(case, 5, logits=False)
+    text = render_macro(layer)
+    declared = re.findall(r"^\s*(input|output)\s+wire\s+(?:\[(\d+):0\]\s+)?(\w+)", text, re.M)
+    rendered = {name: (kind[:-3] if kind == "output" else "in", int(top or 0) + 1)
+                for kind, top, name in declared}
+    assert rendered == {"clk": ("in", 1), "rst": ("in", 1), **macro_ports(layer)}
+    model = CimMacro(layer)
+    generated = emit_verilog(model, name="m")
+    ports = re.findall(r"^\s*(input|output)\s+(?:\[(\d+):0\]\s+)?(\w+);", generated, re.M)
+    assert {name: (kind[:-3] if kind == "output" else "in", int(top or 0) + 1)
+            for kind, top, name in ports} == rendered
+    assert f"LATENCY = {model.latency}" in text
+    path = tmp_path / f"hwgen_cim_{layer.name}.sv"
+    path.write_text(text)
+    lint = subprocess.run(["verilator", "--lint-only", "-Wall", "-Wno-UNUSEDSIGNAL", "-Wno-UNDRIVEN",
+                           "-Wno-UNUSEDPARAM", str(path)],
+                          env=verilator_env(), capture_output=True, text=True)
+    assert lint.returncode == 0, lint.stderr

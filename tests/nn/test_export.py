@@ -110,3 +110,26 @@ def test_exported_mlp_names_and_folding(trained):
         ("fc0", 64, 64, 8, 16, 1), ("fc1", 64, 64, 8, 16, 1), ("fc2", 64, 10, 2, 16, 1)]
     assert (graph.input_shape, graph.input_encoding, graph.input_bits) == ((1, 8, 8), "bipolar", 1)
     assert graph.meta["fixed_folding"] == ["fc0", "fc1", "fc2"]
+
+
+def test_two_bit_activations_train_but_do_not_export():
+    """IMCQ's 2-bit activations (0..3) train through a cim layer with 2-bit weights; the IR
+    carries 1-bit activations, so export refuses them clearly."""
+    from hwgen.spec import parse_spec
+    spec = parse_spec({
+        "name": "w2a2", "data": {"dataset": "digits", "input_bits": 2},
+        "model": {"activation": "binary", "act_bits": 2, "layers": [
+            {"type": "linear", "in": 64, "out": 32, "backend": "cim"},
+            {"type": "linear", "in": 32, "out": 10}]},
+        "cim": {"wordlines": 8, "adc_bits": 4, "weight_bits": 2, "act_bits": 2},
+        "train": {"epochs": 2}})
+    data = load_dataset(spec.data, spec.seed)
+    result = train_model(spec, data, progress=False)
+    assert result.test_accuracy > 0.5
+    model = result.model
+    assert set(model.layers[0].weight_codes().unique().tolist()) <= {0, 1, 2, 3}
+    with torch.no_grad():
+        hidden = model.activation(0, model.layers[0](torch.rand(5, 64) * 3)[:, None, :])
+    assert set(hidden.unique().tolist()) <= {0.0, 1.0, 2.0, 3.0}
+    with pytest.raises(ValueError, match="only 1-bit activations can be exported"):
+        export_graph(model, spec, data.test_x, data.test_y)
