@@ -371,7 +371,11 @@ def _markdown(report: dict) -> str:
     lines += ["", "| layer | op | shape | PE | SIMD | cycles/frame | FIFO after |",
               "|---|---|---|---|---|---|---|"]
     for layer in report["layers"]:
-        lines.append(f"| {layer['name']} | {layer['op']} | {_shape(layer)} | {layer.get('pe', '')} | "
+        macro = layer.get("macro")
+        op = layer["op"] if macro is None else (
+            f"{layer['op']} on cim ({macro['wordlines']} WL, {macro['adc_bits']}-bit ADC, "
+            f"{macro['noise']} noise sigma {macro['sigma']})")
+        lines.append(f"| {layer['name']} | {op} | {_shape(layer)} | {layer.get('pe', '')} | "
                      f"{layer.get('simd', '')} | {layer['cycles_per_frame']} | "
                      f"{layer.get('fifo_depth') or ''} |")
     return "\n".join(lines) + "\n"
