@@ -162,20 +162,23 @@ def map_memory(depth: int, width: int, *, rom: bool, async_read: bool = False) -
     best = MemoryMap("logic", depth, width, rom)
     best_cost = depth * width * (_LOGIC_COST_ROM if rom else _LOGIC_COST_RAM)
     write_demux = 0 if rom else 1
-    if not rom:     # Trellis distributed RAM cannot be a ROM (prune_rom)
-        banks = -(-depth // _LUTRAM_WORDS)
-        cells = banks * -(-width // _LUTRAM_WIDTH)
-        cost = (_LUTRAM_COST * cells + _MUX_FACTOR * (banks - 1) * width
+
+    def banked(words: int, unit_width: int, unit_cost: float) -> tuple[int, int, float]:
+        # Banks of ``words`` words, cells of ``unit_width`` bits: (banks, cells, LUT cost).
+        banks = -(-depth // words)
+        cells = banks * -(-width // unit_width)
+        cost = (unit_cost * cells + _MUX_FACTOR * (banks - 1) * width
                 + (_MUX_FACTOR * banks * write_demux if banks > 1 else 0))
+        return banks, cells, cost
+
+    if not rom:     # Trellis distributed RAM cannot be a ROM (prune_rom)
+        banks, cells, cost = banked(_LUTRAM_WORDS, _LUTRAM_WIDTH, _LUTRAM_COST)
         if cost < best_cost:
             best, best_cost = MemoryMap("lutram", depth, width, rom, lutrams=cells,
                                         banks=banks), cost
     if not async_read:
         for unit_width, words in _BRAM_SHAPES:
-            banks = -(-depth // words)
-            blocks = banks * -(-width // unit_width)
-            cost = (_BRAM_COST * blocks + _MUX_FACTOR * (banks - 1) * width
-                    + (_MUX_FACTOR * banks * write_demux if banks > 1 else 0))
+            banks, blocks, cost = banked(words, unit_width, _BRAM_COST)
             if cost < best_cost:
                 best, best_cost = MemoryMap("bram", depth, width, rom, brams=blocks,
                                             banks=banks), cost

@@ -206,18 +206,16 @@ class MVTU(wiring.Component):
                          cim.last.eq(s1_valid & s1_last & (s1_nf == nf_count - 1)),
                          cim.wl.eq(vector)]
         latency = 1 if macro is None else cim.latency
-        control = [(s1_valid, s1_first, s1_last, s1_nf)]
-        for stage in range(latency - 1):
-            delayed = (Signal(name=f"c{stage}_valid"), Signal(name=f"c{stage}_first"),
-                       Signal(name=f"c{stage}_last"), Signal.like(nf, name=f"c{stage}_nf"))
+        # Delay the control of s1 to s2 by ``latency`` register stages (c0, c1, ..., s2).
+        control = (s1_valid, s1_first, s1_last, s1_nf)
+        for stage in range(latency):
+            prefix = "s2" if stage == latency - 1 else f"c{stage}"
+            delayed = (Signal(name=f"{prefix}_valid"), Signal(name=f"{prefix}_first"),
+                       Signal(name=f"{prefix}_last"), Signal.like(nf, name=f"{prefix}_nf"))
             with m.If(advance):
-                m.d.sync += [new.eq(old) for new, old in zip(delayed, control[-1])]
-            control.append(delayed)
-        s2_valid, s2_first, s2_last = Signal(), Signal(), Signal()
-        s2_nf = Signal.like(nf)
-        with m.If(advance):
-            m.d.sync += [new.eq(old) for new, old in zip((s2_valid, s2_first, s2_last, s2_nf),
-                                                         control[-1])]
+                m.d.sync += [new.eq(old) for new, old in zip(delayed, control)]
+            control = delayed
+        s2_valid, s2_first, s2_last, s2_nf = control
         if macro is None:
             s2_sum = [Signal(acc_shape, name=f"s2_sum{j}") for j in range(pe)]
             with m.If(advance):

@@ -140,7 +140,6 @@ def export_graph(model: BNN, spec: Spec, test_x: np.ndarray, test_y: np.ndarray,
                  meta={**(meta or {}), "fixed_folding": fixed})
 
 
-@torch.no_grad()
 def quiet(graph: Graph) -> Graph:
     """``graph`` with the noise of its cim layers' macros off."""
     return graph.with_layers({layer.name: {"macro": layer.macro.replace(noise="none")}

@@ -15,7 +15,8 @@ and the export's threshold fold share, so the fold reproduces the model exactly.
 import torch
 from torch import nn
 
-__all__ = ["binarize", "quantize2", "activation2", "batchnorm_fires", "standardize", "BinaryLinear", "BinaryConv2d",
+__all__ = ["binarize", "quantize2", "activation2", "batchnorm_fires", "standardize", "BinaryLinear",
+           "BinaryConv2d",
            "BatchNormThreshold", "LearnedThreshold"]
 
 
