@@ -23,76 +23,132 @@ blocks of ``PE * WB`` columns and ``S = mw / WL`` row groups. One read per ``en`
 Per read, for each PE column ``n``, weight slice ``j`` and activation bit ``p``::
 
     b      bitline sum of group s: 2 * popcount(xnor) - WL (bipolar), or
-           popcount(x & w) - popcount(x & ~w) (binary)
+           popcount(x & w) - popcount(x & ~w) = 2 * popcount(x & w) - a (binary)
     a      active rows: popcount(x_p) (binary), WL (bipolar)
     u      top 8 bits of mix32(h_v ^ (n << 16 | s << 2 | j << 1 | p))
     y      b << (F + G)  +  SCALES[a] * ZTABLE[u]
     code   #{i : y >= T_i}
 
-``h_v``, the hash state of the input vector, comes from :class:`VectorKeys`, a short pipeline
-that runs two vectors ahead of the one being read. The MVTU shift-adds the codes
-(``sum code << (j + p)``) into its accumulator.
+``h_v``, the hash state of the input vector, comes from :class:`VectorKeys`, a pipeline that
+runs ahead of the vector being read. The MVTU shift-adds the codes (``sum code << (j + p)``)
+into its accumulator.
+
+Timing. Every stage is one register level deep so that the macro keeps pace with the digital
+MVTU's clock: each 32x32 constant multiply of ``mix32`` is split into three 18x18 partial
+products (MULT18X18D on ECP5) registered before they are added (:data:`MIX32_STAGES`), the
+table read, the scaling multiply, the ADC input's add, the comparators and their count each
+take a stage (:func:`macro_latency`).
 """
 from amaranth.hdl import Array, Cat, Const, Module, Signal, signed, unsigned
 from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..cim.macro import MacroSpec
-from ..cim.noise import MIX_MULTIPLIERS, NOISE_FRAC_BITS, TABLE_BITS, layer_key, mix32, ztable
-from .popcount import popcount, tree_sum
+from ..cim.noise import MIX_MULTIPLIERS, NOISE_FRAC_BITS, TABLE_BITS, layer_key, ztable
+from .popcount import chunk_popcounts, popcount, tree_sum
 
-__all__ = ["VectorKeys", "CimMacro", "macro_ports", "render_macro"]
+__all__ = ["MIX32_STAGES", "VectorKeys", "CimMacro", "macro_latency", "macro_ports",
+           "render_macro"]
 
 _MASK = 0xFFFFFFFF
+_LOW18 = (1 << 18) - 1
+_LOW14 = (1 << 14) - 1
 
 
-def _mix_start(x):
-    """First half of ``mix32``: ``(x ^ x >> 16) * M1`` modulo 2**32 (an Amaranth value)."""
-    return ((x ^ (x >> 16)) * MIX_MULTIPLIERS[0])[:32]
+# --- mix32 as a pipeline ---------------------------------------------------------------------
+# A product ``x * M mod 2**32`` is split over 18-bit multiplier inputs (one MULT18X18D each):
+# ``x = xl + xh 2**18``, ``M = ml + mh 2**18``, so ``x * M = xl ml + (xh ml + xl mh) 2**18``
+# modulo 2**32 (``xh mh`` only reaches bits >= 36, and the cross products only their low 14
+# bits below 2**32). One stage registers the three partial products, packed into 64 bits
+# (``xl ml`` at 0, ``xh ml`` at 36, ``xl mh`` at 50), the next adds them.
+def _parts(x, multiplier: int):
+    low, high = Const(multiplier & _LOW18, 18), Const(multiplier >> 18, 14)
+    return Cat((x[:18] * low)[:36], (x[18:32] * low)[:14], (x[:18] * high)[:14])
 
 
-def _mix_finish(x):
-    """Second half of ``mix32``: ``y = (x ^ x >> 15) * M2``, then ``y ^ y >> 16``."""
-    y = ((x ^ (x >> 15)) * MIX_MULTIPLIERS[1])[:32]
-    return y ^ (y >> 16)
+def _join(parts):
+    return (parts[:36] + ((parts[36:50] + parts[50:64]) << 18))[:32]
 
 
-def _start_const(x: int) -> int:
-    x &= _MASK
-    return ((x ^ (x >> 16)) * MIX_MULTIPLIERS[0]) & _MASK
+def _parts_int(x: int, multiplier: int) -> int:
+    low, high = multiplier & _LOW18, multiplier >> 18
+    return ((x & _LOW18) * low | (((x >> 18) * low) & _LOW14) << 36
+            | (((x & _LOW18) * high) & _LOW14) << 50)
+
+
+def _join_int(parts: int) -> int:
+    return ((parts & ((1 << 36) - 1)) + ((((parts >> 36) & _LOW14) + (parts >> 50)) << 18)) & _MASK
+
+
+def _xorshift(shift):
+    return lambda x: x ^ (x >> shift)
+
+
+#: :func:`hwgen.cim.noise.mix32` as five register stages: ``(width, on integers, on Amaranth
+#: values)`` each; composed they are ``mix32`` exactly. A multiply's stage has nothing but the
+#: multipliers between its input and output registers (so the placer can put both beside the
+#: DSP blocks); the adds of the partial products share a stage with the xor-shift after them.
+MIX32_STAGES = (
+    (32, _xorshift(16), _xorshift(16)),
+    (64, lambda x: _parts_int(x, MIX_MULTIPLIERS[0]), lambda x: _parts(x, MIX_MULTIPLIERS[0])),
+    (32, lambda p: _xorshift(15)(_join_int(p)), lambda p: _xorshift(15)(_join(p))),
+    (64, lambda t: _parts_int(t, MIX_MULTIPLIERS[1]), lambda t: _parts(t, MIX_MULTIPLIERS[1])),
+    (32, lambda p: _xorshift(16)(_join_int(p)), lambda p: _xorshift(16)(_join(p))),
+)
 
 
 class VectorKeys:
-    """``h_v`` of the input vector being issued, ``v`` counting vectors since reset.
+    """``h_v`` of the input vector being issued (``h0``), ``v`` counting vectors since reset.
 
-    Registers ``h0 = h_v``, ``h1 = h_{v+1}``, ``half`` = the first half of ``mix32`` for
-    ``v + 2`` and ``count = v + 3`` (wrapping at 2**32); :meth:`next` (asserted when the last
-    transfer of a vector issues) shifts them, so each register stage holds one multiplier.
+    ``mix32(h_layer ^ v)`` runs as :data:`MIX32_STAGES` in a pipeline that :meth:`elaborate`'s
+    ``next_vector`` (the last read of a vector issues) shifts, so it delivers one key per
+    vector even when every cycle ends one: with ``D`` stages, register ``k`` (1 .. D) of the
+    chain holds stage ``k`` of vector ``v + D + 1 - k``, ``count`` is ``v + D + 1``, and
+    ``h0`` takes ``h_{v+1}`` from register ``D`` on each shift.
     Reset values are computed at elaboration time.
     """
 
     def __init__(self, macro: MacroSpec, layer_index: int):
-        self.layer_state = layer_key(macro.seed, layer_index)
-        state = self.layer_state
-        self.h0 = Signal(32, init=mix32(state ^ 0), name="hv0")
-        self.h1 = Signal(32, init=mix32(state ^ 1), name="hv1")
-        self.half = Signal(32, init=_start_const(state ^ 2), name="hv_half")
-        self.count = Signal(32, init=3, name="hv_count")
+        self.layer_state = state = layer_key(macro.seed, layer_index)
+        depth = len(MIX32_STAGES)
+        self.count = Signal(32, init=depth + 1, name="hv_count")
+        self.stages = []
+        for k, (width, _, _) in enumerate(MIX32_STAGES):
+            value = state ^ (depth - k)                 # the vector stage k + 1 holds
+            for _, step, _ in MIX32_STAGES[:k + 1]:
+                value = step(value)
+            self.stages.append(Signal(width, init=value, name=f"hv_stage{k + 1}"))
+        value = state
+        for _, step, _ in MIX32_STAGES:
+            value = step(value)
+        self.h0 = Signal(32, init=value, name="hv0")
 
     def elaborate(self, m: Module, next_vector):
         with m.If(next_vector):
-            m.d.sync += [
-                self.h0.eq(self.h1),
-                self.h1.eq(_mix_finish(self.half)),
-                self.half.eq(_mix_start(self.count ^ self.layer_state)),
-                self.count.eq(self.count + 1),
-            ]
+            previous = self.count ^ self.layer_state
+            for register, (_, _, step) in zip(self.stages, MIX32_STAGES):
+                m.d.sync += register.eq(step(previous))
+                previous = register
+            m.d.sync += [self.h0.eq(previous), self.count.eq(self.count + 1)]
+
+
+def _delay(m: Module, en, value, cycles: int, name: str):
+    """``value`` delayed by ``cycles`` registers that move on ``en``."""
+    for k in range(cycles):
+        register = Signal.like(value, name=f"{name}_d{k + 1}")
+        with m.If(en):
+            m.d.sync += register.eq(value)
+        value = register
+    return value
 
 
 def macro_latency(macro: MacroSpec) -> int:
-    """``en`` cycles from a read to its codes: 2 without noise (cells, ADC), 4 with it (cells
-    and the hash's first multiply, its second and the table, the ADC)."""
-    return 4 if macro.noisy else 2
+    """``en`` cycles from a read to its codes: 4 without noise (cells and inputs; chunk
+    popcounts; bitline sums; ADC), 10 with it (cells, inputs and read keys; chunk popcounts
+    and the hash's first partial products; bitline sums and their sum; the second partial
+    products; their sum and the table index; ZTABLE; the scaled sample; the ADC input; its
+    comparators; the code)."""
+    return 10 if macro.noisy else 4
 
 
 def macro_ports(layer) -> dict:
@@ -157,35 +213,39 @@ class CimMacro(wiring.Component):
         cell_read = cells.read_port()
         m.d.comb += [cell_read.addr.eq(self.block * layer.sf + self.group),
                      cell_read.en.eq(self.en)]
-        keys = VectorKeys(macro, layer.macro_key)
-        keys.elaborate(m, self.en & self.last)
-        # Stage A: the read's cells (memory), its inputs and noise key.
+        reads = [(i, j, p) for i in range(pe) for j in range(wb) for p in range(ab)]
+        # Stage A: the read's cells (memory), its inputs and (with noise) the first mix32
+        # stage of each read's hash input ``h_v ^ read_word``.
         vector = Signal(wl * ab)
-        nbase = Signal(range(max(2, layer.mh)))
-        group = Signal.like(self.group)
-        hv = Signal(32)
         with m.If(self.en):
-            m.d.sync += [vector.eq(self.wl), nbase.eq(self.block * pe), group.eq(self.group),
-                         hv.eq(keys.h0)]
+            m.d.sync += vector.eq(self.wl)
+        keys = {}
+        if macro.noisy:
+            vector_keys = VectorKeys(macro, layer.macro_key)
+            vector_keys.elaborate(m, self.en & self.last)
+            nbase = self.block * pe
+            for (i, j, p) in reads:
+                keys[i, j, p] = Signal(32, name=f"key{i}_{j}{p}")
+                word = ((nbase + i) << 16) | (self.group << 2) | (j << 1) | p
+                with m.If(self.en):
+                    m.d.sync += keys[i, j, p].eq(MIX32_STAGES[0][2](vector_keys.h0 ^ word))
         rows = [[cell_read.data[(i * wb + j) * wl:(i * wb + j + 1) * wl] for j in range(wb)]
                 for i in range(pe)]
-        codes = _reads(m, macro, pe=pe, en=self.en, rows=rows, vector=vector, nbase=nbase,
-                       group=group, hv=hv)
+        codes = _reads(m, macro, reads=reads, en=self.en, rows=rows, vector=vector, keys=keys)
         m.d.comb += self.codes.eq(Cat(*codes))
         return m
 
 
-def _reads(m: Module, macro: MacroSpec, *, pe: int, en, rows, vector, nbase, group,
-           hv) -> list:
-    """The ADC codes (registered; ``PE * WB * AB`` of them in (i, j, p) order) of one wordline
-    group read, 1 (no noise) or 3 register stages after the stage whose values are given.
+def _reads(m: Module, macro: MacroSpec, *, reads, en, rows, vector, keys) -> list:
+    """The ADC codes (registered; one per read ``(i, j, p)`` of ``reads``) of one wordline
+    group read, ``macro_latency - 1`` register stages after the stage whose values are given.
     All registers move on ``en``.
 
     ``rows[i][j]``: the WL weight bits of PE ``i``'s slice ``j``; ``vector``: WL elements of
-    ``act_bits`` bits; ``nbase``: the first PE's neuron index; ``group``: ``s``; ``hv``: the
-    vector's hash state.
+    ``act_bits`` bits; ``keys[i, j, p]``: the first :data:`MIX32_STAGES` stage of the read's
+    hash input ``h_v ^ read_word`` (noisy macros only).
     """
-    wl, wb, ab = macro.wordlines, macro.weight_bits, macro.act_bits
+    wl, ab = macro.wordlines, macro.act_bits
     planes = [Signal(wl, name=f"x_plane{p}") for p in range(ab)]
     for p in range(ab):
         m.d.comb += planes[p].eq(Cat(*(vector[k * ab + p] for k in range(wl))))
@@ -193,55 +253,81 @@ def _reads(m: Module, macro: MacroSpec, *, pe: int, en, rows, vector, nbase, gro
     b_shape = signed(max(wl.bit_length() + 1, 2))
     a_shape = unsigned(wl.bit_length())
 
-    def bitline(row, plane):
-        if bipolar:
-            return (popcount(~(row ^ plane)) << 1) - wl
-        return popcount(row & plane) - popcount(~row & plane)
+    def name(prefix, key):
+        return f"{prefix}{key[0]}_{key[1]}{key[2]}"
 
-    reads = [(i, j, p) for i in range(pe) for j in range(wb) for p in range(ab)]
-    b = {key: Signal(b_shape, name=f"b{key[0]}_{key[1]}{key[2]}") for key in reads}
+    def two_stage_popcount(value, label):
+        """Stage 1: popcounts of chunks, registered; stage 2 (the returned value): their sum."""
+        parts = []
+        for k, count in enumerate(chunk_popcounts(value)):
+            parts.append(Signal(len(count), name=f"{label}_part{k}"))
+            with m.If(en):
+                m.d.sync += parts[-1].eq(count)
+        return tree_sum(parts)
+
+    # Stages 1-2: the active rows a (a popcount of the plane, shared by the columns; WL for
+    # bipolar) and the bitline sums b = 2 * popcount(x & w) - a (binary: the rows under +1
+    # cells less those under -1 cells) or 2 * popcount(xnor(x, w)) - WL (bipolar), each
+    # popcount split over the two stages.
     active = [Signal(a_shape, name=f"active{p}") for p in range(ab)]
-    codes = {key: Signal(macro.adc_bits, name=f"code{key[0]}_{key[1]}{key[2]}") for key in reads}
-    thresholds = macro.thresholds
-
-    def ladder(y):
-        return tree_sum(y >= threshold for threshold in thresholds)
+    rows_driven = []
+    for p in range(ab):
+        if bipolar:
+            rows_driven.append(wl)
+            m.d.comb += active[p].eq(wl)
+        else:
+            rows_driven.append(two_stage_popcount(planes[p], f"active{p}"))
+            with m.If(en):
+                m.d.sync += active[p].eq(rows_driven[p])
+    b = {key: Signal(b_shape, name=name("b", key)) for key in reads}
+    codes = {key: Signal(macro.adc_bits, name=name("code", key)) for key in reads}
+    for (i, j, p) in reads:
+        row, plane = rows[i][j], planes[p]
+        matches = two_stage_popcount(~(row ^ plane) if bipolar else row & plane,
+                                     name("match", (i, j, p)))
+        with m.If(en):
+            m.d.sync += b[i, j, p].eq((matches << 1) - rows_driven[p])
 
     if not macro.noisy:
-        for key in reads:
-            m.d.comb += b[key].eq(bitline(rows[key[0]][key[1]], planes[key[2]]))
+        # Stage 3: the ADC on the bitline sum itself: b * 2**(F+G) >= T exactly when
+        # b >= ceil(T / 2**(F+G)).
+        levels = [-(-threshold >> NOISE_FRAC_BITS) for threshold in macro.thresholds]
         with m.If(en):
-            m.d.sync += [codes[key].eq(ladder(b[key] << NOISE_FRAC_BITS)) for key in reads]
+            m.d.sync += [codes[key].eq(tree_sum(b[key] >= level for level in levels))
+                         for key in reads]
         return [codes[key] for key in reads]
-
-    # Stage 1: bitline sums, active rows, the read hash's first multiply.
-    half = {key: Signal(32, name=f"hash_half{key[0]}_{key[1]}{key[2]}") for key in reads}
-    with m.If(en):
-        for p in range(ab):
-            m.d.sync += active[p].eq(wl if bipolar else popcount(planes[p]))
-        for (i, j, p) in reads:
-            word = ((nbase + i) << 16) | (group << 2) | (j << 1) | p
-            m.d.sync += [b[i, j, p].eq(bitline(rows[i][j], planes[p])),
-                         half[i, j, p].eq(_mix_start(hv ^ word))]
-    # Stage 2: the table index (second multiply, top bits) addresses ZTABLE, read on en.
+    # Stages 1-4: the read hash mix32(h_v ^ read_word) (its first stage beside the bitline
+    # sums), keeping the top TABLE_BITS bits.
+    index = {}
+    for key in reads:
+        value = keys[key]
+        for stage, (width, _, step) in enumerate(MIX32_STAGES[1:]):
+            register = Signal(width, name=name(f"hash{stage + 2}_", key))
+            with m.If(en):
+                m.d.sync += register.eq(step(value))
+            value = register
+        index[key] = value[32 - TABLE_BITS:]
+    # Stage 3: the active rows' noise scale, kept until the sample leaves the table.
+    scales = Array(Const(scale, macro.scale_bits) for scale in macro.scales)
+    scale = [_delay(m, en, scales[active[p]], 3, f"scale{p}") for p in range(ab)]
+    # Stage 5: ZTABLE, read on en.
     table = memory.Memory(shape=signed(15), depth=1 << TABLE_BITS, init=ztable())
     m.submodules.ztable = table
-    b2 = {key: Signal(b_shape, name=f"b2_{key[0]}_{key[1]}{key[2]}") for key in reads}
-    active2 = [Signal(a_shape, name=f"active2_{p}") for p in range(ab)]
-    z = {}
-    for key in reads:
-        port = table.read_port()
-        m.d.comb += [port.addr.eq(_mix_finish(half[key])[32 - TABLE_BITS:]), port.en.eq(en)]
-        z[key] = port.data
-    with m.If(en):
-        m.d.sync += [b2[key].eq(b[key]) for key in reads]
-        m.d.sync += [active2[p].eq(active[p]) for p in range(ab)]
-    # Stage 3: scale the sample, add the bitline sum, the ADC's comparator ladder.
-    scales = Array(Const(scale, macro.scale_bits) for scale in macro.scales)
     y_shape = signed(macro.adc_input_bits)
     for (i, j, p) in reads:
-        y = Signal(y_shape, name=f"adc_in{i}_{j}{p}")
-        m.d.comb += y.eq((b2[i, j, p] << NOISE_FRAC_BITS) + scales[active2[p]] * z[i, j, p])
+        port = table.read_port()
+        m.d.comb += [port.addr.eq(index[i, j, p]), port.en.eq(en)]
+        # Stage 6: the scaled sample; stage 7: plus the bitline sum, the ADC input.
+        sample = Signal(y_shape, name=name("noise", (i, j, p)))
+        y = Signal(y_shape, name=name("adc_in", (i, j, p)))
+        b_late = _delay(m, en, b[i, j, p], 4, name("b", (i, j, p)))
+        # Stage 8: the comparators (a thermometer code); stage 9: their count, the code.
+        above = Signal(len(macro.thresholds), name=name("above", (i, j, p)))
         with m.If(en):
-            m.d.sync += codes[i, j, p].eq(ladder(y))
+            m.d.sync += [
+                sample.eq(scale[p] * port.data),
+                y.eq((b_late << NOISE_FRAC_BITS) + sample),
+                above.eq(Cat(*(y >= threshold for threshold in macro.thresholds))),
+                codes[i, j, p].eq(popcount(above)),
+            ]
     return [codes[key] for key in reads]

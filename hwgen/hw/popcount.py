@@ -1,7 +1,10 @@
 """Balanced adder trees (a linear chain would be SIMD adders deep)."""
 from amaranth.hdl import Value
 
-__all__ = ["popcount", "tree_sum"]
+__all__ = ["popcount", "tree_sum", "chunk_popcounts"]
+
+#: Bits per chunk of :func:`chunk_popcounts`: a 6-input popcount is three LUT levels deep.
+POPCOUNT_CHUNK = 6
 
 
 def tree_sum(terms) -> Value:
@@ -21,3 +24,10 @@ def popcount(value) -> Value:
     """Number of 1 bits of ``value``, as an unsigned value just wide enough."""
     value = Value.cast(value)
     return tree_sum(value[k] for k in range(len(value)))
+
+
+def chunk_popcounts(value, chunk: int = POPCOUNT_CHUNK) -> list[Value]:
+    """Popcounts of ``value``'s consecutive ``chunk``-bit slices (the last may be shorter):
+    register them and sum them a stage later to split a wide popcount over two stages."""
+    value = Value.cast(value)
+    return [popcount(value[k:k + chunk]) for k in range(0, len(value), chunk)]
