@@ -256,7 +256,8 @@ def _tree_adder_luts(leaves: int, width: int) -> tuple[int, int]:
 
 def _weight_memories(layer: MVTULayer) -> tuple[MemoryMap, MemoryMap | None, MemoryMap | None]:
     weights = map_memory(layer.nf * layer.sf, layer.pe * layer.simd, rom=True)
-    thresholds = (map_memory(layer.nf, layer.pe * (layer.threshold_bits + 1), rom=True)
+    thresholds = (map_memory(layer.nf,
+                             layer.pe * ((layer.levels - 1) * layer.threshold_bits + 1), rom=True)
                   if layer.output == "bits" else None)
     replay = map_memory(layer.sf, layer.in_width, rom=False) if layer.nf > 1 else None
     return weights, thresholds, replay
@@ -305,7 +306,7 @@ def mvtu_terms(layer: MVTULayer) -> dict[str, float]:
         if layer.in_encoding == "bipolar":
             terms["logit"] = pe * layer.dot_bits
     else:
-        terms["compare"] = pe * layer.threshold_bits
+        terms["compare"] = pe * (layer.levels - 1) * layer.threshold_bits
         # a threshold ROM of a few words merges into the comparator's LUTs
         if thresholds.kind != "logic" or thresholds.depth > _MERGED_ROM_WORDS:
             _add(terms, _memory_terms(thresholds))
@@ -369,7 +370,8 @@ def swg_resources(layer: SWGLayer) -> Resources:
 # --- max-pool ---------------------------------------------------------------------------------
 
 def _partial_row(layer: MaxPoolLayer) -> MemoryMap:
-    return map_memory(layer.out_width * layer.cf, layer.pe, rom=False, async_read=True)
+    return map_memory(layer.out_width * layer.cf, layer.pe * layer.elem_bits, rom=False,
+                      async_read=True)
 
 
 def _maxpool_counter_bits(layer: MaxPoolLayer) -> int:
@@ -379,14 +381,15 @@ def _maxpool_counter_bits(layer: MaxPoolLayer) -> int:
 
 def maxpool_terms(layer: MaxPoolLayer) -> dict[str, float]:
     """LUT terms of a :class:`~hwgen.hw.maxpool.MaxPool`."""
-    terms = {"counter": _maxpool_counter_bits(layer), "data": layer.pe, "control": 1}
+    terms = {"counter": _maxpool_counter_bits(layer), "data": layer.pe * layer.elem_bits,
+             "control": 1}
     _add(terms, _memory_terms(_partial_row(layer)))
     return terms
 
 
 def maxpool_resources(layer: MaxPoolLayer) -> Resources:
     memory = _partial_row(layer)
-    ffs = _maxpool_counter_bits(layer) + 1 + layer.pe
+    ffs = _maxpool_counter_bits(layer) + 1 + layer.pe * layer.elem_bits
     if memory.kind == "logic":
         ffs += memory.depth * memory.width
     return Resources(_luts("maxpool", maxpool_terms(layer)), ffs, memory.brams,
@@ -474,7 +477,7 @@ def in_width(layer) -> int:
     if isinstance(layer, SWGLayer):
         return layer.simd * layer.elem_bits
     if isinstance(layer, MaxPoolLayer):
-        return layer.pe
+        return layer.pe * layer.elem_bits
     raise TypeError(f"not an IR layer: {layer!r}")
 
 

@@ -156,10 +156,6 @@ class Workspace:
             if graph is not None and graph.meta.get("key") == self.ir_key:
                 self.say(f"reusing IR {self.ir_file}")
                 return graph
-        if self.spec.model.act_bits != 1:
-            raise HwgenError(f"{self.spec.path}: model.act_bits: {self.spec.model.act_bits} "
-                             f"trains and evaluates (hwgen train) but cannot be exported: the IR "
-                             f"and the streaming hardware carry 1-bit activations (allowed: 1)")
         self.train()
         model, metrics = self.load_model()
         from .data import load_dataset

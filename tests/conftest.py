@@ -70,6 +70,32 @@ def random_layer(rng, *, mw, mh, pe, simd, logits=False, name="layer", in_encodi
                      rng.integers(0, 2, mh).astype(bool), **shape)
 
 
+def random_multithreshold_layer(rng, *, mw, mh, pe, simd, act_bits=2, in_encoding="bipolar",
+                                in_bits=1, macro=None, key=1) -> MVTULayer:
+    """A layer with ``act_bits``-bit outputs: per neuron ``2**act_bits - 1`` random thresholds
+    around the middle of the dot products (ascending, or in any order for some neurons: the
+    output is a count), some neurons inverted, edge cases at both ends of the range."""
+    if macro is not None:
+        in_encoding = macro.encoding if macro.act_bits == 1 else "uint"
+        in_bits, simd = macro.act_bits, macro.wordlines
+        weights = rng.integers(0, 1 << macro.weight_bits, (mh, mw))
+    else:
+        weights = rng.integers(0, 2, (mh, mw)).astype(bool)
+    shape = dict(in_encoding=in_encoding, in_bits=in_bits, macro=macro, macro_key=key,
+                 out_encoding="uint", act_bits=act_bits)
+    layer = MVTULayer("multi", mw, mh, pe, simd, weights, **shape)
+    low, high = layer.dot_range
+    middle = (low + high) // 2 if macro is not None else 0
+    spread = max(2, (high - low) // 6 if macro is not None else int(np.sqrt(mw) * layer.in_max))
+    count = (1 << act_bits) - 1
+    thresholds = np.sort(rng.integers(middle - spread, middle + spread + 1, (mh, count)), axis=1)
+    thresholds[1] = rng.permutation(thresholds[1])
+    thresholds[0, 0], thresholds[-1, -1] = low, high + 1
+    thresholds = np.clip(thresholds, low, high + 1)
+    invert = rng.integers(0, 2, mh).astype(bool)
+    return MVTULayer("multi", mw, mh, pe, simd, weights, thresholds, invert, **shape)
+
+
 def random_cim_layer(rng, *, mw, mh, pe, macro, logits=False, name="cim", key=1,
                      out_encoding="binary", pixels=1) -> MVTULayer:
     """A ``cim`` layer on ``macro`` (simd = its wordlines) with random weight codes, and

@@ -33,9 +33,13 @@ def mvtu_dot(layer: MVTULayer, x) -> torch.Tensor:
 
 
 def mvtu(layer: MVTULayer, x) -> torch.Tensor:
-    """Layer output for raw input vectors ``x`` (..., mw): bits uint8, or dot products int64."""
+    """Layer output for raw input vectors ``x`` (..., mw): activations uint8 (bits, or the
+    count of thresholds passed with ``act_bits > 1``), or dot products int64."""
     dot = mvtu_dot(layer, x)
     if layer.output == "int":
         return dot
-    fire = dot >= torch.as_tensor(layer.thresholds)
-    return (fire != torch.as_tensor(layer.invert)).to(torch.uint8)
+    thresholds, invert = torch.as_tensor(layer.thresholds), torch.as_tensor(layer.invert)
+    if layer.act_bits == 1:
+        return ((dot >= thresholds) != invert).to(torch.uint8)
+    fire = (dot[..., None] >= thresholds) != invert[:, None]
+    return fire.sum(dim=-1).to(torch.uint8)

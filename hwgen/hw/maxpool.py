@@ -1,5 +1,6 @@
-"""Streaming max-pool of binary activations (FINN's StreamingMaxPool): an OR per window."""
-from amaranth.hdl import Module, Mux, Signal, unsigned
+"""Streaming max-pool (FINN's StreamingMaxPool): an OR per window of one-bit activations, an
+unsigned maximum per window of multi-bit ones."""
+from amaranth.hdl import Cat, Module, Mux, Signal, unsigned
 from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -9,11 +10,12 @@ __all__ = ["MaxPool"]
 
 
 class MaxPool(wiring.Component):
-    """OR of each ``KH x KW`` window of a bit image, stride equal to the kernel.
+    """Maximum of each ``KH x KW`` window of an image, stride equal to the kernel: the OR of
+    one-bit elements, the unsigned maximum of ``elem_bits``-bit ones.
 
-    One row of partial results (``out_width * CF`` words of ``pe`` bits) is kept; every input
-    transfer is ORed into its window's word, and the window's last transfer leaves as an
-    output transfer instead. Input outside the last whole window is consumed and dropped.
+    One row of partial results (``out_width * CF`` words of ``pe`` elements) is kept; every
+    input transfer is merged into its window's word, and the window's last transfer leaves as
+    an output transfer instead. Input outside the last whole window is consumed and dropped.
 
     Parameters
     ----------
@@ -21,9 +23,10 @@ class MaxPool(wiring.Component):
 
     Attributes
     ----------
-    i : ``In(stream.Signature(unsigned(pe)))``
-        Image transfers: pixels in raster order, ``pe`` channels per transfer.
-    o : ``Out(stream.Signature(unsigned(pe)))``
+    i : ``In(stream.Signature(unsigned(pe * elem_bits)))``
+        Image transfers: pixels in raster order, ``pe`` channels per transfer, channel ``c``'s
+        element at bits ``c*elem_bits ..``.
+    o : ``Out(stream.Signature(unsigned(pe * elem_bits)))``
         Pooled transfers in the same order. Input is accepted every cycle but when a window's
         last transfer meets a full output register.
     """
@@ -32,8 +35,9 @@ class MaxPool(wiring.Component):
         if not isinstance(layer, MaxPoolLayer):
             raise TypeError(f"layer must be a MaxPoolLayer, not {layer!r}")
         self.layer = layer
-        super().__init__({"i": In(stream.Signature(unsigned(layer.pe))),
-                          "o": Out(stream.Signature(unsigned(layer.pe)))})
+        width = layer.pe * layer.elem_bits
+        super().__init__({"i": In(stream.Signature(unsigned(width))),
+                          "o": Out(stream.Signature(unsigned(width)))})
 
     def expected_cycles(self) -> int:
         return self.layer.expected_cycles()
@@ -43,7 +47,8 @@ class MaxPool(wiring.Component):
         (kh, kw), cf_count = layer.kernel, layer.cf
         m = Module()
         m.submodules.partial = partial = memory.Memory(
-            shape=unsigned(layer.pe), depth=layer.out_width * cf_count, init=[])
+            shape=unsigned(layer.pe * layer.elem_bits), depth=layer.out_width * cf_count,
+            init=[])
         write = partial.write_port()
         read = partial.read_port(domain="comb")
 
@@ -57,7 +62,15 @@ class MaxPool(wiring.Component):
         first = Signal()
         last = Signal()
         take = Signal()
-        pooled = Signal(layer.pe)
+        pooled = Signal(layer.pe * layer.elem_bits)
+        previous = Mux(first, 0, read.data)
+        if layer.elem_bits == 1:
+            merged = previous | self.i.payload
+        else:
+            bits = layer.elem_bits
+            lanes = [(previous[c * bits:(c + 1) * bits], self.i.payload[c * bits:(c + 1) * bits])
+                     for c in range(layer.pe)]
+            merged = Cat(*(Mux(new > old, new, old) for old, new in lanes))
         m.d.comb += [
             inside.eq((y < layer.out_height * kh) & (ox < layer.out_width)),
             first.eq((ky == 0) & (kx == 0)),
@@ -65,7 +78,7 @@ class MaxPool(wiring.Component):
             self.i.ready.eq(~(last & self.o.valid & ~self.o.ready)),
             take.eq(self.i.valid & self.i.ready),
             read.addr.eq(ox * cf_count + cf),
-            pooled.eq(Mux(first, 0, read.data) | self.i.payload),
+            pooled.eq(merged),
             write.addr.eq(read.addr),
             write.data.eq(pooled),
             write.en.eq(take & inside & ~last),

@@ -12,9 +12,10 @@ __all__ = ["MVTU", "mvtu_output_shape"]
 
 
 def mvtu_output_shape(layer: MVTULayer):
-    """Payload shape of an MVTU's output stream: PE bits, or PE signed dot products."""
+    """Payload shape of an MVTU's output stream: PE activations of ``act_bits`` each, or PE
+    signed dot products."""
     if layer.output == "bits":
-        return unsigned(layer.pe)
+        return unsigned(layer.pe * layer.act_bits)
     return data.ArrayLayout(signed(layer.out_bits), layer.pe)
 
 
@@ -23,12 +24,13 @@ def _uses_popcount(layer: MVTULayer) -> bool:
     return layer.in_encoding == "bipolar" and layer.macro is None
 
 
-def hardware_thresholds(layer: MVTULayer) -> list[int]:
-    """Thresholds in the accumulator's domain: on the popcount ``p >= ceil((T + mw) / 2)``
-    for bipolar inputs, else on the dot product itself."""
+def hardware_thresholds(layer: MVTULayer) -> np.ndarray:
+    """Thresholds (mh, levels - 1) in the accumulator's domain: on the popcount
+    ``p >= ceil((T + mw) / 2)`` for bipolar inputs, else on the dot product itself."""
+    thresholds = np.asarray(layer.thresholds, dtype=np.int64).reshape(layer.mh, -1)
     if _uses_popcount(layer):
-        return [(int(t) + layer.mw + 1) // 2 for t in layer.thresholds]
-    return [int(t) for t in layer.thresholds]
+        return (thresholds + layer.mw + 1) // 2
+    return thresholds
 
 
 def weight_words(layer: MVTULayer) -> list[int]:
@@ -51,17 +53,21 @@ def weight_words(layer: MVTULayer) -> list[int]:
 
 
 def threshold_words(layer: MVTULayer) -> list[int]:
-    """Threshold memory contents: word ``nf`` holds PE thresholds (two's complement, in the
-    accumulator's domain, see :func:`hardware_thresholds`) then PE invert flags."""
+    """Threshold memory contents: word ``nf`` holds, for PE ``j`` and level ``t``, threshold
+    ``t`` of neuron ``nf*PE + j`` (two's complement, in the accumulator's domain, see
+    :func:`hardware_thresholds`) at ``(j * T + t) * width`` (``T = levels - 1``), then PE
+    invert flags."""
     width = layer.threshold_bits
     thresholds = hardware_thresholds(layer)
+    count = thresholds.shape[1]
     words = []
     for nf in range(layer.nf):
         word = 0
         for j in range(layer.pe):
             n = nf * layer.pe + j
-            word |= (thresholds[n] & ((1 << width) - 1)) << (j * width)
-            word |= int(layer.invert[n]) << (layer.pe * width + j)
+            for t in range(count):
+                word |= (int(thresholds[n, t]) & ((1 << width) - 1)) << ((j * count + t) * width)
+            word |= int(layer.invert[n]) << (layer.pe * count * width + j)
         words.append(word)
     return words
 
@@ -106,7 +112,9 @@ class MVTU(wiring.Component):
         element ``k`` at bits ``k*in_bits ..``.
     o : ``Out(stream.Signature(mvtu_output_shape(layer)))``
         Transfer ``nf`` carries neurons ``nf*PE .. nf*PE+PE-1``: one bit each
-        (``(dot >= threshold) != invert``), or a signed dot product each.
+        (``(dot >= threshold) != invert``), ``act_bits`` each (the count of the neuron's
+        ``2**act_bits - 1`` thresholds passed, each compare negated by ``invert``), or a
+        signed dot product each.
 
     Pipeline: issue (weight/buffer read) -> popcount -> accumulate -> output register. All
     stages move together whenever the output register is empty or being read, so a full
@@ -247,19 +255,21 @@ class MVTU(wiring.Component):
         # --- output --------------------------------------------------------------------------
         m.d.comb += self.o.valid.eq(s3_valid)
         if layer.output == "bits":
-            width = layer.threshold_bits
+            width, count = layer.threshold_bits, layer.levels - 1
             m.submodules.thresholds = thresholds = memory.Memory(
-                shape=unsigned(pe * (width + 1)), depth=nf_count, init=threshold_words(layer))
+                shape=unsigned(pe * (count * width + 1)), depth=nf_count,
+                init=threshold_words(layer))
             threshold_read = thresholds.read_port()
             # Read at the accumulate stage so the word is ready beside the total.
             m.d.comb += [threshold_read.addr.eq(s2_nf), threshold_read.en.eq(advance)]
             word = threshold_read.data
-            bits = []
+            outputs = []
             for j in range(pe):
-                threshold = word[j * width:(j + 1) * width].as_signed()
-                invert = word[pe * width + j]
-                bits.append((s3_total[j] >= threshold) ^ invert)
-            m.d.comb += self.o.payload.eq(Cat(*bits))
+                invert = word[pe * count * width + j]
+                passed = [(s3_total[j] >= word[(j * count + t) * width:][:width].as_signed())
+                          ^ invert for t in range(count)]
+                outputs.append(passed[0] if count == 1 else tree_sum(passed)[:layer.act_bits])
+            m.d.comb += self.o.payload.eq(Cat(*outputs))
         else:
             for j in range(pe):
                 dot = (s3_total[j] << 1) - Const(layer.mw) if popcounting else s3_total[j]

@@ -45,7 +45,7 @@ def input_transfer(layer) -> tuple[int, int]:
         return layer.simd, layer.in_bits
     if isinstance(layer, SWGLayer):
         return layer.simd, layer.elem_bits
-    return layer.pe, 1
+    return layer.pe, layer.elem_bits
 
 
 def output_transfer(layer) -> tuple[int, int]:
@@ -54,7 +54,7 @@ def output_transfer(layer) -> tuple[int, int]:
         return layer.pe, layer.out_bits
     if isinstance(layer, SWGLayer):
         return layer.simd, layer.elem_bits
-    return layer.pe, 1
+    return layer.pe, layer.elem_bits
 
 
 def _min_depth(consumer) -> int:

@@ -7,17 +7,22 @@ only this file; they never retrain.
 
 Activations are encoded per element. ``bipolar``: one bit, 1 means +1 and 0 means -1.
 ``binary``: one bit, 1 means 1 and 0 means 0 (a zero drives no wordline in a CIM macro).
-``uint``: an unsigned ``in_bits``-bit integer (a first layer's pixels or features).
+``uint``: an unsigned ``in_bits``-bit integer (a first layer's pixels or features, or the
+multi-bit activations 0 .. 2**act_bits - 1 of a hidden layer).
 
 Arithmetic of an :class:`MVTULayer` with +-1 weights ``w`` (bit 1 means +1) on the decoded
 input values ``v``::
 
     dot[n] = sum_k v[k] * w[n, k]                    # exact integer
     y[n]   = (dot[n] >= threshold[n]) != invert[n]   # thresholded layers: one bit
+    y[n]   = #{t : (dot[n] >= threshold[n, t]) != invert[n]}   # act_bits > 1 (multi-threshold)
     y[n]   = dot[n]                                  # last layer (output "int")
 
 ``invert`` marks neurons whose folded batch norm has a negative scale: their output falls as
-the dot product rises, so the comparison is negated instead of the weights. With bipolar
+the dot product rises, so the comparison is negated instead of the weights. A layer with
+``act_bits = b > 1`` (IMCQ's multi-bit activations) has ``2**b - 1`` thresholds per neuron
+and emits the unsigned count of those it passes, ``uint`` elements of ``b`` bits (FINN's
+MultiThreshold). With bipolar
 inputs ``dot = 2 * popcount(xnor(x, w)) - mw``, which the hardware uses.
 
 A ``cim`` MVTU (``macro`` set) computes on a compute-in-memory macro instead: its "dot" is
@@ -42,7 +47,7 @@ from ..errors import HwgenError
 __all__ = ["IR_VERSION", "ENCODINGS", "OPS", "MVTULayer", "SWGLayer", "MaxPoolLayer", "Activation",
            "Graph", "save_ir", "load_ir"]
 
-IR_VERSION = 3
+IR_VERSION = 4
 
 #: Activation encodings of a layer's input elements.
 ENCODINGS = ("bipolar", "binary", "uint")
@@ -66,11 +71,14 @@ class MVTULayer:
     mw, mh : matrix width (inputs) and height (neurons).
     pe, simd : folding. ``pe`` neurons and ``simd`` input elements are processed per cycle.
     weights : bool array (mh, mw), True = +1.
-    thresholds : int array (mh,) on the dot product, or None for an integer (logit) output.
+    thresholds : int array (mh,) on the dot product (or (mh, 2**act_bits - 1) with
+        ``act_bits > 1``), or None for an integer (logit) output.
     invert : bool array (mh,), or None with ``thresholds`` None.
     in_encoding : one of :data:`ENCODINGS`.
     in_bits : bits per input element: 1 for ``bipolar`` and ``binary``.
-    out_encoding : what an output bit means to the next layer, ``bipolar`` or ``binary``.
+    out_encoding : what an output element means to the next layer: ``bipolar`` or ``binary``
+        (one bit), ``uint`` with ``act_bits > 1``.
+    act_bits : bits per output activation of a thresholded layer (1, or 2 for IMCQ).
     pixels : input vectors per frame (a convolution's output pixels; 1 for a dense layer).
     macro : the :class:`~hwgen.cim.MacroSpec` of a ``cim`` layer (its ``act_bits`` and
         ``encoding`` those of the inputs: ``uint`` reads as ``binary``), or None (digital).
@@ -90,6 +98,7 @@ class MVTULayer:
     pixels: int = 1
     macro: MacroSpec | None = None
     macro_key: int = 0
+    act_bits: int = 1
     op = "mvtu"
 
     def __post_init__(self):
@@ -102,8 +111,13 @@ class MVTULayer:
         if self.in_encoding not in ENCODINGS:
             raise ValueError(f"in_encoding must be one of {', '.join(ENCODINGS)}, "
                              f"not {self.in_encoding!r}")
-        if self.out_encoding not in ENCODINGS[:2]:
+        if not isinstance(self.act_bits, int) or not 1 <= self.act_bits <= 8:
+            raise ValueError(f"act_bits must be an integer in 1..8, not {self.act_bits!r}")
+        if self.act_bits == 1 and self.out_encoding not in ENCODINGS[:2]:
             raise ValueError(f"out_encoding must be bipolar or binary, not {self.out_encoding!r}")
+        if self.act_bits > 1 and self.out_encoding != "uint":
+            raise ValueError(f"out_encoding must be uint for act_bits={self.act_bits}, "
+                             f"not {self.out_encoding!r}")
         if self.in_encoding != "uint" and self.in_bits != 1:
             raise ValueError(f"in_bits must be 1 for {self.in_encoding} inputs, not {self.in_bits!r}")
         if not isinstance(self.in_bits, int) or not 1 <= self.in_bits <= 16:
@@ -126,8 +140,10 @@ class MVTULayer:
         if self.thresholds is not None:
             thresholds = np.asarray(self.thresholds).astype(np.int64)
             invert = np.asarray(self.invert).astype(bool)
-            if thresholds.shape != (self.mh,) or invert.shape != (self.mh,):
-                raise ValueError(f"thresholds and invert must have shape ({self.mh},)")
+            shape = (self.mh,) if self.act_bits == 1 else (self.mh, self.levels - 1)
+            if thresholds.shape != shape or invert.shape != (self.mh,):
+                raise ValueError(f"thresholds must have shape {shape} and invert ({self.mh},), "
+                                 f"not {thresholds.shape} and {invert.shape}")
             low, high = self.dot_range
             if thresholds.min() < low or thresholds.max() > high + 1:
                 raise ValueError(f"thresholds must lie in {low}..{high + 1}")
@@ -163,8 +179,13 @@ class MVTULayer:
 
     @property
     def output(self) -> Literal["bits", "int"]:
-        """``bits`` (thresholded, one per neuron) or ``int`` (the dot products)."""
+        """``bits`` (thresholded: ``act_bits`` per neuron) or ``int`` (the dot products)."""
         return "int" if self.thresholds is None else "bits"
+
+    @property
+    def levels(self) -> int:
+        """Output levels of a thresholded neuron: ``2**act_bits``."""
+        return 1 << self.act_bits
 
     @property
     def nf(self) -> int:
@@ -206,8 +227,8 @@ class MVTULayer:
 
     @property
     def out_bits(self) -> int:
-        """Bits per neuron on the output stream: 1, or a signed dot product."""
-        return 1 if self.output == "bits" else self.dot_bits
+        """Bits per neuron on the output stream: ``act_bits``, or a signed dot product."""
+        return self.act_bits if self.output == "bits" else self.dot_bits
 
     def expected_cycles(self) -> int:
         """Cycles per frame at full throughput (FINN): NF * SF * pixels."""
@@ -217,7 +238,7 @@ class MVTULayer:
         return {"op": self.op, "name": self.name, "mw": self.mw, "mh": self.mh,
                 "pe": self.pe, "simd": self.simd, "in_encoding": self.in_encoding,
                 "in_bits": self.in_bits, "out_encoding": self.out_encoding,
-                "pixels": self.pixels,
+                "pixels": self.pixels, "act_bits": self.act_bits,
                 **({} if self.macro is None else {"macro": dataclasses.asdict(self.macro),
                                                    "macro_key": self.macro_key})}
 
@@ -320,10 +341,11 @@ class SWGLayer:
 
 @dataclass(frozen=True, eq=False)
 class MaxPoolLayer:
-    """Streaming max-pool over binary activations, stride equal to the kernel.
+    """Streaming max-pool, stride equal to the kernel.
 
-    Bit 1 is the larger value in both activation encodings (+1 > -1, 1 > 0), so the maximum
-    is the OR of the window's bits. Rows and columns beyond the last whole window are dropped
+    Over one-bit activations bit 1 is the larger value in both encodings (+1 > -1, 1 > 0), so
+    the maximum is the OR of the window's bits; over ``uint`` elements of ``elem_bits`` (2-bit
+    activations) it is the unsigned maximum. Rows and columns beyond the last whole window are dropped
     (floor, as ``torch.nn.MaxPool2d``). A kernel of the whole image is global max-pooling.
 
     Parameters
@@ -331,6 +353,7 @@ class MaxPoolLayer:
     channels, height, width : input image shape; pixels in raster order, channels innermost.
     kernel : (rows, columns), or an integer for both.
     pe : channels per transfer, in and out; divides ``channels``.
+    elem_bits : bits per element.
     """
     name: str
     channels: int
@@ -338,11 +361,12 @@ class MaxPoolLayer:
     width: int
     kernel: tuple[int, int]
     pe: int = 1
+    elem_bits: int = 1
     op = "maxpool"
 
     def __post_init__(self):
         object.__setattr__(self, "kernel", _pair(self.kernel, "kernel"))
-        _check_positive(self, "channels", "height", "width", "pe")
+        _check_positive(self, "channels", "height", "width", "pe", "elem_bits")
         if min(self.kernel) < 1 or self.out_height < 1 or self.out_width < 1:
             raise ValueError(f"kernel must be positive and fit a {self.height}x{self.width} "
                              f"image, not {self.kernel!r}")
@@ -376,7 +400,7 @@ class MaxPoolLayer:
     def _meta(self) -> dict:
         return {"op": self.op, "name": self.name, "channels": self.channels,
                 "height": self.height, "width": self.width, "kernel": list(self.kernel),
-                "pe": self.pe}
+                "pe": self.pe, "elem_bits": self.elem_bits}
 
 
 @dataclass(frozen=True)
@@ -418,8 +442,11 @@ def _layer_output(layer, x: Activation) -> Activation:
         return Activation(layer.window_elements, layer.out_height, layer.out_width,
                           x.encoding, x.bits, windowed=True)
     if isinstance(layer, MaxPoolLayer):
-        if x.windowed or x.encoding == "uint":
-            raise ValueError(f"{where}: max-pool takes an image of binary activations")
+        if x.windowed or x.encoding == "int":
+            raise ValueError(f"{where}: max-pool takes an image of activations")
+        if layer.elem_bits != x.bits:
+            raise ValueError(f"{where} has elem_bits={layer.elem_bits}, but its input has "
+                             f"{x.bits} bits per element")
         if (layer.channels, layer.height, layer.width) != (x.channels, x.height, x.width):
             raise ValueError(f"{where} expects a {layer.channels}x{layer.height}x{layer.width} "
                              f"image, but its input is {x.channels}x{x.height}x{x.width}")

@@ -28,7 +28,7 @@ from ..nn.model import BNN, exact_mvm
 from ..spec import ConvSpec, LinearSpec, Spec
 from . import Graph, MaxPoolLayer, MVTULayer, SWGLayer
 
-__all__ = ["export_graph", "check_export", "quiet", "fold_threshold", "dot_values"]
+__all__ = ["export_graph", "check_export", "quiet", "fold_threshold", "fold_levels", "dot_values"]
 
 
 def dot_values(encoding: str, bits: int, mw: int) -> np.ndarray:
@@ -52,9 +52,14 @@ def fold_threshold(norm: torch.nn.Module, dots: np.ndarray) -> tuple[np.ndarray,
     batch-norm scale) is inverted, its threshold the first value where it stops firing. A
     constant neuron is a rising one. A learned threshold (``bnfree``) only rises.
     """
-    dots = np.asarray(dots, dtype=np.int64)
-    mh = norm.num_features
     unit_fires = getattr(norm, "fires", None) or (lambda dot: batchnorm_fires(norm, dot))
+    return _fold(unit_fires, norm.num_features, dots)
+
+
+def _fold(unit_fires, mh: int, dots) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`fold_threshold` of any output bit ``unit_fires(dot)`` (a bool tensor with the
+    ``mh`` neurons in the last dimension) monotone in the dot product."""
+    dots = np.asarray(dots, dtype=np.int64)
     fired = np.zeros(mh, dtype=np.int64)          # dot values at which each neuron fires
     rising = np.ones(mh, dtype=bool)
     falling = np.ones(mh, dtype=bool)
@@ -78,6 +83,32 @@ def fold_threshold(norm: torch.nn.Module, dots: np.ndarray) -> tuple[np.ndarray,
 
 
 @torch.no_grad()
+def fold_levels(norm: torch.nn.Module, dots: np.ndarray,
+                act_bits: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """Thresholds (mh, 2**act_bits - 1) and invert flags (mh,) such that
+    ``#{t : (dot >= threshold[n, t]) != invert[n]}`` equals the threshold unit's eval-mode
+    multi-bit activation (its ``levels``, e.g. :meth:`hwgen.nn.LearnedThreshold.levels`) for
+    every dot product in ``dots`` (ascending integers): threshold ``t`` folds the bit
+    ``levels >= t + 1`` (:func:`fold_threshold`'s rule), all of a neuron's bits inverted
+    together when its activation falls with the dot product.
+    """
+    dots = np.asarray(dots, dtype=np.int64)
+    mh, steps = norm.num_features, (1 << act_bits) - 1
+    ends = norm.levels(torch.as_tensor(dots[[0, -1]], dtype=torch.float64)[:, None]
+                       .expand(-1, mh)).numpy()
+    falling = ends[0] > ends[-1]
+    thresholds = np.empty((mh, steps), dtype=np.int64)
+    for t in range(steps):
+        bit, invert = _fold(lambda dot: norm.levels(dot) >= t + 1, mh, dots)
+        # A constant bit folds as rising; give a falling neuron's its inverted form.
+        constant = invert != falling
+        value = ends[0] >= t + 1
+        bit[constant] = np.where(value[constant], dots[-1] + 1, dots[0])
+        thresholds[:, t] = bit
+    return thresholds, falling
+
+
+@torch.no_grad()
 def export_graph(model: BNN, spec: Spec, test_x: np.ndarray, test_y: np.ndarray,
                  meta: dict | None = None) -> Graph:
     """The IR of ``model`` with the spec's folding, carrying the test frames for verification.
@@ -90,10 +121,11 @@ def export_graph(model: BNN, spec: Spec, test_x: np.ndarray, test_y: np.ndarray,
     """
     if not model.binary:
         raise ValueError("only a binary model can be exported")
-    if model.act_bits != 1:
-        raise ValueError("only 1-bit activations can be exported (model.act_bits)")
     model.eval()
+    act_bits = model.act_bits
     encoding, bits = spec.input_encoding, spec.data.input_bits
+    # Hidden activations: one bit in the spec's encoding, or IMCQ's act_bits-bit integers.
+    out_encoding = spec.model.activation if act_bits == 1 else "uint"
     last = len(spec.model.layers) - 1
     layers, fixed = [], []
     stream_pe = None
@@ -116,7 +148,8 @@ def export_graph(model: BNN, spec: Spec, test_x: np.ndarray, test_y: np.ndarray,
             weights = module.weight_codes().numpy()
         else:
             layers.append(MaxPoolLayer(name=f"pool{index}", channels=channels, height=height,
-                                       width=width, kernel=layer_spec.kernel, pe=stream_pe))
+                                       width=width, kernel=layer_spec.kernel, pe=stream_pe,
+                                       elem_bits=bits))
             continue
         mw = layer_spec.matrix_width
         macro = model.macros.get(index)
@@ -124,16 +157,20 @@ def export_graph(model: BNN, spec: Spec, test_x: np.ndarray, test_y: np.ndarray,
         if index < last:
             values = (dot_values(encoding, bits, mw) if macro is None
                       else np.arange(macro.max_code_sum(mw) + 1, dtype=np.int64))
-            thresholds, invert = fold_threshold(model.norms[index], values)
+            if act_bits == 1:
+                thresholds, invert = fold_threshold(model.norms[index], values)
+            else:
+                thresholds, invert = fold_levels(model.norms[index], values, act_bits)
         layers.append(MVTULayer(
             name=name, mw=mw, mh=mh, pe=layer_spec.folded_pe, simd=layer_spec.folded_simd,
             weights=weights, thresholds=thresholds, invert=invert, in_encoding=encoding,
-            in_bits=bits, out_encoding=spec.model.activation, pixels=pixels, macro=macro,
-            macro_key=len(layers)))
+            in_bits=bits, out_encoding=out_encoding if index < last else spec.model.activation,
+            pixels=pixels, macro=macro, macro_key=len(layers),
+            act_bits=act_bits if index < last else 1))
         if layer_spec.pe is not None or layer_spec.simd is not None:
             fixed.append(name)
         stream_pe = layer_spec.folded_pe
-        encoding, bits = spec.model.activation, 1
+        encoding, bits = out_encoding, act_bits
     return Graph(name=spec.name, input_shape=spec.data.shape, classes=spec.data.classes,
                  layers=tuple(layers), test_frames=test_x, test_labels=test_y,
                  input_encoding=spec.input_encoding, input_bits=spec.data.input_bits,

@@ -15,7 +15,8 @@ and the export's threshold fold share, so the fold reproduces the model exactly.
 import torch
 from torch import nn
 
-__all__ = ["binarize", "quantize2", "activation2", "batchnorm_fires", "standardize", "BinaryLinear",
+__all__ = ["binarize", "quantize2", "activation2", "ACTIVATION2_STEPS", "levels2",
+           "batchnorm_fires", "standardize", "BinaryLinear",
            "BinaryConv2d",
            "BatchNormThreshold", "LearnedThreshold"]
 
@@ -85,6 +86,17 @@ class BatchNormThreshold(nn.BatchNorm1d):
     def fires(self, dot: torch.Tensor) -> torch.Tensor:
         return batchnorm_fires(self, dot, self.shift)
 
+    @torch.no_grad()
+    def levels(self, dot: torch.Tensor) -> torch.Tensor:
+        """Eval-mode 2-bit activations of ``dot``: :func:`levels2` of the float64 training
+        pre-activation (the formula of :func:`batchnorm_fires`, without the ``>= 0``)."""
+        dot = dot.to(torch.float64)
+        scale = self.weight.to(torch.float64) / torch.sqrt(self.running_var.to(torch.float64)
+                                                           + self.eps)
+        u = (dot - self.running_mean.to(torch.float64)) * scale \
+            + self.bias.to(torch.float64) - self.shift
+        return levels2(u)
+
 
 class LearnedThreshold(nn.Module):
     """The batch-norm-free threshold unit: the neuron fires where ``dot / scale - bias - shift
@@ -139,6 +151,16 @@ class LearnedThreshold(nn.Module):
         scale = self.scale.to(torch.float64)
         return dot / scale - (self.bias.to(torch.float64) + self.shift) >= 0
 
+    @torch.no_grad()
+    def levels(self, dot: torch.Tensor) -> torch.Tensor:
+        """Eval-mode 2-bit activations of ``dot``: :func:`levels2` of the training
+        pre-activation ``gain * (dot / scale - (bias + shift))`` in float64 (the gain sets
+        where the outer steps lie); monotone rising in ``dot``."""
+        dot = dot.to(torch.float64)
+        u = self.log_gain.to(torch.float64).exp() * (
+            dot / self.scale.to(torch.float64) - (self.bias.to(torch.float64) + self.shift))
+        return levels2(u)
+
 
 def standardize(weight: torch.Tensor) -> torch.Tensor:
     """Weight standardization per output neuron (every dimension but the first): zero mean,
@@ -149,6 +171,17 @@ def standardize(weight: torch.Tensor) -> torch.Tensor:
     mean = weight.mean(dim=dims, keepdim=True)
     std = weight.std(dim=dims, keepdim=True, unbiased=False)
     return (weight - mean) / (std + 1e-5)
+
+
+#: Where :func:`activation2` steps: its output is the number of these ``u`` reaches.
+ACTIVATION2_STEPS = (-1.0, 0.0, 1.0)
+
+
+def levels2(u: torch.Tensor) -> torch.Tensor:
+    """Eval-mode 2-bit activations (int64, 0..3) of pre-activations ``u``: the number of
+    :data:`ACTIVATION2_STEPS` that ``u >= ``; monotone rising in ``u``. :func:`activation2`'s
+    forward value, computed as compares so that a float64 ``u`` folds exactly."""
+    return sum((u >= step).to(torch.int64) for step in ACTIVATION2_STEPS)
 
 
 def activation2(u: torch.Tensor) -> torch.Tensor:

@@ -144,8 +144,10 @@ class BNN(nn.Module):
         its output bits as {0, 1}, with the straight-through gradient), the zero-raising
         penalty's term."""
         bipolar = self.activation_encoding == "bipolar"
+        if self.act_bits == 2 and self.binary and not self.training:
+            # IMCQ 2-bit activations 0..3: the float64 formula the export folds.
+            return self.norms[index].levels(dot).to(dot.dtype)
         if self.act_bits == 2 and self.binary:
-            # IMCQ 2-bit activations 0..3 (binary encoding); no threshold fold exists for them.
             y = activation2(self.norms[index](dot.float())).to(dot.dtype)
             if firing is not None:
                 firing.append((y / 3).mean())

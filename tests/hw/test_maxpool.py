@@ -11,13 +11,20 @@ from tests.streams import simulate_stream
 
 # (channels, height, width, kernel, pe)
 SHAPES = [(1, 8, 8, 2, 1), (4, 7, 9, (2, 3), 2), (6, 5, 5, 5, 3), (16, 6, 4, (3, 1), 16)]
+# (channels, height, width, kernel, pe, elem_bits): multi-bit (2-bit activation) elements
+WIDE = [(2, 6, 6, 2, 1, 2), (8, 5, 7, (2, 3), 4, 2), (3, 4, 4, 4, 3, 3)]
 
 
 def _vectors(layer, frames, seed, density=0.25):
     rng = np.random.default_rng(seed)
-    x = (rng.random((frames, layer.in_elements)) < density).astype(np.uint8)
-    inputs = pack_words(x, width=1, per_word=layer.pe)
-    expected = pack_words(maxpool(layer, x).numpy(), width=1, per_word=layer.pe)
+    bits = layer.elem_bits
+    if bits == 1:
+        x = (rng.random((frames, layer.in_elements)) < density).astype(np.uint8)
+    else:   # mostly small values, so that the maximum is often not the top level
+        x = rng.integers(0, 1 << bits, (frames, layer.in_elements)) >> rng.integers(
+            0, bits + 1, (frames, layer.in_elements))
+    inputs = pack_words(x, width=bits, per_word=layer.pe)
+    expected = pack_words(maxpool(layer, x).numpy(), width=bits, per_word=layer.pe)
     return inputs, expected
 
 
@@ -36,7 +43,13 @@ def test_layer_rejects():
         MaxPoolLayer("p", 4, 4, 4, 5)
 
 
-@pytest.mark.parametrize("shape", SHAPES)
+def test_golden_multi_bit_by_hand():
+    layer = MaxPoolLayer("p", 2, 2, 2, 2, elem_bits=2)   # channels innermost
+    image = np.array([[1, 0, 3, 2, 0, 1, 2, 1]])
+    assert maxpool(layer, image).tolist() == [[3, 2]]
+
+
+@pytest.mark.parametrize("shape", SHAPES + WIDE)
 def test_amaranth_sim_matches_golden(shape):
     layer = MaxPoolLayer("p", *shape)
     inputs, expected = _vectors(layer, 3, seed=1)
@@ -45,7 +58,7 @@ def test_amaranth_sim_matches_golden(shape):
 
 
 @pytest.mark.cocotb
-@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("shape", SHAPES + WIDE[1:])
 def test_cosim_matches_golden(shape, sim_build_root):
     layer = MaxPoolLayer("p", *shape)
     frames = max(8, 5000 // (layer.out_elements // layer.pe))

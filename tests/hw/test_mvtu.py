@@ -7,7 +7,7 @@ from hwgen.harness import run_harness
 from hwgen.hw.mvtu import MVTU
 from hwgen.hw.packing import pack_words, unpack_words
 from hwgen.ir import MVTULayer
-from tests.conftest import random_layer
+from tests.conftest import random_layer, random_multithreshold_layer
 from tests.streams import simulate_stream
 
 VECTORS = 5000
@@ -96,6 +96,52 @@ def test_encodings_cosim(encoding, bits, pe, simd, logits, sim_build_root):
     slow = run_stream_test(block, inputs[:200 * layer.sf], expected[:some], idle=0.25,
                            backpressure=0.3, build_root=sim_build_root, name=f"{encoding}_cocotb")
     assert slow.passed, slow.message
+
+
+# (in_encoding, in_bits, pe, simd): 2-bit activations out (MultiThreshold)
+MULTI = [("bipolar", 1, 2, 8), ("binary", 1, 4, 32), ("uint", 2, 8, 4), ("uint", 4, 1, 16)]
+
+
+def test_multithreshold_golden_by_hand():
+    layer = MVTULayer("m", 2, 2, 1, 2, np.ones((2, 2), dtype=bool), [[-1, 0, 2], [-1, 0, 2]],
+                      [False, True], in_encoding="binary", out_encoding="uint", act_bits=2)
+    # dot = x0 + x1: 0, 1, 2 -> thresholds passed 1, 2, 3; inverted: 3 - that
+    assert mvtu(layer, np.array([[0, 0], [1, 0], [1, 1]])).tolist() == [[2, 1], [2, 1], [3, 0]]
+    with pytest.raises(ValueError, match=r"thresholds must have shape \(2, 3\)"):
+        MVTULayer("m", 2, 2, 1, 2, np.ones((2, 2)), [0, 0], [False, False],
+                  in_encoding="binary", out_encoding="uint", act_bits=2)
+    with pytest.raises(ValueError, match="out_encoding must be uint for act_bits=2"):
+        MVTULayer("m", 2, 2, 1, 2, np.ones((2, 2)), [[0] * 3] * 2, [False, False],
+                  in_encoding="binary", act_bits=2)
+
+
+@pytest.mark.parametrize("encoding,bits,pe,simd", MULTI)
+def test_multithreshold_amaranth_sim_matches_golden(encoding, bits, pe, simd):
+    rng = np.random.default_rng(pe * 7 + simd + bits)
+    layer = random_multithreshold_layer(rng, mw=MW, mh=MH, pe=pe, simd=simd,
+                                        in_encoding=encoding, in_bits=bits)
+    inputs, expected = vectors(layer, rng, 30)
+    assert simulate_stream(MVTU(layer), inputs, len(expected), idle=0.3,
+                           backpressure=0.3) == expected
+
+
+@pytest.mark.cocotb
+@pytest.mark.parametrize("encoding,bits,pe,simd", MULTI[1:3])
+def test_multithreshold_cosim(encoding, bits, pe, simd, sim_build_root):
+    rng = np.random.default_rng(pe * 7 + simd + bits)
+    layer = random_multithreshold_layer(rng, mw=MW, mh=MH, pe=pe, simd=simd,
+                                        in_encoding=encoding, in_bits=bits)
+    inputs, expected = vectors(layer, rng, VECTORS)
+    run = run_harness(MVTU(layer), inputs, expected, idle=0.25, backpressure=0.3, seed=pe,
+                      build_root=sim_build_root, name=f"multi_{encoding}_{pe}_{simd}")
+    assert run.passed, run.message
+    levels = unpack_words(run.outputs, width=2, per_word=pe, signed=False)
+    assert set(np.unique(levels)) == {0, 1, 2, 3}       # every level is exercised
+    corrupted = list(expected)
+    corrupted[777] ^= 2                                 # one neuron's high bit
+    caught = run_harness(MVTU(layer), inputs, corrupted, build_root=sim_build_root,
+                         name=f"multi_{encoding}_{pe}_{simd}", stop_on_mismatch=False)
+    assert not caught.passed and caught.mismatches == 1
 
 
 @pytest.mark.cocotb

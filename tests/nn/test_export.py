@@ -112,24 +112,105 @@ def test_exported_mlp_names_and_folding(trained):
     assert graph.meta["fixed_folding"] == ["fc0", "fc1", "fc2"]
 
 
-def test_two_bit_activations_train_but_do_not_export():
-    """IMCQ's 2-bit activations (0..3) train through a cim layer with 2-bit weights; the IR
-    carries 1-bit activations, so export refuses them clearly."""
+W2A2 = {  # conv with 2-bit activations, a multi-bit max-pool, two noisy cim layers (W2A2)
+    "name": "w2a2", "data": {"dataset": "digits", "input_bits": 2},
+    "model": {"activation": "binary", "act_bits": 2, "norm": "bnfree", "layers": [
+        {"type": "conv", "out": 9, "kernel": 3, "padding": 1, "pe": 3, "simd": 9},
+        {"type": "maxpool", "kernel": 2},
+        {"type": "linear", "out": 36, "pe": 4, "backend": "cim"},
+        {"type": "linear", "out": 10, "pe": 2, "backend": "cim"}]},
+    "cim": {"rows": 288, "wordlines": 9, "adc_bits": 4, "weight_bits": 2, "act_bits": 2,
+            "noise": "cell", "sigma": 0.5, "seed": 3},
+    "train": {"epochs": 3}}
+
+
+@pytest.fixture(scope="module")
+def w2a2():
     from hwgen.spec import parse_spec
-    spec = parse_spec({
-        "name": "w2a2", "data": {"dataset": "digits", "input_bits": 2},
-        "model": {"activation": "binary", "act_bits": 2, "layers": [
-            {"type": "linear", "in": 64, "out": 32, "backend": "cim"},
-            {"type": "linear", "in": 32, "out": 10}]},
-        "cim": {"wordlines": 8, "adc_bits": 4, "weight_bits": 2, "act_bits": 2},
-        "train": {"epochs": 2}})
+    spec = parse_spec(W2A2, file="w2a2.yaml")
     data = load_dataset(spec.data, spec.seed)
     result = train_model(spec, data, progress=False)
-    assert result.test_accuracy > 0.5
+    return spec, data, result
+
+
+@pytest.mark.parametrize("kind", ["batchnorm", "bnfree"])
+def test_fold_levels_matches_the_units_levels_on_every_dot(kind):
+    """Three thresholds per neuron reproduce the 2-bit activation of every dot product, rising
+    and falling neurons, constant ones and ones whose outer levels lie outside the range."""
+    from hwgen.ir.export import fold_levels
+    from hwgen.nn.layers import BatchNormThreshold, LearnedThreshold
+    mw, mh = 29, 48
+    generator = torch.Generator().manual_seed(5)
+    if kind == "batchnorm":
+        norm = BatchNormThreshold(mh, shift=0.25)
+        with torch.no_grad():
+            norm.weight.copy_(torch.randn(mh, generator=generator) * 2)
+            norm.weight[:3] = 0.0
+            norm.bias.copy_(torch.randn(mh, generator=generator) * 2)
+            norm.running_mean.copy_(torch.randn(mh, generator=generator) * mw / 4)
+            norm.running_var.copy_(torch.rand(mh, generator=generator) * mw + 0.1)
+    else:
+        norm = LearnedThreshold(mh, scale=np.sqrt(mw), shift=0.5)
+        with torch.no_grad():
+            norm.bias.copy_(torch.randn(mh, generator=generator) * 2)
+            norm.log_gain.copy_(torch.randn(mh, generator=generator))
+            norm.scale.copy_(torch.rand(mh, generator=generator) * 6 + 0.5)
+    norm.eval()
+    dots = dot_values("uint", 2, mw)
+    thresholds, invert = fold_levels(norm, dots)
+    assert thresholds.shape == (mh, 3)
+    if kind == "batchnorm":
+        assert invert.any() and (~invert).any()
+    levels = norm.levels(torch.as_tensor(dots, dtype=torch.float64)[:, None].expand(-1, mh))
+    folded = ((dots[:, None, None] >= thresholds[None]) != invert[None, :, None]).sum(-1)
+    np.testing.assert_array_equal(folded, levels.numpy())
+    assert len(np.unique(levels.numpy())) == 4          # every level occurs somewhere
+
+
+def test_two_bit_activations_export_exactly(w2a2, tmp_path):
+    """IMCQ's 2-bit activations (0..3) fold into multi-thresholds: the golden model (noise off)
+    equals the trained model on the whole test set, layer by layer; the IR round-trips."""
+    from hwgen.golden.network import run_layer
+    from hwgen.ir import load_ir, save_ir
+    from hwgen.ir.export import quiet
+    spec, data, result = w2a2
     model = result.model
-    assert set(model.layers[0].weight_codes().unique().tolist()) <= {0, 1, 2, 3}
-    with torch.no_grad():
-        hidden = model.activation(0, model.layers[0](torch.rand(5, 64) * 3)[:, None, :])
-    assert set(hidden.unique().tolist()) <= {0.0, 1.0, 2.0, 3.0}
-    with pytest.raises(ValueError, match="only 1-bit activations can be exported"):
-        export_graph(model, spec, data.test_x, data.test_y)
+    assert result.test_accuracy > 0.5
+    assert set(model.layers[2].weight_codes().unique().tolist()) <= {0, 1, 2, 3}
+    graph = export_graph(model, spec, data.test_x, data.test_y)
+    check_export(model, graph)
+    conv, pool, fc2, fc3 = graph.layers[1:]
+    assert (conv.act_bits, conv.out_encoding, pool.elem_bits) == (2, "uint", 2)
+    assert (fc2.backend, fc2.in_encoding, fc2.in_bits, fc2.act_bits) == ("cim", "uint", 2, 2)
+    assert fc2.thresholds.shape == (36, 3) and fc3.output == "int"
+    assert run_graph(quiet(graph)).accuracy(data.test_y) == pytest.approx(result.test_accuracy)
+    x = torch.as_tensor(graph.test_frames.astype(np.int64))
+    for layer in graph.layers[:2]:
+        x = run_layer(layer, x)
+    assert set(np.unique(x.numpy())) == {0, 1, 2, 3}  # the activations really are 2-bit
+    save_ir(graph, tmp_path / "w2a2.ir.npz")
+    loaded = load_ir(tmp_path / "w2a2.ir.npz")
+    for a, b in zip(graph.layers, loaded.layers):
+        assert a._meta() == b._meta()
+    np.testing.assert_array_equal(loaded.layers[3].thresholds, fc2.thresholds)
+    np.testing.assert_array_equal(run_graph(loaded).logits, run_graph(graph).logits)
+
+
+@pytest.mark.cocotb
+def test_two_bit_network_rtl_equals_golden_with_noise(w2a2, sim_build_root):
+    """The W2A2 network on Verilator (2-bit activations through the conv, max-pool and two
+    noisy cim layers) equals the noisy golden model on every test frame, full rate and
+    stressed, and its RTL accuracy is the golden accuracy exactly."""
+    from hwgen.ir.export import quiet
+    from hwgen.verify import verify_network
+    spec, data, result = w2a2
+    graph = export_graph(result.model, spec, data.test_x, data.test_y)
+    noisy, silent = run_graph(graph), run_graph(quiet(graph))
+    assert np.mean(np.any(noisy.logits != silent.logits, axis=1)) > 0.2
+    verification = verify_network(graph, fifo_depth=16, build_root=sim_build_root, seed=2)
+    assert verification.frames == len(data.test_y)
+    assert verification.mismatches == verification.logit_mismatches == 0
+    assert verification.stress_passed
+    assert verification.rtl_accuracy == verification.golden_accuracy == noisy.accuracy(
+        data.test_y)
+    assert verification.measured_cycles == pytest.approx(verification.expected_cycles, rel=0.02)
