@@ -18,6 +18,11 @@ computes:
     concrete_noise_acc the same trained with the Concrete ADC quantizer (codes drawn from their
                        distribution under the noise, relaxed gradient; IMCAQ-style)
     concrete_gain_pt   concrete_noise_acc - ste_noise_acc, in points
+    golden_noise_acc   the STE-trained noisy network exported to the IR (2-bit activations as
+                       multi-thresholds): its golden model's accuracy with the macro's seeded
+                       hash noise
+    rtl_noise_acc      the same network's RTL on Verilator, every test frame
+    rtl_golden_mismatches  frames whose RTL logits differ from the golden model's (goal 0)
     plot               the PNG written, or why not
     seconds            wall-clock time
 """
@@ -30,7 +35,9 @@ import numpy as np
 import torch
 
 from hwgen.data import load_dataset
+from hwgen.ir.export import check_export, export_graph
 from hwgen.nn import train_model
+from hwgen.verify import verify_network
 from hwgen.spec import parse_spec
 
 REPO = Path(__file__).resolve().parent.parent
@@ -110,6 +117,15 @@ def main(argv=None) -> int:
         model = train_model(spec, data, progress=False).model
         figures[f"{name}_acc"] = _accuracy(model, data, noise=options.get("sigma", 0) > 0,
                                            repeats=args.repeats)
+        if name == "ste_noise":
+            print("exporting and verifying it on Verilator ...", file=sys.stderr, flush=True)
+            graph = export_graph(model, spec, data.test_x, data.test_y)
+            check_export(model, graph)
+            verification = verify_network(graph, fifo_depth=16,
+                                          build_root=args.out / "imcq_sim")
+            figures["golden_noise_acc"] = verification.golden_accuracy
+            figures["rtl_noise_acc"] = verification.rtl_accuracy
+            figures["rtl_golden_mismatches"] = verification.mismatches
     figures["imcq_loss_pt"] = 100 * (figures["exact_acc"] - figures["imcq_acc"])
     figures["concrete_gain_pt"] = 100 * (figures["concrete_noise_acc"] - figures["ste_noise_acc"])
     args.out.mkdir(parents=True, exist_ok=True)

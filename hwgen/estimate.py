@@ -37,7 +37,7 @@ from .ir import MaxPoolLayer, MVTULayer, SWGLayer
 
 __all__ = ["Resources", "MemoryMap", "map_memory", "estimate_layer", "layer_terms",
            "fifo_resources", "fifo_terms", "dwc_resources", "dwc_terms", "in_width",
-           "out_width", "BRAM_LUTS", "DSP_LUTS", "COEFFICIENTS"]
+           "out_width", "cim_multipliers", "BRAM_LUTS", "DSP_LUTS", "COEFFICIENTS"]
 
 #: LUTs a DP16KD block RAM is worth when one cost is needed: the LUT4s per block RAM of the
 #: LFE5U-85F (83,640 / 208 = 402; the 25F has 24,288 / 56 = 434).
@@ -331,7 +331,25 @@ def mvtu_resources(layer: MVTULayer) -> Resources:
     if replay is not None:
         ffs += _memory_ffs(replay, address_bits=sf_bits)
     brams = sum(memory.brams for memory in (weights, thresholds, replay) if memory is not None)
-    return Resources(_luts("mvtu", mvtu_terms(layer)), ffs, brams)
+    return Resources(_luts("mvtu", mvtu_terms(layer)), ffs, brams, cim_multipliers(layer))
+
+
+#: MULT18X18D of one noisy CIM read (:mod:`hwgen.hw.cim`): three 18x18 partial products for
+#: each of ``mix32``'s two multiplies, one for the noise sample's scale; and of a layer's
+#: vector-key pipeline (one ``mix32``).
+CIM_READ_DSPS, CIM_KEY_DSPS = 7, 6
+
+
+def cim_multipliers(layer: MVTULayer) -> int:
+    """Multipliers of a cim MVTU's macro: ``CIM_READ_DSPS`` per read of a cycle (PE x weight
+    slices x activation bits) and ``CIM_KEY_DSPS``, when the macro is noisy; 0 otherwise.
+    Synthesised exactly so by ``bench/cim_timing.py`` (pe=4: 34). Its LUTs and FFs are still
+    priced as a digital MVTU's."""
+    macro = layer.macro
+    if macro is None or not macro.noisy:
+        return 0
+    reads = layer.pe * macro.weight_bits * macro.act_bits
+    return CIM_READ_DSPS * reads + CIM_KEY_DSPS
 
 
 # --- sliding window ---------------------------------------------------------------------------

@@ -275,8 +275,8 @@ class ModelSpec:
     #: deviations (at initialisation; the learned bias moves it): > 0 gives fewer ones.
     threshold_shift: float = 0.0
     #: Bits of a hidden activation: 1, or 2 (IMCQ: unsigned 0..3, read by a cim macro as two
-    #: bit-serial planes; needs ``activation: binary``). 2-bit networks train and evaluate;
-    #: the IR and the streaming hardware carry 1-bit activations, so they do not export yet.
+    #: bit-serial planes; needs ``activation: binary``). In the IR a 2-bit layer has three
+    #: thresholds per neuron and emits ``uint`` elements of 2 bits (FINN's MultiThreshold).
     act_bits: Literal[1, 2] = 1
 
     def check(self, path: str, file):
