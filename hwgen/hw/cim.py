@@ -310,12 +310,16 @@ def _reads(m: Module, macro: MacroSpec, *, reads, en, rows, vector, keys) -> lis
     # Stage 3: the active rows' noise scale, kept until the sample leaves the table.
     scales = Array(Const(scale, macro.scale_bits) for scale in macro.scales)
     scale = [_delay(m, en, scales[active[p]], 3, f"scale{p}") for p in range(ab)]
-    # Stage 5: ZTABLE, read on en.
-    table = memory.Memory(shape=signed(15), depth=1 << TABLE_BITS, init=ztable())
-    m.submodules.ztable = table
+    # Stage 5: ZTABLE, read on en: one copy per two reads, a ROM in one block RAM with its
+    # two ports (LUTs would cost some 300 per read).
+    tables = []
+    for pair in range(0, len(reads), 2):
+        tables.append(memory.Memory(shape=signed(15), depth=1 << TABLE_BITS, init=ztable(),
+                                    attrs={"rom_style": "block", "ram_style": "block"}))
+        m.submodules[f"ztable{pair // 2}"] = tables[-1]
     y_shape = signed(macro.adc_input_bits)
-    for (i, j, p) in reads:
-        port = table.read_port()
+    for number, (i, j, p) in enumerate(reads):
+        port = tables[number // 2].read_port()
         m.d.comb += [port.addr.eq(index[i, j, p]), port.en.eq(en)]
         # Stage 6: the scaled sample; stage 7: plus the bitline sum, the ADC input.
         sample = Signal(y_shape, name=name("noise", (i, j, p)))

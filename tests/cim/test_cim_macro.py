@@ -338,11 +338,14 @@ def test_concrete_adc_samples_the_noisy_adc_and_has_a_gradient():
     assert np.allclose(twin.mean(0), golden.mean(0), atol=0.05 * spec.levels)
     clip = MacroSpec(wordlines=8, adc_bits=2, adc_range=1.0, noise="read", sigma=1.0,
                      encoding="binary")
-    x1 = torch.tensor([[1.0, 1.0, 0, 0, 0, 0, 0, 0]])     # b = 2, past the range [-1, 1]
+    # b = 2, past the range [-1, 1]: the straight-through ADC's window is flat there (its
+    # noiseless read clips), the Concrete one's gradient (64 seeded draws) is not.
+    x1 = torch.tensor([[1.0, 1.0, 0, 0, 0, 0, 0, 0]]).repeat(64, 1)
     grads = {}
     for quantizer in ("ste", "concrete"):
         w1 = torch.ones(1, 8, requires_grad=True)
-        macro_mvm_float(clip, w1, x1, adc=quantizer).sum().backward()
+        macro_mvm_float(clip, w1, x1, adc=quantizer, noise=quantizer == "concrete",
+                        generator=torch.Generator().manual_seed(3)).sum().backward()
         grads[quantizer] = w1.grad
     assert (grads["ste"] == 0).all() and (grads["concrete"][0, :2] != 0).all()
     with pytest.raises(ValueError, match="adc must be ste or concrete"):
