@@ -334,17 +334,15 @@ def mvtu_resources(layer: MVTULayer) -> Resources:
     return Resources(_luts("mvtu", mvtu_terms(layer)), ffs, brams, cim_multipliers(layer))
 
 
-#: MULT18X18D of one noisy CIM read (:mod:`hwgen.hw.cim`): three 18x18 partial products for
-#: each of ``mix32``'s two multiplies, one for the noise sample's scale; and of a layer's
-#: vector-key pipeline (one ``mix32``).
-CIM_READ_DSPS, CIM_KEY_DSPS = 7, 6
+#: MULT18X18D of one noisy CIM read (:mod:`hwgen.hw.cim`): the noise sample's scale (the hash
+#: has no multiplier); and of a layer's vector-key pipeline: none.
+CIM_READ_DSPS, CIM_KEY_DSPS = 1, 0
 
 
 def cim_multipliers(layer: MVTULayer) -> int:
     """Multipliers of a cim MVTU's macro: ``CIM_READ_DSPS`` per read of a cycle (PE x weight
     slices x activation bits) and ``CIM_KEY_DSPS``, when the macro is noisy; 0 otherwise.
-    Synthesised exactly so by ``bench/cim_timing.py`` (pe=4: 34). Its LUTs and FFs are still
-    priced as a digital MVTU's."""
+    Its LUTs and FFs are still priced as a digital MVTU's."""
     macro = layer.macro
     if macro is None or not macro.noisy:
         return 0

@@ -88,7 +88,7 @@ Widths: ``z_q`` signed 15 bits (|z_q| <= 11849); ``SCALES`` unsigned ``scale_bit
 In a CIM MVTU (SIMD = WL, PE columns; per input vector neuron fold outer, group ``s`` = synapse
 fold inner) one cycle of bit ``p`` does, for each PE neuron ``n`` and weight slice ``j``: ``b``
 (the digital MVTU's per-cycle sum on the slice), ``a`` (a popcount of the group's input bits,
-shared by the PE columns; WL for bipolar), ``u`` (one ``mix32`` of ``h_v ^ read_word``), the
+shared by the PE columns; WL for bipolar), ``u`` (one ``arx32`` of ``h_v ^ read_word``), the
 products and the ``L - 1`` compares (or their equivalent), and ``acc += code << (j + p)``.
 
 The training twin draws the noise from ``torch.randn`` with the same sigma model (no table,

@@ -7,19 +7,27 @@ from counters, the golden model all of them at once.
 
 Hash
 ----
-``mix32`` is a 32-bit integer finalizer (C. Wellons' "lowbias32"): two xor-shift / constant-
-multiply rounds and a final xor-shift, all modulo 2**32::
+Two 32-bit bijections. ``mix32`` is an integer finalizer (C. Wellons' "lowbias32"): two
+xor-shift / constant-multiply rounds and a final xor-shift, all modulo 2**32::
 
     x ^= x >> 16;  x *= 0x7FEB352D;  x ^= x >> 15;  x *= 0x846CA68B;  x ^= x >> 16
 
-It is a bijection on 32-bit words. A key is absorbed word by word, ``h = mix32(h ^ word)``,
-starting from ``h = 0x9E3779B9``::
+It only computes constants (at elaboration time: no multiplier is built for it). ``arx32``,
+the hash the hardware computes, is eight add-rotate-xor rounds on the word's 16-bit halves
+``x = w >> 16``, ``y = w & 0xFFFF`` (the round of the Speck32 cipher, with fixed round
+constants ``K_r = mix32(0x9E3779B9 + r) & 0xFFFF``), all modulo 2**16::
+
+    for r in 0 .. 7:   x = ((x >>> 7) + y) ^ K_r;   y = (y <<< 2) ^ x
+    arx32(w) = x << 16 | y
+
+so a hash costs adders and wires, no multiplier (``>>>``/``<<<`` rotate). A key is absorbed word
+by word, ``h = f(h ^ word)``, starting from ``h = 0x9E3779B9``::
 
     h_seed  = mix32(0x9E3779B9 ^ (seed mod 2**32))
     h_layer = mix32(h_seed ^ (layer_index mod 2**32))      # a constant of the layer
-    h_v     = mix32(h_layer ^ (v mod 2**32))               # once per input vector
-    h       = mix32(h_v ^ read_word(n, s, j, p))            # once per read
-    u       = h >> (32 - TABLE_BITS)                        # table index, 0 .. 2**TABLE_BITS - 1
+    h_v     = arx32(h_layer ^ (v mod 2**32))               # once per input vector
+    h       = arx32(h_v ^ read_word(n, s, j, p))            # once per read
+    u       = h >> (32 - TABLE_BITS)                        # table index: the top bits of x
 
 with the read word packing the read's coordinates into bit fields::
 
@@ -32,10 +40,15 @@ with the read word packing the read's coordinates into bit fields::
   of significance 2 of a 2-bit weight, else 0); ``p``: the activation bit of a bit-serial read
   (1 for significance 2, else 0).
 
+With eight rounds the table indices of two reads of one vector (nearby or far read words),
+and of one read word in consecutive vectors, test independent over 2**18 vectors (joint
+histograms and correlations of the samples, ``tests/cim/test_cim_noise.py``); with six, reads
+of neurons n and n + 8 are visibly dependent over 2**21.
+
 Since every word is absorbed through a bijection, the reads of one vector get distinct hashes,
 and so do the vectors of one layer. ``h_layer`` is computed at elaboration time, ``h_v`` once
-per input vector (shared by all PE columns), and one ``mix32`` per read: PE (times weight
-slices) per cycle.
+per input vector (shared by all PE columns), and one ``arx32`` per read: PE (times weight
+slices and activation bits) per cycle.
 
 Order. The samples are a function of their key alone, so no order is needed to reproduce them;
 the digital MVTU visits them as: per input vector ``v``, neuron fold ``nf`` outer, synapse fold
@@ -58,7 +71,8 @@ from statistics import NormalDist
 import numpy as np
 
 __all__ = ["TABLE_BITS", "Z_FRAC_BITS", "SCALE_FRAC_BITS", "NOISE_FRAC_BITS", "HASH_IV",
-           "MIX_MULTIPLIERS", "ztable", "mix32", "mix32_array", "layer_key", "vector_key",
+           "MIX_MULTIPLIERS", "ARX_ROUNDS", "ROUND_KEYS", "ztable", "mix32", "mix32_array",
+           "arx32", "arx32_array", "layer_key", "vector_key",
            "read_word", "noise_index", "noise_indices", "noise_scales"]
 
 #: Bits of the table index: the top bits of the hash.
@@ -119,6 +133,39 @@ def mix32_array(x) -> np.ndarray:
     return x
 
 
+#: Rounds of :func:`arx32`.
+ARX_ROUNDS = 8
+#: Its 16-bit round constants ``K_r = mix32(HASH_IV + r) & 0xFFFF``.
+ROUND_KEYS = tuple(mix32(HASH_IV + r) & 0xFFFF for r in range(ARX_ROUNDS))
+_MASK16 = 0xFFFF
+
+
+def arx_round(x: int, y: int, key: int) -> tuple[int, int]:
+    """One round on the 16-bit halves: ``x = ((x >>> 7) + y) ^ key``, ``y = (y <<< 2) ^ x``."""
+    x = ((((x >> 7) | (x << 9)) & _MASK16) + y) & _MASK16 ^ key
+    y = (((y << 2) | (y >> 14)) & _MASK16) ^ x
+    return x, y
+
+
+def arx32(w: int) -> int:
+    """The read hash on one word (pure Python integers): the scalar reference."""
+    x, y = (w >> 16) & _MASK16, w & _MASK16
+    for key in ROUND_KEYS:
+        x, y = arx_round(x, y, key)
+    return x << 16 | y
+
+
+def arx32_array(w) -> np.ndarray:
+    """:func:`arx32` elementwise on an integer array (any shape); returns uint64 values."""
+    w = np.asarray(w).astype(np.uint64) & np.uint64(_MASK)
+    mask = np.uint64(_MASK16)
+    x, y = (w >> np.uint64(16)) & mask, w & mask
+    for key in ROUND_KEYS:
+        x = ((((x >> np.uint64(7)) | (x << np.uint64(9))) & mask) + y) & mask ^ np.uint64(key)
+        y = (((y << np.uint64(2)) | (y >> np.uint64(14))) & mask) ^ x
+    return x << np.uint64(16) | y
+
+
 def layer_key(seed: int, layer_index: int) -> int:
     """``h_layer``: the hash state after the seed and the layer index."""
     return mix32(mix32(HASH_IV ^ (seed & _MASK)) ^ (layer_index & _MASK))
@@ -127,9 +174,9 @@ def layer_key(seed: int, layer_index: int) -> int:
 def vector_key(layer_state: int, v) -> np.ndarray | int:
     """``h_v`` of input vector(s) ``v`` (an int gives an int, an array an array)."""
     if isinstance(v, (int, np.integer)):
-        return mix32(layer_state ^ (int(v) & _MASK))
+        return arx32(layer_state ^ (int(v) & _MASK))
     v = np.asarray(v).astype(np.int64) & _MASK
-    return mix32_array(np.uint64(layer_state) ^ v.astype(np.uint64))
+    return arx32_array(np.uint64(layer_state) ^ v.astype(np.uint64))
 
 
 def read_word(n: int, s: int, j: int = 0, p: int = 0) -> int:
@@ -146,7 +193,7 @@ def read_word(n: int, s: int, j: int = 0, p: int = 0) -> int:
 def noise_index(seed: int, layer_index: int, v: int, n: int, s: int, j: int = 0,
                 p: int = 0) -> int:
     """Table index ``u`` of one read: the scalar reference (pure Python integers)."""
-    h = mix32(vector_key(layer_key(seed, layer_index), v) ^ read_word(n, s, j, p))
+    h = arx32(vector_key(layer_key(seed, layer_index), v) ^ read_word(n, s, j, p))
     return h >> (32 - TABLE_BITS)
 
 
@@ -162,7 +209,7 @@ def noise_indices(seed: int, layer_index: int, v, n, s, j=0, p=0) -> np.ndarray:
         raise ValueError("bit slice indices must be 0 or 1")
     h_v = vector_key(layer_key(seed, layer_index), v)
     word = (n << 16 | s << 2 | j << 1 | p).astype(np.uint64)
-    return (mix32_array(h_v ^ word) >> np.uint64(32 - TABLE_BITS)).astype(np.int64)
+    return (arx32_array(h_v ^ word) >> np.uint64(32 - TABLE_BITS)).astype(np.int64)
 
 
 def noise_scales(noise: str, sigma: float, wordlines: int) -> tuple[int, ...]:

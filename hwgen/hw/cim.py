@@ -25,7 +25,7 @@ Per read, for each PE column ``n``, weight slice ``j`` and activation bit ``p``:
     b      bitline sum of group s: 2 * popcount(xnor) - WL (bipolar), or
            popcount(x & w) - popcount(x & ~w) = 2 * popcount(x & w) - a (binary)
     a      active rows: popcount(x_p) (binary), WL (bipolar)
-    u      top 8 bits of mix32(h_v ^ (n << 16 | s << 2 | j << 1 | p))
+    u      top 8 bits of arx32(h_v ^ (n << 16 | s << 2 | j << 1 | p))
     y      b << (F + G)  +  SCALES[a] * ZTABLE[u]
     code   #{i : y >= T_i}
 
@@ -34,73 +34,64 @@ runs ahead of the vector being read. The MVTU shift-adds the codes (``sum code <
 into its accumulator.
 
 Timing. Every stage is one register level deep so that the macro keeps pace with the digital
-MVTU's clock: each 32x32 constant multiply of ``mix32`` is split into three 18x18 partial
-products (MULT18X18D on ECP5) registered before they are added (:data:`MIX32_STAGES`), the
-table read, the scaling multiply, the ADC input's add, the comparators and their count each
-take a stage (:func:`macro_latency`).
+MVTU's clock: the hash (adders and xors, no multiplier) runs one round a stage
+(:data:`ARX_STAGES`), and the table read, the scaling multiply (the macro's one multiplier
+per read), the ADC input's add, the comparators and their count each take a stage
+(:func:`macro_latency`).
 """
 from amaranth.hdl import Array, Cat, Const, Module, Signal, signed, unsigned
 from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..cim.macro import MacroSpec
-from ..cim.noise import MIX_MULTIPLIERS, NOISE_FRAC_BITS, TABLE_BITS, layer_key, ztable
+from ..cim.noise import (ARX_ROUNDS, NOISE_FRAC_BITS, ROUND_KEYS, TABLE_BITS, arx_round,
+                         layer_key, ztable)
 from .popcount import chunk_popcounts, popcount, tree_sum
 
-__all__ = ["MIX32_STAGES", "VectorKeys", "CimMacro", "macro_latency", "macro_ports",
+__all__ = ["ARX_STAGES", "VectorKeys", "CimMacro", "macro_latency", "macro_ports",
            "render_macro"]
 
-_MASK = 0xFFFFFFFF
-_LOW18 = (1 << 18) - 1
-_LOW14 = (1 << 14) - 1
+#: Rounds of :func:`hwgen.cim.noise.arx32` per register stage: one (a 16-bit adder and two
+#: xors); two in series reach some 120 MHz on an ECP5 -6, one well past the 125 MHz goal.
+ROUNDS_PER_STAGE = 1
 
 
-# --- mix32 as a pipeline ---------------------------------------------------------------------
-# A product ``x * M mod 2**32`` is split over 18-bit multiplier inputs (one MULT18X18D each):
-# ``x = xl + xh 2**18``, ``M = ml + mh 2**18``, so ``x * M = xl ml + (xh ml + xl mh) 2**18``
-# modulo 2**32 (``xh mh`` only reaches bits >= 36, and the cross products only their low 14
-# bits below 2**32). One stage registers the three partial products, packed into 64 bits
-# (``xl ml`` at 0, ``xh ml`` at 36, ``xl mh`` at 50), the next adds them.
-def _parts(x, multiplier: int):
-    low, high = Const(multiplier & _LOW18, 18), Const(multiplier >> 18, 14)
-    return Cat((x[:18] * low)[:36], (x[18:32] * low)[:14], (x[:18] * high)[:14])
+def _round(x, y, key: int):
+    """One ``arx32`` round on 16-bit Amaranth values: an adder, xors and wires."""
+    x = (Cat(x[7:], x[:7]) + y)[:16] ^ key
+    return x, Cat(y[14:], y[:14]) ^ x
 
 
-def _join(parts):
-    return (parts[:36] + ((parts[36:50] + parts[50:64]) << 18))[:32]
+def _rounds_int(keys):
+    def step(word: int) -> int:
+        x, y = word >> 16, word & 0xFFFF
+        for key in keys:
+            x, y = arx_round(x, y, key)
+        return x << 16 | y
+    return step
 
 
-def _parts_int(x: int, multiplier: int) -> int:
-    low, high = multiplier & _LOW18, multiplier >> 18
-    return ((x & _LOW18) * low | (((x >> 18) * low) & _LOW14) << 36
-            | (((x & _LOW18) * high) & _LOW14) << 50)
+def _rounds_hdl(keys):
+    def step(word):
+        x, y = word[16:32], word[:16]
+        for key in keys:
+            x, y = _round(x, y, key)
+        return Cat(y, x)
+    return step
 
 
-def _join_int(parts: int) -> int:
-    return ((parts & ((1 << 36) - 1)) + ((((parts >> 36) & _LOW14) + (parts >> 50)) << 18)) & _MASK
-
-
-def _xorshift(shift):
-    return lambda x: x ^ (x >> shift)
-
-
-#: :func:`hwgen.cim.noise.mix32` as five register stages: ``(width, on integers, on Amaranth
-#: values)`` each; composed they are ``mix32`` exactly. A multiply's stage has nothing but the
-#: multipliers between its input and output registers (so the placer can put both beside the
-#: DSP blocks); the adds of the partial products share a stage with the xor-shift after them.
-MIX32_STAGES = (
-    (32, _xorshift(16), _xorshift(16)),
-    (64, lambda x: _parts_int(x, MIX_MULTIPLIERS[0]), lambda x: _parts(x, MIX_MULTIPLIERS[0])),
-    (32, lambda p: _xorshift(15)(_join_int(p)), lambda p: _xorshift(15)(_join(p))),
-    (64, lambda t: _parts_int(t, MIX_MULTIPLIERS[1]), lambda t: _parts(t, MIX_MULTIPLIERS[1])),
-    (32, lambda p: _xorshift(16)(_join_int(p)), lambda p: _xorshift(16)(_join(p))),
-)
+#: :func:`hwgen.cim.noise.arx32` as register stages of :data:`ROUNDS_PER_STAGE` rounds each:
+#: ``(width, on integers, on Amaranth values)``; composed they are ``arx32`` exactly.
+ARX_STAGES = tuple(
+    (32, _rounds_int(ROUND_KEYS[k:k + ROUNDS_PER_STAGE]),
+     _rounds_hdl(ROUND_KEYS[k:k + ROUNDS_PER_STAGE]))
+    for k in range(0, ARX_ROUNDS, ROUNDS_PER_STAGE))
 
 
 class VectorKeys:
     """``h_v`` of the input vector being issued (``h0``), ``v`` counting vectors since reset.
 
-    ``mix32(h_layer ^ v)`` runs as :data:`MIX32_STAGES` in a pipeline that :meth:`elaborate`'s
+    ``arx32(h_layer ^ v)`` runs as :data:`ARX_STAGES` in a pipeline that :meth:`elaborate`'s
     ``next_vector`` (the last read of a vector issues) shifts, so it delivers one key per
     vector even when every cycle ends one: with ``D`` stages, register ``k`` (1 .. D) of the
     chain holds stage ``k`` of vector ``v + D + 1 - k``, ``count`` is ``v + D + 1``, and
@@ -110,23 +101,23 @@ class VectorKeys:
 
     def __init__(self, macro: MacroSpec, layer_index: int):
         self.layer_state = state = layer_key(macro.seed, layer_index)
-        depth = len(MIX32_STAGES)
+        depth = len(ARX_STAGES)
         self.count = Signal(32, init=depth + 1, name="hv_count")
         self.stages = []
-        for k, (width, _, _) in enumerate(MIX32_STAGES):
+        for k, (width, _, _) in enumerate(ARX_STAGES):
             value = state ^ (depth - k)                 # the vector stage k + 1 holds
-            for _, step, _ in MIX32_STAGES[:k + 1]:
+            for _, step, _ in ARX_STAGES[:k + 1]:
                 value = step(value)
             self.stages.append(Signal(width, init=value, name=f"hv_stage{k + 1}"))
         value = state
-        for _, step, _ in MIX32_STAGES:
+        for _, step, _ in ARX_STAGES:
             value = step(value)
         self.h0 = Signal(32, init=value, name="hv0")
 
     def elaborate(self, m: Module, next_vector):
         with m.If(next_vector):
             previous = self.count ^ self.layer_state
-            for register, (_, _, step) in zip(self.stages, MIX32_STAGES):
+            for register, (_, _, step) in zip(self.stages, ARX_STAGES):
                 m.d.sync += register.eq(step(previous))
                 previous = register
             m.d.sync += [self.h0.eq(previous), self.count.eq(self.count + 1)]
@@ -144,11 +135,11 @@ def _delay(m: Module, en, value, cycles: int, name: str):
 
 def macro_latency(macro: MacroSpec) -> int:
     """``en`` cycles from a read to its codes: 4 without noise (cells and inputs; chunk
-    popcounts; bitline sums; ADC), 10 with it (cells, inputs and read keys; chunk popcounts
-    and the hash's first partial products; bitline sums and their sum; the second partial
-    products; their sum and the table index; ZTABLE; the scaled sample; the ADC input; its
-    comparators; the code)."""
-    return 10 if macro.noisy else 4
+    popcounts; bitline sums; ADC), ``len(ARX_STAGES) + 7`` with it (cells, inputs and read
+    keys; the hash's stages, beside them the chunk popcounts, the bitline sums and the noise
+    scale; ZTABLE; its sample registered; the scaled sample; the ADC input; its comparators;
+    the code)."""
+    return len(ARX_STAGES) + 7 if macro.noisy else 4
 
 
 def macro_ports(layer) -> dict:
@@ -214,8 +205,8 @@ class CimMacro(wiring.Component):
         m.d.comb += [cell_read.addr.eq(self.block * layer.sf + self.group),
                      cell_read.en.eq(self.en)]
         reads = [(i, j, p) for i in range(pe) for j in range(wb) for p in range(ab)]
-        # Stage A: the read's cells (memory), its inputs and (with noise) the first mix32
-        # stage of each read's hash input ``h_v ^ read_word``.
+        # Stage A: the read's cells (memory), its inputs and (with noise) each read's hash
+        # input ``h_v ^ read_word``.
         vector = Signal(wl * ab)
         with m.If(self.en):
             m.d.sync += vector.eq(self.wl)
@@ -228,7 +219,7 @@ class CimMacro(wiring.Component):
                 keys[i, j, p] = Signal(32, name=f"key{i}_{j}{p}")
                 word = ((nbase + i) << 16) | (self.group << 2) | (j << 1) | p
                 with m.If(self.en):
-                    m.d.sync += keys[i, j, p].eq(MIX32_STAGES[0][2](vector_keys.h0 ^ word))
+                    m.d.sync += keys[i, j, p].eq(vector_keys.h0 ^ word)
         rows = [[cell_read.data[(i * wb + j) * wl:(i * wb + j + 1) * wl] for j in range(wb)]
                 for i in range(pe)]
         codes = _reads(m, macro, reads=reads, en=self.en, rows=rows, vector=vector, keys=keys)
@@ -242,8 +233,8 @@ def _reads(m: Module, macro: MacroSpec, *, reads, en, rows, vector, keys) -> lis
     All registers move on ``en``.
 
     ``rows[i][j]``: the WL weight bits of PE ``i``'s slice ``j``; ``vector``: WL elements of
-    ``act_bits`` bits; ``keys[i, j, p]``: the first :data:`MIX32_STAGES` stage of the read's
-    hash input ``h_v ^ read_word`` (noisy macros only).
+    ``act_bits`` bits; ``keys[i, j, p]``: the read's hash input ``h_v ^ read_word`` (noisy
+    macros only).
     """
     wl, ab = macro.wordlines, macro.act_bits
     planes = [Signal(wl, name=f"x_plane{p}") for p in range(ab)]
@@ -296,22 +287,24 @@ def _reads(m: Module, macro: MacroSpec, *, reads, en, rows, vector, keys) -> lis
             m.d.sync += [codes[key].eq(tree_sum(b[key] >= level for level in levels))
                          for key in reads]
         return [codes[key] for key in reads]
-    # Stages 1-4: the read hash mix32(h_v ^ read_word) (its first stage beside the bitline
-    # sums), keeping the top TABLE_BITS bits.
+
+    # Stages 1 .. H: the read hash arx32(h_v ^ read_word), keeping the top TABLE_BITS bits.
+    hash_stages = len(ARX_STAGES)
     index = {}
     for key in reads:
         value = keys[key]
-        for stage, (width, _, step) in enumerate(MIX32_STAGES[1:]):
-            register = Signal(width, name=name(f"hash{stage + 2}_", key))
+        for stage, (width, _, step) in enumerate(ARX_STAGES):
+            register = Signal(width, name=name(f"hash{stage + 1}_", key))
             with m.If(en):
                 m.d.sync += register.eq(step(value))
             value = register
         index[key] = value[32 - TABLE_BITS:]
-    # Stage 3: the active rows' noise scale, kept until the sample leaves the table.
+    # From stage 3: the active rows' noise scale, kept until the sample leaves the table.
     scales = Array(Const(scale, macro.scale_bits) for scale in macro.scales)
-    scale = [_delay(m, en, scales[active[p]], 3, f"scale{p}") for p in range(ab)]
-    # Stage 5: ZTABLE, read on en: one copy per two reads, a ROM in one block RAM with its
-    # two ports (LUTs would cost some 300 per read).
+    scale = [_delay(m, en, scales[active[p]], hash_stages, f"scale{p}") for p in range(ab)]
+    # Stage H + 1: ZTABLE, read on en: one copy per two reads, a ROM in one block RAM with its
+    # two ports (LUTs would cost some 300 per read); stage H + 2 registers the sample (a block
+    # RAM's output is slow: some 6 ns on ECP5 without its output register).
     tables = []
     for pair in range(0, len(reads), 2):
         tables.append(memory.Memory(shape=signed(15), depth=1 << TABLE_BITS, init=ztable(),
@@ -321,15 +314,16 @@ def _reads(m: Module, macro: MacroSpec, *, reads, en, rows, vector, keys) -> lis
     for number, (i, j, p) in enumerate(reads):
         port = tables[number // 2].read_port()
         m.d.comb += [port.addr.eq(index[i, j, p]), port.en.eq(en)]
-        # Stage 6: the scaled sample; stage 7: plus the bitline sum, the ADC input.
+        z = _delay(m, en, port.data, 1, name("z", (i, j, p)))
+        # Stage H + 3: the scaled sample; H + 4: plus the bitline sum, the ADC input.
         sample = Signal(y_shape, name=name("noise", (i, j, p)))
         y = Signal(y_shape, name=name("adc_in", (i, j, p)))
-        b_late = _delay(m, en, b[i, j, p], 4, name("b", (i, j, p)))
-        # Stage 8: the comparators (a thermometer code); stage 9: their count, the code.
+        b_late = _delay(m, en, b[i, j, p], hash_stages + 1, name("b", (i, j, p)))
+        # Stage H + 5: the comparators (a thermometer code); H + 6: their count, the code.
         above = Signal(len(macro.thresholds), name=name("above", (i, j, p)))
         with m.If(en):
             m.d.sync += [
-                sample.eq(scale[p] * port.data),
+                sample.eq(scale[p] * z),
                 y.eq((b_late << NOISE_FRAC_BITS) + sample),
                 above.eq(Cat(*(y >= threshold for threshold in macro.thresholds))),
                 codes[i, j, p].eq(popcount(above)),

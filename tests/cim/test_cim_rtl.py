@@ -51,17 +51,17 @@ def _layer(case, seed, *, logits, mw=32, mh=6, pe=3):
     return random_cim_layer(rng, mw=mw, mh=mh, pe=pe, macro=macro, logits=logits, key=seed), rng
 
 
-def test_mix32_stages_compose_to_mix32():
-    """The pipelined hash (registered 18x18 partial products) is mix32, on edge words too."""
-    from hwgen.cim.noise import mix32
-    from hwgen.hw.cim import MIX32_STAGES
+def test_hash_stages_compose_to_arx32():
+    """The pipelined hash (a round a register stage) is arx32, on edge words too."""
+    from hwgen.cim.noise import arx32
+    from hwgen.hw.cim import ARX_STAGES
     rng = np.random.default_rng(0)
     words = [0, 1, 0xFFFFFFFF, 0x3FFFF, 0x40000, *rng.integers(0, 1 << 32, 2000).tolist()]
     for word in words:
         value = word
-        for _, step, _ in MIX32_STAGES:
+        for _, step, _ in ARX_STAGES:
             value = step(value)
-        assert value == mix32(word)
+        assert value == arx32(word)
 
 
 @pytest.mark.parametrize("logits", [False, True])
@@ -71,6 +71,18 @@ def test_amaranth_sim_matches_golden(case, logits):
     inputs, expected = _vectors(layer, rng, 40)
     got = simulate_stream(MVTU(layer), inputs, len(expected), idle=0.3, backpressure=0.3)
     assert got == expected
+
+
+@pytest.mark.parametrize("case", ["cell_binary", "read_w2a2"])
+def test_one_read_per_vector(case):
+    """mw = wordlines and mh = pe: every cycle ends a vector, so the vector-key pipeline
+    shifts every cycle (at full rate) and must still deliver each vector's own key."""
+    layer, rng = _layer(case, 6, logits=True, mw=8, mh=3, pe=3)
+    assert layer.nf * layer.sf == 1
+    inputs, expected = _vectors(layer, rng, 60)
+    assert simulate_stream(MVTU(layer), inputs, len(expected)) == expected
+    assert simulate_stream(MVTU(layer), inputs, len(expected), idle=0.3,
+                           backpressure=0.3) == expected
 
 
 @pytest.mark.parametrize("case", ["cell_binary", "read_w2a2"])
