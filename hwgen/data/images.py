@@ -34,6 +34,8 @@ class Dataset:
     classes: int
     shape: tuple[int, int, int] | None = None
     input_bits: int = 1
+    #: How features became elements, where that is not fixed (``speech_commands``).
+    quantization: dict | None = None
 
 
 def _raw(name: str):
@@ -63,6 +65,9 @@ def quantize(pixels: np.ndarray, pixel_max: int, bits: int) -> np.ndarray:
 
 
 def load_dataset(spec: DataSpec, seed: int) -> Dataset:
+    if spec.dataset == "speech_commands":
+        from .speech import speech_dataset
+        return speech_dataset(spec, seed)
     from sklearn.model_selection import train_test_split
     x, y = _raw(spec.dataset)
     if spec.input_bits == 1:
