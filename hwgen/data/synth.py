@@ -198,7 +198,8 @@ def _noises(spec: SynthSpec, rng, espeak: Espeak) -> dict[str, np.ndarray]:
 
 #: Speakers per synthesis job. espeak-ng's output depends on what it synthesized before in the
 #: process (its noise sources carry state that no call resets), so every job runs in a fresh
-#: process: the files depend on the seed alone, not on the number of workers.
+#: interpreter (``python -m hwgen.data.synth JOB.json``): the files depend on the seed alone,
+#: not on the number of workers, and no caller needs a ``__main__`` guard.
 SPEAKERS_PER_JOB = 25
 
 
@@ -255,13 +256,57 @@ def _speaker_job(spec: SynthSpec, work: str, job: int, speakers) -> list[str]:
     return written
 
 
+def _run_jobs(jobs: list[dict], work: Path, workers: int, progress, total: int) -> list[str]:
+    """Run each job (``{"kind": "noise"|"speakers", ...}``) in its own interpreter, at most
+    ``workers`` at a time, in order of submission; returns the files they wrote."""
+    import subprocess
+    import sys
+    pending = list(enumerate(jobs))
+    running, names, done = {}, {}, 0
+    package_root = str(Path(__file__).resolve().parents[2])       # importable from anywhere
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
+    while pending or running:
+        while pending and len(running) < workers:
+            index, job = pending.pop(0)
+            job_file = work / f".job{index}.json"
+            job_file.write_text(json.dumps(job))
+            running[index] = subprocess.Popen(
+                [sys.executable, "-m", "hwgen.data.synth", str(job_file)], env=environment,
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        index = next(iter(running))
+        process = running.pop(index)
+        out, err = process.communicate()
+        (work / f".job{index}.json").unlink(missing_ok=True)
+        if process.returncode != 0:
+            for other in running.values():
+                other.kill()
+            last = (err.strip().splitlines() or [f"exit status {process.returncode}"])[-1]
+            raise HwgenError(f"speech synthesis job {index} failed: {last}")
+        names[index] = json.loads(out)
+        done += len(jobs[index].get("speakers", []))
+        if progress is not None and jobs[index]["kind"] == "speakers":
+            progress(done, total)
+    return [name for index in sorted(names) for name in names[index]]
+
+
+def _job_main(job_file: str):
+    job = json.loads(Path(job_file).read_text())
+    spec = SynthSpec(**{key: tuple(value) if isinstance(value, list) else value
+                        for key, value in job["spec"].items()})
+    if job["kind"] == "noise":
+        _noise_job(spec, job["work"])
+        print("[]")
+    else:
+        speakers = [tuple(speaker) for speaker in job["speakers"]]
+        print(json.dumps(_speaker_job(spec, job["work"], job["job"], speakers)))
+
+
 def synthesize(spec: SynthSpec = SynthSpec(), *, root=None, progress=None,
                workers: int | None = None) -> Path:
     """The synthetic dataset's folder for ``spec``: reused when the cache has it, else
     written (into ``root`` instead of the cache, if given) by ``workers`` processes (default:
     the CPUs, at most 4). ``progress(done, total)`` is called as speakers are done."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
     target = Path(root) if root is not None else cache_root() / "speech" / spec.key()
     if (target / "testing_list.txt").is_file():
         return target
@@ -270,24 +315,18 @@ def synthesize(spec: SynthSpec = SynthSpec(), *, root=None, progress=None,
     variants = sorted(p.name for p in (Path(espeakng_loader.get_data_path()) / "voices" / "!v")
                       .iterdir())
     speakers = _speakers(spec, variants)
-    jobs = [speakers[k:k + SPEAKERS_PER_JOB] for k in range(0, len(speakers), SPEAKERS_PER_JOB)]
     work = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     workers = workers or max(1, min(4, os.cpu_count() or 1))
-    context = multiprocessing.get_context("spawn")
+    base = {"spec": asdict(spec), "work": str(work)}
     try:
         (work / NOISE_FOLDER).mkdir()
         for word in (*spec.keywords, *spec.unknown_words):
             (work / word).mkdir()
-        with ProcessPoolExecutor(workers, mp_context=context, max_tasks_per_child=1) as pool:
-            pool.submit(_noise_job, spec, str(work)).result()
-            futures = [pool.submit(_speaker_job, spec, str(work), job, chunk)
-                       for job, chunk in enumerate(jobs)]
-            names, done = [], 0
-            for future, chunk in zip(futures, jobs):
-                names += future.result()
-                done += len(chunk)
-                if progress is not None:
-                    progress(done, len(speakers))
+        _run_jobs([{**base, "kind": "noise"}], work, 1, None, len(speakers))
+        jobs = [{**base, "kind": "speakers", "job": job,
+                 "speakers": speakers[k:k + SPEAKERS_PER_JOB]}
+                for job, k in enumerate(range(0, len(speakers), SPEAKERS_PER_JOB))]
+        names = _run_jobs(jobs, work, workers, progress, len(speakers))
         lists = {"validation": [], "testing": []}
         for name in names:
             split = which_set(name)
@@ -304,3 +343,8 @@ def synthesize(spec: SynthSpec = SynthSpec(), *, root=None, progress=None,
         shutil.rmtree(work, ignore_errors=True)
         raise
     return target
+
+
+if __name__ == "__main__":
+    import sys
+    _job_main(sys.argv[1])
