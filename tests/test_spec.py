@@ -64,8 +64,10 @@ def test_unknown_top_level_key(tmp_path, capsys):
     (("train", "epochs"), "ten", "train.epochs: expected an integer, got 'ten'"),
     (("train", "lr"), "fast", "train.lr: expected a number, got 'fast'"),
     (("train", "epochs"), True, "train.epochs: expected an integer, got True"),
-    (("data", "dataset"), "cifar", "data.dataset: unknown value 'cifar' (allowed: digits, mnist5k)"),
+    (("data", "dataset"), "cifar", "data.dataset: unknown value 'cifar' (allowed: digits, mnist5k, speech_commands)"),
     (("model", "layers"), {"type": "linear"}, "model.layers: expected a list"),
+    (("data", "path"), "/somewhere", "data.path: is for dataset speech_commands, not digits"),
+    (("data", "speakers"), 3, "data.speakers: must be at least 10, not 3"),
 ])
 def test_wrong_type(tmp_path, capsys, key, value, message):
     mapping = _example()
@@ -287,3 +289,17 @@ def test_imcq_options(tmp_path, capsys):
     mapping["train"]["concrete_temperature"] = 0
     line = _fail(tmp_path, capsys, mapping)
     assert line.endswith("train.concrete_temperature: must be positive, not 0.0")
+
+
+def test_speech_data_path_is_relative_to_the_spec(tmp_path):
+    from hwgen.spec import load_spec
+    folder = tmp_path / "specs"
+    folder.mkdir()
+    path = folder / "kws.yaml"
+    path.write_text(yaml.safe_dump({
+        "data": {"dataset": "speech_commands", "path": "../speech", "input_bits": 4},
+        "model": {"layers": [{"type": "conv", "out": 8, "kernel": 3}, {"type": "maxpool", "kernel": 2},
+                             {"type": "linear", "out": 12}]}}))
+    spec = load_spec(path)
+    assert spec.data.path == str((tmp_path / "speech").resolve())
+    assert spec.data.shape == (1, 49, 10) and spec.data.classes == 12
