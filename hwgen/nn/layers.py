@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 __all__ = ["binarize", "quantize2", "activation2", "ACTIVATION2_STEPS", "levels2",
-           "batchnorm_fires", "standardize", "BinaryLinear",
+           "batchnorm_fires", "batchnorm_preactivation", "standardize", "BinaryLinear",
            "BinaryConv2d",
            "BatchNormThreshold", "LearnedThreshold"]
 
@@ -60,11 +60,20 @@ def batchnorm_fires(norm: nn.modules.batchnorm._BatchNorm, dot: torch.Tensor,
     which evaluates it on every dot product a layer can produce, reproduces the model exactly.
     Each step is monotone in ``dot`` (IEEE rounding is), so the result is a step function.
     """
+    return batchnorm_preactivation(norm, dot, shift) >= 0
+
+
+@torch.no_grad()
+def batchnorm_preactivation(norm: nn.modules.batchnorm._BatchNorm, dot: torch.Tensor,
+                            shift: float = 0.0) -> torch.Tensor:
+    """Eval-mode ``norm(dot) - shift`` in float64, elementwise
+    ``(dot - mean) * (weight / sqrt(var + eps)) + (bias - shift)``: the one formula behind
+    :func:`batchnorm_fires` and :meth:`BatchNormThreshold.levels`."""
     dot = dot.to(torch.float64)
     scale = norm.weight.to(torch.float64) / torch.sqrt(norm.running_var.to(torch.float64) + norm.eps)
     mean = norm.running_mean.to(torch.float64)
     bias = norm.bias.to(torch.float64) - shift
-    return (dot - mean) * scale + bias >= 0
+    return (dot - mean) * scale + bias
 
 
 class BatchNormThreshold(nn.BatchNorm1d):
@@ -89,13 +98,9 @@ class BatchNormThreshold(nn.BatchNorm1d):
     @torch.no_grad()
     def levels(self, dot: torch.Tensor) -> torch.Tensor:
         """Eval-mode 2-bit activations of ``dot``: :func:`levels2` of the float64 training
-        pre-activation (the formula of :func:`batchnorm_fires`, without the ``>= 0``)."""
-        dot = dot.to(torch.float64)
-        scale = self.weight.to(torch.float64) / torch.sqrt(self.running_var.to(torch.float64)
-                                                           + self.eps)
-        u = (dot - self.running_mean.to(torch.float64)) * scale \
-            + self.bias.to(torch.float64) - self.shift
-        return levels2(u)
+        pre-activation (:func:`batchnorm_preactivation`, which :func:`batchnorm_fires`
+        compares with 0)."""
+        return levels2(batchnorm_preactivation(self, dot, self.shift))
 
 
 class LearnedThreshold(nn.Module):
