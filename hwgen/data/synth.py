@@ -96,6 +96,17 @@ def cache_root() -> Path:
     return Path(os.environ.get("HWGEN_CACHE") or Path.home() / ".cache" / "hwgen")
 
 
+def voice_variants() -> list[str]:
+    """The voice variants of the ``espeakng-loader`` wheel's data (``voices/!v``), sorted."""
+    try:
+        import espeakng_loader
+    except ImportError:
+        raise HwgenError("synthetic speech needs espeak-ng: pip install espeakng-loader") \
+            from None
+    return sorted(path.name for path in
+                  (Path(espeakng_loader.get_data_path()) / "voices" / "!v").iterdir())
+
+
 class Espeak:
     """espeak-ng from the ``espeakng-loader`` wheel, synthesizing into memory (22.05 kHz)."""
 
@@ -125,7 +136,7 @@ class Espeak:
                                                      data.encode(), 0)
         if self.sample_rate <= 0:
             raise HwgenError(f"espeak-ng did not initialise (data {data})")
-        self.variants = sorted(path.name for path in (Path(data) / "voices" / "!v").iterdir())
+        self.variants = voice_variants()
         self._library = library
         self._chunks: list[np.ndarray] = []
         self._callback = self._CALLBACK(self._receive)      # kept alive with the object
@@ -311,10 +322,7 @@ def synthesize(spec: SynthSpec = SynthSpec(), *, root=None, progress=None,
     if (target / "testing_list.txt").is_file():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    import espeakng_loader      # the variants, without starting espeak-ng in this process
-    variants = sorted(p.name for p in (Path(espeakng_loader.get_data_path()) / "voices" / "!v")
-                      .iterdir())
-    speakers = _speakers(spec, variants)
+    speakers = _speakers(spec, voice_variants())     # without starting espeak-ng here
     work = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     workers = workers or max(1, min(4, os.cpu_count() or 1))
     base = {"spec": asdict(spec), "work": str(work)}
