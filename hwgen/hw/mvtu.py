@@ -5,10 +5,10 @@ from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..ir import MVTULayer
-from .cim import CimMacro
-from .popcount import popcount, tree_sum
+from .cim import CimMacro, macro_latency
+from .popcount import chunk_popcounts, pipelined_sum, pipelined_sum_stages, tree_sum
 
-__all__ = ["MVTU", "mvtu_output_shape"]
+__all__ = ["MVTU", "mvtu_output_shape", "mvtu_latency", "sum_latency"]
 
 
 def mvtu_output_shape(layer: MVTULayer):
@@ -72,18 +72,45 @@ def threshold_words(layer: MVTULayer) -> list[int]:
     return words
 
 
-def _simd_sum(layer: MVTULayer, row, vector):
-    """This cycle's contribution of one neuron: ``SIMD`` weight bits ``row`` on ``vector``."""
+#: Adder levels of the per-cycle sums' trees between two registers (:func:`pipelined_sum`):
+#: an adder level (a carry chain and its routing) costs some 2-3 ns on an ECP5 -6, so two fit
+#: the 8 ns of 125 MHz.
+SUM_LEVELS_PER_STAGE = 2
+
+
+def _simd_terms(layer: MVTULayer, row, vector) -> list:
+    """The leaves whose sum is this cycle's contribution of one neuron, ``SIMD`` weight bits
+    ``row`` on ``vector``: each a few LUT levels deep, registered before the adder tree."""
     if layer.in_encoding == "bipolar":
-        return popcount(~(row ^ vector))
+        return chunk_popcounts(~(row ^ vector))
     if layer.in_encoding == "binary":
-        return popcount(row & vector) - popcount(~row & vector)
+        return [ones - minus for ones, minus in
+                zip(chunk_popcounts(row & vector), chunk_popcounts(~row & vector))]
+    # uint: w ? x : -x, as w ? x : ~x (= -x - 1, no adder) plus the count of -1 weights.
     bits = layer.in_bits
     terms = []
     for k in range(layer.simd):
-        x = vector[k * bits:(k + 1) * bits]
-        terms.append(Mux(row[k], x, -x))
-    return tree_sum(terms)
+        x = Cat(vector[k * bits:(k + 1) * bits], Const(0, 1)).as_signed()
+        terms.append(Mux(row[k], x, ~x))
+    return terms + chunk_popcounts(~row)
+
+
+def sum_latency(layer: MVTULayer) -> int:
+    """``advance`` cycles from the issue stage's registers (weights, input) to the per-cycle
+    sums: a digital layer registers the weight word and the input vector, then its leaves
+    (:func:`_simd_terms`), then every :data:`SUM_LEVELS_PER_STAGE` adder levels; a cim layer
+    takes its macro's latency (:func:`hwgen.hw.cim.macro_latency`)."""
+    if layer.macro is not None:
+        return macro_latency(layer.macro)
+    leaves = len(_simd_terms(layer, Signal(layer.simd), Signal(layer.in_width)))
+    return 1 + pipelined_sum_stages(leaves, SUM_LEVELS_PER_STAGE)
+
+
+def mvtu_latency(layer: MVTULayer) -> int:
+    """Cycles from the transfer that issues a neuron fold's last input to its output
+    transfer's ``valid``, without stalls: the issue registers, :func:`sum_latency`, the
+    accumulator and the output register."""
+    return sum_latency(layer) + 3
 
 
 class MVTU(wiring.Component):
@@ -116,9 +143,13 @@ class MVTU(wiring.Component):
         ``2**act_bits - 1`` thresholds passed, each compare negated by ``invert``), or a
         signed dot product each.
 
-    Pipeline: issue (weight/buffer read) -> popcount -> accumulate -> output register. All
-    stages move together whenever the output register is empty or being read, so a full
-    pipeline sustains one transfer per cycle and stalls only on backpressure.
+    Pipeline, one register stage each (:func:`mvtu_latency` cycles in all): issue (weight and
+    replay reads) -> the weight word and input vector registered -> the sum's leaves (chunk
+    popcounts, +-x) -> every two adder levels of their tree -> accumulate -> threshold
+    compare or dot product into the output register; a cim layer's macro instead of the
+    leaves and tree. All stages move together (``advance``) whenever the output register is
+    empty or being read, so a full pipeline sustains one transfer per cycle and stalls only on
+    backpressure; the latency is not in the cycles per vector.
     """
 
     def __init__(self, layer: MVTULayer):
@@ -152,10 +183,10 @@ class MVTU(wiring.Component):
         from_input = Signal()
         issue = Signal()
         advance = Signal()
-        s3_valid = Signal()
+        out_valid = Signal()
 
         m.d.comb += [
-            advance.eq(~s3_valid | self.o.ready),
+            advance.eq(~out_valid | self.o.ready),
             from_input.eq(nf == 0),
             issue.eq(advance & (self.i.valid | ~from_input)),
             self.i.ready.eq(advance & from_input),
@@ -207,29 +238,36 @@ class MVTU(wiring.Component):
             acc_shape = unsigned(max(1, layer.mw.bit_length()))          # 0 .. mw
         else:
             acc_shape = signed(layer.dot_bits)
-        # The per-cycle sums arrive ``latency`` advances after s1: 1 (digital), the macro's.
+        # The per-cycle sums arrive ``latency`` advances after s1 (:func:`sum_latency`).
+        latency = sum_latency(layer)
         if macro is not None:
             m.submodules.macro = cim = CimMacro(layer)
             m.d.comb += [cim.en.eq(advance), cim.block.eq(s1_nf), cim.group.eq(s1_sf),
                          cim.last.eq(s1_valid & s1_last & (s1_nf == nf_count - 1)),
                          cim.wl.eq(vector)]
-        latency = 1 if macro is None else cim.latency
+            assert cim.latency == latency
         # Delay the control of s1 to s2 by ``latency`` register stages (c0, c1, ..., s2).
-        control = (s1_valid, s1_first, s1_last, s1_nf)
+        controls = [(s1_valid, s1_first, s1_last, s1_nf)]
         for stage in range(latency):
             prefix = "s2" if stage == latency - 1 else f"c{stage}"
             delayed = (Signal(name=f"{prefix}_valid"), Signal(name=f"{prefix}_first"),
                        Signal(name=f"{prefix}_last"), Signal.like(nf, name=f"{prefix}_nf"))
             with m.If(advance):
-                m.d.sync += [new.eq(old) for new, old in zip(delayed, control)]
-            control = delayed
-        s2_valid, s2_first, s2_last, s2_nf = control
+                m.d.sync += [new.eq(old) for new, old in zip(delayed, controls[-1])]
+            controls.append(delayed)
+        s2_valid, s2_first, s2_last, s2_nf = controls[-1]
         if macro is None:
-            s2_sum = [Signal(acc_shape, name=f"s2_sum{j}") for j in range(pe)]
+            # The block RAM's output is slow (some 6 ns on ECP5): register the weight word and
+            # the input vector before any logic, then the leaves and the adder tree's levels.
+            weight_word = Signal(pe * simd)
+            vector_word = Signal(layer.in_width)
             with m.If(advance):
-                for j in range(pe):
-                    row = weight_read.data[j * simd:(j + 1) * simd]
-                    m.d.sync += s2_sum[j].eq(_simd_sum(layer, row, vector))
+                m.d.sync += [weight_word.eq(weight_read.data), vector_word.eq(vector)]
+            s2_sum = []
+            for j in range(pe):
+                row = weight_word[j * simd:(j + 1) * simd]
+                s2_sum.append(pipelined_sum(m, _simd_terms(layer, row, vector_word), en=advance,
+                                            levels=SUM_LEVELS_PER_STAGE, name=f"sum{j}"))
         else:
             # Shift-add the codes of the PE columns' reads: sum over j, p of code << (j + p).
             wb, ab, bits = macro.weight_bits, macro.act_bits, macro.adc_bits
@@ -245,6 +283,7 @@ class MVTU(wiring.Component):
         total = [Signal(acc_shape, name=f"total{j}") for j in range(pe)]
         for j in range(pe):
             m.d.comb += total[j].eq(Mux(s2_first, 0, acc[j]) + s2_sum[j])
+        s3_valid = Signal()
         s3_total = [Signal(acc_shape, name=f"s3_total{j}") for j in range(pe)]
         with m.If(advance):
             m.d.sync += s3_valid.eq(s2_valid & s2_last)
@@ -252,26 +291,33 @@ class MVTU(wiring.Component):
                 m.d.sync += [acc[j].eq(total[j]) for j in range(pe)]
                 m.d.sync += [s3_total[j].eq(total[j]) for j in range(pe)]
 
-        # --- output --------------------------------------------------------------------------
-        m.d.comb += self.o.valid.eq(s3_valid)
+        # --- output: thresholds compared, or the dot products, into the output register --------
+        with m.If(advance):
+            m.d.sync += out_valid.eq(s3_valid)
+        m.d.comb += self.o.valid.eq(out_valid)
         if layer.output == "bits":
             width, count = layer.threshold_bits, layer.levels - 1
             m.submodules.thresholds = thresholds = memory.Memory(
                 shape=unsigned(pe * (count * width + 1)), depth=nf_count,
                 init=threshold_words(layer))
             threshold_read = thresholds.read_port()
-            # Read at the accumulate stage so the word is ready beside the total.
-            m.d.comb += [threshold_read.addr.eq(s2_nf), threshold_read.en.eq(advance)]
-            word = threshold_read.data
+            # Read a stage before the accumulator and registered beside its total (a block
+            # RAM's output is slow).
+            word = Signal(thresholds.shape)
+            m.d.comb += [threshold_read.addr.eq(controls[-2][3]), threshold_read.en.eq(advance)]
+            with m.If(advance):
+                m.d.sync += word.eq(threshold_read.data)
             outputs = []
             for j in range(pe):
                 invert = word[pe * count * width + j]
                 passed = [(s3_total[j] >= word[(j * count + t) * width:][:width].as_signed())
                           ^ invert for t in range(count)]
                 outputs.append(passed[0] if count == 1 else tree_sum(passed)[:layer.act_bits])
-            m.d.comb += self.o.payload.eq(Cat(*outputs))
+            with m.If(advance):
+                m.d.sync += self.o.payload.eq(Cat(*outputs))
         else:
-            for j in range(pe):
-                dot = (s3_total[j] << 1) - Const(layer.mw) if popcounting else s3_total[j]
-                m.d.comb += self.o.payload[j].eq(dot)
+            with m.If(advance):
+                for j in range(pe):
+                    dot = (s3_total[j] << 1) - Const(layer.mw) if popcounting else s3_total[j]
+                    m.d.sync += self.o.payload[j].eq(dot)
         return m

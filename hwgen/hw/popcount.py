@@ -1,10 +1,18 @@
-"""Balanced adder trees (a linear chain would be SIMD adders deep)."""
-from amaranth.hdl import Value
+"""Balanced adder trees (a linear chain would be SIMD adders deep), plain or pipelined."""
+from amaranth.hdl import Signal, Value
 
-__all__ = ["popcount", "tree_sum", "chunk_popcounts"]
+__all__ = ["popcount", "tree_sum", "chunk_popcounts", "pipelined_sum", "pipelined_sum_stages"]
 
 #: Bits per chunk of :func:`chunk_popcounts`: a 6-input popcount is three LUT levels deep.
 POPCOUNT_CHUNK = 6
+
+
+def _pair_up(terms: list) -> list:
+    """One level of the tree: neighbours added, an odd last term passed on."""
+    paired = [terms[k] + terms[k + 1] for k in range(0, len(terms) - 1, 2)]
+    if len(terms) % 2:
+        paired.append(terms[-1])
+    return paired
 
 
 def tree_sum(terms) -> Value:
@@ -13,11 +21,38 @@ def tree_sum(terms) -> Value:
     if not terms:
         return Value.cast(0)
     while len(terms) > 1:
-        paired = [terms[k] + terms[k + 1] for k in range(0, len(terms) - 1, 2)]
-        if len(terms) % 2:
-            paired.append(terms[-1])
-        terms = paired
+        terms = _pair_up(terms)
     return terms[0]
+
+
+def pipelined_sum_stages(count: int, levels: int) -> int:
+    """Register stages of :func:`pipelined_sum` over ``count`` terms: one for the terms
+    themselves, and one after every ``levels`` adder levels of the tree."""
+    depth = max(0, (count - 1).bit_length())          # adder levels: ceil(log2(count))
+    return 1 + -(-depth // levels)
+
+
+def pipelined_sum(m, terms, *, en, levels: int, name: str) -> Value:
+    """Sum of ``terms`` by :func:`tree_sum`'s tree, pipelined: the terms are registered, and
+    the partial sums after every ``levels`` adder levels, each register moving on ``en``; the
+    result is the last register, :func:`pipelined_sum_stages` ``en`` cycles after the terms."""
+    if not isinstance(levels, int) or levels < 1:
+        raise ValueError(f"levels must be a positive integer, not {levels!r}")
+    terms = [Value.cast(term) for term in terms]
+    if not terms:
+        terms = [Value.cast(0)]
+    stage = 0
+    while True:
+        registers = [Signal(term.shape(), name=f"{name}_r{stage}_{k}")
+                     for k, term in enumerate(terms)]
+        with m.If(en):
+            m.d.sync += [register.eq(term) for register, term in zip(registers, terms)]
+        terms, stage = registers, stage + 1
+        if len(terms) == 1:
+            return terms[0]
+        for _ in range(levels):
+            if len(terms) > 1:
+                terms = _pair_up(terms)
 
 
 def popcount(value) -> Value:
