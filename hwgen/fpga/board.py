@@ -2,8 +2,9 @@
 
 A board file names the Amaranth platform class (from amaranth-boards), the device variants it
 comes in, the oscillator and the design clock, and the resource names of the LEDs, button and
-UART that :class:`hwgen.fpga.top.RomTop` drives. All pins come from the platform class; a board
-file never lists pins.
+UART that the board tops in :mod:`hwgen.fpga.top` drive, the UART's default baud rate and the
+programmer's name for the board. All pins come from the platform class; a board file never
+lists pins.
 """
 import importlib
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ import yaml
 
 from ..errors import SpecError
 from ..resources import data_dir
+from .uart import uart_divisor
 
 __all__ = ["Board", "load_board", "available_boards", "PLL_OUTPUT_MHZ"]
 
@@ -53,7 +55,12 @@ class Board:
     button : str
         Resource name of the user button (index 0 is used).
     uart : str
-        Resource name of the UART.
+        Resource name of the UART (with ``rx`` and ``tx``).
+    uart_baud : int
+        Default baud rate of the UART; the design clock must make it within
+        :data:`hwgen.fpga.uart.MAX_BAUD_ERROR`.
+    programmer_board : str
+        The board's name for ``openFPGALoader -b`` (``hwgen program``).
     """
     name: str
     description: str
@@ -69,6 +76,8 @@ class Board:
     leds: int
     button: str
     uart: str
+    uart_baud: int
+    programmer_board: str
 
     def __post_init__(self):
         if self.variant not in self.variants:
@@ -86,6 +95,10 @@ class Board:
                              f"not {self.clock_mhz!r}")
         if isinstance(self.leds, bool) or not isinstance(self.leds, int) or self.leds < 8:
             raise ValueError(f"leds must be an integer of at least 8, not {self.leds!r}")
+        if isinstance(self.uart_baud, bool) or not isinstance(self.uart_baud, int) \
+                or self.uart_baud <= 0:
+            raise ValueError(f"uart_baud must be a positive integer, not {self.uart_baud!r}")
+        uart_divisor(self.clock_mhz * 1e6, self.uart_baud)     # raises if out of reach
 
     @property
     def uses_pll(self) -> bool:
@@ -117,6 +130,8 @@ _SCHEMA = {
     "leds": (int, "an integer"),
     "button": (str, "a string"),
     "uart": (str, "a string"),
+    "uart_baud": (int, "an integer (baud)"),
+    "programmer_board": (str, "a string"),
 }
 
 
@@ -204,7 +219,13 @@ def load_board(name_or_path, *, variant: str | None = None,
     _check_number(path, "clock_mhz", clock, low=low, high=high)
     _check_number(path, "oscillator_mhz", raw["oscillator_mhz"], low=1, high=high)
     if raw["leds"] < 8:
-        raise SpecError(path, "leds", f"RomTop needs at least 8 LEDs, not {raw['leds']!r}")
+        raise SpecError(path, "leds", f"the board tops need at least 8 LEDs, not {raw['leds']!r}")
+    if raw["uart_baud"] <= 0:
+        raise SpecError(path, "uart_baud", f"must be positive, not {raw['uart_baud']!r}")
+    try:
+        uart_divisor(clock * 1e6, raw["uart_baud"])
+    except ValueError as error:
+        raise SpecError(path, "uart_baud", str(error)) from None
     try:
         platform = raw["platform"].format(variant=chosen)
     except (KeyError, IndexError, ValueError) as error:
@@ -217,7 +238,8 @@ def load_board(name_or_path, *, variant: str | None = None,
         variant=chosen, variants=tuple(variants), device=variants[chosen],
         package=raw["package"], speed=raw["speed"],
         oscillator_mhz=raw["oscillator_mhz"], clock_mhz=clock,
-        led=raw["led"], leds=raw["leds"], button=raw["button"], uart=raw["uart"])
+        led=raw["led"], leds=raw["leds"], button=raw["button"], uart=raw["uart"],
+        uart_baud=raw["uart_baud"], programmer_board=raw["programmer_board"])
     try:
         board.platform_class()
     except SpecError as error:

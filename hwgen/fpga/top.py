@@ -1,40 +1,115 @@
-"""A self-running board top: test frames from on-chip ROM through the network, results on LEDs.
+"""Board tops: a network on the board, fed over the UART and from an on-chip ROM of test frames.
 
-:class:`RomPlayer` is the board-independent part (simulatable); :class:`RomTop` adds the clock
-(:class:`~hwgen.fpga.pll.SyncClock`) and connects the LEDs and the button of a
-:class:`~hwgen.fpga.board.Board` through amaranth-boards resources.
+:class:`BoardCore` is the board-independent part of the UART top (simulatable, pins as ports);
+:class:`BoardTop` adds the clock (:class:`~hwgen.fpga.pll.SyncClock`) and connects the UART,
+LEDs and button of a :class:`~hwgen.fpga.board.Board` through amaranth-boards resources.
+:class:`RomPlayer` / :class:`RomTop` is the older self-running top without a UART.
+
+The UART top
+------------
+The host sends frames over the UART (8N1, ``uart_baud`` of the board file, 115200 on the
+ULX3S); the board runs each through the network and answers with its class and every logit.
+A press of the button (``button_fire`` 0 on the ULX3S) plays the ROM's test frames through the
+same network once, at most ``ROM_FPS`` frames a second so a person can follow the classes on
+the LEDs, and shows whether every one got its expected class. A press while a pass runs is
+ignored. Serial frames go on during a pass: the network takes whole frames, a waiting serial
+frame before the next ROM frame, and every frame carries a tag of where it came from, so a
+result goes where its frame came from (serial results over the UART, ROM results only to the
+LEDs) and neither stream can corrupt the other.
 
 LEDs (``led`` 0..7 of the board):
 
 ====== ====================================================================================
 LED    shows
 ====== ====================================================================================
-0..3   class (low four bits) of the most recent frame, latched twice a second
-4      blinks: toggles at every latch (the clock runs, the design is configured)
-5      every frame of the last full pass through the ROM matched its expected class
-6      XOR of every bit of every logit of the most recent frame, latched
-7      the latched class matched the frame's expected class
+0..3   class (low four bits) of the most recent result, serial or ROM
+4      heartbeat: toggles twice a second
+5      a ROM pass is running
+6      the last ROM pass is done and every frame got its expected class (pass)
+7      the last ROM pass is done and some frame did not (fail)
 ====== ====================================================================================
 
-LED 6 is there so that synthesis cannot prune the network: every logit bit reaches a pin.
-Holding the button (``button_fire`` 0 on the ULX3S) pauses the input stream; the network
-drains and the LEDs keep the last frame.
+Frame protocol
+--------------
+Both directions send *messages*: ``SYNC`` (0xA5), a body, then the CRC-8 of the body
+(polynomial 0x07, initial value 0, MSB first: CRC-8/SMBUS). Body and CRC bytes equal to
+``SYNC`` or ``ESC`` (0xDB) are sent as ``ESC``, byte XOR 0x20. So ``SYNC`` only ever starts a
+message, and the receiver drops an unfinished message at every ``SYNC``: a lost or damaged
+byte costs at most the message it is in (no answer, or an error answer), never later ones.
+
+Host to board:
+
+============================== ==============================================================
+body                           meaning
+============================== ==============================================================
+``I``                          info query
+``F seq e[0] .. e[N-1]``       a frame: ``seq`` (any byte, echoed), then the ``N`` input
+                               elements, one byte each, ``e < 2**input_bits``, in the IR's
+                               order (that of ``graph.test_frames[k]``: pixels in raster
+                               order, channels innermost)
+============================== ==============================================================
+
+Board to host:
+
+============================================== ==============================================
+body                                           meaning
+============================================== ==============================================
+``I version N[4] input_bits classes LB id[4]`` info: protocol version (1), element count,
+                                               bits per element, classes, bytes per logit,
+                                               network id (:func:`~hwgen.fpga.protocol.\
+network_id`); multi-byte fields little-endian
+``R seq class logit[0] .. logit[classes-1]``   result of frame ``seq``: the class (argmax)
+                                               and every logit as ``LB`` bytes, little-endian
+                                               two's complement (``LB`` = bytes of the
+                                               network's signed logit width)
+``E code seq``                                 frame ``seq`` was not run (``seq`` 0 for an
+                                               info query or unknown command): 1 CRC
+                                               mismatch, 2 element out of range, 3 no free
+                                               frame buffer, 4 unknown command
+============================================== ==============================================
+
+Every complete message gets exactly one answer; a message cut short by the next ``SYNC`` gets
+none. Results come in frame order (an error answer may overtake earlier results; ``seq``
+tells them apart). The board buffers ``FRAME_SLOTS`` (2) received frames, so a host can keep
+two in flight; a third is answered with error 3. The host side (encoding, decoding,
+comparison with golden) is :mod:`hwgen.fpga.protocol`, the board side :mod:`hwgen.fpga.link`.
+
+Inside, a frame's bytes are packed into the network's input words as
+:meth:`hwgen.hw.network.Network.input_words` packs them (element 0 at bit 0) while they
+arrive, into one of the two frame slots; the slot goes to the network when the CRC matches.
+
+The ROM top
+-----------
+:class:`RomTop` streams the ROM through the network forever; LEDs 0..3 show the most recent
+class latched twice a second, 4 blinks, 5 says the last full pass matched, 6 is the XOR of
+every logit bit (so that synthesis cannot prune the network), 7 that the latched class matched.
+Holding the button pauses the input stream.
 """
 import operator
 
 from amaranth.hdl import Cat, ClockDomain, Elaboratable, Module, Mux, Shape, Signal
 from amaranth.lib import data, io, stream, wiring
 from amaranth.lib.cdc import FFSynchronizer
+from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from . import protocol
 from .board import Board
+from .link import ReplyEncoder, RequestParser
 from .pll import SyncClock, pll_params
+from .uart import UARTReceiver, UARTTransmitter, uart_divisor
 
-__all__ = ["RomPlayer", "RomTop", "LATCH_HZ"]
+__all__ = ["BoardCore", "BoardTop", "RomPlayer", "RomTop", "LATCH_HZ", "HEARTBEAT_HZ", "ROM_FPS"]
 
-# How often the LEDs take the most recent frame's result.
+# How often the ROM top's LEDs take the most recent frame's result.
 LATCH_HZ = 2
+
+#: Toggles per second of the UART top's heartbeat LED.
+HEARTBEAT_HZ = 2
+
+#: Most ROM frames per second in the UART top's button pass.
+ROM_FPS = 4
 
 
 def _stream_payload(network, port: str, flow) -> object:
@@ -302,4 +377,309 @@ class RomTop(Elaboratable):
         button_port = platform.request(self.board.button, 0, dir="-")
         m.submodules.button = button = io.Buffer("i", button_port)
         m.submodules.button_sync = FFSynchronizer(button.i, player.pause)
+        return m
+
+
+class BoardCore(wiring.Component):
+    """The UART board top without its clock and pins: serial frames and ROM frames through
+    ``network``, results over the UART and on LEDs (see the module docstring).
+
+    Parameters
+    ----------
+    network : wiring.Component
+        As for :class:`RomPlayer`; at most 255 classes.
+    words : list of int
+        Input transfers of the ROM's test frames, back to back.
+    transfers_per_frame : int
+        Input transfers per frame.
+    labels : list of int
+        Expected class of each ROM frame.
+    input_bits : int
+        Bits per input element (1..8); ``network.i``'s payload is a whole number of elements.
+    divisor : int
+        Clock cycles per UART bit (:func:`~hwgen.fpga.uart.uart_divisor`).
+    heartbeat_cycles : int
+        Cycles between two toggles of the heartbeat LED.
+    rom_interval : int
+        Least cycles from the start of one ROM frame to the next (1: back to back), so that a
+        person can follow the classes on the LEDs.
+    network_id : int
+        32-bit identifier in the info answer (:func:`~hwgen.fpga.protocol.network_id`).
+    frames_in_flight : int
+        Frames the network may hold at once (the tags of their source); more only costs
+        throughput.
+
+    Attributes
+    ----------
+    rx : ``In(1, init=1)``
+        UART receive line (asynchronous; synchronized inside).
+    tx : ``Out(1, init=1)``
+        UART transmit line.
+    play : ``In(1)``
+        The button, synchronized to ``sync``: a rising edge while no ROM pass runs starts one.
+    leds : ``Out(8)``
+        See the module docstring.
+    info : :class:`~hwgen.fpga.protocol.Info`
+        What the info answer says.
+    """
+
+    rx: In(1, init=1)
+    tx: Out(1, init=1)
+    play: In(1)
+    leds: Out(8)
+
+    def __init__(self, *, network, words, transfers_per_frame: int, labels, input_bits: int,
+                 divisor: int, heartbeat_cycles: int, rom_interval: int = 1,
+                 network_id: int = 0, frames_in_flight: int = 8):
+        word_shape, result_layout, words, labels = _check_frames(
+            network, words, transfers_per_frame, labels)
+        if isinstance(input_bits, bool) or not isinstance(input_bits, int) \
+                or not 1 <= input_bits <= 8 or word_shape.width % input_bits:
+            raise ValueError(f"input_bits must be an integer within 1..8 dividing the "
+                             f"{word_shape.width}-bit input word, not {input_bits!r}")
+        for name, value in (("heartbeat_cycles", heartbeat_cycles),
+                            ("rom_interval", rom_interval),
+                            ("frames_in_flight", frames_in_flight)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, not {value!r}")
+        logits = result_layout.members["logits"]
+        label_bits = result_layout.members["label"].width
+        logit_bits = Shape.cast(logits.elem_shape).width
+        if logits.length > 255 or label_bits > 8:
+            raise ValueError(f"the protocol carries at most 255 classes, not {logits.length}")
+        self.network = network
+        self.words, self.labels = words, labels
+        self.transfers_per_frame = transfers_per_frame
+        self.input_bits = input_bits
+        self.per_word = word_shape.width // input_bits
+        self.heartbeat_cycles, self.rom_interval = heartbeat_cycles, rom_interval
+        self.frames_in_flight = frames_in_flight
+        self.info = protocol.Info(elements=transfers_per_frame * self.per_word,
+                                  input_bits=input_bits, classes=logits.length,
+                                  logit_bytes=protocol.logit_bytes(logit_bits),
+                                  network_id=network_id)
+        self._word_shape, self._result_layout = word_shape, result_layout
+        self._logit_bits, self._label_bits = logit_bits, label_bits
+        # Created here so that bad parameters fail at construction.
+        self.receiver = UARTReceiver(divisor=divisor)
+        self.transmitter = UARTTransmitter(divisor=divisor)
+        self.parser = RequestParser(elements=self.info.elements, input_bits=input_bits,
+                                    per_word=self.per_word, slots=protocol.FRAME_SLOTS)
+        self.encoder = ReplyEncoder(info=self.info, logit_bits=logit_bits, label_bits=label_bits)
+        super().__init__()
+
+    @property
+    def frame_count(self) -> int:
+        """Frames in the ROM."""
+        return len(self.labels)
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.network = network = self.network
+        m.submodules.receiver = receiver = self.receiver
+        m.submodules.transmitter = transmitter = self.transmitter
+        m.submodules.parser = parser = self.parser
+        m.submodules.encoder = encoder = self.encoder
+        m.d.comb += [receiver.rx.eq(self.rx), self.tx.eq(transmitter.tx)]
+        wiring.connect(m, receiver.o, parser.i)
+        wiring.connect(m, parser.control, encoder.control)
+        wiring.connect(m, encoder.o, transmitter.i)
+
+        transfers = self.transfers_per_frame
+        rom_frames = self.frame_count
+        label_shape = self._result_layout.members["label"]
+
+        # Which frames are in the network: a tag per frame, pushed as it starts, popped with its
+        # result (results come in input order). ROM frames carry their index, serial frames
+        # their sequence number.
+        index_bits = max(8, (rom_frames - 1).bit_length())
+        tag_layout = data.StructLayout({"rom": 1, "index": index_bits})
+        m.submodules.tags = tags = SyncFIFO(width=tag_layout.size, depth=self.frames_in_flight)
+        tag_in = Signal(tag_layout)
+        tag_out = Signal(tag_layout)
+        m.d.comb += [tags.w_data.eq(tag_in), tag_out.eq(tags.r_data)]
+
+        # --- input: one frame at a time from the serial buffer or the ROM, at frame bounds ----
+        m.submodules.rom = rom = Memory(shape=self._word_shape, depth=len(self.words),
+                                        init=self.words)
+        rom_port = rom.read_port()
+        address = Signal(range(max(len(self.words), protocol.FRAME_SLOTS * transfers)))
+        left = Signal(range(transfers))          # words of the frame after the current one
+        playing = Signal()
+        from_rom = Signal()
+        port_valid = Signal()                    # the read ports' data is a word to send
+        port_from_rom = Signal()
+        take = Signal()
+        advance = Signal()
+        issue = Signal()
+        m.d.comb += [
+            take.eq(~network.i.valid | network.i.ready),
+            advance.eq(~port_valid | take),
+            issue.eq(playing & advance),
+            rom_port.en.eq(advance), rom_port.addr.eq(address),
+            parser.read_en.eq(advance), parser.read_addr.eq(address),
+        ]
+        with m.If(advance):
+            m.d.sync += [port_valid.eq(issue), port_from_rom.eq(from_rom)]
+        with m.If(issue):
+            m.d.sync += [address.eq(address + 1), left.eq(left - 1)]
+            with m.If(left == 0):
+                m.d.sync += playing.eq(0)
+                # The slot's last word is read: the parser may refill it.
+                m.d.comb += parser.frames.ready.eq(~from_rom)
+        # One register into the network, after the memories' mux (see RomPlayer).
+        with m.If(port_valid & take):
+            m.d.sync += [network.i.valid.eq(1),
+                         network.i.payload.eq(Mux(port_from_rom, rom_port.data,
+                                                  parser.read_data))]
+        with m.Elif(network.i.ready):
+            m.d.sync += network.i.valid.eq(0)
+
+        # The ROM pass: started by a press, one frame every rom_interval cycles at most.
+        play_before = Signal()
+        rom_active = Signal()                    # from the press to the last ROM result
+        rom_next = Signal(range(rom_frames + 1))
+        rom_address = Signal(range(len(self.words) + 1))
+        pace = Signal(range(self.rom_interval))
+        m.d.sync += play_before.eq(self.play)
+        with m.If(pace != 0):
+            m.d.sync += pace.eq(pace - 1)
+        pass_ok = Signal()
+        shown_pass = Signal()
+        shown_fail = Signal()
+        with m.If(self.play & ~play_before & ~rom_active):
+            m.d.sync += [rom_active.eq(1), rom_next.eq(0), rom_address.eq(0), pass_ok.eq(1),
+                         shown_pass.eq(0), shown_fail.eq(0)]
+
+        rom_ready = Signal()
+        m.d.comb += rom_ready.eq(rom_active & (rom_next != rom_frames) & (pace == 0))
+        with m.If(~playing & tags.w_rdy):
+            with m.If(parser.frames.valid):      # serial frames first
+                m.d.comb += [tags.w_en.eq(1), tag_in.rom.eq(0),
+                             tag_in.index.eq(parser.frames.payload.seq)]
+                m.d.sync += [playing.eq(1), from_rom.eq(0), left.eq(transfers - 1),
+                             address.eq(parser.frames.payload.slot * transfers)]
+            with m.Elif(rom_ready):
+                m.d.comb += [tags.w_en.eq(1), tag_in.rom.eq(1), tag_in.index.eq(rom_next)]
+                m.d.sync += [playing.eq(1), from_rom.eq(1), left.eq(transfers - 1),
+                             address.eq(rom_address), rom_address.eq(rom_address + transfers),
+                             rom_next.eq(rom_next + 1), pace.eq(self.rom_interval - 1)]
+
+        # --- output: ROM results to the LEDs, serial results to the encoder -------------------
+        m.submodules.labels = expected_labels = Memory(shape=label_shape, depth=rom_frames,
+                                                       init=self.labels)
+        expected = expected_labels.read_port(domain="comb")
+        m.d.comb += expected.addr.eq(tag_out.index)
+        result = network.o.payload
+        m.d.comb += [
+            encoder.result.valid.eq(network.o.valid & tags.r_rdy & ~tag_out.rom),
+            encoder.result.payload.seq.eq(tag_out.index),
+            encoder.result.payload.label.eq(result.label),
+            encoder.result.payload.logits.eq(result.logits),
+            network.o.ready.eq(tags.r_rdy & (tag_out.rom | encoder.result.ready)),
+            tags.r_en.eq(network.o.valid & network.o.ready),
+        ]
+        recent_label = Signal(label_shape)
+        with m.If(network.o.valid & network.o.ready):
+            m.d.sync += recent_label.eq(result.label)
+            with m.If(tag_out.rom):
+                match = result.label == expected.data
+                with m.If(tag_out.index == rom_frames - 1):
+                    m.d.sync += [rom_active.eq(0), shown_pass.eq(pass_ok & match),
+                                 shown_fail.eq(~(pass_ok & match))]
+                with m.Else():
+                    m.d.sync += pass_ok.eq(pass_ok & match)
+
+        heartbeat_count = Signal(range(self.heartbeat_cycles))
+        heartbeat = Signal()
+        with m.If(heartbeat_count == self.heartbeat_cycles - 1):
+            m.d.sync += [heartbeat_count.eq(0), heartbeat.eq(~heartbeat)]
+        with m.Else():
+            m.d.sync += heartbeat_count.eq(heartbeat_count + 1)
+        shown_class = Signal(4)
+        m.d.comb += [shown_class.eq(recent_label),
+                     self.leds.eq(Cat(shown_class, heartbeat, rom_active, shown_pass,
+                                      shown_fail))]
+        return m
+
+
+class BoardTop(Elaboratable):
+    """Board top: :class:`SyncClock`, :class:`BoardCore`, the UART, LEDs and button.
+
+    Parameters
+    ----------
+    network, words, transfers_per_frame, labels, input_bits, network_id
+        As for :class:`BoardCore`.
+    board : Board
+        The board; its ``led`` (8), ``button`` and ``uart`` resources are used.
+    clock_mhz : float, optional
+        Design clock (default: ``board.clock_mhz``); the nearest the PLL can make is used.
+    uart_baud : int, optional
+        Baud rate (default: ``board.uart_baud``), within 2 % of what the achieved clock makes.
+
+    Attributes
+    ----------
+    clock : SyncClock
+        The clock generator; ``clock.clock_mhz`` is the achieved frequency.
+    core : BoardCore
+        Everything but clock and pins.
+    uart_baud : int
+        The baud rate asked for; ``clock_mhz * 1e6 / core.receiver.divisor`` is the achieved one.
+    """
+
+    def __init__(self, *, network, words, transfers_per_frame: int, labels, board: Board,
+                 input_bits: int, network_id: int = 0, clock_mhz: float | None = None,
+                 uart_baud: int | None = None):
+        if not isinstance(board, Board):
+            raise TypeError(f"board must be a Board, not {board!r}")
+        # Check the frames before creating any elaboratable (an unused one warns).
+        _check_frames(network, words, transfers_per_frame, labels)
+        clock_mhz = board.clock_mhz if clock_mhz is None else clock_mhz
+        achieved_mhz = clock_mhz
+        if clock_mhz != board.oscillator_mhz:
+            achieved_mhz = pll_params(board.oscillator_mhz, clock_mhz).clkop_mhz
+        uart_baud = board.uart_baud if uart_baud is None else uart_baud
+        clock_hz = achieved_mhz * 1e6
+        divisor = uart_divisor(clock_hz, uart_baud)
+        self.board = board
+        self.clock = SyncClock(oscillator_mhz=board.oscillator_mhz, clock_mhz=clock_mhz)
+        assert self.clock.clock_mhz == achieved_mhz
+        self.uart_baud = uart_baud
+        self.core = BoardCore(network=network, words=words,
+                              transfers_per_frame=transfers_per_frame, labels=labels,
+                              input_bits=input_bits, divisor=divisor,
+                              heartbeat_cycles=max(1, round(clock_hz / HEARTBEAT_HZ)),
+                              rom_interval=max(1, round(clock_hz / ROM_FPS)),
+                              network_id=network_id)
+
+    @property
+    def clock_mhz(self) -> float:
+        """Achieved design clock."""
+        return self.clock.clock_mhz
+
+    @property
+    def requested_mhz(self) -> float:
+        """Requested design clock."""
+        return self.clock.requested_mhz
+
+    def elaborate(self, platform):
+        if platform is None:
+            raise TypeError("BoardTop is a board top; simulate BoardCore instead")
+        m = Module()
+        m.domains.sync = ClockDomain("sync")
+        m.submodules.clock = self.clock
+        m.submodules.core = core = self.core
+        for index in range(8):
+            port = platform.request(self.board.led, index, dir="-")
+            buffer = io.Buffer("o", port)
+            m.submodules[f"led_{index}"] = buffer
+            m.d.comb += buffer.o.eq(core.leds[index])
+        button_port = platform.request(self.board.button, 0, dir="-")
+        m.submodules.button = button = io.Buffer("i", button_port)
+        m.submodules.button_sync = FFSynchronizer(button.i, core.play)
+        uart = platform.request(self.board.uart, 0, dir="-")
+        m.submodules.uart_rx = rx = io.Buffer("i", uart.rx)
+        m.submodules.uart_tx = tx = io.Buffer("o", uart.tx)
+        # The receiver synchronizes rx itself; tx leaves from the transmitter's register.
+        m.d.comb += [core.rx.eq(rx.i), tx.o.eq(core.tx)]
         return m

@@ -30,6 +30,7 @@ def test_ulx3s():
     assert board.clock_mhz == 50
     assert board.uses_pll
     assert (board.led, board.leds, board.button, board.uart) == ("led", 8, "button_fire", "uart")
+    assert board.uart_baud == 115200 and board.programmer_board == "ulx3s"
     assert board.platform == "amaranth_boards.ulx3s:ULX3S_85F_Platform"
     from amaranth_boards.ulx3s import ULX3S_85F_Platform
     assert board.platform_class() is ULX3S_85F_Platform
@@ -95,7 +96,7 @@ def test_missing_key(tmp_path):
 
 @pytest.mark.parametrize("key, value", [
     ("clock_mhz", "fast"), ("speed", "6"), ("leds", 8.5), ("variants", ["85F"]),
-    ("oscillator_mhz", True), ("led", 3),
+    ("oscillator_mhz", True), ("led", 3), ("uart_baud", 115200.0), ("programmer_board", 1),
 ])
 def test_wrong_type(tmp_path, key, value):
     path = write_board(tmp_path, **{key: value})
@@ -103,6 +104,22 @@ def test_wrong_type(tmp_path, key, value):
         load_board(path)
     assert caught.value.file == path and caught.value.key == key
     assert "expected" in str(caught.value) and repr(value) in str(caught.value)
+
+
+@pytest.mark.parametrize("baud", [3_000_000, 9600])
+def test_uart_baud(tmp_path, baud):
+    assert load_board(write_board(tmp_path, uart_baud=baud)).uart_baud == baud
+
+
+@pytest.mark.parametrize("baud, clock, message", [
+    (0, None, r"uart_baud: must be positive, not 0"),
+    (3_000_000, 25, r"uart_baud: baud 3e\+06 is 4.2% off at 25 MHz \(divisor 8\); at most 2% "
+                    r"is allowed"),
+    (20_000_000, None, r"uart_baud: baud 2e\+07 needs at least 4 clock cycles per bit"),
+])
+def test_uart_baud_out_of_reach(tmp_path, baud, clock, message):
+    with pytest.raises(SpecError, match=r"myboard.yaml: " + message):
+        load_board(write_board(tmp_path, uart_baud=baud), clock_mhz=clock)
 
 
 def test_unknown_variant():
@@ -130,6 +147,10 @@ def test_board_rejects_bad_values():
         Board(**{**fields, "variant": "99F"})
     with pytest.raises(ValueError, match=r"clock_mhz must be within .*, not 1000"):
         Board(**{**fields, "clock_mhz": 1000})
+    with pytest.raises(ValueError, match=r"uart_baud must be a positive integer, not 0"):
+        Board(**{**fields, "uart_baud": 0})
+    with pytest.raises(ValueError, match=r"baud 9e\+06 is 7.4% off at 50 MHz"):
+        Board(**{**fields, "uart_baud": 9_000_000})
     with pytest.raises(TypeError):
         Board("ulx3s")    # keyword-only
 
