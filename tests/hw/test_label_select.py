@@ -4,21 +4,27 @@ from amaranth.hdl import Const
 
 from hwgen.cosim import run_stream_test
 from hwgen.golden.network import label_select
-from hwgen.hw.label_select import LabelSelect, result_layout
+from hwgen.hw.label_select import LabelSelect, compare_stages, result_layout
 from hwgen.hw.packing import pack_words
+from tests.hw.test_mvtu import output_latency
 from tests.streams import simulate_stream
 
 BITS = 6
 
 
-def vectors(rng, classes, pe, frames):
+def vectors(rng, classes, pe, frames, bits=BITS):
     # Few distinct values, so ties are frequent: the lowest index must win.
     logits = rng.integers(-4, 4, (frames, classes))
-    layout = result_layout(classes, BITS)
+    if bits > BITS:     # and the extremes of wide logits
+        top = 1 << (bits - 1)
+        logits = logits * (top // 4)
+        logits[::7, -1] = top - 1
+        logits[::5, 0] = -top
+    layout = result_layout(classes, bits)
     labels = label_select(logits)
     expected = [Const.cast(layout.const({"label": int(label), "logits": [int(v) for v in row]})).value
                 for label, row in zip(labels, logits)]
-    return pack_words(logits, width=BITS, per_word=pe), expected
+    return pack_words(logits, width=bits, per_word=pe), expected
 
 
 def test_rejects_pe_that_does_not_divide():
@@ -42,3 +48,17 @@ def test_cosim(classes, pe, sim_build_root):
                           idle=0.25, backpressure=0.3, build_root=sim_build_root,
                           name=f"label_{classes}_{pe}")
     assert run.passed, run.message
+
+
+@pytest.mark.parametrize("classes,pe,bits,stages", [(16, 16, 20, 4), (12, 12, 8, 4), (12, 4, 8, 2),
+                                                    (10, 5, 6, 3), (4, 1, 6, 0)])
+def test_pipeline_latency_and_backpressure(classes, pe, bits, stages):
+    assert compare_stages(pe) == stages           # one compare level a stage
+    block = LabelSelect(classes=classes, pe=pe, logit_bits=bits)
+    assert block.latency == stages + 1
+    inputs, expected = vectors(np.random.default_rng(classes * pe), classes, pe, 80, bits)
+    assert output_latency(block, inputs[:classes // pe]) == block.latency
+    for idle, backpressure in ((0.0, 0.7), (0.5, 0.5), (0.0, 0.0)):
+        got = simulate_stream(LabelSelect(classes=classes, pe=pe, logit_bits=bits), inputs,
+                              len(expected), idle=idle, backpressure=backpressure, seed=4)
+        assert got == expected
