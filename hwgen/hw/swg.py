@@ -27,7 +27,8 @@ class SlidingWindow(wiring.Component):
     when no remaining window of the frame needs it. The writer may run one frame ahead of the
     reader, and the reader one frame ahead of the writer (when the last rows of an image fall in
     no window), so consecutive frames overlap; but no window of a frame, padding included, is
-    sent before that frame's first transfer has arrived.
+    sent before that frame's first transfer has arrived. The read and the output each take a
+    register stage: a window transfer leaves two cycles after it is issued.
 
     Parameters
     ----------
@@ -73,78 +74,109 @@ class SlidingWindow(wiring.Component):
         m.d.sync += ahead.eq(ahead + writer_done - reader_done)
 
         # --- reader ------------------------------------------------------------------------
+        # The window element (iy, ix, cf) the counters point at, and its line-buffer address
+        # ``(B + iy * RW + ix * CF + cf) mod D`` (B: ring row of the frame's image row 0 times
+        # RW = row words; D = ring words), are registers stepped by constants as the counters
+        # wrap, so the read needs no adder or multiplier after its registers.
+        depth = rows * row_words
         oy = Signal(range(out_h))
         ox = Signal(range(out_w))
         ky = Signal(range(kh))
         kx = Signal(range(kw))
         cf = Signal(range(cf_count))
         oy_base = Signal(range(-ph, (out_h - 1) * sh - ph + 1), init=-ph)   # oy * SH - PH
-        ox_base = Signal(range(-pw, (out_w - 1) * sw - pw + 1), init=-pw)   # ox * SW - PW
-        base_row = Signal(range(rows))        # ring row of the reader's image row 0
-        iy = Signal(range(-ph, height + kh))
-        ix = Signal(range(-pw, width + kw))
+        # The writer may write image rows below ``limit``: the first row the reader still
+        # needs (max(0, oy_base)) plus the ring's rows; of the next frame, rows below
+        # ``limit - height``. Registers, so that the writer's handshake compares registers.
+        limit = Signal(range(rows, height + rows + 1), init=rows)
+        next_limit = Signal(range(rows - height, rows + 1), init=rows - height)
+        iy = Signal(range(-ph, height + kh), init=-ph)
+        ix = Signal(range(-pw, width + kw), init=-pw)
+        address = Signal(range(depth), init=(-ph * row_words - pw * cf_count) % depth)
         pad = Signal()
         row_ready = Signal()
         advance = Signal()
         issue = Signal()
+        read_valid = Signal()           # the read port's data is a window transfer
+        read_pad = Signal()
         out_valid = Signal()
-        out_pad = Signal()
         w_row = Signal(range(height))
         w_started = Signal()            # the writer is inside a frame
 
         m.d.comb += [
-            iy.eq(oy_base + ky),
-            ix.eq(ox_base + kx),
             pad.eq((iy < 0) | (iy >= height) | (ix < 0) | (ix >= width)),
             # Padding needs no row, but waits for its frame to begin: no output before input.
             row_ready.eq((ahead == 1) | ((ahead == 0) & Mux(pad, w_started, w_row > iy))),
             advance.eq(~out_valid | self.o.ready),
             issue.eq(advance & row_ready),
-        ]
-        ring_row = (base_row + iy)[:(rows - 1).bit_length()]     # rows >= 2, a power of two
-        m.d.comb += [
             read.en.eq(advance),
-            read.addr.eq(ring_row * row_words + ix[:max(1, width.bit_length())] * cf_count + cf),
+            read.addr.eq(address),
         ]
+        # Read, then the padding multiplexer into the output register (a block RAM's output is
+        # slow); both stages move on ``advance``.
         with m.If(advance):
-            m.d.sync += [out_valid.eq(issue), out_pad.eq(pad)]
-        m.d.comb += [self.o.valid.eq(out_valid),
-                     self.o.payload.eq(Mux(out_pad, 0, read.data))]
+            m.d.sync += [read_valid.eq(issue), read_pad.eq(pad), out_valid.eq(read_valid),
+                         self.o.payload.eq(Mux(read_pad, 0, read.data))]
+        m.d.comb += self.o.valid.eq(out_valid)
 
         last = {"cf": cf == cf_count - 1, "kx": kx == kw - 1, "ky": ky == kh - 1,
                 "ox": ox == out_w - 1, "oy": oy == out_h - 1}
         m.d.comb += reader_done.eq(issue & last["cf"] & last["kx"] & last["ky"] & last["ox"]
                                    & last["oy"])
+        row_step = -(kw * cf_count) + 1                  # back to the window's column 0, cf 0
+        line_step = -((out_w - 1) * sw + kw) * cf_count + 1   # back to image column -PW
+
+        def step(delta: int):
+            """``address`` moves by ``delta`` words, modulo the ring."""
+            delta %= depth
+            moved = address + delta
+            m.d.sync += address.eq(Mux(moved >= depth, moved - depth, moved))
+
         with m.If(issue):
             m.d.sync += cf.eq(Mux(last["cf"], 0, cf + 1))
-            with m.If(last["cf"]):
-                m.d.sync += kx.eq(Mux(last["kx"], 0, kx + 1))
-                with m.If(last["kx"]):
-                    m.d.sync += ky.eq(Mux(last["ky"], 0, ky + 1))
-                    with m.If(last["ky"]):
-                        with m.If(last["ox"]):
-                            m.d.sync += [ox.eq(0), ox_base.eq(-pw)]
-                            with m.If(last["oy"]):
-                                m.d.sync += [oy.eq(0), oy_base.eq(-ph),
-                                             base_row.eq((base_row + height) % rows)]
-                            with m.Else():
-                                m.d.sync += [oy.eq(oy + 1), oy_base.eq(oy_base + sh)]
+            with m.If(~last["cf"] | ~last["kx"]):
+                step(1)
+                with m.If(last["cf"]):
+                    m.d.sync += [kx.eq(kx + 1), ix.eq(ix + 1)]
+            with m.Else():
+                m.d.sync += kx.eq(0)
+                with m.If(~last["ky"]):
+                    m.d.sync += [ky.eq(ky + 1), iy.eq(iy + 1), ix.eq(ix - (kw - 1))]
+                    step(row_words + row_step)
+                with m.Else():
+                    m.d.sync += ky.eq(0)
+                    with m.If(~last["ox"]):
+                        m.d.sync += [ox.eq(ox + 1), iy.eq(iy - (kh - 1)),
+                                     ix.eq(ix + sw - (kw - 1))]
+                        step(-(kh - 1) * row_words + (sw - kw) * cf_count + 1)
+                    with m.Else():
+                        m.d.sync += [ox.eq(0), ix.eq(-pw)]
+                        with m.If(~last["oy"]):
+                            next_base = oy_base + sh
+                            m.d.sync += [oy.eq(oy + 1), oy_base.eq(next_base),
+                                         limit.eq(Mux(next_base < 0, 0, next_base) + rows),
+                                         next_limit.eq(Mux(next_base < 0, 0, next_base)
+                                                       + rows - height),
+                                         iy.eq(iy + sh - (kh - 1))]
+                            step((sh - kh + 1) * row_words + line_step)
                         with m.Else():
-                            m.d.sync += [ox.eq(ox + 1), ox_base.eq(ox_base + sw)]
+                            # The next frame's image row 0 is ``height`` rows further round.
+                            m.d.sync += [oy.eq(0), oy_base.eq(-ph), limit.eq(rows),
+                                         next_limit.eq(rows - height),
+                                         iy.eq(-ph)]
+                            step((height - (out_h - 1) * sh - kh + 1) * row_words + line_step)
 
         # --- writer ------------------------------------------------------------------------
         w_x = Signal(range(width))
         w_cf = Signal(range(cf_count))
         w_address = Signal(range(rows * row_words))
-        needed = Signal(range(height + 1))       # first image row the reader still needs
         allowed = Signal()
         take = Signal()
         w_last_row = w_row == height - 1
         m.d.comb += [
-            needed.eq(Mux(oy_base < 0, 0, oy_base)),
             allowed.eq((ahead == -1)
-                       | ((ahead == 0) & (w_row < needed + rows))
-                       | ((ahead == 1) & ~w_last_row & (w_row + height < needed + rows))),
+                       | ((ahead == 0) & (w_row < limit))
+                       | ((ahead == 1) & ~w_last_row & (w_row < next_limit))),
             self.i.ready.eq(allowed),
             take.eq(self.i.valid & allowed),
             write.en.eq(take),

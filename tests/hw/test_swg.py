@@ -70,6 +70,17 @@ def test_amaranth_sim_matches_golden(shape):
     assert got == expected
 
 
+@pytest.mark.parametrize("shape", [SHAPES[1], SHAPES[3], SHAPES[4]])
+def test_pipeline_under_heavy_backpressure(shape):
+    # The read and output registers stall with the reader's counters and addresses.
+    layer = _layer(shape)
+    inputs, expected = _vectors(layer, 3, seed=9)
+    for idle, backpressure in ((0.0, 0.7), (0.6, 0.6)):
+        got = simulate_stream(SlidingWindow(layer), inputs, len(expected), idle=idle,
+                              backpressure=backpressure, seed=2)
+        assert got == expected
+
+
 @pytest.mark.cocotb
 @pytest.mark.parametrize("shape", SHAPES)
 def test_cosim_matches_golden(shape, sim_build_root):
