@@ -54,6 +54,10 @@ class Workspace:
     spec: Spec
     root: Path
     say: object = print
+    #: What this run reused instead of making (for the report).
+    reused: list = dataclasses.field(default_factory=list)
+    #: The checkpoint in use when it is a shipped one.
+    _checkpoint: Path | None = None
 
     @classmethod
     def create(cls, spec: Spec, out=None, *, seed: int | None = None, say=print) -> "Workspace":
@@ -72,8 +76,10 @@ class Workspace:
         for layer in model["layers"]:        # folding does not change what is trained
             layer.pop("pe", None)
             layer.pop("simd", None)
+        train = dataclasses.asdict(spec.train)
+        train.pop("prebuilt")                # where a result may be found, not what it is
         key = {"data": dataclasses.asdict(spec.data), "seed": spec.seed,
-               "train": dataclasses.asdict(spec.train), "model": model}
+               "train": train, "model": model}
         if spec.cim is not None:             # the macro is trained through
             key["cim"] = dataclasses.asdict(spec.cim)
         return _digest(key)
@@ -96,8 +102,29 @@ class Workspace:
     def checkpoint_file(self) -> Path:
         return self.spec.checkpoint_path or self.root / "checkpoint.pt"
 
+    def _prebuilt(self, name: str, kind: str, key: str, read_key) -> Path | None:
+        """The spec's ``train.prebuilt`` file ``name`` if it was made for ``key`` (``read_key``
+        gives a file's key); says why when there is one but it is not used."""
+        folder = self.spec.prebuilt_path
+        if folder is None:
+            return None
+        path = folder / name
+        if not path.exists():
+            self.say(f"no shipped {kind} {path}: making it")
+            return None
+        try:
+            saved_key = read_key(path)
+        except (HwgenError, OSError, KeyError, ValueError, RuntimeError) as error:
+            self.say(f"shipped {kind} {path} unreadable ({error}): making it")
+            return None
+        if saved_key != key:
+            self.say(f"shipped {kind} {path} was made from other settings: making it")
+            return None
+        return path
+
     def train(self, *, force: bool = False) -> dict:
-        """Train (float reference and BNN) unless a matching checkpoint exists; returns metrics."""
+        """Train (float reference and BNN) unless a matching checkpoint exists (in the output
+        folder, or shipped in ``train.prebuilt``); returns metrics."""
         import torch
         path = self.checkpoint_file
         if self.spec.checkpoint_path is not None and not path.exists():
@@ -106,7 +133,16 @@ class Workspace:
             saved = torch.load(path, map_location="cpu", weights_only=False)
             if self.spec.checkpoint_path is not None or saved.get("key") == self.train_key:
                 self.say(f"reusing checkpoint {path}")
+                self.reused.append(f"checkpoint {path}")
                 return saved["metrics"]
+        shipped = None if force else self._prebuilt(
+            "checkpoint.pt", "checkpoint", self.train_key,
+            lambda p: torch.load(p, map_location="cpu", weights_only=False)["key"])
+        if shipped is not None:
+            self._checkpoint = shipped
+            self.say(f"reusing shipped checkpoint {shipped}")
+            self.reused.append(f"shipped checkpoint {shipped}")
+            return torch.load(shipped, map_location="cpu", weights_only=False)["metrics"]
         from .data import load_dataset
         from .nn import train_model
         data = load_dataset(self.spec.data, self.spec.seed)
@@ -129,12 +165,13 @@ class Workspace:
     def load_model(self):
         import torch
         from .nn import BNN
-        saved = torch.load(self.checkpoint_file, map_location="cpu", weights_only=False)
+        path = self._checkpoint or self.checkpoint_file
+        saved = torch.load(path, map_location="cpu", weights_only=False)
         model = BNN(self.spec)
         try:
             model.load_state_dict(saved["state_dict"])
         except RuntimeError as error:
-            raise HwgenError(f"{self.checkpoint_file}: does not fit the spec's model "
+            raise HwgenError(f"{path}: does not fit the spec's model "
                              f"({str(error).splitlines()[0]})") from None
         model.eval()
         return model, saved["metrics"]
@@ -155,7 +192,14 @@ class Workspace:
                 graph = None
             if graph is not None and graph.meta.get("key") == self.ir_key:
                 self.say(f"reusing IR {self.ir_file}")
+                self.reused.append(f"IR {self.ir_file}")
                 return graph
+        shipped = None if force else self._prebuilt(
+            "model.ir.npz", "IR", self.ir_key, lambda p: load_ir(p).meta.get("key"))
+        if shipped is not None:
+            self.say(f"reusing shipped IR {shipped} (no data, training or export needed)")
+            self.reused.append(f"shipped IR {shipped}")
+            return load_ir(shipped)
         self.train()
         model, metrics = self.load_model()
         from .data import load_dataset
@@ -193,6 +237,7 @@ class Workspace:
                 self.say(f"sizing again: {error}")
                 saved = None
             if saved is not None and saved.meta.get("hardware_key") == key:
+                self.reused.append(f"hardware IR {self.hardware_ir_file}")
                 self.say(f"reusing hardware IR {self.hardware_ir_file} "
                          f"(FIFO depths {list(saved.fifo_depths)})")
                 return saved
@@ -246,6 +291,7 @@ class Workspace:
         if self.verify_file.exists() and not force:
             saved = json.loads(self.verify_file.read_text())
             if saved.get("key") == key:
+                self.reused.append(f"verification {self.verify_file}")
                 self.say(f"reusing verification {self.verify_file}")
                 return saved
         result = verify_network(graph, fifo_depth=self.spec.hardware.fifo_depth, frames=frames,
@@ -279,6 +325,7 @@ class Workspace:
         if summary_file.exists() and not force:
             saved = json.loads(summary_file.read_text())
             if saved.get("key") == key:
+                self.reused.append(f"bitstream {self.gateware_dir}")
                 self.say(f"reusing bitstream {self.gateware_dir}")
                 return saved
         network = Network(graph, fifo_depth=self.spec.hardware.fifo_depth)
@@ -317,20 +364,79 @@ class Workspace:
     def write_report(self, graph, *, verification: dict | None = None, build: dict | None = None):
         depths = list(graph.fifo_depths) + [None] if graph.fifo_depths is not None \
             else [None] * len(graph.layers)
-        layers = [{**layer._meta(), "cycles_per_frame": layer.expected_cycles(), "fifo_depth": depth}
+        from .estimate import estimate_layer
+        from .golden import run_graph
+        layers = [{**layer._meta(), "cycles_per_frame": layer.expected_cycles(), "fifo_depth": depth,
+                   "estimate": dataclasses.asdict(estimate_layer(layer))}
                   for layer, depth in zip(graph.layers, depths)]
         sizing = graph.meta.get("fifo_sizing")
+        golden = run_graph(graph)
         report = {"spec": self.spec.name, "seed": self.spec.seed,
                   "float_accuracy": graph.meta.get("float_accuracy"),
                   "bnn_accuracy": graph.meta.get("bnn_accuracy"),
+                  "golden_accuracy": golden.accuracy(graph.test_labels),
+                  "test_frames": len(graph.test_labels),
                   "expected_cycles_per_frame": graph.expected_cycles(),
                   "fifo_sizing_s": sizing.get("seconds") if sizing else None,
-                  "layers": layers, "verification": verification, "build": build}
+                  "layers": layers, "verification": verification, "build": build,
+                  "reused": list(self.reused)}
         if build and build.get("fmax_mhz"):
             report["inferences_per_s_at_fmax"] = build["fmax_mhz"] * 1e6 / graph.expected_cycles()
+        if any(layer.macro is not None for layer in graph.mvtus()):
+            report["noise_sweep"] = noise_sweep(graph)
+        report["plots"] = self._plots(graph, report, golden.labels)
         _write_atomic(self.root / "report.json", json.dumps(report, indent=2).encode())
         _write_atomic(self.root / "report.md", _markdown(report).encode())
         return report
+
+    def _plots(self, graph, report: dict, predicted) -> list[str]:
+        """The report's figures under ``plots/``; their names relative to the output folder."""
+        from . import plots
+        folder = self.root / "plots"
+        folder.mkdir(parents=True, exist_ok=True)
+        verification = report.get("verification") or {}
+        made = [plots.plot_cycles(report["layers"], folder / "cycles.png",
+                                  measured=verification.get("measured_cycles")),
+                plots.plot_resources(report["layers"], folder / "resources.png",
+                                     total=report.get("build")),
+                plots.plot_confusion(graph.test_labels, predicted, folder / "confusion.png",
+                                     classes=class_names(graph),
+                                     title="golden model = RTL (with the seeded noise), test set")]
+        sweep = report.get("noise_sweep")
+        if sweep:
+            made.append(plots.plot_noise_sweep(sweep["sigmas"], sweep["accuracies"],
+                                               folder / "noise.png",
+                                               trained_sigma=sweep["built_sigma"]))
+        return [str(path.relative_to(self.root)) for path in made]
+
+
+def class_names(graph) -> list[str]:
+    """Names of the graph's classes: the dataset's, where the IR records them, else numbers."""
+    names = graph.meta.get("class_names")
+    if names and len(names) == graph.classes:
+        return list(names)
+    return [str(index) for index in range(graph.classes)]
+
+
+#: Noise levels of the report's sweep, as multiples of the sigma a network was built for.
+SWEEP_FACTORS = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0)
+
+
+def noise_sweep(graph, factors=SWEEP_FACTORS) -> dict:
+    """Golden-model test accuracy of a cim network with every macro's sigma scaled by each
+    factor (the same seeded noise generator as the RTL; factor 1 is the network as built)."""
+    from .golden import run_graph
+    layers = [layer for layer in graph.layers if getattr(layer, "macro", None) is not None]
+    built = max(layer.macro.sigma for layer in layers)
+    accuracies = []
+    for factor in factors:
+        scaled = dataclasses.replace(graph, layers=tuple(
+            dataclasses.replace(layer, macro=dataclasses.replace(
+                layer.macro, sigma=layer.macro.sigma * factor))
+            if getattr(layer, "macro", None) is not None else layer for layer in graph.layers))
+        accuracies.append(run_graph(scaled).accuracy(graph.test_labels))
+    return {"sigmas": [built * factor for factor in factors], "accuracies": accuracies,
+            "built_sigma": built, "factors": list(factors)}
 
 
 def _shape(layer: dict) -> str:
@@ -348,6 +454,9 @@ def _markdown(report: dict) -> str:
     for key in ("float_accuracy", "bnn_accuracy"):
         if report.get(key) is not None:
             lines.append(f"- {key.replace('_', ' ')}: {report[key]:.4f}")
+    if report.get("golden_accuracy") is not None:
+        lines.append(f"- golden model (the IR, as the RTL computes it) accuracy: "
+                     f"{report['golden_accuracy']:.4f} on {report['test_frames']} test frames")
     lines.append(f"- expected cycles/frame: {report['expected_cycles_per_frame']}")
     if report.get("fifo_sizing_s") is not None:
         lines.append(f"- FIFO sizing: {report['fifo_sizing_s']:.1f} s")
@@ -364,16 +473,33 @@ def _markdown(report: dict) -> str:
                   f"- Fmax {build.get('fmax_mhz', 0):.1f} MHz (requested {build.get('clock_mhz')} MHz)"]
     if report.get("inferences_per_s_at_fmax"):
         lines.append(f"- inferences/s at Fmax: {report['inferences_per_s_at_fmax']:.0f}")
-    lines += ["", "| layer | op | shape | PE | SIMD | cycles/frame | FIFO after |",
-              "|---|---|---|---|---|---|---|"]
+    sweep = report.get("noise_sweep")
+    if sweep:
+        points = ", ".join(f"{sigma:g}: {accuracy:.4f}"
+                           for sigma, accuracy in zip(sweep["sigmas"], sweep["accuracies"]))
+        lines.append(f"- golden accuracy by macro noise sigma (built for "
+                     f"{sweep['built_sigma']:g}): {points}")
+    lines += ["", "| layer | op | shape | PE | SIMD | cycles/frame | FIFO after | "
+                  "LUT4 | FF | BRAM | DSP |",
+              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for layer in report["layers"]:
         macro = layer.get("macro")
         op = layer["op"] if macro is None else (
             f"{layer['op']} on cim ({macro['wordlines']} WL, {macro['adc_bits']}-bit ADC, "
             f"{macro['noise']} noise sigma {macro['sigma']})")
+        estimate = layer.get("estimate") or {}
         lines.append(f"| {layer['name']} | {op} | {_shape(layer)} | {layer.get('pe', '')} | "
                      f"{layer.get('simd', '')} | {layer['cycles_per_frame']} | "
-                     f"{layer.get('fifo_depth') or ''} |")
+                     f"{layer.get('fifo_depth') or ''} | {estimate.get('luts', '')} | "
+                     f"{estimate.get('ffs', '')} | {estimate.get('brams', '')} | "
+                     f"{estimate.get('dsps', '')} |")
+    lines.append("")
+    lines.append("Per-layer resources are hwgen.estimate's figures (the placed totals are above).")
+    if report.get("plots"):
+        lines += ["", "## Plots", ""] + [f"![{Path(name).stem}]({name})" for name in report["plots"]]
+    reused = report.get("reused")
+    lines += ["", "## Reused", ""]
+    lines += [f"- {item}" for item in reused] if reused else ["- nothing: every step ran"]
     return "\n".join(lines) + "\n"
 
 

@@ -316,6 +316,11 @@ class TrainSpec:
     lr: float = 0.01
     #: Reuse this checkpoint (relative to the spec file) instead of training.
     checkpoint: str | None = None
+    #: A folder (relative to the spec file) of shipped results, ``checkpoint.pt`` and
+    #: ``model.ir.npz`` as ``hwgen train``/``export`` write them: each is used when it was made
+    #: from this spec's settings (the same keys as the output folder's), else the step runs.
+    #: hwgen only reads it.
+    prebuilt: str | None = None
     #: Noise-aware training: Gaussian noise of standard deviation noise_sigma * sqrt(driven
     #: rows) on every dot product while training (:class:`hwgen.nn.GaussianMVM`, ``cell``).
     noise_sigma: float = 0.0
@@ -325,11 +330,20 @@ class TrainSpec:
     #: temperature ``concrete_temperature`` for the gradient; see hwgen.cim.macro_mvm_float).
     adc_quantizer: Literal["ste", "concrete"] = "ste"
     concrete_temperature: float = 0.5
+    #: Augmentation: every training frame rolled by a random number of rows (time frames of a
+    #: spectrogram) in -time_shift..time_shift, drawn anew for each batch from the seed.
+    time_shift: int = 0
 
     def check(self, path: str, file):
+        if self.checkpoint is not None and self.prebuilt is not None:
+            raise SpecError(file, f"{path}.prebuilt",
+                            "cannot be given together with checkpoint (give one of the two)")
         if not self.concrete_temperature > 0:
             raise SpecError(file, f"{path}.concrete_temperature",
                             f"must be positive, not {self.concrete_temperature!r}")
+        if self.time_shift < 0:
+            raise SpecError(file, f"{path}.time_shift",
+                            f"must be at least 0, not {self.time_shift!r}")
         for key in ("epochs", "batch_size"):
             if getattr(self, key) < 1:
                 raise SpecError(file, f"{path}.{key}", f"must be at least 1, not {getattr(self, key)!r}")
@@ -457,6 +471,13 @@ class Spec:
             return None
         base = self.path.parent if self.path is not None else Path.cwd()
         return (base / self.train.checkpoint).resolve()
+
+    @property
+    def prebuilt_path(self) -> Path | None:
+        if self.train.prebuilt is None:
+            return None
+        base = self.path.parent if self.path is not None else Path.cwd()
+        return (base / self.train.prebuilt).resolve()
 
 
 def _shape_text(pair) -> str:
