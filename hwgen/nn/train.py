@@ -15,7 +15,7 @@ from ..spec import Spec
 from .model import BNN
 from .robustness import GaussianMVM
 
-__all__ = ["TrainResult", "train_model", "evaluate"]
+__all__ = ["TrainResult", "train_model", "evaluate", "time_shift"]
 
 
 @dataclass
@@ -23,6 +23,17 @@ class TrainResult:
     model: BNN
     test_accuracy: float
     train_accuracy: float
+
+
+def time_shift(frames: torch.Tensor, shape, most: int, generator) -> torch.Tensor:
+    """``frames`` (N, elements in stream order: rows, columns, channels innermost), each rolled
+    by its own random number of rows in ``-most .. most``."""
+    channels, height, width = shape
+    rows = frames.reshape(len(frames), height, width * channels)
+    shift = torch.randint(-most, most + 1, (len(frames), 1), generator=generator)
+    index = (torch.arange(height)[None, :] - shift) % height
+    rolled = torch.gather(rows, 1, index[:, :, None].expand(-1, -1, rows.shape[2]))
+    return rolled.reshape(frames.shape)
 
 
 @torch.no_grad()
@@ -76,7 +87,10 @@ def _train(spec: Spec, data: Dataset, *, binary: bool, seed: int | None,
                 continue
             optimizer.zero_grad()
             firing = [] if zero_raising > 0 else None
-            loss = loss_fn(model(train_x[batch], mvm=noise, firing=firing), train_y[batch])
+            x = train_x[batch]
+            if spec.train.time_shift:
+                x = time_shift(x, data.shape, spec.train.time_shift, generator)
+            loss = loss_fn(model(x, mvm=noise, firing=firing), train_y[batch])
             if firing:
                 loss = loss + zero_raising * torch.stack(firing).mean()
             loss.backward()
