@@ -20,8 +20,8 @@ from .errors import HwgenError
 from .resources import data_dir
 from .toolchain import amaranth_tool_env, verilator_env
 
-__all__ = ["StreamRun", "emit_verilog", "run_stream_test", "default_build_root", "default_timeout",
-           "fresh_dir"]
+__all__ = ["StreamRun", "emit_verilog", "run_stream_test", "run_testbench", "default_build_root",
+           "default_timeout", "fresh_dir"]
 
 _TOP = "top"
 
@@ -169,3 +169,39 @@ def run_stream_test(component, inputs, expected, *, idle: float = 0.0, backpress
                      outputs=[int(word) for word in report["outputs"]],
                      output_cycles=report["output_cycles"], cycles=report["cycles"],
                      wall_s=report["wall_s"], message=report["message"])
+
+
+def run_testbench(component, test_module: str, config: dict, *, build_root=None,
+                  name: str = "testbench", seed: int = 0) -> tuple[bool, dict]:
+    """Co-simulate ``component`` on Verilator with the cocotb testbench ``sim/<test_module>.py``.
+
+    ``config`` is written as JSON to the file named by the environment variable
+    ``HWGEN_CONFIG``, with ``observed``: the path where the testbench writes what it saw (a JSON
+    object). Returns whether every cocotb test passed, and that object.
+
+    Raises
+    ------
+    HwgenError
+        The Verilator build failed, or the testbench wrote nothing (it crashed).
+    """
+    from cocotb_tools.runner import get_results, get_runner
+    _prepare_environment()
+    build_root = Path(build_root) if build_root is not None else default_build_root()
+    build_dir = _build(emit_verilog(component), build_root)
+    run_dir = fresh_dir(build_dir / "runs" / name)
+    observed = run_dir / "observed.json"
+    config_file = run_dir / "config.json"
+    config_file.write_text(json.dumps({**config, "observed": str(observed)}))
+    results_xml = run_dir / "results.xml"
+    try:
+        get_runner("verilator").test(
+            test_module=test_module, hdl_toplevel=_TOP, hdl_toplevel_lang="verilog",
+            build_dir=build_dir, test_dir=data_dir("sim"), results_xml=str(results_xml),
+            extra_env={"HWGEN_CONFIG": str(config_file), "PYTHONDONTWRITEBYTECODE": "1"},
+            log_file=run_dir / "sim.log", seed=seed)
+    except SystemExit:   # cocotb's runner exits when a test fails; the results say which
+        pass
+    if not observed.exists():
+        raise HwgenError(f"co-simulation crashed before reporting: see {run_dir / 'sim.log'}")
+    _tests, failures = get_results(results_xml)
+    return failures == 0, json.loads(observed.read_text())

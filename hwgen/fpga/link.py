@@ -31,13 +31,21 @@ def reply_layout(classes: int, logit_bits: int, label_bits: int) -> data.StructL
                               "logits": data.ArrayLayout(signed(logit_bits), classes)})
 
 
+def _crc8_taps() -> list[list[int]]:
+    """For each bit of the next CRC, the bits of ``Cat(crc, byte)`` it is the XOR of.
+
+    The CRC step is linear over GF(2) in the CRC and the byte (shifts and XORs with the
+    polynomial), so it is read off :func:`hwgen.fpga.protocol.crc8_step` on unit inputs.
+    """
+    units = [protocol.crc8_step(1 << k, 0) for k in range(8)] + \
+        [protocol.crc8_step(0, 1 << k) for k in range(8)]
+    return [[k for k, unit in enumerate(units) if unit >> bit & 1] for bit in range(8)]
+
+
 def crc8_step(crc, byte):
-    """The CRC-8 of :func:`hwgen.fpga.protocol.crc8_step` as logic (eight unrolled shifts)."""
-    value = crc ^ byte
-    for _ in range(8):
-        shifted = Cat(Const(0, 1), value[:7])
-        value = Mux(value[7], shifted ^ protocol.CRC_POLY, shifted)
-    return value
+    """:func:`hwgen.fpga.protocol.crc8_step` as logic: one XOR per CRC bit."""
+    bits = Cat(crc, byte)
+    return Cat(*[Cat(*[bits[k] for k in taps]).xor() for taps in _crc8_taps()])
 
 
 class RequestParser(wiring.Component):
