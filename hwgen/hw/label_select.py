@@ -3,6 +3,8 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from .skid import skid_output
+
 __all__ = ["LabelSelect", "result_layout", "compare_stages"]
 
 #: Compare levels of the argmax tree between two registers: a compare of two logits and the
@@ -46,8 +48,9 @@ class LabelSelect(wiring.Component):
         Transfer ``k`` of a frame carries classes ``k*pe .. k*pe+pe-1``.
     o : ``Out(stream.Signature(result_layout(classes, logit_bits)))``
         One transfer per frame, registered, :attr:`latency` cycles after the frame's last
-        input transfer. Input is accepted whenever the output register is empty or being read
-        (every stage of the pipeline moves then), so one transfer per cycle when not stalled.
+        input transfer. Input is accepted, and every stage of the pipeline moves, while the
+        skid register behind the output register is empty (it fills only when a result meets
+        a held output), so one transfer per cycle when not stalled.
     """
 
     def __init__(self, *, classes: int, pe: int, logit_bits: int):
@@ -81,7 +84,6 @@ class LabelSelect(wiring.Component):
         take = Signal()
         base = Signal(label_shape)          # class of the transfer's logit 0: a multiple of pe
         m.d.comb += [
-            advance.eq(~self.o.valid | self.o.ready),
             self.i.ready.eq(advance),
             take.eq(self.i.valid & advance),
         ]
@@ -118,20 +120,20 @@ class LabelSelect(wiring.Component):
         best_index = Signal(label_shape)
         chunk_bits = pe * self.logit_bits
         earlier = Signal((chunks - 1) * chunk_bits)
-        with m.If(self.o.valid & self.o.ready):
-            m.d.sync += self.o.valid.eq(0)
+        replace = first | greater(chunk_value, best_value)
+        winner_index = Signal(label_shape)
+        result = Signal(self.o.payload.shape())
+        m.d.comb += [winner_index.eq(Mux(replace, base + chunk_index, best_index)),
+                     result.label.eq(winner_index), result.logits.eq(Cat(earlier, logits))]
         with m.If(advance & valid):
-            replace = first | greater(chunk_value, best_value)
-            winner_value = Mux(replace, chunk_value, best_value)
-            winner_index = Mux(replace, base + chunk_index, best_index)
-            m.d.sync += [best_value.eq(winner_value), best_index.eq(winner_index)]
-            with m.If(last):
-                m.d.sync += [self.o.valid.eq(1),
-                             self.o.payload.label.eq(winner_index),
-                             self.o.payload.logits.eq(Cat(earlier, logits))]
-            with m.Else():
-                if chunks > 1:
+            m.d.sync += [best_value.eq(Mux(replace, chunk_value, best_value)),
+                         best_index.eq(winner_index)]
+            if chunks > 1:
+                with m.If(~last):
                     m.d.sync += earlier.eq(Cat(earlier[chunk_bits:], logits))
+        # The output register with a skid register behind it (:func:`skid_output`): every stage
+        # moves on ``advance``, a register, not on ``o.ready``.
+        m.d.comb += advance.eq(skid_output(m, self.o, result, valid & last))
         return m
 
 

@@ -6,9 +6,11 @@ from amaranth.lib.wiring import In, Out
 
 from ..ir import MVTULayer
 from .cim import CimMacro, macro_latency
-from .popcount import chunk_popcounts, pipelined_sum, pipelined_sum_stages, tree_sum
+from .skid import skid_output
+from .popcount import (chunk_popcounts, pipelined_sum, pipelined_sum_bits, pipelined_sum_stages,
+                       tree_sum)
 
-__all__ = ["MVTU", "mvtu_output_shape", "mvtu_latency", "sum_latency"]
+__all__ = ["MVTU", "mvtu_output_shape", "mvtu_latency", "sum_latency", "sum_register_bits"]
 
 
 def mvtu_output_shape(layer: MVTULayer):
@@ -106,6 +108,13 @@ def sum_latency(layer: MVTULayer) -> int:
     return 1 + pipelined_sum_stages(leaves, SUM_LEVELS_PER_STAGE)
 
 
+def sum_register_bits(layer: MVTULayer) -> int:
+    """Flip-flops of one neuron's per-cycle sum pipeline of a digital layer: its registered
+    leaves and partial sums (:func:`pipelined_sum_bits`)."""
+    row, vector = Signal(layer.simd), Signal(layer.in_width)
+    return pipelined_sum_bits(_simd_terms(layer, row, vector), levels=SUM_LEVELS_PER_STAGE)
+
+
 def mvtu_latency(layer: MVTULayer) -> int:
     """Cycles from the transfer that issues a neuron fold's last input to its output
     transfer's ``valid``, without stalls: the issue registers, :func:`sum_latency`, the
@@ -147,9 +156,11 @@ class MVTU(wiring.Component):
     replay reads) -> the weight word and input vector registered -> the sum's leaves (chunk
     popcounts, +-x) -> every two adder levels of their tree -> accumulate -> threshold
     compare or dot product into the output register; a cim layer's macro instead of the
-    leaves and tree. All stages move together (``advance``) whenever the output register is
-    empty or being read, so a full pipeline sustains one transfer per cycle and stalls only on
-    backpressure; the latency is not in the cycles per vector.
+    leaves and tree. All stages move together (``advance``) while the skid register behind
+    the output register is empty: it takes the result the pipeline delivers while the output
+    is held, and the pipeline stalls while it is full, so ``advance`` and ``i.ready`` depend on
+    no downstream ``o.ready``. A full pipeline sustains one transfer per cycle and stalls only
+    on backpressure; the latency is not in the cycles per vector.
     """
 
     def __init__(self, layer: MVTULayer):
@@ -183,10 +194,8 @@ class MVTU(wiring.Component):
         from_input = Signal()
         issue = Signal()
         advance = Signal()
-        out_valid = Signal()
 
         m.d.comb += [
-            advance.eq(~out_valid | self.o.ready),
             from_input.eq(nf == 0),
             issue.eq(advance & (self.i.valid | ~from_input)),
             self.i.ready.eq(advance & from_input),
@@ -292,9 +301,7 @@ class MVTU(wiring.Component):
                 m.d.sync += [s3_total[j].eq(total[j]) for j in range(pe)]
 
         # --- output: thresholds compared, or the dot products, into the output register --------
-        with m.If(advance):
-            m.d.sync += out_valid.eq(s3_valid)
-        m.d.comb += self.o.valid.eq(out_valid)
+        result = Signal(mvtu_output_shape(layer))
         if layer.output == "bits":
             width, count = layer.threshold_bits, layer.levels - 1
             m.submodules.thresholds = thresholds = memory.Memory(
@@ -313,11 +320,11 @@ class MVTU(wiring.Component):
                 passed = [(s3_total[j] >= word[(j * count + t) * width:][:width].as_signed())
                           ^ invert for t in range(count)]
                 outputs.append(passed[0] if count == 1 else tree_sum(passed)[:layer.act_bits])
-            with m.If(advance):
-                m.d.sync += self.o.payload.eq(Cat(*outputs))
+            m.d.comb += result.eq(Cat(*outputs))
         else:
-            with m.If(advance):
-                for j in range(pe):
-                    dot = (s3_total[j] << 1) - Const(layer.mw) if popcounting else s3_total[j]
-                    m.d.sync += self.o.payload[j].eq(dot)
+            for j in range(pe):
+                dot = (s3_total[j] << 1) - Const(layer.mw) if popcounting else s3_total[j]
+                m.d.comb += result[j].eq(dot)
+        # The output register, and a skid register behind it (:func:`skid_output`).
+        m.d.comb += advance.eq(skid_output(m, self.o, result, s3_valid))
         return m

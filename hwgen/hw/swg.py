@@ -4,6 +4,7 @@ from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..ir import SWGLayer
+from .skid import skid_output
 
 __all__ = ["SlidingWindow", "ring_rows"]
 
@@ -28,7 +29,8 @@ class SlidingWindow(wiring.Component):
     reader, and the reader one frame ahead of the writer (when the last rows of an image fall in
     no window), so consecutive frames overlap; but no window of a frame, padding included, is
     sent before that frame's first transfer has arrived. The read and the output each take a
-    register stage: a window transfer leaves two cycles after it is issued.
+    register stage: a window transfer leaves two cycles after it is issued; a skid register
+    behind the output keeps ``o.ready`` out of the reader's logic.
 
     Parameters
     ----------
@@ -99,7 +101,6 @@ class SlidingWindow(wiring.Component):
         issue = Signal()
         read_valid = Signal()           # the read port's data is a window transfer
         read_pad = Signal()
-        out_valid = Signal()
         w_row = Signal(range(height))
         w_started = Signal()            # the writer is inside a frame
 
@@ -107,17 +108,16 @@ class SlidingWindow(wiring.Component):
             pad.eq((iy < 0) | (iy >= height) | (ix < 0) | (ix >= width)),
             # Padding needs no row, but waits for its frame to begin: no output before input.
             row_ready.eq((ahead == 1) | ((ahead == 0) & Mux(pad, w_started, w_row > iy))),
-            advance.eq(~out_valid | self.o.ready),
             issue.eq(advance & row_ready),
             read.en.eq(advance),
             read.addr.eq(address),
         ]
         # Read, then the padding multiplexer into the output register (a block RAM's output is
-        # slow); both stages move on ``advance``.
+        # slow), with a skid register behind it (:func:`skid_output`): the reader moves on
+        # ``advance``, a register, not on ``o.ready``.
         with m.If(advance):
-            m.d.sync += [read_valid.eq(issue), read_pad.eq(pad), out_valid.eq(read_valid),
-                         self.o.payload.eq(Mux(read_pad, 0, read.data))]
-        m.d.comb += self.o.valid.eq(out_valid)
+            m.d.sync += [read_valid.eq(issue), read_pad.eq(pad)]
+        m.d.comb += advance.eq(skid_output(m, self.o, Mux(read_pad, 0, read.data), read_valid))
 
         last = {"cf": cf == cf_count - 1, "kx": kx == kw - 1, "ky": ky == kh - 1,
                 "ox": ox == out_w - 1, "oy": oy == out_h - 1}
