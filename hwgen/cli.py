@@ -1,4 +1,4 @@
-"""``hwgen train | export | sim | build | report SPEC``.
+"""``hwgen train | export | sim | build | run | program | report SPEC``.
 
 Each command runs the steps it needs that are missing and reuses the rest (see
 :mod:`hwgen.flow`). Bad input ends with one line on stderr and exit status 2; a failed check
@@ -47,6 +47,25 @@ def _parser() -> argparse.ArgumentParser:
                        help="board name under boards/ or a board YAML file (default: the spec's)")
     build.add_argument("--no-verify", action="store_true",
                        help="skip the RTL co-simulation (default: verify before building)")
+    run = command("run", "stream the test set to the board over a serial port; report accuracy, "
+                         "agreement with the golden model and throughput")
+    run.add_argument("--port", required=True,
+                     help="serial port of the board (e.g. /dev/ttyUSB0) or a pyserial URL")
+    run.add_argument("--baud", type=int, default=None,
+                     help="baud rate (default: the board file's uart_baud)")
+    run.add_argument("--board", default=None,
+                     help="board name under boards/ or a board YAML file (default: the spec's)")
+    run.add_argument("--frames", type=int, default=None,
+                     help="test frames to stream (default: all)")
+    run.add_argument("--timeout", type=float, default=1.0,
+                     help="seconds to wait for an answer before sending a frame again "
+                          "(default: %(default)s)")
+    program = command("program", "load the built bitstream onto the board with openFPGALoader")
+    program.add_argument("--board", default=None,
+                         help="board name under boards/ or a board YAML file (default: the "
+                              "spec's)")
+    program.add_argument("--flash", action="store_true",
+                         help="write the board's flash (default: its SRAM, lost at power-off)")
     command("report", "print the report of the last build")
     return parser
 
@@ -73,10 +92,24 @@ def _run(args) -> int:
     from .spec import load_spec
     spec = load_spec(args.spec)
     # The board is validated before anything runs.
-    board = _load_board(args.board, spec) if args.command == "build" else None
-    if args.command == "sim" and args.frames is not None and args.frames < 1:
+    board = _load_board(args.board, spec) if args.command in ("build", "run", "program") \
+        else None
+    if args.command in ("sim", "run") and args.frames is not None and args.frames < 1:
         raise SpecError("--frames", None, f"must be at least 1, not {args.frames}")
+    if args.command == "run":
+        if args.baud is not None and args.baud <= 0:
+            raise SpecError("--baud", None, f"must be positive, not {args.baud}")
+        if args.timeout <= 0:
+            raise SpecError("--timeout", None, f"must be positive, not {args.timeout:g}")
     workspace = Workspace.create(spec, args.out, seed=args.seed, say=_say)
+
+    if args.command == "program":
+        from .fpga.host import program_board
+        program_board(workspace.gateware_dir / "top.bit", board, flash=args.flash, say=_say)
+        return 0
+    if args.command == "run":
+        return _run_board(args, workspace, board)
+    board = workspace.clocked(board)
 
     if args.command == "train":
         metrics = workspace.train(force=args.force)
@@ -94,7 +127,7 @@ def _run(args) -> int:
         print(workspace.ir_file)
         return 0
     if board is None and spec.hardware.target_fps is not None:
-        board = _load_board(None, spec)          # its clock turns the FPS target into cycles
+        board = workspace.clocked(_load_board(None, spec))   # its clock: FPS target -> cycles
     graph = workspace.hardware(graph, clock_hz=None if board is None else board.clock_mhz * 1e6)
     if args.command == "sim":
         verification = workspace.verify(graph, frames=args.frames)
@@ -108,6 +141,33 @@ def _run(args) -> int:
     print((workspace.root / "report.md").read_text(), end="")
     workspace.check_timing(build)
     _say(f"bitstream: {workspace.gateware_dir / 'top.bit'}")
+    return 0
+
+
+def _run_board(args, workspace, board) -> int:
+    """``hwgen run``: the IR the bitstream was built from, streamed to the board."""
+    from .fpga.host import open_port, run_test_set
+    from .ir import load_ir
+    if workspace.hardware_ir_file.exists():
+        graph = load_ir(workspace.hardware_ir_file)
+        _say(f"using the hardware IR {workspace.hardware_ir_file}")
+    else:
+        graph = workspace.export()
+    baud = board.uart_baud if args.baud is None else args.baud
+    port = open_port(args.port, baud=baud, timeout=args.timeout)
+    try:
+        report = run_test_set(graph, port, frames=args.frames, timeout=args.timeout,
+                              name=f"the board on {args.port}", say=_say)
+    finally:
+        port.close()
+    print(json.dumps({"port": args.port, "baud": baud, **report.to_dict()}, indent=2))
+    _say(f"{report.frames} frames at {report.frames_per_s:.1f} frames/s: accuracy "
+         f"{report.accuracy:.4f} (golden {report.golden_accuracy:.4f}), golden agreement "
+         f"{report.golden_agreement:.4f}")
+    if report.mismatches:
+        raise HwgenError(f"the board differs from golden in {len(report.mismatches)} places "
+                         f"({report.golden_agreement:.2%} of frames agree); first: "
+                         f"{report.mismatches[0]}")
     return 0
 
 

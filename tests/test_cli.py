@@ -22,7 +22,7 @@ MLP = REPO / "examples" / "digits_mlp.yaml"
 def test_module_entry_point():
     result = subprocess.run([sys.executable, "-m", "hwgen", "--help"], capture_output=True, text=True)
     assert result.returncode == 0
-    for command in ("train", "export", "sim", "build", "report"):
+    for command in ("train", "export", "sim", "build", "run", "program", "report"):
         assert command in result.stdout
 
 

@@ -1,0 +1,260 @@
+"""``hwgen run`` and ``hwgen program`` without a board: a fake serial port that answers as the
+board does (through the protocol module, with the golden model's results), bytes lost on the
+way, the wrong bitstream, a board that differs from golden, a missing openFPGALoader."""
+import json
+import time
+
+import numpy as np
+import pytest
+
+from hwgen.cli import main
+from hwgen.errors import HwgenError
+from hwgen.fpga import host, protocol
+from hwgen.golden import run_graph
+from hwgen.ir import Graph, save_ir
+from tests.conftest import REPO, random_layer
+
+SPEC = REPO / "examples" / "digits_mlp.yaml"
+
+
+class FakeBoard:
+    """A serial port with a board behind it: requests decoded by the protocol module, frames
+    answered with the golden model's class and logits.
+
+    ``lose``: indices of host messages that lose one byte on the way (so get no answer);
+    ``corrupt``: frame indices (in arrival order) whose first logit comes back one higher;
+    ``network_id``: what the info answer says instead of the graph's id.
+    """
+
+    def __init__(self, graph, *, lose=(), corrupt=(), network_id=None):
+        self.graph = graph
+        self.info = protocol.info_for(graph, logit_bits=graph.layers[-1].out_bits)
+        if network_id is not None:
+            self.info = protocol.Info(**{**self.info.__dict__, "network_id": network_id})
+        self.requests = protocol.RequestDecoder(elements=graph.input_elements,
+                                                input_bits=graph.input_bits)
+        self.lose, self.corrupt = set(lose), set(corrupt)
+        self.messages = 0
+        self.frames = 0
+        self.out = bytearray()
+        self.closed = False
+
+    def write(self, data):
+        if self.messages in self.lose:
+            data = data[:len(data) // 2] + data[len(data) // 2 + 1:]
+        self.messages += 1
+        for kind, value in self.requests.feed(data):
+            if kind == "info":
+                self.out += protocol.encode_info(self.info)
+            elif kind == "error":
+                self.out += protocol.encode_error(value)
+            else:
+                seq, elements = value
+                golden = run_graph(self.graph, np.array([elements]))
+                logits = [int(v) for v in golden.logits[0]]
+                if self.frames in self.corrupt:
+                    logits[0] += 1
+                self.frames += 1
+                self.out += protocol.encode_result(
+                    protocol.Result(seq, int(golden.labels[0]), tuple(logits)),
+                    logit_bytes=self.info.logit_bytes)
+        return len(data)
+
+    @property
+    def in_waiting(self):
+        return len(self.out)
+
+    def read(self, size=1):
+        if not self.out:
+            time.sleep(0.001)
+        data, self.out = bytes(self.out[:size]), self.out[size:]
+        return data
+
+    def close(self):
+        self.closed = True
+
+
+def graph(frames=12) -> Graph:
+    rng = np.random.default_rng(3)
+    layers = (random_layer(rng, mw=16, mh=8, pe=2, simd=4, name="fc0", in_encoding="uint",
+                           in_bits=3),
+              random_layer(rng, mw=8, mh=3, pe=1, simd=8, name="fc1", logits=True))
+    return Graph("host", (16, 1, 1), 3, layers, rng.integers(0, 8, (frames, 16)),
+                 rng.integers(0, 3, frames), input_encoding="uint", input_bits=3)
+
+
+def test_link_streams_frames_and_resends_lost_ones():
+    g = graph()
+    port = FakeBoard(g, lose={3, 6})             # two frame messages lose a byte
+    link = host.BoardLink(port, timeout=0.05)
+    assert link.info() == port.info
+    results, resent = link.classify(g.test_frames, input_bits=g.input_bits)
+    golden = run_graph(g)
+    assert [r.label for r in results] == golden.labels.tolist()
+    assert [list(r.logits) for r in results] == golden.logits.tolist()
+    assert resent >= 2
+
+
+def test_link_gives_up_on_a_silent_board():
+    g = graph()
+    port = FakeBoard(g)
+    link = host.BoardLink(port, timeout=0.02)
+    link.info()
+    port.lose = set(range(100))                 # nothing gets through any more
+    with pytest.raises(HwgenError, match=r"did not answer frame 0 after 3 tries \(no answer"):
+        link.classify(g.test_frames[:2], input_bits=g.input_bits, retries=2)
+
+
+def test_info_timeout():
+    g = graph()
+    port = FakeBoard(g, lose=range(10))
+    with pytest.raises(HwgenError, match=r"no answer from the board to the info query"):
+        host.BoardLink(port, timeout=0.02).info()
+
+
+@pytest.fixture
+def workspace(tmp_path, monkeypatch):
+    """An output folder holding a hardware IR, and ports that open onto a FakeBoard."""
+    g = graph()
+    out = tmp_path / "out"
+    out.mkdir()
+    save_ir(g, out / "hardware.ir.npz")
+    boards = []
+
+    def open_port(port, *, baud, timeout):
+        assert port == "/dev/fake" and baud in (115200, 3_000_000) and timeout == 0.05
+        board = FakeBoard(g, **options)
+        boards.append(board)
+        return board
+
+    options = {}
+    monkeypatch.setattr(host, "open_port", open_port)
+    return g, out, options, boards
+
+
+def run_args(out, *extra):
+    return ["run", "--port", "/dev/fake", str(SPEC), "--out", str(out), "--timeout", "0.05",
+            *extra]
+
+
+def test_run_reports_accuracy_and_throughput(workspace, capsys):
+    g, out, options, boards = workspace
+    options["lose"] = {4}
+    assert main(run_args(out, "--frames", "10")) == 0
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)
+    golden = run_graph(g, g.test_frames[:10])
+    assert report["frames"] == 10 and report["baud"] == 115200
+    assert report["accuracy"] == pytest.approx(np.mean(golden.labels == g.test_labels[:10]))
+    assert report["accuracy"] == report["golden_accuracy"]
+    assert report["golden_agreement"] == 1.0 and report["mismatches"] == 0
+    assert report["frames_per_s"] > 0 and report["resent"] >= 1
+    assert report["network_id"] == f"{protocol.network_id(g):08x}"
+    assert "frames/s" in captured.err and "using the hardware IR" in captured.err
+    assert boards[0].closed
+
+
+def test_run_baud_option(workspace, capsys):
+    _, out, _, _ = workspace
+    assert main(run_args(out, "--baud", "3000000", "--frames", "1")) == 0
+    assert json.loads(capsys.readouterr().out)["baud"] == 3_000_000
+
+
+def test_run_fails_when_the_board_differs_from_golden(workspace, capsys):
+    g, out, options, _ = workspace
+    options["corrupt"] = {2}
+    assert main(run_args(out)) == 1
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)
+    golden = run_graph(g)
+    assert report["mismatches"] == 1
+    assert report["golden_agreement"] == pytest.approx(1 - 1 / len(g.test_frames))
+    error = captured.err.strip().splitlines()[-1]
+    assert error == (f"hwgen: error: the board differs from golden in 1 places (91.67% of "
+                     f"frames agree); first: frame 2: logit 0 is {golden.logits[2][0] + 1}, "
+                     f"golden {golden.logits[2][0]}")
+
+
+def test_run_refuses_another_network(workspace, capsys):
+    g, out, options, _ = workspace
+    options["network_id"] = 0x12345678
+    assert main(run_args(out)) == 1
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error.startswith("hwgen: error: the board on /dev/fake runs another network: it has "
+                            "16 elements of 3 bits, 3 classes, 1-byte logits, network id "
+                            "12345678")
+    assert error.endswith(f"network id {protocol.network_id(g):08x}, protocol 1")
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--frames", "0"], "--frames: must be at least 1, not 0"),
+    (["--baud", "-5"], "--baud: must be positive, not -5"),
+    (["--timeout", "0"], "--timeout: must be positive, not 0"),
+])
+def test_run_rejects_bad_options(workspace, capsys, extra, message):
+    _, out, _, _ = workspace
+    assert main(run_args(out, *extra)) == 2
+    assert capsys.readouterr().err.strip() == f"hwgen: error: {message}"
+
+
+def test_run_names_a_port_that_does_not_open(tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    save_ir(graph(), out / "hardware.ir.npz")
+    assert main(["run", "--port", str(tmp_path / "ttyNONE"), str(SPEC), "--out", str(out)]) == 1
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error.startswith(f"hwgen: error: cannot open serial port {tmp_path / 'ttyNONE'}: ")
+
+
+def test_network_id_ignores_folding_and_fifos():
+    g = graph()
+    refolded = g.with_layers({"fc0": {"pe": 4, "simd": 2}}).with_fifo_depths([5])
+    assert protocol.network_id(refolded) == protocol.network_id(g)
+    thresholds = g.layers[0].thresholds.copy()
+    thresholds[1] += 1
+    changed = g.with_layers({"fc0": {"thresholds": thresholds}})
+    assert protocol.network_id(changed) != protocol.network_id(g)
+
+
+# --- hwgen program ---------------------------------------------------------------------------
+
+def program_args(out, *extra):
+    return ["program", str(SPEC), "--out", str(out), *extra]
+
+
+def test_program_needs_a_bitstream(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(program_args(out)) == 1
+    assert capsys.readouterr().err.strip() == (
+        f"hwgen: error: no bitstream at {out / 'gateware' / 'top.bit'}: run hwgen build first")
+
+
+def test_program_needs_openfpgaloader(tmp_path, capsys, monkeypatch):
+    out = tmp_path / "out"
+    (out / "gateware").mkdir(parents=True)
+    (out / "gateware" / "top.bit").write_bytes(b"bits")
+    monkeypatch.setenv("OPENFPGALOADER", "no-such-openFPGALoader")
+    assert main(program_args(out)) == 1
+    assert capsys.readouterr().err.strip() == (
+        "hwgen: error: no-such-openFPGALoader not found: install openFPGALoader (Debian/Ubuntu: "
+        "apt install openfpgaloader) or set OPENFPGALOADER to its path")
+
+
+@pytest.mark.parametrize("flash", [False, True])
+def test_program_runs_openfpgaloader(tmp_path, capsys, monkeypatch, flash):
+    out = tmp_path / "out"
+    (out / "gateware").mkdir(parents=True)
+    bitstream = out / "gateware" / "top.bit"
+    bitstream.write_bytes(b"bits")
+    log = tmp_path / "args.txt"
+    fake = tmp_path / "openFPGALoader"
+    fake.write_text(f"#!/bin/sh\necho \"$@\" > {log}\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("OPENFPGALOADER", str(fake))
+    assert main(program_args(out, *(["--flash"] if flash else []))) == 0
+    assert log.read_text().split() == ["-b", "ulx3s", *(["-f"] if flash else []), str(bitstream)]
+
+    fake.write_text("#!/bin/sh\nexit 3\n")
+    assert main(program_args(out)) == 1
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        f"hwgen: error: openFPGALoader failed (exit status 3) loading {bitstream} onto ulx3s")
