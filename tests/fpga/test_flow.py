@@ -11,7 +11,7 @@ from amaranth.sim import Simulator
 from hwgen.errors import HwgenError
 from hwgen.fpga.board import load_board
 from hwgen.fpga.flow import build_bitstream, build_platform
-from hwgen.fpga.top import RomPlayer, RomTop
+from hwgen.fpga.top import BoardTop, RomPlayer, RomTop
 
 WIDTH, CLASSES, TRANSFERS = 16, 4, 2
 KEYS = [0x0000, 0xFFFF, 0x00FF, 0xF0F0]
@@ -250,34 +250,43 @@ def test_build_rejects_bad_name(tmp_path):
         build_bitstream(object(), board, tmp_path, name="my-top")   # checked before use
 
 
+def board_top(board, frames=8):
+    words = make_words(frames)
+    return BoardTop(network=PopcountNetwork(), words=words, transfers_per_frame=TRANSFERS,
+                    labels=[label for _, label in golden(words)], board=board, input_bits=8)
+
+
 @pytest.mark.slow
 def test_build_bitstream(tmp_path):
+    """The UART board top (the one hwgen build uses) through the whole ECP5 flow."""
     board = load_board("ulx3s")
     # 256 frames: 512 words of 16 bits, enough for Yosys to use a block RAM
-    top = rom_top(board, frames=256)
+    top = board_top(board, frames=256)
     messages = []
     started = time.monotonic()
-    report = build_bitstream(top, board, tmp_path / "gateware", name="rom_top",
+    report = build_bitstream(top, board, tmp_path / "gateware", name="board_top",
                              progress=messages.append)
     elapsed = time.monotonic() - started
     out = tmp_path / "gateware"
     print(f"\nbuild took {elapsed:.1f} s: {report.summary()}")
     print(report.to_dict())
 
-    bitstream = out / "rom_top.bit"
+    bitstream = out / "board_top.bit"
     assert report.bitstream == bitstream and bitstream.stat().st_size > 0
-    for product in ["rom_top.il", "rom_top.v", "rom_top.tim", "rom_top_report.json",
-                    "rom_top.rpt", "build_rom_top.log"]:
+    for product in ["board_top.il", "board_top.v", "board_top.tim", "board_top_report.json",
+                    "board_top.rpt", "build_board_top.log"]:
         assert (out / product).is_file(), product
-    assert "module \\rom_top.player.network" in (out / "rom_top.v").read_text()
+    verilog = (out / "board_top.v").read_text()
+    for module in ("network", "parser", "encoder", "receiver", "transmitter"):
+        assert f"module \\board_top.core.{module}" in verilog, module
     assert sorted(p.name for p in tmp_path.iterdir()) == ["gateware"]   # wrote only there
     assert any("place and route" in message for message in messages)
 
     assert report.luts > 0 and report.ffs > 0
     assert report.brams >= 1
-    assert report.plls == 1 and report.ios == 10
+    assert report.plls == 1 and report.ios == 12       # clock, 8 LEDs, button, UART rx and tx
     assert report.fmax_mhz is not None and report.fmax_mhz > 0
     assert report.clock_mhz == 50 and report.clock_net is not None
     assert report.device.startswith("LFE5U-85F")
     report.check_timing()
-    assert "does not exist in design" not in (out / "rom_top.tim").read_text()  # constraint hit
+    assert "does not exist in design" not in (out / "board_top.tim").read_text()  # constraint hit
