@@ -68,8 +68,9 @@ network_id`); multi-byte fields little-endian
                                                frame buffer, 4 unknown command
 ============================================== ==============================================
 
-Every complete message gets exactly one answer; a message cut short by the next ``SYNC`` gets
-none. Results come in frame order (an error answer may overtake earlier results; ``seq``
+Every complete message gets exactly one answer (an info or error answer is dropped only if
+four are already waiting behind results being sent); a message cut short by the next ``SYNC``
+gets none. Results come in frame order (an error answer may overtake earlier results; ``seq``
 tells them apart). The board buffers ``FRAME_SLOTS`` (2) received frames, so a host can keep
 two in flight; a third is answered with error 3. The host side (encoding, decoding,
 comparison with golden) is :mod:`hwgen.fpga.protocol`, the board side :mod:`hwgen.fpga.link`.
