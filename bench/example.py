@@ -47,6 +47,7 @@ def main(argv=None) -> int:
         board = load_board(args.board)
         out = args.out or REPO / "build" / "bench" / spec.name
         workspace = Workspace.create(spec, out, say=say)
+        board = workspace.clocked(board)
         graph = workspace.export()
         graph = workspace.hardware(graph, clock_hz=board.clock_mhz * 1e6)
         verification = workspace.verify(graph)

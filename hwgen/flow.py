@@ -23,7 +23,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import HwgenError
+from .errors import HwgenError, SpecError
 from .spec import Spec
 
 __all__ = ["Workspace", "ROM_BITS"]
@@ -205,8 +205,12 @@ class Workspace:
         from .data import load_dataset
         from .ir.export import check_export, export_graph
         data = load_dataset(self.spec.data, self.spec.seed)
+        names = {"class_names": list(data.class_names)} if data.class_names else {}
+        if data.quantization:               # how a user's own features become input elements
+            names["quantization"] = {key: value for key, value in data.quantization.items()
+                                     if key != "root"}
         graph = export_graph(model, self.spec, data.test_x, data.test_y,
-                             meta={"key": self.ir_key, **metrics})
+                             meta={"key": self.ir_key, **metrics, **names})
         check_export(model, graph)
         self.say(f"exported IR: {len(graph.layers)} layers, golden = model on "
                  f"{len(graph.test_frames)} test frames")
@@ -309,6 +313,22 @@ class Workspace:
         return summary
 
     # --- build -----------------------------------------------------------------------------
+    def clocked(self, board):
+        """``board`` with the spec's ``hardware.clock_mhz`` as its design clock, if it sets one."""
+        clock = self.spec.hardware.clock_mhz
+        if board is None or clock is None or clock == board.clock_mhz:
+            return board
+        if clock != board.oscillator_mhz:
+            from .fpga.pll import pll_params
+            try:
+                pll_params(board.oscillator_mhz, clock)
+            except ValueError as error:
+                raise SpecError(self.spec.path, "hardware.clock_mhz", str(error)) from None
+        try:
+            return dataclasses.replace(board, clock_mhz=clock)
+        except ValueError as error:          # e.g. the board's UART baud at this clock
+            raise SpecError(self.spec.path, "hardware.clock_mhz", str(error)) from None
+
     @property
     def gateware_dir(self) -> Path:
         return self.root / "gateware"
@@ -317,7 +337,9 @@ class Workspace:
         """Bitstream for ``board``; the summary says whether timing was met (see
         :meth:`check_timing`), so that a failing build still gets its report."""
         from .fpga.flow import build_bitstream
-        from .fpga.top import RomTop
+        from .fpga.protocol import network_id
+        from .fpga.top import BoardTop
+        from .golden import run_graph
         from .hw.network import Network
         key = _digest({"hw": graph.meta.get("hardware_key", self.hardware_key),
                        "board": dataclasses.asdict(board)})
@@ -333,8 +355,12 @@ class Workspace:
         frame_bits = graph.input_elements * graph.input_bits
         count = max(1, min(len(graph.test_frames), ROM_BITS // frame_bits))
         words = network.input_words(graph.test_frames[:count])
-        top = RomTop(network=network, words=words, transfers_per_frame=network.transfers_per_frame,
-                     labels=[int(label) for label in graph.test_labels[:count]], board=board)
+        # The button's ROM pass checks the board against the golden model's classes (the
+        # accuracy is hwgen run's to measure).
+        expected = run_graph(graph, graph.test_frames[:count]).labels
+        top = BoardTop(network=network, words=words, transfers_per_frame=network.transfers_per_frame,
+                       labels=[int(label) for label in expected], board=board,
+                       input_bits=graph.input_bits, network_id=network_id(graph))
         self.root.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(dir=self.root, prefix=".gateware."))
         try:

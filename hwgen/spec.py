@@ -362,8 +362,11 @@ class HardwareSpec:
     fifo_depth: int = 2
     #: Throughput goal for automatic folding, in cycles per frame ...
     target_cycles: int | None = None
-    #: ... or in frames per second at the board's clock (give one of the two at most).
+    #: ... or in frames per second at the design clock (give one of the two at most).
     target_fps: float | None = None
+    #: Design clock in MHz for the board build (``None``: the board file's ``clock_mhz``); a
+    #: PLL makes it from the board's oscillator.
+    clock_mhz: float | None = None
 
     def check(self, path: str, file):
         if self.fifo_depth < 1:
@@ -376,6 +379,9 @@ class HardwareSpec:
                             f"must be at least 1, not {self.target_cycles!r}")
         if self.target_fps is not None and not self.target_fps > 0:
             raise SpecError(file, f"{path}.target_fps", f"must be positive, not {self.target_fps!r}")
+        if self.clock_mhz is not None and not 1 <= self.clock_mhz <= 400:
+            raise SpecError(file, f"{path}.clock_mhz",
+                            f"must lie in 1..400 MHz, not {self.clock_mhz!r}")
 
 
 @dataclass(frozen=True)

@@ -52,7 +52,17 @@ def test_unknown_key(tmp_path, capsys):
     mapping["train"]["epoch"] = 3
     line = _fail(tmp_path, capsys, mapping)
     assert line.endswith("train.epoch: unknown key (allowed: epochs, batch_size, lr, checkpoint, "
-                         "noise_sigma, adc_quantizer, concrete_temperature)")
+                         "prebuilt, noise_sigma, adc_quantizer, concrete_temperature, time_shift)")
+
+
+@pytest.mark.parametrize("section, key, value, problem", [
+    ("train", "time_shift", -1, "train.time_shift: must be at least 0, not -1"),
+    ("hardware", "clock_mhz", 0.5, "hardware.clock_mhz: must lie in 1..400 MHz, not 0.5"),
+])
+def test_bad_train_and_hardware_values(tmp_path, capsys, section, key, value, problem):
+    mapping = _example()
+    mapping.setdefault(section, {})[key] = value
+    assert _fail(tmp_path, capsys, mapping).endswith(problem)
 
 
 def test_unknown_top_level_key(tmp_path, capsys):

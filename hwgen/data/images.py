@@ -36,6 +36,8 @@ class Dataset:
     input_bits: int = 1
     #: How features became elements, where that is not fixed (``speech_commands``).
     quantization: dict | None = None
+    #: Names of the classes (``None``: their numbers are their names).
+    class_names: tuple[str, ...] | None = None
 
 
 def _raw(name: str):

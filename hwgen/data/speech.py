@@ -218,6 +218,6 @@ def speech_dataset(spec, seed: int, *, progress=None):
     test_x = quantize_features(test_features, low, high, spec.input_bits)
     return Dataset(train_x.reshape(len(train_x), -1), train_y,
                    test_x.reshape(len(test_x), -1), splits.test_y, classes=len(CLASSES),
-                   shape=spec.shape, input_bits=spec.input_bits,
+                   shape=spec.shape, input_bits=spec.input_bits, class_names=CLASSES,
                    quantization={"low": low.tolist(), "high": high.tolist(),
                                  "root": str(root)})
