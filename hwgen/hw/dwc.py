@@ -55,8 +55,11 @@ class WidthConverter(wiring.Component):
             take_out.eq(self.o.valid & self.o.ready),
             remaining.eq(Mux(take_out, count - self.out_width, count)),
             kept.eq(Mux(take_out, buffer >> self.out_width, buffer)),
-            # Room for a whole input word once this cycle's output (if any) has left.
-            self.i.ready.eq(remaining + self.in_width <= capacity),
+            # Room for a whole input word once this cycle's output (if any) has left:
+            # remaining + in_width <= capacity, as two compares of the register ``count`` that
+            # this cycle's output selects between (no adder between o.ready and i.ready).
+            self.i.ready.eq(Mux(take_out, count <= capacity - self.in_width + self.out_width,
+                                count <= capacity - self.in_width)),
             take_in.eq(self.i.valid & self.i.ready),
         ]
         # Bits at and above ``count`` are always zero, so OR-ing the new word in is enough.
