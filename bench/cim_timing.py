@@ -66,7 +66,7 @@ class TimingTop(Elaboratable):
         m.domains.sync = ClockDomain("sync")
         m.submodules.clock = self.clock
         m.submodules.unit = unit = self.unit
-        width = len(unit.i.payload)
+        width = len(Value.cast(unit.i.payload))       # a View's len() counts its elements
         stimulus = _lfsr(m, width + 2, 1, "stimulus")
         m.d.comb += [unit.i.payload.eq(stimulus[:width]), unit.i.valid.eq(stimulus[width]),
                      unit.o.ready.eq(stimulus[width + 1])]
