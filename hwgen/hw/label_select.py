@@ -1,5 +1,5 @@
 """Label select: the index of the largest logit of each frame (FINN's LabelSelect, top-1)."""
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -101,7 +101,7 @@ class LabelSelect(wiring.Component):
                 candidates = _compare_level(candidates)
             registers = (Signal(name=f"t{stage}_valid"), Signal(name=f"t{stage}_first"),
                          Signal(name=f"t{stage}_last"), Signal(label_shape, name=f"t{stage}_base"),
-                         Signal.like(self.i.payload, name=f"t{stage}_logits"))
+                         Signal(len(Value.cast(logits)), name=f"t{stage}_logits"))
             best = [(Signal(signed(self.logit_bits), name=f"t{stage}_value{k}"),
                      Signal(local_shape, name=f"t{stage}_index{k}"))
                     for k in range(len(candidates))]

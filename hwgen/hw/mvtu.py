@@ -1,6 +1,6 @@
 """Matrix-vector-threshold unit (FINN's MVAU) for +-1 weights and activations."""
 import numpy as np
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, Shape, Signal, signed, unsigned
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -301,7 +301,7 @@ class MVTU(wiring.Component):
                 m.d.sync += [s3_total[j].eq(total[j]) for j in range(pe)]
 
         # --- output: thresholds compared, or the dot products, into the output register --------
-        result = Signal(mvtu_output_shape(layer))
+        result = Signal(Shape.cast(mvtu_output_shape(layer)).width)
         if layer.output == "bits":
             width, count = layer.threshold_bits, layer.levels - 1
             m.submodules.thresholds = thresholds = memory.Memory(
@@ -324,7 +324,7 @@ class MVTU(wiring.Component):
         else:
             for j in range(pe):
                 dot = (s3_total[j] << 1) - Const(layer.mw) if popcounting else s3_total[j]
-                m.d.comb += result[j].eq(dot)
+                m.d.comb += result[j * layer.out_bits:(j + 1) * layer.out_bits].eq(dot)
         # The output register, and a skid register behind it (:func:`skid_output`).
         m.d.comb += advance.eq(skid_output(m, self.o, result, s3_valid))
         return m

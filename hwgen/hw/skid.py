@@ -15,13 +15,18 @@ def skid_output(m, o, payload, valid) -> Value:
     enables and its ``i.ready`` do not depend on ``o.ready``, and one transfer per cycle flows
     while ``o.ready`` stays high; the skid register fills only when ``o.ready`` falls.
     """
-    skid = Signal.like(payload, name="skid")
-    skid_valid = Signal(name="skid_valid")
-    with m.If(~o.valid | o.ready):
+    width = len(Value.cast(payload))
+    # Raw registers, ``o`` wired to them: Yosys's ABC9 reintegration can trip over the field
+    # wires of a View port ("o__payload[3]") named like bits of a register it maps logic in
+    # front of (YosysHQ/yosys#4349).
+    out, out_valid = Signal(width, name="out"), Signal(name="out_valid")
+    skid, skid_valid = Signal(width, name="skid"), Signal(name="skid_valid")
+    m.d.comb += [o.payload.eq(out), o.valid.eq(out_valid)]
+    with m.If(~out_valid | o.ready):
         with m.If(skid_valid):
-            m.d.sync += [o.payload.eq(skid), o.valid.eq(1), skid_valid.eq(0)]
+            m.d.sync += [out.eq(skid), out_valid.eq(1), skid_valid.eq(0)]
         with m.Else():
-            m.d.sync += [o.payload.eq(payload), o.valid.eq(valid)]
+            m.d.sync += [out.eq(payload), out_valid.eq(valid)]
     with m.Elif(valid & ~skid_valid):
         m.d.sync += [skid.eq(payload), skid_valid.eq(1)]
     return ~skid_valid
