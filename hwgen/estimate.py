@@ -14,7 +14,8 @@ term, in the units a build report counts (:class:`hwgen.fpga.report.BuildReport`
     ``DP16KD`` 18 Kbit block RAMs.
 ``dsps``
     ``MULT18X18D`` multipliers: Yosys maps an address ``index * words`` to one unless
-    ``words`` is a power of two (the sliding window's and the max-pool's channel folds).
+    ``words`` is a power of two (the max-pool's channel folds; the sliding window steps its
+    read address by constants instead).
 
 Memories are placed as Yosys 0.40+ ``memory_libmap`` places them for ``synth_ecp5``
 (:func:`map_memory` repeats its cost model): a ROM costs 1/16 per bit as logic against 128 per
@@ -50,29 +51,32 @@ DSP_LUTS = 536
 #: (non-negative least squares on the relative error against Yosys 0.70 ``synth_ecp5`` and
 #: ``nextpnr-ecp5 --pack-only``), rounded; the terms marked "pinned" are held at their physical
 #: value. Mean absolute relative error of the fit (and of each configuration left out of it):
-#: MVTU 8.3 % (12.5 %), sliding window 11 % (14 %), max-pool 5 % (21 %), FIFO 11 % (26 %),
+#: MVTU 5.6 % (7.9 %), sliding window 7.0 % (9.3 %), max-pool 5 % (21 %), FIFO 11 % (26 %),
 #: width converter 22 % (39 %).
 COEFFICIENTS = {
     "mvtu": {
         "gate": 1.0,            # pinned; per synapse gate: XNOR, or AND and AND-NOT
-        "gate_uint": 1.35,      # per bit of an integer synapse, sign-extended: -x, +-x, full adders
-        "adder": 1.00,          # per carry-chain LUT of the adder tree of the SIMD products
-        "accumulate": 3.13,     # per accumulator bit: restart multiplexer and adder
-        "compare": 1.11,        # per threshold bit compared (and the threshold's invert)
+        "gate_uint": 1.84,      # per bit of an integer synapse, sign-extended: x or ~x, adders
+        "adder": 0.64,          # per carry-chain LUT of the adder tree of the SIMD products
+        "adder_binary": 1.26,   # the same for binary inputs: chunk popcounts of w & x and
+                                # ~w & x, their difference, the tree of the differences
+        "accumulate": 3.82,     # per accumulator bit: restart multiplexer, adder, output and
+                                # skid registers' multiplexers
+        "compare": 0.53,        # per threshold bit compared (and the threshold's invert)
         "logit": 1.0,           # pinned; per bit of 2 * popcount - MW (bipolar logits)
-        "rom": 1.61,            # per ROM bit-slice of 16 words held in LUTs
+        "rom": 1.43,            # per ROM bit-slice of 16 words held in LUTs
         "lutram": 4.0,          # pinned; per DPR16X4 distributed RAM
         "lutram_mux": 1.0,      # pinned; per bit of a multiplexer across memory banks or words
-        "replay": 1.34,         # per bit choosing the input stream or the replay buffer
+        "replay": 1.31,         # per bit choosing the input stream or the replay buffer
         "counter": 1.0,         # pinned; per bit of the fold counters and weight address
-        "control": 32.1,        # handshake and pipeline control
+        "control": 49.7,        # handshake and pipeline control
     },
     "swg": {
-        "counter": 3.97,        # per bit of the reader's and writer's counters
-        "data": 1.40,           # per output bit: padding multiplexer
+        "counter": 6.30,        # per bit of the reader's and writer's counters: their steps
+        "data": 2.26,           # per output bit: padding, output and skid multiplexers
         "lutram": 4.0,          # pinned
-        "lutram_mux": 1.28,
-        "control": 0.0,
+        "lutram_mux": 1.10,
+        "control": 4.25,
     },
     "maxpool": {
         "counter": 3.08,
@@ -278,14 +282,19 @@ def _simd_sum(layer: MVTULayer, weights: MemoryMap) -> tuple[float, float, float
     if layer.in_encoding == "bipolar":      # popcount(~(w ^ x))
         adder, width = _tree_adder_luts(simd, 1)
         return (0 if constant or merged else simd), adder, 0, width
-    if layer.in_encoding == "binary":       # popcount(w & x) - popcount(~w & x)
+    if layer.in_encoding == "binary":       # per chunk popcount(w & x) - popcount(~w & x)
         # With constant weights half the leaves of each tree are constant zeros; Yosys prunes
         # only some of their adders (synthesised 64 x 10 at simd=64: 2,600 LUTs at pe=5,
         # 3,220 at pe=10, so a constant-weight neuron costs 3/4 of a folded one, not 1/2).
-        adder, width = _tree_adder_luts(simd, 1)
+        from .hw.popcount import POPCOUNT_CHUNK
+        chunks = [min(POPCOUNT_CHUNK, simd - k) for k in range(0, simd, POPCOUNT_CHUNK)]
+        leaves = 0
+        for size in chunks:
+            adder, width = _tree_adder_luts(size, 1)
+            leaves += (1.5 if constant else 2) * adder + _carry_luts(width + 1)
+        tree, width = _tree_adder_luts(len(chunks), _tree_adder_luts(chunks[0], 1)[1] + 1)
         gates = 0 if constant else simd if merged else 2 * simd
-        trees = 1.5 if constant else 2
-        return gates, trees * adder + _carry_luts(width + 1), 0, width + 1
+        return gates, leaves + tree, 0, width
     # uint: a tree of w ? x : -x, terms of in_bits + 1 bits. Yosys merges the tree into one
     # multi-operand adder of full adders over every term sign-extended to the sum's width.
     adder, width = _tree_adder_luts(simd, layer.in_bits + 1)
@@ -298,7 +307,8 @@ def mvtu_terms(layer: MVTULayer) -> dict[str, float]:
     gates, adder, shared, _ = _simd_sum(layer, weights)
     pe = layer.pe
     gate = "gate_uint" if layer.in_encoding == "uint" else "gate"
-    terms = {gate: pe * gates, "adder": pe * adder + shared,
+    adder_term = "adder_binary" if layer.in_encoding == "binary" else "adder"
+    terms = {gate: pe * gates, adder_term: pe * adder + shared,
              "accumulate": pe * _accumulator_bits(layer),
              "counter": _bits(layer.nf) + _bits(layer.sf) + _bits(layer.nf * layer.sf),
              "control": 1}
@@ -318,14 +328,27 @@ def mvtu_terms(layer: MVTULayer) -> dict[str, float]:
 
 
 def mvtu_resources(layer: MVTULayer) -> Resources:
+    from .hw.mvtu import sum_latency, sum_register_bits
     weights, thresholds, replay = _weight_memories(layer)
-    *_, sum_bits = _simd_sum(layer, weights)
     acc = _accumulator_bits(layer)
     nf_bits, sf_bits = _bits(layer.nf), _bits(layer.sf)
+    pe = layer.pe
+    # The pipeline of hwgen.hw.mvtu: stage 1's control and input, its control delayed to the
+    # accumulator, the valid bits of the accumulator, the output and the skid register.
+    control = 4 + nf_bits + sf_bits + sum_latency(layer) * (3 + nf_bits) + 3
+    data = layer.in_width + pe * acc + 2 * pe * layer.out_bits   # input, accumulators, output
+    #                                                               and skid registers
+    if layer.macro is None:     # the weight word, the input vector, the sums' leaves and tree
+        data += layer.in_width + pe * sum_register_bits(layer)
+        if weights.kind != "const":
+            data += pe * layer.simd     # Yosys drops a constant word's register
+        elif layer.in_encoding == "uint":
+            # constant weights make each leaf x or ~x: copies of the input vector's register
+            data -= pe * layer.simd * (layer.in_bits + 1) - layer.in_width
+    if thresholds is not None:  # the threshold word, registered beside the accumulators
+        data += pe * ((layer.levels - 1) * layer.threshold_bits + 1)
     ffs = (nf_bits + sf_bits + _bits(layer.nf * layer.sf)     # counters, weight address
-           + 8 + layer.in_width + 2 * nf_bits                  # stage 1 and 2 control, input
-           + layer.pe * (min(sum_bits, acc) + acc)             # per-cycle sums, accumulators
-           + _memory_ffs(weights, address_bits=_bits(weights.depth)))
+           + control + data + _memory_ffs(weights, address_bits=_bits(weights.depth)))
     if thresholds is not None and thresholds.kind == "logic":
         ffs += nf_bits      # Yosys keeps the address register of the (narrow-range) thresholds
     if replay is not None:
@@ -375,12 +398,27 @@ def swg_terms(layer: SWGLayer) -> dict[str, float]:
     return terms
 
 
+def _swg_register_bits(layer: SWGLayer) -> int:
+    """Flip-flops of :class:`~hwgen.hw.swg.SlidingWindow`'s reader and writer: counters, the
+    window element's row, column and address, the writer's row limits, the frames ahead."""
+    from .hw.swg import ring_rows
+    (kh, kw), (ph, pw) = layer.kernel, layer.padding
+    height, rows = layer.height, ring_rows(layer)
+    address = _line_buffer(layer).depth.bit_length()
+    reader = (_bits(layer.out_height) + _bits(layer.out_width) + _bits(kh) + _bits(kw)
+              + _bits(layer.cf) + 2 * _bits(height + kh + ph) + _bits(layer.width + kw + pw)
+              + address + 2 * _bits(height + rows + 1))
+    writer = _bits(layer.width) + _bits(layer.cf) + _bits(height) + address
+    return reader + writer + 2
+
+
 def swg_resources(layer: SWGLayer) -> Resources:
     memory = _line_buffer(layer)
-    ffs = (_swg_counter_bits(layer) + 4 + layer.simd * layer.elem_bits
+    # the read stage's valid and padding bits, the output and skid registers and their valids
+    ffs = (_swg_register_bits(layer) + 4 + 2 * layer.simd * layer.elem_bits
            + _memory_ffs(memory, address_bits=_bits(memory.depth)))
-    dsps = _multipliers(layer.width * layer.cf) + _multipliers(layer.cf)
-    return Resources(_luts("swg", swg_terms(layer)), ffs, memory.brams, dsps)
+    # no multiplier: the read address is a register stepped by constants
+    return Resources(_luts("swg", swg_terms(layer)), ffs, memory.brams, 0)
 
 
 # --- max-pool ---------------------------------------------------------------------------------

@@ -107,9 +107,10 @@ def test_bram_when_weights_are_large():
 
 
 @pytest.mark.parametrize("layer,dsps", [
-    (SWGLayer("s", 16, 8, 8, 3, simd=4), 0),              # 8 x 4 words a row: shifts
-    (SWGLayer("s", 48, 8, 8, 3, simd=16), 2),             # 3 words a pixel, 24 a row (synthesised)
-    (SWGLayer("s", 8, 28, 28, 5, 2, 2, simd=2), 1),       # 112 words a row (synthesised)
+    # the sliding window steps its read address by constants: no multiplier (synthesised)
+    (SWGLayer("s", 16, 8, 8, 3, simd=4), 0),
+    (SWGLayer("s", 48, 8, 8, 3, simd=16), 0),             # 3 words a pixel, 24 a row
+    (SWGLayer("s", 8, 28, 28, 5, 2, 2, simd=2), 0),       # 112 words a row
     (MaxPoolLayer("p", 48, 6, 6, 2, pe=16), 1),           # 3 words a pixel (synthesised)
     (MaxPoolLayer("p", 32, 6, 6, 2, pe=8), 0),
 ])
@@ -127,16 +128,16 @@ def test_deep_line_buffer_is_bram():
 # (layer, LUT4s, FFs, DP16KD) of Yosys 0.70 synth_ecp5 + nextpnr-ecp5 --pack-only
 # (bench/estimate_calibration.py).
 SYNTHESISED = [
-    (lambda: _layer(64, 32, 4, 16), 674, 184, 0),
-    (lambda: _layer(256, 64, 16, 16), 3505, 550, 0),
-    (lambda: _layer(256, 64, 4, 8), 408, 124, 1),
-    (lambda: _layer(784, 64, 16, 49), 4493, 408, 22),
-    (lambda: _layer(1024, 256, 8, 64), 3380, 363, 15),
-    (lambda: _layer(128, 32, 8, 32, in_encoding="binary"), 3055, 481, 0),
-    (lambda: _layer(9, 16, 4, 9, in_encoding="uint", in_bits=4), 903, 219, 0),
-    (lambda: _layer(288, 10, 10, 32, logits=True), 1824, 430, 0),
-    (lambda: SWGLayer("s", 16, 8, 8, 3, simd=4), 287, 42, 0),
-    (lambda: SWGLayer("s", 3, 32, 32, 3, padding=1, simd=3, elem_bits=8), 238, 106, 1),
+    (lambda: _layer(64, 32, 4, 16), 572, 345, 0),
+    (lambda: _layer(256, 64, 16, 16), 2937, 1039, 0),
+    (lambda: _layer(256, 64, 4, 8), 376, 236, 1),
+    (lambda: _layer(784, 64, 16, 49), 3574, 1911, 22),
+    (lambda: _layer(1024, 256, 8, 64), 2512, 1449, 15),
+    (lambda: _layer(128, 32, 8, 32, in_encoding="binary"), 3344, 1152, 0),
+    (lambda: _layer(9, 16, 4, 9, in_encoding="uint", in_bits=4), 997, 556, 0),
+    (lambda: _layer(288, 10, 10, 32, logits=True), 1768, 1185, 0),
+    (lambda: SWGLayer("s", 16, 8, 8, 3, simd=4), 378, 67, 0),
+    (lambda: SWGLayer("s", 3, 32, 32, 3, padding=1, simd=3, elem_bits=8), 375, 179, 1),
     (lambda: MaxPoolLayer("p", 64, 16, 16, 2, pe=4), 127, 23, 0),
 ]
 
