@@ -1,10 +1,12 @@
 import numpy as np
 import pytest
+from amaranth.hdl import Const, Value
+from amaranth.sim import Simulator
 
 from hwgen.cosim import run_stream_test
 from hwgen.golden import mvtu
 from hwgen.harness import run_harness
-from hwgen.hw.mvtu import MVTU
+from hwgen.hw.mvtu import MVTU, mvtu_latency, sum_latency
 from hwgen.hw.packing import pack_words, unpack_words
 from hwgen.ir import MVTULayer
 from tests.conftest import random_layer, random_multithreshold_layer
@@ -171,3 +173,85 @@ def test_cosim_cycles_match_expected(pe, simd, sim_build_root):
     # One vector every NF*SF cycles: the last output of consecutive vectors.
     per_vector = (run.output_cycles[-1] - run.output_cycles[nf - 1]) / (len(expected) / nf - 1)
     assert per_vector == block.expected_cycles()
+
+
+def output_latency(dut, inputs) -> int:
+    """Cycles from the transfer of the last of ``inputs`` (offered every cycle, the output
+    always ready) to the first cycle with ``o.valid``."""
+    in_payload = Value.cast(dut.i.payload)
+    latency = []
+
+    async def bench(ctx):
+        ctx.set(dut.o.ready, 1)
+        index, last_taken = 0, None
+        for cycle in range(1000):
+            ctx.set(dut.i.valid, index < len(inputs))
+            if index < len(inputs):
+                ctx.set(in_payload, inputs[index])
+            if ctx.get(dut.o.valid):
+                latency.append(cycle - last_taken)
+                return
+            if index < len(inputs) and ctx.get(dut.i.ready):
+                index, last_taken = index + 1, cycle
+            await ctx.tick()
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    return latency[0]
+
+
+# (in_encoding, in_bits, pe, simd, logits): deep per-cycle sums (SIMD 64: four adder levels)
+PIPELINES = [("bipolar", 1, 4, 64, False), ("binary", 1, 2, 64, True), ("uint", 8, 4, 8, False),
+             ("uint", 4, 2, 16, True), ("bipolar", 1, 8, 1, True)]
+
+
+@pytest.mark.parametrize("encoding,bits,pe,simd,logits", PIPELINES)
+def test_pipeline_latency(encoding, bits, pe, simd, logits):
+    rng = np.random.default_rng(simd + pe)
+    layer = random_layer(rng, mw=128, mh=pe, pe=pe, simd=simd, logits=logits,
+                         in_encoding=encoding, in_bits=bits)
+    inputs, _ = vectors(layer, rng, 1)
+    latency = mvtu_latency(layer)
+    assert latency == sum_latency(layer) + 3
+    assert output_latency(MVTU(layer), inputs) == latency
+    if simd == 64 and encoding == "bipolar":
+        # weights and vector, 11 chunk popcounts, 4 adder levels at 2 a stage; sum, acc, out
+        assert sum_latency(layer) == 1 + 1 + 2 and latency == 7
+
+
+@pytest.mark.parametrize("encoding,bits,pe,simd,logits", PIPELINES)
+def test_pipeline_under_heavy_backpressure(encoding, bits, pe, simd, logits):
+    rng = np.random.default_rng(pe * 3 + simd)
+    layer = random_layer(rng, mw=128, mh=2 * pe, pe=pe, simd=simd, logits=logits,
+                         in_encoding=encoding, in_bits=bits)
+    inputs, expected = vectors(layer, rng, 24)
+    for idle, backpressure in ((0.0, 0.7), (0.5, 0.5), (0.0, 0.0)):
+        assert simulate_stream(MVTU(layer), inputs, len(expected), idle=idle,
+                               backpressure=backpressure, seed=3) == expected
+
+
+def test_backpressure_catches_a_pipeline_that_does_not_stall(monkeypatch):
+    # The adder tree's registers moving every cycle, not on ``advance``: right while the
+    # output is always taken, wrong as soon as it stalls.
+    from hwgen.hw import mvtu as mvtu_module
+    real = mvtu_module.pipelined_sum
+    monkeypatch.setattr(mvtu_module, "pipelined_sum",
+                        lambda m, terms, *, en, **kwargs: real(m, terms, en=Const(1), **kwargs))
+    rng = np.random.default_rng(5)
+    layer = random_layer(rng, mw=128, mh=8, pe=4, simd=64)
+    inputs, expected = vectors(layer, rng, 24)
+    assert simulate_stream(MVTU(layer), inputs, len(expected), idle=0.3) == expected
+    assert simulate_stream(MVTU(layer), inputs, len(expected), backpressure=0.5) != expected
+
+
+def test_cim_pipeline_latency():
+    from hwgen.cim import MacroSpec
+    from hwgen.hw.cim import macro_latency
+    from tests.conftest import random_cim_layer
+    macro = MacroSpec(wordlines=16, adc_bits=3, noise="cell", sigma=0.5, seed=1)
+    layer = random_cim_layer(np.random.default_rng(2), mw=32, mh=4, pe=4, macro=macro)
+    inputs, _ = vectors(layer, np.random.default_rng(3), 1)
+    assert mvtu_latency(layer) == macro_latency(macro) + 3
+    assert output_latency(MVTU(layer), inputs) == mvtu_latency(layer)
