@@ -51,7 +51,7 @@ DSP_LUTS = 536
 #: (non-negative least squares on the relative error against Yosys 0.70 ``synth_ecp5`` and
 #: ``nextpnr-ecp5 --pack-only``), rounded; the terms marked "pinned" are held at their physical
 #: value. Mean absolute relative error of the fit (and of each configuration left out of it):
-#: MVTU 5.6 % (7.9 %), sliding window 7.0 % (9.3 %), max-pool 5 % (21 %), FIFO 11 % (26 %),
+#: MVTU 5.6 % (7.9 %), sliding window 7.0 % (9.3 %), max-pool 9.3 % (25 %), FIFO 11 % (26 %),
 #: width converter 22 % (39 %).
 COEFFICIENTS = {
     "mvtu": {
@@ -79,11 +79,11 @@ COEFFICIENTS = {
         "control": 4.25,
     },
     "maxpool": {
-        "counter": 3.08,
-        "data": 1.27,           # per channel: OR and restart multiplexer
+        "counter": 3.86,
+        "data": 2.92,           # per channel: OR and restart, output and skid multiplexers
         "lutram": 4.0,          # pinned
-        "lutram_mux": 0.90,
-        "control": 11.9,
+        "lutram_mux": 2.03,
+        "control": 4.9,
     },
     "fifo": {
         "bram": 88.4,           # block RAM port glue
@@ -443,7 +443,7 @@ def maxpool_terms(layer: MaxPoolLayer) -> dict[str, float]:
 
 def maxpool_resources(layer: MaxPoolLayer) -> Resources:
     memory = _partial_row(layer)
-    ffs = _maxpool_counter_bits(layer) + 1 + layer.pe * layer.elem_bits
+    ffs = _maxpool_counter_bits(layer) + 2 + 2 * layer.pe * layer.elem_bits   # output, skid
     if memory.kind == "logic":
         ffs += memory.depth * memory.width
     return Resources(_luts("maxpool", maxpool_terms(layer)), ffs, memory.brams,

@@ -138,7 +138,7 @@ SYNTHESISED = [
     (lambda: _layer(288, 10, 10, 32, logits=True), 1768, 1185, 0),
     (lambda: SWGLayer("s", 16, 8, 8, 3, simd=4), 378, 67, 0),
     (lambda: SWGLayer("s", 3, 32, 32, 3, padding=1, simd=3, elem_bits=8), 375, 179, 1),
-    (lambda: MaxPoolLayer("p", 64, 16, 16, 2, pe=4), 127, 23, 0),
+    (lambda: MaxPoolLayer("p", 64, 16, 16, 2, pe=4), 172, 28, 0),
 ]
 
 

@@ -5,6 +5,7 @@ from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..ir import MaxPoolLayer
+from .skid import skid_output
 
 __all__ = ["MaxPool"]
 
@@ -27,8 +28,9 @@ class MaxPool(wiring.Component):
         Image transfers: pixels in raster order, ``pe`` channels per transfer, channel ``c``'s
         element at bits ``c*elem_bits ..``.
     o : ``Out(stream.Signature(unsigned(pe * elem_bits)))``
-        Pooled transfers in the same order. Input is accepted every cycle but when a window's
-        last transfer meets a full output register.
+        Pooled transfers in the same order, registered, with a skid register behind the
+        output register. Input is accepted every cycle but when a window's last transfer
+        meets a full skid register.
     """
 
     def __init__(self, layer: MaxPoolLayer):
@@ -62,6 +64,7 @@ class MaxPool(wiring.Component):
         first = Signal()
         last = Signal()
         take = Signal()
+        advance = Signal()
         pooled = Signal(layer.pe * layer.elem_bits)
         previous = Mux(first, 0, read.data)
         if layer.elem_bits == 1:
@@ -75,7 +78,8 @@ class MaxPool(wiring.Component):
             inside.eq((y < layer.out_height * kh) & (ox < layer.out_width)),
             first.eq((ky == 0) & (kx == 0)),
             last.eq(inside & (ky == kh - 1) & (kx == kw - 1)),
-            self.i.ready.eq(~(last & self.o.valid & ~self.o.ready)),
+            # A window's last transfer leaves as output: it waits for room (``advance``).
+            self.i.ready.eq(~last | advance),
             take.eq(self.i.valid & self.i.ready),
             read.addr.eq(ox * cf_count + cf),
             pooled.eq(merged),
@@ -83,10 +87,9 @@ class MaxPool(wiring.Component):
             write.data.eq(pooled),
             write.en.eq(take & inside & ~last),
         ]
-        with m.If(self.o.ready):
-            m.d.sync += self.o.valid.eq(0)
-        with m.If(take & last):
-            m.d.sync += [self.o.valid.eq(1), self.o.payload.eq(pooled)]
+        # The output register with a skid register behind it (:func:`skid_output`), so that
+        # ``i.ready`` comes from registers, not through ``o.ready``.
+        m.d.comb += advance.eq(skid_output(m, self.o, pooled, take & last))
 
         with m.If(take):
             m.d.sync += cf.eq(Mux(cf == cf_count - 1, 0, cf + 1))
