@@ -212,8 +212,11 @@ class Workspace:
         graph = export_graph(model, self.spec, data.test_x, data.test_y,
                              meta={"key": self.ir_key, **metrics, **names})
         check_export(model, graph)
+        from .golden import run_graph
+        accuracy = run_graph(graph).accuracy(graph.test_labels)   # with a macro's seeded noise
+        graph = dataclasses.replace(graph, meta={**graph.meta, "golden_accuracy": accuracy})
         self.say(f"exported IR: {len(graph.layers)} layers, golden = model on "
-                 f"{len(graph.test_frames)} test frames")
+                 f"{len(graph.test_frames)} test frames; golden accuracy {accuracy:.4f}")
         import io
         buffer = io.BytesIO()
         save_ir(graph, buffer)

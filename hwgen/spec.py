@@ -90,6 +90,12 @@ class DataSpec:
     path: str | None = None
     #: ``speech_commands`` without ``path``: synthetic speakers, each saying every word once.
     speakers: int = 400
+    #: ``speech_commands``: how a frame of 49 time steps x 10 MFCC coefficients is seen.
+    #: ``image``: a 1x49x10 one-channel image (2-D convolutions over time and coefficient);
+    #: ``sequence``: 10x49x1, the coefficients as the channels of a 49-step sequence (1-D
+    #: convolutions over time, every filter seeing all coefficients). The element order is
+    #: the same (coefficients innermost); only the shape the layers see differs.
+    layout: Literal["image", "sequence"] = "image"
 
     def check(self, path: str, file):
         if not 0.0 < self.test_fraction < 1.0:
@@ -99,6 +105,9 @@ class DataSpec:
             raise SpecError(file, f"{path}.input_bits", f"must lie in 1..8, not {self.input_bits!r}")
         if self.speakers < 10:
             raise SpecError(file, f"{path}.speakers", f"must be at least 10, not {self.speakers!r}")
+        if self.layout != "image" and self.dataset != "speech_commands":
+            raise SpecError(file, f"{path}.layout", f"is for dataset speech_commands, not "
+                            f"{self.dataset}")
         if self.path is not None and self.dataset != "speech_commands":
             raise SpecError(file, f"{path}.path", f"is for dataset speech_commands, not "
                             f"{self.dataset}")
@@ -106,7 +115,10 @@ class DataSpec:
     @property
     def shape(self) -> tuple[int, int, int]:
         """(channels, height, width) of a frame."""
-        return DATASETS[self.dataset].shape
+        channels, height, width = DATASETS[self.dataset].shape
+        if self.layout == "sequence":               # (1, time, coefficients) -> (coefficients, time, 1)
+            return (channels * width, height, 1)
+        return (channels, height, width)
 
     @property
     def features(self) -> int:
@@ -330,6 +342,9 @@ class TrainSpec:
     #: temperature ``concrete_temperature`` for the gradient; see hwgen.cim.macro_mvm_float).
     adc_quantizer: Literal["ste", "concrete"] = "ste"
     concrete_temperature: float = 0.5
+    #: Latent weights start uniform in +-init_scale / sqrt(fan-in) (``None``: +-1). Small
+    #: latent weights flip sign after few steps, which deep or wide layers need to learn.
+    init_scale: float | None = None
     #: Augmentation: every training frame rolled by a random number of rows (time frames of a
     #: spectrogram) in -time_shift..time_shift, drawn anew for each batch from the seed.
     time_shift: int = 0
@@ -341,6 +356,9 @@ class TrainSpec:
         if not self.concrete_temperature > 0:
             raise SpecError(file, f"{path}.concrete_temperature",
                             f"must be positive, not {self.concrete_temperature!r}")
+        if self.init_scale is not None and not self.init_scale > 0:
+            raise SpecError(file, f"{path}.init_scale",
+                            f"must be positive, not {self.init_scale!r}")
         if self.time_shift < 0:
             raise SpecError(file, f"{path}.time_shift",
                             f"must be at least 0, not {self.time_shift!r}")

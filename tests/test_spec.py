@@ -52,7 +52,8 @@ def test_unknown_key(tmp_path, capsys):
     mapping["train"]["epoch"] = 3
     line = _fail(tmp_path, capsys, mapping)
     assert line.endswith("train.epoch: unknown key (allowed: epochs, batch_size, lr, checkpoint, "
-                         "prebuilt, noise_sigma, adc_quantizer, concrete_temperature, time_shift)")
+                         "prebuilt, noise_sigma, adc_quantizer, concrete_temperature, init_scale, "
+                         "time_shift)")
 
 
 @pytest.mark.parametrize("section, key, value, problem", [
@@ -313,3 +314,20 @@ def test_speech_data_path_is_relative_to_the_spec(tmp_path):
     spec = load_spec(path)
     assert spec.data.path == str((tmp_path / "speech").resolve())
     assert spec.data.shape == (1, 49, 10) and spec.data.classes == 12
+
+
+def test_speech_layout_sequence_sees_coefficients_as_channels(tmp_path):
+    from hwgen.spec import load_spec
+    path = tmp_path / "kws.yaml"
+    path.write_text("name: kws\ndata: {dataset: speech_commands, layout: sequence}\n"
+                    "model: {layers: [{type: conv, out: 8, kernel: [3, 1]}, {type: linear, out: 12}]}\n")
+    spec = load_spec(path)
+    assert spec.data.shape == (10, 49, 1)
+    assert spec.model.layers[0].matrix_width == 30               # 3 time steps x 10 coefficients
+
+
+def test_layout_is_for_speech_only(tmp_path, capsys):
+    mapping = _example()
+    mapping["data"]["layout"] = "sequence"
+    assert _fail(tmp_path, capsys, mapping).endswith(
+        "data.layout: is for dataset speech_commands, not digits")

@@ -56,7 +56,9 @@ class SynthSpec:
     seed : draws the speakers and every random choice.
     rate : (least, greatest) speaking rate, words per minute.
     pitch : (least, greatest) espeak-ng pitch, 0..100.
-    noise_snr_db : (least, greatest) signal-to-noise ratio of the mixed-in background noise.
+    noise_snr_db : (least, greatest) signal-to-noise ratio of the mixed-in background noise
+        (10..30 dB: about the level of TensorFlow's speech_commands recipe, background volume
+        0.1; at 5 dB a babble of keywords can drown the word).
     noisy_share : share of clips that get background noise mixed in.
     keywords, unknown_words : the words spoken.
     noise_seconds : length of each background noise file.
@@ -65,7 +67,7 @@ class SynthSpec:
     seed: int = 0
     rate: tuple[int, int] = (120, 240)
     pitch: tuple[int, int] = (15, 85)
-    noise_snr_db: tuple[float, float] = (5.0, 30.0)
+    noise_snr_db: tuple[float, float] = (10.0, 30.0)
     noisy_share: float = 0.8
     keywords: tuple[str, ...] = KEYWORDS
     unknown_words: tuple[str, ...] = UNKNOWN_WORDS

@@ -25,6 +25,15 @@ class TrainResult:
     train_accuracy: float
 
 
+@torch.no_grad()
+def scale_latent_weights(model: BNN, scale: float):
+    """Latent weights drawn uniform in +-1 scaled to +-``scale`` / sqrt(fan-in)."""
+    for layer in model.layers:
+        weight = getattr(layer, "weight", None)
+        if weight is not None and weight.ndim >= 2:
+            weight.mul_(scale / weight[0].numel() ** 0.5)
+
+
 def time_shift(frames: torch.Tensor, shape, most: int, generator) -> torch.Tensor:
     """``frames`` (N, elements in stream order: rows, columns, channels innermost), each rolled
     by its own random number of rows in ``-most .. most``."""
@@ -66,6 +75,8 @@ def _train(spec: Spec, data: Dataset, *, binary: bool, seed: int | None,
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
     model = BNN(spec, binary=binary)
+    if spec.train.init_scale is not None:
+        scale_latent_weights(model, spec.train.init_scale)
     train_x = torch.as_tensor(data.train_x)
     train_y = torch.as_tensor(data.train_y)
     epochs = spec.train.epochs
