@@ -95,6 +95,7 @@ from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from ..hw.skid import skid_output
 from . import protocol
 from .board import Board
 from .link import ReplyEncoder, RequestParser
@@ -381,6 +382,16 @@ class RomTop(Elaboratable):
         return m
 
 
+#: Words of one ECP5 block RAM (DP16KD) by data width: 16384 x 1 ... 512 x 36.
+_BLOCK_RAM_DEPTHS = ((1, 16384), (2, 8192), (4, 4096), (9, 2048), (18, 1024), (36, 512))
+
+
+def rom_bank_depth(width: int) -> int:
+    """Words of a ROM bank of ``width``-bit words that one block RAM holds (wider words take
+    several block RAMs side by side, which needs no multiplexer)."""
+    return next((depth for bits, depth in _BLOCK_RAM_DEPTHS if width <= bits), 512)
+
+
 class BoardCore(wiring.Component):
     """The UART board top without its clock and pins: serial frames and ROM frames through
     ``network``, results over the UART and on LEDs (see the module docstring).
@@ -501,40 +512,65 @@ class BoardCore(wiring.Component):
         m.d.comb += [tags.w_data.eq(tag_in), tag_out.eq(tags.r_data)]
 
         # --- input: one frame at a time from the serial buffer or the ROM, at frame bounds ----
-        m.submodules.rom = rom = Memory(shape=self._word_shape, depth=len(self.words),
-                                        init=self.words)
-        rom_port = rom.read_port()
+        # The ROM is split into banks of one block RAM's depth (ECP5 DP16KD), each read into a
+        # register of its own before the banks' multiplexer: a block RAM's clock-to-output delay
+        # (5.6 ns) then meets only a register, not the multiplexer behind it (85 MHz at most).
+        # Read and register move together (``take``, while the skid register is empty).
+        bank_depth = rom_bank_depth(self._word_shape.width)
+        assert bank_depth & (bank_depth - 1) == 0, "a bank's depth is a power of two"
+        banks = [self.words[start:start + bank_depth]
+                 for start in range(0, len(self.words), bank_depth)]
+        rom_ports = []
+        for index, bank in enumerate(banks):
+            memory = Memory(shape=self._word_shape, depth=len(bank), init=bank)
+            m.submodules[f"rom_{index}"] = memory
+            rom_ports.append(memory.read_port())
         address = Signal(range(max(len(self.words), protocol.FRAME_SLOTS * transfers)))
         left = Signal(range(transfers))          # words of the frame after the current one
         playing = Signal()
         from_rom = Signal()
         port_valid = Signal()                    # the read ports' data is a word to send
         port_from_rom = Signal()
+        port_bank = Signal(range(len(banks)))
+        held_valid = Signal()                    # the read data is registered: a word to send
+        held_from_rom = Signal()
+        held_bank = Signal(range(len(banks)))
+        held_rom = [Signal(self._word_shape, name=f"held_rom_{index}")
+                    for index in range(len(banks))]
+        held_serial = Signal(self._word_shape)
         take = Signal()
-        advance = Signal()
         issue = Signal()
+        offset_bits = (bank_depth - 1).bit_length()
         m.d.comb += [
-            take.eq(~network.i.valid | network.i.ready),
-            advance.eq(~port_valid | take),
-            issue.eq(playing & advance),
-            rom_port.en.eq(advance), rom_port.addr.eq(address),
-            parser.read_en.eq(advance), parser.read_addr.eq(address),
+            issue.eq(playing & take),
+            parser.read_en.eq(take), parser.read_addr.eq(address),
         ]
-        with m.If(advance):
-            m.d.sync += [port_valid.eq(issue), port_from_rom.eq(from_rom)]
+        for port in rom_ports:
+            m.d.comb += [port.en.eq(take), port.addr.eq(address[:offset_bits])]
+        with m.If(take):
+            m.d.sync += [port_valid.eq(issue), port_from_rom.eq(from_rom),
+                         port_bank.eq(address >> offset_bits),
+                         held_valid.eq(port_valid), held_from_rom.eq(port_from_rom),
+                         held_bank.eq(port_bank), held_serial.eq(parser.read_data)]
+            m.d.sync += [held.eq(port.data) for held, port in zip(held_rom, rom_ports)]
         with m.If(issue):
             m.d.sync += [address.eq(address + 1), left.eq(left - 1)]
             with m.If(left == 0):
                 m.d.sync += playing.eq(0)
                 # The slot's last word is read: the parser may refill it.
                 m.d.comb += parser.frames.ready.eq(~from_rom)
-        # One register into the network, after the memories' mux (see RomPlayer).
-        with m.If(port_valid & take):
-            m.d.sync += [network.i.valid.eq(1),
-                         network.i.payload.eq(Mux(port_from_rom, rom_port.data,
-                                                  parser.read_data))]
-        with m.Elif(network.i.ready):
-            m.d.sync += network.i.valid.eq(0)
+        rom_word = Signal(self._word_shape)
+        if len(banks) == 1:
+            m.d.comb += rom_word.eq(held_rom[0])
+        else:
+            with m.Switch(held_bank):
+                for index, held in enumerate(held_rom):
+                    with m.Case(index):
+                        m.d.comb += rom_word.eq(held)
+        # Into the network through an output and a skid register: the network's i.ready (its
+        # window generator's counters) reaches only those, not this pipeline's enables.
+        m.d.comb += take.eq(skid_output(m, network.i, Mux(held_from_rom, rom_word, held_serial),
+                                        held_valid))
 
         # The ROM pass: started by a press, one frame every rom_interval cycles at most.
         play_before = Signal()

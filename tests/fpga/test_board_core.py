@@ -110,8 +110,11 @@ def test_serial_frames_get_golden_answers():
     assert not any(led & 0xE0 for led in leds)       # no ROM pass
 
 
-@pytest.mark.parametrize("wrong", [False, True])
-def test_button_plays_the_rom_once(wrong):
+@pytest.mark.parametrize("wrong, bank_depth", [(False, None), (True, None), (False, 2),
+                                              (True, 4)])
+def test_button_plays_the_rom_once(wrong, bank_depth, monkeypatch):
+    if bank_depth is not None:          # the ROM in several banks, frames across their bounds
+        monkeypatch.setattr("hwgen.fpga.top.rom_bank_depth", lambda width: bank_depth)
     words = make_words(5, seed=4)
     expected = golden(words)
     labels = [label for _, label in expected]
