@@ -134,12 +134,12 @@ def _delay(m: Module, en, value, cycles: int, name: str):
 
 
 def macro_latency(macro: MacroSpec) -> int:
-    """``en`` cycles from a read to its codes: 4 without noise (cells and inputs; chunk
-    popcounts; bitline sums; ADC), ``len(ARX_STAGES) + 7`` with it (cells, inputs and read
-    keys; the hash's stages, beside them the chunk popcounts, the bitline sums and the noise
-    scale; ZTABLE; its sample registered; the scaled sample; the ADC input; its comparators;
-    the code)."""
-    return len(ARX_STAGES) + 7 if macro.noisy else 4
+    """``en`` cycles from a read to its codes: 5 without noise (cells and inputs; the cells
+    registered; chunk popcounts; bitline sums; ADC), ``len(ARX_STAGES) + 8`` with it (cells,
+    inputs and read keys; the cells registered; the hash's stages, beside them the chunk
+    popcounts, the bitline sums and the noise scale; ZTABLE; its sample registered; the scaled
+    sample; the ADC input; its comparators; the code)."""
+    return len(ARX_STAGES) + 8 if macro.noisy else 5
 
 
 def macro_ports(layer) -> dict:
@@ -220,7 +220,15 @@ class CimMacro(wiring.Component):
                 word = ((nbase + i) << 16) | (self.group << 2) | (j << 1) | p
                 with m.If(self.en):
                     m.d.sync += keys[i, j, p].eq(vector_keys.h0 ^ word)
-        rows = [[cell_read.data[(i * wb + j) * wl:(i * wb + j + 1) * wl] for j in range(wb)]
+        # Stage B: the cells registered (a block RAM's clock-to-output delay, 5.6 ns on ECP5,
+        # would otherwise precede the popcounts), the inputs and keys delayed beside them.
+        cells_data = Signal(pe * wb * wl)
+        with m.If(self.en):
+            m.d.sync += cells_data.eq(cell_read.data)
+        vector = _delay(m, self.en, vector, 1, "vector")
+        keys = {key: _delay(m, self.en, value, 1, f"key{key[0]}_{key[1]}{key[2]}")
+                for key, value in keys.items()}
+        rows = [[cells_data[(i * wb + j) * wl:(i * wb + j + 1) * wl] for j in range(wb)]
                 for i in range(pe)]
         codes = _reads(m, macro, reads=reads, en=self.en, rows=rows, vector=vector, keys=keys)
         m.d.comb += self.codes.eq(Cat(*codes))
@@ -229,7 +237,7 @@ class CimMacro(wiring.Component):
 
 def _reads(m: Module, macro: MacroSpec, *, reads, en, rows, vector, keys) -> list:
     """The ADC codes (registered; one per read ``(i, j, p)`` of ``reads``) of one wordline
-    group read, ``macro_latency - 1`` register stages after the stage whose values are given.
+    group read, ``macro_latency - 2`` register stages after the stage whose values are given.
     All registers move on ``en``.
 
     ``rows[i][j]``: the WL weight bits of PE ``i``'s slice ``j``; ``vector``: WL elements of
