@@ -430,7 +430,7 @@ class Workspace:
                                      total=report.get("build")),
                 plots.plot_confusion(graph.test_labels, predicted, folder / "confusion.png",
                                      classes=class_names(graph),
-                                     title="golden model = RTL (with the seeded noise), test set")]
+                                     title="golden model (what the RTL computes, seeded noise on), test set")]
         sweep = report.get("noise_sweep")
         if sweep:
             made.append(plots.plot_noise_sweep(sweep["sigmas"], sweep["accuracies"],
