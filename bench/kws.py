@@ -27,7 +27,6 @@ from pathlib import Path
 from hwgen.errors import HwgenError
 from hwgen.flow import Workspace
 from hwgen.fpga.board import load_board
-from hwgen.golden import run_graph
 from hwgen.spec import load_spec
 
 REPO = Path(__file__).resolve().parent.parent
@@ -54,11 +53,11 @@ def main(argv=None) -> int:
         graph = workspace.hardware(workspace.export(), clock_hz=board.clock_mhz * 1e6)
         verification = workspace.verify(graph, frames=args.frames)
         build = workspace.build(graph, board)
-        workspace.write_report(graph, verification=verification, build=build)
+        report = workspace.write_report(graph, verification=verification, build=build)
     except HwgenError as error:
         print(f"bench: error: {error}", file=sys.stderr)
         return 1
-    accuracy = run_graph(graph).accuracy(graph.test_labels)
+    accuracy = report["golden_accuracy"]          # the golden model on the whole test set
     figures = {
         "inferences_per_s": build["fmax_mhz"] * 1e6 / graph.expected_cycles(),
         "fmax_mhz": build["fmax_mhz"],

@@ -312,6 +312,19 @@ class RomPlayer(wiring.Component):
         return m
 
 
+def _connect_leds_and_button(m, platform, board: Board, leds, button_target):
+    """Drive the board's 8 LEDs from ``leds`` and synchronize its button into
+    ``button_target``."""
+    for index in range(8):
+        port = platform.request(board.led, index, dir="-")
+        buffer = io.Buffer("o", port)
+        m.submodules[f"led_{index}"] = buffer
+        m.d.comb += buffer.o.eq(leds[index])
+    button_port = platform.request(board.button, 0, dir="-")
+    m.submodules.button = button = io.Buffer("i", button_port)
+    m.submodules.button_sync = FFSynchronizer(button.i, button_target)
+
+
 class RomTop(Elaboratable):
     """Board top: :class:`SyncClock`, :class:`RomPlayer`, LEDs and button.
 
@@ -371,14 +384,7 @@ class RomTop(Elaboratable):
         m.domains.sync = ClockDomain("sync")
         m.submodules.clock = self.clock
         m.submodules.player = player = self.player
-        for index in range(8):
-            port = platform.request(self.board.led, index, dir="-")
-            buffer = io.Buffer("o", port)
-            m.submodules[f"led_{index}"] = buffer
-            m.d.comb += buffer.o.eq(player.leds[index])
-        button_port = platform.request(self.board.button, 0, dir="-")
-        m.submodules.button = button = io.Buffer("i", button_port)
-        m.submodules.button_sync = FFSynchronizer(button.i, player.pause)
+        _connect_leds_and_button(m, platform, self.board, player.leds, player.pause)
         return m
 
 
@@ -706,14 +712,7 @@ class BoardTop(Elaboratable):
         m.domains.sync = ClockDomain("sync")
         m.submodules.clock = self.clock
         m.submodules.core = core = self.core
-        for index in range(8):
-            port = platform.request(self.board.led, index, dir="-")
-            buffer = io.Buffer("o", port)
-            m.submodules[f"led_{index}"] = buffer
-            m.d.comb += buffer.o.eq(core.leds[index])
-        button_port = platform.request(self.board.button, 0, dir="-")
-        m.submodules.button = button = io.Buffer("i", button_port)
-        m.submodules.button_sync = FFSynchronizer(button.i, core.play)
+        _connect_leds_and_button(m, platform, self.board, core.leds, core.play)
         uart = platform.request(self.board.uart, 0, dir="-")
         m.submodules.uart_rx = rx = io.Buffer("i", uart.rx)
         m.submodules.uart_tx = tx = io.Buffer("o", uart.tx)
