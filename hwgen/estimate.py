@@ -52,7 +52,7 @@ DSP_LUTS = 536
 #: ``nextpnr-ecp5 --pack-only``), rounded; the terms marked "pinned" are held at their physical
 #: value. Mean absolute relative error of the fit (and of each configuration left out of it):
 #: MVTU 5.6 % (7.9 %), sliding window 7.0 % (9.3 %), max-pool 9.3 % (25 %), FIFO 11 % (26 %),
-#: width converter 22 % (39 %).
+#: width converter 7.7 % (15 %).
 COEFFICIENTS = {
     "mvtu": {
         "gate": 1.0,            # pinned; per synapse gate: XNOR, or AND and AND-NOT
@@ -94,9 +94,11 @@ COEFFICIENTS = {
         "control": 0.0,
     },
     "dwc": {
-        "shift": 0.94,          # per (input bit, fill level it may land at)
-        "capacity": 1.19,       # per buffered bit
-        "control": 30.7,
+        "shift": 1.057,         # per (input bit, fill level it may land at)
+        "capacity": 0.227,      # per buffered bit
+        "split": 1.157,         # per (buffered bit, level bit) when splitting
+        "odd": 4.005,           # per buffered bit when neither width divides the other
+        "control": 32.2,
     },
 }
 
@@ -483,10 +485,17 @@ def fifo_resources(width: int, depth: int) -> Resources:
 
 def dwc_terms(in_width: int, out_width: int) -> dict[str, float]:
     """LUT terms of a :class:`~hwgen.hw.dwc.WidthConverter`: an input word lands at one of the
-    fill levels the buffer can have when it arrives (steps of ``gcd(in, out)``)."""
-    capacity = in_width + out_width
-    positions = out_width // math.gcd(in_width, out_width) + 1
-    return {"shift": in_width * positions, "capacity": capacity, "control": 1}
+    fill levels the buffer can have when it arrives (0 .. capacity - in, steps of
+    ``gcd(in, out)``); when splitting, Yosys folds the level's decode into every buffered bit's
+    shift multiplexer; the extra room of widths that do not divide each other."""
+    from .hw.dwc import dwc_capacity
+    step = math.gcd(in_width, out_width)
+    capacity = dwc_capacity(in_width, out_width)
+    positions = (capacity - in_width) // step + 1
+    level_bits = (capacity // step).bit_length()
+    return {"shift": in_width * positions, "capacity": capacity,
+            "split": capacity * level_bits if in_width > out_width else 0,
+            "odd": capacity if min(in_width, out_width) != step else 0, "control": 1}
 
 
 def dwc_resources(in_width: int, out_width: int) -> Resources:
@@ -495,9 +504,11 @@ def dwc_resources(in_width: int, out_width: int) -> Resources:
             raise ValueError(f"{name} must be a positive integer, not {value!r}")
     if in_width == out_width:
         return Resources()
-    capacity = in_width + out_width
+    from .hw.dwc import dwc_capacity
+    capacity = dwc_capacity(in_width, out_width)
+    levels = capacity // math.gcd(in_width, out_width)      # the level counts steps of gcd
     return Resources(_luts("dwc", dwc_terms(in_width, out_width)),
-                     capacity + capacity.bit_length(), 0)
+                     capacity + levels.bit_length(), 0)
 
 
 # --- layers -----------------------------------------------------------------------------------

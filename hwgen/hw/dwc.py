@@ -1,9 +1,19 @@
 """Stream data width converter: ``in_width``-bit transfers to ``out_width``-bit transfers."""
+import math
+
 from amaranth.hdl import Module, Mux, Signal, unsigned
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["WidthConverter"]
+__all__ = ["WidthConverter", "dwc_capacity"]
+
+
+def dwc_capacity(in_width: int, out_width: int) -> int:
+    """Bits a :class:`WidthConverter` buffers: ``in_width + out_width``, and
+    ``min(in_width, out_width) - gcd(in_width, out_width)`` more (none when one width divides
+    the other). Its ``i.ready`` asks for room before this cycle's output leaves; with this much
+    room the narrower side still moves every cycle while ``o.ready`` stays high."""
+    return in_width + out_width + min(in_width, out_width) - math.gcd(in_width, out_width)
 
 
 class WidthConverter(wiring.Component):
@@ -21,9 +31,13 @@ class WidthConverter(wiring.Component):
     Attributes
     ----------
     i : ``In(stream.Signature(in_width))``
+        Ready while the buffer (:func:`dwc_capacity` bits) has room for a word before this
+        cycle's output, if any, leaves: a compare of the fill-level register, so ``i.ready``
+        does not follow ``o.ready``. Once the output has been held until the buffer is full,
+        input resumes the cycle after the output moves.
     o : ``Out(stream.Signature(out_width))``
         Valid once ``out_width`` bits are buffered. Sustains one transfer per cycle on the
-        wider side.
+        narrower side while ``o.ready`` stays high.
     """
 
     def __init__(self, *, in_width: int, out_width: int):
@@ -41,31 +55,40 @@ class WidthConverter(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        capacity = self.in_width + self.out_width
+        capacity = dwc_capacity(self.in_width, self.out_width)
+        # The fill level counts steps of gcd(in, out) bits, the only levels the buffer takes:
+        # a few bits, so each compare below is a LUT, not a carry chain.
+        step = math.gcd(self.in_width, self.out_width)
+        steps_in, steps_out, steps = self.in_width // step, self.out_width // step, capacity // step
         buffer = Signal(capacity)
-        count = Signal(range(capacity + 1))
+        count = Signal(range(steps + 1))
         take_out = Signal()
         take_in = Signal()
-        remaining = Signal.like(count)
-        kept = Signal(capacity)
+        merged = Signal(capacity)
+        arriving = Signal(capacity)
 
         m.d.comb += [
-            self.o.valid.eq(count >= self.out_width),
+            self.o.valid.eq(count >= steps_out),
             self.o.payload.eq(buffer[:self.out_width]),
             take_out.eq(self.o.valid & self.o.ready),
-            remaining.eq(Mux(take_out, count - self.out_width, count)),
-            kept.eq(Mux(take_out, buffer >> self.out_width, buffer)),
-            # Room for a whole input word once this cycle's output (if any) has left:
-            # remaining + in_width <= capacity, as two compares of the register ``count`` that
-            # this cycle's output selects between (no adder between o.ready and i.ready).
-            self.i.ready.eq(Mux(take_out, count <= capacity - self.in_width + self.out_width,
-                                count <= capacity - self.in_width)),
+            # Room for a whole input word even if this cycle's output stays: one compare of
+            # the register ``count``, no path from o.ready (the producer's output register
+            # enables hang on i.ready).
+            self.i.ready.eq(count <= steps - steps_in),
             take_in.eq(self.i.valid & self.i.ready),
         ]
-        # Bits at and above ``count`` are always zero, so OR-ing the new word in is enough.
-        with m.If(take_in):
-            m.d.sync += [buffer.eq(kept | (self.i.payload << remaining)),
-                         count.eq(remaining + self.in_width)]
-        with m.Else():
-            m.d.sync += [buffer.eq(kept), count.eq(remaining)]
+        # The input word lands at the level ``count`` (a register), then the output word, if
+        # it leaves, is shifted out: o.ready only selects that shift. Bits at and above the
+        # level are always zero, so OR-ing the word in is enough.
+        with m.Switch(count):
+            for level in range(steps - steps_in + 1):
+                with m.Case(level):
+                    m.d.comb += arriving.eq(self.i.payload << (level * step))
+        m.d.comb += merged.eq(Mux(take_in, buffer | arriving, buffer))
+        m.d.sync += buffer.eq(Mux(take_out, merged >> self.out_width, merged))
+        # The next level from sums of the register ``count`` and constants, selected by the
+        # handshakes: no adder after them.
+        m.d.sync += count.eq(Mux(take_in, Mux(take_out, count + (steps_in - steps_out),
+                                                  count + steps_in),
+                                 Mux(take_out, count - steps_out, count)))
         return m

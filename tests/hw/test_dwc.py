@@ -38,13 +38,15 @@ def test_cosim(in_width, out_width, sim_build_root):
 
 
 @pytest.mark.cocotb
-@pytest.mark.parametrize("in_width,out_width", [(16, 8), (8, 16)])
-def test_cosim_full_rate(in_width, out_width, sim_build_root):
-    """Without idle or backpressure the wider side moves a word every cycle."""
+@pytest.mark.parametrize("in_width,out_width,frame_bits", [(16, 8, 64), (8, 16, 64),
+                                                           (16, 6, 48), (6, 16, 48)])
+def test_cosim_full_rate(in_width, out_width, frame_bits, sim_build_root):
+    """Without idle or backpressure the narrower side moves a word every cycle, also when
+    neither width divides the other (the buffer's extra room)."""
     rng = np.random.default_rng(5)
-    inputs, expected = bits_and_words(rng, in_width, out_width, 100, 64)
+    inputs, expected = bits_and_words(rng, in_width, out_width, 100, frame_bits)
     run = run_stream_test(WidthConverter(in_width=in_width, out_width=out_width), inputs, expected,
-                          build_root=sim_build_root, name="full_rate")
+                          build_root=sim_build_root, name=f"full_rate_{in_width}_{out_width}")
     assert run.passed, run.message
     narrow_words = max(len(inputs), len(expected))
     assert run.output_cycles[-1] - run.output_cycles[0] <= narrow_words + 2
