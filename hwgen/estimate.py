@@ -51,25 +51,25 @@ DSP_LUTS = 536
 #: (non-negative least squares on the relative error against Yosys 0.70 ``synth_ecp5`` and
 #: ``nextpnr-ecp5 --pack-only``), rounded; the terms marked "pinned" are held at their physical
 #: value. Mean absolute relative error of the fit (and of each configuration left out of it):
-#: MVTU 5.6 % (7.9 %), sliding window 7.0 % (9.3 %), max-pool 9.3 % (25 %), FIFO 11 % (26 %),
+#: MVTU 5.6 % (7.8 %), sliding window 7.0 % (9.3 %), max-pool 9.3 % (25 %), FIFO 11 % (26 %),
 #: width converter 7.7 % (15 %).
 COEFFICIENTS = {
     "mvtu": {
         "gate": 1.0,            # pinned; per synapse gate: XNOR, or AND and AND-NOT
         "gate_uint": 1.84,      # per bit of an integer synapse, sign-extended: x or ~x, adders
-        "adder": 0.64,          # per carry-chain LUT of the adder tree of the SIMD products
-        "adder_binary": 1.26,   # the same for binary inputs: chunk popcounts of w & x and
-                                # ~w & x, their difference, the tree of the differences
+        "adder": 0.65,          # per carry-chain LUT of the adder tree of the SIMD products
+        "adder_binary": 0.84,   # the same for binary inputs: the leaves' tables (per LUT4)
+                                # and the tree of the leaves
         "accumulate": 3.82,     # per accumulator bit: restart multiplexer, adder, output and
                                 # skid registers' multiplexers
         "compare": 0.53,        # per threshold bit compared (and the threshold's invert)
         "logit": 1.0,           # pinned; per bit of 2 * popcount - MW (bipolar logits)
-        "rom": 1.43,            # per ROM bit-slice of 16 words held in LUTs
+        "rom": 1.39,            # per ROM bit-slice of 16 words held in LUTs
         "lutram": 4.0,          # pinned; per DPR16X4 distributed RAM
         "lutram_mux": 1.0,      # pinned; per bit of a multiplexer across memory banks or words
-        "replay": 1.31,         # per bit choosing the input stream or the replay buffer
+        "replay": 1.30,         # per bit choosing the input stream or the replay buffer
         "counter": 1.0,         # pinned; per bit of the fold counters and weight address
-        "control": 49.7,        # handshake and pipeline control
+        "control": 49.0,        # handshake and pipeline control
     },
     "swg": {
         "counter": 6.30,        # per bit of the reader's and writer's counters: their steps
@@ -284,19 +284,16 @@ def _simd_sum(layer: MVTULayer, weights: MemoryMap) -> tuple[float, float, float
     if layer.in_encoding == "bipolar":      # popcount(~(w ^ x))
         adder, width = _tree_adder_luts(simd, 1)
         return (0 if constant or merged else simd), adder, 0, width
-    if layer.in_encoding == "binary":       # per chunk popcount(w & x) - popcount(~w & x)
-        # With constant weights half the leaves of each tree are constant zeros; Yosys prunes
-        # only some of their adders (synthesised 64 x 10 at simd=64: 2,600 LUTs at pe=5,
-        # 3,220 at pe=10, so a constant-weight neuron costs 3/4 of a folded one, not 1/2).
-        from .hw.popcount import POPCOUNT_CHUNK
-        chunks = [min(POPCOUNT_CHUNK, simd - k) for k in range(0, simd, POPCOUNT_CHUNK)]
-        leaves = 0
-        for size in chunks:
-            adder, width = _tree_adder_luts(size, 1)
-            leaves += (1.5 if constant else 2) * adder + _carry_luts(width + 1)
-        tree, width = _tree_adder_luts(len(chunks), _tree_adder_luts(chunks[0], 1)[1] + 1)
-        gates = 0 if constant else simd if merged else 2 * simd
-        return gates, leaves + tree, 0, width
+    if layer.in_encoding == "binary":       # per chunk a table of w and x (binary_leaves)
+        from .hw.mvtu import BINARY_CHUNK
+        chunks = [min(BINARY_CHUNK, simd - k) for k in range(0, simd, BINARY_CHUNK)]
+        # Each result bit's function of 2 * size inputs: 2**(2 * size - 4) LUT4s. With constant
+        # weights Yosys prunes only some of them (as it did for the popcounts these tables
+        # replaced: a constant-weight neuron cost 3/4 of a folded one).
+        leaves = sum((0.75 if constant else 1) * (size.bit_length() + 1)
+                     * 2 ** max(0, 2 * size - 4) for size in chunks)
+        tree, width = _tree_adder_luts(len(chunks), chunks[0].bit_length() + 1)
+        return 0, leaves + tree, 0, width
     # uint: a tree of w ? x : -x, terms of in_bits + 1 bits. Yosys merges the tree into one
     # multi-operand adder of full adders over every term sign-extended to the sum's width.
     adder, width = _tree_adder_luts(simd, layer.in_bits + 1)

@@ -133,7 +133,7 @@ SYNTHESISED = [
     (lambda: _layer(256, 64, 4, 8), 376, 236, 1),
     (lambda: _layer(784, 64, 16, 49), 3574, 1911, 22),
     (lambda: _layer(1024, 256, 8, 64), 2512, 1449, 15),
-    (lambda: _layer(128, 32, 8, 32, in_encoding="binary"), 3344, 1152, 0),
+    (lambda: _layer(128, 32, 8, 32, in_encoding="binary"), 2107, 1121, 0),
     (lambda: _layer(9, 16, 4, 9, in_encoding="uint", in_bits=4), 997, 556, 0),
     (lambda: _layer(288, 10, 10, 32, logits=True), 1768, 1185, 0),
     (lambda: SWGLayer("s", 16, 8, 8, 3, simd=4), 378, 67, 0),

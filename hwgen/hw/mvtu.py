@@ -1,6 +1,6 @@
 """Matrix-vector-threshold unit (FINN's MVAU) for +-1 weights and activations."""
 import numpy as np
-from amaranth.hdl import Cat, Const, Module, Mux, Shape, Signal, signed, unsigned
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Shape, Signal, signed, unsigned
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -80,14 +80,34 @@ def threshold_words(layer: MVTULayer) -> list[int]:
 SUM_LEVELS_PER_STAGE = 2
 
 
+#: Inputs per leaf of a binary layer's sum (:func:`binary_leaves`).
+BINARY_CHUNK = 3
+
+
+def binary_leaves(row, vector, chunk: int = BINARY_CHUNK) -> list:
+    """The inputs under +1 weights less those under -1 weights, of ``vector``'s consecutive
+    ``chunk``-bit slices (the last may be shorter), each a table of its weight and input bits:
+    a 6-input function is one LUT level (four LUT4s and their multiplexers), where the
+    difference of two popcounts took a few LUT levels and a carry chain."""
+    leaves = []
+    for start in range(0, len(row), chunk):
+        size = min(chunk, len(row) - start)
+        # Index bit k: weight k; bit size + k: input k.
+        table = [sum(((index >> (size + k)) & 1) * (1 if (index >> k) & 1 else -1)
+                     for k in range(size)) for index in range(1 << (2 * size))]
+        shape = signed(size.bit_length() + 1)
+        leaves.append(Array(Const(value, shape) for value in table)[
+            Cat(row[start:start + size], vector[start:start + size])])
+    return leaves
+
+
 def _simd_terms(layer: MVTULayer, row, vector) -> list:
     """The leaves whose sum is this cycle's contribution of one neuron, ``SIMD`` weight bits
     ``row`` on ``vector``: each a few LUT levels deep, registered before the adder tree."""
     if layer.in_encoding == "bipolar":
         return chunk_popcounts(~(row ^ vector))
     if layer.in_encoding == "binary":
-        return [ones - minus for ones, minus in
-                zip(chunk_popcounts(row & vector), chunk_popcounts(~row & vector))]
+        return binary_leaves(row, vector)
     # uint: w ? x : -x, as w ? x : ~x (= -x - 1, no adder) plus the count of -1 weights.
     bits = layer.in_bits
     terms = []
