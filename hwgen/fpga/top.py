@@ -521,7 +521,9 @@ class BoardCore(wiring.Component):
         # The ROM is split into banks of one block RAM's depth (ECP5 DP16KD), each read into a
         # register of its own before the banks' multiplexer: a block RAM's clock-to-output delay
         # (5.6 ns) then meets only a register, not the multiplexer behind it (85 MHz at most).
-        # Read and register move together (``take``, while the skid register is empty).
+        # That register drives only a second one, so it can sit next to its block RAM (placed
+        # by the multiplexer, 2.9 ns of routing from the block RAM: 117.8 MHz in the KWS top).
+        # Read and registers move together (``take``, while the skid register is empty).
         bank_depth = rom_bank_depth(self._word_shape.width)
         assert bank_depth & (bank_depth - 1) == 0, "a bank's depth is a power of two"
         banks = [self.words[start:start + bank_depth]
@@ -538,7 +540,13 @@ class BoardCore(wiring.Component):
         port_valid = Signal()                    # the read ports' data is a word to send
         port_from_rom = Signal()
         port_bank = Signal(range(len(banks)))
-        held_valid = Signal()                    # the read data is registered: a word to send
+        near_valid = Signal()                    # the read data is registered: a word to send
+        near_from_rom = Signal()
+        near_bank = Signal(range(len(banks)))
+        near_rom = [Signal(self._word_shape, name=f"near_rom_{index}")
+                    for index in range(len(banks))]
+        near_serial = Signal(self._word_shape)
+        held_valid = Signal()                    # ... and registered again: a word to send
         held_from_rom = Signal()
         held_bank = Signal(range(len(banks)))
         held_rom = [Signal(self._word_shape, name=f"held_rom_{index}")
@@ -556,9 +564,12 @@ class BoardCore(wiring.Component):
         with m.If(take):
             m.d.sync += [port_valid.eq(issue), port_from_rom.eq(from_rom),
                          port_bank.eq(address >> offset_bits),
-                         held_valid.eq(port_valid), held_from_rom.eq(port_from_rom),
-                         held_bank.eq(port_bank), held_serial.eq(parser.read_data)]
-            m.d.sync += [held.eq(port.data) for held, port in zip(held_rom, rom_ports)]
+                         near_valid.eq(port_valid), near_from_rom.eq(port_from_rom),
+                         near_bank.eq(port_bank), near_serial.eq(parser.read_data),
+                         held_valid.eq(near_valid), held_from_rom.eq(near_from_rom),
+                         held_bank.eq(near_bank), held_serial.eq(near_serial)]
+            m.d.sync += [near.eq(port.data) for near, port in zip(near_rom, rom_ports)]
+            m.d.sync += [held.eq(near) for held, near in zip(held_rom, near_rom)]
         with m.If(issue):
             m.d.sync += [address.eq(address + 1), left.eq(left - 1)]
             with m.If(left == 0):
