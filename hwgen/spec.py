@@ -96,6 +96,11 @@ class DataSpec:
     #: convolutions over time, every filter seeing all coefficients). The element order is
     #: the same (coefficients innermost); only the shape the layers see differs.
     layout: Literal["image", "sequence"] = "image"
+    #: With ``input_bits`` b >= 2: each element becomes ``2**b - 1`` bits, bit ``j`` set where
+    #: its value exceeds ``j`` (a thermometer code, in place of the element, lowest bit first),
+    #: so the first layer reads bits and its +-1 weights learn a step function of each
+    #: element instead of multiplying it by +-1. The frame's channels grow by that factor.
+    thermometer: bool = False
 
     def check(self, path: str, file):
         if not 0.0 < self.test_fraction < 1.0:
@@ -103,6 +108,9 @@ class DataSpec:
                             f"must lie strictly between 0 and 1, not {self.test_fraction!r}")
         if not 1 <= self.input_bits <= 8:
             raise SpecError(file, f"{path}.input_bits", f"must lie in 1..8, not {self.input_bits!r}")
+        if self.thermometer and self.input_bits < 2:
+            raise SpecError(file, f"{path}.thermometer", "codes input_bits >= 2 elements, but "
+                            f"input_bits is {self.input_bits}")
         if self.speakers < 10:
             raise SpecError(file, f"{path}.speakers", f"must be at least 10, not {self.speakers!r}")
         if self.layout != "image" and self.dataset != "speech_commands":
@@ -113,17 +121,29 @@ class DataSpec:
                             f"{self.dataset}")
 
     @property
+    def levels(self) -> int:
+        """Bits an element becomes: ``2**input_bits - 1`` with ``thermometer``, else 1."""
+        return (1 << self.input_bits) - 1 if self.thermometer else 1
+
+    @property
+    def element_bits(self) -> int:
+        """Bits of a frame element as the first layer reads it: 1 with ``thermometer``,
+        else ``input_bits``."""
+        return 1 if self.thermometer else self.input_bits
+
+    @property
     def shape(self) -> tuple[int, int, int]:
-        """(channels, height, width) of a frame."""
+        """(channels, height, width) of a frame (``thermometer`` multiplies the channels by
+        :attr:`levels`)."""
         channels, height, width = DATASETS[self.dataset].shape
         if self.layout == "sequence":               # (1, time, coefficients) -> (coefficients, time, 1)
-            return (channels * width, height, 1)
-        return (channels, height, width)
+            channels, width = channels * width, 1
+        return (channels * self.levels, height, width)
 
     @property
     def features(self) -> int:
         """Elements of a frame: channels * height * width."""
-        return DATASETS[self.dataset].features
+        return DATASETS[self.dataset].features * self.levels
 
     @property
     def classes(self) -> int:
@@ -486,8 +506,9 @@ class Spec:
 
     @property
     def input_encoding(self) -> str:
-        """Encoding of an input element: ``uint`` for multi-bit pixels, else the activation's."""
-        return "uint" if self.data.input_bits > 1 else self.model.activation
+        """Encoding of an input element: ``uint`` for multi-bit elements, else the
+        activation's (thermometer bits too)."""
+        return "uint" if self.data.element_bits > 1 else self.model.activation
 
     @property
     def checkpoint_path(self) -> Path | None:
@@ -604,7 +625,7 @@ def _check_cim(spec: Spec, layers: tuple, file) -> tuple:
                                 f"pe={layer.folded_pe} neurons of {cim.weight_bits}-bit weights "
                                 f"read {layer.folded_pe * cim.weight_bits} columns at once, more "
                                 f"than cim.columns={cim.columns}")
-            bits = spec.data.input_bits if index == 0 else spec.model.act_bits
+            bits = spec.data.element_bits if index == 0 else spec.model.act_bits
             if bits > cim.act_bits:
                 raise SpecError(file, f"{path}.backend",
                                 f"cim reads at most cim.act_bits={cim.act_bits} bits per input, "

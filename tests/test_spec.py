@@ -272,6 +272,8 @@ FC = {"type": "linear", "out": 10}
      "model.activation: unknown value 'ternary' (allowed: bipolar, binary)"),
     (_layers(FC, data={"input_bits": 9}), "data.input_bits: must lie in 1..8, not 9"),
     (_layers(FC, data={"input_bits": 0}), "data.input_bits: must lie in 1..8, not 0"),
+    (_layers(FC, data={"thermometer": True}),
+     "data.thermometer: codes input_bits >= 2 elements, but input_bits is 1"),
     (_layers(FC, hardware={"target_cycles": 100, "target_fps": 1000.0}),
      "hardware.target_fps: cannot be given together with target_cycles"),
     (_layers(FC, hardware={"target_cycles": 0}), "hardware.target_cycles: must be at least 1, not 0"),
@@ -324,6 +326,19 @@ def test_speech_layout_sequence_sees_coefficients_as_channels(tmp_path):
     spec = load_spec(path)
     assert spec.data.shape == (10, 49, 1)
     assert spec.model.layers[0].matrix_width == 30               # 3 time steps x 10 coefficients
+
+
+def test_thermometer_codes_widen_the_channels_into_bits(tmp_path):
+    from hwgen.spec import load_spec
+    path = tmp_path / "kws.yaml"
+    path.write_text("name: kws\ndata: {dataset: speech_commands, layout: sequence, input_bits: 4,"
+                    " thermometer: true}\n"
+                    "model: {activation: binary, layers: [{type: conv, out: 8, kernel: [3, 1]},"
+                    " {type: linear, out: 12}]}\n")
+    spec = load_spec(path)
+    assert spec.data.shape == (150, 49, 1) and spec.data.features == 49 * 150
+    assert (spec.data.levels, spec.data.element_bits, spec.input_encoding) == (15, 1, "binary")
+    assert spec.model.layers[0].matrix_width == 450              # 3 time steps x 150 bits
 
 
 def test_layout_is_for_speech_only(tmp_path, capsys):

@@ -474,14 +474,14 @@ def macro_mvm_float(spec: MacroSpec, weights: torch.Tensor, x: torch.Tensor, *, 
 def layer_macro(spec, index: int) -> MacroSpec:
     """The macro of ``spec.model.layers[index]`` (a ``backend: cim`` layer of a validated
     :class:`hwgen.spec.Spec`): the spec's ``cim`` section, with the layer's input encoding
-    (``uint`` pixels read as ``binary``) and its input bits (``data.input_bits``, or
+    (``uint`` pixels read as ``binary``) and its input bits (``data.element_bits``, or
     ``model.act_bits`` for hidden layers) as ``act_bits``; the training options of its ADC."""
     cim = spec.cim
     if cim is None:
         raise ValueError("the spec has no cim section")
     if index == 0:
         encoding = "binary" if spec.input_encoding == "uint" else spec.input_encoding
-        bits = spec.data.input_bits
+        bits = spec.data.element_bits
     else:
         encoding, bits = spec.model.activation, spec.model.act_bits
     return MacroSpec(rows=cim.rows, columns=cim.columns, wordlines=cim.wordlines,

@@ -8,9 +8,11 @@ A frame is one row of ``channels * height * width`` elements in stream order: pi
 order, channels innermost (both datasets have one channel, so this is the raster order). With
 ``input_bits: 1`` an element is a bit, 1 where the pixel exceeds ``input_threshold``; with more
 bits it is the pixel as an unsigned integer, ``round(pixel / pixel_max * (2**bits - 1))`` with
-halves rounded up (:func:`quantize`). The train/test split is stratified and seeded, so a spec
+halves rounded up (:func:`quantize`); ``thermometer`` then codes each such integer as
+``2**bits - 1`` bits (:func:`thermometer`). The train/test split is stratified and seeded, so a spec
 and a seed fix the data exactly.
 """
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,7 +20,7 @@ import numpy as np
 from ..errors import HwgenError
 from ..spec import DataSpec
 
-__all__ = ["Dataset", "load_dataset", "quantize"]
+__all__ = ["Dataset", "load_dataset", "quantize", "thermometer"]
 
 
 @dataclass(frozen=True)
@@ -66,7 +68,28 @@ def quantize(pixels: np.ndarray, pixel_max: int, bits: int) -> np.ndarray:
     return ((2 * whole * top + pixel_max) // (2 * pixel_max)).astype(np.uint8)
 
 
+def thermometer(frames: np.ndarray, bits: int) -> np.ndarray:
+    """Unsigned ``bits``-bit elements (..., elements) as thermometer codes (..., elements *
+    (2**bits - 1)): element ``e`` becomes bits ``e > j`` for ``j = 0 .. 2**bits - 2``, in its
+    place, lowest first."""
+    frames = np.asarray(frames)
+    steps = np.arange((1 << bits) - 1)
+    codes = frames[..., None] > steps
+    return codes.reshape(*frames.shape[:-1], -1).astype(np.uint8)
+
+
 def load_dataset(spec: DataSpec, seed: int) -> Dataset:
+    """The frames of ``spec`` (with ``spec.thermometer``, :func:`thermometer` codes of its
+    ``input_bits``-bit elements), split by ``seed``."""
+    data = _load(spec, seed)
+    if not spec.thermometer:
+        return data
+    return dataclasses.replace(data, train_x=thermometer(data.train_x, spec.input_bits),
+                               test_x=thermometer(data.test_x, spec.input_bits),
+                               shape=spec.shape, input_bits=1)
+
+
+def _load(spec: DataSpec, seed: int) -> Dataset:
     if spec.dataset == "speech_commands":
         from .speech import speech_dataset
         return speech_dataset(spec, seed)
@@ -76,10 +99,10 @@ def load_dataset(spec: DataSpec, seed: int) -> Dataset:
         frames = (x > spec.input_threshold).astype(np.uint8)
     else:
         frames = quantize(x, spec.pixel_max, spec.input_bits)
-    channels, height, width = spec.shape
+    channels, height, width = dataclasses.replace(spec, thermometer=False).shape
     # Stream order: (height, width, channels); the datasets' rows are raster-order, one channel.
     frames = frames.reshape(-1, channels, height, width).transpose(0, 2, 3, 1).reshape(len(frames), -1)
     train_x, test_x, train_y, test_y = train_test_split(
         frames, y, test_size=spec.test_fraction, random_state=seed, stratify=y)
-    return Dataset(train_x, train_y, test_x, test_y, classes=spec.classes, shape=spec.shape,
-                   input_bits=spec.input_bits)
+    return Dataset(train_x, train_y, test_x, test_y, classes=spec.classes,
+                   shape=(channels, height, width), input_bits=spec.input_bits)

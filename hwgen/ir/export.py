@@ -123,7 +123,7 @@ def export_graph(model: BNN, spec: Spec, test_x: np.ndarray, test_y: np.ndarray,
         raise ValueError("only a binary model can be exported")
     model.eval()
     act_bits = model.act_bits
-    encoding, bits = spec.input_encoding, spec.data.input_bits
+    encoding, bits = spec.input_encoding, spec.data.element_bits
     # Hidden activations: one bit in the spec's encoding, or IMCQ's act_bits-bit integers.
     out_encoding = spec.model.activation if act_bits == 1 else "uint"
     last = len(spec.model.layers) - 1
@@ -173,7 +173,7 @@ def export_graph(model: BNN, spec: Spec, test_x: np.ndarray, test_y: np.ndarray,
         encoding, bits = out_encoding, act_bits
     return Graph(name=spec.name, input_shape=spec.data.shape, classes=spec.data.classes,
                  layers=tuple(layers), test_frames=test_x, test_labels=test_y,
-                 input_encoding=spec.input_encoding, input_bits=spec.data.input_bits,
+                 input_encoding=spec.input_encoding, input_bits=spec.data.element_bits,
                  meta={**(meta or {}), "fixed_folding": fixed})
 
 

@@ -5,7 +5,7 @@ import pytest
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
-from hwgen.data import load_dataset, quantize
+from hwgen.data import load_dataset, quantize, thermometer
 from hwgen.spec import DataSpec
 
 
@@ -50,3 +50,22 @@ def test_split_is_stratified_and_seeded():
     assert not np.array_equal(a.test_y, c.test_y)
     counts = np.bincount(a.test_y, minlength=10)
     assert counts.min() >= 35 and counts.max() <= 37       # 20 % of each class (~180 each)
+
+
+def test_thermometer_codes_each_element_in_its_place_lowest_step_first():
+    codes = thermometer(np.array([[0, 3, 1], [2, 2, 0]], dtype=np.uint8), 2)
+    np.testing.assert_array_equal(codes, [[0, 0, 0, 1, 1, 1, 1, 0, 0],
+                                          [1, 1, 0, 1, 1, 0, 0, 0, 0]])
+    assert codes.dtype == np.uint8
+    # The number of set bits is the element, for every 4-bit value.
+    values = np.arange(16, dtype=np.uint8)[None, :]
+    np.testing.assert_array_equal(thermometer(values, 4).reshape(16, 15).sum(axis=1), values[0])
+
+
+def test_thermometer_frames_are_the_codes_of_the_quantized_frames():
+    plain = load_dataset(DataSpec(input_bits=3), seed=1)
+    coded = load_dataset(DataSpec(input_bits=3, thermometer=True), seed=1)
+    assert (coded.shape, coded.input_bits) == ((7, 8, 8), 1)
+    np.testing.assert_array_equal(coded.train_x, thermometer(plain.train_x, 3))
+    np.testing.assert_array_equal(coded.test_x, thermometer(plain.test_x, 3))
+    np.testing.assert_array_equal(coded.test_y, plain.test_y)
