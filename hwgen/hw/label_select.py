@@ -48,7 +48,7 @@ class LabelSelect(wiring.Component):
         Transfer ``k`` of a frame carries classes ``k*pe .. k*pe+pe-1``.
     o : ``Out(stream.Signature(result_layout(classes, logit_bits)))``
         One transfer per frame, registered, :attr:`latency` cycles after the frame's last
-        input transfer. Input is accepted, and every stage of the pipeline moves, while the
+        input transfer (first transfer: ``o.valid`` that many cycles after ``i.valid & i.ready``). Input is accepted, and every stage of the pipeline moves, while the
         skid register behind the output register is empty (it fills only when a result meets
         a held output), so one transfer per cycle when not stalled.
     """
@@ -72,8 +72,8 @@ class LabelSelect(wiring.Component):
     @property
     def latency(self) -> int:
         """Cycles from a frame's last input transfer to its result's ``valid``, without stalls:
-        the compare tree's register stages and the output register."""
-        return compare_stages(self.pe) + 1
+        the compare tree's register stages, the frame's running best and the output register."""
+        return compare_stages(self.pe) + 2
 
     def elaborate(self, platform):
         m = Module()
@@ -115,25 +115,29 @@ class LabelSelect(wiring.Component):
         (chunk_value, chunk_index), = candidates
 
         # Against the running best of the frame: a later transfer replaces it only when strictly
-        # larger. Earlier transfers' logits wait in a shift register, oldest in the low bits.
+        # larger. The frame's logits gather in a shift register, oldest in the low bits. The
+        # result is offered the cycle after the last transfer, from these registers: the
+        # compare drives only the running best, not the output and skid registers too (with
+        # them, and fc5's output register as its input, it was the KWS top's critical path:
+        # 112 MHz). A next frame's first transfer in that cycle overwrites them as they are read.
         best_value = Signal(signed(self.logit_bits))
         best_index = Signal(label_shape)
         chunk_bits = pe * self.logit_bits
-        earlier = Signal((chunks - 1) * chunk_bits)
+        frame_logits = Signal(chunks * chunk_bits)
+        done = Signal()
         replace = first | greater(chunk_value, best_value)
-        winner_index = Signal(label_shape)
+        with m.If(advance):
+            m.d.sync += done.eq(valid & last)
+            with m.If(valid):
+                with m.If(replace):
+                    m.d.sync += [best_value.eq(chunk_value), best_index.eq(base + chunk_index)]
+                m.d.sync += frame_logits.eq(Cat(frame_logits[chunk_bits:], logits)
+                                            if chunks > 1 else logits)
         result = Signal(self.o.payload.shape())
-        m.d.comb += [winner_index.eq(Mux(replace, base + chunk_index, best_index)),
-                     result.label.eq(winner_index), result.logits.eq(Cat(earlier, logits))]
-        with m.If(advance & valid):
-            m.d.sync += [best_value.eq(Mux(replace, chunk_value, best_value)),
-                         best_index.eq(winner_index)]
-            if chunks > 1:
-                with m.If(~last):
-                    m.d.sync += earlier.eq(Cat(earlier[chunk_bits:], logits))
+        m.d.comb += [result.label.eq(best_index), result.logits.eq(frame_logits)]
         # The output register with a skid register behind it (:func:`skid_output`): every stage
         # moves on ``advance``, a register, not on ``o.ready``.
-        m.d.comb += advance.eq(skid_output(m, self.o, result, valid & last))
+        m.d.comb += advance.eq(skid_output(m, self.o, result, done))
         return m
 
 
@@ -151,5 +155,6 @@ def _compare_level(candidates: list) -> list:
 
 def compare_stages(pe: int) -> int:
     """Register stages of the argmax tree over ``pe`` logits: ``ceil(log2(pe))`` compare
-    levels, :data:`COMPARES_PER_STAGE` to a stage."""
-    return -(-max(0, (pe - 1).bit_length()) // COMPARES_PER_STAGE)
+    levels, :data:`COMPARES_PER_STAGE` to a stage; at least one, so that with ``pe=1`` the
+    running compare reads a register of this block (placed by it), not the producer's output."""
+    return max(1, -(-(pe - 1).bit_length() // COMPARES_PER_STAGE))
