@@ -576,18 +576,44 @@ class BoardCore(wiring.Component):
                 m.d.sync += playing.eq(0)
                 # The slot's last word is read: the parser may refill it.
                 m.d.comb += parser.frames.ready.eq(~from_rom)
+        # The banks' multiplexer a tree of 4-to-1 multiplexers (a LUT4 and a PFUMX each), every
+        # level but the last registered, the control and the serial word delayed beside: one
+        # multiplexer over some 30 banks spread across the block RAM columns took five levels of
+        # logic and 6 ns of routing before the skid register (121.4 MHz in the KWS top).
+        level_rom, level_bank = held_rom, held_bank
+        level_valid, level_from_rom, level_serial = held_valid, held_from_rom, held_serial
+        depth = 0
+        while len(level_rom) > 4:
+            groups = [level_rom[start:start + 4] for start in range(0, len(level_rom), 4)]
+            next_rom = [Signal(self._word_shape, name=f"tree{depth}_rom_{index}")
+                        for index in range(len(groups))]
+            next_bank = Signal(range(len(groups)), name=f"tree{depth}_bank")
+            next_valid = Signal(name=f"tree{depth}_valid")
+            next_from_rom = Signal(name=f"tree{depth}_from_rom")
+            next_serial = Signal(self._word_shape, name=f"tree{depth}_serial")
+            with m.If(take):
+                m.d.sync += [next_bank.eq(level_bank >> 2), next_valid.eq(level_valid),
+                             next_from_rom.eq(level_from_rom), next_serial.eq(level_serial)]
+                for register, group in zip(next_rom, groups):
+                    with m.Switch(level_bank[:2]):
+                        for index, word in enumerate(group):
+                            with m.Case(index):
+                                m.d.sync += register.eq(word)
+            level_rom, level_bank = next_rom, next_bank
+            level_valid, level_from_rom, level_serial = next_valid, next_from_rom, next_serial
+            depth += 1
         rom_word = Signal(self._word_shape)
-        if len(banks) == 1:
-            m.d.comb += rom_word.eq(held_rom[0])
+        if len(level_rom) == 1:
+            m.d.comb += rom_word.eq(level_rom[0])
         else:
-            with m.Switch(held_bank):
-                for index, held in enumerate(held_rom):
+            with m.Switch(level_bank):
+                for index, word in enumerate(level_rom):
                     with m.Case(index):
-                        m.d.comb += rom_word.eq(held)
+                        m.d.comb += rom_word.eq(word)
         # Into the network through an output and a skid register: the network's i.ready (its
         # window generator's counters) reaches only those, not this pipeline's enables.
-        m.d.comb += take.eq(skid_output(m, network.i, Mux(held_from_rom, rom_word, held_serial),
-                                        held_valid))
+        m.d.comb += take.eq(skid_output(m, network.i, Mux(level_from_rom, rom_word, level_serial),
+                                        level_valid))
 
         # The ROM pass: started by a press, one frame every rom_interval cycles at most.
         play_before = Signal()
