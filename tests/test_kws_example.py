@@ -40,7 +40,8 @@ def test_shipped_ir_and_checkpoint_match_the_spec(shipped):
     assert workspace.train()["bnn_accuracy"] == graph.meta["bnn_accuracy"]
     assert workspace.reused[-1] == f"shipped checkpoint {spec.prebuilt_path / 'checkpoint.pt'}"
     assert graph.meta["class_names"][:2] == ["_silence_", "_unknown_"]
-    assert graph.input_shape == (10, 49, 1) and graph.classes == 12        # layout: sequence
+    # layout: sequence, thermometer: 10 coefficients x 15 bits as channels
+    assert graph.input_shape == (150, 49, 1) and graph.input_bits == 1 and graph.classes == 12
 
 
 def test_a_noisy_cim_layer_and_its_accuracy(shipped):
