@@ -132,12 +132,19 @@ class DataSpec:
         return 1 if self.thermometer else self.input_bits
 
     @property
+    def uncoded_shape(self) -> tuple[int, int, int]:
+        """(channels, height, width) of a frame of ``input_bits``-bit elements, before any
+        thermometer code: what the loaders produce."""
+        channels, height, width = DATASETS[self.dataset].shape
+        if self.layout == "sequence":               # (1, time, coefficients) -> (coefficients, time, 1)
+            return (channels * width, height, 1)
+        return (channels, height, width)
+
+    @property
     def shape(self) -> tuple[int, int, int]:
         """(channels, height, width) of a frame (``thermometer`` multiplies the channels by
         :attr:`levels`)."""
-        channels, height, width = DATASETS[self.dataset].shape
-        if self.layout == "sequence":               # (1, time, coefficients) -> (coefficients, time, 1)
-            channels, width = channels * width, 1
+        channels, height, width = self.uncoded_shape
         return (channels * self.levels, height, width)
 
     @property

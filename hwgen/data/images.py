@@ -9,8 +9,8 @@ order, channels innermost (both datasets have one channel, so this is the raster
 ``input_bits: 1`` an element is a bit, 1 where the pixel exceeds ``input_threshold``; with more
 bits it is the pixel as an unsigned integer, ``round(pixel / pixel_max * (2**bits - 1))`` with
 halves rounded up (:func:`quantize`); ``thermometer`` then codes each such integer as
-``2**bits - 1`` bits (:func:`thermometer`). The train/test split is stratified and seeded, so a spec
-and a seed fix the data exactly.
+``2**bits - 1`` bits (:func:`thermometer`). The train/test split is stratified and seeded, so
+a spec and a seed fix the data exactly.
 """
 import dataclasses
 from dataclasses import dataclass
@@ -99,7 +99,7 @@ def _load(spec: DataSpec, seed: int) -> Dataset:
         frames = (x > spec.input_threshold).astype(np.uint8)
     else:
         frames = quantize(x, spec.pixel_max, spec.input_bits)
-    channels, height, width = dataclasses.replace(spec, thermometer=False).shape
+    channels, height, width = spec.uncoded_shape
     # Stream order: (height, width, channels); the datasets' rows are raster-order, one channel.
     frames = frames.reshape(-1, channels, height, width).transpose(0, 2, 3, 1).reshape(len(frames), -1)
     train_x, test_x, train_y, test_y = train_test_split(

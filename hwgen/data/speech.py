@@ -14,7 +14,6 @@ neither list are the training set. A folder without the lists is split by
 splits). The synthetic generator (:mod:`hwgen.data.synth`) writes this same layout, so the
 same loader reads a real copy and a synthetic one.
 """
-import dataclasses
 import hashlib
 import re
 import wave
@@ -219,7 +218,6 @@ def speech_dataset(spec, seed: int, *, progress=None):
     test_x = quantize_features(test_features, low, high, spec.input_bits)
     return Dataset(train_x.reshape(len(train_x), -1), train_y,
                    test_x.reshape(len(test_x), -1), splits.test_y, classes=len(CLASSES),
-                   shape=dataclasses.replace(spec, thermometer=False).shape,
-                   input_bits=spec.input_bits, class_names=CLASSES,
+                   shape=spec.uncoded_shape, input_bits=spec.input_bits, class_names=CLASSES,
                    quantization={"low": low.tolist(), "high": high.tolist(),
                                  "root": str(root)})
