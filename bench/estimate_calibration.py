@@ -85,6 +85,9 @@ MVTU_CONFIGS = [
     (144, 32, 16, 1, "bipolar", 1, False),
     (144, 32, 32, 1, "bipolar", 1, False),
     (288, 10, 1, 3, "bipolar", 1, True),
+    (450, 128, 16, 225, "thermometer", 4, False),
+    (60, 16, 4, 15, "thermometer", 4, False),
+    (42, 8, 2, 14, "thermometer", 3, False),
 ]
 # (channels, height, width, kernel, stride, padding, simd, elem_bits)
 SWG_CONFIGS = [
@@ -212,7 +215,8 @@ def _relative_errors(rows, key):
 # Coefficients held at their physical value rather than fitted: a DPR16X4 is 4 LUTs, and the
 # MVTU terms with too few configurations to tell them apart from the others count 1 LUT each.
 PINNED = {
-    "mvtu": {"lutram": 4.0, "gate": 1.0, "logit": 1.0, "lutram_mux": 1.0, "counter": 1.0},
+    "mvtu": {"lutram": 4.0, "gate": 1.0, "logit": 1.0, "lutram_mux": 1.0, "counter": 1.0,
+             "adder_table": 2.2},
     "swg": {"lutram": 4.0},
     "maxpool": {"lutram": 4.0},
     "fifo": {"lutram": 4.0},

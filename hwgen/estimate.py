@@ -27,7 +27,7 @@ The LUT count of a block is ``sum(COEFFICIENTS[term] * count)`` over the counts 
 :func:`layer_terms` (or :func:`fifo_terms`, :func:`dwc_terms`). The coefficients were fitted,
 per block kind, by non-negative least squares on the relative error against Yosys 0.70
 ``synth_ecp5`` + ``nextpnr-ecp5 --pack-only`` on 34 MVTU, 14 SWG, 6 max-pool, 10 FIFO and 10
-width converter configurations: ``python bench/estimate_calibration.py --fit`` repeats the fit and
+width converter configurations (and 3 thermometer MVTUs since, whose one new term is pinned): ``python bench/estimate_calibration.py --fit`` repeats the fit and
 prints the error of every configuration.
 """
 import math
@@ -60,6 +60,9 @@ COEFFICIENTS = {
         "adder": 0.65,          # per carry-chain LUT of the adder tree of the SIMD products
         "adder_binary": 0.84,   # the same for binary inputs: the leaves' tables (per LUT4)
                                 # and the tree of the leaves
+        "adder_table": 2.2,     # pinned (measured: the KWS thermometer conv, 4,372 LUT4s);
+                                # per carry-chain LUT of the tree over thermometer table
+                                # reads: Yosys makes each registered level a multi-operand adder
         "accumulate": 3.82,     # per accumulator bit: restart multiplexer, adder, output and
                                 # skid registers' multiplexers
         "compare": 0.53,        # per threshold bit compared (and the threshold's invert)
@@ -260,8 +263,25 @@ def _tree_adder_luts(leaves: int, width: int) -> tuple[int, int]:
     return total, (widths[0] if widths else 0)
 
 
+def _tables(layer: MVTULayer) -> int:
+    """Weight memories of an MVTU: a thermometer layer's lookup tables (one per element of a
+    transfer, :func:`hwgen.hw.mvtu.thermometer_tables`), else the one weight memory."""
+    return layer.simd // layer.code_bits if layer.in_encoding == "thermometer" else 1
+
+
+def _table_bits(layer: MVTULayer) -> int:
+    """Bits of a thermometer table's entry (:func:`hwgen.hw.mvtu._table_shape`)."""
+    return (2 * layer.code_bits).bit_length()
+
+
 def _weight_memories(layer: MVTULayer) -> tuple[MemoryMap, MemoryMap | None, MemoryMap | None]:
-    weights = map_memory(layer.nf * layer.sf, layer.pe * layer.simd, rom=True)
+    """The weight memory (for a thermometer layer: one of its :func:`_tables` lookup
+    tables), the threshold memory and the replay buffer."""
+    if layer.in_encoding == "thermometer":
+        weights = map_memory(layer.nf * layer.sf << layer.in_bits, layer.pe * _table_bits(layer),
+                             rom=True)
+    else:
+        weights = map_memory(layer.nf * layer.sf, layer.pe * layer.simd, rom=True)
     thresholds = (map_memory(layer.nf,
                              layer.pe * ((layer.levels - 1) * layer.threshold_bits + 1), rom=True)
                   if layer.output == "bits" else None)
@@ -279,6 +299,9 @@ def _simd_sum(layer: MVTULayer, weights: MemoryMap) -> tuple[float, float, float
     """(gate LUTs, adder LUTs) per neuron, adder LUTs shared by all neurons, and the result
     width of one neuron's per-cycle sum."""
     simd = layer.simd
+    if layer.in_encoding == "thermometer":  # a tree over the tables' reads, no gates
+        adder, width = _tree_adder_luts(_tables(layer), _table_bits(layer))
+        return 0, adder, 0, width
     constant = weights.kind == "const"
     merged = weights.kind == "logic" and weights.depth <= _MERGED_ROM_WORDS
     if layer.in_encoding == "bipolar":      # popcount(~(w ^ x))
@@ -306,7 +329,8 @@ def mvtu_terms(layer: MVTULayer) -> dict[str, float]:
     gates, adder, shared, _ = _simd_sum(layer, weights)
     pe = layer.pe
     gate = "gate_uint" if layer.in_encoding == "uint" else "gate"
-    adder_term = "adder_binary" if layer.in_encoding == "binary" else "adder"
+    adder_term = {"binary": "adder_binary", "thermometer": "adder_table"}.get(layer.in_encoding,
+                                                                               "adder")
     terms = {gate: pe * gates, adder_term: pe * adder + shared,
              "accumulate": pe * _accumulator_bits(layer),
              "counter": _bits(layer.nf) + _bits(layer.sf) + _bits(layer.nf * layer.sf),
@@ -319,7 +343,7 @@ def mvtu_terms(layer: MVTULayer) -> dict[str, float]:
         # a threshold ROM of a few words merges into the comparator's LUTs
         if thresholds.kind != "logic" or thresholds.depth > _MERGED_ROM_WORDS:
             _add(terms, _memory_terms(thresholds))
-    _add(terms, _memory_terms(weights))
+    _add(terms, {name: value * _tables(layer) for name, value in _memory_terms(weights).items()})
     if replay is not None:
         _add(terms, _memory_terms(replay))
         terms["replay"] = layer.in_width
@@ -337,7 +361,9 @@ def mvtu_resources(layer: MVTULayer) -> Resources:
     control = 4 + nf_bits + sf_bits + sum_latency(layer) * (3 + nf_bits) + 3
     data = layer.in_width + pe * acc + 2 * pe * layer.out_bits   # input, accumulators, output
     #                                                               and skid registers
-    if layer.macro is None:     # the weight word, the input vector, the sums' leaves and tree
+    if layer.in_encoding == "thermometer":  # the input vector and fold, the tables' reads, tree
+        data += layer.in_width + _bits(layer.nf * layer.sf) + pe * sum_register_bits(layer)
+    elif layer.macro is None:   # the weight word, the input vector, the sums' leaves and tree
         data += layer.in_width + pe * sum_register_bits(layer)
         if weights.kind != "const":
             data += pe * layer.simd     # Yosys drops a constant word's register
@@ -347,12 +373,14 @@ def mvtu_resources(layer: MVTULayer) -> Resources:
     if thresholds is not None:  # the threshold word, registered beside the accumulators
         data += pe * ((layer.levels - 1) * layer.threshold_bits + 1)
     ffs = (nf_bits + sf_bits + _bits(layer.nf * layer.sf)     # counters, weight address
-           + control + data + _memory_ffs(weights, address_bits=_bits(weights.depth)))
+           + control + data
+           + _tables(layer) * _memory_ffs(weights, address_bits=_bits(weights.depth)))
     if thresholds is not None and thresholds.kind == "logic":
         ffs += nf_bits      # Yosys keeps the address register of the (narrow-range) thresholds
     if replay is not None:
         ffs += _memory_ffs(replay, address_bits=sf_bits)
-    brams = sum(memory.brams for memory in (weights, thresholds, replay) if memory is not None)
+    brams = weights.brams * _tables(layer) + sum(
+        memory.brams for memory in (thresholds, replay) if memory is not None)
     return Resources(_luts("mvtu", mvtu_terms(layer)), ffs, brams, cim_multipliers(layer))
 
 

@@ -116,10 +116,13 @@ def random_cim_layer(rng, *, mw, mh, pe, macro, logits=False, name="cim", key=1,
 
 def random_conv_graph(rng, *, input_shape=(2, 7, 6), input_encoding="uint", input_bits=3,
                       convs=((8, (3, 2), 1, (1, 0), 2, 1, 2),), pool=2, hidden=None,
-                      activation="binary", classes=4, logits_folding=(2, 4), frames=16) -> Graph:
+                      activation="binary", classes=4, logits_folding=(2, 4), frames=16,
+                      thermometer=False) -> Graph:
     """A random conv chain: per conv ``(out, kernel, stride, padding, pe, simd, swg_simd)``,
     SWG + MVTU, then a max-pool of ``pool`` (or none), an optional dense hidden layer
-    ``(out, pe, simd)``, and a dense logits layer with ``logits_folding`` (pe, simd)."""
+    ``(out, pe, simd)``, and a dense logits layer with ``logits_folding`` (pe, simd). With
+    ``thermometer`` the first conv reads its ``uint`` input as thermometer codes (its ``simd``
+    counts their values)."""
     channels, height, width = input_shape
     encoding, bits = input_encoding, input_bits
     layers = []
@@ -127,8 +130,10 @@ def random_conv_graph(rng, *, input_shape=(2, 7, 6), input_encoding="uint", inpu
         swg = SWGLayer(f"c{index}_swg", channels, height, width, kernel, stride, padding,
                        simd=swg_simd, elem_bits=bits)
         layers.append(swg)
-        conv = random_layer(rng, mw=swg.window_elements, mh=out, pe=pe, simd=simd,
-                            name=f"c{index}", in_encoding=encoding, in_bits=bits,
+        coded = thermometer and index == 0
+        conv = random_layer(rng, mw=swg.window_elements * ((1 << bits) - 1 if coded else 1),
+                            mh=out, pe=pe, simd=simd, name=f"c{index}",
+                            in_encoding="thermometer" if coded else encoding, in_bits=bits,
                             pixels=swg.out_height * swg.out_width)
         layers.append(MVTULayer(**{**_fields(conv), "out_encoding": activation}))
         channels, height, width, encoding, bits = out, swg.out_height, swg.out_width, activation, 1

@@ -5,7 +5,7 @@ import torch
 from ..cim.macro import macro_mvm
 from ..ir import MVTULayer
 
-__all__ = ["decode", "mvtu_dot", "mvtu"]
+__all__ = ["decode", "thermometer_code", "mvtu_dot", "mvtu"]
 
 
 def decode(x, encoding: str) -> torch.Tensor:
@@ -14,15 +14,26 @@ def decode(x, encoding: str) -> torch.Tensor:
     return 2 * x - 1 if encoding == "bipolar" else x
 
 
+def thermometer_code(x, bits: int) -> torch.Tensor:
+    """Unsigned ``bits``-bit elements ``x`` (..., elements) as their thermometer codes
+    (..., elements * (2**bits - 1)): element ``v`` becomes ``[v > j]`` for ``j = 0, 1, ...``."""
+    x = torch.as_tensor(x).to(torch.int64)
+    codes = x[..., None] > torch.arange((1 << bits) - 1)
+    return codes.reshape(*x.shape[:-1], -1).to(torch.int64)
+
+
 def mvtu_dot(layer: MVTULayer, x) -> torch.Tensor:
-    """Dot products (..., mh) int64 of raw input vectors ``x`` (..., mw); exact.
+    """Dot products (..., mh) int64 of raw input vectors ``x`` (..., mw), or (...,
+    mw / code_bits) thermometer-coded elements; exact.
 
     A ``cim`` layer gives the macro's code sums (:func:`hwgen.cim.macro_mvm`), the vectors of
     ``x`` in row-major order being the input vectors ``0, 1, ...`` since reset (for a frame
     batch (N, pixels, mw): ``v = frame * pixels + pixel``), which key their noise."""
     x = torch.as_tensor(x)
-    if x.shape[-1] != layer.mw:
-        raise ValueError(f"input must have shape (..., {layer.mw}), not {tuple(x.shape)}")
+    if x.shape[-1] != layer.in_elements:
+        raise ValueError(f"input must have shape (..., {layer.in_elements}), not {tuple(x.shape)}")
+    if layer.in_encoding == "thermometer":
+        x = thermometer_code(x, layer.in_bits)
     if layer.macro is not None:
         sums = macro_mvm(layer.macro, layer.weights, x.reshape(-1, layer.mw).numpy(),
                          layer_index=layer.macro_key)
@@ -33,7 +44,7 @@ def mvtu_dot(layer: MVTULayer, x) -> torch.Tensor:
 
 
 def mvtu(layer: MVTULayer, x) -> torch.Tensor:
-    """Layer output for raw input vectors ``x`` (..., mw): activations uint8 (bits, or the
+    """Layer output for raw input vectors ``x`` (..., in_elements): activations uint8 (bits, or the
     count of thresholds passed with ``act_bits > 1``), or dot products int64."""
     dot = mvtu_dot(layer, x)
     if layer.output == "int":

@@ -30,7 +30,7 @@ def label_select(logits) -> np.ndarray:
 def run_layer(layer, x, dots: list | None = None) -> torch.Tensor:
     """One layer on activations ``x`` (N, elements) in stream order; returns the next ones.
 
-    An MVTU reads ``x`` as ``pixels`` vectors of ``mw`` elements (windows, pixels, or the
+    An MVTU reads ``x`` as ``pixels`` vectors of ``in_elements`` elements (windows, pixels, or the
     whole flattened frame) and appends its dot products (N, pixels, mh) to ``dots``.
     """
     x = torch.as_tensor(x)
@@ -40,7 +40,7 @@ def run_layer(layer, x, dots: list | None = None) -> torch.Tensor:
     if isinstance(layer, MaxPoolLayer):
         return maxpool(layer, x)
     if isinstance(layer, MVTULayer):
-        vectors = x.reshape(n, layer.pixels, layer.mw)
+        vectors = x.reshape(n, layer.pixels, layer.in_elements)
         if dots is not None:
             dots.append(mvtu_dot(layer, vectors).numpy())
         return mvtu(layer, vectors).reshape(n, layer.pixels * layer.mh)

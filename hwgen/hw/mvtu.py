@@ -10,7 +10,8 @@ from .skid import skid_output
 from .popcount import (chunk_popcounts, pipelined_sum, pipelined_sum_bits, pipelined_sum_stages,
                        tree_sum)
 
-__all__ = ["MVTU", "mvtu_output_shape", "mvtu_latency", "sum_latency", "sum_register_bits"]
+__all__ = ["MVTU", "mvtu_output_shape", "mvtu_latency", "sum_latency", "sum_register_bits",
+           "thermometer_tables", "table_offset"]
 
 
 def mvtu_output_shape(layer: MVTULayer):
@@ -74,6 +75,48 @@ def threshold_words(layer: MVTULayer) -> list[int]:
     return words
 
 
+def _table_shape(layer: MVTULayer):
+    """A thermometer lookup's entry: a sum of ``code_bits`` +-1 weights plus ``code_bits``,
+    ``0 .. 2 * code_bits`` (unsigned terms add without sign extension; the accumulator starts
+    at minus the offsets' sum, :func:`table_offset`)."""
+    return unsigned((2 * layer.code_bits).bit_length())
+
+
+def table_offset(layer: MVTULayer) -> int:
+    """What a thermometer layer's table entries over a vector's ``SF`` transfers sum to beyond
+    its dot product: ``code_bits`` per element, ``mw``."""
+    return layer.mw
+
+
+def thermometer_tables(layer: MVTULayer) -> list[list[int]]:
+    """Lookup tables of a thermometer layer, one per element slot ``g`` of a transfer: word
+    ``a * 2**in_bits + v`` (``a = nf * SF + sf``) holds at ``[j * TW ...]`` (``TW`` bits) neuron ``nf*PE + j``'s contribution of element ``v`` in slot ``g`` of synapse
+    fold ``sf``: its weights (+-1) of the code's values ``[v > k]`` summed, plus ``L``
+    (:func:`_table_shape`). A table replaces the code's ``L`` products and their popcount by one
+    read."""
+    codes, bits = layer.code_bits, layer.in_bits
+    width = _table_shape(layer).width
+    signs = np.where(layer.weights, 1, -1).astype(np.int64)
+    # steps[n, e, v]: the contribution of value v in element e of neuron n.
+    steps = np.concatenate([np.zeros((layer.mh, layer.in_elements, 1), dtype=np.int64),
+                            np.cumsum(signs.reshape(layer.mh, layer.in_elements, codes), axis=2)],
+                           axis=2)
+    per_transfer = layer.simd // codes
+    tables = []
+    for g in range(per_transfer):
+        words = []
+        for nf in range(layer.nf):
+            for sf in range(layer.sf):
+                element = sf * per_transfer + g
+                for v in range(1 << bits):
+                    word = 0
+                    for j in range(layer.pe):
+                        word |= (int(steps[nf * layer.pe + j, element, v]) + codes) << (j * width)
+                    words.append(word)
+        tables.append(words)
+    return tables
+
+
 #: Adder levels of the per-cycle sums' trees between two registers (:func:`pipelined_sum`):
 #: an adder level (a carry chain and its routing) costs some 2-3 ns on an ECP5 -6, so two fit
 #: the 8 ns of 125 MHz.
@@ -124,15 +167,21 @@ def sum_latency(layer: MVTULayer) -> int:
     takes its macro's latency (:func:`hwgen.hw.cim.macro_latency`)."""
     if layer.macro is not None:
         return macro_latency(layer.macro)
+    if layer.in_encoding == "thermometer":
+        # The input vector registered, the tables read (block RAM), then their sum.
+        return 2 + pipelined_sum_stages(layer.simd // layer.code_bits, SUM_LEVELS_PER_STAGE)
     leaves = len(_simd_terms(layer, Signal(layer.simd), Signal(layer.in_width)))
     return 1 + pipelined_sum_stages(leaves, SUM_LEVELS_PER_STAGE)
 
 
 def sum_register_bits(layer: MVTULayer) -> int:
     """Flip-flops of one neuron's per-cycle sum pipeline of a digital layer: its registered
-    leaves and partial sums (:func:`pipelined_sum_bits`)."""
-    row, vector = Signal(layer.simd), Signal(layer.in_width)
-    return pipelined_sum_bits(_simd_terms(layer, row, vector), levels=SUM_LEVELS_PER_STAGE)
+    leaves (a thermometer layer's table reads) and partial sums (:func:`pipelined_sum_bits`)."""
+    if layer.in_encoding == "thermometer":
+        terms = [Signal(_table_shape(layer)) for _ in range(layer.simd // layer.code_bits)]
+    else:
+        terms = _simd_terms(layer, Signal(layer.simd), Signal(layer.in_width))
+    return pipelined_sum_bits(terms, levels=SUM_LEVELS_PER_STAGE)
 
 
 def mvtu_latency(layer: MVTULayer) -> int:
@@ -202,7 +251,8 @@ class MVTU(wiring.Component):
         m = Module()
 
         macro = layer.macro
-        if macro is None:
+        lookup = layer.in_encoding == "thermometer"
+        if macro is None and not lookup:
             m.submodules.weights = weights = memory.Memory(
                 shape=unsigned(pe * simd), depth=nf_count * sf_count, init=weight_words(layer))
             weight_read = weights.read_port()
@@ -220,7 +270,7 @@ class MVTU(wiring.Component):
             issue.eq(advance & (self.i.valid | ~from_input)),
             self.i.ready.eq(advance & from_input),
         ]
-        if macro is None:
+        if macro is None and not lookup:
             m.d.comb += [weight_read.addr.eq(address), weight_read.en.eq(advance)]
         with m.If(issue):
             m.d.sync += address.eq(Mux(address == nf_count * sf_count - 1, 0, address + 1))
@@ -231,6 +281,7 @@ class MVTU(wiring.Component):
         s1_valid, s1_first, s1_last, s1_direct = Signal(), Signal(), Signal(), Signal()
         s1_input = Signal(layer.in_width)
         s1_nf, s1_sf = Signal.like(nf), Signal.like(sf)
+        s1_address = Signal.like(address)
         with m.If(advance):
             m.d.sync += [
                 s1_valid.eq(issue),
@@ -240,6 +291,7 @@ class MVTU(wiring.Component):
                 s1_input.eq(self.i.payload),
                 s1_nf.eq(nf),
                 s1_sf.eq(sf),
+                s1_address.eq(address),
             ]
 
         if nf_count > 1:
@@ -285,7 +337,27 @@ class MVTU(wiring.Component):
                 m.d.sync += [new.eq(old) for new, old in zip(delayed, controls[-1])]
             controls.append(delayed)
         s2_valid, s2_first, s2_last, s2_nf = controls[-1]
-        if macro is None:
+        if lookup:
+            # Register the input vector and the fold, then read each element slot's table at
+            # (fold, element): the PE's contributions of that element, summed by a tree.
+            vector_word = Signal(layer.in_width)
+            fold = Signal.like(address)
+            with m.If(advance):
+                m.d.sync += [vector_word.eq(vector), fold.eq(s1_address)]
+            bits, shape = layer.in_bits, _table_shape(layer)
+            width = shape.width
+            reads = []
+            for g, words in enumerate(thermometer_tables(layer)):
+                table = memory.Memory(shape=unsigned(pe * width), depth=len(words), init=words)
+                m.submodules[f"table{g}"] = table
+                port = table.read_port()
+                m.d.comb += [port.addr.eq(Cat(vector_word[g * bits:(g + 1) * bits], fold)),
+                             port.en.eq(advance)]
+                reads.append(port.data)
+            s2_sum = [pipelined_sum(m, [read[j * width:(j + 1) * width] for read in reads],
+                                    en=advance, levels=SUM_LEVELS_PER_STAGE, name=f"sum{j}")
+                      for j in range(pe)]
+        elif macro is None:
             # The block RAM's output is slow (some 6 ns on ECP5): register the weight word and
             # the input vector before any logic, then the leaves and the adder tree's levels.
             weight_word = Signal(pe * simd)
@@ -310,8 +382,9 @@ class MVTU(wiring.Component):
         # --- accumulate ----------------------------------------------------------------------
         acc = [Signal(acc_shape, name=f"acc{j}") for j in range(pe)]
         total = [Signal(acc_shape, name=f"total{j}") for j in range(pe)]
+        start = -table_offset(layer) if lookup else 0
         for j in range(pe):
-            m.d.comb += total[j].eq(Mux(s2_first, 0, acc[j]) + s2_sum[j])
+            m.d.comb += total[j].eq(Mux(s2_first, Const(start, acc_shape), acc[j]) + s2_sum[j])
         s3_valid = Signal()
         s3_total = [Signal(acc_shape, name=f"s3_total{j}") for j in range(pe)]
         with m.If(advance):

@@ -8,7 +8,11 @@ only this file; they never retrain.
 Activations are encoded per element. ``bipolar``: one bit, 1 means +1 and 0 means -1.
 ``binary``: one bit, 1 means 1 and 0 means 0 (a zero drives no wordline in a CIM macro).
 ``uint``: an unsigned ``in_bits``-bit integer (a first layer's pixels or features, or the
-multi-bit activations 0 .. 2**act_bits - 1 of a hidden layer).
+multi-bit activations 0 .. 2**act_bits - 1 of a hidden layer). An MVTU may also read ``uint``
+elements as ``thermometer`` codes: element ``v`` is the ``L = 2**in_bits - 1`` values
+``[v > j]``, ``j = 0 .. L - 1``, each with a weight of its own, so that the layer learns a step
+function of each element (its ``mw``, ``simd`` and weight columns count those values, ``L``
+per element).
 
 Arithmetic of an :class:`MVTULayer` with +-1 weights ``w`` (bit 1 means +1) on the decoded
 input values ``v``::
@@ -44,13 +48,17 @@ import numpy as np
 from ..cim.macro import MacroSpec
 from ..errors import HwgenError
 
-__all__ = ["IR_VERSION", "ENCODINGS", "OPS", "MVTULayer", "SWGLayer", "MaxPoolLayer", "Activation",
-           "Graph", "save_ir", "load_ir"]
+__all__ = ["IR_VERSION", "ENCODINGS", "MVTU_ENCODINGS", "OPS", "MVTULayer", "SWGLayer",
+           "MaxPoolLayer", "Activation", "Graph", "save_ir", "load_ir"]
 
 IR_VERSION = 4
 
 #: Activation encodings of a layer's input elements.
 ENCODINGS = ("bipolar", "binary", "uint")
+
+#: How an MVTU may read its input elements: as one of :data:`ENCODINGS`, or ``uint`` elements
+#: as thermometer codes.
+MVTU_ENCODINGS = ENCODINGS + ("thermometer",)
 
 
 def _bits_for(value: int) -> int:
@@ -69,13 +77,16 @@ class MVTULayer:
     Parameters
     ----------
     mw, mh : matrix width (inputs) and height (neurons).
-    pe, simd : folding. ``pe`` neurons and ``simd`` input elements are processed per cycle.
+    pe, simd : folding. ``pe`` neurons and ``simd`` input elements are processed per cycle
+        (with ``thermometer`` inputs ``mw`` and ``simd`` count the decoded values:
+        :attr:`code_bits` per element).
     weights : bool array (mh, mw), True = +1.
     thresholds : int array (mh,) on the dot product (or (mh, 2**act_bits - 1) with
         ``act_bits > 1``), or None for an integer (logit) output.
     invert : bool array (mh,), or None with ``thresholds`` None.
-    in_encoding : one of :data:`ENCODINGS`.
-    in_bits : bits per input element: 1 for ``bipolar`` and ``binary``.
+    in_encoding : one of :data:`MVTU_ENCODINGS`.
+    in_bits : bits per input element: 1 for ``bipolar`` and ``binary``, 2..8 for
+        ``thermometer``.
     out_encoding : what an output element means to the next layer: ``bipolar`` or ``binary``
         (one bit), ``uint`` with ``act_bits > 1``.
     act_bits : bits per output activation of a thresholded layer (1, or 2 for IMCQ).
@@ -108,8 +119,8 @@ class MVTULayer:
             raise ValueError(f"pe must divide mh={self.mh}, not {self.pe!r}")
         if self.simd < 1 or self.mw % self.simd:
             raise ValueError(f"simd must divide mw={self.mw}, not {self.simd!r}")
-        if self.in_encoding not in ENCODINGS:
-            raise ValueError(f"in_encoding must be one of {', '.join(ENCODINGS)}, "
+        if self.in_encoding not in MVTU_ENCODINGS:
+            raise ValueError(f"in_encoding must be one of {', '.join(MVTU_ENCODINGS)}, "
                              f"not {self.in_encoding!r}")
         if not isinstance(self.act_bits, int) or not 1 <= self.act_bits <= 8:
             raise ValueError(f"act_bits must be an integer in 1..8, not {self.act_bits!r}")
@@ -118,10 +129,16 @@ class MVTULayer:
         if self.act_bits > 1 and self.out_encoding != "uint":
             raise ValueError(f"out_encoding must be uint for act_bits={self.act_bits}, "
                              f"not {self.out_encoding!r}")
-        if self.in_encoding != "uint" and self.in_bits != 1:
+        if self.in_encoding in ENCODINGS[:2] and self.in_bits != 1:
             raise ValueError(f"in_bits must be 1 for {self.in_encoding} inputs, not {self.in_bits!r}")
         if not isinstance(self.in_bits, int) or not 1 <= self.in_bits <= 16:
             raise ValueError(f"in_bits must be an integer in 1..16, not {self.in_bits!r}")
+        if self.in_encoding == "thermometer":
+            if not 2 <= self.in_bits <= 8:
+                raise ValueError(f"in_bits must lie in 2..8 for thermometer inputs, not {self.in_bits!r}")
+            if self.simd % self.code_bits:
+                raise ValueError(f"simd must be a multiple of the thermometer code's "
+                                 f"{self.code_bits} values, not {self.simd!r}")
         _check_positive(self, "pixels")
         if self.macro is not None:
             self._check_macro()
@@ -154,6 +171,8 @@ class MVTULayer:
         macro = self.macro
         if not isinstance(macro, MacroSpec):
             raise ValueError(f"macro must be a MacroSpec, not {macro!r}")
+        if self.in_encoding == "thermometer":
+            raise ValueError("a cim layer cannot read thermometer codes")
         encoding = "binary" if self.in_encoding == "uint" else self.in_encoding
         if macro.encoding != encoding or macro.act_bits != self.in_bits:
             raise ValueError(f"the macro reads {macro.act_bits}-bit {macro.encoding} inputs, "
@@ -203,6 +222,22 @@ class MVTULayer:
         return (1 << self.in_bits) - 1 if self.in_encoding == "uint" else 1
 
     @property
+    def code_bits(self) -> int:
+        """Decoded values (and weights) per input element: ``2**in_bits - 1`` for a
+        thermometer code, else 1."""
+        return (1 << self.in_bits) - 1 if self.in_encoding == "thermometer" else 1
+
+    @property
+    def in_elements(self) -> int:
+        """Input elements per vector: ``mw`` over :attr:`code_bits`."""
+        return self.mw // self.code_bits
+
+    @property
+    def stream_encoding(self) -> str:
+        """The encoding of the input stream's elements: ``uint`` for thermometer codes."""
+        return "uint" if self.in_encoding == "thermometer" else self.in_encoding
+
+    @property
     def dot_range(self) -> tuple[int, int]:
         """Least and greatest dot product (a cim layer's: code sum)."""
         if self.macro is not None:
@@ -222,8 +257,8 @@ class MVTULayer:
 
     @property
     def in_width(self) -> int:
-        """Bits per input transfer."""
-        return self.simd * self.in_bits
+        """Bits per input transfer: ``simd`` elements (thermometer codes: ``simd`` values)."""
+        return self.simd // self.code_bits * self.in_bits
 
     @property
     def out_bits(self) -> int:
@@ -452,16 +487,18 @@ def _layer_output(layer, x: Activation) -> Activation:
                              f"image, but its input is {x.channels}x{x.height}x{x.width}")
         return Activation(layer.channels, layer.out_height, layer.out_width, x.encoding, x.bits)
     if isinstance(layer, MVTULayer):
-        if (layer.in_encoding, layer.in_bits) != (x.encoding, x.bits):
-            raise ValueError(f"{where} takes {layer.in_encoding} inputs of {layer.in_bits} bits, "
-                             f"but its input is {x.encoding} of {x.bits} bits")
-        if layer.mw == x.channels and layer.pixels == x.pixels:      # per pixel (or window)
+        if (layer.stream_encoding, layer.in_bits) != (x.encoding, x.bits):
+            raise ValueError(f"{where} takes {layer.stream_encoding} inputs of {layer.in_bits} "
+                             f"bits, but its input is {x.encoding} of {x.bits} bits")
+        elements = layer.in_elements
+        if elements == x.channels and layer.pixels == x.pixels:      # per pixel (or window)
             height, width = x.height, x.width
-        elif layer.mw == x.elements and layer.pixels == 1 and not x.windowed:   # flatten
+        elif elements == x.elements and layer.pixels == 1 and not x.windowed:   # flatten
             height, width = 1, 1
         else:
-            raise ValueError(f"{where} has mw={layer.mw}, pixels={layer.pixels}, but its input "
-                             f"is {x.pixels} pixels of {x.channels} elements")
+            coded = f" ({elements} coded elements)" if layer.code_bits > 1 else ""
+            raise ValueError(f"{where} has mw={layer.mw}{coded}, pixels={layer.pixels}, but its "
+                             f"input is {x.pixels} pixels of {x.channels} elements")
         encoding = layer.out_encoding if layer.output == "bits" else "int"
         return Activation(layer.mh, height, width, encoding, layer.out_bits)
     raise TypeError(f"{where}: not an IR layer: {layer!r}")

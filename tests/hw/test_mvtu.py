@@ -16,10 +16,15 @@ VECTORS = 5000
 MW, MH = 32, 8
 
 
+def width_for(encoding, bits, elements=12):
+    """MW, or ``elements`` thermometer codes' values."""
+    return elements * ((1 << bits) - 1) if encoding == "thermometer" else MW
+
+
 def vectors(layer, rng, count):
-    x = rng.integers(0, 1 << layer.in_bits, (count, layer.mw))
+    x = rng.integers(0, 1 << layer.in_bits, (count, layer.in_elements))
     y = mvtu(layer, x).numpy()
-    inputs = pack_words(x, width=layer.in_bits, per_word=layer.simd)
+    inputs = pack_words(x, width=layer.in_bits, per_word=layer.simd // layer.code_bits)
     expected = pack_words(y, width=layer.out_bits, per_word=layer.pe)
     return inputs, expected
 
@@ -67,14 +72,15 @@ def test_cosim_logits(pe, simd, sim_build_root):
 ENCODED = [  # (in_encoding, in_bits, pe, simd, logits)
     ("binary", 1, 2, 8, False), ("binary", 1, 4, 32, True),
     ("uint", 8, 2, 4, False), ("uint", 8, 4, 1, True), ("uint", 3, 8, 16, False),
+    ("thermometer", 2, 2, 6, False), ("thermometer", 3, 4, 14, True),
 ]
 
 
 @pytest.mark.parametrize("encoding,bits,pe,simd,logits", ENCODED)
 def test_encodings_amaranth_sim_matches_golden(encoding, bits, pe, simd, logits):
     rng = np.random.default_rng(pe * 10 + simd + bits)
-    layer = random_layer(rng, mw=MW, mh=MH, pe=pe, simd=simd, logits=logits,
-                         in_encoding=encoding, in_bits=bits)
+    layer = random_layer(rng, mw=width_for(encoding, bits), mh=MH, pe=pe, simd=simd,
+                         logits=logits, in_encoding=encoding, in_bits=bits)
     inputs, expected = vectors(layer, rng, 30)
     assert simulate_stream(MVTU(layer), inputs, len(expected), idle=0.3,
                            backpressure=0.3) == expected
@@ -84,8 +90,8 @@ def test_encodings_amaranth_sim_matches_golden(encoding, bits, pe, simd, logits)
 @pytest.mark.parametrize("encoding,bits,pe,simd,logits", ENCODED)
 def test_encodings_cosim(encoding, bits, pe, simd, logits, sim_build_root):
     rng = np.random.default_rng(pe * 10 + simd + bits)
-    layer = random_layer(rng, mw=MW, mh=MH, pe=pe, simd=simd, logits=logits,
-                         in_encoding=encoding, in_bits=bits)
+    layer = random_layer(rng, mw=width_for(encoding, bits), mh=MH, pe=pe, simd=simd,
+                         logits=logits, in_encoding=encoding, in_bits=bits)
     inputs, expected = vectors(layer, rng, VECTORS)
     block = MVTU(layer)
     run = run_harness(block, inputs, expected, idle=0.25, backpressure=0.3, seed=pe,
@@ -204,14 +210,20 @@ def output_latency(dut, inputs) -> int:
 
 # (in_encoding, in_bits, pe, simd, logits): deep per-cycle sums (SIMD 64: four adder levels)
 PIPELINES = [("bipolar", 1, 4, 64, False), ("binary", 1, 2, 64, True), ("uint", 8, 4, 8, False),
-             ("uint", 4, 2, 16, True), ("bipolar", 1, 8, 1, True)]
+             ("uint", 4, 2, 16, True), ("bipolar", 1, 8, 1, True), ("thermometer", 4, 2, 60, True),
+             ("thermometer", 2, 4, 12, False)]
+
+
+def pipeline_width(encoding, bits):
+    """128, or 120 values of thermometer codes."""
+    return 120 if encoding == "thermometer" else 128
 
 
 @pytest.mark.parametrize("encoding,bits,pe,simd,logits", PIPELINES)
 def test_pipeline_latency(encoding, bits, pe, simd, logits):
     rng = np.random.default_rng(simd + pe)
-    layer = random_layer(rng, mw=128, mh=pe, pe=pe, simd=simd, logits=logits,
-                         in_encoding=encoding, in_bits=bits)
+    layer = random_layer(rng, mw=pipeline_width(encoding, bits), mh=pe, pe=pe, simd=simd,
+                         logits=logits, in_encoding=encoding, in_bits=bits)
     inputs, _ = vectors(layer, rng, 1)
     latency = mvtu_latency(layer)
     assert latency == sum_latency(layer) + 3
@@ -219,13 +231,16 @@ def test_pipeline_latency(encoding, bits, pe, simd, logits):
     if simd == 64 and encoding == "bipolar":
         # weights and vector, 11 chunk popcounts, 4 adder levels at 2 a stage; sum, acc, out
         assert sum_latency(layer) == 1 + 1 + 2 and latency == 7
+    if encoding == "thermometer" and simd == 60:
+        # vector, table reads, 4 reads summed (2 adder levels: one stage); sum, acc, out
+        assert sum_latency(layer) == 1 + 1 + 1 + 1 and latency == 7
 
 
 @pytest.mark.parametrize("encoding,bits,pe,simd,logits", PIPELINES)
 def test_pipeline_under_heavy_backpressure(encoding, bits, pe, simd, logits):
     rng = np.random.default_rng(pe * 3 + simd)
-    layer = random_layer(rng, mw=128, mh=2 * pe, pe=pe, simd=simd, logits=logits,
-                         in_encoding=encoding, in_bits=bits)
+    layer = random_layer(rng, mw=pipeline_width(encoding, bits), mh=2 * pe, pe=pe, simd=simd,
+                         logits=logits, in_encoding=encoding, in_bits=bits)
     inputs, expected = vectors(layer, rng, 24)
     for idle, backpressure in ((0.0, 0.7), (0.5, 0.5), (0.0, 0.0)):
         assert simulate_stream(MVTU(layer), inputs, len(expected), idle=idle,

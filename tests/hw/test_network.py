@@ -97,8 +97,8 @@ def test_corrupted_expectation_is_caught(digits_graph, sim_build_root):
     assert run.outputs == expected
 
 
-# Conv chains: (keyword arguments of random_conv_graph). Integer and binary inputs, bipolar and
-# binary activations, rectangular kernels, stride, padding, width converters between SWG and
+# Conv chains: (keyword arguments of random_conv_graph). Integer, binary and thermometer-coded
+# inputs, bipolar and binary activations, rectangular kernels, stride, padding, width converters between SWG and
 # MVTU (swg simd != mvtu simd), max-pool, a dense layer on a flattened image.
 CONV_CASES = {
     "uint_rect_pool": dict(),
@@ -108,6 +108,8 @@ CONV_CASES = {
     "two_convs": dict(input_shape=(1, 10, 9), input_bits=4,
                       convs=((4, (3, 3), 1, 1, 2, 3, 1), (8, (2, 3), 1, (0, 1), 4, 8, 2)),
                       pool=(2, 3), logits_folding=(1, 16), frames=8),
+    # 3-bit input read as 7-value thermometer codes by table lookups: 2 elements a transfer
+    "thermometer": dict(input_bits=3, thermometer=True, convs=((8, (3, 2), 1, (1, 0), 2, 14, 1),)),
 }
 
 

@@ -61,11 +61,17 @@ def _cim_graph(rng):
                  rng.integers(0, 5, 7), input_encoding="uint", input_bits=2)
 
 
+def _thermometer_graph(rng):
+    return random_conv_graph(rng, input_bits=3, thermometer=True, frames=5,
+                             convs=((8, (3, 2), 1, (1, 0), 2, 14, 1),))
+
+
 @pytest.mark.parametrize("seed,kind", [(0, "dense"), (1, "dense"), (2, "conv"), (3, "conv_sized"),
-                                       (4, "cim")])
+                                       (4, "cim"), (5, "thermometer")])
 def test_roundtrip(tmp_path, seed, kind):
     rng = np.random.default_rng(seed)
     graph = {"dense": _graph, "conv": _conv_graph, "cim": _cim_graph,
+             "thermometer": _thermometer_graph,
              "conv_sized": lambda rng: _conv_graph(rng, fifo_depths=(5, 2, 300))}[kind](rng)
     save_ir(graph, tmp_path / "m.ir.npz")
     _assert_same(graph, load_ir(tmp_path / "m.ir.npz"))
@@ -167,3 +173,40 @@ def test_conv_chain_checks():
     assert folded.layers[1].pe == 8 and folded.fifo_depths is None
     with pytest.raises(KeyError, match="no layers named nope"):
         graph.with_layers({"nope": {}})
+
+
+def test_thermometer_layer():
+    """A thermometer layer reads uint elements as codes: its weights and simd count the codes'
+    values, its input stream the elements; the golden model is the binary layer on the codes."""
+    import torch
+    from hwgen.golden import mvtu_dot
+    from hwgen.hw.mvtu import thermometer_tables, table_offset
+    rng = np.random.default_rng(3)
+    layer = random_layer(rng, mw=4 * 7, mh=6, pe=3, simd=14, in_encoding="thermometer", in_bits=3)
+    assert (layer.code_bits, layer.in_elements, layer.in_width, layer.stream_encoding) == \
+        (7, 4, 6, "uint")
+    x = rng.integers(0, 8, (50, 4))
+    codes = (x[:, :, None] > np.arange(7)).reshape(50, 28)
+    binary = MVTULayer("b", 28, 6, 3, 14, layer.weights, layer.thresholds, layer.invert,
+                       in_encoding="binary")
+    np.testing.assert_array_equal(mvtu_dot(layer, torch.as_tensor(x)),
+                                  mvtu_dot(binary, torch.as_tensor(codes)))
+    # by hand: element value v adds the first v of its seven weights (as +-1)
+    signs = np.where(layer.weights, 1, -1).reshape(6, 4, 7)
+    by_hand = np.array([[sum(signs[n, e, :v].sum() for e, v in enumerate(row)) for n in range(6)]
+                        for row in x])
+    np.testing.assert_array_equal(mvtu_dot(layer, torch.as_tensor(x)).numpy(), by_hand)
+    # the hardware's tables: one per element of a transfer, (fold, value) -> PE entries
+    tables = thermometer_tables(layer)
+    assert len(tables) == 2 and all(len(t) == layer.nf * layer.sf * 8 for t in tables)
+    entry = lambda g, nf, sf, v, j: (tables[g][(nf * layer.sf + sf) * 8 + v] >> (4 * j)) & 15
+    total = sum(entry(g, 1, sf, x[0, sf * 2 + g], 2) for g in range(2) for sf in range(2))
+    assert total - table_offset(layer) == by_hand[0, 5]
+    with pytest.raises(ValueError, match="simd must be a multiple of the thermometer code's 7 "
+                                         "values, not 4"):
+        MVTULayer("t", 28, 6, 3, 4, layer.weights, in_encoding="thermometer", in_bits=3)
+    with pytest.raises(ValueError, match="in_bits must lie in 2..8 for thermometer inputs, not 1"):
+        MVTULayer("t", 28, 6, 3, 14, layer.weights, in_encoding="thermometer", in_bits=1)
+    with pytest.raises(ValueError, match="input must have shape \\(..., 4\\)"):
+        mvtu_dot(layer, torch.as_tensor(codes))
+
