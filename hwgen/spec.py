@@ -96,10 +96,12 @@ class DataSpec:
     #: convolutions over time, every filter seeing all coefficients). The element order is
     #: the same (coefficients innermost); only the shape the layers see differs.
     layout: Literal["image", "sequence"] = "image"
-    #: With ``input_bits`` b >= 2: each element becomes ``2**b - 1`` bits, bit ``j`` set where
-    #: its value exceeds ``j`` (a thermometer code, in place of the element, lowest bit first),
-    #: so the first layer reads bits and its +-1 weights learn a step function of each
-    #: element instead of multiplying it by +-1. The frame's channels grow by that factor.
+    #: With ``input_bits`` b >= 2: the first layer reads each element as ``2**b - 1`` bits,
+    #: bit ``j`` set where its value exceeds ``j`` (a thermometer code, in place of the
+    #: element, lowest bit first), so its +-1 weights learn a step function of each element
+    #: instead of multiplying it by +-1. The model's input channels grow by that factor; the
+    #: frames (data, IR, board) stay ``b``-bit elements, and the hardware looks each element's
+    #: weighted code up in a table (IR ``in_encoding: thermometer``).
     thermometer: bool = False
 
     def check(self, path: str, file):
@@ -604,7 +606,30 @@ def _walk_shapes(spec: Spec, file) -> tuple:
         raise SpecError(file, f"model.layers[{last}].out",
                         f"is {shape[0]} but dataset {spec.data.dataset!r} has "
                         f"{spec.data.classes} classes", allowed=str(spec.data.classes))
+    if spec.data.thermometer:
+        _check_thermometer(spec, resolved[0], file)
     return tuple(resolved)
+
+
+def _check_thermometer(spec: Spec, first, file):
+    """The first layer reads the thermometer codes: a conv or linear layer, whose simd takes
+    whole codes."""
+    if isinstance(first, MaxPoolSpec):
+        raise SpecError(file, "model.layers[0].type", "reads the thermometer codes of "
+                        "data.thermometer and must be conv or linear, not maxpool",
+                        allowed="conv, linear")
+    if getattr(first, "backend", "digital") == "cim":
+        raise SpecError(file, "model.layers[0].backend", "reads the thermometer codes of "
+                        "data.thermometer by table lookups and must be digital, not cim",
+                        allowed="digital")
+    code = spec.data.levels
+    if first.simd is not None and first.simd % code:
+        elements = first.matrix_width // code
+        raise SpecError(file, "model.layers[0].simd",
+                        f"must be a multiple of the thermometer code's {code} bits (whole "
+                        f"codes per cycle), not {first.simd!r}",
+                        allowed=", ".join(str(code * d) for d in range(1, elements + 1)
+                                          if elements % d == 0))
 
 
 def _check_cim(spec: Spec, layers: tuple, file) -> tuple:

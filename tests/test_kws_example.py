@@ -13,9 +13,11 @@ from hwgen.spec import load_spec
 
 REPO = Path(__file__).resolve().parent.parent
 SPECS = {"kws": REPO / "examples" / "kws.yaml", "kws_wide": REPO / "examples" / "kws_wide.yaml"}
-#: Frame shape and element bits: layout sequence (10 coefficients as channels); kws_wide's
-#: thermometer codes (15 bits a coefficient).
-INPUTS = {"kws": ((10, 49, 1), 4), "kws_wide": ((150, 49, 1), 1)}
+#: Frame shape and element bits: layout sequence (10 coefficients as channels), 4-bit
+#: coefficients (kws_wide's first layer reads them as thermometer codes).
+INPUTS = {"kws": ((10, 49, 1), 4), "kws_wide": ((10, 49, 1), 4)}
+#: The first MVTU's input encoding.
+FIRST = {"kws": "uint", "kws_wide": "thermometer"}
 #: 150,000 inferences/s at 125 MHz.
 CYCLE_GOAL = 833
 
@@ -54,6 +56,7 @@ def test_shipped_ir_and_checkpoint_match_the_spec(shipped):
     assert workspace.reused[-1] == f"shipped checkpoint {spec.prebuilt_path / 'checkpoint.pt'}"
     assert graph.meta["class_names"][:2] == ["_silence_", "_unknown_"]
     assert (graph.input_shape, graph.input_bits) == INPUTS[spec.name] and graph.classes == 12
+    assert graph.mvtus()[0].in_encoding == FIRST[spec.name]
 
 
 def test_a_noisy_cim_layer_and_its_accuracy(shipped):

@@ -8,11 +8,11 @@ A frame is one row of ``channels * height * width`` elements in stream order: pi
 order, channels innermost (both datasets have one channel, so this is the raster order). With
 ``input_bits: 1`` an element is a bit, 1 where the pixel exceeds ``input_threshold``; with more
 bits it is the pixel as an unsigned integer, ``round(pixel / pixel_max * (2**bits - 1))`` with
-halves rounded up (:func:`quantize`); ``thermometer`` then codes each such integer as
-``2**bits - 1`` bits (:func:`thermometer`). The train/test split is stratified and seeded, so
-a spec and a seed fix the data exactly.
+halves rounded up (:func:`quantize`). ``thermometer`` leaves the frames as they are: the
+network's first layer reads each integer as its code of ``2**bits - 1`` bits
+(:func:`thermometer`; the model codes its input, the hardware looks the codes' sums up). The
+train/test split is stratified and seeded, so a spec and a seed fix the data exactly.
 """
-import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -79,14 +79,9 @@ def thermometer(frames: np.ndarray, bits: int) -> np.ndarray:
 
 
 def load_dataset(spec: DataSpec, seed: int) -> Dataset:
-    """The frames of ``spec`` (with ``spec.thermometer``, :func:`thermometer` codes of its
-    ``input_bits``-bit elements), split by ``seed``."""
-    data = _load(spec, seed)
-    if not spec.thermometer:
-        return data
-    return dataclasses.replace(data, train_x=thermometer(data.train_x, spec.input_bits),
-                               test_x=thermometer(data.test_x, spec.input_bits),
-                               shape=spec.shape, input_bits=1)
+    """The frames of ``spec`` (``spec.uncoded_shape``, ``input_bits``-bit elements: a
+    thermometer code is the first layer's to make), split by ``seed``."""
+    return _load(spec, seed)
 
 
 def _load(spec: DataSpec, seed: int) -> Dataset:

@@ -51,7 +51,7 @@ from ..errors import HwgenError
 __all__ = ["IR_VERSION", "ENCODINGS", "MVTU_ENCODINGS", "OPS", "MVTULayer", "SWGLayer",
            "MaxPoolLayer", "Activation", "Graph", "save_ir", "load_ir"]
 
-IR_VERSION = 4
+IR_VERSION = 5
 
 #: Activation encodings of a layer's input elements.
 ENCODINGS = ("bipolar", "binary", "uint")

@@ -117,13 +117,17 @@ def export_graph(model: BNN, spec: Spec, test_x: np.ndarray, test_y: np.ndarray,
     ``folded_simd``); the names of MVTUs whose spec gives either are listed in
     ``meta["fixed_folding"]`` (automatic folding leaves them alone). A sliding-window
     generator moves gcd(in channels, MVTU simd) elements per transfer; a max-pool takes its
-    producer's ``pe`` channels per transfer.
+    producer's ``pe`` channels per transfer. With ``data.thermometer`` the graph's input is the
+    frames' ``uint`` elements and its first MVTU reads them as thermometer codes (``simd``
+    rounded down to whole codes).
     """
     if not model.binary:
         raise ValueError("only a binary model can be exported")
     model.eval()
     act_bits = model.act_bits
     encoding, bits = spec.input_encoding, spec.data.element_bits
+    # With data.thermometer the frames are uint elements and the first layer reads their codes.
+    code = (1 << spec.data.input_bits) - 1 if spec.data.thermometer else 1
     # Hidden activations: one bit in the spec's encoding, or IMCQ's act_bits-bit integers.
     out_encoding = spec.model.activation if act_bits == 1 else "uint"
     last = len(spec.model.layers) - 1
@@ -131,27 +135,34 @@ def export_graph(model: BNN, spec: Spec, test_x: np.ndarray, test_y: np.ndarray,
     stream_pe = None
     for index, (module, layer_spec) in enumerate(zip(model.layers, spec.model.layers)):
         channels, height, width = layer_spec.in_shape
-        if isinstance(layer_spec, ConvSpec):
-            assert isinstance(module, BinaryConv2d)
-            name, mh = f"conv{index}", layer_spec.out_channels
-            swg = SWGLayer(name=f"{name}_swg", channels=channels, height=height, width=width,
-                           kernel=layer_spec.kernel, stride=layer_spec.stride,
-                           padding=layer_spec.padding,
-                           simd=math.gcd(channels, layer_spec.folded_simd), elem_bits=bits)
-            layers.append(swg)
-            # (out, in, kh, kw) -> (out, kh, kw, in): the window's element order.
-            weights = module.weight_codes().permute(0, 2, 3, 1).reshape(mh, -1).numpy()
-            pixels = swg.out_height * swg.out_width
-        elif isinstance(layer_spec, LinearSpec):
-            assert isinstance(module, BinaryLinear)
-            name, mh, pixels = f"fc{index}", layer_spec.out_features, 1
-            weights = module.weight_codes().numpy()
-        else:
+        coded = code > 1 and index == 0
+        if not isinstance(layer_spec, (ConvSpec, LinearSpec)):
             layers.append(MaxPoolLayer(name=f"pool{index}", channels=channels, height=height,
                                        width=width, kernel=layer_spec.kernel, pe=stream_pe,
                                        elem_bits=bits))
             continue
         mw = layer_spec.matrix_width
+        simd = layer_spec.folded_simd
+        if coded and simd % code:           # the values of whole codes per transfer
+            simd = code * max(d for d in range(1, min(mw // code, max(1, simd // code)) + 1)
+                              if (mw // code) % d == 0)
+        if isinstance(layer_spec, ConvSpec):
+            assert isinstance(module, BinaryConv2d)
+            name, mh = f"conv{index}", layer_spec.out_channels
+            swg = SWGLayer(name=f"{name}_swg", channels=channels // code if coded else channels,
+                           height=height, width=width, kernel=layer_spec.kernel,
+                           stride=layer_spec.stride, padding=layer_spec.padding,
+                           simd=math.gcd(channels // code, simd // code) if coded
+                           else math.gcd(channels, simd),
+                           elem_bits=spec.data.input_bits if coded else bits)
+            layers.append(swg)
+            # (out, in, kh, kw) -> (out, kh, kw, in): the window's element order.
+            weights = module.weight_codes().permute(0, 2, 3, 1).reshape(mh, -1).numpy()
+            pixels = swg.out_height * swg.out_width
+        else:
+            assert isinstance(module, BinaryLinear)
+            name, mh, pixels = f"fc{index}", layer_spec.out_features, 1
+            weights = module.weight_codes().numpy()
         macro = model.macros.get(index)
         thresholds = invert = None
         if index < last:
@@ -162,18 +173,20 @@ def export_graph(model: BNN, spec: Spec, test_x: np.ndarray, test_y: np.ndarray,
             else:
                 thresholds, invert = fold_levels(model.norms[index], values, act_bits)
         layers.append(MVTULayer(
-            name=name, mw=mw, mh=mh, pe=layer_spec.folded_pe, simd=layer_spec.folded_simd,
-            weights=weights, thresholds=thresholds, invert=invert, in_encoding=encoding,
-            in_bits=bits, out_encoding=out_encoding if index < last else spec.model.activation,
+            name=name, mw=mw, mh=mh, pe=layer_spec.folded_pe, simd=simd,
+            weights=weights, thresholds=thresholds, invert=invert,
+            in_encoding="thermometer" if coded else encoding,
+            in_bits=spec.data.input_bits if coded else bits, out_encoding=out_encoding if index < last else spec.model.activation,
             pixels=pixels, macro=macro, macro_key=len(layers),
             act_bits=act_bits if index < last else 1))
         if layer_spec.pe is not None or layer_spec.simd is not None:
             fixed.append(name)
         stream_pe = layer_spec.folded_pe
         encoding, bits = out_encoding, act_bits
-    return Graph(name=spec.name, input_shape=spec.data.shape, classes=spec.data.classes,
+    return Graph(name=spec.name, input_shape=spec.data.uncoded_shape, classes=spec.data.classes,
                  layers=tuple(layers), test_frames=test_x, test_labels=test_y,
-                 input_encoding=spec.input_encoding, input_bits=spec.data.element_bits,
+                 input_encoding="uint" if code > 1 else spec.input_encoding,
+                 input_bits=spec.data.input_bits if code > 1 else spec.data.element_bits,
                  meta={**(meta or {}), "fixed_folding": fixed})
 
 

@@ -4,7 +4,8 @@ cost (FINN's ``SetFolding``, exact instead of greedy).
 Every layer must meet the target on its own: a pipeline runs at its slowest layer's
 ``expected_cycles()``. A layer's candidates are all the foldings its shape allows that do:
 
-* MVTU: ``pe`` dividing ``mh`` and ``simd`` dividing ``mw``, ``pe * simd <= max_pe_simd``;
+* MVTU: ``pe`` dividing ``mh`` and ``simd`` dividing ``mw`` (whole codes, for thermometer
+  inputs), ``pe * simd <= max_pe_simd``;
 * sliding window: ``simd`` dividing ``channels``;
 * max-pool: ``pe`` dividing ``channels``.
 
@@ -70,7 +71,8 @@ def _foldings(layer, max_pe_simd: int) -> list[dict]:
     """Every folding the layer's shape allows: field changes, least parallel first."""
     if isinstance(layer, MVTULayer):
         options = [{"pe": pe, "simd": simd} for pe in _divisors(layer.mh)
-                   for simd in _divisors(layer.mw) if pe * simd <= max_pe_simd]
+                   for simd in _divisors(layer.mw)
+                   if pe * simd <= max_pe_simd and simd % layer.code_bits == 0]
         return sorted(options, key=lambda o: (o["pe"] * o["simd"], o["pe"]))
     if isinstance(layer, SWGLayer):
         return [{"simd": simd} for simd in _divisors(layer.channels)]

@@ -84,6 +84,8 @@ class BNN(nn.Module):
         self.binary = binary
         self.mvm = mvm
         self.input_shape = spec.data.shape
+        #: Bits of the frames' elements the first layer reads as thermometer codes (0: none).
+        self.code_bits = spec.data.input_bits if spec.data.thermometer else 0
         self.input_encoding = spec.input_encoding
         self.activation_encoding = spec.model.activation
         self.act_bits = spec.model.act_bits
@@ -184,7 +186,8 @@ class BNN(nn.Module):
 
     def forward(self, frames: torch.Tensor, trace: list | None = None, *,
                 mvm: MVM | None = None, firing: list | None = None) -> torch.Tensor:
-        """Logits for ``frames`` (N, channels * height * width), integer elements, stream order.
+        """Logits for ``frames`` (N, channels * height * width), integer elements, stream order
+        (with ``data.thermometer`` the uncoded elements: the model codes them).
 
         ``trace``, if given, receives each conv and linear layer's dot products as a float
         tensor (N, pixels, out): output pixels in raster order (1 for a linear layer), as
@@ -196,6 +199,9 @@ class BNN(nn.Module):
         dtype = torch.float64 if self.binary and not self.training else torch.float32
         n = frames.shape[0]
         channels, height, width = self.input_shape
+        if self.code_bits:                    # each element v: the bits [v > j], in its place
+            steps = torch.arange((1 << self.code_bits) - 1, device=frames.device)
+            frames = (frames[..., None] > steps).reshape(n, -1)
         x = decode(frames, self.input_encoding).to(dtype)
         x = x.reshape(n, height, width, channels).permute(0, 3, 1, 2)      # NCHW
         last = len(self.layers) - 1

@@ -62,10 +62,13 @@ def test_thermometer_codes_each_element_in_its_place_lowest_step_first():
     np.testing.assert_array_equal(thermometer(values, 4).reshape(16, 15).sum(axis=1), values[0])
 
 
-def test_thermometer_frames_are_the_codes_of_the_quantized_frames():
+def test_thermometer_leaves_the_frames_uncoded():
+    """The first layer codes the elements (the model, and the IR's thermometer MVTU): the
+    frames, and so the IR's test frames and the board's, stay the quantized elements."""
     plain = load_dataset(DataSpec(input_bits=3), seed=1)
     coded = load_dataset(DataSpec(input_bits=3, thermometer=True), seed=1)
-    assert (coded.shape, coded.input_bits) == ((7, 8, 8), 1)
-    np.testing.assert_array_equal(coded.train_x, thermometer(plain.train_x, 3))
-    np.testing.assert_array_equal(coded.test_x, thermometer(plain.test_x, 3))
+    assert (coded.shape, coded.input_bits) == ((1, 8, 8), 3)
+    assert DataSpec(input_bits=3, thermometer=True).shape == (7, 8, 8)    # what the model sees
+    np.testing.assert_array_equal(coded.train_x, plain.train_x)
+    np.testing.assert_array_equal(coded.test_x, plain.test_x)
     np.testing.assert_array_equal(coded.test_y, plain.test_y)

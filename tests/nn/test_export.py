@@ -214,3 +214,54 @@ def test_two_bit_network_rtl_equals_golden_with_noise(w2a2, sim_build_root):
     assert verification.rtl_accuracy == verification.golden_accuracy == noisy.accuracy(
         data.test_y)
     assert verification.measured_cycles == pytest.approx(verification.expected_cycles, rel=0.02)
+
+
+THERMOMETER = {  # 2-bit pixels read as 3-bit thermometer codes by a conv, or by a linear layer
+    "conv": {"name": "thermo_conv", "data": {"dataset": "digits", "input_bits": 2,
+                                              "thermometer": True},
+             "model": {"activation": "binary", "layers": [
+                 {"type": "conv", "out": 8, "kernel": 3, "padding": 1},
+                 {"type": "maxpool", "kernel": 2},
+                 {"type": "linear", "out": 10}]},
+             "train": {"epochs": 6}},
+    "linear": {"name": "thermo_fc", "data": {"dataset": "digits", "input_bits": 2,
+                                              "thermometer": True},
+               "model": {"activation": "binary", "layers": [
+                   {"type": "linear", "out": 32, "simd": 12}, {"type": "linear", "out": 10}]},
+               "train": {"epochs": 2}},
+}
+
+
+@pytest.mark.parametrize("kind", sorted(THERMOMETER))
+def test_thermometer_inputs_export_exactly(kind):
+    """With data.thermometer the model codes its uint frames and the IR's first MVTU reads the
+    codes (its stream the uint elements, simd whole codes); the golden model equals the trained
+    model on the whole test set, layer by layer."""
+    from hwgen.spec import parse_spec
+    spec = parse_spec(THERMOMETER[kind], file="thermo.yaml")
+    data = load_dataset(spec.data, spec.seed)
+    assert data.shape == (1, 8, 8) and data.train_x.max() == 3
+    result = train_model(spec, data, progress=False)
+    assert result.test_accuracy > 0.5
+    graph = export_graph(result.model, spec, data.test_x, data.test_y)
+    check_export(result.model, graph)
+    assert (graph.input_shape, graph.input_encoding, graph.input_bits) == ((1, 8, 8), "uint", 2)
+    first = graph.mvtus()[0]
+    assert (first.in_encoding, first.in_bits, first.code_bits) == ("thermometer", 2, 3)
+    assert first.simd % 3 == 0 and first.in_elements * 3 == first.mw
+    if kind == "conv":
+        assert (graph.layers[0].channels, graph.layers[0].elem_bits) == (1, 2)
+        assert first.mw == 27
+    else:
+        assert (first.mw, first.simd) == (192, 12)
+    assert run_graph(graph).accuracy(data.test_y) == pytest.approx(result.test_accuracy)
+
+
+def test_thermometer_first_layer_is_checked(tmp_path):
+    from hwgen.errors import SpecError
+    from hwgen.spec import parse_spec
+    bad = {**THERMOMETER["linear"], "model": {"activation": "binary", "layers": [
+        {"type": "linear", "out": 32, "simd": 8}, {"type": "linear", "out": 10}]}}
+    with pytest.raises(SpecError, match="model.layers\\[0\\].simd: must be a multiple of the "
+                                        "thermometer code's 3 bits"):
+        parse_spec(bad, file="thermo.yaml")
