@@ -27,8 +27,9 @@ The LUT count of a block is ``sum(COEFFICIENTS[term] * count)`` over the counts 
 :func:`layer_terms` (or :func:`fifo_terms`, :func:`dwc_terms`). The coefficients were fitted,
 per block kind, by non-negative least squares on the relative error against Yosys 0.70
 ``synth_ecp5`` + ``nextpnr-ecp5 --pack-only`` on 34 MVTU, 14 SWG, 6 max-pool, 10 FIFO and 10
-width converter configurations (and 3 thermometer MVTUs since, whose one new term is pinned): ``python bench/estimate_calibration.py --fit`` repeats the fit and
-prints the error of every configuration.
+width converter configurations (and 3 thermometer MVTUs since, whose one new term is pinned):
+``python bench/estimate_calibration.py --fit`` repeats the fit and prints the error of every
+configuration.
 """
 import math
 from dataclasses import dataclass
@@ -266,12 +267,13 @@ def _tree_adder_luts(leaves: int, width: int) -> tuple[int, int]:
 def _tables(layer: MVTULayer) -> int:
     """Weight memories of an MVTU: a thermometer layer's lookup tables (one per element of a
     transfer, :func:`hwgen.hw.mvtu.thermometer_tables`), else the one weight memory."""
-    return layer.simd // layer.code_bits if layer.in_encoding == "thermometer" else 1
+    return layer.simd_elements if layer.in_encoding == "thermometer" else 1
 
 
 def _table_bits(layer: MVTULayer) -> int:
-    """Bits of a thermometer table's entry (:func:`hwgen.hw.mvtu._table_shape`)."""
-    return (2 * layer.code_bits).bit_length()
+    """Bits of a thermometer table's entry (:func:`hwgen.hw.mvtu.table_shape`)."""
+    from .hw.mvtu import table_shape
+    return table_shape(layer).width
 
 
 def _weight_memories(layer: MVTULayer) -> tuple[MemoryMap, MemoryMap | None, MemoryMap | None]:

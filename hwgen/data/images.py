@@ -10,7 +10,8 @@ order, channels innermost (both datasets have one channel, so this is the raster
 bits it is the pixel as an unsigned integer, ``round(pixel / pixel_max * (2**bits - 1))`` with
 halves rounded up (:func:`quantize`). ``thermometer`` leaves the frames as they are: the
 network's first layer reads each integer as its code of ``2**bits - 1`` bits
-(:func:`thermometer`; the model codes its input, the hardware looks the codes' sums up). The
+(:func:`hwgen.golden.mvtu.thermometer_code`; the model codes its input, the hardware looks the
+codes' sums up). The
 train/test split is stratified and seeded, so a spec and a seed fix the data exactly.
 """
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ import numpy as np
 from ..errors import HwgenError
 from ..spec import DataSpec
 
-__all__ = ["Dataset", "load_dataset", "quantize", "thermometer"]
+__all__ = ["Dataset", "load_dataset", "quantize"]
 
 
 @dataclass(frozen=True)
@@ -66,16 +67,6 @@ def quantize(pixels: np.ndarray, pixel_max: int, bits: int) -> np.ndarray:
         raise ValueError(f"pixels must be integers in 0..{pixel_max}")
     top = (1 << bits) - 1
     return ((2 * whole * top + pixel_max) // (2 * pixel_max)).astype(np.uint8)
-
-
-def thermometer(frames: np.ndarray, bits: int) -> np.ndarray:
-    """Unsigned ``bits``-bit elements (..., elements) as thermometer codes (..., elements *
-    (2**bits - 1)): element ``e`` becomes bits ``e > j`` for ``j = 0 .. 2**bits - 2``, in its
-    place, lowest first."""
-    frames = np.asarray(frames)
-    steps = np.arange((1 << bits) - 1)
-    codes = frames[..., None] > steps
-    return codes.reshape(*frames.shape[:-1], -1).astype(np.uint8)
 
 
 def load_dataset(spec: DataSpec, seed: int) -> Dataset:

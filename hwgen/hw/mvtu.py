@@ -11,7 +11,7 @@ from .popcount import (chunk_popcounts, pipelined_sum, pipelined_sum_bits, pipel
                        tree_sum)
 
 __all__ = ["MVTU", "mvtu_output_shape", "mvtu_latency", "sum_latency", "sum_register_bits",
-           "thermometer_tables", "table_offset"]
+           "thermometer_tables", "table_shape", "table_offset"]
 
 
 def mvtu_output_shape(layer: MVTULayer):
@@ -75,7 +75,7 @@ def threshold_words(layer: MVTULayer) -> list[int]:
     return words
 
 
-def _table_shape(layer: MVTULayer):
+def table_shape(layer: MVTULayer):
     """A thermometer lookup's entry: a sum of ``code_bits`` +-1 weights plus ``code_bits``,
     ``0 .. 2 * code_bits`` (unsigned terms add without sign extension; the accumulator starts
     at minus the offsets' sum, :func:`table_offset`)."""
@@ -90,18 +90,18 @@ def table_offset(layer: MVTULayer) -> int:
 
 def thermometer_tables(layer: MVTULayer) -> list[list[int]]:
     """Lookup tables of a thermometer layer, one per element slot ``g`` of a transfer: word
-    ``a * 2**in_bits + v`` (``a = nf * SF + sf``) holds at ``[j * TW ...]`` (``TW`` bits) neuron ``nf*PE + j``'s contribution of element ``v`` in slot ``g`` of synapse
-    fold ``sf``: its weights (+-1) of the code's values ``[v > k]`` summed, plus ``L``
-    (:func:`_table_shape`). A table replaces the code's ``L`` products and their popcount by one
-    read."""
+    ``a * 2**in_bits + v`` (``a = nf * SF + sf``) holds at ``[j * TW ...]`` (``TW`` bits) neuron
+    ``nf*PE + j``'s contribution of element ``v`` in slot ``g`` of synapse fold ``sf``: its
+    weights (+-1) of the code's values ``[v > k]`` summed, plus ``L`` (:func:`table_shape`). A
+    table replaces the code's ``L`` products and their popcount by one read."""
     codes, bits = layer.code_bits, layer.in_bits
-    width = _table_shape(layer).width
+    width = table_shape(layer).width
     signs = np.where(layer.weights, 1, -1).astype(np.int64)
     # steps[n, e, v]: the contribution of value v in element e of neuron n.
     steps = np.concatenate([np.zeros((layer.mh, layer.in_elements, 1), dtype=np.int64),
                             np.cumsum(signs.reshape(layer.mh, layer.in_elements, codes), axis=2)],
                            axis=2)
-    per_transfer = layer.simd // codes
+    per_transfer = layer.simd_elements
     tables = []
     for g in range(per_transfer):
         words = []
@@ -169,7 +169,7 @@ def sum_latency(layer: MVTULayer) -> int:
         return macro_latency(layer.macro)
     if layer.in_encoding == "thermometer":
         # The input vector registered, the tables read (block RAM), then their sum.
-        return 2 + pipelined_sum_stages(layer.simd // layer.code_bits, SUM_LEVELS_PER_STAGE)
+        return 2 + pipelined_sum_stages(layer.simd_elements, SUM_LEVELS_PER_STAGE)
     leaves = len(_simd_terms(layer, Signal(layer.simd), Signal(layer.in_width)))
     return 1 + pipelined_sum_stages(leaves, SUM_LEVELS_PER_STAGE)
 
@@ -178,7 +178,7 @@ def sum_register_bits(layer: MVTULayer) -> int:
     """Flip-flops of one neuron's per-cycle sum pipeline of a digital layer: its registered
     leaves (a thermometer layer's table reads) and partial sums (:func:`pipelined_sum_bits`)."""
     if layer.in_encoding == "thermometer":
-        terms = [Signal(_table_shape(layer)) for _ in range(layer.simd // layer.code_bits)]
+        terms = [Signal(table_shape(layer)) for _ in range(layer.simd_elements)]
     else:
         terms = _simd_terms(layer, Signal(layer.simd), Signal(layer.in_width))
     return pipelined_sum_bits(terms, levels=SUM_LEVELS_PER_STAGE)
@@ -344,7 +344,7 @@ class MVTU(wiring.Component):
             fold = Signal.like(address)
             with m.If(advance):
                 m.d.sync += [vector_word.eq(vector), fold.eq(s1_address)]
-            bits, shape = layer.in_bits, _table_shape(layer)
+            bits, shape = layer.in_bits, table_shape(layer)
             width = shape.width
             reads = []
             for g, words in enumerate(thermometer_tables(layer)):

@@ -42,7 +42,7 @@ def frame_words(frames: np.ndarray, *, bits: int, per_word: int) -> list[list[in
 def input_transfer(layer) -> tuple[int, int]:
     """(elements, bits per element) of one input transfer."""
     if isinstance(layer, MVTULayer):
-        return layer.simd // layer.code_bits, layer.in_bits
+        return layer.simd_elements, layer.in_bits
     if isinstance(layer, SWGLayer):
         return layer.simd, layer.elem_bits
     return layer.pe, layer.elem_bits

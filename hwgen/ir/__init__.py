@@ -233,6 +233,11 @@ class MVTULayer:
         return self.mw // self.code_bits
 
     @property
+    def simd_elements(self) -> int:
+        """Input elements per transfer: ``simd`` over :attr:`code_bits`."""
+        return self.simd // self.code_bits
+
+    @property
     def stream_encoding(self) -> str:
         """The encoding of the input stream's elements: ``uint`` for thermometer codes."""
         return "uint" if self.in_encoding == "thermometer" else self.in_encoding
@@ -258,7 +263,7 @@ class MVTULayer:
     @property
     def in_width(self) -> int:
         """Bits per input transfer: ``simd`` elements (thermometer codes: ``simd`` values)."""
-        return self.simd // self.code_bits * self.in_bits
+        return self.simd_elements * self.in_bits
 
     @property
     def out_bits(self) -> int:

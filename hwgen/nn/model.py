@@ -47,6 +47,7 @@ import torch
 from torch import nn
 
 from ..cim.macro import layer_macro, macro_mvm_float
+from ..golden.mvtu import thermometer_code
 from ..spec import ConvSpec, LinearSpec, Spec
 from .layers import (BatchNormThreshold, BinaryConv2d, BinaryLinear, LearnedThreshold, activation2,
                      binarize)
@@ -200,8 +201,7 @@ class BNN(nn.Module):
         n = frames.shape[0]
         channels, height, width = self.input_shape
         if self.code_bits:                    # each element v: the bits [v > j], in its place
-            steps = torch.arange((1 << self.code_bits) - 1, device=frames.device)
-            frames = (frames[..., None] > steps).reshape(n, -1)
+            frames = thermometer_code(frames, self.code_bits)
         x = decode(frames, self.input_encoding).to(dtype)
         x = x.reshape(n, height, width, channels).permute(0, 3, 1, 2)      # NCHW
         last = len(self.layers) - 1

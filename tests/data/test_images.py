@@ -5,7 +5,8 @@ import pytest
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
-from hwgen.data import load_dataset, quantize, thermometer
+from hwgen.data import load_dataset, quantize
+from hwgen.golden.mvtu import thermometer_code
 from hwgen.spec import DataSpec
 
 
@@ -53,13 +54,14 @@ def test_split_is_stratified_and_seeded():
 
 
 def test_thermometer_codes_each_element_in_its_place_lowest_step_first():
-    codes = thermometer(np.array([[0, 3, 1], [2, 2, 0]], dtype=np.uint8), 2)
+    codes = thermometer_code(np.array([[0, 3, 1], [2, 2, 0]], dtype=np.uint8), 2).numpy()
     np.testing.assert_array_equal(codes, [[0, 0, 0, 1, 1, 1, 1, 0, 0],
                                           [1, 1, 0, 1, 1, 0, 0, 0, 0]])
-    assert codes.dtype == np.uint8
+    assert codes.dtype == np.int64
     # The number of set bits is the element, for every 4-bit value.
     values = np.arange(16, dtype=np.uint8)[None, :]
-    np.testing.assert_array_equal(thermometer(values, 4).reshape(16, 15).sum(axis=1), values[0])
+    np.testing.assert_array_equal(thermometer_code(values, 4).numpy().reshape(16, 15).sum(axis=1),
+                                  values[0])
 
 
 def test_thermometer_leaves_the_frames_uncoded():
