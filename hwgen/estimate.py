@@ -161,16 +161,27 @@ class MemoryMap:
     banks: int = 1
 
 
-def map_memory(depth: int, width: int, *, rom: bool, async_read: bool = False) -> MemoryMap:
+def map_memory(depth: int, width: int, *, rom: bool, async_read: bool = False,
+               style: str = "auto") -> MemoryMap:
     """Yosys ``memory_libmap``'s choice for an ECP5 memory with one read and (unless ``rom``)
-    one write port; ``async_read`` rules block RAM out."""
+    one write port; ``async_read`` rules block RAM out. ``style`` is the memory's
+    ``ram_style`` (:data:`hwgen.ir.RAM_STYLES`, :func:`hwgen.hw.mvtu.memory_attrs`): ``block``
+    leaves only block RAM, ``distributed`` only LUTs (a ROM's logic, a RAM's DPR16X4 cells)."""
     for name, value in (("depth", depth), ("width", width)):
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ValueError(f"{name} must be a positive integer, not {value!r}")
+    if style not in ("auto", "block", "distributed"):
+        raise ValueError(f"style must be auto, block or distributed, not {style!r}")
+    if style == "block" and async_read:
+        raise ValueError("a memory read asynchronously cannot be in block RAM")
     if rom and depth == 1:
         return MemoryMap("const", depth, width, rom)
     best = MemoryMap("logic", depth, width, rom)
     best_cost = depth * width * (_LOGIC_COST_ROM if rom else _LOGIC_COST_RAM)
+    if style == "block" or (style == "distributed" and not rom):
+        best_cost = float("inf")
+    elif style == "distributed":
+        return best
     write_demux = 0 if rom else 1
 
     def banked(words: int, unit_width: int, unit_cost: float) -> tuple[int, int, float]:
@@ -181,12 +192,12 @@ def map_memory(depth: int, width: int, *, rom: bool, async_read: bool = False) -
                 + (_MUX_FACTOR * banks * write_demux if banks > 1 else 0))
         return banks, cells, cost
 
-    if not rom:     # Trellis distributed RAM cannot be a ROM (prune_rom)
+    if not rom and style != "block":     # Trellis distributed RAM cannot be a ROM (prune_rom)
         banks, cells, cost = banked(_LUTRAM_WORDS, _LUTRAM_WIDTH, _LUTRAM_COST)
         if cost < best_cost:
             best, best_cost = MemoryMap("lutram", depth, width, rom, lutrams=cells,
                                         banks=banks), cost
-    if not async_read:
+    if not async_read and style != "distributed":
         for unit_width, words in _BRAM_SHAPES:
             banks, blocks, cost = banked(words, unit_width, _BRAM_COST)
             if cost < best_cost:
@@ -281,9 +292,10 @@ def _weight_memories(layer: MVTULayer) -> tuple[MemoryMap, MemoryMap | None, Mem
     tables), the threshold memory and the replay buffer."""
     if layer.in_encoding == "thermometer":
         weights = map_memory(layer.nf * layer.sf << layer.in_bits, layer.pe * _table_bits(layer),
-                             rom=True)
+                             rom=True, style=layer.ram_style)
     else:
-        weights = map_memory(layer.nf * layer.sf, layer.pe * layer.simd, rom=True)
+        weights = map_memory(layer.nf * layer.sf, layer.pe * layer.simd, rom=True,
+                             style=layer.ram_style)
     thresholds = (map_memory(layer.nf,
                              layer.pe * ((layer.levels - 1) * layer.threshold_bits + 1), rom=True)
                   if layer.output == "bits" else None)
@@ -369,9 +381,6 @@ def mvtu_resources(layer: MVTULayer) -> Resources:
         data += layer.in_width + pe * sum_register_bits(layer)
         if weights.kind != "const":
             data += pe * layer.simd     # Yosys drops a constant word's register
-        elif layer.in_encoding == "uint":
-            # constant weights make each leaf x or ~x: copies of the input vector's register
-            data -= pe * layer.simd * (layer.in_bits + 1) - layer.in_width
     if thresholds is not None:  # the threshold word, registered beside the accumulators
         data += pe * ((layer.levels - 1) * layer.threshold_bits + 1)
     ffs = (nf_bits + sf_bits + _bits(layer.nf * layer.sf)     # counters, weight address

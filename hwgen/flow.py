@@ -74,8 +74,8 @@ class Workspace:
             return _digest({"checkpoint": str(spec.checkpoint_path)})
         model = dataclasses.asdict(spec.model)
         for layer in model["layers"]:        # folding does not change what is trained
-            layer.pop("pe", None)
-            layer.pop("simd", None)
+            for key in ("pe", "simd", "ram_style"):
+                layer.pop(key, None)
         train = dataclasses.asdict(spec.train)
         train.pop("prebuilt")                # where a result may be found, not what it is
         key = {"data": dataclasses.asdict(spec.data), "seed": spec.seed,
@@ -88,7 +88,8 @@ class Workspace:
     def ir_key(self) -> str:
         from .ir import IR_VERSION
         return _digest({"train": self.train_key, "ir_version": IR_VERSION,
-                        "folding": [(getattr(l, "pe", None), getattr(l, "simd", None))
+                        "folding": [(getattr(l, "pe", None), getattr(l, "simd", None),
+                                     getattr(l, "ram_style", None))
                                     for l in self.spec.model.layers]})
 
     @property

@@ -205,6 +205,9 @@ class LinearSpec:
     simd: int | None = None
     #: ``digital`` (XNOR-popcount MVTU) or ``cim`` (the spec's ``cim`` macro; simd = wordlines).
     backend: Literal["digital", "cim"] = "digital"
+    #: Where a digital layer keeps its weights: ``auto`` (yosys's cheapest), ``block`` (block
+    #: RAM) or ``distributed`` (LUTs), as FINN's ``ram_style``.
+    ram_style: Literal["auto", "block", "distributed"] = "auto"
     #: (channels, height, width) of the input, filled in by :meth:`Spec.check`.
     in_shape: tuple[int, int, int] | None = field(default=None, metadata={"internal": True})
 
@@ -246,6 +249,9 @@ class ConvSpec:
     simd: int | None = None
     #: ``digital`` (XNOR-popcount MVTU) or ``cim`` (the spec's ``cim`` macro; simd = wordlines).
     backend: Literal["digital", "cim"] = "digital"
+    #: Where a digital layer keeps its weights: ``auto`` (yosys's cheapest), ``block`` (block
+    #: RAM) or ``distributed`` (LUTs), as FINN's ``ram_style``.
+    ram_style: Literal["auto", "block", "distributed"] = "auto"
     #: (channels, height, width) of the input, filled in by :meth:`Spec.check`.
     in_shape: tuple[int, int, int] | None = field(default=None, metadata={"internal": True})
 
@@ -651,6 +657,10 @@ def _check_cim(spec: Spec, layers: tuple, file) -> tuple:
                 raise SpecError(file, f"{path}.simd", f"a cim layer reads cim.wordlines="
                                 f"{cim.wordlines} elements per cycle, not {layer.simd!r}",
                                 allowed=str(cim.wordlines))
+            if layer.ram_style != "auto":
+                raise SpecError(file, f"{path}.ram_style", "a cim layer's weights are in the "
+                                f"macro, not in a RAM: {layer.ram_style!r} does not apply",
+                                allowed="auto")
             layer = dataclasses.replace(layer, simd=cim.wordlines)
             if layer.folded_pe * cim.weight_bits > cim.columns:
                 raise SpecError(file, f"{path}.pe",

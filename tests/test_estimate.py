@@ -43,6 +43,30 @@ def test_map_memory(depth, width, rom, async_read, kind, brams):
         assert memory.lutrams == -(-depth // 16) * -(-width // 4)
 
 
+@pytest.mark.parametrize("depth,width,rom,style,kind,brams", [
+    (32, 1536, True, "block", "bram", 43),        # a wide shallow ROM yosys would put in LUTs
+    (512, 32, True, "distributed", "logic", 0),   # a ROM in LUTs: logic (no ROM LUTRAM)
+    (1024, 1, False, "distributed", "lutram", 0),
+    (64, 16, False, "block", "bram", 1),
+    (1, 36, True, "block", "const", 0),           # one word stays a constant
+])
+def test_map_memory_style(depth, width, rom, style, kind, brams):
+    memory = map_memory(depth, width, rom=rom, style=style)
+    assert (memory.kind, memory.brams) == (kind, brams)
+    assert map_memory(depth, width, rom=rom).kind != kind or kind == "const"
+
+
+def test_ram_style_moves_the_estimate():
+    layer = _layer(384, 128, 16, 96, in_encoding="binary")
+    auto = estimate_layer(layer)
+    block = estimate_layer(dataclasses.replace(layer, ram_style="block"))
+    assert (auto.brams, block.brams - auto.brams) == (0, 43)
+    assert block.luts < auto.luts - 2000
+    big = _layer(256, 256, 4, 32)                  # 512 x 128 weights: block RAM by default
+    assert estimate_layer(big).brams > 0
+    assert estimate_layer(dataclasses.replace(big, ram_style="distributed")).brams == 0
+
+
 @pytest.mark.parametrize("bad", [0, -1, 1.5, True])
 def test_map_memory_rejects(bad):
     with pytest.raises(ValueError, match="depth"):

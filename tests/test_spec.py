@@ -250,7 +250,7 @@ FC = {"type": "linear", "out": 10}
      "model.layers[2].in: is 100 but layers[1]'s 16x3x3 output flattened is 144 (allowed: 144)"),
     (_layers({**FC, "kernel": 3}),
      "model.layers[0].kernel: unknown key for a linear layer "
-     "(allowed: type, in, out, pe, simd, backend)"),
+     "(allowed: type, in, out, pe, simd, backend, ram_style)"),
     (_layers({**POOL, "stride": 2}, FC),
      "model.layers[0].stride: unknown key for a maxpool layer (allowed: type, kernel)"),
     (_layers(CONV, {**POOL, "pe": 2}, FC),

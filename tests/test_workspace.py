@@ -82,3 +82,28 @@ def test_cim_backend_exports(tmp_path):
     backends = [layer.backend for layer in graph.mvtus()]
     assert backends[1] == "cim" and backends.count("cim") == 1
     assert graph.mvtus()[1].simd == 8 and graph.mvtus()[1].macro.sigma == 0.3
+
+
+def test_ram_style_is_exported_and_kept(tmp_path):
+    """A layer's ``ram_style`` reaches its MVTU and survives auto-folding; it is hardware, not
+    training: the checkpoint's key ignores it, the IR's does not."""
+    from hwgen.flow import Workspace
+    from hwgen.ir.folding import auto_fold
+    from hwgen.spec import load_spec
+    spec = yaml.safe_load(EXAMPLE.read_text())
+    spec["train"]["epochs"] = 1
+    spec["model"]["layers"][1]["ram_style"] = "block"
+    path = tmp_path / "styled.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    out = tmp_path / "out"
+    assert main(["export", str(path), "--out", str(out)]) == 0
+    graph = load_ir(out / "model.ir.npz")
+    assert [layer.ram_style for layer in graph.mvtus()] == ["auto", "block", "auto"]
+    folded = auto_fold(graph, target_cycles=600)
+    assert [layer.ram_style for layer in folded.mvtus()] == ["auto", "block", "auto"]
+    styled = Workspace.create(load_spec(path), out, say=lambda message: None)
+    spec["model"]["layers"][1].pop("ram_style")
+    path.write_text(yaml.safe_dump(spec))
+    unstyled = Workspace.create(load_spec(path), out, say=lambda message: None)
+    assert styled.train_key == unstyled.train_key
+    assert styled.ir_key != unstyled.ir_key

@@ -10,7 +10,7 @@ from .skid import skid_output
 from .popcount import (chunk_popcounts, pipelined_sum, pipelined_sum_bits, pipelined_sum_stages,
                        tree_sum)
 
-__all__ = ["MVTU", "mvtu_output_shape", "mvtu_latency", "sum_latency", "sum_register_bits",
+__all__ = ["MVTU", "memory_attrs", "mvtu_output_shape", "mvtu_latency", "sum_latency", "sum_register_bits",
            "thermometer_tables", "table_shape", "table_offset"]
 
 
@@ -160,6 +160,14 @@ def _simd_terms(layer: MVTULayer, row, vector) -> list:
     return terms + chunk_popcounts(~row)
 
 
+def memory_attrs(ram_style: str) -> dict:
+    """The attributes asking Yosys's ``memory_libmap`` for ``ram_style``
+    (:data:`hwgen.ir.RAM_STYLES`): ``block`` a block RAM, ``distributed`` LUTs (on ECP5 a ROM
+    cannot be distributed RAM: it becomes logic), ``auto`` none (Yosys's cheapest)."""
+    return {"auto": {}, "block": {"ram_style": "block"},
+            "distributed": {"ram_style": "logic"}}[ram_style]
+
+
 def sum_latency(layer: MVTULayer) -> int:
     """``advance`` cycles from the issue stage's registers (weights, input) to the per-cycle
     sums: a digital layer registers the weight word and the input vector, then its leaves
@@ -254,7 +262,8 @@ class MVTU(wiring.Component):
         lookup = layer.in_encoding == "thermometer"
         if macro is None and not lookup:
             m.submodules.weights = weights = memory.Memory(
-                shape=unsigned(pe * simd), depth=nf_count * sf_count, init=weight_words(layer))
+                shape=unsigned(pe * simd), depth=nf_count * sf_count, init=weight_words(layer),
+                attrs=memory_attrs(layer.ram_style))
             weight_read = weights.read_port()
 
         # --- issue ---------------------------------------------------------------------------
@@ -348,7 +357,8 @@ class MVTU(wiring.Component):
             width = shape.width
             reads = []
             for g, words in enumerate(thermometer_tables(layer)):
-                table = memory.Memory(shape=unsigned(pe * width), depth=len(words), init=words)
+                table = memory.Memory(shape=unsigned(pe * width), depth=len(words), init=words,
+                                      attrs=memory_attrs(layer.ram_style))
                 m.submodules[f"table{g}"] = table
                 port = table.read_port()
                 m.d.comb += [port.addr.eq(Cat(vector_word[g * bits:(g + 1) * bits], fold)),

@@ -48,10 +48,15 @@ import numpy as np
 from ..cim.macro import MacroSpec
 from ..errors import HwgenError
 
-__all__ = ["IR_VERSION", "ENCODINGS", "MVTU_ENCODINGS", "OPS", "MVTULayer", "SWGLayer",
+__all__ = ["IR_VERSION", "RAM_STYLES", "ENCODINGS", "MVTU_ENCODINGS", "OPS", "MVTULayer", "SWGLayer",
            "MaxPoolLayer", "Activation", "Graph", "save_ir", "load_ir"]
 
 IR_VERSION = 5
+
+#: Where an MVTU keeps its weights (a thermometer layer its lookup tables), as FINN's
+#: ``ram_style``: ``auto`` lets yosys choose, ``block`` asks for block RAM (DP16KD),
+#: ``distributed`` for LUTs.
+RAM_STYLES = ("auto", "block", "distributed")
 
 #: Activation encodings of a layer's input elements.
 ENCODINGS = ("bipolar", "binary", "uint")
@@ -94,6 +99,8 @@ class MVTULayer:
     macro : the :class:`~hwgen.cim.MacroSpec` of a ``cim`` layer (its ``act_bits`` and
         ``encoding`` those of the inputs: ``uint`` reads as ``binary``), or None (digital).
     macro_key : the layer index keying a ``cim`` layer's noise samples.
+    ram_style : one of :data:`RAM_STYLES`: where the weights (a thermometer layer's tables)
+        are kept; a ``cim`` layer's are in its macro (``auto``).
     """
     name: str
     mw: int
@@ -110,9 +117,16 @@ class MVTULayer:
     macro: MacroSpec | None = None
     macro_key: int = 0
     act_bits: int = 1
+    ram_style: str = "auto"
     op = "mvtu"
 
     def __post_init__(self):
+        if self.ram_style not in RAM_STYLES:
+            raise ValueError(f"ram_style must be one of {', '.join(RAM_STYLES)}, "
+                             f"not {self.ram_style!r}")
+        if self.macro is not None and self.ram_style != "auto":
+            raise ValueError(f"a cim layer's weights are in its macro: ram_style must be auto, "
+                             f"not {self.ram_style!r}")
         if self.mw < 1 or self.mh < 1:
             raise ValueError(f"mw and mh must be positive, not {self.mw!r}, {self.mh!r}")
         if self.pe < 1 or self.mh % self.pe:
@@ -278,7 +292,7 @@ class MVTULayer:
         return {"op": self.op, "name": self.name, "mw": self.mw, "mh": self.mh,
                 "pe": self.pe, "simd": self.simd, "in_encoding": self.in_encoding,
                 "in_bits": self.in_bits, "out_encoding": self.out_encoding,
-                "pixels": self.pixels, "act_bits": self.act_bits,
+                "pixels": self.pixels, "act_bits": self.act_bits, "ram_style": self.ram_style,
                 **({} if self.macro is None else {"macro": dataclasses.asdict(self.macro),
                                                    "macro_key": self.macro_key})}
 

@@ -114,7 +114,7 @@ def export_graph(model: BNN, spec: Spec, test_x: np.ndarray, test_y: np.ndarray,
     """The IR of ``model`` with the spec's folding, carrying the test frames for verification.
 
     Folding: a layer's ``pe``/``simd`` from the spec, else the defaults (``folded_pe``,
-    ``folded_simd``); the names of MVTUs whose spec gives either are listed in
+    ``folded_simd``), and its ``ram_style``; the names of MVTUs whose spec gives either are listed in
     ``meta["fixed_folding"]`` (automatic folding leaves them alone). A sliding-window
     generator moves gcd(in channels, MVTU simd) elements per transfer; a max-pool takes its
     producer's ``pe`` channels per transfer. With ``data.thermometer`` the graph's input is the
@@ -178,7 +178,7 @@ def export_graph(model: BNN, spec: Spec, test_x: np.ndarray, test_y: np.ndarray,
             in_encoding="thermometer" if coded else encoding,
             in_bits=spec.data.input_bits if coded else bits, out_encoding=out_encoding if index < last else spec.model.activation,
             pixels=pixels, macro=macro, macro_key=len(layers),
-            act_bits=act_bits if index < last else 1))
+            act_bits=act_bits if index < last else 1, ram_style=layer_spec.ram_style))
         if layer_spec.pe is not None or layer_spec.simd is not None:
             fixed.append(name)
         stream_pe = layer_spec.folded_pe

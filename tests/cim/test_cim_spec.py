@@ -78,6 +78,11 @@ def test_layer_macro():
     (_spec(CONV, FC, cim={"wordlines": 4}, data={"input_bits": 2}),
      "model.layers[0].backend: cim reads at most cim.act_bits=1 bits per input, but this layer's "
      "inputs have 2 (allowed: digital)"),
+    (_spec({**FC, "ram_style": "ultra"}),
+     "model.layers[0].ram_style: unknown value 'ultra' (allowed: auto, block, distributed)"),
+    (_spec({**FC, "backend": "cim", "ram_style": "block"}, cim={}),
+     "model.layers[0].ram_style: a cim layer's weights are in the macro, not in a RAM: "
+     "'block' does not apply (allowed: auto)"),
 ])
 def test_errors_are_one_line(mapping, message):
     assert message in _error(mapping)

@@ -1,3 +1,5 @@
+import dataclasses
+
 import numpy as np
 import pytest
 from amaranth.hdl import Const, Value
@@ -104,6 +106,39 @@ def test_encodings_cosim(encoding, bits, pe, simd, logits, sim_build_root):
     slow = run_stream_test(block, inputs[:200 * layer.sf], expected[:some], idle=0.25,
                            backpressure=0.3, build_root=sim_build_root, name=f"{encoding}_cocotb")
     assert slow.passed, slow.message
+
+
+BLOCK = [  # (in_encoding, in_bits, pe, simd, logits) with ram_style: block
+    ("bipolar", 1, 2, 8, False), ("binary", 1, 4, 32, True), ("uint", 3, 2, 4, False),
+    ("thermometer", 2, 2, 6, False), ("thermometer", 3, 4, 14, True),
+]
+
+
+def _block_layer(encoding, bits, pe, simd, logits):
+    rng = np.random.default_rng(pe * 10 + simd + bits + 1)
+    layer = random_layer(rng, mw=width_for(encoding, bits), mh=MH, pe=pe, simd=simd,
+                         logits=logits, in_encoding=encoding, in_bits=bits)
+    return dataclasses.replace(layer, ram_style="block"), rng
+
+
+@pytest.mark.parametrize("encoding,bits,pe,simd,logits", BLOCK)
+def test_block_ram_weights_amaranth_sim(encoding, bits, pe, simd, logits):
+    """Weights (tables) asked into block RAM read the same (the style is the memory's
+    attribute only: the pipeline is that of any weights)."""
+    layer, rng = _block_layer(encoding, bits, pe, simd, logits)
+    inputs, expected = vectors(layer, rng, 30)
+    assert simulate_stream(MVTU(layer), inputs, len(expected), idle=0.3,
+                           backpressure=0.3) == expected
+
+
+@pytest.mark.cocotb
+@pytest.mark.parametrize("encoding,bits,pe,simd,logits", [BLOCK[1], BLOCK[3]])
+def test_block_ram_weights_cosim(encoding, bits, pe, simd, logits, sim_build_root):
+    layer, rng = _block_layer(encoding, bits, pe, simd, logits)
+    inputs, expected = vectors(layer, rng, VECTORS)
+    run = run_harness(MVTU(layer), inputs, expected, idle=0.25, backpressure=0.3, seed=pe,
+                      build_root=sim_build_root, name=f"block_{encoding}_{pe}_{simd}")
+    assert run.passed, run.message
 
 
 # (in_encoding, in_bits, pe, simd): 2-bit activations out (MultiThreshold)
@@ -270,3 +305,36 @@ def test_cim_pipeline_latency():
     inputs, _ = vectors(layer, np.random.default_rng(3), 1)
     assert mvtu_latency(layer) == macro_latency(macro) + 3
     assert output_latency(MVTU(layer), inputs) == mvtu_latency(layer)
+
+
+def _synthesized_brams(unit, folder) -> int:
+    """DP16KD cells of ``unit`` after yosys ``synth_ecp5``."""
+    import re
+    import subprocess
+    from amaranth.back import rtlil
+    from hwgen.toolchain import amaranth_tool_env
+    (folder / "unit.il").write_text(rtlil.convert(unit))
+    env = amaranth_tool_env()
+    subprocess.run([env["YOSYS"], "-q", "-p", "read_rtlil unit.il; synth_ecp5 -top top; "
+                    "tee -q -o stat.txt stat"], cwd=folder, env=env, check=True)
+    found = re.search(r"(\d+)\s+DP16KD", (folder / "stat.txt").read_text())
+    return int(found.group(1)) if found else 0
+
+
+@pytest.mark.parametrize("encoding", ["binary", "thermometer"])
+def test_ram_style_reaches_yosys(tmp_path, encoding):
+    """``ram_style`` moves the weights (a thermometer layer's tables) between LUTs and block
+    RAM in synthesis, as the estimate says."""
+    from hwgen.estimate import estimate_layer
+    rng = np.random.default_rng(3)
+    mw = width_for(encoding, 2, elements=4)
+    layer = random_layer(rng, mw=mw, mh=16, pe=4, simd=mw // 2, in_encoding=encoding,
+                         in_bits=2 if encoding == "thermometer" else 1)
+    brams = {}
+    for style in ("auto", "block"):
+        styled = dataclasses.replace(layer, ram_style=style)
+        folder = tmp_path / style
+        folder.mkdir()
+        brams[style] = _synthesized_brams(MVTU(styled), folder)
+        assert brams[style] == estimate_layer(styled).brams
+    assert brams["auto"] == 0 and brams["block"] > 0

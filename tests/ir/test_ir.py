@@ -13,7 +13,8 @@ from tests.conftest import random_cim_layer, random_conv_graph, random_layer
 
 
 def _graph(rng, frames=23) -> Graph:
-    layers = (random_layer(rng, mw=70, mh=12, pe=3, simd=7, name="a"),
+    layers = (dataclasses.replace(random_layer(rng, mw=70, mh=12, pe=3, simd=7, name="a"),
+                                  ram_style="block"),
               random_layer(rng, mw=12, mh=9, pe=9, simd=4, name="b"),
               random_layer(rng, mw=9, mh=5, pe=1, simd=3, logits=True, name="c"))
     return Graph(name="g", input_shape=(70, 1, 1), classes=5, layers=layers,
@@ -93,6 +94,19 @@ def _rewrite_header(path, change):
     change(header)
     arrays["__ir__"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
     np.savez(path, **arrays)
+
+
+def test_ram_style(tmp_path):
+    graph = _graph(np.random.default_rng(0))
+    save_ir(graph, tmp_path / "m.ir.npz")
+    assert [layer.ram_style for layer in load_ir(tmp_path / "m.ir.npz").layers] == \
+        ["block", "auto", "auto"]
+    with pytest.raises(ValueError, match="ram_style must be one of auto, block, distributed, "
+                                         "not 'ultra'"):
+        dataclasses.replace(graph.layers[0], ram_style="ultra")
+    cim = _cim_graph(np.random.default_rng(0)).layers[0]
+    with pytest.raises(ValueError, match="a cim layer's weights are in its macro"):
+        dataclasses.replace(cim, ram_style="distributed")
 
 
 def test_other_version_is_refused(tmp_path):
