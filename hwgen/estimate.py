@@ -37,8 +37,8 @@ from typing import Literal
 
 from .ir import MaxPoolLayer, MVTULayer, SWGLayer
 
-__all__ = ["Resources", "MemoryMap", "map_memory", "estimate_layer", "layer_terms",
-           "fifo_resources", "fifo_terms", "dwc_resources", "dwc_terms", "in_width",
+__all__ = ["Resources", "MemoryMap", "map_memory", "weight_memory", "estimate_layer",
+           "layer_terms", "fifo_resources", "fifo_terms", "dwc_resources", "dwc_terms", "in_width",
            "out_width", "cim_multipliers", "BRAM_LUTS", "DSP_LUTS", "COEFFICIENTS"]
 
 #: LUTs a DP16KD block RAM is worth when one cost is needed: the LUT4s per block RAM of the
@@ -287,6 +287,12 @@ def _table_bits(layer: MVTULayer) -> int:
     return table_shape(layer).width
 
 
+def weight_memory(layer: MVTULayer) -> MemoryMap | None:
+    """Where a digital MVTU's weight memory goes (a thermometer layer's: each of its lookup
+    tables), by its ``ram_style``; None for a cim layer (the weights are in the macro)."""
+    return None if layer.macro is not None else _weight_memories(layer)[0]
+
+
 def _weight_memories(layer: MVTULayer) -> tuple[MemoryMap, MemoryMap | None, MemoryMap | None]:
     """The weight memory (for a thermometer layer: one of its :func:`_tables` lookup
     tables), the threshold memory and the replay buffer."""
@@ -375,12 +381,17 @@ def mvtu_resources(layer: MVTULayer) -> Resources:
     control = 4 + nf_bits + sf_bits + sum_latency(layer) * (3 + nf_bits) + 3
     data = layer.in_width + pe * acc + 2 * pe * layer.out_bits   # input, accumulators, output
     #                                                               and skid registers
+    block = weights.kind == "bram" and layer.macro is None   # read through two registers
     if layer.in_encoding == "thermometer":  # the input vector and fold, the tables' reads, tree
         data += layer.in_width + _bits(layer.nf * layer.sf) + pe * sum_register_bits(layer)
+        if block:
+            data += _tables(layer) * weights.width
     elif layer.macro is None:   # the weight word, the input vector, the sums' leaves and tree
         data += layer.in_width + pe * sum_register_bits(layer)
         if weights.kind != "const":
             data += pe * layer.simd     # Yosys drops a constant word's register
+        if block:
+            data += pe * layer.simd + layer.in_width
     if thresholds is not None:  # the threshold word, registered beside the accumulators
         data += pe * ((layer.levels - 1) * layer.threshold_bits + 1)
     ffs = (nf_bits + sf_bits + _bits(layer.nf * layer.sf)     # counters, weight address

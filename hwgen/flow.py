@@ -95,8 +95,9 @@ class Workspace:
     @property
     def hardware_key(self) -> str:
         from . import __version__    # the generators' version: new hwgen, new hardware
-        return _digest({"ir": self.ir_key, "hwgen": __version__,
-                        "hardware": dataclasses.asdict(self.spec.hardware)})
+        hardware = dataclasses.asdict(self.spec.hardware)
+        hardware.pop("placer")      # the bitstream's alone (see build)
+        return _digest({"ir": self.ir_key, "hwgen": __version__, "hardware": hardware})
 
     # --- train -----------------------------------------------------------------------------
     @property
@@ -345,8 +346,9 @@ class Workspace:
         from .fpga.top import BoardTop
         from .golden import run_graph
         from .hw.network import Network
+        placer = self.spec.hardware.placer
         key = _digest({"hw": graph.meta.get("hardware_key", self.hardware_key),
-                       "board": dataclasses.asdict(board)})
+                       "board": dataclasses.asdict(board), "placer": placer})
         summary_file = self.gateware_dir / "build.json"
         if summary_file.exists() and not force:
             saved = json.loads(summary_file.read_text())
@@ -368,7 +370,8 @@ class Workspace:
         self.root.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(dir=self.root, prefix=".gateware."))
         try:
-            report = build_bitstream(top, board, staging, name="top", progress=self.say)
+            report = build_bitstream(top, board, staging, name="top", placer=placer,
+                                     progress=self.say)
             _write_macro_interfaces(graph, staging / "cim")
             summary = {"key": key, **report.to_dict()}
             (staging / "build.json").write_text(json.dumps(summary, indent=2))

@@ -59,6 +59,8 @@ def test_unknown_key(tmp_path, capsys):
 @pytest.mark.parametrize("section, key, value, problem", [
     ("train", "time_shift", -1, "train.time_shift: must be at least 0, not -1"),
     ("hardware", "clock_mhz", 0.5, "hardware.clock_mhz: must lie in 1..400 MHz, not 0.5"),
+    ("hardware", "placer", "sa",
+     "hardware.placer: unknown value 'sa' (allowed: heap, static)"),
 ])
 def test_bad_train_and_hardware_values(tmp_path, capsys, section, key, value, problem):
     mapping = _example()

@@ -107,3 +107,19 @@ def test_ram_style_is_exported_and_kept(tmp_path):
     unstyled = Workspace.create(load_spec(path), out, say=lambda message: None)
     assert styled.train_key == unstyled.train_key
     assert styled.ir_key != unstyled.ir_key
+
+
+def test_placer_is_the_bitstreams_alone(tmp_path):
+    """Another placer rebuilds the bitstream but keeps the sized FIFOs and the verification."""
+    from hwgen.flow import Workspace
+    from hwgen.spec import load_spec
+    spec = yaml.safe_load(EXAMPLE.read_text())
+    keys = []
+    for placer in ("heap", "static"):
+        spec["hardware"] = {"target_cycles": 600, "placer": placer}
+        path = tmp_path / f"{placer}.yaml"
+        path.write_text(yaml.safe_dump(spec))
+        workspace = Workspace.create(load_spec(path), tmp_path, say=lambda message: None)
+        keys.append(workspace.hardware_key)
+        assert workspace.spec.hardware.placer == placer
+    assert keys[0] == keys[1]

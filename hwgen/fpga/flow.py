@@ -30,9 +30,12 @@ from ..toolchain import amaranth_tool_env
 from .board import Board
 from .report import BuildReport, parse_log, parse_report
 
-__all__ = ["build_platform", "build_bitstream", "PROGRAMMER_TOOLS"]
+__all__ = ["build_platform", "build_bitstream", "PLACERS", "PROGRAMMER_TOOLS"]
 
 # Tools amaranth-boards platforms list as required that only programming needs.
+#: nextpnr-ecp5 placers a build may ask for (``--placer``).
+PLACERS = ("heap", "static")
+
 PROGRAMMER_TOOLS = frozenset({"openFPGALoader", "openocd", "ecpprog", "iceprog", "fujprog"})
 
 _STAGES = {
@@ -95,7 +98,7 @@ def _run_stage(command: list[str], *, cwd: Path, env: dict, log: Path, tool_log:
 
 
 def build_bitstream(top, board: Board, out_dir, *, name: str = "top",
-                    clock_mhz: float | None = None, seed: int = 1,
+                    clock_mhz: float | None = None, seed: int = 1, placer: str = "heap",
                     progress=None) -> BuildReport:
     """Synthesize, place and route ``top`` for ``board`` and pack its bitstream.
 
@@ -114,6 +117,8 @@ def build_bitstream(top, board: Board, out_dir, *, name: str = "top",
         ``board.clock_mhz``).
     seed : int
         nextpnr placement seed.
+    placer : str
+        nextpnr's placer: ``heap`` or ``static``.
     progress : callable, optional
         Called with a short message at each stage.
 
@@ -133,6 +138,8 @@ def build_bitstream(top, board: Board, out_dir, *, name: str = "top",
         raise ValueError(f"name must be alphanumeric (and _), not {name!r}")
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise ValueError(f"seed must be an integer, not {seed!r}")
+    if placer not in PLACERS:
+        raise ValueError(f"placer must be one of {', '.join(PLACERS)}, not {placer!r}")
     if clock_mhz is None:
         clock_mhz = getattr(top, "clock_mhz", None) or board.clock_mhz
     out_dir = Path(out_dir).resolve()
@@ -160,7 +167,7 @@ def build_bitstream(top, board: Board, out_dir, *, name: str = "top",
             "design -pop",
         ]),
         nextpnr_opts=["--report", f"{name}_report.json", "--timing-allow-fail",
-                      "--seed", str(seed)])
+                      "--seed", str(seed), "--placer", placer])
     plan.files.pop(f"{name}.debug.v", None)
     for product in (f"{name}.bit", f"{name}_report.json", f"{name}.tim"):
         (out_dir / product).unlink(missing_ok=True)     # none may outlive a failed rebuild

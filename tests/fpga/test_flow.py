@@ -248,6 +248,8 @@ def test_build_rejects_bad_name(tmp_path):
     board = load_board("ulx3s")
     with pytest.raises(ValueError, match=r"name must be alphanumeric \(and _\), not 'my-top'"):
         build_bitstream(object(), board, tmp_path, name="my-top")   # checked before use
+    with pytest.raises(ValueError, match="placer must be one of heap, static, not 'sa'"):
+        build_bitstream(object(), board, tmp_path, placer="sa")
 
 
 def board_top(board, frames=8):
