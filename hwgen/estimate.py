@@ -371,7 +371,7 @@ def mvtu_terms(layer: MVTULayer) -> dict[str, float]:
 
 
 def mvtu_resources(layer: MVTULayer) -> Resources:
-    from .hw.mvtu import sum_latency, sum_register_bits
+    from .hw.mvtu import BLOCK_READ_REGISTERS, sum_latency, sum_register_bits
     weights, thresholds, replay = _weight_memories(layer)
     acc = _accumulator_bits(layer)
     nf_bits, sf_bits = _bits(layer.nf), _bits(layer.sf)
@@ -381,17 +381,16 @@ def mvtu_resources(layer: MVTULayer) -> Resources:
     control = 4 + nf_bits + sf_bits + sum_latency(layer) * (3 + nf_bits) + 3
     data = layer.in_width + pe * acc + 2 * pe * layer.out_bits   # input, accumulators, output
     #                                                               and skid registers
-    block = weights.kind == "bram" and layer.macro is None   # read through two registers
+    # Block RAM reads pass BLOCK_READ_REGISTERS more registers (hwgen.hw.mvtu).
+    extra = BLOCK_READ_REGISTERS if weights.kind == "bram" and layer.macro is None else 0
     if layer.in_encoding == "thermometer":  # the input vector and fold, the tables' reads, tree
         data += layer.in_width + _bits(layer.nf * layer.sf) + pe * sum_register_bits(layer)
-        if block:
-            data += _tables(layer) * weights.width
+        data += extra * _tables(layer) * weights.width
     elif layer.macro is None:   # the weight word, the input vector, the sums' leaves and tree
         data += layer.in_width + pe * sum_register_bits(layer)
         if weights.kind != "const":
             data += pe * layer.simd     # Yosys drops a constant word's register
-        if block:
-            data += pe * layer.simd + layer.in_width
+        data += extra * (pe * layer.simd + layer.in_width)
     if thresholds is not None:  # the threshold word, registered beside the accumulators
         data += pe * ((layer.levels - 1) * layer.threshold_bits + 1)
     ffs = (nf_bits + sf_bits + _bits(layer.nf * layer.sf)     # counters, weight address

@@ -10,7 +10,8 @@ from .skid import skid_output
 from .popcount import (chunk_popcounts, pipelined_sum, pipelined_sum_bits, pipelined_sum_stages,
                        tree_sum)
 
-__all__ = ["MVTU", "memory_attrs", "weights_in_block_ram", "mvtu_output_shape", "mvtu_latency", "sum_latency", "sum_register_bits",
+__all__ = ["MVTU", "BLOCK_READ_REGISTERS", "memory_attrs", "weights_in_block_ram",
+           "mvtu_output_shape", "mvtu_latency", "sum_latency", "sum_register_bits",
            "thermometer_tables", "table_shape", "table_offset"]
 
 
@@ -168,12 +169,27 @@ def memory_attrs(ram_style: str) -> dict:
             "distributed": {"ram_style": "logic"}}[ram_style]
 
 
+#: Registers a read from block RAM passes before the register that feeds logic: a DP16KD's
+#: data leaves it some 6 ns after the clock edge (nextpnr times every DP16KD so), too late to
+#: cross the chip in a 125 MHz cycle; the placer may put the first beside the block and
+#: spread the rest of the way over the others.
+BLOCK_READ_REGISTERS = 2
+
+
+def _delay(m, value, stages: int, en, name: str):
+    """``value`` through ``stages`` registers moving on ``en``."""
+    for stage in range(stages):
+        delayed = Signal(len(value), name=f"{name}{stage}")
+        with m.If(en):
+            m.d.sync += delayed.eq(value)
+        value = delayed
+    return value
+
+
 def weights_in_block_ram(layer: MVTULayer) -> bool:
     """Whether a digital layer's weights (a thermometer layer's tables) go to block RAM: by
     its ``ram_style``, or with ``auto`` by Yosys's choice (:func:`hwgen.estimate.map_memory`).
-    A DP16KD's read data leaves it some 6 ns after the clock edge (nextpnr times every
-    DP16KD so), too late to cross the chip in a 125 MHz cycle; the unit registers such reads
-    twice, the first register free to sit next to the block."""
+    The unit reads such weights through :data:`BLOCK_READ_REGISTERS` more registers."""
     from ..estimate import weight_memory
     memory = weight_memory(layer)
     return memory is not None and memory.kind == "bram"
@@ -181,16 +197,16 @@ def weights_in_block_ram(layer: MVTULayer) -> bool:
 
 def sum_latency(layer: MVTULayer) -> int:
     """``advance`` cycles from the issue stage's registers (weights, input) to the per-cycle
-    sums: a digital layer registers the weight word and the input vector (twice from block
-    RAM, :func:`weights_in_block_ram`), then its leaves (:func:`_simd_terms`), then every
-    :data:`SUM_LEVELS_PER_STAGE` adder levels; a cim layer takes its macro's latency
-    (:func:`hwgen.hw.cim.macro_latency`)."""
+    sums: a digital layer registers the weight word and the input vector (from block RAM
+    after :data:`BLOCK_READ_REGISTERS` more, :func:`weights_in_block_ram`), then its leaves
+    (:func:`_simd_terms`), then every :data:`SUM_LEVELS_PER_STAGE` adder levels; a cim layer
+    takes its macro's latency (:func:`hwgen.hw.cim.macro_latency`)."""
     if layer.macro is not None:
         return macro_latency(layer.macro)
-    block = int(weights_in_block_ram(layer))
+    block = BLOCK_READ_REGISTERS if weights_in_block_ram(layer) else 0
     if layer.in_encoding == "thermometer":
-        # The input vector registered, the tables read (from block RAM registered once more),
-        # then their sum.
+        # The input vector registered, the tables read (from block RAM through the extra
+        # registers), then their sum.
         return 2 + block + pipelined_sum_stages(layer.simd_elements, SUM_LEVELS_PER_STAGE)
     leaves = len(_simd_terms(layer, Signal(layer.simd), Signal(layer.in_width)))
     return 1 + block + pipelined_sum_stages(leaves, SUM_LEVELS_PER_STAGE)
@@ -244,9 +260,9 @@ class MVTU(wiring.Component):
         signed dot product each.
 
     Pipeline, one register stage each (:func:`mvtu_latency` cycles in all): issue (weight and
-    replay reads) -> the weight word and input vector registered (twice when the weights are
-    in block RAM, :func:`weights_in_block_ram`) -> the sum's leaves (chunk
-    popcounts, +-x) -> every two adder levels of their tree -> accumulate -> threshold
+    replay reads) -> the weight word and input vector registered (after
+    :data:`BLOCK_READ_REGISTERS` more when the weights are in block RAM) -> the sum's leaves
+    (chunk popcounts, +-x) -> every two adder levels of their tree -> accumulate -> threshold
     compare or dot product into the output register; a cim layer's macro instead of the
     leaves and tree. All stages move together (``advance``) while the skid register behind
     the output register is empty: it takes the result the pipeline delivers while the output
@@ -275,7 +291,7 @@ class MVTU(wiring.Component):
 
         macro = layer.macro
         lookup = layer.in_encoding == "thermometer"
-        block = weights_in_block_ram(layer)
+        extra = BLOCK_READ_REGISTERS if weights_in_block_ram(layer) else 0
         if macro is None and not lookup:
             m.submodules.weights = weights = memory.Memory(
                 shape=unsigned(pe * simd), depth=nf_count * sf_count, init=weight_words(layer),
@@ -379,26 +395,18 @@ class MVTU(wiring.Component):
                 port = table.read_port()
                 m.d.comb += [port.addr.eq(Cat(vector_word[g * bits:(g + 1) * bits], fold)),
                              port.en.eq(advance)]
-                read = port.data
-                if block:
-                    read = Signal(table.shape, name=f"table{g}_read")
-                    with m.If(advance):
-                        m.d.sync += read.eq(port.data)
-                reads.append(read)
+                reads.append(_delay(m, port.data, extra, advance, f"table{g}_read"))
             s2_sum = [pipelined_sum(m, [read[j * width:(j + 1) * width] for read in reads],
                                     en=advance, levels=SUM_LEVELS_PER_STAGE, name=f"sum{j}")
                       for j in range(pe)]
         elif macro is None:
             # The block RAM's output is slow (some 6 ns on ECP5): register the weight word and
-            # the input vector before any logic (twice from block RAM), then the leaves and
-            # the adder tree's levels.
+            # the input vector before any logic (from block RAM after the extra registers),
+            # then the leaves and the adder tree's levels.
             weight_word = Signal(pe * simd)
             vector_word = Signal(layer.in_width)
-            read, early = weight_read.data, vector
-            if block:
-                read, early = Signal(pe * simd, name="weight_read"), Signal(layer.in_width)
-                with m.If(advance):
-                    m.d.sync += [read.eq(weight_read.data), early.eq(vector)]
+            read = _delay(m, weight_read.data, extra, advance, "weight_read")
+            early = _delay(m, vector, extra, advance, "vector_early")
             with m.If(advance):
                 m.d.sync += [weight_word.eq(read), vector_word.eq(early)]
             s2_sum = []
