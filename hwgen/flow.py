@@ -36,6 +36,33 @@ def _digest(value) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+#: What generates, folds, simulates and builds the hardware: hwgen's modules and folders
+#: (beside the shipped rtl_templates/ and sim/) whose sources key the hardware IR, the
+#: verification and the bitstream, so that an edit to any of them, released or not, makes
+#: them stale.
+GENERATORS = ("hw", "fpga", "cim", "golden", "ir", "estimate.py", "fifo_sizing.py",
+              "harness.py", "cosim.py", "verify.py", "toolchain.py")
+
+
+def generator_digest() -> str:
+    """Digest of the sources named by :data:`GENERATORS` and the shipped ``rtl_templates``
+    and ``sim`` folders."""
+    from .resources import data_dir
+    package = Path(__file__).resolve().parent
+    files = []
+    for name in GENERATORS:
+        path = package / name
+        files += sorted(path.rglob("*.py")) if path.is_dir() else [path]
+    for name in ("rtl_templates", "sim"):
+        folder = data_dir(name)
+        files += sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix != ".pyc"
+                        and "__pycache__" not in p.parts)
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
 def _write_atomic(path: Path, data: bytes):
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
@@ -94,10 +121,11 @@ class Workspace:
 
     @property
     def hardware_key(self) -> str:
-        from . import __version__    # the generators' version: new hwgen, new hardware
+        from . import __version__    # the generators' version and sources: new hardware
         hardware = dataclasses.asdict(self.spec.hardware)
         hardware.pop("placer")      # the bitstream's alone (see build)
-        return _digest({"ir": self.ir_key, "hwgen": __version__, "hardware": hardware})
+        return _digest({"ir": self.ir_key, "hwgen": __version__,
+                        "generators": generator_digest(), "hardware": hardware})
 
     # --- train -----------------------------------------------------------------------------
     @property
