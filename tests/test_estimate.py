@@ -154,9 +154,9 @@ def test_deep_line_buffer_is_bram():
 SYNTHESISED = [
     (lambda: _layer(64, 32, 4, 16), 572, 345, 0),
     (lambda: _layer(256, 64, 16, 16), 2937, 1039, 0),
-    (lambda: _layer(256, 64, 4, 8), 376, 330, 1),
-    (lambda: _layer(784, 64, 16, 49), 3574, 3587, 22),
-    (lambda: _layer(1024, 256, 8, 64), 2512, 2617, 15),
+    (lambda: _layer(256, 64, 4, 8), 376, 283, 1),
+    (lambda: _layer(784, 64, 16, 49), 3574, 2749, 22),
+    (lambda: _layer(1024, 256, 8, 64), 2512, 2033, 15),
     (lambda: _layer(128, 32, 8, 32, in_encoding="binary"), 2107, 1121, 0),
     (lambda: _layer(9, 16, 4, 9, in_encoding="uint", in_bits=4), 997, 556, 0),
     (lambda: _layer(288, 10, 10, 32, logits=True), 1768, 1185, 0),

@@ -171,15 +171,15 @@ def memory_attrs(ram_style: str) -> dict:
 
 #: Registers a read from block RAM passes before the register that feeds logic: a DP16KD's
 #: data leaves it some 6 ns after the clock edge (nextpnr times every DP16KD so), too late to
-#: cross the chip in a 125 MHz cycle; the placer may put the first beside the block and
-#: spread the rest of the way over the others.
-BLOCK_READ_REGISTERS = 2
+#: cross the chip in a 125 MHz cycle; with the static placer (``hardware.placer``) the first
+#: sits beside the block. (Two made the KWS top too congested to route in half an hour.)
+BLOCK_READ_REGISTERS = 1
 
 
 def _delay(m, value, stages: int, en, name: str):
     """``value`` through ``stages`` registers moving on ``en``."""
     for stage in range(stages):
-        delayed = Signal(len(value), name=f"{name}{stage}")
+        delayed = Signal(len(value), name=f"{name}{stage}" if stage else name)
         with m.If(en):
             m.d.sync += delayed.eq(value)
         value = delayed
@@ -406,7 +406,7 @@ class MVTU(wiring.Component):
             weight_word = Signal(pe * simd)
             vector_word = Signal(layer.in_width)
             read = _delay(m, weight_read.data, extra, advance, "weight_read")
-            early = _delay(m, vector, extra, advance, "vector_early")
+            early = _delay(m, vector, extra, advance, "early")
             with m.If(advance):
                 m.d.sync += [weight_word.eq(read), vector_word.eq(early)]
             s2_sum = []
