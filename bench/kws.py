@@ -1,6 +1,7 @@
 """The keyword-spotting example's figures, one ``key: value`` a line, with the issue's goals.
 
     python bench/kws.py [--spec examples/kws.yaml] [--board ulx3s] [--out DIR] [--frames N]
+                        [--clock MHZ]
 
 Runs what ``hwgen build --board ulx3s examples/kws.yaml`` runs (reusing the shipped IR and
 whatever is already under ``--out``, default ``build/bench/kws``): the Verilator co-simulation
@@ -21,6 +22,7 @@ stdout:
                            cycles ratio <= 1.02, accuracy >= 0.90, no mismatch
 """
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -41,6 +43,8 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default=str(REPO / "build" / "bench" / "kws"))
     parser.add_argument("--frames", type=int, default=None,
                         help="frames to co-simulate (default: the spec's verify.frames)")
+    parser.add_argument("--clock", type=float, default=None,
+                        help="MHz to place and route for (default: the spec's hardware.clock_mhz)")
     args = parser.parse_args(argv)
 
     def say(message):
@@ -48,6 +52,9 @@ def main(argv=None) -> int:
 
     try:
         spec = load_spec(args.spec)
+        if args.clock is not None:
+            spec = dataclasses.replace(
+                spec, hardware=dataclasses.replace(spec.hardware, clock_mhz=args.clock))
         workspace = Workspace.create(spec, args.out, say=say)
         board = workspace.clocked(load_board(args.board))
         graph = workspace.hardware(workspace.export(), clock_hz=board.clock_mhz * 1e6)
