@@ -390,6 +390,9 @@ def mvtu_resources(layer: MVTULayer) -> Resources:
         data += layer.in_width + pe * sum_register_bits(layer)
         if weights.kind != "const":
             data += pe * layer.simd     # Yosys drops a constant word's register
+        elif layer.in_encoding == "uint":
+            # constant weights make each leaf x or ~x: copies of the input vector's register
+            data -= pe * layer.simd * (layer.in_bits + 1) - layer.in_width
         data += extra * (pe * layer.simd + layer.in_width)
     if thresholds is not None:  # the threshold word, registered beside the accumulators
         data += pe * ((layer.levels - 1) * layer.threshold_bits + 1)
