@@ -35,7 +35,7 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
-from .ir import MaxPoolLayer, MVTULayer, SWGLayer
+from .ir import RAM_STYLES, MaxPoolLayer, MVTULayer, SWGLayer
 
 __all__ = ["Resources", "MemoryMap", "map_memory", "weight_memory", "estimate_layer",
            "layer_terms", "fifo_resources", "fifo_terms", "dwc_resources", "dwc_terms", "in_width",
@@ -170,8 +170,8 @@ def map_memory(depth: int, width: int, *, rom: bool, async_read: bool = False,
     for name, value in (("depth", depth), ("width", width)):
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ValueError(f"{name} must be a positive integer, not {value!r}")
-    if style not in ("auto", "block", "distributed"):
-        raise ValueError(f"style must be auto, block or distributed, not {style!r}")
+    if style not in RAM_STYLES:
+        raise ValueError(f"style must be one of {', '.join(RAM_STYLES)}, not {style!r}")
     if style == "block" and async_read:
         raise ValueError("a memory read asynchronously cannot be in block RAM")
     if rom and depth == 1:
@@ -371,7 +371,7 @@ def mvtu_terms(layer: MVTULayer) -> dict[str, float]:
 
 
 def mvtu_resources(layer: MVTULayer) -> Resources:
-    from .hw.mvtu import BLOCK_READ_REGISTERS, sum_latency, sum_register_bits
+    from .hw.mvtu import BLOCK_READ_REGISTERS, sum_latency, sum_register_bits, weights_in_block_ram
     weights, thresholds, replay = _weight_memories(layer)
     acc = _accumulator_bits(layer)
     nf_bits, sf_bits = _bits(layer.nf), _bits(layer.sf)
@@ -382,7 +382,7 @@ def mvtu_resources(layer: MVTULayer) -> Resources:
     data = layer.in_width + pe * acc + 2 * pe * layer.out_bits   # input, accumulators, output
     #                                                               and skid registers
     # Block RAM reads pass BLOCK_READ_REGISTERS more registers (hwgen.hw.mvtu).
-    extra = BLOCK_READ_REGISTERS if weights.kind == "bram" and layer.macro is None else 0
+    extra = BLOCK_READ_REGISTERS if weights_in_block_ram(layer) else 0
     if layer.in_encoding == "thermometer":  # the input vector and fold, the tables' reads, tree
         data += layer.in_width + _bits(layer.nf * layer.sf) + pe * sum_register_bits(layer)
         data += extra * _tables(layer) * weights.width

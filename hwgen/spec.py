@@ -420,8 +420,8 @@ class HardwareSpec:
     #: Design clock in MHz for the board build (``None``: the board file's ``clock_mhz``); a
     #: PLL makes it from the board's oscillator.
     clock_mhz: float | None = None
-    #: nextpnr's placer for the board build: ``heap`` (its default) or ``static`` (slower, and
-    #: on wide block-RAM reads the better: it keeps their first registers beside the blocks).
+    #: nextpnr's placer for the board build: ``heap`` (its default) or ``static`` (on wide
+    #: block-RAM reads the better: it keeps their first registers beside the blocks).
     placer: Literal["heap", "static"] = "heap"
 
     def check(self, path: str, file):

@@ -32,10 +32,10 @@ from .report import BuildReport, parse_log, parse_report
 
 __all__ = ["build_platform", "build_bitstream", "PLACERS", "PROGRAMMER_TOOLS"]
 
-# Tools amaranth-boards platforms list as required that only programming needs.
 #: nextpnr-ecp5 placers a build may ask for (``--placer``).
 PLACERS = ("heap", "static")
 
+# Tools amaranth-boards platforms list as required that only programming needs.
 PROGRAMMER_TOOLS = frozenset({"openFPGALoader", "openocd", "ecpprog", "iceprog", "fujprog"})
 
 _STAGES = {

@@ -46,6 +46,7 @@ from amaranth.lib.wiring import In, Out
 from ..cim.macro import MacroSpec
 from ..cim.noise import (ARX_ROUNDS, NOISE_FRAC_BITS, ROUND_KEYS, TABLE_BITS, arx_round,
                          layer_key, ztable)
+from .pipeline import delay
 from .popcount import chunk_popcounts, popcount, tree_sum
 
 __all__ = ["ARX_STAGES", "VectorKeys", "CimMacro", "macro_latency", "macro_ports",
@@ -121,16 +122,6 @@ class VectorKeys:
                 m.d.sync += register.eq(step(previous))
                 previous = register
             m.d.sync += [self.h0.eq(previous), self.count.eq(self.count + 1)]
-
-
-def _delay(m: Module, en, value, cycles: int, name: str):
-    """``value`` delayed by ``cycles`` registers that move on ``en``."""
-    for k in range(cycles):
-        register = Signal.like(value, name=f"{name}_d{k + 1}")
-        with m.If(en):
-            m.d.sync += register.eq(value)
-        value = register
-    return value
 
 
 def macro_latency(macro: MacroSpec) -> int:
@@ -233,8 +224,8 @@ class CimMacro(wiring.Component):
         cells_data = Signal(pe * wb * wl)
         with m.If(self.en):
             m.d.sync += cells_data.eq(cell_read.data)
-        vector = _delay(m, self.en, vector, 1, "vector")
-        keys = {key: _delay(m, self.en, value, 1, f"key{key[0]}_{key[1]}{key[2]}")
+        vector = delay(m, self.en, vector, 1, "vector")
+        keys = {key: delay(m, self.en, value, 1, f"key{key[0]}_{key[1]}{key[2]}")
                 for key, value in keys.items()}
         rows = [[cells_data[(i * wb + j) * wl:(i * wb + j + 1) * wl] for j in range(wb)]
                 for i in range(pe)]
@@ -317,7 +308,7 @@ def _reads(m: Module, macro: MacroSpec, *, reads, en, rows, vector, keys) -> lis
         index[key] = value[32 - TABLE_BITS:]
     # From stage 3: the active rows' noise scale, kept until the sample leaves the table.
     scales = Array(Const(scale, macro.scale_bits) for scale in macro.scales)
-    scale = [_delay(m, en, scales[active[p]], hash_stages, f"scale{p}") for p in range(ab)]
+    scale = [delay(m, en, scales[active[p]], hash_stages, f"scale{p}") for p in range(ab)]
     # Stage H + 1: ZTABLE, read on en: one copy per two reads, a ROM in one block RAM with its
     # two ports (LUTs would cost some 300 per read); stage H + 2 registers the sample (a block
     # RAM's output is slow: some 6 ns on ECP5 without its output register).
@@ -330,11 +321,11 @@ def _reads(m: Module, macro: MacroSpec, *, reads, en, rows, vector, keys) -> lis
     for number, (i, j, p) in enumerate(reads):
         port = tables[number // 2].read_port()
         m.d.comb += [port.addr.eq(index[i, j, p]), port.en.eq(en)]
-        z = _delay(m, en, port.data, 1, name("z", (i, j, p)))
+        z = delay(m, en, port.data, 1, name("z", (i, j, p)))
         # Stage H + 3: the scaled sample; H + 4: plus the bitline sum, the ADC input.
         sample = Signal(y_shape, name=name("noise", (i, j, p)))
         y = Signal(y_shape, name=name("adc_in", (i, j, p)))
-        b_late = _delay(m, en, b[i, j, p], hash_stages + 1, name("b", (i, j, p)))
+        b_late = delay(m, en, b[i, j, p], hash_stages + 1, name("b", (i, j, p)))
         # Stage H + 5: the comparators (a thermometer code); H + 6: their count, the code.
         above = Signal(len(macro.thresholds), name=name("above", (i, j, p)))
         with m.If(en):

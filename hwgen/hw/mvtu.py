@@ -6,6 +6,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..ir import MVTULayer
 from .cim import CimMacro, macro_latency
+from .pipeline import delay
 from .skid import skid_output
 from .popcount import (chunk_popcounts, pipelined_sum, pipelined_sum_bits, pipelined_sum_stages,
                        tree_sum)
@@ -174,16 +175,6 @@ def memory_attrs(ram_style: str) -> dict:
 #: cross the chip in a 125 MHz cycle; with the static placer (``hardware.placer``) the first
 #: sits beside the block. (Two made the KWS top too congested to route in half an hour.)
 BLOCK_READ_REGISTERS = 1
-
-
-def _delay(m, value, stages: int, en, name: str):
-    """``value`` through ``stages`` registers moving on ``en``."""
-    for stage in range(stages):
-        delayed = Signal(len(value), name=f"{name}{stage}" if stage else name)
-        with m.If(en):
-            m.d.sync += delayed.eq(value)
-        value = delayed
-    return value
 
 
 def weights_in_block_ram(layer: MVTULayer) -> bool:
@@ -395,7 +386,7 @@ class MVTU(wiring.Component):
                 port = table.read_port()
                 m.d.comb += [port.addr.eq(Cat(vector_word[g * bits:(g + 1) * bits], fold)),
                              port.en.eq(advance)]
-                reads.append(_delay(m, port.data, extra, advance, f"table{g}_read"))
+                reads.append(delay(m, advance, port.data, extra, f"table{g}_read"))
             s2_sum = [pipelined_sum(m, [read[j * width:(j + 1) * width] for read in reads],
                                     en=advance, levels=SUM_LEVELS_PER_STAGE, name=f"sum{j}")
                       for j in range(pe)]
@@ -405,8 +396,8 @@ class MVTU(wiring.Component):
             # then the leaves and the adder tree's levels.
             weight_word = Signal(pe * simd)
             vector_word = Signal(layer.in_width)
-            read = _delay(m, weight_read.data, extra, advance, "weight_read")
-            early = _delay(m, vector, extra, advance, "early")
+            read = delay(m, advance, weight_read.data, extra, "weight_read")
+            early = delay(m, advance, vector, extra, "vector")
             with m.If(advance):
                 m.d.sync += [weight_word.eq(read), vector_word.eq(early)]
             s2_sum = []

@@ -114,8 +114,8 @@ def export_graph(model: BNN, spec: Spec, test_x: np.ndarray, test_y: np.ndarray,
     """The IR of ``model`` with the spec's folding, carrying the test frames for verification.
 
     Folding: a layer's ``pe``/``simd`` from the spec, else the defaults (``folded_pe``,
-    ``folded_simd``), and its ``ram_style``; the names of MVTUs whose spec gives either are listed in
-    ``meta["fixed_folding"]`` (automatic folding leaves them alone). A sliding-window
+    ``folded_simd``), and its ``ram_style``; the names of MVTUs whose spec gives pe or simd
+    are listed in ``meta["fixed_folding"]`` (automatic folding leaves them alone). A sliding-window
     generator moves gcd(in channels, MVTU simd) elements per transfer; a max-pool takes its
     producer's ``pe`` channels per transfer. With ``data.thermometer`` the graph's input is the
     frames' ``uint`` elements and its first MVTU reads them as thermometer codes (``simd``
