@@ -7,8 +7,12 @@ fails on the first mismatch. Words are the raw payload bits (``Const.cast(layout
 so the comparison is bit for bit.
 
 Each distinct design is built once into its own directory under ``build_root`` (named by a hash
-of its Verilog); reruns reuse the Verilator binary.
+of its Verilog); reruns reuse the Verilator binary. A process builds and runs a design holding
+its lock (:func:`design_lock`), so parallel processes (pytest-xdist workers, two builds) that
+meet the same design wait for each other instead of building over each other.
 """
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -21,7 +25,7 @@ from .resources import data_dir
 from .toolchain import amaranth_tool_env, verilator_env
 
 __all__ = ["StreamRun", "emit_verilog", "run_stream_test", "run_testbench", "default_build_root",
-           "default_timeout", "fresh_dir"]
+           "default_timeout", "fresh_dir", "design_lock"]
 
 _TOP = "top"
 
@@ -94,13 +98,35 @@ def fresh_dir(path: Path) -> Path:
     return path
 
 
-def _build(verilog_text: str, build_root: Path) -> Path:
-    from cocotb_tools.runner import get_runner
+@contextlib.contextmanager
+def design_lock(build_dir: Path):
+    """Hold ``build_dir`` (one design's build and its runs) for this process alone while the
+    block runs: another process taking the same lock waits. The lock is the file
+    ``<build_dir>.lock`` beside it (the folder itself may be wiped and rebuilt)."""
+    build_dir = Path(build_dir)
+    build_dir.parent.mkdir(parents=True, exist_ok=True)
+    with open(build_dir.parent / f"{build_dir.name}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield build_dir
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def _built(verilog_text: str, build_root: Path):
+    """The design's build folder, built if need be, held (:func:`design_lock`) while in use."""
     digest = hashlib.sha256(verilog_text.encode()).hexdigest()[:16]
-    build_dir = Path(build_root) / digest
+    with design_lock(Path(build_root) / digest) as build_dir:
+        _build(verilog_text, build_dir, digest)
+        yield build_dir
+
+
+def _build(verilog_text: str, build_dir: Path, digest: str):
+    from cocotb_tools.runner import get_runner
     stamp = build_dir / "built.ok"
     if stamp.exists():
-        return build_dir
+        return
     fresh_dir(build_dir)                    # no stamp: an interrupted build, start clean
     source = build_dir / f"{_TOP}.v"
     source.write_text(verilog_text)
@@ -112,7 +138,6 @@ def _build(verilog_text: str, build_root: Path) -> Path:
     except SystemExit as error:   # cocotb's runner exits on a failed build
         raise HwgenError(f"Verilator build failed: see {build_dir / 'build.log'}") from error
     stamp.write_text(digest)
-    return build_dir
 
 
 def run_stream_test(component, inputs, expected, *, idle: float = 0.0, backpressure: float = 0.0,
@@ -139,36 +164,38 @@ def run_stream_test(component, inputs, expected, *, idle: float = 0.0, backpress
     from cocotb_tools.runner import get_results, get_runner
     _prepare_environment()
     build_root = Path(build_root) if build_root is not None else default_build_root()
-    build_dir = _build(emit_verilog(component), build_root)
-    run_dir = fresh_dir(build_dir / "runs" / name)
-    vectors = run_dir / "vectors.json"
-    observed = run_dir / "observed.json"
-    if timeout_cycles is None:
-        timeout_cycles = default_timeout(len(inputs), len(expected), idle, backpressure)
-    vectors.write_text(json.dumps({
-        "inputs": [str(int(word)) for word in inputs],
-        "expected": [str(int(word)) for word in expected],
-        "idle": idle, "backpressure": backpressure, "seed": seed,
-        "timeout_cycles": timeout_cycles, "observed": str(observed),
-        "stop_on_mismatch": stop_on_mismatch,
-    }))
-    results_xml = run_dir / "results.xml"
-    runner = get_runner("verilator")
-    try:
-        runner.test(test_module="tb_stream", hdl_toplevel=_TOP, hdl_toplevel_lang="verilog",
-                    build_dir=build_dir, test_dir=data_dir("sim"), results_xml=str(results_xml),
-                    extra_env={"HWGEN_VECTORS": str(vectors), "PYTHONDONTWRITEBYTECODE": "1"},
-                    log_file=run_dir / "sim.log", seed=seed)
-    except SystemExit:   # cocotb's runner exits when a test fails; the results say which
-        pass
-    _tests, failures = get_results(results_xml)
-    if not observed.exists():
-        raise HwgenError(f"co-simulation crashed before reporting: see {run_dir / 'sim.log'}")
-    report = json.loads(observed.read_text())
-    return StreamRun(passed=failures == 0 and report["passed"], mismatches=report["mismatches"],
-                     outputs=[int(word) for word in report["outputs"]],
-                     output_cycles=report["output_cycles"], cycles=report["cycles"],
-                     wall_s=report["wall_s"], message=report["message"])
+    with _built(emit_verilog(component), build_root) as build_dir:
+        run_dir = fresh_dir(build_dir / "runs" / name)
+        vectors = run_dir / "vectors.json"
+        observed = run_dir / "observed.json"
+        if timeout_cycles is None:
+            timeout_cycles = default_timeout(len(inputs), len(expected), idle, backpressure)
+        vectors.write_text(json.dumps({
+            "inputs": [str(int(word)) for word in inputs],
+            "expected": [str(int(word)) for word in expected],
+            "idle": idle, "backpressure": backpressure, "seed": seed,
+            "timeout_cycles": timeout_cycles, "observed": str(observed),
+            "stop_on_mismatch": stop_on_mismatch,
+        }))
+        results_xml = run_dir / "results.xml"
+        runner = get_runner("verilator")
+        try:
+            runner.test(test_module="tb_stream", hdl_toplevel=_TOP, hdl_toplevel_lang="verilog",
+                        build_dir=build_dir, test_dir=data_dir("sim"),
+                        results_xml=str(results_xml), log_file=run_dir / "sim.log", seed=seed,
+                        extra_env={"HWGEN_VECTORS": str(vectors), "PYTHONDONTWRITEBYTECODE": "1"})
+        except SystemExit:   # cocotb's runner exits when a test fails; the results say which
+            pass
+        _tests, failures = get_results(results_xml)
+        if not observed.exists():
+            raise HwgenError(f"co-simulation crashed before reporting: "
+                             f"see {run_dir / 'sim.log'}")
+        report = json.loads(observed.read_text())
+        return StreamRun(passed=failures == 0 and report["passed"],
+                         mismatches=report["mismatches"],
+                         outputs=[int(word) for word in report["outputs"]],
+                         output_cycles=report["output_cycles"], cycles=report["cycles"],
+                         wall_s=report["wall_s"], message=report["message"])
 
 
 def run_testbench(component, test_module: str, config: dict, *, build_root=None,
@@ -187,21 +214,22 @@ def run_testbench(component, test_module: str, config: dict, *, build_root=None,
     from cocotb_tools.runner import get_results, get_runner
     _prepare_environment()
     build_root = Path(build_root) if build_root is not None else default_build_root()
-    build_dir = _build(emit_verilog(component), build_root)
-    run_dir = fresh_dir(build_dir / "runs" / name)
-    observed = run_dir / "observed.json"
-    config_file = run_dir / "config.json"
-    config_file.write_text(json.dumps({**config, "observed": str(observed)}))
-    results_xml = run_dir / "results.xml"
-    try:
-        get_runner("verilator").test(
-            test_module=test_module, hdl_toplevel=_TOP, hdl_toplevel_lang="verilog",
-            build_dir=build_dir, test_dir=data_dir("sim"), results_xml=str(results_xml),
-            extra_env={"HWGEN_CONFIG": str(config_file), "PYTHONDONTWRITEBYTECODE": "1"},
-            log_file=run_dir / "sim.log", seed=seed)
-    except SystemExit:   # cocotb's runner exits when a test fails; the results say which
-        pass
-    if not observed.exists():
-        raise HwgenError(f"co-simulation crashed before reporting: see {run_dir / 'sim.log'}")
-    _tests, failures = get_results(results_xml)
-    return failures == 0, json.loads(observed.read_text())
+    with _built(emit_verilog(component), build_root) as build_dir:
+        run_dir = fresh_dir(build_dir / "runs" / name)
+        observed = run_dir / "observed.json"
+        config_file = run_dir / "config.json"
+        config_file.write_text(json.dumps({**config, "observed": str(observed)}))
+        results_xml = run_dir / "results.xml"
+        try:
+            get_runner("verilator").test(
+                test_module=test_module, hdl_toplevel=_TOP, hdl_toplevel_lang="verilog",
+                build_dir=build_dir, test_dir=data_dir("sim"), results_xml=str(results_xml),
+                extra_env={"HWGEN_CONFIG": str(config_file), "PYTHONDONTWRITEBYTECODE": "1"},
+                log_file=run_dir / "sim.log", seed=seed)
+        except SystemExit:   # cocotb's runner exits when a test fails; the results say which
+            pass
+        if not observed.exists():
+            raise HwgenError(f"co-simulation crashed before reporting: "
+                             f"see {run_dir / 'sim.log'}")
+        _tests, failures = get_results(results_xml)
+        return failures == 0, json.loads(observed.read_text())

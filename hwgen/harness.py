@@ -11,6 +11,7 @@ testbench, so a caller can use either.
 Each design is built once (``verilator --binary``) into a directory named by a hash of its
 Verilog and the harness; reruns with new vectors reuse the binary.
 """
+import contextlib
 import hashlib
 import subprocess
 import time
@@ -19,7 +20,8 @@ from pathlib import Path
 from amaranth.hdl import Shape
 from amaranth.lib import wiring
 
-from .cosim import StreamRun, default_build_root, default_timeout, emit_verilog, fresh_dir
+from .cosim import (StreamRun, default_build_root, default_timeout, design_lock, emit_verilog,
+                    fresh_dir)
 from .errors import HwgenError
 from .resources import data_dir
 from .toolchain import verilator_env
@@ -54,10 +56,17 @@ def render_harness(*, in_width: int, out_width: int, levels_width: int = 0) -> s
         levels_width=levels_width)
 
 
-def _build(verilog_text: str, harness_text: str, build_root: Path) -> Path:
+@contextlib.contextmanager
+def _built(verilog_text: str, harness_text: str, build_root: Path):
+    """The harness binary, built if need be; its folder is held (:func:`hwgen.cosim.design_lock`)
+    while in use."""
     digest = hashlib.sha256((verilog_text + harness_text + " ".join(_VERILATOR_ARGS))
                             .encode()).hexdigest()[:16]
-    build_dir = Path(build_root) / f"harness-{digest}"
+    with design_lock(Path(build_root) / f"harness-{digest}") as build_dir:
+        yield _build(verilog_text, harness_text, build_dir, digest)
+
+
+def _build(verilog_text: str, harness_text: str, build_dir: Path, digest: str) -> Path:
     binary = build_dir / "obj" / _HARNESS
     if (build_dir / "built.ok").exists() and binary.exists():
         return binary
@@ -110,33 +119,34 @@ def run_harness(component: wiring.Component, inputs, expected, *, idle: float = 
     levels = members["levels"] if "levels" in members else None
     levels_width = Shape.cast(levels.shape).width if levels is not None else 0
     build_root = Path(build_root if build_root is not None else default_build_root()).resolve()
-    binary = _build(emit_verilog(component, name=_TOP),
-                    render_harness(in_width=in_width, out_width=out_width,
-                                   levels_width=levels_width), build_root)
-    run_dir = fresh_dir(binary.parent.parent / "runs" / name)
-    _write_words(run_dir / "inputs.hex", inputs, in_width)
-    _write_words(run_dir / "expected.hex", expected, out_width)
-    observed = run_dir / "observed.txt"
-    if timeout_cycles is None:
-        timeout_cycles = default_timeout(len(inputs), len(expected), idle, backpressure)
-    command = [str(binary), f"+inputs={run_dir / 'inputs.hex'}",
-               f"+expected={run_dir / 'expected.hex'}", f"+observed={observed}",
-               f"+idle={idle_p}", f"+backpressure={backpressure_p}", f"+seed={seed & 0xFFFFFFFF}",
-               f"+timeout={timeout_cycles}", f"+stop_on_mismatch={int(stop_on_mismatch)}"]
+    options = [f"+idle={idle_p}", f"+backpressure={backpressure_p}",
+               f"+seed={seed & 0xFFFFFFFF}", f"+stop_on_mismatch={int(stop_on_mismatch)}"]
     if frame_interval is not None:
         words, cycles = frame_interval
         if words < 1 or cycles < 0:
-            raise ValueError(f"frame_interval must be (words >= 1, cycles >= 0), not {frame_interval!r}")
-        command += [f"+frame_words={int(words)}", f"+frame_interval={int(cycles)}"]
+            raise ValueError(f"frame_interval must be (words >= 1, cycles >= 0), "
+                             f"not {frame_interval!r}")
+        options += [f"+frame_words={int(words)}", f"+frame_interval={int(cycles)}"]
     if levels_width:
-        command.append(f"+limits={(1 << levels_width) - 1 if limits is None else int(limits):x}")
-    log = run_dir / "sim.log"
-    started = time.perf_counter()
-    with log.open("w") as log_file:
-        result = subprocess.run(command, cwd=run_dir, stdout=log_file, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL)
-    wall = time.perf_counter() - started
-    return _parse_observed(observed, expected, wall, result.returncode, log)
+        options.append(f"+limits={(1 << levels_width) - 1 if limits is None else int(limits):x}")
+    if timeout_cycles is None:
+        timeout_cycles = default_timeout(len(inputs), len(expected), idle, backpressure)
+    options.append(f"+timeout={timeout_cycles}")
+    harness = render_harness(in_width=in_width, out_width=out_width, levels_width=levels_width)
+    with _built(emit_verilog(component, name=_TOP), harness, build_root) as binary:
+        run_dir = fresh_dir(binary.parent.parent / "runs" / name)
+        _write_words(run_dir / "inputs.hex", inputs, in_width)
+        _write_words(run_dir / "expected.hex", expected, out_width)
+        observed = run_dir / "observed.txt"
+        command = [str(binary), f"+inputs={run_dir / 'inputs.hex'}",
+                   f"+expected={run_dir / 'expected.hex'}", f"+observed={observed}", *options]
+        log = run_dir / "sim.log"
+        started = time.perf_counter()
+        with log.open("w") as log_file:
+            result = subprocess.run(command, cwd=run_dir, stdout=log_file,
+                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        wall = time.perf_counter() - started
+        return _parse_observed(observed, expected, wall, result.returncode, log)
 
 
 def _parse_observed(observed: Path, expected, wall: float, returncode: int, log: Path) -> StreamRun:
