@@ -13,7 +13,7 @@ Progress goes to stderr; stdout has one line per configuration (estimated and sy
 FFs, BRAMs) and then the figures, one ``key: value`` a line:
 
     lut_mare            mean absolute relative error of the LUT estimate, all blocks
-    mvtu_lut_mare       the same over the MVTU configurations
+    mvtu_lut_mare       the same over the MVTU configurations (cim_lut_mare: the cim MVTUs')
     ff_mare             mean absolute relative error of the FF estimate
     bram_exact          fraction of configurations whose DP16KD count is exactly right
     dsp_exact           the same for MULT18X18D
@@ -23,6 +23,7 @@ coefficients of :mod:`hwgen.estimate` (minimising *relative* error) and prints t
 the constants in ``hwgen/estimate.py`` were obtained.
 """
 import argparse
+import dataclasses
 import hashlib
 import json
 import subprocess
@@ -89,6 +90,21 @@ MVTU_CONFIGS = [
     (60, 16, 4, 15, "thermometer", 4, False),
     (42, 8, 2, 14, "thermometer", 3, False),
 ]
+# cim MVTUs: (mw, mh, pe, wordlines, adc_bits, noise, weight_bits, act_bits, encoding), and
+# the keyword-spotting example's hidden layer itself (examples/kws).
+CIM_CONFIGS = [
+    (64, 16, 4, 16, 4, "cell", 1, 1, "binary"),
+    (64, 16, 4, 16, 4, "none", 1, 1, "binary"),
+    (64, 16, 2, 8, 3, "cell", 1, 1, "bipolar"),
+    (128, 32, 8, 32, 4, "none", 1, 1, "bipolar"),
+    (32, 8, 4, 8, 4, "cell", 2, 2, "binary"),
+    (64, 16, 2, 16, 2, "read", 1, 1, "binary"),
+    (128, 16, 4, 32, 5, "cell", 1, 1, "binary"),
+    (64, 32, 8, 8, 4, "none", 2, 1, "binary"),
+    (96, 16, 2, 16, 4, "cell", 1, 2, "binary"),
+    (256, 64, 1, 16, 6, "cell", 1, 1, "bipolar"),
+]
+KWS_IR = REPO / "examples" / "kws" / "model.ir.npz"
 # (channels, height, width, kernel, stride, padding, simd, elem_bits)
 SWG_CONFIGS = [
     (1, 8, 8, 3, 1, 1, 1, 4),
@@ -138,6 +154,35 @@ def _mvtu_layer(mw, mh, pe, simd, in_encoding, in_bits, logits) -> MVTULayer:
                      rng.integers(0, 2, mh).astype(bool), **shape)
 
 
+def _cim_layer(mw, mh, pe, wordlines, adc_bits, noise, weight_bits, act_bits,
+               encoding) -> MVTULayer:
+    from hwgen.cim import MacroSpec
+    macro = MacroSpec(wordlines=wordlines, adc_bits=adc_bits, noise=noise,
+                      sigma=0.0 if noise == "none" else 0.5, weight_bits=weight_bits,
+                      act_bits=act_bits, encoding=encoding, seed=3)
+    rng = np.random.default_rng(mw * 7919 + mh * 104729 + pe * 31 + wordlines)
+    weights = rng.integers(0, 1 << weight_bits, (mh, mw))
+    shape = dict(in_encoding=encoding if act_bits == 1 else "uint", in_bits=act_bits,
+                 macro=macro, macro_key=1)
+    name = (f"cim_{mw}x{mh}_pe{pe}_wl{wordlines}_adc{adc_bits}_{noise}_w{weight_bits}"
+            f"a{act_bits}_{encoding}")
+    probe = MVTULayer(name, mw, mh, pe, wordlines, weights, **shape)
+    high = probe.dot_range[1]
+    return MVTULayer(name, mw, mh, pe, wordlines, weights,
+                     rng.integers(high // 3, 2 * high // 3 + 1, mh),
+                     rng.integers(0, 2, mh).astype(bool), **shape)
+
+
+def _kws_cim_layers() -> list[MVTULayer]:
+    """The keyword-spotting example's cim layers, as its build folds them."""
+    from hwgen.ir import load_ir
+    from hwgen.ir.folding import auto_fold
+    graph = load_ir(KWS_IR)
+    graph = auto_fold(graph, target_cycles=800, fixed=graph.meta.get("fixed_folding", ()))
+    return [dataclasses.replace(layer, name=f"kws_{layer.name}") for layer in graph.layers
+            if isinstance(layer, MVTULayer) and layer.macro is not None]
+
+
 def configurations(kinds) -> list[tuple[str, str, object, object]]:
     """(kind, name, component factory, what to estimate) of each configuration: an IR layer, or
     the parameters of a FIFO or width converter."""
@@ -146,6 +191,9 @@ def configurations(kinds) -> list[tuple[str, str, object, object]]:
         for config in MVTU_CONFIGS:
             layer = _mvtu_layer(*config)
             result.append(("mvtu", layer.name, lambda layer=layer: MVTU(layer), layer))
+    if "cim" in kinds:
+        for layer in [_cim_layer(*config) for config in CIM_CONFIGS] + _kws_cim_layers():
+            result.append(("cim", layer.name, lambda layer=layer: MVTU(layer), layer))
     if "swg" in kinds:
         for c, h, w, k, s, p, simd, bits in SWG_CONFIGS:
             layer = SWGLayer(f"swg_{c}x{h}x{w}_k{k}s{s}p{p}_simd{simd}_b{bits}", c, h, w, k, s, p,
@@ -217,6 +265,8 @@ def _relative_errors(rows, key):
 PINNED = {
     "mvtu": {"lutram": 4.0, "gate": 1.0, "logit": 1.0, "lutram_mux": 1.0, "counter": 1.0,
              "adder_table": 2.2},
+    # the MVTU's parts around the macro are priced as the digital MVTU's
+    "cim": {name: estimate.COEFFICIENTS["mvtu"][name] for name in estimate._CIM_SHARED},
     "swg": {"lutram": 4.0},
     "maxpool": {"lutram": 4.0},
     "fifo": {"lutram": 4.0},
@@ -257,7 +307,7 @@ def fit(rows):
 
 
 def main(argv=None) -> int:
-    kinds_all = ("mvtu", "swg", "maxpool", "fifo", "dwc")
+    kinds_all = ("mvtu", "cim", "swg", "maxpool", "fifo", "dwc")
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", default=",".join(kinds_all),
                         help="block kinds, comma-separated (default: %(default)s)")
@@ -297,10 +347,11 @@ def main(argv=None) -> int:
               f"{est['dsps']:2d}/{real['dsps']:<2d}")
     if args.fit:
         fit(rows)
-    mvtu_rows = [row for row in rows if row["kind"] == "mvtu"]
     figures = {"lut_mare": float(np.mean(_relative_errors(rows, "luts")))}
-    if mvtu_rows:
-        figures["mvtu_lut_mare"] = float(np.mean(_relative_errors(mvtu_rows, "luts")))
+    for kind in ("mvtu", "cim"):
+        chosen = [row for row in rows if row["kind"] == kind]
+        if chosen:
+            figures[f"{kind}_lut_mare"] = float(np.mean(_relative_errors(chosen, "luts")))
     figures["ff_mare"] = float(np.mean(_relative_errors(rows, "ffs")))
     for unit in ("brams", "dsps"):
         figures[f"{unit[:-1]}_exact"] = float(np.mean([row["estimate"][unit] == row["real"][unit]

@@ -27,7 +27,8 @@ The LUT count of a block is ``sum(COEFFICIENTS[term] * count)`` over the counts 
 :func:`layer_terms` (or :func:`fifo_terms`, :func:`dwc_terms`). The coefficients were fitted,
 per block kind, by non-negative least squares on the relative error against Yosys 0.70
 ``synth_ecp5`` + ``nextpnr-ecp5 --pack-only`` on 34 MVTU, 14 SWG, 6 max-pool, 10 FIFO and 10
-width converter configurations (and 3 thermometer MVTUs since, whose one new term is pinned):
+width converter configurations (and 3 thermometer MVTUs since, whose one new term is pinned;
+and 11 cim MVTUs, whose macro has terms of its own around the digital MVTU's):
 ``python bench/estimate_calibration.py --fit`` repeats the fit and prints the error of every
 configuration.
 """
@@ -52,8 +53,8 @@ DSP_LUTS = 536
 #: (non-negative least squares on the relative error against Yosys 0.70 ``synth_ecp5`` and
 #: ``nextpnr-ecp5 --pack-only``), rounded; the terms marked "pinned" are held at their physical
 #: value. Mean absolute relative error of the fit (and of each configuration left out of it):
-#: MVTU 5.6 % (7.8 %), sliding window 7.0 % (9.3 %), max-pool 9.3 % (25 %), FIFO 11 % (26 %),
-#: width converter 7.7 % (15 %).
+#: MVTU 5.6 % (7.8 %), cim MVTU 4.8 % (6.8 %), sliding window 7.0 % (9.3 %), max-pool 9.3 %
+#: (25 %), FIFO 11 % (26 %), width converter 7.7 % (15 %).
 COEFFICIENTS = {
     "mvtu": {
         "gate": 1.0,            # pinned; per synapse gate: XNOR, or AND and AND-NOT
@@ -74,6 +75,13 @@ COEFFICIENTS = {
         "replay": 1.30,         # per bit choosing the input stream or the replay buffer
         "counter": 1.0,         # pinned; per bit of the fold counters and weight address
         "control": 49.0,        # handshake and pipeline control
+    },
+    "cim": {   # the macro's terms; the MVTU's around it are the digital MVTU's (below)
+        "cim_popcount": 2.62,   # per input bit of a read's (and the active rows') popcount
+                                # with its match gates and the bitline sum
+        "cim_hash": 65.5,       # per read and noise-hash stage: a 16-bit adder and xors, the
+                                # key's, ZTABLE's and the scaled sample's share
+        "cim_adc": 0.90,        # per bit of the ADC's comparators (and their count)
     },
     "swg": {
         "counter": 6.30,        # per bit of the reader's and writer's counters: their steps
@@ -105,6 +113,12 @@ COEFFICIENTS = {
         "control": 32.2,
     },
 }
+
+#: The digital MVTU's terms that a cim MVTU (the macro's counters, accumulator, thresholds,
+#: replay buffer) has too, priced as the digital MVTU's.
+_CIM_SHARED = ("accumulate", "compare", "rom", "lutram", "lutram_mux", "replay", "counter",
+               "control")
+COEFFICIENTS["cim"].update({name: COEFFICIENTS["mvtu"][name] for name in _CIM_SHARED})
 
 
 @dataclass(frozen=True)
@@ -343,50 +357,76 @@ def _simd_sum(layer: MVTULayer, weights: MemoryMap) -> tuple[float, float, float
     return simd * width / (2 if constant else 1), adder, 0, width
 
 
-def mvtu_terms(layer: MVTULayer) -> dict[str, float]:
-    """LUT terms of an :class:`~hwgen.hw.mvtu.MVTU`."""
-    weights, thresholds, replay = _weight_memories(layer)
-    gates, adder, shared, _ = _simd_sum(layer, weights)
-    pe = layer.pe
-    gate = "gate_uint" if layer.in_encoding == "uint" else "gate"
-    adder_term = {"binary": "adder_binary", "thermometer": "adder_table"}.get(layer.in_encoding,
-                                                                               "adder")
-    terms = {gate: pe * gates, adder_term: pe * adder + shared,
-             "accumulate": pe * _accumulator_bits(layer),
+def _mvtu_common_terms(layer: MVTULayer, thresholds, replay) -> dict[str, float]:
+    """LUT terms of the parts every MVTU has: accumulators, counters, control, the threshold
+    comparators and memory, the replay buffer."""
+    terms = {"accumulate": layer.pe * _accumulator_bits(layer),
              "counter": _bits(layer.nf) + _bits(layer.sf) + _bits(layer.nf * layer.sf),
              "control": 1}
     if thresholds is None:
-        if layer.in_encoding == "bipolar":
-            terms["logit"] = pe * layer.dot_bits
+        if layer.in_encoding == "bipolar" and layer.macro is None:
+            terms["logit"] = layer.pe * layer.dot_bits
     else:
-        terms["compare"] = pe * (layer.levels - 1) * layer.threshold_bits
+        terms["compare"] = layer.pe * (layer.levels - 1) * layer.threshold_bits
         # a threshold ROM of a few words merges into the comparator's LUTs
         if thresholds.kind != "logic" or thresholds.depth > _MERGED_ROM_WORDS:
             _add(terms, _memory_terms(thresholds))
-    _add(terms, {name: value * _tables(layer) for name, value in _memory_terms(weights).items()})
     if replay is not None:
         _add(terms, _memory_terms(replay))
         terms["replay"] = layer.in_width
     return terms
 
 
-def mvtu_resources(layer: MVTULayer) -> Resources:
-    from .hw.mvtu import BLOCK_READ_REGISTERS, sum_latency, sum_register_bits, weights_in_block_ram
+def mvtu_terms(layer: MVTULayer) -> dict[str, float]:
+    """LUT terms of an :class:`~hwgen.hw.mvtu.MVTU` (of a cim one: :func:`cim_terms`)."""
+    if layer.macro is not None:
+        return cim_terms(layer)
     weights, thresholds, replay = _weight_memories(layer)
-    acc = _accumulator_bits(layer)
+    gates, adder, shared, _ = _simd_sum(layer, weights)
+    pe = layer.pe
+    gate = "gate_uint" if layer.in_encoding == "uint" else "gate"
+    adder_term = {"binary": "adder_binary", "thermometer": "adder_table"}.get(layer.in_encoding,
+                                                                               "adder")
+    terms = {gate: pe * gates, adder_term: pe * adder + shared}
+    _add(terms, _mvtu_common_terms(layer, thresholds, replay))
+    _add(terms, {name: value * _tables(layer) for name, value in _memory_terms(weights).items()})
+    return terms
+
+
+def _mvtu_common_ffs(layer: MVTULayer, thresholds, replay) -> int:
+    """Flip-flops of the parts every MVTU has (:mod:`hwgen.hw.mvtu`): the fold counters and
+    weight address, stage 1's control and input, its control delayed to the accumulator
+    (:func:`~hwgen.hw.mvtu.sum_latency`), the accumulators' valid bits, the accumulators, the
+    output and skid registers, the threshold word and the replay buffer."""
+    from .hw.mvtu import sum_latency
     nf_bits, sf_bits = _bits(layer.nf), _bits(layer.sf)
     pe = layer.pe
-    # The pipeline of hwgen.hw.mvtu: stage 1's control and input, its control delayed to the
-    # accumulator, the valid bits of the accumulator, the output and the skid register.
     control = 4 + nf_bits + sf_bits + sum_latency(layer) * (3 + nf_bits) + 3
-    data = layer.in_width + pe * acc + 2 * pe * layer.out_bits   # input, accumulators, output
-    #                                                               and skid registers
+    data = layer.in_width + pe * _accumulator_bits(layer) + 2 * pe * layer.out_bits
+    ffs = nf_bits + sf_bits + _bits(layer.nf * layer.sf) + control + data
+    if thresholds is not None:  # the threshold word, registered beside the accumulators
+        ffs += pe * ((layer.levels - 1) * layer.threshold_bits + 1)
+        if thresholds.kind == "logic":
+            ffs += nf_bits  # Yosys keeps the address register of the (narrow-range) thresholds
+    if replay is not None:
+        ffs += _memory_ffs(replay, address_bits=sf_bits)
+    return ffs
+
+
+def mvtu_resources(layer: MVTULayer) -> Resources:
+    """Resources of an :class:`~hwgen.hw.mvtu.MVTU` (of a cim one: :func:`cim_resources`)."""
+    if layer.macro is not None:
+        return cim_resources(layer)
+    from .hw.mvtu import BLOCK_READ_REGISTERS, sum_register_bits, weights_in_block_ram
+    weights, thresholds, replay = _weight_memories(layer)
+    pe = layer.pe
+    data = 0
     # Block RAM reads pass BLOCK_READ_REGISTERS more registers (hwgen.hw.mvtu).
     extra = BLOCK_READ_REGISTERS if weights_in_block_ram(layer) else 0
     if layer.in_encoding == "thermometer":  # the input vector and fold, the tables' reads, tree
         data += layer.in_width + _bits(layer.nf * layer.sf) + pe * sum_register_bits(layer)
         data += extra * _tables(layer) * weights.width
-    elif layer.macro is None:   # the weight word, the input vector, the sums' leaves and tree
+    else:                       # the weight word, the input vector, the sums' leaves and tree
         data += layer.in_width + pe * sum_register_bits(layer)
         if weights.kind != "const":
             data += pe * layer.simd     # Yosys drops a constant word's register
@@ -394,18 +434,90 @@ def mvtu_resources(layer: MVTULayer) -> Resources:
             # constant weights make each leaf x or ~x: copies of the input vector's register
             data -= pe * layer.simd * (layer.in_bits + 1) - layer.in_width
         data += extra * (pe * layer.simd + layer.in_width)
-    if thresholds is not None:  # the threshold word, registered beside the accumulators
-        data += pe * ((layer.levels - 1) * layer.threshold_bits + 1)
-    ffs = (nf_bits + sf_bits + _bits(layer.nf * layer.sf)     # counters, weight address
-           + control + data
+    ffs = (_mvtu_common_ffs(layer, thresholds, replay) + data
            + _tables(layer) * _memory_ffs(weights, address_bits=_bits(weights.depth)))
-    if thresholds is not None and thresholds.kind == "logic":
-        ffs += nf_bits      # Yosys keeps the address register of the (narrow-range) thresholds
-    if replay is not None:
-        ffs += _memory_ffs(replay, address_bits=sf_bits)
     brams = weights.brams * _tables(layer) + sum(
         memory.brams for memory in (thresholds, replay) if memory is not None)
     return Resources(_luts("mvtu", mvtu_terms(layer)), ffs, brams, cim_multipliers(layer))
+
+
+# --- cim MVTU ---------------------------------------------------------------------------------
+
+def _cim_cells(layer: MVTULayer) -> MemoryMap:
+    """The macro's cell array (:class:`hwgen.hw.cim.CimMacro`): a ROM of PE * WB * WL bits a
+    word, each of the NF blocks' S groups at a power-of-two stride."""
+    macro = layer.macro
+    return map_memory(layer.nf << _bits(layer.sf),
+                      layer.pe * macro.weight_bits * macro.wordlines, rom=True)
+
+
+def _cim_reads(layer: MVTULayer) -> int:
+    """Reads per cycle of a cim MVTU's macro: PE x weight slices x activation bits."""
+    return layer.pe * layer.macro.weight_bits * layer.macro.act_bits
+
+
+def _bitline_bits(macro) -> int:
+    return max(macro.wordlines.bit_length() + 1, 2)
+
+
+def _popcount_parts(width: int) -> int:
+    """Register bits of a two-stage popcount of ``width`` bits: its chunks' counts
+    (:func:`hwgen.hw.popcount.chunk_popcounts`)."""
+    from .hw.popcount import POPCOUNT_CHUNK
+    return sum(min(POPCOUNT_CHUNK, width - k).bit_length() for k in range(0, width, POPCOUNT_CHUNK))
+
+
+def cim_terms(layer: MVTULayer) -> dict[str, float]:
+    """LUT terms of a cim MVTU: the MVTU's parts around the macro (priced as a digital MVTU's,
+    :data:`_CIM_SHARED`) and the macro's (:mod:`hwgen.hw.cim`): per read its popcount over
+    the wordlines (binary inputs: one more per activation bit, the active rows), the noise
+    hash's stages and the ADC's comparators."""
+    macro, reads = layer.macro, _cim_reads(layer)
+    _, thresholds, replay = _weight_memories(layer)
+    terms = _mvtu_common_terms(layer, thresholds, replay)
+    _add(terms, _memory_terms(_cim_cells(layer)))
+    shared = 0 if macro.encoding == "bipolar" else macro.act_bits
+    terms["cim_popcount"] = (reads + shared) * macro.wordlines
+    compared = macro.adc_input_bits if macro.noisy else _bitline_bits(macro)
+    terms["cim_adc"] = reads * len(macro.thresholds) * compared
+    if macro.noisy:
+        from .hw.cim import ARX_STAGES
+        terms["cim_hash"] = reads * len(ARX_STAGES)
+    return terms
+
+
+def cim_resources(layer: MVTULayer) -> Resources:
+    """Resources of a cim MVTU: the MVTU around the macro and the behavioural macro
+    (:class:`hwgen.hw.cim.CimMacro`), register by register."""
+    from .hw.cim import ARX_STAGES
+    from .cim.noise import TABLE_BITS
+    macro, reads = layer.macro, _cim_reads(layer)
+    wl, ab, pe, wb = macro.wordlines, macro.act_bits, layer.pe, macro.weight_bits
+    _, thresholds, replay = _weight_memories(layer)
+    cells = _cim_cells(layer)
+    bitline = _bitline_bits(macro)
+    # The inputs (registered, then delayed beside the cells), the cells' read registered, the
+    # popcounts' chunk registers, the bitline sums.
+    ffs = 2 * wl * ab + pe * wb * wl + _memory_ffs(cells, address_bits=_bits(cells.depth))
+    ffs += reads * _popcount_parts(wl) + reads * bitline
+    if macro.encoding != "bipolar":         # the active rows: their popcount, registered
+        ffs += ab * (_popcount_parts(wl) + wl.bit_length())
+    brams = cells.brams
+    if macro.noisy:
+        stages = len(ARX_STAGES)
+        ffs += 32 * (stages + 2)            # the vector keys' pipeline, count and h0
+        ffs += reads * (2 * 32              # each read's key, delayed beside the cells
+                        + 32 * (stages - 1) + TABLE_BITS    # the hash (its top bits kept)
+                        + 15                # the sample, registered out of the block RAM
+                        + bitline * (stages + 1)            # the bitline sum, delayed
+                        + 2 * macro.adc_input_bits          # scaled sample, ADC input
+                        + len(macro.thresholds))            # comparators
+        ffs += ab * macro.scale_bits * stages               # noise scales, delayed
+        brams += -(-reads // 2)             # ZTABLE: one block RAM per two reads
+    ffs += reads * macro.adc_bits           # the codes
+    ffs += _mvtu_common_ffs(layer, thresholds, replay)
+    brams += sum(memory.brams for memory in (thresholds, replay) if memory is not None)
+    return Resources(_luts("cim", cim_terms(layer)), ffs, brams, cim_multipliers(layer))
 
 
 #: MULT18X18D of one noisy CIM read (:mod:`hwgen.hw.cim`): the noise sample's scale (the hash
@@ -415,8 +527,7 @@ CIM_READ_DSPS, CIM_KEY_DSPS = 1, 0
 
 def cim_multipliers(layer: MVTULayer) -> int:
     """Multipliers of a cim MVTU's macro: ``CIM_READ_DSPS`` per read of a cycle (PE x weight
-    slices x activation bits) and ``CIM_KEY_DSPS``, when the macro is noisy; 0 otherwise.
-    Its LUTs and FFs are still priced as a digital MVTU's."""
+    slices x activation bits) and ``CIM_KEY_DSPS``, when the macro is noisy; 0 otherwise."""
     macro = layer.macro
     if macro is None or not macro.noisy:
         return 0

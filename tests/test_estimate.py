@@ -8,7 +8,7 @@ from hwgen.estimate import (BRAM_LUTS, COEFFICIENTS, DSP_LUTS, Resources, dwc_re
                             estimate_layer, fifo_resources, fifo_terms, in_width, layer_terms,
                             map_memory, out_width)
 from hwgen.ir import MaxPoolLayer, SWGLayer
-from tests.conftest import random_layer
+from tests.conftest import REPO, random_layer
 
 
 def _divisors(n):
@@ -200,6 +200,13 @@ def test_terms_have_coefficients():
               SWGLayer("s", 16, 8, 8, 3), MaxPoolLayer("p", 32, 6, 6, 2, pe=8)]
     for layer in layers:
         assert set(layer_terms(layer)) <= set(COEFFICIENTS[layer.op])
+    from hwgen.cim import MacroSpec
+    from tests.conftest import random_cim_layer
+    for noise in ("none", "cell"):
+        cim = random_cim_layer(np.random.default_rng(1), mw=64, mh=16, pe=4, macro=MacroSpec(
+            wordlines=16, adc_bits=4, encoding="binary", noise=noise, sigma=0.5))
+        assert set(layer_terms(cim)) <= set(COEFFICIENTS["cim"])
+        assert ("cim_hash" in layer_terms(cim)) == (noise == "cell")
     assert set(fifo_terms(8, 512)) <= set(COEFFICIENTS["fifo"])
     assert set(dwc_terms(3, 7)) <= set(COEFFICIENTS["dwc"])
 
@@ -236,3 +243,18 @@ def test_cim_layers_count_their_multipliers():
     assert estimate_layer(noisy).dsps == 4 * 2 * 2
     quiet = random_cim_layer(rng, mw=32, mh=8, pe=4, macro=MacroSpec(wordlines=8))
     assert estimate_layer(quiet).dsps == 0
+
+
+def test_cim_layer_close_to_synthesis():
+    """The keyword-spotting example's hidden layer on the noisy macro, as its build folds it:
+    7,779 LUT4s, 4,143 FFs, 13 DP16KD, 8 MULT18X18D synthesised (bench/estimate_calibration.py
+    --only cim); priced as a digital MVTU it came to half the LUTs."""
+    from hwgen.ir import load_ir
+    from hwgen.ir.folding import auto_fold
+    graph = load_ir(REPO / "examples" / "kws" / "model.ir.npz")
+    graph = auto_fold(graph, target_cycles=800, fixed=graph.meta["fixed_folding"])
+    (fc4,) = [layer for layer in graph.layers if getattr(layer, "macro", None) is not None]
+    estimate = estimate_layer(fc4)
+    assert (estimate.brams, estimate.dsps) == (13, 8)
+    assert abs(estimate.luts / 7779 - 1) < 0.1, estimate
+    assert abs(estimate.ffs / 4143 - 1) < 0.15, estimate
