@@ -104,7 +104,7 @@ CIM_CONFIGS = [
     (96, 16, 2, 16, 4, "cell", 1, 2, "binary"),
     (256, 64, 1, 16, 6, "cell", 1, 1, "bipolar"),
 ]
-KWS_IR = REPO / "examples" / "kws" / "model.ir.npz"
+KWS_SPEC, KWS_IR = REPO / "examples" / "kws.yaml", REPO / "examples" / "kws" / "model.ir.npz"
 # (channels, height, width, kernel, stride, padding, simd, elem_bits)
 SWG_CONFIGS = [
     (1, 8, 8, 3, 1, 1, 1, 4),
@@ -177,8 +177,10 @@ def _kws_cim_layers() -> list[MVTULayer]:
     """The keyword-spotting example's cim layers, as its build folds them."""
     from hwgen.ir import load_ir
     from hwgen.ir.folding import auto_fold
+    from hwgen.spec import load_spec
     graph = load_ir(KWS_IR)
-    graph = auto_fold(graph, target_cycles=800, fixed=graph.meta.get("fixed_folding", ()))
+    graph = auto_fold(graph, target_cycles=load_spec(KWS_SPEC).hardware.target_cycles,
+                      fixed=graph.meta.get("fixed_folding", ()))
     return [dataclasses.replace(layer, name=f"kws_{layer.name}") for layer in graph.layers
             if isinstance(layer, MVTULayer) and layer.macro is not None]
 

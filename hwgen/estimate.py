@@ -528,11 +528,9 @@ CIM_READ_DSPS, CIM_KEY_DSPS = 1, 0
 def cim_multipliers(layer: MVTULayer) -> int:
     """Multipliers of a cim MVTU's macro: ``CIM_READ_DSPS`` per read of a cycle (PE x weight
     slices x activation bits) and ``CIM_KEY_DSPS``, when the macro is noisy; 0 otherwise."""
-    macro = layer.macro
-    if macro is None or not macro.noisy:
+    if layer.macro is None or not layer.macro.noisy:
         return 0
-    reads = layer.pe * macro.weight_bits * macro.act_bits
-    return CIM_READ_DSPS * reads + CIM_KEY_DSPS
+    return CIM_READ_DSPS * _cim_reads(layer) + CIM_KEY_DSPS
 
 
 # --- sliding window ---------------------------------------------------------------------------

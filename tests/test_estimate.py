@@ -251,8 +251,10 @@ def test_cim_layer_close_to_synthesis():
     --only cim); priced as a digital MVTU it came to half the LUTs."""
     from hwgen.ir import load_ir
     from hwgen.ir.folding import auto_fold
+    from hwgen.spec import load_spec
     graph = load_ir(REPO / "examples" / "kws" / "model.ir.npz")
-    graph = auto_fold(graph, target_cycles=800, fixed=graph.meta["fixed_folding"])
+    target = load_spec(REPO / "examples" / "kws.yaml").hardware.target_cycles
+    graph = auto_fold(graph, target_cycles=target, fixed=graph.meta["fixed_folding"])
     (fc4,) = [layer for layer in graph.layers if getattr(layer, "macro", None) is not None]
     estimate = estimate_layer(fc4)
     assert (estimate.brams, estimate.dsps) == (13, 8)
