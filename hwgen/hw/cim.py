@@ -206,7 +206,8 @@ class CimMacro(wiring.Component):
         reads = [(i, j, p) for i in range(pe) for j in range(wb) for p in range(ab)]
         # Stage A: the read's cells (memory), its inputs and (with noise) each read's hash
         # input ``h_v ^ read_word``.
-        vector = Signal(wl * ab)
+        # Data registers have no reset (hwgen.hw.pipeline.delay); the vector keys' state has.
+        vector = Signal(wl * ab, reset_less=True)
         with m.If(self.en):
             m.d.sync += vector.eq(self.wl)
         keys = {}
@@ -215,13 +216,13 @@ class CimMacro(wiring.Component):
             vector_keys.elaborate(m, self.en & self.last)
             nbase = self.block * pe
             for (i, j, p) in reads:
-                keys[i, j, p] = Signal(32, name=f"key{i}_{j}{p}")
+                keys[i, j, p] = Signal(32, name=f"key{i}_{j}{p}", reset_less=True)
                 word = ((nbase + i) << 16) | (self.group << 2) | (j << 1) | p
                 with m.If(self.en):
                     m.d.sync += keys[i, j, p].eq(vector_keys.h0 ^ word)
         # Stage B: the cells registered (a block RAM's clock-to-output delay, 5.6 ns on ECP5,
         # would otherwise precede the popcounts), the inputs and keys delayed beside them.
-        cells_data = Signal(pe * wb * wl)
+        cells_data = Signal(pe * wb * wl, reset_less=True)
         with m.If(self.en):
             m.d.sync += cells_data.eq(cell_read.data)
         vector = delay(m, self.en, vector, 1, "vector")
@@ -258,7 +259,7 @@ def _reads(m: Module, macro: MacroSpec, *, reads, en, rows, vector, keys) -> lis
         """Stage 1: popcounts of chunks, registered; stage 2 (the returned value): their sum."""
         parts = []
         for k, count in enumerate(chunk_popcounts(value)):
-            parts.append(Signal(len(count), name=f"{label}_part{k}"))
+            parts.append(Signal(len(count), name=f"{label}_part{k}", reset_less=True))
             with m.If(en):
                 m.d.sync += parts[-1].eq(count)
         return tree_sum(parts)
@@ -267,7 +268,7 @@ def _reads(m: Module, macro: MacroSpec, *, reads, en, rows, vector, keys) -> lis
     # bipolar) and the bitline sums b = 2 * popcount(x & w) - a (binary: the rows under +1
     # cells less those under -1 cells) or 2 * popcount(xnor(x, w)) - WL (bipolar), each
     # popcount split over the two stages.
-    active = [Signal(a_shape, name=f"active{p}") for p in range(ab)]
+    active = [Signal(a_shape, name=f"active{p}", reset_less=True) for p in range(ab)]
     rows_driven = []
     for p in range(ab):
         if bipolar:
@@ -277,8 +278,9 @@ def _reads(m: Module, macro: MacroSpec, *, reads, en, rows, vector, keys) -> lis
             rows_driven.append(two_stage_popcount(planes[p], f"active{p}"))
             with m.If(en):
                 m.d.sync += active[p].eq(rows_driven[p])
-    b = {key: Signal(b_shape, name=name("b", key)) for key in reads}
-    codes = {key: Signal(macro.adc_bits, name=name("code", key)) for key in reads}
+    b = {key: Signal(b_shape, name=name("b", key), reset_less=True) for key in reads}
+    codes = {key: Signal(macro.adc_bits, name=name("code", key), reset_less=True)
+             for key in reads}
     for (i, j, p) in reads:
         row, plane = rows[i][j], planes[p]
         matches = two_stage_popcount(~(row ^ plane) if bipolar else row & plane,
@@ -301,7 +303,7 @@ def _reads(m: Module, macro: MacroSpec, *, reads, en, rows, vector, keys) -> lis
     for key in reads:
         value = keys[key]
         for stage, (width, _, step) in enumerate(ARX_STAGES):
-            register = Signal(width, name=name(f"hash{stage + 1}_", key))
+            register = Signal(width, name=name(f"hash{stage + 1}_", key), reset_less=True)
             with m.If(en):
                 m.d.sync += register.eq(step(value))
             value = register
@@ -323,11 +325,11 @@ def _reads(m: Module, macro: MacroSpec, *, reads, en, rows, vector, keys) -> lis
         m.d.comb += [port.addr.eq(index[i, j, p]), port.en.eq(en)]
         z = delay(m, en, port.data, 1, name("z", (i, j, p)))
         # Stage H + 3: the scaled sample; H + 4: plus the bitline sum, the ADC input.
-        sample = Signal(y_shape, name=name("noise", (i, j, p)))
-        y = Signal(y_shape, name=name("adc_in", (i, j, p)))
+        sample = Signal(y_shape, name=name("noise", (i, j, p)), reset_less=True)
+        y = Signal(y_shape, name=name("adc_in", (i, j, p)), reset_less=True)
         b_late = delay(m, en, b[i, j, p], hash_stages + 1, name("b", (i, j, p)))
         # Stage H + 5: the comparators (a thermometer code); H + 6: their count, the code.
-        above = Signal(len(macro.thresholds), name=name("above", (i, j, p)))
+        above = Signal(len(macro.thresholds), name=name("above", (i, j, p)), reset_less=True)
         with m.If(en):
             m.d.sync += [
                 sample.eq(scale[p] * z),

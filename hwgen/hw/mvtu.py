@@ -311,9 +311,10 @@ class MVTU(wiring.Component):
             with m.Else():
                 m.d.sync += sf.eq(sf + 1)
         s1_valid, s1_first, s1_last, s1_direct = Signal(), Signal(), Signal(), Signal()
-        s1_input = Signal(layer.in_width)
+        # Data registers have no reset (hwgen.hw.pipeline.delay): the valid flags have.
+        s1_input = Signal(layer.in_width, reset_less=True)
         s1_nf, s1_sf = Signal.like(nf), Signal.like(sf)
-        s1_address = Signal.like(address)
+        s1_address = Signal.like(address, reset_less=True)
         with m.If(advance):
             m.d.sync += [
                 s1_valid.eq(issue),
@@ -372,8 +373,8 @@ class MVTU(wiring.Component):
         if lookup:
             # Register the input vector and the fold, then read each element slot's table at
             # (fold, element): the PE's contributions of that element, summed by a tree.
-            vector_word = Signal(layer.in_width)
-            fold = Signal.like(address)
+            vector_word = Signal(layer.in_width, reset_less=True)
+            fold = Signal.like(address, reset_less=True)
             with m.If(advance):
                 m.d.sync += [vector_word.eq(vector), fold.eq(s1_address)]
             bits, shape = layer.in_bits, table_shape(layer)
@@ -394,8 +395,8 @@ class MVTU(wiring.Component):
             # The block RAM's output is slow (some 6 ns on ECP5): register the weight word and
             # the input vector before any logic (from block RAM after the extra registers),
             # then the leaves and the adder tree's levels.
-            weight_word = Signal(pe * simd)
-            vector_word = Signal(layer.in_width)
+            weight_word = Signal(pe * simd, reset_less=True)
+            vector_word = Signal(layer.in_width, reset_less=True)
             read = delay(m, advance, weight_read.data, extra, "weight_read")
             early = delay(m, advance, vector, extra, "vector")
             with m.If(advance):
@@ -416,13 +417,13 @@ class MVTU(wiring.Component):
                 m.d.comb += s2_sum[-1].eq(tree_sum(codes))
 
         # --- accumulate ----------------------------------------------------------------------
-        acc = [Signal(acc_shape, name=f"acc{j}") for j in range(pe)]
+        acc = [Signal(acc_shape, name=f"acc{j}", reset_less=True) for j in range(pe)]
         total = [Signal(acc_shape, name=f"total{j}") for j in range(pe)]
         start = -table_offset(layer) if lookup else 0
         for j in range(pe):
             m.d.comb += total[j].eq(Mux(s2_first, Const(start, acc_shape), acc[j]) + s2_sum[j])
         s3_valid = Signal()
-        s3_total = [Signal(acc_shape, name=f"s3_total{j}") for j in range(pe)]
+        s3_total = [Signal(acc_shape, name=f"s3_total{j}", reset_less=True) for j in range(pe)]
         with m.If(advance):
             m.d.sync += s3_valid.eq(s2_valid & s2_last)
             with m.If(s2_valid):
@@ -439,7 +440,7 @@ class MVTU(wiring.Component):
             threshold_read = thresholds.read_port()
             # Read a stage before the accumulator and registered beside its total (a block
             # RAM's output is slow).
-            word = Signal(thresholds.shape)
+            word = Signal(thresholds.shape, reset_less=True)
             m.d.comb += [threshold_read.addr.eq(controls[-2][3]), threshold_read.en.eq(advance)]
             with m.If(advance):
                 m.d.sync += word.eq(threshold_read.data)

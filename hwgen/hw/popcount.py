@@ -64,9 +64,10 @@ def _pipeline(terms, levels: int, register) -> Value:
 def pipelined_sum(m, terms, *, en, levels: int, name: str) -> Value:
     """Sum of ``terms`` by :func:`tree_sum`'s tree, pipelined: the terms are registered, and
     the partial sums after every ``levels`` adder levels, each register moving on ``en``; the
-    result is the last register, :func:`pipelined_sum_stages` ``en`` cycles after the terms."""
+    result is the last register, :func:`pipelined_sum_stages` ``en`` cycles after the terms.
+    The registers have no reset (data, as :func:`hwgen.hw.pipeline.delay`'s)."""
     def register(stage, k, term):
-        signal = Signal(term.shape(), name=f"{name}_r{stage}_{k}")
+        signal = Signal(term.shape(), name=f"{name}_r{stage}_{k}", reset_less=True)
         with m.If(en):
             m.d.sync += signal.eq(term)
         return signal

@@ -19,8 +19,9 @@ def skid_output(m, o, payload, valid) -> Value:
     # Raw registers, ``o`` wired to them: Yosys's ABC9 reintegration can trip over the field
     # wires of a View port ("o__payload[3]") named like bits of a register it maps logic in
     # front of (YosysHQ/yosys#4349).
-    out, out_valid = Signal(width, name="out"), Signal(name="out_valid")
-    skid, skid_valid = Signal(width, name="skid"), Signal(name="skid_valid")
+    # The payloads have no reset: they count only beside their valid flags.
+    out, out_valid = Signal(width, name="out", reset_less=True), Signal(name="out_valid")
+    skid, skid_valid = Signal(width, name="skid", reset_less=True), Signal(name="skid_valid")
     m.d.comb += [o.payload.eq(out), o.valid.eq(out_valid)]
     with m.If(~out_valid | o.ready):
         with m.If(skid_valid):
