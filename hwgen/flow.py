@@ -124,6 +124,7 @@ class Workspace:
         from . import __version__    # the generators' version and sources: new hardware
         hardware = dataclasses.asdict(self.spec.hardware)
         hardware.pop("placer")      # the bitstream's alone (see build)
+        hardware.pop("seed")
         return _digest({"ir": self.ir_key, "hwgen": __version__,
                         "generators": generator_digest(), "hardware": hardware})
 
@@ -374,9 +375,9 @@ class Workspace:
         from .fpga.top import BoardTop
         from .golden import run_graph
         from .hw.network import Network
-        placer = self.spec.hardware.placer
+        placer, seed = self.spec.hardware.placer, self.spec.hardware.seed
         key = _digest({"hw": graph.meta.get("hardware_key", self.hardware_key),
-                       "board": dataclasses.asdict(board), "placer": placer})
+                       "board": dataclasses.asdict(board), "placer": placer, "seed": seed})
         summary_file = self.gateware_dir / "build.json"
         if summary_file.exists() and not force:
             saved = json.loads(summary_file.read_text())
@@ -399,7 +400,7 @@ class Workspace:
         staging = Path(tempfile.mkdtemp(dir=self.root, prefix=".gateware."))
         try:
             report = build_bitstream(top, board, staging, name="top", placer=placer,
-                                     progress=self.say)
+                                     seed=seed, progress=self.say)
             _write_macro_interfaces(graph, staging / "cim")
             summary = {"key": key, **report.to_dict()}
             (staging / "build.json").write_text(json.dumps(summary, indent=2))

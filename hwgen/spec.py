@@ -423,6 +423,10 @@ class HardwareSpec:
     #: nextpnr's placer for the board build: ``heap`` (its default) or ``static`` (on wide
     #: block-RAM reads the better: it keeps their first registers beside the blocks).
     placer: Literal["heap", "static"] = "heap"
+    #: nextpnr's placement seed for the board build (as ``placer``, the bitstream's alone):
+    #: the same netlist, placer and seed place and route the same, and another seed may
+    #: reach a higher Fmax.
+    seed: int = 1
 
     def check(self, path: str, file):
         if self.fifo_depth < 1:
@@ -438,6 +442,8 @@ class HardwareSpec:
         if self.clock_mhz is not None and not 1 <= self.clock_mhz <= 400:
             raise SpecError(file, f"{path}.clock_mhz",
                             f"must lie in 1..400 MHz, not {self.clock_mhz!r}")
+        if not 0 <= self.seed < 2 ** 31:
+            raise SpecError(file, f"{path}.seed", f"must lie in 0..2**31-1, not {self.seed!r}")
 
 
 @dataclass(frozen=True)

@@ -61,6 +61,8 @@ def test_unknown_key(tmp_path, capsys):
     ("hardware", "clock_mhz", 0.5, "hardware.clock_mhz: must lie in 1..400 MHz, not 0.5"),
     ("hardware", "placer", "sa",
      "hardware.placer: unknown value 'sa' (allowed: heap, static)"),
+    ("hardware", "seed", -1, "hardware.seed: must lie in 0..2**31-1, not -1"),
+    ("hardware", "seed", 1.5, "hardware.seed: expected an integer, got 1.5"),
 ])
 def test_bad_train_and_hardware_values(tmp_path, capsys, section, key, value, problem):
     mapping = _example()

@@ -109,20 +109,21 @@ def test_ram_style_is_exported_and_kept(tmp_path):
     assert styled.ir_key != unstyled.ir_key
 
 
-def test_placer_is_the_bitstreams_alone(tmp_path):
-    """Another placer rebuilds the bitstream but keeps the sized FIFOs and the verification."""
+def test_placer_and_seed_are_the_bitstreams_alone(tmp_path):
+    """Another placer or placement seed rebuilds the bitstream but keeps the sized FIFOs and
+    the verification."""
     from hwgen.flow import Workspace
     from hwgen.spec import load_spec
     spec = yaml.safe_load(EXAMPLE.read_text())
     keys = []
-    for placer in ("heap", "static"):
-        spec["hardware"] = {"target_cycles": 600, "placer": placer}
-        path = tmp_path / f"{placer}.yaml"
+    for placer, seed in (("heap", 1), ("static", 1), ("static", 2)):
+        spec["hardware"] = {"target_cycles": 600, "placer": placer, "seed": seed}
+        path = tmp_path / f"{placer}{seed}.yaml"
         path.write_text(yaml.safe_dump(spec))
         workspace = Workspace.create(load_spec(path), tmp_path, say=lambda message: None)
         keys.append(workspace.hardware_key)
-        assert workspace.spec.hardware.placer == placer
-    assert keys[0] == keys[1]
+        assert (workspace.spec.hardware.placer, workspace.spec.hardware.seed) == (placer, seed)
+    assert keys[0] == keys[1] == keys[2]
 
 
 def test_hardware_key_follows_the_generators(monkeypatch):
