@@ -144,3 +144,39 @@ def test_hardware_key_follows_the_generators(monkeypatch):
     monkeypatch.setattr(Path, "read_bytes", edited)
     assert flow.generator_digest() != before
     assert workspace.hardware_key != key
+
+
+def test_build_places_with_the_specs_placer_and_seed(tmp_path, monkeypatch):
+    """``hardware.placer`` and ``hardware.seed`` reach nextpnr (``build_bitstream``), and
+    another seed rebuilds a bitstream the same seed reuses."""
+    import numpy as np
+
+    import hwgen.fpga.flow as fpga_flow
+    from hwgen.flow import Workspace
+    from hwgen.fpga.board import load_board
+    from hwgen.spec import load_spec
+    from tests.conftest import digits_cnn_chain
+
+    calls = []
+
+    class Report:
+        def to_dict(self):
+            return {"fmax_mhz": 100.0, "clock_mhz": 25.0, "met_timing": True}
+
+    def fake_build(top, board, out_dir, *, name, placer, seed, progress):
+        calls.append((placer, seed))
+        (Path(out_dir) / f"{name}.bit").write_bytes(b"bit")
+        return Report()
+
+    monkeypatch.setattr(fpga_flow, "build_bitstream", fake_build)
+    graph = digits_cnn_chain(np.random.default_rng(0))
+    board = load_board("ulx3s")
+    spec = yaml.safe_load(EXAMPLE.read_text())
+    for seed in (7, 7, 8):
+        spec["hardware"] = {"placer": "static", "seed": seed}
+        path = tmp_path / "spec.yaml"
+        path.write_text(yaml.safe_dump(spec))
+        workspace = Workspace.create(load_spec(path), tmp_path / "out", say=lambda message: None)
+        summary = workspace.build(graph, board)
+        assert summary["met_timing"] and (tmp_path / "out" / "gateware" / "top.bit").is_file()
+    assert calls == [("static", 7), ("static", 8)]
