@@ -1,10 +1,10 @@
 """Stream helpers for Amaranth's Python simulator (fast unit tests of single blocks)."""
 import random
 
-from amaranth.hdl import Value
+from amaranth.hdl import ClockDomain, Module, Value
 from amaranth.sim import Simulator
 
-__all__ = ["simulate_stream"]
+__all__ = ["simulate_stream", "simulate_after_reset"]
 
 
 def simulate_stream(dut, inputs, count, *, idle=0.0, backpressure=0.0, seed=0, max_cycles=100_000):
@@ -46,5 +46,64 @@ def simulate_stream(dut, inputs, count, *, idle=0.0, backpressure=0.0, seed=0, m
     sim.add_process(source)
     sim.add_process(sink)
     sim.add_testbench(monitor)
+    sim.run()
+    return received
+
+
+def simulate_after_reset(dut, before, inputs, count, *, cycles=60, idle=0.0, backpressure=0.0,
+                         seed=0, max_cycles=100_000):
+    """``count`` raw ``dut.o`` payloads of ``inputs`` sent after a reset in mid-stream.
+
+    For ``cycles`` cycles ``before`` is offered while the output is ready half the time, then
+    not at all, so that a vector is part-consumed and results are in flight (in the pipeline,
+    the output and skid registers); then the ``sync`` domain is reset for one cycle, and
+    ``inputs`` go in with seeded idle cycles and backpressure, as :func:`simulate_stream`.
+    Only transfers after the reset are returned: what a unit held before it must not reach
+    them.
+    """
+    rng = random.Random(seed)
+    m = Module()
+    m.submodules.dut = dut
+    m.domains.sync = domain = ClockDomain("sync")
+    in_payload, out_payload = Value.cast(dut.i.payload), Value.cast(dut.o.payload)
+    received = []
+
+    async def bench(ctx):
+        pending = list(before)
+        for step in range(cycles):
+            ctx.set(dut.i.valid, bool(pending))
+            if pending:
+                ctx.set(in_payload, pending[0])
+            # Ready half the time, then never: the pipeline, output and skid registers full.
+            ctx.set(dut.o.ready, step < cycles // 2 and rng.random() < 0.5)
+            _, _, taken = await ctx.tick().sample(dut.i.ready)
+            if pending and taken:
+                pending.pop(0)
+        assert pending, "the reset should come in mid-stream: give more words before it"
+        ctx.set(dut.i.valid, 0)
+        ctx.set(dut.o.ready, 0)
+        ctx.set(domain.rst, 1)
+        await ctx.delay(1.5e-8)     # one clock edge (a tick would raise DomainReset)
+        ctx.set(domain.rst, 0)
+        pending, offered, elapsed = list(inputs), False, 0
+        while len(received) < count and elapsed < max_cycles:
+            if not offered:         # once offered, a word stays until taken
+                offered = bool(pending) and not (idle and rng.random() < idle)
+            ctx.set(dut.i.valid, offered)
+            if offered:
+                ctx.set(in_payload, pending[0])
+            ctx.set(dut.o.ready, not (backpressure and rng.random() < backpressure))
+            _, _, taken, valid, ready, payload = await ctx.tick().sample(
+                dut.i.ready, dut.o.valid, dut.o.ready, out_payload)
+            if offered and taken:
+                pending.pop(0)
+                offered = False
+            if valid and ready:
+                received.append(payload)
+            elapsed += 1
+
+    sim = Simulator(m)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
     sim.run()
     return received

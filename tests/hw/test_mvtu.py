@@ -13,7 +13,7 @@ from hwgen.hw.mvtu import (BLOCK_READ_REGISTERS, MVTU, mvtu_latency, sum_latency
 from hwgen.hw.packing import pack_words, unpack_words
 from hwgen.ir import MVTULayer
 from tests.conftest import random_layer, random_multithreshold_layer
-from tests.streams import simulate_stream
+from tests.streams import simulate_after_reset, simulate_stream
 
 VECTORS = 5000
 MW, MH = 32, 8
@@ -341,3 +341,28 @@ def test_ram_style_reaches_yosys(tmp_path, encoding):
         brams[style] = _synthesized_brams(MVTU(styled), folder)
         assert brams[style] == estimate_layer(styled).brams
     assert brams["auto"] == 0 and brams["block"] > 0
+
+
+# (in_encoding, in_bits, pe, simd, ram_style): one of each datapath, tables and weights in
+# block RAM among them.
+RESETS = [("bipolar", 1, 2, 8, "auto"), ("binary", 1, 4, 32, "block"), ("uint", 3, 2, 4, "auto"),
+          ("thermometer", 3, 4, 14, "block"), ("thermometer", 2, 2, 6, "auto")]
+
+
+@pytest.mark.parametrize("encoding,bits,pe,simd,ram_style", RESETS)
+@pytest.mark.parametrize("logits", [False, True])
+def test_reset_mid_stream_starts_afresh(encoding, bits, pe, simd, ram_style, logits):
+    """The datapath registers have no reset: after a reset in mid-stream (a vector half in,
+    results in flight) the unit's outputs are the golden model's of what came after it, and
+    nothing from before leaks out."""
+    rng = np.random.default_rng(pe * 10 + simd + bits)
+    layer = dataclasses.replace(
+        random_layer(rng, mw=width_for(encoding, bits), mh=MH, pe=pe, simd=simd, logits=logits,
+                     in_encoding=encoding, in_bits=bits), ram_style=ram_style)
+    before, _ = vectors(layer, rng, 40)
+    inputs, expected = vectors(layer, rng, 20)
+    # Long enough for two results to wait in the output and skid registers when it comes.
+    cycles = 2 * (3 * layer.nf * layer.sf + mvtu_latency(layer) + 10)
+    got = simulate_after_reset(MVTU(layer), before, inputs, len(expected), cycles=cycles,
+                               idle=0.3, backpressure=0.3, seed=pe)
+    assert got == expected
