@@ -172,8 +172,8 @@ def memory_attrs(ram_style: str) -> dict:
 
 #: Registers a read from block RAM passes before the register that feeds logic: a DP16KD's
 #: data leaves it some 6 ns after the clock edge (nextpnr times every DP16KD so), too late to
-#: cross the chip in a 125 MHz cycle; with the static placer (``hardware.placer``) the first
-#: sits beside the block. (Two made the KWS top too congested to route in half an hour.)
+#: cross the chip in a 125 MHz cycle; the static placer (``hardware.placer``) tends to keep the
+#: first beside the block, as the seed allows. (Two: the KWS top too congested to route.)
 BLOCK_READ_REGISTERS = 1
 
 
