@@ -37,6 +37,16 @@ REPO = Path(__file__).resolve().parent.parent
 GOALS = {"inferences_per_s": 150_000, "fmax_mhz": 125.0, "cycles_ratio": 1.02, "accuracy": 0.90}
 
 
+def _clock(text: str) -> float | str:
+    """``--clock``: MHz, or ``spec``."""
+    if text == "spec":
+        return text
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected MHz or 'spec', got {text!r}") from None
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--spec", default=str(REPO / "examples" / "kws.yaml"))
@@ -44,15 +54,10 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default=str(REPO / "build" / "bench" / "kws"))
     parser.add_argument("--frames", type=int, default=None,
                         help="frames to co-simulate (default: the spec's verify.frames)")
-    parser.add_argument("--clock", default=str(GOALS["fmax_mhz"]),
+    parser.add_argument("--clock", type=_clock, default=GOALS["fmax_mhz"],
                         help="MHz to place and route for (default: the goal's 125; 'spec': the "
                              "spec's hardware.clock_mhz)")
     args = parser.parse_args(argv)
-    if args.clock != "spec":
-        try:
-            clock = float(args.clock)
-        except ValueError:
-            parser.error(f"--clock: expected MHz or 'spec', got {args.clock!r}")
 
     def say(message):
         print(f"[bench] {message}", file=sys.stderr, flush=True)
@@ -61,7 +66,7 @@ def main(argv=None) -> int:
         spec = load_spec(args.spec)
         if args.clock != "spec":
             spec = dataclasses.replace(
-                spec, hardware=dataclasses.replace(spec.hardware, clock_mhz=clock))
+                spec, hardware=dataclasses.replace(spec.hardware, clock_mhz=args.clock))
         workspace = Workspace.create(spec, args.out, say=say)
         board = workspace.clocked(load_board(args.board))
         graph = workspace.hardware(workspace.export(), clock_hz=board.clock_mhz * 1e6)

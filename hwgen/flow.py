@@ -123,8 +123,8 @@ class Workspace:
     def hardware_key(self) -> str:
         from . import __version__    # the generators' version and sources: new hardware
         hardware = dataclasses.asdict(self.spec.hardware)
-        hardware.pop("placer")      # the bitstream's alone (see build)
-        hardware.pop("seed")
+        for key in ("placer", "seed"):      # the bitstream's alone (see build)
+            hardware.pop(key)
         return _digest({"ir": self.ir_key, "hwgen": __version__,
                         "generators": generator_digest(), "hardware": hardware})
 

@@ -14,39 +14,41 @@ def simulate_stream(dut, inputs, count, *, idle=0.0, backpressure=0.0, seed=0, m
     """
     rng = random.Random(seed)
     received = []
-    # Raw payload bits on both sides, whatever the layout.
-    in_payload, out_payload = Value.cast(dut.i.payload), Value.cast(dut.o.payload)
 
-    async def source(ctx):
-        for word in inputs:
-            while idle and rng.random() < idle:
-                await ctx.tick()
-            ctx.set(in_payload, word)
-            ctx.set(dut.i.valid, 1)
-            await ctx.tick().until(dut.i.ready)
-            ctx.set(dut.i.valid, 0)
-
-    async def sink(ctx):
-        while True:
-            ctx.set(dut.o.ready, not (backpressure and rng.random() < backpressure))
-            await ctx.tick()
-
-    async def monitor(ctx):
-        cycles = 0
-        async for _clk, _rst, valid, ready, payload in ctx.tick().sample(
-                dut.o.valid, dut.o.ready, out_payload):
-            cycles += 1
-            if valid and ready:
-                received.append(payload)
-            if len(received) == count or cycles > max_cycles:
-                return
+    async def bench(ctx):
+        received.extend(await _stream(ctx, dut, inputs, count, rng, idle=idle,
+                                      backpressure=backpressure, max_cycles=max_cycles))
 
     sim = Simulator(dut)
     sim.add_clock(1e-8)
-    sim.add_process(source)
-    sim.add_process(sink)
-    sim.add_testbench(monitor)
+    sim.add_testbench(bench)
     sim.run()
+    return received
+
+
+async def _stream(ctx, dut, inputs, count, rng, *, idle, backpressure, max_cycles) -> list:
+    """Offer ``inputs`` on ``dut.i`` (a word, once offered, stays until taken; before each,
+    idle cycles with probability ``idle``) while ``dut.o`` is not ready with probability
+    ``backpressure``; return the first ``count`` raw payloads out, or fewer after
+    ``max_cycles`` cycles."""
+    # Raw payload bits on both sides, whatever the layout.
+    in_payload, out_payload = Value.cast(dut.i.payload), Value.cast(dut.o.payload)
+    received, pending, offered, elapsed = [], list(inputs), False, 0
+    while len(received) < count and elapsed < max_cycles:
+        if not offered:
+            offered = bool(pending) and not (idle and rng.random() < idle)
+        ctx.set(dut.i.valid, offered)
+        if offered:
+            ctx.set(in_payload, pending[0])
+        ctx.set(dut.o.ready, not (backpressure and rng.random() < backpressure))
+        _, _, taken, valid, ready, payload = await ctx.tick().sample(
+            dut.i.ready, dut.o.valid, dut.o.ready, out_payload)
+        if offered and taken:
+            pending.pop(0)
+            offered = False
+        if valid and ready:
+            received.append(payload)
+        elapsed += 1
     return received
 
 
@@ -65,7 +67,7 @@ def simulate_after_reset(dut, before, inputs, count, *, cycles=60, idle=0.0, bac
     m = Module()
     m.submodules.dut = dut
     m.domains.sync = domain = ClockDomain("sync")
-    in_payload, out_payload = Value.cast(dut.i.payload), Value.cast(dut.o.payload)
+    in_payload = Value.cast(dut.i.payload)
     received = []
 
     async def bench(ctx):
@@ -85,22 +87,8 @@ def simulate_after_reset(dut, before, inputs, count, *, cycles=60, idle=0.0, bac
         ctx.set(domain.rst, 1)
         await ctx.delay(1.5e-8)     # one clock edge (a tick would raise DomainReset)
         ctx.set(domain.rst, 0)
-        pending, offered, elapsed = list(inputs), False, 0
-        while len(received) < count and elapsed < max_cycles:
-            if not offered:         # once offered, a word stays until taken
-                offered = bool(pending) and not (idle and rng.random() < idle)
-            ctx.set(dut.i.valid, offered)
-            if offered:
-                ctx.set(in_payload, pending[0])
-            ctx.set(dut.o.ready, not (backpressure and rng.random() < backpressure))
-            _, _, taken, valid, ready, payload = await ctx.tick().sample(
-                dut.i.ready, dut.o.valid, dut.o.ready, out_payload)
-            if offered and taken:
-                pending.pop(0)
-                offered = False
-            if valid and ready:
-                received.append(payload)
-            elapsed += 1
+        received.extend(await _stream(ctx, dut, inputs, count, rng, idle=idle,
+                                      backpressure=backpressure, max_cycles=max_cycles))
 
     sim = Simulator(m)
     sim.add_clock(1e-8)
