@@ -56,11 +56,15 @@ def crc8_step(crc: int, byte: int) -> int:
     return crc
 
 
+#: ``crc8_step(0, byte)`` for every byte: ``crc8_step(crc, byte)`` is ``_CRC_TABLE[crc ^ byte]``.
+_CRC_TABLE = [crc8_step(0, byte) for byte in range(256)]
+
+
 def crc8(data) -> int:
     """CRC-8/SMBUS of ``data`` (bytes or ints below 256)."""
     crc = 0
     for byte in data:
-        crc = crc8_step(crc, byte)
+        crc = _CRC_TABLE[crc ^ byte]
     return crc
 
 
@@ -249,14 +253,25 @@ class ReplyDecoder:
     """The board's answers from its byte stream (host side).
 
     Results can be decoded once ``classes`` and ``logit_bytes`` are known (from the info
-    answer, :meth:`expect`); before that only info and error answers are. ``dropped`` counts
-    answers lost to a bad CRC, an unknown kind or a cut.
+    answer, :meth:`expect`); before that only info and error answers are. ``feed`` takes any
+    bytes and never raises: ``dropped`` counts answers lost to a bad CRC, an unknown kind or a
+    cut, ``malformed`` those whose CRC matches but whose fields cannot be (an info answer with
+    0 classes; ``malformed_problem`` says what the first one was), ``ignored`` the bytes seen
+    outside any message.
     """
 
     def __init__(self, *, classes: int | None = None, logit_bytes: int | None = None):
+        if (classes is None) != (logit_bytes is None):
+            raise ValueError(f"classes and logit_bytes go together, not {classes!r} and "
+                             f"{logit_bytes!r}")
+        if classes is not None:
+            Info(elements=1, input_bits=1, classes=classes, logit_bytes=logit_bytes,
+                 network_id=0)          # checks both
         self.classes, self.logit_bytes = classes, logit_bytes
         self._reader = MessageReader(self._body_bytes)
         self._bad = 0
+        self.malformed = 0
+        self.malformed_problem = None
 
     def expect(self, info: Info):
         """Decode results of the network ``info`` describes."""
@@ -265,6 +280,10 @@ class ReplyDecoder:
     @property
     def dropped(self) -> int:
         return self._bad + self._reader.cut
+
+    @property
+    def ignored(self) -> int:
+        return self._reader.ignored
 
     def _body_bytes(self, kind: int) -> int | None:
         if kind == REPLY_INFO:
@@ -279,10 +298,15 @@ class ReplyDecoder:
         """:class:`Info`, :class:`Result` and :class:`Error` answers completed by ``data``."""
         answers = []
         for body, status in self._reader.feed(data):
-            if status == "ok":
-                answers.append(self._decode(body))
-            else:
+            if status != "ok":
                 self._bad += 1
+                continue
+            try:
+                answers.append(self._decode(body))
+            except ValueError as error:      # a field out of range (Info checks its own)
+                self.malformed += 1
+                if self.malformed_problem is None:
+                    self.malformed_problem = f"{chr(body[0])} answer: {error}"
         return answers
 
     def _decode(self, body: bytes):
@@ -306,10 +330,15 @@ class RequestDecoder:
     ``feed`` returns ``("info", None)``, ``("frame", (seq, elements))`` for good messages and
     ``("error", Error)`` for complete but bad ones: a CRC mismatch, an element of
     ``2**input_bits`` or more, an unknown command (in this order of precedence; ``seq`` 0
-    unless the message is a frame).
+    unless the message is a frame). Any bytes are taken; ``feed`` never raises.
     """
 
     def __init__(self, *, elements: int, input_bits: int):
+        if isinstance(elements, bool) or not isinstance(elements, int) or elements < 1:
+            raise ValueError(f"elements must be a positive integer, not {elements!r}")
+        if isinstance(input_bits, bool) or not isinstance(input_bits, int) \
+                or not 1 <= input_bits <= 8:
+            raise ValueError(f"input_bits must be an integer within 1..8, not {input_bits!r}")
         self.elements, self.input_bits = elements, input_bits
         self._reader = MessageReader(self._body_bytes)
 
