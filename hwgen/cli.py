@@ -97,10 +97,11 @@ def _run(args) -> int:
     if args.command in ("sim", "run") and args.frames is not None and args.frames < 1:
         raise SpecError("--frames", None, f"must be at least 1, not {args.frames}")
     if args.command == "run":
-        if args.baud is not None and args.baud <= 0:
-            raise SpecError("--baud", None, f"must be positive, not {args.baud}")
-        if args.timeout <= 0:
-            raise SpecError("--timeout", None, f"must be positive, not {args.timeout:g}")
+        from .fpga.host import baud_problem, timeout_problem
+        if args.baud is not None and baud_problem(args.baud):
+            raise SpecError("--baud", None, baud_problem(args.baud))
+        if timeout_problem(args.timeout):     # nan and inf too: a wait must end
+            raise SpecError("--timeout", None, timeout_problem(args.timeout))
     workspace = Workspace.create(spec, args.out, seed=args.seed, say=_say)
 
     if args.command == "program":

@@ -105,6 +105,93 @@ def test_link_gives_up_on_a_silent_board():
         link.classify(g.test_frames[:2], input_bits=g.input_bits, retries=2)
 
 
+class ChatteringBoard(FakeBoard):
+    """A FakeBoard that, once it has answered the info query, only ever sends ``chatter`` (on
+    every read) and never answers anything."""
+
+    def __init__(self, graph, chatter):
+        super().__init__(graph)
+        self.chatter = chatter
+
+    def write(self, data):
+        if self.messages == 0:
+            return super().write(data)
+        self.messages += 1
+        return len(data)
+
+    def read(self, size=1):
+        if self.messages > 1:
+            self.out += self.chatter
+        return super().read(size)
+
+
+@pytest.mark.parametrize("chatter, heard", [
+    (bytes(range(0x10, 0x30)), r"\d+ bytes outside any message"),
+    (protocol.encode_error(protocol.Error(protocol.ERROR_CHECK, 200)),
+     r"\d+ answers to nothing asked \(first: error 'CRC mismatch' for seq 200\)"),
+    (protocol.stuff(b"R\x01"), r"\d+ damaged messages"),
+])
+def test_link_chatter_does_not_put_off_its_deadlines(chatter, heard):
+    g = graph()
+    port = ChatteringBoard(g, chatter)
+    link = host.BoardLink(port, timeout=0.05)
+    link.info()
+    started = time.monotonic()
+    with pytest.raises(HwgenError, match=r"did not answer frame 0 after 3 tries \(no answer "
+                                         r"within 0.05 s; meanwhile it sent .*" + heard):
+        link.classify(g.test_frames[:4], input_bits=g.input_bits, retries=2)
+    assert 0.15 <= time.monotonic() - started < 1
+
+
+def test_link_gives_up_within_its_overall_limit():
+    """A link so slow that every frame's write takes longer than the wait for its answer: the
+    run's limit (3 x timeout per try of each frame) ends it before the tries run out."""
+    g = graph()
+
+    class Stalling(FakeBoard):
+        def write(self, data):
+            if self.messages:
+                time.sleep(0.07)
+            return super().write(data)
+
+    port = Stalling(g)
+    link = host.BoardLink(port, timeout=0.02)
+    link.info()
+    port.lose = set(range(100))
+    started = time.monotonic()
+    with pytest.raises(HwgenError, match=r"^the board answered 0 of 1 frames in 0.24 s, the "
+                                         r"limit for 1 frames of 4 tries of 0.02 s$"):
+        link.classify(g.test_frames[:1], input_bits=g.input_bits)
+    assert time.monotonic() - started < 0.24 + 0.1
+
+
+def test_link_reports_a_malformed_info_answer():
+    g = graph()
+    port = FakeBoard(g)
+    body = bytearray(port.info.body())
+    body[6] = 9                                 # 9 bits per element
+    port.write = lambda data: port.out.extend(protocol.stuff(body))
+    with pytest.raises(HwgenError, match=r"to the info query \(2 tries, 0.02 s each; meanwhile "
+                                         r"it sent 2 malformed answers \(first: I answer: "
+                                         r"input_bits must be an integer within 1..8, not 9\)\)"):
+        host.BoardLink(port, timeout=0.02).info(attempts=2)
+
+
+def test_link_names_a_port_that_fails():
+    class Unplugged(FakeBoard):
+        def read(self, size=1):
+            raise OSError(5, "Input/output error")
+
+    with pytest.raises(HwgenError, match=r"^lost the board: \[Errno 5\] Input/output error$"):
+        host.BoardLink(Unplugged(graph()), timeout=0.02).info()
+
+
+@pytest.mark.parametrize("timeout", [0, -1, float("nan"), float("inf"), 1e5, "1", True])
+def test_link_rejects_a_timeout(timeout):
+    with pytest.raises(ValueError, match=r"^timeout must be "):
+        host.BoardLink(FakeBoard(graph()), timeout=timeout)
+
+
 def test_info_timeout():
     g = graph()
     port = FakeBoard(g, lose=range(10))
@@ -149,6 +236,7 @@ def test_run_reports_accuracy_and_throughput(workspace, capsys):
     assert report["accuracy"] == report["golden_accuracy"]
     assert report["golden_agreement"] == 1.0 and report["mismatches"] == 0
     assert report["frames_per_s"] > 0 and report["resent"] >= 1
+    assert report["damaged"] == report["malformed"] == report["unasked"] == 0
     assert report["network_id"] == f"{protocol.network_id(g):08x}"
     assert "frames/s" in captured.err and "using the hardware IR" in captured.err
     assert boards[0].closed
@@ -190,6 +278,10 @@ def test_run_refuses_another_network(workspace, capsys):
     (["--frames", "0"], "--frames: must be at least 1, not 0"),
     (["--baud", "-5"], "--baud: must be positive, not -5"),
     (["--timeout", "0"], "--timeout: must be positive, not 0"),
+    (["--timeout", "nan"], "--timeout: must be a finite number of seconds, not nan"),
+    (["--timeout", "inf"], "--timeout: must be a finite number of seconds, not inf"),
+    (["--timeout", "7200"], "--timeout: must be at most 3600 seconds, not 7200"),
+    (["--baud", "20000000"], "--baud: must be within 50..12000000, not 20000000"),
 ])
 def test_run_rejects_bad_options(workspace, capsys, extra, message):
     _, out, _, _ = workspace
