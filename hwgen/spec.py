@@ -26,9 +26,18 @@ Layers see images ``channels x height x width``; the dataset's are :data:`DATASE
 linear layer after an image reads it flattened in stream order (height, width, channels), the
 order the hardware streams it in. Validation walks the shapes through the layers and fills in
 each layer's input shape (:attr:`LinearSpec.in_shape`, ...), so later steps need not repeat it.
+
+Validation takes bounded time and memory whatever the file holds: :func:`read_yaml` refuses a
+file that is huge, nested too deep or whose aliases expand beyond :data:`MAX_YAML_NODES` before
+building it; sizes no machine here could train or build (:data:`MAX_LAYER_WEIGHT_BITS`,
+:data:`MAX_FEATURES`, ...) are refused with the figure and the bound; and a message quotes a
+value through :func:`excerpt`, never whole.
 """
 import dataclasses
 import math
+import os
+import re
+import reprlib
 import types
 import typing
 from dataclasses import dataclass, field
@@ -41,7 +50,61 @@ from .errors import SpecError
 
 __all__ = ["Spec", "DataSpec", "LayerSpec", "LinearSpec", "ConvSpec", "MaxPoolSpec", "ModelSpec",
            "TrainSpec", "HardwareSpec", "VerifySpec", "CimSpec", "DatasetInfo", "load_spec",
-           "parse_spec", "DATASETS"]
+           "parse_spec", "read_yaml", "excerpt", "DATASETS", "SEED_MAX", "MAX_LAYER_WEIGHT_BITS",
+           "MAX_WEIGHT_BITS", "MAX_FEATURES"]
+
+# Limits on what a spec may ask for, so that validation refuses it up front (one line, the
+# figure and the bound) instead of training or generating it until memory runs out.
+#: Seeds (``seed``, ``--seed``, ``cim.seed``): what scikit-learn's and numpy's generators take.
+SEED_MAX = 2 ** 32 - 1
+#: Weight bits of one layer (out * matrix width): four times an ECP5-85F's block RAM.
+MAX_LAYER_WEIGHT_BITS = 2 ** 24
+#: Weight bits of the whole network.
+MAX_WEIGHT_BITS = 2 ** 26
+#: Elements of a frame and of any layer's output (channels * height * width).
+MAX_FEATURES = 2 ** 20
+#: Cells along each side of the cim macro's array.
+MAX_CIM_SIDE = 2 ** 16
+#: Synthetic Speech Commands speakers (each is 35 clips in the cache).
+MAX_SPEAKERS = 100_000
+#: FIFO depth between layers (``hardware.fifo_depth``).
+MAX_FIFO_DEPTH = 2 ** 16
+#: Integers of any key (they reach numpy and torch as int64).
+MAX_INT = 2 ** 63 - 1
+#: Characters of any string of a spec (names, paths).
+MAX_STRING = 1024
+#: A spec's ``name``: the default output folder ``build/<name>``.
+NAME_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]{0,63}")
+NAME_ALLOWED = "1 to 64 of A-Z a-z 0-9 _ . + -, the first not . + -"
+# What a YAML file may hold: bytes, nesting levels, nodes with every alias expanded.
+MAX_YAML_BYTES = 1 << 20
+MAX_YAML_DEPTH = 64
+MAX_YAML_NODES = 100_000
+
+
+def _make_repr() -> reprlib.Repr:
+    short = reprlib.Repr()
+    short.maxlevel = 3
+    short.maxtuple = short.maxlist = short.maxdict = short.maxset = short.maxfrozenset = 6
+    short.maxstring = short.maxother = 60
+    short.maxlong = 60
+    return short
+
+
+_REPR = _make_repr()
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def excerpt(value, limit: int = 100) -> str:
+    """``repr(value)``, cut short: at most ``limit`` characters however large or nested the
+    value is (YAML aliases make huge values of small files), on one line. Every message that
+    quotes a value from a file quotes it through this."""
+    try:
+        text = repr(value[:limit]) if isinstance(value, str) else _REPR.repr(value)
+    except Exception:                       # a value whose repr fails is still reported
+        text = f"<{type(value).__name__}>"
+    text = _CONTROL.sub(lambda match: repr(match.group())[1:-1], text)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 @dataclass(frozen=True)
@@ -107,14 +170,16 @@ class DataSpec:
     def check(self, path: str, file):
         if not 0.0 < self.test_fraction < 1.0:
             raise SpecError(file, f"{path}.test_fraction",
-                            f"must lie strictly between 0 and 1, not {self.test_fraction!r}")
+                            f"must lie strictly between 0 and 1, not {excerpt(self.test_fraction)}")
         if not 1 <= self.input_bits <= 8:
-            raise SpecError(file, f"{path}.input_bits", f"must lie in 1..8, not {self.input_bits!r}")
+            raise SpecError(file, f"{path}.input_bits",
+                            f"must lie in 1..8, not {excerpt(self.input_bits)}")
         if self.thermometer and self.input_bits < 2:
             raise SpecError(file, f"{path}.thermometer", "codes input_bits >= 2 elements, but "
                             f"input_bits is {self.input_bits}")
-        if self.speakers < 10:
-            raise SpecError(file, f"{path}.speakers", f"must be at least 10, not {self.speakers!r}")
+        if not 10 <= self.speakers <= MAX_SPEAKERS:
+            raise SpecError(file, f"{path}.speakers",
+                            f"must lie in 10..{MAX_SPEAKERS}, not {excerpt(self.speakers)}")
         if self.layout != "image" and self.dataset != "speech_commands":
             raise SpecError(file, f"{path}.layout", f"is for dataset speech_commands, not "
                             f"{self.dataset}")
@@ -175,21 +240,28 @@ def _pair_field(layer, name: str):
 def _check_pair(layer, name: str, least: int, path: str, file):
     value = getattr(layer, name)
     if len(value) != 2:
-        raise SpecError(file, f"{path}.{name}",
-                        f"expected an integer or a list of two integers, got {list(value)!r}")
+        raise SpecError(file, f"{path}.{name}", "expected an integer or a list of two "
+                        f"integers, got {excerpt(list(value))}")
     if min(value) < least:
         shown = value[0] if value[0] == value[1] else list(value)
-        raise SpecError(file, f"{path}.{name}", f"must be at least {least}, not {shown!r}")
+        raise SpecError(file, f"{path}.{name}", f"must be at least {least}, not {excerpt(shown)}")
 
 
 def _check_count(value, key: str, file):
-    if value is not None and value < 1:
-        raise SpecError(file, key, f"must be at least 1, not {value!r}")
+    """A layer's count of features or channels: at least 1, at most :data:`MAX_FEATURES` (a
+    layer's input and output hold at most that many elements)."""
+    if value is None:
+        return
+    if value < 1:
+        raise SpecError(file, key, f"must be at least 1, not {excerpt(value)}")
+    if value > MAX_FEATURES:
+        raise SpecError(file, key, f"{value} is more elements than a layer's input or output "
+                        f"may have", allowed=f"at most {MAX_FEATURES}")
 
 
 def _check_pe(layer, out: int, path: str, file):
     if layer.pe is not None and (layer.pe < 1 or out % layer.pe):
-        raise SpecError(file, f"{path}.pe", f"pe must divide out={out}, not {layer.pe!r}",
+        raise SpecError(file, f"{path}.pe", f"pe must divide out={out}, not {excerpt(layer.pe)}",
                         allowed=_divisors(out))
 
 
@@ -349,7 +421,7 @@ class ModelSpec:
                             allowed="1")
         if self.zero_raising < 0:
             raise SpecError(file, f"{path}.zero_raising",
-                            f"must be at least 0, not {self.zero_raising!r}")
+                            f"must be at least 0, not {excerpt(self.zero_raising)}")
         if self.zero_raising > 0 and self.activation != "binary":
             raise SpecError(file, f"{path}.zero_raising",
                             f"needs activation: binary ({self.activation} activations have no "
@@ -390,21 +462,22 @@ class TrainSpec:
                             "cannot be given together with checkpoint (give one of the two)")
         if not self.concrete_temperature > 0:
             raise SpecError(file, f"{path}.concrete_temperature",
-                            f"must be positive, not {self.concrete_temperature!r}")
+                            f"must be positive, not {excerpt(self.concrete_temperature)}")
         if self.init_scale is not None and not self.init_scale > 0:
             raise SpecError(file, f"{path}.init_scale",
-                            f"must be positive, not {self.init_scale!r}")
+                            f"must be positive, not {excerpt(self.init_scale)}")
         if self.time_shift < 0:
             raise SpecError(file, f"{path}.time_shift",
-                            f"must be at least 0, not {self.time_shift!r}")
+                            f"must be at least 0, not {excerpt(self.time_shift)}")
         for key in ("epochs", "batch_size"):
             if getattr(self, key) < 1:
-                raise SpecError(file, f"{path}.{key}", f"must be at least 1, not {getattr(self, key)!r}")
+                raise SpecError(file, f"{path}.{key}",
+                                f"must be at least 1, not {excerpt(getattr(self, key))}")
         if not self.lr > 0:
-            raise SpecError(file, f"{path}.lr", f"must be positive, not {self.lr!r}")
+            raise SpecError(file, f"{path}.lr", f"must be positive, not {excerpt(self.lr)}")
         if self.noise_sigma < 0:
             raise SpecError(file, f"{path}.noise_sigma",
-                            f"must be at least 0, not {self.noise_sigma!r}")
+                            f"must be at least 0, not {excerpt(self.noise_sigma)}")
 
 
 @dataclass(frozen=True)
@@ -429,21 +502,24 @@ class HardwareSpec:
     seed: int = 1
 
     def check(self, path: str, file):
-        if self.fifo_depth < 1:
-            raise SpecError(file, f"{path}.fifo_depth", f"must be at least 1, not {self.fifo_depth!r}")
+        if not 1 <= self.fifo_depth <= MAX_FIFO_DEPTH:
+            raise SpecError(file, f"{path}.fifo_depth",
+                            f"must lie in 1..{MAX_FIFO_DEPTH}, not {excerpt(self.fifo_depth)}")
         if self.target_cycles is not None and self.target_fps is not None:
             raise SpecError(file, f"{path}.target_fps",
                             "cannot be given together with target_cycles (give one of the two)")
         if self.target_cycles is not None and self.target_cycles < 1:
             raise SpecError(file, f"{path}.target_cycles",
-                            f"must be at least 1, not {self.target_cycles!r}")
+                            f"must be at least 1, not {excerpt(self.target_cycles)}")
         if self.target_fps is not None and not self.target_fps > 0:
-            raise SpecError(file, f"{path}.target_fps", f"must be positive, not {self.target_fps!r}")
+            raise SpecError(file, f"{path}.target_fps",
+                            f"must be positive, not {excerpt(self.target_fps)}")
         if self.clock_mhz is not None and not 1 <= self.clock_mhz <= 400:
             raise SpecError(file, f"{path}.clock_mhz",
-                            f"must lie in 1..400 MHz, not {self.clock_mhz!r}")
+                            f"must lie in 1..400 MHz, not {excerpt(self.clock_mhz)}")
         if not 0 <= self.seed < 2 ** 31:
-            raise SpecError(file, f"{path}.seed", f"must lie in 0..2**31-1, not {self.seed!r}")
+            raise SpecError(file, f"{path}.seed",
+                            f"must lie in 0..2**31-1, not {excerpt(self.seed)}")
 
 
 @dataclass(frozen=True)
@@ -453,7 +529,8 @@ class VerifySpec:
 
     def check(self, path: str, file):
         if self.frames is not None and self.frames < 1:
-            raise SpecError(file, f"{path}.frames", f"must be at least 1, not {self.frames!r}")
+            raise SpecError(file, f"{path}.frames",
+                            f"must be at least 1, not {excerpt(self.frames)}")
 
 
 @dataclass(frozen=True)
@@ -483,26 +560,30 @@ class CimSpec:
     def check(self, path: str, file):
         for key in ("rows", "columns", "wordlines"):
             value = getattr(self, key)
-            if value < 1:
-                raise SpecError(file, f"{path}.{key}", f"must be at least 1, not {value!r}")
+            if not 1 <= value <= MAX_CIM_SIDE:
+                raise SpecError(file, f"{path}.{key}",
+                                f"must lie in 1..{MAX_CIM_SIDE}, not {excerpt(value)}")
         if self.rows % self.wordlines:
             raise SpecError(file, f"{path}.wordlines",
-                            f"must divide rows={self.rows}, not {self.wordlines!r}",
+                            f"must divide rows={self.rows}, not {excerpt(self.wordlines)}",
                             allowed=_divisors(self.rows))
         if not 1 <= self.adc_bits <= 8:
-            raise SpecError(file, f"{path}.adc_bits", f"must lie in 1..8, not {self.adc_bits!r}")
+            raise SpecError(file, f"{path}.adc_bits",
+                            f"must lie in 1..8, not {excerpt(self.adc_bits)}")
         for key in ("weight_bits", "act_bits"):
             value = getattr(self, key)
             if value not in (1, 2):
-                raise SpecError(file, f"{path}.{key}", f"must be 1 or 2, not {value!r}",
+                raise SpecError(file, f"{path}.{key}", f"must be 1 or 2, not {excerpt(value)}",
                                 allowed="1, 2")
         if self.weight_bits > self.columns:
             raise SpecError(file, f"{path}.columns", f"must hold the {self.weight_bits} bit-sliced "
-                            f"columns of a weight, not {self.columns!r}")
+                            f"columns of a weight, not {excerpt(self.columns)}")
         if self.sigma < 0:
-            raise SpecError(file, f"{path}.sigma", f"must be at least 0, not {self.sigma!r}")
+            raise SpecError(file, f"{path}.sigma", f"must be at least 0, not {excerpt(self.sigma)}")
         if self.adc_range is not None and not self.adc_range > 0:
-            raise SpecError(file, f"{path}.adc_range", f"must be positive, not {self.adc_range!r}")
+            raise SpecError(file, f"{path}.adc_range",
+                            f"must be positive, not {excerpt(self.adc_range)}")
+        _check_seed(self.seed, f"{path}.seed", file)
 
 
 @dataclass(frozen=True)
@@ -523,8 +604,10 @@ class Spec:
 
     def check(self, path: str, file):
         # The name is the default output folder, build/<name>: one plain folder name.
-        if self.name in ("", ".", "..") or any(c in self.name for c in "/\\"):
-            raise SpecError(file, "name", f"must be a plain folder name, not {self.name!r}")
+        if not NAME_PATTERN.fullmatch(self.name):
+            raise SpecError(file, "name", f"must be a plain folder name, not {excerpt(self.name)}",
+                            allowed=NAME_ALLOWED)
+        _check_seed(self.seed, "seed", file)
         layers = _check_cim(self, _walk_shapes(self, file), file)
         object.__setattr__(self, "model", dataclasses.replace(self.model, layers=layers))
 
@@ -549,6 +632,12 @@ class Spec:
         return (base / self.train.prebuilt).resolve()
 
 
+def _check_seed(seed: int, key: str, file):
+    if not 0 <= seed <= SEED_MAX:
+        raise SpecError(file, key, f"must lie in 0..2**32-1, not {excerpt(seed)}",
+                        allowed=f"0..{SEED_MAX}")
+
+
 def _shape_text(pair) -> str:
     return f"{pair[0]}x{pair[1]}"
 
@@ -563,6 +652,7 @@ def _walk_shapes(spec: Spec, file) -> tuple:
     layers = spec.model.layers
     shape = spec.data.shape
     resolved = []
+    weight_bits = 0
     for index, layer in enumerate(layers):
         path = f"model.layers[{index}]"
         channels, height, width = shape
@@ -576,9 +666,12 @@ def _walk_shapes(spec: Spec, file) -> tuple:
                     what = f"layers[{index - 1}].out"
                 else:
                     what = f"layers[{index - 1}]'s {_image_text(shape)} output flattened"
-                raise SpecError(file, f"{path}.in", f"is {layer.in_features} but {what} is {features}",
+                raise SpecError(file, f"{path}.in",
+                                f"is {layer.in_features} but {what} is {features}",
                                 allowed=str(features))
             layer = dataclasses.replace(layer, in_features=features, in_shape=shape)
+            weight_bits += _check_weights(layer, f"out*in={layer.out_features}*{features}",
+                                          weight_bits, path, file)
             _check_simd(layer, f"in={features}", path, file)
             shape = (layer.out_features, 1, 1)
         elif isinstance(layer, ConvSpec):
@@ -596,6 +689,10 @@ def _walk_shapes(spec: Spec, file) -> tuple:
                                 f"input padded by {_shape_text(layer.padding)}",
                                 allowed=f"at most {height + 2 * ph}x{width + 2 * pw}")
             layer = dataclasses.replace(layer, in_channels=channels, in_shape=shape)
+            weight_bits += _check_weights(
+                layer, f"out*kernel*in={layer.out_channels}*{kh}*{kw}*{channels}", weight_bits,
+                path, file)
+            _check_features(layer.out_shape, f"{path}.out", file)
             _check_simd(layer, f"the matrix width kernel*in={kh}*{kw}*{channels}={layer.matrix_width}",
                         path, file)
             shape = layer.out_shape
@@ -616,14 +713,37 @@ def _walk_shapes(spec: Spec, file) -> tuple:
     if not isinstance(layers[last], LinearSpec):
         raise SpecError(file, f"model.layers[{last}].type",
                         f"the last layer gives the class scores and must be linear, "
-                        f"not {layers[last].type!r}", allowed="linear")
+                        f"not {excerpt(layers[last].type)}", allowed="linear")
     if shape[0] != spec.data.classes:
         raise SpecError(file, f"model.layers[{last}].out",
-                        f"is {shape[0]} but dataset {spec.data.dataset!r} has "
+                        f"is {shape[0]} but dataset {excerpt(spec.data.dataset)} has "
                         f"{spec.data.classes} classes", allowed=str(spec.data.classes))
     if spec.data.thermometer:
         _check_thermometer(spec, resolved[0], file)
     return tuple(resolved)
+
+
+def _check_weights(layer, product_text: str, before: int, path: str, file) -> int:
+    """A layer's weight bits (out * matrix width), refused beyond :data:`MAX_LAYER_WEIGHT_BITS`
+    or when they bring the network's (``before`` until this layer) beyond
+    :data:`MAX_WEIGHT_BITS`: the bits it trains, exports and builds."""
+    out = layer.out_features if isinstance(layer, LinearSpec) else layer.out_channels
+    bits = out * layer.matrix_width
+    if bits > MAX_LAYER_WEIGHT_BITS:
+        raise SpecError(file, f"{path}.out", f"{product_text}={bits} weight bits, more than a "
+                        "layer may have", allowed=f"at most {MAX_LAYER_WEIGHT_BITS} per layer")
+    if before + bits > MAX_WEIGHT_BITS:
+        raise SpecError(file, f"{path}.out", f"{product_text}={bits} weight bits bring the "
+                        f"network to {before + bits}, more than it may have",
+                        allowed=f"at most {MAX_WEIGHT_BITS} in all")
+    return bits
+
+
+def _check_features(shape, key: str, file):
+    """A layer's output (channels, height, width), refused beyond :data:`MAX_FEATURES`."""
+    if math.prod(shape) > MAX_FEATURES:
+        raise SpecError(file, key, f"gives a {_image_text(shape)} output of {math.prod(shape)} "
+                        "elements, more than a layer may", allowed=f"at most {MAX_FEATURES}")
 
 
 def _check_thermometer(spec: Spec, first, file):
@@ -642,9 +762,8 @@ def _check_thermometer(spec: Spec, first, file):
         elements = first.matrix_width // code
         raise SpecError(file, "model.layers[0].simd",
                         f"must be a multiple of the thermometer code's {code} bits (whole "
-                        f"codes per cycle), not {first.simd!r}",
-                        allowed=", ".join(str(code * d) for d in range(1, elements + 1)
-                                          if elements % d == 0))
+                        f"codes per cycle), not {excerpt(first.simd)}",
+                        allowed=_divisors(elements, scale=code))
 
 
 def _check_cim(spec: Spec, layers: tuple, file) -> tuple:
@@ -664,11 +783,11 @@ def _check_cim(spec: Spec, layers: tuple, file) -> tuple:
                                 f"cim layer {path}", allowed=_divisors(width))
             if layer.simd is not None and layer.simd != cim.wordlines:
                 raise SpecError(file, f"{path}.simd", f"a cim layer reads cim.wordlines="
-                                f"{cim.wordlines} elements per cycle, not {layer.simd!r}",
+                                f"{cim.wordlines} elements per cycle, not {excerpt(layer.simd)}",
                                 allowed=str(cim.wordlines))
             if layer.ram_style != "auto":
                 raise SpecError(file, f"{path}.ram_style", "a cim layer's weights are in the "
-                                f"macro, not in a RAM: {layer.ram_style!r} does not apply",
+                                f"macro, not in a RAM: {excerpt(layer.ram_style)} does not apply",
                                 allowed="auto")
             layer = dataclasses.replace(layer, simd=cim.wordlines)
             if layer.folded_pe * cim.weight_bits > cim.columns:
@@ -688,12 +807,37 @@ def _check_cim(spec: Spec, layers: tuple, file) -> tuple:
 def _check_simd(layer, width_text: str, path: str, file):
     width = layer.matrix_width
     if layer.simd is not None and (layer.simd < 1 or width % layer.simd):
-        raise SpecError(file, f"{path}.simd", f"simd must divide {width_text}, not {layer.simd!r}",
+        raise SpecError(file, f"{path}.simd",
+                        f"simd must divide {width_text}, not {excerpt(layer.simd)}",
                         allowed=_divisors(width))
 
 
-def _divisors(n: int) -> str:
-    return ", ".join(str(d) for d in range(1, n + 1) if n % d == 0)
+#: Trial divisions :func:`_divisors` makes at most (it finds every divisor of n <= this**2).
+_DIVISOR_SEARCH = 1 << 16
+#: Allowed values :func:`_divisors` lists in full; more are shortened.
+_DIVISORS_SHOWN = 16
+
+
+def _divisors(n: int, scale: int = 1) -> str:
+    """The divisors of ``n`` (each times ``scale``) as the allowed values of an error: all of
+    them when few, else the smallest and largest few and how many there are. Bounded time for
+    any ``n``: trial division up to sqrt(n), at most :data:`_DIVISOR_SEARCH` steps."""
+    root = math.isqrt(n)
+    small, large = [], []
+    for d in range(1, min(root, _DIVISOR_SEARCH) + 1):
+        if n % d == 0:
+            small.append(d)
+            if d != n // d:
+                large.append(n // d)
+    values = [scale * d for d in small + large[::-1]]
+    if root > _DIVISOR_SEARCH:       # a huge n: its small and large divisors, not the middle
+        shown = [scale * d for d in small[:8]] + ["..."] + [scale * d for d in large[:2][::-1]]
+        return (", ".join(str(v) for v in shown) + f" (the divisors of {n}"
+                + (f", times {scale})" if scale != 1 else ")"))
+    if len(values) <= _DIVISORS_SHOWN:
+        return ", ".join(str(v) for v in values)
+    return (", ".join(str(v) for v in values[:10]) + ", ..., "
+            + ", ".join(str(v) for v in values[-3:]) + f" ({len(values)} values)")
 
 
 def _largest_divisor(n: int, limit: int) -> int:
@@ -740,63 +884,73 @@ def _convert(value, hint, key: str, file):
         tags = _tagged(args)
         if tags is not None:
             if not isinstance(value, dict):
-                raise SpecError(file, key, f"expected a mapping, got {value!r}")
+                raise SpecError(file, key, f"expected a mapping, got {excerpt(value)}")
             if "type" not in value:
                 raise SpecError(file, f"{key}.type", "missing required key", allowed=", ".join(tags))
             tag = value["type"]
-            if isinstance(tag, bool) or tag not in tags:
-                raise SpecError(file, f"{key}.type", f"unknown value {tag!r}", allowed=", ".join(tags))
+            if not isinstance(tag, str) or tag not in tags:
+                raise SpecError(file, f"{key}.type",
+                                f"unknown value {excerpt(tag)}", allowed=", ".join(tags))
             return _build(tags[tag], value, key, file)
-        for arg in args:
-            if arg is type(None):
-                continue
+        for arg in others:
             try:
                 return _convert(value, arg, key, file)
-            except SpecError:
+            except SpecError as error:
+                if len(others) == 1 and not error.problem.startswith("expected "):
+                    raise               # the right type, a wrong value: say what is wrong
                 continue
-        raise SpecError(file, key, f"expected {_type_name(hint)}, got {value!r}")
+        raise SpecError(file, key, f"expected {_type_name(hint)}, got {excerpt(value)}")
     if origin is Literal:
         allowed = typing.get_args(hint)
         if value not in allowed or isinstance(value, bool):
-            raise SpecError(file, key, f"unknown value {value!r}",
+            raise SpecError(file, key, f"unknown value {excerpt(value)}",
                             allowed=", ".join(str(a) for a in allowed))
         return value
     if origin is tuple:
         (item_hint, _ellipsis) = typing.get_args(hint)
         if not isinstance(value, list):
-            raise SpecError(file, key, f"expected a list, got {value!r}")
+            raise SpecError(file, key, f"expected a list, got {excerpt(value)}")
         return tuple(_convert(item, item_hint, f"{key}[{i}]", file) for i, item in enumerate(value))
     if dataclasses.is_dataclass(hint):
         return _build(hint, value, key, file)
     if hint is bool:
         if not isinstance(value, bool):
-            raise SpecError(file, key, f"expected true/false, got {value!r}")
+            raise SpecError(file, key, f"expected true/false, got {excerpt(value)}")
         return value
     if hint is int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise SpecError(file, key, f"expected an integer, got {value!r}")
+            raise SpecError(file, key, f"expected an integer, got {excerpt(value)}")
+        if abs(value) > MAX_INT:
+            raise SpecError(file, key, f"{excerpt(value)} is out of range",
+                            allowed=f"integers of at most {MAX_INT} (2**63-1) either side of 0")
         return value
     if hint is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise SpecError(file, key, f"expected a number, got {value!r}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                or (isinstance(value, int) and abs(value) > MAX_INT) or not math.isfinite(value):
+            raise SpecError(file, key, f"expected a number, got {excerpt(value)}",
+                            allowed="finite numbers" if isinstance(value, (int, float)) else None)
         return float(value)
     if hint is str:
         if not isinstance(value, str):
-            raise SpecError(file, key, f"expected a string, got {value!r}")
+            raise SpecError(file, key, f"expected a string, got {excerpt(value)}")
+        # (the name has its own, narrower pattern: Spec.check)
+        if key != "name" and (len(value) > MAX_STRING or _CONTROL.search(value)):
+            raise SpecError(file, key, f"{excerpt(value, 60)} is not a usable name or path",
+                            allowed=f"at most {MAX_STRING} characters, no control characters")
         return value
     raise TypeError(f"spec field type {hint!r} is not supported")  # programming error
 
 
 def _build(cls, mapping, key: str, file):
     if not isinstance(mapping, dict):
-        raise SpecError(file, key or "(top level)", f"expected a mapping, got {mapping!r}")
+        raise SpecError(file, key or "(top level)", f"expected a mapping, got {excerpt(mapping)}")
     hints = typing.get_type_hints(cls)
     fields = [f for f in dataclasses.fields(cls) if not f.metadata.get("internal")]
     by_key = {_yaml_key(f): f for f in fields}
     for name in mapping:
         if name not in by_key:
             problem = f"unknown key for {cls.what}" if hasattr(cls, "what") else "unknown key"
-            raise SpecError(file, _join(key, str(name)), problem, allowed=", ".join(by_key))
+            raise SpecError(file, _join(key, key_text(name)), problem, allowed=", ".join(by_key))
     values = {}
     for yaml_key, f in by_key.items():
         if yaml_key in mapping:
@@ -809,6 +963,17 @@ def _build(cls, mapping, key: str, file):
     return obj
 
 
+def key_text(name) -> str:
+    """A mapping key from a file as an error names it: as written when it is a short word,
+    else quoted and cut short (:func:`excerpt`)."""
+    if isinstance(name, str) and _KEY.fullmatch(name):
+        return name
+    return excerpt(name, 40)
+
+
+_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,39}")
+
+
 def _join(prefix: str, name: str) -> str:
     return f"{prefix}.{name}" if prefix else name
 
@@ -816,29 +981,132 @@ def _join(prefix: str, name: str) -> str:
 def parse_spec(mapping, *, file="<spec>", default_name: str = "spec") -> Spec:
     """Validate a mapping (parsed YAML) into a :class:`Spec`."""
     if isinstance(mapping, dict) and "name" not in mapping:
+        if not NAME_PATTERN.fullmatch(default_name):
+            raise SpecError(file, "name", f"missing, and the file's name "
+                            f"{excerpt(default_name, 60)} is not a plain folder name to take "
+                            "instead: give the spec a name", allowed=NAME_ALLOWED)
         mapping = {"name": default_name, **mapping}
     # Children are checked while building, the whole spec (layer shapes) last.
     return _build(Spec, mapping, "", file)
 
 
-def load_spec(path) -> Spec:
-    """Read and validate a spec file; raises :class:`SpecError` with a one-line message."""
-    path = Path(path)
-    if not path.is_file():
-        raise SpecError(path, None, "no such spec file")
+class _BoundedLoader(yaml.SafeLoader):
+    """PyYAML's SafeLoader, refusing a document nested more than :data:`MAX_YAML_DEPTH` levels
+    deep (the composer recurses per level)."""
+
+    def __init__(self, stream):
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent, index):
+        self._depth += 1
+        try:
+            if self._depth > MAX_YAML_DEPTH:
+                raise yaml.composer.ComposerError(
+                    None, None, f"nested more than {MAX_YAML_DEPTH} levels deep",
+                    self.peek_event().start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+def _children(node) -> list:
+    if isinstance(node, yaml.SequenceNode):
+        return node.value
+    if isinstance(node, yaml.MappingNode):
+        return [child for pair in node.value for child in pair]
+    return []
+
+
+def _expanded_nodes(root) -> int | None:
+    """Nodes of a composed document with every alias expanded, counted in time linear in the
+    nodes written (an alias is one shared node), at most ``MAX_YAML_NODES + 1``; ``None`` when
+    an alias refers to a node that contains it."""
+    sizes, open_nodes, stack = {}, set(), [(root, False)]
+    while stack:
+        node, closing = stack.pop()
+        if closing:
+            open_nodes.discard(id(node))
+            sizes[id(node)] = min(1 + sum(sizes[id(child)] for child in _children(node)),
+                                  MAX_YAML_NODES + 1)
+        elif id(node) not in sizes:
+            open_nodes.add(id(node))
+            stack.append((node, True))
+            for child in _children(node):
+                if id(child) in open_nodes:
+                    return None
+                stack.append((child, False))
+    return sizes[id(root)]
+
+
+def read_yaml(path: Path, *, what: str = "spec", quote_problems: bool = True):
+    """The YAML document in file ``path`` (a ``what`` file), read with PyYAML's safe loader.
+
+    Refused, each in one :class:`SpecError` line naming the file, before any object is built:
+    a file over :data:`MAX_YAML_BYTES`, not UTF-8, invalid YAML, nested deeper than
+    :data:`MAX_YAML_DEPTH`, an alias that contains itself, or aliases that expand to more than
+    :data:`MAX_YAML_NODES` nodes (a "billion laughs" file of a few hundred bytes). With
+    ``quote_problems`` false, a YAML error gives its line and column but not PyYAML's words,
+    which may quote the file (for a file that may be no ``what`` file at all)."""
     try:
+        size = path.stat().st_size
+        if size > MAX_YAML_BYTES:
+            raise SpecError(path, None, f"is {size} bytes, more than a {what} file may have",
+                            allowed=f"at most {MAX_YAML_BYTES} bytes")
         text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise SpecError(path, None, f"cannot read spec file: {error}") from None
+    except OSError as error:
+        raise SpecError(path, None, f"cannot read {what} file: "
+                        f"{error.strerror or type(error).__name__}") from None
+    except UnicodeDecodeError:
+        raise SpecError(path, None, f"not a {what} file (UTF-8 text expected)") from None
+    loader = _BoundedLoader(text)
     try:
-        mapping = yaml.safe_load(text)
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        nodes = _expanded_nodes(node)
+        if nodes is None or nodes > MAX_YAML_NODES:
+            if nodes is None:
+                raise SpecError(path, None, "invalid YAML: an alias refers to a node that "
+                                "contains it")
+            raise SpecError(path, None, f"invalid YAML: its aliases expand to more than "
+                            f"{MAX_YAML_NODES} nodes",
+                            allowed=f"at most {MAX_YAML_NODES} nodes with aliases expanded")
+        return loader.construct_document(node)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(error, "problem", None) or "cannot parse"
+        if not quote_problems:
+            raise SpecError(path, None, f"not a {what} file (invalid YAML{where})") from None
+        problem = excerpt(getattr(error, "problem", None) or "cannot parse", 100).strip("'\"")
         raise SpecError(path, None, f"invalid YAML{where}: {problem}") from None
+    except (ValueError, OverflowError, RecursionError) as error:
+        # PyYAML's constructors: an integer of over 4300 digits, a date like 2024-13-45
+        problem = str(error).split(";")[0][:100] if quote_problems else "a value"
+        raise SpecError(path, None, f"invalid YAML: {problem}") from None
+    finally:
+        loader.dispose()
+
+
+def load_spec(path) -> Spec:
+    """Read and validate a spec file; raises :class:`SpecError` with a one-line message."""
+    path = Path(path)
+    try:
+        is_file = path.is_file()
+    except (OSError, ValueError):           # a name too long for the file system
+        is_file = False
+    if not is_file:
+        raise SpecError(path, None, "no such spec file")
+    mapping = read_yaml(path)
     spec = parse_spec(mapping, file=path, default_name=path.stem)
     if spec.data.path is not None:          # a data folder is relative to the spec file
-        data = dataclasses.replace(spec.data, path=str((path.parent / spec.data.path).resolve()))
-        spec = dataclasses.replace(spec, data=data)
+        folder = Path(os.path.abspath(path.parent / spec.data.path))
+        try:
+            is_dir = folder.is_dir()
+            folder = folder.resolve()
+        except (OSError, ValueError):
+            is_dir = False
+        if not is_dir:
+            raise SpecError(path, "data.path", f"no folder {folder}")
+        spec = dataclasses.replace(spec, data=dataclasses.replace(spec.data, path=str(folder)))
     return dataclasses.replace(spec, path=path.resolve())

@@ -82,7 +82,7 @@ def test_unknown_top_level_key(tmp_path, capsys):
     (("data", "dataset"), "cifar", "data.dataset: unknown value 'cifar' (allowed: digits, mnist5k, speech_commands)"),
     (("model", "layers"), {"type": "linear"}, "model.layers: expected a list"),
     (("data", "path"), "/somewhere", "data.path: is for dataset speech_commands, not digits"),
-    (("data", "speakers"), 3, "data.speakers: must be at least 10, not 3"),
+    (("data", "speakers"), 3, "data.speakers: must lie in 10..100000, not 3"),
 ])
 def test_wrong_type(tmp_path, capsys, key, value, message):
     mapping = _example()
@@ -312,6 +312,7 @@ def test_speech_data_path_is_relative_to_the_spec(tmp_path):
     from hwgen.spec import load_spec
     folder = tmp_path / "specs"
     folder.mkdir()
+    (tmp_path / "speech").mkdir()
     path = folder / "kws.yaml"
     path.write_text(yaml.safe_dump({
         "data": {"dataset": "speech_commands", "path": "../speech", "input_bits": 4},
