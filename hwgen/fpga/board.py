@@ -5,18 +5,24 @@ comes in, the oscillator and the design clock, and the resource names of the LED
 UART that the board tops in :mod:`hwgen.fpga.top` drive, the UART's default baud rate and the
 programmer's name for the board. All pins come from the platform class; a board file never
 lists pins.
+
+The platform is one of amaranth-boards' platform classes (:func:`platform_modules`): a board
+file cannot make hwgen import any other module. A file that is no board file is refused
+without quoting it (a ``--board`` may name any readable file).
 """
+import functools
 import importlib
+import pkgutil
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from ..errors import SpecError
 from ..resources import data_dir
+from ..spec import excerpt, key_text, read_yaml
 from .uart import uart_divisor
 
-__all__ = ["Board", "load_board", "available_boards", "PLL_OUTPUT_MHZ"]
+__all__ = ["Board", "load_board", "available_boards", "platform_modules", "PLL_OUTPUT_MHZ"]
 
 # EHXPLLL output range (Project Trellis' ecppll); also the range a design clock may take.
 PLL_OUTPUT_MHZ = (10.0, 400.0)
@@ -106,13 +112,43 @@ class Board:
         return self.clock_mhz != self.oscillator_mhz
 
     def platform_class(self) -> type:
-        """Import and return the Amaranth platform class of this variant."""
-        module_name, _, class_name = self.platform.partition(":")
+        """Import and return the Amaranth platform class of this variant: a ``*Platform``
+        class of one of amaranth-boards' board modules (:func:`platform_modules`), the only
+        modules it imports."""
+        match = _PLATFORM.fullmatch(self.platform)
+        if match is None or match["module"] not in platform_modules():
+            raise SpecError(self.name, "platform", f"{excerpt(self.platform)} is not an "
+                            "amaranth-boards platform class", allowed=PLATFORM_ALLOWED)
+        module_name, class_name = f"amaranth_boards.{match['module']}", match["cls"]
         try:
-            return getattr(importlib.import_module(module_name), class_name)
+            platform = getattr(importlib.import_module(module_name), class_name)
         except (ImportError, AttributeError) as error:
             raise SpecError(self.name, "platform",
-                            f"cannot import {self.platform!r}: {error}") from None
+                            f"cannot import {excerpt(self.platform)}: {error}") from None
+        from amaranth.build import Platform
+        if not (isinstance(platform, type) and issubclass(platform, Platform)):
+            raise SpecError(self.name, "platform", f"{excerpt(self.platform)} is not an "
+                            "Amaranth platform class", allowed=PLATFORM_ALLOWED)
+        return platform
+
+
+#: ``amaranth_boards.<module>:<Name>Platform``: what a board file's ``platform`` may name.
+_PLATFORM = re.compile(r"amaranth_boards\.(?P<module>[A-Za-z0-9_]+):"
+                       r"(?P<cls>[A-Za-z_][A-Za-z0-9_]*Platform)")
+PLATFORM_ALLOWED = ("amaranth_boards.<board module>:<Name>Platform, e.g. "
+                    "amaranth_boards.ulx3s:ULX3S_85F_Platform")
+
+
+@functools.cache
+def platform_modules() -> frozenset[str]:
+    """amaranth-boards' board modules (``ulx3s``, ``icebreaker``, ...), found without
+    importing them: the modules a board file's ``platform`` may name."""
+    try:
+        import amaranth_boards
+    except ImportError:
+        return frozenset()
+    return frozenset(module.name for module in pkgutil.iter_modules(amaranth_boards.__path__)
+                     if not module.ispkg and module.name not in ("resources", "test"))
 
 
 # key -> (accepted Python types, what to say when it is wrong)
@@ -150,21 +186,27 @@ def _board_path(name_or_path) -> Path:
                        or "/" in text or "\\" in text)
     if looks_like_path:
         path = Path(name_or_path)
-        if not path.is_file():
+        try:
+            found = path.is_file()
+        except (OSError, ValueError):       # a name too long for the file system
+            found = False
+        if not found:
             raise SpecError(path, "board", "board file not found")
         return path
     names = available_boards()
     if text not in names:
-        raise SpecError(text, "board", f"unknown board {text!r}",
+        shown = text if text.isprintable() else excerpt(text)
+        raise SpecError(shown, "board", f"unknown board {excerpt(text)}",
                         allowed=", ".join(names) or "none installed")
     return data_dir("boards") / f"{text}.yaml"
 
 
 def _check_number(path, key, value, *, low=None, high=None):
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise SpecError(path, key, f"expected a number, not {value!r}")
+        raise SpecError(path, key, f"expected a number, not {excerpt(value)}")
     if (low is not None and value < low) or (high is not None and value > high):
-        raise SpecError(path, key, f"{value!r} is out of range", allowed=f"{low:g}..{high:g} MHz")
+        raise SpecError(path, key, f"{excerpt(value)} is out of range",
+                        allowed=f"{low:g}..{high:g} MHz")
 
 
 def load_board(name_or_path, *, variant: str | None = None,
@@ -188,50 +230,57 @@ def load_board(name_or_path, *, variant: str | None = None,
         unknown variant, clock out of range.
     """
     path = _board_path(name_or_path)
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as error:
-        raise SpecError(path, None, f"cannot read board file: {error}".splitlines()[0]) from None
+    # Any readable file may be named here: nothing of a file that is no board file is quoted.
+    raw = read_yaml(path, what="board", quote_problems=False)
     if not isinstance(raw, dict):
-        raise SpecError(path, None, "a board file must be a mapping of keys to values")
+        raise SpecError(path, None, "not a board file (a YAML mapping of keys to values "
+                        "expected)")
+    if not any(isinstance(key, str) and key in _SCHEMA for key in raw):
+        raise SpecError(path, None, "not a board file (none of its keys is a board file's)",
+                        allowed=", ".join(_SCHEMA))
     allowed = ", ".join(_SCHEMA)
     for key in raw:
         if key not in _SCHEMA:
-            raise SpecError(path, str(key), "unknown key", allowed=allowed)
+            raise SpecError(path, key_text(key), "unknown key", allowed=allowed)
     for key, (types, wanted) in _SCHEMA.items():
         if key not in raw:
             raise SpecError(path, key, "missing key")
         value = raw[key]
         if isinstance(value, bool) or not isinstance(value, types):
-            raise SpecError(path, key, f"expected {wanted}, not {value!r}")
+            raise SpecError(path, key, f"expected {wanted}, not {excerpt(value)}")
+        if isinstance(value, str) and not (value.isprintable() and len(value) <= 200):
+            raise SpecError(path, key, f"expected {wanted} of at most 200 characters, none of "
+                            f"them a control character, not {excerpt(value)}")
 
     variants = {str(name): device for name, device in raw["variants"].items()}
     for name, device in variants.items():
-        if not isinstance(device, str):
-            raise SpecError(path, f"variants.{name}", f"expected a device name, not {device!r}")
+        if not (isinstance(device, str) and _WORD.fullmatch(name) and _WORD.fullmatch(device)):
+            raise SpecError(path, f"variants.{key_text(name)}", "expected a variant name and "
+                            f"a device name, not {excerpt(name)}: {excerpt(device)}",
+                            allowed="names of letters, digits, _ and -")
     chosen = raw["variant"] if variant is None else variant
     if chosen not in variants:
         key = "variant"
-        raise SpecError(path, key, f"unknown variant {chosen!r}", allowed=", ".join(variants))
+        raise SpecError(path, key, f"unknown variant {excerpt(chosen)}",
+                        allowed=", ".join(variants))
 
     clock = raw["clock_mhz"] if clock_mhz is None else clock_mhz
     low, high = PLL_OUTPUT_MHZ
     _check_number(path, "clock_mhz", clock, low=low, high=high)
     _check_number(path, "oscillator_mhz", raw["oscillator_mhz"], low=1, high=high)
     if raw["leds"] < 8:
-        raise SpecError(path, "leds", f"the board tops need at least 8 LEDs, not {raw['leds']!r}")
+        raise SpecError(path, "leds", f"the board tops need at least 8 LEDs, not "
+                        f"{excerpt(raw['leds'])}")
     if raw["uart_baud"] <= 0:
-        raise SpecError(path, "uart_baud", f"must be positive, not {raw['uart_baud']!r}")
+        raise SpecError(path, "uart_baud", f"must be positive, not {excerpt(raw['uart_baud'])}")
     try:
         uart_divisor(clock * 1e6, raw["uart_baud"])
     except ValueError as error:
         raise SpecError(path, "uart_baud", str(error)) from None
-    try:
-        platform = raw["platform"].format(variant=chosen)
-    except (KeyError, IndexError, ValueError) as error:
-        raise SpecError(path, "platform", f"bad template {raw['platform']!r}: {error}") from None
+    # {variant} is replaced, nothing else: str.format would let a file ask for any width.
+    platform = raw["platform"].replace("{variant}", chosen)
     if ":" not in platform:
-        raise SpecError(path, "platform", f"expected 'module:Class', not {platform!r}")
+        raise SpecError(path, "platform", f"expected 'module:Class', not {excerpt(platform)}")
 
     board = Board(
         name=raw["name"], description=raw["description"], platform=platform,
@@ -243,5 +292,8 @@ def load_board(name_or_path, *, variant: str | None = None,
     try:
         board.platform_class()
     except SpecError as error:
-        raise SpecError(path, "platform", error.problem) from None
+        raise SpecError(path, "platform", error.problem, allowed=error.allowed) from None
     return board
+
+
+_WORD = re.compile(r"[A-Za-z0-9_-]{1,40}")

@@ -136,7 +136,7 @@ def test_clock_out_of_range(clock_mhz):
 def test_not_a_mapping(tmp_path):
     path = tmp_path / "list.yaml"
     path.write_text("- ulx3s\n")
-    with pytest.raises(SpecError, match="must be a mapping"):
+    with pytest.raises(SpecError, match=r"not a board file \(a YAML mapping"):
         load_board(path)
 
 
@@ -157,6 +157,17 @@ def test_board_rejects_bad_values():
 
 def test_platform_must_import(tmp_path):
     path = write_board(tmp_path, platform="amaranth_boards.ulx3s:ULX3S_{variant}_Board")
-    with pytest.raises(SpecError, match=r"myboard.yaml: platform: cannot import "
-                                        r"'amaranth_boards.ulx3s:ULX3S_85F_Board'"):
+    with pytest.raises(SpecError, match=r"myboard.yaml: platform: "
+                                        r"'amaranth_boards.ulx3s:ULX3S_85F_Board' is not an "
+                                        r"amaranth-boards platform class \(allowed: "):
         load_board(path)
+    path = write_board(tmp_path, platform="amaranth_boards.ulx3s:ULX3S_{variant}X_Platform")
+    with pytest.raises(SpecError, match=r"myboard.yaml: platform: cannot import "
+                                        r"'amaranth_boards.ulx3s:ULX3S_85FX_Platform'"):
+        load_board(path)
+
+
+def test_platform_modules_are_amaranth_boards_board_modules():
+    from hwgen.fpga.board import platform_modules
+    assert {"ulx3s", "icebreaker", "versa_ecp5"} <= platform_modules()
+    assert not {"test", "resources", "extensions"} & platform_modules()
