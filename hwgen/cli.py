@@ -89,8 +89,14 @@ def _load_board(option: str | None, spec):
 
 def _run(args) -> int:
     from .flow import Workspace
-    from .spec import load_spec
+    from .spec import SEED_MAX, load_spec
     spec = load_spec(args.spec)
+    if args.seed is not None and not 0 <= args.seed <= SEED_MAX:
+        raise SpecError("--seed", None, f"must lie in 0..2**32-1, not {args.seed}",
+                        allowed=f"0..{SEED_MAX}")
+    if args.command in ("train", "export", "sim", "build"):
+        from .data import check_data     # a data folder the spec names, checked up front
+        check_data(spec)
     # The board is validated before anything runs.
     board = _load_board(args.board, spec) if args.command in ("build", "run", "program") \
         else None

@@ -18,10 +18,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import HwgenError
-from ..spec import DataSpec
+from ..errors import HwgenError, SpecError
+from ..spec import DataSpec, Spec
 
-__all__ = ["Dataset", "load_dataset", "quantize"]
+__all__ = ["Dataset", "load_dataset", "check_data", "quantize"]
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,17 @@ def load_dataset(spec: DataSpec, seed: int) -> Dataset:
     """The frames of ``spec`` (``spec.uncoded_shape``, ``input_bits``-bit elements: a
     thermometer code is the first layer's to make), split by ``seed``."""
     return _load(spec, seed)
+
+
+def check_data(spec: Spec):
+    """Refuse a spec whose data folder :func:`load_dataset` could not read, before anything
+    runs: a :class:`SpecError` naming the spec file and ``data.path`` (the folder's files are
+    read, and may still be refused one by one, when the data loads)."""
+    if spec.data.dataset == "speech_commands" and spec.data.path is not None:
+        from .speech import speech_folder_problem
+        problem = speech_folder_problem(spec.data.path)
+        if problem is not None:
+            raise SpecError(spec.path or "<spec>", "data.path", f"{problem}: {spec.data.path}")
 
 
 def _load(spec: DataSpec, seed: int) -> Dataset:

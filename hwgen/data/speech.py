@@ -16,17 +16,18 @@ same loader reads a real copy and a synthetic one.
 """
 import hashlib
 import re
+import struct
 import wave
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import HwgenError
+from ..errors import HwgenError, SpecError
 
 __all__ = ["KEYWORDS", "CLASSES", "SAMPLE_RATE", "CLIP_SAMPLES", "which_set", "read_wav",
-           "write_wav", "SpeechSplits", "load_speech_commands", "quantize_features",
-           "speech_dataset"]
+           "write_wav", "SpeechSplits", "speech_folder_problem", "load_speech_commands",
+           "quantize_features", "speech_dataset"]
 
 #: The ten keywords of the 12-class task.
 KEYWORDS = ("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
@@ -53,18 +54,37 @@ def which_set(filename: str, validation_percentage: float = 10.0,
     return "training"
 
 
-def read_wav(path) -> np.ndarray:
-    """Samples of a 16-bit mono PCM WAV file as float32 in [-1, 1)."""
+def _open_wav(path):
+    """``wave.open(path)``; a file it cannot read is a :class:`SpecError` naming it."""
     try:
-        with wave.open(str(path), "rb") as file:
-            if file.getsampwidth() != 2 or file.getnchannels() != 1:
-                raise HwgenError(f"{path}: need 16-bit mono PCM, not {file.getnchannels()} "
-                                 f"channel(s) of {8 * file.getsampwidth()} bits")
-            if file.getframerate() != SAMPLE_RATE:
-                raise HwgenError(f"{path}: need {SAMPLE_RATE} Hz, not {file.getframerate()}")
-            frames = file.readframes(file.getnframes())
-    except (OSError, EOFError, wave.Error) as error:
-        raise HwgenError(f"{path}: not a readable WAV file ({error})") from None
+        return wave.open(str(path), "rb")
+    except (OSError, EOFError, wave.Error, ValueError, struct.error) as error:
+        reason = getattr(error, "strerror", None) or str(error) or type(error).__name__
+        raise SpecError(path, None, f"not a readable WAV file ({reason})") from None
+
+
+def read_wav(path) -> np.ndarray:
+    """Samples of a 16-bit mono PCM WAV file as float32 in [-1, 1).
+
+    A file that is no such WAV file, or is shorter than its header says (cut short while
+    copying), is a :class:`SpecError` (bad input) naming the file: the samples it does hold
+    are never padded or read as a whole clip."""
+    with _open_wav(path) as file:
+        if file.getsampwidth() != 2 or file.getnchannels() != 1:
+            raise SpecError(path, None, f"need 16-bit mono PCM, not {file.getnchannels()} "
+                            f"channel(s) of {8 * file.getsampwidth()} bits")
+        if file.getframerate() != SAMPLE_RATE:
+            raise SpecError(path, None, f"need {SAMPLE_RATE} Hz, not {file.getframerate()}")
+        wanted = 2 * file.getnframes()
+        # No more is read than the file can hold, so that a header claiming gigabytes
+        # allocates nothing.
+        try:
+            frames = file.readframes(min(file.getnframes(), Path(path).stat().st_size // 2))
+        except (OSError, EOFError, wave.Error, struct.error) as error:
+            raise SpecError(path, None, f"not a readable WAV file ({error})") from None
+    if len(frames) != wanted:
+        raise SpecError(path, None, f"truncated WAV file: its header says {wanted // 2} "
+                        f"samples ({wanted} bytes), the file holds {len(frames)} bytes of them")
     return np.frombuffer(frames, dtype="<i2").astype(np.float32) / 32768.0
 
 
@@ -103,6 +123,28 @@ def _read_list(root: Path, name: str) -> set[str] | None:
     return {line.strip() for line in path.read_text().splitlines() if line.strip()}
 
 
+def speech_folder_problem(root) -> str | None:
+    """Why ``root`` is no Speech Commands folder :func:`load_speech_commands` can read, in a
+    few words, or ``None``: it must be a folder with one folder per keyword and a
+    ``_background_noise_`` folder of at least one WAV file (their contents are read later)."""
+    root = Path(root)
+    try:
+        if not root.is_dir():
+            return "no Speech Commands folder there"
+        words = {p.name for p in root.iterdir() if p.is_dir()}
+        noise = root / NOISE_FOLDER
+        has_noise = noise.is_dir() and any(noise.glob("*.wav"))
+    except OSError as error:
+        return f"cannot read the folder ({error.strerror or type(error).__name__})"
+    missing = [word for word in KEYWORDS if word not in words]
+    if missing:
+        return (f"no folder for keyword(s) {', '.join(missing)} (a Speech Commands copy has "
+                "one folder per word)")
+    if not has_noise:
+        return f"no {NOISE_FOLDER} folder of WAV files (needed for the _silence_ class)"
+    return None
+
+
 def load_speech_commands(root, *, seed: int = 0, silence_fraction: float = 0.1,
                          unknown_fraction: float = 0.1, max_per_class: int | None = None,
                          progress=None) -> SpeechSplits:
@@ -115,14 +157,11 @@ def load_speech_commands(root, *, seed: int = 0, silence_fraction: float = 0.1,
     from ``seed``.
     """
     root = Path(root)
-    if not root.is_dir():
-        raise HwgenError(f"{root}: no Speech Commands folder there")
+    problem = speech_folder_problem(root)
+    if problem is not None:
+        raise HwgenError(f"{root}: {problem}")
     words = sorted(p.name for p in root.iterdir() if p.is_dir() and p.name != NOISE_FOLDER
                    and not p.name.startswith("."))
-    missing = [word for word in KEYWORDS if word not in words]
-    if missing:
-        raise HwgenError(f"{root}: no folder for keyword(s) {', '.join(missing)} "
-                         f"(a Speech Commands copy has one folder per word)")
     validation, testing = _read_list(root, "validation_list.txt"), _read_list(root, "testing_list.txt")
     rng = np.random.default_rng(seed)
     by_split = {"training": ([], []), "validation": ([], []), "testing": ([], [])}
