@@ -37,8 +37,12 @@ weights the codes 0..3 of ``2c - 3``. Its noise samples are keyed by ``macro_key
 index in the graph) and by the input vector's index since reset.
 """
 import dataclasses
+import hashlib
 import io
 import json
+import math
+import reprlib
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -49,7 +53,7 @@ from ..cim.macro import MacroSpec
 from ..errors import HwgenError
 
 __all__ = ["IR_VERSION", "RAM_STYLES", "ENCODINGS", "MVTU_ENCODINGS", "OPS", "MVTULayer", "SWGLayer",
-           "MaxPoolLayer", "Activation", "Graph", "save_ir", "load_ir"]
+           "MaxPoolLayer", "Activation", "Graph", "save_ir", "load_ir", "IRVersionError"]
 
 IR_VERSION = 5
 
@@ -651,14 +655,24 @@ def _layer_arrays(layer, prefix: str, arrays: dict):
 
 
 def _layer_from(meta: dict, prefix: str, arrays: dict):
+    """The layer of header entry ``meta`` (checked by :func:`_check_header`); its packed
+    weights must have the shape ``mh x mw`` asks for before they are unpacked."""
     cls = OPS[meta["op"]]
     fields = {key: value for key, value in meta.items() if key != "op"}
     if cls is MVTULayer:
         if "macro" in fields:
             fields["macro"] = MacroSpec(**fields["macro"])
         bits = 1 if fields.get("macro") is None else fields["macro"].weight_bits
-        planes = [np.unpackbits(arrays[f"{prefix}.weights" + (f"{j}" if j else "")], axis=1,
-                                count=meta["mw"]).astype(np.uint8) for j in range(bits)]
+        packed = (meta["mh"], -(-meta["mw"] // 8))
+        planes = []
+        for j in range(bits):
+            name = f"{prefix}.weights" + (f"{j}" if j else "")
+            if name not in arrays:
+                raise ValueError(f"its weights ({name}) are missing")
+            if arrays[name].shape != packed or arrays[name].dtype != np.uint8:
+                raise ValueError(f"its packed weights {name} are {arrays[name].dtype} "
+                                 f"{arrays[name].shape}, not uint8 {packed}")
+            planes.append(np.unpackbits(arrays[name], axis=1, count=meta["mw"]).astype(np.uint8))
         weights = sum(plane << j for j, plane in enumerate(planes))
         fields["weights"] = weights.astype(bool) if bits == 1 else weights
         fields["thresholds"] = arrays.get(f"{prefix}.thresholds")
@@ -666,8 +680,45 @@ def _layer_from(meta: dict, prefix: str, arrays: dict):
     return cls(**fields)
 
 
+#: Bounds on what an IR file may describe, far beyond what any FPGA holds, so that a damaged
+#: or crafted header is refused with its figure before anything is allocated:
+#: bytes of one array in the file (decompressed), ...
+MAX_ARRAY_BYTES = 1 << 28
+#: ... bits of one layer's weights (``mh x mw x`` weight bits) or of one macro's cells,
+MAX_MEMORY_BITS = 1 << 30
+#: ... elements of one input frame, the depth of one FIFO, layers and arrays in one file.
+MAX_FRAME_ELEMENTS = 1 << 24
+MAX_FIFO_DEPTH = 1 << 20
+MAX_LAYERS = 1024
+MAX_ARRAYS = 4 * MAX_LAYERS + 4
+
+#: The fields of an IR file's header (``digest`` aside, an array of its own).
+HEADER_FIELDS = ("version", "name", "input_shape", "input_encoding", "input_bits", "classes",
+                 "layers", "fifo_depths", "meta")
+
+#: Types of the ``meta`` entries hwgen reads back (others are kept as they are).
+_META_TYPES = {"key": str, "hardware_key": str, "class_names": list, "fixed_folding": list,
+               "fifo_sizing": dict, "quantization": dict, "float_accuracy": (int, float),
+               "bnn_accuracy": (int, float), "bnn_train_accuracy": (int, float),
+               "golden_accuracy": (int, float)}
+
+
+def _content_digest(arrays: dict) -> str:
+    """sha256 over every array of an IR file (the header ``__ir__`` among them) but the
+    digest: names, dtypes, shapes and bytes."""
+    digest = hashlib.sha256()
+    for name in sorted(arrays):
+        if name == "__digest__":
+            continue
+        array = np.ascontiguousarray(arrays[name])
+        digest.update(f"{name}\0{array.dtype.str}\0{array.shape}\0".encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()
+
+
 def save_ir(graph: Graph, path) -> None:
-    """Write ``graph`` to ``path`` (one ``.npz``; a path or a binary file object)."""
+    """Write ``graph`` to ``path`` (one ``.npz``; a path or a binary file object), with a
+    sha256 of its content (the array ``__digest__``) that :func:`load_ir` checks."""
     frames = graph.test_frames
     arrays = {"test_frames": np.packbits(frames.astype(bool), axis=1) if graph.input_bits == 1
               else frames, "test_labels": graph.test_labels}
@@ -681,6 +732,7 @@ def save_ir(graph: Graph, path) -> None:
               "fifo_depths": None if graph.fifo_depths is None else list(graph.fifo_depths),
               "meta": graph.meta}
     arrays["__ir__"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
+    arrays["__digest__"] = np.frombuffer(_content_digest(arrays).encode(), dtype=np.uint8)
     if hasattr(path, "write"):
         np.savez_compressed(path, **arrays)
     else:
@@ -689,30 +741,171 @@ def save_ir(graph: Graph, path) -> None:
         Path(path).write_bytes(buffer.getvalue())
 
 
-def load_ir(path) -> Graph:
-    """Read an IR file written by :func:`save_ir`."""
+def _one_line(error: BaseException) -> str:
+    text = " ".join(str(error).split())
+    return text or type(error).__name__
+
+
+def _read_arrays(path: Path) -> dict:
+    """The arrays of the ``.npz`` file ``path``. Each is read only once its ``.npy`` header
+    shows a plain integer array within :data:`MAX_ARRAY_BYTES` (no pickles, no object arrays,
+    no allocation a header asks for); the zip's CRC-32 is checked on every one."""
+    arrays = {}
+    with zipfile.ZipFile(path) as archive:
+        members = archive.infolist()
+        if len(members) > MAX_ARRAYS:
+            raise ValueError(f"{len(members):,} members, more than the {MAX_ARRAYS:,} an IR has")
+        for info in members:
+            if not info.filename.endswith(".npy"):
+                raise ValueError(f"member {info.filename!r} is not an array")
+            with archive.open(info) as member:
+                version = np.lib.format.read_magic(member)
+                if version == (1, 0):
+                    shape, fortran, dtype = np.lib.format.read_array_header_1_0(member)
+                elif version == (2, 0):
+                    shape, fortran, dtype = np.lib.format.read_array_header_2_0(member)
+                else:
+                    raise ValueError(f"array format version {version} of {info.filename!r}")
+                if dtype.kind not in "biu":
+                    raise ValueError(f"{info.filename!r} holds {dtype}, not integers")
+                size = math.prod(shape) * dtype.itemsize
+                if size > MAX_ARRAY_BYTES:
+                    raise ValueError(f"{info.filename!r} would take {size:,} bytes, more than "
+                                     f"the {MAX_ARRAY_BYTES:,} an IR array may")
+                data = member.read(size)
+                if len(data) != size or member.read(1):      # the last read checks the CRC
+                    raise ValueError(f"{info.filename!r} holds {len(data):,} bytes, "
+                                     f"not the {size:,} of its {dtype} {shape}")
+            arrays[info.filename[:-4]] = np.frombuffer(data, dtype=dtype).reshape(
+                shape, order="F" if fortran else "C").copy()
+    return arrays
+
+
+def _is_count(value, top: int | None = None) -> bool:
+    """A positive integer (not a bool), at most ``top``."""
+    return (isinstance(value, int) and not isinstance(value, bool) and value >= 1
+            and (top is None or value <= top))
+
+
+def _check_header(path: Path, header: dict):
+    """Refuse a header whose structure, types or sizes no :func:`save_ir` writes, with one
+    line naming what is wrong (the layer classes check the values themselves)."""
+    def refuse(problem: str):
+        raise HwgenError(f"{path}: {problem}")
+
+    unknown = sorted(set(header) - set(HEADER_FIELDS))
+    if unknown:
+        refuse(f"unknown IR field {reprlib.repr(unknown[0])} (known: {', '.join(HEADER_FIELDS)})")
+    missing = [name for name in HEADER_FIELDS if name not in header]
+    if missing:
+        refuse(f"IR field {missing[0]!r} missing")
+    if not isinstance(header["name"], str) or not isinstance(header["input_encoding"], str):
+        refuse("name and input_encoding must be strings")
+    shape = header["input_shape"]
+    if not isinstance(shape, list) or len(shape) != 3 or not all(map(_is_count, shape)):
+        refuse(f"input_shape must be 3 positive integers, not {reprlib.repr(shape)}")
+    if math.prod(shape) > MAX_FRAME_ELEMENTS:
+        refuse(f"input frames of {math.prod(shape):,} elements, more than the "
+               f"{MAX_FRAME_ELEMENTS:,} any device could take")
+    if not _is_count(header["input_bits"], 16):
+        refuse(f"input_bits must be an integer in 1..16, not {reprlib.repr(header['input_bits'])}")
+    if not _is_count(header["classes"]):
+        refuse(f"classes must be a positive integer, not {reprlib.repr(header['classes'])}")
+    depths = header["fifo_depths"]
+    if depths is not None and (not isinstance(depths, list) or len(depths) > MAX_LAYERS
+                               or not all(_is_count(d, MAX_FIFO_DEPTH) for d in depths)):
+        refuse(f"fifo_depths must be a list of integers in 1..{MAX_FIFO_DEPTH:,}, "
+               f"not {reprlib.repr(depths)}")
+    meta = header["meta"]
+    if not isinstance(meta, dict):
+        refuse(f"meta must be a mapping, not a {type(meta).__name__}")
+    for name, kind in _META_TYPES.items():
+        if name in meta and not isinstance(meta[name], kind):
+            refuse(f"meta.{name} is a {type(meta[name]).__name__}")
+    layers = header["layers"]
+    if not isinstance(layers, list) or not 1 <= len(layers) <= MAX_LAYERS:
+        refuse(f"layers must be a list of 1..{MAX_LAYERS} layers")
+    for index, layer in enumerate(layers):
+        if not isinstance(layer, dict):
+            refuse(f"layer {index} is a {type(layer).__name__}, not a mapping")
+        if layer.get("op") not in OPS:
+            refuse(f"layer {index} has unknown op {reprlib.repr(layer.get('op'))} "
+                   f"(known: {', '.join(OPS)})")
+        cls = OPS[layer["op"]]
+        known = {f.name for f in dataclasses.fields(cls)} - {"weights", "thresholds", "invert"}
+        unknown = sorted(set(layer) - known - {"op"})
+        if unknown:
+            refuse(f"layer {index} has unknown field {reprlib.repr(unknown[0])}")
+        if cls is MVTULayer:
+            mw, mh, macro = layer.get("mw"), layer.get("mh"), layer.get("macro")
+            if not _is_count(mw) or not _is_count(mh):
+                refuse(f"layer {index}: mw and mh must be positive integers, not "
+                       f"{reprlib.repr(mw)}, {reprlib.repr(mh)}")
+            if macro is not None and not isinstance(macro, dict):
+                refuse(f"layer {index}: macro must be a mapping, not a {type(macro).__name__}")
+            bits = mw * mh * (1 if macro is None else 2)
+            if bits > MAX_MEMORY_BITS:
+                refuse(f"layer {index}: {mh:,} x {mw:,} weights, more than the "
+                       f"{MAX_MEMORY_BITS:,} bits any device could hold")
+            rows, columns = (macro or {}).get("rows", 1), (macro or {}).get("columns", 1)
+            if _is_count(rows) and _is_count(columns) and rows * columns > MAX_MEMORY_BITS:
+                refuse(f"layer {index}: a macro of {rows:,} x {columns:,} cells, more than "
+                       f"the {MAX_MEMORY_BITS:,} any device could hold")
+
+
+class IRVersionError(HwgenError):
+    """An IR file of another version than :data:`IR_VERSION` (made by another hwgen)."""
+
+
+def load_ir(path, *, digest_required: bool = False) -> Graph:
+    """Read an IR file written by :func:`save_ir`.
+
+    Anything else (damaged, cut short, edited so that it no longer matches its digest, or
+    describing more than any device holds) raises :class:`HwgenError` with one line naming
+    the file. Files without a digest (written before hwgen kept one) are read after the
+    same checks, unless ``digest_required``.
+    """
     path = Path(path)
     try:
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {key: npz[key] for key in npz.files}
+        arrays = _read_arrays(path)
         header = json.loads(arrays["__ir__"].tobytes().decode())
-    except (OSError, EOFError, ValueError, KeyError) as error:
-        raise HwgenError(f"{path}: not an hwgen IR file ({error})") from None
+    except Exception as error:     # whatever a damaged or foreign file raises: one line
+        raise HwgenError(f"{path}: not an hwgen IR file ({type(error).__name__}: "
+                         f"{_one_line(error)})") from None
+    if not isinstance(header, dict):
+        raise HwgenError(f"{path}: the IR header is a {type(header).__name__}, not a mapping")
     if header.get("version") != IR_VERSION:
-        raise HwgenError(f"{path}: IR version {header.get('version')!r} is not supported "
+        raise IRVersionError(f"{path}: IR version {reprlib.repr(header.get('version'))} is not "
+                         f"supported "
                          f"(this hwgen reads version {IR_VERSION}); re-run hwgen export")
+    _check_header(path, header)
     layers = []
     for index, meta in enumerate(header["layers"]):
-        if meta.get("op") not in OPS:
-            raise HwgenError(f"{path}: layer {index} has unknown op {meta.get('op')!r} "
-                             f"(known: {', '.join(OPS)})")
-        layers.append(_layer_from(meta, f"l{index}", arrays))
+        try:
+            layers.append(_layer_from(meta, f"l{index}", arrays))
+        except (TypeError, ValueError) as error:
+            raise HwgenError(f"{path}: layer {index}: {_one_line(error)}") from None
     shape = tuple(header["input_shape"])
-    frames = arrays["test_frames"]
+    frames = arrays.get("test_frames")
+    labels = arrays.get("test_labels")
+    if frames is None or labels is None or frames.ndim != 2 or labels.shape != frames.shape[:1]:
+        raise HwgenError(f"{path}: test_frames and test_labels missing or of other lengths")
     if header["input_bits"] == 1:
-        frames = np.unpackbits(frames, axis=1, count=int(np.prod(shape)))
-    return Graph(name=header["name"], input_shape=shape, classes=header["classes"],
-                 layers=tuple(layers), test_frames=frames, test_labels=arrays["test_labels"],
-                 input_encoding=header["input_encoding"], input_bits=header["input_bits"],
-                 fifo_depths=header["fifo_depths"], meta=header["meta"],
-                 version=header["version"])
+        if frames.shape[1] != -(-math.prod(shape) // 8) or frames.dtype != np.uint8:
+            raise HwgenError(f"{path}: packed test_frames {frames.dtype} {frames.shape} do not "
+                             f"fit input_shape {list(shape)}")
+        frames = np.unpackbits(frames, axis=1, count=math.prod(shape))
+    try:
+        graph = Graph(name=header["name"], input_shape=shape, classes=header["classes"],
+                      layers=tuple(layers), test_frames=frames, test_labels=labels,
+                      input_encoding=header["input_encoding"], input_bits=header["input_bits"],
+                      fifo_depths=header["fifo_depths"], meta=header["meta"],
+                      version=header["version"])
+    except (TypeError, ValueError) as error:
+        raise HwgenError(f"{path}: {_one_line(error)}") from None
+    if "__digest__" in arrays:
+        if arrays["__digest__"].tobytes() != _content_digest(arrays).encode():
+            raise HwgenError(f"{path}: its content does not match its digest (damaged or edited)")
+    elif digest_required:
+        raise HwgenError(f"{path}: no digest (not written by this hwgen)")
+    return graph
