@@ -12,12 +12,20 @@ Everything goes under one output directory (default ``build/<spec name>/``)::
 
 A step whose key matches what is on disk is reused (and says so); otherwise it reruns. Every
 file is written to a temporary name and renamed, every directory built beside its final place
-and renamed, so an interrupted run leaves no half-written output.
+and renamed, so an interrupted run leaves no half-written output; files get the user's umask.
+
+Nothing is reused unchecked: each file carries a sha256 of its content (the checkpoint and the
+IRs an entry of their own, the JSON summaries a ``digest`` field over the rest, build.json the
+bitstream's too), so a file cut short, damaged or edited by hand is said to be damaged and made
+again. Checkpoints are read with ``torch.load(weights_only=True)``: tensors and plain data
+only, so a crafted pickle cannot run code. hwgen writes only under the output directory: shipped
+results (``train.prebuilt``) and a pinned ``train.checkpoint`` are read, never written.
 """
 import dataclasses
 import hashlib
 import json
 import os
+import pickle
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -63,16 +71,143 @@ def generator_digest() -> str:
     return digest.hexdigest()[:16]
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def _write_atomic(path: Path, data: bytes):
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
+        os.fchmod(fd, 0o666 & ~_umask())      # mkstemp's file is 0600: as open() would make it
         with os.fdopen(fd, "wb") as file:
             file.write(data)
         os.replace(temp, path)
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
+
+
+def _problem(error: HwgenError, path: Path) -> str:
+    """What is wrong with ``path``: ``error``'s message without the path it starts with."""
+    message = str(error)
+    return message[len(f"{path}: "):] if message.startswith(f"{path}: ") else message
+
+
+def _summary_digest(summary: dict) -> str:
+    return hashlib.sha256(json.dumps(summary, sort_keys=True).encode()).hexdigest()
+
+
+def _summary_json(summary: dict) -> bytes:
+    """``summary`` as JSON with a ``digest`` field over the rest (see :func:`read_summary`)."""
+    summary = json.loads(json.dumps(summary))        # as it reads back (tuples: lists)
+    return json.dumps({**summary, "digest": _summary_digest(summary)}, indent=2).encode()
+
+
+def read_summary(path: Path) -> dict:
+    """A JSON summary written by :func:`_summary_json`, without its digest; HwgenError (one
+    line naming the file) when it does not parse or its content no longer matches the digest
+    (cut short, damaged or edited)."""
+    try:
+        saved = json.loads(path.read_bytes().decode())
+    except (OSError, ValueError) as error:     # JSONDecodeError and UnicodeDecodeError
+        raise HwgenError(f"{path}: not JSON ({' '.join(str(error).split())})") from None
+    if not isinstance(saved, dict):
+        raise HwgenError(f"{path}: not a JSON object")
+    digest = saved.pop("digest", None)
+    if digest is None:
+        raise HwgenError(f"{path}: no digest (not written by this hwgen)")
+    if digest != _summary_digest(saved):
+        raise HwgenError(f"{path}: its content does not match its digest (damaged or edited)")
+    return saved
+
+
+def _file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def checkpoint_digest(key: str, metrics: dict, state_dict) -> str:
+    """sha256 over a checkpoint's key, metrics and tensors (names, dtypes, shapes, bytes)."""
+    import torch
+    digest = hashlib.sha256(json.dumps({"key": key, "metrics": metrics},
+                                       sort_keys=True).encode())
+    for name in sorted(state_dict):
+        tensor = state_dict[name].detach().cpu().contiguous()
+        digest.update(f"\0{name}\0{tensor.dtype}\0{list(tensor.shape)}\0".encode())
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def save_checkpoint(path: Path, key: str, metrics: dict, state_dict):
+    """Write a checkpoint: tensors and plain data only, with :func:`checkpoint_digest`."""
+    import io
+
+    import torch
+    buffer = io.BytesIO()
+    metrics = {name: float(value) for name, value in metrics.items()}   # not numpy scalars
+    torch.save({"key": key, "metrics": metrics, "state_dict": state_dict,
+                "digest": checkpoint_digest(key, metrics, state_dict)}, buffer)
+    _write_atomic(path, buffer.getvalue())
+
+
+def _load_failure(error: Exception) -> str:
+    """One line saying why ``torch.load`` refused a file."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    if isinstance(error, pickle.UnpicklingError) and lines \
+            and lines[0].startswith("Weights only load failed"):
+        details = [line for line in lines[1:] if not line.startswith(("Please file", "Check the"))]
+        detail = details[0].removeprefix("WeightsUnpickler error: ").rstrip(".") if details \
+            else "objects of other types"
+        return f"it holds what a weights-only load refuses ({detail})"
+    first = lines[0].split(". ")[0] if lines else ""
+    return f"{type(error).__name__}: {first}" if first else type(error).__name__
+
+
+def read_checkpoint(path: Path, *, digest_required: bool = True) -> dict:
+    """The checkpoint ``path`` (``key``, ``metrics``, ``state_dict``), loaded with
+    ``weights_only=True``: a file holding anything but tensors and plain data is refused
+    before any of it runs. HwgenError (one line naming the file) when it is damaged, cut
+    short, not a checkpoint, or its content does not match its digest (a file without one
+    passes only where not ``digest_required``: a pinned ``train.checkpoint``)."""
+    import torch
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:     # whatever a damaged or crafted file raises: one line
+        raise HwgenError(f"{path}: not a usable checkpoint: {_load_failure(error)}") from None
+    if not isinstance(saved, dict) or not {"key", "metrics", "state_dict"} <= set(saved) \
+            or not set(saved) <= {"key", "metrics", "state_dict", "digest"}:
+        raise HwgenError(f"{path}: not an hwgen checkpoint (a mapping of key, metrics, "
+                         f"state_dict and digest)")
+    key, metrics, state = saved["key"], saved["metrics"], saved["state_dict"]
+    if not isinstance(key, str) or not isinstance(metrics, dict) \
+            or not all(isinstance(value, (int, float)) for value in metrics.values()) \
+            or not isinstance(state, dict) \
+            or not all(isinstance(value, torch.Tensor) for value in state.values()):
+        raise HwgenError(f"{path}: not an hwgen checkpoint (its key, metrics or tensors are of "
+                         f"other types)")
+    if "digest" in saved:
+        if saved["digest"] != checkpoint_digest(key, metrics, state):
+            raise HwgenError(f"{path}: its content does not match its digest (damaged or edited)")
+    elif digest_required:
+        raise HwgenError(f"{path}: no digest (not written by this hwgen)")
+    return saved
+
+
+def _keyed_checkpoint(path: Path) -> tuple[str, dict]:
+    saved = read_checkpoint(path)
+    return saved["key"], saved
+
+
+def _keyed_ir(path: Path):
+    from .ir import load_ir
+    graph = load_ir(path)
+    return graph.meta.get("key"), graph
 
 
 @dataclass
@@ -88,10 +223,23 @@ class Workspace:
 
     @classmethod
     def create(cls, spec: Spec, out=None, *, seed: int | None = None, say=print) -> "Workspace":
+        """The workspace of ``spec`` in ``out`` (default ``build/<spec name>``); SpecError
+        (naming ``--out``) when that is a file, or the spec's shipped ``train.prebuilt``
+        folder, which hwgen only reads."""
         if seed is not None:
             spec = dataclasses.replace(spec, seed=seed)
-        root = Path(out) if out is not None else Path.cwd() / "build" / spec.name
-        return cls(spec=spec, root=root.resolve(), say=say)
+        root = (Path(out) if out is not None else Path.cwd() / "build" / spec.name).resolve()
+        option = "--out" if out is not None else str(root)
+        for folder in (root, *root.parents):       # the nearest that exists must be a folder
+            if folder.exists() or folder.is_symlink():
+                if not folder.is_dir():
+                    where = "is" if folder == root else f"lies under {folder}, which is"
+                    raise SpecError(option, None, f"{root} {where} a file, not a folder")
+                break
+        if spec.prebuilt_path is not None and root == spec.prebuilt_path:
+            raise SpecError(option, None, f"{root} is the spec's train.prebuilt folder, whose "
+                                          f"shipped results hwgen only reads: give another")
+        return cls(spec=spec, root=root, say=say)
 
     # --- keys ----------------------------------------------------------------------------
     @property
@@ -131,11 +279,23 @@ class Workspace:
     # --- train -----------------------------------------------------------------------------
     @property
     def checkpoint_file(self) -> Path:
+        """The checkpoint export reads: the spec's ``train.checkpoint`` if it pins one, else
+        ``checkpoint.pt`` in the output folder (where training writes)."""
         return self.spec.checkpoint_path or self.root / "checkpoint.pt"
 
-    def _prebuilt(self, name: str, kind: str, key: str, read_key) -> Path | None:
-        """The spec's ``train.prebuilt`` file ``name`` if it was made for ``key`` (``read_key``
-        gives a file's key); says why when there is one but it is not used."""
+    def _damaged(self, path: Path, error: HwgenError):
+        """Say that ``path`` cannot be reused (``error`` says why) and is made again."""
+        from .ir import IRVersionError
+        if isinstance(error, IRVersionError):
+            self.say(f"{path} was written by another hwgen (another IR version): "
+                     f"making it again")
+        else:
+            self.say(f"{path} damaged ({_problem(error, path)}): making it again")
+
+    def _prebuilt(self, name: str, kind: str, key: str, read):
+        """The spec's ``train.prebuilt`` file ``name`` read by ``read`` (which gives its key
+        and content) if it was made for ``key``, as ``(path, content)``; says why when there is
+        one but it is not used."""
         folder = self.spec.prebuilt_path
         if folder is None:
             return None
@@ -144,36 +304,59 @@ class Workspace:
             self.say(f"no shipped {kind} {path}: making it")
             return None
         try:
-            saved_key = read_key(path)
-        except (HwgenError, OSError, KeyError, ValueError, RuntimeError) as error:
-            self.say(f"shipped {kind} {path} unreadable ({error}): making it")
+            saved_key, content = read(path)
+        except HwgenError as error:
+            self.say(f"shipped {kind} {path} damaged ({_problem(error, path)}): making it")
             return None
         if saved_key != key:
             self.say(f"shipped {kind} {path} was made from other settings: making it")
             return None
-        return path
+        return path, content
 
     def train(self, *, force: bool = False) -> dict:
         """Train (float reference and BNN) unless a matching checkpoint exists (in the output
-        folder, or shipped in ``train.prebuilt``); returns metrics."""
-        import torch
-        path = self.checkpoint_file
-        if self.spec.checkpoint_path is not None and not path.exists():
-            raise HwgenError(f"{self.spec.path}: train.checkpoint: no such file {path}")
+        folder, or shipped in ``train.prebuilt``); returns metrics.
+
+        A spec that pins ``train.checkpoint`` uses that file and never trains: ``force`` is
+        refused (SpecError) rather than retraining into, or overwriting, the user's file.
+        """
+        pinned = self.spec.checkpoint_path
+        if pinned is not None:
+            if force:
+                raise SpecError(self.spec.path, "train.checkpoint",
+                                f"pins {pinned}, used instead of training; hwgen never writes "
+                                f"it, so train --force has nothing to do: remove "
+                                f"train.checkpoint to train into the output folder")
+            if not pinned.exists():
+                raise HwgenError(f"{self.spec.path}: train.checkpoint: no such file {pinned}")
+            try:
+                saved = read_checkpoint(pinned, digest_required=False)
+            except HwgenError as error:
+                raise SpecError(self.spec.path, "train.checkpoint",
+                                f"{pinned} damaged ({_problem(error, pinned)})") from None
+            self.say(f"reusing checkpoint {pinned}")
+            self.reused.append(f"checkpoint {pinned}")
+            return saved["metrics"]
+        path = self.root / "checkpoint.pt"
         if path.exists() and not force:
-            saved = torch.load(path, map_location="cpu", weights_only=False)
-            if self.spec.checkpoint_path is not None or saved.get("key") == self.train_key:
+            try:
+                saved = read_checkpoint(path)
+            except HwgenError as error:
+                self._damaged(path, error)
+                saved = None
+            if saved is not None and saved["key"] == self.train_key:
                 self.say(f"reusing checkpoint {path}")
                 self.reused.append(f"checkpoint {path}")
                 return saved["metrics"]
         shipped = None if force else self._prebuilt(
             "checkpoint.pt", "checkpoint", self.train_key,
-            lambda p: torch.load(p, map_location="cpu", weights_only=False)["key"])
+            _keyed_checkpoint)
         if shipped is not None:
-            self._checkpoint = shipped
-            self.say(f"reusing shipped checkpoint {shipped}")
-            self.reused.append(f"shipped checkpoint {shipped}")
-            return torch.load(shipped, map_location="cpu", weights_only=False)["metrics"]
+            self._checkpoint, saved = shipped
+            self.say(f"reusing shipped checkpoint {self._checkpoint}")
+            self.reused.append(f"shipped checkpoint {self._checkpoint}")
+            return saved["metrics"]
+        self._checkpoint = None
         from .data import load_dataset
         from .nn import train_model
         data = load_dataset(self.spec.data, self.spec.seed)
@@ -186,18 +369,13 @@ class Workspace:
                    "bnn_train_accuracy": result.train_accuracy}
         self.say(f"test accuracy: float {metrics['float_accuracy']:.4f}, "
                  f"binarized {metrics['bnn_accuracy']:.4f}")
-        import io
-        buffer = io.BytesIO()
-        torch.save({"key": self.train_key, "metrics": metrics,
-                    "state_dict": result.model.state_dict()}, buffer)
-        _write_atomic(path, buffer.getvalue())
+        save_checkpoint(path, self.train_key, metrics, result.model.state_dict())
         return metrics
 
     def load_model(self):
-        import torch
         from .nn import BNN
         path = self._checkpoint or self.checkpoint_file
-        saved = torch.load(path, map_location="cpu", weights_only=False)
+        saved = read_checkpoint(path, digest_required=path != self.spec.checkpoint_path)
         model = BNN(self.spec)
         try:
             model.load_state_dict(saved["state_dict"])
@@ -217,20 +395,20 @@ class Workspace:
         from .ir import load_ir, save_ir
         if self.ir_file.exists() and not force:
             try:
-                graph = load_ir(self.ir_file)
-            except HwgenError as error:     # an older IR version, or a damaged file
-                self.say(f"exporting again: {error}")
+                graph = load_ir(self.ir_file, digest_required=True)
+            except HwgenError as error:     # damaged, edited, or an older IR version
+                self._damaged(self.ir_file, error)
                 graph = None
             if graph is not None and graph.meta.get("key") == self.ir_key:
                 self.say(f"reusing IR {self.ir_file}")
                 self.reused.append(f"IR {self.ir_file}")
                 return graph
-        shipped = None if force else self._prebuilt(
-            "model.ir.npz", "IR", self.ir_key, lambda p: load_ir(p).meta.get("key"))
+        shipped = None if force else self._prebuilt("model.ir.npz", "IR", self.ir_key, _keyed_ir)
         if shipped is not None:
-            self.say(f"reusing shipped IR {shipped} (no data, training or export needed)")
-            self.reused.append(f"shipped IR {shipped}")
-            return load_ir(shipped)
+            path, graph = shipped
+            self.say(f"reusing shipped IR {path} (no data, training or export needed)")
+            self.reused.append(f"shipped IR {path}")
+            return graph
         self.train()
         model, metrics = self.load_model()
         from .data import load_dataset
@@ -270,9 +448,9 @@ class Workspace:
         key = _digest({"hw": self.hardware_key, "target_cycles": target})
         if self.hardware_ir_file.exists() and not force:
             try:
-                saved = load_ir(self.hardware_ir_file)
-            except HwgenError as error:
-                self.say(f"sizing again: {error}")
+                saved = load_ir(self.hardware_ir_file, digest_required=True)
+            except HwgenError as error:     # damaged, edited, or an older IR version
+                self._damaged(self.hardware_ir_file, error)
                 saved = None
             if saved is not None and saved.meta.get("hardware_key") == key:
                 self.reused.append(f"hardware IR {self.hardware_ir_file}")
@@ -327,7 +505,11 @@ class Workspace:
         frames = frames if frames is not None else self.spec.verify.frames
         key = _digest({"hw": graph.meta.get("hardware_key", self.hardware_key), "frames": frames})
         if self.verify_file.exists() and not force:
-            saved = json.loads(self.verify_file.read_text())
+            try:
+                saved = read_summary(self.verify_file)
+            except HwgenError as error:
+                self._damaged(self.verify_file, error)
+                saved = {}
             if saved.get("key") == key:
                 self.reused.append(f"verification {self.verify_file}")
                 self.say(f"reusing verification {self.verify_file}")
@@ -343,7 +525,7 @@ class Workspace:
         self.say(f"RTL == golden on {result.frames} frames (class and logits); "
                  f"cycles/frame {result.measured_cycles:.2f} measured vs "
                  f"{result.expected_cycles} expected")
-        _write_atomic(self.verify_file, json.dumps(summary, indent=2).encode())
+        _write_atomic(self.verify_file, _summary_json(summary))
         return summary
 
     # --- build -----------------------------------------------------------------------------
@@ -380,7 +562,7 @@ class Workspace:
                        "board": dataclasses.asdict(board), "placer": placer, "seed": seed})
         summary_file = self.gateware_dir / "build.json"
         if summary_file.exists() and not force:
-            saved = json.loads(summary_file.read_text())
+            saved = self._built(summary_file)
             if saved.get("key") == key:
                 self.reused.append(f"bitstream {self.gateware_dir}")
                 self.say(f"reusing bitstream {self.gateware_dir}")
@@ -399,11 +581,14 @@ class Workspace:
         self.root.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(dir=self.root, prefix=".gateware."))
         try:
+            os.chmod(staging, 0o777 & ~_umask())      # mkdtemp's folder is 0700
             report = build_bitstream(top, board, staging, name="top", placer=placer,
                                      seed=seed, progress=self.say)
             _write_macro_interfaces(graph, staging / "cim")
-            summary = {"key": key, **report.to_dict()}
-            (staging / "build.json").write_text(json.dumps(summary, indent=2))
+            bitstream = staging / "top.bit"
+            summary = {"key": key, **report.to_dict(), "bitstream_sha256":
+                       _file_digest(bitstream) if bitstream.is_file() else None}
+            (staging / "build.json").write_bytes(_summary_json(summary))
             if self.gateware_dir.exists():
                 shutil.rmtree(self.gateware_dir)
             os.replace(staging, self.gateware_dir)
@@ -411,6 +596,25 @@ class Workspace:
             shutil.rmtree(staging, ignore_errors=True)
             raise
         return summary
+
+    def _built(self, summary_file: Path) -> dict:
+        """The build summary ``summary_file`` if it and the bitstream it names are intact,
+        else ``{}`` (and says which is damaged)."""
+        try:
+            saved = read_summary(summary_file)
+        except HwgenError as error:
+            self._damaged(summary_file, error)
+            return {}
+        bitstream = summary_file.parent / "top.bit"
+        expected = saved.get("bitstream_sha256")
+        if expected is not None:
+            found = _file_digest(bitstream) if bitstream.is_file() else None
+            if found != expected:
+                problem = "missing" if found is None else \
+                    "its content does not match build.json's digest"
+                self.say(f"{bitstream} damaged ({problem}): making it again")
+                return {}
+        return saved
 
     def check_timing(self, build: dict):
         """Raise :class:`HwgenError` unless the build met its requested clock."""

@@ -97,6 +97,6 @@ def test_export_replaces_an_unreadable_or_older_ir(tmp_path, capsys):
     out.mkdir()
     (out / "model.ir.npz").write_bytes(b"not an IR")
     assert main(["export", str(spec_file), "--out", str(out)]) == 0
-    assert "exporting again: " in capsys.readouterr().err
+    assert f"{out / 'model.ir.npz'} damaged (not an hwgen IR file" in capsys.readouterr().err
     from hwgen.ir import load_ir
     assert len(load_ir(out / "model.ir.npz").layers) == 3
