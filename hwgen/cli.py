@@ -123,10 +123,7 @@ def _run(args) -> int:
         print(json.dumps(metrics, indent=2))
         return 0
     if args.command == "report":
-        path = workspace.root / "report.md"
-        if not path.exists():
-            raise HwgenError(f"no report in {workspace.root}: run hwgen build first")
-        print(path.read_text(), end="")
+        print(workspace.read_report(), end="")
         return 0
 
     graph = workspace.export()

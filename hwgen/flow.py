@@ -651,9 +651,28 @@ class Workspace:
         if any(layer.macro is not None for layer in graph.mvtus()):
             report["noise_sweep"] = noise_sweep(graph)
         report["plots"] = self._plots(graph, report, golden.labels)
-        _write_atomic(self.root / "report.json", json.dumps(report, indent=2).encode())
-        _write_atomic(self.root / "report.md", _markdown(report).encode())
+        markdown = _markdown(report).encode()
+        _write_atomic(self.root / "report.json", _summary_json(
+            {**report, "markdown_sha256": hashlib.sha256(markdown).hexdigest()}))
+        _write_atomic(self.root / "report.md", markdown)
         return report
+
+    def read_report(self) -> str:
+        """The Markdown report of the last run, checked against the digest report.json keeps
+        of it; HwgenError (one line) when there is none or it is damaged."""
+        path = self.root / "report.md"
+        if not path.exists():
+            raise HwgenError(f"no report in {self.root}: run hwgen build first")
+        try:
+            expected = read_summary(self.root / "report.json").get("markdown_sha256")
+        except HwgenError as error:
+            raise HwgenError(f"{path} cannot be checked: {error}; run hwgen sim or build to "
+                             f"make it again") from None
+        text = path.read_bytes()
+        if hashlib.sha256(text).hexdigest() != expected:
+            raise HwgenError(f"{path} damaged (its content does not match report.json's digest): "
+                             f"run hwgen sim or build to make it again")
+        return text.decode()
 
     def _plots(self, graph, report: dict, predicted) -> list[str]:
         """The report's figures under ``plots/``; their names relative to the output folder."""

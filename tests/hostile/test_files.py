@@ -485,3 +485,23 @@ def test_files_get_the_users_umask(tmp_path, made, monkeypatch, umask):
     for name in ("model.ir.npz", "hardware.ir.npz", "gateware/build.json", "gateware/top.bit"):
         assert stat.S_IMODE((out / name).stat().st_mode) == 0o666 & ~umask, name
     assert stat.S_IMODE((out / "gateware").stat().st_mode) == 0o777 & ~umask
+
+
+@pytest.mark.parametrize("how", DAMAGE + ("edited", "no json"))
+def test_damaged_report_is_one_line(tmp_path, made, capsys, how):
+    spec_file = _spec_file(tmp_path)
+    out = tmp_path / "out"
+    workspace = Workspace.create(load_spec(spec_file), out, say=lambda message: None)
+    workspace.write_report(load_ir(made / "model.ir.npz"))
+    assert main(["report", str(spec_file), "--out", str(out)]) == 0
+    assert capsys.readouterr().out == (out / "report.md").read_text()
+    if how == "edited":
+        (out / "report.md").write_text("# all good\n- accuracy: 1.0000\n")
+    elif how == "no json":
+        (out / "report.json").unlink()
+    else:
+        _damage(out / "report.md", how)
+    assert main(["report", str(spec_file), "--out", str(out)]) == 1
+    line = _error_line(capsys)
+    assert line.startswith(f"hwgen: error: {out / 'report.md'} ")
+    assert line.endswith("run hwgen sim or build to make it again")
