@@ -1100,13 +1100,13 @@ def load_spec(path) -> Spec:
     mapping = read_yaml(path)
     spec = parse_spec(mapping, file=path, default_name=path.stem)
     if spec.data.path is not None:          # a data folder is relative to the spec file
+        # Whether it holds the data is checked where the data is needed (hwgen.data.check_data):
+        # a spec whose results are built or shipped runs, reports and programs without it.
         folder = Path(os.path.abspath(path.parent / spec.data.path))
         try:
-            is_dir = folder.is_dir()
             folder = folder.resolve()
-        except (OSError, ValueError):
-            is_dir = False
-        if not is_dir:
-            raise SpecError(path, "data.path", f"no folder {folder}")
+        except (OSError, ValueError) as error:
+            raise SpecError(path, "data.path", f"not a usable path ({error.__class__.__name__})") \
+                from None
         spec = dataclasses.replace(spec, data=dataclasses.replace(spec.data, path=str(folder)))
     return dataclasses.replace(spec, path=path.resolve())

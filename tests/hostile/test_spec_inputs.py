@@ -326,8 +326,8 @@ def test_a_truncated_wav_in_the_data_folder_stops_the_run(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("make, problem", [
-    (lambda root: None, "data.path: no folder {root}"),
-    (lambda root: root.write_text("a file"), "data.path: no folder {root}"),
+    (lambda root: None, "data.path: no Speech Commands folder there: {root}"),
+    (lambda root: root.write_text("a file"), "data.path: no Speech Commands folder there: {root}"),
     (lambda root: (root / "yes").mkdir(parents=True),
      "data.path: no folder for keyword(s) no, up, down, left, right, on, off, stop, go (a Speech "
      "Commands copy has one folder per word): {root}"),
@@ -342,6 +342,14 @@ def test_a_bad_data_folder_names_the_spec_key(tmp_path, capsys, make, problem):
         line = _hostile(tmp_path, capsys, _speech_spec("speech"), command=command)
         assert line == (f"hwgen: error: {tmp_path / 'spec.yaml'}: "
                         + problem.format(root=root.resolve()))
+
+
+def test_a_spec_loads_without_its_data_folder(tmp_path):
+    """Whether the folder holds the data is checked where the data is needed, so a spec whose
+    results are built runs, reports and programs on a machine without it."""
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(_speech_spec("speech")))
+    assert load_spec(path).data.path == str((tmp_path / "speech").resolve())
 
 
 def test_a_good_data_folder_loads(tmp_path):
