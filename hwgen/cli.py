@@ -112,7 +112,7 @@ def _run(args) -> int:
 
     if args.command == "program":
         from .fpga.host import program_board
-        program_board(workspace.gateware_dir / "top.bit", board, flash=args.flash, say=_say)
+        program_board(workspace.checked_bitstream(), board, flash=args.flash, say=_say)
         return 0
     if args.command == "run":
         return _run_board(args, workspace, board)
@@ -153,7 +153,10 @@ def _run_board(args, workspace, board) -> int:
     from .fpga.host import open_port, run_test_set
     from .ir import load_ir
     if workspace.hardware_ir_file.exists():
-        graph = load_ir(workspace.hardware_ir_file)
+        try:           # the IR the bitstream was built from: a damaged one is not guessed at
+            graph = load_ir(workspace.hardware_ir_file, digest_required=True)
+        except HwgenError as error:
+            raise HwgenError(f"{error}: run hwgen build again") from None
         _say(f"using the hardware IR {workspace.hardware_ir_file}")
     else:
         graph = workspace.export()

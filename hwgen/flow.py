@@ -616,6 +616,23 @@ class Workspace:
                 return {}
         return saved
 
+    def checked_bitstream(self) -> Path:
+        """The built ``top.bit``, once it and ``build.json`` are checked against their digests
+        (what ``hwgen program`` loads); HwgenError in one line when either is missing or
+        damaged."""
+        bitstream = self.gateware_dir / "top.bit"
+        summary_file = self.gateware_dir / "build.json"
+        if not bitstream.is_file():
+            raise HwgenError(f"no bitstream at {bitstream}: run hwgen build first")
+        try:
+            expected = read_summary(summary_file).get("bitstream_sha256")
+        except HwgenError as error:
+            raise HwgenError(f"{error}: run hwgen build again") from None
+        if expected != _file_digest(bitstream):
+            raise HwgenError(f"{bitstream}: its content does not match build.json's digest "
+                             f"(damaged or edited): run hwgen build again")
+        return bitstream
+
     def check_timing(self, build: dict):
         """Raise :class:`HwgenError` unless the build met its requested clock."""
         if build.get("met_timing"):

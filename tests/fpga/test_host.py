@@ -321,10 +321,43 @@ def test_program_needs_a_bitstream(tmp_path, capsys):
         f"hwgen: error: no bitstream at {out / 'gateware' / 'top.bit'}: run hwgen build first")
 
 
+def _built(out, bits: bytes = b"bits"):
+    """A gateware folder as hwgen build leaves it: top.bit and build.json with its digest."""
+    import hashlib
+    from hwgen.flow import _summary_json
+    gateware = out / "gateware"
+    gateware.mkdir(parents=True)
+    (gateware / "top.bit").write_bytes(bits)
+    (gateware / "build.json").write_bytes(
+        _summary_json({"bitstream_sha256": hashlib.sha256(bits).hexdigest()}))
+    return gateware / "top.bit"
+
+
+@pytest.mark.parametrize("damage", ["flipped", "no summary", "edited summary"])
+def test_program_refuses_a_damaged_bitstream(tmp_path, capsys, monkeypatch, damage):
+    out = tmp_path / "out"
+    bitstream = _built(out)
+    log = tmp_path / "args.txt"
+    fake = tmp_path / "openFPGALoader"
+    fake.write_text(f"#!/bin/sh\necho \"$@\" > {log}\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("OPENFPGALOADER", str(fake))
+    summary = bitstream.parent / "build.json"
+    if damage == "flipped":
+        bitstream.write_bytes(b"bitz")
+    elif damage == "no summary":
+        summary.unlink()
+    else:
+        summary.write_text(summary.read_text().replace('"bitstream_sha256": "', '"bitstream_sha256": "0'))
+    assert main(program_args(out)) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.endswith("run hwgen build again"), err
+    assert not log.exists()                  # openFPGALoader never ran
+
+
 def test_program_needs_openfpgaloader(tmp_path, capsys, monkeypatch):
     out = tmp_path / "out"
-    (out / "gateware").mkdir(parents=True)
-    (out / "gateware" / "top.bit").write_bytes(b"bits")
+    _built(out)
     monkeypatch.setenv("OPENFPGALOADER", "no-such-openFPGALoader")
     assert main(program_args(out)) == 1
     assert capsys.readouterr().err.strip() == (
@@ -335,9 +368,7 @@ def test_program_needs_openfpgaloader(tmp_path, capsys, monkeypatch):
 @pytest.mark.parametrize("flash", [False, True])
 def test_program_runs_openfpgaloader(tmp_path, capsys, monkeypatch, flash):
     out = tmp_path / "out"
-    (out / "gateware").mkdir(parents=True)
-    bitstream = out / "gateware" / "top.bit"
-    bitstream.write_bytes(b"bits")
+    bitstream = _built(out)
     log = tmp_path / "args.txt"
     fake = tmp_path / "openFPGALoader"
     fake.write_text(f"#!/bin/sh\necho \"$@\" > {log}\n")

@@ -401,3 +401,16 @@ def test_request_decoder_rejects(changes, message):
 def test_reply_decoder_rejects_half_a_network():
     with pytest.raises(ValueError, match="classes and logit_bytes go together, not 3 and None"):
         protocol.ReplyDecoder(classes=3)
+
+
+def test_run_refuses_a_damaged_hardware_ir(tmp_path, capsys):
+    """The IR the bitstream was built from is checked before a byte goes to the board."""
+    folder = tmp_path / "out"
+    folder.mkdir()
+    save_ir(graph(), folder / "hardware.ir.npz")
+    data = (folder / "hardware.ir.npz").read_bytes()
+    (folder / "hardware.ir.npz").write_bytes(data[:len(data) // 2])      # cut short
+    status, captured, _, board = run_against(good, folder, capsys)
+    line = one_line_error(captured.err)
+    assert line.startswith(f"hwgen: error: {folder / 'hardware.ir.npz'}")
+    assert line.endswith(": run hwgen build again") and status == 1
