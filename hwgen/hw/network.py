@@ -15,7 +15,8 @@ from .mvtu import MVTU
 from .packing import pack_words
 from .swg import SlidingWindow
 
-__all__ = ["Network", "default_fifo_depths", "frame_words", "block_for", "input_transfer", "output_transfer", "LEVEL_BITS"]
+__all__ = ["Network", "default_fifo_depths", "frame_words", "block_for", "input_transfer",
+           "output_transfer", "tap_signature", "LEVEL_BITS"]
 
 #: Bits per FIFO in the ``levels`` port of a monitored network.
 LEVEL_BITS = 16
@@ -57,6 +58,13 @@ def output_transfer(layer) -> tuple[int, int]:
     return layer.pe, layer.elem_bits
 
 
+def tap_signature(layer) -> wiring.Signature:
+    """A copy of ``layer``'s output stream handshake and payload (all outputs: it only watches)."""
+    count, bits = output_transfer(layer)
+    return wiring.Signature({"payload": Out(unsigned(count * bits)), "valid": Out(1),
+                             "ready": Out(1)})
+
+
 def _min_depth(consumer) -> int:
     """Least FIFO depth in front of ``consumer`` for it to run at full rate by itself: an MVTU
     reads an input vector (SF transfers) only during its first neuron fold and replays it for
@@ -96,6 +104,10 @@ class Network(wiring.Component):
         layer 0 in the lowest bits): ``levels`` holds the most entries each FIFO has held since
         reset; each FIFO accepts input only while it holds fewer than its ``limits`` entries, so
         it acts as a FIFO of that depth. Used to size FIFOs by simulation (one build, many runs).
+    taps : bool
+        Add a ``tap<k>`` port per layer ``k`` (:func:`tap_signature`): its output stream's
+        ``payload``, ``valid`` and ``ready``, as the next stage sees them. The logic is the same;
+        the diagnosis of a mismatch (:mod:`hwgen.verify`) records each layer's transfers from them.
 
     Attributes
     ----------
@@ -106,14 +118,19 @@ class Network(wiring.Component):
         One result per frame: ``label`` (argmax) and all ``logits``.
     levels : ``Out(unsigned(LEVEL_BITS * (len(graph.layers) - 1)))``, with ``monitor`` only.
     limits : ``In(unsigned(LEVEL_BITS * (len(graph.layers) - 1)))``, with ``monitor`` only.
+    tap<k> : ``Out(tap_signature(graph.layers[k]))``, with ``taps`` only. Layer ``k``'s output
+        transfers (``valid & ready``) carry ``output_transfer(layer)`` elements each, packed as
+        :func:`hwgen.hw.packing.pack_words` packs them.
     """
 
-    def __init__(self, graph: Graph, *, fifo_depth: int = 2, monitor: bool = False):
+    def __init__(self, graph: Graph, *, fifo_depth: int = 2, monitor: bool = False,
+                 taps: bool = False):
         if not isinstance(fifo_depth, int) or fifo_depth < 1:
             raise ValueError(f"fifo_depth must be a positive integer, not {fifo_depth!r}")
         self.graph = graph
         self.fifo_depth = fifo_depth
         self.monitor = monitor
+        self.taps = taps
         first = graph.layers[0]
         self.in_elements, elem_bits = input_transfer(first)
         if elem_bits != graph.input_bits:
@@ -130,6 +147,9 @@ class Network(wiring.Component):
             width = LEVEL_BITS * max(1, len(graph.layers) - 1)
             members["levels"] = Out(unsigned(width))
             members["limits"] = In(unsigned(width))
+        if taps:
+            for index, layer in enumerate(graph.layers):
+                members[f"tap{index}"] = Out(tap_signature(layer))
         super().__init__(members)
 
     def expected_cycles(self) -> int:
@@ -176,6 +196,12 @@ class Network(wiring.Component):
         for producer, consumer in zip(stages, stages[1:]):
             wiring.connect(m, producer.block.o, consumer.block.i)
         wiring.connect(m, stages[-1].block.o, wiring.flipped(self.o))
+        if self.taps:
+            blocks = {stage.name: stage.block for stage in stages}
+            for index, layer in enumerate(self.graph.layers):
+                tap, out = getattr(self, f"tap{index}"), blocks[layer.name].o
+                m.d.comb += [tap.payload.eq(out.payload), tap.valid.eq(out.valid),
+                             tap.ready.eq(out.ready)]
         if self.monitor:
             peaks = []
             fifos = [stage.block for stage in stages if isinstance(stage.block, StreamFIFO)]
