@@ -41,6 +41,11 @@ def _parser() -> argparse.ArgumentParser:
                         "the golden model")
     sim.add_argument("--frames", type=int, default=None,
                      help="test frames to simulate (default: the spec's verify.frames, else all)")
+    sim.add_argument("--trace", action="store_true",
+                     help="write an FST waveform (GTKWave, Surfer): on a mismatch OUT/sim/"
+                          "mismatch.fst, a window of cycles around the first wrong word, else "
+                          "OUT/sim/trace.fst, the first two frames; builds a traced simulator "
+                          "and never reuses the last verification (default: no waveform)")
     build = command("build", "train, export, fold, size FIFOs, verify and build a bitstream, "
                              "reusing what exists")
     build.add_argument("--board", default=None,
@@ -134,7 +139,7 @@ def _run(args) -> int:
         board = workspace.clocked(_load_board(None, spec))   # its clock: FPS target -> cycles
     graph = workspace.hardware(graph, clock_hz=None if board is None else board.clock_mhz * 1e6)
     if args.command == "sim":
-        verification = workspace.verify(graph, frames=args.frames)
+        verification = workspace.verify(graph, frames=args.frames, trace=args.trace)
         workspace.write_report(graph, verification=verification)
         print(json.dumps({k: v for k, v in verification.items() if k != "key"}, indent=2))
         return 0

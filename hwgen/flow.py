@@ -500,11 +500,13 @@ class Workspace:
     def verify_file(self) -> Path:
         return self.root / "verify.json"
 
-    def verify(self, graph, *, frames: int | None = None, force: bool = False) -> dict:
+    def verify(self, graph, *, frames: int | None = None, force: bool = False,
+               trace: bool = False) -> dict:
+        """Co-simulate; with ``trace`` (never reused) also write an FST waveform under sim/."""
         from .verify import verify_network
         frames = frames if frames is not None else self.spec.verify.frames
         key = _digest({"hw": graph.meta.get("hardware_key", self.hardware_key), "frames": frames})
-        if self.verify_file.exists() and not force:
+        if self.verify_file.exists() and not force and not trace:
             try:
                 saved = read_summary(self.verify_file)
             except HwgenError as error:
@@ -515,13 +517,17 @@ class Workspace:
                 self.say(f"reusing verification {self.verify_file}")
                 return saved
         result = verify_network(graph, fifo_depth=self.spec.hardware.fifo_depth, frames=frames,
-                                build_root=self.root / "sim", seed=self.spec.seed, progress=self.say)
+                                build_root=self.root / "sim", seed=self.spec.seed, progress=self.say,
+                                trace=self.root / "sim" if trace else None)
         summary = {"key": key, **result.to_dict()}
         if result.mismatches or result.label_mismatches or result.logit_mismatches \
                 or not result.stress_passed:
+            where = f"; {result.diagnosis}" if result.diagnosis else ""
             raise HwgenError(f"RTL differs from golden: {result.mismatches} of {result.frames} "
-                             f"frames mismatch (stress run passed: {result.stress_passed}); "
-                             f"see {self.root / 'sim'}")
+                             f"frames mismatch (stress run passed: {result.stress_passed})"
+                             f"{where}; see {self.root / 'sim'}")
+        if trace:
+            self.say(f"waveform of the first frames: {result.trace}")
         self.say(f"RTL == golden on {result.frames} frames (class and logits); "
                  f"cycles/frame {result.measured_cycles:.2f} measured vs "
                  f"{result.expected_cycles} expected")

@@ -9,7 +9,7 @@ from .maxpool import maxpool
 from .mvtu import mvtu, mvtu_dot
 from .swg import swg
 
-__all__ = ["GoldenResult", "run_graph", "run_layer", "label_select"]
+__all__ = ["GoldenResult", "run_graph", "run_layer", "run_layers", "label_select"]
 
 
 @dataclass(frozen=True)
@@ -47,11 +47,26 @@ def run_layer(layer, x, dots: list | None = None) -> torch.Tensor:
     raise TypeError(f"no golden model for {layer!r}")
 
 
-def run_graph(graph: Graph, frames=None) -> GoldenResult:
-    """Run ``frames`` (N, input elements) in stream order (default: the IR's test frames)."""
+def _frames(graph: Graph, frames) -> torch.Tensor:
     x = torch.as_tensor(np.asarray(graph.test_frames if frames is None else frames).astype(np.int64))
     if x.ndim != 2 or x.shape[1] != graph.input_elements:
         raise ValueError(f"frames must have shape (N, {graph.input_elements}), not {tuple(x.shape)}")
+    return x
+
+
+def run_layers(graph: Graph, frames=None) -> list[np.ndarray]:
+    """Every layer's output (N, elements) for ``frames`` (default: the IR's test frames), in
+    stream order: what each layer's block streams out, element by element."""
+    x, outputs = _frames(graph, frames), []
+    for layer in graph.layers:
+        x = run_layer(layer, x)
+        outputs.append(x.numpy())
+    return outputs
+
+
+def run_graph(graph: Graph, frames=None) -> GoldenResult:
+    """Run ``frames`` (N, input elements) in stream order (default: the IR's test frames)."""
+    x = _frames(graph, frames)
     dots = []
     for layer in graph.layers:
         x = run_layer(layer, x, dots)

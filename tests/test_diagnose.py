@@ -1,0 +1,192 @@
+"""When RTL and golden disagree, the failure names the layer, frame and word where they part,
+and ``trace`` writes an FST waveform of a window around it.
+
+The RTL is built from a graph with one flipped weight in one layer while the golden model uses
+the original graph; the diagnosis must name that layer and the first word its stream gets
+wrong (worked out here from the golden model alone). Two layers are corrupted in turn, so a
+diagnosis that always named the same layer fails.
+"""
+import dataclasses
+import re
+
+import numpy as np
+import pytest
+
+from hwgen.golden import run_graph
+from hwgen.golden.network import run_layers
+from hwgen.harness import cycle_time_ps
+from hwgen.hw.network import Network, output_transfer
+from hwgen.hw.packing import pack_words
+from hwgen.verify import Diagnosis, _stream_words, diagnose, harness_vectors, verify_network
+from tests.conftest import random_conv_graph
+
+FRAMES = 12
+
+
+def _graph():
+    # c0_swg (swg) -> c0 (mvtu) -> pool (maxpool) -> fc (mvtu, logits)
+    return random_conv_graph(np.random.default_rng(0), frames=FRAMES)
+
+
+def _corrupted(graph, index):
+    """``graph`` with one weight bit of layer ``index`` flipped: the first (row-major) flip
+    that changes some frame's logits, so the network's results differ."""
+    layer = graph.layers[index]
+    logits = run_graph(graph).logits
+    for row, column in np.ndindex(layer.weights.shape):
+        weights = layer.weights.copy()
+        weights[row, column] ^= True
+        layers = list(graph.layers)
+        layers[index] = dataclasses.replace(layer, weights=weights)
+        corrupted = dataclasses.replace(graph, layers=tuple(layers))
+        if np.any(run_graph(corrupted).logits != logits):
+            return corrupted
+    raise AssertionError(f"no single flip in {layer.name} changes a result")
+
+
+def _first_wrong_word(graph, corrupted, index):
+    """(frame, word, words per frame, golden word, corrupted word) of the first difference in
+    layer ``index``'s output stream, from the golden model and pack_words alone."""
+    count, bits = output_transfer(graph.layers[index])
+    good = run_layers(graph)[index]
+    bad = run_layers(corrupted)[index]
+    np.testing.assert_array_equal(run_layers(graph)[index - 1], run_layers(corrupted)[index - 1])
+    good_words = pack_words(good, width=bits, per_word=count)
+    bad_words = pack_words(bad, width=bits, per_word=count)
+    first = next(i for i, (g, b) in enumerate(zip(good_words, bad_words)) if g != b)
+    per_frame = good.shape[1] // count
+    return first // per_frame, first % per_frame, per_frame, good_words[first], bad_words[first]
+
+
+def _fst_blocks(data: bytes) -> list[tuple[int, bytes]]:
+    """An FST file's blocks: a type byte, a big-endian 64-bit length (counting itself), the
+    payload; the blocks must tile the file exactly."""
+    blocks, position = [], 0
+    while position < len(data):
+        kind = data[position]
+        length = int.from_bytes(data[position + 1:position + 9], "big")
+        assert length >= 8 and position + 1 + length <= len(data), (kind, length, position)
+        blocks.append((kind, data[position + 9:position + 1 + length]))
+        position += 1 + length
+    assert position == len(data)
+    return blocks
+
+
+def _lz4_block(data: bytes, size: int) -> bytes:
+    """Decode one LZ4 block (the format, not the writer's: matches too)."""
+    out, position = bytearray(), 0
+    while position < len(data):
+        token = data[position]
+        position += 1
+        literals = token >> 4
+        if literals == 15:
+            while data[position] == 255:
+                literals += 255
+                position += 1
+            literals += data[position]
+            position += 1
+        out += data[position:position + literals]
+        position += literals
+        if position >= len(data):
+            break
+        offset = int.from_bytes(data[position:position + 2], "little")
+        position += 2
+        length = token & 15
+        if length == 15:
+            while data[position] == 255:
+                length += 255
+                position += 1
+            length += data[position]
+            position += 1
+        for _ in range(length + 4):
+            out.append(out[-offset])
+    assert len(out) == size
+    return bytes(out)
+
+
+@pytest.mark.parametrize("bits,per_word", [(1, 8), (1, 100), (3, 5), (7, 13), (12, 6), (31, 3)])
+def test_stream_words_pack_as_the_stream(bits, per_word):
+    rng = np.random.default_rng(bits * per_word)
+    signed = bits in (7, 31)
+    low, high = (-(1 << (bits - 1)), 1 << (bits - 1)) if signed else (0, 1 << bits)
+    values = rng.integers(low, high, (6, per_word * 4))
+    assert _stream_words(values, bits=bits, per_word=per_word) == \
+        pack_words(values, width=bits, per_word=per_word)
+
+
+def test_diagnosis_reads_as_one_line():
+    wrong = Diagnosis(recurred=True, layer=1, name="conv1", op="mvtu", frame=2, word=17,
+                      words=48, got=0x3, expected=0x7, cycle=900, output_frame=2,
+                      output_cycle=1200)
+    assert str(wrong) == ("first at frame 2: layer 1 'conv1' (mvtu) output word 17 of 48 is "
+                          "0x3, golden 0x7")
+    stopped = dataclasses.replace(wrong, got=None, trace="sim/mismatch.fst",
+                                  trace_cycles=(600, 1264))
+    assert str(stopped) == ("first at frame 2: layer 1 'conv1' (mvtu) output stopped before "
+                            "word 17 of 48 (golden 0x7); waveform of cycles 600..1264: "
+                            "sim/mismatch.fst")
+    assert "label select" in str(dataclasses.replace(wrong, layer=None))
+    assert "did not recur" in str(Diagnosis(recurred=False))
+
+
+def test_taps_copy_each_layers_output_stream():
+    graph = _graph()
+    network = Network(graph, taps=True)
+    members = network.signature.members
+    for index, layer in enumerate(graph.layers):
+        count, bits = output_transfer(layer)
+        tap = members[f"tap{index}"].signature.members
+        assert tap["payload"].shape.width == count * bits
+        assert {"valid", "ready"} <= set(tap)
+    assert "tap0" not in Network(graph).signature.members
+    for component in (network, Network(graph)):
+        component._MustUse__silence = True
+
+
+@pytest.mark.cocotb
+def test_corrupted_weight_names_its_layer(sim_build_root):
+    """verify_network on a network whose conv layer has one flipped weight: the results
+    mismatch and the diagnosis names layer 1 'c0', with the frame and word golden predicts."""
+    graph = _graph()
+    corrupted = _corrupted(graph, 1)
+    frame, word, words, golden, got = _first_wrong_word(graph, corrupted, 1)
+    result = verify_network(graph, fifo_depth=2, build_root=sim_build_root, seed=1,
+                            network=Network(corrupted, fifo_depth=2, taps=True))
+    assert result.mismatches > 0 and result.trace is None
+    assert result.diagnosis == (f"first at frame {frame}: layer 1 'c0' (mvtu) output word "
+                                f"{word} of {words} is {got:#x}, golden {golden:#x}")
+
+
+@pytest.mark.cocotb
+def test_corrupted_weight_in_another_layer_and_its_waveform(sim_build_root, tmp_path):
+    """The same with the logits layer corrupted, through diagnose with a waveform: it names
+    layer 3 'fc', and the FST file is whole (its blocks tile it; the hierarchy names the
+    harness and the taps) and spans exactly the window it reports, which holds the wrong word."""
+    graph = _graph()
+    corrupted = _corrupted(graph, 3)
+    frame, word, words, golden, got = _first_wrong_word(graph, corrupted, 3)
+    network = Network(corrupted, fifo_depth=2, taps=True)
+    _golden, inputs, expected = harness_vectors(network, graph.test_frames, graph=graph)
+    trace = tmp_path / "mismatch.fst"
+    diagnosis = diagnose(network, graph, graph.test_frames, inputs, expected,
+                         build_root=sim_build_root, trace=trace)
+    assert (diagnosis.layer, diagnosis.name, diagnosis.op) == (3, "fc", "mvtu")
+    assert (diagnosis.frame, diagnosis.word, diagnosis.words) == (frame, word, words)
+    assert (diagnosis.got, diagnosis.expected) == (got, golden)
+    first, last = diagnosis.trace_cycles
+    assert first <= diagnosis.cycle <= diagnosis.output_cycle <= last
+    assert re.search(rf"; waveform of cycles {first}\.\.{last}: .*mismatch\.fst$", str(diagnosis))
+
+    data = trace.read_bytes()
+    blocks = _fst_blocks(data)
+    kinds = [kind for kind, _payload in blocks]
+    assert kinds[0] == 0 and len(blocks[0][1]) == 321          # the header block
+    assert 3 in kinds and 6 in kinds                             # geometry, LZ4 hierarchy
+    assert {1, 5, 8} & set(kinds)                                # value changes
+    header = blocks[0][1]
+    start, end = int.from_bytes(header[:8], "big"), int.from_bytes(header[8:16], "big")
+    assert (start, end) == (cycle_time_ps(first), cycle_time_ps(last))
+    assert header[64] == 256 - 12                                # timescale 1 ps
+    hierarchy = next(payload for kind, payload in blocks if kind == 6)
+    names = _lz4_block(hierarchy[8:], int.from_bytes(hierarchy[:8], "big"))
+    assert b"harness" in names and b"tap3__payload" in names
