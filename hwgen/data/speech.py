@@ -239,7 +239,7 @@ def speech_dataset(spec, seed: int, *, progress=None):
     else:
         synth = SynthSpec(speakers=spec.speakers, seed=0)
         say(f"synthetic Speech Commands ({spec.speakers} espeak-ng speakers)")
-        root = synthesize(synth)
+        root = synthesize(synth, say=say)
     splits = load_speech_commands(root, seed=seed)
     train_audio = np.concatenate([splits.train_audio, splits.validation_audio])
     train_y = np.concatenate([splits.train_y, splits.validation_y])

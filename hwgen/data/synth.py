@@ -315,14 +315,47 @@ def _job_main(job_file: str):
         print(json.dumps(_speaker_job(spec, job["work"], job["job"], speakers)))
 
 
+#: The file in a synthetic set's folder that describes it, with the digest of every other file.
+MANIFEST = "SYNTHETIC.json"
+
+
+def _content_digest(folder: Path) -> str:
+    """sha256 over the names and bytes of every file under ``folder`` but :data:`MANIFEST`."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST):
+        digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def damage(folder: Path) -> str | None:
+    """Why the synthetic set in ``folder`` cannot be reused (files missing, added, cut short or
+    changed since it was written, or written by another generator version), or ``None``."""
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text())
+        recorded = manifest["content_sha256"] if isinstance(manifest, dict) else None
+    except (OSError, ValueError, KeyError):
+        return f"no readable {MANIFEST}"
+    if manifest.get("version") != GENERATOR_VERSION:
+        return "written by another generator version"
+    if recorded != _content_digest(folder):
+        return "its files do not match the digest written with them"
+    return None
+
+
 def synthesize(spec: SynthSpec = SynthSpec(), *, root=None, progress=None,
-               workers: int | None = None) -> Path:
-    """The synthetic dataset's folder for ``spec``: reused when the cache has it, else
-    written (into ``root`` instead of the cache, if given) by ``workers`` processes (default:
-    the CPUs, at most 4). ``progress(done, total)`` is called as speakers are done."""
+               workers: int | None = None, say=None) -> Path:
+    """The synthetic dataset's folder for ``spec``: reused when the cache has it intact (every
+    file as its manifest's digest says), else written (into ``root`` instead of the cache, if
+    given) by ``workers`` processes (default: the CPUs, at most 4). ``progress(done, total)``
+    is called as speakers are done; ``say(message)`` hears why a cached set is made again."""
     target = Path(root) if root is not None else cache_root() / "speech" / spec.key()
-    if (target / "testing_list.txt").is_file():
-        return target
+    if target.exists():
+        problem = damage(target)
+        if problem is None:
+            return target
+        if say is not None:
+            say(f"synthetic set {target} damaged ({problem}): making it again")
     target.parent.mkdir(parents=True, exist_ok=True)
     speakers = _speakers(spec, voice_variants())     # without starting espeak-ng here
     work = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
@@ -344,8 +377,9 @@ def synthesize(spec: SynthSpec = SynthSpec(), *, root=None, progress=None,
                 lists[split].append(name)
         for split, entries in lists.items():
             (work / f"{split}_list.txt").write_text("".join(f"{n}\n" for n in sorted(entries)))
-        (work / "SYNTHETIC.json").write_text(json.dumps(
-            {**asdict(spec), "version": GENERATOR_VERSION}, indent=1) + "\n")
+        (work / MANIFEST).write_text(json.dumps(
+            {**asdict(spec), "version": GENERATOR_VERSION,
+             "content_sha256": _content_digest(work)}, indent=1) + "\n")
         if target.exists():
             shutil.rmtree(target)
         os.replace(work, target)

@@ -147,3 +147,32 @@ def test_speech_dataset_from_a_folder(synthetic):
     assert data.train_x.shape[1] == 490 and data.train_x.max() <= 15
     assert len(data.test_y) and set(np.unique(data.train_y)) == set(range(12))
     assert 0.2 < (data.train_x.astype(float) / 15).mean() < 0.8
+
+
+@pytest.fixture(scope="module")
+def small_synthetic(tmp_path_factory):
+    spec = SynthSpec(speakers=10, noise_seconds=1, seed=5)
+    return spec, synthesize(spec, root=tmp_path_factory.mktemp("small") / "speech", workers=1)
+
+
+# A flipped sample still reads as a WAV (only the digest sees it); a missing manifest is an old
+# or interrupted cache. (A WAV cut short is refused by read_wav itself: tests above.)
+@pytest.mark.parametrize("damage", ["flipped", "manifest"])
+def test_a_damaged_synthetic_set_is_made_again(small_synthetic, tmp_path, damage):
+    import shutil
+    spec, root = small_synthetic
+    copy = tmp_path / "speech"
+    shutil.copytree(root, copy)
+    said = []
+    assert synthesize(spec, root=copy, say=said.append) == copy and said == []   # intact: reused
+    clip = copy / "yes" / sorted(p.name for p in (root / "yes").iterdir())[0]
+    if damage == "flipped":
+        data = bytearray(clip.read_bytes())
+        data[20_000] ^= 0x10
+        clip.write_bytes(bytes(data))
+    else:
+        (copy / "SYNTHETIC.json").unlink()
+    synthesize(spec, root=copy, say=said.append, workers=1)
+    assert len(said) == 1 and said[0].startswith(f"synthetic set {copy} damaged ("), said
+    assert said[0].endswith("): making it again")
+    assert (copy / "yes" / clip.name).read_bytes() == (root / "yes" / clip.name).read_bytes()
