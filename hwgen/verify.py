@@ -1,22 +1,20 @@
 """Whole-network verification: the generated RTL against the golden model, bit for bit.
 
-When they disagree, :func:`diagnose` says where: it reruns the failing simulation with every
-layer's output stream tapped (:class:`~hwgen.hw.network.Network` ``taps``), compares each
+When they disagree, :func:`diagnose` says where: it reruns the failing simulation recording
+every layer's output stream (:class:`~hwgen.hw.network.Network` ``taps``), compares each
 layer's transfers with the golden model's output of that layer, packed as the stream packs it,
 and names the first layer whose stream differs, with the frame and the word. That layer's
 input matched, so the fault is in it (or in the width converter and FIFO right before it,
 which only move words). On request it also writes an FST waveform of a window of cycles
 around that first wrong word.
 """
-import dataclasses
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from .errors import HwgenError
-from .golden import run_graph
-from .golden.network import run_layers
+from .golden import run_graph, run_layers
 from .harness import run_harness
 from .hw.label_select import result_layout
 from .hw.network import Network, output_transfer
@@ -324,4 +322,4 @@ def diagnose(network: Network, graph: Graph, frames, inputs, expected, *, idle: 
     window = trace_window(network, diagnosis.cycle, output_cycle)
     run_harness(tapped, inputs, expected, name="trace", stop_on_mismatch=False,
                 trace=(Path(trace), *window), **settings)
-    return dataclasses.replace(diagnosis, trace=str(trace), trace_cycles=window)
+    return replace(diagnosis, trace=str(trace), trace_cycles=window)

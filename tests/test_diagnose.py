@@ -8,19 +8,25 @@ diagnosis that always named the same layer fails.
 """
 import dataclasses
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from hwgen.golden import run_graph
-from hwgen.golden.network import run_layers
+import hwgen.verify
+from hwgen.cli import _parser
+from hwgen.errors import HwgenError
+from hwgen.flow import Workspace
+from hwgen.golden import run_graph, run_layers
 from hwgen.harness import cycle_time_ps
 from hwgen.hw.network import Network, output_transfer
 from hwgen.hw.packing import pack_words
-from hwgen.verify import Diagnosis, _stream_words, diagnose, harness_vectors, verify_network
+from hwgen.spec import load_spec
+from hwgen.verify import Diagnosis, Verification, _stream_words, diagnose, harness_vectors
 from tests.conftest import random_conv_graph
 
 FRAMES = 12
+SPEC = Path(__file__).resolve().parent.parent / "examples" / "digits_mlp.yaml"
 
 
 def _graph():
@@ -143,18 +149,49 @@ def test_taps_copy_each_layers_output_stream():
         component._MustUse__silence = True
 
 
+def test_workspace_puts_the_diagnosis_in_its_error_and_passes_trace(tmp_path, monkeypatch):
+    diagnosis = "first at frame 2: layer 1 'c0' (mvtu) output word 17 of 48 is 0x3, golden 0x7"
+    calls = []
+
+    def verify_network(graph, **options):
+        calls.append(options)
+        return Verification(frames=12, mismatches=3, label_mismatches=1, logit_mismatches=3,
+                            golden_accuracy=0.5, rtl_accuracy=0.4, expected_cycles=10,
+                            measured_cycles=10.0, sim_cycles_per_s=1.0, stress_passed=True,
+                            diagnosis=diagnosis)
+    monkeypatch.setattr("hwgen.verify.verify_network", verify_network)
+    workspace = Workspace.create(load_spec(SPEC), tmp_path / "out", say=lambda message: None)
+    for trace in (False, True):
+        with pytest.raises(HwgenError) as error:
+            workspace.verify(_graph(), trace=trace)
+        assert str(error.value) == (f"RTL differs from golden: 3 of 12 frames mismatch (stress "
+                                    f"run passed: True); {diagnosis}; see {workspace.root / 'sim'}")
+        assert calls[-1]["trace"] == (workspace.root / "sim" if trace else None)
+    assert _parser().parse_args(["sim", "net.yaml", "--trace"]).trace
+    assert not _parser().parse_args(["sim", "net.yaml"]).trace
+
+
 @pytest.mark.cocotb
-def test_corrupted_weight_names_its_layer(sim_build_root):
-    """verify_network on a network whose conv layer has one flipped weight: the results
-    mismatch and the diagnosis names layer 1 'c0', with the frame and word golden predicts."""
+def test_corrupted_weight_names_its_layer(sim_build_root, tmp_path, monkeypatch):
+    """Workspace.verify on RTL whose conv layer has one flipped weight: the results mismatch
+    and the error names layer 1 'c0', with the frame and word golden predicts."""
     graph = _graph()
     corrupted = _corrupted(graph, 1)
     frame, word, words, golden, got = _first_wrong_word(graph, corrupted, 1)
-    result = verify_network(graph, fifo_depth=2, build_root=sim_build_root, seed=1,
-                            network=Network(corrupted, fifo_depth=2, taps=True))
-    assert result.mismatches > 0 and result.trace is None
-    assert result.diagnosis == (f"first at frame {frame}: layer 1 'c0' (mvtu) output word "
-                                f"{word} of {words} is {got:#x}, golden {golden:#x}")
+    verify_network = hwgen.verify.verify_network
+
+    def on_corrupted_rtl(graph, **options):
+        return verify_network(graph, **{**options, "build_root": sim_build_root,
+                                        "network": Network(corrupted, fifo_depth=2, taps=True)})
+    monkeypatch.setattr("hwgen.verify.verify_network", on_corrupted_rtl)
+    workspace = Workspace.create(load_spec(SPEC), tmp_path / "out", say=lambda message: None)
+    with pytest.raises(HwgenError) as error:
+        workspace.verify(graph)
+    assert re.fullmatch(
+        rf"RTL differs from golden: [1-9]\d* of {FRAMES} frames mismatch \(stress run passed: "
+        rf"False\); first at frame {frame}: layer 1 'c0' \(mvtu\) output word {word} of "
+        rf"{words} is {got:#x}, golden {golden:#x}; see {re.escape(str(workspace.root))}/sim",
+        str(error.value)), str(error.value)
 
 
 @pytest.mark.cocotb
