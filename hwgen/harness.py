@@ -164,7 +164,8 @@ def run_harness(component: wiring.Component, inputs, expected, *, idle: float = 
                 backpressure: float = 0.0, seed: int = 1, build_root=None, name: str = "stream",
                 timeout_cycles: int | None = None, stop_on_mismatch: bool = True,
                 frame_interval: tuple[int, int] | None = None, limits: int | None = None,
-                record_taps: bool = False, trace: tuple[Path, int, int] | None = None) -> StreamRun:
+                record_taps: bool = False, trace: tuple[Path, int, int] | None = None,
+                traceable: bool = False) -> StreamRun:
     """Run ``component`` on Verilator inside the HDL-side harness; arguments as
     :func:`hwgen.cosim.run_stream_test`.
 
@@ -174,7 +175,8 @@ def run_harness(component: wiring.Component, inputs, expected, *, idle: float = 
     ``trace = (path, first, last)`` writes an FST waveform of the harness and the component
     from cycle ``first`` to ``path`` and ends the run at cycle ``last`` (the verdict is then
     "traced": outputs up to there, not a pass). It runs a binary built with tracing, apart from
-    the plain one (once per design, like it).
+    the plain one (once per design, like it); ``traceable`` runs that binary without a trace,
+    for a caller that traces after this run and would otherwise build both.
 
     ``frame_interval = (words, cycles)`` throttles the source to one frame of ``words`` input
     transfers every ``cycles`` cycles (at most). A component with ``levels`` and ``limits``
@@ -218,7 +220,7 @@ def run_harness(component: wiring.Component, inputs, expected, *, idle: float = 
         path.parent.mkdir(parents=True, exist_ok=True)
         path.unlink(missing_ok=True)
         options += [f"+trace={path}", f"+trace_from={first}", f"+trace_to={last}"]
-    traced = trace is not None
+    traced = traceable or trace is not None
     harness = render_harness(in_width=in_width, out_width=out_width, levels_width=levels_width,
                              taps=tap_widths, trace=traced)
     with _built(emit_verilog(component, name=_TOP), harness, build_root, trace=traced) as binary:

@@ -209,7 +209,8 @@ class Diagnosis:
                         f"golden {_hex(self.expected)}")
         if self.trace is not None:
             first, last = self.trace_cycles
-            text += f"; waveform of cycles {first}..{last}: {self.trace}"
+            text += (f"; waveform of cycles {first}..{last} (that word at cycle "
+                     f"{self.cycle}): {self.trace}")
         return text
 
 
@@ -276,13 +277,14 @@ def diagnose(network: Network, graph: Graph, frames, inputs, expected, *, idle: 
     that streamed less than golden's frames 0..f is named.
 
     ``trace``, a file name, asks for an FST waveform of :func:`trace_window` around that word
-    there (a second run, of the tapped network built with tracing).
+    there: both runs, this one and the one that dumps the window, are then of the tapped
+    network built with tracing (the same cycles; one build).
     """
     tapped = _tapped(network)
     settings = dict(idle=idle, backpressure=backpressure, seed=seed,
                     timeout_cycles=timeout_cycles, build_root=build_root)
     run = run_harness(tapped, inputs, expected, name="diagnose", stop_on_mismatch=True,
-                      record_taps=True, **settings)
+                      record_taps=True, traceable=trace is not None, **settings)
     output_frame = _first_difference(run.outputs, list(expected))
     if output_frame is None:
         return Diagnosis(recurred=False)

@@ -129,8 +129,8 @@ def test_diagnosis_reads_as_one_line():
     stopped = dataclasses.replace(wrong, got=None, trace="sim/mismatch.fst",
                                   trace_cycles=(600, 1264))
     assert str(stopped) == ("first at frame 2: layer 1 'conv1' (mvtu) output stopped before "
-                            "word 17 of 48 (golden 0x7); waveform of cycles 600..1264: "
-                            "sim/mismatch.fst")
+                            "word 17 of 48 (golden 0x7); waveform of cycles 600..1264 (that "
+                            "word at cycle 900): sim/mismatch.fst")
     assert "label select" in str(dataclasses.replace(wrong, layer=None))
     assert "did not recur" in str(Diagnosis(recurred=False))
 
@@ -212,7 +212,8 @@ def test_corrupted_weight_in_another_layer_and_its_waveform(sim_build_root, tmp_
     assert (diagnosis.got, diagnosis.expected) == (got, golden)
     first, last = diagnosis.trace_cycles
     assert first <= diagnosis.cycle <= diagnosis.output_cycle <= last
-    assert re.search(rf"; waveform of cycles {first}\.\.{last}: .*mismatch\.fst$", str(diagnosis))
+    assert re.search(rf"; waveform of cycles {first}\.\.{last} \(that word at cycle "
+                     rf"{diagnosis.cycle}\): .*mismatch\.fst$", str(diagnosis))
 
     data = trace.read_bytes()
     blocks = _fst_blocks(data)
