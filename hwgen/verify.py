@@ -108,6 +108,9 @@ def verify_network(graph: Graph, *, fifo_depth: int, frames: int | None = None, 
     # Generous: every frame at the slowest layer's rate, four times over, plus pipeline fill.
     timeout = (count + 8) * graph.expected_cycles() * 4 + 4 * len(inputs) + 100_000
     trace = Path(trace) if trace is not None else None
+    if trace is not None:       # an earlier run's waveform would read as this one's
+        for name in (MISMATCH_TRACE, FIRST_FRAMES_TRACE):
+            (trace / name).unlink(missing_ok=True)
 
     def diagnosed(name, **settings) -> "Diagnosis":
         say(f"diagnosing the {name} run: every layer's stream against the golden model")
