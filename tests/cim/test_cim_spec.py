@@ -56,7 +56,7 @@ def test_layer_macro():
     (_spec(FC, cim={"sigma": -0.5}), "cim.sigma: must be at least 0, not -0.5"),
     (_spec(FC, cim={"sigma": "big"}), "cim.sigma: expected a number, got 'big'"),
     (_spec(FC, cim={"adc_range": 0}), "cim.adc_range: must be positive, not 0.0"),
-    (_spec(FC, cim={"wordlines": 0}), "cim.wordlines: must be at least 1, not 0"),
+    (_spec(FC, cim={"wordlines": 0}), "cim.wordlines: must lie in 1..65536, not 0"),
     (_spec(FC, cim={"rows": 96, "wordlines": 64}),
      "cim.wordlines: must divide rows=96, not 64 "
      "(allowed: 1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 96)"),
