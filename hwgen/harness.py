@@ -118,15 +118,16 @@ def _built(verilog_text: str, harness_text: str, build_root: Path, *, trace: boo
     arguments = " ".join(_VERILATOR_ARGS + (_TRACE_ARGS + [_LZ4_SHIM] if trace else _COMPILE_ARGS))
     digest = hashlib.sha256((verilog_text + harness_text + arguments).encode()).hexdigest()[:16]
     with design_lock(Path(build_root) / f"harness-{digest}") as build_dir:
-        yield _build(verilog_text, harness_text, build_dir, digest, trace=trace)
+        yield _build(verilog_text, harness_text, build_dir, trace=trace)
 
 
-def _build(verilog_text: str, harness_text: str, build_dir: Path, digest: str, *,
-           trace: bool = False) -> Path:
+def _build(verilog_text: str, harness_text: str, build_dir: Path, *, trace: bool = False) -> Path:
     binary = build_dir / "obj" / _HARNESS
-    if (build_dir / "built.ok").exists() and binary.exists():
+    stamp = _stamp(binary)
+    if stamp is not None and stamp == _read_stamp(build_dir):
         return binary
-    fresh_dir(build_dir)                    # no stamp: an interrupted build, start clean
+    # No stamp (an interrupted build) or a binary that is not the one built (damaged): start clean.
+    fresh_dir(build_dir)
     (build_dir / f"{_TOP}.v").write_text(verilog_text)
     (build_dir / f"{_HARNESS}.sv").write_text(harness_text)
     env = verilator_env()
@@ -145,8 +146,23 @@ def _build(verilog_text: str, harness_text: str, build_dir: Path, digest: str, *
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     if result.returncode != 0 or not binary.exists():
         raise HwgenError(f"Verilator build of the harness failed: see {log}")
-    (build_dir / "built.ok").write_text(digest)
+    (build_dir / "built.ok").write_text(_stamp(binary))
     return binary
+
+
+def _stamp(binary: Path) -> str | None:
+    """What ``built.ok`` says of an intact build: the sha256 of its binary (None: no binary)."""
+    try:
+        return hashlib.sha256(binary.read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def _read_stamp(build_dir: Path) -> str | None:
+    try:
+        return (build_dir / "built.ok").read_text().strip() or None
+    except (OSError, UnicodeDecodeError):
+        return None
 
 
 def _write_words(path: Path, words, width: int):

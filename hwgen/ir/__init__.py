@@ -741,9 +741,11 @@ def save_ir(graph: Graph, path) -> None:
         Path(path).write_bytes(buffer.getvalue())
 
 
-def _one_line(error: BaseException) -> str:
-    text = " ".join(str(error).split())
-    return text or type(error).__name__
+def _one_line(error: BaseException, limit: int = 300) -> str:
+    """``error`` as one line of at most ``limit`` characters (a crafted file's values are quoted
+    in some errors)."""
+    text = " ".join(str(error)[:4 * limit].split()) or type(error).__name__
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def _read_arrays(path: Path) -> dict:

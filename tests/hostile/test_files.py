@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import stat
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -505,3 +506,38 @@ def test_damaged_report_is_one_line(tmp_path, made, capsys, how):
     line = _error_line(capsys)
     assert line.startswith(f"hwgen: error: {out / 'report.md'} ")
     assert line.endswith("run hwgen sim or build to make it again")
+
+
+# --- the co-simulation's Verilator builds (sim/ in the output folder) -------------------------
+
+@pytest.mark.parametrize("damage", ["binary cut", "binary flipped", "no stamp", "garbage stamp",
+                                    "no binary"])
+def test_a_damaged_simulator_build_is_built_again(tmp_path, monkeypatch, damage):
+    """A harness binary is reused only while built.ok holds its sha256: one cut short or
+    changed (which failed every run until deleted by hand) is built again."""
+    from hwgen import harness
+    builds = []
+
+    def verilator(command, *, cwd, **_):
+        builds.append(cwd)
+        (Path(cwd) / "obj").mkdir(exist_ok=True)
+        (Path(cwd) / "obj" / "harness").write_bytes(b"\x7fELF" + bytes(range(256)) * 64)
+        return subprocess.CompletedProcess(command, 0)
+    monkeypatch.setattr(harness.subprocess, "run", verilator)
+    build_dir = tmp_path / "sim" / "harness-0123"
+    binary = harness._build("module top; endmodule", "module harness; endmodule", build_dir)
+    assert harness._build("module top; endmodule", "module harness; endmodule",
+                          build_dir) == binary and len(builds) == 1
+    if damage == "binary cut":
+        binary.write_bytes(binary.read_bytes()[:100])
+    elif damage == "binary flipped":
+        _damage(binary, "flipped")
+    elif damage == "no stamp":
+        (build_dir / "built.ok").unlink()
+    elif damage == "garbage stamp":
+        (build_dir / "built.ok").write_bytes(b"\xff\xfe garbage")
+    else:
+        binary.unlink()
+    assert harness._build("module top; endmodule", "module harness; endmodule",
+                          build_dir) == binary
+    assert len(builds) == 2 and binary.read_bytes().startswith(b"\x7fELF")
