@@ -50,7 +50,7 @@ from .errors import SpecError
 
 __all__ = ["Spec", "DataSpec", "LayerSpec", "LinearSpec", "ConvSpec", "MaxPoolSpec", "ModelSpec",
            "TrainSpec", "HardwareSpec", "VerifySpec", "CimSpec", "DatasetInfo", "load_spec",
-           "parse_spec", "read_yaml", "excerpt", "DATASETS", "SEED_MAX", "MAX_LAYER_WEIGHT_BITS",
+           "parse_spec", "read_yaml", "excerpt", "is_file", "DATASETS", "SEED_MAX", "MAX_LAYER_WEIGHT_BITS",
            "MAX_WEIGHT_BITS", "MAX_FEATURES"]
 
 # Limits on what a spec may ask for, so that validation refuses it up front (one line, the
@@ -1088,14 +1088,19 @@ def read_yaml(path: Path, *, what: str = "spec", quote_problems: bool = True):
         loader.dispose()
 
 
+def is_file(path: Path) -> bool:
+    """Whether ``path`` names a file (False, not an error, for a name too long for the file
+    system or holding a NUL)."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
+
+
 def load_spec(path) -> Spec:
     """Read and validate a spec file; raises :class:`SpecError` with a one-line message."""
     path = Path(path)
-    try:
-        is_file = path.is_file()
-    except (OSError, ValueError):           # a name too long for the file system
-        is_file = False
-    if not is_file:
+    if not is_file(path):
         raise SpecError(path, None, "no such spec file")
     mapping = read_yaml(path)
     spec = parse_spec(mapping, file=path, default_name=path.stem)

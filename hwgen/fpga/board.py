@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ..errors import SpecError
 from ..resources import data_dir
-from ..spec import excerpt, key_text, read_yaml
+from ..spec import excerpt, is_file, key_text, read_yaml
 from .uart import uart_divisor
 
 __all__ = ["Board", "load_board", "available_boards", "platform_modules", "PLL_OUTPUT_MHZ"]
@@ -186,11 +186,7 @@ def _board_path(name_or_path) -> Path:
                        or "/" in text or "\\" in text)
     if looks_like_path:
         path = Path(name_or_path)
-        try:
-            found = path.is_file()
-        except (OSError, ValueError):       # a name too long for the file system
-            found = False
-        if not found:
+        if not is_file(path):
             raise SpecError(path, "board", "board file not found")
         return path
     names = available_boards()

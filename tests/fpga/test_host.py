@@ -333,15 +333,21 @@ def _built(out, bits: bytes = b"bits"):
     return gateware / "top.bit"
 
 
-@pytest.mark.parametrize("damage", ["flipped", "no summary", "edited summary"])
-def test_program_refuses_a_damaged_bitstream(tmp_path, capsys, monkeypatch, damage):
-    out = tmp_path / "out"
-    bitstream = _built(out)
+def _fake_programmer(tmp_path, monkeypatch):
+    """An openFPGALoader that writes its arguments to the file it returns."""
     log = tmp_path / "args.txt"
     fake = tmp_path / "openFPGALoader"
     fake.write_text(f"#!/bin/sh\necho \"$@\" > {log}\n")
     fake.chmod(0o755)
     monkeypatch.setenv("OPENFPGALOADER", str(fake))
+    return fake, log
+
+
+@pytest.mark.parametrize("damage", ["flipped", "no summary", "edited summary"])
+def test_program_refuses_a_damaged_bitstream(tmp_path, capsys, monkeypatch, damage):
+    out = tmp_path / "out"
+    bitstream = _built(out)
+    _, log = _fake_programmer(tmp_path, monkeypatch)
     summary = bitstream.parent / "build.json"
     if damage == "flipped":
         bitstream.write_bytes(b"bitz")
@@ -369,11 +375,7 @@ def test_program_needs_openfpgaloader(tmp_path, capsys, monkeypatch):
 def test_program_runs_openfpgaloader(tmp_path, capsys, monkeypatch, flash):
     out = tmp_path / "out"
     bitstream = _built(out)
-    log = tmp_path / "args.txt"
-    fake = tmp_path / "openFPGALoader"
-    fake.write_text(f"#!/bin/sh\necho \"$@\" > {log}\n")
-    fake.chmod(0o755)
-    monkeypatch.setenv("OPENFPGALOADER", str(fake))
+    fake, log = _fake_programmer(tmp_path, monkeypatch)
     assert main(program_args(out, *(["--flash"] if flash else []))) == 0
     assert log.read_text().split() == ["-b", "ulx3s", *(["-f"] if flash else []), str(bitstream)]
 
