@@ -328,7 +328,7 @@ class Workspace:
                                 f"it, so train --force has nothing to do: remove "
                                 f"train.checkpoint to train into the output folder")
             if not pinned.exists():
-                raise HwgenError(f"{self.spec.path}: train.checkpoint: no such file {pinned}")
+                raise SpecError(self.spec.path, "train.checkpoint", f"no such file {pinned}")
             try:
                 saved = read_checkpoint(pinned, digest_required=False)
             except HwgenError as error:

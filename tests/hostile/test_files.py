@@ -122,6 +122,15 @@ def test_crafted_pinned_checkpoint_is_one_line(tmp_path, capsys):
     assert not marker.exists() and not out.exists()
 
 
+def test_missing_pinned_checkpoint_is_bad_input(tmp_path, capsys):
+    spec_file = _spec_file(tmp_path, checkpoint="nowhere.pt")
+    out = tmp_path / "out"
+    assert main(["export", str(spec_file), "--out", str(out)]) == 2
+    assert _error_line(capsys) == (f"hwgen: error: {spec_file}: train.checkpoint: no such file "
+                                   f"{tmp_path / 'nowhere.pt'}")
+    assert not out.exists()
+
+
 def _kws_copy(tmp_path) -> Path:
     """examples/kws.yaml and its shipped folder, copied (without the IR, so that the checkpoint
     is what export reads)."""
