@@ -78,32 +78,30 @@ def _fst_blocks(data: bytes) -> list[tuple[int, bytes]]:
     return blocks
 
 
+def _lz4_length(data: bytes, position: int, length: int) -> tuple[int, int]:
+    """An LZ4 token's 4-bit ``length`` extended by the bytes at ``position`` (when it is 15):
+    ``(length, position after them)``."""
+    if length == 15:
+        while data[position] == 255:
+            length += 255
+            position += 1
+        length += data[position]
+        position += 1
+    return length, position
+
+
 def _lz4_block(data: bytes, size: int) -> bytes:
     """Decode one LZ4 block (the format, not the writer's: matches too)."""
     out, position = bytearray(), 0
     while position < len(data):
         token = data[position]
-        position += 1
-        literals = token >> 4
-        if literals == 15:
-            while data[position] == 255:
-                literals += 255
-                position += 1
-            literals += data[position]
-            position += 1
+        literals, position = _lz4_length(data, position + 1, token >> 4)
         out += data[position:position + literals]
         position += literals
         if position >= len(data):
             break
         offset = int.from_bytes(data[position:position + 2], "little")
-        position += 2
-        length = token & 15
-        if length == 15:
-            while data[position] == 255:
-                length += 255
-                position += 1
-            length += data[position]
-            position += 1
+        length, position = _lz4_length(data, position + 2, token & 15)
         for _ in range(length + 4):
             out.append(out[-offset])
     assert len(out) == size
