@@ -555,14 +555,30 @@ class Workspace:
     def gateware_dir(self) -> Path:
         return self.root / "gateware"
 
-    def build(self, graph, board, *, force: bool = False) -> dict:
-        """Bitstream for ``board``; the summary says whether timing was met (see
-        :meth:`check_timing`), so that a failing build still gets its report."""
-        from .fpga.flow import build_bitstream
+    def board_top(self, graph, board):
+        """The board top :meth:`build` synthesizes: ``graph``'s network behind the UART, with
+        the demo ROM of its first test frames."""
         from .fpga.protocol import network_id
         from .fpga.top import BoardTop
         from .golden import run_graph
         from .hw.network import Network
+        network = Network(graph, fifo_depth=self.spec.hardware.fifo_depth)
+        # The demo ROM holds the first test frames, up to ROM_BITS (a fraction of the BRAM).
+        frame_bits = graph.input_elements * graph.input_bits
+        count = max(1, min(len(graph.test_frames), ROM_BITS // frame_bits))
+        words = network.input_words(graph.test_frames[:count])
+        # The button's ROM pass checks the board against the golden model's classes (the
+        # accuracy is hwgen run's to measure).
+        expected = run_graph(graph, graph.test_frames[:count]).labels
+        return BoardTop(network=network, words=words,
+                        transfers_per_frame=network.transfers_per_frame,
+                        labels=[int(label) for label in expected], board=board,
+                        input_bits=graph.input_bits, network_id=network_id(graph))
+
+    def build(self, graph, board, *, force: bool = False) -> dict:
+        """Bitstream for ``board``; the summary says whether timing was met (see
+        :meth:`check_timing`), so that a failing build still gets its report."""
+        from .fpga.flow import build_bitstream
         placer, seed = self.spec.hardware.placer, self.spec.hardware.seed
         key = _digest({"hw": graph.meta.get("hardware_key", self.hardware_key),
                        "board": dataclasses.asdict(board), "placer": placer, "seed": seed})
@@ -573,17 +589,7 @@ class Workspace:
                 self.reused.append(f"bitstream {self.gateware_dir}")
                 self.say(f"reusing bitstream {self.gateware_dir}")
                 return saved
-        network = Network(graph, fifo_depth=self.spec.hardware.fifo_depth)
-        # The demo ROM holds the first test frames, up to ROM_BITS (a fraction of the BRAM).
-        frame_bits = graph.input_elements * graph.input_bits
-        count = max(1, min(len(graph.test_frames), ROM_BITS // frame_bits))
-        words = network.input_words(graph.test_frames[:count])
-        # The button's ROM pass checks the board against the golden model's classes (the
-        # accuracy is hwgen run's to measure).
-        expected = run_graph(graph, graph.test_frames[:count]).labels
-        top = BoardTop(network=network, words=words, transfers_per_frame=network.transfers_per_frame,
-                       labels=[int(label) for label in expected], board=board,
-                       input_bits=graph.input_bits, network_id=network_id(graph))
+        top = self.board_top(graph, board)
         self.root.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(dir=self.root, prefix=".gateware."))
         try:
