@@ -29,8 +29,8 @@ from hwgen.cim import MacroSpec
 from hwgen.fpga.board import load_board
 from hwgen.fpga.flow import build_bitstream
 from hwgen.fpga.pll import SyncClock
-from hwgen.hw.mvtu import MVTU
-from hwgen.ir import MVTULayer
+from hwgen.ops.mvtu.hw import MVTU
+from hwgen.ops import MVTULayer
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -117,7 +117,7 @@ def main(argv=None):
     out = REPO / "build" / "bench" / "cim_timing" / tag
     report = build_bitstream(top, board, out, name="cim",
                              progress=lambda message: print(message, file=sys.stderr))
-    from hwgen.hw.cim import macro_latency
+    from hwgen.ops.mvtu.cim import macro_latency
     print(f"fmax_mhz: {report.fmax_mhz:.1f}")
     print(f"clock_mhz: {report.clock_mhz:g}")
     print(f"met_timing: {'yes' if report.met_timing else 'no'}")

@@ -37,12 +37,12 @@ from amaranth.hdl import unsigned
 
 from hwgen import estimate
 from hwgen.cosim import emit_verilog
-from hwgen.hw.dwc import WidthConverter
-from hwgen.hw.fifo import StreamFIFO
-from hwgen.hw.maxpool import MaxPool
-from hwgen.hw.mvtu import MVTU
-from hwgen.hw.swg import SlidingWindow
-from hwgen.ir import MaxPoolLayer, MVTULayer, SWGLayer
+from hwgen.ops.dwc.hw import WidthConverter
+from hwgen.ops.fifo.hw import StreamFIFO
+from hwgen.ops.maxpool.hw import MaxPool
+from hwgen.ops.mvtu.hw import MVTU
+from hwgen.ops.swg.hw import SlidingWindow
+from hwgen.ops import MVTULayer, MaxPoolLayer, SWGLayer
 from hwgen.toolchain import amaranth_tool_env
 
 REPO = Path(__file__).resolve().parent.parent
@@ -176,7 +176,7 @@ def _cim_layer(mw, mh, pe, wordlines, adc_bits, noise, weight_bits, act_bits,
 def _kws_cim_layers() -> list[MVTULayer]:
     """The keyword-spotting example's cim layers, as its build folds them."""
     from hwgen.ir import load_ir
-    from hwgen.ir.folding import auto_fold
+    from hwgen.passes.fold import auto_fold
     from hwgen.spec import load_spec
     graph = load_ir(KWS_IR)
     graph = auto_fold(graph, target_cycles=load_spec(KWS_SPEC).hardware.target_cycles,

@@ -70,7 +70,7 @@ def main(argv=None) -> int:
     }
     if any(layer.macro is not None for layer in graph.mvtus()):
         from hwgen.golden import run_graph
-        from hwgen.ir.export import quiet
+        from hwgen.passes.lower import quiet
         count = verification["frames"]
         silent = run_graph(quiet(graph), graph.test_frames[:count])
         figures["quiet_accuracy"] = f"{silent.accuracy(graph.test_labels[:count]):.4f}"

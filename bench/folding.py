@@ -3,7 +3,7 @@
     python bench/folding.py
 
 Folds a small convolutional chain and a 784-1024-1024-10 MLP at several targets with
-:func:`hwgen.ir.folding.auto_fold`, and with the rule of FINN's ``SetFolding`` (per layer, raise
+:func:`hwgen.passes.fold.auto_fold`, and with the rule of FINN's ``SetFolding`` (per layer, raise
 SIMD through the divisors of MW until the target is met, then PE; a sliding window takes its
 MVTU's SIMD, a max-pool the PE before it). One ``key: value`` line per figure:
 
@@ -25,8 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from hwgen.estimate import (Resources, dwc_resources, estimate_layer, in_width,  # noqa: E402
                             out_width)
-from hwgen.ir import Graph, MaxPoolLayer, MVTULayer, SWGLayer  # noqa: E402
-from hwgen.ir.folding import auto_fold, folding_cost  # noqa: E402
+from hwgen.ir import Graph
+from hwgen.ops import MVTULayer, MaxPoolLayer, SWGLayer
+from hwgen.passes.fold import auto_fold, folding_cost  # noqa: E402
 from tests.conftest import digits_cnn_chain, random_layer  # noqa: E402
 
 

@@ -35,7 +35,7 @@ import numpy as np
 import torch
 
 from hwgen.data import load_dataset
-from hwgen.ir.export import check_export, export_graph
+from hwgen.passes.lower import check_export, export_graph
 from hwgen.nn import train_model
 from hwgen.verify import verify_network
 from hwgen.spec import parse_spec

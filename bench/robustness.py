@@ -34,7 +34,7 @@ import torch
 
 from hwgen.data import load_dataset
 from hwgen.errors import HwgenError
-from hwgen.ir.export import check_export, export_graph
+from hwgen.passes.lower import check_export, export_graph
 from hwgen.nn import activation_stats, evaluate_under_noise, train_model
 from hwgen.spec import parse_spec
 

@@ -35,9 +35,11 @@ from cim_timing import TimingTop  # noqa: E402
 
 from hwgen.fpga.board import load_board  # noqa: E402
 from hwgen.fpga.flow import build_bitstream  # noqa: E402
-from hwgen.hw.label_select import LabelSelect  # noqa: E402
-from hwgen.hw.network import Network, block_for  # noqa: E402
-from hwgen.ir import Graph, MaxPoolLayer, SWGLayer  # noqa: E402
+from hwgen.ops.label_select.hw import LabelSelect  # noqa: E402
+from hwgen.hw.network import Network  # noqa: E402
+from hwgen.ops import op_for  # noqa: E402
+from hwgen.ir import Graph
+from hwgen.ops import MaxPoolLayer, SWGLayer
 from tests.conftest import random_layer  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
@@ -108,7 +110,7 @@ def main(argv=None):
         if args.block not in layers:
             parser.error(f"--block must be label_select or one of {', '.join(layers)}, "
                          f"not {args.block!r}")
-        unit = block_for(layers[args.block])
+        unit = op_for(layers[args.block]).block(layers[args.block])
     board = load_board("ulx3s", variant=args.variant)
     top = TimingTop(unit, board, args.clock)
     folds = "".join(f"_{name}{c['pe']}x{c['simd']}" for name, c in sorted(changes.items()))

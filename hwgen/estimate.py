@@ -36,7 +36,7 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
-from .ir import RAM_STYLES, MaxPoolLayer, MVTULayer, SWGLayer
+from .ops import RAM_STYLES, MaxPoolLayer, MVTULayer, SWGLayer, op_for
 
 __all__ = ["Resources", "MemoryMap", "map_memory", "weight_memory", "estimate_layer",
            "layer_terms", "fifo_resources", "fifo_terms", "dwc_resources", "dwc_terms", "in_width",
@@ -179,7 +179,7 @@ def map_memory(depth: int, width: int, *, rom: bool, async_read: bool = False,
                style: str = "auto") -> MemoryMap:
     """Yosys ``memory_libmap``'s choice for an ECP5 memory with one read and (unless ``rom``)
     one write port; ``async_read`` rules block RAM out. ``style`` is the memory's
-    ``ram_style`` (:data:`hwgen.ir.RAM_STYLES`, :func:`hwgen.hw.mvtu.memory_attrs`): ``block``
+    ``ram_style`` (:data:`hwgen.ir.RAM_STYLES`, :func:`hwgen.ops.mvtu.hw.memory_attrs`): ``block``
     leaves only block RAM, ``distributed`` only LUTs (a ROM's logic, a RAM's DPR16X4 cells)."""
     for name, value in (("depth", depth), ("width", width)):
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -276,7 +276,7 @@ def _carry_luts(width: int) -> int:
 
 
 def _tree_adder_luts(leaves: int, width: int) -> tuple[int, int]:
-    """(carry-chain LUTs of all adders, result width) of :func:`hwgen.hw.popcount.tree_sum`
+    """(carry-chain LUTs of all adders, result width) of :func:`hwgen.lib.popcount.tree_sum`
     over ``leaves`` terms of ``width`` bits; Amaranth widens each sum by one bit."""
     widths = [width] * leaves
     total = 0
@@ -291,13 +291,13 @@ def _tree_adder_luts(leaves: int, width: int) -> tuple[int, int]:
 
 def _tables(layer: MVTULayer) -> int:
     """Weight memories of an MVTU: a thermometer layer's lookup tables (one per element of a
-    transfer, :func:`hwgen.hw.mvtu.thermometer_tables`), else the one weight memory."""
+    transfer, :func:`hwgen.ops.mvtu.hw.thermometer_tables`), else the one weight memory."""
     return layer.simd_elements if layer.in_encoding == "thermometer" else 1
 
 
 def _table_bits(layer: MVTULayer) -> int:
-    """Bits of a thermometer table's entry (:func:`hwgen.hw.mvtu.table_shape`)."""
-    from .hw.mvtu import table_shape
+    """Bits of a thermometer table's entry (:func:`hwgen.ops.mvtu.hw.table_shape`)."""
+    from .ops.mvtu.hw import table_shape
     return table_shape(layer).width
 
 
@@ -342,7 +342,7 @@ def _simd_sum(layer: MVTULayer, weights: MemoryMap) -> tuple[float, float, float
         adder, width = _tree_adder_luts(simd, 1)
         return (0 if constant or merged else simd), adder, 0, width
     if layer.in_encoding == "binary":       # per chunk a table of w and x (binary_leaves)
-        from .hw.mvtu import BINARY_CHUNK
+        from .ops.mvtu.hw import BINARY_CHUNK
         chunks = [min(BINARY_CHUNK, simd - k) for k in range(0, simd, BINARY_CHUNK)]
         # Each result bit's function of 2 * size inputs: 2**(2 * size - 4) LUT4s. With constant
         # weights Yosys prunes only some of them (as it did for the popcounts these tables
@@ -378,7 +378,7 @@ def _mvtu_common_terms(layer: MVTULayer, thresholds, replay) -> dict[str, float]
 
 
 def mvtu_terms(layer: MVTULayer) -> dict[str, float]:
-    """LUT terms of an :class:`~hwgen.hw.mvtu.MVTU` (of a cim one: :func:`cim_terms`)."""
+    """LUT terms of an :class:`~hwgen.ops.mvtu.hw.MVTU` (of a cim one: :func:`cim_terms`)."""
     if layer.macro is not None:
         return cim_terms(layer)
     weights, thresholds, replay = _weight_memories(layer)
@@ -394,11 +394,11 @@ def mvtu_terms(layer: MVTULayer) -> dict[str, float]:
 
 
 def _mvtu_common_ffs(layer: MVTULayer, thresholds, replay) -> int:
-    """Flip-flops of the parts every MVTU has (:mod:`hwgen.hw.mvtu`): the fold counters and
+    """Flip-flops of the parts every MVTU has (:mod:`hwgen.ops.mvtu.hw`): the fold counters and
     weight address, stage 1's control and input, its control delayed to the accumulator
-    (:func:`~hwgen.hw.mvtu.sum_latency`), the accumulators' valid bits, the accumulators, the
+    (:func:`~hwgen.ops.mvtu.hw.sum_latency`), the accumulators' valid bits, the accumulators, the
     output and skid registers, the threshold word and the replay buffer."""
-    from .hw.mvtu import sum_latency
+    from .ops.mvtu.hw import sum_latency
     nf_bits, sf_bits = _bits(layer.nf), _bits(layer.sf)
     pe = layer.pe
     control = 4 + nf_bits + sf_bits + sum_latency(layer) * (3 + nf_bits) + 3
@@ -414,14 +414,14 @@ def _mvtu_common_ffs(layer: MVTULayer, thresholds, replay) -> int:
 
 
 def mvtu_resources(layer: MVTULayer) -> Resources:
-    """Resources of an :class:`~hwgen.hw.mvtu.MVTU` (of a cim one: :func:`cim_resources`)."""
+    """Resources of an :class:`~hwgen.ops.mvtu.hw.MVTU` (of a cim one: :func:`cim_resources`)."""
     if layer.macro is not None:
         return cim_resources(layer)
-    from .hw.mvtu import BLOCK_READ_REGISTERS, sum_register_bits, weights_in_block_ram
+    from .ops.mvtu.hw import BLOCK_READ_REGISTERS, sum_register_bits, weights_in_block_ram
     weights, thresholds, replay = _weight_memories(layer)
     pe = layer.pe
     data = 0
-    # Block RAM reads pass BLOCK_READ_REGISTERS more registers (hwgen.hw.mvtu).
+    # Block RAM reads pass BLOCK_READ_REGISTERS more registers (hwgen.ops.mvtu.hw).
     extra = BLOCK_READ_REGISTERS if weights_in_block_ram(layer) else 0
     if layer.in_encoding == "thermometer":  # the input vector and fold, the tables' reads, tree
         data += layer.in_width + _bits(layer.nf * layer.sf) + pe * sum_register_bits(layer)
@@ -444,7 +444,7 @@ def mvtu_resources(layer: MVTULayer) -> Resources:
 # --- cim MVTU ---------------------------------------------------------------------------------
 
 def _cim_cells(layer: MVTULayer) -> MemoryMap:
-    """The macro's cell array (:class:`hwgen.hw.cim.CimMacro`): a ROM of PE * WB * WL bits a
+    """The macro's cell array (:class:`hwgen.ops.mvtu.cim.CimMacro`): a ROM of PE * WB * WL bits a
     word, each of the NF blocks' S groups at a power-of-two stride."""
     macro = layer.macro
     return map_memory(layer.nf << _bits(layer.sf),
@@ -462,14 +462,14 @@ def _bitline_bits(macro) -> int:
 
 def _popcount_parts(width: int) -> int:
     """Register bits of a two-stage popcount of ``width`` bits: its chunks' counts
-    (:func:`hwgen.hw.popcount.chunk_popcounts`)."""
-    from .hw.popcount import POPCOUNT_CHUNK
+    (:func:`hwgen.lib.popcount.chunk_popcounts`)."""
+    from .lib.popcount import POPCOUNT_CHUNK
     return sum(min(POPCOUNT_CHUNK, width - k).bit_length() for k in range(0, width, POPCOUNT_CHUNK))
 
 
 def cim_terms(layer: MVTULayer) -> dict[str, float]:
     """LUT terms of a cim MVTU: the MVTU's parts around the macro (priced as a digital MVTU's,
-    :data:`_CIM_SHARED`) and the macro's (:mod:`hwgen.hw.cim`): per read its popcount over
+    :data:`_CIM_SHARED`) and the macro's (:mod:`hwgen.ops.mvtu.cim`): per read its popcount over
     the wordlines (binary inputs: one more per activation bit, the active rows), the noise
     hash's stages and the ADC's comparators."""
     macro, reads = layer.macro, _cim_reads(layer)
@@ -481,15 +481,15 @@ def cim_terms(layer: MVTULayer) -> dict[str, float]:
     compared = macro.adc_input_bits if macro.noisy else _bitline_bits(macro)
     terms["cim_adc"] = reads * len(macro.thresholds) * compared
     if macro.noisy:
-        from .hw.cim import ARX_STAGES
+        from .ops.mvtu.cim import ARX_STAGES
         terms["cim_hash"] = reads * len(ARX_STAGES)
     return terms
 
 
 def cim_resources(layer: MVTULayer) -> Resources:
     """Resources of a cim MVTU: the MVTU around the macro and the behavioural macro
-    (:class:`hwgen.hw.cim.CimMacro`), register by register."""
-    from .hw.cim import ARX_STAGES
+    (:class:`hwgen.ops.mvtu.cim.CimMacro`), register by register."""
+    from .ops.mvtu.cim import ARX_STAGES
     from .cim.noise import TABLE_BITS
     macro, reads = layer.macro, _cim_reads(layer)
     wl, ab, pe, wb = macro.wordlines, macro.act_bits, layer.pe, macro.weight_bits
@@ -520,7 +520,7 @@ def cim_resources(layer: MVTULayer) -> Resources:
     return Resources(_luts("cim", cim_terms(layer)), ffs, brams, cim_multipliers(layer))
 
 
-#: MULT18X18D of one noisy CIM read (:mod:`hwgen.hw.cim`): the noise sample's scale (the hash
+#: MULT18X18D of one noisy CIM read (:mod:`hwgen.ops.mvtu.cim`): the noise sample's scale (the hash
 #: has no multiplier); and of a layer's vector-key pipeline: none.
 CIM_READ_DSPS, CIM_KEY_DSPS = 1, 0
 
@@ -536,7 +536,7 @@ def cim_multipliers(layer: MVTULayer) -> int:
 # --- sliding window ---------------------------------------------------------------------------
 
 def _line_buffer(layer: SWGLayer) -> MemoryMap:
-    from .hw.swg import ring_rows
+    from .ops.swg.hw import ring_rows
     return map_memory(ring_rows(layer) * layer.width * layer.cf, layer.simd * layer.elem_bits,
                       rom=False)
 
@@ -550,7 +550,7 @@ def _swg_counter_bits(layer: SWGLayer) -> int:
 
 
 def swg_terms(layer: SWGLayer) -> dict[str, float]:
-    """LUT terms of a :class:`~hwgen.hw.swg.SlidingWindow`."""
+    """LUT terms of a :class:`~hwgen.ops.swg.hw.SlidingWindow`."""
     memory = _line_buffer(layer)
     terms = {"counter": _swg_counter_bits(layer), "data": layer.simd * layer.elem_bits,
              "control": 1}
@@ -559,9 +559,9 @@ def swg_terms(layer: SWGLayer) -> dict[str, float]:
 
 
 def _swg_register_bits(layer: SWGLayer) -> int:
-    """Flip-flops of :class:`~hwgen.hw.swg.SlidingWindow`'s reader and writer: counters, the
+    """Flip-flops of :class:`~hwgen.ops.swg.hw.SlidingWindow`'s reader and writer: counters, the
     window element's row, column and address, the writer's row limits, the frames ahead."""
-    from .hw.swg import ring_rows
+    from .ops.swg.hw import ring_rows
     (kh, kw), (ph, pw) = layer.kernel, layer.padding
     height, rows = layer.height, ring_rows(layer)
     address = _line_buffer(layer).depth.bit_length()
@@ -594,7 +594,7 @@ def _maxpool_counter_bits(layer: MaxPoolLayer) -> int:
 
 
 def maxpool_terms(layer: MaxPoolLayer) -> dict[str, float]:
-    """LUT terms of a :class:`~hwgen.hw.maxpool.MaxPool`."""
+    """LUT terms of a :class:`~hwgen.ops.maxpool.hw.MaxPool`."""
     terms = {"counter": _maxpool_counter_bits(layer), "data": layer.pe * layer.elem_bits,
              "control": 1}
     _add(terms, _memory_terms(_partial_row(layer)))
@@ -618,7 +618,7 @@ def _fifo_memory(width: int, depth: int) -> MemoryMap | None:
 
 
 def fifo_terms(width: int, depth: int) -> dict[str, float]:
-    """LUT terms of a :class:`~hwgen.hw.fifo.StreamFIFO` of ``depth`` words of ``width`` bits."""
+    """LUT terms of a :class:`~hwgen.ops.fifo.hw.StreamFIFO` of ``depth`` words of ``width`` bits."""
     memory = _fifo_memory(width, depth)
     terms = {"counter": 3 * depth.bit_length(), "data": width, "control": 1}
     if memory is not None:
@@ -642,11 +642,11 @@ def fifo_resources(width: int, depth: int) -> Resources:
 
 
 def dwc_terms(in_width: int, out_width: int) -> dict[str, float]:
-    """LUT terms of a :class:`~hwgen.hw.dwc.WidthConverter`: an input word lands at one of the
+    """LUT terms of a :class:`~hwgen.ops.dwc.hw.WidthConverter`: an input word lands at one of the
     fill levels the buffer can have when it arrives (0 .. capacity - in, steps of
     ``gcd(in, out)``); when splitting, Yosys folds the level's decode into every buffered bit's
     shift multiplexer; the extra room of widths that do not divide each other."""
-    from .hw.dwc import dwc_capacity
+    from .ops.dwc.hw import dwc_capacity
     step = math.gcd(in_width, out_width)
     capacity = dwc_capacity(in_width, out_width)
     positions = (capacity - in_width) // step + 1
@@ -662,7 +662,7 @@ def dwc_resources(in_width: int, out_width: int) -> Resources:
             raise ValueError(f"{name} must be a positive integer, not {value!r}")
     if in_width == out_width:
         return Resources()
-    from .hw.dwc import dwc_capacity
+    from .ops.dwc.hw import dwc_capacity
     capacity = dwc_capacity(in_width, out_width)
     levels = capacity // math.gcd(in_width, out_width)      # the level counts steps of gcd
     return Resources(_luts("dwc", dwc_terms(in_width, out_width)),
@@ -677,19 +677,13 @@ _ESTIMATORS = {"mvtu": (mvtu_resources, mvtu_terms), "swg": (swg_resources, swg_
 
 def estimate_layer(layer) -> Resources:
     """Resources of the block an IR layer becomes (at its folding)."""
-    try:
-        resources, _ = _ESTIMATORS[layer.op]
-    except (AttributeError, KeyError):
-        raise TypeError(f"not an IR layer: {layer!r}") from None
+    resources, _ = _ESTIMATORS[op_for(layer).name]
     return resources(layer)
 
 
 def layer_terms(layer) -> dict[str, float]:
     """The counts the LUT estimate of ``layer`` weighs with ``COEFFICIENTS[layer.op]``."""
-    try:
-        _, terms = _ESTIMATORS[layer.op]
-    except (AttributeError, KeyError):
-        raise TypeError(f"not an IR layer: {layer!r}") from None
+    _, terms = _ESTIMATORS[op_for(layer).name]
     return terms(layer)
 
 

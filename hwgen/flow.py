@@ -412,7 +412,7 @@ class Workspace:
         self.train()
         model, metrics = self.load_model()
         from .data import load_dataset
-        from .ir.export import check_export, export_graph
+        from .passes.lower import check_export, export_graph
         data = load_dataset(self.spec.data, self.spec.seed)
         names = {"class_names": list(data.class_names)} if data.class_names else {}
         if data.quantization:               # how a user's own features become input elements
@@ -458,13 +458,13 @@ class Workspace:
                          f"(FIFO depths {list(saved.fifo_depths)})")
                 return saved
         if target is not None:
-            from .ir.folding import auto_fold
+            from .passes.fold import auto_fold
             graph = auto_fold(graph, target_cycles=target,
                               fixed=tuple(graph.meta.get("fixed_folding", ())))
             self.say(f"auto-folded for {target} cycles/frame: expected "
                      f"{graph.expected_cycles()} cycles/frame")
         if hardware.size_fifos:
-            from .fifo_sizing import size_fifos
+            from .passes.fifo_sizing import size_fifos
             sizing = size_fifos(graph, build_root=self.root / "sim", seed=self.spec.seed,
                                 progress=self.say)
             graph = sizing.graph
@@ -489,7 +489,7 @@ class Workspace:
         if hardware.target_cycles is not None:
             return hardware.target_cycles
         if hardware.target_fps is not None:
-            from .ir.folding import target_from_fps
+            from .passes.fold import target_from_fps
             if clock_hz is None:
                 raise HwgenError("hardware.target_fps needs the board's clock")
             return target_from_fps(hardware.target_fps, clock_hz)
@@ -820,7 +820,7 @@ def _markdown(report: dict) -> str:
 def _write_macro_interfaces(graph, folder: Path):
     """The black-box Verilog of each cim layer's macro (``rtl_templates/cim_macro.sv.j2``):
     the modules a chip flow replaces with hard macros."""
-    from .hw.cim import render_macro
+    from .ops.mvtu.cim import render_macro
     for layer in graph.mvtus():
         if layer.macro is not None:
             folder.mkdir(parents=True, exist_ok=True)

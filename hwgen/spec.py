@@ -482,7 +482,7 @@ class TrainSpec:
 
 @dataclass(frozen=True)
 class HardwareSpec:
-    #: Size the FIFOs between layers by simulation (``hwgen.fifo_sizing``) ...
+    #: Size the FIFOs between layers by simulation (``hwgen.passes.fifo_sizing``) ...
     size_fifos: bool = True
     #: ... else give each this depth (at least one input vector of an MVTU consumer).
     fifo_depth: int = 2
@@ -696,7 +696,7 @@ def _walk_shapes(spec: Spec, file) -> tuple:
             _check_simd(layer, f"the matrix width kernel*in={kh}*{kw}*{channels}={layer.matrix_width}",
                         path, file)
             shape = layer.out_shape
-        else:
+        elif isinstance(layer, MaxPoolSpec):
             if not isinstance(previous, (ConvSpec, MaxPoolSpec)):
                 raise SpecError(file, f"{path}.type",
                                 "a maxpool must follow a conv or maxpool layer (it pools their "
@@ -708,6 +708,8 @@ def _walk_shapes(spec: Spec, file) -> tuple:
                                 allowed=f"at most {height}x{width}")
             layer = dataclasses.replace(layer, in_shape=shape)
             shape = layer.out_shape
+        else:       # the loader admits only the layer types of ModelSpec.layers
+            raise TypeError(f"{path}: no shape rule for layer type {type(layer).__name__}")
         resolved.append(layer)
     last = len(layers) - 1
     if not isinstance(layers[last], LinearSpec):

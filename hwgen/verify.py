@@ -16,9 +16,10 @@ import numpy as np
 from .errors import HwgenError
 from .golden import run_graph, run_layers
 from .harness import run_harness
-from .hw.label_select import result_layout
-from .hw.network import Network, output_transfer
-from .hw.packing import pack_words, unpack_words
+from .ops.label_select.hw import result_layout
+from .hw.network import Network
+from .ops import op_for
+from .lib.packing import pack_words, unpack_words
 from .ir import Graph
 
 __all__ = ["Verification", "Diagnosis", "result_words", "decode_results", "harness_vectors",
@@ -230,7 +231,7 @@ def _tapped(network: Network) -> Network:
 
 
 def _stream_words(values: np.ndarray, *, bits: int, per_word: int) -> list[int]:
-    """:func:`hwgen.hw.packing.pack_words`, vectorised: rows of ``values`` as stream words."""
+    """:func:`hwgen.lib.packing.pack_words`, vectorised: rows of ``values`` as stream words."""
     elements = np.asarray(values, dtype=np.int64).reshape(-1, per_word) & ((1 << bits) - 1)
     # Pack up to 62 bits at a time in numpy; join those pieces as Python integers.
     chunk = max(1, 62 // bits)
@@ -296,7 +297,7 @@ def diagnose(network: Network, graph: Graph, frames, inputs, expected, *, idle: 
     frames = np.asarray(frames)[:output_frame + 1]
     streams = []
     for layer, values in zip(graph.layers, run_layers(graph, frames)):
-        count, bits = output_transfer(layer)
+        count, bits = op_for(layer).out_transfer(layer)
         streams.append((values.shape[1] // count,
                         _stream_words(values, bits=bits, per_word=count)))
     found = None

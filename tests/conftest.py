@@ -4,7 +4,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hwgen.ir import Graph, MaxPoolLayer, MVTULayer, SWGLayer
+from hwgen.ir import Graph
+from hwgen.ops import MVTULayer, MaxPoolLayer, SWGLayer
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -33,7 +34,7 @@ def assert_export_exact(model, spec, data, test_accuracy):
     MVTU's dot products, the logits, the classes, the accuracy). Returns the golden result."""
     import torch
     from hwgen.golden import run_graph
-    from hwgen.ir.export import check_export, export_graph
+    from hwgen.passes.lower import check_export, export_graph
     model = model.eval()
     graph = export_graph(model, spec, data.test_x, data.test_y)
     assert len(graph.test_frames) == len(data.test_y) > 300

@@ -19,8 +19,9 @@ from hwgen.errors import HwgenError
 from hwgen.flow import Workspace
 from hwgen.golden import run_graph, run_layers
 from hwgen.harness import cycle_time_ps
-from hwgen.hw.network import Network, output_transfer
-from hwgen.hw.packing import pack_words
+from hwgen.hw.network import Network
+from hwgen.ops import op_for
+from hwgen.lib.packing import pack_words
 from hwgen.spec import load_spec
 from hwgen.verify import Diagnosis, Verification, _stream_words, diagnose, harness_vectors
 from tests.conftest import random_conv_graph
@@ -53,7 +54,7 @@ def _corrupted(graph, index):
 def _first_wrong_word(graph, corrupted, index):
     """(frame, word, words per frame, golden word, corrupted word) of the first difference in
     layer ``index``'s output stream, from the golden model and pack_words alone."""
-    count, bits = output_transfer(graph.layers[index])
+    count, bits = op_for(graph.layers[index]).out_transfer(graph.layers[index])
     good = run_layers(graph)[index]
     bad = run_layers(corrupted)[index]
     np.testing.assert_array_equal(run_layers(graph)[index - 1], run_layers(corrupted)[index - 1])
@@ -138,7 +139,7 @@ def test_taps_copy_each_layers_output_stream():
     network = Network(graph, taps=True)
     members = network.signature.members
     for index, layer in enumerate(graph.layers):
-        count, bits = output_transfer(layer)
+        count, bits = op_for(layer).out_transfer(layer)
         tap = members[f"tap{index}"].signature.members
         assert tap["payload"].shape.width == count * bits
         assert {"valid", "ready"} <= set(tap)

@@ -5,9 +5,9 @@ import pytest
 from hwgen.cosim import run_stream_test
 from hwgen.golden import mvtu
 from hwgen.harness import run_harness
-from hwgen.hw.fifo import StreamFIFO
-from hwgen.hw.mvtu import MVTU
-from hwgen.hw.packing import pack_words
+from hwgen.ops.fifo.hw import StreamFIFO
+from hwgen.ops.mvtu.hw import MVTU
+from hwgen.lib.packing import pack_words
 from tests.conftest import random_layer
 
 pytestmark = pytest.mark.cocotb

@@ -7,7 +7,7 @@ import pytest
 
 from hwgen.flow import Workspace
 from hwgen.golden import run_graph
-from hwgen.ir.folding import auto_fold
+from hwgen.passes.fold import auto_fold
 from hwgen.spec import load_spec
 
 REPO = Path(__file__).resolve().parent.parent

@@ -7,7 +7,8 @@ import pytest
 import yaml
 
 from hwgen.cli import main
-from hwgen.ir import MVTULayer, load_ir
+from hwgen.ir import load_ir
+from hwgen.ops import MVTULayer
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "examples" / "digits_cnn.yaml"
@@ -88,7 +89,7 @@ def test_ram_style_is_exported_and_kept(tmp_path):
     """A layer's ``ram_style`` reaches its MVTU and survives auto-folding; it is hardware, not
     training: the checkpoint's key ignores it, the IR's does not."""
     from hwgen.flow import Workspace
-    from hwgen.ir.folding import auto_fold
+    from hwgen.passes.fold import auto_fold
     from hwgen.spec import load_spec
     spec = yaml.safe_load(EXAMPLE.read_text())
     spec["train"]["epochs"] = 1

@@ -10,7 +10,7 @@ order, channels innermost (both datasets have one channel, so this is the raster
 bits it is the pixel as an unsigned integer, ``round(pixel / pixel_max * (2**bits - 1))`` with
 halves rounded up (:func:`quantize`). ``thermometer`` leaves the frames as they are: the
 network's first layer reads each integer as its code of ``2**bits - 1`` bits
-(:func:`hwgen.golden.mvtu.thermometer_code`; the model codes its input, the hardware looks the
+(:func:`hwgen.ops.mvtu.golden.thermometer_code`; the model codes its input, the hardware looks the
 codes' sums up). The
 train/test split is stratified and seeded, so a spec and a seed fix the data exactly.
 """

@@ -95,7 +95,7 @@ from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from ..hw.skid import skid_output
+from ..lib.skid import skid_output
 from . import protocol
 from .board import Board
 from .link import ReplyEncoder, RequestParser

@@ -1,5 +1,6 @@
-"""Golden models: the IR executed in torch, integer-exact, one module per hardware block."""
-from .mvtu import decode, mvtu, mvtu_dot
+"""Golden model of a graph: the IR executed in torch, integer-exact, through each op's own golden
+model (:mod:`hwgen.ops`)."""
+from ..ops.mvtu.golden import decode, mvtu, mvtu_dot
 from .network import GoldenResult, run_graph, run_layers
 
 __all__ = ["decode", "mvtu", "mvtu_dot", "run_graph", "run_layers", "GoldenResult"]

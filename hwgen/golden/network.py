@@ -1,13 +1,13 @@
-"""Golden model of a whole :class:`hwgen.ir.Graph` (and of the label select at its end)."""
+"""Golden model of a whole :class:`hwgen.ir.Graph`: each layer's op's golden model
+(:meth:`hwgen.ops.Op.golden`) in turn, and the label select at its end."""
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from ..ir import Graph, MaxPoolLayer, MVTULayer, SWGLayer
-from .maxpool import maxpool
-from .mvtu import mvtu, mvtu_dot
-from .swg import swg
+from ..ir import Graph
+from ..ops import op_for
+from ..ops.label_select import label_select
 
 __all__ = ["GoldenResult", "run_graph", "run_layer", "run_layers", "label_select"]
 
@@ -22,29 +22,13 @@ class GoldenResult:
         return float(np.mean(self.labels == np.asarray(expected)))
 
 
-def label_select(logits) -> np.ndarray:
-    """Index of the largest logit; the lowest index wins a tie (as ``torch.argmax``)."""
-    return torch.as_tensor(logits).argmax(dim=1).numpy()
-
-
 def run_layer(layer, x, dots: list | None = None) -> torch.Tensor:
     """One layer on activations ``x`` (N, elements) in stream order; returns the next ones.
 
     An MVTU reads ``x`` as ``pixels`` vectors of ``in_elements`` elements (windows, pixels, or the
     whole flattened frame) and appends its dot products (N, pixels, mh) to ``dots``.
     """
-    x = torch.as_tensor(x)
-    n = x.shape[0]
-    if isinstance(layer, SWGLayer):
-        return swg(layer, x).reshape(n, -1)
-    if isinstance(layer, MaxPoolLayer):
-        return maxpool(layer, x)
-    if isinstance(layer, MVTULayer):
-        vectors = x.reshape(n, layer.pixels, layer.in_elements)
-        if dots is not None:
-            dots.append(mvtu_dot(layer, vectors).numpy())
-        return mvtu(layer, vectors).reshape(n, layer.pixels * layer.mh)
-    raise TypeError(f"no golden model for {layer!r}")
+    return op_for(layer).golden(layer, torch.as_tensor(x), dots)
 
 
 def _frames(graph: Graph, frames) -> torch.Tensor:

@@ -6,28 +6,16 @@ from amaranth.hdl import Cat, Module, Signal, unsigned
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..ir import Graph, MVTULayer, SWGLayer
-from .dwc import WidthConverter
-from .fifo import StreamFIFO
-from .label_select import LabelSelect, result_layout
-from .maxpool import MaxPool
-from .mvtu import MVTU
-from .packing import pack_words
-from .swg import SlidingWindow
+from ..ir import Graph
+from ..lib.packing import pack_words
+from ..ops import DWCLayer, FIFOLayer, LabelSelectLayer, op_for
+from ..ops.fifo import StreamFIFO
+from ..ops.label_select import result_layout
 
-__all__ = ["Network", "default_fifo_depths", "frame_words", "block_for", "input_transfer",
-           "output_transfer", "tap_signature", "LEVEL_BITS"]
+__all__ = ["Network", "default_fifo_depths", "frame_words", "tap_signature", "LEVEL_BITS"]
 
 #: Bits per FIFO in the ``levels`` port of a monitored network.
 LEVEL_BITS = 16
-
-#: The hardware block of each IR op.
-_BLOCKS = {"mvtu": MVTU, "swg": SlidingWindow, "maxpool": MaxPool}
-
-
-def block_for(layer) -> wiring.Component:
-    """The streaming block that implements ``layer``."""
-    return _BLOCKS[layer.op](layer)
 
 
 def frame_words(frames: np.ndarray, *, bits: int, per_word: int) -> list[list[int]]:
@@ -40,64 +28,45 @@ def frame_words(frames: np.ndarray, *, bits: int, per_word: int) -> list[list[in
     return [pack_words(frame, width=bits, per_word=per_word) for frame in frames]
 
 
-def input_transfer(layer) -> tuple[int, int]:
-    """(elements, bits per element) of one input transfer."""
-    if isinstance(layer, MVTULayer):
-        return layer.simd_elements, layer.in_bits
-    if isinstance(layer, SWGLayer):
-        return layer.simd, layer.elem_bits
-    return layer.pe, layer.elem_bits
-
-
-def output_transfer(layer) -> tuple[int, int]:
-    """(elements, bits per element) of one output transfer."""
-    if isinstance(layer, MVTULayer):
-        return layer.pe, layer.out_bits
-    if isinstance(layer, SWGLayer):
-        return layer.simd, layer.elem_bits
-    return layer.pe, layer.elem_bits
-
-
 def tap_signature(layer) -> wiring.Signature:
     """A copy of ``layer``'s output stream handshake and payload (all outputs: it only watches)."""
-    count, bits = output_transfer(layer)
+    count, bits = op_for(layer).out_transfer(layer)
     return wiring.Signature({"payload": Out(unsigned(count * bits)), "valid": Out(1),
                              "ready": Out(1)})
 
 
-def _min_depth(consumer) -> int:
-    """Least FIFO depth in front of ``consumer`` for it to run at full rate by itself: an MVTU
-    reads an input vector (SF transfers) only during its first neuron fold and replays it for
-    the others, so its producer must be able to deposit the next vector meanwhile."""
-    return consumer.sf if isinstance(consumer, MVTULayer) else 1
-
-
 def default_fifo_depths(graph: Graph, fifo_depth: int) -> list[int]:
-    """The fixed rule, without sizing: ``fifo_depth``, and at least one input vector in front
-    of an MVTU."""
-    return [max(fifo_depth, _min_depth(consumer)) for consumer in graph.layers[1:]]
+    """The fixed rule, without sizing: ``fifo_depth``, and at least what the consumer needs in
+    front of it to run at full rate alone (:meth:`hwgen.ops.Op.min_depth_before`: an MVTU's
+    input vector)."""
+    return [max(fifo_depth, op_for(consumer).min_depth_before(consumer))
+            for consumer in graph.layers[1:]]
 
 
 @dataclass(frozen=True)
 class _Stage:
-    name: str
+    layer: object       # the op's layer: a graph layer, or a FIFO, converter, label select
     block: wiring.Component
+
+    @property
+    def name(self) -> str:
+        return self.layer.name
 
 
 class Network(wiring.Component):
     """A whole BNN as FINN-style streaming hardware.
 
-    Each layer of the IR becomes its block (:func:`block_for`: sliding window, MVTU, max-pool);
+    Each layer of the IR becomes its op's block (:meth:`hwgen.ops.Op.block`);
     between two layers sit a width converter (where the producer's transfer width differs from
-    the consumer's) and a :class:`~hwgen.hw.fifo.StreamFIFO`; a
-    :class:`~hwgen.hw.label_select.LabelSelect` ends the chain.
+    the consumer's) and a :class:`~hwgen.ops.fifo.hw.StreamFIFO`; a
+    :class:`~hwgen.ops.label_select.hw.LabelSelect` ends the chain.
 
     Parameters
     ----------
     graph : :class:`hwgen.ir.Graph`
     fifo_depth : int
         Least depth of each inter-layer FIFO when the graph carries no sized depths
-        (``graph.fifo_depths``, see :mod:`hwgen.fifo_sizing`); then a FIFO in front of an MVTU is
+        (``graph.fifo_depths``, see :mod:`hwgen.passes.fifo_sizing`); then a FIFO in front of an MVTU is
         made at least one input vector (SF transfers) deep.
     monitor : bool
         Add the ``levels`` and ``limits`` ports, ``LEVEL_BITS`` bits per FIFO (the FIFO after
@@ -119,8 +88,8 @@ class Network(wiring.Component):
     levels : ``Out(unsigned(LEVEL_BITS * (len(graph.layers) - 1)))``, with ``monitor`` only.
     limits : ``In(unsigned(LEVEL_BITS * (len(graph.layers) - 1)))``, with ``monitor`` only.
     tap<k> : ``Out(tap_signature(graph.layers[k]))``, with ``taps`` only. Layer ``k``'s output
-        transfers (``valid & ready``) carry ``output_transfer(layer)`` elements each, packed as
-        :func:`hwgen.hw.packing.pack_words` packs them.
+        transfers (``valid & ready``) carry the op's ``out_transfer(layer)`` elements each, packed as
+        :func:`hwgen.lib.packing.pack_words` packs them.
     """
 
     def __init__(self, graph: Graph, *, fifo_depth: int = 2, monitor: bool = False,
@@ -132,12 +101,15 @@ class Network(wiring.Component):
         self.monitor = monitor
         self.taps = taps
         first = graph.layers[0]
-        self.in_elements, elem_bits = input_transfer(first)
+        self.in_elements, elem_bits = op_for(first).in_transfer(first)
         if elem_bits != graph.input_bits:
             raise ValueError(f"layer {first.name!r} takes {elem_bits}-bit elements, but the "
                              f"graph's input has {graph.input_bits}")
         self.in_width = self.in_elements * elem_bits
-        self.logit_bits = graph.layers[-1].out_bits
+        last = graph.layers[-1]
+        #: One transfer of the last layer's output: logits.
+        self.out_transfer = op_for(last).out_transfer(last)
+        self.logit_bits = self.out_transfer.bits
         self.transfers_per_frame = graph.input_elements // self.in_elements
         members = {
             "i": In(stream.Signature(unsigned(self.in_width))),
@@ -167,25 +139,34 @@ class Network(wiring.Component):
             return list(self.graph.fifo_depths)
         return default_fifo_depths(self.graph, self.fifo_depth)
 
-    def stages(self) -> list[_Stage]:
-        stages = []
+    def stage_layers(self) -> list:
+        """The layers of the chain the network builds, in order: each graph layer, then (but
+        after the last) a width converter where its transfers are not its consumer's and a
+        FIFO; the label select last."""
+        result = []
         layers = self.graph.layers
         depths = self.fifo_depths()
         for index, layer in enumerate(layers):
-            stages.append(_Stage(layer.name, block_for(layer)))
+            result.append(layer)
             if index + 1 == len(layers):
                 break
-            count, bits = output_transfer(layer)
-            consumer_count, consumer_bits = input_transfer(layers[index + 1])
+            count, bits = op_for(layer).out_transfer(layer)
+            consumer = layers[index + 1]
+            consumer_count, consumer_bits = op_for(consumer).in_transfer(consumer)
             assert bits == consumer_bits, (layer.name, bits, consumer_bits)   # checked by the IR
             if count != consumer_count:
-                stages.append(_Stage(f"{layer.name}_dwc", WidthConverter(
-                    in_width=count * bits, out_width=consumer_count * bits)))
-            stages.append(_Stage(f"{layer.name}_fifo", StreamFIFO(
-                shape=unsigned(consumer_count * bits), depth=depths[index], monitored=self.monitor)))
-        stages.append(_Stage("label_select", LabelSelect(
-            classes=self.graph.classes, pe=layers[-1].pe, logit_bits=self.logit_bits)))
-        return stages
+                result.append(DWCLayer(name=f"{layer.name}_dwc", in_elements=count,
+                                       out_elements=consumer_count, bits=bits))
+            result.append(FIFOLayer(name=f"{layer.name}_fifo", elements=consumer_count,
+                                    bits=bits, depth=depths[index], monitored=self.monitor))
+        result.append(LabelSelectLayer(name="label_select", classes=self.graph.classes,
+                                       pe=self.out_transfer.elements,
+                                       logit_bits=self.logit_bits))
+        return result
+
+    def stages(self) -> list[_Stage]:
+        """Each of :meth:`stage_layers` with its block (:meth:`hwgen.ops.Op.block`)."""
+        return [_Stage(layer, op_for(layer).block(layer)) for layer in self.stage_layers()]
 
     def elaborate(self, platform):
         m = Module()

@@ -47,8 +47,8 @@ import torch
 from torch import nn
 
 from ..cim.macro import layer_macro, macro_mvm_float
-from ..golden.mvtu import thermometer_code
-from ..spec import ConvSpec, LinearSpec, Spec
+from ..ops.mvtu.golden import thermometer_code
+from ..spec import ConvSpec, LinearSpec, MaxPoolSpec, Spec
 from .layers import (BatchNormThreshold, BinaryConv2d, BinaryLinear, LearnedThreshold, activation2,
                      binarize)
 
@@ -114,10 +114,12 @@ class BNN(nn.Module):
                 layers.append(BinaryLinear(layer.in_features, layer.out_features, binary=binary,
                                            standardized=bnfree))
                 mh = layer.out_features
-            else:
+            elif isinstance(layer, MaxPoolSpec):
                 layers.append(nn.MaxPool2d(layer.kernel))
                 norms.append(nn.Identity())
                 continue
+            else:
+                raise TypeError(f"no torch module for layer type {type(layer).__name__}")
             if index in self.macros:
                 layers[-1].weight_bits = self.macros[index].weight_bits
             if index == last:

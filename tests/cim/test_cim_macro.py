@@ -12,8 +12,8 @@ from hwgen.cim import macro as macro_module
 from hwgen.cim import (MacroSpec, adc, decode_activations, decode_weights, macro_mvm,
                        macro_mvm_float)
 from hwgen.cim.noise import NOISE_FRAC_BITS, noise_index, ztable
-from hwgen.golden.mvtu import mvtu_dot
-from hwgen.ir import MVTULayer
+from hwgen.ops.mvtu.golden import mvtu_dot
+from hwgen.ops import MVTULayer
 
 
 def _exact(wordlines=8, adc_bits=5, **kw) -> MacroSpec:

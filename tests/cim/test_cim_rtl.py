@@ -16,9 +16,9 @@ from hwgen.cim import MacroSpec
 from hwgen.cosim import run_stream_test
 from hwgen.data import load_dataset
 from hwgen.golden import mvtu, run_graph
-from hwgen.hw.mvtu import MVTU, mvtu_latency
-from hwgen.hw.packing import pack_words
-from hwgen.ir.export import export_graph, quiet
+from hwgen.ops.mvtu.hw import MVTU, mvtu_latency
+from hwgen.lib.packing import pack_words
+from hwgen.passes.lower import export_graph, quiet
 from hwgen.nn import train_model
 from hwgen.spec import load_spec
 from hwgen.verify import verify_network
@@ -54,7 +54,7 @@ def _layer(case, seed, *, logits, mw=32, mh=6, pe=3):
 def test_hash_stages_compose_to_arx32():
     """The pipelined hash (a round a register stage) is arx32, on edge words too."""
     from hwgen.cim.noise import arx32
-    from hwgen.hw.cim import ARX_STAGES
+    from hwgen.ops.mvtu.cim import ARX_STAGES
     rng = np.random.default_rng(0)
     words = [0, 1, 0xFFFFFFFF, 0x3FFFF, 0x40000, *rng.integers(0, 1 << 32, 2000).tolist()]
     for word in words:
@@ -152,7 +152,7 @@ def test_macro_template_has_the_models_ports(case, tmp_path):
     import subprocess
 
     from hwgen.cosim import emit_verilog
-    from hwgen.hw.cim import CimMacro, macro_ports, render_macro
+    from hwgen.ops.mvtu.cim import CimMacro, macro_ports, render_macro
     from hwgen.toolchain import verilator_env
     layer, _ = _layer(case, 5, logits=False)
     text = render_macro(layer)

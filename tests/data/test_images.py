@@ -6,7 +6,7 @@ from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
 from hwgen.data import load_dataset, quantize
-from hwgen.golden.mvtu import thermometer_code
+from hwgen.ops.mvtu.golden import thermometer_code
 from hwgen.spec import DataSpec
 
 

@@ -10,7 +10,7 @@ from hwgen.fpga.board import load_board
 from hwgen.fpga.flow import build_platform
 from hwgen.fpga.protocol import Info, Result
 from hwgen.fpga.top import BoardCore, BoardTop
-from hwgen.hw.packing import unpack_words
+from hwgen.lib.packing import unpack_words
 from tests.fpga.test_flow import CLASSES, TRANSFERS, WIDTH, PopcountNetwork, golden, make_words
 
 DIVISOR = 4

@@ -11,7 +11,7 @@ from amaranth.sim import Simulator
 from hwgen.fpga import protocol
 from hwgen.fpga.link import ReplyEncoder, RequestParser
 from hwgen.fpga.protocol import Error, Info, Result
-from hwgen.hw.packing import pack_words
+from hwgen.lib.packing import pack_words
 
 
 def parse(parser, data, *, take_frames=True):

@@ -13,11 +13,11 @@ import pytest
 
 from hwgen.cosim import run_stream_test
 from hwgen.data import load_dataset
-from hwgen.fifo_sizing import size_fifos
+from hwgen.passes.fifo_sizing import size_fifos
 from hwgen.harness import run_harness
 from hwgen.hw.network import Network
 from hwgen.ir import Graph
-from hwgen.ir.export import export_graph
+from hwgen.passes.lower import export_graph
 from hwgen.nn import train_model
 from hwgen.spec import load_spec
 from hwgen.verify import decode_results, harness_vectors, verify_network

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from hwgen.errors import HwgenError
-from hwgen.ir import IR_VERSION, Graph, MVTULayer, load_ir, save_ir
+from hwgen.ir import IR_VERSION, Graph, load_ir, save_ir
+from hwgen.ops import MVTULayer
 from hwgen.golden import run_graph
 from tests.conftest import random_cim_layer, random_conv_graph, random_layer
 
@@ -194,7 +195,7 @@ def test_thermometer_layer():
     values, its input stream the elements; the golden model is the binary layer on the codes."""
     import torch
     from hwgen.golden import mvtu_dot
-    from hwgen.hw.mvtu import thermometer_tables, table_offset
+    from hwgen.ops.mvtu.hw import thermometer_tables, table_offset
     rng = np.random.default_rng(3)
     layer = random_layer(rng, mw=4 * 7, mh=6, pe=3, simd=14, in_encoding="thermometer", in_bits=3)
     assert (layer.code_bits, layer.in_elements, layer.in_width, layer.stream_encoding) == \

@@ -7,8 +7,9 @@ import torch
 from hwgen.data import load_dataset
 from hwgen.errors import HwgenError
 from hwgen.golden import run_graph
-from hwgen.ir import MaxPoolLayer, MVTULayer, SWGLayer, load_ir, save_ir
-from hwgen.ir.export import check_export, dot_values, export_graph, fold_threshold
+from hwgen.ir import load_ir, save_ir
+from hwgen.ops import MVTULayer, MaxPoolLayer, SWGLayer
+from hwgen.passes.lower import check_export, dot_values, export_graph, fold_threshold
 from hwgen.nn import BinaryConv2d, batchnorm_fires, train_model
 from hwgen.spec import parse_spec
 from tests.conftest import assert_export_exact

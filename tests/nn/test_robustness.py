@@ -7,7 +7,7 @@ import torch
 
 from hwgen.data import load_dataset
 from hwgen.errors import SpecError
-from hwgen.ir.export import check_export, dot_values, export_graph, fold_threshold
+from hwgen.passes.lower import check_export, dot_values, export_graph, fold_threshold
 from hwgen.nn import (BNN, BatchNormThreshold, GaussianMVM, LearnedThreshold, activation_stats,
                       evaluate_under_noise, exact_mvm, standardize, train_model)
 from hwgen.spec import parse_spec

@@ -1,0 +1,86 @@
+"""Balanced adder trees (a linear chain would be SIMD adders deep), plain or pipelined."""
+from amaranth.hdl import Signal, Value
+
+__all__ = ["popcount", "tree_sum", "chunk_popcounts", "pipelined_sum", "pipelined_sum_stages",
+           "pipelined_sum_bits"]
+
+#: Bits per chunk of :func:`chunk_popcounts`: a 6-input popcount is three LUT levels deep.
+POPCOUNT_CHUNK = 6
+
+
+def _pair_up(terms: list) -> list:
+    """One level of the tree: neighbours added, an odd last term passed on."""
+    paired = [terms[k] + terms[k + 1] for k in range(0, len(terms) - 1, 2)]
+    if len(terms) % 2:
+        paired.append(terms[-1])
+    return paired
+
+
+def tree_sum(terms) -> Value:
+    """Sum of ``terms`` by a balanced tree of adders; each adder is as wide as its result."""
+    terms = [Value.cast(term) for term in terms]
+    if not terms:
+        return Value.cast(0)
+    while len(terms) > 1:
+        terms = _pair_up(terms)
+    return terms[0]
+
+
+def popcount(value) -> Value:
+    """Number of 1 bits of ``value``, as an unsigned value just wide enough."""
+    value = Value.cast(value)
+    return tree_sum(value[k] for k in range(len(value)))
+
+
+def chunk_popcounts(value, chunk: int = POPCOUNT_CHUNK) -> list[Value]:
+    """Popcounts of ``value``'s consecutive ``chunk``-bit slices (the last may be shorter):
+    register them and sum them a stage later to split a wide popcount over two stages."""
+    value = Value.cast(value)
+    return [popcount(value[k:k + chunk]) for k in range(0, len(value), chunk)]
+
+def pipelined_sum_stages(count: int, levels: int) -> int:
+    """Register stages of :func:`pipelined_sum` over ``count`` terms: one for the terms
+    themselves, and one after every ``levels`` adder levels of the tree."""
+    depth = max(0, (count - 1).bit_length())          # adder levels: ceil(log2(count))
+    return 1 + -(-depth // levels)
+
+
+def _pipeline(terms, levels: int, register) -> Value:
+    """The stages of :func:`pipelined_sum`: ``register(stage, k, term)`` makes each register."""
+    if not isinstance(levels, int) or levels < 1:
+        raise ValueError(f"levels must be a positive integer, not {levels!r}")
+    terms = [Value.cast(term) for term in terms] or [Value.cast(0)]
+    stage = 0
+    while True:
+        terms = [register(stage, k, term) for k, term in enumerate(terms)]
+        stage += 1
+        if len(terms) == 1:
+            return terms[0]
+        for _ in range(levels):
+            if len(terms) > 1:
+                terms = _pair_up(terms)
+
+
+def pipelined_sum(m, terms, *, en, levels: int, name: str) -> Value:
+    """Sum of ``terms`` by :func:`tree_sum`'s tree, pipelined: the terms are registered, and
+    the partial sums after every ``levels`` adder levels, each register moving on ``en``; the
+    result is the last register, :func:`pipelined_sum_stages` ``en`` cycles after the terms.
+    The registers have no reset (data, as :func:`hwgen.lib.pipeline.delay`'s)."""
+    def register(stage, k, term):
+        signal = Signal(term.shape(), name=f"{name}_r{stage}_{k}", reset_less=True)
+        with m.If(en):
+            m.d.sync += signal.eq(term)
+        return signal
+    return _pipeline(terms, levels, register)
+
+
+def pipelined_sum_bits(terms, *, levels: int) -> int:
+    """Flip-flops of :func:`pipelined_sum` over ``terms`` (values of their shapes)."""
+    bits = []
+
+    def register(stage, k, term):
+        bits.append(len(term))
+        return Signal(term.shape())
+    _pipeline(terms, levels, register)
+    return sum(bits)
+

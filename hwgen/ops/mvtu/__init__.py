@@ -1,0 +1,145 @@
+"""The matrix-vector-threshold unit (MVTU): FINN's streaming matrix-vector product with
+thresholds, on +-1 weights (``digital``) or on a compute-in-memory macro (``cim``).
+
+``layer.py`` holds the IR layer (:class:`MVTULayer`), ``golden.py`` its integer-exact torch
+model, ``hw.py`` the Amaranth block (:class:`MVTU`) and ``cim.py`` the behavioural macro a
+``cim`` layer's block computes on (:class:`CimMacro`).
+"""
+import reprlib
+
+import numpy as np
+import torch
+
+from ...cim.macro import MacroSpec
+from ..base import MAX_MEMORY_BITS, Activation, Op, Transfer, divisors
+from .golden import mvtu, mvtu_dot
+from .hw import MVTU
+from .layer import MVTU_ENCODINGS, RAM_STYLES, MVTULayer
+
+__all__ = ["MVTUOp", "MVTULayer", "MVTU", "MVTU_ENCODINGS", "RAM_STYLES", "mvtu", "mvtu_dot"]
+
+
+def _is_count(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+class MVTUOp(Op):
+    """The MVTU: ``pixels`` input vectors of ``mw`` elements per frame, ``mh`` neurons each,
+    ``pe`` neurons and ``simd`` elements per cycle."""
+    name = "mvtu"
+    layer = MVTULayer
+    array_fields = ("weights", "thresholds", "invert")
+
+    def output(self, layer: MVTULayer, x: Activation) -> Activation:
+        where = f"layer {layer.name!r}"
+        if (layer.stream_encoding, layer.in_bits) != (x.encoding, x.bits):
+            raise ValueError(f"{where} takes {layer.stream_encoding} inputs of {layer.in_bits} "
+                             f"bits, but its input is {x.encoding} of {x.bits} bits")
+        elements = layer.in_elements
+        if elements == x.channels and layer.pixels == x.pixels:      # per pixel (or window)
+            height, width = x.height, x.width
+        elif elements == x.elements and layer.pixels == 1 and not x.windowed:   # flatten
+            height, width = 1, 1
+        else:
+            coded = f" ({elements} coded elements)" if layer.code_bits > 1 else ""
+            raise ValueError(f"{where} has mw={layer.mw}{coded}, pixels={layer.pixels}, but its "
+                             f"input is {x.pixels} pixels of {x.channels} elements")
+        encoding = layer.out_encoding if layer.output == "bits" else "int"
+        return Activation(layer.mh, height, width, encoding, layer.out_bits)
+
+    def in_transfer(self, layer: MVTULayer) -> Transfer:
+        return Transfer(layer.simd_elements, layer.in_bits)
+
+    def out_transfer(self, layer: MVTULayer) -> Transfer:
+        return Transfer(layer.pe, layer.out_bits)
+
+    def min_depth_before(self, layer: MVTULayer) -> int:
+        """An MVTU reads an input vector (SF transfers) only during its first neuron fold and
+        replays it for the others, so its producer must be able to deposit the next vector
+        meanwhile: SF."""
+        return layer.sf
+
+    def golden(self, layer: MVTULayer, x, dots: list | None = None) -> torch.Tensor:
+        """``x`` read as ``pixels`` vectors of ``in_elements`` elements (windows, pixels, or
+        the whole flattened frame); the dot products (N, pixels, mh) go to ``dots``."""
+        x = torch.as_tensor(x)
+        n = x.shape[0]
+        vectors = x.reshape(n, layer.pixels, layer.in_elements)
+        if dots is not None:
+            dots.append(mvtu_dot(layer, vectors).numpy())
+        return mvtu(layer, vectors).reshape(n, layer.pixels * layer.mh)
+
+    def block(self, layer: MVTULayer) -> MVTU:
+        return MVTU(layer)
+
+    def folding(self, layer: MVTULayer) -> dict:
+        return {"pe": layer.pe, "simd": layer.simd}
+
+    def foldings(self, layer: MVTULayer, *, max_pe_simd: int) -> list[dict]:
+        """``pe`` dividing ``mh`` and ``simd`` dividing ``mw`` (whole codes, for thermometer
+        inputs), ``pe * simd <= max_pe_simd``."""
+        options = [{"pe": pe, "simd": simd} for pe in divisors(layer.mh)
+                   for simd in divisors(layer.mw)
+                   if pe * simd <= max_pe_simd and simd % layer.code_bits == 0]
+        return sorted(options, key=lambda o: (o["pe"] * o["simd"], o["pe"]))
+
+    def folding_limit(self, layer: MVTULayer, best: dict, *, max_pe_simd: int) -> str:
+        if best["pe"] == layer.mh and best["simd"] == layer.mw:
+            why = "fully parallel"
+        else:
+            why = f"pe*simd at most {max_pe_simd}"
+        if layer.pixels > 1:
+            why += f", {layer.pixels} pixels/frame"
+        return why
+
+    def arrays(self, layer: MVTULayer, prefix: str) -> dict:
+        """The weights bit-packed along the input axis (a 2-bit layer's as two bit planes,
+        ``weights`` and ``weights1``), the thresholds and invert flags."""
+        arrays = {}
+        planes = [layer.weights] if layer.weight_bits == 1 else \
+            [(layer.weights >> j) & 1 for j in range(layer.weight_bits)]
+        for j, plane in enumerate(planes):
+            arrays[f"{prefix}.weights" + (f"{j}" if j else "")] = np.packbits(
+                plane.astype(bool), axis=1)
+        if layer.thresholds is not None:
+            arrays[f"{prefix}.thresholds"] = layer.thresholds
+            arrays[f"{prefix}.invert"] = layer.invert
+        return arrays
+
+    def check_entry(self, entry: dict) -> str | None:
+        mw, mh, macro = entry.get("mw"), entry.get("mh"), entry.get("macro")
+        if not _is_count(mw) or not _is_count(mh):
+            return f"mw and mh must be positive integers, not {reprlib.repr(mw)}, {reprlib.repr(mh)}"
+        if macro is not None and not isinstance(macro, dict):
+            return f"macro must be a mapping, not a {type(macro).__name__}"
+        if mw * mh * (1 if macro is None else 2) > MAX_MEMORY_BITS:
+            return (f"{mh:,} x {mw:,} weights, more than the {MAX_MEMORY_BITS:,} bits any "
+                    f"device could hold")
+        rows, columns = (macro or {}).get("rows", 1), (macro or {}).get("columns", 1)
+        if _is_count(rows) and _is_count(columns) and rows * columns > MAX_MEMORY_BITS:
+            return (f"a macro of {rows:,} x {columns:,} cells, more than the "
+                    f"{MAX_MEMORY_BITS:,} any device could hold")
+        return None
+
+    def from_entry(self, entry: dict, prefix: str, arrays: dict) -> MVTULayer:
+        """The packed weights must have the shape ``mh x mw`` asks for before they are
+        unpacked."""
+        fields = dict(entry)
+        if "macro" in fields:
+            fields["macro"] = MacroSpec(**fields["macro"])
+        bits = 1 if fields.get("macro") is None else fields["macro"].weight_bits
+        packed = (entry["mh"], -(-entry["mw"] // 8))
+        planes = []
+        for j in range(bits):
+            name = f"{prefix}.weights" + (f"{j}" if j else "")
+            if name not in arrays:
+                raise ValueError(f"its weights ({name}) are missing")
+            if arrays[name].shape != packed or arrays[name].dtype != np.uint8:
+                raise ValueError(f"its packed weights {name} are {arrays[name].dtype} "
+                                 f"{arrays[name].shape}, not uint8 {packed}")
+            planes.append(np.unpackbits(arrays[name], axis=1, count=entry["mw"]).astype(np.uint8))
+        weights = sum(plane << j for j, plane in enumerate(planes))
+        fields["weights"] = weights.astype(bool) if bits == 1 else weights
+        fields["thresholds"] = arrays.get(f"{prefix}.thresholds")
+        fields["invert"] = arrays.get(f"{prefix}.invert")
+        return MVTULayer(**fields)

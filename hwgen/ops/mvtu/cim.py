@@ -1,0 +1,340 @@
+"""The CIM macro in hardware: a behavioural model of the array behind a ``cim`` MVTU, with
+the ports a hard macro would have, bit for bit what :func:`hwgen.cim.macro_mvm` computes.
+
+The arithmetic is :mod:`hwgen.cim.macro`'s (its docstring is the contract); the noise
+generator :mod:`hwgen.cim.noise`'s. Nothing here is derived from floats: the quantized
+Gaussian table, the noise scales and the ADC thresholds are the integers that package
+computes, baked in as constants.
+
+Interface (:class:`CimMacro`; ``rtl_templates/cim_macro.sv.j2`` renders the same ports as a
+Verilog black box, the module a chip flow replaces with its hard macro). The array holds the
+layer's ``mh x mw`` weights as ``weight_bits`` +-1 cells each, in ``NF = mh / PE`` column
+blocks of ``PE * WB`` columns and ``S = mw / WL`` row groups. One read per ``en`` cycle::
+
+    en      In(1)            a read this cycle (every register moves only on en)
+    block   In(NF)           column block: neurons block*PE .. block*PE + PE - 1
+    group   In(S)            wordline group s: rows s*WL .. s*WL + WL - 1
+    last    In(1)            the input vector's last read (the noise key's vector counter)
+    wl      In(WL * AB)      the group's input elements, element k's bit p at k*AB + p
+                             (bit-serial activation bits read at once)
+    codes   Out(PE*WB*AB*ADC_BITS)  ADC codes, read (i, j, p) at ((i*WB + j)*AB + p)*ADC_BITS,
+                             LATENCY en-cycles after the read was presented
+
+Per read, for each PE column ``n``, weight slice ``j`` and activation bit ``p``::
+
+    b      bitline sum of group s: 2 * popcount(xnor) - WL (bipolar), or
+           popcount(x & w) - popcount(x & ~w) = 2 * popcount(x & w) - a (binary)
+    a      active rows: popcount(x_p) (binary), WL (bipolar)
+    u      top 8 bits of arx32(h_v ^ (n << 16 | s << 2 | j << 1 | p))
+    y      b << (F + G)  +  SCALES[a] * ZTABLE[u]
+    code   #{i : y >= T_i}
+
+``h_v``, the hash state of the input vector, comes from :class:`VectorKeys`, a pipeline that
+runs ahead of the vector being read. The MVTU shift-adds the codes (``sum code << (j + p)``)
+into its accumulator.
+
+Timing. Every stage is one register level deep so that the macro keeps pace with the digital
+MVTU's clock: the hash (adders and xors, no multiplier) runs one round a stage
+(:data:`ARX_STAGES`), and the table read, the scaling multiply (the macro's one multiplier
+per read), the ADC input's add, the comparators and their count each take a stage
+(:func:`macro_latency`).
+"""
+from amaranth.hdl import Array, Cat, Const, Module, Signal, signed, unsigned
+from amaranth.lib import memory, wiring
+from amaranth.lib.wiring import In, Out
+
+from ...cim.macro import MacroSpec
+from ...cim.noise import (ARX_ROUNDS, NOISE_FRAC_BITS, ROUND_KEYS, TABLE_BITS, arx_round,
+                         layer_key, ztable)
+from ...lib.pipeline import delay
+from ...lib.popcount import chunk_popcounts, popcount, tree_sum
+from .words import weight_words
+
+__all__ = ["ARX_STAGES", "VectorKeys", "CimMacro", "macro_latency", "macro_ports",
+           "render_macro"]
+
+#: Rounds of :func:`hwgen.cim.noise.arx32` per register stage: one (a 16-bit adder and two
+#: xors); two in series reach some 120 MHz on an ECP5 -6, one well past the 125 MHz goal.
+ROUNDS_PER_STAGE = 1
+
+
+def _round(x, y, key: int):
+    """One ``arx32`` round on 16-bit Amaranth values: an adder, xors and wires."""
+    x = (Cat(x[7:], x[:7]) + y)[:16] ^ key
+    return x, Cat(y[14:], y[:14]) ^ x
+
+
+def _rounds_int(keys):
+    def step(word: int) -> int:
+        x, y = word >> 16, word & 0xFFFF
+        for key in keys:
+            x, y = arx_round(x, y, key)
+        return x << 16 | y
+    return step
+
+
+def _rounds_hdl(keys):
+    def step(word):
+        x, y = word[16:32], word[:16]
+        for key in keys:
+            x, y = _round(x, y, key)
+        return Cat(y, x)
+    return step
+
+
+#: :func:`hwgen.cim.noise.arx32` as register stages of :data:`ROUNDS_PER_STAGE` rounds each:
+#: ``(width, on integers, on Amaranth values)``; composed they are ``arx32`` exactly.
+ARX_STAGES = tuple(
+    (32, _rounds_int(ROUND_KEYS[k:k + ROUNDS_PER_STAGE]),
+     _rounds_hdl(ROUND_KEYS[k:k + ROUNDS_PER_STAGE]))
+    for k in range(0, ARX_ROUNDS, ROUNDS_PER_STAGE))
+
+
+class VectorKeys:
+    """``h_v`` of the input vector being issued (``h0``), ``v`` counting vectors since reset.
+
+    ``arx32(h_layer ^ v)`` runs as :data:`ARX_STAGES` in a pipeline that :meth:`elaborate`'s
+    ``next_vector`` (the last read of a vector issues) shifts, so it delivers one key per
+    vector even when every cycle ends one: with ``D`` stages, register ``k`` (1 .. D) of the
+    chain holds stage ``k`` of vector ``v + D + 1 - k``, ``count`` is ``v + D + 1``, and
+    ``h0`` takes ``h_{v+1}`` from register ``D`` on each shift.
+    Reset values are computed at elaboration time.
+    """
+
+    def __init__(self, macro: MacroSpec, layer_index: int):
+        self.layer_state = state = layer_key(macro.seed, layer_index)
+        depth = len(ARX_STAGES)
+        self.count = Signal(32, init=depth + 1, name="hv_count")
+        self.stages = []
+        for k, (width, _, _) in enumerate(ARX_STAGES):
+            value = state ^ (depth - k)                 # the vector stage k + 1 holds
+            for _, step, _ in ARX_STAGES[:k + 1]:
+                value = step(value)
+            self.stages.append(Signal(width, init=value, name=f"hv_stage{k + 1}"))
+        value = state
+        for _, step, _ in ARX_STAGES:
+            value = step(value)
+        self.h0 = Signal(32, init=value, name="hv0")
+
+    def elaborate(self, m: Module, next_vector):
+        with m.If(next_vector):
+            previous = self.count ^ self.layer_state
+            for register, (_, _, step) in zip(self.stages, ARX_STAGES):
+                m.d.sync += register.eq(step(previous))
+                previous = register
+            m.d.sync += [self.h0.eq(previous), self.count.eq(self.count + 1)]
+
+
+def macro_latency(macro: MacroSpec) -> int:
+    """``en`` cycles from a read to its codes: 5 without noise (cells and inputs; the cells
+    registered; chunk popcounts; bitline sums; ADC), ``len(ARX_STAGES) + 8`` with it (cells,
+    inputs and read keys; the cells registered; the hash's stages, beside them the chunk
+    popcounts, the bitline sums and the noise scale; ZTABLE; its sample registered; the scaled
+    sample; the ADC input; its comparators; the code)."""
+    return len(ARX_STAGES) + 8 if macro.noisy else 5
+
+
+def macro_ports(layer) -> dict:
+    """The macro's ports of ``layer`` (a cim :class:`~hwgen.ir.MVTULayer`): name ->
+    (direction, width), in port order; what :class:`CimMacro` has and the template renders."""
+    macro = layer.macro
+    reads = layer.pe * macro.weight_bits * macro.act_bits
+    return {"en": ("in", 1), "block": ("in", max(1, (layer.nf - 1).bit_length())),
+            "group": ("in", max(1, (layer.sf - 1).bit_length())), "last": ("in", 1),
+            "wl": ("in", macro.wordlines * macro.act_bits),
+            "codes": ("out", reads * macro.adc_bits)}
+
+
+def render_macro(layer) -> str:
+    """The macro's black-box Verilog for ``layer`` (``rtl_templates/cim_macro.sv.j2``): module
+    ``hwgen_cim_<layer name>`` with :func:`macro_ports` and the macro's parameters."""
+    import jinja2
+    from ...resources import data_dir
+    macro = layer.macro
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(data_dir("rtl_templates"))),
+        undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    return environment.get_template("cim_macro.sv.j2").render(
+        module=f"hwgen_cim_{layer.name}", layer=layer.name, rows=macro.rows,
+        columns=macro.columns, wordlines=macro.wordlines, adc_bits=macro.adc_bits,
+        adc_range=macro.adc_range, weight_bits=macro.weight_bits, act_bits=macro.act_bits,
+        encoding=macro.encoding, noise=macro.noise, sigma=macro.sigma, seed=macro.seed,
+        mh=layer.mh, mw=layer.mw, blocks=layer.nf, groups=layer.sf, pe=layer.pe,
+        latency=macro_latency(macro), ports=list(macro_ports(layer).items()))
+
+
+class CimMacro(wiring.Component):
+    """Behavioural CIM macro of one cim MVTU layer (see the module docstring for the ports).
+
+    Parameters
+    ----------
+    layer : a cim :class:`~hwgen.ir.MVTULayer` (its ``macro``, weights, PE and noise key).
+
+    Attributes
+    ----------
+    latency : int
+        ``en`` cycles from a read to its codes (:func:`macro_latency`).
+    """
+
+    def __init__(self, layer):
+        if layer.macro is None:
+            raise ValueError(f"layer {layer.name!r} is not a cim layer")
+        self.layer = layer
+        self.latency = macro_latency(layer.macro)
+        ports = {name: (In if direction == "in" else Out)(width)
+                 for name, (direction, width) in macro_ports(layer).items()}
+        super().__init__(ports)
+
+    def elaborate(self, platform):
+        layer, macro = self.layer, self.layer.macro
+        pe, wl, wb, ab = layer.pe, macro.wordlines, macro.weight_bits, macro.act_bits
+        m = Module()
+        # Each block's groups at a power-of-two stride, so that the address is (block, group)
+        # side by side: no multiplier or adder in front of the block RAM (block * sf + group
+        # took a DSP and a carry chain: 98 MHz).
+        group_bits = max(0, (layer.sf - 1).bit_length())
+        words = weight_words(layer)
+        padded = []
+        for block in range(layer.nf):
+            padded += words[block * layer.sf:(block + 1) * layer.sf]
+            padded += [0] * ((1 << group_bits) - layer.sf)
+        m.submodules.cells = cells = memory.Memory(
+            shape=unsigned(pe * wb * wl), depth=len(padded), init=padded)
+        cell_read = cells.read_port()
+        address = Cat(self.group[:group_bits], self.block) if group_bits else self.block
+        m.d.comb += [cell_read.addr.eq(address), cell_read.en.eq(self.en)]
+        reads = [(i, j, p) for i in range(pe) for j in range(wb) for p in range(ab)]
+        # Stage A: the read's cells (memory), its inputs and (with noise) each read's hash
+        # input ``h_v ^ read_word``.
+        # Data registers have no reset (hwgen.lib.pipeline.delay); the vector keys' state has.
+        vector = Signal(wl * ab, reset_less=True)
+        with m.If(self.en):
+            m.d.sync += vector.eq(self.wl)
+        keys = {}
+        if macro.noisy:
+            vector_keys = VectorKeys(macro, layer.macro_key)
+            vector_keys.elaborate(m, self.en & self.last)
+            nbase = self.block * pe
+            for (i, j, p) in reads:
+                keys[i, j, p] = Signal(32, name=f"key{i}_{j}{p}", reset_less=True)
+                word = ((nbase + i) << 16) | (self.group << 2) | (j << 1) | p
+                with m.If(self.en):
+                    m.d.sync += keys[i, j, p].eq(vector_keys.h0 ^ word)
+        # Stage B: the cells registered (a block RAM's clock-to-output delay, 5.6 ns on ECP5,
+        # would otherwise precede the popcounts), the inputs and keys delayed beside them.
+        cells_data = Signal(pe * wb * wl, reset_less=True)
+        with m.If(self.en):
+            m.d.sync += cells_data.eq(cell_read.data)
+        vector = delay(m, self.en, vector, 1, "vector")
+        keys = {key: delay(m, self.en, value, 1, f"key{key[0]}_{key[1]}{key[2]}")
+                for key, value in keys.items()}
+        rows = [[cells_data[(i * wb + j) * wl:(i * wb + j + 1) * wl] for j in range(wb)]
+                for i in range(pe)]
+        codes = _reads(m, macro, reads=reads, en=self.en, rows=rows, vector=vector, keys=keys)
+        m.d.comb += self.codes.eq(Cat(*codes))
+        return m
+
+
+def _reads(m: Module, macro: MacroSpec, *, reads, en, rows, vector, keys) -> list:
+    """The ADC codes (registered; one per read ``(i, j, p)`` of ``reads``) of one wordline
+    group read, ``macro_latency - 2`` register stages after the stage whose values are given.
+    All registers move on ``en``.
+
+    ``rows[i][j]``: the WL weight bits of PE ``i``'s slice ``j``; ``vector``: WL elements of
+    ``act_bits`` bits; ``keys[i, j, p]``: the read's hash input ``h_v ^ read_word`` (noisy
+    macros only).
+    """
+    wl, ab = macro.wordlines, macro.act_bits
+    planes = [Signal(wl, name=f"x_plane{p}") for p in range(ab)]
+    for p in range(ab):
+        m.d.comb += planes[p].eq(Cat(*(vector[k * ab + p] for k in range(wl))))
+    bipolar = macro.encoding == "bipolar"
+    b_shape = signed(max(wl.bit_length() + 1, 2))
+    a_shape = unsigned(wl.bit_length())
+
+    def name(prefix, key):
+        return f"{prefix}{key[0]}_{key[1]}{key[2]}"
+
+    def two_stage_popcount(value, label):
+        """Stage 1: popcounts of chunks, registered; stage 2 (the returned value): their sum."""
+        parts = []
+        for k, count in enumerate(chunk_popcounts(value)):
+            parts.append(Signal(len(count), name=f"{label}_part{k}", reset_less=True))
+            with m.If(en):
+                m.d.sync += parts[-1].eq(count)
+        return tree_sum(parts)
+
+    # Stages 1-2: the active rows a (a popcount of the plane, shared by the columns; WL for
+    # bipolar) and the bitline sums b = 2 * popcount(x & w) - a (binary: the rows under +1
+    # cells less those under -1 cells) or 2 * popcount(xnor(x, w)) - WL (bipolar), each
+    # popcount split over the two stages.
+    active = [Signal(a_shape, name=f"active{p}", reset_less=True) for p in range(ab)]
+    rows_driven = []
+    for p in range(ab):
+        if bipolar:
+            rows_driven.append(wl)
+            m.d.comb += active[p].eq(wl)
+        else:
+            rows_driven.append(two_stage_popcount(planes[p], f"active{p}"))
+            with m.If(en):
+                m.d.sync += active[p].eq(rows_driven[p])
+    b = {key: Signal(b_shape, name=name("b", key), reset_less=True) for key in reads}
+    codes = {key: Signal(macro.adc_bits, name=name("code", key), reset_less=True)
+             for key in reads}
+    for (i, j, p) in reads:
+        row, plane = rows[i][j], planes[p]
+        matches = two_stage_popcount(~(row ^ plane) if bipolar else row & plane,
+                                     name("match", (i, j, p)))
+        with m.If(en):
+            m.d.sync += b[i, j, p].eq((matches << 1) - rows_driven[p])
+
+    if not macro.noisy:
+        # Stage 3: the ADC on the bitline sum itself: b * 2**(F+G) >= T exactly when
+        # b >= ceil(T / 2**(F+G)).
+        levels = [-(-threshold >> NOISE_FRAC_BITS) for threshold in macro.thresholds]
+        with m.If(en):
+            m.d.sync += [codes[key].eq(tree_sum(b[key] >= level for level in levels))
+                         for key in reads]
+        return [codes[key] for key in reads]
+
+    # Stages 1 .. H: the read hash arx32(h_v ^ read_word), keeping the top TABLE_BITS bits.
+    hash_stages = len(ARX_STAGES)
+    index = {}
+    for key in reads:
+        value = keys[key]
+        for stage, (width, _, step) in enumerate(ARX_STAGES):
+            register = Signal(width, name=name(f"hash{stage + 1}_", key), reset_less=True)
+            with m.If(en):
+                m.d.sync += register.eq(step(value))
+            value = register
+        index[key] = value[32 - TABLE_BITS:]
+    # From stage 3: the active rows' noise scale, kept until the sample leaves the table.
+    scales = Array(Const(scale, macro.scale_bits) for scale in macro.scales)
+    scale = [delay(m, en, scales[active[p]], hash_stages, f"scale{p}") for p in range(ab)]
+    # Stage H + 1: ZTABLE, read on en: one copy per two reads, a ROM in one block RAM with its
+    # two ports (LUTs would cost some 300 per read); stage H + 2 registers the sample (a block
+    # RAM's output is slow: some 6 ns on ECP5 without its output register).
+    tables = []
+    for pair in range(0, len(reads), 2):
+        tables.append(memory.Memory(shape=signed(15), depth=1 << TABLE_BITS, init=ztable(),
+                                    attrs={"rom_style": "block", "ram_style": "block"}))
+        m.submodules[f"ztable{pair // 2}"] = tables[-1]
+    y_shape = signed(macro.adc_input_bits)
+    for number, (i, j, p) in enumerate(reads):
+        port = tables[number // 2].read_port()
+        m.d.comb += [port.addr.eq(index[i, j, p]), port.en.eq(en)]
+        z = delay(m, en, port.data, 1, name("z", (i, j, p)))
+        # Stage H + 3: the scaled sample; H + 4: plus the bitline sum, the ADC input.
+        sample = Signal(y_shape, name=name("noise", (i, j, p)), reset_less=True)
+        y = Signal(y_shape, name=name("adc_in", (i, j, p)), reset_less=True)
+        b_late = delay(m, en, b[i, j, p], hash_stages + 1, name("b", (i, j, p)))
+        # Stage H + 5: the comparators (a thermometer code); H + 6: their count, the code.
+        above = Signal(len(macro.thresholds), name=name("above", (i, j, p)), reset_less=True)
+        with m.If(en):
+            m.d.sync += [
+                sample.eq(scale[p] * z),
+                y.eq((b_late << NOISE_FRAC_BITS) + sample),
+                above.eq(Cat(*(y >= threshold for threshold in macro.thresholds))),
+                codes[i, j, p].eq(popcount(above)),
+            ]
+    return [codes[key] for key in reads]

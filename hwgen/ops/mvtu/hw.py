@@ -1,0 +1,442 @@
+"""Matrix-vector-threshold unit (FINN's MVAU) for +-1 weights and activations."""
+import numpy as np
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Shape, Signal, signed, unsigned
+from amaranth.lib import data, memory, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from .layer import MVTULayer
+from .cim import CimMacro, macro_latency
+from .words import weight_words
+from ...lib.pipeline import delay
+from ...lib.skid import skid_output
+from ...lib.popcount import (chunk_popcounts, pipelined_sum, pipelined_sum_bits, pipelined_sum_stages,
+                       tree_sum)
+
+__all__ = ["MVTU", "BLOCK_READ_REGISTERS", "memory_attrs", "weights_in_block_ram",
+           "mvtu_output_shape", "mvtu_latency", "sum_latency", "sum_register_bits",
+           "thermometer_tables", "table_shape", "table_offset"]
+
+
+def mvtu_output_shape(layer: MVTULayer):
+    """Payload shape of an MVTU's output stream: PE activations of ``act_bits`` each, or PE
+    signed dot products."""
+    if layer.output == "bits":
+        return unsigned(layer.pe * layer.act_bits)
+    return data.ArrayLayout(signed(layer.out_bits), layer.pe)
+
+
+def _uses_popcount(layer: MVTULayer) -> bool:
+    # Bipolar inputs accumulate the XNOR popcount p (unsigned, narrower): dot = 2p - mw.
+    return layer.in_encoding == "bipolar" and layer.macro is None
+
+
+def hardware_thresholds(layer: MVTULayer) -> np.ndarray:
+    """Thresholds (mh, levels - 1) in the accumulator's domain: on the popcount
+    ``p >= ceil((T + mw) / 2)`` for bipolar inputs, else on the dot product itself."""
+    thresholds = np.asarray(layer.thresholds, dtype=np.int64).reshape(layer.mh, -1)
+    if _uses_popcount(layer):
+        return (thresholds + layer.mw + 1) // 2
+    return thresholds
+
+
+def threshold_words(layer: MVTULayer) -> list[int]:
+    """Threshold memory contents: word ``nf`` holds, for PE ``j`` and level ``t``, threshold
+    ``t`` of neuron ``nf*PE + j`` (two's complement, in the accumulator's domain, see
+    :func:`hardware_thresholds`) at ``(j * T + t) * width`` (``T = levels - 1``), then PE
+    invert flags."""
+    width = layer.threshold_bits
+    thresholds = hardware_thresholds(layer)
+    count = thresholds.shape[1]
+    words = []
+    for nf in range(layer.nf):
+        word = 0
+        for j in range(layer.pe):
+            n = nf * layer.pe + j
+            for t in range(count):
+                word |= (int(thresholds[n, t]) & ((1 << width) - 1)) << ((j * count + t) * width)
+            word |= int(layer.invert[n]) << (layer.pe * count * width + j)
+        words.append(word)
+    return words
+
+
+def table_shape(layer: MVTULayer):
+    """A thermometer lookup's entry: a sum of ``code_bits`` +-1 weights plus ``code_bits``,
+    ``0 .. 2 * code_bits`` (unsigned terms add without sign extension; the accumulator starts
+    at minus the offsets' sum, :func:`table_offset`)."""
+    return unsigned((2 * layer.code_bits).bit_length())
+
+
+def table_offset(layer: MVTULayer) -> int:
+    """What a thermometer layer's table entries over a vector's ``SF`` transfers sum to beyond
+    its dot product: ``code_bits`` per element, ``mw``."""
+    return layer.mw
+
+
+def thermometer_tables(layer: MVTULayer) -> list[list[int]]:
+    """Lookup tables of a thermometer layer, one per element slot ``g`` of a transfer: word
+    ``a * 2**in_bits + v`` (``a = nf * SF + sf``) holds at ``[j * TW ...]`` (``TW`` bits) neuron
+    ``nf*PE + j``'s contribution of element ``v`` in slot ``g`` of synapse fold ``sf``: its
+    weights (+-1) of the code's values ``[v > k]`` summed, plus ``L`` (:func:`table_shape`). A
+    table replaces the code's ``L`` products and their popcount by one read."""
+    codes, bits = layer.code_bits, layer.in_bits
+    width = table_shape(layer).width
+    signs = np.where(layer.weights, 1, -1).astype(np.int64)
+    # steps[n, e, v]: the contribution of value v in element e of neuron n.
+    steps = np.concatenate([np.zeros((layer.mh, layer.in_elements, 1), dtype=np.int64),
+                            np.cumsum(signs.reshape(layer.mh, layer.in_elements, codes), axis=2)],
+                           axis=2)
+    per_transfer = layer.simd_elements
+    tables = []
+    for g in range(per_transfer):
+        words = []
+        for nf in range(layer.nf):
+            for sf in range(layer.sf):
+                element = sf * per_transfer + g
+                for v in range(1 << bits):
+                    word = 0
+                    for j in range(layer.pe):
+                        word |= (int(steps[nf * layer.pe + j, element, v]) + codes) << (j * width)
+                    words.append(word)
+        tables.append(words)
+    return tables
+
+
+#: Adder levels of the per-cycle sums' trees between two registers (:func:`pipelined_sum`):
+#: an adder level (a carry chain and its routing) costs some 2-3 ns on an ECP5 -6, so two fit
+#: the 8 ns of 125 MHz.
+SUM_LEVELS_PER_STAGE = 2
+
+
+#: Inputs per leaf of a binary layer's sum (:func:`binary_leaves`).
+BINARY_CHUNK = 3
+
+
+def binary_leaves(row, vector, chunk: int = BINARY_CHUNK) -> list:
+    """The inputs under +1 weights less those under -1 weights, of ``vector``'s consecutive
+    ``chunk``-bit slices (the last may be shorter), each a table of its weight and input bits:
+    a 6-input function is one LUT level (four LUT4s and their multiplexers), where the
+    difference of two popcounts took a few LUT levels and a carry chain."""
+    leaves = []
+    for start in range(0, len(row), chunk):
+        size = min(chunk, len(row) - start)
+        # Index bit k: weight k; bit size + k: input k.
+        table = [sum(((index >> (size + k)) & 1) * (1 if (index >> k) & 1 else -1)
+                     for k in range(size)) for index in range(1 << (2 * size))]
+        shape = signed(size.bit_length() + 1)
+        leaves.append(Array(Const(value, shape) for value in table)[
+            Cat(row[start:start + size], vector[start:start + size])])
+    return leaves
+
+
+def _simd_terms(layer: MVTULayer, row, vector) -> list:
+    """The leaves whose sum is this cycle's contribution of one neuron, ``SIMD`` weight bits
+    ``row`` on ``vector``: each a few LUT levels deep, registered before the adder tree."""
+    if layer.in_encoding == "bipolar":
+        return chunk_popcounts(~(row ^ vector))
+    if layer.in_encoding == "binary":
+        return binary_leaves(row, vector)
+    # uint: w ? x : -x, as w ? x : ~x (= -x - 1, no adder) plus the count of -1 weights.
+    bits = layer.in_bits
+    terms = []
+    for k in range(layer.simd):
+        x = Cat(vector[k * bits:(k + 1) * bits], Const(0, 1)).as_signed()
+        terms.append(Mux(row[k], x, ~x))
+    return terms + chunk_popcounts(~row)
+
+
+def memory_attrs(ram_style: str) -> dict:
+    """The attributes asking Yosys's ``memory_libmap`` for ``ram_style``
+    (:data:`hwgen.ir.RAM_STYLES`): ``block`` a block RAM, ``distributed`` LUTs (on ECP5 a ROM
+    cannot be distributed RAM: it becomes logic), ``auto`` none (Yosys's cheapest)."""
+    return {"auto": {}, "block": {"ram_style": "block"},
+            "distributed": {"ram_style": "logic"}}[ram_style]
+
+
+#: Registers a read from block RAM passes before the register that feeds logic: a DP16KD's
+#: data leaves it some 6 ns after the clock edge (nextpnr times every DP16KD so), too late to
+#: cross the chip in a 125 MHz cycle; the static placer (``hardware.placer``) tends to keep the
+#: first beside the block, as the seed allows. (Two: the KWS top too congested to route.)
+BLOCK_READ_REGISTERS = 1
+
+
+def weights_in_block_ram(layer: MVTULayer) -> bool:
+    """Whether a digital layer's weights (a thermometer layer's tables) go to block RAM: by
+    its ``ram_style``, or with ``auto`` by Yosys's choice (:func:`hwgen.estimate.map_memory`).
+    The unit reads such weights through :data:`BLOCK_READ_REGISTERS` more registers."""
+    from ...estimate import weight_memory
+    memory = weight_memory(layer)
+    return memory is not None and memory.kind == "bram"
+
+
+def sum_latency(layer: MVTULayer) -> int:
+    """``advance`` cycles from the issue stage's registers (weights, input) to the per-cycle
+    sums: a digital layer registers the weight word and the input vector (from block RAM
+    after :data:`BLOCK_READ_REGISTERS` more, :func:`weights_in_block_ram`), then its leaves
+    (:func:`_simd_terms`), then every :data:`SUM_LEVELS_PER_STAGE` adder levels; a cim layer
+    takes its macro's latency (:func:`hwgen.ops.mvtu.cim.macro_latency`)."""
+    if layer.macro is not None:
+        return macro_latency(layer.macro)
+    block = BLOCK_READ_REGISTERS if weights_in_block_ram(layer) else 0
+    if layer.in_encoding == "thermometer":
+        # The input vector registered, the tables read (from block RAM through the extra
+        # registers), then their sum.
+        return 2 + block + pipelined_sum_stages(layer.simd_elements, SUM_LEVELS_PER_STAGE)
+    leaves = len(_simd_terms(layer, Signal(layer.simd), Signal(layer.in_width)))
+    return 1 + block + pipelined_sum_stages(leaves, SUM_LEVELS_PER_STAGE)
+
+
+def sum_register_bits(layer: MVTULayer) -> int:
+    """Flip-flops of one neuron's per-cycle sum pipeline of a digital layer: its registered
+    leaves (a thermometer layer's table reads) and partial sums (:func:`pipelined_sum_bits`)."""
+    if layer.in_encoding == "thermometer":
+        terms = [Signal(table_shape(layer)) for _ in range(layer.simd_elements)]
+    else:
+        terms = _simd_terms(layer, Signal(layer.simd), Signal(layer.in_width))
+    return pipelined_sum_bits(terms, levels=SUM_LEVELS_PER_STAGE)
+
+
+def mvtu_latency(layer: MVTULayer) -> int:
+    """Cycles from the transfer that issues a neuron fold's last input to its output
+    transfer's ``valid``, without stalls: the issue registers, :func:`sum_latency`, the
+    accumulator and the output register."""
+    return sum_latency(layer) + 3
+
+
+class MVTU(wiring.Component):
+    """Matrix-vector-threshold unit with PE x SIMD folding.
+
+    Each input vector of ``mw`` elements arrives as ``SF = mw / simd`` transfers; it is
+    multiplied by the ``mh x mw`` +-1 weight matrix ``PE`` neurons at a time, so one vector
+    takes ``NF * SF`` cycles (``NF = mh / pe``). The first neuron fold consumes the input
+    stream and stores it; later folds replay it from a buffer. Per cycle and neuron the SIMD
+    products are summed by the input encoding: bipolar, an XNOR popcount; binary, the inputs
+    under +1 weights less those under -1 weights; uint, an adder tree of +-x. A ``cim`` layer
+    (``layer.macro``) reads its SIMD = wordlines elements as one wordline group of the macro
+    per cycle instead (:mod:`hwgen.ops.mvtu.cim`): its sums are ADC code sums, with the seeded
+    noise of :mod:`hwgen.cim.noise`, bit for bit :func:`hwgen.cim.macro_mvm`.
+
+    Parameters
+    ----------
+    layer : :class:`hwgen.ir.MVTULayer`
+        Shape, folding, weights and thresholds. Without thresholds the unit emits the signed
+        dot products ``2 * popcount - mw`` (the logits of a last layer).
+
+    Attributes
+    ----------
+    i : ``In(stream.Signature(unsigned(simd * in_bits)))``
+        Transfer ``sf`` of a vector carries input elements ``sf*SIMD .. sf*SIMD+SIMD-1``,
+        element ``k`` at bits ``k*in_bits ..``.
+    o : ``Out(stream.Signature(mvtu_output_shape(layer)))``
+        Transfer ``nf`` carries neurons ``nf*PE .. nf*PE+PE-1``: one bit each
+        (``(dot >= threshold) != invert``), ``act_bits`` each (the count of the neuron's
+        ``2**act_bits - 1`` thresholds passed, each compare negated by ``invert``), or a
+        signed dot product each.
+
+    Pipeline, one register stage each (:func:`mvtu_latency` cycles in all): issue (weight and
+    replay reads) -> the weight word and input vector registered (after
+    :data:`BLOCK_READ_REGISTERS` more when the weights are in block RAM) -> the sum's leaves
+    (chunk popcounts, +-x) -> every two adder levels of their tree -> accumulate -> threshold
+    compare or dot product into the output register; a cim layer's macro instead of the
+    leaves and tree. All stages move together (``advance``) while the skid register behind
+    the output register is empty: it takes the result the pipeline delivers while the output
+    is held, and the pipeline stalls while it is full, so ``advance`` and ``i.ready`` depend on
+    no downstream ``o.ready``. A full pipeline sustains one transfer per cycle and stalls only
+    on backpressure; the latency is not in the cycles per vector.
+    """
+
+    def __init__(self, layer: MVTULayer):
+        if not isinstance(layer, MVTULayer):
+            raise TypeError(f"layer must be an MVTULayer, not {layer!r}")
+        self.layer = layer
+        super().__init__({
+            "i": In(stream.Signature(unsigned(layer.in_width))),
+            "o": Out(stream.Signature(mvtu_output_shape(layer))),
+        })
+
+    def expected_cycles(self) -> int:
+        """Cycles per input vector at full throughput: NF * SF."""
+        return self.layer.expected_cycles()
+
+    def elaborate(self, platform):
+        layer = self.layer
+        pe, simd, nf_count, sf_count = layer.pe, layer.simd, layer.nf, layer.sf
+        m = Module()
+
+        macro = layer.macro
+        lookup = layer.in_encoding == "thermometer"
+        extra = BLOCK_READ_REGISTERS if weights_in_block_ram(layer) else 0
+        if macro is None and not lookup:
+            m.submodules.weights = weights = memory.Memory(
+                shape=unsigned(pe * simd), depth=nf_count * sf_count, init=weight_words(layer),
+                attrs=memory_attrs(layer.ram_style))
+            weight_read = weights.read_port()
+
+        # --- issue ---------------------------------------------------------------------------
+        nf = Signal(range(nf_count))
+        sf = Signal(range(sf_count))
+        address = Signal(range(nf_count * sf_count))
+        from_input = Signal()
+        issue = Signal()
+        advance = Signal()
+
+        m.d.comb += [
+            from_input.eq(nf == 0),
+            issue.eq(advance & (self.i.valid | ~from_input)),
+            self.i.ready.eq(advance & from_input),
+        ]
+        if macro is None and not lookup:
+            m.d.comb += [weight_read.addr.eq(address), weight_read.en.eq(advance)]
+        with m.If(issue):
+            m.d.sync += address.eq(Mux(address == nf_count * sf_count - 1, 0, address + 1))
+            with m.If(sf == sf_count - 1):
+                m.d.sync += [sf.eq(0), nf.eq(Mux(nf == nf_count - 1, 0, nf + 1))]
+            with m.Else():
+                m.d.sync += sf.eq(sf + 1)
+        s1_valid, s1_first, s1_last, s1_direct = Signal(), Signal(), Signal(), Signal()
+        # Data registers have no reset (hwgen.lib.pipeline.delay): the valid flags have.
+        s1_input = Signal(layer.in_width, reset_less=True)
+        s1_nf, s1_sf = Signal.like(nf), Signal.like(sf)
+        s1_address = Signal.like(address, reset_less=True)
+        with m.If(advance):
+            m.d.sync += [
+                s1_valid.eq(issue),
+                s1_first.eq(sf == 0),
+                s1_last.eq(sf == sf_count - 1),
+                s1_direct.eq(from_input),
+                s1_input.eq(self.i.payload),
+                s1_nf.eq(nf),
+                s1_sf.eq(sf),
+                s1_address.eq(address),
+            ]
+
+        if nf_count > 1:
+            # Later neuron folds replay the vector the first fold stored.
+            m.submodules.buffer = buffer = memory.Memory(shape=unsigned(layer.in_width),
+                                                         depth=sf_count, init=[])
+            buffer_write = buffer.write_port()
+            buffer_read = buffer.read_port()
+            m.d.comb += [
+                buffer_write.addr.eq(sf),
+                buffer_write.data.eq(self.i.payload),
+                buffer_write.en.eq(issue & from_input),
+                buffer_read.addr.eq(sf),
+                buffer_read.en.eq(advance),
+            ]
+            replayed = buffer_read.data
+        else:
+            replayed = s1_input
+
+        # --- per-cycle sums ----------------------------------------------------------------
+        vector = Signal(layer.in_width)
+        m.d.comb += vector.eq(Mux(s1_direct, s1_input, replayed))
+        popcounting = _uses_popcount(layer)
+        if popcounting:
+            acc_shape = unsigned(max(1, layer.mw.bit_length()))          # 0 .. mw
+        else:
+            acc_shape = signed(layer.dot_bits)
+        # The per-cycle sums arrive ``latency`` advances after s1 (:func:`sum_latency`).
+        latency = sum_latency(layer)
+        if macro is not None:
+            m.submodules.macro = cim = CimMacro(layer)
+            m.d.comb += [cim.en.eq(advance), cim.block.eq(s1_nf), cim.group.eq(s1_sf),
+                         cim.last.eq(s1_valid & s1_last & (s1_nf == nf_count - 1)),
+                         cim.wl.eq(vector)]
+            assert cim.latency == latency
+        # Delay the control of s1 to s2 by ``latency`` register stages (c0, c1, ..., s2).
+        controls = [(s1_valid, s1_first, s1_last, s1_nf)]
+        for stage in range(latency):
+            prefix = "s2" if stage == latency - 1 else f"c{stage}"
+            delayed = (Signal(name=f"{prefix}_valid"), Signal(name=f"{prefix}_first"),
+                       Signal(name=f"{prefix}_last"), Signal.like(nf, name=f"{prefix}_nf"))
+            with m.If(advance):
+                m.d.sync += [new.eq(old) for new, old in zip(delayed, controls[-1])]
+            controls.append(delayed)
+        s2_valid, s2_first, s2_last, s2_nf = controls[-1]
+        if lookup:
+            # Register the input vector and the fold, then read each element slot's table at
+            # (fold, element): the PE's contributions of that element, summed by a tree.
+            vector_word = Signal(layer.in_width, reset_less=True)
+            fold = Signal.like(address, reset_less=True)
+            with m.If(advance):
+                m.d.sync += [vector_word.eq(vector), fold.eq(s1_address)]
+            bits, shape = layer.in_bits, table_shape(layer)
+            width = shape.width
+            reads = []
+            for g, words in enumerate(thermometer_tables(layer)):
+                table = memory.Memory(shape=unsigned(pe * width), depth=len(words), init=words,
+                                      attrs=memory_attrs(layer.ram_style))
+                m.submodules[f"table{g}"] = table
+                port = table.read_port()
+                m.d.comb += [port.addr.eq(Cat(vector_word[g * bits:(g + 1) * bits], fold)),
+                             port.en.eq(advance)]
+                reads.append(delay(m, advance, port.data, extra, f"table{g}_read"))
+            s2_sum = [pipelined_sum(m, [read[j * width:(j + 1) * width] for read in reads],
+                                    en=advance, levels=SUM_LEVELS_PER_STAGE, name=f"sum{j}")
+                      for j in range(pe)]
+        elif macro is None:
+            # The block RAM's output is slow (some 6 ns on ECP5): register the weight word and
+            # the input vector before any logic (from block RAM after the extra registers),
+            # then the leaves and the adder tree's levels.
+            weight_word = Signal(pe * simd, reset_less=True)
+            vector_word = Signal(layer.in_width, reset_less=True)
+            read = delay(m, advance, weight_read.data, extra, "weight_read")
+            early = delay(m, advance, vector, extra, "vector")
+            with m.If(advance):
+                m.d.sync += [weight_word.eq(read), vector_word.eq(early)]
+            s2_sum = []
+            for j in range(pe):
+                row = weight_word[j * simd:(j + 1) * simd]
+                s2_sum.append(pipelined_sum(m, _simd_terms(layer, row, vector_word), en=advance,
+                                            levels=SUM_LEVELS_PER_STAGE, name=f"sum{j}"))
+        else:
+            # Shift-add the codes of the PE columns' reads: sum over j, p of code << (j + p).
+            wb, ab, bits = macro.weight_bits, macro.act_bits, macro.adc_bits
+            s2_sum = []
+            for i in range(pe):
+                codes = [cim.codes[((i * wb + j) * ab + p) * bits:][:bits] << (j + p)
+                         for j in range(wb) for p in range(ab)]
+                s2_sum.append(Signal(acc_shape, name=f"s2_sum{i}"))
+                m.d.comb += s2_sum[-1].eq(tree_sum(codes))
+
+        # --- accumulate ----------------------------------------------------------------------
+        acc = [Signal(acc_shape, name=f"acc{j}", reset_less=True) for j in range(pe)]
+        total = [Signal(acc_shape, name=f"total{j}") for j in range(pe)]
+        start = -table_offset(layer) if lookup else 0
+        for j in range(pe):
+            m.d.comb += total[j].eq(Mux(s2_first, Const(start, acc_shape), acc[j]) + s2_sum[j])
+        s3_valid = Signal()
+        s3_total = [Signal(acc_shape, name=f"s3_total{j}", reset_less=True) for j in range(pe)]
+        with m.If(advance):
+            m.d.sync += s3_valid.eq(s2_valid & s2_last)
+            with m.If(s2_valid):
+                m.d.sync += [acc[j].eq(total[j]) for j in range(pe)]
+                m.d.sync += [s3_total[j].eq(total[j]) for j in range(pe)]
+
+        # --- output: thresholds compared, or the dot products, into the output register --------
+        result = Signal(Shape.cast(mvtu_output_shape(layer)).width)
+        if layer.output == "bits":
+            width, count = layer.threshold_bits, layer.levels - 1
+            m.submodules.thresholds = thresholds = memory.Memory(
+                shape=unsigned(pe * (count * width + 1)), depth=nf_count,
+                init=threshold_words(layer))
+            threshold_read = thresholds.read_port()
+            # Read a stage before the accumulator and registered beside its total (a block
+            # RAM's output is slow).
+            word = Signal(thresholds.shape, reset_less=True)
+            m.d.comb += [threshold_read.addr.eq(controls[-2][3]), threshold_read.en.eq(advance)]
+            with m.If(advance):
+                m.d.sync += word.eq(threshold_read.data)
+            outputs = []
+            for j in range(pe):
+                invert = word[pe * count * width + j]
+                passed = [(s3_total[j] >= word[(j * count + t) * width:][:width].as_signed())
+                          ^ invert for t in range(count)]
+                outputs.append(passed[0] if count == 1 else tree_sum(passed)[:layer.act_bits])
+            m.d.comb += result.eq(Cat(*outputs))
+        else:
+            for j in range(pe):
+                dot = (s3_total[j] << 1) - Const(layer.mw) if popcounting else s3_total[j]
+                m.d.comb += result[j * layer.out_bits:(j + 1) * layer.out_bits].eq(dot)
+        # The output register, and a skid register behind it (:func:`skid_output`).
+        m.d.comb += advance.eq(skid_output(m, self.o, result, s3_valid))
+        return m

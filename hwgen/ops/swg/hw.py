@@ -1,0 +1,195 @@
+"""Sliding-window generator (FINN's ConvolutionInputGenerator) with a ring of line buffers."""
+from amaranth.hdl import Module, Mux, Signal, unsigned
+from amaranth.lib import memory, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from .layer import SWGLayer
+from ...lib.skid import skid_output
+
+__all__ = ["SlidingWindow", "ring_rows"]
+
+
+def ring_rows(layer: SWGLayer) -> int:
+    """Image rows the line buffer holds: a power of two of at least KH + max(KH, SH), so that
+    the next output row's input (SH rows), and the next frame's first window rows (KH), arrive
+    while the current ones are read."""
+    rows = 1
+    while rows < layer.kernel[0] + max(layer.kernel[0], layer.stride[0]):
+        rows *= 2
+    return rows
+
+
+class SlidingWindow(wiring.Component):
+    """Turns an image stream into the stream of its convolution windows.
+
+    Stream orders and padding are those of :class:`hwgen.ir.SWGLayer`. The image is written
+    into a ring of :func:`ring_rows` line buffers as it arrives; windows are read from it, one
+    transfer per cycle. A window is read once all its rows are in; a row is overwritten only
+    when no remaining window of the frame needs it. The writer may run one frame ahead of the
+    reader, and the reader one frame ahead of the writer (when the last rows of an image fall in
+    no window), so consecutive frames overlap; but no window of a frame, padding included, is
+    sent before that frame's first transfer has arrived. The read and the output each take a
+    register stage: a window transfer leaves two cycles after it is issued; a skid register
+    behind the output keeps ``o.ready`` out of the reader's logic.
+
+    Parameters
+    ----------
+    layer : :class:`hwgen.ir.SWGLayer`
+
+    Attributes
+    ----------
+    i : ``In(stream.Signature(unsigned(simd * elem_bits)))``
+        Image transfers: element ``k`` at bits ``k*elem_bits ..``.
+    o : ``Out(stream.Signature(unsigned(simd * elem_bits)))``
+        Window transfers; padding elements are zero.
+    """
+
+    def __init__(self, layer: SWGLayer):
+        if not isinstance(layer, SWGLayer):
+            raise TypeError(f"layer must be an SWGLayer, not {layer!r}")
+        self.layer = layer
+        width = layer.simd * layer.elem_bits
+        super().__init__({"i": In(stream.Signature(unsigned(width))),
+                          "o": Out(stream.Signature(unsigned(width)))})
+
+    def expected_cycles(self) -> int:
+        return self.layer.expected_cycles()
+
+    def elaborate(self, platform):
+        layer = self.layer
+        (kh, kw), (sh, sw), (ph, pw) = layer.kernel, layer.stride, layer.padding
+        height, width, cf_count = layer.height, layer.width, layer.cf
+        out_h, out_w = layer.out_height, layer.out_width
+        rows = ring_rows(layer)
+        row_words = width * cf_count
+        m = Module()
+
+        m.submodules.lines = lines = memory.Memory(
+            shape=unsigned(layer.simd * layer.elem_bits), depth=rows * row_words, init=[])
+        write = lines.write_port()
+        read = lines.read_port()
+
+        # Frames the writer is ahead of the reader: -1, 0 or 1.
+        ahead = Signal(range(-1, 2))
+        writer_done = Signal()
+        reader_done = Signal()
+        m.d.sync += ahead.eq(ahead + writer_done - reader_done)
+
+        # --- reader ------------------------------------------------------------------------
+        # The window element (iy, ix, cf) the counters point at, and its line-buffer address
+        # ``(B + iy * RW + ix * CF + cf) mod D`` (B: ring row of the frame's image row 0 times
+        # RW = row words; D = ring words), are registers stepped by constants as the counters
+        # wrap, so the read needs no adder or multiplier after its registers.
+        depth = rows * row_words
+        oy = Signal(range(out_h))
+        ox = Signal(range(out_w))
+        ky = Signal(range(kh))
+        kx = Signal(range(kw))
+        cf = Signal(range(cf_count))
+        oy_base = Signal(range(-ph, (out_h - 1) * sh - ph + 1), init=-ph)   # oy * SH - PH
+        # The writer may write image rows below ``limit``: the first row the reader still
+        # needs (max(0, oy_base)) plus the ring's rows; of the next frame, rows below
+        # ``limit - height``. Registers, so that the writer's handshake compares registers.
+        limit = Signal(range(rows, height + rows + 1), init=rows)
+        next_limit = Signal(range(rows - height, rows + 1), init=rows - height)
+        iy = Signal(range(-ph, height + kh), init=-ph)
+        ix = Signal(range(-pw, width + kw), init=-pw)
+        address = Signal(range(depth), init=(-ph * row_words - pw * cf_count) % depth)
+        pad = Signal()
+        row_ready = Signal()
+        advance = Signal()
+        issue = Signal()
+        read_valid = Signal()           # the read port's data is a window transfer
+        read_pad = Signal()
+        w_row = Signal(range(height))
+        w_started = Signal()            # the writer is inside a frame
+
+        m.d.comb += [
+            pad.eq((iy < 0) | (iy >= height) | (ix < 0) | (ix >= width)),
+            # Padding needs no row, but waits for its frame to begin: no output before input.
+            row_ready.eq((ahead == 1) | ((ahead == 0) & Mux(pad, w_started, w_row > iy))),
+            issue.eq(advance & row_ready),
+            read.en.eq(advance),
+            read.addr.eq(address),
+        ]
+        # Read, then the padding multiplexer into the output register (a block RAM's output is
+        # slow), with a skid register behind it (:func:`skid_output`): the reader moves on
+        # ``advance``, a register, not on ``o.ready``.
+        with m.If(advance):
+            m.d.sync += [read_valid.eq(issue), read_pad.eq(pad)]
+        m.d.comb += advance.eq(skid_output(m, self.o, Mux(read_pad, 0, read.data), read_valid))
+
+        last = {"cf": cf == cf_count - 1, "kx": kx == kw - 1, "ky": ky == kh - 1,
+                "ox": ox == out_w - 1, "oy": oy == out_h - 1}
+        m.d.comb += reader_done.eq(issue & last["cf"] & last["kx"] & last["ky"] & last["ox"]
+                                   & last["oy"])
+        row_step = -(kw * cf_count) + 1                  # back to the window's column 0, cf 0
+        line_step = -((out_w - 1) * sw + kw) * cf_count + 1   # back to image column -PW
+
+        def step(delta: int):
+            """``address`` moves by ``delta`` words, modulo the ring."""
+            delta %= depth
+            moved = address + delta
+            m.d.sync += address.eq(Mux(moved >= depth, moved - depth, moved))
+
+        with m.If(issue):
+            m.d.sync += cf.eq(Mux(last["cf"], 0, cf + 1))
+            with m.If(~last["cf"] | ~last["kx"]):
+                step(1)
+                with m.If(last["cf"]):
+                    m.d.sync += [kx.eq(kx + 1), ix.eq(ix + 1)]
+            with m.Else():
+                m.d.sync += kx.eq(0)
+                with m.If(~last["ky"]):
+                    m.d.sync += [ky.eq(ky + 1), iy.eq(iy + 1), ix.eq(ix - (kw - 1))]
+                    step(row_words + row_step)
+                with m.Else():
+                    m.d.sync += ky.eq(0)
+                    with m.If(~last["ox"]):
+                        m.d.sync += [ox.eq(ox + 1), iy.eq(iy - (kh - 1)),
+                                     ix.eq(ix + sw - (kw - 1))]
+                        step(-(kh - 1) * row_words + (sw - kw) * cf_count + 1)
+                    with m.Else():
+                        m.d.sync += [ox.eq(0), ix.eq(-pw)]
+                        with m.If(~last["oy"]):
+                            next_base = oy_base + sh
+                            m.d.sync += [oy.eq(oy + 1), oy_base.eq(next_base),
+                                         limit.eq(Mux(next_base < 0, 0, next_base) + rows),
+                                         next_limit.eq(Mux(next_base < 0, 0, next_base)
+                                                       + rows - height),
+                                         iy.eq(iy + sh - (kh - 1))]
+                            step((sh - kh + 1) * row_words + line_step)
+                        with m.Else():
+                            # The next frame's image row 0 is ``height`` rows further round.
+                            m.d.sync += [oy.eq(0), oy_base.eq(-ph), limit.eq(rows),
+                                         next_limit.eq(rows - height),
+                                         iy.eq(-ph)]
+                            step((height - (out_h - 1) * sh - kh + 1) * row_words + line_step)
+
+        # --- writer ------------------------------------------------------------------------
+        w_x = Signal(range(width))
+        w_cf = Signal(range(cf_count))
+        w_address = Signal(range(rows * row_words))
+        allowed = Signal()
+        take = Signal()
+        w_last_row = w_row == height - 1
+        m.d.comb += [
+            allowed.eq((ahead == -1)
+                       | ((ahead == 0) & (w_row < limit))
+                       | ((ahead == 1) & ~w_last_row & (w_row < next_limit))),
+            self.i.ready.eq(allowed),
+            take.eq(self.i.valid & allowed),
+            write.en.eq(take),
+            write.addr.eq(w_address),
+            write.data.eq(self.i.payload),
+            writer_done.eq(take & w_last_row & (w_x == width - 1) & (w_cf == cf_count - 1)),
+            w_started.eq((w_row != 0) | (w_x != 0) | (w_cf != 0)),
+        ]
+        with m.If(take):
+            m.d.sync += [w_address.eq(Mux(w_address == rows * row_words - 1, 0, w_address + 1)),
+                         w_cf.eq(Mux(w_cf == cf_count - 1, 0, w_cf + 1))]
+            with m.If(w_cf == cf_count - 1):
+                m.d.sync += w_x.eq(Mux(w_x == width - 1, 0, w_x + 1))
+                with m.If(w_x == width - 1):
+                    m.d.sync += w_row.eq(Mux(w_last_row, 0, w_row + 1))
+        return m

@@ -1,0 +1,111 @@
+"""FIFO sizing by simulation, in seconds (FINN's hours-long step, done with the HDL-side harness).
+
+One Verilator build of the network with deep FIFOs that report their peak occupancy and accept
+a run-time depth limit (:class:`hwgen.hw.network.Network` ``monitor``), then many short runs:
+
+1. Frames fed at the slowest layer's rate (one every ``expected_cycles``): no FIFO fills, and
+   each one's peak is a depth that never stalls the pipeline (an upper bound: a producer faster
+   than its consumer runs ahead and fills its FIFO with most of a frame).
+2. Full input rate with those depths: the reference cycles per frame.
+3. FIFO after FIFO, a binary search for the least depth that keeps the full-rate cycles per
+   frame within ``tolerance`` of the reference, the depths already found kept. The last
+   accepted run used exactly the final depths, so they are measured, not assumed.
+
+The verification step measures cycles per frame again in the final network (``cycles_ratio``).
+"""
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import HwgenError
+from ..harness import run_harness
+from ..hw.network import LEVEL_BITS, Network
+from ..ops import op_for
+from ..ir import Graph
+from ..verify import harness_vectors
+
+__all__ = ["FifoSizing", "size_fifos", "deep_depths"]
+
+
+@dataclass(frozen=True)
+class FifoSizing:
+    graph: Graph            # the input graph with ``fifo_depths`` set
+    depths: tuple           # per FIFO (after each layer but the last)
+    peaks: tuple            # peak occupancy seen with deep FIFOs
+    frames: int
+    seconds: float          # wall time of the whole step (Verilator build included)
+    sim_cycles: int         # cycles simulated, all runs
+    reference_cycles: float  # cycles per frame at full rate with the peak depths
+
+
+def deep_depths(graph: Graph) -> list[int]:
+    """Depths no FIFO fills in a throttled run: two frames of the consumer's input transfers."""
+    activations = graph.activations()
+    depths = []
+    for index, consumer in enumerate(graph.layers[1:]):
+        words = activations[index + 1].elements // op_for(consumer).in_transfer(consumer).elements
+        depths.append(min((1 << LEVEL_BITS) - 1, 2 * words + 4))
+    return depths
+
+
+def _pack(values) -> int:
+    return sum(int(v) << (LEVEL_BITS * k) for k, v in enumerate(values))
+
+
+def size_fifos(graph: Graph, *, frames: int = 8, tolerance: float = 0.005, build_root=None,
+               seed: int = 0, progress=None) -> FifoSizing:
+    """``graph`` with its FIFO depths sized by simulation on ``frames`` test frames (repeated
+    when the IR holds fewer); see the module docstring."""
+    say = progress or (lambda message: None)
+    started = time.perf_counter()
+    fifos = len(graph.layers) - 1
+    if fifos == 0:
+        return FifoSizing(graph.with_fifo_depths(()), (), (), 0, 0.0, 0, 0)
+    if not len(graph.test_frames):
+        raise HwgenError("FIFO sizing needs test frames in the IR")
+    count = max(4, frames)
+    chosen = graph.test_frames[np.arange(count) % len(graph.test_frames)]
+    network = Network(graph.with_fifo_depths(deep_depths(graph)), monitor=True)
+    _golden, inputs, expected = harness_vectors(network, chosen)
+    interval = graph.expected_cycles()
+    timeout = (count + 4) * interval * 8 + 100_000
+    cycles = 0
+
+    def run(name, limits=None, throttle=False):
+        nonlocal cycles
+        result = run_harness(network, inputs, expected, build_root=build_root, name=name,
+                             seed=seed, limits=None if limits is None else _pack(limits),
+                             frame_interval=(network.transfers_per_frame, interval) if throttle
+                             else None, timeout_cycles=timeout)
+        if not result.passed or result.levels is None:
+            raise HwgenError(f"FIFO sizing simulation failed ({name}): {result.message}")
+        cycles += result.cycles
+        return result
+
+    say(f"sizing {fifos} FIFOs by simulation ({count} frames, Verilator)")
+    throttled = run("fifo_peaks", throttle=True)
+    mask = (1 << LEVEL_BITS) - 1
+    peaks = tuple((throttled.levels >> (LEVEL_BITS * k)) & mask for k in range(fifos))
+    for peak, depth, layer in zip(peaks, network.graph.fifo_depths, graph.layers):
+        if peak >= depth:
+            raise HwgenError(f"FIFO after {layer.name!r} filled during sizing ({peak} of {depth}): "
+                             f"a layer runs slower than its expected cycles")
+    depths = [max(2, peak + 1) for peak in peaks]
+    skip = 2
+    reference = run("fifo_reference", depths).steady_interval(skip=skip)
+    bound = max(reference, interval) * (1 + tolerance)
+    for index in range(fifos):
+        low, high = 2, depths[index]          # high is known good
+        while low < high:
+            middle = (low + high) // 2
+            trial = depths[:index] + [middle] + depths[index + 1:]
+            if run("fifo_search", trial).steady_interval(skip=skip) <= bound:
+                high = middle
+            else:
+                low = middle + 1
+        depths[index] = high
+    seconds = time.perf_counter() - started
+    say(f"FIFO depths {depths} (peaks at the layers' rate {list(peaks)}) in {seconds:.1f} s")
+    return FifoSizing(graph.with_fifo_depths(depths), tuple(depths), peaks, count, seconds,
+                      cycles, reference)

@@ -1,0 +1,213 @@
+"""Auto-folding: the PE and SIMD of every layer for a target throughput, at the least estimated
+cost (FINN's ``SetFolding``, exact instead of greedy).
+
+Every layer must meet the target on its own: a pipeline runs at its slowest layer's
+``expected_cycles()``. A layer's candidates are all the foldings its shape allows that do:
+
+* MVTU: ``pe`` dividing ``mh`` and ``simd`` dividing ``mw`` (whole codes, for thermometer
+  inputs), ``pe * simd <= max_pe_simd``;
+* sliding window: ``simd`` dividing ``channels``;
+* max-pool: ``pe`` dividing ``channels``.
+
+The cost of a folding is the sum over layers of ``Resources.cost(bram_luts, dsp_luts)`` from
+:mod:`hwgen.estimate` (LUTs, a block RAM counted as ``bram_luts`` LUTs and a multiplier as
+``dsp_luts``), plus, with ``converters``, the width converter between two layers whose stream
+widths differ (a producer's ``pe`` outputs against its consumer's ``simd`` inputs: so a sliding
+window need not match its MVTU's SIMD, but pays a converter where it does not). The layer terms
+are independent given the target, but a converter couples two neighbours, so the cheapest
+folding of the chain is found by dynamic programming over the layers: exact, the least sum of
+layer and converter costs over all combinations of candidates, in time linear in the layers.
+The estimated cost of a layer is not monotone in its parallelism (a smaller fold can move the
+weights between block RAM and LUTs; a 1-bit-wide replay buffer costs more than a 2-bit one), so
+every candidate is costed; none is skipped by a greedy rule.
+
+FIFOs are not part of the cost: their depths come from FIFO sizing, after folding.
+"""
+import dataclasses
+import math
+
+from ..errors import HwgenError
+from ..estimate import BRAM_LUTS, DSP_LUTS, dwc_resources, estimate_layer, in_width, out_width
+from ..ir import Graph
+from ..ops import op_for
+
+__all__ = ["FoldingError", "MAX_PE_SIMD", "auto_fold", "fold_options", "fold_report",
+           "folding_cost", "target_from_fps"]
+
+#: Default cap on the synapses an MVTU computes per cycle (``pe * simd``): about 15,000 LUT4s of
+#: XNOR-popcount, a fifth of an LFE5U-85F. It keeps a tiny target from asking for absurd layers.
+MAX_PE_SIMD = 4096
+
+
+class FoldingError(HwgenError):
+    """A throughput target no folding of the graph can meet."""
+
+
+def target_from_fps(fps: float, clock_hz: float) -> int:
+    """Cycles per frame that sustain ``fps`` frames per second at ``clock_hz``:
+    ``floor(clock_hz / fps)``.
+
+    Raises
+    ------
+    FoldingError
+        Less than one cycle per frame.
+    """
+    for name, value in (("fps", fps), ("clock_hz", clock_hz)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                or not math.isfinite(value) or value <= 0:
+            raise ValueError(f"{name} must be a positive number, not {value!r}")
+    cycles = math.floor(clock_hz / fps)
+    if cycles < 1:
+        raise FoldingError(f"{fps:g} frames/s at {clock_hz / 1e6:g} MHz leaves less than one "
+                           f"cycle per frame")
+    return cycles
+
+
+def _foldings(layer, max_pe_simd: int) -> list[dict]:
+    """Every folding the layer's shape allows: field changes, least parallel first."""
+    return op_for(layer).foldings(layer, max_pe_simd=max_pe_simd)
+
+
+def _current(layer) -> dict:
+    return op_for(layer).folding(layer)
+
+
+def _describe(fields: dict) -> str:
+    return ", ".join(f"{key}={value}" for key, value in fields.items())
+
+
+def fold_options(layer, target_cycles: int, *, max_pe_simd: int = MAX_PE_SIMD) -> list:
+    """The foldings of ``layer`` (copies of it) that meet ``target_cycles``, least parallel
+    first."""
+    result = []
+    for fields in _foldings(layer, max_pe_simd):
+        folded = dataclasses.replace(layer, **fields)
+        if folded.expected_cycles() <= target_cycles:
+            result.append(folded)
+    return result
+
+
+def _best_achievable(layer, fixed: bool, max_pe_simd: int) -> tuple[int, str]:
+    """Least cycles/frame of ``layer`` and why no fewer, in words."""
+    if fixed:
+        return (layer.expected_cycles(),
+                f"layer {layer.name!r} fixed at {_describe(_current(layer))}")
+    best = min(_foldings(layer, max_pe_simd),
+               key=lambda f: dataclasses.replace(layer, **f).expected_cycles())
+    cycles = dataclasses.replace(layer, **best).expected_cycles()
+    why = op_for(layer).folding_limit(layer, best, max_pe_simd=max_pe_simd)
+    return cycles, f"layer {layer.name!r} at {_describe(best)}: {why}"
+
+
+def _link_cost(producer, consumer, bram_luts: float, dsp_luts: float) -> float:
+    return dwc_resources(out_width(producer), in_width(consumer)).cost(bram_luts, dsp_luts)
+
+
+def auto_fold(graph: Graph, *, target_cycles: int, fixed=(), bram_luts: float = BRAM_LUTS,
+              dsp_luts: float = DSP_LUTS, max_pe_simd: int = MAX_PE_SIMD,
+              converters: bool = True) -> Graph:
+    """A copy of ``graph`` folded to run at ``target_cycles`` per frame or faster, at the least
+    estimated cost.
+
+    Parameters
+    ----------
+    graph : Graph
+    target_cycles : int
+        Cycles per frame every layer must meet (see :func:`target_from_fps`).
+    fixed : iterable of str
+        Names of layers whose folding stays as given (they must meet the target too).
+    bram_luts, dsp_luts : float
+        LUTs a DP16KD block RAM and a MULT18X18D multiplier are worth in the cost (default:
+        :data:`hwgen.estimate.BRAM_LUTS`, :data:`hwgen.estimate.DSP_LUTS`).
+    max_pe_simd : int
+        Most synapses per cycle (``pe * simd``) an MVTU may be given.
+    converters : bool
+        Count the width converters between layers in the cost.
+
+    Raises
+    ------
+    FoldingError
+        No folding meets the target (the message names the limiting layer and the best
+        achievable cycles per frame), or ``fixed`` names no layer of the graph.
+    """
+    if isinstance(target_cycles, bool) or not isinstance(target_cycles, int) or target_cycles < 1:
+        raise ValueError(f"target_cycles must be a positive integer, not {target_cycles!r}")
+    if isinstance(max_pe_simd, bool) or not isinstance(max_pe_simd, int) or max_pe_simd < 1:
+        raise ValueError(f"max_pe_simd must be a positive integer, not {max_pe_simd!r}")
+    fixed = {fixed} if isinstance(fixed, str) else set(fixed)
+    names = [layer.name for layer in graph.layers]
+    unknown = fixed - set(names)
+    if unknown:
+        raise FoldingError(f"cannot fix layers {', '.join(sorted(unknown))}: no such layer "
+                           f"(layers: {', '.join(names)})")
+
+    candidates = []
+    for layer in graph.layers:
+        if layer.name in fixed:
+            options = [layer] if layer.expected_cycles() <= target_cycles else []
+        else:
+            options = fold_options(layer, target_cycles, max_pe_simd=max_pe_simd)
+        candidates.append(options)
+    if not all(candidates):
+        limits = [_best_achievable(layer, layer.name in fixed, max_pe_simd)
+                  for layer in graph.layers]
+        cycles, why = max(limits, key=lambda limit: limit[0])
+        raise FoldingError(f"target {target_cycles} cycles/frame cannot be met: best achievable "
+                           f"is {cycles} ({why})")
+
+    # Dynamic programming along the chain: for each candidate of layer i, the cheapest cost of
+    # layers 0..i ending in it, and the choice before it.
+    costs = [[estimate_layer(option).cost(bram_luts, dsp_luts) for option in options]
+             for options in candidates]
+    best = list(costs[0])
+    choices = []
+    for index in range(1, len(candidates)):
+        step_best, step_choice = [], []
+        for option, cost in zip(candidates[index], costs[index]):
+            totals = [best[k] + (_link_cost(previous, option, bram_luts, dsp_luts)
+                                 if converters else 0)
+                      for k, previous in enumerate(candidates[index - 1])]
+            k = min(range(len(totals)), key=totals.__getitem__)
+            step_best.append(totals[k] + cost)
+            step_choice.append(k)
+        best = step_best
+        choices.append(step_choice)
+    k = min(range(len(best)), key=best.__getitem__)
+    chosen = [k]
+    for step_choice in reversed(choices):
+        k = step_choice[k]
+        chosen.append(k)
+    chosen.reverse()
+
+    changes = {}
+    for layer, options, k in zip(graph.layers, candidates, chosen):
+        if layer.name not in fixed:
+            changes[layer.name] = _current(options[k])
+    return graph.with_layers(changes)
+
+
+def folding_cost(graph: Graph, *, bram_luts: float = BRAM_LUTS, dsp_luts: float = DSP_LUTS,
+                 converters: bool = True) -> float:
+    """The cost :func:`auto_fold` minimises, of ``graph`` as folded."""
+    total = sum(estimate_layer(layer).cost(bram_luts, dsp_luts) for layer in graph.layers)
+    if converters:
+        total += sum(_link_cost(a, b, bram_luts, dsp_luts)
+                     for a, b in zip(graph.layers, graph.layers[1:]))
+    return total
+
+
+def fold_report(graph: Graph) -> list[dict]:
+    """Per layer: ``name``, ``op``, ``pe`` and ``simd`` (``None`` where the op has none),
+    ``cycles`` (per frame), estimated ``luts``, ``ffs``, ``brams``, ``dsps``, and
+    ``bottleneck`` (whether the layer sets the graph's cycles per frame)."""
+    slowest = graph.expected_cycles()
+    rows = []
+    for layer in graph.layers:
+        resources = estimate_layer(layer)
+        fields = _current(layer)
+        cycles = layer.expected_cycles()
+        rows.append({"name": layer.name, "op": layer.op, "pe": fields.get("pe"),
+                     "simd": fields.get("simd"), "cycles": cycles, "luts": resources.luts,
+                     "ffs": resources.ffs, "brams": resources.brams, "dsps": resources.dsps,
+                     "bottleneck": cycles == slowest})
+    return rows

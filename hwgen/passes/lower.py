@@ -1,0 +1,227 @@
+"""Fold a trained :class:`hwgen.nn.BNN` into the integer IR.
+
+Each conv layer becomes a sliding-window generator (``conv{i}_swg``) and an MVTU (``conv{i}``)
+whose weights run along the window in (row, column, channel) order; each linear layer an MVTU
+``fc{i}`` with one pixel; each max-pool a ``pool{i}``, ``i`` being the layer's index in the spec.
+
+A hidden layer's threshold unit (batch norm, or the batch-norm-free learned threshold, either
+with its threshold shift) becomes one integer threshold per neuron, found by evaluating the
+model's own activation formula (the unit's ``fires``, e.g. :func:`hwgen.nn.batchnorm_fires`)
+on every dot product the layer can produce (:func:`dot_values`). That formula is monotone in
+the dot product, so the threshold is where its output changes, and the IR agrees with the
+model's binarized inference exactly, with no float tolerance: :func:`check_export` compares
+them on the whole test set.
+
+A ``backend: cim`` layer becomes an MVTU with the layer's macro (:func:`hwgen.cim.layer_macro`)
+and raw weight codes; its thresholds are folded over every code sum ``0 .. max_code_sum``
+(the model's threshold unit reads code sums there). Its noise is keyed by the MVTU's index in
+the graph. :func:`check_export` compares the model with the graph's golden model with the
+macros' noise off (the model in eval is noise-free); the golden model itself keeps the noise.
+"""
+import math
+
+import numpy as np
+import torch
+
+from ..nn.layers import BinaryConv2d, BinaryLinear, batchnorm_fires
+from ..nn.model import BNN, exact_mvm
+from ..spec import ConvSpec, LinearSpec, MaxPoolSpec, Spec
+from ..ir import Graph
+from ..ops import MVTULayer, MaxPoolLayer, SWGLayer
+
+__all__ = ["export_graph", "check_export", "quiet", "fold_threshold", "fold_levels", "dot_values"]
+
+
+def dot_values(encoding: str, bits: int, mw: int) -> np.ndarray:
+    """Every dot product of ``mw`` inputs in ``encoding`` (``bits`` each) with +-1 weights,
+    ascending: bipolar -mw, -mw + 2, ..., mw; binary -mw .. mw; uint +-mw * (2**bits - 1)."""
+    if encoding == "bipolar":
+        return np.arange(-mw, mw + 1, 2, dtype=np.int64)
+    top = (1 << bits) - 1 if encoding == "uint" else 1
+    return np.arange(-mw * top, mw * top + 1, dtype=np.int64)
+
+
+@torch.no_grad()
+def fold_threshold(norm: torch.nn.Module, dots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Thresholds and invert flags such that ``(dot >= threshold) != invert`` equals the
+    threshold unit ``norm``'s output bit (its ``fires``; a plain batch norm's
+    :func:`~hwgen.nn.batchnorm_fires`) for every dot product in ``dots`` (ascending integers,
+    e.g. :func:`dot_values`).
+
+    A neuron whose output rises with the dot product fires from its first firing value on
+    (``dots[-1] + 1``, past the range, if it never fires); one whose output falls (a negative
+    batch-norm scale) is inverted, its threshold the first value where it stops firing. A
+    constant neuron is a rising one. A learned threshold (``bnfree``) only rises.
+    """
+    unit_fires = getattr(norm, "fires", None) or (lambda dot: batchnorm_fires(norm, dot))
+    return _fold(unit_fires, norm.num_features, dots)
+
+
+def _fold(unit_fires, mh: int, dots) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`fold_threshold` of any output bit ``unit_fires(dot)`` (a bool tensor with the
+    ``mh`` neurons in the last dimension) monotone in the dot product."""
+    dots = np.asarray(dots, dtype=np.int64)
+    fired = np.zeros(mh, dtype=np.int64)          # dot values at which each neuron fires
+    rising = np.ones(mh, dtype=bool)
+    falling = np.ones(mh, dtype=bool)
+    previous = None
+    chunk = max(1, (1 << 20) // mh)               # bounded memory for wide integer ranges
+    for start in range(0, len(dots), chunk):
+        values = torch.as_tensor(dots[start:start + chunk], dtype=torch.float64)
+        fires = unit_fires(values[:, None].expand(-1, mh)).numpy()
+        fired += fires.sum(axis=0)
+        steps = fires if previous is None else np.concatenate([previous, fires])
+        rising &= np.all(steps[1:] >= steps[:-1], axis=0)
+        falling &= np.all(steps[1:] <= steps[:-1], axis=0)
+        previous = fires[-1:]
+    if not np.all(rising | falling):
+        neuron = int(np.argmin(rising | falling))
+        raise ValueError(f"threshold unit output of neuron {neuron} is not monotone")
+    count = len(dots)
+    past = np.append(dots, dots[-1] + 1)
+    thresholds = np.where(rising, past[count - fired], past[np.minimum(fired, count)])
+    return thresholds.astype(np.int64), ~rising
+
+
+@torch.no_grad()
+def fold_levels(norm: torch.nn.Module, dots: np.ndarray,
+                act_bits: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """Thresholds (mh, 2**act_bits - 1) and invert flags (mh,) such that
+    ``#{t : (dot >= threshold[n, t]) != invert[n]}`` equals the threshold unit's eval-mode
+    multi-bit activation (its ``levels``, e.g. :meth:`hwgen.nn.LearnedThreshold.levels`) for
+    every dot product in ``dots`` (ascending integers): threshold ``t`` folds the bit
+    ``levels >= t + 1`` (:func:`fold_threshold`'s rule), all of a neuron's bits inverted
+    together when its activation falls with the dot product.
+    """
+    dots = np.asarray(dots, dtype=np.int64)
+    mh, steps = norm.num_features, (1 << act_bits) - 1
+    ends = norm.levels(torch.as_tensor(dots[[0, -1]], dtype=torch.float64)[:, None]
+                       .expand(-1, mh)).numpy()
+    falling = ends[0] > ends[-1]
+    thresholds = np.empty((mh, steps), dtype=np.int64)
+    for t in range(steps):
+        bit, invert = _fold(lambda dot: norm.levels(dot) >= t + 1, mh, dots)
+        # A constant bit folds as rising; give a falling neuron's its inverted form.
+        constant = invert != falling
+        value = ends[0] >= t + 1
+        bit[constant] = np.where(value[constant], dots[-1] + 1, dots[0])
+        thresholds[:, t] = bit
+    return thresholds, falling
+
+
+@torch.no_grad()
+def export_graph(model: BNN, spec: Spec, test_x: np.ndarray, test_y: np.ndarray,
+                 meta: dict | None = None) -> Graph:
+    """The IR of ``model`` with the spec's folding, carrying the test frames for verification.
+
+    Folding: a layer's ``pe``/``simd`` from the spec, else the defaults (``folded_pe``,
+    ``folded_simd``), and its ``ram_style``; the names of MVTUs whose spec gives pe or simd
+    are listed in ``meta["fixed_folding"]`` (automatic folding leaves them alone). A sliding-window
+    generator moves gcd(in channels, MVTU simd) elements per transfer; a max-pool takes its
+    producer's ``pe`` channels per transfer. With ``data.thermometer`` the graph's input is the
+    frames' ``uint`` elements and its first MVTU reads them as thermometer codes (``simd``
+    rounded down to whole codes).
+    """
+    if not model.binary:
+        raise ValueError("only a binary model can be exported")
+    model.eval()
+    act_bits = model.act_bits
+    encoding, bits = spec.input_encoding, spec.data.element_bits
+    # With data.thermometer the frames are uint elements and the first layer reads their codes.
+    code = (1 << spec.data.input_bits) - 1 if spec.data.thermometer else 1
+    # Hidden activations: one bit in the spec's encoding, or IMCQ's act_bits-bit integers.
+    out_encoding = spec.model.activation if act_bits == 1 else "uint"
+    last = len(spec.model.layers) - 1
+    layers, fixed = [], []
+    stream_pe = None
+    for index, (module, layer_spec) in enumerate(zip(model.layers, spec.model.layers)):
+        channels, height, width = layer_spec.in_shape
+        coded = code > 1 and index == 0
+        if isinstance(layer_spec, MaxPoolSpec):
+            layers.append(MaxPoolLayer(name=f"pool{index}", channels=channels, height=height,
+                                       width=width, kernel=layer_spec.kernel, pe=stream_pe,
+                                       elem_bits=bits))
+            continue
+        if not isinstance(layer_spec, (ConvSpec, LinearSpec)):
+            raise TypeError(f"no lowering for layer type {type(layer_spec).__name__}")
+        mw = layer_spec.matrix_width
+        simd = layer_spec.folded_simd
+        if coded and simd % code:           # the values of whole codes per transfer
+            simd = code * max(d for d in range(1, min(mw // code, max(1, simd // code)) + 1)
+                              if (mw // code) % d == 0)
+        if isinstance(layer_spec, ConvSpec):
+            assert isinstance(module, BinaryConv2d)
+            name, mh = f"conv{index}", layer_spec.out_channels
+            swg = SWGLayer(name=f"{name}_swg", channels=channels // code if coded else channels,
+                           height=height, width=width, kernel=layer_spec.kernel,
+                           stride=layer_spec.stride, padding=layer_spec.padding,
+                           simd=math.gcd(channels // code, simd // code) if coded
+                           else math.gcd(channels, simd),
+                           elem_bits=spec.data.input_bits if coded else bits)
+            layers.append(swg)
+            # (out, in, kh, kw) -> (out, kh, kw, in): the window's element order.
+            weights = module.weight_codes().permute(0, 2, 3, 1).reshape(mh, -1).numpy()
+            pixels = swg.out_height * swg.out_width
+        else:
+            assert isinstance(module, BinaryLinear)
+            name, mh, pixels = f"fc{index}", layer_spec.out_features, 1
+            weights = module.weight_codes().numpy()
+        macro = model.macros.get(index)
+        thresholds = invert = None
+        if index < last:
+            values = (dot_values(encoding, bits, mw) if macro is None
+                      else np.arange(macro.max_code_sum(mw) + 1, dtype=np.int64))
+            if act_bits == 1:
+                thresholds, invert = fold_threshold(model.norms[index], values)
+            else:
+                thresholds, invert = fold_levels(model.norms[index], values, act_bits)
+        layers.append(MVTULayer(
+            name=name, mw=mw, mh=mh, pe=layer_spec.folded_pe, simd=simd,
+            weights=weights, thresholds=thresholds, invert=invert,
+            in_encoding="thermometer" if coded else encoding,
+            in_bits=spec.data.input_bits if coded else bits, out_encoding=out_encoding if index < last else spec.model.activation,
+            pixels=pixels, macro=macro, macro_key=len(layers),
+            act_bits=act_bits if index < last else 1, ram_style=layer_spec.ram_style))
+        if layer_spec.pe is not None or layer_spec.simd is not None:
+            fixed.append(name)
+        stream_pe = layer_spec.folded_pe
+        encoding, bits = out_encoding, act_bits
+    return Graph(name=spec.name, input_shape=spec.data.uncoded_shape, classes=spec.data.classes,
+                 layers=tuple(layers), test_frames=test_x, test_labels=test_y,
+                 input_encoding="uint" if code > 1 else spec.input_encoding,
+                 input_bits=spec.data.input_bits if code > 1 else spec.data.element_bits,
+                 meta={**(meta or {}), "fixed_folding": fixed})
+
+
+def quiet(graph: Graph) -> Graph:
+    """``graph`` with the noise of its cim layers' macros off."""
+    return graph.with_layers({layer.name: {"macro": layer.macro.replace(noise="none")}
+                              for layer in graph.mvtus() if layer.macro is not None})
+
+
+@torch.no_grad()
+def check_export(model: BNN, graph: Graph) -> None:
+    """Raise unless the golden model of ``graph`` equals ``model``'s binarized inference on the
+    graph's test frames: the same integer dot products (code sums on cim layers) in every conv
+    and linear layer (every output pixel), the same logits and classes. Both run noise-free:
+    the model with its ``mvm`` hook replaced by the exact product, the graph with its macros'
+    noise off (:func:`quiet`)."""
+    from ..errors import HwgenError
+    from ..golden import run_graph
+    model.eval()
+    trace = []
+    logits = model(torch.as_tensor(graph.test_frames), trace, mvm=exact_mvm)
+    golden = run_graph(quiet(graph))
+    mvtus = graph.mvtus()
+    if len(trace) != len(mvtus) or len(golden.dots) != len(mvtus):
+        raise HwgenError(f"export check failed: the model has {len(trace)} conv/linear layers, "
+                         f"the IR {len(mvtus)} MVTUs")
+    for layer, dot, expected in zip(mvtus, trace, golden.dots):
+        values = dot.numpy()
+        if values.shape != expected.shape or not np.array_equal(values, expected):
+            raise HwgenError(f"export check failed: the dot products of layer {layer.name!r} "
+                             f"differ from the model's")
+    if not np.array_equal(golden.logits, trace[-1][:, 0, :].numpy()):
+        raise HwgenError("export check failed: golden logits differ from the model's")
+    if not np.array_equal(logits.argmax(dim=1).numpy(), golden.labels):
+        raise HwgenError("export check failed: golden classes differ from the model")

@@ -1,0 +1,79 @@
+import numpy as np
+import pytest
+
+from hwgen.cosim import run_stream_test
+from hwgen.ops.maxpool.golden import maxpool
+from hwgen.harness import run_harness
+from hwgen.ops.maxpool.hw import MaxPool
+from hwgen.lib.packing import pack_words
+from hwgen.ops import MaxPoolLayer
+from tests.streams import simulate_stream
+
+# (channels, height, width, kernel, pe)
+SHAPES = [(1, 8, 8, 2, 1), (4, 7, 9, (2, 3), 2), (6, 5, 5, 5, 3), (16, 6, 4, (3, 1), 16)]
+# (channels, height, width, kernel, pe, elem_bits): multi-bit (2-bit activation) elements
+WIDE = [(2, 6, 6, 2, 1, 2), (8, 5, 7, (2, 3), 4, 2), (3, 4, 4, 4, 3, 3)]
+
+
+def _vectors(layer, frames, seed, density=0.25):
+    rng = np.random.default_rng(seed)
+    bits = layer.elem_bits
+    if bits == 1:
+        x = (rng.random((frames, layer.in_elements)) < density).astype(np.uint8)
+    else:   # mostly small values, so that the maximum is often not the top level
+        x = rng.integers(0, 1 << bits, (frames, layer.in_elements)) >> rng.integers(
+            0, bits + 1, (frames, layer.in_elements))
+    inputs = pack_words(x, width=bits, per_word=layer.pe)
+    expected = pack_words(maxpool(layer, x).numpy(), width=bits, per_word=layer.pe)
+    return inputs, expected
+
+
+def test_golden_by_hand():
+    layer = MaxPoolLayer("p", 1, 3, 5, 2)           # the last row and column are dropped
+    image = np.array([[0, 0, 1, 0, 1],
+                      [0, 0, 0, 0, 1],
+                      [1, 1, 1, 1, 1]]).reshape(1, -1)
+    assert maxpool(layer, image).tolist() == [[0, 1]]
+
+
+def test_layer_rejects():
+    with pytest.raises(ValueError, match="pe must divide channels=4, not 3"):
+        MaxPoolLayer("p", 4, 4, 4, 2, pe=3)
+    with pytest.raises(ValueError, match="kernel must be positive and fit"):
+        MaxPoolLayer("p", 4, 4, 4, 5)
+
+
+def test_golden_multi_bit_by_hand():
+    layer = MaxPoolLayer("p", 2, 2, 2, 2, elem_bits=2)   # channels innermost
+    image = np.array([[1, 0, 3, 2, 0, 1, 2, 1]])
+    assert maxpool(layer, image).tolist() == [[3, 2]]
+
+
+@pytest.mark.parametrize("shape", SHAPES + WIDE)
+def test_amaranth_sim_matches_golden(shape):
+    layer = MaxPoolLayer("p", *shape)
+    inputs, expected = _vectors(layer, 3, seed=1)
+    assert simulate_stream(MaxPool(layer), inputs, len(expected), idle=0.3,
+                           backpressure=0.5) == expected
+
+
+@pytest.mark.cocotb
+@pytest.mark.parametrize("shape", SHAPES + WIDE[1:])
+def test_cosim_matches_golden(shape, sim_build_root):
+    layer = MaxPoolLayer("p", *shape)
+    frames = max(8, 5000 // (layer.out_elements // layer.pe))
+    inputs, expected = _vectors(layer, frames, seed=2)
+    block = MaxPool(layer)
+    run = run_harness(block, inputs, expected, idle=0.3, backpressure=0.5, seed=4,
+                      build_root=sim_build_root, name="stress")
+    assert run.passed, run.message
+    full = run_harness(block, inputs, expected, build_root=sim_build_root, name="full")
+    assert full.passed, full.message
+    per_frame = len(expected) // frames
+    measured = (full.output_cycles[-1] - full.output_cycles[per_frame - 1]) / (frames - 1)
+    assert measured == block.expected_cycles()
+    some = 8                                # frames through the cocotb testbench too
+    slow = run_stream_test(block, inputs[:some * len(inputs) // frames],
+                           expected[:some * per_frame], idle=0.3, backpressure=0.5,
+                           build_root=sim_build_root, name="cocotb")
+    assert slow.passed, slow.message

@@ -1,0 +1,108 @@
+import numpy as np
+import pytest
+
+from hwgen.cosim import run_stream_test
+from hwgen.ops.swg.golden import swg
+from hwgen.harness import run_harness
+from hwgen.lib.packing import pack_words
+from hwgen.ops.swg.hw import SlidingWindow, ring_rows
+from hwgen.ops import SWGLayer
+from tests.streams import simulate_stream
+
+# (channels, height, width, kernel, stride, padding, simd, elem_bits)
+SHAPES = [
+    (1, 8, 8, 3, 1, 0, 1, 1),
+    (4, 6, 7, (3, 2), (2, 1), (1, 1), 2, 1),
+    (2, 9, 5, (4, 3), (3, 2), (2, 0), 2, 1),
+    (1, 7, 6, 3, 2, 1, 1, 8),                  # integer pixels
+    (3, 5, 4, 1, 1, 0, 3, 1),                  # 1x1: a pointwise layer
+    (2, 4, 4, 4, 1, 0, 1, 2),                  # the window is the whole image
+    (8, 3, 10, (1, 5), (1, 5), 0, 4, 1),       # rows and columns are unrelated
+]
+
+
+def _layer(shape) -> SWGLayer:
+    channels, height, width, kernel, stride, padding, simd, elem_bits = shape
+    return SWGLayer("swg", channels, height, width, kernel, stride, padding, simd, elem_bits)
+
+
+def _vectors(layer, frames, seed):
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, 1 << layer.elem_bits, (frames, layer.in_elements))
+    windows = swg(layer, x).numpy()
+    inputs = pack_words(x, width=layer.elem_bits, per_word=layer.simd)
+    expected = pack_words(windows, width=layer.elem_bits, per_word=layer.simd)
+    return inputs, expected
+
+
+def test_golden_windows_by_hand():
+    layer = SWGLayer("swg", 1, 3, 3, 2, 1, 1, 1, 4)
+    image = np.arange(1, 10)[None]                   # 1 2 3 / 4 5 6 / 7 8 9
+    windows = swg(layer, image).numpy()[0]
+    assert (layer.out_height, layer.out_width) == (4, 4)
+    assert windows[0].tolist() == [0, 0, 0, 1]       # padding above and left
+    assert windows[5].tolist() == [1, 2, 4, 5]
+    assert windows[15].tolist() == [9, 0, 0, 0]
+
+
+@pytest.mark.parametrize("bad,message", [
+    (dict(simd=3), "simd must divide channels=4"),
+    (dict(padding=3), "padding must be smaller than the kernel"),
+    (dict(kernel=9), "does not fit"),
+])
+def test_layer_rejects(bad, message):
+    arguments = dict(name="s", channels=4, height=6, width=6, kernel=3, stride=1, padding=1, simd=2)
+    with pytest.raises(ValueError, match=message):
+        SWGLayer(**{**arguments, **bad})
+
+
+def test_ring_rows():
+    assert ring_rows(_layer(SHAPES[0])) == 8       # 3 + 3
+    assert ring_rows(_layer(SHAPES[2])) == 8       # 4 + 4
+    assert ring_rows(_layer(SHAPES[4])) == 2       # 1 + 1
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_amaranth_sim_matches_golden(shape):
+    layer = _layer(shape)
+    inputs, expected = _vectors(layer, 3, seed=sum(map(hash, map(str, shape))) % 1000)
+    got = simulate_stream(SlidingWindow(layer), inputs, len(expected), idle=0.3, backpressure=0.3)
+    assert got == expected
+
+
+@pytest.mark.parametrize("shape", [SHAPES[1], SHAPES[3], SHAPES[4]])
+def test_pipeline_under_heavy_backpressure(shape):
+    # The read and output registers stall with the reader's counters and addresses.
+    layer = _layer(shape)
+    inputs, expected = _vectors(layer, 3, seed=9)
+    for idle, backpressure in ((0.0, 0.7), (0.6, 0.6)):
+        got = simulate_stream(SlidingWindow(layer), inputs, len(expected), idle=idle,
+                              backpressure=backpressure, seed=2)
+        assert got == expected
+
+
+@pytest.mark.cocotb
+@pytest.mark.parametrize("shape", SHAPES)
+def test_cosim_matches_golden(shape, sim_build_root):
+    layer = _layer(shape)
+    frames = max(4, 6000 // (layer.out_elements // layer.simd))
+    inputs, expected = _vectors(layer, frames, seed=1)
+    block = SlidingWindow(layer)
+    for name, idle, backpressure in (("stress", 0.3, 0.4), ("full", 0.0, 0.0)):
+        run = run_harness(block, inputs, expected, idle=idle, backpressure=backpressure, seed=3,
+                          build_root=sim_build_root, name=name)
+        assert run.passed, run.message
+    # At full rate the busier side moves every cycle, across frame boundaries too.
+    per_frame = len(expected) // frames
+    measured = (run.output_cycles[-1] - run.output_cycles[per_frame - 1]) / (frames - 1)
+    assert measured <= 1.02 * block.expected_cycles()
+
+
+@pytest.mark.cocotb
+@pytest.mark.parametrize("shape", [SHAPES[1], SHAPES[3]])
+def test_cocotb_testbench_matches_golden(shape, sim_build_root):
+    layer = _layer(shape)
+    inputs, expected = _vectors(layer, 12, seed=2)
+    run = run_stream_test(SlidingWindow(layer), inputs, expected, idle=0.3, backpressure=0.3,
+                          seed=5, build_root=sim_build_root, name="cocotb")
+    assert run.passed, run.message
