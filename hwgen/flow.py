@@ -48,7 +48,7 @@ def _digest(value) -> str:
 #: (beside the shipped rtl_templates/ and sim/) whose sources key the hardware IR, the
 #: verification and the bitstream, so that an edit to any of them, released or not, makes
 #: them stale.
-GENERATORS = ("hw", "fpga", "cim", "golden", "ir", "estimate.py", "fifo_sizing.py",
+GENERATORS = ("hw", "ops", "lib", "passes", "fpga", "cim", "golden", "ir", "estimate.py",
               "harness.py", "cosim.py", "verify.py", "toolchain.py")
 
 
