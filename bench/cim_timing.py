@@ -28,7 +28,7 @@ from amaranth.lib import io
 from hwgen.cim import MacroSpec
 from hwgen.fpga.board import load_board
 from hwgen.fpga.flow import build_bitstream
-from hwgen.fpga.pll import SyncClock
+from hwgen.target.ecp5.pll import SyncClock
 from hwgen.hw.mvtu import MVTU
 from hwgen.ir import MVTULayer
 

@@ -541,7 +541,7 @@ class Workspace:
         if board is None or clock is None or clock == board.clock_mhz:
             return board
         if clock != board.oscillator_mhz:
-            from .fpga.pll import pll_params
+            from .target.ecp5.pll import pll_params
             try:
                 pll_params(board.oscillator_mhz, clock)
             except ValueError as error:

@@ -96,10 +96,10 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ..hw.skid import skid_output
+from ..target.ecp5.pll import SyncClock, pll_params
 from . import protocol
 from .board import Board
 from .link import ReplyEncoder, RequestParser
-from .pll import SyncClock, pll_params
 from .uart import UARTReceiver, UARTTransmitter, uart_divisor
 
 __all__ = ["BoardCore", "BoardTop", "RomPlayer", "RomTop", "LATCH_HZ", "HEARTBEAT_HZ", "ROM_FPS"]
@@ -717,7 +717,7 @@ class BoardTop(Elaboratable):
         clock_mhz = board.clock_mhz if clock_mhz is None else clock_mhz
         achieved_mhz = clock_mhz
         if clock_mhz != board.oscillator_mhz:
-            achieved_mhz = pll_params(board.oscillator_mhz, clock_mhz).clkop_mhz
+            achieved_mhz = pll_params(board.oscillator_mhz, clock_mhz).output_mhz
         uart_baud = board.uart_baud if uart_baud is None else uart_baud
         clock_hz = achieved_mhz * 1e6
         divisor = uart_divisor(clock_hz, uart_baud)

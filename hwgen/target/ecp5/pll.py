@@ -86,7 +86,7 @@ class PllParams:
         return float(self._vco)
 
     @property
-    def clkop_mhz(self) -> float:
+    def output_mhz(self) -> float:
         """Achieved output frequency."""
         return float(self._pfd * self.clkfb_div)
 
@@ -133,7 +133,7 @@ class PllParams:
         """Attributes ``ecppll`` puts on the instance (loop filter settings, frequencies)."""
         return {
             "FREQUENCY_PIN_CLKI": f"{self.clkin_mhz:g}",
-            "FREQUENCY_PIN_CLKOP": f"{self.clkop_mhz:.6g}",
+            "FREQUENCY_PIN_CLKOP": f"{self.output_mhz:.6g}",
             "ICP_CURRENT": "12",
             "LPF_RESISTOR": "8",
             "MFG_ENABLE_FILTEROPAMP": "1",
@@ -222,7 +222,7 @@ class SyncClock(Elaboratable):
             self.clock_mhz = oscillator_mhz
         else:
             self.pll = pll_params(oscillator_mhz, clock_mhz)
-            self.clock_mhz = self.pll.clkop_mhz
+            self.clock_mhz = self.pll.output_mhz
 
     def elaborate(self, platform):
         if platform is None or getattr(platform, "default_clk", None) is None:
