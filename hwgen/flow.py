@@ -48,7 +48,7 @@ def _digest(value) -> str:
 #: (beside the shipped rtl_templates/ and sim/) whose sources key the hardware IR, the
 #: verification and the bitstream, so that an edit to any of them, released or not, makes
 #: them stale.
-GENERATORS = ("hw", "fpga", "cim", "golden", "ir", "estimate.py", "fifo_sizing.py",
+GENERATORS = ("hw", "board", "target", "cim", "golden", "ir", "estimate.py", "fifo_sizing.py",
               "harness.py", "cosim.py", "verify.py", "toolchain.py")
 
 
@@ -558,8 +558,8 @@ class Workspace:
     def board_top(self, graph, board):
         """The board top :meth:`build` synthesizes: ``graph``'s network behind the UART, with
         the demo ROM of its first test frames."""
-        from .fpga.protocol import network_id
-        from .fpga.top import BoardTop
+        from .board.protocol import network_id
+        from .board.top import BoardTop
         from .golden import run_graph
         from .hw.network import Network
         network = Network(graph, fifo_depth=self.spec.hardware.fifo_depth)
@@ -578,7 +578,7 @@ class Workspace:
     def build(self, graph, board, *, force: bool = False) -> dict:
         """Bitstream for ``board``; the summary says whether timing was met (see
         :meth:`check_timing`), so that a failing build still gets its report."""
-        from .fpga.flow import build_bitstream
+        from .board.build import build_bitstream
         placer, seed = self.spec.hardware.placer, self.spec.hardware.seed
         key = _digest({"hw": graph.meta.get("hardware_key", self.hardware_key),
                        "board": dataclasses.asdict(board), "placer": placer, "seed": seed})

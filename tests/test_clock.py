@@ -1,9 +1,9 @@
 """``hardware.clock_mhz``: the spec's design clock replaces the board file's for the build."""
 import pytest
 
+from hwgen.board.board import load_board
 from hwgen.errors import SpecError
 from hwgen.flow import Workspace
-from hwgen.fpga.board import load_board
 from hwgen.spec import load_spec
 
 

@@ -151,9 +151,9 @@ def test_build_places_with_the_specs_placer_and_seed(tmp_path, monkeypatch):
     another seed rebuilds a bitstream the same seed reuses."""
     import numpy as np
 
-    import hwgen.fpga.flow as fpga_flow
+    import hwgen.board.build as board_build
+    from hwgen.board.board import load_board
     from hwgen.flow import Workspace
-    from hwgen.fpga.board import load_board
     from hwgen.spec import load_spec
     from tests.conftest import digits_cnn_chain
 
@@ -168,7 +168,7 @@ def test_build_places_with_the_specs_placer_and_seed(tmp_path, monkeypatch):
         (Path(out_dir) / f"{name}.bit").write_bytes(b"bit")
         return Report()
 
-    monkeypatch.setattr(fpga_flow, "build_bitstream", fake_build)
+    monkeypatch.setattr(board_build, "build_bitstream", fake_build)
     graph = digits_cnn_chain(np.random.default_rng(0))
     board = load_board("ulx3s")
     spec = yaml.safe_load(EXAMPLE.read_text())

@@ -9,8 +9,8 @@ import pytest
 from amaranth.hdl import ClockDomain, Elaboratable, Module, Signal
 from amaranth.lib import io
 
-from hwgen.fpga.board import load_board
-from hwgen.fpga.flow import build_platform
+from hwgen.board.board import load_board
+from hwgen.board.build import build_platform
 from hwgen.target.ecp5.pll import PFD_MHZ, VCO_MHZ, PllParams, SyncClock, pll_params
 
 

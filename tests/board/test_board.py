@@ -1,8 +1,8 @@
 import pytest
 import yaml
 
+from hwgen.board.board import Board, available_boards, load_board
 from hwgen.errors import SpecError
-from hwgen.fpga.board import Board, available_boards, load_board
 from hwgen.resources import data_dir
 
 
@@ -168,6 +168,6 @@ def test_platform_must_import(tmp_path):
 
 
 def test_platform_modules_are_amaranth_boards_board_modules():
-    from hwgen.fpga.board import platform_modules
+    from hwgen.board.board import platform_modules
     assert {"ulx3s", "icebreaker", "versa_ecp5"} <= platform_modules()
     assert not {"test", "resources", "extensions"} & platform_modules()

@@ -5,13 +5,13 @@ serial frames during a ROM pass, and the board top's elaboration with the ULX3S 
 import pytest
 from amaranth.sim import Simulator
 
-from hwgen.fpga import protocol
-from hwgen.fpga.board import load_board
-from hwgen.fpga.flow import build_platform
-from hwgen.fpga.protocol import Info, Result
-from hwgen.fpga.top import BoardCore, BoardTop
+from hwgen.board import protocol
+from hwgen.board.board import load_board
+from hwgen.board.build import build_platform
+from hwgen.board.protocol import Info, Result
+from hwgen.board.top import BoardCore, BoardTop
 from hwgen.hw.packing import unpack_words
-from tests.fpga.test_flow import CLASSES, TRANSFERS, WIDTH, PopcountNetwork, golden, make_words
+from tests.board.test_build import CLASSES, TRANSFERS, WIDTH, PopcountNetwork, golden, make_words
 
 DIVISOR = 4
 INPUT_BITS = 8
@@ -114,7 +114,7 @@ def test_serial_frames_get_golden_answers():
                                               (True, 4)])
 def test_button_plays_the_rom_once(wrong, bank_depth, monkeypatch):
     if bank_depth is not None:          # the ROM in several banks, frames across their bounds
-        monkeypatch.setattr("hwgen.fpga.top.rom_bank_depth", lambda width: bank_depth)
+        monkeypatch.setattr("hwgen.board.top.rom_bank_depth", lambda width: bank_depth)
     words = make_words(5, seed=4)
     expected = golden(words)
     labels = [label for _, label in expected]

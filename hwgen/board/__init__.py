@@ -1,4 +1,4 @@
-"""FPGA build flow: board files, the design clock, a self-running board top, bitstream, report.
+"""FPGA boards: board files, the design clock, a self-running board top, bitstream, report.
 
 * :mod:`.board`: :class:`Board`, :func:`load_board` (``boards/<name>.yaml``).
 * :mod:`.top`: :class:`BoardTop` (:class:`BoardCore`), frames over the UART and from a ROM
@@ -6,10 +6,10 @@
 * :mod:`.uart`: 8N1 :class:`UARTReceiver` and :class:`UARTTransmitter`.
 * :mod:`.protocol` (host side) and :mod:`.link` (board side): the serial frame protocol.
 * :mod:`.host`: ``hwgen run`` (:func:`run_test_set`) and ``hwgen program``.
-* :mod:`.flow`: :func:`build_bitstream` (Yosys, nextpnr-ecp5, ecppack).
+* :mod:`.build`: :func:`build_bitstream` (Yosys, nextpnr-ecp5, ecppack).
 """
 from .board import Board, available_boards, load_board
-from .flow import build_bitstream, build_platform
+from .build import build_bitstream, build_platform
 from .top import BoardCore, BoardTop, RomPlayer, RomTop
 from .uart import UARTReceiver, UARTTransmitter, uart_divisor
 

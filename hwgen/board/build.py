@@ -96,7 +96,7 @@ def build_bitstream(top, board: Board, out_dir, *, name: str = "top",
     Parameters
     ----------
     top : Elaboratable
-        The board top (e.g. :class:`~hwgen.fpga.top.RomTop`); it creates its ``sync`` domain.
+        The board top (e.g. :class:`~hwgen.board.top.RomTop`); it creates its ``sync`` domain.
     board : Board
         Target board and variant.
     out_dir : path

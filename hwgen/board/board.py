@@ -2,7 +2,7 @@
 
 A board file names the Amaranth platform class (from amaranth-boards), the device variants it
 comes in, the oscillator and the design clock, and the resource names of the LEDs, button and
-UART that the board tops in :mod:`hwgen.fpga.top` drive, the UART's default baud rate and the
+UART that the board tops in :mod:`hwgen.board.top` drive, the UART's default baud rate and the
 programmer's name for the board. All pins come from the platform class; a board file never
 lists pins.
 
@@ -64,7 +64,7 @@ class Board:
         Resource name of the UART (with ``rx`` and ``tx``).
     uart_baud : int
         Default baud rate of the UART; the design clock must make it within
-        :data:`hwgen.fpga.uart.MAX_BAUD_ERROR`.
+        :data:`hwgen.board.uart.MAX_BAUD_ERROR`.
     programmer_board : str
         The board's name for ``openFPGALoader -b`` (``hwgen program``).
     """

@@ -7,9 +7,9 @@ expectation is reported as exactly that one mismatch."""
 import numpy as np
 import pytest
 
+from hwgen.board import protocol
+from hwgen.board.top import BoardCore
 from hwgen.cosim import run_testbench
-from hwgen.fpga import protocol
-from hwgen.fpga.top import BoardCore
 from hwgen.golden import run_graph
 from hwgen.hw.network import Network
 from hwgen.ir import Graph

@@ -1,8 +1,8 @@
 """Board tops: a network on the board, fed over the UART and from an on-chip ROM of test frames.
 
 :class:`BoardCore` is the board-independent part of the UART top (simulatable, pins as ports);
-:class:`BoardTop` adds the clock (:class:`~hwgen.fpga.pll.SyncClock`) and connects the UART,
-LEDs and button of a :class:`~hwgen.fpga.board.Board` through amaranth-boards resources.
+:class:`BoardTop` adds the clock (:class:`~hwgen.board.pll.SyncClock`) and connects the UART,
+LEDs and button of a :class:`~hwgen.board.board.Board` through amaranth-boards resources.
 :class:`RomPlayer` / :class:`RomTop` is the older self-running top without a UART.
 
 The UART top
@@ -56,7 +56,7 @@ body                                           meaning
 ============================================== ==============================================
 ``I version N[4] input_bits classes LB id[4]`` info: protocol version (1), element count,
                                                bits per element, classes, bytes per logit,
-                                               network id (:func:`~hwgen.fpga.protocol.\
+                                               network id (:func:`~hwgen.board.protocol.\
 network_id`); multi-byte fields little-endian
 ``R seq class logit[0] .. logit[classes-1]``   result of frame ``seq``: the class (argmax)
                                                and every logit as ``LB`` bytes, little-endian
@@ -73,7 +73,7 @@ four are already waiting behind results being sent); a message cut short by the 
 gets none. Results come in frame order (an error answer may overtake earlier results; ``seq``
 tells them apart). The board buffers ``FRAME_SLOTS`` (2) received frames, so a host can keep
 two in flight; a third is answered with error 3. The host side (encoding, decoding,
-comparison with golden) is :mod:`hwgen.fpga.protocol`, the board side :mod:`hwgen.fpga.link`.
+comparison with golden) is :mod:`hwgen.board.protocol`, the board side :mod:`hwgen.board.link`.
 
 Inside, a frame's bytes are packed into the network's input words as
 :meth:`hwgen.hw.network.Network.input_words` packs them (element 0 at bit 0) while they
@@ -415,14 +415,14 @@ class BoardCore(wiring.Component):
     input_bits : int
         Bits per input element (1..8); ``network.i``'s payload is a whole number of elements.
     divisor : int
-        Clock cycles per UART bit (:func:`~hwgen.fpga.uart.uart_divisor`).
+        Clock cycles per UART bit (:func:`~hwgen.board.uart.uart_divisor`).
     heartbeat_cycles : int
         Cycles between two toggles of the heartbeat LED.
     rom_interval : int
         Least cycles from the start of one ROM frame to the next (1: back to back), so that a
         person can follow the classes on the LEDs.
     network_id : int
-        32-bit identifier in the info answer (:func:`~hwgen.fpga.protocol.network_id`).
+        32-bit identifier in the info answer (:func:`~hwgen.board.protocol.network_id`).
     frames_in_flight : int
         Frames the network may hold at once (the tags of their source); more only costs
         throughput.
@@ -437,7 +437,7 @@ class BoardCore(wiring.Component):
         The button, synchronized to ``sync``: a rising edge while no ROM pass runs starts one.
     leds : ``Out(8)``
         See the module docstring.
-    info : :class:`~hwgen.fpga.protocol.Info`
+    info : :class:`~hwgen.board.protocol.Info`
         What the info answer says.
     """
 
