@@ -149,7 +149,7 @@ def _run(args) -> int:
     workspace.write_report(graph, verification=verification, build=build)
     print((workspace.root / "report.md").read_text(), end="")
     workspace.check_timing(build)
-    _say(f"bitstream: {workspace.gateware_dir / 'top.bit'}")
+    _say(f"bitstream: {workspace.gateware_dir / ('top' + board.target.bitstream_suffix)}")
     return 0
 
 

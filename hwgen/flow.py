@@ -34,10 +34,7 @@ from pathlib import Path
 from .errors import HwgenError, SpecError
 from .spec import Spec
 
-__all__ = ["Workspace", "ROM_BITS"]
-
-#: Bits of test frames the board top's demo ROM holds at most (14 ECP5 block RAMs).
-ROM_BITS = 256 * 1024
+__all__ = ["Workspace"]
 
 
 def _digest(value) -> str:
@@ -536,20 +533,27 @@ class Workspace:
 
     # --- build -----------------------------------------------------------------------------
     def clocked(self, board):
-        """``board`` with the spec's ``hardware.clock_mhz`` as its design clock, if it sets one."""
-        clock = self.spec.hardware.clock_mhz
-        if board is None or clock is None or clock == board.clock_mhz:
+        """``board`` with the spec's ``hardware.clock_mhz`` as its design clock, if it sets one;
+        the spec's ``hardware.placer`` checked against the board's family."""
+        if board is None:
             return board
-        if clock != board.oscillator_mhz:
-            from .target.ecp5.pll import pll_params
-            try:
-                pll_params(board.oscillator_mhz, clock)
-            except ValueError as error:
-                raise SpecError(self.spec.path, "hardware.clock_mhz", str(error)) from None
+        placers = board.target.placers
+        if self.spec.hardware.placer not in placers:
+            raise SpecError(self.spec.path, "hardware.placer",
+                            f"{self.spec.hardware.placer!r} is no placer of the {board.name} "
+                            f"board's family ({board.family})", allowed=", ".join(placers))
+        clock = self.spec.hardware.clock_mhz
+        if clock is None or clock == board.clock_mhz:
+            return board
+        from .board.board import BoardError
         try:
             return dataclasses.replace(board, clock_mhz=clock)
-        except ValueError as error:          # e.g. the board's UART baud at this clock
-            raise SpecError(self.spec.path, "hardware.clock_mhz", str(error)) from None
+        except BoardError as error:          # the board's check: its PLL, its UART's baud rate
+            if error.key == "clock_mhz":
+                raise SpecError(self.spec.path, "hardware.clock_mhz", error.problem,
+                                allowed=error.allowed) from None
+            raise SpecError(self.spec.path, "hardware.clock_mhz",
+                            f"the board's {error}") from None
 
     @property
     def gateware_dir(self) -> Path:
@@ -563,9 +567,9 @@ class Workspace:
         from .golden import run_graph
         from .hw.network import Network
         network = Network(graph, fifo_depth=self.spec.hardware.fifo_depth)
-        # The demo ROM holds the first test frames, up to ROM_BITS (a fraction of the BRAM).
+        # The demo ROM holds the first test frames, up to the target's share of block RAM.
         frame_bits = graph.input_elements * graph.input_bits
-        count = max(1, min(len(graph.test_frames), ROM_BITS // frame_bits))
+        count = max(1, min(len(graph.test_frames), board.target.demo_rom_bits // frame_bits))
         words = network.input_words(graph.test_frames[:count])
         # The button's ROM pass checks the board against the golden model's classes (the
         # accuracy is hwgen run's to measure).

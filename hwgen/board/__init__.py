@@ -1,4 +1,7 @@
-"""FPGA boards: board files, the design clock, a self-running board top, bitstream, report.
+"""FPGA boards: board files, a self-running board top, the UART link, the bitstream build.
+
+A board is one YAML file under ``boards/`` naming its FPGA family (``family: ecp5``); the
+family's answers (clock, memories, tools, report) come from its :mod:`hwgen.target`.
 
 * :mod:`.board`: :class:`Board`, :func:`load_board` (``boards/<name>.yaml``).
 * :mod:`.top`: :class:`BoardTop` (:class:`BoardCore`), frames over the UART and from a ROM
@@ -6,15 +9,16 @@
 * :mod:`.uart`: 8N1 :class:`UARTReceiver` and :class:`UARTTransmitter`.
 * :mod:`.protocol` (host side) and :mod:`.link` (board side): the serial frame protocol.
 * :mod:`.host`: ``hwgen run`` (:func:`run_test_set`) and ``hwgen program``.
-* :mod:`.build`: :func:`build_bitstream` (Yosys, nextpnr-ecp5, ecppack).
+* :mod:`.build`: :func:`build_bitstream`, the platform's build plan run stage by stage through
+  the target's tools.
 """
-from .board import Board, available_boards, load_board
+from .board import Board, BoardError, available_boards, load_board
 from .build import build_bitstream, build_platform
 from .top import BoardCore, BoardTop, RomPlayer, RomTop
 from .uart import UARTReceiver, UARTTransmitter, uart_divisor
 
 __all__ = [
-    "Board", "available_boards", "load_board",
+    "Board", "BoardError", "available_boards", "load_board",
     "build_bitstream", "build_platform",
     "BoardCore", "BoardTop", "RomPlayer", "RomTop",
     "UARTReceiver", "UARTTransmitter", "uart_divisor",

@@ -1,10 +1,16 @@
 """FPGA boards: what hwgen needs to know about one, read from ``boards/<name>.yaml``.
 
-A board file names the Amaranth platform class (from amaranth-boards), the device variants it
-comes in, the oscillator and the design clock, and the resource names of the LEDs, button and
-UART that the board tops in :mod:`hwgen.board.top` drive, the UART's default baud rate and the
-programmer's name for the board. All pins come from the platform class; a board file never
-lists pins.
+A board file names its FPGA family (``family: ecp5``, a :mod:`hwgen.target`), the Amaranth
+platform class (from amaranth-boards), the device variants it comes in, the oscillator and the
+design clock, and the resource names of the LEDs, button and UART that the board tops in
+:mod:`hwgen.board.top` drive, the UART's default baud rate and the programmer's name for the
+board. All pins come from the platform class; a board file never lists pins.
+
+A :class:`Board` checks itself, once, whoever makes it (:func:`load_board` from a file, or
+``dataclasses.replace`` with another clock): the clock against its family's PLL, the UART's
+baud rate at that clock, and the LEDs, button and UART against the resources the platform has.
+A bad value is a :class:`BoardError` naming the key; :func:`load_board` reports it as a
+:class:`~hwgen.errors.SpecError` naming the file too.
 
 The platform is one of amaranth-boards' platform classes (:func:`platform_modules`): a board
 file cannot make hwgen import any other module. A file that is no board file is refused
@@ -14,18 +20,47 @@ import functools
 import importlib
 import pkgutil
 import re
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import SpecError
 from ..resources import data_dir
 from ..spec import excerpt, is_file, key_text, read_yaml
+from ..target import TARGETS, Target, target
 from .uart import uart_divisor
 
-__all__ = ["Board", "load_board", "available_boards", "platform_modules", "PLL_OUTPUT_MHZ"]
+__all__ = ["Board", "BoardError", "load_board", "available_boards", "platform_modules"]
 
-# EHXPLLL output range (Project Trellis' ecppll); also the range a design clock may take.
-PLL_OUTPUT_MHZ = (10.0, 400.0)
+
+class BoardError(ValueError):
+    """A bad value of a board: ``key`` names it, ``problem`` says what is wrong and
+    ``allowed`` (or None) what would do."""
+
+    def __init__(self, key: str, problem: str, allowed: str | None = None):
+        self.key, self.problem, self.allowed = key, problem, allowed
+        super().__init__(f"{key}: {problem}" + (f" (allowed: {allowed})" if allowed else ""))
+
+
+# Fields of a Board other than ``variants`` and ``device`` (a board file's ``variants`` mapping
+# gives both): the Python types each accepts, and what to say when it is wrong.
+_FIELDS = {
+    "name": (str, "a string"),
+    "description": (str, "a string"),
+    "family": (str, "a string"),
+    "platform": (str, "a string 'module:Class'"),
+    "variant": (str, "a string"),
+    "package": (str, "a string"),
+    "speed": (int, "an integer"),
+    "oscillator_mhz": ((int, float), "a number"),
+    "clock_mhz": ((int, float), "a number"),
+    "led": (str, "a string"),
+    "leds": (int, "an integer"),
+    "button": (str, "a string"),
+    "uart": (str, "a string"),
+    "uart_baud": (int, "an integer (baud)"),
+    "programmer_board": (str, "a string"),
+}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -38,8 +73,10 @@ class Board:
         Short name, as in ``--board ulx3s``.
     description : str
         One line for reports.
+    family : str
+        FPGA family, a key of :data:`hwgen.target.TARGETS` (``"ecp5"``): see :attr:`target`.
     platform : str
-        Amaranth platform class of this variant, ``"module:Class"``.
+        Amaranth platform class of this variant, ``"amaranth_boards.<module>:<Name>Platform"``.
     variant : str
         Device variant, one of ``variants`` (``"85F"``).
     variants : tuple of str
@@ -53,11 +90,13 @@ class Board:
     oscillator_mhz : float
         Frequency of the board oscillator (the PLL input).
     clock_mhz : float
-        Requested design (``sync``) clock; equal to ``oscillator_mhz`` means no PLL.
+        Requested design (``sync``) clock; equal to ``oscillator_mhz`` means no PLL, else
+        the family's PLL must make it (:meth:`hwgen.target.Target.pll`).
     led : str
         Resource name of the LEDs (``platform.request(led, n)``).
     leds : int
-        Number of LEDs.
+        Number of LEDs the board tops drive: at least 1, at most the platform's ``led``
+        resources (the board top shows what fits of its LED word, bit 0 first).
     button : str
         Resource name of the user button (index 0 is used).
     uart : str
@@ -67,9 +106,17 @@ class Board:
         :data:`hwgen.board.uart.MAX_BAUD_ERROR`.
     programmer_board : str
         The board's name for ``openFPGALoader -b`` (``hwgen program``).
+
+    Raises
+    ------
+    BoardError
+        A value of the wrong type, an unknown family or variant, a clock the family's PLL
+        cannot make, a baud rate the clock cannot make, a platform that is no amaranth-boards
+        platform class or lacks a resource the board tops use.
     """
     name: str
     description: str
+    family: str
     platform: str
     variant: str
     variants: tuple[str, ...]
@@ -86,25 +133,66 @@ class Board:
     programmer_board: str
 
     def __post_init__(self):
+        for key, (types, wanted) in _FIELDS.items():
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, types):
+                raise BoardError(key, f"expected {wanted}, not {excerpt(value)}")
+            if isinstance(value, str) and not (value.isprintable() and len(value) <= 200):
+                raise BoardError(key, f"expected {wanted} of at most 200 characters, none of "
+                                 f"them a control character, not {excerpt(value)}")
+        if not (isinstance(self.variants, tuple) and self.variants
+                and all(isinstance(name, str) for name in self.variants)):
+            raise BoardError("variants", f"expected variant names, not {excerpt(self.variants)}")
         if self.variant not in self.variants:
-            raise ValueError(f"variant must be one of {', '.join(self.variants)}, "
-                             f"not {self.variant!r}")
-        if ":" not in self.platform:
-            raise ValueError(f"platform must be 'module:Class', not {self.platform!r}")
-        for field in ("oscillator_mhz", "clock_mhz"):
-            value = getattr(self, field)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-                raise ValueError(f"{field} must be a positive number, not {value!r}")
-        low, high = PLL_OUTPUT_MHZ
+            raise BoardError("variant", f"unknown variant {excerpt(self.variant)}",
+                             allowed=", ".join(self.variants))
+        if not isinstance(self.device, str) or not self.device:
+            raise BoardError("device", f"expected a device name, not {excerpt(self.device)}")
+        if self.family not in TARGETS:
+            raise BoardError("family", f"unknown FPGA family {excerpt(self.family)}",
+                             allowed=", ".join(TARGETS))
+        self._check_clock()
+        if self.uart_baud <= 0:
+            raise BoardError("uart_baud", f"must be positive, not {excerpt(self.uart_baud)}")
+        try:
+            uart_divisor(self.clock_mhz * 1e6, self.uart_baud)
+        except ValueError as error:
+            raise BoardError("uart_baud", str(error)) from None
+        self._check_resources(self.platform_class())
+
+    def _check_clock(self):
+        high = self.target.pll_output_mhz[1]
+        if not 1 <= self.oscillator_mhz <= high:
+            raise BoardError("oscillator_mhz", f"{excerpt(self.oscillator_mhz)} is out of range",
+                             allowed=f"1..{high:g} MHz")
+        if self.clock_mhz == self.oscillator_mhz:
+            return
+        low, high = self.target.pll_output_mhz
         if not low <= self.clock_mhz <= high:
-            raise ValueError(f"clock_mhz must be within {low:g}..{high:g} MHz, "
-                             f"not {self.clock_mhz!r}")
-        if isinstance(self.leds, bool) or not isinstance(self.leds, int) or self.leds < 8:
-            raise ValueError(f"leds must be an integer of at least 8, not {self.leds!r}")
-        if isinstance(self.uart_baud, bool) or not isinstance(self.uart_baud, int) \
-                or self.uart_baud <= 0:
-            raise ValueError(f"uart_baud must be a positive integer, not {self.uart_baud!r}")
-        uart_divisor(self.clock_mhz * 1e6, self.uart_baud)     # raises if out of reach
+            raise BoardError("clock_mhz", f"{excerpt(self.clock_mhz)} is out of range",
+                             allowed=f"{low:g}..{high:g} MHz")
+        try:
+            self.target.pll(self.oscillator_mhz, self.clock_mhz)
+        except ValueError as error:
+            raise BoardError("clock_mhz", str(error)) from None
+
+    def _check_resources(self, platform: type):
+        """The LEDs, button and UART against the resources ``platform`` has."""
+        has = Counter(resource.name for resource in platform.resources)
+        for key in ("led", "button", "uart"):
+            if has[getattr(self, key)] < 1:
+                raise BoardError(key, f"{platform.__name__} has no resource "
+                                 f"{excerpt(getattr(self, key))}",
+                                 allowed=", ".join(sorted(has)))
+        if not 1 <= self.leds <= has[self.led]:
+            raise BoardError("leds", f"{platform.__name__} has {has[self.led]} {self.led!r} "
+                             f"resources, not {excerpt(self.leds)}",
+                             allowed=f"1..{has[self.led]}")
+
+    @property
+    def target(self) -> Target:
+        """The FPGA family's answers (:func:`hwgen.target.target`)."""
+        return target(self.family)
 
     @property
     def uses_pll(self) -> bool:
@@ -114,21 +202,27 @@ class Board:
     def platform_class(self) -> type:
         """Import and return the Amaranth platform class of this variant: a ``*Platform``
         class of one of amaranth-boards' board modules (:func:`platform_modules`), the only
-        modules it imports."""
+        modules it imports.
+
+        Raises
+        ------
+        BoardError
+            ``platform`` names another class, or one that does not import.
+        """
         match = _PLATFORM.fullmatch(self.platform)
         if match is None or match["module"] not in platform_modules():
-            raise SpecError(self.name, "platform", f"{excerpt(self.platform)} is not an "
-                            "amaranth-boards platform class", allowed=PLATFORM_ALLOWED)
+            raise BoardError("platform", f"{excerpt(self.platform)} is not an "
+                             "amaranth-boards platform class", allowed=PLATFORM_ALLOWED)
         module_name, class_name = f"amaranth_boards.{match['module']}", match["cls"]
         try:
             platform = getattr(importlib.import_module(module_name), class_name)
         except (ImportError, AttributeError) as error:
-            raise SpecError(self.name, "platform",
-                            f"cannot import {excerpt(self.platform)}: {error}") from None
+            raise BoardError("platform",
+                             f"cannot import {excerpt(self.platform)}: {error}") from None
         from amaranth.build import Platform
         if not (isinstance(platform, type) and issubclass(platform, Platform)):
-            raise SpecError(self.name, "platform", f"{excerpt(self.platform)} is not an "
-                            "Amaranth platform class", allowed=PLATFORM_ALLOWED)
+            raise BoardError("platform", f"{excerpt(self.platform)} is not an "
+                             "Amaranth platform class", allowed=PLATFORM_ALLOWED)
         return platform
 
 
@@ -151,24 +245,9 @@ def platform_modules() -> frozenset[str]:
                      if not module.ispkg and module.name not in ("resources", "test"))
 
 
-# key -> (accepted Python types, what to say when it is wrong)
-_SCHEMA = {
-    "name": (str, "a string"),
-    "description": (str, "a string"),
-    "platform": (str, "a string 'module:Class'"),
-    "variant": (str, "a string"),
-    "variants": (dict, "a mapping of variant to device"),
-    "package": (str, "a string"),
-    "speed": (int, "an integer"),
-    "oscillator_mhz": ((int, float), "a number"),
-    "clock_mhz": ((int, float), "a number"),
-    "led": (str, "a string"),
-    "leds": (int, "an integer"),
-    "button": (str, "a string"),
-    "uart": (str, "a string"),
-    "uart_baud": (int, "an integer (baud)"),
-    "programmer_board": (str, "a string"),
-}
+#: The keys of a board file, each required: a Board's fields, less ``device`` (``variants``
+#: maps each variant to its device).
+_KEYS = (*_FIELDS, "variants")
 
 
 def available_boards() -> list[str]:
@@ -197,14 +276,6 @@ def _board_path(name_or_path) -> Path:
     return data_dir("boards") / f"{text}.yaml"
 
 
-def _check_number(path, key, value, *, low=None, high=None):
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise SpecError(path, key, f"expected a number, not {excerpt(value)}")
-    if (low is not None and value < low) or (high is not None and value > high):
-        raise SpecError(path, key, f"{excerpt(value)} is out of range",
-                        allowed=f"{low:g}..{high:g} MHz")
-
-
 def load_board(name_or_path, *, variant: str | None = None,
                clock_mhz: float | None = None) -> Board:
     """Read a board file.
@@ -222,8 +293,8 @@ def load_board(name_or_path, *, variant: str | None = None,
     Raises
     ------
     SpecError
-        Unknown board, unreadable file, unknown or missing key, value of the wrong type,
-        unknown variant, clock out of range.
+        Unknown board, unreadable file, unknown or missing key, or a bad value (the
+        :class:`BoardError` of :class:`Board`'s check, with the file named).
     """
     path = _board_path(name_or_path)
     # Any readable file may be named here: nothing of a file that is no board file is quoted.
@@ -231,23 +302,20 @@ def load_board(name_or_path, *, variant: str | None = None,
     if not isinstance(raw, dict):
         raise SpecError(path, None, "not a board file (a YAML mapping of keys to values "
                         "expected)")
-    if not any(isinstance(key, str) and key in _SCHEMA for key in raw):
+    allowed = ", ".join(_KEYS)
+    if not any(isinstance(key, str) and key in _KEYS for key in raw):
         raise SpecError(path, None, "not a board file (none of its keys is a board file's)",
-                        allowed=", ".join(_SCHEMA))
-    allowed = ", ".join(_SCHEMA)
+                        allowed=allowed)
     for key in raw:
-        if key not in _SCHEMA:
+        if key not in _KEYS:
             raise SpecError(path, key_text(key), "unknown key", allowed=allowed)
-    for key, (types, wanted) in _SCHEMA.items():
+    for key in _KEYS:
         if key not in raw:
             raise SpecError(path, key, "missing key")
-        value = raw[key]
-        if isinstance(value, bool) or not isinstance(value, types):
-            raise SpecError(path, key, f"expected {wanted}, not {excerpt(value)}")
-        if isinstance(value, str) and not (value.isprintable() and len(value) <= 200):
-            raise SpecError(path, key, f"expected {wanted} of at most 200 characters, none of "
-                            f"them a control character, not {excerpt(value)}")
 
+    if not isinstance(raw["variants"], dict):
+        raise SpecError(path, "variants", "expected a mapping of variant to device, not "
+                        f"{excerpt(raw['variants'])}")
     variants = {str(name): device for name, device in raw["variants"].items()}
     for name, device in variants.items():
         if not (isinstance(device, str) and _WORD.fullmatch(name) and _WORD.fullmatch(device)):
@@ -255,41 +323,18 @@ def load_board(name_or_path, *, variant: str | None = None,
                             f"a device name, not {excerpt(name)}: {excerpt(device)}",
                             allowed="names of letters, digits, _ and -")
     chosen = raw["variant"] if variant is None else variant
-    if chosen not in variants:
-        key = "variant"
-        raise SpecError(path, key, f"unknown variant {excerpt(chosen)}",
-                        allowed=", ".join(variants))
-
-    clock = raw["clock_mhz"] if clock_mhz is None else clock_mhz
-    low, high = PLL_OUTPUT_MHZ
-    _check_number(path, "clock_mhz", clock, low=low, high=high)
-    _check_number(path, "oscillator_mhz", raw["oscillator_mhz"], low=1, high=high)
-    if raw["leds"] < 8:
-        raise SpecError(path, "leds", f"the board tops need at least 8 LEDs, not "
-                        f"{excerpt(raw['leds'])}")
-    if raw["uart_baud"] <= 0:
-        raise SpecError(path, "uart_baud", f"must be positive, not {excerpt(raw['uart_baud'])}")
+    platform = raw["platform"]
+    if isinstance(platform, str) and isinstance(chosen, str):
+        # {variant} is replaced, nothing else: str.format would let a file ask for any width.
+        platform = platform.replace("{variant}", chosen)
+    fields = {key: raw[key] for key in _FIELDS}
     try:
-        uart_divisor(clock * 1e6, raw["uart_baud"])
-    except ValueError as error:
-        raise SpecError(path, "uart_baud", str(error)) from None
-    # {variant} is replaced, nothing else: str.format would let a file ask for any width.
-    platform = raw["platform"].replace("{variant}", chosen)
-    if ":" not in platform:
-        raise SpecError(path, "platform", f"expected 'module:Class', not {excerpt(platform)}")
-
-    board = Board(
-        name=raw["name"], description=raw["description"], platform=platform,
-        variant=chosen, variants=tuple(variants), device=variants[chosen],
-        package=raw["package"], speed=raw["speed"],
-        oscillator_mhz=raw["oscillator_mhz"], clock_mhz=clock,
-        led=raw["led"], leds=raw["leds"], button=raw["button"], uart=raw["uart"],
-        uart_baud=raw["uart_baud"], programmer_board=raw["programmer_board"])
-    try:
-        board.platform_class()
-    except SpecError as error:
-        raise SpecError(path, "platform", error.problem, allowed=error.allowed) from None
-    return board
+        return Board(**{**fields, "platform": platform, "variant": chosen,
+                        "variants": tuple(variants),
+                        "device": variants.get(chosen, "") if isinstance(chosen, str) else "",
+                        "clock_mhz": raw["clock_mhz"] if clock_mhz is None else clock_mhz})
+    except BoardError as error:
+        raise SpecError(path, error.key, error.problem, allowed=error.allowed) from None
 
 
 _WORD = re.compile(r"[A-Za-z0-9_-]{1,40}")

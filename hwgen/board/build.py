@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 from ..errors import HwgenError
-from ..target import BuildReport, target
+from ..target import BuildReport
 from ..toolchain import ToolchainError, tool_env_var
 from .board import Board
 
@@ -96,9 +96,10 @@ def build_bitstream(top, board: Board, out_dir, *, name: str = "top",
     Parameters
     ----------
     top : Elaboratable
-        The board top (e.g. :class:`~hwgen.board.top.RomTop`); it creates its ``sync`` domain.
+        The board top (e.g. :class:`~hwgen.board.top.BoardTop`); it creates its ``sync``
+        domain.
     board : Board
-        Target board and variant.
+        Target board and variant; its family's target (:attr:`Board.target`) runs the build.
     out_dir : path
         Folder for every product (created if missing); nothing is written elsewhere.
     name : str
@@ -129,7 +130,7 @@ def build_bitstream(top, board: Board, out_dir, *, name: str = "top",
         raise ValueError(f"name must be alphanumeric (and _), not {name!r}")
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise ValueError(f"seed must be an integer, not {seed!r}")
-    family = target("ecp5")
+    family = board.target
     if placer not in family.placers:
         raise ValueError(f"placer must be one of {', '.join(family.placers)}, not {placer!r}")
     if clock_mhz is None:
