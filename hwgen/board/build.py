@@ -130,15 +130,15 @@ def build_bitstream(top, board: Board, out_dir, *, name: str = "top",
         raise ValueError(f"name must be alphanumeric (and _), not {name!r}")
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise ValueError(f"seed must be an integer, not {seed!r}")
-    family = board.target
-    if placer not in family.placers:
-        raise ValueError(f"placer must be one of {', '.join(family.placers)}, not {placer!r}")
+    target = board.target
+    if placer not in target.placers:
+        raise ValueError(f"placer must be one of {', '.join(target.placers)}, not {placer!r}")
     if clock_mhz is None:
         clock_mhz = getattr(top, "clock_mhz", None) or board.clock_mhz
     out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     try:
-        env = family.tool_env()
+        env = target.tool_env()
     except ToolchainError as error:
         raise HwgenError(str(error)) from None
 
@@ -162,7 +162,7 @@ def build_bitstream(top, board: Board, out_dir, *, name: str = "top",
         nextpnr_opts=["--report", f"{name}_report.json", "--timing-allow-fail",
                       "--seed", str(seed), "--placer", placer])
     plan.files.pop(f"{name}.debug.v", None)
-    bitstream = out_dir / f"{name}{family.bitstream_suffix}"
+    bitstream = out_dir / f"{name}{target.bitstream_suffix}"
     for product in (bitstream.name, f"{name}_report.json", f"{name}.tim"):
         (out_dir / product).unlink(missing_ok=True)     # none may outlive a failed rebuild
     plan.extract(out_dir)
@@ -170,7 +170,7 @@ def build_bitstream(top, board: Board, out_dir, *, name: str = "top",
 
     log = out_dir / f"build_{name}.log"
     log.write_text("")
-    stages = {stage.tool: stage for stage in family.stages}
+    stages = {stage.tool: stage for stage in target.stages}
     for command in commands:
         tool = command[0]
         stage = stages.get(tool)
@@ -186,14 +186,14 @@ def build_bitstream(top, board: Board, out_dir, *, name: str = "top",
     device = f"{board.device} ({board.package}, speed {board.speed})"
     report_json = out_dir / f"{name}_report.json"
     if report_json.is_file():
-        report = family.parse_report(report_json, clock_mhz=clock_mhz, device=device,
+        report = target.parse_report(report_json, clock_mhz=clock_mhz, device=device,
                                      bitstream=bitstream)
     else:   # an AMARANTH_nextpnr_opts in the environment replaced our --report
         nextpnr_log = out_dir / f"{name}.tim"
         if not nextpnr_log.is_file():
             raise HwgenError(f"nextpnr wrote neither {report_json.name} nor {nextpnr_log.name}; "
                              f"see {log}")
-        report = family.parse_log(nextpnr_log.read_text(errors="replace"), clock_mhz=clock_mhz,
+        report = target.parse_log(nextpnr_log.read_text(errors="replace"), clock_mhz=clock_mhz,
                                   device=device, bitstream=bitstream)
     say(f"built {bitstream.name} in {time.monotonic() - started:.1f} s: {report.summary()}")
     return report
