@@ -25,12 +25,12 @@ import numpy as np
 from amaranth.hdl import ClockDomain, Elaboratable, Module, Signal, Value
 from amaranth.lib import io
 
+from hwgen.board.board import load_board
+from hwgen.board.build import build_bitstream
 from hwgen.cim import MacroSpec
-from hwgen.fpga.board import load_board
-from hwgen.fpga.flow import build_bitstream
-from hwgen.fpga.pll import SyncClock
 from hwgen.ops.mvtu.hw import MVTU
 from hwgen.ops import MVTULayer
+from hwgen.target.ecp5.pll import SyncClock
 
 REPO = Path(__file__).resolve().parent.parent
 

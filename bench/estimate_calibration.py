@@ -20,7 +20,7 @@ FFs, BRAMs) and then the figures, one ``key: value`` a line:
 
 ``--fit`` also solves, per block kind, the non-negative least-squares problem for the LUT
 coefficients of :mod:`hwgen.estimate` (minimising *relative* error) and prints them: this is how
-the constants in ``hwgen/estimate.py`` were obtained.
+the ECP5 target's coefficients (``hwgen/target/ecp5/cost.py``) were obtained.
 """
 import argparse
 import dataclasses
@@ -43,7 +43,11 @@ from hwgen.ops.maxpool.hw import MaxPool
 from hwgen.ops.mvtu.hw import MVTU
 from hwgen.ops.swg.hw import SlidingWindow
 from hwgen.ops import MVTULayer, MaxPoolLayer, SWGLayer
-from hwgen.toolchain import amaranth_tool_env
+from hwgen.target import target
+from hwgen.target.ecp5.cost import CIM_SHARED
+
+#: The family the configurations are synthesised for.
+ECP5 = target("ecp5")
 
 REPO = Path(__file__).resolve().parent.parent
 CACHE = REPO / "build" / "calibration"
@@ -253,8 +257,7 @@ def synthesise(name: str, factory, env: dict) -> dict:
               "--pack-only", "--report", "report.json", "-q"], folder, "nextpnr-ecp5")
     report = json.loads(report_file.read_text())
     used = {cell: int(entry["used"]) for cell, entry in report["utilization"].items()}
-    return {"luts": used.get("TRELLIS_COMB", 0), "ffs": used.get("TRELLIS_FF", 0),
-            "brams": used.get("DP16KD", 0), "dsps": used.get("MULT18X18D", 0)}
+    return {figure: used.get(ECP5.cells[figure], 0) for figure in ("luts", "ffs", "brams", "dsps")}
 
 
 def _relative_errors(rows, key):
@@ -268,7 +271,7 @@ PINNED = {
     "mvtu": {"lutram": 4.0, "gate": 1.0, "logit": 1.0, "lutram_mux": 1.0, "counter": 1.0,
              "adder_table": 2.2},
     # the MVTU's parts around the macro are priced as the digital MVTU's
-    "cim": {name: estimate.COEFFICIENTS["mvtu"][name] for name in estimate._CIM_SHARED},
+    "cim": {name: ECP5.coefficients["mvtu"][name] for name in CIM_SHARED},
     "swg": {"lutram": 4.0},
     "maxpool": {"lutram": 4.0},
     "fifo": {"lutram": 4.0},
@@ -322,7 +325,7 @@ def main(argv=None) -> int:
     if unknown:
         parser.error(f"unknown block kinds {', '.join(sorted(unknown))} "
                      f"(known: {', '.join(kinds_all)})")
-    env = amaranth_tool_env()
+    env = ECP5.tool_env()
     configs = configurations(kinds)
 
     def measure(config):

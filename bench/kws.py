@@ -27,9 +27,9 @@ import dataclasses
 import sys
 from pathlib import Path
 
+from hwgen.board.board import load_board
 from hwgen.errors import HwgenError
 from hwgen.flow import Workspace
-from hwgen.fpga.board import load_board
 from hwgen.spec import load_spec
 
 REPO = Path(__file__).resolve().parent.parent

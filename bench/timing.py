@@ -33,8 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from cim_timing import TimingTop  # noqa: E402
 
-from hwgen.fpga.board import load_board  # noqa: E402
-from hwgen.fpga.flow import build_bitstream  # noqa: E402
+from hwgen.board.board import load_board  # noqa: E402
+from hwgen.board.build import build_bitstream  # noqa: E402
 from hwgen.ops.label_select.hw import LabelSelect  # noqa: E402
 from hwgen.hw.network import Network  # noqa: E402
 from hwgen.ops import op_for  # noqa: E402

@@ -21,10 +21,10 @@ import sys
 import tempfile
 from pathlib import Path
 
+from hwgen.board.board import load_board
+from hwgen.board.build import build_platform
 from hwgen.cosim import emit_verilog
 from hwgen.flow import Workspace
-from hwgen.fpga.board import load_board
-from hwgen.fpga.flow import build_platform
 from hwgen.hw.network import Network
 from hwgen.spec import load_spec
 from hwgen.toolchain import amaranth_tool_env

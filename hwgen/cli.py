@@ -77,7 +77,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _load_board(option: str | None, spec):
     """The board named by ``--board``, else by the spec's ``board`` key."""
-    from .fpga.board import load_board
+    from .board.board import load_board
     if option is not None:
         return load_board(option)
     try:
@@ -108,7 +108,7 @@ def _run(args) -> int:
     if args.command in ("sim", "run") and args.frames is not None and args.frames < 1:
         raise SpecError("--frames", None, f"must be at least 1, not {args.frames}")
     if args.command == "run":
-        from .fpga.host import baud_problem, timeout_problem
+        from .board.host import baud_problem, timeout_problem
         if args.baud is not None and baud_problem(args.baud):
             raise SpecError("--baud", None, baud_problem(args.baud))
         if timeout_problem(args.timeout):     # nan and inf too: a wait must end
@@ -116,7 +116,7 @@ def _run(args) -> int:
     workspace = Workspace.create(spec, args.out, seed=args.seed, say=_say)
 
     if args.command == "program":
-        from .fpga.host import program_board
+        from .board.host import program_board
         program_board(workspace.checked_bitstream(), board, flash=args.flash, say=_say)
         return 0
     if args.command == "run":
@@ -149,13 +149,13 @@ def _run(args) -> int:
     workspace.write_report(graph, verification=verification, build=build)
     print((workspace.root / "report.md").read_text(), end="")
     workspace.check_timing(build)
-    _say(f"bitstream: {workspace.gateware_dir / 'top.bit'}")
+    _say(f"bitstream: {workspace.gateware_dir / ('top' + board.target.bitstream_suffix)}")
     return 0
 
 
 def _run_board(args, workspace, board) -> int:
     """``hwgen run``: the IR the bitstream was built from, streamed to the board."""
-    from .fpga.host import open_port, run_test_set
+    from .board.host import open_port, run_test_set
     from .ir import load_ir
     if workspace.hardware_ir_file.exists():
         try:           # the IR the bitstream was built from: a damaged one is not guessed at

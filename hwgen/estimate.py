@@ -1,7 +1,7 @@
 """Resource estimates of the streaming blocks on ECP5: a third reader of the IR.
 
 Each block is estimated from the structure the Amaranth code in :mod:`hwgen.hw` builds, term by
-term, in the units a build report counts (:class:`hwgen.fpga.report.BuildReport`):
+term, in the units a build report counts (:class:`hwgen.target.BuildReport`):
 
 ``luts``
     nextpnr-ecp5 ``TRELLIS_COMB`` cells: LUT4s, and one per bit of a ``CCU2C`` carry chain
@@ -17,108 +17,27 @@ term, in the units a build report counts (:class:`hwgen.fpga.report.BuildReport`
     ``words`` is a power of two (the max-pool's channel folds; the sliding window steps its
     read address by constants instead).
 
-Memories are placed as Yosys 0.40+ ``memory_libmap`` places them for ``synth_ecp5``
-(:func:`map_memory` repeats its cost model): a ROM costs 1/16 per bit as logic against 128 per
-block RAM, a RAM 1 per bit as flip-flops against 4 per ``DPR16X4`` or 128 per block RAM; the
-cheapest wins, logic on a tie. So a one-word weight ROM (a fully unfolded layer) is constants, a
-small one LUTs, a deep one block RAM.
-
-The LUT count of a block is ``sum(COEFFICIENTS[term] * count)`` over the counts of
-:func:`layer_terms` (or :func:`fifo_terms`, :func:`dwc_terms`). The coefficients were fitted,
-per block kind, by non-negative least squares on the relative error against Yosys 0.70
-``synth_ecp5`` + ``nextpnr-ecp5 --pack-only`` on 34 MVTU, 14 SWG, 6 max-pool, 10 FIFO and 10
-width converter configurations (and 3 thermometer MVTUs since, whose one new term is pinned;
-and 11 cim MVTUs, whose macro has terms of its own around the digital MVTU's):
-``python bench/estimate_calibration.py --fit`` repeats the fit and prints the error of every
-configuration.
+Memories are placed where the target says Yosys puts them
+(:func:`hwgen.target.ecp5.memory.map_memory`, which repeats ``memory_libmap``'s cost model). The
+LUT count of a block is ``sum(COEFFICIENTS[term] * count)`` over the counts of
+:func:`layer_terms` (or :func:`fifo_terms`, :func:`dwc_terms`), with the target's calibrated
+coefficients (:mod:`hwgen.target.ecp5.cost`).
 """
 import math
 from dataclasses import dataclass
-from typing import Literal
 
-from .ops import RAM_STYLES, MaxPoolLayer, MVTULayer, SWGLayer, op_for
+from .ops import MaxPoolLayer, MVTULayer, SWGLayer, op_for
+from .target import MemoryMap
+from .target.ecp5.cost import COEFFICIENTS
+from .target.ecp5.memory import BRAM_LUTS, DSP_LUTS
+from .target.ecp5.memory import MERGED_ROM_WORDS as _MERGED_ROM_WORDS
+from .target.ecp5.memory import map_memory
+from .target.ecp5.memory import memory_ffs as _memory_ffs
+from .target.ecp5.memory import memory_terms as _memory_terms
 
-__all__ = ["Resources", "MemoryMap", "map_memory", "weight_memory", "estimate_layer",
-           "layer_terms", "fifo_resources", "fifo_terms", "dwc_resources", "dwc_terms", "in_width",
-           "out_width", "cim_multipliers", "BRAM_LUTS", "DSP_LUTS", "COEFFICIENTS"]
-
-#: LUTs a DP16KD block RAM is worth when one cost is needed: the LUT4s per block RAM of the
-#: LFE5U-85F (83,640 / 208 = 402; the 25F has 24,288 / 56 = 434).
-BRAM_LUTS = 400
-
-#: LUTs a MULT18X18D multiplier is worth: LUT4s per multiplier of the LFE5U-85F (83,640 / 156).
-DSP_LUTS = 536
-
-#: LUTs per unit of each term, per block kind: fitted by ``bench/estimate_calibration.py --fit``
-#: (non-negative least squares on the relative error against Yosys 0.70 ``synth_ecp5`` and
-#: ``nextpnr-ecp5 --pack-only``), rounded; the terms marked "pinned" are held at their physical
-#: value. Mean absolute relative error of the fit (and of each configuration left out of it):
-#: MVTU 5.6 % (7.8 %), cim MVTU 4.8 % (6.8 %), sliding window 7.0 % (9.3 %), max-pool 9.3 %
-#: (25 %), FIFO 11 % (26 %), width converter 7.7 % (15 %).
-COEFFICIENTS = {
-    "mvtu": {
-        "gate": 1.0,            # pinned; per synapse gate: XNOR, or AND and AND-NOT
-        "gate_uint": 1.84,      # per bit of an integer synapse, sign-extended: x or ~x, adders
-        "adder": 0.65,          # per carry-chain LUT of the adder tree of the SIMD products
-        "adder_binary": 0.84,   # the same for binary inputs: the leaves' tables (per LUT4)
-                                # and the tree of the leaves
-        "adder_table": 2.2,     # pinned (measured: the KWS thermometer conv, 4,372 LUT4s);
-                                # per carry-chain LUT of the tree over thermometer table
-                                # reads: Yosys makes each registered level a multi-operand adder
-        "accumulate": 3.82,     # per accumulator bit: restart multiplexer, adder, output and
-                                # skid registers' multiplexers
-        "compare": 0.53,        # per threshold bit compared (and the threshold's invert)
-        "logit": 1.0,           # pinned; per bit of 2 * popcount - MW (bipolar logits)
-        "rom": 1.39,            # per ROM bit-slice of 16 words held in LUTs
-        "lutram": 4.0,          # pinned; per DPR16X4 distributed RAM
-        "lutram_mux": 1.0,      # pinned; per bit of a multiplexer across memory banks or words
-        "replay": 1.30,         # per bit choosing the input stream or the replay buffer
-        "counter": 1.0,         # pinned; per bit of the fold counters and weight address
-        "control": 49.0,        # handshake and pipeline control
-    },
-    "cim": {   # the macro's terms; the MVTU's around it are the digital MVTU's (below)
-        "cim_popcount": 2.62,   # per input bit of a read's (and the active rows') popcount
-                                # with its match gates and the bitline sum
-        "cim_hash": 65.5,       # per read and noise-hash stage: a 16-bit adder and xors, the
-                                # key's, ZTABLE's and the scaled sample's share
-        "cim_adc": 0.90,        # per bit of the ADC's comparators (and their count)
-    },
-    "swg": {
-        "counter": 6.30,        # per bit of the reader's and writer's counters: their steps
-        "data": 2.26,           # per output bit: padding, output and skid multiplexers
-        "lutram": 4.0,          # pinned
-        "lutram_mux": 1.10,
-        "control": 4.25,
-    },
-    "maxpool": {
-        "counter": 3.86,
-        "data": 2.92,           # per channel: OR and restart, output and skid multiplexers
-        "lutram": 4.0,          # pinned
-        "lutram_mux": 2.03,
-        "control": 4.9,
-    },
-    "fifo": {
-        "bram": 88.4,           # block RAM port glue
-        "counter": 0.99,        # per bit of the three pointers and level
-        "data": 0.81,
-        "lutram": 4.0,          # pinned
-        "lutram_mux": 5.98,
-        "control": 0.0,
-    },
-    "dwc": {
-        "shift": 1.057,         # per (input bit, fill level it may land at)
-        "capacity": 0.227,      # per buffered bit
-        "split": 1.157,         # per (buffered bit, level bit) when splitting
-        "odd": 4.005,           # per buffered bit when neither width divides the other
-        "control": 32.2,
-    },
-}
-
-#: The digital MVTU's terms that a cim MVTU (the macro's counters, accumulator, thresholds,
-#: replay buffer) has too, priced as the digital MVTU's.
-_CIM_SHARED = ("accumulate", "compare", "rom", "lutram", "lutram_mux", "replay", "counter",
-               "control")
-COEFFICIENTS["cim"].update({name: COEFFICIENTS["mvtu"][name] for name in _CIM_SHARED})
+__all__ = ["Resources", "weight_memory", "estimate_layer", "layer_terms", "fifo_resources",
+           "fifo_terms", "dwc_resources", "dwc_terms", "in_width", "out_width",
+           "cim_multipliers"]
 
 
 @dataclass(frozen=True)
@@ -139,113 +58,6 @@ class Resources:
         """One figure to minimise: LUTs, a block RAM counted as ``bram_luts`` LUTs and a
         multiplier as ``dsp_luts``."""
         return self.luts + bram_luts * self.brams + dsp_luts * self.dsps
-
-
-# --- memories -------------------------------------------------------------------------------
-
-# memory_libmap's costs (yosys passes/memory/memory_libmap.cc, techlibs/lattice/*_16kd.txt,
-# lutrams_trellis.txt).
-_LOGIC_COST_ROM = 1 / 16
-_LOGIC_COST_RAM = 1.0
-_BRAM_COST = 128
-_LUTRAM_COST = 4
-_MUX_FACTOR = 0.5
-# DP16KD (and PDPW16KD, 36 bits wide) aspect ratios: data width -> words.
-_BRAM_SHAPES = ((1, 16384), (2, 8192), (4, 4096), (9, 2048), (18, 1024), (36, 512))
-_LUTRAM_WORDS, _LUTRAM_WIDTH = 16, 4
-# A ROM of at most this many words in logic is a function of 3 address bits: with the input
-# bit it gates, one LUT4 (Yosys then registers the address instead of the weight).
-_MERGED_ROM_WORDS = 8
-
-
-@dataclass(frozen=True)
-class MemoryMap:
-    """Where a memory of ``depth`` words of ``width`` bits goes.
-
-    ``kind``: ``const`` (a one-word ROM), ``logic`` (a ROM in LUTs or a RAM in flip-flops),
-    ``lutram`` (``lutrams`` DPR16X4 cells in ``banks`` banks of 16 words) or ``bram``
-    (``brams`` DP16KD cells in ``banks`` banks).
-    """
-    kind: Literal["const", "logic", "lutram", "bram"]
-    depth: int
-    width: int
-    rom: bool
-    brams: int = 0
-    lutrams: int = 0
-    banks: int = 1
-
-
-def map_memory(depth: int, width: int, *, rom: bool, async_read: bool = False,
-               style: str = "auto") -> MemoryMap:
-    """Yosys ``memory_libmap``'s choice for an ECP5 memory with one read and (unless ``rom``)
-    one write port; ``async_read`` rules block RAM out. ``style`` is the memory's
-    ``ram_style`` (:data:`hwgen.ir.RAM_STYLES`, :func:`hwgen.ops.mvtu.hw.memory_attrs`): ``block``
-    leaves only block RAM, ``distributed`` only LUTs (a ROM's logic, a RAM's DPR16X4 cells)."""
-    for name, value in (("depth", depth), ("width", width)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, not {value!r}")
-    if style not in RAM_STYLES:
-        raise ValueError(f"style must be one of {', '.join(RAM_STYLES)}, not {style!r}")
-    if style == "block" and async_read:
-        raise ValueError("a memory read asynchronously cannot be in block RAM")
-    if rom and depth == 1:
-        return MemoryMap("const", depth, width, rom)
-    best = MemoryMap("logic", depth, width, rom)
-    best_cost = depth * width * (_LOGIC_COST_ROM if rom else _LOGIC_COST_RAM)
-    if style == "block" or (style == "distributed" and not rom):
-        best_cost = float("inf")
-    elif style == "distributed":
-        return best
-    write_demux = 0 if rom else 1
-
-    def banked(words: int, unit_width: int, unit_cost: float) -> tuple[int, int, float]:
-        # Banks of ``words`` words, cells of ``unit_width`` bits: (banks, cells, LUT cost).
-        banks = -(-depth // words)
-        cells = banks * -(-width // unit_width)
-        cost = (unit_cost * cells + _MUX_FACTOR * (banks - 1) * width
-                + (_MUX_FACTOR * banks * write_demux if banks > 1 else 0))
-        return banks, cells, cost
-
-    if not rom and style != "block":     # Trellis distributed RAM cannot be a ROM (prune_rom)
-        banks, cells, cost = banked(_LUTRAM_WORDS, _LUTRAM_WIDTH, _LUTRAM_COST)
-        if cost < best_cost:
-            best, best_cost = MemoryMap("lutram", depth, width, rom, lutrams=cells,
-                                        banks=banks), cost
-    if not async_read and style != "distributed":
-        for unit_width, words in _BRAM_SHAPES:
-            banks, blocks, cost = banked(words, unit_width, _BRAM_COST)
-            if cost < best_cost:
-                best, best_cost = MemoryMap("bram", depth, width, rom, brams=blocks,
-                                            banks=banks), cost
-    return best
-
-
-def _memory_terms(memory: MemoryMap) -> dict[str, float]:
-    """LUT terms of a memory: ROM slices in logic, distributed RAM cells and bank multiplexers."""
-    if memory.kind == "logic" and memory.rom:
-        return {"rom": memory.width * max(1.0, memory.depth / 16)}
-    if memory.kind == "logic":      # flip-flops, a write decoder and a read multiplexer
-        return {"lutram_mux": memory.width * (memory.depth - 1)}
-    if memory.kind == "lutram":
-        return {"lutram": memory.lutrams, "lutram_mux": memory.width * (memory.banks - 1)}
-    if memory.kind == "bram":
-        return {"lutram_mux": memory.width * (memory.banks - 1)}
-    return {}
-
-
-def _memory_ffs(memory: MemoryMap, *, address_bits: int) -> int:
-    """Flip-flops of a memory with a synchronous read port: its words when in flip-flops, and
-    the read register. Before a ROM of up to 8 words in logic Yosys registers the address
-    instead of the data, so that the ROM merges into the LUTs it feeds."""
-    if memory.kind == "bram":       # Yosys registers the write data of a block RAM
-        return 0 if memory.rom else memory.width
-    if memory.kind == "const":
-        return 0
-    if memory.kind == "logic" and not memory.rom:
-        return memory.depth * memory.width + memory.width
-    if memory.kind == "logic" and memory.depth <= _MERGED_ROM_WORDS:
-        return address_bits
-    return memory.width
 
 
 def _add(terms: dict, more: dict):

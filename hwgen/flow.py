@@ -34,10 +34,7 @@ from pathlib import Path
 from .errors import HwgenError, SpecError
 from .spec import Spec
 
-__all__ = ["Workspace", "ROM_BITS"]
-
-#: Bits of test frames the board top's demo ROM holds at most (14 ECP5 block RAMs).
-ROM_BITS = 256 * 1024
+__all__ = ["Workspace"]
 
 
 def _digest(value) -> str:
@@ -48,7 +45,7 @@ def _digest(value) -> str:
 #: (beside the shipped rtl_templates/ and sim/) whose sources key the hardware IR, the
 #: verification and the bitstream, so that an edit to any of them, released or not, makes
 #: them stale.
-GENERATORS = ("hw", "ops", "lib", "passes", "fpga", "cim", "golden", "ir", "estimate.py",
+GENERATORS = ("hw", "ops", "lib", "passes", "board", "target", "cim", "golden", "ir", "estimate.py",
               "harness.py", "cosim.py", "verify.py", "toolchain.py")
 
 
@@ -536,20 +533,27 @@ class Workspace:
 
     # --- build -----------------------------------------------------------------------------
     def clocked(self, board):
-        """``board`` with the spec's ``hardware.clock_mhz`` as its design clock, if it sets one."""
-        clock = self.spec.hardware.clock_mhz
-        if board is None or clock is None or clock == board.clock_mhz:
+        """``board`` with the spec's ``hardware.clock_mhz`` as its design clock, if it sets one;
+        the spec's ``hardware.placer`` checked against the board's family."""
+        if board is None:
             return board
-        if clock != board.oscillator_mhz:
-            from .fpga.pll import pll_params
-            try:
-                pll_params(board.oscillator_mhz, clock)
-            except ValueError as error:
-                raise SpecError(self.spec.path, "hardware.clock_mhz", str(error)) from None
+        placers = board.target.placers
+        if self.spec.hardware.placer not in placers:
+            raise SpecError(self.spec.path, "hardware.placer",
+                            f"{self.spec.hardware.placer!r} is no placer of the {board.name} "
+                            f"board's family ({board.family})", allowed=", ".join(placers))
+        clock = self.spec.hardware.clock_mhz
+        if clock is None or clock == board.clock_mhz:
+            return board
+        from .board.board import BoardError
         try:
             return dataclasses.replace(board, clock_mhz=clock)
-        except ValueError as error:          # e.g. the board's UART baud at this clock
-            raise SpecError(self.spec.path, "hardware.clock_mhz", str(error)) from None
+        except BoardError as error:          # the board's check: its PLL, its UART's baud rate
+            if error.key == "clock_mhz":
+                raise SpecError(self.spec.path, "hardware.clock_mhz", error.problem,
+                                allowed=error.allowed) from None
+            raise SpecError(self.spec.path, "hardware.clock_mhz",
+                            f"the board's {error}") from None
 
     @property
     def gateware_dir(self) -> Path:
@@ -558,14 +562,14 @@ class Workspace:
     def board_top(self, graph, board):
         """The board top :meth:`build` synthesizes: ``graph``'s network behind the UART, with
         the demo ROM of its first test frames."""
-        from .fpga.protocol import network_id
-        from .fpga.top import BoardTop
+        from .board.protocol import network_id
+        from .board.top import BoardTop
         from .golden import run_graph
         from .hw.network import Network
         network = Network(graph, fifo_depth=self.spec.hardware.fifo_depth)
-        # The demo ROM holds the first test frames, up to ROM_BITS (a fraction of the BRAM).
+        # The demo ROM holds the first test frames, up to the target's share of block RAM.
         frame_bits = graph.input_elements * graph.input_bits
-        count = max(1, min(len(graph.test_frames), ROM_BITS // frame_bits))
+        count = max(1, min(len(graph.test_frames), board.target.demo_rom_bits // frame_bits))
         words = network.input_words(graph.test_frames[:count])
         # The button's ROM pass checks the board against the golden model's classes (the
         # accuracy is hwgen run's to measure).
@@ -578,7 +582,7 @@ class Workspace:
     def build(self, graph, board, *, force: bool = False) -> dict:
         """Bitstream for ``board``; the summary says whether timing was met (see
         :meth:`check_timing`), so that a failing build still gets its report."""
-        from .fpga.flow import build_bitstream
+        from .board.build import build_bitstream
         placer, seed = self.spec.hardware.placer, self.spec.hardware.seed
         key = _digest({"hw": graph.meta.get("hardware_key", self.hardware_key),
                        "board": dataclasses.asdict(board), "placer": placer, "seed": seed})

@@ -47,6 +47,7 @@ from typing import Literal
 import yaml
 
 from .errors import SpecError
+from .target import PLACERS
 
 __all__ = ["Spec", "DataSpec", "LayerSpec", "LinearSpec", "ConvSpec", "MaxPoolSpec", "ModelSpec",
            "TrainSpec", "HardwareSpec", "VerifySpec", "CimSpec", "DatasetInfo", "load_spec",
@@ -493,9 +494,10 @@ class HardwareSpec:
     #: Design clock in MHz for the board build (``None``: the board file's ``clock_mhz``); a
     #: PLL makes it from the board's oscillator.
     clock_mhz: float | None = None
-    #: nextpnr's placer for the board build: ``heap`` (its default) or ``static`` (on wide
+    #: nextpnr's placer for the board build, one of the board's family's
+    #: (:data:`hwgen.target.PLACERS`): ``heap`` (its default) or ``static`` (on wide
     #: block-RAM reads the better: it keeps their first registers beside the blocks).
-    placer: Literal["heap", "static"] = "heap"
+    placer: str = "heap"
     #: nextpnr's placement seed for the board build (as ``placer``, the bitstream's alone):
     #: the same netlist, placer and seed place and route the same, and another seed may
     #: reach a higher Fmax.
@@ -505,6 +507,9 @@ class HardwareSpec:
         if not 1 <= self.fifo_depth <= MAX_FIFO_DEPTH:
             raise SpecError(file, f"{path}.fifo_depth",
                             f"must lie in 1..{MAX_FIFO_DEPTH}, not {excerpt(self.fifo_depth)}")
+        if self.placer not in PLACERS:
+            raise SpecError(file, f"{path}.placer", f"unknown value {excerpt(self.placer)}",
+                            allowed=", ".join(PLACERS))
         if self.target_cycles is not None and self.target_fps is not None:
             raise SpecError(file, f"{path}.target_fps",
                             "cannot be given together with target_cycles (give one of the two)")

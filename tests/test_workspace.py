@@ -128,7 +128,7 @@ def test_placer_and_seed_are_the_bitstreams_alone(tmp_path):
 
 
 def test_hardware_key_follows_the_generators(monkeypatch):
-    """An edit to a generator's source (hwgen/hw/mvtu.py here) changes the hardware key, so
+    """An edit to a generator's source (hwgen/ops/mvtu/hw.py here) changes the hardware key, so
     that sized FIFOs, verification and bitstream are made again, version bump or not."""
     import hwgen.flow as flow
     from hwgen.spec import load_spec
@@ -140,7 +140,7 @@ def test_hardware_key_follows_the_generators(monkeypatch):
 
     def edited(path):
         data = original(path)
-        return data + b"# edited\n" if path.name == "mvtu.py" and path.parent.name == "hw" \
+        return data + b"# edited\n" if path.name == "hw.py" and path.parent.name == "mvtu" \
             else data
     monkeypatch.setattr(Path, "read_bytes", edited)
     assert flow.generator_digest() != before
@@ -152,9 +152,9 @@ def test_build_places_with_the_specs_placer_and_seed(tmp_path, monkeypatch):
     another seed rebuilds a bitstream the same seed reuses."""
     import numpy as np
 
-    import hwgen.fpga.flow as fpga_flow
+    import hwgen.board.build as board_build
+    from hwgen.board.board import load_board
     from hwgen.flow import Workspace
-    from hwgen.fpga.board import load_board
     from hwgen.spec import load_spec
     from tests.conftest import digits_cnn_chain
 
@@ -169,7 +169,7 @@ def test_build_places_with_the_specs_placer_and_seed(tmp_path, monkeypatch):
         (Path(out_dir) / f"{name}.bit").write_bytes(b"bit")
         return Report()
 
-    monkeypatch.setattr(fpga_flow, "build_bitstream", fake_build)
+    monkeypatch.setattr(board_build, "build_bitstream", fake_build)
     graph = digits_cnn_chain(np.random.default_rng(0))
     board = load_board("ulx3s")
     spec = yaml.safe_load(EXAMPLE.read_text())

@@ -289,8 +289,8 @@ def test_damaged_verification_is_made_again(tmp_path, made, monkeypatch, how):
 
 @pytest.mark.parametrize("how", DAMAGE + ("edited", "bitstream"))
 def test_damaged_build_is_made_again(tmp_path, monkeypatch, how):
-    import hwgen.fpga.flow as fpga_flow
-    from hwgen.fpga.board import load_board
+    import hwgen.board.build as board_build
+    from hwgen.board.board import load_board
     from tests.conftest import digits_cnn_chain
     builds = []
 
@@ -302,7 +302,7 @@ def test_damaged_build_is_made_again(tmp_path, monkeypatch, how):
         builds.append(out_dir)
         (Path(out_dir) / f"{name}.bit").write_bytes(b"bitstream")
         return Report()
-    monkeypatch.setattr(fpga_flow, "build_bitstream", build_bitstream)
+    monkeypatch.setattr(board_build, "build_bitstream", build_bitstream)
     graph = digits_cnn_chain(np.random.default_rng(0))
     said = []
     out = tmp_path / "out"
@@ -470,8 +470,8 @@ def test_out_naming_the_shipped_folder_is_refused(tmp_path, made, capsys):
 
 @pytest.mark.parametrize("umask", [0o022, 0o077, 0o002])
 def test_files_get_the_users_umask(tmp_path, made, monkeypatch, umask):
-    import hwgen.fpga.flow as fpga_flow
-    from hwgen.fpga.board import load_board
+    import hwgen.board.build as board_build
+    from hwgen.board.board import load_board
     from tests.conftest import digits_cnn_chain
 
     class Report:
@@ -481,7 +481,7 @@ def test_files_get_the_users_umask(tmp_path, made, monkeypatch, umask):
     def build_bitstream(top, board, out_dir, *, name, placer, seed, progress):
         (Path(out_dir) / f"{name}.bit").write_bytes(b"bitstream")
         return Report()
-    monkeypatch.setattr(fpga_flow, "build_bitstream", build_bitstream)
+    monkeypatch.setattr(board_build, "build_bitstream", build_bitstream)
     out = tmp_path / "out"
     out.mkdir()
     shutil.copy(made / "checkpoint.pt", out / "checkpoint.pt")

@@ -15,13 +15,13 @@ import numpy as np
 import pytest
 
 import hwgen.golden  # noqa: F401 -- loaded here, so that no timing below includes torch's import
+from hwgen.board import protocol
+from hwgen.board.protocol import Error, Info, Result
 from hwgen.cli import main
-from hwgen.fpga import protocol
-from hwgen.fpga.protocol import Error, Info, Result
 from hwgen.golden import run_graph
 from hwgen.ir import save_ir
+from tests.board.test_host import SPEC, graph
 from tests.conftest import REPO
-from tests.fpga.test_host import SPEC, graph
 
 TIMEOUT = 0.2           # --timeout of every run below
 FRAMES = 5              # --frames
@@ -352,7 +352,7 @@ def test_reply_decoder_counts_every_crc_good_answer():
 
 
 def test_request_decoder_takes_any_bytes():
-    """The board's model (:class:`~hwgen.fpga.protocol.RequestDecoder`): frames of random
+    """The board's model (:class:`~hwgen.board.protocol.RequestDecoder`): frames of random
     elements (in range or not), info queries, unknown commands, noise, cut messages."""
     rng = random.Random(23)
     seen = {"info": 0, "frame": 0, "error": 0}

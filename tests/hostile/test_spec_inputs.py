@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import yaml
 
+from hwgen.board.board import load_board
 from hwgen.cli import main
 from hwgen.data.speech import KEYWORDS, read_wav, write_wav
 from hwgen.errors import SpecError
-from hwgen.fpga.board import load_board
 from hwgen.resources import data_dir
 from hwgen.spec import (MAX_FEATURES, MAX_LAYER_WEIGHT_BITS, MAX_WEIGHT_BITS, MAX_YAML_NODES,
                         SEED_MAX, _divisors, excerpt, load_spec)

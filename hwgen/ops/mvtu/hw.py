@@ -146,7 +146,7 @@ def _simd_terms(layer: MVTULayer, row, vector) -> list:
 
 def memory_attrs(ram_style: str) -> dict:
     """The attributes asking Yosys's ``memory_libmap`` for ``ram_style``
-    (:data:`hwgen.ir.RAM_STYLES`): ``block`` a block RAM, ``distributed`` LUTs (on ECP5 a ROM
+    (:data:`hwgen.target.RAM_STYLES`): ``block`` a block RAM, ``distributed`` LUTs (on ECP5 a ROM
     cannot be distributed RAM: it becomes logic), ``auto`` none (Yosys's cheapest)."""
     return {"auto": {}, "block": {"ram_style": "block"},
             "distributed": {"ram_style": "logic"}}[ram_style]

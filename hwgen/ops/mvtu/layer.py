@@ -34,14 +34,10 @@ from typing import Literal
 import numpy as np
 
 from ...cim.macro import MacroSpec
+from ...target import RAM_STYLES
 from ..base import ENCODINGS, check_positive, signed_bits
 
 __all__ = ["MVTULayer", "MVTU_ENCODINGS", "RAM_STYLES"]
-
-#: Where an MVTU keeps its weights (a thermometer layer its lookup tables), as FINN's
-#: ``ram_style``: ``auto`` lets yosys choose, ``block`` asks for block RAM, ``distributed``
-#: for LUTs.
-RAM_STYLES = ("auto", "block", "distributed")
 
 #: How an MVTU may read its input elements: as one of the :data:`~hwgen.ops.ENCODINGS`, or
 #: ``uint`` elements as thermometer codes.
@@ -72,7 +68,7 @@ class MVTULayer:
     macro : the :class:`~hwgen.cim.MacroSpec` of a ``cim`` layer (its ``act_bits`` and
         ``encoding`` those of the inputs: ``uint`` reads as ``binary``), or None (digital).
     macro_key : the layer index keying a ``cim`` layer's noise samples.
-    ram_style : one of :data:`RAM_STYLES`: where the weights (a thermometer layer's tables)
+    ram_style : one of :data:`hwgen.target.RAM_STYLES`: where the weights (a thermometer layer's tables)
         are kept; a ``cim`` layer's are in its macro (``auto``).
     """
     name: str

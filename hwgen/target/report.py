@@ -1,34 +1,27 @@
-"""What a build used and how fast it may run, from nextpnr-ecp5's ``--report`` JSON or its log.
+"""What a build used and how fast it may run, from nextpnr's ``--report`` JSON or its log.
 
-The report JSON (``nextpnr-ecp5 --report <file>``) holds ``utilization`` (per cell type,
+The report JSON (``nextpnr-<family> --report <file>``) holds ``utilization`` (per cell type,
 ``used`` and ``available``) and ``fmax`` (per clock net, ``achieved`` and ``constraint`` in
 MHz, after routing). The log (``--log``) says the same in ``Device utilisation:`` and
 ``Max frequency for clock '<net>': <x> MHz (PASS|FAIL at <y> MHz)`` lines; the last of those
 per clock is the post-route figure.
 
-nextpnr counts ECP5 logic as ``TRELLIS_COMB`` (a LUT4, or half of a carry ``CCU2C``) and
-``TRELLIS_FF``; a SLICE holds two of each, so :attr:`BuildReport.slices` is a lower bound
-(``ceil(max(comb, ff) / 2)``), not a count of placed SLICEs (nextpnr does not give one).
+Both formats are nextpnr's, whatever the family; which cell type each figure of a
+:class:`BuildReport` counts is the target's (:attr:`hwgen.target.Target.cells`).
 """
 import json
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ..errors import HwgenError
 
-__all__ = ["BuildReport", "parse_report", "parse_log"]
+__all__ = ["BuildReport", "parse_report", "parse_log", "FIGURES"]
 
-# nextpnr-ecp5 cell type of each figure.
-_CELLS = {
-    "luts": "TRELLIS_COMB",
-    "ffs": "TRELLIS_FF",
-    "brams": "DP16KD",
-    "dsps": "MULT18X18D",
-    "ios": "TRELLIS_IO",
-    "plls": "EHXPLLL",
-}
+#: The figures of a :class:`BuildReport` counted from cells, in the order a summary names them.
+FIGURES = ("luts", "ffs", "brams", "dsps", "ios", "plls")
 # Relative distance within which a reported clock constraint is the design clock.
 _CLOCK_MATCH = 0.01
 
@@ -37,24 +30,33 @@ _CLOCK_MATCH = 0.01
 class BuildReport:
     """Resources and timing of one placed and routed design.
 
+    The cell type each figure counts is the family's (:attr:`hwgen.target.Target.cells`; on
+    ECP5 ``luts`` are ``TRELLIS_COMB`` cells, ``brams`` ``DP16KD`` block RAMs).
+
     Parameters
     ----------
+    family : str
+        The FPGA family (``"ecp5"``).
+    units : Mapping
+        What a summary calls each of ``luts``, ``ffs``, ``brams`` and ``dsps``
+        (:attr:`hwgen.target.Target.units`: ``LUT4``, ``FF``, ``DP16KD``, ``MULT18X18D``).
     luts : int
-        ``TRELLIS_COMB`` cells (LUT4s and carry halves).
+        Logic cells (LUTs, and the halves of carry chains where the family counts them so).
     ffs : int
-        ``TRELLIS_FF`` flip-flops.
+        Flip-flops.
     brams : int
-        ``DP16KD`` 18 kbit block RAMs.
+        Block RAMs.
     dsps : int
-        ``MULT18X18D`` multipliers.
+        Multipliers.
     slices : int
-        Lower bound on SLICEs, ``ceil(max(luts, ffs) / 2)``.
+        Lower bound on the logic slices, ``ceil(max(luts, ffs) / slice_cells)``
+        (:attr:`hwgen.target.Target.slice_cells`).
     ios : int
-        ``TRELLIS_IO`` pins.
+        I/O pins.
     plls : int
-        ``EHXPLLL`` PLLs.
+        PLLs.
     luts_available : int
-        ``TRELLIS_COMB`` cells of the device (0 if unknown).
+        Logic cells of the device (0 if unknown).
     fmax_mhz : float or None
         Achieved post-route Fmax of the design clock; ``None`` if nextpnr timed no path on it.
     clock_mhz : float
@@ -64,8 +66,10 @@ class BuildReport:
     device : str
         FPGA part (``"LFE5U-85F-6CABGA381"``).
     bitstream : Path or None
-        The ``.bit`` file.
+        The bitstream file.
     """
+    family: str
+    units: Mapping[str, str]
     luts: int
     ffs: int
     brams: int
@@ -81,6 +85,11 @@ class BuildReport:
     bitstream: Path | None = None
 
     def __post_init__(self):
+        if not isinstance(self.family, str) or not self.family:
+            raise ValueError(f"family must be a family name, not {self.family!r}")
+        if not isinstance(self.units, Mapping) \
+                or not {"luts", "ffs", "brams", "dsps"} <= set(self.units):
+            raise ValueError(f"units must name luts, ffs, brams and dsps, not {self.units!r}")
         for name in ("luts", "ffs", "brams", "dsps", "slices", "ios", "plls", "luts_available"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
@@ -108,12 +117,15 @@ class BuildReport:
         """One line: resources, Fmax against the clock."""
         fmax = "n/a" if self.fmax_mhz is None else f"{self.fmax_mhz:.1f}"
         verdict = "met" if self.met_timing else "FAILED"
-        return (f"{self.luts} LUT4, {self.ffs} FF, {self.brams} DP16KD, {self.dsps} MULT18X18D "
+        units = self.units
+        return (f"{self.luts} {units['luts']}, {self.ffs} {units['ffs']}, "
+                f"{self.brams} {units['brams']}, {self.dsps} {units['dsps']} "
                 f"on {self.device}; Fmax {fmax} MHz for {self.clock_mhz:g} MHz ({verdict})")
 
     def to_dict(self) -> dict:
         """Plain JSON-ready values, with ``met_timing``."""
         result = asdict(self)
+        result["units"] = dict(self.units)
         result["bitstream"] = None if self.bitstream is None else str(self.bitstream)
         result["met_timing"] = self.met_timing
         return result
@@ -134,13 +146,14 @@ def _pick_clock(fmax: dict[str, tuple[float, float | None]], clock_mhz: float):
     return None, None
 
 
-def _build(used: dict[str, int], available: dict[str, int], fmax, *, clock_mhz, device,
+def _build(target, used: dict[str, int], available: dict[str, int], fmax, *, clock_mhz, device,
            bitstream) -> BuildReport:
-    counts = {field: used.get(cell, 0) for field, cell in _CELLS.items()}
+    counts = {figure: used.get(target.cells[figure], 0) for figure in FIGURES}
     clock_net, achieved = _pick_clock(fmax, clock_mhz)
     return BuildReport(
-        **counts, slices=math.ceil(max(counts["luts"], counts["ffs"]) / 2),
-        luts_available=available.get("TRELLIS_COMB", 0),
+        family=target.family, units=dict(target.units), **counts,
+        slices=math.ceil(max(counts["luts"], counts["ffs"]) / target.slice_cells),
+        luts_available=available.get(target.cells["luts"], 0),
         fmax_mhz=None if achieved is None else round(float(achieved), 2),
         clock_mhz=clock_mhz, clock_net=clock_net, device=device,
         bitstream=None if bitstream is None else Path(bitstream))
@@ -151,13 +164,16 @@ def _strip_global(net: str) -> str:
     return net.removeprefix("$glbnet$")
 
 
-def parse_report(path, *, clock_mhz: float, device: str, bitstream=None) -> BuildReport:
-    """Read a nextpnr-ecp5 ``--report`` JSON file.
+def parse_report(path, *, target, clock_mhz: float, device: str,
+                 bitstream=None) -> BuildReport:
+    """Read a nextpnr ``--report`` JSON file.
 
     Parameters
     ----------
     path : path
         The report file.
+    target : Target
+        The family that was built for (:class:`hwgen.target.Target`): its cell names.
     clock_mhz : float
         Requested design clock; the reported clock whose constraint matches it (within 1 %),
         or the only reported clock, is the design clock.
@@ -186,7 +202,7 @@ def parse_report(path, *, clock_mhz: float, device: str, bitstream=None) -> Buil
     except (ValueError, KeyError, TypeError, AttributeError) as error:
         raise HwgenError(f"{path} is not a nextpnr report ({type(error).__name__}: "
                          f"{error})") from None
-    return _build(used, available, fmax, clock_mhz=clock_mhz, device=device,
+    return _build(target, used, available, fmax, clock_mhz=clock_mhz, device=device,
                   bitstream=bitstream)
 
 
@@ -195,8 +211,10 @@ _FMAX = re.compile(r"Max frequency for clock '([^']+)': ([\d.]+) MHz \((?:PASS|F
                    r"([\d.]+) MHz\)")
 
 
-def parse_log(text: str, *, clock_mhz: float, device: str, bitstream=None) -> BuildReport:
-    """Read the same figures from a nextpnr-ecp5 log (``--log``), for when there is no report.
+def parse_log(text: str, *, target, clock_mhz: float, device: str,
+              bitstream=None) -> BuildReport:
+    """Read the same figures from a nextpnr log (``--log``), for when there is no report
+    (``target`` as for :func:`parse_report`).
 
     The utilisation is the ``Device utilisation:`` table; Fmax the last
     ``Max frequency for clock`` line of each clock (post-route).
@@ -223,5 +241,5 @@ def parse_log(text: str, *, clock_mhz: float, device: str, bitstream=None) -> Bu
             fmax[_strip_global(match[1])] = (float(match[2]), float(match[3]))
     if not used:
         raise HwgenError("no 'Device utilisation:' table in the nextpnr log")
-    return _build(used, available, fmax, clock_mhz=clock_mhz, device=device,
+    return _build(target, used, available, fmax, clock_mhz=clock_mhz, device=device,
                   bitstream=bitstream)

@@ -1,4 +1,4 @@
-"""The board's half of the serial protocol (:mod:`hwgen.fpga.protocol`): requests in, answers out.
+"""The board's half of the serial protocol (:mod:`hwgen.board.protocol`): requests in, answers out.
 
 :class:`RequestParser` reads the host's messages from received bytes, packs a frame's elements
 into the network's input words in a frame buffer, and queues info and error answers.
@@ -35,7 +35,7 @@ def _crc8_taps() -> list[list[int]]:
     """For each bit of the next CRC, the bits of ``Cat(crc, byte)`` it is the XOR of.
 
     The CRC step is linear over GF(2) in the CRC and the byte (shifts and XORs with the
-    polynomial), so it is read off :func:`hwgen.fpga.protocol.crc8_step` on unit inputs.
+    polynomial), so it is read off :func:`hwgen.board.protocol.crc8_step` on unit inputs.
     """
     units = [protocol.crc8_step(1 << k, 0) for k in range(8)] + \
         [protocol.crc8_step(0, 1 << k) for k in range(8)]
@@ -43,7 +43,7 @@ def _crc8_taps() -> list[list[int]]:
 
 
 def crc8_step(crc, byte):
-    """:func:`hwgen.fpga.protocol.crc8_step` as logic: one XOR per CRC bit."""
+    """:func:`hwgen.board.protocol.crc8_step` as logic: one XOR per CRC bit."""
     bits = Cat(crc, byte)
     return Cat(*[Cat(*[bits[k] for k in taps]).xor() for taps in _crc8_taps()])
 
@@ -57,7 +57,7 @@ class RequestParser(wiring.Component):
     element 0 at bit 0, and written to the frame's slot as they arrive; at the CRC byte the
     slot is handed on (``frames``) if the message is good, else an error answer is queued.
     Checks in order: CRC, element range, a free slot (taken when the frame's ``seq`` arrives;
-    without one nothing is written and the answer is :data:`~hwgen.fpga.protocol.ERROR_BUSY`).
+    without one nothing is written and the answer is :data:`~hwgen.board.protocol.ERROR_BUSY`).
 
     Parameters
     ----------
@@ -240,7 +240,7 @@ class RequestParser(wiring.Component):
 
 
 class ReplyEncoder(wiring.Component):
-    """Answers to bytes: each a ``SYNC``, its body and CRC, stuffed (:mod:`~hwgen.fpga.protocol`).
+    """Answers to bytes: each a ``SYNC``, its body and CRC, stuffed (:mod:`~hwgen.board.protocol`).
 
     Parameters
     ----------

@@ -8,10 +8,10 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.sim import Simulator
 
+from hwgen.board.board import load_board
+from hwgen.board.build import build_bitstream, build_platform
+from hwgen.board.top import BoardTop, RomPlayer, RomTop
 from hwgen.errors import HwgenError
-from hwgen.fpga.board import load_board
-from hwgen.fpga.flow import build_bitstream, build_platform
-from hwgen.fpga.top import BoardTop, RomPlayer, RomTop
 
 WIDTH, CLASSES, TRANSFERS = 16, 4, 2
 KEYS = [0x0000, 0xFFFF, 0x00FF, 0xF0F0]

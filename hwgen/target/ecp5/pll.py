@@ -12,6 +12,7 @@ The output nearest the request wins; among equally near ones, the VCO nearest 60
 two VCOs equally near 600 MHz the higher. The arithmetic is exact (fractions), where ``ecppll``
 uses ``float`` and so breaks such exact ties by rounding.
 """
+import functools
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -86,7 +87,7 @@ class PllParams:
         return float(self._vco)
 
     @property
-    def clkop_mhz(self) -> float:
+    def output_mhz(self) -> float:
         """Achieved output frequency."""
         return float(self._pfd * self.clkfb_div)
 
@@ -133,7 +134,7 @@ class PllParams:
         """Attributes ``ecppll`` puts on the instance (loop filter settings, frequencies)."""
         return {
             "FREQUENCY_PIN_CLKI": f"{self.clkin_mhz:g}",
-            "FREQUENCY_PIN_CLKOP": f"{self.clkop_mhz:.6g}",
+            "FREQUENCY_PIN_CLKOP": f"{self.output_mhz:.6g}",
             "ICP_CURRENT": "12",
             "LPF_RESISTOR": "8",
             "MFG_ENABLE_FILTEROPAMP": "1",
@@ -141,20 +142,10 @@ class PllParams:
         }
 
 
-def pll_params(clkin_mhz: float, clkout_mhz: float) -> PllParams:
-    """Dividers giving the output nearest ``clkout_mhz`` from ``clkin_mhz``.
-
-    Raises
-    ------
-    ValueError
-        A frequency outside the EHXPLLL's input or output range.
-    """
-    for name, value, (low, high) in (("clkin_mhz", clkin_mhz, INPUT_MHZ),
-                                     ("clkout_mhz", clkout_mhz, OUTPUT_MHZ)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) \
-                or not low <= value <= high:
-            raise ValueError(f"{name} must be a number within {low}..{high} MHz, not {value!r}")
-    fin, fout = _exact(clkin_mhz), _exact(clkout_mhz)
+@functools.lru_cache(maxsize=256)
+def _dividers(fin: Fraction, fout: Fraction) -> tuple[int, int, int] | None:
+    """``(clki_div, clkfb_div, clkop_div)`` of the output nearest ``fout`` from ``fin``, or
+    None; cached, as boards and board tops ask for the same clock again."""
     best, best_key = None, None
     for clki_div in range(1, _CLKI_DIV_MAX + 1):
         pfd = fin / clki_div
@@ -170,6 +161,23 @@ def pll_params(clkin_mhz: float, clkout_mhz: float) -> PllParams:
                 key = (abs(achieved - fout), abs(vco - _VCO_PREFERRED), -vco)
                 if best_key is None or key < best_key:
                     best_key, best = key, (clki_div, clkfb_div, clkop_div)
+    return best
+
+
+def pll_params(clkin_mhz: float, clkout_mhz: float) -> PllParams:
+    """Dividers giving the output nearest ``clkout_mhz`` from ``clkin_mhz``.
+
+    Raises
+    ------
+    ValueError
+        A frequency outside the EHXPLLL's input or output range.
+    """
+    for name, value, (low, high) in (("clkin_mhz", clkin_mhz, INPUT_MHZ),
+                                     ("clkout_mhz", clkout_mhz, OUTPUT_MHZ)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                or not low <= value <= high:
+            raise ValueError(f"{name} must be a number within {low}..{high} MHz, not {value!r}")
+    best = _dividers(_exact(clkin_mhz), _exact(clkout_mhz))
     if best is None:
         raise ValueError(f"no EHXPLLL setting makes {clkout_mhz!r} MHz from {clkin_mhz!r} MHz")
     clki_div, clkfb_div, clkop_div = best
@@ -222,7 +230,7 @@ class SyncClock(Elaboratable):
             self.clock_mhz = oscillator_mhz
         else:
             self.pll = pll_params(oscillator_mhz, clock_mhz)
-            self.clock_mhz = self.pll.clkop_mhz
+            self.clock_mhz = self.pll.output_mhz
 
     def elaborate(self, platform):
         if platform is None or getattr(platform, "default_clk", None) is None:

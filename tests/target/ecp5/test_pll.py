@@ -9,9 +9,9 @@ import pytest
 from amaranth.hdl import ClockDomain, Elaboratable, Module, Signal
 from amaranth.lib import io
 
-from hwgen.fpga.board import load_board
-from hwgen.fpga.flow import build_platform
-from hwgen.fpga.pll import PFD_MHZ, VCO_MHZ, PllParams, SyncClock, pll_params
+from hwgen.board.board import load_board
+from hwgen.board.build import build_platform
+from hwgen.target.ecp5.pll import PFD_MHZ, VCO_MHZ, PllParams, SyncClock, pll_params
 
 
 def check_ranges(params: PllParams):
@@ -19,8 +19,8 @@ def check_ranges(params: PllParams):
     assert VCO_MHZ[0] <= params.vco_mhz <= VCO_MHZ[1]
     assert 1 <= params.clki_div <= 128 and 1 <= params.clkfb_div <= 80
     assert 1 <= params.clkop_div <= 128
-    assert params.vco_mhz == pytest.approx(params.clkop_mhz * params.clkop_div)
-    assert params.clkop_mhz == pytest.approx(params.clkin_mhz / params.clki_div * params.clkfb_div)
+    assert params.vco_mhz == pytest.approx(params.output_mhz * params.clkop_div)
+    assert params.output_mhz == pytest.approx(params.clkin_mhz / params.clki_div * params.clkfb_div)
 
 
 @pytest.mark.parametrize("mhz, dividers", [
@@ -35,7 +35,7 @@ def test_exact(mhz, dividers):
     params = pll_params(25, mhz)
     check_ranges(params)
     assert (params.clki_div, params.clkfb_div, params.clkop_div) == dividers
-    assert params.exact and params.clkop_mhz == mhz and params.error_mhz == 0
+    assert params.exact and params.output_mhz == mhz and params.error_mhz == 0
     assert params.clkop_cphase == params.clkop_div - 1
 
 
@@ -49,7 +49,7 @@ def test_nearest(mhz, achieved):
     params = pll_params(25, mhz)
     check_ranges(params)
     assert not params.exact
-    assert params.clkop_mhz == pytest.approx(achieved)
+    assert params.output_mhz == pytest.approx(achieved)
     assert params.error_mhz == pytest.approx(achieved - mhz)
 
 

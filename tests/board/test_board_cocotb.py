@@ -7,12 +7,13 @@ expectation is reported as exactly that one mismatch."""
 import numpy as np
 import pytest
 
+from hwgen.board import protocol
+from hwgen.board.top import BoardCore
 from hwgen.cosim import run_testbench
-from hwgen.fpga import protocol
-from hwgen.fpga.top import BoardCore
 from hwgen.golden import run_graph
 from hwgen.hw.network import Network
 from hwgen.ir import Graph
+from hwgen.target import target
 from tests.conftest import random_layer
 
 pytestmark = pytest.mark.cocotb
@@ -52,7 +53,9 @@ def design():
                          words=network.input_words(graph.test_frames[:ROM_FRAMES]),
                          transfers_per_frame=network.transfers_per_frame,
                          labels=[int(label) for label in golden.labels[:ROM_FRAMES]],
-                         input_bits=graph.input_bits, divisor=DIVISOR, heartbeat_cycles=1000,
+                         input_bits=graph.input_bits, divisor=DIVISOR,
+                         bank_depth=target("ecp5").rom_bank_depth(len(network.i.payload)),
+                         heartbeat_cycles=1000,
                          rom_interval=1500, network_id=protocol.network_id(graph))
 
     info = protocol.info_for(graph, logit_bits=Network(graph).logit_bits)

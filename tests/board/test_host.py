@@ -7,9 +7,9 @@ import time
 import numpy as np
 import pytest
 
+from hwgen.board import host, protocol
 from hwgen.cli import main
 from hwgen.errors import HwgenError
-from hwgen.fpga import host, protocol
 from hwgen.golden import run_graph
 from hwgen.ir import Graph, save_ir
 from tests.conftest import REPO, random_layer

@@ -1,19 +1,21 @@
-"""Bitstream build: Amaranth elaboration, Yosys, nextpnr-ecp5 and ecppack into one folder.
+"""Bitstream build: Amaranth elaboration and the target's tools (Yosys, nextpnr, a packer)
+into one folder.
 
 The platform's build plan is extracted into ``out_dir`` and its commands run one by one with
-the tools :func:`hwgen.toolchain.amaranth_tool_env` finds, so each stage reports progress and
-a failure names the log of the tool that failed. ``out_dir`` then holds:
+the tools the board's target finds (:meth:`hwgen.target.Target.tool_env`), so each stage
+(:attr:`hwgen.target.Target.stages`) reports progress and a failure names the log of the tool
+that failed. ``out_dir`` then holds, besides the family's own files (on ECP5 the ``.lpf``
+constraints, the textual ``.config`` bitstream and the ``.svf`` JTAG vector):
 
 =========================== ===========================================================
 ``<name>.il``               the design as RTLIL (Amaranth's output)
 ``<name>.v``                the same as Verilog (written by the synthesis run)
-``<name>.ys`` / ``.lpf``    synthesis script, pin and clock constraints
+``<name>.ys``               synthesis script
 ``<name>.rpt``              Yosys log
 ``<name>.json``             synthesized netlist
 ``<name>.tim``              nextpnr log
 ``<name>_report.json``      nextpnr report: utilisation and Fmax per clock
-``<name>.config``           textual bitstream
-``<name>.bit``, ``.svf``    bitstream, JTAG programming vector
+``<name><suffix>``          bitstream (:attr:`hwgen.target.Target.bitstream_suffix`)
 ``build_<name>.log``        everything the tools printed, command by command
 ``build_<name>.sh``         Amaranth's script, to rerun the build by hand
 =========================== ===========================================================
@@ -23,26 +25,15 @@ import subprocess
 import time
 from pathlib import Path
 
-from amaranth._toolchain import tool_env_var
-
 from ..errors import HwgenError
-from ..toolchain import amaranth_tool_env
+from ..target import BuildReport
+from ..toolchain import ToolchainError, tool_env_var
 from .board import Board
-from .report import BuildReport, parse_log, parse_report
 
-__all__ = ["build_platform", "build_bitstream", "PLACERS", "PROGRAMMER_TOOLS"]
-
-#: nextpnr-ecp5 placers a build may ask for (``--placer``).
-PLACERS = ("heap", "static")
+__all__ = ["build_platform", "build_bitstream", "PROGRAMMER_TOOLS"]
 
 # Tools amaranth-boards platforms list as required that only programming needs.
 PROGRAMMER_TOOLS = frozenset({"openFPGALoader", "openocd", "ecpprog", "iceprog", "fujprog"})
-
-_STAGES = {
-    "yosys": "synthesis",
-    "nextpnr-ecp5": "place and route",
-    "ecppack": "bitstream packing",
-}
 
 
 def build_platform(board: Board, *, programming: bool = False):
@@ -105,9 +96,10 @@ def build_bitstream(top, board: Board, out_dir, *, name: str = "top",
     Parameters
     ----------
     top : Elaboratable
-        The board top (e.g. :class:`~hwgen.fpga.top.RomTop`); it creates its ``sync`` domain.
+        The board top (e.g. :class:`~hwgen.board.top.BoardTop`); it creates its ``sync``
+        domain.
     board : Board
-        Target board and variant.
+        Target board and variant; its family's target (:attr:`Board.target`) runs the build.
     out_dir : path
         Folder for every product (created if missing); nothing is written elsewhere.
     name : str
@@ -118,7 +110,7 @@ def build_bitstream(top, board: Board, out_dir, *, name: str = "top",
     seed : int
         nextpnr placement seed.
     placer : str
-        nextpnr's placer: ``heap`` or ``static``.
+        nextpnr's placer, one of the target's (:attr:`hwgen.target.Target.placers`).
     progress : callable, optional
         Called with a short message at each stage.
 
@@ -138,15 +130,16 @@ def build_bitstream(top, board: Board, out_dir, *, name: str = "top",
         raise ValueError(f"name must be alphanumeric (and _), not {name!r}")
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise ValueError(f"seed must be an integer, not {seed!r}")
-    if placer not in PLACERS:
-        raise ValueError(f"placer must be one of {', '.join(PLACERS)}, not {placer!r}")
+    target = board.target
+    if placer not in target.placers:
+        raise ValueError(f"placer must be one of {', '.join(target.placers)}, not {placer!r}")
     if clock_mhz is None:
         clock_mhz = getattr(top, "clock_mhz", None) or board.clock_mhz
     out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     try:
-        env = amaranth_tool_env()
-    except RuntimeError as error:
+        env = target.tool_env()
+    except ToolchainError as error:
         raise HwgenError(str(error)) from None
 
     say(f"elaborating {name} for {board.name} {board.variant} ({board.device}) "
@@ -169,36 +162,38 @@ def build_bitstream(top, board: Board, out_dir, *, name: str = "top",
         nextpnr_opts=["--report", f"{name}_report.json", "--timing-allow-fail",
                       "--seed", str(seed), "--placer", placer])
     plan.files.pop(f"{name}.debug.v", None)
-    for product in (f"{name}.bit", f"{name}_report.json", f"{name}.tim"):
+    bitstream = out_dir / f"{name}{target.bitstream_suffix}"
+    for product in (bitstream.name, f"{name}_report.json", f"{name}.tim"):
         (out_dir / product).unlink(missing_ok=True)     # none may outlive a failed rebuild
     plan.extract(out_dir)
     commands = json.loads(plan.files[f"build_{name}.json"])["commands"]
 
     log = out_dir / f"build_{name}.log"
     log.write_text("")
-    tool_logs = {"yosys": out_dir / f"{name}.rpt", "nextpnr-ecp5": out_dir / f"{name}.tim"}
+    stages = {stage.tool: stage for stage in target.stages}
     for command in commands:
         tool = command[0]
-        stage = _STAGES.get(tool, tool)
-        say(f"{stage} ({tool})")
+        stage = stages.get(tool)
+        what = tool if stage is None else stage.what
+        tool_log = None if stage is None or stage.log is None else out_dir / f"{name}{stage.log}"
+        say(f"{what} ({tool})")
         stage_started = time.monotonic()
-        _run_stage(command, cwd=out_dir, env=env, log=log, tool_log=tool_logs.get(tool))
-        say(f"{stage} done in {time.monotonic() - stage_started:.1f} s")
+        _run_stage(command, cwd=out_dir, env=env, log=log, tool_log=tool_log)
+        say(f"{what} done in {time.monotonic() - stage_started:.1f} s")
 
-    bitstream = out_dir / f"{name}.bit"
     if not bitstream.is_file() or bitstream.stat().st_size == 0:
         raise HwgenError(f"no bitstream was written; see {log}")
     device = f"{board.device} ({board.package}, speed {board.speed})"
     report_json = out_dir / f"{name}_report.json"
     if report_json.is_file():
-        report = parse_report(report_json, clock_mhz=clock_mhz, device=device,
-                              bitstream=bitstream)
+        report = target.parse_report(report_json, clock_mhz=clock_mhz, device=device,
+                                     bitstream=bitstream)
     else:   # an AMARANTH_nextpnr_opts in the environment replaced our --report
         nextpnr_log = out_dir / f"{name}.tim"
         if not nextpnr_log.is_file():
             raise HwgenError(f"nextpnr wrote neither {report_json.name} nor {nextpnr_log.name}; "
                              f"see {log}")
-        report = parse_log(nextpnr_log.read_text(errors="replace"), clock_mhz=clock_mhz,
-                           device=device, bitstream=bitstream)
+        report = target.parse_log(nextpnr_log.read_text(errors="replace"), clock_mhz=clock_mhz,
+                                  device=device, bitstream=bitstream)
     say(f"built {bitstream.name} in {time.monotonic() - started:.1f} s: {report.summary()}")
     return report

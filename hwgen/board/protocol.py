@@ -1,9 +1,9 @@
 """The serial protocol of the UART board top, host side: one definition of its bytes for
 ``hwgen run``, the models of the board and the tests.
 
-The protocol is documented in :mod:`hwgen.fpga.top` (messages of ``SYNC``, a body and a
+The protocol is documented in :mod:`hwgen.board.top` (messages of ``SYNC``, a body and a
 CRC-8, byte-stuffed; ``I`` info and ``F`` frame requests; ``I``, ``R`` result and ``E`` error
-answers). The board's half is :mod:`hwgen.fpga.link`; it takes its constants from here.
+answers). The board's half is :mod:`hwgen.board.link`; it takes its constants from here.
 """
 import hashlib
 import json

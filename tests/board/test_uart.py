@@ -8,7 +8,7 @@ from amaranth.hdl import Module
 from amaranth.lib import wiring
 from amaranth.sim import Simulator
 
-from hwgen.fpga.uart import UARTReceiver, UARTTransmitter, uart_divisor
+from hwgen.board.uart import UARTReceiver, UARTTransmitter, uart_divisor
 
 
 def line_bits(byte: int, *, stop: int = 1) -> list[int]:

@@ -1,8 +1,9 @@
 """Board tops: a network on the board, fed over the UART and from an on-chip ROM of test frames.
 
 :class:`BoardCore` is the board-independent part of the UART top (simulatable, pins as ports);
-:class:`BoardTop` adds the clock (:class:`~hwgen.fpga.pll.SyncClock`) and connects the UART,
-LEDs and button of a :class:`~hwgen.fpga.board.Board` through amaranth-boards resources.
+:class:`BoardTop` adds the clock (the board's target's :meth:`~hwgen.target.Target.sync_clock`)
+and connects the UART, LEDs and button of a :class:`~hwgen.board.board.Board` through
+amaranth-boards resources.
 :class:`RomPlayer` / :class:`RomTop` is the older self-running top without a UART.
 
 The UART top
@@ -17,7 +18,7 @@ frame before the next ROM frame, and every frame carries a tag of where it came 
 result goes where its frame came from (serial results over the UART, ROM results only to the
 LEDs) and neither stream can corrupt the other.
 
-LEDs (``led`` 0..7 of the board):
+LEDs (``led`` 0..7 of the board; a board with fewer shows the first ``leds`` of them):
 
 ====== ====================================================================================
 LED    shows
@@ -56,7 +57,7 @@ body                                           meaning
 ============================================== ==============================================
 ``I version N[4] input_bits classes LB id[4]`` info: protocol version (1), element count,
                                                bits per element, classes, bytes per logit,
-                                               network id (:func:`~hwgen.fpga.protocol.\
+                                               network id (:func:`~hwgen.board.protocol.\
 network_id`); multi-byte fields little-endian
 ``R seq class logit[0] .. logit[classes-1]``   result of frame ``seq``: the class (argmax)
                                                and every logit as ``LB`` bytes, little-endian
@@ -73,7 +74,7 @@ four are already waiting behind results being sent); a message cut short by the 
 gets none. Results come in frame order (an error answer may overtake earlier results; ``seq``
 tells them apart). The board buffers ``FRAME_SLOTS`` (2) received frames, so a host can keep
 two in flight; a third is answered with error 3. The host side (encoding, decoding,
-comparison with golden) is :mod:`hwgen.fpga.protocol`, the board side :mod:`hwgen.fpga.link`.
+comparison with golden) is :mod:`hwgen.board.protocol`, the board side :mod:`hwgen.board.link`.
 
 Inside, a frame's bytes are packed into the network's input words as
 :meth:`hwgen.hw.network.Network.input_words` packs them (element 0 at bit 0) while they
@@ -99,7 +100,6 @@ from ..lib.skid import skid_output
 from . import protocol
 from .board import Board
 from .link import ReplyEncoder, RequestParser
-from .pll import SyncClock, pll_params
 from .uart import UARTReceiver, UARTTransmitter, uart_divisor
 
 __all__ = ["BoardCore", "BoardTop", "RomPlayer", "RomTop", "LATCH_HZ", "HEARTBEAT_HZ", "ROM_FPS"]
@@ -253,9 +253,9 @@ class RomPlayer(wiring.Component):
             with m.If(~self.pause):
                 m.d.sync += address.eq(Mux(address == len(self.words) - 1, 0, address + 1))
 
-        # Then one register stage into the network: a block RAM's clock-to-output delay
-        # (5.6 ns on ECP5 without its output register) would otherwise come before the
-        # network's first logic, and cost a third of the cycle at 50 MHz.
+        # Then one register stage into the network: a block RAM's clock-to-output delay (long
+        # without its output register) would otherwise come before the network's first logic
+        # and take a good part of the cycle.
         m.d.comb += rom_ready.eq(~network.i.valid | network.i.ready)
         with m.If(rom_valid & rom_ready):
             m.d.sync += [network.i.valid.eq(1), network.i.payload.eq(word_port.data)]
@@ -313,9 +313,9 @@ class RomPlayer(wiring.Component):
 
 
 def _connect_leds_and_button(m, platform, board: Board, leds, button_target):
-    """Drive the board's 8 LEDs from ``leds`` and synchronize its button into
-    ``button_target``."""
-    for index in range(8):
+    """Drive the board's LEDs from ``leds`` (bit 0 first, as many as the board has) and
+    synchronize its button into ``button_target``."""
+    for index in range(min(board.leds, len(leds))):
         port = platform.request(board.led, index, dir="-")
         buffer = io.Buffer("o", port)
         m.submodules[f"led_{index}"] = buffer
@@ -326,7 +326,7 @@ def _connect_leds_and_button(m, platform, board: Board, leds, button_target):
 
 
 class RomTop(Elaboratable):
-    """Board top: :class:`SyncClock`, :class:`RomPlayer`, LEDs and button.
+    """Board top: the board's clock, :class:`RomPlayer`, LEDs and button.
 
     Parameters
     ----------
@@ -339,14 +339,15 @@ class RomTop(Elaboratable):
     labels : list of int
         Expected class per frame.
     board : Board
-        The board; its ``led`` (8 of them) and ``button`` resources are used.
+        The board; its ``led`` and ``button`` resources are used.
     clock_mhz : float, optional
         Design clock (default: ``board.clock_mhz``); the nearest the PLL can make is used.
 
     Attributes
     ----------
-    clock : SyncClock
-        The clock generator; ``clock.clock_mhz`` is the achieved frequency.
+    clock : Elaboratable
+        The clock generator (:meth:`hwgen.target.Target.sync_clock`); ``clock.clock_mhz`` is
+        the achieved frequency.
     player : RomPlayer
         The ROM player around ``network``.
     """
@@ -358,10 +359,10 @@ class RomTop(Elaboratable):
         # Check the frames before creating any elaboratable (an unused one warns).
         _check_frames(network, words, transfers_per_frame, labels)
         clock_mhz = board.clock_mhz if clock_mhz is None else clock_mhz
-        if clock_mhz != board.oscillator_mhz:
-            pll_params(board.oscillator_mhz, clock_mhz)
+        board.target.achieved_mhz(board.oscillator_mhz, clock_mhz)    # raises if out of reach
         self.board = board
-        self.clock = SyncClock(oscillator_mhz=board.oscillator_mhz, clock_mhz=clock_mhz)
+        self.clock = board.target.sync_clock(oscillator_mhz=board.oscillator_mhz,
+                                             clock_mhz=clock_mhz)
         latch_cycles = max(1, round(self.clock.clock_mhz * 1e6 / LATCH_HZ))
         self.player = RomPlayer(network=network, words=words,
                                 transfers_per_frame=transfers_per_frame, labels=labels,
@@ -388,16 +389,6 @@ class RomTop(Elaboratable):
         return m
 
 
-#: Words of one ECP5 block RAM (DP16KD) by data width: 16384 x 1 ... 512 x 36.
-_BLOCK_RAM_DEPTHS = ((1, 16384), (2, 8192), (4, 4096), (9, 2048), (18, 1024), (36, 512))
-
-
-def rom_bank_depth(width: int) -> int:
-    """Words of a ROM bank of ``width``-bit words that one block RAM holds (wider words take
-    several block RAMs side by side, which needs no multiplexer)."""
-    return next((depth for bits, depth in _BLOCK_RAM_DEPTHS if width <= bits), 512)
-
-
 class BoardCore(wiring.Component):
     """The UART board top without its clock and pins: serial frames and ROM frames through
     ``network``, results over the UART and on LEDs (see the module docstring).
@@ -415,14 +406,17 @@ class BoardCore(wiring.Component):
     input_bits : int
         Bits per input element (1..8); ``network.i``'s payload is a whole number of elements.
     divisor : int
-        Clock cycles per UART bit (:func:`~hwgen.fpga.uart.uart_divisor`).
+        Clock cycles per UART bit (:func:`~hwgen.board.uart.uart_divisor`).
+    bank_depth : int
+        Words of one bank of the ROM, a power of two: what one block RAM holds at the word's
+        width (:meth:`hwgen.target.Target.rom_bank_depth`).
     heartbeat_cycles : int
         Cycles between two toggles of the heartbeat LED.
     rom_interval : int
         Least cycles from the start of one ROM frame to the next (1: back to back), so that a
         person can follow the classes on the LEDs.
     network_id : int
-        32-bit identifier in the info answer (:func:`~hwgen.fpga.protocol.network_id`).
+        32-bit identifier in the info answer (:func:`~hwgen.board.protocol.network_id`).
     frames_in_flight : int
         Frames the network may hold at once (the tags of their source); more only costs
         throughput.
@@ -437,7 +431,7 @@ class BoardCore(wiring.Component):
         The button, synchronized to ``sync``: a rising edge while no ROM pass runs starts one.
     leds : ``Out(8)``
         See the module docstring.
-    info : :class:`~hwgen.fpga.protocol.Info`
+    info : :class:`~hwgen.board.protocol.Info`
         What the info answer says.
     """
 
@@ -447,7 +441,7 @@ class BoardCore(wiring.Component):
     leds: Out(8)
 
     def __init__(self, *, network, words, transfers_per_frame: int, labels, input_bits: int,
-                 divisor: int, heartbeat_cycles: int, rom_interval: int = 1,
+                 divisor: int, bank_depth: int, heartbeat_cycles: int, rom_interval: int = 1,
                  network_id: int = 0, frames_in_flight: int = 8):
         word_shape, result_layout, words, labels = _check_frames(
             network, words, transfers_per_frame, labels)
@@ -455,6 +449,9 @@ class BoardCore(wiring.Component):
                 or not 1 <= input_bits <= 8 or word_shape.width % input_bits:
             raise ValueError(f"input_bits must be an integer within 1..8 dividing the "
                              f"{word_shape.width}-bit input word, not {input_bits!r}")
+        if isinstance(bank_depth, bool) or not isinstance(bank_depth, int) or bank_depth < 1 \
+                or bank_depth & (bank_depth - 1):
+            raise ValueError(f"bank_depth must be a power of two, not {bank_depth!r}")
         for name, value in (("heartbeat_cycles", heartbeat_cycles),
                             ("rom_interval", rom_interval),
                             ("frames_in_flight", frames_in_flight)):
@@ -470,6 +467,7 @@ class BoardCore(wiring.Component):
         self.transfers_per_frame = transfers_per_frame
         self.input_bits = input_bits
         self.per_word = word_shape.width // input_bits
+        self.bank_depth = bank_depth
         self.heartbeat_cycles, self.rom_interval = heartbeat_cycles, rom_interval
         self.frames_in_flight = frames_in_flight
         self.info = protocol.Info(elements=transfers_per_frame * self.per_word,
@@ -518,14 +516,13 @@ class BoardCore(wiring.Component):
         m.d.comb += [tags.w_data.eq(tag_in), tag_out.eq(tags.r_data)]
 
         # --- input: one frame at a time from the serial buffer or the ROM, at frame bounds ----
-        # The ROM is split into banks of one block RAM's depth (ECP5 DP16KD), each read into a
-        # register of its own before the banks' multiplexer: a block RAM's clock-to-output delay
-        # (5.6 ns) then meets only a register, not the multiplexer behind it (85 MHz at most).
-        # That register drives only a second one, so it can sit next to its block RAM (placed
-        # by the multiplexer, 2.9 ns of routing from the block RAM: 117.8 MHz in the KWS top).
+        # The ROM is split into banks of one block RAM's depth (``bank_depth``), each read into
+        # a register of its own before the banks' multiplexer: a block RAM's slow
+        # clock-to-output delay then meets only a register, not the multiplexer behind it.
+        # That register drives only a second one, so it can sit next to its block RAM (rather
+        # than by the multiplexer, a long route away).
         # Read and registers move together (``take``, while the skid register is empty).
-        bank_depth = rom_bank_depth(self._word_shape.width)
-        assert bank_depth & (bank_depth - 1) == 0, "a bank's depth is a power of two"
+        bank_depth = self.bank_depth
         banks = [self.words[start:start + bank_depth]
                  for start in range(0, len(self.words), bank_depth)]
         rom_ports = []
@@ -576,10 +573,10 @@ class BoardCore(wiring.Component):
                 m.d.sync += playing.eq(0)
                 # The slot's last word is read: the parser may refill it.
                 m.d.comb += parser.frames.ready.eq(~from_rom)
-        # The banks' multiplexer a tree of 4-to-1 multiplexers (a LUT4 and a PFUMX each), every
-        # level but the last registered, the control and the serial word delayed beside: one
-        # multiplexer over some 30 banks spread across the block RAM columns took five levels of
-        # logic and 6 ns of routing before the skid register (121.4 MHz in the KWS top).
+        # The banks' multiplexer a tree of 4-to-1 multiplexers (on ECP5 a LUT4 and a PFUMX
+        # each), every level but the last registered, the control and the serial word delayed
+        # beside: one multiplexer over some 30 banks spread across the block RAM columns took
+        # several levels of logic and long routes before the skid register.
         level_rom, level_bank = held_rom, held_bank
         level_valid, level_from_rom, level_serial = held_valid, held_from_rom, held_serial
         depth = 0
@@ -684,14 +681,15 @@ class BoardCore(wiring.Component):
 
 
 class BoardTop(Elaboratable):
-    """Board top: :class:`SyncClock`, :class:`BoardCore`, the UART, LEDs and button.
+    """Board top: the board's clock, :class:`BoardCore`, the UART, LEDs and button.
 
     Parameters
     ----------
     network, words, transfers_per_frame, labels, input_bits, network_id
         As for :class:`BoardCore`.
     board : Board
-        The board; its ``led`` (8), ``button`` and ``uart`` resources are used.
+        The board; its ``led``, ``button`` and ``uart`` resources are used, and its target's
+        clock (:meth:`hwgen.target.Target.sync_clock`) and ROM banks.
     clock_mhz : float, optional
         Design clock (default: ``board.clock_mhz``); the nearest the PLL can make is used.
     uart_baud : int, optional
@@ -699,8 +697,9 @@ class BoardTop(Elaboratable):
 
     Attributes
     ----------
-    clock : SyncClock
-        The clock generator; ``clock.clock_mhz`` is the achieved frequency.
+    clock : Elaboratable
+        The clock generator (:meth:`hwgen.target.Target.sync_clock`); ``clock.clock_mhz`` is
+        the achieved frequency.
     core : BoardCore
         Everything but clock and pins.
     uart_baud : int
@@ -713,21 +712,21 @@ class BoardTop(Elaboratable):
         if not isinstance(board, Board):
             raise TypeError(f"board must be a Board, not {board!r}")
         # Check the frames before creating any elaboratable (an unused one warns).
-        _check_frames(network, words, transfers_per_frame, labels)
+        word_shape, *_ = _check_frames(network, words, transfers_per_frame, labels)
         clock_mhz = board.clock_mhz if clock_mhz is None else clock_mhz
-        achieved_mhz = clock_mhz
-        if clock_mhz != board.oscillator_mhz:
-            achieved_mhz = pll_params(board.oscillator_mhz, clock_mhz).clkop_mhz
+        achieved_mhz = board.target.achieved_mhz(board.oscillator_mhz, clock_mhz)
         uart_baud = board.uart_baud if uart_baud is None else uart_baud
         clock_hz = achieved_mhz * 1e6
         divisor = uart_divisor(clock_hz, uart_baud)
         self.board = board
-        self.clock = SyncClock(oscillator_mhz=board.oscillator_mhz, clock_mhz=clock_mhz)
+        self.clock = board.target.sync_clock(oscillator_mhz=board.oscillator_mhz,
+                                             clock_mhz=clock_mhz)
         assert self.clock.clock_mhz == achieved_mhz
         self.uart_baud = uart_baud
         self.core = BoardCore(network=network, words=words,
                               transfers_per_frame=transfers_per_frame, labels=labels,
                               input_bits=input_bits, divisor=divisor,
+                              bank_depth=board.target.rom_bank_depth(word_shape.width),
                               heartbeat_cycles=max(1, round(clock_hz / HEARTBEAT_HZ)),
                               rom_interval=max(1, round(clock_hz / ROM_FPS)),
                               network_id=network_id)

@@ -1,17 +1,20 @@
 # amaranth: UnusedElaboratable=no
-"""The UART board top's core in Amaranth's simulator, on the stand-in network of test_flow:
+"""The UART board top's core in Amaranth's simulator, on the stand-in network of test_build:
 serial frames answered with golden results, the button's ROM pass on the LEDs (pass and fail),
 serial frames during a ROM pass, and the board top's elaboration with the ULX3S resources."""
+import dataclasses
+
 import pytest
 from amaranth.sim import Simulator
 
-from hwgen.fpga import protocol
-from hwgen.fpga.board import load_board
-from hwgen.fpga.flow import build_platform
-from hwgen.fpga.protocol import Info, Result
-from hwgen.fpga.top import BoardCore, BoardTop
+from hwgen.board import protocol
+from hwgen.board.board import load_board
+from hwgen.board.build import build_platform
+from hwgen.board.protocol import Info, Result
+from hwgen.board.top import BoardCore, BoardTop
 from hwgen.lib.packing import unpack_words
-from tests.fpga.test_flow import CLASSES, TRANSFERS, WIDTH, PopcountNetwork, golden, make_words
+from hwgen.target import target
+from tests.board.test_build import CLASSES, TRANSFERS, WIDTH, PopcountNetwork, golden, make_words
 
 DIVISOR = 4
 INPUT_BITS = 8
@@ -52,7 +55,8 @@ def frame_elements(words):
 def make_core(words, labels, **changes):
     arguments = dict(network=PopcountNetwork(), words=words, transfers_per_frame=TRANSFERS,
                      labels=labels, input_bits=INPUT_BITS, divisor=DIVISOR,
-                     heartbeat_cycles=50, rom_interval=30, network_id=0x1234ABCD)
+                     bank_depth=target("ecp5").rom_bank_depth(WIDTH), heartbeat_cycles=50,
+                     rom_interval=30, network_id=0x1234ABCD)
     return BoardCore(**{**arguments, **changes})
 
 
@@ -112,15 +116,15 @@ def test_serial_frames_get_golden_answers():
 
 @pytest.mark.parametrize("wrong, bank_depth", [(False, None), (True, None), (False, 2),
                                               (True, 4)])
-def test_button_plays_the_rom_once(wrong, bank_depth, monkeypatch):
-    if bank_depth is not None:          # the ROM in several banks, frames across their bounds
-        monkeypatch.setattr("hwgen.fpga.top.rom_bank_depth", lambda width: bank_depth)
+def test_button_plays_the_rom_once(wrong, bank_depth):
+    # bank_depth: the ROM in several banks, frames across their bounds
+    banks = {} if bank_depth is None else {"bank_depth": bank_depth}
     words = make_words(5, seed=4)
     expected = golden(words)
     labels = [label for _, label in expected]
     if wrong:
         labels[3] = (labels[3] + 1) % CLASSES
-    core = make_core(words, labels, rom_interval=100)
+    core = make_core(words, labels, rom_interval=100, **banks)
     # Press, bounce, release; a serial frame in the middle of the pass.
     frame = protocol.encode_frame(1, frame_elements(words[:TRANSFERS])[0], input_bits=8)
     schedule = {20: "press", 22: "release", 23: "press", 60: "release", 70: frame}
@@ -145,6 +149,7 @@ def test_button_plays_the_rom_once(wrong, bank_depth, monkeypatch):
                          r"input word, not 3"),
     (dict(divisor=2), r"divisor must be an integer of at least 4, not 2"),
     (dict(rom_interval=0), r"rom_interval must be a positive integer, not 0"),
+    (dict(bank_depth=48), r"bank_depth must be a power of two, not 48"),
 ])
 def test_core_rejects(changes, message):
     words = make_words(1)
@@ -176,3 +181,16 @@ def test_board_top_checks_the_baud():
     assert BoardTop(**arguments, uart_baud=3_000_000).core.receiver.divisor == 17
     with pytest.raises(ValueError, match=r"baud 3e\+06 is 4.2% off at 25 MHz"):
         BoardTop(**arguments, uart_baud=3_000_000, clock_mhz=25)
+
+
+def test_board_top_drives_the_leds_the_board_has():
+    board = dataclasses.replace(load_board("ulx3s"), leds=2)
+    words = make_words(1)
+    top = BoardTop(network=PopcountNetwork(), words=words, transfers_per_frame=TRANSFERS,
+                   labels=[golden(words)[0][1]], board=board, input_bits=8)
+    assert top.core.bank_depth == 1024              # a DP16KD holds 1024 words of 16 bits
+    lpf = build_platform(board).build(top, do_build=False, debug_verilog=False).files["top.lpf"]
+    for pin in ["B2", "C2"]:                        # LEDs 0 and 1
+        assert f'SITE "{pin}"' in lpf
+    for pin in ["C1", "D2", "D1", "E2", "E1", "H3"]:
+        assert f'SITE "{pin}"' not in lpf

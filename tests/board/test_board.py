@@ -1,9 +1,12 @@
+import dataclasses
+
 import pytest
 import yaml
 
+from hwgen.board.board import Board, BoardError, available_boards, load_board
 from hwgen.errors import SpecError
-from hwgen.fpga.board import Board, available_boards, load_board
 from hwgen.resources import data_dir
+from hwgen.target import target
 
 
 def write_board(tmp_path, **changes):
@@ -22,6 +25,7 @@ def write_board(tmp_path, **changes):
 def test_ulx3s():
     board = load_board("ulx3s")
     assert board.name == "ulx3s"
+    assert board.family == "ecp5" and board.target is target("ecp5")
     assert board.variant == "85F"
     assert board.device == "LFE5U-85F"
     assert board.package == "CABGA381"
@@ -97,6 +101,7 @@ def test_missing_key(tmp_path):
 @pytest.mark.parametrize("key, value", [
     ("clock_mhz", "fast"), ("speed", "6"), ("leds", 8.5), ("variants", ["85F"]),
     ("oscillator_mhz", True), ("led", 3), ("uart_baud", 115200.0), ("programmer_board", 1),
+    ("family", 5),
 ])
 def test_wrong_type(tmp_path, key, value):
     path = write_board(tmp_path, **{key: value})
@@ -143,16 +148,46 @@ def test_not_a_mapping(tmp_path):
 def test_board_rejects_bad_values():
     board = load_board("ulx3s")
     fields = {name: getattr(board, name) for name in Board.__dataclass_fields__}
-    with pytest.raises(ValueError, match=r"variant must be one of .*, not '99F'"):
-        Board(**{**fields, "variant": "99F"})
-    with pytest.raises(ValueError, match=r"clock_mhz must be within .*, not 1000"):
-        Board(**{**fields, "clock_mhz": 1000})
-    with pytest.raises(ValueError, match=r"uart_baud must be a positive integer, not 0"):
-        Board(**{**fields, "uart_baud": 0})
-    with pytest.raises(ValueError, match=r"baud 9e\+06 is 7.4% off at 50 MHz"):
-        Board(**{**fields, "uart_baud": 9_000_000})
+    for changes, message in [
+        ({"variant": "99F"}, r"^variant: unknown variant '99F' \(allowed: 12F, 25F, 45F, 85F\)$"),
+        ({"clock_mhz": 1000}, r"^clock_mhz: 1000 is out of range \(allowed: 10..400 MHz\)$"),
+        ({"uart_baud": 0}, r"^uart_baud: must be positive, not 0$"),
+        ({"uart_baud": 9_000_000}, r"^uart_baud: baud 9e\+06 is 7.4% off at 50 MHz"),
+        ({"family": "ice41"}, r"^family: unknown FPGA family 'ice41' \(allowed: ecp5\)$"),
+        ({"leds": 0}, r"^leds: ULX3S_85F_Platform has 8 'led' resources, not 0 "
+                      r"\(allowed: 1..8\)$"),
+        ({"leds": 9}, r"^leds: ULX3S_85F_Platform has 8 'led' resources, not 9"),
+        ({"button": "button_power"}, r"^button: ULX3S_85F_Platform has no resource "
+                                     r"'button_power' \(allowed: adc, ant, audio, button"),
+        ({"speed": "6"}, r"^speed: expected an integer, not '6'$"),
+    ]:
+        with pytest.raises(BoardError, match=message) as caught:
+            Board(**{**fields, **changes})
+        assert caught.value.key == next(iter(changes))
     with pytest.raises(TypeError):
         Board("ulx3s")    # keyword-only
+
+
+def test_board_is_checked_whoever_makes_it():
+    """load_board and dataclasses.replace run the one check: the board file's key named."""
+    board = load_board("ulx3s")
+    with pytest.raises(BoardError, match=r"^clock_mhz: 5 is out of range"):
+        dataclasses.replace(board, clock_mhz=5)
+    assert dataclasses.replace(board, clock_mhz=25).clock_mhz == 25      # the oscillator
+
+
+def test_fewer_leds_are_a_board(tmp_path):
+    assert load_board(write_board(tmp_path, leds=2)).leds == 2
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("family", "ice41", r"family: unknown FPGA family 'ice41' \(allowed: ecp5\)"),
+    ("leds", 12, r"leds: ULX3S_85F_Platform has 8 'led' resources, not 12 \(allowed: 1..8\)"),
+    ("uart", "serial", r"uart: ULX3S_85F_Platform has no resource 'serial'"),
+])
+def test_board_file_problems_name_file_and_key(tmp_path, key, value, message):
+    with pytest.raises(SpecError, match=r"myboard.yaml: " + message):
+        load_board(write_board(tmp_path, **{key: value}))
 
 
 def test_platform_must_import(tmp_path):
@@ -168,6 +203,6 @@ def test_platform_must_import(tmp_path):
 
 
 def test_platform_modules_are_amaranth_boards_board_modules():
-    from hwgen.fpga.board import platform_modules
+    from hwgen.board.board import platform_modules
     assert {"ulx3s", "icebreaker", "versa_ecp5"} <= platform_modules()
     assert not {"test", "resources", "extensions"} & platform_modules()

@@ -1,6 +1,6 @@
 """The host end of the UART board top: talk to the board over a serial port, load its bitstream.
 
-:class:`BoardLink` speaks the protocol of :mod:`hwgen.fpga.protocol` over any object with
+:class:`BoardLink` speaks the protocol of :mod:`hwgen.board.protocol` over any object with
 pyserial's ``read``/``write``/``in_waiting``; :func:`run_test_set` streams an IR's test frames
 and compares every answer with the golden model (``hwgen run``); :func:`program_board` runs
 openFPGALoader (``hwgen program``).

@@ -1,28 +1,25 @@
-"""FPGA build flow: board files, the design clock, a self-running board top, bitstream, report.
+"""FPGA boards: board files, a self-running board top, the UART link, the bitstream build.
+
+A board is one YAML file under ``boards/`` naming its FPGA family (``family: ecp5``); the
+family's answers (clock, memories, tools, report) come from its :mod:`hwgen.target`.
 
 * :mod:`.board`: :class:`Board`, :func:`load_board` (``boards/<name>.yaml``).
-* :mod:`.pll`: ECP5 EHXPLLL settings (:func:`pll_params`) and the ``sync`` domain
-  (:class:`SyncClock`).
 * :mod:`.top`: :class:`BoardTop` (:class:`BoardCore`), frames over the UART and from a ROM
   through a network, results over the UART and on LEDs; :class:`RomTop`, ROM frames only.
 * :mod:`.uart`: 8N1 :class:`UARTReceiver` and :class:`UARTTransmitter`.
 * :mod:`.protocol` (host side) and :mod:`.link` (board side): the serial frame protocol.
 * :mod:`.host`: ``hwgen run`` (:func:`run_test_set`) and ``hwgen program``.
-* :mod:`.flow`: :func:`build_bitstream` (Yosys, nextpnr-ecp5, ecppack).
-* :mod:`.report`: :class:`BuildReport` from nextpnr's report.
+* :mod:`.build`: :func:`build_bitstream`, the platform's build plan run stage by stage through
+  the target's tools.
 """
-from .board import Board, available_boards, load_board
-from .flow import build_bitstream, build_platform
-from .pll import PllParams, SyncClock, pll_params
-from .report import BuildReport, parse_log, parse_report
+from .board import Board, BoardError, available_boards, load_board
+from .build import build_bitstream, build_platform
 from .top import BoardCore, BoardTop, RomPlayer, RomTop
 from .uart import UARTReceiver, UARTTransmitter, uart_divisor
 
 __all__ = [
-    "Board", "available_boards", "load_board",
+    "Board", "BoardError", "available_boards", "load_board",
     "build_bitstream", "build_platform",
-    "PllParams", "SyncClock", "pll_params",
-    "BuildReport", "parse_log", "parse_report",
     "BoardCore", "BoardTop", "RomPlayer", "RomTop",
     "UARTReceiver", "UARTTransmitter", "uart_divisor",
 ]

