@@ -26,7 +26,7 @@ from pathlib import Path
 
 from ..errors import SpecError
 from ..resources import data_dir
-from ..spec import excerpt, is_file, key_text, read_yaml
+from ..spec.typed_yaml import excerpt, is_file, key_text, read_yaml
 from ..target import TARGETS, Target, target
 from .uart import uart_divisor
 
