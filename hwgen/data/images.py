@@ -14,33 +14,13 @@ network's first layer reads each integer as its code of ``2**bits - 1`` bits
 codes' sums up). The
 train/test split is stratified and seeded, so a spec and a seed fix the data exactly.
 """
-from dataclasses import dataclass
-
 import numpy as np
 
-from ..errors import HwgenError, SpecError
-from ..spec import DataSpec, Spec
+from ..errors import HwgenError
+from ..spec import DataSpec
+from .dataset import Dataset
 
-__all__ = ["Dataset", "load_dataset", "check_data", "quantize"]
-
-
-@dataclass(frozen=True)
-class Dataset:
-    """Frames (``uint8``, one row per frame, stream order) and integer labels.
-
-    ``shape`` is a frame's (channels, height, width); ``input_bits`` the bits per element.
-    """
-    train_x: np.ndarray
-    train_y: np.ndarray
-    test_x: np.ndarray
-    test_y: np.ndarray
-    classes: int
-    shape: tuple[int, int, int] | None = None
-    input_bits: int = 1
-    #: How features became elements, where that is not fixed (``speech_commands``).
-    quantization: dict | None = None
-    #: Names of the classes (``None``: their numbers are their names).
-    class_names: tuple[str, ...] | None = None
+__all__ = ["image_dataset", "quantize"]
 
 
 def _raw(name: str):
@@ -69,27 +49,8 @@ def quantize(pixels: np.ndarray, pixel_max: int, bits: int) -> np.ndarray:
     return ((2 * whole * top + pixel_max) // (2 * pixel_max)).astype(np.uint8)
 
 
-def load_dataset(spec: DataSpec, seed: int) -> Dataset:
-    """The frames of ``spec`` (``spec.uncoded_shape``, ``input_bits``-bit elements: a
-    thermometer code is the first layer's to make), split by ``seed``."""
-    return _load(spec, seed)
-
-
-def check_data(spec: Spec):
-    """Refuse a spec whose data folder :func:`load_dataset` could not read, before anything
-    runs: a :class:`SpecError` naming the spec file and ``data.path`` (the folder's files are
-    read, and may still be refused one by one, when the data loads)."""
-    if spec.data.dataset == "speech_commands" and spec.data.path is not None:
-        from .speech import speech_folder_problem
-        problem = speech_folder_problem(spec.data.path)
-        if problem is not None:
-            raise SpecError(spec.path or "<spec>", "data.path", f"{problem}: {spec.data.path}")
-
-
-def _load(spec: DataSpec, seed: int) -> Dataset:
-    if spec.dataset == "speech_commands":
-        from .speech import speech_dataset
-        return speech_dataset(spec, seed)
+def image_dataset(spec: DataSpec, seed: int) -> Dataset:
+    """The frames of an image dataset (``digits``, ``mnist5k``), split by ``seed``."""
     from sklearn.model_selection import train_test_split
     x, y = _raw(spec.dataset)
     if spec.input_bits == 1:

@@ -4,7 +4,7 @@ dataset's own layout (:mod:`hwgen.data.speech`), into a cache.
 espeak-ng comes from the ``espeakng-loader`` wheel (its shared library and voice data), driven
 through ``ctypes``. A *speaker* is an English accent (8: :data:`ACCENTS`), a voice variant
 (the wheel's ``voices/!v``: about 100), a speaking rate and a pitch, drawn from the seed; its id
-is a hash of those four, so :func:`hwgen.data.speech.which_set` puts all of a speaker's clips in
+is a hash of those four, so :func:`hwgen.data.clips.which_set` puts all of a speaker's clips in
 one split and the test voices are unseen in training. Each speaker says every word once: the
 espeak-ng output (22.05 kHz) is resampled to 16 kHz, its silence trimmed, scaled to a random
 level, placed at a random offset in a one-second clip (time shift), and mixed with a random
@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import HwgenError
-from .speech import CLIP_SAMPLES, KEYWORDS, NOISE_FOLDER, SAMPLE_RATE, which_set, write_wav
+from .clips import CLIP_SAMPLES, KEYWORDS, NOISE_FOLDER, SAMPLE_RATE, read_wav, which_set, write_wav
 
 __all__ = ["ACCENTS", "UNKNOWN_WORDS", "SynthSpec", "Espeak", "synthesize", "cache_root"]
 
@@ -241,7 +241,6 @@ def _noise_job(spec: SynthSpec, work: str):
 
 def _speaker_job(spec: SynthSpec, work: str, job: int, speakers) -> list[str]:
     """Every word of ``speakers`` into ``work``; returns the files written (word/name)."""
-    from .speech import read_wav
     espeak = Espeak()
     rng = np.random.default_rng([spec.seed, 3, job])
     noises = {name: read_wav(Path(work) / NOISE_FOLDER / f"{name}.wav") for name in _NOISES}

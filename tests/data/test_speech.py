@@ -6,8 +6,8 @@ import wave
 import numpy as np
 import pytest
 
-from hwgen.data.speech import (CLASSES, KEYWORDS, load_speech_commands, quantize_features,
-                               read_wav, which_set, write_wav)
+from hwgen.data.clips import CLASSES, KEYWORDS, read_wav, which_set, write_wav
+from hwgen.data.speech import load_speech_commands, quantize_features
 from hwgen.data.synth import SynthSpec, synthesize
 from hwgen.errors import HwgenError
 

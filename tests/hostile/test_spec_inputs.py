@@ -12,7 +12,7 @@ import yaml
 
 from hwgen.board.board import load_board
 from hwgen.cli import main
-from hwgen.data.speech import KEYWORDS, read_wav, write_wav
+from hwgen.data.clips import KEYWORDS, read_wav, write_wav
 from hwgen.errors import SpecError
 from hwgen.resources import data_dir
 from hwgen.spec import (MAX_FEATURES, MAX_LAYER_WEIGHT_BITS, MAX_WEIGHT_BITS, MAX_YAML_NODES,
