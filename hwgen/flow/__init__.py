@@ -20,6 +20,8 @@ The package:
 * :mod:`.cache`: :func:`reuse_or_make`, the one way every step keeps its product: reused when
   intact and made for its key, else made in a staging path and renamed into place (an
   interrupted run leaves no half-written output; files get the user's umask).
+* :mod:`.sources`: the source closure that keys the hardware, verification, bitstream and
+  report (the modules a step's own module can reach, found by parsing the package).
 * :mod:`.checkpoint`, :mod:`.irfile`: how checkpoints and IR files are read as products.
 * :mod:`.plots`: the report's figures.
 

@@ -2,14 +2,16 @@
 frames) through synthesis, place and route to a bitstream (``gateware/``: Verilog, ``top.bit``,
 tool logs, ``build.json``), and the checks on what it built.
 
-Its key is the hardware IR's (which covers the generators' sources), the board, the placer
-and its seed. ``build.json`` holds the bitstream's sha256 beside its own.
+Its key is the hardware IR's, the board, the placer and its seed, and the sources of every
+module this one can reach (:mod:`.sources`): a change to a generator builds the bitstream
+again. ``build.json`` holds the bitstream's sha256 beside its own.
 """
 import dataclasses
 from pathlib import Path
 
 from ..errors import HwgenError, SpecError
 from .cache import Product, Unusable, file_digest, key_digest, read_summary, summary_json
+from .sources import source_digest
 
 __all__ = ["ROM_BITS", "clocked", "board_top", "bitstream_key", "build", "checked_bitstream",
            "check_timing"]
@@ -62,7 +64,7 @@ def bitstream_key(workspace, graph, board) -> str:
     hardware = workspace.spec.hardware
     return key_digest({"hw": graph.meta.get("hardware_key", workspace.hardware_key),
                        "board": dataclasses.asdict(board), "placer": hardware.placer,
-                       "seed": hardware.seed})
+                       "seed": hardware.seed, "sources": source_digest([__name__])})
 
 
 def _read_built(folder: Path) -> tuple[str | None, dict]:

@@ -3,44 +3,17 @@ throughput target (explicit folding wins) and its FIFOs sized by simulation (or 
 ``hardware.fifo_depth`` rule); ``meta["fifo_sizing"]`` says how.
 
 Its key is the IR's, hwgen's version, the hardware options (less the placer and its seed,
-the bitstream's alone), the target in cycles per frame, and the sources of the generators
-(:func:`generator_digest`): a change to a generator makes it again.
+the bitstream's alone), the target in cycles per frame, and the sources of every module this
+one can reach (:mod:`.sources`): a change to a generator makes it again.
 """
 import dataclasses
-import hashlib
-from pathlib import Path
 
 from ..errors import HwgenError
 from .cache import Product, key_digest
 from .irfile import read_ir
+from .sources import source_digest
 
-__all__ = ["GENERATORS", "generator_digest", "hardware_key", "target_cycles", "hardware"]
-
-#: What generates, folds, simulates and builds the hardware: hwgen's modules and folders
-#: (beside the shipped rtl_templates/ and sim/) whose sources key the hardware IR, the
-#: verification and the bitstream, so that an edit to any of them, released or not, makes
-#: them stale.
-GENERATORS = ("hw", "fpga", "cim", "golden", "ir", "estimate.py", "fifo_sizing.py",
-              "harness.py", "cosim.py", "verify.py", "toolchain.py")
-
-
-def generator_digest() -> str:
-    """Digest of the sources named by :data:`GENERATORS` and the shipped ``rtl_templates``
-    and ``sim`` folders."""
-    from ..resources import data_dir
-    package = Path(__file__).resolve().parent.parent
-    files = []
-    for name in GENERATORS:
-        path = package / name
-        files += sorted(path.rglob("*.py")) if path.is_dir() else [path]
-    for name in ("rtl_templates", "sim"):
-        folder = data_dir(name)
-        files += sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix != ".pyc"
-                        and "__pycache__" not in p.parts)
-    digest = hashlib.sha256()
-    for path in files:
-        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()[:16]
+__all__ = ["hardware_key", "target_cycles", "hardware"]
 
 
 def hardware_key(workspace) -> str:
@@ -51,7 +24,7 @@ def hardware_key(workspace) -> str:
     for key in ("placer", "seed"):      # the bitstream's alone (see the build step)
         hardware.pop(key)
     return key_digest({"ir": workspace.ir_key, "hwgen": __version__,
-                       "generators": generator_digest(), "hardware": hardware})
+                       "sources": source_digest([__name__]), "hardware": hardware})
 
 
 def target_cycles(spec, clock_hz: float | None) -> int | None:

@@ -3,8 +3,8 @@ and ``report.json`` (the same figures as data, and the digests of the Markdown a
 
 Rendering only: the figures come from the IR and from what the verify and build steps saved,
 handed over by the caller. The report is a product like the others,
-keyed by what it shows (the IR, the verification, the build, what the run reused) and
-hwgen's version, so a run that changes nothing reuses it.
+keyed by what it shows (the IR, the verification, the build, what the run reused) and the
+sources of every module this one can reach, so a run that changes nothing reuses it.
 """
 import dataclasses
 import hashlib
@@ -13,6 +13,7 @@ from pathlib import Path
 from ..errors import HwgenError
 from .cache import Product, Unusable, file_digest, key_digest, read_summary, summary_json, \
     write_atomic
+from .sources import source_digest
 
 __all__ = ["report_key", "write_report", "read_report", "noise_sweep", "class_names",
            "SWEEP_FACTORS"]
@@ -22,13 +23,12 @@ def report_key(spec, graph, verification: dict | None, build: dict | None,
                reused: list[str]) -> str | None:
     """The key of the report of ``graph`` with these results; None when the graph carries no
     key of its own (an IR made in memory: its report is always made)."""
-    from .. import __version__
     identity = graph.meta.get("hardware_key") or graph.meta.get("key")
     if identity is None:
         return None
     return key_digest({"spec": spec.name, "seed": spec.seed, "graph": identity,
                        "verification": verification, "build": build, "reused": list(reused),
-                       "hwgen": __version__})
+                       "sources": source_digest([__name__])})
 
 
 def _read_report(path: Path) -> tuple[str | None, dict]:

@@ -2,10 +2,12 @@
 (``verify.json``): class and logits bit for bit, at full rate and under stress, and the
 measured cycles per frame.
 
-Its key is the hardware IR's (which covers the generators' sources) and the frames simulated.
+Its key is the hardware IR's, the frames simulated and the sources of every module this one
+can reach (:mod:`.sources`).
 """
 from ..errors import HwgenError
 from .cache import Product, key_digest, read_summary, summary_json
+from .sources import source_digest
 
 __all__ = ["verification_key", "verify"]
 
@@ -13,7 +15,7 @@ __all__ = ["verification_key", "verify"]
 def verification_key(workspace, graph, frames: int | None) -> str:
     """The key of ``graph``'s co-simulation on ``frames`` test frames (None: the spec's)."""
     return key_digest({"hw": graph.meta.get("hardware_key", workspace.hardware_key),
-                       "frames": frames})
+                       "frames": frames, "sources": source_digest([__name__])})
 
 
 def _keyed_summary(path):
