@@ -14,6 +14,8 @@ Everything goes under one output directory (default ``build/<spec name>/``)::
 
 The package:
 
+* :mod:`.steps`: the steps in order (:data:`STEPS`) and :func:`run_steps`, which runs a slice
+  of them (``--from``, ``--to``).
 * :mod:`.workspace`: :class:`Workspace`, one spec's output directory; its methods are the steps.
 * :mod:`.train`, :mod:`.export`, :mod:`.hardware`, :mod:`.verify`, :mod:`.build`,
   :mod:`.report`: one step each: its key and how it makes its product.
@@ -33,6 +35,8 @@ shipped results (``train.prebuilt``) and a pinned ``train.checkpoint`` are read,
 """
 from .cache import read_summary, reuse_or_make
 from .checkpoint import read_checkpoint, save_checkpoint
+from .steps import STEP_NAMES, STEPS, Run, Step, run_steps
 from .workspace import Workspace
 
-__all__ = ["Workspace", "reuse_or_make", "read_summary", "read_checkpoint", "save_checkpoint"]
+__all__ = ["Workspace", "STEPS", "STEP_NAMES", "Step", "Run", "run_steps", "reuse_or_make",
+           "read_summary", "read_checkpoint", "save_checkpoint"]

@@ -21,14 +21,15 @@ def ir_key(spec, train_key: str) -> str:
                                    for layer in spec.model.layers]})
 
 
-def export(workspace, *, force: bool = False):
+def export(workspace, *, force: bool = False, train=None):
     """The IR, exported from the checkpoint unless one made for the spec's settings exists (in
-    the output folder, or shipped in ``train.prebuilt``); trains first when it must."""
+    the output folder, or shipped in ``train.prebuilt``). Only then is the checkpoint needed:
+    ``train()`` gives it (default: the workspace's train step, which trains when it must)."""
     spec = workspace.spec
     key = workspace.ir_key
 
     def make(stage):
-        workspace.train()
+        (train or workspace.train)()
         model, metrics = workspace.load_model()
         from ..data import load_dataset
         from ..golden import run_graph

@@ -1,8 +1,8 @@
 """The report: what a run made and measured, as ``report.md`` (with figures under ``plots/``)
 and ``report.json`` (the same figures as data, and the digests of the Markdown and plots).
 
-Rendering only: the figures come from the IR and from what the verify and build steps saved,
-handed over by the caller. The report is a product like the others,
+Rendering only: the figures come from the IR and from what the verify and build steps saved;
+the step runner (:mod:`.steps`) hands them over. The report is a product like the others,
 keyed by what it shows (the IR, the verification, the build, what the run reused) and the
 sources of every module this one can reach, so a run that changes nothing reuses it.
 """

@@ -3,7 +3,7 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import SpecError
+from ..errors import HwgenError, SpecError
 from ..spec import Spec
 from . import build as build_step
 from . import export as export_step
@@ -11,7 +11,7 @@ from . import hardware as hardware_step
 from . import report as report_step
 from . import train as train_step
 from . import verify as verify_step
-from .cache import Outcome, Product, reuse_or_make
+from .cache import NotFound, Outcome, Product, reuse_or_make
 
 __all__ = ["Workspace"]
 
@@ -20,7 +20,7 @@ __all__ = ["Workspace"]
 class Workspace:
     """One spec's output directory and the steps that fill it: each step's product is reused
     when it is intact and made for the spec's settings (see :func:`.cache.reuse_or_make`),
-    else made."""
+    else made. :func:`hwgen.flow.steps.run_steps` runs them in order."""
     spec: Spec
     root: Path
     #: Takes each message ("reusing IR ...", "training on ...").
@@ -29,6 +29,10 @@ class Workspace:
     reused: list = dataclasses.field(default_factory=list)
     #: The checkpoint the train step settled on (the saved, shipped or pinned one).
     checkpoint_in_use: Path | None = None
+    #: Steps whose products may only be found, never made (those before ``--from``), and the
+    #: option that says so, for the message when one is missing.
+    found_only: frozenset = frozenset()
+    found_only_reason: str = ""
 
     @classmethod
     def create(cls, spec: Spec, out=None, *, seed: int | None = None, say=print) -> "Workspace":
@@ -53,7 +57,15 @@ class Workspace:
     def keep(self, step: str, product: Product, key: str | None, make, *,
              force: bool = False) -> Outcome:
         """``product`` of ``step``, reused or made by :func:`.cache.reuse_or_make` with this
-        workspace's messages and reuse list."""
+        workspace's messages and reuse list. A step in :attr:`found_only` must find it:
+        HwgenError (one line saying which step to run first) when it is missing, damaged or
+        made from other settings."""
+        if step in self.found_only:
+            try:
+                return reuse_or_make(product, key, None, say=self.say, reused=self.reused)
+            except NotFound as error:
+                raise HwgenError(f"{self.found_only_reason}: {error}; run the steps up to "
+                                 f"{step} first (--to {step})") from None
         return reuse_or_make(product, key, make, say=self.say, reused=self.reused, force=force)
 
     # --- keys ----------------------------------------------------------------------------
@@ -108,9 +120,9 @@ class Workspace:
         """The trained BNN and its metrics (:func:`.train.load_model`)."""
         return train_step.load_model(self)
 
-    def export(self, *, force: bool = False):
+    def export(self, *, force: bool = False, train=None):
         """The export step (:func:`.export.export`): the IR."""
-        return export_step.export(self, force=force)
+        return export_step.export(self, force=force, train=train)
 
     def hardware(self, graph, *, clock_hz: float | None = None, force: bool = False):
         """The hardware step (:func:`.hardware.hardware`): the IR as built."""
