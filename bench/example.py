@@ -25,7 +25,7 @@ from pathlib import Path
 
 from hwgen.board.board import load_board
 from hwgen.errors import HwgenError
-from hwgen.flow import Workspace
+from hwgen.flow import Workspace, run_steps
 from hwgen.spec import load_spec
 
 REPO = Path(__file__).resolve().parent.parent
@@ -48,10 +48,9 @@ def main(argv=None) -> int:
         out = args.out or REPO / "build" / "bench" / spec.name
         workspace = Workspace.create(spec, out, say=say)
         board = workspace.clocked(board)
-        graph = workspace.export()
-        graph = workspace.hardware(graph, clock_hz=board.clock_mhz * 1e6)
-        verification = workspace.verify(graph)
-        build = workspace.build(graph, board)
+        run = run_steps(workspace, stop="build", board=board, clock_hz=board.clock_mhz * 1e6)
+        graph, verification, build = (run.results[name] for name in ("hardware", "verify",
+                                                                      "build"))
     except HwgenError as error:
         print(f"bench: error: {error}", file=sys.stderr)
         return 1

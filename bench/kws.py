@@ -29,7 +29,7 @@ from pathlib import Path
 
 from hwgen.board.board import load_board
 from hwgen.errors import HwgenError
-from hwgen.flow import Workspace
+from hwgen.flow import Workspace, run_steps
 from hwgen.spec import load_spec
 
 REPO = Path(__file__).resolve().parent.parent
@@ -69,10 +69,10 @@ def main(argv=None) -> int:
                 spec, hardware=dataclasses.replace(spec.hardware, clock_mhz=args.clock))
         workspace = Workspace.create(spec, args.out, say=say)
         board = workspace.clocked(load_board(args.board))
-        graph = workspace.hardware(workspace.export(), clock_hz=board.clock_mhz * 1e6)
-        verification = workspace.verify(graph, frames=args.frames)
-        build = workspace.build(graph, board)
-        report = workspace.write_report(graph, verification=verification, build=build)
+        run = run_steps(workspace, board=board, clock_hz=board.clock_mhz * 1e6,
+                        frames=args.frames)
+        graph, verification, build, report = (run.results[name] for name in (
+            "hardware", "verify", "build", "report"))
     except HwgenError as error:
         print(f"bench: error: {error}", file=sys.stderr)
         return 1

@@ -24,7 +24,7 @@ from pathlib import Path
 from hwgen.board.board import load_board
 from hwgen.board.build import build_platform
 from hwgen.cosim import emit_verilog
-from hwgen.flow import Workspace
+from hwgen.flow import Workspace, run_steps
 from hwgen.hw.network import Network
 from hwgen.spec import load_spec
 from hwgen.toolchain import amaranth_tool_env
@@ -66,7 +66,8 @@ def main(argv=None) -> int:
         spec = load_spec(path)
         workspace = Workspace.create(spec, Path(args.out) / spec.name, say=_say)
         board = workspace.clocked(load_board(spec.board))
-        graph = workspace.hardware(workspace.export(), clock_hz=board.clock_mhz * 1e6)
+        graph = run_steps(workspace, stop="hardware",
+                          clock_hz=board.clock_mhz * 1e6).results["hardware"]
         texts = {
             "verilog": board_verilog(workspace.board_top(graph, board), board),
             "sim_verilog": emit_verilog(Network(graph, fifo_depth=spec.hardware.fifo_depth,

@@ -1,8 +1,10 @@
 """``hwgen train | export | sim | build | run | program | report SPEC``.
 
-Each command runs the steps it needs that are missing and reuses the rest (see
-:mod:`hwgen.flow`). Bad input ends with one line on stderr and exit status 2; a failed check
-(RTL differs from golden, timing missed, a tool failed) with exit status 1.
+``train``, ``export``, ``sim`` and ``build`` run the flow's steps (:data:`hwgen.flow.STEPS`, in
+their order) up to their own, making what is missing and reusing the rest; ``sim`` and
+``build`` take ``--from STEP`` / ``--to STEP`` to run a slice of them. Bad input ends with one
+line on stderr and exit status 2; a failed check (RTL differs from golden, timing missed, a
+tool failed, a product ``--from`` needs is not saved) with exit status 1.
 """
 import argparse
 import json
@@ -17,6 +19,31 @@ __all__ = ["main"]
 
 def _say(message: str):
     print(f"[hwgen] {message}", file=sys.stderr, flush=True)
+
+
+#: Steps ``hwgen sim`` does not run.
+_SIM_SKIPS = frozenset({"build"})
+
+#: The step whose product each command prints (when the run reaches it).
+_SHOWN = {"train": "train", "export": "export", "sim": "verify", "build": "report"}
+
+
+def _step_range(sub, *, skip=frozenset()):
+    """``--from`` and ``--to`` on ``sub``, over the steps it runs (all but ``skip``), listed
+    in its help."""
+    from .flow.steps import STEPS
+    steps = [step for step in STEPS if step.name not in skip]
+    names = [step.name for step in steps]
+    sub.add_argument("--from", dest="start", metavar="STEP", choices=names, default=names[0],
+                     help=f"first step to run, one of {', '.join(names)} (default: "
+                          f"%(default)s); the steps before it do not run, and the products "
+                          f"the later ones need of them must be saved")
+    sub.add_argument("--to", dest="stop", metavar="STEP", choices=names, default=names[-1],
+                     help="last step to run (default: %(default)s)")
+    sub.formatter_class = argparse.RawDescriptionHelpFormatter
+    width = max(len(name) for name in names)
+    sub.epilog = "steps, in order:\n" + "\n".join(f"  {step.name:<{width}}  {step.summary}"
+                                                   for step in steps)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -46,12 +73,14 @@ def _parser() -> argparse.ArgumentParser:
                           "mismatch.fst, a window of cycles around the first wrong word, else "
                           "OUT/sim/trace.fst, the first two frames; builds a traced simulator "
                           "and never reuses the last verification (default: no waveform)")
+    _step_range(sim, skip=_SIM_SKIPS)
     build = command("build", "train, export, fold, size FIFOs, verify and build a bitstream, "
                              "reusing what exists")
     build.add_argument("--board", default=None,
                        help="board name under boards/ or a board YAML file (default: the spec's)")
     build.add_argument("--no-verify", action="store_true",
                        help="skip the RTL co-simulation (default: verify before building)")
+    _step_range(build)
     run = command("run", "stream the test set to the board over a serial port; report accuracy, "
                          "agreement with the golden model and throughput")
     run.add_argument("--port", required=True,
@@ -121,35 +150,37 @@ def _run(args) -> int:
         return 0
     if args.command == "run":
         return _run_board(args, workspace, board)
-    board = workspace.clocked(board)
-
-    if args.command == "train":
-        metrics = workspace.train(force=args.force)
-        print(json.dumps(metrics, indent=2))
-        return 0
     if args.command == "report":
         print(workspace.read_report(), end="")
         return 0
+    return _run_steps(args, spec, workspace, board)
 
-    graph = workspace.export()
-    if args.command == "export":
-        print(workspace.ir_file)
-        return 0
-    if board is None and spec.hardware.target_fps is not None:
+
+def _run_steps(args, spec, workspace, board) -> int:
+    """``hwgen train | export | sim | build``: the steps the command runs, its product
+    printed; for ``build``, the timing checked."""
+    from .flow import STEP_NAMES, STEPS, run_steps
+    command = args.command
+    start = getattr(args, "start", STEP_NAMES[0])
+    stop = getattr(args, "stop", command if command in ("train", "export") else STEP_NAMES[-1])
+    skip = set(_SIM_SKIPS) if command == "sim" else set()
+    if getattr(args, "no_verify", False):
+        skip.add("verify")
+    board = workspace.clocked(board)
+    if board is None and spec.hardware.target_fps is not None and command == "sim":
         board = workspace.clocked(_load_board(None, spec))   # its clock: FPS target -> cycles
-    graph = workspace.hardware(graph, clock_hz=None if board is None else board.clock_mhz * 1e6)
-    if args.command == "sim":
-        verification = workspace.verify(graph, frames=args.frames, trace=args.trace)
-        workspace.write_report(graph, verification=verification)
-        print(json.dumps({k: v for k, v in verification.items() if k != "key"}, indent=2))
-        return 0
-
-    verification = None if args.no_verify else workspace.verify(graph)
-    build = workspace.build(graph, board)
-    workspace.write_report(graph, verification=verification, build=build)
-    print((workspace.root / "report.md").read_text(), end="")
-    workspace.check_timing(build)
-    _say(f"bitstream: {workspace.gateware_dir / ('top' + board.target.bitstream_suffix)}")
+    run = run_steps(workspace, start=start, stop=stop, skip=skip,
+                    force={"train"} if getattr(args, "force", False) else (), board=board,
+                    clock_hz=None if board is None else board.clock_mhz * 1e6,
+                    frames=getattr(args, "frames", None), trace=getattr(args, "trace", False))
+    ran = [step for step in STEPS if run.results.get(step.name) is not None]
+    shown = next((step for step in ran if step.name == _SHOWN[command]), ran[-1])
+    text = shown.show(workspace, run.results[shown.name])
+    print(text, end="" if text.endswith("\n") else "\n")
+    build = run.results.get("build")
+    if build is not None:
+        workspace.check_timing(build)
+        _say(f"bitstream: {workspace.gateware_dir / ('top' + board.target.bitstream_suffix)}")
     return 0
 
 

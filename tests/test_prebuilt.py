@@ -88,3 +88,24 @@ def test_prebuilt_and_checkpoint_together_is_an_error(tmp_path, capsys):
     assert main(["export", str(spec_file), "--out", str(tmp_path / "out")]) == 2
     assert "train.prebuilt: cannot be given together with checkpoint" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_a_run_with_a_shipped_ir_needs_no_checkpoint(tmp_path, shipped, monkeypatch, capsys):
+    """The checkpoint is needed only to export: ``hwgen sim`` on a shipped IR alone neither
+    trains nor looks for one."""
+    (tmp_path / "ship").mkdir()
+    shutil.copy(shipped / "model.ir.npz", tmp_path / "ship" / "model.ir.npz")
+    spec_file = _spec_file(tmp_path, prebuilt="ship")
+    spec = yaml.safe_load(spec_file.read_text())
+    spec["hardware"] = {"size_fifos": False}
+    spec_file.write_text(yaml.safe_dump(spec))
+
+    def no_data(*args, **kwargs):
+        raise AssertionError("the data was loaded")
+    monkeypatch.setattr("hwgen.data.load_dataset", no_data)
+    out = tmp_path / "out"
+    assert main(["sim", "--to", "hardware", str(spec_file), "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert f"reusing shipped IR {tmp_path / 'ship' / 'model.ir.npz'}" in err
+    assert "checkpoint" not in err
+    assert sorted(path.name for path in out.iterdir()) == ["hardware.ir.npz"]

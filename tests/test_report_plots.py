@@ -5,7 +5,8 @@ import json
 import numpy as np
 
 from hwgen.cim import MacroSpec
-from hwgen.flow import Workspace, noise_sweep
+from hwgen.flow import Workspace
+from hwgen.flow.report import noise_sweep
 from hwgen.golden import run_graph
 from hwgen.ir import Graph
 from hwgen.spec import load_spec

@@ -324,7 +324,7 @@ def test_program_needs_a_bitstream(tmp_path, capsys):
 def _built(out, bits: bytes = b"bits"):
     """A gateware folder as hwgen build leaves it: top.bit and build.json with its digest."""
     import hashlib
-    from hwgen.flow import _summary_json
+    from hwgen.flow.cache import summary_json as _summary_json
     gateware = out / "gateware"
     gateware.mkdir(parents=True)
     (gateware / "top.bit").write_bytes(bits)

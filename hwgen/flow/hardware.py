@@ -1,0 +1,84 @@
+"""The hardware step: the IR as built (``hardware.ir.npz``), auto-folded when the spec sets a
+throughput target (explicit folding wins) and its FIFOs sized by simulation (or by the fixed
+``hardware.fifo_depth`` rule); ``meta["fifo_sizing"]`` says how.
+
+Its key is the IR's, hwgen's version, the hardware options (less the placer and its seed,
+the bitstream's alone), the target in cycles per frame, and the sources of every module this
+one can reach (:mod:`.sources`): a change to a generator makes it again.
+"""
+import dataclasses
+
+from ..errors import HwgenError
+from .cache import Product, key_digest
+from .irfile import read_ir
+from .sources import source_digest
+
+__all__ = ["hardware_key", "target_cycles", "hardware"]
+
+
+def hardware_key(workspace) -> str:
+    """The key of the hardware the spec asks for, before the throughput target: the IR's key,
+    hwgen's version and sources, and the hardware options that shape the RTL."""
+    from .. import __version__
+    hardware = dataclasses.asdict(workspace.spec.hardware)
+    for key in ("placer", "seed"):      # the bitstream's alone (see the build step)
+        hardware.pop(key)
+    return key_digest({"ir": workspace.ir_key, "hwgen": __version__,
+                       "sources": source_digest([__name__]), "hardware": hardware})
+
+
+def target_cycles(spec, clock_hz: float | None) -> int | None:
+    """The cycles per frame the spec's throughput target asks for, if it sets one
+    (``hardware.target_fps`` needs the design clock, ``clock_hz``)."""
+    hardware = spec.hardware
+    if hardware.target_cycles is not None:
+        return hardware.target_cycles
+    if hardware.target_fps is not None:
+        from ..passes.fold import target_from_fps
+        if clock_hz is None:
+            raise HwgenError("hardware.target_fps needs the board's clock")
+        return target_from_fps(hardware.target_fps, clock_hz)
+    return None
+
+
+def hardware(workspace, graph, *, clock_hz: float | None = None, force: bool = False):
+    """The IR as built from ``graph``: auto-folded when the spec sets a target, FIFOs sized.
+
+    ``graph`` is the exported IR, or a function that gives it (called only when the hardware
+    IR must be made). ``clock_hz`` turns ``hardware.target_fps`` into cycles per frame (the
+    board's clock).
+    """
+    spec = workspace.spec
+    target = target_cycles(spec, clock_hz)
+    key = key_digest({"hw": workspace.hardware_key, "target_cycles": target})
+
+    def make(stage):
+        built = graph() if callable(graph) else graph
+        if target is not None:
+            from ..passes.fold import auto_fold
+            built = auto_fold(built, target_cycles=target,
+                              fixed=tuple(built.meta.get("fixed_folding", ())))
+            workspace.say(f"auto-folded for {target} cycles/frame: expected "
+                          f"{built.expected_cycles()} cycles/frame")
+        if spec.hardware.size_fifos:
+            from ..passes.fifo_sizing import size_fifos
+            sizing = size_fifos(built, build_root=workspace.root / "sim", seed=spec.seed,
+                                progress=workspace.say)
+            built = sizing.graph
+            summary = {"depths": list(sizing.depths), "peaks": list(sizing.peaks),
+                       "seconds": sizing.seconds, "frames": sizing.frames,
+                       "sim_cycles": sizing.sim_cycles,
+                       "reference_cycles_per_frame": sizing.reference_cycles}
+        else:
+            from ..hw.network import default_fifo_depths
+            built = built.with_fifo_depths(default_fifo_depths(built, spec.hardware.fifo_depth))
+            summary = {"depths": list(built.fifo_depths), "seconds": 0.0, "rule": "fifo_depth"}
+        built = dataclasses.replace(built, meta={**built.meta, "hardware_key": key,
+                                                 "fifo_sizing": summary})
+        from ..ir import save_ir
+        save_ir(built, stage())
+        return built
+
+    product = Product("hardware IR", workspace.hardware_ir_file, read_ir("hardware_key"),
+                      detail=lambda saved: f" (FIFO depths {list(saved.fifo_depths)})")
+    return workspace.keep("hardware", product, key, make, force=force).value

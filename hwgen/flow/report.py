@@ -1,0 +1,231 @@
+"""The report: what a run made and measured, as ``report.md`` (with figures under ``plots/``)
+and ``report.json`` (the same figures as data, and the digests of the Markdown and plots).
+
+Rendering only: the figures come from the IR and from what the verify and build steps saved;
+the step runner (:mod:`.steps`) hands them over. The report is a product like the others,
+keyed by what it shows (the IR, the verification, the build, what the run reused) and the
+sources of every module this one can reach, so a run that changes nothing reuses it.
+"""
+import dataclasses
+import hashlib
+from pathlib import Path
+
+from ..errors import HwgenError
+from .cache import Product, Unusable, file_digest, key_digest, read_summary, summary_json, \
+    write_atomic
+from .sources import source_digest
+
+__all__ = ["report_key", "write_report", "read_report", "noise_sweep", "class_names",
+           "SWEEP_FACTORS"]
+
+
+def report_key(spec, graph, verification: dict | None, build: dict | None,
+               reused: list[str]) -> str | None:
+    """The key of the report of ``graph`` with these results; None when the graph carries no
+    key of its own (an IR made in memory: its report is always made)."""
+    identity = graph.meta.get("hardware_key") or graph.meta.get("key")
+    if identity is None:
+        return None
+    return key_digest({"spec": spec.name, "seed": spec.seed, "graph": identity,
+                       "verification": verification, "build": build, "reused": list(reused),
+                       "sources": source_digest([__name__])})
+
+
+def _read_report(path: Path) -> tuple[str | None, dict]:
+    """``report.json`` at ``path`` and its key, once it, the Markdown and the plots it names
+    are checked against their digests."""
+    try:
+        saved = read_summary(path)
+    except HwgenError as error:
+        raise Unusable.damaged(error, path) from None
+    root = path.parent
+    files = {"report.md": saved.get("markdown_sha256"), **(saved.get("plots_sha256") or {})}
+    for name, expected in files.items():
+        found = root / name
+        digest = file_digest(found) if found.is_file() else None
+        if digest != expected:
+            raise Unusable(found, "damaged (missing)" if digest is None else
+                           "damaged (its content does not match report.json's digest)")
+    return saved.get("key"), saved
+
+
+def write_report(workspace, graph, *, verification: dict | None = None,
+                 build: dict | None = None) -> dict:
+    """The report of ``graph`` with the verification and build summaries given (None: not
+    part of this run), made unless one made from the same is saved; the report as data."""
+    key = report_key(workspace.spec, graph, verification, build, workspace.reused)
+    root = workspace.root
+
+    def make(stage):
+        report, predicted = _report(workspace.spec, graph, verification, build,
+                                    workspace.reused)
+        report["plots"] = _plots(root, graph, report, predicted)
+        markdown = _markdown(report).encode()
+        write_atomic(root / "report.md", markdown)
+        saved = {**report, "key": key, "markdown_sha256": hashlib.sha256(markdown).hexdigest(),
+                 "plots_sha256": {name: file_digest(root / name) for name in report["plots"]}}
+        stage().write_bytes(summary_json(saved))
+        return saved
+
+    product = Product("report", root / "report.json", _read_report)
+    return workspace.keep("report", product, key, make).value
+
+
+def read_report(root: Path) -> str:
+    """The Markdown report of the last run in ``root``, checked against the digest
+    report.json keeps of it; HwgenError (one line) when there is none or it is damaged."""
+    path = root / "report.md"
+    if not path.exists():
+        raise HwgenError(f"no report in {root}: run hwgen build first")
+    try:
+        expected = read_summary(root / "report.json").get("markdown_sha256")
+    except HwgenError as error:
+        raise HwgenError(f"{path} cannot be checked: {error}; run hwgen sim or build to "
+                         f"make it again") from None
+    text = path.read_bytes()
+    if hashlib.sha256(text).hexdigest() != expected:
+        raise HwgenError(f"{path} damaged (its content does not match report.json's digest): "
+                         f"run hwgen sim or build to make it again")
+    return text.decode()
+
+
+def _report(spec, graph, verification, build, reused) -> tuple[dict, list[int]]:
+    """The report's figures as data (without its plots), and the golden model's classes of
+    the test frames."""
+    from ..estimate import estimate_layer
+    from ..golden import run_graph
+    depths = list(graph.fifo_depths) + [None] if graph.fifo_depths is not None \
+        else [None] * len(graph.layers)
+    layers = [{**layer._meta(), "cycles_per_frame": layer.expected_cycles(), "fifo_depth": depth,
+               "estimate": dataclasses.asdict(estimate_layer(layer))}
+              for layer, depth in zip(graph.layers, depths)]
+    sizing = graph.meta.get("fifo_sizing")
+    golden = run_graph(graph)
+    report = {"spec": spec.name, "seed": spec.seed,
+              "float_accuracy": graph.meta.get("float_accuracy"),
+              "bnn_accuracy": graph.meta.get("bnn_accuracy"),
+              "golden_accuracy": golden.accuracy(graph.test_labels),
+              "test_frames": len(graph.test_labels),
+              "expected_cycles_per_frame": graph.expected_cycles(),
+              "fifo_sizing_s": sizing.get("seconds") if sizing else None,
+              "layers": layers, "verification": verification, "build": build,
+              "reused": list(reused)}
+    if build and build.get("fmax_mhz"):
+        report["inferences_per_s_at_fmax"] = build["fmax_mhz"] * 1e6 / graph.expected_cycles()
+    if any(layer.macro is not None for layer in graph.mvtus()):
+        report["noise_sweep"] = noise_sweep(graph)
+    return report, golden.labels
+
+
+def _plots(root: Path, graph, report: dict, predicted) -> list[str]:
+    """The report's figures under ``plots/``; their names relative to the output folder."""
+    from . import plots
+    folder = root / "plots"
+    folder.mkdir(parents=True, exist_ok=True)
+    verification = report.get("verification") or {}
+    made = [plots.plot_cycles(report["layers"], folder / "cycles.png",
+                              measured=verification.get("measured_cycles")),
+            plots.plot_resources(report["layers"], folder / "resources.png",
+                                 total=report.get("build")),
+            plots.plot_confusion(graph.test_labels, predicted, folder / "confusion.png",
+                                 classes=class_names(graph),
+                                 title="golden model (what the RTL computes, seeded noise on), test set")]
+    sweep = report.get("noise_sweep")
+    if sweep:
+        made.append(plots.plot_noise_sweep(sweep["sigmas"], sweep["accuracies"],
+                                           folder / "noise.png",
+                                           trained_sigma=sweep["built_sigma"]))
+    return [str(path.relative_to(root)) for path in made]
+
+
+def class_names(graph) -> list[str]:
+    """Names of the graph's classes: the dataset's, where the IR records them, else numbers."""
+    names = graph.meta.get("class_names")
+    if names and len(names) == graph.classes:
+        return list(names)
+    return [str(index) for index in range(graph.classes)]
+
+
+#: Noise levels of the report's sweep, as multiples of the sigma a network was built for.
+SWEEP_FACTORS = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0)
+
+
+def noise_sweep(graph, factors=SWEEP_FACTORS) -> dict:
+    """Golden-model test accuracy of a cim network with every macro's sigma scaled by each
+    factor (the same seeded noise generator as the RTL; factor 1 is the network as built)."""
+    from ..golden import run_graph
+    layers = [layer for layer in graph.layers if getattr(layer, "macro", None) is not None]
+    built = max(layer.macro.sigma for layer in layers)
+    accuracies = []
+    for factor in factors:
+        scaled = dataclasses.replace(graph, layers=tuple(
+            dataclasses.replace(layer, macro=dataclasses.replace(
+                layer.macro, sigma=layer.macro.sigma * factor))
+            if getattr(layer, "macro", None) is not None else layer for layer in graph.layers))
+        accuracies.append(run_graph(scaled).accuracy(graph.test_labels))
+    return {"sigmas": [built * factor for factor in factors], "accuracies": accuracies,
+            "built_sigma": built, "factors": list(factors)}
+
+
+def _shape(layer: dict) -> str:
+    """A layer's shape in a report table."""
+    if layer["op"] == "mvtu":
+        pixels = f" x {layer['pixels']} px" if layer.get("pixels", 1) > 1 else ""
+        return f"{layer['mw']} -> {layer['mh']}{pixels}"
+    image = f"{layer['channels']}x{layer['height']}x{layer['width']}"
+    kernel = "x".join(str(k) for k in layer["kernel"])
+    return f"{image}, {kernel} kernel"
+
+
+def _markdown(report: dict) -> str:
+    lines = [f"# hwgen report: {report['spec']}", ""]
+    for key in ("float_accuracy", "bnn_accuracy"):
+        if report.get(key) is not None:
+            lines.append(f"- {key.replace('_', ' ')}: {report[key]:.4f}")
+    if report.get("golden_accuracy") is not None:
+        lines.append(f"- golden model (the IR, as the RTL computes it) accuracy: "
+                     f"{report['golden_accuracy']:.4f} on {report['test_frames']} test frames")
+    lines.append(f"- expected cycles/frame: {report['expected_cycles_per_frame']}")
+    if report.get("fifo_sizing_s") is not None:
+        lines.append(f"- FIFO sizing: {report['fifo_sizing_s']:.1f} s")
+    verification = report.get("verification")
+    if verification:
+        lines += [f"- RTL vs golden: {verification['mismatches']} mismatches on "
+                  f"{verification['frames']} frames; RTL accuracy {verification['rtl_accuracy']:.4f}",
+                  f"- measured cycles/frame: {verification['measured_cycles']:.2f} "
+                  f"(ratio {verification['cycles_ratio']:.3f})"]
+    build = report.get("build")
+    if build:
+        lines += [f"- resources: {build.get('luts')} LUT4, {build.get('ffs')} FF, "
+                  f"{build.get('brams')} BRAM, {build.get('dsps')} DSP",
+                  f"- Fmax {build.get('fmax_mhz', 0):.1f} MHz (requested {build.get('clock_mhz')} MHz)"]
+    if report.get("inferences_per_s_at_fmax"):
+        lines.append(f"- inferences/s at Fmax: {report['inferences_per_s_at_fmax']:.0f}")
+    sweep = report.get("noise_sweep")
+    if sweep:
+        points = ", ".join(f"{sigma:g}: {accuracy:.4f}"
+                           for sigma, accuracy in zip(sweep["sigmas"], sweep["accuracies"]))
+        lines.append(f"- golden accuracy by macro noise sigma (built for "
+                     f"{sweep['built_sigma']:g}): {points}")
+    lines += ["", "| layer | op | shape | PE | SIMD | cycles/frame | FIFO after | "
+                  "LUT4 | FF | BRAM | DSP |",
+              "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for layer in report["layers"]:
+        macro = layer.get("macro")
+        op = layer["op"] if macro is None else (
+            f"{layer['op']} on cim ({macro['wordlines']} WL, {macro['adc_bits']}-bit ADC, "
+            f"{macro['noise']} noise sigma {macro['sigma']})")
+        estimate = layer.get("estimate") or {}
+        lines.append(f"| {layer['name']} | {op} | {_shape(layer)} | {layer.get('pe', '')} | "
+                     f"{layer.get('simd', '')} | {layer['cycles_per_frame']} | "
+                     f"{layer.get('fifo_depth') or ''} | {estimate.get('luts', '')} | "
+                     f"{estimate.get('ffs', '')} | {estimate.get('brams', '')} | "
+                     f"{estimate.get('dsps', '')} |")
+    lines.append("")
+    lines.append("Per-layer resources are hwgen.estimate's figures (the placed totals are above).")
+    if report.get("plots"):
+        lines += ["", "## Plots", ""] + [f"![{Path(name).stem}]({name})" for name in report["plots"]]
+    reused = report.get("reused")
+    lines += ["", "## Reused", ""]
+    lines += [f"- {item}" for item in reused] if reused else ["- nothing: every step ran"]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,113 @@
+"""The train step: the float reference and the BNN, trained as the spec says (``checkpoint.pt``).
+
+Its key is the training settings alone (data, model less its folding, training, seed, the cim
+macro trained through), not hwgen's sources: shipped results (``train.prebuilt``) stay usable
+across hwgen's versions; what the IR holds is versioned by ``IR_VERSION`` (see :mod:`.export`).
+A spec that pins ``train.checkpoint`` names the spec's input, not a product: it is read, never
+made or written.
+"""
+import dataclasses
+
+from ..errors import HwgenError, SpecError
+from .cache import Product, Unusable, key_digest
+from .checkpoint import read_checkpoint, save_checkpoint
+
+__all__ = ["train_key", "train", "load_model"]
+
+
+def train_key(spec) -> str:
+    """The key of what training makes from ``spec``."""
+    if spec.checkpoint_path is not None:
+        return key_digest({"checkpoint": str(spec.checkpoint_path)})
+    model = dataclasses.asdict(spec.model)
+    for layer in model["layers"]:        # folding does not change what is trained
+        for key in ("pe", "simd", "ram_style"):
+            layer.pop(key, None)
+    train = dataclasses.asdict(spec.train)
+    train.pop("prebuilt")                # where a result may be found, not what it is
+    key = {"data": dataclasses.asdict(spec.data), "seed": spec.seed,
+           "train": train, "model": model}
+    if spec.cim is not None:             # the macro is trained through
+        key["cim"] = dataclasses.asdict(spec.cim)
+    return key_digest(key)
+
+
+def _keyed_checkpoint(path):
+    saved = read_checkpoint(path)
+    return saved["key"], saved
+
+
+def _pinned(workspace, *, force: bool) -> dict:
+    """The spec's pinned ``train.checkpoint``, read (SpecError naming the key when it is
+    missing or damaged, or when ``force`` asks to train over it)."""
+    spec = workspace.spec
+    pinned = spec.checkpoint_path
+    if force:
+        raise SpecError(spec.path, "train.checkpoint",
+                        f"pins {pinned}, used instead of training; hwgen never writes "
+                        f"it, so train --force has nothing to do: remove "
+                        f"train.checkpoint to train into the output folder")
+    if not pinned.exists():
+        raise SpecError(spec.path, "train.checkpoint", f"no such file {pinned}")
+    try:
+        saved = read_checkpoint(pinned, digest_required=False)
+    except HwgenError as error:
+        raise SpecError(spec.path, "train.checkpoint",
+                        str(Unusable.damaged(error, pinned))) from None
+    workspace.say(f"reusing checkpoint {pinned}")
+    workspace.reused.append(f"checkpoint {pinned}")
+    return saved
+
+
+def train(workspace, *, force: bool = False) -> dict:
+    """Train (float reference and BNN) unless a checkpoint made for the spec's settings exists
+    (in the output folder, or shipped in ``train.prebuilt``); returns its metrics.
+
+    A spec that pins ``train.checkpoint`` uses that file and never trains: ``force`` is
+    refused (SpecError) rather than retraining into, or overwriting, the user's file.
+    """
+    spec = workspace.spec
+    if spec.checkpoint_path is not None:
+        saved = _pinned(workspace, force=force)
+        workspace.checkpoint_in_use = spec.checkpoint_path
+        return saved["metrics"]
+    key = workspace.train_key
+
+    def make(stage):
+        from ..data import load_dataset
+        from ..nn import train_model
+        data = load_dataset(spec.data, spec.seed)
+        workspace.say(f"training on {spec.data.dataset}: {len(data.train_x)} train, "
+                      f"{len(data.test_x)} test frames, seed {spec.seed}")
+        reference = train_model(spec, data, binary=False)
+        result = train_model(spec, data)
+        metrics = {"float_accuracy": reference.test_accuracy,
+                   "bnn_accuracy": result.test_accuracy,
+                   "bnn_train_accuracy": result.train_accuracy}
+        workspace.say(f"test accuracy: float {metrics['float_accuracy']:.4f}, "
+                      f"binarized {metrics['bnn_accuracy']:.4f}")
+        return save_checkpoint(stage(), key, metrics, result.model.state_dict())
+
+    shipped = spec.prebuilt_path / "checkpoint.pt" if spec.prebuilt_path is not None else None
+    product = Product("checkpoint", workspace.root / "checkpoint.pt", _keyed_checkpoint,
+                      shipped=shipped)
+    outcome = workspace.keep("train", product, key, make, force=force)
+    workspace.checkpoint_in_use = outcome.path
+    return outcome.value["metrics"]
+
+
+def load_model(workspace):
+    """The trained BNN (in eval mode) and its metrics, from the checkpoint :func:`train`
+    settled on (default: :attr:`Workspace.checkpoint_file`)."""
+    from ..nn import BNN
+    spec = workspace.spec
+    path = workspace.checkpoint_in_use or workspace.checkpoint_file
+    saved = read_checkpoint(path, digest_required=path != spec.checkpoint_path)
+    model = BNN(spec)
+    try:
+        model.load_state_dict(saved["state_dict"])
+    except RuntimeError as error:
+        raise HwgenError(f"{path}: does not fit the spec's model "
+                         f"({str(error).splitlines()[0]})") from None
+    model.eval()
+    return model, saved["metrics"]

@@ -1,0 +1,254 @@
+"""The steps in one place (hwgen.flow.steps.STEPS) and the slices of them a run takes:
+``--to`` stops after a step, ``--from`` starts at one, and the products the steps before it
+must give are found saved or the run stops in one line saying which step to run first."""
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from hwgen.cli import main
+from hwgen.flow import STEP_NAMES, STEPS, run_steps
+
+REPO = Path(__file__).resolve().parents[2]
+MLP = REPO / "examples" / "digits_mlp.yaml"
+
+
+def test_the_steps_in_order_and_in_the_help():
+    assert STEP_NAMES == ("train", "export", "hardware", "verify", "build", "report")
+    for command, names in (("build", STEP_NAMES),
+                           ("sim", tuple(name for name in STEP_NAMES if name != "build"))):
+        result = subprocess.run([sys.executable, "-m", "hwgen", command, "--help"],
+                                capture_output=True, text=True, check=True)
+        listed = result.stdout.split("steps, in order:\n")[1].splitlines()
+        assert [line.split()[0] for line in listed] == list(names)
+        summaries = {step.name: step.summary for step in STEPS}
+        assert all(line.split(None, 1)[1] == summaries[line.split()[0]] for line in listed)
+
+
+class Recorder:
+    """A workspace whose steps record their calls and give their names as products; export
+    and hardware ask for their inputs where they make their products."""
+    def __init__(self, make_export=True, make_hardware=True):
+        self.calls, self.make_export, self.make_hardware = [], make_export, make_hardware
+        self.found_only, self.found_only_reason = frozenset(), ""
+
+    def _call(self, name, *inputs):
+        self.calls.append((name, name in self.found_only, *inputs))
+        return name
+
+    def train(self, *, force):
+        return self._call("train")
+
+    def export(self, *, force, train):
+        return self._call("export", train() if self.make_export else None)
+
+    def hardware(self, graph, *, clock_hz, force):
+        return self._call("hardware", graph() if self.make_hardware else None)
+
+    def verify(self, graph, *, frames, trace, force):
+        return self._call("verify", graph)
+
+    def build(self, graph, board, *, force):
+        return self._call("build", graph)
+
+    def write_report(self, graph, *, verification, build):
+        return self._call("report", graph, verification, build)
+
+
+def test_run_steps_follows_the_list():
+    workspace = Recorder()
+    run = run_steps(workspace, board="board")
+    assert [call[0] for call in workspace.calls] == list(STEP_NAMES)
+    assert run.results == {name: name for name in STEP_NAMES}
+    assert workspace.calls[-1] == ("report", False, "hardware", "verify", "build")
+    assert workspace.found_only == frozenset()           # restored after the run
+
+
+def test_the_checkpoint_is_needed_only_to_export():
+    workspace = Recorder(make_export=False)               # the IR is saved (or shipped)
+    run_steps(workspace, stop="export")
+    assert workspace.calls == [("export", False, None)]
+    workspace = Recorder()
+    run_steps(workspace, stop="hardware")
+    assert workspace.calls == [("train", False), ("export", False, "train"),
+                               ("hardware", False, "export")]
+    workspace = Recorder(make_export=False)
+    run_steps(workspace, stop="train")                    # the last step runs
+    assert workspace.calls == [("train", False)]
+
+
+def test_a_slice_finds_only_what_it_needs_before_from():
+    workspace = Recorder(make_hardware=False)             # the hardware IR is reused
+    run_steps(workspace, start="hardware", stop="verify")
+    assert workspace.calls == [("hardware", False, None), ("verify", False, "hardware")]
+    workspace = Recorder()                                # made: it asks for the IR
+    run_steps(workspace, start="hardware", stop="hardware")
+    assert workspace.calls == [("train", True), ("export", True, "train"),
+                               ("hardware", False, "export")]
+    workspace = Recorder(make_export=False)
+    run = run_steps(workspace, start="report", skip={"build"})
+    assert workspace.calls == [("export", True, None), ("hardware", True, "export"),
+                               ("verify", True, "hardware"),
+                               ("report", False, "hardware", "verify", None)]
+    assert run.results["build"] is None
+
+
+# --- through the CLI, on the 1-epoch MLP (co-simulation and bitstream faked) ---------------
+
+class FakeVerification:
+    mismatches = label_mismatches = logit_mismatches = 0
+    stress_passed = True
+    frames, measured_cycles, expected_cycles = 20, 64.0, 64
+
+    def to_dict(self):
+        return {"frames": self.frames, "mismatches": 0, "rtl_accuracy": 0.5,
+                "measured_cycles": self.measured_cycles, "cycles_ratio": 1.0,
+                "stress_passed": True}
+
+
+@pytest.fixture
+def fakes(monkeypatch):
+    """The co-simulation and the bitstream build, faked; their runs counted."""
+    import hwgen.board.build as fpga_flow
+    runs = []
+
+    class Report:
+        def to_dict(self):
+            return {"fmax_mhz": 100.0, "clock_mhz": 25.0, "met_timing": True, "luts": 1,
+                    "ffs": 1, "brams": 0, "dsps": 0}
+
+    def build_bitstream(top, board, out_dir, *, name, placer, seed, progress):
+        runs.append("build")
+        (Path(out_dir) / f"{name}.bit").write_bytes(b"bitstream")
+        return Report()
+
+    def verify_network(graph, **options):
+        runs.append("verify")
+        return FakeVerification()
+    monkeypatch.setattr(fpga_flow, "build_bitstream", build_bitstream)
+    monkeypatch.setattr("hwgen.verify.verify_network", verify_network)
+    return runs
+
+
+def _spec_file(folder: Path, **train) -> Path:
+    spec = yaml.safe_load(MLP.read_text())
+    spec["train"].update(epochs=1, **train)
+    spec["hardware"] = {"size_fifos": False}
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "mlp.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    return path
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    """An output folder after ``hwgen build --to export``, and what that printed."""
+    tmp_path = tmp_path_factory.mktemp("exported")
+    out = tmp_path / "out"
+    result = subprocess.run([sys.executable, "-m", "hwgen", "build", "--to", "export",
+                             str(_spec_file(tmp_path)), "--out", str(out)],
+                            capture_output=True, text=True, cwd=REPO)
+    assert result.returncode == 0, result.stderr
+    return out, result.stdout
+
+
+def _copy(exported, tmp_path) -> tuple[Path, Path]:
+    out = tmp_path / "out"
+    shutil.copytree(exported[0], out)
+    return _spec_file(tmp_path), out
+
+
+def _error_line(capsys) -> str:
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    return err.strip().splitlines()[-1]
+
+
+def test_to_export_stops_after_export(exported):
+    out, printed = exported
+    assert printed == f"{out / 'model.ir.npz'}\n"
+    assert sorted(path.name for path in out.iterdir()) == ["checkpoint.pt", "model.ir.npz"]
+
+
+def test_from_a_step_whose_inputs_are_missing_says_what_to_run(tmp_path, capsys):
+    spec_file, out = _spec_file(tmp_path), tmp_path / "out"
+    assert main(["build", "--from", "hardware", str(spec_file), "--out", str(out)]) == 1
+    assert _error_line(capsys) == (
+        f"hwgen: error: --from hardware: IR {out / 'model.ir.npz'} is missing; run the steps "
+        f"up to export first (--to export)")
+    assert not out.exists()
+    assert main(["sim", "--from", "report", str(spec_file), "--out", str(out)]) == 1
+    assert _error_line(capsys) == (
+        f"hwgen: error: --from report: hardware IR {out / 'hardware.ir.npz'} is missing; run "
+        f"the steps up to hardware first (--to hardware)")
+
+
+def test_slices_run_one_after_another(exported, tmp_path, capsys, fakes):
+    spec_file, out = _copy(exported, tmp_path)
+    arguments = [str(spec_file), "--out", str(out)]
+    assert main(["sim", "--from", "hardware", "--to", "hardware", *arguments]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == f"{out / 'hardware.ir.npz'}\n"
+    assert f"reusing IR {out / 'model.ir.npz'}" in captured.err
+    assert "training" not in captured.err and "exported" not in captured.err
+    assert not (out / "verify.json").exists()
+
+    assert main(["build", "--from", "verify", "--to", "verify", *arguments]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["mismatches"] == 0 and fakes == ["verify"]
+    assert f"reusing hardware IR {out / 'hardware.ir.npz'}" in captured.err
+    assert "reusing IR" not in captured.err          # not needed: the hardware IR was saved
+
+    assert main(["build", "--from", "build", *arguments]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.startswith("# hwgen report: digits_mlp") and fakes == ["verify", "build"]
+    assert f"reusing verification {out / 'verify.json'}" in captured.err
+    assert "bitstream: " in captured.err.splitlines()[-1]
+
+    for _ in range(2):
+        assert main(["build", "--from", "report", *arguments]) == 0
+    captured = capsys.readouterr()
+    assert captured.err.count(f"reusing report {out / 'report.json'}") == 1
+    assert fakes == ["verify", "build"]
+    assert main(["report", *arguments]) == 0
+    assert capsys.readouterr().out == (out / "report.md").read_text()
+
+
+def test_from_finds_only_products_made_for_the_spec(exported, tmp_path, capsys, fakes):
+    spec_file, out = _copy(exported, tmp_path)
+    arguments = ["--out", str(out)]
+    assert main(["sim", "--to", "hardware", str(spec_file), *arguments]) == 0
+    other = _spec_file(tmp_path / "other", lr=0.02)        # another checkpoint, IR, hardware
+    assert main(["sim", "--from", "verify", str(other), *arguments]) == 1
+    assert _error_line(capsys) == (
+        f"hwgen: error: --from verify: hardware IR {out / 'hardware.ir.npz'} was made from "
+        f"other settings; run the steps up to hardware first (--to hardware)")
+    assert main(["sim", "--from", "hardware", str(other), *arguments]) == 1
+    assert _error_line(capsys) == (
+        f"hwgen: error: --from hardware: IR {out / 'model.ir.npz'} was made from other "
+        f"settings; run the steps up to export first (--to export)")
+    (out / "hardware.ir.npz").write_bytes(b"cut")
+    assert main(["sim", "--from", "verify", str(spec_file), *arguments]) == 1
+    line = _error_line(capsys)
+    assert line.startswith(f"hwgen: error: --from verify: hardware IR "
+                           f"{out / 'hardware.ir.npz'} damaged (")
+    assert line.endswith("; run the steps up to hardware first (--to hardware)")
+    assert fakes == []
+
+
+def test_a_slice_that_runs_nothing_is_bad_input(tmp_path, capsys):
+    spec_file = _spec_file(tmp_path)
+    arguments = [str(spec_file), "--out", str(tmp_path / "out")]
+    assert main(["build", "--from", "verify", "--to", "hardware", *arguments]) == 2
+    assert _error_line(capsys) == "hwgen: error: --from: verify comes after --to hardware " \
+        "(allowed: train, export, hardware, verify, build, report)"
+    assert main(["build", "--no-verify", "--from", "verify", *arguments]) == 2
+    assert _error_line(capsys).startswith("hwgen: error: --from: verify is not run here")
+    with pytest.raises(SystemExit):
+        main(["sim", "--from", "build", *arguments])
+    assert "invalid choice: 'build'" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
