@@ -8,8 +8,8 @@ from ...lib.skid import skid_output
 __all__ = ["LabelSelect", "result_layout", "compare_stages"]
 
 #: Compare levels of the argmax tree between two registers: a compare of two logits and the
-#: multiplexers it drives take some 5 ns on an ECP5 -6 (carry chain and routing; two in
-#: series measured 83 MHz), so one fits the 8 ns of 125 MHz.
+#: multiplexers it drives (a carry chain and routing) fill most of a cycle of the KWS goal's
+#: clock, so one per stage (``bench/timing.py`` measures it).
 COMPARES_PER_STAGE = 1
 
 
@@ -118,8 +118,8 @@ class LabelSelect(wiring.Component):
         # larger. The frame's logits gather in a shift register, oldest in the low bits. The
         # result is offered the cycle after the last transfer, from these registers: the
         # compare drives only the running best, not the output and skid registers too (with
-        # them, and fc5's output register as its input, it was the KWS top's critical path:
-        # 112 MHz). A next frame's first transfer in that cycle overwrites them as they are read.
+        # them, and fc5's output register as its input, it was the KWS top's critical path).
+        # A next frame's first transfer in that cycle overwrites them as they are read.
         best_value = Signal(signed(self.logit_bits))
         best_index = Signal(label_shape)
         chunk_bits = pe * self.logit_bits

@@ -54,7 +54,7 @@ __all__ = ["ARX_STAGES", "VectorKeys", "CimMacro", "macro_latency", "macro_ports
            "render_macro"]
 
 #: Rounds of :func:`hwgen.cim.noise.arx32` per register stage: one (a 16-bit adder and two
-#: xors); two in series reach some 120 MHz on an ECP5 -6, one well past the 125 MHz goal.
+#: xors); two in series miss the KWS goal's clock (``bench/cim_timing.py`` measures it).
 ROUNDS_PER_STAGE = 1
 
 
@@ -191,7 +191,7 @@ class CimMacro(wiring.Component):
         m = Module()
         # Each block's groups at a power-of-two stride, so that the address is (block, group)
         # side by side: no multiplier or adder in front of the block RAM (block * sf + group
-        # took a DSP and a carry chain: 98 MHz).
+        # took a DSP and a carry chain, the slowest path of the macro).
         group_bits = max(0, (layer.sf - 1).bit_length())
         words = weight_words(layer)
         padded = []
@@ -220,8 +220,8 @@ class CimMacro(wiring.Component):
                 word = ((nbase + i) << 16) | (self.group << 2) | (j << 1) | p
                 with m.If(self.en):
                     m.d.sync += keys[i, j, p].eq(vector_keys.h0 ^ word)
-        # Stage B: the cells registered (a block RAM's clock-to-output delay, 5.6 ns on ECP5,
-        # would otherwise precede the popcounts), the inputs and keys delayed beside them.
+        # Stage B: the cells registered (a block RAM's long clock-to-output delay would
+        # otherwise precede the popcounts), the inputs and keys delayed beside them.
         cells_data = Signal(pe * wb * wl, reset_less=True)
         with m.If(self.en):
             m.d.sync += cells_data.eq(cell_read.data)
@@ -312,8 +312,8 @@ def _reads(m: Module, macro: MacroSpec, *, reads, en, rows, vector, keys) -> lis
     scales = Array(Const(scale, macro.scale_bits) for scale in macro.scales)
     scale = [delay(m, en, scales[active[p]], hash_stages, f"scale{p}") for p in range(ab)]
     # Stage H + 1: ZTABLE, read on en: one copy per two reads, a ROM in one block RAM with its
-    # two ports (LUTs would cost some 300 per read); stage H + 2 registers the sample (a block
-    # RAM's output is slow: some 6 ns on ECP5 without its output register).
+    # two ports (far cheaper than LUTs per read); stage H + 2 registers the sample (a block
+    # RAM's output is slow without its output register).
     tables = []
     for pair in range(0, len(reads), 2):
         tables.append(memory.Memory(shape=signed(15), depth=1 << TABLE_BITS, init=ztable(),

@@ -102,8 +102,8 @@ def thermometer_tables(layer: MVTULayer) -> list[list[int]]:
 
 
 #: Adder levels of the per-cycle sums' trees between two registers (:func:`pipelined_sum`):
-#: an adder level (a carry chain and its routing) costs some 2-3 ns on an ECP5 -6, so two fit
-#: the 8 ns of 125 MHz.
+#: an adder level is a carry chain and its routing; two fit a cycle of the KWS goal's clock
+#: (``bench/timing.py`` measures the blocks' Fmax).
 SUM_LEVELS_PER_STAGE = 2
 
 
@@ -153,9 +153,10 @@ def memory_attrs(ram_style: str) -> dict:
 
 
 #: Registers a read from block RAM passes before the register that feeds logic: a DP16KD's
-#: data leaves it some 6 ns after the clock edge (nextpnr times every DP16KD so), too late to
-#: cross the chip in a 125 MHz cycle; the static placer (``hardware.placer``) tends to keep the
-#: first beside the block, as the seed allows. (Two: the KWS top too congested to route.)
+#: data leaves it late in the cycle (nextpnr times every DP16KD without its output register),
+#: too late to cross the chip in a cycle of the KWS goal's clock; the static placer
+#: (``hardware.placer``) tends to keep the first beside the block, as the seed allows. (Two
+#: made the KWS top too congested to route.)
 BLOCK_READ_REGISTERS = 1
 
 
@@ -374,7 +375,7 @@ class MVTU(wiring.Component):
                                     en=advance, levels=SUM_LEVELS_PER_STAGE, name=f"sum{j}")
                       for j in range(pe)]
         elif macro is None:
-            # The block RAM's output is slow (some 6 ns on ECP5): register the weight word and
+            # The block RAM's output is slow: register the weight word and
             # the input vector before any logic (from block RAM after the extra registers),
             # then the leaves and the adder tree's levels.
             weight_word = Signal(pe * simd, reset_less=True)
