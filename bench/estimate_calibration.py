@@ -196,10 +196,11 @@ def configurations(kinds) -> list[tuple[str, str, object, object]]:
     if "mvtu" in kinds:
         for config in MVTU_CONFIGS:
             layer = _mvtu_layer(*config)
-            result.append(("mvtu", layer.name, lambda layer=layer: MVTU(layer), layer))
+            result.append(("mvtu", layer.name, lambda layer=layer: MVTU(layer, target=ECP5), layer))
     if "cim" in kinds:
         for layer in [_cim_layer(*config) for config in CIM_CONFIGS] + _kws_cim_layers():
-            result.append(("cim", layer.name, lambda layer=layer: MVTU(layer), layer))
+            result.append(("cim", layer.name, lambda layer=layer: MVTU(layer, target=ECP5),
+                           layer))
     if "swg" in kinds:
         for c, h, w, k, s, p, simd, bits in SWG_CONFIGS:
             layer = SWGLayer(f"swg_{c}x{h}x{w}_k{k}s{s}p{p}_simd{simd}_b{bits}", c, h, w, k, s, p,

@@ -26,8 +26,14 @@ coefficients (:mod:`hwgen.target.ecp5.cost`).
 import math
 from dataclasses import dataclass
 
+from .cim.noise import TABLE_BITS
+
 from .ops import MaxPoolLayer, MVTULayer, SWGLayer, op_for
-from .target import MemoryMap
+from .ops.dwc.layer import dwc_capacity
+from .ops.mvtu.datapath import (BINARY_CHUNK, BLOCK_READ_REGISTERS, HASH_STAGES, sum_latency,
+                                sum_register_bits, table_shape, weights_in_block_ram)
+from .ops.swg.layer import ring_rows
+from .target import DEFAULT_TARGET, MemoryMap
 from .target.ecp5.cost import COEFFICIENTS
 from .target.ecp5.memory import BRAM_LUTS, DSP_LUTS
 from .target.ecp5.memory import MERGED_ROM_WORDS as _MERGED_ROM_WORDS
@@ -108,8 +114,7 @@ def _tables(layer: MVTULayer) -> int:
 
 
 def _table_bits(layer: MVTULayer) -> int:
-    """Bits of a thermometer table's entry (:func:`hwgen.ops.mvtu.hw.table_shape`)."""
-    from .ops.mvtu.hw import table_shape
+    """Bits of a thermometer table's entry (:func:`hwgen.ops.mvtu.datapath.table_shape`)."""
     return table_shape(layer).width
 
 
@@ -154,7 +159,6 @@ def _simd_sum(layer: MVTULayer, weights: MemoryMap) -> tuple[float, float, float
         adder, width = _tree_adder_luts(simd, 1)
         return (0 if constant or merged else simd), adder, 0, width
     if layer.in_encoding == "binary":       # per chunk a table of w and x (binary_leaves)
-        from .ops.mvtu.hw import BINARY_CHUNK
         chunks = [min(BINARY_CHUNK, simd - k) for k in range(0, simd, BINARY_CHUNK)]
         # Each result bit's function of 2 * size inputs: 2**(2 * size - 4) LUT4s. With constant
         # weights Yosys prunes only some of them (as it did for the popcounts these tables
@@ -210,10 +214,9 @@ def _mvtu_common_ffs(layer: MVTULayer, thresholds, replay) -> int:
     weight address, stage 1's control and input, its control delayed to the accumulator
     (:func:`~hwgen.ops.mvtu.hw.sum_latency`), the accumulators' valid bits, the accumulators, the
     output and skid registers, the threshold word and the replay buffer."""
-    from .ops.mvtu.hw import sum_latency
     nf_bits, sf_bits = _bits(layer.nf), _bits(layer.sf)
     pe = layer.pe
-    control = 4 + nf_bits + sf_bits + sum_latency(layer) * (3 + nf_bits) + 3
+    control = 4 + nf_bits + sf_bits + sum_latency(layer, DEFAULT_TARGET) * (3 + nf_bits) + 3
     data = layer.in_width + pe * _accumulator_bits(layer) + 2 * pe * layer.out_bits
     ffs = nf_bits + sf_bits + _bits(layer.nf * layer.sf) + control + data
     if thresholds is not None:  # the threshold word, registered beside the accumulators
@@ -229,12 +232,11 @@ def mvtu_resources(layer: MVTULayer) -> Resources:
     """Resources of an :class:`~hwgen.ops.mvtu.hw.MVTU` (of a cim one: :func:`cim_resources`)."""
     if layer.macro is not None:
         return cim_resources(layer)
-    from .ops.mvtu.hw import BLOCK_READ_REGISTERS, sum_register_bits, weights_in_block_ram
     weights, thresholds, replay = _weight_memories(layer)
     pe = layer.pe
     data = 0
     # Block RAM reads pass BLOCK_READ_REGISTERS more registers (hwgen.ops.mvtu.hw).
-    extra = BLOCK_READ_REGISTERS if weights_in_block_ram(layer) else 0
+    extra = BLOCK_READ_REGISTERS if weights_in_block_ram(layer, DEFAULT_TARGET) else 0
     if layer.in_encoding == "thermometer":  # the input vector and fold, the tables' reads, tree
         data += layer.in_width + _bits(layer.nf * layer.sf) + pe * sum_register_bits(layer)
         data += extra * _tables(layer) * weights.width
@@ -293,16 +295,13 @@ def cim_terms(layer: MVTULayer) -> dict[str, float]:
     compared = macro.adc_input_bits if macro.noisy else _bitline_bits(macro)
     terms["cim_adc"] = reads * len(macro.thresholds) * compared
     if macro.noisy:
-        from .ops.mvtu.cim import ARX_STAGES
-        terms["cim_hash"] = reads * len(ARX_STAGES)
+        terms["cim_hash"] = reads * HASH_STAGES
     return terms
 
 
 def cim_resources(layer: MVTULayer) -> Resources:
     """Resources of a cim MVTU: the MVTU around the macro and the behavioural macro
     (:class:`hwgen.ops.mvtu.cim.CimMacro`), register by register."""
-    from .ops.mvtu.cim import ARX_STAGES
-    from .cim.noise import TABLE_BITS
     macro, reads = layer.macro, _cim_reads(layer)
     wl, ab, pe, wb = macro.wordlines, macro.act_bits, layer.pe, macro.weight_bits
     _, thresholds, replay = _weight_memories(layer)
@@ -316,7 +315,7 @@ def cim_resources(layer: MVTULayer) -> Resources:
         ffs += ab * (_popcount_parts(wl) + wl.bit_length())
     brams = cells.brams
     if macro.noisy:
-        stages = len(ARX_STAGES)
+        stages = HASH_STAGES
         ffs += 32 * (stages + 2)            # the vector keys' pipeline, count and h0
         ffs += reads * (2 * 32              # each read's key, delayed beside the cells
                         + 32 * (stages - 1) + TABLE_BITS    # the hash (its top bits kept)
@@ -348,7 +347,6 @@ def cim_multipliers(layer: MVTULayer) -> int:
 # --- sliding window ---------------------------------------------------------------------------
 
 def _line_buffer(layer: SWGLayer) -> MemoryMap:
-    from .ops.swg.hw import ring_rows
     return map_memory(ring_rows(layer) * layer.width * layer.cf, layer.simd * layer.elem_bits,
                       rom=False)
 
@@ -373,7 +371,6 @@ def swg_terms(layer: SWGLayer) -> dict[str, float]:
 def _swg_register_bits(layer: SWGLayer) -> int:
     """Flip-flops of :class:`~hwgen.ops.swg.hw.SlidingWindow`'s reader and writer: counters, the
     window element's row, column and address, the writer's row limits, the frames ahead."""
-    from .ops.swg.hw import ring_rows
     (kh, kw), (ph, pw) = layer.kernel, layer.padding
     height, rows = layer.height, ring_rows(layer)
     address = _line_buffer(layer).depth.bit_length()
@@ -458,7 +455,6 @@ def dwc_terms(in_width: int, out_width: int) -> dict[str, float]:
     fill levels the buffer can have when it arrives (0 .. capacity - in, steps of
     ``gcd(in, out)``); when splitting, Yosys folds the level's decode into every buffered bit's
     shift multiplexer; the extra room of widths that do not divide each other."""
-    from .ops.dwc.hw import dwc_capacity
     step = math.gcd(in_width, out_width)
     capacity = dwc_capacity(in_width, out_width)
     positions = (capacity - in_width) // step + 1
@@ -474,7 +470,6 @@ def dwc_resources(in_width: int, out_width: int) -> Resources:
             raise ValueError(f"{name} must be a positive integer, not {value!r}")
     if in_width == out_width:
         return Resources()
-    from .ops.dwc.hw import dwc_capacity
     capacity = dwc_capacity(in_width, out_width)
     levels = capacity // math.gcd(in_width, out_width)      # the level counts steps of gcd
     return Resources(_luts("dwc", dwc_terms(in_width, out_width)),

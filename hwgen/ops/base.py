@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from typing import ClassVar, NamedTuple
 
 from ..errors import HwgenError
+from ..target import Target
 
 __all__ = ["ENCODINGS", "Activation", "Transfer", "Op", "UnknownOpError", "check_positive",
            "pair", "bits_for", "signed_bits", "divisors",
@@ -125,8 +126,10 @@ class Op:
         integer-exact (torch); a layer that computes dot products appends them to ``dots``."""
         raise NotImplementedError
 
-    def block(self, layer):
-        """The Amaranth component that streams ``layer``."""
+    def block(self, layer, target: Target):
+        """The Amaranth component that streams ``layer``, built for ``target`` (an op whose
+        block does not depend on the FPGA family ignores it; the MVTU puts its memories where
+        the target says)."""
         raise NotImplementedError
 
     # --- folding ------------------------------------------------------------------------

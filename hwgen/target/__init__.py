@@ -21,12 +21,17 @@ from .ecp5 import ECP5
 from .report import BuildReport
 
 __all__ = ["Target", "MemoryMap", "Stage", "BuildReport", "RAM_STYLES", "MEMORY_KINDS",
-           "TARGETS", "PLACERS", "target"]
+           "TARGETS", "DEFAULT_TARGET", "PLACERS", "target"]
 
 #: Every known family by name.
 TARGETS: MappingProxyType[str, Target] = MappingProxyType({
     "ecp5": ECP5(),
 })
+
+#: The target of code that knows no board (the cost model's readers, the auto-folder,
+#: verification and FIFO sizing run without one): ECP5, the family of every shipped board.
+#: Where a board is known, its ``target`` is passed instead.
+DEFAULT_TARGET: Target = TARGETS["ecp5"]
 
 #: The placers of every known family, each once, in the order of :data:`TARGETS`: what a
 #: spec's ``hardware.placer`` may name (the board's target checks its own at the build).

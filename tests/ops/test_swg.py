@@ -5,7 +5,8 @@ from hwgen.cosim import run_stream_test
 from hwgen.ops.swg.golden import swg
 from hwgen.harness import run_harness
 from hwgen.lib.packing import pack_words
-from hwgen.ops.swg.hw import SlidingWindow, ring_rows
+from hwgen.ops.swg.hw import SlidingWindow
+from hwgen.ops.swg.layer import ring_rows
 from hwgen.ops import SWGLayer
 from tests.streams import simulate_stream
 

@@ -4,9 +4,10 @@ where a producer's transfers are not its consumer's.
 ``layer.py`` holds its parameters (:class:`DWCLayer`), ``hw.py`` the Amaranth block
 (:class:`WidthConverter`).
 """
+from ...target import Target
 from ..base import Activation, Op, Transfer
-from .hw import WidthConverter, dwc_capacity
-from .layer import DWCLayer
+from .hw import WidthConverter
+from .layer import DWCLayer, dwc_capacity
 
 __all__ = ["DWCOp", "DWCLayer", "WidthConverter", "dwc_capacity"]
 
@@ -29,5 +30,5 @@ class DWCOp(Op):
     def golden(self, layer: DWCLayer, x, dots: list | None = None):
         return x
 
-    def block(self, layer: DWCLayer) -> WidthConverter:
+    def block(self, layer: DWCLayer, target: Target) -> WidthConverter:
         return WidthConverter(in_width=layer.in_width, out_width=layer.out_width)

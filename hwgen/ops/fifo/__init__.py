@@ -5,6 +5,7 @@
 """
 from amaranth.hdl import unsigned
 
+from ...target import Target
 from ..base import Activation, Op, Transfer
 from .hw import StreamFIFO
 from .layer import FIFOLayer
@@ -30,6 +31,6 @@ class FIFOOp(Op):
     def golden(self, layer: FIFOLayer, x, dots: list | None = None):
         return x
 
-    def block(self, layer: FIFOLayer) -> StreamFIFO:
+    def block(self, layer: FIFOLayer, target: Target) -> StreamFIFO:
         return StreamFIFO(shape=unsigned(layer.width), depth=layer.depth,
                           monitored=layer.monitored)

@@ -7,6 +7,7 @@ and logits.
 import numpy as np
 import torch
 
+from ...target import Target
 from ..base import Activation, Op, Transfer
 from .hw import LabelSelect, compare_stages, result_layout
 from .layer import LabelSelectLayer
@@ -39,5 +40,5 @@ class LabelSelectOp(Op):
         """The classes (N, 1) of logits ``x`` (N, classes)."""
         return torch.as_tensor(label_select(x))[:, None]
 
-    def block(self, layer: LabelSelectLayer) -> LabelSelect:
+    def block(self, layer: LabelSelectLayer, target: Target) -> LabelSelect:
         return LabelSelect(classes=layer.classes, pe=layer.pe, logit_bits=layer.logit_bits)

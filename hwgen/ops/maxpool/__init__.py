@@ -5,6 +5,7 @@
 """
 import torch
 
+from ...target import Target
 from ..base import Activation, Op, Transfer, divisors
 from .golden import maxpool
 from .hw import MaxPool
@@ -39,7 +40,7 @@ class MaxPoolOp(Op):
     def golden(self, layer: MaxPoolLayer, x, dots: list | None = None) -> torch.Tensor:
         return maxpool(layer, x)
 
-    def block(self, layer: MaxPoolLayer) -> MaxPool:
+    def block(self, layer: MaxPoolLayer, target: Target) -> MaxPool:
         return MaxPool(layer)
 
     def folding(self, layer: MaxPoolLayer) -> dict:

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from ...cim.macro import MacroSpec
+from ...target import Target
 from ..base import MAX_MEMORY_BITS, Activation, Op, Transfer, divisors
 from .golden import mvtu, mvtu_dot
 from .hw import MVTU
@@ -69,8 +70,8 @@ class MVTUOp(Op):
             dots.append(mvtu_dot(layer, vectors).numpy())
         return mvtu(layer, vectors).reshape(n, layer.pixels * layer.mh)
 
-    def block(self, layer: MVTULayer) -> MVTU:
-        return MVTU(layer)
+    def block(self, layer: MVTULayer, target: Target) -> MVTU:
+        return MVTU(layer, target=target)
 
     def folding(self, layer: MVTULayer) -> dict:
         return {"pe": layer.pe, "simd": layer.simd}

@@ -6,6 +6,7 @@ the Amaranth block (:class:`SlidingWindow`).
 """
 import torch
 
+from ...target import Target
 from ..base import Activation, Op, Transfer, divisors
 from .golden import swg
 from .hw import SlidingWindow
@@ -42,7 +43,7 @@ class SWGOp(Op):
         x = torch.as_tensor(x)
         return swg(layer, x).reshape(x.shape[0], -1)
 
-    def block(self, layer: SWGLayer) -> SlidingWindow:
+    def block(self, layer: SWGLayer, target: Target) -> SlidingWindow:
         return SlidingWindow(layer)
 
     def folding(self, layer: SWGLayer) -> dict:
