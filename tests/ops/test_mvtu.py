@@ -217,7 +217,7 @@ def test_cosim_checker_catches_a_corrupted_expectation(sim_build_root):
 def test_the_block_asks_the_target_where_weights_go(encoding, bits, pe, simd, logits):
     """The same layer (``ram_style: block``) built for a target that puts every memory in logic
     reads its weights without the block RAM read registers: its own RTL, a pipeline
-    BLOCK_READ_REGISTERS shorter, the same results."""
+    BLOCK_READ_REGISTERS shorter, the same results; and its estimate has no block RAM."""
     layer, rng = _block_layer(encoding, bits, pe, simd, logits)
     logic = AllLogic()
     assert weights_in_block_ram(layer, ECP5) and not weights_in_block_ram(layer, logic)
@@ -233,6 +233,7 @@ def test_the_block_asks_the_target_where_weights_go(encoding, bits, pe, simd, lo
     inputs, expected = vectors(layer, rng, 30)
     assert simulate_stream(MVTU(layer, target=logic), inputs, len(expected), idle=0.3,
                            backpressure=0.3) == expected
+    assert estimate_layer(layer, logic).brams == 0 < estimate_layer(layer, ECP5).brams
 
 
 def test_block_needs_a_target():
@@ -376,7 +377,7 @@ def test_ram_style_reaches_yosys(tmp_path, encoding):
         folder = tmp_path / style
         folder.mkdir()
         brams[style] = _synthesized_brams(MVTU(styled, target=ECP5), folder)
-        assert brams[style] == estimate_layer(styled).brams
+        assert brams[style] == estimate_layer(styled, ECP5).brams
     assert brams["auto"] == 0 and brams["block"] > 0
 
 

@@ -2,13 +2,14 @@
 and logits.
 
 ``layer.py`` holds its parameters (:class:`LabelSelectLayer`), ``hw.py`` the Amaranth block
-(:class:`LabelSelect`).
+(:class:`LabelSelect`), ``cost.py`` its cost model (none: it is not modelled).
 """
 import numpy as np
 import torch
 
-from ...target import Target
+from ...target import Resources, Target
 from ..base import Activation, Op, Transfer
+from . import cost
 from .hw import LabelSelect, compare_stages, result_layout
 from .layer import LabelSelectLayer
 
@@ -42,3 +43,11 @@ class LabelSelectOp(Op):
 
     def block(self, layer: LabelSelectLayer, target: Target) -> LabelSelect:
         return LabelSelect(classes=layer.classes, pe=layer.pe, logit_bits=layer.logit_bits)
+
+    def terms(self, layer: LabelSelectLayer, target: Target) -> dict[str, float]:
+        """None: the label select is not modelled (:mod:`.cost`)."""
+        return cost.terms(layer, target)
+
+    def resources(self, layer: LabelSelectLayer, target: Target) -> Resources:
+        """Zero: the label select is not modelled (:mod:`.cost`)."""
+        return cost.resources(layer, target)
