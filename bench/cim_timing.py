@@ -28,8 +28,9 @@ from amaranth.lib import io
 from hwgen.board.board import load_board
 from hwgen.board.build import build_bitstream
 from hwgen.cim import MacroSpec
-from hwgen.ops.mvtu.hw import MVTU
 from hwgen.ops import MVTULayer
+from hwgen.ops.mvtu.datapath import macro_latency
+from hwgen.ops.mvtu.hw import MVTU
 from hwgen.target.ecp5.pll import SyncClock
 
 REPO = Path(__file__).resolve().parent.parent
@@ -110,14 +111,13 @@ def main(argv=None):
                           rng.integers(high // 3, 2 * high // 3 + 1, args.mh),
                           np.zeros(args.mh, dtype=bool), **shape)
     board = load_board("ulx3s", variant=args.variant)
-    unit = MVTU(layer)
+    unit = MVTU(layer, target=board.target)
     top = TimingTop(unit, board, args.clock)
     tag = (f"mw{args.mw}_mh{args.mh}_pe{args.pe}_wl{args.wordlines}_adc{args.adc_bits}_"
            f"{args.noise}_w{args.weight_bits}a{args.act_bits}_{args.encoding}_{args.clock:g}")
     out = REPO / "build" / "bench" / "cim_timing" / tag
     report = build_bitstream(top, board, out, name="cim",
                              progress=lambda message: print(message, file=sys.stderr))
-    from hwgen.ops.mvtu.cim import macro_latency
     print(f"fmax_mhz: {report.fmax_mhz:.1f}")
     print(f"clock_mhz: {report.clock_mhz:g}")
     print(f"met_timing: {'yes' if report.met_timing else 'no'}")

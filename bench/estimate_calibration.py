@@ -1,13 +1,16 @@
-"""Resource estimates (``hwgen.estimate``) against ECP5 synthesis, block by block.
+"""Resource estimates (the ops' cost models, ``hwgen.estimate``) against a target's synthesis,
+block by block.
 
-    python bench/estimate_calibration.py [--only mvtu,swg,...] [--jobs 2] [--fit]
+    python bench/estimate_calibration.py [--target ecp5] [--only mvtu,swg,...] [--jobs 2] [--fit]
 
-Each configuration below is elaborated alone (``amaranth.back.verilog``), synthesised with
-``synth_ecp5`` (YoWASP or native Yosys) and packed by ``nextpnr-ecp5 --pack-only``, whose
-utilisation counts ``TRELLIS_COMB`` (LUT4s and carry halves: the ``luts`` of a build report),
-``TRELLIS_FF`` and ``DP16KD`` exactly as a full build does (placement and routing change none
-of them). Results are cached under ``build/calibration/`` by a hash of the Verilog, so a rerun
-only synthesises what changed.
+Each configuration below is built for the target (:meth:`hwgen.ops.Op.block`), elaborated alone
+(``amaranth.back.verilog``), synthesised with the family's Yosys script (``synth_ecp5``; YoWASP
+or native Yosys) and packed by its nextpnr (``nextpnr-ecp5 --pack-only``), whose utilisation
+counts the target's cells (:attr:`hwgen.target.Target.cells`; on ECP5 ``TRELLIS_COMB``, LUT4s
+and carry halves: the ``luts`` of a build report, ``TRELLIS_FF``, ``DP16KD``, ``MULT18X18D``)
+exactly as a full build does (placement and routing change none of them). Results are cached
+under ``build/calibration/<family>/`` by a hash of the Verilog, so a rerun only synthesises what
+changed.
 
 Progress goes to stderr; stdout has one line per configuration (estimated and synthesised LUTs,
 FFs, BRAMs) and then the figures, one ``key: value`` a line:
@@ -19,8 +22,8 @@ FFs, BRAMs) and then the figures, one ``key: value`` a line:
     dsp_exact           the same for MULT18X18D
 
 ``--fit`` also solves, per block kind, the non-negative least-squares problem for the LUT
-coefficients of :mod:`hwgen.estimate` (minimising *relative* error) and prints them: this is how
-the ECP5 target's coefficients (``hwgen/target/ecp5/cost.py``) were obtained.
+coefficients of the target (minimising *relative* error) and prints them: this is how the ECP5
+target's coefficients (``hwgen/target/ecp5/cost.py``) were obtained.
 """
 import argparse
 import dataclasses
@@ -33,24 +36,22 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
-from amaranth.hdl import unsigned
 
-from hwgen import estimate
 from hwgen.cosim import emit_verilog
-from hwgen.ops.dwc.hw import WidthConverter
-from hwgen.ops.fifo.hw import StreamFIFO
-from hwgen.ops.maxpool.hw import MaxPool
-from hwgen.ops.mvtu.hw import MVTU
-from hwgen.ops.swg.hw import SlidingWindow
-from hwgen.ops import MVTULayer, MaxPoolLayer, SWGLayer
-from hwgen.target import target
-from hwgen.target.ecp5.cost import CIM_SHARED
-
-#: The family the configurations are synthesised for.
-ECP5 = target("ecp5")
+from hwgen.estimate import estimate_layer, layer_terms
+from hwgen.ops import DWCLayer, FIFOLayer, MVTULayer, MaxPoolLayer, SWGLayer, op_for
+from hwgen.target import TARGETS, Resources, Target, target as find_target
+from hwgen.toolchain import tool_env_var
 
 REPO = Path(__file__).resolve().parent.parent
 CACHE = REPO / "build" / "calibration"
+
+#: Per family: the Yosys synthesis script (``top.v`` in, ``top.json`` out) and nextpnr's device
+#: arguments for ``--pack-only`` (a device large enough for every configuration; packing counts
+#: do not depend on it). A family without an entry cannot be calibrated until it has one.
+SYNTHESIS = {
+    "ecp5": ("synth_ecp5 -top top -json top.json", ["--85k", "--package", "CABGA756"]),
+}
 
 # (mw, mh, pe, simd, in_encoding, in_bits, logits): folds spanning pe x simd 1 .. 1024, every
 # encoding, weight memories in logic, in block RAM and constant (one word), with and without
@@ -177,59 +178,48 @@ def _cim_layer(mw, mh, pe, wordlines, adc_bits, noise, weight_bits, act_bits,
                      rng.integers(0, 2, mh).astype(bool), **shape)
 
 
-def _kws_cim_layers() -> list[MVTULayer]:
-    """The keyword-spotting example's cim layers, as its build folds them."""
+def _kws_cim_layers(target: Target) -> list[MVTULayer]:
+    """The keyword-spotting example's cim layers, as its build folds them for ``target``."""
     from hwgen.ir import load_ir
     from hwgen.passes.fold import auto_fold
     from hwgen.spec import load_spec
     graph = load_ir(KWS_IR)
     graph = auto_fold(graph, target_cycles=load_spec(KWS_SPEC).hardware.target_cycles,
-                      fixed=graph.meta.get("fixed_folding", ()))
+                      fixed=graph.meta.get("fixed_folding", ()), target=target)
     return [dataclasses.replace(layer, name=f"kws_{layer.name}") for layer in graph.layers
             if isinstance(layer, MVTULayer) and layer.macro is not None]
 
 
-def configurations(kinds) -> list[tuple[str, str, object, object]]:
-    """(kind, name, component factory, what to estimate) of each configuration: an IR layer, or
-    the parameters of a FIFO or width converter."""
+def configurations(kinds, target: Target) -> list[tuple[str, object]]:
+    """(kind, layer) of each configuration on ``target``: an IR layer, or the parameters of a
+    FIFO (a ``width``-bit word as one element) or width converter (1-bit elements)."""
     result = []
     if "mvtu" in kinds:
-        for config in MVTU_CONFIGS:
-            layer = _mvtu_layer(*config)
-            result.append(("mvtu", layer.name, lambda layer=layer: MVTU(layer), layer))
+        result += [("mvtu", _mvtu_layer(*config)) for config in MVTU_CONFIGS]
     if "cim" in kinds:
-        for layer in [_cim_layer(*config) for config in CIM_CONFIGS] + _kws_cim_layers():
-            result.append(("cim", layer.name, lambda layer=layer: MVTU(layer), layer))
+        result += [("cim", layer) for layer in
+                   [_cim_layer(*config) for config in CIM_CONFIGS] + _kws_cim_layers(target)]
     if "swg" in kinds:
         for c, h, w, k, s, p, simd, bits in SWG_CONFIGS:
-            layer = SWGLayer(f"swg_{c}x{h}x{w}_k{k}s{s}p{p}_simd{simd}_b{bits}", c, h, w, k, s, p,
-                             simd, bits)
-            result.append(("swg", layer.name, lambda layer=layer: SlidingWindow(layer), layer))
+            result.append(("swg", SWGLayer(f"swg_{c}x{h}x{w}_k{k}s{s}p{p}_simd{simd}_b{bits}",
+                                           c, h, w, k, s, p, simd, bits)))
     if "maxpool" in kinds:
         for c, h, w, k, pe in MAXPOOL_CONFIGS:
-            layer = MaxPoolLayer(f"maxpool_{c}x{h}x{w}_k{k}_pe{pe}", c, h, w, k, pe)
-            result.append(("maxpool", layer.name, lambda layer=layer: MaxPool(layer), layer))
+            result.append(("maxpool",
+                           MaxPoolLayer(f"maxpool_{c}x{h}x{w}_k{k}_pe{pe}", c, h, w, k, pe)))
     if "fifo" in kinds:
-        for width, depth in FIFO_CONFIGS:
-            result.append(("fifo", f"fifo_w{width}_d{depth}",
-                           lambda width=width, depth=depth: StreamFIFO(shape=unsigned(width),
-                                                                       depth=depth),
-                           (width, depth)))
+        result += [("fifo", FIFOLayer(f"fifo_w{width}_d{depth}", elements=1, bits=width,
+                                      depth=depth)) for width, depth in FIFO_CONFIGS]
     if "dwc" in kinds:
-        for in_width, out_width in DWC_CONFIGS:
-            result.append(("dwc", f"dwc_{in_width}to{out_width}",
-                           lambda a=in_width, b=out_width: WidthConverter(in_width=a, out_width=b),
-                           (in_width, out_width)))
+        result += [("dwc", DWCLayer(f"dwc_{in_width}to{out_width}", in_elements=in_width,
+                                    out_elements=out_width, bits=1))
+                   for in_width, out_width in DWC_CONFIGS]
     return result
 
 
-def estimated(kind: str, subject) -> tuple[estimate.Resources, dict]:
-    """The estimate of a configuration and the terms of its LUT count."""
-    if kind == "fifo":
-        return estimate.fifo_resources(*subject), estimate.fifo_terms(*subject)
-    if kind == "dwc":
-        return estimate.dwc_resources(*subject), estimate.dwc_terms(*subject)
-    return estimate.estimate_layer(subject), estimate.layer_terms(subject)
+def estimated(layer, target: Target) -> tuple[Resources, dict]:
+    """The estimate of a configuration on ``target`` and the terms of its LUT count."""
+    return estimate_layer(layer, target), layer_terms(layer, target)
 
 
 def _run(command, cwd: Path, what: str):
@@ -239,25 +229,33 @@ def _run(command, cwd: Path, what: str):
         raise RuntimeError(f"{what} failed in {cwd}:\n{tail}")
 
 
-def synthesise(name: str, factory, env: dict) -> dict:
-    """``TRELLIS_COMB``, ``TRELLIS_FF``, ``DP16KD`` (and more) of one block, cached."""
+def _nextpnr(target: Target) -> str:
+    """The target's nextpnr tool (``nextpnr-ecp5``): the stage that places and routes."""
+    return next(stage.tool for stage in target.stages if stage.tool.startswith("nextpnr"))
+
+
+def synthesise(layer, target: Target, env: dict) -> dict:
+    """LUTs, FFs, block RAMs and multipliers (the target's :attr:`~hwgen.target.Target.cells`)
+    of ``layer``'s block built for ``target``, synthesised and packed; cached."""
+    script, device = SYNTHESIS[target.family]
     with _emit_lock:
-        verilog = emit_verilog(factory())
+        verilog = emit_verilog(op_for(layer).block(layer, target))
     digest = hashlib.sha256(verilog.encode()).hexdigest()[:16]
-    folder = CACHE / f"{name}-{digest}"
+    folder = CACHE / target.family / f"{layer.name}-{digest}"
     report_file = folder / "report.json"
     if not report_file.is_file():
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "top.v").write_text(verilog)
         # YoWASP tools see the working directory only: relative paths.
         _run([env["YOSYS"], "-q", "-l", "synth.log", "-p",
-              "read_verilog top.v; synth_ecp5 -top top -json top.json; tee -q -o stat.txt stat"],
-             folder, "yosys")
-        _run([env["NEXTPNR_ECP5"], "--85k", "--package", "CABGA756", "--json", "top.json",
-              "--pack-only", "--report", "report.json", "-q"], folder, "nextpnr-ecp5")
+              f"read_verilog top.v; {script}; tee -q -o stat.txt stat"], folder, "yosys")
+        nextpnr = _nextpnr(target)
+        _run([env[tool_env_var(nextpnr)], *device, "--json", "top.json", "--pack-only",
+              "--report", "report.json", "-q"], folder, nextpnr)
     report = json.loads(report_file.read_text())
     used = {cell: int(entry["used"]) for cell, entry in report["utilization"].items()}
-    return {figure: used.get(ECP5.cells[figure], 0) for figure in ("luts", "ffs", "brams", "dsps")}
+    return {figure: used.get(target.cells[figure], 0)
+            for figure in ("luts", "ffs", "brams", "dsps")}
 
 
 def _relative_errors(rows, key):
@@ -265,18 +263,28 @@ def _relative_errors(rows, key):
             for row in rows]
 
 
-# Coefficients held at their physical value rather than fitted: a DPR16X4 is 4 LUTs, and the
-# MVTU terms with too few configurations to tell them apart from the others count 1 LUT each.
+# Per family, coefficients held at their physical value rather than fitted: on ECP5 a DPR16X4
+# is 4 LUTs, and the MVTU terms with too few configurations to tell them apart from the others
+# count 1 LUT each. A family without an entry fits every term.
 PINNED = {
-    "mvtu": {"lutram": 4.0, "gate": 1.0, "logit": 1.0, "lutram_mux": 1.0, "counter": 1.0,
-             "adder_table": 2.2},
-    # the MVTU's parts around the macro are priced as the digital MVTU's
-    "cim": {name: ECP5.coefficients["mvtu"][name] for name in CIM_SHARED},
-    "swg": {"lutram": 4.0},
-    "maxpool": {"lutram": 4.0},
-    "fifo": {"lutram": 4.0},
-    "dwc": {},
+    "ecp5": {
+        "mvtu": {"lutram": 4.0, "gate": 1.0, "logit": 1.0, "lutram_mux": 1.0, "counter": 1.0,
+                 "adder_table": 2.2},
+        "swg": {"lutram": 4.0},
+        "maxpool": {"lutram": 4.0},
+        "fifo": {"lutram": 4.0},
+    },
 }
+
+
+def pinned(target: Target) -> dict[str, dict[str, float]]:
+    """The coefficients held, per block kind, when fitting ``target``'s: :data:`PINNED`, and a
+    cim MVTU's parts around the macro priced as the digital MVTU's (the terms the target's
+    ``cim`` coefficients share with its ``mvtu`` ones)."""
+    result = {kind: dict(values) for kind, values in PINNED.get(target.family, {}).items()}
+    mvtu, cim = target.coefficients["mvtu"], target.coefficients["cim"]
+    result["cim"] = {name: mvtu[name] for name in cim if name in mvtu}
+    return result
 
 
 def _fit_kind(rows, pinned: dict) -> dict[str, float]:
@@ -291,17 +299,18 @@ def _fit_kind(rows, pinned: dict) -> dict[str, float]:
     return {**dict(zip(names, (float(c) for c in coefficients))), **pinned}
 
 
-def fit(rows):
+def fit(rows, target: Target):
     """Per block kind, non-negative LUT coefficients minimising the relative error, and the
     error of each configuration left out of the fit (leave-one-out)."""
+    held = pinned(target)
     for kind in sorted({row["kind"] for row in rows}):
         chosen = [row for row in rows if row["kind"] == kind]
-        coefficients = _fit_kind(chosen, PINNED[kind])
+        coefficients = _fit_kind(chosen, held.get(kind, {}))
         fitted, left_out = [], []
         for index, row in enumerate(chosen):
             for errors, values in ((fitted, coefficients),
                                    (left_out, _fit_kind(chosen[:index] + chosen[index + 1:],
-                                                        PINNED[kind]))):
+                                                        held.get(kind, {})))):
                 estimate_luts = sum(values.get(name, 0.0) * count
                                     for name, count in row["terms"].items())
                 errors.append(abs(estimate_luts / max(1, row["real"]["luts"]) - 1))
@@ -314,6 +323,8 @@ def fit(rows):
 def main(argv=None) -> int:
     kinds_all = ("mvtu", "cim", "swg", "maxpool", "fifo", "dwc")
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--target", default="ecp5", choices=sorted(TARGETS),
+                        help="FPGA family to synthesise for (default: %(default)s)")
     parser.add_argument("--only", default=",".join(kinds_all),
                         help="block kinds, comma-separated (default: %(default)s)")
     parser.add_argument("--jobs", type=int, default=2,
@@ -325,16 +336,20 @@ def main(argv=None) -> int:
     if unknown:
         parser.error(f"unknown block kinds {', '.join(sorted(unknown))} "
                      f"(known: {', '.join(kinds_all)})")
-    env = ECP5.tool_env()
-    configs = configurations(kinds)
+    target = find_target(args.target)
+    if target.family not in SYNTHESIS:
+        parser.error(f"no synthesis settings for {target.family} in SYNTHESIS (families: "
+                     f"{', '.join(SYNTHESIS)})")
+    env = target.tool_env()
+    configs = configurations(kinds, target)
 
     def measure(config):
-        kind, name, component, subject = config
-        real = synthesise(name, component, env)
-        print(f"[calibration] {name}: {real['luts']} LUT, {real['ffs']} FF, {real['brams']} BRAM, "
-              f"{real['dsps']} DSP", file=sys.stderr, flush=True)
-        result, terms = estimated(kind, subject)
-        return {"kind": kind, "name": name, "real": real,
+        kind, layer = config
+        real = synthesise(layer, target, env)
+        print(f"[calibration] {target.family} {layer.name}: {real['luts']} LUT, {real['ffs']} FF, "
+              f"{real['brams']} BRAM, {real['dsps']} DSP", file=sys.stderr, flush=True)
+        result, terms = estimated(layer, target)
+        return {"kind": kind, "name": layer.name, "real": real,
                 "estimate": {"luts": result.luts, "ffs": result.ffs, "brams": result.brams,
                              "dsps": result.dsps},
                 "terms": terms}
@@ -351,7 +366,7 @@ def main(argv=None) -> int:
               f"{est['ffs']:7d} {real['ffs']:7d} {est['brams']:4d}/{real['brams']:<4d} "
               f"{est['dsps']:2d}/{real['dsps']:<2d}")
     if args.fit:
-        fit(rows)
+        fit(rows, target)
     figures = {"lut_mare": float(np.mean(_relative_errors(rows, "luts")))}
     for kind in ("mvtu", "cim"):
         chosen = [row for row in rows if row["kind"] == kind]

@@ -8,6 +8,7 @@ SIMD through the divisors of MW until the target is met, then PE; a sliding wind
 MVTU's SIMD, a max-pool the PE before it). One ``key: value`` line per figure:
 
     <graph>_<target>_luts            estimated LUTs of the auto-folded graph (converters included)
+                                     on ECP5
     <graph>_<target>_brams           estimated DP16KD block RAMs of the same
     <graph>_<target>_greedy_luts     the same two for the greedy folding
     <graph>_<target>_greedy_brams
@@ -23,11 +24,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from hwgen.estimate import (Resources, dwc_resources, estimate_layer, in_width,  # noqa: E402
-                            out_width)
-from hwgen.ir import Graph
-from hwgen.ops import MVTULayer, MaxPoolLayer, SWGLayer
+from hwgen.estimate import estimate_graph  # noqa: E402
+from hwgen.ir import Graph  # noqa: E402
+from hwgen.ops import MVTULayer, MaxPoolLayer, SWGLayer  # noqa: E402
 from hwgen.passes.fold import auto_fold, folding_cost  # noqa: E402
+from hwgen.target import target as find_target  # noqa: E402
 from tests.conftest import digits_cnn_chain, random_layer  # noqa: E402
 
 
@@ -70,31 +71,27 @@ def greedy_fold(graph: Graph, target: int) -> Graph:
     return dataclasses.replace(graph, layers=tuple(layers))
 
 
-def total(graph: Graph) -> Resources:
-    result = sum((estimate_layer(layer) for layer in graph.layers), Resources())
-    for a, b in zip(graph.layers, graph.layers[1:]):
-        result = result + dwc_resources(out_width(a), in_width(b))
-    return result
-
-
 def main() -> int:
+    ecp5 = find_target("ecp5")
     rng = np.random.default_rng(0)
     figures = {}
     for graph, targets in ((digits_cnn_chain(rng), (20_000, 5000, 1000, 600)),
                            (mlp(rng), (100_000, 10_000, 2048))):
-        for target in targets:
-            folded = auto_fold(graph, target_cycles=target)
-            greedy = greedy_fold(graph, target)
-            assert folded.expected_cycles() <= target and greedy.expected_cycles() <= target
-            key = f"{graph.name}_{target}"
-            figures[f"{key}_luts"] = total(folded).luts
-            figures[f"{key}_brams"] = total(folded).brams
-            figures[f"{key}_greedy_luts"] = total(greedy).luts
-            figures[f"{key}_greedy_brams"] = total(greedy).brams
-            figures[f"{key}_saving"] = f"{1 - folding_cost(folded) / folding_cost(greedy):.3f}"
+        for cycles in targets:
+            folded = auto_fold(graph, target_cycles=cycles, target=ecp5)
+            greedy = greedy_fold(graph, cycles)
+            assert folded.expected_cycles() <= cycles and greedy.expected_cycles() <= cycles
+            key = f"{graph.name}_{cycles}"
+            ours, theirs = estimate_graph(folded, ecp5), estimate_graph(greedy, ecp5)
+            figures[f"{key}_luts"] = ours.luts
+            figures[f"{key}_brams"] = ours.brams
+            figures[f"{key}_greedy_luts"] = theirs.luts
+            figures[f"{key}_greedy_brams"] = theirs.brams
+            saving = 1 - folding_cost(folded, target=ecp5) / folding_cost(greedy, target=ecp5)
+            figures[f"{key}_saving"] = f"{saving:.3f}"
     graph = mlp(np.random.default_rng(1))
     started = time.perf_counter()
-    auto_fold(graph, target_cycles=4096)
+    auto_fold(graph, target_cycles=4096, target=ecp5)
     figures["fold_ms"] = f"{(time.perf_counter() - started) * 1e3:.0f}"
     for key, value in figures.items():
         print(f"{key}: {value}")

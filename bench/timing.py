@@ -100,8 +100,9 @@ def main(argv=None):
         graph = graph.with_layers(changes)
     except (KeyError, ValueError) as error:
         parser.error(str(error))
+    board = load_board("ulx3s", variant=args.variant)
     if args.block is None:
-        unit = Network(graph)
+        unit = Network(graph, target=board.target)
     elif args.block == "label_select":
         unit = LabelSelect(classes=graph.classes, pe=graph.layers[-1].pe,
                            logit_bits=graph.layers[-1].out_bits)
@@ -110,8 +111,7 @@ def main(argv=None):
         if args.block not in layers:
             parser.error(f"--block must be label_select or one of {', '.join(layers)}, "
                          f"not {args.block!r}")
-        unit = op_for(layers[args.block]).block(layers[args.block])
-    board = load_board("ulx3s", variant=args.variant)
+        unit = op_for(layers[args.block]).block(layers[args.block], board.target)
     top = TimingTop(unit, board, args.clock)
     folds = "".join(f"_{name}{c['pe']}x{c['simd']}" for name, c in sorted(changes.items()))
     tag = f"{args.block or 'network'}{folds}_{args.variant}_{args.clock:g}_s{args.seed}"

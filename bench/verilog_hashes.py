@@ -71,7 +71,7 @@ def main(argv=None) -> int:
         texts = {
             "verilog": board_verilog(workspace.board_top(graph, board), board),
             "sim_verilog": emit_verilog(Network(graph, fifo_depth=spec.hardware.fifo_depth,
-                                                taps=True)),
+                                                taps=True, target=board.target)),
         }
         for kind, text in texts.items():
             print(f"{kind}_sha256_{spec.name}: {hashlib.sha256(text.encode()).hexdigest()}",

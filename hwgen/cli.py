@@ -146,7 +146,7 @@ def _run(args) -> int:
 
     if args.command == "program":
         from .board.host import program_board
-        program_board(workspace.checked_bitstream(), board, flash=args.flash, say=_say)
+        program_board(workspace.checked_bitstream(board), board, flash=args.flash, say=_say)
         return 0
     if args.command == "run":
         return _run_board(args, workspace, board)

@@ -21,6 +21,7 @@ from .hw.network import Network
 from .ops import op_for
 from .lib.packing import pack_words, unpack_words
 from .ir import Graph
+from .target import DEFAULT_TARGET, Target
 
 __all__ = ["Verification", "Diagnosis", "result_words", "decode_results", "harness_vectors",
            "verify_network", "diagnose", "trace_window", "MISMATCH_TRACE", "FIRST_FRAMES_TRACE"]
@@ -84,8 +85,8 @@ def harness_vectors(network: Network, frames, graph: Graph | None = None):
 
 
 def verify_network(graph: Graph, *, fifo_depth: int, frames: int | None = None, build_root=None,
-                   seed: int = 0, progress=None, trace=None,
-                   network: Network | None = None) -> Verification:
+                   seed: int = 0, progress=None, trace=None, network: Network | None = None,
+                   target: Target = DEFAULT_TARGET) -> Verification:
     """Co-simulate the network on the IR's test frames (all, or the first ``frames``).
 
     Two runs on Verilator in the HDL-side harness (:func:`hwgen.harness.run_harness`): one at
@@ -98,12 +99,15 @@ def verify_network(graph: Graph, *, fifo_depth: int, frames: int | None = None, 
     first wrong word (:func:`trace_window`), or where everything matches ``trace.fst``, the
     first ``TRACED_FRAMES`` frames at full rate. Either costs one more Verilator build.
     ``network`` is the hardware to check against ``graph``'s golden model (default:
-    ``Network(graph, fifo_depth=fifo_depth, taps=True)``: the taps cost no logic, and one
-    binary serves both the check and, should it fail, the diagnosis).
+    ``Network(graph, fifo_depth=fifo_depth, taps=True, target=target)``: the taps cost no
+    logic, and one binary serves both the check and, should it fail, the diagnosis); ``target``
+    is the FPGA family its blocks are built for (the board's, or
+    :data:`hwgen.target.DEFAULT_TARGET` where no board is known).
     """
     say = progress or (lambda message: None)
     count = len(graph.test_frames) if frames is None else min(frames, len(graph.test_frames))
-    network = network if network is not None else Network(graph, fifo_depth=fifo_depth, taps=True)
+    if network is None:
+        network = Network(graph, fifo_depth=fifo_depth, taps=True, target=target)
     test_frames = graph.test_frames[:count]
     golden, inputs, expected = harness_vectors(network, test_frames, graph=graph)
     # Generous: every frame at the slowest layer's rate, four times over, plus pipeline fill.
@@ -227,7 +231,7 @@ def _tapped(network: Network) -> Network:
     if network.taps:
         return network
     return Network(network.graph, fifo_depth=network.fifo_depth, monitor=network.monitor,
-                   taps=True)
+                   taps=True, target=network.target)
 
 
 def _stream_words(values: np.ndarray, *, bits: int, per_word: int) -> list[int]:

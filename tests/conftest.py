@@ -6,8 +6,19 @@ import pytest
 
 from hwgen.ir import Graph
 from hwgen.ops import MVTULayer, MaxPoolLayer, SWGLayer
+from hwgen.target import MemoryMap
+from hwgen.target.ecp5 import ECP5
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+class AllLogic(ECP5):
+    """ECP5 as a family without block or distributed RAM would be: every memory in logic (a
+    one-word ROM a constant). The blocks and cost models must follow it."""
+    family = "all_logic"
+
+    def map_memory(self, depth, width, *, rom, async_read=False, style="auto"):
+        return MemoryMap("const" if rom and depth == 1 else "logic", depth, width, rom)
 
 
 @pytest.fixture(scope="session")

@@ -1,15 +1,20 @@
-"""Resource estimates: Yosys's memory placement, trends in PE/SIMD, and synthesised figures."""
+"""Resource estimates: Yosys's memory placement, trends in PE/SIMD, and synthesised figures
+(the ops' cost models on ECP5, read through :mod:`hwgen.estimate`)."""
 import dataclasses
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
-from hwgen.estimate import (Resources, dwc_resources, dwc_terms, estimate_layer, fifo_resources,
-                            fifo_terms, in_width, layer_terms, out_width)
-from hwgen.ops import MaxPoolLayer, SWGLayer
+from hwgen.estimate import (converter, estimate_graph, estimate_layer, in_width, layer_terms,
+                            out_width)
+from hwgen.ops import DWCLayer, FIFOLayer, MaxPoolLayer, SWGLayer
+from hwgen.target import DEFAULT_TARGET, Resources, target
 from hwgen.target.ecp5.cost import COEFFICIENTS
 from hwgen.target.ecp5.memory import BRAM_LUTS, DSP_LUTS
-from tests.conftest import REPO, random_layer
+from tests.conftest import REPO, digits_cnn_chain, random_layer
+
+ECP5 = target("ecp5")
 
 
 def _divisors(n):
@@ -19,6 +24,16 @@ def _divisors(n):
 def _layer(mw, mh, pe, simd, in_encoding="bipolar", in_bits=1, logits=False, pixels=1, seed=0):
     return random_layer(np.random.default_rng(seed), mw=mw, mh=mh, pe=pe, simd=simd,
                         logits=logits, in_encoding=in_encoding, in_bits=in_bits, pixels=pixels)
+
+
+def _fifo(width, depth):
+    """A FIFO of ``depth`` words of ``width`` bits."""
+    return FIFOLayer("fifo", elements=1, bits=width, depth=depth)
+
+
+def _dwc(in_width, out_width):
+    """A width converter of ``in_width``-bit to ``out_width``-bit transfers."""
+    return DWCLayer("dwc", in_elements=in_width, out_elements=out_width, bits=1)
 
 
 # --- memories ---------------------------------------------------------------------------------
@@ -137,11 +152,11 @@ def test_close_to_synthesis():
 
 
 def test_fifo_and_converter_against_synthesis():
-    deep = fifo_resources(8, 512)                               # synthesised: 125, 55, 1
+    deep = estimate_layer(_fifo(8, 512))                        # synthesised: 125, 55, 1
     assert (deep.luts, deep.brams) == (125, 1) and abs(deep.ffs / 55 - 1) < 0.2
-    assert abs(fifo_resources(16, 32).luts / 149 - 1) < 0.2
-    assert abs(dwc_resources(32, 9).luts / 1504 - 1) < 0.25       # the fit: -21 %
-    assert dwc_resources(16, 16) == Resources()
+    assert abs(estimate_layer(_fifo(16, 32)).luts / 149 - 1) < 0.2
+    assert abs(estimate_layer(_dwc(32, 9)).luts / 1504 - 1) < 0.25       # the fit: -21 %
+    assert estimate_layer(_dwc(16, 16)) == Resources()
 
 
 # --- API --------------------------------------------------------------------------------------
@@ -149,8 +164,10 @@ def test_fifo_and_converter_against_synthesis():
 def test_resources_sum_and_cost():
     total = Resources(10, 20, 1) + Resources(5, 6, 2, 1)
     assert total == Resources(15, 26, 3, 1)
-    assert total.cost() == 15 + 3 * BRAM_LUTS + DSP_LUTS
-    assert total.cost(bram_luts=0, dsp_luts=0) == 15
+    assert total.cost(ECP5) == 15 + 3 * BRAM_LUTS + DSP_LUTS
+    assert total.cost(SimpleNamespace(bram_luts=0, dsp_luts=0)) == 15
+    with pytest.raises(ValueError, match="brams must be a non-negative integer, not -1"):
+        Resources(brams=-1)
 
 
 def test_terms_have_coefficients():
@@ -166,8 +183,8 @@ def test_terms_have_coefficients():
             wordlines=16, adc_bits=4, encoding="binary", noise=noise, sigma=0.5))
         assert set(layer_terms(cim)) <= set(COEFFICIENTS["cim"])
         assert ("cim_hash" in layer_terms(cim)) == (noise == "cell")
-    assert set(fifo_terms(8, 512)) <= set(COEFFICIENTS["fifo"])
-    assert set(dwc_terms(3, 7)) <= set(COEFFICIENTS["dwc"])
+    assert set(layer_terms(_fifo(8, 512))) <= set(COEFFICIENTS["fifo"])
+    assert set(layer_terms(_dwc(3, 7))) <= set(COEFFICIENTS["dwc"])
 
 
 def test_widths():
@@ -185,16 +202,15 @@ def test_rejects():
     with pytest.raises(TypeError, match="no op for object"):
         estimate_layer(object())
     with pytest.raises(ValueError, match="depth"):
-        fifo_resources(8, 0)
-    with pytest.raises(ValueError, match="out_width"):
-        dwc_resources(8, -1)
+        estimate_layer(_fifo(8, 0))
+    with pytest.raises(ValueError, match="out_elements"):
+        estimate_layer(_dwc(8, -1))
 
 
 def test_cim_layers_count_their_multipliers():
     """A noisy cim MVTU's macro uses one MULT18X18D per read of a cycle (what synthesis
     gives, bench/cim_timing.py); a quiet one none."""
     from hwgen.cim import MacroSpec
-    from hwgen.estimate import estimate_layer
     from tests.conftest import random_cim_layer
     rng = np.random.default_rng(0)
     noisy = random_cim_layer(rng, mw=32, mh=8, pe=4, macro=MacroSpec(
@@ -219,3 +235,26 @@ def test_cim_layer_close_to_synthesis():
     assert (estimate.brams, estimate.dsps) == (13, 8)
     assert abs(estimate.luts / 7779 - 1) < 0.1, estimate
     assert abs(estimate.ffs / 4143 - 1) < 0.15, estimate
+
+
+# --- graph-level readers ----------------------------------------------------------------------
+
+def test_the_default_target_is_ecp5():
+    """Where no board is known the estimate is ECP5's, the same as asking it explicitly."""
+    assert DEFAULT_TARGET is ECP5
+    layer = _layer(256, 64, 4, 8)
+    assert estimate_layer(layer) == estimate_layer(layer, ECP5)
+    assert layer_terms(layer) == layer_terms(layer, ECP5)
+
+
+def test_graph_estimate_is_layers_and_converters():
+    graph = digits_cnn_chain(np.random.default_rng(0)).with_layers(
+        {"conv0_swg": {"simd": 1}, "conv0": {"pe": 2, "simd": 3}})
+    layers = sum((estimate_layer(layer, ECP5) for layer in graph.layers), Resources())
+    assert estimate_graph(graph, ECP5, converters=False) == layers
+    between = [converter(a, b) for a, b in zip(graph.layers, graph.layers[1:])]
+    assert any(between) and not all(between)
+    assert estimate_graph(graph, ECP5) == sum(
+        (estimate_layer(dwc, ECP5) for dwc in between if dwc is not None), layers)
+    swg, conv = graph.layers[:2]            # 1 element a transfer into an MVTU taking 3
+    assert converter(swg, conv) == DWCLayer("conv0_swg_dwc", 1, 3, 4)

@@ -7,6 +7,7 @@ from hwgen.golden import mvtu
 from hwgen.harness import run_harness
 from hwgen.ops.fifo.hw import StreamFIFO
 from hwgen.ops.mvtu.hw import MVTU
+from hwgen.target import target
 from hwgen.lib.packing import pack_words
 from tests.conftest import random_layer
 
@@ -19,7 +20,7 @@ def _mvtu_vectors(pe, simd, count, seed=0, wide=False):
     x = rng.integers(0, 2, (count, layer.mw))
     inputs = pack_words(x, width=1, per_word=layer.simd)
     expected = pack_words(mvtu(layer, x).numpy(), width=layer.out_bits, per_word=layer.pe)
-    return MVTU(layer), inputs, expected
+    return MVTU(layer, target=target("ecp5")), inputs, expected
 
 
 @pytest.mark.parametrize("pe,simd,idle,backpressure", [

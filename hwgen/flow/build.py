@@ -1,10 +1,11 @@
 """The build step: the board top (the network behind the UART, with a demo ROM of test
-frames) through synthesis, place and route to a bitstream (``gateware/``: Verilog, ``top.bit``,
-tool logs, ``build.json``), and the checks on what it built.
+frames) through synthesis, place and route to a bitstream (``gateware/``: Verilog, ``top`` with
+the board's family's suffix (``top.bit``, ``top.bin``), tool logs, ``build.json``), and the
+checks on what it built.
 
 Its key is the hardware IR's, the board, the placer and its seed, and the sources of every
 module this one can reach (:mod:`.sources`): a change to a generator builds the bitstream
-again. ``build.json`` holds the bitstream's sha256 beside its own.
+again. ``build.json`` names the bitstream and holds its sha256 beside its own key.
 """
 import dataclasses
 from pathlib import Path
@@ -47,7 +48,7 @@ def board_top(spec, graph, board):
     from ..board.top import BoardTop
     from ..golden import run_graph
     from ..hw.network import Network
-    network = Network(graph, fifo_depth=spec.hardware.fifo_depth)
+    network = Network(graph, fifo_depth=spec.hardware.fifo_depth, target=board.target)
     # The demo ROM holds the first test frames, up to the target's share of block RAM.
     frame_bits = graph.input_elements * graph.input_bits
     count = max(1, min(len(graph.test_frames), board.target.demo_rom_bits // frame_bits))
@@ -77,7 +78,7 @@ def _read_built(folder: Path) -> tuple[str | None, dict]:
         saved = read_summary(summary_file)
     except HwgenError as error:
         raise Unusable.damaged(error, summary_file) from None
-    bitstream = folder / "top.bit"
+    bitstream = folder / saved.get("bitstream", "top.bit")
     expected = saved.get("bitstream_sha256")
     if expected is not None:
         found = file_digest(bitstream) if bitstream.is_file() else None
@@ -110,9 +111,9 @@ def build(workspace, graph, board, *, force: bool = False) -> dict:
         report = build_bitstream(top, board, folder, name="top", placer=hardware.placer,
                                  seed=hardware.seed, progress=workspace.say)
         _write_macro_interfaces(graph, folder / "cim")
-        bitstream = folder / "top.bit"
-        summary = {"key": key, **report.to_dict(), "bitstream_sha256":
-                   file_digest(bitstream) if bitstream.is_file() else None}
+        bitstream = folder / f"top{board.target.bitstream_suffix}"
+        summary = {"key": key, **report.to_dict(), "bitstream": bitstream.name,
+                   "bitstream_sha256": file_digest(bitstream) if bitstream.is_file() else None}
         (folder / "build.json").write_bytes(summary_json(summary))
         return summary
 
@@ -120,18 +121,22 @@ def build(workspace, graph, board, *, force: bool = False) -> dict:
     return workspace.keep("build", product, key, make, force=force).value
 
 
-def checked_bitstream(gateware: Path) -> Path:
-    """The built ``top.bit`` in ``gateware``, once it and ``build.json`` are checked against
-    their digests (what ``hwgen program`` loads); HwgenError in one line when either is
-    missing or damaged."""
-    bitstream = gateware / "top.bit"
+def checked_bitstream(gateware: Path, suffix: str = ".bit") -> Path:
+    """The built bitstream in ``gateware`` (``top`` and the board family's ``suffix``), once
+    it and ``build.json`` are checked against their digests (what ``hwgen program`` loads);
+    HwgenError in one line when either is missing or damaged."""
+    bitstream = gateware / f"top{suffix}"
     summary_file = gateware / "build.json"
     if not bitstream.is_file():
         raise HwgenError(f"no bitstream at {bitstream}: run hwgen build first")
     try:
-        expected = read_summary(summary_file).get("bitstream_sha256")
+        saved = read_summary(summary_file)
     except HwgenError as error:
         raise HwgenError(f"{error}: run hwgen build again") from None
+    if saved.get("bitstream", bitstream.name) != bitstream.name:
+        raise HwgenError(f"{summary_file} is the build of {saved['bitstream']}, not "
+                         f"{bitstream.name}: run hwgen build for this board")
+    expected = saved.get("bitstream_sha256")
     if expected != file_digest(bitstream):
         raise HwgenError(f"{bitstream}: its content does not match build.json's digest "
                          f"(damaged or edited): run hwgen build again")

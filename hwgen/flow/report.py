@@ -20,13 +20,14 @@ __all__ = ["report_key", "write_report", "read_report", "noise_sweep", "class_na
 
 
 def report_key(spec, graph, verification: dict | None, build: dict | None,
-               reused: list[str]) -> str | None:
+               reused: list[str], target=None) -> str | None:
     """The key of the report of ``graph`` with these results; None when the graph carries no
     key of its own (an IR made in memory: its report is always made)."""
     identity = graph.meta.get("hardware_key") or graph.meta.get("key")
     if identity is None:
         return None
     return key_digest({"spec": spec.name, "seed": spec.seed, "graph": identity,
+                       "family": _target(target).family,
                        "verification": verification, "build": build, "reused": list(reused),
                        "sources": source_digest([__name__])})
 
@@ -49,16 +50,24 @@ def _read_report(path: Path) -> tuple[str | None, dict]:
     return saved.get("key"), saved
 
 
+def _target(target):
+    from ..target import DEFAULT_TARGET
+    return DEFAULT_TARGET if target is None else target
+
+
 def write_report(workspace, graph, *, verification: dict | None = None,
-                 build: dict | None = None) -> dict:
+                 build: dict | None = None, target=None) -> dict:
     """The report of ``graph`` with the verification and build summaries given (None: not
-    part of this run), made unless one made from the same is saved; the report as data."""
-    key = report_key(workspace.spec, graph, verification, build, workspace.reused)
+    part of this run), made unless one made from the same is saved; the report as data.
+    Per-layer estimates and resource units are ``target``'s (the board's FPGA family; None:
+    :data:`hwgen.target.DEFAULT_TARGET`)."""
+    target = _target(target)
+    key = report_key(workspace.spec, graph, verification, build, workspace.reused, target)
     root = workspace.root
 
     def make(stage):
         report, predicted = _report(workspace.spec, graph, verification, build,
-                                    workspace.reused)
+                                    workspace.reused, target)
         report["plots"] = _plots(root, graph, report, predicted)
         markdown = _markdown(report).encode()
         write_atomic(root / "report.md", markdown)
@@ -89,7 +98,7 @@ def read_report(root: Path) -> str:
     return text.decode()
 
 
-def _report(spec, graph, verification, build, reused) -> tuple[dict, list[int]]:
+def _report(spec, graph, verification, build, reused, target) -> tuple[dict, list[int]]:
     """The report's figures as data (without its plots), and the golden model's classes of
     the test frames."""
     from ..estimate import estimate_layer
@@ -97,7 +106,7 @@ def _report(spec, graph, verification, build, reused) -> tuple[dict, list[int]]:
     depths = list(graph.fifo_depths) + [None] if graph.fifo_depths is not None \
         else [None] * len(graph.layers)
     layers = [{**layer._meta(), "cycles_per_frame": layer.expected_cycles(), "fifo_depth": depth,
-               "estimate": dataclasses.asdict(estimate_layer(layer))}
+               "estimate": dataclasses.asdict(estimate_layer(layer, target))}
               for layer, depth in zip(graph.layers, depths)]
     sizing = graph.meta.get("fifo_sizing")
     golden = run_graph(graph)
@@ -108,6 +117,7 @@ def _report(spec, graph, verification, build, reused) -> tuple[dict, list[int]]:
               "test_frames": len(graph.test_labels),
               "expected_cycles_per_frame": graph.expected_cycles(),
               "fifo_sizing_s": sizing.get("seconds") if sizing else None,
+              "family": target.family, "units": dict(target.units),
               "layers": layers, "verification": verification, "build": build,
               "reused": list(reused)}
     if build and build.get("fmax_mhz"):
@@ -194,10 +204,13 @@ def _markdown(report: dict) -> str:
                   f"{verification['frames']} frames; RTL accuracy {verification['rtl_accuracy']:.4f}",
                   f"- measured cycles/frame: {verification['measured_cycles']:.2f} "
                   f"(ratio {verification['cycles_ratio']:.3f})"]
+    units = {"luts": "LUT4", "ffs": "FF", "brams": "BRAM", "dsps": "DSP",
+             **report.get("units", {})}
     build = report.get("build")
     if build:
-        lines += [f"- resources: {build.get('luts')} LUT4, {build.get('ffs')} FF, "
-                  f"{build.get('brams')} BRAM, {build.get('dsps')} DSP",
+        lines += [f"- resources ({report.get('family', 'ecp5')}): {build.get('luts')} "
+                  f"{units['luts']}, {build.get('ffs')} {units['ffs']}, "
+                  f"{build.get('brams')} {units['brams']}, {build.get('dsps')} {units['dsps']}",
                   f"- Fmax {build.get('fmax_mhz', 0):.1f} MHz (requested {build.get('clock_mhz')} MHz)"]
     if report.get("inferences_per_s_at_fmax"):
         lines.append(f"- inferences/s at Fmax: {report['inferences_per_s_at_fmax']:.0f}")
@@ -208,7 +221,7 @@ def _markdown(report: dict) -> str:
         lines.append(f"- golden accuracy by macro noise sigma (built for "
                      f"{sweep['built_sigma']:g}): {points}")
     lines += ["", "| layer | op | shape | PE | SIMD | cycles/frame | FIFO after | "
-                  "LUT4 | FF | BRAM | DSP |",
+                  f"{units['luts']} | {units['ffs']} | {units['brams']} | {units['dsps']} |",
               "|---|---|---|---|---|---|---|---|---|---|---|"]
     for layer in report["layers"]:
         macro = layer.get("macro")

@@ -61,6 +61,13 @@ class Run:
     #: The products so far, by step name (None for a skipped step).
     results: dict = field(default_factory=dict)
 
+    @property
+    def target(self):
+        """The FPGA family the blocks are built for: the board's, else
+        :data:`hwgen.target.DEFAULT_TARGET`."""
+        from ..target import DEFAULT_TARGET
+        return self.board.target if self.board is not None else DEFAULT_TARGET
+
     def product(self, name: str):
         """The product of step ``name``, which comes before the one asking: made or reused in
         this run (a lazy step: now), else (a step before ``--from``) found saved; None when it
@@ -97,19 +104,21 @@ STEPS = (
          lambda workspace, graph: str(workspace.ir_file)),
     Step("hardware", "fold for the throughput target and size the FIFOs (hardware.ir.npz)",
          lambda run: run.workspace.hardware(lambda: run.product("export"),
-                                            clock_hz=run.clock_hz,
+                                            clock_hz=run.clock_hz, target=run.target,
                                             force="hardware" in run.force),
          lambda workspace, graph: str(workspace.hardware_ir_file)),
     Step("verify", "co-simulate the RTL against the golden model (verify.json)",
          lambda run: run.workspace.verify(run.product("hardware"), frames=run.frames,
-                                          trace=run.trace, force="verify" in run.force),
+                                          trace=run.trace, target=run.target,
+                                          force="verify" in run.force),
          lambda workspace, verification: _without_key(verification), optional=True),
     Step("build", "synthesize, place and route the board top's bitstream (gateware/)",
          _build, lambda workspace, build: _without_key(build), optional=True),
     Step("report", "write report.md, report.json and plots/",
          lambda run: run.workspace.write_report(run.product("hardware"),
                                                 verification=run.product("verify"),
-                                                build=run.product("build")),
+                                                build=run.product("build"),
+                                                target=run.target),
          lambda workspace, report: workspace.report_file.read_text()),
 )
 

@@ -12,10 +12,12 @@ from .sources import source_digest
 __all__ = ["verification_key", "verify"]
 
 
-def verification_key(workspace, graph, frames: int | None) -> str:
-    """The key of ``graph``'s co-simulation on ``frames`` test frames (None: the spec's)."""
+def verification_key(workspace, graph, frames: int | None, target=None) -> str:
+    """The key of ``graph``'s co-simulation on ``frames`` test frames (None: the spec's),
+    its blocks built for ``target`` (None: the default)."""
     return key_digest({"hw": graph.meta.get("hardware_key", workspace.hardware_key),
-                       "frames": frames, "sources": source_digest([__name__])})
+                       "frames": frames, "family": getattr(target, "family", None),
+                       "sources": source_digest([__name__])})
 
 
 def _keyed_summary(path):
@@ -24,19 +26,23 @@ def _keyed_summary(path):
 
 
 def verify(workspace, graph, *, frames: int | None = None, force: bool = False,
-           trace: bool = False) -> dict:
-    """Co-simulate ``graph``; HwgenError (with where the RTL first differs) on a mismatch.
-    With ``trace`` (never reused) also write an FST waveform under ``sim/``."""
+           trace: bool = False, target=None) -> dict:
+    """Co-simulate ``graph``, its blocks built for ``target`` (the board's FPGA family;
+    None: :data:`hwgen.target.DEFAULT_TARGET`); HwgenError (with where the RTL first differs)
+    on a mismatch. With ``trace`` (never reused) also write an FST waveform under ``sim/``."""
+    from ..target import DEFAULT_TARGET
+    target = DEFAULT_TARGET if target is None else target
     spec = workspace.spec
     frames = frames if frames is not None else spec.verify.frames
-    key = verification_key(workspace, graph, frames)
+    key = verification_key(workspace, graph, frames, target)
     root = workspace.root
 
     def make(stage):
         from ..verify import verify_network
         result = verify_network(graph, fifo_depth=spec.hardware.fifo_depth, frames=frames,
                                 build_root=root / "sim", seed=spec.seed,
-                                progress=workspace.say, trace=root / "sim" if trace else None)
+                                progress=workspace.say, trace=root / "sim" if trace else None,
+                                target=target)
         if result.mismatches or result.label_mismatches or result.logit_mismatches \
                 or not result.stress_passed:
             where = f"; {result.diagnosis}" if result.diagnosis else ""

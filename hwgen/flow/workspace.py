@@ -124,23 +124,27 @@ class Workspace:
         """The export step (:func:`.export.export`): the IR."""
         return export_step.export(self, force=force, train=train)
 
-    def hardware(self, graph, *, clock_hz: float | None = None, force: bool = False):
+    def hardware(self, graph, *, clock_hz: float | None = None, target=None,
+                 force: bool = False):
         """The hardware step (:func:`.hardware.hardware`): the IR as built."""
-        return hardware_step.hardware(self, graph, clock_hz=clock_hz, force=force)
+        return hardware_step.hardware(self, graph, clock_hz=clock_hz, target=target,
+                                      force=force)
 
     def verify(self, graph, *, frames: int | None = None, force: bool = False,
-               trace: bool = False) -> dict:
+               trace: bool = False, target=None) -> dict:
         """The verify step (:func:`.verify.verify`): the co-simulation's summary."""
-        return verify_step.verify(self, graph, frames=frames, force=force, trace=trace)
+        return verify_step.verify(self, graph, frames=frames, force=force, trace=trace,
+                                  target=target)
 
     def build(self, graph, board, *, force: bool = False) -> dict:
         """The build step (:func:`.build.build`): the bitstream's summary."""
         return build_step.build(self, graph, board, force=force)
 
     def write_report(self, graph, *, verification: dict | None = None,
-                     build: dict | None = None) -> dict:
+                     build: dict | None = None, target=None) -> dict:
         """The report step (:func:`.report.write_report`): the report as data."""
-        return report_step.write_report(self, graph, verification=verification, build=build)
+        return report_step.write_report(self, graph, verification=verification, build=build,
+                                        target=target)
 
     # --- around the steps ----------------------------------------------------------------
     def clocked(self, board):
@@ -151,9 +155,9 @@ class Workspace:
         """The board top the build step synthesizes (:func:`.build.board_top`)."""
         return build_step.board_top(self.spec, graph, board)
 
-    def checked_bitstream(self) -> Path:
-        """The built ``top.bit``, checked (:func:`.build.checked_bitstream`)."""
-        return build_step.checked_bitstream(self.gateware_dir)
+    def checked_bitstream(self, board) -> Path:
+        """The bitstream built for ``board``, checked (:func:`.build.checked_bitstream`)."""
+        return build_step.checked_bitstream(self.gateware_dir, board.target.bitstream_suffix)
 
     def check_timing(self, build: dict):
         """HwgenError unless ``build`` met its clock (:func:`.build.check_timing`)."""

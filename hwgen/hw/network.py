@@ -11,6 +11,7 @@ from ..lib.packing import pack_words
 from ..ops import DWCLayer, FIFOLayer, LabelSelectLayer, op_for
 from ..ops.fifo import StreamFIFO
 from ..ops.label_select import result_layout
+from ..target import DEFAULT_TARGET, Target
 
 __all__ = ["Network", "default_fifo_depths", "frame_words", "tap_signature", "LEVEL_BITS"]
 
@@ -56,7 +57,8 @@ class _Stage:
 class Network(wiring.Component):
     """A whole BNN as FINN-style streaming hardware.
 
-    Each layer of the IR becomes its op's block (:meth:`hwgen.ops.Op.block`);
+    Each layer of the IR becomes its op's block (:meth:`hwgen.ops.Op.block`), built for the
+    FPGA family ``target``;
     between two layers sit a width converter (where the producer's transfer width differs from
     the consumer's) and a :class:`~hwgen.ops.fifo.hw.StreamFIFO`; a
     :class:`~hwgen.ops.label_select.hw.LabelSelect` ends the chain.
@@ -77,6 +79,10 @@ class Network(wiring.Component):
         Add a ``tap<k>`` port per layer ``k`` (:func:`tap_signature`): its output stream's
         ``payload``, ``valid`` and ``ready``, as the next stage sees them. The logic is the same;
         the diagnosis of a mismatch (:mod:`hwgen.verify`) records each layer's transfers from them.
+    target : :class:`hwgen.target.Target`
+        The FPGA family the blocks are built for: the board's ``target``, or
+        :data:`hwgen.target.DEFAULT_TARGET` (ECP5) where no board is known. The blocks ask it
+        where their memories go (an MVTU reads weights in block RAM through more registers).
 
     Attributes
     ----------
@@ -93,10 +99,13 @@ class Network(wiring.Component):
     """
 
     def __init__(self, graph: Graph, *, fifo_depth: int = 2, monitor: bool = False,
-                 taps: bool = False):
+                 taps: bool = False, target: Target = DEFAULT_TARGET):
         if not isinstance(fifo_depth, int) or fifo_depth < 1:
             raise ValueError(f"fifo_depth must be a positive integer, not {fifo_depth!r}")
+        if not isinstance(target, Target):
+            raise TypeError(f"target must be a hwgen.target.Target, not {target!r}")
         self.graph = graph
+        self.target = target
         self.fifo_depth = fifo_depth
         self.monitor = monitor
         self.taps = taps
@@ -165,8 +174,10 @@ class Network(wiring.Component):
         return result
 
     def stages(self) -> list[_Stage]:
-        """Each of :meth:`stage_layers` with its block (:meth:`hwgen.ops.Op.block`)."""
-        return [_Stage(layer, op_for(layer).block(layer)) for layer in self.stage_layers()]
+        """Each of :meth:`stage_layers` with its block (:meth:`hwgen.ops.Op.block`) for
+        :attr:`target`."""
+        return [_Stage(layer, op_for(layer).block(layer, self.target))
+                for layer in self.stage_layers()]
 
     def elaborate(self, platform):
         m = Module()

@@ -2,23 +2,27 @@
 
 Each op's package holds everything about it: its IR layer (``layer.py``, a frozen dataclass),
 its integer-exact golden model (``golden.py``), its Amaranth block(s) (``hw.py``; a second
-backend beside it, as the MVTU's compute-in-memory macro in ``cim.py``), and the :class:`Op`
-subclass in its ``__init__.py`` that answers every question the rest of hwgen asks about it:
-output shape (:meth:`Op.output`), stream transfers, the FIFO it needs in front, golden model,
-block, foldings, and how it is stored in an IR file. Cycles per frame are the layer's own
-``expected_cycles()``.
+backend beside it, as the MVTU's compute-in-memory macro in ``cim.py``), its cost model
+(``cost.py``), and the :class:`Op` subclass in its ``__init__.py`` that answers every question
+the rest of hwgen asks about it: output shape (:meth:`Op.output`), stream transfers, the FIFO
+it needs in front, golden model, block and cost on an FPGA family (:class:`hwgen.target.Target`:
+both ask it where memories go), foldings, and how it is stored in an IR file. Cycles per frame
+are the layer's own ``expected_cycles()``. :mod:`.costing` holds the counting the cost models
+share.
 
 :data:`REGISTRY` maps op names to their :class:`Op`; :func:`op_for` finds a layer's. The IR
 (:mod:`hwgen.ir`), the golden model of a graph (:mod:`hwgen.golden`), the network assembly
-(:mod:`hwgen.hw.network`), folding (:mod:`hwgen.passes.fold`) and the estimates dispatch
-through it; a layer no op answers for is one :class:`UnknownOpError` wherever it turns up.
+(:mod:`hwgen.hw.network`), folding (:mod:`hwgen.passes.fold`) and the estimates
+(:mod:`hwgen.estimate`) dispatch through it; a layer no op answers for is one
+:class:`UnknownOpError` wherever it turns up.
 
 Adding an op
 ------------
 1. Make ``hwgen/ops/<name>/`` with ``layer.py`` (the frozen dataclass of its parameters, with
    ``op = "<name>"``, its checks in ``__post_init__``, ``expected_cycles()`` and ``meta()``
    for a graph layer), ``golden.py``, ``hw.py`` (a ``wiring.Component`` with stream ports
-   ``i`` and ``o``), and in ``__init__.py`` a subclass of :class:`Op` answering its methods.
+   ``i`` and ``o``), ``cost.py`` (``terms`` and ``resources`` on a target), and in
+   ``__init__.py`` a subclass of :class:`Op` answering its methods.
 2. Add one line to :data:`REGISTRY` below.
 3. Add tests beside the others (``tests/ops/test_<name>.py``): block against golden on
    Verilator, with idle input and backpressure; a corrupted expectation must fail.

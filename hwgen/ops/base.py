@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from typing import ClassVar, NamedTuple
 
 from ..errors import HwgenError
+from ..target import Resources, Target
 
 __all__ = ["ENCODINGS", "Activation", "Transfer", "Op", "UnknownOpError", "check_positive",
            "pair", "bits_for", "signed_bits", "divisors",
@@ -85,10 +86,11 @@ class UnknownOpError(HwgenError, TypeError):
 
 class Op:
     """The questions every op answers, after FINN's ``HWCustomOp``: one subclass per op, in
-    the op's own package beside its layer (``layer.py``), golden model (``golden.py``) and
-    Amaranth block (``hw.py``). Every consumer (IR files, the golden model, the network
-    assembly, folding, FIFO sizing, estimates, the report) asks the op through
-    :data:`hwgen.ops.REGISTRY`, never ``isinstance``.
+    the op's own package beside its layer (``layer.py``), golden model (``golden.py``),
+    Amaranth block (``hw.py``) and cost model (``cost.py``). Every consumer (IR files, the
+    golden model, the network assembly, folding, FIFO sizing, estimates, the report) asks the
+    op through :data:`hwgen.ops.REGISTRY`, never ``isinstance``. The block and the cost model
+    take the FPGA family's :class:`~hwgen.target.Target`: both ask it where memories go.
 
     Ops whose :attr:`graph_layer` is False (FIFO, width converter, label select) are placed by
     the network assembly between and after the graph's layers; their "layer" is the frozen
@@ -125,8 +127,22 @@ class Op:
         integer-exact (torch); a layer that computes dot products appends them to ``dots``."""
         raise NotImplementedError
 
-    def block(self, layer):
-        """The Amaranth component that streams ``layer``."""
+    def block(self, layer, target: Target):
+        """The Amaranth component that streams ``layer``, built for ``target`` (an op whose
+        block does not depend on the FPGA family ignores it; the MVTU puts its memories where
+        the target says)."""
+        raise NotImplementedError
+
+    # --- cost ---------------------------------------------------------------------------
+    def terms(self, layer, target: Target) -> dict[str, float]:
+        """The counts the LUT estimate of ``layer``'s block weighs with
+        ``target.coefficients[<op name>]`` (the op's ``cost.py``)."""
+        raise NotImplementedError
+
+    def resources(self, layer, target: Target) -> Resources:
+        """Estimated resources of ``layer``'s block on ``target`` (the op's ``cost.py``):
+        counted from the structure the block builds, its memories placed and priced by the
+        target, its LUTs from :meth:`terms` and the target's coefficients."""
         raise NotImplementedError
 
     # --- folding ------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from ..harness import run_harness
 from ..hw.network import LEVEL_BITS, Network
 from ..ops import op_for
 from ..ir import Graph
+from ..target import DEFAULT_TARGET, Target
 from ..verify import harness_vectors
 
 __all__ = ["FifoSizing", "size_fifos", "deep_depths"]
@@ -54,9 +55,10 @@ def _pack(values) -> int:
 
 
 def size_fifos(graph: Graph, *, frames: int = 8, tolerance: float = 0.005, build_root=None,
-               seed: int = 0, progress=None) -> FifoSizing:
+               seed: int = 0, progress=None, target: Target = DEFAULT_TARGET) -> FifoSizing:
     """``graph`` with its FIFO depths sized by simulation on ``frames`` test frames (repeated
-    when the IR holds fewer); see the module docstring."""
+    when the IR holds fewer), its blocks built for ``target`` (the board's, or
+    :data:`hwgen.target.DEFAULT_TARGET` where no board is known); see the module docstring."""
     say = progress or (lambda message: None)
     started = time.perf_counter()
     fifos = len(graph.layers) - 1
@@ -66,7 +68,7 @@ def size_fifos(graph: Graph, *, frames: int = 8, tolerance: float = 0.005, build
         raise HwgenError("FIFO sizing needs test frames in the IR")
     count = max(4, frames)
     chosen = graph.test_frames[np.arange(count) % len(graph.test_frames)]
-    network = Network(graph.with_fifo_depths(deep_depths(graph)), monitor=True)
+    network = Network(graph.with_fifo_depths(deep_depths(graph)), monitor=True, target=target)
     _golden, inputs, expected = harness_vectors(network, chosen)
     interval = graph.expected_cycles()
     timeout = (count + 4) * interval * 8 + 100_000

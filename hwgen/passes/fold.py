@@ -9,14 +9,16 @@ Every layer must meet the target on its own: a pipeline runs at its slowest laye
 * sliding window: ``simd`` dividing ``channels``;
 * max-pool: ``pe`` dividing ``channels``.
 
-The cost of a folding is the sum over layers of ``Resources.cost(bram_luts, dsp_luts)`` from
-:mod:`hwgen.estimate` (LUTs, a block RAM counted as ``bram_luts`` LUTs and a multiplier as
-``dsp_luts``), plus, with ``converters``, the width converter between two layers whose stream
-widths differ (a producer's ``pe`` outputs against its consumer's ``simd`` inputs: so a sliding
-window need not match its MVTU's SIMD, but pays a converter where it does not). The layer terms
-are independent given the target, but a converter couples two neighbours, so the cheapest
-folding of the chain is found by dynamic programming over the layers: exact, the least sum of
-layer and converter costs over all combinations of candidates, in time linear in the layers.
+The cost of a folding is the sum over layers of ``Resources.cost(target)`` from
+:mod:`hwgen.estimate` on the FPGA family's :class:`~hwgen.target.Target` (LUTs, a block RAM
+counted as ``target.bram_luts`` LUTs and a multiplier as ``target.dsp_luts``), plus, with
+``converters``, the width converter between two layers whose stream widths differ (a
+producer's ``pe`` outputs against its consumer's ``simd`` inputs: so a sliding window need not
+match its MVTU's SIMD, but pays a converter where it does not;
+:func:`hwgen.estimate.converter`). The layer terms are independent given the cycles, but a
+converter couples two neighbours, so the cheapest folding of the chain is found by dynamic
+programming over the layers: exact, the least sum of layer and converter costs over all
+combinations of candidates, in time linear in the layers.
 The estimated cost of a layer is not monotone in its parallelism (a smaller fold can move the
 weights between block RAM and LUTs; a 1-bit-wide replay buffer costs more than a 2-bit one), so
 every candidate is costed; none is skipped by a greedy rule.
@@ -27,9 +29,10 @@ import dataclasses
 import math
 
 from ..errors import HwgenError
-from ..estimate import BRAM_LUTS, DSP_LUTS, dwc_resources, estimate_layer, in_width, out_width
+from ..estimate import converter, estimate_layer
 from ..ir import Graph
 from ..ops import op_for
+from ..target import DEFAULT_TARGET, Target
 
 __all__ = ["FoldingError", "MAX_PE_SIMD", "auto_fold", "fold_options", "fold_report",
            "folding_cost", "target_from_fps"]
@@ -99,13 +102,14 @@ def _best_achievable(layer, fixed: bool, max_pe_simd: int) -> tuple[int, str]:
     return cycles, f"layer {layer.name!r} at {_describe(best)}: {why}"
 
 
-def _link_cost(producer, consumer, bram_luts: float, dsp_luts: float) -> float:
-    return dwc_resources(out_width(producer), in_width(consumer)).cost(bram_luts, dsp_luts)
+def _link_cost(producer, consumer, target: Target) -> float:
+    """The cost of the width converter between ``producer`` and ``consumer`` (0 for none)."""
+    between = converter(producer, consumer)
+    return 0 if between is None else estimate_layer(between, target).cost(target)
 
 
-def auto_fold(graph: Graph, *, target_cycles: int, fixed=(), bram_luts: float = BRAM_LUTS,
-              dsp_luts: float = DSP_LUTS, max_pe_simd: int = MAX_PE_SIMD,
-              converters: bool = True) -> Graph:
+def auto_fold(graph: Graph, *, target_cycles: int, fixed=(), target: Target = DEFAULT_TARGET,
+              max_pe_simd: int = MAX_PE_SIMD, converters: bool = True) -> Graph:
     """A copy of ``graph`` folded to run at ``target_cycles`` per frame or faster, at the least
     estimated cost.
 
@@ -116,9 +120,9 @@ def auto_fold(graph: Graph, *, target_cycles: int, fixed=(), bram_luts: float = 
         Cycles per frame every layer must meet (see :func:`target_from_fps`).
     fixed : iterable of str
         Names of layers whose folding stays as given (they must meet the target too).
-    bram_luts, dsp_luts : float
-        LUTs a DP16KD block RAM and a MULT18X18D multiplier are worth in the cost (default:
-        :data:`hwgen.estimate.BRAM_LUTS`, :data:`hwgen.estimate.DSP_LUTS`).
+    target : :class:`hwgen.target.Target`
+        The FPGA family whose estimates and cost weights (``bram_luts``, ``dsp_luts``) price a
+        folding (default: :data:`hwgen.target.DEFAULT_TARGET`, where no board is known).
     max_pe_simd : int
         Most synapses per cycle (``pe * simd``) an MVTU may be given.
     converters : bool
@@ -157,15 +161,14 @@ def auto_fold(graph: Graph, *, target_cycles: int, fixed=(), bram_luts: float = 
 
     # Dynamic programming along the chain: for each candidate of layer i, the cheapest cost of
     # layers 0..i ending in it, and the choice before it.
-    costs = [[estimate_layer(option).cost(bram_luts, dsp_luts) for option in options]
+    costs = [[estimate_layer(option, target).cost(target) for option in options]
              for options in candidates]
     best = list(costs[0])
     choices = []
     for index in range(1, len(candidates)):
         step_best, step_choice = [], []
         for option, cost in zip(candidates[index], costs[index]):
-            totals = [best[k] + (_link_cost(previous, option, bram_luts, dsp_luts)
-                                 if converters else 0)
+            totals = [best[k] + (_link_cost(previous, option, target) if converters else 0)
                       for k, previous in enumerate(candidates[index - 1])]
             k = min(range(len(totals)), key=totals.__getitem__)
             step_best.append(totals[k] + cost)
@@ -186,24 +189,23 @@ def auto_fold(graph: Graph, *, target_cycles: int, fixed=(), bram_luts: float = 
     return graph.with_layers(changes)
 
 
-def folding_cost(graph: Graph, *, bram_luts: float = BRAM_LUTS, dsp_luts: float = DSP_LUTS,
+def folding_cost(graph: Graph, *, target: Target = DEFAULT_TARGET,
                  converters: bool = True) -> float:
-    """The cost :func:`auto_fold` minimises, of ``graph`` as folded."""
-    total = sum(estimate_layer(layer).cost(bram_luts, dsp_luts) for layer in graph.layers)
+    """The cost :func:`auto_fold` minimises, of ``graph`` as folded, on ``target``."""
+    total = sum(estimate_layer(layer, target).cost(target) for layer in graph.layers)
     if converters:
-        total += sum(_link_cost(a, b, bram_luts, dsp_luts)
-                     for a, b in zip(graph.layers, graph.layers[1:]))
+        total += sum(_link_cost(a, b, target) for a, b in zip(graph.layers, graph.layers[1:]))
     return total
 
 
-def fold_report(graph: Graph) -> list[dict]:
+def fold_report(graph: Graph, target: Target = DEFAULT_TARGET) -> list[dict]:
     """Per layer: ``name``, ``op``, ``pe`` and ``simd`` (``None`` where the op has none),
-    ``cycles`` (per frame), estimated ``luts``, ``ffs``, ``brams``, ``dsps``, and
+    ``cycles`` (per frame), estimated ``luts``, ``ffs``, ``brams``, ``dsps`` on ``target``, and
     ``bottleneck`` (whether the layer sets the graph's cycles per frame)."""
     slowest = graph.expected_cycles()
     rows = []
     for layer in graph.layers:
-        resources = estimate_layer(layer)
+        resources = estimate_layer(layer, target)
         fields = _current(layer)
         cycles = layer.expected_cycles()
         rows.append({"name": layer.name, "op": layer.op, "pe": fields.get("pe"),

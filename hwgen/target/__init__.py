@@ -6,7 +6,8 @@ nextpnr's placers, the bitstream's suffix, the build report's cell types, the de
 of block RAM and the cost model's calibrated coefficients. A board file names its family
 (``family: ecp5``); :func:`target` finds it.
 
-* :mod:`.base`: :class:`Target`, :class:`MemoryMap`, :class:`Stage`, :data:`RAM_STYLES`.
+* :mod:`.base`: :class:`Target`, :class:`MemoryMap`, :class:`Resources`, :class:`Stage`,
+  :data:`RAM_STYLES`.
 * :mod:`.report`: :class:`BuildReport`, read from nextpnr's report or log.
 * :mod:`.ecp5`: Lattice ECP5 (Yosys, nextpnr-ecp5, ecppack).
 
@@ -16,17 +17,22 @@ in :data:`TARGETS`.
 """
 from types import MappingProxyType
 
-from .base import MEMORY_KINDS, RAM_STYLES, MemoryMap, Stage, Target
+from .base import MEMORY_KINDS, RAM_STYLES, MemoryMap, Resources, Stage, Target
 from .ecp5 import ECP5
 from .report import BuildReport
 
-__all__ = ["Target", "MemoryMap", "Stage", "BuildReport", "RAM_STYLES", "MEMORY_KINDS",
-           "TARGETS", "PLACERS", "target"]
+__all__ = ["Target", "MemoryMap", "Resources", "Stage", "BuildReport", "RAM_STYLES",
+           "MEMORY_KINDS", "TARGETS", "DEFAULT_TARGET", "PLACERS", "target"]
 
 #: Every known family by name.
 TARGETS: MappingProxyType[str, Target] = MappingProxyType({
     "ecp5": ECP5(),
 })
+
+#: The target of code that knows no board (the cost model's readers, the auto-folder,
+#: verification and FIFO sizing run without one): ECP5, the family of every shipped board.
+#: Where a board is known, its ``target`` is passed instead.
+DEFAULT_TARGET: Target = TARGETS["ecp5"]
 
 #: The placers of every known family, each once, in the order of :data:`TARGETS`: what a
 #: spec's ``hardware.placer`` may name (the board's target checks its own at the build).

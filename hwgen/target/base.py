@@ -2,10 +2,12 @@
 answer to where a memory goes.
 
 A family is one folder under :mod:`hwgen.target` holding one :class:`Target` subclass; the
-RTL generator (:mod:`hwgen.hw`), the cost model (:mod:`hwgen.estimate`), the board tops and
-the bitstream build (:mod:`hwgen.board`) ask it their family's questions, so that none of them
-names a primitive, a tool or a cell type, and the generator and the cost model agree on where a
-memory goes without asking each other.
+RTL generator (the ops' blocks, :mod:`hwgen.hw`), the cost model (the ops' ``cost.py``,
+:mod:`hwgen.estimate`), the board tops and the bitstream build (:mod:`hwgen.board`) ask it their
+family's questions, so that none of them names a primitive, a tool or a cell type, and the
+generator and the cost model agree on where a memory goes without asking each other.
+
+:class:`Resources` is what the cost model counts, in the target's units (:attr:`Target.units`).
 """
 import abc
 from collections.abc import Mapping
@@ -15,7 +17,7 @@ from typing import Literal
 from ..toolchain import amaranth_tool_env
 from .report import FIGURES, BuildReport, parse_log, parse_report
 
-__all__ = ["Target", "MemoryMap", "Stage", "RAM_STYLES", "MEMORY_KINDS"]
+__all__ = ["Target", "MemoryMap", "Resources", "Stage", "RAM_STYLES", "MEMORY_KINDS"]
 
 #: Where a memory may be asked to go (an MVTU's ``ram_style``): ``auto`` lets the synthesis
 #: tool choose, ``block`` asks for block RAM, ``distributed`` for LUTs.
@@ -44,6 +46,37 @@ class MemoryMap:
     def __post_init__(self):
         if self.kind not in MEMORY_KINDS:
             raise ValueError(f"kind must be one of {', '.join(MEMORY_KINDS)}, not {self.kind!r}")
+
+
+@dataclass(frozen=True)
+class Resources:
+    """Resources of a block or a sum of blocks, as a target's build report counts them
+    (:attr:`Target.units` names them: on ECP5 ``LUT4``, ``FF``, ``DP16KD``, ``MULT18X18D``).
+
+    ``luts``: logic cells (LUTs, and the halves of carry cells where the family counts them
+    so); ``ffs``: flip-flops; ``brams``: block RAMs; ``dsps``: multipliers.
+    """
+    luts: int = 0
+    ffs: int = 0
+    brams: int = 0
+    dsps: int = 0
+
+    def __post_init__(self):
+        for name in ("luts", "ffs", "brams", "dsps"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ValueError(f"{name} must be a non-negative integer, not {value!r}")
+
+    def __add__(self, other: "Resources") -> "Resources":
+        if not isinstance(other, Resources):
+            return NotImplemented
+        return Resources(self.luts + other.luts, self.ffs + other.ffs, self.brams + other.brams,
+                         self.dsps + other.dsps)
+
+    def cost(self, target: "Target") -> float:
+        """One figure to minimise on ``target``: LUTs, a block RAM counted as
+        ``target.bram_luts`` LUTs and a multiplier as ``target.dsp_luts``."""
+        return self.luts + target.bram_luts * self.brams + target.dsp_luts * self.dsps
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -16,16 +16,19 @@ from hwgen.cim import MacroSpec
 from hwgen.cosim import run_stream_test
 from hwgen.data import load_dataset
 from hwgen.golden import mvtu, run_graph
-from hwgen.ops.mvtu.hw import MVTU, mvtu_latency
 from hwgen.lib.packing import pack_words
+from hwgen.ops.mvtu.datapath import mvtu_latency
+from hwgen.ops.mvtu.hw import MVTU
 from hwgen.passes.lower import export_graph, quiet
 from hwgen.nn import train_model
 from hwgen.spec import load_spec
+from hwgen.target import target
 from hwgen.verify import verify_network
 from tests.conftest import random_cim_layer
 from tests.streams import simulate_after_reset, simulate_stream
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "digits_cim.yaml"
+ECP5 = target("ecp5")
 
 #: Macro variants: (keyword arguments of MacroSpec).
 MACROS = {
@@ -55,6 +58,7 @@ def test_hash_stages_compose_to_arx32():
     """The pipelined hash (a round a register stage) is arx32, on edge words too."""
     from hwgen.cim.noise import arx32
     from hwgen.ops.mvtu.cim import ARX_STAGES
+    from hwgen.ops.mvtu.datapath import HASH_STAGES
     rng = np.random.default_rng(0)
     words = [0, 1, 0xFFFFFFFF, 0x3FFFF, 0x40000, *rng.integers(0, 1 << 32, 2000).tolist()]
     for word in words:
@@ -62,6 +66,8 @@ def test_hash_stages_compose_to_arx32():
         for _, step, _ in ARX_STAGES:
             value = step(value)
         assert value == arx32(word)
+    # the datapath's count of them (the macro's latency, the cost model's hash stages)
+    assert len(ARX_STAGES) == HASH_STAGES
 
 
 @pytest.mark.parametrize("logits", [False, True])
@@ -69,7 +75,8 @@ def test_hash_stages_compose_to_arx32():
 def test_amaranth_sim_matches_golden(case, logits):
     layer, rng = _layer(case, 3, logits=logits)
     inputs, expected = _vectors(layer, rng, 40)
-    got = simulate_stream(MVTU(layer), inputs, len(expected), idle=0.3, backpressure=0.3)
+    got = simulate_stream(MVTU(layer, target=ECP5), inputs, len(expected), idle=0.3,
+                          backpressure=0.3)
     assert got == expected
 
 
@@ -80,8 +87,8 @@ def test_one_read_per_vector(case):
     layer, rng = _layer(case, 6, logits=True, mw=8, mh=3, pe=3)
     assert layer.nf * layer.sf == 1
     inputs, expected = _vectors(layer, rng, 60)
-    assert simulate_stream(MVTU(layer), inputs, len(expected)) == expected
-    assert simulate_stream(MVTU(layer), inputs, len(expected), idle=0.3,
+    assert simulate_stream(MVTU(layer, target=ECP5), inputs, len(expected)) == expected
+    assert simulate_stream(MVTU(layer, target=ECP5), inputs, len(expected), idle=0.3,
                            backpressure=0.3) == expected
 
 
@@ -96,7 +103,7 @@ def test_noise_changes_what_is_checked(case):
     inputs = pack_words(x, width=layer.in_bits, per_word=layer.simd)
     wrong = pack_words(mvtu(silent, x).numpy(), width=layer.out_bits, per_word=layer.pe)
     right = pack_words(mvtu(layer, x).numpy(), width=layer.out_bits, per_word=layer.pe)
-    assert simulate_stream(MVTU(layer), inputs, len(right)) == right != wrong
+    assert simulate_stream(MVTU(layer, target=ECP5), inputs, len(right)) == right != wrong
 
 
 @pytest.mark.cocotb
@@ -105,12 +112,13 @@ def test_noise_changes_what_is_checked(case):
 def test_cosim_under_stress(case, logits, sim_build_root):
     layer, rng = _layer(case, 11, logits=logits, mw=48, mh=8, pe=4)
     inputs, expected = _vectors(layer, rng, 3000)
-    run = run_stream_test(MVTU(layer), inputs, expected, idle=0.25, backpressure=0.3, seed=2,
+    run = run_stream_test(MVTU(layer, target=ECP5), inputs, expected, idle=0.25, backpressure=0.3,
+                          seed=2,
                           build_root=sim_build_root, name=f"cim_{case}_{logits}")
     assert run.passed, run.message
     corrupted = list(expected)
     corrupted[1234] ^= 1
-    caught = run_stream_test(MVTU(layer), inputs, corrupted, build_root=sim_build_root,
+    caught = run_stream_test(MVTU(layer, target=ECP5), inputs, corrupted, build_root=sim_build_root,
                              name=f"cim_{case}_{logits}", stop_on_mismatch=False)
     assert not caught.passed and caught.mismatches == 1
 
@@ -182,6 +190,7 @@ def test_reset_mid_stream_restarts_the_noise(case):
     layer, rng = _layer(case, 5, logits=True)
     before, _ = _vectors(layer, rng, 20)
     inputs, expected = _vectors(layer, rng, 30)
-    cycles = 2 * (3 * layer.nf * layer.sf + mvtu_latency(layer) + 10)
-    assert simulate_after_reset(MVTU(layer), before, inputs, len(expected), cycles=cycles,
+    cycles = 2 * (3 * layer.nf * layer.sf + mvtu_latency(layer, ECP5) + 10)
+    assert simulate_after_reset(MVTU(layer, target=ECP5), before, inputs, len(expected),
+                                cycles=cycles,
                                 idle=0.3, backpressure=0.3) == expected

@@ -6,12 +6,14 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import yaml
 
 from hwgen.cli import main
 from hwgen.flow import STEP_NAMES, STEPS, run_steps
+from hwgen.target import DEFAULT_TARGET
 
 REPO = Path(__file__).resolve().parents[2]
 MLP = REPO / "examples" / "digits_mlp.yaml"
@@ -35,6 +37,7 @@ class Recorder:
     def __init__(self, make_export=True, make_hardware=True):
         self.calls, self.make_export, self.make_hardware = [], make_export, make_hardware
         self.found_only, self.found_only_reason = frozenset(), ""
+        self.targets = []
 
     def _call(self, name, *inputs):
         self.calls.append((name, name in self.found_only, *inputs))
@@ -46,26 +49,36 @@ class Recorder:
     def export(self, *, force, train):
         return self._call("export", train() if self.make_export else None)
 
-    def hardware(self, graph, *, clock_hz, force):
+    def hardware(self, graph, *, clock_hz, target, force):
+        self.targets.append(("hardware", target))
         return self._call("hardware", graph() if self.make_hardware else None)
 
-    def verify(self, graph, *, frames, trace, force):
+    def verify(self, graph, *, frames, trace, target, force):
+        self.targets.append(("verify", target))
         return self._call("verify", graph)
 
     def build(self, graph, board, *, force):
         return self._call("build", graph)
 
-    def write_report(self, graph, *, verification, build):
+    def write_report(self, graph, *, verification, build, target):
+        self.targets.append(("report", target))
         return self._call("report", graph, verification, build)
 
 
 def test_run_steps_follows_the_list():
     workspace = Recorder()
-    run = run_steps(workspace, board="board")
+    run = run_steps(workspace, board=SimpleNamespace(target="the board's family"))
     assert [call[0] for call in workspace.calls] == list(STEP_NAMES)
     assert run.results == {name: name for name in STEP_NAMES}
     assert workspace.calls[-1] == ("report", False, "hardware", "verify", "build")
     assert workspace.found_only == frozenset()           # restored after the run
+    # The blocks are built, priced and reported for the board's FPGA family ...
+    assert workspace.targets == [(step, "the board's family")
+                                 for step in ("hardware", "verify", "report")]
+    # ... and for the default family where no board is known.
+    workspace = Recorder()
+    run_steps(workspace, skip={"build"})
+    assert {target for _, target in workspace.targets} == {DEFAULT_TARGET}
 
 
 def test_the_checkpoint_is_needed_only_to_export():

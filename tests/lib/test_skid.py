@@ -14,7 +14,10 @@ from hwgen.ops.maxpool.hw import MaxPool
 from hwgen.ops.mvtu.hw import MVTU
 from hwgen.ops.swg.hw import SlidingWindow
 from hwgen.ops import MaxPoolLayer, SWGLayer
+from hwgen.target import target
 from tests.conftest import random_layer
+
+ECP5 = target("ecp5")
 
 
 def ready_follows_output_ready(dut, *, cycles=600, seed=1) -> tuple[bool, int]:
@@ -48,9 +51,10 @@ def ready_follows_output_ready(dut, *, cycles=600, seed=1) -> tuple[bool, int]:
 
 
 BLOCKS = {
-    "mvtu": lambda: MVTU(random_layer(np.random.default_rng(0), mw=32, mh=8, pe=4, simd=16)),
+    "mvtu": lambda: MVTU(random_layer(np.random.default_rng(0), mw=32, mh=8, pe=4, simd=16),
+                         target=ECP5),
     "mvtu_logits": lambda: MVTU(random_layer(np.random.default_rng(1), mw=16, mh=4, pe=4,
-                                             simd=16, logits=True)),
+                                             simd=16, logits=True), target=ECP5),
     "swg": lambda: SlidingWindow(SWGLayer("s", 2, 5, 5, 3, padding=1, simd=2)),
     "label_select": lambda: LabelSelect(classes=12, pe=4, logit_bits=8),
     "label_select_pe1": lambda: LabelSelect(classes=3, pe=1, logit_bits=8),

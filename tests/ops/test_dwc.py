@@ -2,7 +2,11 @@ import numpy as np
 import pytest
 
 from hwgen.cosim import run_stream_test
+from hwgen.ops import DWCLayer, op_for
+from hwgen.ops.dwc import cost
 from hwgen.ops.dwc.hw import WidthConverter
+from hwgen.target import Resources, target
+from tests.conftest import AllLogic
 from hwgen.lib.packing import pack_words
 from tests.streams import simulate_stream
 
@@ -50,3 +54,21 @@ def test_cosim_full_rate(in_width, out_width, frame_bits, sim_build_root):
     assert run.passed, run.message
     narrow_words = max(len(inputs), len(expected))
     assert run.output_cycles[-1] - run.output_cycles[0] <= narrow_words + 2
+
+
+# --- cost -------------------------------------------------------------------------------------
+
+def test_cost_model():
+    """The op answers with its cost model: no memory, so the same terms on every target;
+    nothing for equal widths."""
+    ecp5 = target("ecp5")
+    split, odd = DWCLayer("d", 32, 9, 1), DWCLayer("d", 4, 9, 4)
+    op = op_for(split)
+    assert op.resources(split, ecp5) == cost.resources(split, ecp5)
+    assert op.resources(split, ecp5) == Resources(1189, 55, 0, 0)
+    assert op.terms(odd, ecp5) == {"shift": 208, "capacity": 64, "split": 0, "odd": 64,
+                                   "control": 1}
+    assert op.resources(odd, ecp5) == Resources(523, 69, 0, 0)
+    assert op.resources(DWCLayer("d", 4, 4, 2), ecp5) == Resources(0, 0, 0, 0)
+    assert op.terms(split, AllLogic()) == op.terms(split, ecp5)
+    assert set(op.terms(split, ecp5)) <= set(ecp5.coefficients["dwc"])

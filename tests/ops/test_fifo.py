@@ -2,7 +2,11 @@ import numpy as np
 import pytest
 
 from hwgen.cosim import run_stream_test
+from hwgen.ops import FIFOLayer, op_for
+from hwgen.ops.fifo import cost
 from hwgen.ops.fifo.hw import StreamFIFO
+from hwgen.target import Resources, target
+from tests.conftest import AllLogic
 from tests.streams import simulate_stream
 
 
@@ -62,3 +66,22 @@ def test_monitored_fifo_holds_at_most_its_limit(limit):
     sim.run()
     assert seen["accepted"] == seen["level"] == limit
     assert seen["out"] == list(range(limit))
+
+
+# --- cost -------------------------------------------------------------------------------------
+
+def test_cost_model():
+    """The op answers with its cost model: ``depth - 1`` words where the target puts them (a
+    deep FIFO in block RAM on ECP5, as synthesised: 125 LUT4s, 1 DP16KD) and an output
+    register; a FIFO of one word has no memory."""
+    ecp5, logic = target("ecp5"), AllLogic()
+    deep, small = FIFOLayer("f", 1, 8, 512), FIFOLayer("f", 4, 4, 32)
+    op = op_for(deep)
+    assert op.resources(deep, ecp5) == cost.resources(deep, ecp5)
+    assert op.resources(deep, ecp5) == Resources(125, 48, 1, 0)
+    assert op.terms(deep, ecp5)["bram"] == 1
+    assert op.resources(small, ecp5) == Resources(158, 52, 0, 0)
+    assert op.resources(FIFOLayer("f", 2, 3, 1), ecp5) == Resources(8, 11, 0, 0)
+    assert op.resources(deep, logic).brams == 0 and "bram" not in op.terms(deep, logic)
+    for layer in (deep, small):
+        assert set(op.terms(layer, ecp5)) <= set(ecp5.coefficients["fifo"])

@@ -3,7 +3,9 @@ import pytest
 from amaranth.hdl import Const
 
 from hwgen.cosim import run_stream_test
-from hwgen.ops.label_select import label_select
+from hwgen.ops import LabelSelectLayer, op_for
+from hwgen.ops.label_select import cost, label_select
+from hwgen.target import Resources, target
 from hwgen.ops.label_select.hw import LabelSelect, compare_stages, result_layout
 from hwgen.lib.packing import pack_words
 from tests.ops.test_mvtu import output_latency
@@ -62,3 +64,15 @@ def test_pipeline_latency_and_backpressure(classes, pe, bits, stages):
         got = simulate_stream(LabelSelect(classes=classes, pe=pe, logit_bits=bits), inputs,
                               len(expected), idle=idle, backpressure=backpressure, seed=4)
         assert got == expected
+
+
+# --- cost -------------------------------------------------------------------------------------
+
+def test_cost_is_not_modelled():
+    """No synthesised configuration calibrates a label select's estimate: it says so and
+    counts nothing."""
+    layer = LabelSelectLayer("l", 10, 2, 8)
+    op = op_for(layer)
+    ecp5 = target("ecp5")
+    assert op.resources(layer, ecp5) == Resources() and op.terms(layer, ecp5) == {}
+    assert "not modelled" in cost.__doc__ and "not modelled" in op.resources.__doc__

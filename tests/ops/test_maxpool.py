@@ -6,7 +6,10 @@ from hwgen.ops.maxpool.golden import maxpool
 from hwgen.harness import run_harness
 from hwgen.ops.maxpool.hw import MaxPool
 from hwgen.lib.packing import pack_words
-from hwgen.ops import MaxPoolLayer
+from hwgen.ops import MaxPoolLayer, op_for
+from hwgen.ops.maxpool import cost
+from hwgen.target import Resources, target
+from tests.conftest import AllLogic
 from tests.streams import simulate_stream
 
 # (channels, height, width, kernel, pe)
@@ -77,3 +80,24 @@ def test_cosim_matches_golden(shape, sim_build_root):
                            expected[:some * per_frame], idle=0.3, backpressure=0.5,
                            build_root=sim_build_root, name="cocotb")
     assert slow.passed, slow.message
+
+
+# --- cost -------------------------------------------------------------------------------------
+
+def test_cost_model():
+    """The op answers with its cost model: the partial row where the target puts it (read
+    asynchronously: DPR16X4 cells on ECP5, flip-flops on a family without RAM), a multiplier
+    for an address ``column * cf`` unless ``cf`` is a power of two."""
+    ecp5, logic = target("ecp5"), AllLogic()
+    three = MaxPoolLayer("p", 48, 6, 6, 2, pe=16)           # 3 channel folds
+    four = MaxPoolLayer("p", 64, 16, 16, 2, pe=4)           # 16
+    op = op_for(three)
+    assert op.resources(three, ecp5) == cost.resources(three, ecp5)
+    assert op.resources(three, ecp5) == Resources(114, 46, 0, 1)
+    assert op.resources(four, ecp5) == Resources(175, 28, 0, 0)
+    assert op.terms(four, ecp5) == {"counter": 18, "data": 4, "control": 1, "lutram": 8,
+                                    "lutram_mux": 28}
+    in_logic = op.resources(four, logic)
+    assert in_logic.ffs == 28 + 8 * 16 * 4 and "lutram" not in op.terms(four, logic)
+    for layer in (three, four):
+        assert set(op.terms(layer, ecp5)) <= set(ecp5.coefficients["maxpool"])

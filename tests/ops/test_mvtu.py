@@ -2,19 +2,24 @@ import dataclasses
 
 import numpy as np
 import pytest
+from amaranth.back import rtlil
 from amaranth.hdl import Const, Value
 from amaranth.sim import Simulator
 
 from hwgen.cosim import run_stream_test
 from hwgen.golden import mvtu
 from hwgen.harness import run_harness
-from hwgen.ops.mvtu.hw import (BLOCK_READ_REGISTERS, MVTU, mvtu_latency, sum_latency,
-                           weights_in_block_ram)
+from hwgen.estimate import estimate_layer
 from hwgen.lib.packing import pack_words, unpack_words
-from hwgen.ops import MVTULayer
-from tests.conftest import random_layer, random_multithreshold_layer
+from hwgen.ops import MVTULayer, op_for
+from hwgen.ops.mvtu.datapath import (BLOCK_READ_REGISTERS, macro_latency, mvtu_latency,
+                                     sum_latency, weights_in_block_ram)
+from hwgen.ops.mvtu.hw import MVTU
+from hwgen.target import target
+from tests.conftest import AllLogic, random_layer, random_multithreshold_layer
 from tests.streams import simulate_after_reset, simulate_stream
 
+ECP5 = target("ecp5")
 VECTORS = 5000
 MW, MH = 32, 8
 
@@ -44,7 +49,8 @@ def test_amaranth_sim_matches_golden(pe, simd, logits):
     rng = np.random.default_rng(pe * 100 + simd)
     layer = random_layer(rng, mw=16 if simd < 8 else MW, mh=MH, pe=pe, simd=simd, logits=logits)
     inputs, expected = vectors(layer, rng, 40)
-    got = simulate_stream(MVTU(layer), inputs, len(expected), idle=0.3, backpressure=0.3)
+    got = simulate_stream(MVTU(layer, target=ECP5), inputs, len(expected), idle=0.3,
+                          backpressure=0.3)
     assert got == expected
 
 
@@ -54,7 +60,8 @@ def test_cosim_thresholds(pe, simd, sim_build_root):
     rng = np.random.default_rng(pe * 1000 + simd)
     layer = random_layer(rng, mw=MW, mh=MH, pe=pe, simd=simd)
     inputs, expected = vectors(layer, rng, VECTORS)
-    run = run_stream_test(MVTU(layer), inputs, expected, idle=0.25, backpressure=0.3, seed=pe,
+    run = run_stream_test(MVTU(layer, target=ECP5), inputs, expected, idle=0.25, backpressure=0.3,
+                          seed=pe,
                           build_root=sim_build_root, name=f"thr_{pe}_{simd}")
     assert run.passed, run.message
     bits = unpack_words(run.outputs, width=1, per_word=pe, signed=False)
@@ -67,7 +74,8 @@ def test_cosim_logits(pe, simd, sim_build_root):
     rng = np.random.default_rng(7 + pe)
     layer = random_layer(rng, mw=MW, mh=MH, pe=pe, simd=simd, logits=True)
     inputs, expected = vectors(layer, rng, VECTORS)
-    run = run_stream_test(MVTU(layer), inputs, expected, idle=0.3, backpressure=0.25, seed=pe,
+    run = run_stream_test(MVTU(layer, target=ECP5), inputs, expected, idle=0.3, backpressure=0.25,
+                          seed=pe,
                           build_root=sim_build_root, name=f"int_{pe}_{simd}")
     assert run.passed, run.message
 
@@ -85,7 +93,7 @@ def test_encodings_amaranth_sim_matches_golden(encoding, bits, pe, simd, logits)
     layer = random_layer(rng, mw=width_for(encoding, bits), mh=MH, pe=pe, simd=simd,
                          logits=logits, in_encoding=encoding, in_bits=bits)
     inputs, expected = vectors(layer, rng, 30)
-    assert simulate_stream(MVTU(layer), inputs, len(expected), idle=0.3,
+    assert simulate_stream(MVTU(layer, target=ECP5), inputs, len(expected), idle=0.3,
                            backpressure=0.3) == expected
 
 
@@ -96,7 +104,7 @@ def test_encodings_cosim(encoding, bits, pe, simd, logits, sim_build_root):
     layer = random_layer(rng, mw=width_for(encoding, bits), mh=MH, pe=pe, simd=simd,
                          logits=logits, in_encoding=encoding, in_bits=bits)
     inputs, expected = vectors(layer, rng, VECTORS)
-    block = MVTU(layer)
+    block = MVTU(layer, target=ECP5)
     run = run_harness(block, inputs, expected, idle=0.25, backpressure=0.3, seed=pe,
                       build_root=sim_build_root, name=f"{encoding}_{pe}_{simd}")
     assert run.passed, run.message
@@ -127,10 +135,10 @@ def test_block_ram_weights_amaranth_sim(encoding, bits, pe, simd, logits):
     """Weights (tables) in block RAM take more register stages, and give the same results."""
     layer, rng = _block_layer(encoding, bits, pe, simd, logits)
     plain = dataclasses.replace(layer, ram_style="auto")
-    assert weights_in_block_ram(layer) and not weights_in_block_ram(plain)
-    assert mvtu_latency(layer) == mvtu_latency(plain) + BLOCK_READ_REGISTERS
+    assert weights_in_block_ram(layer, ECP5) and not weights_in_block_ram(plain, ECP5)
+    assert mvtu_latency(layer, ECP5) == mvtu_latency(plain, ECP5) + BLOCK_READ_REGISTERS
     inputs, expected = vectors(layer, rng, 30)
-    assert simulate_stream(MVTU(layer), inputs, len(expected), idle=0.3,
+    assert simulate_stream(MVTU(layer, target=ECP5), inputs, len(expected), idle=0.3,
                            backpressure=0.3) == expected
 
 
@@ -139,7 +147,8 @@ def test_block_ram_weights_amaranth_sim(encoding, bits, pe, simd, logits):
 def test_block_ram_weights_cosim(encoding, bits, pe, simd, logits, sim_build_root):
     layer, rng = _block_layer(encoding, bits, pe, simd, logits)
     inputs, expected = vectors(layer, rng, VECTORS)
-    run = run_harness(MVTU(layer), inputs, expected, idle=0.25, backpressure=0.3, seed=pe,
+    run = run_harness(MVTU(layer, target=ECP5), inputs, expected, idle=0.25, backpressure=0.3,
+                      seed=pe,
                       build_root=sim_build_root, name=f"block_{encoding}_{pe}_{simd}")
     assert run.passed, run.message
 
@@ -167,7 +176,7 @@ def test_multithreshold_amaranth_sim_matches_golden(encoding, bits, pe, simd):
     layer = random_multithreshold_layer(rng, mw=MW, mh=MH, pe=pe, simd=simd,
                                         in_encoding=encoding, in_bits=bits)
     inputs, expected = vectors(layer, rng, 30)
-    assert simulate_stream(MVTU(layer), inputs, len(expected), idle=0.3,
+    assert simulate_stream(MVTU(layer, target=ECP5), inputs, len(expected), idle=0.3,
                            backpressure=0.3) == expected
 
 
@@ -178,14 +187,15 @@ def test_multithreshold_cosim(encoding, bits, pe, simd, sim_build_root):
     layer = random_multithreshold_layer(rng, mw=MW, mh=MH, pe=pe, simd=simd,
                                         in_encoding=encoding, in_bits=bits)
     inputs, expected = vectors(layer, rng, VECTORS)
-    run = run_harness(MVTU(layer), inputs, expected, idle=0.25, backpressure=0.3, seed=pe,
+    run = run_harness(MVTU(layer, target=ECP5), inputs, expected, idle=0.25, backpressure=0.3,
+                      seed=pe,
                       build_root=sim_build_root, name=f"multi_{encoding}_{pe}_{simd}")
     assert run.passed, run.message
     levels = unpack_words(run.outputs, width=2, per_word=pe, signed=False)
     assert set(np.unique(levels)) == {0, 1, 2, 3}       # every level is exercised
     corrupted = list(expected)
     corrupted[777] ^= 2                                 # one neuron's high bit
-    caught = run_harness(MVTU(layer), inputs, corrupted, build_root=sim_build_root,
+    caught = run_harness(MVTU(layer, target=ECP5), inputs, corrupted, build_root=sim_build_root,
                          name=f"multi_{encoding}_{pe}_{simd}", stop_on_mismatch=False)
     assert not caught.passed and caught.mismatches == 1
 
@@ -197,10 +207,39 @@ def test_cosim_checker_catches_a_corrupted_expectation(sim_build_root):
     inputs, expected = vectors(layer, rng, 300)
     corrupted = list(expected)
     corrupted[123] ^= 1
-    run = run_stream_test(MVTU(layer), inputs, corrupted, idle=0.25, backpressure=0.3,
+    run = run_stream_test(MVTU(layer, target=ECP5), inputs, corrupted, idle=0.25, backpressure=0.3,
                           build_root=sim_build_root, name="corrupted")
     assert not run.passed
     assert "output #123" in run.message
+
+
+@pytest.mark.parametrize("encoding,bits,pe,simd,logits", BLOCK)
+def test_the_block_asks_the_target_where_weights_go(encoding, bits, pe, simd, logits):
+    """The same layer (``ram_style: block``) built for a target that puts every memory in logic
+    reads its weights without the block RAM read registers: its own RTL, a pipeline
+    BLOCK_READ_REGISTERS shorter, the same results; and its estimate has no block RAM."""
+    layer, rng = _block_layer(encoding, bits, pe, simd, logits)
+    logic = AllLogic()
+    assert weights_in_block_ram(layer, ECP5) and not weights_in_block_ram(layer, logic)
+    assert mvtu_latency(layer, logic) == mvtu_latency(layer, ECP5) - BLOCK_READ_REGISTERS
+    one, _ = vectors(layer, rng, 1)
+    for placed in (ECP5, logic):
+        unit = op_for(layer).block(layer, placed)
+        assert unit.target is placed
+        assert output_latency(unit, one) == mvtu_latency(layer, placed)
+    read_registers = {placed: rtlil.convert(MVTU(layer, target=placed)).count("_read_d1")
+                      for placed in (ECP5, logic)}
+    assert read_registers[ECP5] > 0 == read_registers[logic]
+    inputs, expected = vectors(layer, rng, 30)
+    assert simulate_stream(MVTU(layer, target=logic), inputs, len(expected), idle=0.3,
+                           backpressure=0.3) == expected
+    assert estimate_layer(layer, logic).brams == 0 < estimate_layer(layer, ECP5).brams
+
+
+def test_block_needs_a_target():
+    layer = random_layer(np.random.default_rng(0), mw=MW, mh=MH, pe=2, simd=8)
+    with pytest.raises(TypeError, match="target must be a hwgen.target.Target, not 'ecp5'"):
+        MVTU(layer, target="ecp5")
 
 
 @pytest.mark.cocotb
@@ -209,7 +248,7 @@ def test_cosim_cycles_match_expected(pe, simd, sim_build_root):
     rng = np.random.default_rng(11)
     layer = random_layer(rng, mw=MW, mh=MH, pe=pe, simd=simd)
     inputs, expected = vectors(layer, rng, 200)
-    block = MVTU(layer)
+    block = MVTU(layer, target=ECP5)
     run = run_stream_test(block, inputs, expected, build_root=sim_build_root,
                           name=f"cycles_{pe}_{simd}")
     assert run.passed, run.message
@@ -263,15 +302,15 @@ def test_pipeline_latency(encoding, bits, pe, simd, logits):
     layer = random_layer(rng, mw=pipeline_width(encoding, bits), mh=pe, pe=pe, simd=simd,
                          logits=logits, in_encoding=encoding, in_bits=bits)
     inputs, _ = vectors(layer, rng, 1)
-    latency = mvtu_latency(layer)
-    assert latency == sum_latency(layer) + 3
-    assert output_latency(MVTU(layer), inputs) == latency
+    latency = mvtu_latency(layer, ECP5)
+    assert latency == sum_latency(layer, ECP5) + 3
+    assert output_latency(MVTU(layer, target=ECP5), inputs) == latency
     if simd == 64 and encoding == "bipolar":
         # weights and vector, 11 chunk popcounts, 4 adder levels at 2 a stage; sum, acc, out
-        assert sum_latency(layer) == 1 + 1 + 2 and latency == 7
+        assert sum_latency(layer, ECP5) == 1 + 1 + 2 and latency == 7
     if encoding == "thermometer" and simd == 60:
         # vector, table reads, 4 reads summed (2 adder levels: one stage); sum, acc, out
-        assert sum_latency(layer) == 1 + 1 + 1 + 1 and latency == 7
+        assert sum_latency(layer, ECP5) == 1 + 1 + 1 + 1 and latency == 7
 
 
 @pytest.mark.parametrize("encoding,bits,pe,simd,logits", PIPELINES)
@@ -281,7 +320,7 @@ def test_pipeline_under_heavy_backpressure(encoding, bits, pe, simd, logits):
                          logits=logits, in_encoding=encoding, in_bits=bits)
     inputs, expected = vectors(layer, rng, 24)
     for idle, backpressure in ((0.0, 0.7), (0.5, 0.5), (0.0, 0.0)):
-        assert simulate_stream(MVTU(layer), inputs, len(expected), idle=idle,
+        assert simulate_stream(MVTU(layer, target=ECP5), inputs, len(expected), idle=idle,
                                backpressure=backpressure, seed=3) == expected
 
 
@@ -295,19 +334,19 @@ def test_backpressure_catches_a_pipeline_that_does_not_stall(monkeypatch):
     rng = np.random.default_rng(5)
     layer = random_layer(rng, mw=128, mh=8, pe=4, simd=64)
     inputs, expected = vectors(layer, rng, 24)
-    assert simulate_stream(MVTU(layer), inputs, len(expected), idle=0.3) == expected
-    assert simulate_stream(MVTU(layer), inputs, len(expected), backpressure=0.5) != expected
+    assert simulate_stream(MVTU(layer, target=ECP5), inputs, len(expected), idle=0.3) == expected
+    assert simulate_stream(MVTU(layer, target=ECP5), inputs, len(expected),
+                           backpressure=0.5) != expected
 
 
 def test_cim_pipeline_latency():
     from hwgen.cim import MacroSpec
-    from hwgen.ops.mvtu.cim import macro_latency
     from tests.conftest import random_cim_layer
     macro = MacroSpec(wordlines=16, adc_bits=3, noise="cell", sigma=0.5, seed=1)
     layer = random_cim_layer(np.random.default_rng(2), mw=32, mh=4, pe=4, macro=macro)
     inputs, _ = vectors(layer, np.random.default_rng(3), 1)
-    assert mvtu_latency(layer) == macro_latency(macro) + 3
-    assert output_latency(MVTU(layer), inputs) == mvtu_latency(layer)
+    assert mvtu_latency(layer, ECP5) == macro_latency(macro) + 3
+    assert output_latency(MVTU(layer, target=ECP5), inputs) == mvtu_latency(layer, ECP5)
 
 
 def _synthesized_brams(unit, folder) -> int:
@@ -328,7 +367,6 @@ def _synthesized_brams(unit, folder) -> int:
 def test_ram_style_reaches_yosys(tmp_path, encoding):
     """``ram_style`` moves the weights (a thermometer layer's tables) between LUTs and block
     RAM in synthesis, as the estimate says."""
-    from hwgen.estimate import estimate_layer
     rng = np.random.default_rng(3)
     mw = width_for(encoding, 2, elements=4)
     layer = random_layer(rng, mw=mw, mh=16, pe=4, simd=mw // 2, in_encoding=encoding,
@@ -338,8 +376,8 @@ def test_ram_style_reaches_yosys(tmp_path, encoding):
         styled = dataclasses.replace(layer, ram_style=style)
         folder = tmp_path / style
         folder.mkdir()
-        brams[style] = _synthesized_brams(MVTU(styled), folder)
-        assert brams[style] == estimate_layer(styled).brams
+        brams[style] = _synthesized_brams(MVTU(styled, target=ECP5), folder)
+        assert brams[style] == estimate_layer(styled, ECP5).brams
     assert brams["auto"] == 0 and brams["block"] > 0
 
 
@@ -362,7 +400,8 @@ def test_reset_mid_stream_starts_afresh(encoding, bits, pe, simd, ram_style, log
     before, _ = vectors(layer, rng, 40)
     inputs, expected = vectors(layer, rng, 20)
     # Long enough for two results to wait in the output and skid registers when it comes.
-    cycles = 2 * (3 * layer.nf * layer.sf + mvtu_latency(layer) + 10)
-    got = simulate_after_reset(MVTU(layer), before, inputs, len(expected), cycles=cycles,
+    cycles = 2 * (3 * layer.nf * layer.sf + mvtu_latency(layer, ECP5) + 10)
+    got = simulate_after_reset(MVTU(layer, target=ECP5), before, inputs, len(expected),
+                               cycles=cycles,
                                idle=0.3, backpressure=0.3, seed=pe)
     assert got == expected

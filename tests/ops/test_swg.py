@@ -5,8 +5,12 @@ from hwgen.cosim import run_stream_test
 from hwgen.ops.swg.golden import swg
 from hwgen.harness import run_harness
 from hwgen.lib.packing import pack_words
-from hwgen.ops.swg.hw import SlidingWindow, ring_rows
-from hwgen.ops import SWGLayer
+from hwgen.ops.swg.hw import SlidingWindow
+from hwgen.ops.swg.layer import ring_rows
+from hwgen.ops import SWGLayer, op_for
+from hwgen.ops.swg import cost
+from hwgen.target import Resources, target
+from tests.conftest import AllLogic
 from tests.streams import simulate_stream
 
 # (channels, height, width, kernel, stride, padding, simd, elem_bits)
@@ -106,3 +110,23 @@ def test_cocotb_testbench_matches_golden(shape, sim_build_root):
     run = run_stream_test(SlidingWindow(layer), inputs, expected, idle=0.3, backpressure=0.3,
                           seed=5, build_root=sim_build_root, name="cocotb")
     assert run.passed, run.message
+
+
+# --- cost -------------------------------------------------------------------------------------
+
+def test_cost_model():
+    """The op answers with its cost model, the line buffer where the target puts it: on ECP5 a
+    deep one in block RAM, a shallow one in DPR16X4 cells (synthesised: tests/test_estimate.py);
+    every memory in logic on a family without RAM."""
+    ecp5, logic = target("ecp5"), AllLogic()
+    deep = SWGLayer("s", 64, 16, 16, 3, padding=1)
+    shallow = SWGLayer("s", 16, 8, 8, 3, simd=4)
+    op = op_for(deep)
+    assert op.resources(deep, ecp5) == cost.resources(deep, ecp5)
+    assert op.resources(deep, ecp5) == Resources(366, 94, 1, 0)
+    assert op.terms(deep, ecp5) == {"counter": 57, "data": 1, "control": 1, "lutram_mux": 0}
+    assert op.resources(shallow, ecp5) == Resources(383, 78, 0, 0)
+    assert op.terms(shallow, ecp5)["lutram"] == 16
+    assert op.resources(deep, logic).brams == 0 and "lutram" not in op.terms(shallow, logic)
+    for layer in (deep, shallow):
+        assert set(op.terms(layer, ecp5)) <= set(ecp5.coefficients["swg"])

@@ -7,12 +7,16 @@ import numpy as np
 import pytest
 
 from hwgen.errors import HwgenError
-from hwgen.estimate import BRAM_LUTS, dwc_resources, estimate_layer
+from hwgen.estimate import estimate_graph, estimate_layer
 from hwgen.ir import Graph
-from hwgen.ops import MVTULayer, MaxPoolLayer, SWGLayer
+from hwgen.ops import DWCLayer, MVTULayer, MaxPoolLayer, SWGLayer
 from hwgen.passes.fold import (MAX_PE_SIMD, FoldingError, auto_fold, fold_options, fold_report,
                               folding_cost, target_from_fps)
+from hwgen.target import target as find_target
+from hwgen.target.ecp5 import ECP5 as ECP5Target
 from tests.conftest import digits_cnn_chain, random_layer
+
+ECP5 = find_target("ecp5")
 
 
 def _small_conv(rng) -> Graph:
@@ -64,12 +68,13 @@ def _widths(layer):
 def _brute_force(graph, target, fixed=(), converters=True):
     options = [[layer] if layer.name in fixed else _every_folding(layer, target)
                for layer in graph.layers]
-    cost = [{id(o): estimate_layer(o).cost(BRAM_LUTS) for o in opts} for opts in options]
+    cost = [{id(o): estimate_layer(o, ECP5).cost(ECP5) for o in opts} for opts in options]
     best = None
     for combo in itertools.product(*options):
         total = sum(cost[i][id(o)] for i, o in enumerate(combo))
         if converters:
-            total += sum(dwc_resources(_widths(a)[1], _widths(b)[0]).cost(BRAM_LUTS)
+            total += sum(estimate_layer(DWCLayer("dwc", _widths(a)[1], _widths(b)[0], 1),
+                                        ECP5).cost(ECP5)
                          for a, b in zip(combo, combo[1:]))
         best = total if best is None else min(best, total)
     return best
@@ -118,8 +123,8 @@ def test_without_converters_each_layer_is_its_own_cheapest():
     graph = digits_cnn_chain(np.random.default_rng(2))
     folded = auto_fold(graph, target_cycles=3000, converters=False)
     for layer in folded.layers:
-        alone = min(estimate_layer(o).cost() for o in _every_folding(layer, 3000))
-        assert estimate_layer(layer).cost() == alone
+        alone = min(estimate_layer(o).cost(ECP5) for o in _every_folding(layer, 3000))
+        assert estimate_layer(layer).cost(ECP5) == alone
 
 
 def test_converters_couple_neighbours():
@@ -244,3 +249,20 @@ def test_large_mlp_folds_fast():
     folded = auto_fold(graph, target_cycles=4096)
     assert time.monotonic() - started < 10
     assert folded.expected_cycles() <= 4096
+
+
+def test_the_target_prices_the_folding():
+    """The target's estimates and cost weights price a folding: where block RAM is dear, the
+    auto-folder trades it for LUTs."""
+    class DearBlockRam(ECP5Target):
+        family = "dear_bram"
+        bram_luts = 10 ** 6
+
+    dear_target = DearBlockRam()
+    graph = digits_cnn_chain(np.random.default_rng(0))
+    cheap = auto_fold(graph, target_cycles=5000, target=ECP5)
+    dear = auto_fold(graph, target_cycles=5000, target=dear_target)
+    assert estimate_graph(cheap, ECP5).brams > 0 == estimate_graph(dear, ECP5).brams
+    assert folding_cost(dear, target=dear_target) < folding_cost(cheap, target=dear_target)
+    assert folding_cost(cheap, target=ECP5) < folding_cost(dear, target=ECP5)
+    assert fold_report(cheap, dear_target) == fold_report(cheap, ECP5)    # same estimates

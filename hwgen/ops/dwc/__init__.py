@@ -2,11 +2,13 @@
 where a producer's transfers are not its consumer's.
 
 ``layer.py`` holds its parameters (:class:`DWCLayer`), ``hw.py`` the Amaranth block
-(:class:`WidthConverter`).
+(:class:`WidthConverter`), ``cost.py`` its cost model.
 """
+from ...target import Resources, Target
 from ..base import Activation, Op, Transfer
-from .hw import WidthConverter, dwc_capacity
-from .layer import DWCLayer
+from . import cost
+from .hw import WidthConverter
+from .layer import DWCLayer, dwc_capacity
 
 __all__ = ["DWCOp", "DWCLayer", "WidthConverter", "dwc_capacity"]
 
@@ -29,5 +31,11 @@ class DWCOp(Op):
     def golden(self, layer: DWCLayer, x, dots: list | None = None):
         return x
 
-    def block(self, layer: DWCLayer) -> WidthConverter:
+    def block(self, layer: DWCLayer, target: Target) -> WidthConverter:
         return WidthConverter(in_width=layer.in_width, out_width=layer.out_width)
+
+    def terms(self, layer: DWCLayer, target: Target) -> dict[str, float]:
+        return cost.terms(layer, target)
+
+    def resources(self, layer: DWCLayer, target: Target) -> Resources:
+        return cost.resources(layer, target)

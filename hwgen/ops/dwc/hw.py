@@ -5,15 +5,9 @@ from amaranth.hdl import Module, Mux, Signal, unsigned
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["WidthConverter", "dwc_capacity"]
+from .layer import dwc_capacity
 
-
-def dwc_capacity(in_width: int, out_width: int) -> int:
-    """Bits a :class:`WidthConverter` buffers: ``in_width + out_width``, and
-    ``min(in_width, out_width) - gcd(in_width, out_width)`` more (none when one width divides
-    the other). Its ``i.ready`` asks for room before this cycle's output leaves; with this much
-    room the narrower side still moves every cycle while ``o.ready`` stays high."""
-    return in_width + out_width + min(in_width, out_width) - math.gcd(in_width, out_width)
+__all__ = ["WidthConverter"]
 
 
 class WidthConverter(wiring.Component):

@@ -1,9 +1,10 @@
 """The parameters of a stream width converter."""
+import math
 from dataclasses import dataclass
 
 from ..base import check_positive
 
-__all__ = ["DWCLayer"]
+__all__ = ["DWCLayer", "dwc_capacity"]
 
 
 @dataclass(frozen=True)
@@ -26,3 +27,11 @@ class DWCLayer:
     @property
     def out_width(self) -> int:
         return self.out_elements * self.bits
+
+
+def dwc_capacity(in_width: int, out_width: int) -> int:
+    """Bits a :class:`~hwgen.ops.dwc.hw.WidthConverter` buffers: ``in_width + out_width``, and
+    ``min(in_width, out_width) - gcd(in_width, out_width)`` more (none when one width divides
+    the other). Its ``i.ready`` asks for room before this cycle's output leaves; with this much
+    room the narrower side still moves every cycle while ``o.ready`` stays high."""
+    return in_width + out_width + min(in_width, out_width) - math.gcd(in_width, out_width)

@@ -1,11 +1,13 @@
 """The stream FIFO the network assembly places after every layer but the last.
 
 ``layer.py`` holds its parameters (:class:`FIFOLayer`), ``hw.py`` the Amaranth block
-(:class:`StreamFIFO`).
+(:class:`StreamFIFO`), ``cost.py`` its cost model.
 """
 from amaranth.hdl import unsigned
 
+from ...target import Resources, Target
 from ..base import Activation, Op, Transfer
+from . import cost
 from .hw import StreamFIFO
 from .layer import FIFOLayer
 
@@ -30,6 +32,12 @@ class FIFOOp(Op):
     def golden(self, layer: FIFOLayer, x, dots: list | None = None):
         return x
 
-    def block(self, layer: FIFOLayer) -> StreamFIFO:
+    def block(self, layer: FIFOLayer, target: Target) -> StreamFIFO:
         return StreamFIFO(shape=unsigned(layer.width), depth=layer.depth,
                           monitored=layer.monitored)
+
+    def terms(self, layer: FIFOLayer, target: Target) -> dict[str, float]:
+        return cost.terms(layer, target)
+
+    def resources(self, layer: FIFOLayer, target: Target) -> Resources:
+        return cost.resources(layer, target)

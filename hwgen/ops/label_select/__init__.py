@@ -2,12 +2,14 @@
 and logits.
 
 ``layer.py`` holds its parameters (:class:`LabelSelectLayer`), ``hw.py`` the Amaranth block
-(:class:`LabelSelect`).
+(:class:`LabelSelect`), ``cost.py`` its cost model (none: it is not modelled).
 """
 import numpy as np
 import torch
 
+from ...target import Resources, Target
 from ..base import Activation, Op, Transfer
+from . import cost
 from .hw import LabelSelect, compare_stages, result_layout
 from .layer import LabelSelectLayer
 
@@ -39,5 +41,13 @@ class LabelSelectOp(Op):
         """The classes (N, 1) of logits ``x`` (N, classes)."""
         return torch.as_tensor(label_select(x))[:, None]
 
-    def block(self, layer: LabelSelectLayer) -> LabelSelect:
+    def block(self, layer: LabelSelectLayer, target: Target) -> LabelSelect:
         return LabelSelect(classes=layer.classes, pe=layer.pe, logit_bits=layer.logit_bits)
+
+    def terms(self, layer: LabelSelectLayer, target: Target) -> dict[str, float]:
+        """None: the label select is not modelled (:mod:`.cost`)."""
+        return cost.terms(layer, target)
+
+    def resources(self, layer: LabelSelectLayer, target: Target) -> Resources:
+        """Zero: the label select is not modelled (:mod:`.cost`)."""
+        return cost.resources(layer, target)

@@ -1,11 +1,13 @@
 """The streaming max-pool (FINN's StreamingMaxPool), stride equal to the kernel.
 
 ``layer.py`` holds the IR layer (:class:`MaxPoolLayer`), ``golden.py`` its torch model,
-``hw.py`` the Amaranth block (:class:`MaxPool`).
+``hw.py`` the Amaranth block (:class:`MaxPool`), ``cost.py`` its cost model.
 """
 import torch
 
+from ...target import Resources, Target
 from ..base import Activation, Op, Transfer, divisors
+from . import cost
 from .golden import maxpool
 from .hw import MaxPool
 from .layer import MaxPoolLayer
@@ -39,8 +41,14 @@ class MaxPoolOp(Op):
     def golden(self, layer: MaxPoolLayer, x, dots: list | None = None) -> torch.Tensor:
         return maxpool(layer, x)
 
-    def block(self, layer: MaxPoolLayer) -> MaxPool:
+    def block(self, layer: MaxPoolLayer, target: Target) -> MaxPool:
         return MaxPool(layer)
+
+    def terms(self, layer: MaxPoolLayer, target: Target) -> dict[str, float]:
+        return cost.terms(layer, target)
+
+    def resources(self, layer: MaxPoolLayer, target: Target) -> Resources:
+        return cost.resources(layer, target)
 
     def folding(self, layer: MaxPoolLayer) -> dict:
         return {"pe": layer.pe}

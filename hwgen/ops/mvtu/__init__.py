@@ -2,8 +2,10 @@
 thresholds, on +-1 weights (``digital``) or on a compute-in-memory macro (``cim``).
 
 ``layer.py`` holds the IR layer (:class:`MVTULayer`), ``golden.py`` its integer-exact torch
-model, ``hw.py`` the Amaranth block (:class:`MVTU`) and ``cim.py`` the behavioural macro a
-``cim`` layer's block computes on (:class:`CimMacro`).
+model, ``hw.py`` the Amaranth block (:class:`MVTU`), ``cim.py`` the behavioural macro a
+``cim`` layer's block computes on (:class:`CimMacro`), ``cost.py`` the cost model of both, and
+``datapath.py`` what the block builds and the cost model counts (its memories, as the target
+places them, and its pipeline).
 """
 import reprlib
 
@@ -11,7 +13,9 @@ import numpy as np
 import torch
 
 from ...cim.macro import MacroSpec
+from ...target import Resources, Target
 from ..base import MAX_MEMORY_BITS, Activation, Op, Transfer, divisors
+from . import cost
 from .golden import mvtu, mvtu_dot
 from .hw import MVTU
 from .layer import MVTU_ENCODINGS, RAM_STYLES, MVTULayer
@@ -69,8 +73,15 @@ class MVTUOp(Op):
             dots.append(mvtu_dot(layer, vectors).numpy())
         return mvtu(layer, vectors).reshape(n, layer.pixels * layer.mh)
 
-    def block(self, layer: MVTULayer) -> MVTU:
-        return MVTU(layer)
+    def block(self, layer: MVTULayer, target: Target) -> MVTU:
+        return MVTU(layer, target=target)
+
+    def terms(self, layer: MVTULayer, target: Target) -> dict[str, float]:
+        """Priced by ``target.coefficients["mvtu"]``, a cim layer's by ``["cim"]``."""
+        return cost.terms(layer, target)
+
+    def resources(self, layer: MVTULayer, target: Target) -> Resources:
+        return cost.resources(layer, target)
 
     def folding(self, layer: MVTULayer) -> dict:
         return {"pe": layer.pe, "simd": layer.simd}

@@ -37,8 +37,9 @@ Timing. Every stage is one register level deep so that the macro keeps pace with
 MVTU's clock: the hash (adders and xors, no multiplier) runs one round a stage
 (:data:`ARX_STAGES`), and the table read, the scaling multiply (the macro's one multiplier
 per read), the ADC input's add, the comparators and their count each take a stage
-(:func:`macro_latency`).
+(:func:`hwgen.ops.mvtu.datapath.macro_latency`).
 """
+import jinja2
 from amaranth.hdl import Array, Cat, Const, Module, Signal, signed, unsigned
 from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
@@ -48,14 +49,12 @@ from ...cim.noise import (ARX_ROUNDS, NOISE_FRAC_BITS, ROUND_KEYS, TABLE_BITS, a
                          layer_key, ztable)
 from ...lib.pipeline import delay
 from ...lib.popcount import chunk_popcounts, popcount, tree_sum
+from ...resources import data_dir
+from .datapath import ROUNDS_PER_STAGE, macro_latency
 from .words import weight_words
 
-__all__ = ["ARX_STAGES", "VectorKeys", "CimMacro", "macro_latency", "macro_ports",
-           "render_macro"]
+__all__ = ["ARX_STAGES", "VectorKeys", "CimMacro", "macro_ports", "render_macro"]
 
-#: Rounds of :func:`hwgen.cim.noise.arx32` per register stage: one (a 16-bit adder and two
-#: xors); two in series miss the KWS goal's clock (``bench/cim_timing.py`` measures it).
-ROUNDS_PER_STAGE = 1
 
 
 def _round(x, y, key: int):
@@ -82,8 +81,9 @@ def _rounds_hdl(keys):
     return step
 
 
-#: :func:`hwgen.cim.noise.arx32` as register stages of :data:`ROUNDS_PER_STAGE` rounds each:
-#: ``(width, on integers, on Amaranth values)``; composed they are ``arx32`` exactly.
+#: :func:`hwgen.cim.noise.arx32` as register stages of
+#: :data:`~hwgen.ops.mvtu.datapath.ROUNDS_PER_STAGE` rounds each: ``(width, on integers, on
+#: Amaranth values)``; composed they are ``arx32`` exactly.
 ARX_STAGES = tuple(
     (32, _rounds_int(ROUND_KEYS[k:k + ROUNDS_PER_STAGE]),
      _rounds_hdl(ROUND_KEYS[k:k + ROUNDS_PER_STAGE]))
@@ -125,15 +125,6 @@ class VectorKeys:
             m.d.sync += [self.h0.eq(previous), self.count.eq(self.count + 1)]
 
 
-def macro_latency(macro: MacroSpec) -> int:
-    """``en`` cycles from a read to its codes: 5 without noise (cells and inputs; the cells
-    registered; chunk popcounts; bitline sums; ADC), ``len(ARX_STAGES) + 8`` with it (cells,
-    inputs and read keys; the cells registered; the hash's stages, beside them the chunk
-    popcounts, the bitline sums and the noise scale; ZTABLE; its sample registered; the scaled
-    sample; the ADC input; its comparators; the code)."""
-    return len(ARX_STAGES) + 8 if macro.noisy else 5
-
-
 def macro_ports(layer) -> dict:
     """The macro's ports of ``layer`` (a cim :class:`~hwgen.ir.MVTULayer`): name ->
     (direction, width), in port order; what :class:`CimMacro` has and the template renders."""
@@ -148,8 +139,6 @@ def macro_ports(layer) -> dict:
 def render_macro(layer) -> str:
     """The macro's black-box Verilog for ``layer`` (``rtl_templates/cim_macro.sv.j2``): module
     ``hwgen_cim_<layer name>`` with :func:`macro_ports` and the macro's parameters."""
-    import jinja2
-    from ...resources import data_dir
     macro = layer.macro
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(data_dir("rtl_templates"))),
@@ -173,7 +162,8 @@ class CimMacro(wiring.Component):
     Attributes
     ----------
     latency : int
-        ``en`` cycles from a read to its codes (:func:`macro_latency`).
+        ``en`` cycles from a read to its codes
+        (:func:`~hwgen.ops.mvtu.datapath.macro_latency`).
     """
 
     def __init__(self, layer):

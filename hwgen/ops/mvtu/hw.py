@@ -1,20 +1,21 @@
 """Matrix-vector-threshold unit (FINN's MVAU) for +-1 weights and activations."""
 import numpy as np
-from amaranth.hdl import Array, Cat, Const, Module, Mux, Shape, Signal, signed, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, Shape, Signal, signed, unsigned
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .layer import MVTULayer
-from .cim import CimMacro, macro_latency
-from .words import weight_words
 from ...lib.pipeline import delay
+from ...lib.popcount import pipelined_sum, tree_sum
 from ...lib.skid import skid_output
-from ...lib.popcount import (chunk_popcounts, pipelined_sum, pipelined_sum_bits, pipelined_sum_stages,
-                       tree_sum)
+from ...target import Target
+from .cim import CimMacro
+from .datapath import (BLOCK_READ_REGISTERS, SUM_LEVELS_PER_STAGE, simd_terms, sum_latency,
+                       table_shape, weights_in_block_ram)
+from .layer import MVTULayer
+from .words import weight_words
 
-__all__ = ["MVTU", "BLOCK_READ_REGISTERS", "memory_attrs", "weights_in_block_ram",
-           "mvtu_output_shape", "mvtu_latency", "sum_latency", "sum_register_bits",
-           "thermometer_tables", "table_shape", "table_offset"]
+__all__ = ["MVTU", "mvtu_output_shape", "hardware_thresholds", "threshold_words",
+           "thermometer_tables", "table_offset"]
 
 
 def mvtu_output_shape(layer: MVTULayer):
@@ -59,13 +60,6 @@ def threshold_words(layer: MVTULayer) -> list[int]:
     return words
 
 
-def table_shape(layer: MVTULayer):
-    """A thermometer lookup's entry: a sum of ``code_bits`` +-1 weights plus ``code_bits``,
-    ``0 .. 2 * code_bits`` (unsigned terms add without sign extension; the accumulator starts
-    at minus the offsets' sum, :func:`table_offset`)."""
-    return unsigned((2 * layer.code_bits).bit_length())
-
-
 def table_offset(layer: MVTULayer) -> int:
     """What a thermometer layer's table entries over a vector's ``SF`` transfers sum to beyond
     its dot product: ``code_bits`` per element, ``mw``."""
@@ -76,8 +70,9 @@ def thermometer_tables(layer: MVTULayer) -> list[list[int]]:
     """Lookup tables of a thermometer layer, one per element slot ``g`` of a transfer: word
     ``a * 2**in_bits + v`` (``a = nf * SF + sf``) holds at ``[j * TW ...]`` (``TW`` bits) neuron
     ``nf*PE + j``'s contribution of element ``v`` in slot ``g`` of synapse fold ``sf``: its
-    weights (+-1) of the code's values ``[v > k]`` summed, plus ``L`` (:func:`table_shape`). A
-    table replaces the code's ``L`` products and their popcount by one read."""
+    weights (+-1) of the code's values ``[v > k]`` summed, plus ``L``
+    (:func:`~.datapath.table_shape`). A table replaces the code's ``L`` products and their
+    popcount by one read."""
     codes, bits = layer.code_bits, layer.in_bits
     width = table_shape(layer).width
     signs = np.where(layer.weights, 1, -1).astype(np.int64)
@@ -101,110 +96,8 @@ def thermometer_tables(layer: MVTULayer) -> list[list[int]]:
     return tables
 
 
-#: Adder levels of the per-cycle sums' trees between two registers (:func:`pipelined_sum`):
-#: an adder level is a carry chain and its routing; two fit a cycle of the KWS goal's clock
-#: (``bench/timing.py`` measures the blocks' Fmax).
-SUM_LEVELS_PER_STAGE = 2
-
-
-#: Inputs per leaf of a binary layer's sum (:func:`binary_leaves`).
-BINARY_CHUNK = 3
-
-
-def binary_leaves(row, vector, chunk: int = BINARY_CHUNK) -> list:
-    """The inputs under +1 weights less those under -1 weights, of ``vector``'s consecutive
-    ``chunk``-bit slices (the last may be shorter), each a table of its weight and input bits:
-    a 6-input function is one LUT level (four LUT4s and their multiplexers), where the
-    difference of two popcounts took a few LUT levels and a carry chain."""
-    leaves = []
-    for start in range(0, len(row), chunk):
-        size = min(chunk, len(row) - start)
-        # Index bit k: weight k; bit size + k: input k.
-        table = [sum(((index >> (size + k)) & 1) * (1 if (index >> k) & 1 else -1)
-                     for k in range(size)) for index in range(1 << (2 * size))]
-        shape = signed(size.bit_length() + 1)
-        leaves.append(Array(Const(value, shape) for value in table)[
-            Cat(row[start:start + size], vector[start:start + size])])
-    return leaves
-
-
-def _simd_terms(layer: MVTULayer, row, vector) -> list:
-    """The leaves whose sum is this cycle's contribution of one neuron, ``SIMD`` weight bits
-    ``row`` on ``vector``: each a few LUT levels deep, registered before the adder tree."""
-    if layer.in_encoding == "bipolar":
-        return chunk_popcounts(~(row ^ vector))
-    if layer.in_encoding == "binary":
-        return binary_leaves(row, vector)
-    # uint: w ? x : -x, as w ? x : ~x (= -x - 1, no adder) plus the count of -1 weights.
-    bits = layer.in_bits
-    terms = []
-    for k in range(layer.simd):
-        x = Cat(vector[k * bits:(k + 1) * bits], Const(0, 1)).as_signed()
-        terms.append(Mux(row[k], x, ~x))
-    return terms + chunk_popcounts(~row)
-
-
-def memory_attrs(ram_style: str) -> dict:
-    """The attributes asking Yosys's ``memory_libmap`` for ``ram_style``
-    (:data:`hwgen.target.RAM_STYLES`): ``block`` a block RAM, ``distributed`` LUTs (on ECP5 a ROM
-    cannot be distributed RAM: it becomes logic), ``auto`` none (Yosys's cheapest)."""
-    return {"auto": {}, "block": {"ram_style": "block"},
-            "distributed": {"ram_style": "logic"}}[ram_style]
-
-
-#: Registers a read from block RAM passes before the register that feeds logic: a DP16KD's
-#: data leaves it late in the cycle (nextpnr times every DP16KD without its output register),
-#: too late to cross the chip in a cycle of the KWS goal's clock; the static placer
-#: (``hardware.placer``) tends to keep the first beside the block, as the seed allows. (Two
-#: made the KWS top too congested to route.)
-BLOCK_READ_REGISTERS = 1
-
-
-def weights_in_block_ram(layer: MVTULayer) -> bool:
-    """Whether a digital layer's weights (a thermometer layer's tables) go to block RAM: by
-    its ``ram_style``, or with ``auto`` by Yosys's choice (:func:`hwgen.estimate.map_memory`).
-    The unit reads such weights through :data:`BLOCK_READ_REGISTERS` more registers."""
-    from ...estimate import weight_memory
-    memory = weight_memory(layer)
-    return memory is not None and memory.kind == "bram"
-
-
-def sum_latency(layer: MVTULayer) -> int:
-    """``advance`` cycles from the issue stage's registers (weights, input) to the per-cycle
-    sums: a digital layer registers the weight word and the input vector (from block RAM
-    after :data:`BLOCK_READ_REGISTERS` more, :func:`weights_in_block_ram`), then its leaves
-    (:func:`_simd_terms`), then every :data:`SUM_LEVELS_PER_STAGE` adder levels; a cim layer
-    takes its macro's latency (:func:`hwgen.ops.mvtu.cim.macro_latency`)."""
-    if layer.macro is not None:
-        return macro_latency(layer.macro)
-    block = BLOCK_READ_REGISTERS if weights_in_block_ram(layer) else 0
-    if layer.in_encoding == "thermometer":
-        # The input vector registered, the tables read (from block RAM through the extra
-        # registers), then their sum.
-        return 2 + block + pipelined_sum_stages(layer.simd_elements, SUM_LEVELS_PER_STAGE)
-    leaves = len(_simd_terms(layer, Signal(layer.simd), Signal(layer.in_width)))
-    return 1 + block + pipelined_sum_stages(leaves, SUM_LEVELS_PER_STAGE)
-
-
-def sum_register_bits(layer: MVTULayer) -> int:
-    """Flip-flops of one neuron's per-cycle sum pipeline of a digital layer: its registered
-    leaves (a thermometer layer's table reads) and partial sums (:func:`pipelined_sum_bits`)."""
-    if layer.in_encoding == "thermometer":
-        terms = [Signal(table_shape(layer)) for _ in range(layer.simd_elements)]
-    else:
-        terms = _simd_terms(layer, Signal(layer.simd), Signal(layer.in_width))
-    return pipelined_sum_bits(terms, levels=SUM_LEVELS_PER_STAGE)
-
-
-def mvtu_latency(layer: MVTULayer) -> int:
-    """Cycles from the transfer that issues a neuron fold's last input to its output
-    transfer's ``valid``, without stalls: the issue registers, :func:`sum_latency`, the
-    accumulator and the output register."""
-    return sum_latency(layer) + 3
-
-
 class MVTU(wiring.Component):
-    """Matrix-vector-threshold unit with PE x SIMD folding.
+    """Matrix-vector-threshold unit with PE x SIMD folding, built for a target.
 
     Each input vector of ``mw`` elements arrives as ``SF = mw / simd`` transfers; it is
     multiplied by the ``mh x mw`` +-1 weight matrix ``PE`` neurons at a time, so one vector
@@ -221,6 +114,11 @@ class MVTU(wiring.Component):
     layer : :class:`hwgen.ir.MVTULayer`
         Shape, folding, weights and thresholds. Without thresholds the unit emits the signed
         dot products ``2 * popcount - mw`` (the logits of a last layer).
+    target : :class:`hwgen.target.Target`
+        The FPGA family: where its memories go (:func:`~hwgen.ops.mvtu.datapath.memories`:
+        weights in block RAM are read through
+        :data:`~hwgen.ops.mvtu.datapath.BLOCK_READ_REGISTERS` more registers) and the
+        attributes asking synthesis for the layer's ``ram_style``.
 
     Attributes
     ----------
@@ -233,7 +131,8 @@ class MVTU(wiring.Component):
         ``2**act_bits - 1`` thresholds passed, each compare negated by ``invert``), or a
         signed dot product each.
 
-    Pipeline, one register stage each (:func:`mvtu_latency` cycles in all): issue (weight and
+    Pipeline, one register stage each (:func:`~hwgen.ops.mvtu.datapath.mvtu_latency` cycles
+    in all): issue (weight and
     replay reads) -> the weight word and input vector registered (after
     :data:`BLOCK_READ_REGISTERS` more when the weights are in block RAM) -> the sum's leaves
     (chunk popcounts, +-x) -> every two adder levels of their tree -> accumulate -> threshold
@@ -245,10 +144,13 @@ class MVTU(wiring.Component):
     on backpressure; the latency is not in the cycles per vector.
     """
 
-    def __init__(self, layer: MVTULayer):
+    def __init__(self, layer: MVTULayer, *, target: Target):
         if not isinstance(layer, MVTULayer):
             raise TypeError(f"layer must be an MVTULayer, not {layer!r}")
+        if not isinstance(target, Target):
+            raise TypeError(f"target must be a hwgen.target.Target, not {target!r}")
         self.layer = layer
+        self.target = target
         super().__init__({
             "i": In(stream.Signature(unsigned(layer.in_width))),
             "o": Out(stream.Signature(mvtu_output_shape(layer))),
@@ -259,17 +161,17 @@ class MVTU(wiring.Component):
         return self.layer.expected_cycles()
 
     def elaborate(self, platform):
-        layer = self.layer
+        layer, target = self.layer, self.target
         pe, simd, nf_count, sf_count = layer.pe, layer.simd, layer.nf, layer.sf
         m = Module()
 
         macro = layer.macro
         lookup = layer.in_encoding == "thermometer"
-        extra = BLOCK_READ_REGISTERS if weights_in_block_ram(layer) else 0
+        extra = BLOCK_READ_REGISTERS if weights_in_block_ram(layer, target) else 0
         if macro is None and not lookup:
             m.submodules.weights = weights = memory.Memory(
                 shape=unsigned(pe * simd), depth=nf_count * sf_count, init=weight_words(layer),
-                attrs=memory_attrs(layer.ram_style))
+                attrs=target.memory_attrs(layer.ram_style))
             weight_read = weights.read_port()
 
         # --- issue ---------------------------------------------------------------------------
@@ -335,8 +237,8 @@ class MVTU(wiring.Component):
             acc_shape = unsigned(max(1, layer.mw.bit_length()))          # 0 .. mw
         else:
             acc_shape = signed(layer.dot_bits)
-        # The per-cycle sums arrive ``latency`` advances after s1 (:func:`sum_latency`).
-        latency = sum_latency(layer)
+        # The per-cycle sums arrive ``latency`` advances after s1 (datapath.sum_latency).
+        latency = sum_latency(layer, target)
         if macro is not None:
             m.submodules.macro = cim = CimMacro(layer)
             m.d.comb += [cim.en.eq(advance), cim.block.eq(s1_nf), cim.group.eq(s1_sf),
@@ -365,7 +267,7 @@ class MVTU(wiring.Component):
             reads = []
             for g, words in enumerate(thermometer_tables(layer)):
                 table = memory.Memory(shape=unsigned(pe * width), depth=len(words), init=words,
-                                      attrs=memory_attrs(layer.ram_style))
+                                      attrs=target.memory_attrs(layer.ram_style))
                 m.submodules[f"table{g}"] = table
                 port = table.read_port()
                 m.d.comb += [port.addr.eq(Cat(vector_word[g * bits:(g + 1) * bits], fold)),
@@ -387,7 +289,7 @@ class MVTU(wiring.Component):
             s2_sum = []
             for j in range(pe):
                 row = weight_word[j * simd:(j + 1) * simd]
-                s2_sum.append(pipelined_sum(m, _simd_terms(layer, row, vector_word), en=advance,
+                s2_sum.append(pipelined_sum(m, simd_terms(layer, row, vector_word), en=advance,
                                             levels=SUM_LEVELS_PER_STAGE, name=f"sum{j}"))
         else:
             # Shift-add the codes of the PE columns' reads: sum over j, p of code << (j + p).

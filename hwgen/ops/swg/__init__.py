@@ -2,11 +2,13 @@
 for the MVTU behind it (FINN's ConvolutionInputGenerator).
 
 ``layer.py`` holds the IR layer (:class:`SWGLayer`), ``golden.py`` its torch model, ``hw.py``
-the Amaranth block (:class:`SlidingWindow`).
+the Amaranth block (:class:`SlidingWindow`), ``cost.py`` its cost model.
 """
 import torch
 
+from ...target import Resources, Target
 from ..base import Activation, Op, Transfer, divisors
+from . import cost
 from .golden import swg
 from .hw import SlidingWindow
 from .layer import SWGLayer
@@ -42,8 +44,14 @@ class SWGOp(Op):
         x = torch.as_tensor(x)
         return swg(layer, x).reshape(x.shape[0], -1)
 
-    def block(self, layer: SWGLayer) -> SlidingWindow:
+    def block(self, layer: SWGLayer, target: Target) -> SlidingWindow:
         return SlidingWindow(layer)
+
+    def terms(self, layer: SWGLayer, target: Target) -> dict[str, float]:
+        return cost.terms(layer, target)
+
+    def resources(self, layer: SWGLayer, target: Target) -> Resources:
+        return cost.resources(layer, target)
 
     def folding(self, layer: SWGLayer) -> dict:
         return {"simd": layer.simd}

@@ -3,28 +3,18 @@ from amaranth.hdl import Module, Mux, Signal, unsigned
 from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .layer import SWGLayer
 from ...lib.skid import skid_output
+from .layer import SWGLayer, ring_rows
 
-__all__ = ["SlidingWindow", "ring_rows"]
-
-
-def ring_rows(layer: SWGLayer) -> int:
-    """Image rows the line buffer holds: a power of two of at least KH + max(KH, SH), so that
-    the next output row's input (SH rows), and the next frame's first window rows (KH), arrive
-    while the current ones are read."""
-    rows = 1
-    while rows < layer.kernel[0] + max(layer.kernel[0], layer.stride[0]):
-        rows *= 2
-    return rows
+__all__ = ["SlidingWindow"]
 
 
 class SlidingWindow(wiring.Component):
     """Turns an image stream into the stream of its convolution windows.
 
     Stream orders and padding are those of :class:`hwgen.ir.SWGLayer`. The image is written
-    into a ring of :func:`ring_rows` line buffers as it arrives; windows are read from it, one
-    transfer per cycle. A window is read once all its rows are in; a row is overwritten only
+    into a ring of :func:`~.layer.ring_rows` line buffers as it arrives; windows are read from
+    it, one transfer per cycle. A window is read once all its rows are in; a row is overwritten only
     when no remaining window of the frame needs it. The writer may run one frame ahead of the
     reader, and the reader one frame ahead of the writer (when the last rows of an image fall in
     no window), so consecutive frames overlap; but no window of a frame, padding included, is

@@ -3,7 +3,7 @@ from dataclasses import dataclass
 
 from ..base import check_positive, pair
 
-__all__ = ["SWGLayer"]
+__all__ = ["SWGLayer", "ring_rows"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -86,3 +86,13 @@ class SWGLayer:
                 "height": self.height, "width": self.width, "kernel": list(self.kernel),
                 "stride": list(self.stride), "padding": list(self.padding), "simd": self.simd,
                 "elem_bits": self.elem_bits}
+
+
+def ring_rows(layer: SWGLayer) -> int:
+    """Image rows the line buffer holds: a power of two of at least KH + max(KH, SH), so that
+    the next output row's input (SH rows), and the next frame's first window rows (KH), arrive
+    while the current ones are read."""
+    rows = 1
+    while rows < layer.kernel[0] + max(layer.kernel[0], layer.stride[0]):
+        rows *= 2
+    return rows

@@ -1,0 +1,179 @@
+"""The MVTU's datapath as its block (``hw.py``, ``cim.py``) builds it and its cost model
+(``cost.py``) counts it: its memories and where the target puts them, the leaves of the
+per-cycle sums, and the pipeline's stages and registers.
+
+The block and the cost model both read these; neither imports the other. Where a memory goes is
+the target's answer (:meth:`hwgen.target.Target.map_memory`), so the block's registers after a
+block RAM read (:func:`weights_in_block_ram`) and the estimate's memory cost follow the same
+placement.
+"""
+from amaranth.hdl import Array, Cat, Const, Mux, Signal, signed, unsigned
+
+from ...cim.macro import MacroSpec
+from ...cim.noise import ARX_ROUNDS
+from ...lib.popcount import chunk_popcounts, pipelined_sum_bits, pipelined_sum_stages
+from ...target import MemoryMap, Target
+from .layer import MVTULayer
+
+__all__ = ["SUM_LEVELS_PER_STAGE", "BINARY_CHUNK", "BLOCK_READ_REGISTERS", "ROUNDS_PER_STAGE",
+           "HASH_STAGES", "binary_leaves", "simd_terms", "table_shape", "table_count",
+           "weight_memory", "memories", "weights_in_block_ram", "macro_latency", "sum_latency",
+           "sum_register_bits", "mvtu_latency"]
+
+#: Adder levels of the per-cycle sums' trees between two registers
+#: (:func:`hwgen.lib.popcount.pipelined_sum`): an adder level is a carry chain and its routing;
+#: two fit a cycle of the KWS goal's clock (``bench/timing.py`` measures the blocks' Fmax).
+SUM_LEVELS_PER_STAGE = 2
+
+#: Inputs per leaf of a binary layer's sum (:func:`binary_leaves`).
+BINARY_CHUNK = 3
+
+#: Registers a read from block RAM passes before the register that feeds logic: a DP16KD's
+#: data leaves it late in the cycle (nextpnr times every DP16KD without its output register),
+#: too late to cross the chip in a cycle of the KWS goal's clock; the static placer
+#: (``hardware.placer``) tends to keep the first beside the block, as the seed allows. (Two
+#: made the KWS top too congested to route.)
+BLOCK_READ_REGISTERS = 1
+
+#: Rounds of :func:`hwgen.cim.noise.arx32` per register stage of the CIM macro's noise hash:
+#: one (a 16-bit adder and two xors); two in series miss the KWS goal's clock
+#: (``bench/cim_timing.py`` measures it).
+ROUNDS_PER_STAGE = 1
+
+#: Register stages of the CIM macro's noise hash (:data:`hwgen.ops.mvtu.cim.ARX_STAGES`).
+HASH_STAGES = -(-ARX_ROUNDS // ROUNDS_PER_STAGE)
+
+
+# --- the per-cycle sums' leaves -----------------------------------------------------------------
+
+def binary_leaves(row, vector, chunk: int = BINARY_CHUNK) -> list:
+    """The inputs under +1 weights less those under -1 weights, of ``vector``'s consecutive
+    ``chunk``-bit slices (the last may be shorter), each a table of its weight and input bits:
+    a 6-input function is one LUT level (four LUT4s and their multiplexers), where the
+    difference of two popcounts took a few LUT levels and a carry chain."""
+    leaves = []
+    for start in range(0, len(row), chunk):
+        size = min(chunk, len(row) - start)
+        # Index bit k: weight k; bit size + k: input k.
+        table = [sum(((index >> (size + k)) & 1) * (1 if (index >> k) & 1 else -1)
+                     for k in range(size)) for index in range(1 << (2 * size))]
+        shape = signed(size.bit_length() + 1)
+        leaves.append(Array(Const(value, shape) for value in table)[
+            Cat(row[start:start + size], vector[start:start + size])])
+    return leaves
+
+
+def simd_terms(layer: MVTULayer, row, vector) -> list:
+    """The leaves whose sum is this cycle's contribution of one neuron of a digital layer,
+    ``SIMD`` weight bits ``row`` on ``vector``: each a few LUT levels deep, registered before
+    the adder tree."""
+    if layer.in_encoding == "bipolar":
+        return chunk_popcounts(~(row ^ vector))
+    if layer.in_encoding == "binary":
+        return binary_leaves(row, vector)
+    # uint: w ? x : -x, as w ? x : ~x (= -x - 1, no adder) plus the count of -1 weights.
+    bits = layer.in_bits
+    terms = []
+    for k in range(layer.simd):
+        x = Cat(vector[k * bits:(k + 1) * bits], Const(0, 1)).as_signed()
+        terms.append(Mux(row[k], x, ~x))
+    return terms + chunk_popcounts(~row)
+
+
+def table_shape(layer: MVTULayer):
+    """A thermometer lookup's entry: a sum of ``code_bits`` +-1 weights plus ``code_bits``,
+    ``0 .. 2 * code_bits`` (unsigned terms add without sign extension; the accumulator starts
+    at minus the offsets' sum, :func:`hwgen.ops.mvtu.hw.table_offset`)."""
+    return unsigned((2 * layer.code_bits).bit_length())
+
+
+# --- memories ---------------------------------------------------------------------------------
+
+def table_count(layer: MVTULayer) -> int:
+    """Weight memories of a digital MVTU: a thermometer layer's lookup tables (one per element
+    of a transfer, :func:`hwgen.ops.mvtu.hw.thermometer_tables`), else the one weight memory."""
+    return layer.simd_elements if layer.in_encoding == "thermometer" else 1
+
+
+def memories(layer: MVTULayer, target: Target) -> tuple[MemoryMap, MemoryMap | None,
+                                                         MemoryMap | None]:
+    """Where ``target`` puts an MVTU's memories: the weight memory (for a thermometer layer:
+    each of its :func:`table_count` lookup tables), by the layer's ``ram_style``; the
+    threshold memory (None for a layer without thresholds) and the replay buffer (None for a
+    single neuron fold). A cim layer's weight entry is the digital layer's it would be; its
+    weights are in the macro's cells."""
+    if layer.in_encoding == "thermometer":
+        weights = target.map_memory(layer.nf * layer.sf << layer.in_bits,
+                                    layer.pe * table_shape(layer).width, rom=True,
+                                    style=layer.ram_style)
+    else:
+        weights = target.map_memory(layer.nf * layer.sf, layer.pe * layer.simd, rom=True,
+                                    style=layer.ram_style)
+    thresholds = (target.map_memory(layer.nf,
+                                    layer.pe * ((layer.levels - 1) * layer.threshold_bits + 1),
+                                    rom=True)
+                  if layer.output == "bits" else None)
+    replay = target.map_memory(layer.sf, layer.in_width, rom=False) if layer.nf > 1 else None
+    return weights, thresholds, replay
+
+
+def weight_memory(layer: MVTULayer, target: Target) -> MemoryMap | None:
+    """Where ``target`` puts a digital MVTU's weight memory (a thermometer layer's: each of its
+    lookup tables), by its ``ram_style``; None for a cim layer (the weights are in the
+    macro)."""
+    return None if layer.macro is not None else memories(layer, target)[0]
+
+
+def weights_in_block_ram(layer: MVTULayer, target: Target) -> bool:
+    """Whether ``target`` puts a digital layer's weights (a thermometer layer's tables) in block
+    RAM (:func:`weight_memory`): the block then reads them through
+    :data:`BLOCK_READ_REGISTERS` more registers."""
+    memory = weight_memory(layer, target)
+    return memory is not None and memory.kind == "bram"
+
+
+# --- the pipeline -----------------------------------------------------------------------------
+
+def macro_latency(macro: MacroSpec) -> int:
+    """``en`` cycles of the CIM macro (:class:`hwgen.ops.mvtu.cim.CimMacro`) from a read to its
+    codes: 5 without noise (cells and inputs; the cells registered; chunk popcounts; bitline
+    sums; ADC), ``HASH_STAGES + 8`` with it (cells, inputs and read keys; the cells
+    registered; the hash's stages, beside them the chunk popcounts, the bitline sums and the
+    noise scale; ZTABLE; its sample registered; the scaled sample; the ADC input; its
+    comparators; the code)."""
+    return HASH_STAGES + 8 if macro.noisy else 5
+
+
+def sum_latency(layer: MVTULayer, target: Target) -> int:
+    """``advance`` cycles from the issue stage's registers (weights, input) to the per-cycle
+    sums: a digital layer registers the weight word and the input vector (from block RAM
+    after :data:`BLOCK_READ_REGISTERS` more, :func:`weights_in_block_ram` on ``target``), then
+    its leaves (:func:`simd_terms`), then every :data:`SUM_LEVELS_PER_STAGE` adder levels; a
+    cim layer takes its macro's latency (:func:`macro_latency`)."""
+    if layer.macro is not None:
+        return macro_latency(layer.macro)
+    block = BLOCK_READ_REGISTERS if weights_in_block_ram(layer, target) else 0
+    if layer.in_encoding == "thermometer":
+        # The input vector registered, the tables read (from block RAM through the extra
+        # registers), then their sum.
+        return 2 + block + pipelined_sum_stages(layer.simd_elements, SUM_LEVELS_PER_STAGE)
+    leaves = len(simd_terms(layer, Signal(layer.simd), Signal(layer.in_width)))
+    return 1 + block + pipelined_sum_stages(leaves, SUM_LEVELS_PER_STAGE)
+
+
+def sum_register_bits(layer: MVTULayer) -> int:
+    """Flip-flops of one neuron's per-cycle sum pipeline of a digital layer: its registered
+    leaves (a thermometer layer's table reads) and partial sums
+    (:func:`hwgen.lib.popcount.pipelined_sum_bits`)."""
+    if layer.in_encoding == "thermometer":
+        terms = [Signal(table_shape(layer)) for _ in range(layer.simd_elements)]
+    else:
+        terms = simd_terms(layer, Signal(layer.simd), Signal(layer.in_width))
+    return pipelined_sum_bits(terms, levels=SUM_LEVELS_PER_STAGE)
+
+
+def mvtu_latency(layer: MVTULayer, target: Target) -> int:
+    """Cycles from the transfer that issues a neuron fold's last input to its output
+    transfer's ``valid``, without stalls, of the block built for ``target``: the issue
+    registers, :func:`sum_latency`, the accumulator and the output register."""
+    return sum_latency(layer, target) + 3
