@@ -1,6 +1,8 @@
 """Errors a user can act on. The CLI prints them as one line and exits with status 2."""
+import re
+import reprlib
 
-__all__ = ["HwgenError", "SpecError"]
+__all__ = ["HwgenError", "SpecError", "FieldError", "excerpt"]
 
 
 class HwgenError(Exception):
@@ -19,3 +21,38 @@ class SpecError(HwgenError):
         if allowed:
             message += f" (allowed: {allowed})"
         super().__init__(message)
+
+
+class FieldError(ValueError):
+    """A bad value of one field of a checked dataclass (a board, a CIM macro): ``key`` names
+    the field, ``problem`` says what is wrong and ``allowed`` (or None) what would do. A file
+    loader turns it into the :class:`SpecError` of the file and key path it read."""
+
+    def __init__(self, key: str, problem: str, allowed: str | None = None):
+        self.key, self.problem, self.allowed = key, problem, allowed
+        super().__init__(f"{key}: {problem}" + (f" (allowed: {allowed})" if allowed else ""))
+
+
+def _make_repr() -> reprlib.Repr:
+    short = reprlib.Repr()
+    short.maxlevel = 3
+    short.maxtuple = short.maxlist = short.maxdict = short.maxset = short.maxfrozenset = 6
+    short.maxstring = short.maxother = 60
+    short.maxlong = 60
+    return short
+
+
+_REPR = _make_repr()
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def excerpt(value, limit: int = 100) -> str:
+    """``repr(value)``, cut short: at most ``limit`` characters however large or nested the
+    value is (YAML aliases make huge values of small files), on one line. Every message that
+    quotes a value from a file quotes it through this."""
+    try:
+        text = repr(value[:limit]) if isinstance(value, str) else _REPR.repr(value)
+    except Exception:                       # a value whose repr fails is still reported
+        text = f"<{type(value).__name__}>"
+    text = _CONTROL.sub(lambda match: repr(match.group())[1:-1], text)
+    return text if len(text) <= limit else text[:limit - 3] + "..."

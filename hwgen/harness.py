@@ -1,7 +1,8 @@
 """Fast co-simulation: an HDL-side harness compiled with the block into one Verilator binary.
 
-:func:`run_stream_test` in :mod:`hwgen.cosim` drives a stream from Python every cycle (cocotb,
-~10k-60k cycles/s): right for blocks and a few thousand vectors. For whole networks over whole
+:func:`run_stream_test` in :mod:`hwgen.cosim` drives a stream from Python every cycle (cocotb:
+a Python call per cycle, far slower than a compiled harness): right for blocks and a few thousand
+vectors. For whole networks over whole
 test sets the stimulus, the LFSR idle/backpressure, the comparison and the cycle counter move
 into a SystemVerilog harness (``rtl_templates/stream_harness.sv.j2``): Python writes the input
 and expected words to files, starts the binary, and reads back what it saw. The harness uses

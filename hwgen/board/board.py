@@ -24,7 +24,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import SpecError
+from ..errors import FieldError, SpecError
 from ..resources import data_dir
 from ..spec.typed_yaml import excerpt, is_file, key_text, read_yaml
 from ..target import TARGETS, Target, target
@@ -33,13 +33,9 @@ from .uart import uart_divisor
 __all__ = ["Board", "BoardError", "load_board", "available_boards", "platform_modules"]
 
 
-class BoardError(ValueError):
+class BoardError(FieldError):
     """A bad value of a board: ``key`` names it, ``problem`` says what is wrong and
     ``allowed`` (or None) what would do."""
-
-    def __init__(self, key: str, problem: str, allowed: str | None = None):
-        self.key, self.problem, self.allowed = key, problem, allowed
-        super().__init__(f"{key}: {problem}" + (f" (allowed: {allowed})" if allowed else ""))
 
 
 # Fields of a Board other than ``variants`` and ``device`` (a board file's ``variants`` mapping

@@ -368,8 +368,9 @@ class BoardCore(wiring.Component):
                 m.d.comb += parser.frames.ready.eq(~from_rom)
         # The banks' multiplexer a tree of 4-to-1 multiplexers (on ECP5 a LUT4 and a PFUMX
         # each), every level but the last registered, the control and the serial word delayed
-        # beside: one multiplexer over some 30 banks spread across the block RAM columns took
-        # several levels of logic and long routes before the skid register.
+        # beside: one multiplexer over every bank (a large ROM has tens of them) spread across
+        # the block RAM columns took several levels of logic and long routes before the skid
+        # register.
         level_rom, level_bank = held_rom, held_bank
         level_valid, level_from_rom, level_serial = held_valid, held_from_rom, held_serial
         depth = 0

@@ -96,15 +96,17 @@ no hash) and passes the ADC's gradient straight through inside its range.
 """
 import dataclasses
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import Literal
 
 import numpy as np
 import torch
 
+from ..errors import FieldError, excerpt
 from .noise import NOISE_FRAC_BITS, noise_indices, noise_scales, ztable
 
-__all__ = ["ENCODINGS", "NOISE_MODELS", "MacroSpec", "weight_planes", "activation_planes",
+__all__ = ["ENCODINGS", "NOISE_MODELS", "MAX_SIDE", "SEED_MAX", "MacroSpec", "weight_planes", "activation_planes",
            "decode_weights", "decode_activations", "adc", "macro_mvm", "macro_mvm_float",
            "layer_macro"]
 
@@ -118,66 +120,107 @@ def _is_int(value) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
+#: The most rows, columns or wordlines of a macro.
+MAX_SIDE = 2 ** 16
+#: Seeds of the noise generator: ``0..2**32-1``.
+SEED_MAX = 2 ** 32 - 1
+
+
+def _divisors(n: int) -> str:
+    """The divisors of ``n`` (at most :data:`MAX_SIDE`), as the allowed values of an error."""
+    found = [d for d in range(1, math.isqrt(n) + 1) if n % d == 0]
+    found = sorted(set(found + [n // d for d in found]))
+    return ", ".join(map(str, found)) if len(found) <= 16 else \
+        ", ".join(map(str, found[:6])) + ", ..., " + ", ".join(map(str, found[-6:]))
+
+
+def _number(value) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+
+
 @dataclass(frozen=True, kw_only=True)
 class MacroSpec:
-    """Parameters of one CIM macro as a layer uses it (see the module docstring).
-
-    Parameters
-    ----------
-    rows, columns : array size in cells.
-    wordlines : rows driven per read (``WL``); divides ``rows`` and each layer's ``mw``.
-    adc_bits : ADC resolution, 1..8.
-    weight_bits, act_bits : 1 or 2 (bit-sliced columns, bit-serial reads).
-    encoding : ``binary`` ({0, 1}; a 0 drives no wordline) or ``bipolar`` (+-1, XNOR cells).
-    noise : ``none``, ``read`` (sigma per read) or ``cell`` (sigma * sqrt(active rows)).
-    sigma : noise standard deviation in cell contributions, >= 0.
-    seed : noise seed (used modulo 2**32).
-    adc_range : ``R``: the ADC covers ``[-R, R]``; ``None`` means ``wordlines``.
+    """The compute-in-memory macro: its array, its ADC and its analog noise (its arithmetic
+    is :mod:`hwgen.cim.macro`'s). One schema: a spec's top-level ``cim`` section is read into
+    it, and each ``backend: cim`` layer of the IR holds a copy with the layer's input
+    ``encoding`` and bits (:func:`~hwgen.cim.layer_macro`). A bad value is a one-line error
+    naming its key.
     """
+    #: Rows of the cell array.
     rows: int = 256
+    #: Columns of the cell array (a 2-bit weight takes two).
     columns: int = 256
+    #: Rows driven per read (``WL``); divides ``rows`` and each cim layer's matrix width (its
+    #: simd).
     wordlines: int = 16
+    #: ADC resolution: 2**adc_bits levels over [-adc_range, adc_range].
     adc_bits: int = 5
+    #: Bits per weight, 1 or 2 (2: two bit-sliced columns, values -3, -1, 1, 3).
     weight_bits: int = 1
+    #: Bits per activation, 1 or 2 (2: two bit-serial reads); in a spec's ``cim`` section the
+    #: most any cim layer's inputs may have.
     act_bits: int = 1
-    encoding: str = "bipolar"
-    noise: str = "none"
+    #: ``cell``: sigma * sqrt(driven rows) per read; ``read``: sigma per read; ``none``.
+    noise: Literal["none", "read", "cell"] = "cell"
+    #: Noise standard deviation in units of one cell's bitline contribution.
     sigma: float = 0.0
+    #: Seed of the noise generator (hardware and golden draw the same samples).
     seed: int = 0
+    #: Half the ADC's input range (``None``: wordlines, a group's full bitline range).
     adc_range: float | None = None
+    #: How a layer's activations drive the wordlines: ``binary`` ({0, 1}; a 0 drives no
+    #: wordline) or ``bipolar`` (+-1, XNOR cells). Set per layer from its input (not a key).
+    encoding: Literal["binary", "bipolar"] = field(default="bipolar",
+                                                    metadata={"internal": True})
 
     def __post_init__(self):
-        for name in ("rows", "columns", "wordlines"):
+        for name, top in (("rows", MAX_SIDE), ("columns", MAX_SIDE), ("wordlines", MAX_SIDE),
+                          ("adc_bits", 8)):
             value = getattr(self, name)
-            if not _is_int(value) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, not {value!r}")
+            if not _is_int(value):
+                raise FieldError(name, f"must be an integer, not {excerpt(value)}")
+            if not 1 <= value <= top:
+                raise FieldError(name, f"must lie in 1..{top}, not {excerpt(value)}")
         if self.wordlines > self.rows or self.rows % self.wordlines:
-            raise ValueError(f"wordlines must divide rows={self.rows}, not {self.wordlines!r}")
-        if not _is_int(self.adc_bits) or not 1 <= self.adc_bits <= 8:
-            raise ValueError(f"adc_bits must be an integer in 1..8, not {self.adc_bits!r}")
+            raise FieldError("wordlines", f"must divide rows={self.rows}, not "
+                                          f"{excerpt(self.wordlines)}",
+                             allowed=_divisors(self.rows))
         for name in ("weight_bits", "act_bits"):
             value = getattr(self, name)
             if not _is_int(value) or value not in (1, 2):
-                raise ValueError(f"{name} must be 1 or 2, not {value!r}")
+                raise FieldError(name, f"must be 1 or 2, not {excerpt(value)}", allowed="1, 2")
         if self.weight_bits > self.columns:
-            raise ValueError(f"columns must hold the weight_bits={self.weight_bits} slices of "
-                             f"a weight, not {self.columns!r}")
+            raise FieldError("columns", f"must hold the {self.weight_bits} bit-sliced columns "
+                                        f"of a weight, not {excerpt(self.columns)}")
         if self.encoding not in ENCODINGS:
-            raise ValueError(f"encoding must be binary or bipolar, not {self.encoding!r}")
+            raise FieldError("encoding", f"unknown value {excerpt(self.encoding)}",
+                             allowed=", ".join(ENCODINGS))
         if self.noise not in NOISE_MODELS:
-            raise ValueError(f"noise must be none, read or cell, not {self.noise!r}")
-        if (isinstance(self.sigma, bool) or not isinstance(self.sigma, (int, float))
-                or not math.isfinite(self.sigma) or self.sigma < 0):
-            raise ValueError(f"sigma must be a finite number >= 0, not {self.sigma!r}")
-        if not _is_int(self.seed):
-            raise ValueError(f"seed must be an integer, not {self.seed!r}")
+            raise FieldError("noise", f"unknown value {excerpt(self.noise)}",
+                             allowed=", ".join(NOISE_MODELS))
+        if not _number(self.sigma) or not math.isfinite(self.sigma):
+            raise FieldError("sigma", f"must be a finite number, not {excerpt(self.sigma)}")
+        if self.sigma < 0:
+            raise FieldError("sigma", f"must be at least 0, not {excerpt(self.sigma)}")
+        if not _is_int(self.seed) or not 0 <= self.seed <= SEED_MAX:
+            raise FieldError("seed", f"must lie in 0..2**32-1, not {excerpt(self.seed)}",
+                             allowed=f"0..{SEED_MAX}")
         adc_range = self.wordlines if self.adc_range is None else self.adc_range
-        if (isinstance(adc_range, bool) or not isinstance(adc_range, (int, float))
-                or not math.isfinite(adc_range) or adc_range <= 0):
-            raise ValueError(f"adc_range must be a positive number, not {self.adc_range!r}")
+        if not _number(adc_range) or not math.isfinite(adc_range) or not adc_range > 0:
+            raise FieldError("adc_range", f"must be positive, not {excerpt(self.adc_range)}")
         object.__setattr__(self, "adc_range", float(adc_range))
         object.__setattr__(self, "sigma", float(self.sigma))
         object.__setattr__(self, "seed", int(self.seed))
+
+    def chip_fields(self) -> dict:
+        """The macro's own parameters, as a spec's ``cim`` section gives them (without the
+        per-layer ``encoding``; ``adc_range`` None where it is the default, ``wordlines``):
+        what a checkpoint trained through the macro is keyed by."""
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+                  if not f.metadata.get("internal")}
+        if fields["adc_range"] == self.wordlines:
+            fields["adc_range"] = None
+        return fields
 
     # --- derived ------------------------------------------------------------------------------
     @property
@@ -484,7 +527,4 @@ def layer_macro(spec, index: int) -> MacroSpec:
         bits = spec.data.element_bits
     else:
         encoding, bits = spec.model.activation, spec.model.act_bits
-    return MacroSpec(rows=cim.rows, columns=cim.columns, wordlines=cim.wordlines,
-                     adc_bits=cim.adc_bits, weight_bits=cim.weight_bits, act_bits=bits,
-                     encoding=encoding, noise=cim.noise, sigma=cim.sigma, seed=cim.seed,
-                     adc_range=cim.adc_range)
+    return dataclasses.replace(cim, act_bits=bits, encoding=encoding)

@@ -28,7 +28,7 @@ def train_key(spec) -> str:
     key = {"data": dataclasses.asdict(spec.data), "seed": spec.seed,
            "train": train, "model": model}
     if spec.cim is not None:             # the macro is trained through
-        key["cim"] = dataclasses.asdict(spec.cim)
+        key["cim"] = spec.cim.chip_fields()
     return key_digest(key)
 
 

@@ -8,8 +8,8 @@ def delay(m, en, value, cycles: int, name: str, *, reset_less: bool = True):
     """``value`` delayed by ``cycles`` registers that move on ``en``.
 
     The registers of data have no reset (``reset_less``): what they hold counts only beside a
-    valid flag that has one, and a reset net to every datapath flip-flop would cost routing
-    (some 16,000 sinks in the KWS top) for nothing.
+    valid flag that has one, and a reset net to every datapath flip-flop (a net of as many
+    sinks as the network has datapath registers) would cost routing for nothing.
     """
     for k in range(cycles):
         register = Signal.like(value, name=f"{name}_d{k + 1}", reset_less=reset_less)

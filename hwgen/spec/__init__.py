@@ -41,13 +41,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from ..cim.macro import MacroSpec
 from ..errors import SpecError
 from ..target import PLACERS
 from .typed_yaml import (MAX_INT, MAX_STRING, MAX_YAML_BYTES, MAX_YAML_DEPTH, MAX_YAML_NODES,
                          build, excerpt, is_file, key_text, read_yaml)
 
 __all__ = ["Spec", "DataSpec", "LayerSpec", "LinearSpec", "ConvSpec", "MaxPoolSpec", "ModelSpec",
-           "TrainSpec", "HardwareSpec", "VerifySpec", "CimSpec", "DatasetInfo", "load_spec",
+           "TrainSpec", "HardwareSpec", "VerifySpec", "MacroSpec", "DatasetInfo", "load_spec",
            "parse_spec", "read_yaml", "excerpt", "is_file", "DATASETS", "SEED_MAX", "MAX_LAYER_WEIGHT_BITS",
            "MAX_WEIGHT_BITS", "MAX_FEATURES", "key_text", "MAX_INT", "MAX_STRING", "MAX_YAML_BYTES",
            "MAX_YAML_DEPTH", "MAX_YAML_NODES"]
@@ -62,8 +63,6 @@ MAX_LAYER_WEIGHT_BITS = 2 ** 24
 MAX_WEIGHT_BITS = 2 ** 26
 #: Elements of a frame and of any layer's output (channels * height * width).
 MAX_FEATURES = 2 ** 20
-#: Cells along each side of the cim macro's array.
-MAX_CIM_SIDE = 2 ** 16
 #: Synthetic Speech Commands speakers (each is 35 clips in the cache).
 MAX_SPEAKERS = 100_000
 #: FIFO depth between layers (``hardware.fifo_depth``).
@@ -527,60 +526,6 @@ class VerifySpec:
 
 
 @dataclass(frozen=True)
-class CimSpec:
-    """The compute-in-memory macro of ``backend: cim`` layers. Its arithmetic (one read, the
-    noise, the ADC, the accumulation) is defined once, in :mod:`hwgen.cim.macro`."""
-    #: Rows of the cell array.
-    rows: int = 256
-    #: Columns of the cell array (a 2-bit weight takes two).
-    columns: int = 256
-    #: Rows driven per read; divides ``rows`` and each cim layer's matrix width (its simd).
-    wordlines: int = 16
-    #: ADC resolution: 2**adc_bits levels over [-adc_range, adc_range].
-    adc_bits: int = 5
-    #: Bits per weight, 1 or 2 (2: two bit-sliced columns, values -3, -1, 1, 3).
-    weight_bits: int = 1
-    #: The most bits per activation, 1 or 2 (2: two bit-serial reads).
-    act_bits: int = 1
-    #: ``cell``: sigma * sqrt(driven rows) per read; ``read``: sigma per read; ``none``.
-    noise: Literal["none", "read", "cell"] = "cell"
-    #: Noise standard deviation in units of one cell's bitline contribution.
-    sigma: float = 0.0
-    #: Seed of the noise generator (hardware and golden draw the same samples).
-    seed: int = 0
-    #: Half the ADC's input range (``None``: wordlines, a group's full bitline range).
-    adc_range: float | None = None
-
-    def check(self, path: str, file):
-        for key in ("rows", "columns", "wordlines"):
-            value = getattr(self, key)
-            if not 1 <= value <= MAX_CIM_SIDE:
-                raise SpecError(file, f"{path}.{key}",
-                                f"must lie in 1..{MAX_CIM_SIDE}, not {excerpt(value)}")
-        if self.rows % self.wordlines:
-            raise SpecError(file, f"{path}.wordlines",
-                            f"must divide rows={self.rows}, not {excerpt(self.wordlines)}",
-                            allowed=_divisors(self.rows))
-        if not 1 <= self.adc_bits <= 8:
-            raise SpecError(file, f"{path}.adc_bits",
-                            f"must lie in 1..8, not {excerpt(self.adc_bits)}")
-        for key in ("weight_bits", "act_bits"):
-            value = getattr(self, key)
-            if value not in (1, 2):
-                raise SpecError(file, f"{path}.{key}", f"must be 1 or 2, not {excerpt(value)}",
-                                allowed="1, 2")
-        if self.weight_bits > self.columns:
-            raise SpecError(file, f"{path}.columns", f"must hold the {self.weight_bits} bit-sliced "
-                            f"columns of a weight, not {excerpt(self.columns)}")
-        if self.sigma < 0:
-            raise SpecError(file, f"{path}.sigma", f"must be at least 0, not {excerpt(self.sigma)}")
-        if self.adc_range is not None and not self.adc_range > 0:
-            raise SpecError(file, f"{path}.adc_range",
-                            f"must be positive, not {excerpt(self.adc_range)}")
-        _check_seed(self.seed, f"{path}.seed", file)
-
-
-@dataclass(frozen=True)
 class Spec:
     #: The network's name: the default output folder ``build/<name>`` (default: the spec
     #: file's name without ``.yaml``).
@@ -598,8 +543,9 @@ class Spec:
     hardware: HardwareSpec = HardwareSpec()
     #: Co-simulation of the RTL against the golden model.
     verify: VerifySpec = VerifySpec()
-    #: The CIM macro of ``backend: cim`` layers (``cim: {}`` for the defaults).
-    cim: CimSpec | None = None
+    #: The CIM macro of ``backend: cim`` layers (``cim: {}`` for the defaults):
+    #: :class:`hwgen.cim.MacroSpec`, its keys below.
+    cim: MacroSpec | None = None
     #: Board file name under ``boards/`` (``hwgen build --board`` overrides it).
     board: str = "ulx3s"
     #: The file this spec was read from (not a YAML key).

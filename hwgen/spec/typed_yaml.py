@@ -6,13 +6,14 @@ a builder of frozen dataclasses from the parsed mapping by their type hints.
 its nested dataclasses, tuples, literals, optional sections and ``type``-tagged unions), every
 problem one :class:`~hwgen.errors.SpecError` naming the file, the key path and what is allowed;
 a key's YAML name is its field's ``metadata["yaml"]`` (else the field's name), fields with
-``metadata["internal"]`` are not keys, and a built object's ``check(key, file)`` runs last.
-Values quoted in a message go through :func:`excerpt`, never whole.
+``metadata["internal"]`` are not keys, a :class:`~hwgen.errors.FieldError` of the class's own
+checks (``__post_init__``) names the key it is about, and a built object's
+``check(key, file)`` runs last. Values quoted in a message go through
+:func:`~hwgen.errors.excerpt`, never whole.
 """
 import dataclasses
 import math
 import re
-import reprlib
 import types
 import typing
 from pathlib import Path
@@ -20,7 +21,7 @@ from typing import Literal
 
 import yaml
 
-from ..errors import SpecError
+from ..errors import FieldError, SpecError, excerpt
 
 __all__ = ["read_yaml", "build", "excerpt", "is_file", "key_text", "yaml_key", "type_name", "MAX_INT",
            "MAX_STRING", "MAX_YAML_BYTES", "MAX_YAML_DEPTH", "MAX_YAML_NODES"]
@@ -34,30 +35,8 @@ MAX_YAML_BYTES = 1 << 20
 MAX_YAML_DEPTH = 64
 MAX_YAML_NODES = 100_000
 
-
-def _make_repr() -> reprlib.Repr:
-    short = reprlib.Repr()
-    short.maxlevel = 3
-    short.maxtuple = short.maxlist = short.maxdict = short.maxset = short.maxfrozenset = 6
-    short.maxstring = short.maxother = 60
-    short.maxlong = 60
-    return short
-
-
-_REPR = _make_repr()
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
-
-def excerpt(value, limit: int = 100) -> str:
-    """``repr(value)``, cut short: at most ``limit`` characters however large or nested the
-    value is (YAML aliases make huge values of small files), on one line. Every message that
-    quotes a value from a file quotes it through this."""
-    try:
-        text = repr(value[:limit]) if isinstance(value, str) else _REPR.repr(value)
-    except Exception:                       # a value whose repr fails is still reported
-        text = f"<{type(value).__name__}>"
-    text = _CONTROL.sub(lambda match: repr(match.group())[1:-1], text)
-    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 def yaml_key(f: dataclasses.Field) -> str:
     """The YAML key of a dataclass field."""
@@ -178,7 +157,11 @@ def build(cls, mapping, key: str, file):
             values[f.name] = _convert(mapping[name], hints[f.name], _join(key, name), file)
         elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
             raise SpecError(file, _join(key, name), "missing required key")
-    obj = cls(**values)
+    try:
+        obj = cls(**values)
+    except FieldError as error:          # the class checks itself: name the key in the file
+        raise SpecError(file, _join(key, error.key), error.problem,
+                        allowed=error.allowed) from None
     if hasattr(obj, "check"):
         obj.check(key, file)
     return obj

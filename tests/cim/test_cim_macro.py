@@ -2,6 +2,7 @@
 contract with noise on, ADC clipping and monotonicity, cell/read noise through the whole read,
 reproducibility, multi-bit slices, and the float training twin."""
 import math
+import re
 from fractions import Fraction
 
 import numpy as np
@@ -12,6 +13,7 @@ from hwgen.cim import macro as macro_module
 from hwgen.cim import (MacroSpec, adc, decode_activations, decode_weights, macro_mvm,
                        macro_mvm_float)
 from hwgen.cim.noise import NOISE_FRAC_BITS, noise_index, ztable
+from hwgen.errors import FieldError
 from hwgen.ops.mvtu.golden import mvtu_dot
 from hwgen.ops import MVTULayer
 
@@ -114,7 +116,7 @@ def test_multi_bit_exact_at_unit_step(weight_bits, act_bits, encoding):
     dict(noise="cell", sigma=0.7, encoding="binary"),
     dict(noise="cell", sigma=1.3, encoding="bipolar", adc_bits=3),
     dict(noise="read", sigma=0.45, encoding="binary", adc_bits=4, adc_range=5.5),
-    dict(noise="cell", sigma=0.9, encoding="binary", weight_bits=2, act_bits=2, seed=-3),
+    dict(noise="cell", sigma=0.9, encoding="binary", weight_bits=2, act_bits=2, seed=2 ** 32 - 3),
     dict(noise="read", sigma=2.1, encoding="bipolar", weight_bits=2, act_bits=2, adc_bits=2),
     dict(noise="none", sigma=2.0, encoding="bipolar", adc_bits=1),
 ])
@@ -215,21 +217,29 @@ def test_reproducible_from_the_seed_and_key(monkeypatch):
 
 # --- spec and inputs -----------------------------------------------------------------------------
 @pytest.mark.parametrize("kw,message", [
-    (dict(wordlines=0), "wordlines must be a positive integer, not 0"),
-    (dict(rows=100, wordlines=16), "wordlines must divide rows=100, not 16"),
-    (dict(adc_bits=9), "adc_bits must be an integer in 1..8, not 9"),
-    (dict(weight_bits=3), "weight_bits must be 1 or 2, not 3"),
-    (dict(act_bits=0), "act_bits must be 1 or 2, not 0"),
-    (dict(encoding="ternary"), "encoding must be binary or bipolar, not 'ternary'"),
-    (dict(noise="thermal"), "noise must be none, read or cell, not 'thermal'"),
-    (dict(sigma=-0.1), "sigma must be a finite number >= 0, not -0.1"),
-    (dict(sigma=float("nan")), "sigma must be a finite number >= 0, not nan"),
-    (dict(adc_range=0), "adc_range must be a positive number, not 0"),
-    (dict(seed=1.5), "seed must be an integer, not 1.5"),
+    (dict(wordlines=0), "wordlines: must lie in 1..65536, not 0"),
+    (dict(rows=2 ** 17), "rows: must lie in 1..65536, not 131072"),
+    (dict(columns=2.0), "columns: must be an integer, not 2.0"),
+    (dict(rows=100, wordlines=16),
+     "wordlines: must divide rows=100, not 16 (allowed: 1, 2, 4, 5, 10, 20, 25, 50, 100)"),
+    (dict(adc_bits=9), "adc_bits: must lie in 1..8, not 9"),
+    (dict(weight_bits=3), "weight_bits: must be 1 or 2, not 3 (allowed: 1, 2)"),
+    (dict(act_bits=0), "act_bits: must be 1 or 2, not 0 (allowed: 1, 2)"),
+    (dict(columns=1, weight_bits=2), "columns: must hold the 2 bit-sliced columns of a weight, "
+                                     "not 1"),
+    (dict(encoding="ternary"), "encoding: unknown value 'ternary' (allowed: binary, bipolar)"),
+    (dict(noise="thermal"), "noise: unknown value 'thermal' (allowed: none, read, cell)"),
+    (dict(sigma=-0.1), "sigma: must be at least 0, not -0.1"),
+    (dict(sigma=float("nan")), "sigma: must be a finite number, not nan"),
+    (dict(adc_range=0), "adc_range: must be positive, not 0"),
+    (dict(seed=1.5), "seed: must lie in 0..2**32-1, not 1.5 (allowed: 0..4294967295)"),
+    (dict(seed=-3), "seed: must lie in 0..2**32-1, not -3 (allowed: 0..4294967295)"),
 ])
 def test_macro_spec_rejects_bad_values(kw, message):
-    with pytest.raises(ValueError, match="^" + message.replace("(", r"\(").replace(")", r"\)")):
+    """Each problem names its field (a FieldError, which the spec loader places in the file)."""
+    with pytest.raises(FieldError, match="^" + re.escape(message) + "$") as caught:
         MacroSpec(**kw)
+    assert caught.value.key == message.split(":")[0]
 
 
 def test_macro_spec_defaults_and_derived_values():
