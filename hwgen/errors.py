@@ -1,8 +1,9 @@
 """Errors a user can act on. The CLI prints them as one line and exits with status 2."""
+import math
 import re
 import reprlib
 
-__all__ = ["HwgenError", "SpecError", "FieldError", "excerpt"]
+__all__ = ["HwgenError", "SpecError", "FieldError", "excerpt", "allowed_divisors"]
 
 
 class HwgenError(Exception):
@@ -56,3 +57,31 @@ def excerpt(value, limit: int = 100) -> str:
         text = f"<{type(value).__name__}>"
     text = _CONTROL.sub(lambda match: repr(match.group())[1:-1], text)
     return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+#: Trial divisions :func:`allowed_divisors` makes at most (it finds every divisor of n <= this**2).
+_DIVISOR_SEARCH = 1 << 16
+#: Allowed values :func:`allowed_divisors` lists in full; more are shortened.
+_DIVISORS_SHOWN = 16
+
+
+def allowed_divisors(n: int, scale: int = 1) -> str:
+    """The divisors of ``n`` (each times ``scale``) as the allowed values of an error: all of
+    them when few, else the smallest and largest few and how many there are. Bounded time for
+    any ``n``: trial division up to sqrt(n), at most :data:`_DIVISOR_SEARCH` steps."""
+    root = math.isqrt(n)
+    small, large = [], []
+    for d in range(1, min(root, _DIVISOR_SEARCH) + 1):
+        if n % d == 0:
+            small.append(d)
+            if d != n // d:
+                large.append(n // d)
+    values = [scale * d for d in small + large[::-1]]
+    if root > _DIVISOR_SEARCH:       # a huge n: its small and large divisors, not the middle
+        shown = [scale * d for d in small[:8]] + ["..."] + [scale * d for d in large[:2][::-1]]
+        return (", ".join(str(v) for v in shown) + f" (the divisors of {n}"
+                + (f", times {scale})" if scale != 1 else ")"))
+    if len(values) <= _DIVISORS_SHOWN:
+        return ", ".join(str(v) for v in values)
+    return (", ".join(str(v) for v in values[:10]) + ", ..., "
+            + ", ".join(str(v) for v in values[-3:]) + f" ({len(values)} values)")

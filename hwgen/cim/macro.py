@@ -103,7 +103,7 @@ from typing import Literal
 import numpy as np
 import torch
 
-from ..errors import FieldError, excerpt
+from ..errors import FieldError, allowed_divisors, excerpt
 from .noise import NOISE_FRAC_BITS, noise_indices, noise_scales, ztable
 
 __all__ = ["ENCODINGS", "NOISE_MODELS", "MAX_SIDE", "SEED_MAX", "MacroSpec", "weight_planes", "activation_planes",
@@ -124,14 +124,6 @@ def _is_int(value) -> bool:
 MAX_SIDE = 2 ** 16
 #: Seeds of the noise generator: ``0..2**32-1``.
 SEED_MAX = 2 ** 32 - 1
-
-
-def _divisors(n: int) -> str:
-    """The divisors of ``n`` (at most :data:`MAX_SIDE`), as the allowed values of an error."""
-    found = [d for d in range(1, math.isqrt(n) + 1) if n % d == 0]
-    found = sorted(set(found + [n // d for d in found]))
-    return ", ".join(map(str, found)) if len(found) <= 16 else \
-        ", ".join(map(str, found[:6])) + ", ..., " + ", ".join(map(str, found[-6:]))
 
 
 def _number(value) -> bool:
@@ -184,7 +176,7 @@ class MacroSpec:
         if self.wordlines > self.rows or self.rows % self.wordlines:
             raise FieldError("wordlines", f"must divide rows={self.rows}, not "
                                           f"{excerpt(self.wordlines)}",
-                             allowed=_divisors(self.rows))
+                             allowed=allowed_divisors(self.rows))
         for name in ("weight_bits", "act_bits"):
             value = getattr(self, name)
             if not _is_int(value) or value not in (1, 2):

@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Literal
 
 from ..cim.macro import MacroSpec
-from ..errors import SpecError
+from ..errors import SpecError, allowed_divisors as _divisors
 from ..target import PLACERS
 from .typed_yaml import (MAX_INT, MAX_STRING, MAX_YAML_BYTES, MAX_YAML_DEPTH, MAX_YAML_NODES,
                          build, excerpt, is_file, key_text, read_yaml)
@@ -761,34 +761,6 @@ def _check_simd(layer, width_text: str, path: str, file):
         raise SpecError(file, f"{path}.simd",
                         f"simd must divide {width_text}, not {excerpt(layer.simd)}",
                         allowed=_divisors(width))
-
-
-#: Trial divisions :func:`_divisors` makes at most (it finds every divisor of n <= this**2).
-_DIVISOR_SEARCH = 1 << 16
-#: Allowed values :func:`_divisors` lists in full; more are shortened.
-_DIVISORS_SHOWN = 16
-
-
-def _divisors(n: int, scale: int = 1) -> str:
-    """The divisors of ``n`` (each times ``scale``) as the allowed values of an error: all of
-    them when few, else the smallest and largest few and how many there are. Bounded time for
-    any ``n``: trial division up to sqrt(n), at most :data:`_DIVISOR_SEARCH` steps."""
-    root = math.isqrt(n)
-    small, large = [], []
-    for d in range(1, min(root, _DIVISOR_SEARCH) + 1):
-        if n % d == 0:
-            small.append(d)
-            if d != n // d:
-                large.append(n // d)
-    values = [scale * d for d in small + large[::-1]]
-    if root > _DIVISOR_SEARCH:       # a huge n: its small and large divisors, not the middle
-        shown = [scale * d for d in small[:8]] + ["..."] + [scale * d for d in large[:2][::-1]]
-        return (", ".join(str(v) for v in shown) + f" (the divisors of {n}"
-                + (f", times {scale})" if scale != 1 else ")"))
-    if len(values) <= _DIVISORS_SHOWN:
-        return ", ".join(str(v) for v in values)
-    return (", ".join(str(v) for v in values[:10]) + ", ..., "
-            + ", ".join(str(v) for v in values[-3:]) + f" ({len(values)} values)")
 
 
 def _largest_divisor(n: int, limit: int) -> int:
