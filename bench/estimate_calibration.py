@@ -41,16 +41,20 @@ from hwgen.cosim import emit_verilog
 from hwgen.estimate import estimate_layer, layer_terms
 from hwgen.ops import DWCLayer, FIFOLayer, MVTULayer, MaxPoolLayer, SWGLayer, op_for
 from hwgen.target import TARGETS, Resources, Target, target as find_target
+from hwgen.target.report import count_cells, parse_stat
 from hwgen.toolchain import tool_env_var
 
 REPO = Path(__file__).resolve().parent.parent
 CACHE = REPO / "build" / "calibration"
 
-#: Per family: the Yosys synthesis script (``top.v`` in, ``top.json`` out) and nextpnr's device
-#: arguments for ``--pack-only`` (a device large enough for every configuration; packing counts
-#: do not depend on it). A family without an entry cannot be calibrated until it has one.
+#: Per family: the Yosys synthesis script (``top.v`` in, ``top.json`` out), nextpnr's device
+#: arguments for ``--pack-only`` (packing counts do not depend on the device), and the logic of
+#: the family's largest device hwgen has a board for: the configurations calibrated are those
+#: the ECP5 estimate puts within it (a block no device of the family can hold says nothing
+#: about the family's blocks). A family without an entry cannot be calibrated until it has one.
 SYNTHESIS = {
-    "ecp5": ("synth_ecp5 -top top -json top.json", ["--85k", "--package", "CABGA756"]),
+    "ecp5": ("synth_ecp5 -top top -json top.json", ["--85k", "--package", "CABGA756"], 83_640),
+    "ice40": ("synth_ice40 -top top -json top.json", ["--up5k", "--package", "sg48"], 5_280),
 }
 
 # (mw, mh, pe, simd, in_encoding, in_bits, logits): folds spanning pe x simd 1 .. 1024, every
@@ -237,7 +241,7 @@ def _nextpnr(target: Target) -> str:
 def synthesise(layer, target: Target, env: dict) -> dict:
     """LUTs, FFs, block RAMs and multipliers (the target's :attr:`~hwgen.target.Target.cells`)
     of ``layer``'s block built for ``target``, synthesised and packed; cached."""
-    script, device = SYNTHESIS[target.family]
+    script, device, _ = SYNTHESIS[target.family]
     with _emit_lock:
         verilog = emit_verilog(op_for(layer).block(layer, target))
     digest = hashlib.sha256(verilog.encode()).hexdigest()[:16]
@@ -254,8 +258,8 @@ def synthesise(layer, target: Target, env: dict) -> dict:
               "--report", "report.json", "-q"], folder, nextpnr)
     report = json.loads(report_file.read_text())
     used = {cell: int(entry["used"]) for cell, entry in report["utilization"].items()}
-    return {figure: used.get(target.cells[figure], 0)
-            for figure in ("luts", "ffs", "brams", "dsps")}
+    return count_cells(target, used, parse_stat((folder / "stat.txt").read_text()),
+                       figures=("luts", "ffs", "brams", "dsps"))
 
 
 def _relative_errors(rows, key):
@@ -265,7 +269,7 @@ def _relative_errors(rows, key):
 
 # Per family, coefficients held at their physical value rather than fitted: on ECP5 a DPR16X4
 # is 4 LUTs, and the MVTU terms with too few configurations to tell them apart from the others
-# count 1 LUT each. A family without an entry fits every term.
+# count 1 LUT each (on iCE40 one logic cell each). A family without an entry fits every term.
 PINNED = {
     "ecp5": {
         "mvtu": {"lutram": 4.0, "gate": 1.0, "logit": 1.0, "lutram_mux": 1.0, "counter": 1.0,
@@ -273,6 +277,10 @@ PINNED = {
         "swg": {"lutram": 4.0},
         "maxpool": {"lutram": 4.0},
         "fifo": {"lutram": 4.0},
+    },
+    # iCE40 has no distributed RAM; the same MVTU terms are held at one logic cell each.
+    "ice40": {
+        "mvtu": {"gate": 1.0, "logit": 1.0, "lutram_mux": 1.0, "counter": 1.0},
     },
 }
 
@@ -341,11 +349,27 @@ def main(argv=None) -> int:
         parser.error(f"no synthesis settings for {target.family} in SYNTHESIS (families: "
                      f"{', '.join(SYNTHESIS)})")
     env = target.tool_env()
-    configs = configurations(kinds, target)
+    capacity = SYNTHESIS[target.family][2]
+    configs, too_large = [], []
+    for config in configurations(kinds, target):
+        size = estimate_layer(config[1], find_target("ecp5")).luts
+        (configs if size <= capacity else too_large).append(config)
+    if too_large:
+        print(f"[calibration] {len(too_large)} configurations left out, larger than "
+              f"{target.family}'s {capacity} LUTs: "
+              f"{', '.join(layer.name for _, layer in too_large)}", file=sys.stderr, flush=True)
+
+    failed = []
 
     def measure(config):
         kind, layer = config
-        real = synthesise(layer, target, env)
+        try:
+            real = synthesise(layer, target, env)
+        except RuntimeError as error:       # a tool's own failure: say so, count the rest
+            failed.append(layer.name)
+            print(f"[calibration] {target.family} {layer.name}: left out, "
+                  f"{str(error).splitlines()[-1][:200]}", file=sys.stderr, flush=True)
+            return None
         print(f"[calibration] {target.family} {layer.name}: {real['luts']} LUT, {real['ffs']} FF, "
               f"{real['brams']} BRAM, {real['dsps']} DSP", file=sys.stderr, flush=True)
         result, terms = estimated(layer, target)
@@ -355,7 +379,7 @@ def main(argv=None) -> int:
                 "terms": terms}
 
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        rows = list(pool.map(measure, configs))
+        rows = [row for row in pool.map(measure, configs) if row is not None]
 
     print(f"{'configuration':48s} {'LUT est':>8s} {'LUT real':>8s} {'err':>6s} "
           f"{'FF est':>7s} {'FF real':>7s} {'BRAM':>9s} {'DSP':>5s}")
@@ -376,8 +400,10 @@ def main(argv=None) -> int:
     for unit in ("brams", "dsps"):
         figures[f"{unit[:-1]}_exact"] = float(np.mean([row["estimate"][unit] == row["real"][unit]
                                                        for row in rows]))
+    figures["configurations"] = len(rows)
+    figures["configurations_failed"] = len(failed)
     for key, value in figures.items():
-        print(f"{key}: {value:.4f}")
+        print(f"{key}: {value:.4f}" if isinstance(value, float) else f"{key}: {value}")
     return 0
 
 

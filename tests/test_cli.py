@@ -1,8 +1,10 @@
-"""The main job end to end: ``hwgen build --board ulx3s`` on the bundled conv example.
+"""The main job end to end: ``hwgen build --board ulx3s`` on the bundled conv example, and
+``hwgen build --board icebreaker`` on the MLP example.
 
 One real ULX3S bitstream (yosys, nextpnr-ecp5, ecppack) of a convolutional BNN with an integer
 first layer, after FIFO sizing and co-simulation; then the reuse of every step, and a clock the
-design cannot reach, which must fail clearly after writing its report.
+design cannot reach, which must fail clearly after writing its report. One real iCEBreaker
+bitstream (yosys, nextpnr-ice40, icepack): the second FPGA family, through the same flow.
 """
 import json
 import subprocess
@@ -86,6 +88,45 @@ def test_build_ulx3s_end_to_end(tmp_path, capsys):
     assert "< requested 390 MHz" in lines[-1]
     failed = json.loads((out / "report.json").read_text())["build"]
     assert not failed["met_timing"] and failed["clock_mhz"] == 390
+
+
+@pytest.mark.slow
+@pytest.mark.cocotb
+def test_build_icebreaker_end_to_end(tmp_path, capsys):
+    """The second FPGA family: the MLP example on the iCEBreaker's iCE40UP5K (yosys,
+    nextpnr-ice40, icepack), its blocks built and priced for iCE40, RTL == golden."""
+    spec = yaml.safe_load(MLP.read_text())
+    spec["train"]["epochs"] = 5
+    spec["verify"] = {"frames": 50}
+    spec_file = tmp_path / "digits_mlp.yaml"
+    spec_file.write_text(yaml.safe_dump(spec))
+    out = tmp_path / "out"
+
+    assert main(["build", "--board", "icebreaker", str(spec_file), "--out", str(out)]) == 0
+    captured = capsys.readouterr()
+    bitstream = out / "gateware" / "top.bin"
+    assert f"bitstream: {bitstream}" in captured.err
+    assert bitstream.stat().st_size > 50_000 and not (out / "gateware" / "top.bit").exists()
+    report = json.loads((out / "report.json").read_text())
+    verification, build = report["verification"], report["build"]
+    assert verification["frames"] == 50 and verification["mismatches"] == 0
+    assert report["family"] == "ice40" and build["family"] == "ice40"
+    assert build["device"].startswith("iCE40UP5K")
+    assert build["met_timing"] and build["fmax_mhz"] >= build["clock_mhz"] == 24
+    # Logic cells of the UP5K; flip-flops counted from Yosys's statistics.
+    assert 0 < build["ffs"] < build["luts"] <= build["luts_available"] == 5280
+    assert 1 <= build["brams"] <= 30 and build["plls"] == 1
+    assert build["ios"] == 6                # clock, 2 LEDs, button, UART rx and tx
+    markdown = (out / "report.md").read_text()
+    assert "- resources (ice40): " in markdown and " LC, " in markdown
+    assert "| LC | FF | SB_RAM40_4K | SB_MAC16 |" in markdown
+    # The per-layer estimates are iCE40's: no layer is priced in distributed RAM.
+    assert all(layer["estimate"]["luts"] > 0 for layer in report["layers"])
+
+    # hwgen program loads the .bin (and refuses a damaged one).
+    bitstream.write_bytes(bitstream.read_bytes()[:-1] + b"\0")
+    assert main(["program", "--board", "icebreaker", str(spec_file), "--out", str(out)]) == 1
+    assert "its content does not match build.json's digest" in capsys.readouterr().err
 
 
 def test_export_replaces_an_unreadable_or_older_ir(tmp_path, capsys):

@@ -220,6 +220,26 @@ def test_cim_layers_count_their_multipliers():
     assert estimate_layer(quiet).dsps == 0
 
 
+def test_ice40_has_no_multipliers_and_single_read_port_block_rams():
+    """On iCE40 (synth_ice40 without -dsp) a noisy macro's scale multipliers are logic, and
+    a ZTABLE copy read twice a cycle takes two single-read-port block RAMs; a max-pool's
+    address multiplier is logic too."""
+    from hwgen.cim import MacroSpec
+    from tests.conftest import random_cim_layer
+    ecp5, ice40 = target("ecp5"), target("ice40")
+    noisy = random_cim_layer(np.random.default_rng(0), mw=32, mh=8, pe=4, macro=MacroSpec(
+        wordlines=8, noise="cell", sigma=0.5, encoding="binary"))
+    on_ecp5, on_ice40 = estimate_layer(noisy, ecp5), estimate_layer(noisy, ice40)
+    assert on_ecp5.dsps == 4 and on_ice40.dsps == 0
+    assert layer_terms(noisy, ice40)["cim_scale"] > 0 and "cim_scale" not in \
+        layer_terms(noisy, ecp5)
+    ztables = 4 // 2                          # a copy per two reads
+    assert on_ice40.brams - on_ecp5.brams == ztables   # each copy one block RAM more
+    pool = MaxPoolLayer("pool", 12, 6, 6, 2, 4)        # cf = 3: column * 3 is a multiplier
+    assert estimate_layer(pool, ecp5).dsps == 1 and estimate_layer(pool, ice40).dsps == 0
+    assert layer_terms(pool, ice40)["multiply"] > 0
+
+
 def test_cim_layer_close_to_synthesis():
     """The keyword-spotting example's hidden layer on the noisy macro, as its build folds it:
     7,779 LUT4s, 4,143 FFs, 13 DP16KD, 8 MULT18X18D synthesised (bench/estimate_calibration.py

@@ -59,8 +59,8 @@ def test_unknown_key(tmp_path, capsys):
 @pytest.mark.parametrize("section, key, value, problem", [
     ("train", "time_shift", -1, "train.time_shift: must be at least 0, not -1"),
     ("hardware", "clock_mhz", 0.5, "hardware.clock_mhz: must lie in 1..400 MHz, not 0.5"),
-    ("hardware", "placer", "sa",
-     "hardware.placer: unknown value 'sa' (allowed: heap, static)"),
+    ("hardware", "placer", "annealing",
+     "hardware.placer: unknown value 'annealing' (allowed: heap, static, sa)"),
     ("hardware", "seed", -1, "hardware.seed: must lie in 0..2**31-1, not -1"),
     ("hardware", "seed", 1.5, "hardware.seed: expected an integer, got 1.5"),
 ])
@@ -119,14 +119,14 @@ def test_unknown_board_on_the_command_line(tmp_path, capsys):
     spec_file.write_text(EXAMPLE.read_text())
     assert main(["build", "--board", "de10", str(spec_file), "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err.strip()
-    assert err == "hwgen: error: de10: board: unknown board 'de10' (allowed: ulx3s)"
+    assert err == "hwgen: error: de10: board: unknown board 'de10' (allowed: icebreaker, ulx3s)"
     assert not (tmp_path / "out").exists()
 
 
 def test_unknown_board_in_the_spec(tmp_path, capsys):
     mapping = {**_example(), "board": "de10"}
     line = _fail(tmp_path, capsys, mapping)
-    assert line.endswith("board: unknown board 'de10' (allowed: ulx3s)")
+    assert line.endswith("board: unknown board 'de10' (allowed: icebreaker, ulx3s)")
 
 
 @pytest.mark.parametrize("key,value,message", [

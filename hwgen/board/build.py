@@ -185,15 +185,17 @@ def build_bitstream(top, board: Board, out_dir, *, name: str = "top",
         raise HwgenError(f"no bitstream was written; see {log}")
     device = f"{board.device} ({board.package}, speed {board.speed})"
     report_json = out_dir / f"{name}_report.json"
+    synthesis_log = out_dir / f"{name}.rpt"         # Yosys's log (-l), with its statistics
     if report_json.is_file():
         report = target.parse_report(report_json, clock_mhz=clock_mhz, device=device,
-                                     bitstream=bitstream)
+                                     bitstream=bitstream, synthesis_log=synthesis_log)
     else:   # an AMARANTH_nextpnr_opts in the environment replaced our --report
         nextpnr_log = out_dir / f"{name}.tim"
         if not nextpnr_log.is_file():
             raise HwgenError(f"nextpnr wrote neither {report_json.name} nor {nextpnr_log.name}; "
                              f"see {log}")
         report = target.parse_log(nextpnr_log.read_text(errors="replace"), clock_mhz=clock_mhz,
-                                  device=device, bitstream=bitstream)
+                                  device=device, bitstream=bitstream,
+                                  synthesis_log=synthesis_log)
     say(f"built {bitstream.name} in {time.monotonic() - started:.1f} s: {report.summary()}")
     return report

@@ -10,6 +10,7 @@ of block RAM and the cost model's calibrated coefficients. A board file names it
   :data:`RAM_STYLES`.
 * :mod:`.report`: :class:`BuildReport`, read from nextpnr's report or log.
 * :mod:`.ecp5`: Lattice ECP5 (Yosys, nextpnr-ecp5, ecppack).
+* :mod:`.ice40`: Lattice iCE40 (Yosys, nextpnr-ice40, icepack).
 
 Adding a family: a folder ``<family>/`` whose ``__init__`` defines a :class:`Target` subclass
 (every class attribute of :class:`Target` set, every abstract method implemented), and one line
@@ -19,6 +20,7 @@ from types import MappingProxyType
 
 from .base import MEMORY_KINDS, RAM_STYLES, MemoryMap, Resources, Stage, Target
 from .ecp5 import ECP5
+from .ice40 import ICE40
 from .report import BuildReport
 
 __all__ = ["Target", "MemoryMap", "Resources", "Stage", "BuildReport", "RAM_STYLES",
@@ -27,10 +29,11 @@ __all__ = ["Target", "MemoryMap", "Resources", "Stage", "BuildReport", "RAM_STYL
 #: Every known family by name.
 TARGETS: MappingProxyType[str, Target] = MappingProxyType({
     "ecp5": ECP5(),
+    "ice40": ICE40(),
 })
 
 #: The target of code that knows no board (the cost model's readers, the auto-folder,
-#: verification and FIFO sizing run without one): ECP5, the family of every shipped board.
+#: verification and FIFO sizing run without one): ECP5, the family of the flagship board.
 #: Where a board is known, its ``target`` is passed instead.
 DEFAULT_TARGET: Target = TARGETS["ecp5"]
 

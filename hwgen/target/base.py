@@ -145,10 +145,16 @@ class Target(abc.ABC):
     #: A ROM in logic of at most this many words merges into the LUTs its word feeds (the
     #: synthesis tool registers the address instead of the word).
     merged_rom_words: int
+    #: Read ports of one block RAM: a ROM read at two addresses a cycle takes one block RAM
+    #: where there are two, two where there is one.
+    bram_read_ports: int
+    #: Whether synthesis maps a multiplier onto the family's multiplier (DSP) cells; where it
+    #: does not, a multiplier is logic, priced by the cost model in LUTs.
+    multipliers_in_dsps: bool
 
     _ANSWERS = ("family", "placers", "bitstream_suffix", "stages", "cells", "units",
                 "slice_cells", "pll_output_mhz", "demo_rom_bits", "bram_luts", "dsp_luts",
-                "coefficients", "merged_rom_words")
+                "coefficients", "merged_rom_words", "bram_read_ports", "multipliers_in_dsps")
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -229,15 +235,15 @@ class Target(abc.ABC):
         return amaranth_tool_env(base, tools={stage.tool: stage.wheel for stage in self.stages})
 
     def parse_report(self, path, *, clock_mhz: float, device: str,
-                     bitstream=None) -> BuildReport:
-        """The :class:`BuildReport` of nextpnr's ``--report`` JSON file
+                     bitstream=None, synthesis_log=None) -> BuildReport:
+        """The :class:`BuildReport` of nextpnr's ``--report`` JSON file and Yosys's log
         (:func:`hwgen.target.report.parse_report`)."""
         return parse_report(path, target=self, clock_mhz=clock_mhz, device=device,
-                            bitstream=bitstream)
+                            bitstream=bitstream, synthesis_log=synthesis_log)
 
     def parse_log(self, text: str, *, clock_mhz: float, device: str,
-                  bitstream=None) -> BuildReport:
+                  bitstream=None, synthesis_log=None) -> BuildReport:
         """The :class:`BuildReport` of nextpnr's log, for when there is no report file
         (:func:`hwgen.target.report.parse_log`)."""
         return parse_log(text, target=self, clock_mhz=clock_mhz, device=device,
-                         bitstream=bitstream)
+                         bitstream=bitstream, synthesis_log=synthesis_log)

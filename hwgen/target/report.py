@@ -7,7 +7,10 @@ MHz, after routing). The log (``--log``) says the same in ``Device utilisation:`
 per clock is the post-route figure.
 
 Both formats are nextpnr's, whatever the family; which cell type each figure of a
-:class:`BuildReport` counts is the target's (:attr:`hwgen.target.Target.cells`).
+:class:`BuildReport` counts is the target's (:attr:`hwgen.target.Target.cells`). A cell name
+ending in ``*`` counts, instead, the cells Yosys mapped whose type starts so, from the last
+statistics of its log (:func:`parse_stat`): where nextpnr does not count a figure apart (on
+iCE40 a logic cell holds a LUT and a flip-flop, and nextpnr counts the cells).
 """
 import json
 import math
@@ -18,7 +21,7 @@ from pathlib import Path
 
 from ..errors import HwgenError
 
-__all__ = ["BuildReport", "parse_report", "parse_log", "FIGURES"]
+__all__ = ["BuildReport", "parse_report", "parse_log", "parse_stat", "FIGURES"]
 
 #: The figures of a :class:`BuildReport` counted from cells, in the order a summary names them.
 FIGURES = ("luts", "ffs", "brams", "dsps", "ios", "plls")
@@ -146,9 +149,54 @@ def _pick_clock(fmax: dict[str, tuple[float, float | None]], clock_mhz: float):
     return None, None
 
 
+_STAT_CELL = re.compile(r"^\s+(\d+)\s{2,}(\S+)\s*$")
+
+
+def parse_stat(text: str) -> dict[str, int]:
+    """Cells by type in the last statistics (``stat``) of a Yosys log: those of the last
+    module it lists (the top, after ``synth_*`` flattens the design)."""
+    cells = {}
+    for line in text[text.rfind("Printing statistics."):].splitlines():
+        if line.startswith("==="):
+            cells = {}
+            continue
+        match = _STAT_CELL.match(line)
+        if match:
+            cells[match[2]] = int(match[1])
+    return cells
+
+
+def count_cells(target, used: Mapping[str, int], synthesis: Mapping[str, int] | None = None,
+                figures=FIGURES) -> dict[str, int]:
+    """Each of ``figures`` as ``target`` counts it (:attr:`hwgen.target.Target.cells`): from
+    nextpnr's ``used`` cells, or a name ending in ``*`` from the ``synthesis`` statistics
+    (:func:`parse_stat`; HwgenError when they are needed and missing)."""
+    counts = {}
+    for figure in figures:
+        cell = target.cells[figure]
+        if cell.endswith("*"):
+            if synthesis is None:
+                raise HwgenError(f"the {target.family} build report counts {figure} from "
+                                 f"Yosys's statistics, and there are none")
+            counts[figure] = sum(count for name, count in synthesis.items()
+                                 if name.startswith(cell[:-1]))
+        else:
+            counts[figure] = used.get(cell, 0)
+    return counts
+
+
+def _synthesis(synthesis_log) -> dict[str, int] | None:
+    if synthesis_log is None:
+        return None
+    try:
+        return parse_stat(Path(synthesis_log).read_text(errors="replace"))
+    except OSError:
+        return None
+
+
 def _build(target, used: dict[str, int], available: dict[str, int], fmax, *, clock_mhz, device,
-           bitstream) -> BuildReport:
-    counts = {figure: used.get(target.cells[figure], 0) for figure in FIGURES}
+           bitstream, synthesis_log=None) -> BuildReport:
+    counts = count_cells(target, used, _synthesis(synthesis_log))
     clock_net, achieved = _pick_clock(fmax, clock_mhz)
     return BuildReport(
         family=target.family, units=dict(target.units), **counts,
@@ -165,7 +213,7 @@ def _strip_global(net: str) -> str:
 
 
 def parse_report(path, *, target, clock_mhz: float, device: str,
-                 bitstream=None) -> BuildReport:
+                 bitstream=None, synthesis_log=None) -> BuildReport:
     """Read a nextpnr ``--report`` JSON file.
 
     Parameters
@@ -181,6 +229,8 @@ def parse_report(path, *, target, clock_mhz: float, device: str,
         FPGA part, for the report.
     bitstream : path, optional
         The bitstream the report belongs to.
+    synthesis_log : path, optional
+        Yosys's log of the synthesis, for the figures the target counts from its statistics.
 
     Raises
     ------
@@ -203,7 +253,7 @@ def parse_report(path, *, target, clock_mhz: float, device: str,
         raise HwgenError(f"{path} is not a nextpnr report ({type(error).__name__}: "
                          f"{error})") from None
     return _build(target, used, available, fmax, clock_mhz=clock_mhz, device=device,
-                  bitstream=bitstream)
+                  bitstream=bitstream, synthesis_log=synthesis_log)
 
 
 _UTILISATION = re.compile(r"^Info:\s+(\w+):\s+(\d+)/\s*(\d+)\s+\d+%")
@@ -212,7 +262,7 @@ _FMAX = re.compile(r"Max frequency for clock '([^']+)': ([\d.]+) MHz \((?:PASS|F
 
 
 def parse_log(text: str, *, target, clock_mhz: float, device: str,
-              bitstream=None) -> BuildReport:
+              bitstream=None, synthesis_log=None) -> BuildReport:
     """Read the same figures from a nextpnr log (``--log``), for when there is no report
     (``target`` as for :func:`parse_report`).
 
@@ -242,4 +292,4 @@ def parse_log(text: str, *, target, clock_mhz: float, device: str,
     if not used:
         raise HwgenError("no 'Device utilisation:' table in the nextpnr log")
     return _build(target, used, available, fmax, clock_mhz=clock_mhz, device=device,
-                  bitstream=bitstream)
+                  bitstream=bitstream, synthesis_log=synthesis_log)

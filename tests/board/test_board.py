@@ -153,7 +153,7 @@ def test_board_rejects_bad_values():
         ({"clock_mhz": 1000}, r"^clock_mhz: 1000 is out of range \(allowed: 10..400 MHz\)$"),
         ({"uart_baud": 0}, r"^uart_baud: must be positive, not 0$"),
         ({"uart_baud": 9_000_000}, r"^uart_baud: baud 9e\+06 is 7.4% off at 50 MHz"),
-        ({"family": "ice41"}, r"^family: unknown FPGA family 'ice41' \(allowed: ecp5\)$"),
+        ({"family": "ice41"}, r"^family: unknown FPGA family 'ice41' \(allowed: ecp5, ice40\)$"),
         ({"leds": 0}, r"^leds: ULX3S_85F_Platform has 8 'led' resources, not 0 "
                       r"\(allowed: 1..8\)$"),
         ({"leds": 9}, r"^leds: ULX3S_85F_Platform has 8 'led' resources, not 9"),
@@ -181,7 +181,7 @@ def test_fewer_leds_are_a_board(tmp_path):
 
 
 @pytest.mark.parametrize("key, value, message", [
-    ("family", "ice41", r"family: unknown FPGA family 'ice41' \(allowed: ecp5\)"),
+    ("family", "ice41", r"family: unknown FPGA family 'ice41' \(allowed: ecp5, ice40\)"),
     ("leds", 12, r"leds: ULX3S_85F_Platform has 8 'led' resources, not 12 \(allowed: 1..8\)"),
     ("uart", "serial", r"uart: ULX3S_85F_Platform has no resource 'serial'"),
 ])

@@ -6,11 +6,10 @@ import pytest
 from amaranth.hdl import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
-from amaranth.sim import Simulator
 
 from hwgen.board.board import load_board
 from hwgen.board.build import build_bitstream, build_platform
-from hwgen.board.top import BoardTop, RomPlayer, RomTop
+from hwgen.board.top import BoardTop
 from hwgen.errors import HwgenError
 
 WIDTH, CLASSES, TRANSFERS = 16, 4, 2
@@ -87,107 +86,6 @@ def make_words(frames, seed=1):
 
 
 
-# --- RomPlayer in simulation ---------------------------------------------------------------
-
-def simulate(player, cycles, *, pause_at=()):
-    """Run ``player``; return its input transfers, output transfers and LED values per cycle."""
-    inputs, outputs, leds = [], [], []
-
-    async def testbench(ctx):
-        network = player.network
-        for cycle in range(cycles):
-            ctx.set(player.pause, cycle in pause_at)
-            if ctx.get(network.i.valid) and ctx.get(network.i.ready):
-                inputs.append(ctx.get(network.i.payload))
-            if ctx.get(network.o.valid) and ctx.get(network.o.ready):
-                payload = ctx.get(network.o.payload)
-                outputs.append(([int(v) for v in payload.logits], int(payload.label)))
-            leds.append(ctx.get(player.leds))
-            await ctx.tick()
-
-    simulator = Simulator(player)
-    simulator.add_clock(1e-6)
-    simulator.add_testbench(testbench)
-    simulator.run()
-    return inputs, outputs, leds
-
-
-def test_player_streams_the_rom_in_order():
-    words = make_words(6)
-    expected = golden(words)
-    assert len({label for _, label in expected}) > 1
-    player = RomPlayer(network=PopcountNetwork(), words=words, transfers_per_frame=TRANSFERS,
-                       labels=[label for _, label in expected], latch_cycles=5)
-    pauses = set(range(30, 41))
-    inputs, outputs, leds = simulate(player, 120, pause_at=pauses)
-    assert len(inputs) >= 3 * len(words)            # wrapped around the ROM several times
-    assert inputs == (words * 10)[:len(inputs)]     # in order, none lost or repeated (pause)
-    assert outputs == (expected * 10)[:len(outputs)]
-    assert len(inputs) // TRANSFERS - len(outputs) in (0, 1)    # the last may be in flight
-    assert all(led & 0x80 for led in leds[40:])     # every latched frame matched
-    assert all(led & 0x20 for led in leds[40:])     # and whole passes did
-    shown = {led & 0x0F for led in leds[40:]}
-    assert shown <= {label for _, label in expected} and len(shown) > 1
-    heartbeat = [bool(led & 0x10) for led in leds]
-    assert heartbeat[4] != heartbeat[9]             # toggles every latch_cycles
-
-
-def test_player_flags_wrong_labels():
-    words = make_words(4)
-    labels = [label for _, label in golden(words)]
-    labels[2] = (labels[2] + 1) % CLASSES
-    player = RomPlayer(network=PopcountNetwork(), words=words, transfers_per_frame=TRANSFERS,
-                       labels=labels, latch_cycles=1)
-    _, outputs, leds = simulate(player, 60)
-    assert len(outputs) >= 2 * len(labels)
-    assert not any(led & 0x20 for led in leds)      # no pass was all correct
-    assert any(led & 0x80 for led in leds) and not all(led & 0x80 for led in leds[10:])
-
-
-def test_player_parity_led_follows_logits():
-    words = make_words(3)
-    expected = golden(words)
-    player = RomPlayer(network=PopcountNetwork(), words=words, transfers_per_frame=TRANSFERS,
-                       labels=[label for _, label in expected], latch_cycles=1)
-    _, outputs, leds = simulate(player, 40)
-    parities = set()
-    for logits, _ in outputs:
-        parity = 0
-        for logit in logits:
-            parity ^= bin(logit & 0xFF).count("1") & 1
-        parities.add(parity)
-    assert {bool(led & 0x40) for led in leds[10:]} == {bool(p) for p in parities}
-
-
-@pytest.mark.parametrize("changes, message", [
-    (dict(words=[]), r"words must hold a positive multiple of transfers_per_frame=2 words, not 0"),
-    (dict(words=[1, 2, 3]), r"not 3"),
-    (dict(words=[1, 1 << 16]), r"words\[1\] must be within 0..65535, not 65536"),
-    (dict(words=[1, 2.5]), r"words\[1\] must be an integer, not 2.5"),
-    (dict(labels=[0, 1]), r"labels must hold one class per frame \(1\), not 2"),
-    (dict(labels=[4]), r"labels\[0\] must be within 0..3, not 4"),
-    (dict(transfers_per_frame=0), r"transfers_per_frame must be a positive integer, not 0"),
-    (dict(latch_cycles=0), r"latch_cycles must be a positive integer, not 0"),
-])
-def test_player_rejects(changes, message):
-    arguments = dict(network=PopcountNetwork(), words=[1, 2], transfers_per_frame=2, labels=[0],
-                     latch_cycles=4)
-    with pytest.raises(ValueError, match=message):
-        RomPlayer(**{**arguments, **changes})
-
-
-def test_player_rejects_a_network_without_streams():
-    class NoStreams(wiring.Component):
-        i: In(8)
-
-        def elaborate(self, platform):
-            return Module()
-
-    with pytest.raises(TypeError, match=r"network must have a stream port 'i'"):
-        RomPlayer(network=NoStreams(), words=[1], transfers_per_frame=1, labels=[0],
-                  latch_cycles=1)
-
-
 # --- platform and build ---------------------------------------------------------------------
 
 def test_build_platform_needs_no_programmer():
@@ -198,34 +96,40 @@ def test_build_platform_needs_no_programmer():
     assert isinstance(build_platform(board), board.platform_class())
 
 
-def rom_top(board, frames=8):
+def board_top(board, frames=8, **options):
     words = make_words(frames)
-    return RomTop(network=PopcountNetwork(), words=words, transfers_per_frame=TRANSFERS,
-                  labels=[label for _, label in golden(words)], board=board)
+    return BoardTop(network=PopcountNetwork(), words=words, transfers_per_frame=TRANSFERS,
+                    labels=[label for _, label in golden(words)], board=board, input_bits=8,
+                    **options)
 
 
-def test_rom_top_elaborates_with_board_resources():
-    board = load_board("ulx3s")
-    top = rom_top(board)
-    assert top.clock_mhz == 50 and top.player.latch_cycles == 25_000_000
+@pytest.mark.parametrize("name, pins, pll", [
+    # LEDs, fire button, clock, UART rx and tx
+    ("ulx3s", ["B2", "C2", "C1", "D2", "D1", "E2", "E1", "H3", "R1", "G2", "M1", "L4"],
+     "EHXPLLL"),
+    ("icebreaker", ["11", "37", "10", "35", "6", "9"], "SB_PLL40_PAD"),
+])
+def test_board_top_elaborates_with_board_resources(name, pins, pll):
+    board = load_board(name)
+    top = board_top(board)
+    assert top.clock.clock_mhz == board.clock_mhz
     plan = build_platform(board).build(top, do_build=False, debug_verilog=False)
-    lpf = plan.files["top.lpf"]
-    for pin in ["B2", "C2", "C1", "D2", "D1", "E2", "E1", "H3", "R1", "G2"]:   # LEDs, fire, clk
-        assert f'SITE "{pin}"' in lpf
-    assert "EHXPLLL" in plan.files["top.il"]
+    constraints = plan.files["top.lpf" if board.family == "ecp5" else "top.pcf"]
+    for pin in pins:
+        assert (f'SITE "{pin}"' if board.family == "ecp5" else f" {pin}\n") in constraints, pin
+    assert pll in plan.files["top.il"]
 
 
-def test_rom_top_rejects_an_unreachable_clock():
+def test_board_top_rejects_an_unreachable_clock():
     with pytest.raises(ValueError, match=r"clkout_mhz must be a number within 10..400 MHz"):
-        RomTop(network=PopcountNetwork(), words=[1, 2], transfers_per_frame=2, labels=[0],
-               board=load_board("ulx3s"), clock_mhz=1000)
+        board_top(load_board("ulx3s"), clock_mhz=1000)
 
 
 def test_tool_failure_names_the_log(tmp_path, monkeypatch):
     monkeypatch.setenv("YOSYS", "false")          # a "Yosys" that fails at once
     board = load_board("ulx3s")
     with pytest.raises(HwgenError, match=r"^yosys failed: exit status 1; see .*build_top.log$"):
-        build_bitstream(rom_top(board), board, tmp_path)
+        build_bitstream(board_top(board), board, tmp_path)
     assert not (tmp_path / "top.bit").exists()
 
 
@@ -238,7 +142,7 @@ def test_tool_failure_quotes_its_error(tmp_path, monkeypatch):
     board = load_board("ulx3s")
     out = tmp_path / "out"
     with pytest.raises(HwgenError) as caught:
-        build_bitstream(rom_top(board), board, out)
+        build_bitstream(board_top(board), board, out)
     assert str(caught.value) == (f"nextpnr-ecp5 failed: ERROR: failed to route net x; "
                                  f"see {out / 'build_top.log'}")
     assert (out / "top.json").is_file()            # synthesis ran
@@ -250,12 +154,6 @@ def test_build_rejects_bad_name(tmp_path):
         build_bitstream(object(), board, tmp_path, name="my-top")   # checked before use
     with pytest.raises(ValueError, match="placer must be one of heap, static, not 'sa'"):
         build_bitstream(object(), board, tmp_path, placer="sa")
-
-
-def board_top(board, frames=8):
-    words = make_words(frames)
-    return BoardTop(network=PopcountNetwork(), words=words, transfers_per_frame=TRANSFERS,
-                    labels=[label for _, label in golden(words)], board=board, input_bits=8)
 
 
 @pytest.mark.slow

@@ -4,24 +4,25 @@ import pytest
 
 from hwgen.target import PLACERS, RAM_STYLES, TARGETS, MemoryMap, Stage, Target, target
 from hwgen.target.ecp5.pll import SyncClock
+from hwgen.target.ice40.pll import SyncClock as ICE40SyncClock
 from hwgen.toolchain import ToolchainError, tool_env_var
 
 
 def test_registry():
-    assert set(TARGETS) == {"ecp5"}
+    assert set(TARGETS) == {"ecp5", "ice40"}
     for family, answers in TARGETS.items():
         assert isinstance(answers, Target) and answers.family == family
         assert target(family) is answers
 
 
-@pytest.mark.parametrize("family", ["ECP5", "ice40", "", None, ["ecp5"]])
+@pytest.mark.parametrize("family", ["ECP5", "ice41", "", None, ["ecp5"]])
 def test_unknown_family_names_the_known_ones(family):
-    with pytest.raises(ValueError, match=r"^unknown FPGA family .* \(allowed: ecp5\)$"):
+    with pytest.raises(ValueError, match=r"^unknown FPGA family .* \(allowed: ecp5, ice40\)$"):
         target(family)
 
 
 def test_placers_are_every_targets_once():
-    assert PLACERS == ("heap", "static")
+    assert PLACERS == ("heap", "static", "sa")
     for answers in TARGETS.values():
         assert set(answers.placers) <= set(PLACERS)
 
@@ -91,3 +92,13 @@ def test_a_target_must_give_every_answer():
         class Half(Target):
             family = "half"
             placers = ("heap",)
+
+
+def test_ice40_clock():
+    ice40 = target("ice40")
+    assert ice40.achieved_mhz(12, 12) == 12                     # no PLL
+    assert ice40.achieved_mhz(12, 24) == ice40.pll(12, 24).output_mhz == 24
+    with pytest.raises(ValueError, match=r"clkout_mhz must be a number within 16..275 MHz"):
+        ice40.achieved_mhz(12, 2)
+    clock = ice40.sync_clock(oscillator_mhz=12, clock_mhz=24)
+    assert isinstance(clock, ICE40SyncClock) and clock.clock_mhz == 24

@@ -31,6 +31,8 @@ def terms(layer: MaxPoolLayer, target: Target) -> dict[str, float]:
     result = {"counter": _counter_bits(layer), "data": layer.pe * layer.elem_bits,
               "control": 1}
     add_terms(result, target.memory_terms(_partial_row(layer, target)))
+    if _address_multipliers(layer.cf) and not target.multipliers_in_dsps:
+        result["multiply"] = _counter_bits(layer)       # the address multiplier, in logic
     return result
 
 
@@ -42,4 +44,4 @@ def resources(layer: MaxPoolLayer, target: Target) -> Resources:
     if memory.kind == "logic":
         ffs += memory.depth * memory.width
     return Resources(luts(target, "maxpool", terms(layer, target)), ffs, memory.brams,
-                     _address_multipliers(layer.cf))
+                     _address_multipliers(layer.cf) if target.multipliers_in_dsps else 0)

@@ -204,6 +204,8 @@ def cim_terms(layer: MVTULayer, target: Target) -> dict[str, float]:
     result["cim_adc"] = reads * len(macro.thresholds) * compared
     if macro.noisy:
         result["cim_hash"] = reads * HASH_STAGES
+        if not target.multipliers_in_dsps:      # the sample's scale, a multiplier in logic
+            result["cim_scale"] = reads * macro.scale_bits * _SAMPLE_BITS
     return result
 
 
@@ -233,14 +235,15 @@ def cim_resources(layer: MVTULayer, target: Target) -> Resources:
                         + 2 * macro.adc_input_bits          # scaled sample, ADC input
                         + len(macro.thresholds))            # comparators
         ffs += ab * macro.scale_bits * stages               # noise scales, delayed
-        # ZTABLE: a copy per two reads (its two ports), asked into block RAM
+        # ZTABLE: a copy per two reads (its two ports), asked into block RAM: a block RAM
+        # per copy with two read ports, two with one
         ztable = target.map_memory(1 << TABLE_BITS, _SAMPLE_BITS, rom=True, style="block")
-        brams += -(-reads // 2) * ztable.brams
+        brams += -(-reads // 2) * ztable.brams * -(-2 // target.bram_read_ports)
     ffs += reads * macro.adc_bits           # the codes
     ffs += _common_ffs(layer, thresholds, replay, target)
     brams += sum(memory.brams for memory in (thresholds, replay) if memory is not None)
     return Resources(luts(target, "cim", cim_terms(layer, target)), ffs, brams,
-                     cim_multipliers(layer))
+                     cim_multipliers(layer) if target.multipliers_in_dsps else 0)
 
 
 #: Multipliers of one noisy CIM read (:mod:`hwgen.ops.mvtu.cim`): the noise sample's scale (the

@@ -48,6 +48,8 @@ class ECP5(Target):
     dsp_luts = DSP_LUTS
     coefficients = COEFFICIENTS
     merged_rom_words = MERGED_ROM_WORDS
+    bram_read_ports = 2         # DP16KD: true dual port
+    multipliers_in_dsps = True  # synth_ecp5 maps a multiplier to MULT18X18D
 
     def map_memory(self, depth: int, width: int, *, rom: bool, async_read: bool = False,
                    style: str = "auto") -> MemoryMap:
