@@ -108,6 +108,57 @@ class Stage:
                 raise ValueError(f"{name} must be a non-empty string, not {value!r}")
 
 
+def check_memory_request(depth: int, width: int, *, async_read: bool, style: str):
+    """ValueError unless ``depth`` and ``width`` are positive integers and ``style`` one of
+    :data:`RAM_STYLES`, and a memory read asynchronously is not asked into block RAM: what
+    every family's ``map_memory`` checks first."""
+    for name, value in (("depth", depth), ("width", width)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, not {value!r}")
+    if style not in RAM_STYLES:
+        raise ValueError(f"style must be one of {', '.join(RAM_STYLES)}, not {style!r}")
+    if style == "block" and async_read:
+        raise ValueError("a memory read asynchronously cannot be in block RAM")
+
+
+def yosys_ram_style_attrs(ram_style: str) -> dict:
+    """The attributes asking Yosys's ``memory_libmap`` for ``ram_style``
+    (:data:`RAM_STYLES`): ``block`` a block RAM, ``distributed`` logic (a family's LUT RAM
+    where it has one), ``auto`` none (Yosys's cheapest)."""
+    if ram_style not in RAM_STYLES:
+        raise ValueError(f"ram_style must be one of {', '.join(RAM_STYLES)}, not {ram_style!r}")
+    return {"auto": {}, "block": {"ram_style": "block"},
+            "distributed": {"ram_style": "logic"}}[ram_style]
+
+
+class PllClock:
+    """What every family's ``SyncClock`` checks and keeps of its request: the oscillator's
+    and the requested frequency (positive numbers), the domain (a name), and the PLL settings
+    :meth:`pll_params` gives (None where the clock is the oscillator's) with the frequency
+    made, :attr:`clock_mhz`. A family's ``SyncClock`` is an Elaboratable that also derives from
+    this and sets :meth:`pll_params` to its PLL search."""
+
+    @staticmethod
+    def pll_params(clkin_mhz: float, clkout_mhz: float):
+        raise NotImplementedError
+
+    def __init__(self, *, oscillator_mhz: float, clock_mhz: float, domain: str = "sync"):
+        for name, value in (("oscillator_mhz", oscillator_mhz), ("clock_mhz", clock_mhz)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+                raise ValueError(f"{name} must be a positive number, not {value!r}")
+        if not isinstance(domain, str) or not domain:
+            raise ValueError(f"domain must be a domain name, not {domain!r}")
+        self.oscillator_mhz = oscillator_mhz
+        self.requested_mhz = clock_mhz
+        self.domain = domain
+        if clock_mhz == oscillator_mhz:
+            self.pll = None
+            self.clock_mhz = oscillator_mhz
+        else:
+            self.pll = self.pll_params(oscillator_mhz, clock_mhz)
+            self.clock_mhz = self.pll.output_mhz
+
+
 class Target(abc.ABC):
     """One FPGA family: the answers hwgen needs from it.
 

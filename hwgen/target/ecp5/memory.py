@@ -6,7 +6,7 @@ block RAM, a RAM 1 per bit as flip-flops against 4 per ``DPR16X4`` or 128 per bl
 cheapest wins, logic on a tie. So a one-word weight ROM (a fully unfolded layer) is constants, a
 small one LUTs, a deep one block RAM (``DP16KD``, 18 Kbit).
 """
-from ..base import RAM_STYLES, MemoryMap
+from ..base import MemoryMap, check_memory_request, yosys_ram_style_attrs
 
 __all__ = ["map_memory", "memory_terms", "memory_ffs", "memory_attrs", "rom_bank_depth",
            "BRAM_LUTS", "DSP_LUTS", "MERGED_ROM_WORDS", "BRAM_SHAPES"]
@@ -39,13 +39,7 @@ def map_memory(depth: int, width: int, *, rom: bool, async_read: bool = False,
     one write port; ``async_read`` rules block RAM out. ``style`` is the memory's
     ``ram_style`` (:data:`hwgen.target.RAM_STYLES`, :func:`memory_attrs`): ``block``
     leaves only block RAM, ``distributed`` only LUTs (a ROM's logic, a RAM's DPR16X4 cells)."""
-    for name, value in (("depth", depth), ("width", width)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, not {value!r}")
-    if style not in RAM_STYLES:
-        raise ValueError(f"style must be one of {', '.join(RAM_STYLES)}, not {style!r}")
-    if style == "block" and async_read:
-        raise ValueError("a memory read asynchronously cannot be in block RAM")
+    check_memory_request(depth, width, async_read=async_read, style=style)
     if rom and depth == 1:
         return MemoryMap("const", depth, width, rom)
     best = MemoryMap("logic", depth, width, rom)
@@ -110,10 +104,7 @@ def memory_attrs(ram_style: str) -> dict:
     """The attributes asking Yosys's ``memory_libmap`` for ``ram_style``
     (:data:`hwgen.target.RAM_STYLES`): ``block`` a block RAM, ``distributed`` LUTs (on ECP5 a
     ROM cannot be distributed RAM: it becomes logic), ``auto`` none (Yosys's cheapest)."""
-    if ram_style not in RAM_STYLES:
-        raise ValueError(f"ram_style must be one of {', '.join(RAM_STYLES)}, not {ram_style!r}")
-    return {"auto": {}, "block": {"ram_style": "block"},
-            "distributed": {"ram_style": "logic"}}[ram_style]
+    return yosys_ram_style_attrs(ram_style)
 
 
 def rom_bank_depth(width: int) -> int:

@@ -29,6 +29,8 @@ from amaranth.hdl import ClockSignal, Const, Elaboratable, Instance, Module, Sig
 from amaranth.lib import io
 from amaranth.lib.cdc import FFSynchronizer, ResetSynchronizer
 
+from ..base import PllClock
+
 __all__ = ["PllParams", "pll_params", "SyncClock",
            "INPUT_MHZ", "OUTPUT_MHZ", "PFD_MHZ", "VCO_MHZ", "POWER_ON_US"]
 
@@ -185,7 +187,7 @@ def pll_params(clkin_mhz: float, clkout_mhz: float) -> PllParams:
                      divr=divr, divf=divf, divq=divq)
 
 
-class SyncClock(Elaboratable):
+class SyncClock(PllClock, Elaboratable):
     """Drives a clock domain (``sync``) from the platform's default clock.
 
     When ``clock_mhz`` differs from ``oscillator_mhz`` an SB_PLL40_PAD makes it from the
@@ -219,21 +221,7 @@ class SyncClock(Elaboratable):
         Requested frequency.
     """
 
-    def __init__(self, *, oscillator_mhz: float, clock_mhz: float, domain: str = "sync"):
-        for name, value in (("oscillator_mhz", oscillator_mhz), ("clock_mhz", clock_mhz)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-                raise ValueError(f"{name} must be a positive number, not {value!r}")
-        if not isinstance(domain, str) or not domain:
-            raise ValueError(f"domain must be a domain name, not {domain!r}")
-        self.oscillator_mhz = oscillator_mhz
-        self.requested_mhz = clock_mhz
-        self.domain = domain
-        if clock_mhz == oscillator_mhz:
-            self.pll = None
-            self.clock_mhz = oscillator_mhz
-        else:
-            self.pll = pll_params(oscillator_mhz, clock_mhz)
-            self.clock_mhz = self.pll.output_mhz
+    pll_params = staticmethod(pll_params)
 
     @property
     def power_on_cycles(self) -> int:
