@@ -66,7 +66,7 @@ def main(argv=None) -> int:
         spec = load_spec(path)
         workspace = Workspace.create(spec, Path(args.out) / spec.name, say=_say)
         board = workspace.clocked(load_board(spec.board))
-        graph = run_steps(workspace, stop="hardware",
+        graph = run_steps(workspace, stop="hardware", board=board,
                           clock_hz=board.clock_mhz * 1e6).results["hardware"]
         texts = {
             "verilog": board_verilog(workspace.board_top(graph, board), board),
