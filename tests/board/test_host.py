@@ -371,6 +371,30 @@ def test_program_needs_openfpgaloader(tmp_path, capsys, monkeypatch):
         "apt install openfpgaloader) or set OPENFPGALOADER to its path")
 
 
+def test_program_loads_the_boards_bitstream(tmp_path, capsys, monkeypatch):
+    """On the iCEBreaker (iCE40) the bitstream is top.bin, named in build.json; a top.bit left
+    by an ECP5 build is not it."""
+    import hashlib
+    from hwgen.flow.cache import summary_json
+    out = tmp_path / "out"
+    _built(out)                                            # an ECP5 build's top.bit
+    _, log = _fake_programmer(tmp_path, monkeypatch)
+    args = program_args(out, "--board", "icebreaker")
+    assert main(args) == 1
+    assert capsys.readouterr().err.strip() == (
+        f"hwgen: error: no bitstream at {out / 'gateware' / 'top.bin'}: run hwgen build first")
+    gateware = out / "gateware"
+    (gateware / "top.bin").write_bytes(b"bin")
+    (gateware / "build.json").write_bytes(summary_json(
+        {"bitstream": "top.bit", "bitstream_sha256": hashlib.sha256(b"bits").hexdigest()}))
+    assert main(args) == 1                                 # build.json is the .bit's
+    assert "is the build of top.bit, not top.bin" in capsys.readouterr().err
+    (gateware / "build.json").write_bytes(summary_json(
+        {"bitstream": "top.bin", "bitstream_sha256": hashlib.sha256(b"bin").hexdigest()}))
+    assert main(args) == 0
+    assert log.read_text().split() == ["-b", "icebreaker", str(gateware / "top.bin")]
+
+
 @pytest.mark.parametrize("flash", [False, True])
 def test_program_runs_openfpgaloader(tmp_path, capsys, monkeypatch, flash):
     out = tmp_path / "out"
