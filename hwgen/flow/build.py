@@ -10,7 +10,8 @@ again. ``build.json`` names the bitstream and holds its sha256 beside its own ke
 import dataclasses
 from pathlib import Path
 
-from ..errors import HwgenError, SpecError
+from ..errors import HwgenError, SpecError, excerpt
+from ..target import TARGETS
 from .cache import Product, Unusable, file_digest, key_digest, read_summary, summary_json
 from .sources import source_digest
 
@@ -70,6 +71,11 @@ def bitstream_key(workspace, graph, board) -> str:
                        "seed": hardware.seed, "sources": source_digest([__name__])})
 
 
+#: The bitstreams a build may name in build.json: ``top`` and a known family's suffix.
+_BITSTREAM_NAMES = tuple(dict.fromkeys(f"top{family.bitstream_suffix}"
+                                       for family in TARGETS.values()))
+
+
 def _read_built(folder: Path) -> tuple[str | None, dict]:
     """The build summary in ``folder`` and its key, once it and the bitstream it names are
     checked against their digests (:class:`Unusable` naming the one at fault)."""
@@ -78,7 +84,11 @@ def _read_built(folder: Path) -> tuple[str | None, dict]:
         saved = read_summary(summary_file)
     except HwgenError as error:
         raise Unusable.damaged(error, summary_file) from None
-    bitstream = folder / saved.get("bitstream", "top.bit")
+    name = saved.get("bitstream", "top.bit")
+    if name not in _BITSTREAM_NAMES:        # a file beside build.json, of a known family
+        raise Unusable(summary_file, f"damaged (its bitstream {excerpt(name)} is none hwgen "
+                                     f"writes: {', '.join(_BITSTREAM_NAMES)})")
+    bitstream = folder / name
     expected = saved.get("bitstream_sha256")
     if expected is not None:
         found = file_digest(bitstream) if bitstream.is_file() else None

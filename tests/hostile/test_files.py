@@ -2,6 +2,7 @@
 the output folder is said to be damaged and made again (never reused, never a traceback), a
 crafted IR header is one line before anything is allocated, hwgen writes only under its output
 folder, with the user's umask, and an --out naming a file is refused before anything runs."""
+import hashlib
 import json
 import os
 import shutil
@@ -287,7 +288,7 @@ def test_damaged_verification_is_made_again(tmp_path, made, monkeypatch, how):
     assert read_summary(out / "verify.json")["mismatches"] == 0
 
 
-@pytest.mark.parametrize("how", DAMAGE + ("edited", "bitstream"))
+@pytest.mark.parametrize("how", DAMAGE + ("edited", "bitstream", "elsewhere"))
 def test_damaged_build_is_made_again(tmp_path, monkeypatch, how):
     import hwgen.board.build as board_build
     from hwgen.board.board import load_board
@@ -318,11 +319,22 @@ def test_damaged_build_is_made_again(tmp_path, monkeypatch, how):
         summary = json.loads((gateware / "build.json").read_text())
         summary["met_timing"] = not summary["met_timing"]
         (gateware / "build.json").write_text(json.dumps(summary))
+    elif how == "elsewhere":        # a crafted, self-consistent build.json naming a file outside
+        from hwgen.flow.cache import summary_json
+        outside = tmp_path / "outside.bit"
+        outside.write_bytes(b"not ours")
+        summary = read_summary(gateware / "build.json")
+        summary.update(bitstream="../../outside.bit",
+                       bitstream_sha256=hashlib.sha256(b"not ours").hexdigest())
+        (gateware / "build.json").write_bytes(summary_json(summary))
     else:
         _damage(gateware / "build.json", how)
     assert workspace.build(graph, board)["met_timing"]
     damaged = gateware / ("top.bit" if how == "bitstream" else "build.json")
     assert len(builds) == 2 and any(line.startswith(f"{damaged} damaged (") for line in said)
+    if how == "elsewhere":
+        assert any("its bitstream '../../outside.bit' is none hwgen writes" in line
+                   for line in said)
     assert read_summary(gateware / "build.json")["met_timing"]
 
 
