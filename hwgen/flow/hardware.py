@@ -9,6 +9,7 @@ one can reach (:mod:`.sources`): a change to a generator makes it again.
 import dataclasses
 
 from ..errors import HwgenError
+from ..target import DEFAULT_TARGET, Target
 from .cache import Product, key_digest
 from .irfile import read_ir
 from .sources import source_digest
@@ -41,35 +42,32 @@ def target_cycles(spec, clock_hz: float | None) -> int | None:
     return None
 
 
-def hardware(workspace, graph, *, clock_hz: float | None = None, target=None,
-             force: bool = False):
+def hardware(workspace, graph, *, clock_hz: float | None = None,
+             target: Target = DEFAULT_TARGET, force: bool = False):
     """The IR as built from ``graph``: auto-folded when the spec sets a target, FIFOs sized.
 
     ``graph`` is the exported IR, or a function that gives it (called only when the hardware
     IR must be made). ``clock_hz`` turns ``hardware.target_fps`` into cycles per frame (the
-    board's clock). ``target`` is the FPGA family the blocks are built for (the board's;
-    None: :data:`hwgen.target.DEFAULT_TARGET`): the auto-folder prices them on it and FIFO
-    sizing simulates them as built for it.
+    board's clock). ``target`` is the FPGA family the blocks are built for (the board's): the
+    auto-folder prices them on it and FIFO sizing simulates them as built for it.
     """
-    from ..target import DEFAULT_TARGET
     spec = workspace.spec
-    family = DEFAULT_TARGET if target is None else target
-    target = target_cycles(spec, clock_hz)
-    key = key_digest({"hw": workspace.hardware_key, "target_cycles": target,
-                      "family": family.family})
+    cycles = target_cycles(spec, clock_hz)
+    key = key_digest({"hw": workspace.hardware_key, "target_cycles": cycles,
+                      "family": target.family})
 
     def make(stage):
         built = graph() if callable(graph) else graph
-        if target is not None:
+        if cycles is not None:
             from ..passes.fold import auto_fold
-            built = auto_fold(built, target_cycles=target, target=family,
+            built = auto_fold(built, target_cycles=cycles, target=target,
                               fixed=tuple(built.meta.get("fixed_folding", ())))
-            workspace.say(f"auto-folded for {target} cycles/frame: expected "
+            workspace.say(f"auto-folded for {cycles} cycles/frame: expected "
                           f"{built.expected_cycles()} cycles/frame")
         if spec.hardware.size_fifos:
             from ..passes.fifo_sizing import size_fifos
             sizing = size_fifos(built, build_root=workspace.root / "sim", seed=spec.seed,
-                                progress=workspace.say, target=family)
+                                progress=workspace.say, target=target)
             built = sizing.graph
             summary = {"depths": list(sizing.depths), "peaks": list(sizing.peaks),
                        "seconds": sizing.seconds, "frames": sizing.frames,

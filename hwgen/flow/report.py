@@ -11,6 +11,7 @@ import hashlib
 from pathlib import Path
 
 from ..errors import HwgenError
+from ..target import DEFAULT_TARGET, Target
 from .cache import Product, Unusable, file_digest, key_digest, read_summary, summary_json, \
     write_atomic
 from .sources import source_digest
@@ -20,14 +21,14 @@ __all__ = ["report_key", "write_report", "read_report", "noise_sweep", "class_na
 
 
 def report_key(spec, graph, verification: dict | None, build: dict | None,
-               reused: list[str], target=None) -> str | None:
+               reused: list[str], target: Target = DEFAULT_TARGET) -> str | None:
     """The key of the report of ``graph`` with these results; None when the graph carries no
     key of its own (an IR made in memory: its report is always made)."""
     identity = graph.meta.get("hardware_key") or graph.meta.get("key")
     if identity is None:
         return None
     return key_digest({"spec": spec.name, "seed": spec.seed, "graph": identity,
-                       "family": _target(target).family,
+                       "family": target.family,
                        "verification": verification, "build": build, "reused": list(reused),
                        "sources": source_digest([__name__])})
 
@@ -50,18 +51,11 @@ def _read_report(path: Path) -> tuple[str | None, dict]:
     return saved.get("key"), saved
 
 
-def _target(target):
-    from ..target import DEFAULT_TARGET
-    return DEFAULT_TARGET if target is None else target
-
-
 def write_report(workspace, graph, *, verification: dict | None = None,
-                 build: dict | None = None, target=None) -> dict:
+                 build: dict | None = None, target: Target = DEFAULT_TARGET) -> dict:
     """The report of ``graph`` with the verification and build summaries given (None: not
     part of this run), made unless one made from the same is saved; the report as data.
-    Per-layer estimates and resource units are ``target``'s (the board's FPGA family; None:
-    :data:`hwgen.target.DEFAULT_TARGET`)."""
-    target = _target(target)
+    Per-layer estimates and resource units are ``target``'s (the board's FPGA family)."""
     key = report_key(workspace.spec, graph, verification, build, workspace.reused, target)
     root = workspace.root
 

@@ -6,17 +6,19 @@ Its key is the hardware IR's, the frames simulated and the sources of every modu
 can reach (:mod:`.sources`).
 """
 from ..errors import HwgenError
+from ..target import DEFAULT_TARGET, Target
 from .cache import Product, key_digest, read_summary, summary_json
 from .sources import source_digest
 
 __all__ = ["verification_key", "verify"]
 
 
-def verification_key(workspace, graph, frames: int | None, target=None) -> str:
+def verification_key(workspace, graph, frames: int | None,
+                     target: Target = DEFAULT_TARGET) -> str:
     """The key of ``graph``'s co-simulation on ``frames`` test frames (None: the spec's),
-    its blocks built for ``target`` (None: the default)."""
+    its blocks built for ``target``."""
     return key_digest({"hw": graph.meta.get("hardware_key", workspace.hardware_key),
-                       "frames": frames, "family": getattr(target, "family", None),
+                       "frames": frames, "family": target.family,
                        "sources": source_digest([__name__])})
 
 
@@ -26,12 +28,10 @@ def _keyed_summary(path):
 
 
 def verify(workspace, graph, *, frames: int | None = None, force: bool = False,
-           trace: bool = False, target=None) -> dict:
-    """Co-simulate ``graph``, its blocks built for ``target`` (the board's FPGA family;
-    None: :data:`hwgen.target.DEFAULT_TARGET`); HwgenError (with where the RTL first differs)
-    on a mismatch. With ``trace`` (never reused) also write an FST waveform under ``sim/``."""
-    from ..target import DEFAULT_TARGET
-    target = DEFAULT_TARGET if target is None else target
+           trace: bool = False, target: Target = DEFAULT_TARGET) -> dict:
+    """Co-simulate ``graph``, its blocks built for ``target`` (the board's FPGA family);
+    HwgenError (with where the RTL first differs) on a mismatch. With ``trace`` (never
+    reused) also write an FST waveform under ``sim/``."""
     spec = workspace.spec
     frames = frames if frames is not None else spec.verify.frames
     key = verification_key(workspace, graph, frames, target)

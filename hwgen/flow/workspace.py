@@ -5,6 +5,7 @@ from pathlib import Path
 
 from ..errors import HwgenError, SpecError
 from ..spec import Spec
+from ..target import DEFAULT_TARGET, Target
 from . import build as build_step
 from . import export as export_step
 from . import hardware as hardware_step
@@ -124,14 +125,14 @@ class Workspace:
         """The export step (:func:`.export.export`): the IR."""
         return export_step.export(self, force=force, train=train)
 
-    def hardware(self, graph, *, clock_hz: float | None = None, target=None,
-                 force: bool = False):
+    def hardware(self, graph, *, clock_hz: float | None = None,
+                 target: Target = DEFAULT_TARGET, force: bool = False):
         """The hardware step (:func:`.hardware.hardware`): the IR as built."""
         return hardware_step.hardware(self, graph, clock_hz=clock_hz, target=target,
                                       force=force)
 
     def verify(self, graph, *, frames: int | None = None, force: bool = False,
-               trace: bool = False, target=None) -> dict:
+               trace: bool = False, target: Target = DEFAULT_TARGET) -> dict:
         """The verify step (:func:`.verify.verify`): the co-simulation's summary."""
         return verify_step.verify(self, graph, frames=frames, force=force, trace=trace,
                                   target=target)
@@ -141,7 +142,7 @@ class Workspace:
         return build_step.build(self, graph, board, force=force)
 
     def write_report(self, graph, *, verification: dict | None = None,
-                     build: dict | None = None, target=None) -> dict:
+                     build: dict | None = None, target: Target = DEFAULT_TARGET) -> dict:
         """The report step (:func:`.report.write_report`): the report as data."""
         return report_step.write_report(self, graph, verification=verification, build=build,
                                         target=target)
