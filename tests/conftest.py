@@ -3,6 +3,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 from hwgen.ir import Graph
 from hwgen.ops import MVTULayer, MaxPoolLayer, SWGLayer
@@ -185,3 +186,15 @@ def digits_cnn_chain(rng) -> Graph:
 def _fields(layer: MVTULayer) -> dict:
     import dataclasses
     return {f.name: getattr(layer, f.name) for f in dataclasses.fields(layer)}
+
+
+def mlp_spec_file(folder: Path, **train) -> Path:
+    """``folder/mlp.yaml``: the MLP example trained for one epoch (``train`` keys added),
+    FIFOs by the fixed rule (no sizing simulation)."""
+    spec = yaml.safe_load((REPO / "examples" / "digits_mlp.yaml").read_text())
+    spec["train"].update(epochs=1, **train)
+    spec["hardware"] = {"size_fifos": False}
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "mlp.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    return path

@@ -9,14 +9,13 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-import yaml
 
 from hwgen.cli import main
 from hwgen.flow import STEP_NAMES, STEPS, run_steps
 from hwgen.target import DEFAULT_TARGET
+from tests.conftest import mlp_spec_file as _spec_file
 
 REPO = Path(__file__).resolve().parents[2]
-MLP = REPO / "examples" / "digits_mlp.yaml"
 
 
 def test_the_steps_in_order_and_in_the_help():
@@ -145,16 +144,6 @@ def fakes(monkeypatch):
     monkeypatch.setattr(fpga_flow, "build_bitstream", build_bitstream)
     monkeypatch.setattr("hwgen.verify.verify_network", verify_network)
     return runs
-
-
-def _spec_file(folder: Path, **train) -> Path:
-    spec = yaml.safe_load(MLP.read_text())
-    spec["train"].update(epochs=1, **train)
-    spec["hardware"] = {"size_fifos": False}
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "mlp.yaml"
-    path.write_text(yaml.safe_dump(spec))
-    return path
 
 
 @pytest.fixture(scope="module")

@@ -13,16 +13,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-import yaml
 
 from hwgen.cli import main
 from hwgen.errors import HwgenError
 from hwgen.flow import Workspace, read_checkpoint, read_summary
 from hwgen.ir import load_ir, save_ir
 from hwgen.spec import load_spec
+from tests.conftest import mlp_spec_file as _spec_file
 
 REPO = Path(__file__).resolve().parents[2]
-MLP = REPO / "examples" / "digits_mlp.yaml"
 KWS = REPO / "examples" / "kws.yaml"
 
 
@@ -42,16 +41,6 @@ def _crafted(path: Path, marker: Path, base: dict | None = None):
     saved = dict(base) if base is not None else {"key": None, "metrics": {}, "state_dict": {}}
     saved["extra" if base is not None else "key"] = RunsCode(f"touch {marker}")
     torch.save(saved, path)
-
-
-def _spec_file(folder: Path, **train) -> Path:
-    spec = yaml.safe_load(MLP.read_text())
-    spec["train"].update(epochs=1, **train)
-    spec["hardware"] = {"size_fifos": False}
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "mlp.yaml"
-    path.write_text(yaml.safe_dump(spec))
-    return path
 
 
 @pytest.fixture(scope="module")
