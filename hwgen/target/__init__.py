@@ -13,8 +13,8 @@ of block RAM and the cost model's calibrated coefficients. A board file names it
 * :mod:`.ice40`: Lattice iCE40 (Yosys, nextpnr-ice40, icepack).
 
 Adding a family: a folder ``<family>/`` whose ``__init__`` defines a :class:`Target` subclass
-(every class attribute of :class:`Target` set, every abstract method implemented), and one line
-in :data:`TARGETS`.
+(every class attribute of :class:`Target` set; its ``memory_model`` and ``clock_model`` the
+folder's ``memory`` and ``pll`` modules), and one line in :data:`TARGETS`.
 """
 from types import MappingProxyType
 

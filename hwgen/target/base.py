@@ -9,9 +9,9 @@ generator and the cost model agree on where a memory goes without asking each ot
 
 :class:`Resources` is what the cost model counts, in the target's units (:attr:`Target.units`).
 """
-import abc
 from collections.abc import Mapping
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Literal
 
 from ..toolchain import amaranth_tool_env
@@ -159,11 +159,13 @@ class PllClock:
             self.clock_mhz = self.pll.output_mhz
 
 
-class Target(abc.ABC):
+class Target:
     """One FPGA family: the answers hwgen needs from it.
 
-    A subclass sets the class attributes below and implements the abstract methods; its one
-    instance is listed in :data:`hwgen.target.TARGETS`. Targets hold no state.
+    A subclass sets the class attributes below; its memory and clock answers are the
+    functions of its folder's ``memory`` and ``pll`` modules (:attr:`memory_model`,
+    :attr:`clock_model`), which the methods below call. Its one instance is listed in
+    :data:`hwgen.target.TARGETS`. Targets hold no state.
     """
 
     #: Family name, as a board file's ``family`` names it (``"ecp5"``).
@@ -202,10 +204,17 @@ class Target(abc.ABC):
     #: Whether synthesis maps a multiplier onto the family's multiplier (DSP) cells; where it
     #: does not, a multiplier is logic, priced by the cost model in LUTs.
     multipliers_in_dsps: bool
+    #: The family's memory model, a module with ``map_memory``, ``memory_terms``,
+    #: ``memory_ffs``, ``memory_attrs`` and ``rom_bank_depth`` (as the methods below).
+    memory_model: ModuleType
+    #: The family's clock, a module with ``pll_params`` (:meth:`pll`) and ``SyncClock``
+    #: (:meth:`sync_clock`).
+    clock_model: ModuleType
 
     _ANSWERS = ("family", "placers", "bitstream_suffix", "stages", "cells", "units",
                 "slice_cells", "pll_output_mhz", "demo_rom_bits", "bram_luts", "dsp_luts",
-                "coefficients", "merged_rom_words", "bram_read_ports", "multipliers_in_dsps")
+                "coefficients", "merged_rom_words", "bram_read_ports", "multipliers_in_dsps",
+                "memory_model", "clock_model")
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -220,7 +229,6 @@ class Target(abc.ABC):
 
     # --- memories --------------------------------------------------------------------------
 
-    @abc.abstractmethod
     def map_memory(self, depth: int, width: int, *, rom: bool, async_read: bool = False,
                    style: str = "auto") -> MemoryMap:
         """Where synthesis puts a memory of ``depth`` words of ``width`` bits with one read
@@ -233,28 +241,29 @@ class Target(abc.ABC):
             A depth or width that is not a positive integer, an unknown style, or a memory
             read asynchronously asked into block RAM.
         """
+        return self.memory_model.map_memory(depth, width, rom=rom, async_read=async_read,
+                                            style=style)
 
-    @abc.abstractmethod
     def memory_terms(self, memory: MemoryMap) -> dict[str, float]:
         """The LUT cost terms of a mapped memory (keys of :attr:`coefficients`)."""
+        return self.memory_model.memory_terms(memory)
 
-    @abc.abstractmethod
     def memory_ffs(self, memory: MemoryMap, *, address_bits: int) -> int:
         """Flip-flops of a mapped memory with a synchronous read port of ``address_bits``."""
+        return self.memory_model.memory_ffs(memory, address_bits=address_bits)
 
-    @abc.abstractmethod
     def memory_attrs(self, ram_style: str) -> dict:
         """The attributes (``Memory(attrs=...)``) asking synthesis for ``ram_style``
         (:data:`RAM_STYLES`)."""
+        return self.memory_model.memory_attrs(ram_style)
 
-    @abc.abstractmethod
     def rom_bank_depth(self, width: int) -> int:
         """Words of ``width`` bits one block RAM holds: the depth of a bank of the board
         top's demo ROM (a power of two)."""
+        return self.memory_model.rom_bank_depth(width)
 
     # --- clock -----------------------------------------------------------------------------
 
-    @abc.abstractmethod
     def pll(self, clkin_mhz: float, clkout_mhz: float):
         """The family's PLL settings making the frequency nearest ``clkout_mhz`` from
         ``clkin_mhz``; their ``output_mhz`` is the frequency made.
@@ -264,12 +273,14 @@ class Target(abc.ABC):
         ValueError
             A frequency outside the PLL's input or output range.
         """
+        return self.clock_model.pll_params(clkin_mhz, clkout_mhz)
 
-    @abc.abstractmethod
     def sync_clock(self, *, oscillator_mhz: float, clock_mhz: float, domain: str = "sync"):
         """An elaboratable driving clock domain ``domain`` at (nearly) ``clock_mhz`` from the
         platform's default clock of ``oscillator_mhz``, through a PLL unless the two are
         equal; its ``clock_mhz`` is the frequency made, ``requested_mhz`` the one asked for."""
+        return self.clock_model.SyncClock(oscillator_mhz=oscillator_mhz, clock_mhz=clock_mhz,
+                                          domain=domain)
 
     def achieved_mhz(self, oscillator_mhz: float, clock_mhz: float) -> float:
         """The design clock :meth:`sync_clock` makes for ``clock_mhz`` (ValueError as

@@ -15,11 +15,11 @@ Distributed RAM (``TRELLIS_DPR16X4``, 16 words of 4 bits) costs 4 ``TRELLIS_COMB
 """
 from types import MappingProxyType
 
-from ..base import MemoryMap, Stage, Target
+from ..base import Stage, Target
+from . import memory, pll
 from .cost import COEFFICIENTS
-from .memory import (BRAM_LUTS, DSP_LUTS, MERGED_ROM_WORDS, map_memory, memory_attrs, memory_ffs,
-                     memory_terms, rom_bank_depth)
-from .pll import OUTPUT_MHZ, PllParams, SyncClock, pll_params
+from .memory import BRAM_LUTS, DSP_LUTS, MERGED_ROM_WORDS
+from .pll import OUTPUT_MHZ
 
 __all__ = ["ECP5"]
 
@@ -50,26 +50,5 @@ class ECP5(Target):
     merged_rom_words = MERGED_ROM_WORDS
     bram_read_ports = 2         # DP16KD: true dual port
     multipliers_in_dsps = True  # synth_ecp5 maps a multiplier to MULT18X18D
-
-    def map_memory(self, depth: int, width: int, *, rom: bool, async_read: bool = False,
-                   style: str = "auto") -> MemoryMap:
-        return map_memory(depth, width, rom=rom, async_read=async_read, style=style)
-
-    def memory_terms(self, memory: MemoryMap) -> dict[str, float]:
-        return memory_terms(memory)
-
-    def memory_ffs(self, memory: MemoryMap, *, address_bits: int) -> int:
-        return memory_ffs(memory, address_bits=address_bits)
-
-    def memory_attrs(self, ram_style: str) -> dict:
-        return memory_attrs(ram_style)
-
-    def rom_bank_depth(self, width: int) -> int:
-        return rom_bank_depth(width)
-
-    def pll(self, clkin_mhz: float, clkout_mhz: float) -> PllParams:
-        return pll_params(clkin_mhz, clkout_mhz)
-
-    def sync_clock(self, *, oscillator_mhz: float, clock_mhz: float,
-                   domain: str = "sync") -> SyncClock:
-        return SyncClock(oscillator_mhz=oscillator_mhz, clock_mhz=clock_mhz, domain=domain)
+    memory_model = memory
+    clock_model = pll
