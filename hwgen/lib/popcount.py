@@ -38,21 +38,23 @@ def chunk_popcounts(value, chunk: int = POPCOUNT_CHUNK) -> list[Value]:
     value = Value.cast(value)
     return [popcount(value[k:k + chunk]) for k in range(0, len(value), chunk)]
 
-def pipelined_sum_stages(count: int, levels: int) -> int:
+def pipelined_sum_stages(count: int, levels: int, *, register_terms: bool = True) -> int:
     """Register stages of :func:`pipelined_sum` over ``count`` terms: one for the terms
-    themselves, and one after every ``levels`` adder levels of the tree."""
+    themselves (unless ``register_terms`` is False), and one after every ``levels`` adder
+    levels of the tree."""
     depth = max(0, (count - 1).bit_length())          # adder levels: ceil(log2(count))
-    return 1 + -(-depth // levels)
+    return int(register_terms) + -(-depth // levels)
 
 
-def _pipeline(terms, levels: int, register) -> Value:
+def _pipeline(terms, levels: int, register, register_terms: bool = True) -> Value:
     """The stages of :func:`pipelined_sum`: ``register(stage, k, term)`` makes each register."""
     if not isinstance(levels, int) or levels < 1:
         raise ValueError(f"levels must be a positive integer, not {levels!r}")
     terms = [Value.cast(term) for term in terms] or [Value.cast(0)]
     stage = 0
     while True:
-        terms = [register(stage, k, term) for k, term in enumerate(terms)]
+        if stage or register_terms:
+            terms = [register(stage, k, term) for k, term in enumerate(terms)]
         stage += 1
         if len(terms) == 1:
             return terms[0]
@@ -61,9 +63,10 @@ def _pipeline(terms, levels: int, register) -> Value:
                 terms = _pair_up(terms)
 
 
-def pipelined_sum(m, terms, *, en, levels: int, name: str) -> Value:
-    """Sum of ``terms`` by :func:`tree_sum`'s tree, pipelined: the terms are registered, and
-    the partial sums after every ``levels`` adder levels, each register moving on ``en``; the
+def pipelined_sum(m, terms, *, en, levels: int, name: str, register_terms: bool = True) -> Value:
+    """Sum of ``terms`` by :func:`tree_sum`'s tree, pipelined: the terms are registered (unless
+    ``register_terms`` is False: they come from registers that other sums share), and the
+    partial sums after every ``levels`` adder levels, each register moving on ``en``; the
     result is the last register, :func:`pipelined_sum_stages` ``en`` cycles after the terms.
     The registers have no reset (data, as :func:`hwgen.lib.pipeline.delay`'s)."""
     def register(stage, k, term):
@@ -71,16 +74,16 @@ def pipelined_sum(m, terms, *, en, levels: int, name: str) -> Value:
         with m.If(en):
             m.d.sync += signal.eq(term)
         return signal
-    return _pipeline(terms, levels, register)
+    return _pipeline(terms, levels, register, register_terms)
 
 
-def pipelined_sum_bits(terms, *, levels: int) -> int:
+def pipelined_sum_bits(terms, *, levels: int, register_terms: bool = True) -> int:
     """Flip-flops of :func:`pipelined_sum` over ``terms`` (values of their shapes)."""
     bits = []
 
     def register(stage, k, term):
         bits.append(len(term))
         return Signal(term.shape())
-    _pipeline(terms, levels, register)
+    _pipeline(terms, levels, register, register_terms)
     return sum(bits)
 

@@ -35,15 +35,17 @@ from .fifo import FIFOLayer, FIFOOp
 from .label_select import LabelSelectLayer, LabelSelectOp
 from .maxpool import MaxPoolLayer, MaxPoolOp
 from .mvtu import MVTU_ENCODINGS, RAM_STYLES, MVTULayer, MVTUOp
+from .smvtu import SharedMVTULayer, SharedMVTUOp
 from .swg import SWGLayer, SWGOp
 
 __all__ = ["REGISTRY", "op_for", "graph_ops", "Op", "Activation", "Transfer", "UnknownOpError",
            "ENCODINGS", "MVTU_ENCODINGS", "RAM_STYLES", "MAX_MEMORY_BITS", "divisors",
-           "MVTULayer", "SWGLayer", "MaxPoolLayer", "FIFOLayer", "DWCLayer", "LabelSelectLayer"]
+           "MVTULayer", "SharedMVTULayer", "SWGLayer", "MaxPoolLayer", "FIFOLayer", "DWCLayer", "LabelSelectLayer"]
 
 #: Every op, by name.
 REGISTRY: dict[str, Op] = {op.name: op for op in (
     MVTUOp(),
+    SharedMVTUOp(),
     SWGOp(),
     MaxPoolOp(),
     FIFOOp(),

@@ -5,7 +5,7 @@ import torch
 from ...cim.macro import macro_mvm
 from .layer import MVTULayer
 
-__all__ = ["decode", "thermometer_code", "mvtu_dot", "mvtu"]
+__all__ = ["decode", "thermometer_code", "mvtu_dot", "mvtu", "activate"]
 
 
 def decode(x, encoding: str) -> torch.Tensor:
@@ -46,7 +46,13 @@ def mvtu_dot(layer: MVTULayer, x) -> torch.Tensor:
 def mvtu(layer: MVTULayer, x) -> torch.Tensor:
     """Layer output for raw input vectors ``x`` (..., in_elements): activations uint8 (bits, or the
     count of thresholds passed with ``act_bits > 1``), or dot products int64."""
-    dot = mvtu_dot(layer, x)
+    return activate(layer, mvtu_dot(layer, x))
+
+
+def activate(layer, dot: torch.Tensor) -> torch.Tensor:
+    """A matrix layer's output for its dot products ``dot`` (..., mh): the dot products of a
+    last layer (``output`` int), else one bit per neuron (``(dot >= threshold) != invert``) or,
+    with ``act_bits > 1``, the count of thresholds passed, uint8."""
     if layer.output == "int":
         return dot
     thresholds, invert = torch.as_tensor(layer.thresholds), torch.as_tensor(layer.invert)
