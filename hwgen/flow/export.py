@@ -15,10 +15,13 @@ __all__ = ["ir_key", "export"]
 def ir_key(spec, train_key: str) -> str:
     """The key of the IR exported from ``spec``'s checkpoint (whose key is ``train_key``)."""
     from ..ir import IR_VERSION
-    return key_digest({"train": train_key, "ir_version": IR_VERSION,
-                       "folding": [(getattr(layer, "pe", None), getattr(layer, "simd", None),
-                                    getattr(layer, "ram_style", None))
-                                   for layer in spec.model.layers]})
+    key = {"train": train_key, "ir_version": IR_VERSION,
+           "folding": [(getattr(layer, "pe", None), getattr(layer, "simd", None),
+                        getattr(layer, "ram_style", None)) for layer in spec.model.layers]}
+    shared = spec.shared_convs()
+    if shared:                       # those convs export as shared MVTUs
+        key["shared"] = sorted(shared)
+    return key_digest(key)
 
 
 def export(workspace, *, force: bool = False, train=None):

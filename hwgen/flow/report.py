@@ -118,7 +118,40 @@ def _report(spec, graph, verification, build, reused, target) -> tuple[dict, lis
         report["inferences_per_s_at_fmax"] = build["fmax_mhz"] * 1e6 / graph.expected_cycles()
     if any(layer.macro is not None for layer in graph.mvtus()):
         report["noise_sweep"] = noise_sweep(graph)
+    sharing = sharing_figures(graph, target)
+    if sharing:
+        report["sharing"] = sharing
     return report, golden.labels
+
+
+def sharing_figures(graph, target) -> dict | None:
+    """Convolutional result sharing of ``graph``'s shared convs: per layer the operation counts
+    (:func:`hwgen.ops.smvtu.sharing.op_counts`) and the estimated LUTs shared and as the plain
+    MVTU at the same throughput (fully parallel); the network's totals; and what training's
+    ties did (its accuracies, from the checkpoint's metrics). None without a shared conv."""
+    from ..estimate import estimate_layer
+    from ..ops.smvtu.sharing import op_counts
+    layers = {}
+    for layer in graph.mvtus():
+        if getattr(layer, "op", None) != "smvtu":
+            continue
+        counts = op_counts(layer.sharing, layer.pixels)
+        layers[layer.name] = {**counts, "filters": layer.mh * layer.channels,
+                              "distinct": int(layer.counts.sum()),
+                              "luts": estimate_layer(layer, target).luts,
+                              "luts_unshared": estimate_layer(layer.plain, target).luts}
+    if not layers:
+        return None
+    before = sum(layer["xnor_popcount_ops"] for layer in layers.values())
+    after = sum(layer["xnor_popcount_ops_shared"] for layer in layers.values())
+    figures = {"layers": layers, "xnor_popcount_ops": before, "xnor_popcount_ops_shared": after,
+               "ops_reduction": 1 - after / before}
+    trained = {key.removeprefix("share_"): value for key, value in graph.meta.items()
+               if key in ("share_accuracy_before", "share_accuracy_tied",
+                          "share_accuracy_finetuned")}
+    if trained:
+        figures["training"] = trained
+    return figures
 
 
 def _plots(root: Path, graph, report: dict, predicted) -> list[str]:
@@ -176,6 +209,8 @@ def _shape(layer: dict) -> str:
     if layer["op"] == "mvtu":
         pixels = f" x {layer['pixels']} px" if layer.get("pixels", 1) > 1 else ""
         return f"{layer['mw']} -> {layer['mh']}{pixels}"
+    if layer["op"] == "smvtu":
+        return f"{layer['positions']} positions -> {layer['mh']} x {layer['pixels']} px, shared"
     image = f"{layer['channels']}x{layer['height']}x{layer['width']}"
     kernel = "x".join(str(k) for k in layer["kernel"])
     return f"{image}, {kernel} kernel"
@@ -230,6 +265,29 @@ def _markdown(report: dict) -> str:
                      f"{estimate.get('dsps', '')} |")
     lines.append("")
     lines.append("Per-layer resources are hwgen.estimate's figures (the placed totals are above).")
+    sharing = report.get("sharing")
+    if sharing:
+        lines += ["", "## Convolutional result sharing", "",
+                  "An XNOR-popcount operation is one 2-D filter (kernel positions) on one channel "
+                  "of one window; combining adds the results of each output channel "
+                  "(the same in both forms) and negates an inverse filter's.", "",
+                  "| layer | 2-D filters | distinct | XNOR-popcount ops/frame | shared | removed | "
+                  "negations/frame | LUT est. shared | LUT est. unshared |",
+                  "|---|---|---|---|---|---|---|---|---|"]
+        for name, layer in sharing["layers"].items():
+            lines.append(f"| {name} | {layer['filters']} | {layer['distinct']} | "
+                         f"{layer['xnor_popcount_ops']} | {layer['xnor_popcount_ops_shared']} | "
+                         f"{layer['ops_reduction']:.1%} | {layer['negations']} | "
+                         f"{layer['luts']} | {layer['luts_unshared']} |")
+        lines += ["", f"- network: {sharing['ops_reduction']:.1%} of the shared convs' "
+                      f"XNOR-popcount operations removed ({sharing['xnor_popcount_ops']} -> "
+                      f"{sharing['xnor_popcount_ops_shared']} per frame)"]
+        trained = sharing.get("training")
+        if trained:
+            lines.append(f"- similar filters tied in training: test accuracy "
+                         f"{trained['accuracy_before']:.4f} before the ties, "
+                         f"{trained['accuracy_tied']:.4f} tied, "
+                         f"{trained['accuracy_finetuned']:.4f} fine-tuned")
     if report.get("plots"):
         lines += ["", "## Plots", ""] + [f"![{Path(name).stem}]({name})" for name in report["plots"]]
     reused = report.get("reused")

@@ -20,8 +20,9 @@ def train_key(spec) -> str:
     if spec.checkpoint_path is not None:
         return key_digest({"checkpoint": str(spec.checkpoint_path)})
     model = dataclasses.asdict(spec.model)
-    for layer in model["layers"]:        # folding does not change what is trained
-        for key in ("pe", "simd", "ram_style"):
+    model.pop("share")
+    for layer in model["layers"]:        # folding and exact sharing do not change the training
+        for key in ("pe", "simd", "ram_style", "share"):
             layer.pop(key, None)
     train = dataclasses.asdict(spec.train)
     train.pop("prebuilt")                # where a result may be found, not what it is
@@ -29,6 +30,10 @@ def train_key(spec) -> str:
            "train": train, "model": model}
     if spec.cim is not None:             # the macro is trained through
         key["cim"] = spec.cim.chip_fields()
+    tied = {str(index): dataclasses.asdict(share) for index, share in spec.shared_convs().items()
+            if share.similar > 0}
+    if tied:                             # similar filters are tied and fine-tuned
+        key["share"] = tied
     return key_digest(key)
 
 
@@ -84,6 +89,21 @@ def train(workspace, *, force: bool = False) -> dict:
         metrics = {"float_accuracy": reference.test_accuracy,
                    "bnn_accuracy": result.test_accuracy,
                    "bnn_train_accuracy": result.train_accuracy}
+        if result.sharing is not None:       # flat numbers, as a checkpoint's metrics are
+            metrics.update({f"share_{key}": value for key, value in result.sharing.items()
+                            if key != "layers"})
+            metrics.update({f"share_{name}_{key}": value
+                            for name, layer in result.sharing["layers"].items()
+                            for key, value in layer.items()})
+            for name, layer in result.sharing["layers"].items():
+                workspace.say(f"{name}: similar filters within {layer['similar']} bits tied: "
+                              f"{layer['distinct_exact']} -> {layer['distinct_tied']} distinct of "
+                              f"{layer['filters']} 2-D filters, {layer['weights_changed']} "
+                              f"weights changed (optimality gap {layer['optimality_gap']:.2%})")
+            workspace.say(f"test accuracy of the binarized model: "
+                          f"{result.sharing['accuracy_before']:.4f} before the ties, "
+                          f"{result.sharing['accuracy_tied']:.4f} tied, "
+                          f"{result.sharing['accuracy_finetuned']:.4f} fine-tuned")
         workspace.say(f"test accuracy: float {metrics['float_accuracy']:.4f}, "
                       f"binarized {metrics['bnn_accuracy']:.4f}")
         return save_checkpoint(stage(), key, metrics, result.model.state_dict())

@@ -119,8 +119,9 @@ class Graph:
         return result
 
     def mvtus(self) -> list[MVTULayer]:
-        """The MVTU layers, in order."""
-        return [layer for layer in self.layers if isinstance(layer, MVTULayer)]
+        """The matrix layers (MVTUs, shared or not: the model's conv and linear layers), in
+        order."""
+        return [layer for layer in self.layers if op_for(layer).matrix]
 
     def expected_cycles(self) -> int:
         """Cycles per frame once the pipeline is full: the slowest layer's."""

@@ -205,6 +205,9 @@ class _BinaryWeights:
     twice the latent weights in [-1, 1])."""
 
     weight_bits = 1
+    #: Tied 2-D filters (convolutional result sharing, :meth:`BinaryConv2d.tie`): per (output,
+    #: input channel) the flat index of the filter it copies and the sign it copies it with.
+    ties: tuple[torch.Tensor, torch.Tensor] | None = None
 
     def binary_weight(self) -> torch.Tensor:
         """The quantized weights, +-1 (or {-3, -1, 1, 3} with 2 bits), with a straight-through
@@ -212,7 +215,14 @@ class _BinaryWeights:
         latent = standardize(self.weight) if self.standardized else self.weight
         if self.weight_bits == 2:
             return quantize2(latent if self.standardized else 2 * latent)
-        return binarize(latent)
+        values = binarize(latent)
+        if self.ties is not None:
+            # Each tied filter is its leader's, signed: the leader's latent weights get the
+            # gradient of every filter tied to it (a shared parameter).
+            leader, sign = self.ties
+            flat = values.reshape(leader.numel(), -1)[leader.reshape(-1)]
+            values = (flat * sign.reshape(-1, 1).to(values.dtype)).reshape(values.shape)
+        return values
 
     @torch.no_grad()
     def weight_codes(self) -> torch.Tensor:
@@ -286,6 +296,45 @@ class BinaryConv2d(_BinaryWeights, nn.Conv2d):
         self.standardized = standardized
         self.pad_value = float(pad_value)
         nn.init.uniform_(self.weight, -1.0, 1.0)
+
+    @torch.no_grad()
+    def tie(self, filters) -> None:
+        """Tie the layer's 2-D filters to ``filters`` (out, in, kh * kw) bool (True = +1): from
+        now on the filters equal there (or inverse) share one leader's latent weights, which
+        start at ``filters``' signs (:mod:`hwgen.ops.smvtu.sharing`'s :func:`~hwgen.ops.smvtu.sharing.tie`)."""
+        filters = torch.as_tensor(filters, dtype=torch.bool)
+        out, channels = filters.shape[:2]
+        flipped = ~filters[..., :1]
+        canonical = (filters ^ flipped).to(torch.int64)
+        codes = (canonical << torch.arange(filters.shape[2])).sum(dim=-1)          # (out, in)
+        leader = torch.empty(out, channels, dtype=torch.int64)
+        for c in range(channels):
+            first = {}
+            for n in range(out):
+                first.setdefault(int(codes[n, c]), n)
+            leader[:, c] = torch.tensor([first[int(code)] * channels + c
+                                         for code in codes[:, c].tolist()])
+        # The leader's orientation is its own; each member's sign relates it to its leader.
+        orientation = torch.where(flipped[..., 0], -1, 1)
+        sign = orientation * orientation.reshape(-1)[leader.reshape(-1)].reshape(out, channels)
+        weight = self.weight.reshape(out, channels, -1)
+        magnitude = weight.abs().clamp_min(1e-3)
+        weight.copy_(torch.where(filters, magnitude, -magnitude))
+        self.ties = (leader, sign)
+
+    @torch.no_grad()
+    def untie(self) -> None:
+        """Write the tied filters into the latent weights and drop the ties: the binarized
+        weights stay as they are, and a checkpoint of the layer holds them."""
+        if self.ties is None:
+            return
+        binary = self.binary_weight()
+        self.ties = None
+        # A standardized layer's +-1 latent weights binarize to themselves (not all one sign).
+        self.weight.copy_(binary if self.standardized
+                          else binary * self.weight.abs().clamp_min(1e-3))
+        if not torch.equal(self.binary_weight(), binary):
+            raise RuntimeError("the tied weights do not survive as latent weights")
 
     def _pad(self, x):
         ph, pw = self.padding

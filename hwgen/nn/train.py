@@ -15,7 +15,7 @@ from ..spec import Spec
 from .model import BNN
 from .robustness import GaussianMVM
 
-__all__ = ["TrainResult", "train_model", "evaluate", "time_shift"]
+__all__ = ["TrainResult", "train_model", "evaluate", "time_shift", "share_filters"]
 
 
 @dataclass
@@ -23,6 +23,10 @@ class TrainResult:
     model: BNN
     test_accuracy: float
     train_accuracy: float
+    #: With similar-filter sharing (a conv's ``share.similar`` >= 1): the test accuracy before
+    #: the ties, right after them and after fine-tuning, and per tied layer what the cover
+    #: found (:func:`share_filters`); else None.
+    sharing: dict | None = None
 
 
 @torch.no_grad()
@@ -77,16 +81,71 @@ def _train(spec: Spec, data: Dataset, *, binary: bool, seed: int | None,
     model = BNN(spec, binary=binary)
     if spec.train.init_scale is not None:
         scale_latent_weights(model, spec.train.init_scale)
+    label = "train BNN" if binary else "train float"
+    _epochs(model, spec, data, spec.train.epochs, spec.train.lr, generator, label, progress)
+    sharing = share_filters(model, spec, data, generator, progress) if binary else None
+    return TrainResult(model=model,
+                       test_accuracy=evaluate(model, data.test_x, data.test_y),
+                       train_accuracy=evaluate(model, data.train_x, data.train_y),
+                       sharing=sharing)
+
+
+#: Fine-tuning after similar filters are tied runs at this fraction of ``train.lr`` (with the
+#: same cosine schedule over ``share.finetune_epochs``): the network is trained already.
+FINETUNE_LR_SCALE = 0.1
+
+
+def share_filters(model: BNN, spec: Spec, data: Dataset, generator,
+                  progress: bool = True) -> dict | None:
+    """Tie the similar 2-D filters of each conv whose ``share.similar`` is D >= 1 and fine-tune.
+
+    Per such layer the cover (:func:`hwgen.ops.smvtu.sharing.cover`: the fewest representatives
+    per input channel within D bits, up to complement, then the least distortion) picks the
+    representatives; each 2-D filter is tied to its one (:meth:`BinaryConv2d.tie`), and the
+    whole network trains ``share.finetune_epochs`` more epochs (the largest over the layers) at
+    :data:`FINETUNE_LR_SCALE` times ``train.lr``, the tied filters moving together. Returns the
+    test accuracy before the ties, after them, after fine-tuning, and per layer the 2-D filters,
+    their distinct classes before (exact sharing) and after, the weights changed and HiGHS's
+    largest optimality gap; None when no layer ties."""
+    from ..ops.smvtu.sharing import cover, exact_sharing, tie
+    tied_layers = {index: share for index, share in spec.shared_convs().items()
+                   if share.similar > 0}
+    if not tied_layers:
+        return None
+    before = evaluate(model, data.test_x, data.test_y)
+    layers = {}
+    for index, share in tied_layers.items():
+        conv = model.layers[index]
+        out, channels = conv.weight.shape[:2]
+        filters = conv.weight_codes().reshape(out, channels, -1).numpy()
+        chosen = cover(filters, share.similar)
+        conv.tie(tie(filters, chosen))
+        layers[f"conv{index}"] = {
+            "similar": share.similar, "filters": out * channels,
+            "distinct_exact": int(exact_sharing(filters).counts.sum()),
+            "distinct_tied": int(chosen.counts.sum()),
+            "weights_changed": chosen.distortion, "optimality_gap": chosen.gap}
+    tied = evaluate(model, data.test_x, data.test_y)
+    epochs = max(share.finetune_epochs for share in tied_layers.values())
+    _epochs(model, spec, data, epochs, spec.train.lr * FINETUNE_LR_SCALE, generator,
+            "fine-tune shared", progress)
+    for index in tied_layers:
+        model.layers[index].untie()
+    return {"accuracy_before": before, "accuracy_tied": tied,
+            "accuracy_finetuned": evaluate(model, data.test_x, data.test_y), "layers": layers}
+
+
+def _epochs(model: BNN, spec: Spec, data: Dataset, epochs: int, lr: float, generator,
+            label: str, progress: bool) -> None:
+    """``epochs`` passes of Adam at ``lr`` (cosine schedule) over the training set."""
     train_x = torch.as_tensor(data.train_x)
     train_y = torch.as_tensor(data.train_y)
-    epochs = spec.train.epochs
-    optimizer = torch.optim.Adam(model.parameters(), lr=spec.train.lr)
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, epochs))
     loss_fn = nn.CrossEntropyLoss()
     # Noise samples come from torch's global generator, seeded above.
     noise = GaussianMVM(spec.train.noise_sigma) if spec.train.noise_sigma > 0 else None
     zero_raising = spec.model.zero_raising
-    label = "train BNN" if binary else "train float"
     bar = tqdm(range(epochs), desc=label, unit="epoch", disable=not progress, leave=False)
     for _epoch in bar:
         model.train()
@@ -111,6 +170,3 @@ def _train(spec: Spec, data: Dataset, *, binary: bool, seed: int | None,
         schedule.step()
         bar.set_postfix(loss=f"{total / len(order):.3f}")
     bar.close()
-    return TrainResult(model=model,
-                       test_accuracy=evaluate(model, data.test_x, data.test_y),
-                       train_accuracy=evaluate(model, data.train_x, data.train_y))

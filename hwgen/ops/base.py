@@ -102,6 +102,9 @@ class Op:
     layer: ClassVar[type]
     #: Whether a graph may hold the op's layers (else only the network assembly places them).
     graph_layer: ClassVar[bool] = True
+    #: Whether the op computes dot products (a matrix layer: a conv or linear layer of the
+    #: model), which its golden model appends to ``dots``.
+    matrix: ClassVar[bool] = False
 
     # --- shapes and streams -------------------------------------------------------------
     def output(self, layer, x: Activation) -> Activation:

@@ -47,7 +47,7 @@ from ..target import PLACERS
 from .typed_yaml import (MAX_INT, MAX_STRING, MAX_YAML_BYTES, MAX_YAML_DEPTH, MAX_YAML_NODES,
                          build, excerpt, is_file, key_text, read_yaml)
 
-__all__ = ["Spec", "DataSpec", "LayerSpec", "LinearSpec", "ConvSpec", "MaxPoolSpec", "ModelSpec",
+__all__ = ["Spec", "DataSpec", "LayerSpec", "LinearSpec", "ConvSpec", "MaxPoolSpec", "ModelSpec", "ShareSpec",
            "TrainSpec", "HardwareSpec", "VerifySpec", "MacroSpec", "DatasetInfo", "load_spec",
            "parse_spec", "read_yaml", "excerpt", "is_file", "DATASETS", "SEED_MAX", "MAX_LAYER_WEIGHT_BITS",
            "MAX_WEIGHT_BITS", "MAX_FEATURES", "key_text", "MAX_INT", "MAX_STRING", "MAX_YAML_BYTES",
@@ -228,6 +228,28 @@ def _check_pe(layer, out: int, path: str, file):
                         allowed=_divisors(out))
 
 
+@dataclass(frozen=True)
+class ShareSpec:
+    """Convolutional result sharing (:mod:`hwgen.ops.smvtu`): the conv's 2-D filters (one per
+    output and input channel) that repeat, or are bitwise inverse, are computed once per window
+    and shared; the layer is built fully parallel, its weights constants in the logic (one
+    window per cycle)."""
+    #: Hamming distance D: 0 shares repeated and inverse 2-D filters only (exact, no accuracy
+    #: change); D >= 1 also ties each 2-D filter to a representative within D bits (the fewest
+    #: per input channel, by a set-cover program HiGHS solves), then fine-tunes the network.
+    similar: int = 0
+    #: Epochs of fine-tuning after the ties (with ``similar`` >= 1).
+    finetune_epochs: int = 5
+
+    def check(self, path: str, file):
+        if self.similar < 0:
+            raise SpecError(file, f"{path}.similar",
+                            f"must be at least 0, not {excerpt(self.similar)}")
+        if self.finetune_epochs < 0:
+            raise SpecError(file, f"{path}.finetune_epochs",
+                            f"must be at least 0, not {excerpt(self.finetune_epochs)}")
+
+
 @dataclass(frozen=True, kw_only=True)
 class LinearSpec:
     """A dense layer on the whole (flattened) input: ``pe`` output neurons and ``simd`` input
@@ -304,6 +326,9 @@ class ConvSpec:
     #: Where a digital layer keeps its weights: ``auto`` (yosys's cheapest), ``block`` (block
     #: RAM) or ``distributed`` (LUTs), as FINN's ``ram_style``.
     ram_style: Literal["auto", "block", "distributed"] = "auto"
+    #: Convolutional result sharing (its keys below; ``share: {}`` for exact sharing): needs
+    #: one-bit or thermometer inputs and the digital backend. Default: the model's ``share``.
+    share: ShareSpec | None = None
     #: (channels, height, width) of the input, filled in by :meth:`Spec.check`.
     in_shape: tuple[int, int, int] | None = field(default=None, metadata={"internal": True})
 
@@ -396,6 +421,9 @@ class ModelSpec:
     #: bit-serial planes; needs ``activation: binary``). In the IR a 2-bit layer has three
     #: thresholds per neuron and emits ``uint`` elements of 2 bits (FINN's MultiThreshold).
     act_bits: Literal[1, 2] = 1
+    #: Convolutional result sharing for every conv layer that can share (one-bit or thermometer
+    #: inputs, digital backend) and has no ``share`` of its own.
+    share: ShareSpec | None = None
 
     def check(self, path: str, file):
         if not self.layers:
@@ -559,6 +587,28 @@ class Spec:
         _check_seed(self.seed, "seed", file)
         layers = _check_cim(self, _walk_shapes(self, file), file)
         object.__setattr__(self, "model", dataclasses.replace(self.model, layers=layers))
+        _check_share(self, file)
+
+    def shared_convs(self) -> dict[int, "ShareSpec"]:
+        """The sharing of each conv layer that shares, by layer index: its own ``share``, or
+        the model's where it can share (:meth:`can_share`)."""
+        shared = {}
+        for index, layer in enumerate(self.model.layers):
+            if isinstance(layer, ConvSpec):
+                chosen = layer.share or (self.model.share if self.can_share(index) else None)
+                if chosen is not None:
+                    shared[index] = chosen
+        return shared
+
+    def can_share(self, index: int) -> bool:
+        """Whether conv layer ``index`` can share results: a digital layer on one-bit elements
+        (the input's, thermometer codes' bits, or one-bit hidden activations)."""
+        layer = self.model.layers[index]
+        if getattr(layer, "backend", "digital") != "digital":
+            return False
+        if index == 0:
+            return self.data.thermometer or self.data.element_bits == 1
+        return self.model.act_bits == 1
 
     @property
     def input_encoding(self) -> str:
@@ -715,6 +765,32 @@ def _check_thermometer(spec: Spec, first, file):
                         f"must be a multiple of the thermometer code's {code} bits (whole "
                         f"codes per cycle), not {excerpt(first.simd)}",
                         allowed=_divisors(elements, scale=code))
+
+
+def _check_share(spec: Spec, file):
+    """A conv layer's own ``share`` where it can share, with a distance below half its kernel
+    and no folding but the fully parallel one."""
+    for index, layer in enumerate(spec.model.layers):
+        path = f"model.layers[{index}]"
+        if isinstance(layer, ConvSpec) and layer.share is not None and not spec.can_share(index):
+            raise SpecError(file, f"{path}.share",
+                            "needs one-bit or thermometer inputs and backend digital (this "
+                            "layer reads multi-bit elements or runs on the cim macro)")
+    for index, share in spec.shared_convs().items():
+        layer, path = spec.model.layers[index], f"model.layers[{index}]"
+        positions = layer.kernel[0] * layer.kernel[1]
+        where = f"{path}.share" if layer.share is not None else "model.share"
+        if share.similar > positions // 2:
+            raise SpecError(file, f"{where}.similar",
+                            f"{share.similar} exceeds half the {positions} kernel positions of "
+                            f"{path} (every filter would share)", allowed=f"0..{positions // 2}")
+        for name, full in (("pe", layer.out_channels), ("simd", layer.matrix_width)):
+            value = getattr(layer, name)
+            if value is not None and value != full:
+                raise SpecError(file, f"{path}.{name}",
+                                f"a shared conv computes every output channel and the whole "
+                                f"window per cycle: {name} is {full}, not {excerpt(value)}",
+                                allowed=str(full))
 
 
 def _check_cim(spec: Spec, layers: tuple, file) -> tuple:

@@ -31,6 +31,7 @@ class MVTUOp(Op):
     """The MVTU: ``pixels`` input vectors of ``mw`` elements per frame, ``mh`` neurons each,
     ``pe`` neurons and ``simd`` elements per cycle."""
     name = "mvtu"
+    matrix = True
     layer = MVTULayer
     array_fields = ("weights", "thresholds", "invert")
 

@@ -31,6 +31,7 @@ class SharedMVTUOp(Op):
     """The shared convolution unit: ``pixels`` windows per frame, one per cycle, all ``mh``
     output channels in parallel."""
     name = "smvtu"
+    matrix = True
     layer = SharedMVTULayer
     array_fields = ("filters", "counts", "index", "inverse", "thresholds", "invert")
 
