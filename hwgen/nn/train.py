@@ -100,7 +100,7 @@ def share_filters(model: BNN, spec: Spec, data: Dataset, generator,
     """Tie the similar 2-D filters of each conv whose ``share.similar`` is D >= 1 and fine-tune.
 
     Per such layer the cover (:func:`hwgen.ops.smvtu.sharing.cover`: the fewest representatives
-    per input channel within D bits, up to complement, then the least distortion) picks the
+    per input channel within D bits, up to complement, each filter then to its nearest) picks the
     representatives; each 2-D filter is tied to its one (:meth:`BinaryConv2d.tie`), and the
     whole network trains ``share.finetune_epochs`` more epochs (the largest over the layers) at
     :data:`FINETUNE_LR_SCALE` times ``train.lr``, the tied filters moving together. Returns the

@@ -12,10 +12,10 @@ window and shared by every output channel that uses it, with its sign. This shar
 A filter's **class** is the filter or its complement, whichever has weight 1 (+1) at position 0
 (its *canonical* pattern); the filters of one class share one result. Filters a few bits apart
 (**similar**) can share too once tied to one representative: :func:`cover` picks, per input
-channel, the fewest representatives (then the least Hamming distortion) that every class lies
-within Hamming distance ``D`` of, up to complement, as an integer linear program solved by
-HiGHS (:func:`scipy.optimize.milp`), and :func:`tie` rewrites the weights onto them; training
-then fine-tunes around the ties (:mod:`hwgen.nn`).
+channel, the fewest representatives that every class lies within Hamming distance ``D`` of, up
+to complement, as a set-cover integer program solved by HiGHS (:func:`scipy.optimize.milp`),
+each filter tied to its nearest chosen one; :func:`tie` rewrites the weights onto them, and
+training fine-tunes around the ties (:mod:`hwgen.nn`).
 
 Operation counts (:func:`op_counts`), per output pixel, the way the result-sharing work counts
 them: one **XNOR-popcount operation** is one 2-D filter evaluated on one channel of one window
@@ -163,8 +163,8 @@ class Cover:
 
     ``representative`` (mh, C): the canonical pattern code each 2-D filter's class is tied to;
     ``counts`` (C,): representatives per channel; ``distortion``: weights changed in all;
-    ``gap``: the largest relative optimality gap HiGHS reported over the channels (0 when each
-    solve was proven optimal, or nothing needed solving)."""
+    ``gap``: the largest relative optimality gap of the representatives' count HiGHS reported
+    over the channels (0 when each solve was proven optimal, or nothing needed solving)."""
     representative: np.ndarray
     counts: np.ndarray
     distortion: int
@@ -200,11 +200,11 @@ def _ball(codes: np.ndarray, distance: int, positions: int) -> np.ndarray:
 
 
 def cover(filters, distance: int, *, time_limit: float = 60.0) -> Cover:
-    """Per input channel, the fewest canonical patterns (and among those, the least total
-    Hamming distortion over the layer's filters) such that every 2-D filter lies within
-    ``distance`` bits of one of them or of its complement: a set-cover integer program per
-    channel, solved by HiGHS (:func:`scipy.optimize.milp`) within ``time_limit`` seconds each.
-    ``distance=0`` is exact sharing (no program to solve)."""
+    """Per input channel, the fewest canonical patterns such that every 2-D filter lies within
+    ``distance`` bits of one of them or of its complement (a set-cover integer program per
+    channel, solved by HiGHS, :func:`scipy.optimize.milp`, within ``time_limit`` seconds each;
+    the gap it reports is kept), each filter then tied to its nearest chosen pattern (the least
+    distortion for that choice). ``distance=0`` is exact sharing (nothing to solve)."""
     from scipy.optimize import Bounds, LinearConstraint, milp
     from scipy.sparse import coo_array
 
@@ -225,30 +225,21 @@ def cover(filters, distance: int, *, time_limit: float = 60.0) -> Cover:
         candidates = _ball(classes, distance, positions)
         near = _distance(classes[:, None], candidates[None, :], positions)   # (F, R)
         f_index, r_index = np.nonzero(near <= distance)
-        pairs, n_classes, n_candidates = len(f_index), len(classes), len(candidates)
-        cost = near[f_index, r_index] * members[f_index]
-        big = float(cost.sum() + 1)           # one representative outweighs all distortion
-        objective = np.concatenate([np.full(n_candidates, big), cost.astype(float)])
-        rows = np.arange(pairs)
-        # Each class takes exactly one representative; a pair only where it is chosen.
-        assign = coo_array((np.ones(pairs), (f_index, n_candidates + rows)),
-                           shape=(n_classes, n_candidates + pairs))
-        link = coo_array((np.concatenate([np.ones(pairs), -np.ones(pairs)]),
-                          (np.concatenate([rows, rows]),
-                           np.concatenate([n_candidates + rows, r_index]))),
-                         shape=(pairs, n_candidates + pairs))
-        result = milp(objective, integrality=np.ones(n_candidates + pairs),
-                      bounds=Bounds(0, 1),
-                      constraints=[LinearConstraint(assign, 1, 1), LinearConstraint(link, -np.inf, 0)],
+        covers = coo_array((np.ones(len(f_index)), (f_index, r_index)),
+                           shape=(len(classes), len(candidates)))
+        result = milp(np.ones(len(candidates)), integrality=np.ones(len(candidates)),
+                      bounds=Bounds(0, 1), constraints=[LinearConstraint(covers, 1, np.inf)],
                       options={"time_limit": time_limit})
         if result.x is None:
             raise RuntimeError(f"HiGHS found no cover of channel {c}: {result.message}")
-        chosen = result.x[n_candidates:] > 0.5
-        target = dict(zip(f_index[chosen].tolist(), candidates[r_index[chosen]].tolist()))
-        lookup = {int(cls): target[k] for k, cls in enumerate(classes)}
+        chosen = np.flatnonzero(result.x > 0.5)
+        # Each class to its nearest chosen pattern (the first of equals).
+        distances = near[:, chosen]
+        nearest = chosen[np.argmin(distances, axis=1)]
+        lookup = dict(zip(classes.tolist(), candidates[nearest].tolist()))
         representative[:, c] = [lookup[int(code)] for code in codes[:, c]]
-        counts[c] = len(set(target.values()))
-        distortion += int(cost[chosen].sum())
+        counts[c] = len(set(lookup.values()))
+        distortion += int((distances.min(axis=1) * members).sum())
         gap = max(gap, float(getattr(result, "mip_gap", 0.0) or 0.0))
     return Cover(representative=representative, counts=counts, distortion=distortion, gap=gap)
 
