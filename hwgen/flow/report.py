@@ -148,7 +148,7 @@ def sharing_figures(graph, target) -> dict | None:
                "ops_reduction": 1 - after / before}
     trained = {key.removeprefix("share_"): value for key, value in graph.meta.items()
                if key in ("share_accuracy_before", "share_accuracy_tied",
-                          "share_accuracy_finetuned")}
+                          "share_accuracy_finetuned", "share_accuracy_reference")}
     if trained:
         figures["training"] = trained
     return figures
@@ -287,7 +287,8 @@ def _markdown(report: dict) -> str:
             lines.append(f"- similar filters tied in training: test accuracy "
                          f"{trained['accuracy_before']:.4f} before the ties, "
                          f"{trained['accuracy_tied']:.4f} tied, "
-                         f"{trained['accuracy_finetuned']:.4f} fine-tuned")
+                         f"{trained['accuracy_finetuned']:.4f} fine-tuned; the untied network "
+                         f"fine-tuned alike {trained.get('accuracy_reference', float('nan')):.4f}")
     if report.get("plots"):
         lines += ["", "## Plots", ""] + [f"![{Path(name).stem}]({name})" for name in report["plots"]]
     reused = report.get("reused")

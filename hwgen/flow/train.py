@@ -103,7 +103,8 @@ def train(workspace, *, force: bool = False) -> dict:
             workspace.say(f"test accuracy of the binarized model: "
                           f"{result.sharing['accuracy_before']:.4f} before the ties, "
                           f"{result.sharing['accuracy_tied']:.4f} tied, "
-                          f"{result.sharing['accuracy_finetuned']:.4f} fine-tuned")
+                          f"{result.sharing['accuracy_finetuned']:.4f} fine-tuned (untied, "
+                          f"fine-tuned alike: {result.sharing['accuracy_reference']:.4f})")
         workspace.say(f"test accuracy: float {metrics['float_accuracy']:.4f}, "
                       f"binarized {metrics['bnn_accuracy']:.4f}")
         return save_checkpoint(stage(), key, metrics, result.model.state_dict())

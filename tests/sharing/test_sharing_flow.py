@@ -118,6 +118,7 @@ def test_train_export_report_and_verify_a_shared_network(tmp_path):
     assert meta["share_conv1_distinct_tied"] < meta["share_conv1_distinct_exact"]
     assert int(shared[1].counts.sum()) <= meta["share_conv1_distinct_tied"]
     assert meta["share_accuracy_finetuned"] == meta["bnn_accuracy"]
+    assert 0 < meta["share_accuracy_reference"] <= 1
     verification = yaml.safe_load((out / "verify.json").read_text())
     assert verification["mismatches"] == 0 and verification["frames"] == 40
     assert verification["cycles_ratio"] <= 1.02

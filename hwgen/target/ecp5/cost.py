@@ -67,8 +67,9 @@ COEFFICIENTS = {
         "control": 0.0,
     },
     "smvtu": {   # the shared convolution unit (hwgen/ops/smvtu/cost.py)
-        "result": 1.0,          # per carry-chain LUT of a distinct pattern's popcount
-        "adder": 0.65,          # per carry-chain LUT of an output channel's adder tree
+        "result": 2.2,          # per carry-chain LUT of a distinct pattern's popcount
+                                # (with its XNORs and the window's decode)
+        "adder": 0.765,         # per carry-chain LUT of an output channel's adder tree
         "compare": 0.53,        # per threshold bit compared against a constant
         "logit": 1.0,           # per bit of a dot product out
         "output": 2.0,          # per output bit: output and skid registers' multiplexers
