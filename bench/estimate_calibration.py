@@ -39,7 +39,9 @@ import numpy as np
 
 from hwgen.cosim import emit_verilog
 from hwgen.estimate import estimate_layer, layer_terms
-from hwgen.ops import DWCLayer, FIFOLayer, MVTULayer, MaxPoolLayer, SWGLayer, op_for
+from hwgen.ops import (DWCLayer, FIFOLayer, MVTULayer, MaxPoolLayer, SWGLayer, SharedMVTULayer,
+                       op_for)
+from hwgen.ops.smvtu.sharing import join_filters
 from hwgen.target import TARGETS, Resources, Target, target as find_target
 from hwgen.target.report import count_cells, parse_stat
 from hwgen.toolchain import tool_env_var
@@ -163,6 +165,35 @@ def _mvtu_layer(mw, mh, pe, simd, in_encoding, in_bits, logits) -> MVTULayer:
                      rng.integers(0, 2, mh).astype(bool), **shape)
 
 
+#: Shared convolution units (positions, channels, mh, patterns per channel, in_encoding,
+#: in_bits, logits): each 2-D filter one of a few patterns per channel or its complement.
+SMVTU_CONFIGS = [
+    (3, 16, 16, 3, "bipolar", 1, False),
+    (3, 32, 32, 4, "binary", 1, False),
+    (9, 8, 16, 6, "bipolar", 1, False),
+    (9, 16, 32, 12, "bipolar", 1, False),
+    (9, 16, 16, 8, "binary", 1, True),
+    (3, 12, 16, 4, "thermometer", 2, False),
+]
+
+
+def _smvtu_layer(positions, channels, mh, patterns, in_encoding, in_bits, logits):
+    rng = np.random.default_rng(positions * 7919 + channels * 104729 + mh * 31 + patterns)
+    code = (1 << in_bits) - 1 if in_encoding == "thermometer" else 1
+    bank = rng.integers(0, 2, (channels * code, patterns, positions)).astype(bool)
+    choice = rng.integers(0, patterns, (mh, channels * code))
+    flip = rng.integers(0, 2, (mh, channels * code)).astype(bool)
+    filters = bank[np.arange(channels * code)[None, :], choice] ^ flip[..., None]
+    weights = join_filters(filters)
+    mw = weights.shape[1]
+    name = (f"smvtu_k{positions}_c{channels}_mh{mh}_p{patterns}_{in_encoding}{in_bits}"
+            f"{'_logits' if logits else ''}")
+    plain = _mvtu_layer(mw, mh, mh, mw, in_encoding, in_bits, logits)
+    plain = MVTULayer(name, mw, mh, mh, mw, weights, plain.thresholds, plain.invert,
+                      in_encoding=in_encoding, in_bits=in_bits)
+    return SharedMVTULayer.of(plain, positions)
+
+
 def _cim_layer(mw, mh, pe, wordlines, adc_bits, noise, weight_bits, act_bits,
                encoding) -> MVTULayer:
     from hwgen.cim import MacroSpec
@@ -203,6 +234,8 @@ def configurations(kinds, target: Target) -> list[tuple[str, object]]:
     if "cim" in kinds:
         result += [("cim", layer) for layer in
                    [_cim_layer(*config) for config in CIM_CONFIGS] + _kws_cim_layers(target)]
+    if "smvtu" in kinds:
+        result += [("smvtu", _smvtu_layer(*config)) for config in SMVTU_CONFIGS]
     if "swg" in kinds:
         for c, h, w, k, s, p, simd, bits in SWG_CONFIGS:
             result.append(("swg", SWGLayer(f"swg_{c}x{h}x{w}_k{k}s{s}p{p}_simd{simd}_b{bits}",
@@ -329,7 +362,7 @@ def fit(rows, target: Target):
 
 
 def main(argv=None) -> int:
-    kinds_all = ("mvtu", "cim", "swg", "maxpool", "fifo", "dwc")
+    kinds_all = ("mvtu", "cim", "smvtu", "swg", "maxpool", "fifo", "dwc")
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--target", default="ecp5", choices=sorted(TARGETS),
                         help="FPGA family to synthesise for (default: %(default)s)")
@@ -392,7 +425,7 @@ def main(argv=None) -> int:
     if args.fit:
         fit(rows, target)
     figures = {"lut_mare": float(np.mean(_relative_errors(rows, "luts")))}
-    for kind in ("mvtu", "cim"):
+    for kind in ("mvtu", "cim", "smvtu"):
         chosen = [row for row in rows if row["kind"] == kind]
         if chosen:
             figures[f"{kind}_lut_mare"] = float(np.mean(_relative_errors(chosen, "luts")))

@@ -2,8 +2,8 @@
 counted from the structure it builds (its weights are constants in the logic: no memory).
 
 The LUT count is ``sum(target.coefficients["smvtu"][term] * count)`` over :func:`terms`:
-``result``, the carry-chain LUTs of the distinct patterns' popcounts; ``adder``, those of the
-output channels' adder trees over their channels' results (:func:`~hwgen.ops.costing.tree_adder_luts`);
+``result``, the input bits of the distinct patterns' popcounts; ``adder``, the bits each output
+channel's adder tree sums beyond its first term's;
 ``compare``, per threshold bit compared; ``logit``, per bit of a dot product out; ``output``,
 per output bit (the output and skid registers' multiplexers); ``control``.
 """
@@ -20,12 +20,13 @@ __all__ = ["terms", "resources"]
 
 def terms(layer: SharedMVTULayer, target: Target) -> dict[str, float]:
     """LUT terms of the shared convolution unit of ``layer``."""
-    result_luts, _ = tree_adder_luts(layer.positions, 1)
     width = bits_for(layer.positions)
-    adder_luts, sum_width = tree_adder_luts(layer.channels, width)
+    _, sum_width = tree_adder_luts(layer.channels, width)
     counted = {
-        "result": result_luts * int(layer.counts.sum()),
-        "adder": adder_luts * layer.mh,
+        # Yosys maps a small popcount into LUT4s, and an output channel's sum into a
+        # multi-operand adder over every bit of its terms beyond the first.
+        "result": layer.positions * int(layer.counts.sum()),
+        "adder": layer.mh * (layer.channels - 1) * width,
         "output": layer.mh * layer.out_bits,
         "control": 1,
     }

@@ -67,9 +67,11 @@ COEFFICIENTS = {
         "control": 0.0,
     },
     "smvtu": {   # the shared convolution unit (hwgen/ops/smvtu/cost.py)
-        "result": 2.2,          # per carry-chain LUT of a distinct pattern's popcount
-                                # (with its XNORs and the window's decode)
-        "adder": 0.765,         # per carry-chain LUT of an output channel's adder tree
+        "result": 0.69,         # per input bit of a distinct pattern's popcount (with its
+                                # XNOR and the window's decode)
+        "adder": 2.3,           # per bit an output channel's adder tree sums beyond its
+                                # first term (fitted on four synthesised units; the
+                                # calibration's smvtu configurations refit it)
         "compare": 0.53,        # per threshold bit compared against a constant
         "logit": 1.0,           # per bit of a dot product out
         "output": 2.0,          # per output bit: output and skid registers' multiplexers

@@ -64,8 +64,10 @@ COEFFICIENTS = {
         "control": 0.0,
     },
     "smvtu": {   # the shared convolution unit (hwgen/ops/smvtu/cost.py)
-        "result": 1.0,          # per carry-chain LUT of a distinct pattern's popcount
-        "adder": 0.65,          # per carry-chain LUT of an output channel's adder tree
+        "result": 0.69,         # per input bit of a distinct pattern's popcount; not yet
+                                # fitted on iCE40: ECP5's (bench/estimate_calibration.py
+                                # --target ice40 --only smvtu --fit)
+        "adder": 2.3,           # per bit an output channel's adder tree sums beyond its first
         "compare": 0.53,        # per threshold bit compared against a constant
         "logit": 1.0,           # per bit of a dot product out
         "output": 2.0,          # per output bit: output and skid registers' multiplexers
