@@ -67,15 +67,15 @@ COEFFICIENTS = {
         "control": 0.0,
     },
     "smvtu": {   # the shared convolution unit (hwgen/ops/smvtu/cost.py)
-        "result": 0.69,         # per input bit of a distinct pattern's popcount (with its
+        "result": 1.60,         # per input bit of a distinct pattern's popcount (with its
                                 # XNOR and the window's decode)
-        "adder": 2.3,           # per bit an output channel's adder tree sums beyond its
-                                # first term (fitted on four synthesised units; the
-                                # calibration's smvtu configurations refit it)
-        "compare": 0.53,        # per threshold bit compared against a constant
-        "logit": 1.0,           # per bit of a dot product out
-        "output": 2.0,          # per output bit: output and skid registers' multiplexers
-        "control": 10.0,        # handshake
+        "adder": 2.34,          # per bit an output channel's adder tree sums beyond its
+                                # first term
+        "compare": 0.0,         # per threshold bit compared against a constant (folded
+                                # into the adder tree's last LUTs)
+        "logit": 0.64,          # per bit of a dot product out
+        "output": 0.0,          # per output bit
+        "control": 76.6,        # handshake, window register enables
     },
     "dwc": {
         "shift": 1.057,         # per (input bit, fill level it may land at)

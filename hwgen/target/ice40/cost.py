@@ -63,15 +63,14 @@ COEFFICIENTS = {
         "lutram_mux": 2.123,
         "control": 0.0,
     },
-    "smvtu": {   # the shared convolution unit (hwgen/ops/smvtu/cost.py)
-        "result": 0.69,         # per input bit of a distinct pattern's popcount; not yet
-                                # fitted on iCE40: ECP5's (bench/estimate_calibration.py
-                                # --target ice40 --only smvtu --fit)
-        "adder": 2.3,           # per bit an output channel's adder tree sums beyond its first
-        "compare": 0.53,        # per threshold bit compared against a constant
-        "logit": 1.0,           # per bit of a dot product out
-        "output": 2.0,          # per output bit: output and skid registers' multiplexers
-        "control": 10.0,        # handshake
+    "smvtu": {   # not yet fitted on iCE40: ECP5's (bench/estimate_calibration.py
+                 # --target ice40 --only smvtu --fit)
+        "result": 1.60,
+        "adder": 2.34,
+        "compare": 0.0,
+        "logit": 0.64,
+        "output": 0.0,
+        "control": 76.6,
     },
     "dwc": {
         "shift": 1.031,
