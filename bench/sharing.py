@@ -46,8 +46,8 @@ from hwgen.board.board import load_board  # noqa: E402
 from hwgen.errors import HwgenError  # noqa: E402
 from hwgen.flow import Workspace, run_steps  # noqa: E402
 from hwgen.ir import load_ir  # noqa: E402
-from hwgen.ops import SharedMVTULayer  # noqa: E402
 from hwgen.ops.smvtu.sharing import op_counts  # noqa: E402
+from hwgen.passes.share import share_results  # noqa: E402
 from hwgen.spec import load_spec  # noqa: E402
 from hwgen.target import target as find_target  # noqa: E402
 
@@ -158,15 +158,10 @@ def kws(frames) -> dict:
     if frames is not None:
         graph = dataclasses.replace(graph, test_frames=graph.test_frames[:frames],
                                     test_labels=graph.test_labels[:frames])
-    replaced = {}
-    for index, layer in enumerate(graph.layers):
-        if getattr(layer, "op", None) == "mvtu" and layer.pixels > 1:
-            swg = graph.layers[index - 1]
-            replaced[index] = SharedMVTULayer.of(
-                dataclasses.replace(layer, pe=layer.mh, simd=layer.mw, ram_style="auto"),
-                swg.kernel[0] * swg.kernel[1])
-    shared_graph = dataclasses.replace(graph, layers=tuple(
-        replaced.get(index, layer) for index, layer in enumerate(graph.layers)))
+    names = [layer.name for layer in graph.mvtus() if layer.pixels > 1]
+    shared_graph = share_results(graph, names)
+    replaced = {index: layer for index, layer in enumerate(shared_graph.layers)
+                if layer.name in names}
     say(f"golden models of the shipped and the shared KWS network on {len(graph.test_labels)} "
         f"test frames")
     plain_run, shared_run = run_graph(graph), run_graph(shared_graph)

@@ -1,10 +1,9 @@
 """Fold a trained :class:`hwgen.nn.BNN` into the integer IR.
 
 Each conv layer becomes a sliding-window generator (``conv{i}_swg``) and an MVTU (``conv{i}``)
-whose weights run along the window in (row, column, channel) order (a conv that shares results,
-:meth:`hwgen.spec.Spec.shared_convs`, a :class:`~hwgen.ops.SharedMVTULayer` of its weights'
-exact sharing: repeated and inverse 2-D filters, and the similar ones training tied); each linear layer an MVTU
-``fc{i}`` with one pixel; each max-pool a ``pool{i}``, ``i`` being the layer's index in the spec.
+whose weights run along the window in (row, column, channel) order (the convs that share
+results, :meth:`hwgen.spec.Spec.shared_convs`, then become shared units:
+:func:`.share.share_results`); each linear layer an MVTU ``fc{i}`` with one pixel; each max-pool a ``pool{i}``, ``i`` being the layer's index in the spec.
 
 A hidden layer's threshold unit (batch norm, or the batch-norm-free learned threshold, either
 with its threshold shift) becomes one integer threshold per neuron, found by evaluating the
@@ -29,7 +28,8 @@ from ..nn.layers import BinaryConv2d, BinaryLinear, batchnorm_fires
 from ..nn.model import BNN, exact_mvm
 from ..spec import ConvSpec, LinearSpec, MaxPoolSpec, Spec
 from ..ir import Graph
-from ..ops import MVTULayer, MaxPoolLayer, SharedMVTULayer, SWGLayer
+from ..ops import MVTULayer, MaxPoolLayer, SWGLayer
+from .share import share_results
 
 __all__ = ["export_graph", "check_export", "quiet", "fold_threshold", "fold_levels", "dot_values"]
 
@@ -134,7 +134,6 @@ def export_graph(model: BNN, spec: Spec, test_x: np.ndarray, test_y: np.ndarray,
     # Hidden activations: one bit in the spec's encoding, or IMCQ's act_bits-bit integers.
     out_encoding = spec.model.activation if act_bits == 1 else "uint"
     last = len(spec.model.layers) - 1
-    sharing = spec.shared_convs()
     layers, fixed = [], []
     stream_pe = None
     for index, (module, layer_spec) in enumerate(zip(model.layers, spec.model.layers)):
@@ -155,8 +154,6 @@ def export_graph(model: BNN, spec: Spec, test_x: np.ndarray, test_y: np.ndarray,
         if isinstance(layer_spec, ConvSpec):
             assert isinstance(module, BinaryConv2d)
             name, mh = f"conv{index}", layer_spec.out_channels
-            if index in sharing:            # the whole window per cycle
-                simd = mw
             swg = SWGLayer(name=f"{name}_swg", channels=channels // code if coded else channels,
                            height=height, width=width, kernel=layer_spec.kernel,
                            stride=layer_spec.stride, padding=layer_spec.padding,
@@ -180,31 +177,24 @@ def export_graph(model: BNN, spec: Spec, test_x: np.ndarray, test_y: np.ndarray,
                 thresholds, invert = fold_threshold(model.norms[index], values)
             else:
                 thresholds, invert = fold_levels(model.norms[index], values, act_bits)
-        shared = index in sharing
-        if shared:                          # fully parallel, weights constants in the logic
-            pe, simd = mh, mw
-        else:
-            pe = layer_spec.folded_pe
-        layer = MVTULayer(
+        pe = layer_spec.folded_pe
+        layers.append(MVTULayer(
             name=name, mw=mw, mh=mh, pe=pe, simd=simd,
             weights=weights, thresholds=thresholds, invert=invert,
             in_encoding="thermometer" if coded else encoding,
             in_bits=spec.data.input_bits if coded else bits, out_encoding=out_encoding if index < last else spec.model.activation,
             pixels=pixels, macro=macro, macro_key=len(layers),
-            act_bits=act_bits if index < last else 1,
-            ram_style="auto" if shared else layer_spec.ram_style)
-        if shared:
-            layer = SharedMVTULayer.of(layer, layer_spec.kernel[0] * layer_spec.kernel[1])
-        layers.append(layer)
+            act_bits=act_bits if index < last else 1, ram_style=layer_spec.ram_style))
         if layer_spec.pe is not None or layer_spec.simd is not None:
             fixed.append(name)
         stream_pe = pe
         encoding, bits = out_encoding, act_bits
-    return Graph(name=spec.name, input_shape=spec.data.uncoded_shape, classes=spec.data.classes,
-                 layers=tuple(layers), test_frames=test_x, test_labels=test_y,
-                 input_encoding="uint" if code > 1 else spec.input_encoding,
-                 input_bits=spec.data.input_bits if code > 1 else spec.data.element_bits,
-                 meta={**(meta or {}), "fixed_folding": fixed})
+    graph = Graph(name=spec.name, input_shape=spec.data.uncoded_shape, classes=spec.data.classes,
+                  layers=tuple(layers), test_frames=test_x, test_labels=test_y,
+                  input_encoding="uint" if code > 1 else spec.input_encoding,
+                  input_bits=spec.data.input_bits if code > 1 else spec.data.element_bits,
+                  meta={**(meta or {}), "fixed_folding": fixed})
+    return share_results(graph, [f"conv{index}" for index in spec.shared_convs()])
 
 
 def quiet(graph: Graph) -> Graph:
