@@ -106,23 +106,24 @@ def share_filters(model: BNN, spec: Spec, data: Dataset, generator,
     whole network trains ``share.finetune_epochs`` more epochs (the largest over the layers) at
     :data:`FINETUNE_LR_SCALE` times ``train.lr``, the tied filters moving together; a copy of
     the untied network fine-tunes the same way on the same batches (the reference the ties are
-    judged against). Returns the test accuracy before the ties, after them, after fine-tuning,
-    the reference's, and per layer the 2-D filters,
-    their distinct classes before (exact sharing) and after, the weights changed and HiGHS's
-    largest optimality gap; None when no layer ties."""
+    judged against). Returns the test accuracy before the ties, after them, after fine-tuning
+    and the reference's, and per layer the 2-D filters, their distinct classes before (exact
+    sharing) and after, the weights changed and HiGHS's largest optimality gap; None when no
+    layer ties."""
     from ..ops.smvtu.sharing import cover, exact_sharing, tie
     tied_layers = {index: share for index, share in spec.shared_convs().items()
                    if share.similar > 0}
     if not tied_layers:
         return None
     before = evaluate(model, data.test_x, data.test_y)
+    epochs = max(share.finetune_epochs for share in tied_layers.values())
+    lr = spec.train.lr * FINETUNE_LR_SCALE
     # The reference: the same fine-tuning without the ties (its own copy, the same batches),
     # so that the accuracy the ties cost is not confused with what more epochs give.
     reference = copy.deepcopy(model)
     reference_generator = torch.Generator()
     reference_generator.set_state(generator.get_state())
-    _epochs(reference, spec, data, max(share.finetune_epochs for share in tied_layers.values()),
-            spec.train.lr * FINETUNE_LR_SCALE, reference_generator, "fine-tune reference",
+    _epochs(reference, spec, data, epochs, lr, reference_generator, "fine-tune reference",
             progress)
     layers = {}
     for index, share in tied_layers.items():
@@ -137,9 +138,7 @@ def share_filters(model: BNN, spec: Spec, data: Dataset, generator,
             "distinct_tied": int(chosen.counts.sum()),
             "weights_changed": chosen.distortion, "optimality_gap": chosen.gap}
     tied = evaluate(model, data.test_x, data.test_y)
-    epochs = max(share.finetune_epochs for share in tied_layers.values())
-    _epochs(model, spec, data, epochs, spec.train.lr * FINETUNE_LR_SCALE, generator,
-            "fine-tune shared", progress)
+    _epochs(model, spec, data, epochs, lr, generator, "fine-tune shared", progress)
     for index in tied_layers:
         model.layers[index].untie()
     return {"accuracy_before": before, "accuracy_tied": tied,
