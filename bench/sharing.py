@@ -46,7 +46,7 @@ from hwgen.board.board import load_board  # noqa: E402
 from hwgen.errors import HwgenError  # noqa: E402
 from hwgen.flow import Workspace, run_steps  # noqa: E402
 from hwgen.ir import load_ir  # noqa: E402
-from hwgen.ops.smvtu.sharing import op_counts  # noqa: E402
+from hwgen.flow.report import sharing_figures  # noqa: E402
 from hwgen.passes.share import share_results  # noqa: E402
 from hwgen.spec import load_spec  # noqa: E402
 from hwgen.target import target as find_target  # noqa: E402
@@ -66,11 +66,12 @@ def shared_layers(graph) -> list:
     return [layer for layer in graph.mvtus() if getattr(layer, "op", None) == "smvtu"]
 
 
-def ops_reduction(layers) -> tuple[float, dict]:
-    counts = {layer.name: op_counts(layer.sharing, layer.pixels) for layer in layers}
-    before = sum(c["xnor_popcount_ops"] for c in counts.values())
-    after = sum(c["xnor_popcount_ops_shared"] for c in counts.values())
-    return 1 - after / before, {name: c["ops_reduction"] for name, c in counts.items()}
+def ops_reduction(graph) -> tuple[float, dict]:
+    """The network's and each shared conv's fraction of operations removed, as the report
+    counts them (:func:`hwgen.flow.report.sharing_figures`)."""
+    figures = sharing_figures(graph, find_target("ecp5"))
+    return figures["ops_reduction"], {name: layer["ops_reduction"]
+                                      for name, layer in figures["layers"].items()}
 
 
 def lut_figures(layers, tag: str) -> dict:
@@ -123,7 +124,7 @@ def mnist5k(seeds, frames) -> dict:
                         clock_hz=board.clock_mhz * 1e6)
         graph = run.results["export"]
         graphs.append(graph)
-        reduction, per_layer = ops_reduction(shared_layers(graph))
+        reduction, per_layer = ops_reduction(graph)
         reductions.append(reduction)
         before.append(graph.meta["share_accuracy_before"])
         after.append(graph.meta["share_accuracy_finetuned"])
@@ -166,7 +167,7 @@ def kws(frames) -> dict:
         f"test frames")
     plain_run, shared_run = run_graph(graph), run_graph(shared_graph)
     same = np.array_equal(plain_run.logits, shared_run.logits)
-    reduction, per_layer = ops_reduction(list(replaced.values()))
+    reduction, per_layer = ops_reduction(shared_graph)
     accuracy = plain_run.accuracy(graph.test_labels)
     figures = {"seeds": "shipped checkpoint (exact sharing: the same function for any seed)",
                "ops_reduction": reduction, "ops_reduction_std": 0.0,

@@ -16,7 +16,7 @@ from ...cim.macro import MacroSpec
 from ...target import Resources, Target
 from ..base import MAX_MEMORY_BITS, Activation, Op, Transfer, divisors
 from . import cost
-from .golden import mvtu, mvtu_dot
+from .golden import frames_golden, mvtu, mvtu_dot
 from .hw import MVTU
 from .layer import MVTU_ENCODINGS, RAM_STYLES, MVTULayer
 
@@ -67,12 +67,7 @@ class MVTUOp(Op):
     def golden(self, layer: MVTULayer, x, dots: list | None = None) -> torch.Tensor:
         """``x`` read as ``pixels`` vectors of ``in_elements`` elements (windows, pixels, or
         the whole flattened frame); the dot products (N, pixels, mh) go to ``dots``."""
-        x = torch.as_tensor(x)
-        n = x.shape[0]
-        vectors = x.reshape(n, layer.pixels, layer.in_elements)
-        if dots is not None:
-            dots.append(mvtu_dot(layer, vectors).numpy())
-        return mvtu(layer, vectors).reshape(n, layer.pixels * layer.mh)
+        return frames_golden(layer, x, mvtu_dot, dots)
 
     def block(self, layer: MVTULayer, target: Target) -> MVTU:
         return MVTU(layer, target=target)

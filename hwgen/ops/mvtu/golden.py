@@ -5,7 +5,7 @@ import torch
 from ...cim.macro import macro_mvm
 from .layer import MVTULayer
 
-__all__ = ["decode", "thermometer_code", "mvtu_dot", "mvtu", "activate"]
+__all__ = ["decode", "thermometer_code", "mvtu_dot", "mvtu", "activate", "frames_golden"]
 
 
 def decode(x, encoding: str) -> torch.Tensor:
@@ -60,3 +60,15 @@ def activate(layer, dot: torch.Tensor) -> torch.Tensor:
         return ((dot >= thresholds) != invert).to(torch.uint8)
     fire = (dot[..., None] >= thresholds) != invert[:, None]
     return fire.sum(dim=-1).to(torch.uint8)
+
+
+def frames_golden(layer, x, dot_of, dots: list | None = None) -> torch.Tensor:
+    """A matrix layer's output (N, pixels * mh) for frames ``x`` (N, pixels * in_elements):
+    its dot products ``dot_of(layer, vectors)`` (N, pixels, mh), computed once, appended to
+    ``dots`` when given, then :func:`activate`."""
+    x = torch.as_tensor(x)
+    n = x.shape[0]
+    dot = dot_of(layer, x.reshape(n, layer.pixels, layer.in_elements))
+    if dots is not None:
+        dots.append(dot.numpy())
+    return activate(layer, dot).reshape(n, layer.pixels * layer.mh)

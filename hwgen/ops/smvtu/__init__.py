@@ -15,7 +15,7 @@ import torch
 from ...target import Resources, Target
 from ..base import MAX_MEMORY_BITS, Activation, Op, Transfer
 from ..mvtu import MVTUOp
-from ..mvtu.golden import activate
+from ..mvtu.golden import frames_golden
 from . import cost
 from .golden import smvtu, smvtu_dot, smvtu_results
 from .hw import SharedMVTU
@@ -46,13 +46,7 @@ class SharedMVTUOp(Op):
         return Transfer(layer.mh, layer.out_bits)
 
     def golden(self, layer: SharedMVTULayer, x, dots: list | None = None) -> torch.Tensor:
-        x = torch.as_tensor(x)
-        n = x.shape[0]
-        windows = x.reshape(n, layer.pixels, layer.in_elements)
-        dot = smvtu_dot(layer, windows)
-        if dots is not None:
-            dots.append(dot.numpy())
-        return activate(layer, dot).reshape(n, layer.pixels * layer.mh)
+        return frames_golden(layer, x, smvtu_dot, dots)
 
     def block(self, layer: SharedMVTULayer, target: Target) -> SharedMVTU:
         return SharedMVTU(layer, target=target)

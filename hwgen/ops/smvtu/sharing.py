@@ -250,13 +250,11 @@ def tie(filters, chosen: Cover) -> np.ndarray:
     filters = np.asarray(filters, dtype=bool)
     positions = filters.shape[-1]
     pattern = _patterns(chosen.representative, positions)
-    near = (pattern != filters).sum(axis=-1) <= positions // 2
-    # Of equal distances keep the orientation the filter already has at position 0.
-    tied = np.where(near[..., None], pattern, ~pattern)
-    equal = (pattern != filters).sum(axis=-1) * 2 == positions
-    tied[equal] = np.where((pattern[equal][:, 0] == filters[equal][:, 0])[:, None],
-                           pattern[equal], ~pattern[equal])
-    return tied
+    distance = (pattern != filters).sum(axis=-1)
+    # The nearer orientation; of equal distances, the one the filter has at position 0.
+    keep = (2 * distance < positions) | ((2 * distance == positions)
+                                         & (pattern[..., 0] == filters[..., 0]))
+    return np.where(keep[..., None], pattern, ~pattern)
 
 
 def op_counts(sharing: Sharing, pixels: int = 1) -> dict[str, int | float]:
