@@ -1,7 +1,7 @@
 """Balanced adder trees (a linear chain would be SIMD adders deep), plain or pipelined."""
 from amaranth.hdl import Signal, Value
 
-__all__ = ["popcount", "tree_sum", "chunk_popcounts", "pipelined_sum", "pipelined_sum_stages",
+__all__ = ["bits_of", "popcount", "tree_sum", "chunk_popcounts", "pipelined_sum", "pipelined_sum_stages",
            "pipelined_sum_bits"]
 
 #: Bits per chunk of :func:`chunk_popcounts`: a 6-input popcount is three LUT levels deep.
@@ -26,17 +26,31 @@ def tree_sum(terms) -> Value:
     return terms[0]
 
 
-def popcount(value) -> Value:
-    """Number of 1 bits of ``value``, as an unsigned value just wide enough."""
+def bits_of(value) -> list[Value]:
+    """The one-bit values of ``value``: a Value's bits, or a sequence's items as they are.
+
+    Pass an expression's bits as a sequence (``[~(w[k] ^ x[k]) for k in ...]``), not the
+    expression (``~(w ^ x)``): Amaranth emits an operator once for every slice taken of it, so
+    slicing a wide XNOR bit by bit builds it once per bit (a netlist quadratic in its width,
+    which Yosys has to hold and fold back)."""
+    if isinstance(value, (list, tuple)):
+        return [Value.cast(bit) for bit in value]
     value = Value.cast(value)
-    return tree_sum(value[k] for k in range(len(value)))
+    return [value[k] for k in range(len(value))]
+
+
+def popcount(value) -> Value:
+    """Number of 1 bits of ``value`` (a Value, or a sequence of one-bit values:
+    :func:`bits_of`), as an unsigned value just wide enough."""
+    return tree_sum(bits_of(value))
 
 
 def chunk_popcounts(value, chunk: int = POPCOUNT_CHUNK) -> list[Value]:
-    """Popcounts of ``value``'s consecutive ``chunk``-bit slices (the last may be shorter):
-    register them and sum them a stage later to split a wide popcount over two stages."""
-    value = Value.cast(value)
-    return [popcount(value[k:k + chunk]) for k in range(0, len(value), chunk)]
+    """Popcounts of ``value``'s consecutive ``chunk``-bit slices (the last may be shorter;
+    ``value`` as :func:`popcount` takes it): register them and sum them a stage later to split
+    a wide popcount over two stages."""
+    bits = bits_of(value)
+    return [tree_sum(bits[k:k + chunk]) for k in range(0, len(bits), chunk)]
 
 def pipelined_sum_stages(count: int, levels: int, *, register_terms: bool = True) -> int:
     """Register stages of :func:`pipelined_sum` over ``count`` terms: one for the terms

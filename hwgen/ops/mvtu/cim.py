@@ -273,8 +273,8 @@ def _reads(m: Module, macro: MacroSpec, *, reads, en, rows, vector, keys) -> lis
              for key in reads}
     for (i, j, p) in reads:
         row, plane = rows[i][j], planes[p]
-        matches = two_stage_popcount(~(row ^ plane) if bipolar else row & plane,
-                                     name("match", (i, j, p)))
+        matches = two_stage_popcount([~(row[k] ^ plane[k]) if bipolar else row[k] & plane[k]
+                                      for k in range(wl)], name("match", (i, j, p)))
         with m.If(en):
             m.d.sync += b[i, j, p].eq((matches << 1) - rows_driven[p])
 

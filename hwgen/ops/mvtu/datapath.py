@@ -68,7 +68,7 @@ def simd_terms(layer: MVTULayer, row, vector) -> list:
     ``SIMD`` weight bits ``row`` on ``vector``: each a few LUT levels deep, registered before
     the adder tree."""
     if layer.in_encoding == "bipolar":
-        return chunk_popcounts(~(row ^ vector))
+        return chunk_popcounts([~(row[k] ^ vector[k]) for k in range(layer.simd)])
     if layer.in_encoding == "binary":
         return binary_leaves(row, vector)
     # uint: w ? x : -x, as w ? x : ~x (= -x - 1, no adder) plus the count of -1 weights.
@@ -77,7 +77,7 @@ def simd_terms(layer: MVTULayer, row, vector) -> list:
     for k in range(layer.simd):
         x = Cat(vector[k * bits:(k + 1) * bits], Const(0, 1)).as_signed()
         terms.append(Mux(row[k], x, ~x))
-    return terms + chunk_popcounts(~row)
+    return terms + chunk_popcounts([~row[k] for k in range(layer.simd)])
 
 
 def table_shape(layer: MVTULayer):

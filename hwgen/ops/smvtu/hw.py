@@ -101,7 +101,7 @@ class SharedMVTU(wiring.Component):
             results.append([])
             for j in range(int(layer.counts[c])):
                 pattern = layer.filters[c, j]
-                agree = Cat(*(row[k] if pattern[k] else ~row[k] for k in range(positions)))
+                agree = [row[k] if pattern[k] else ~row[k] for k in range(positions)]
                 u = Signal(width, name=f"u{c}_{j}", reset_less=True)
                 with m.If(advance):
                     m.d.sync += u.eq(popcount(agree))
