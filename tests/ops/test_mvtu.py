@@ -117,6 +117,47 @@ def test_encodings_cosim(encoding, bits, pe, simd, logits, sim_build_root):
     assert slow.passed, slow.message
 
 
+CONSTANT = [  # (in_encoding, in_bits, logits): fully parallel, one weight word
+    ("bipolar", 1, False), ("bipolar", 1, True), ("binary", 1, False), ("binary", 1, True),
+    ("uint", 3, False), ("uint", 8, True),
+]
+
+
+def _constant_layer(encoding, bits, logits, seed):
+    rng = np.random.default_rng(seed)
+    return random_layer(rng, mw=MW, mh=MH, pe=MH, simd=MW, logits=logits, in_encoding=encoding,
+                        in_bits=bits), rng
+
+
+@pytest.mark.parametrize("encoding,bits,logits", CONSTANT)
+def test_constant_weights_amaranth_sim(encoding, bits, logits):
+    """A layer of one weight word has its weights as constants in the leaves' logic: no
+    weight memory, no weight register, the same latency and results."""
+    layer, rng = _constant_layer(encoding, bits, logits, seed=bits + 2 * logits)
+    block = MVTU(layer, target=ECP5)
+    text = rtlil.convert(MVTU(layer, target=ECP5))
+    assert "weight_read" not in text and "weight_word" not in text
+    inputs, expected = vectors(layer, rng, 40)
+    assert simulate_stream(block, inputs, len(expected), idle=0.3, backpressure=0.3) == expected
+
+
+@pytest.mark.cocotb
+@pytest.mark.parametrize("encoding,bits,logits", [("bipolar", 1, False), ("binary", 1, True),
+                                                  ("uint", 3, False)])
+def test_constant_weights_cosim(encoding, bits, logits, sim_build_root):
+    layer, rng = _constant_layer(encoding, bits, logits, seed=bits + 2 * logits + 7)
+    inputs, expected = vectors(layer, rng, 2000)
+    block = MVTU(layer, target=ECP5)
+    run = run_harness(block, inputs, expected, idle=0.2, backpressure=0.2, seed=3,
+                      build_root=sim_build_root, name=f"constant_{encoding}_{logits}")
+    assert run.passed, run.message
+    wrong = list(expected)
+    wrong[-1] ^= 1                              # a corrupted expectation is caught
+    caught = run_harness(block, inputs, wrong, build_root=sim_build_root,
+                         name=f"constant_{encoding}_{logits}")
+    assert not caught.passed
+
+
 BLOCK = [  # (in_encoding, in_bits, pe, simd, logits) with ram_style: block
     ("bipolar", 1, 2, 8, False), ("binary", 1, 4, 32, True), ("uint", 3, 2, 4, False),
     ("thermometer", 2, 2, 6, False), ("thermometer", 3, 4, 14, True),

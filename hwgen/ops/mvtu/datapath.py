@@ -7,11 +7,11 @@ the target's answer (:meth:`hwgen.target.Target.map_memory`), so the block's reg
 block RAM read (:func:`weights_in_block_ram`) and the estimate's memory cost follow the same
 placement.
 """
-from amaranth.hdl import Array, Cat, Const, Mux, Signal, signed, unsigned
+from amaranth.hdl import Array, Cat, Const, Mux, Signal, Value, signed, unsigned
 
 from ...cim.macro import MacroSpec
 from ...cim.noise import ARX_ROUNDS
-from ...lib.popcount import chunk_popcounts, pipelined_sum_bits, pipelined_sum_stages
+from ...lib.popcount import chunk_popcounts, pipelined_sum_bits, pipelined_sum_stages, tree_sum
 from ...target import MemoryMap, Target
 from .layer import MVTULayer
 
@@ -50,34 +50,52 @@ def binary_leaves(row, vector, chunk: int = BINARY_CHUNK) -> list:
     """The inputs under +1 weights less those under -1 weights, of ``vector``'s consecutive
     ``chunk``-bit slices (the last may be shorter), each a table of its weight and input bits:
     a 6-input function is one LUT level (four LUT4s and their multiplexers), where the
-    difference of two popcounts took a few LUT levels and a carry chain."""
+    difference of two popcounts took a few LUT levels and a carry chain. With constant weights
+    (``row`` a sequence of 0/1, :func:`simd_terms`) each leaf is a function of its input bits
+    alone."""
+    constant = not isinstance(row, Value)
     leaves = []
     for start in range(0, len(row), chunk):
         size = min(chunk, len(row) - start)
+        shape = signed(size.bit_length() + 1)
+        inputs = vector[start:start + size]
+        if constant:
+            # x under +1, (1 - x) - 1 under -1: the popcount of the agreeing bits less the
+            # count of -1 weights (a function of the input bits alone, as small to emit).
+            agree = [inputs[k] if row[start + k] else ~inputs[k] for k in range(size)]
+            negative = size - sum(1 for k in range(size) if row[start + k])
+            leaf = Value.cast(tree_sum(agree) - negative)
+            leaves.append(leaf[:shape.width].as_signed())
+            continue
         # Index bit k: weight k; bit size + k: input k.
         table = [sum(((index >> (size + k)) & 1) * (1 if (index >> k) & 1 else -1)
                      for k in range(size)) for index in range(1 << (2 * size))]
-        shape = signed(size.bit_length() + 1)
         leaves.append(Array(Const(value, shape) for value in table)[
-            Cat(row[start:start + size], vector[start:start + size])])
+            Cat(row[start:start + size], inputs)])
     return leaves
 
 
 def simd_terms(layer: MVTULayer, row, vector) -> list:
     """The leaves whose sum is this cycle's contribution of one neuron of a digital layer,
     ``SIMD`` weight bits ``row`` on ``vector``: each a few LUT levels deep, registered before
-    the adder tree."""
+    the adder tree. ``row`` is a Value (weights read from memory) or a sequence of 0/1 (the
+    constant weights of a layer with one weight word); the leaves are as many either way."""
+    constant = not isinstance(row, Value)
+    simd = layer.simd
     if layer.in_encoding == "bipolar":
-        return chunk_popcounts([~(row[k] ^ vector[k]) for k in range(layer.simd)])
+        if constant:
+            return chunk_popcounts([vector[k] if row[k] else ~vector[k] for k in range(simd)])
+        return chunk_popcounts([~(row[k] ^ vector[k]) for k in range(simd)])
     if layer.in_encoding == "binary":
         return binary_leaves(row, vector)
     # uint: w ? x : -x, as w ? x : ~x (= -x - 1, no adder) plus the count of -1 weights.
     bits = layer.in_bits
     terms = []
-    for k in range(layer.simd):
+    for k in range(simd):
         x = Cat(vector[k * bits:(k + 1) * bits], Const(0, 1)).as_signed()
-        terms.append(Mux(row[k], x, ~x))
-    return terms + chunk_popcounts([~row[k] for k in range(layer.simd)])
+        terms.append((x if row[k] else ~x) if constant else Mux(row[k], x, ~x))
+    negative = [Const(1 - row[k], 1) if constant else ~row[k] for k in range(simd)]
+    return terms + chunk_popcounts(negative)
 
 
 def table_shape(layer: MVTULayer):

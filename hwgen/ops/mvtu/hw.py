@@ -10,7 +10,7 @@ from ...lib.skid import skid_output
 from ...target import Target
 from .cim import CimMacro
 from .datapath import (BLOCK_READ_REGISTERS, SUM_LEVELS_PER_STAGE, simd_terms, sum_latency,
-                       table_shape, weights_in_block_ram)
+                       table_shape, weight_memory, weights_in_block_ram)
 from .layer import MVTULayer
 from .words import weight_words
 
@@ -168,9 +168,13 @@ class MVTU(wiring.Component):
         macro = layer.macro
         lookup = layer.in_encoding == "thermometer"
         extra = BLOCK_READ_REGISTERS if weights_in_block_ram(layer, target) else 0
-        if macro is None and not lookup:
+        # One weight word (a fully parallel layer): the weights are constants in the leaves'
+        # logic, not a memory read into a register (the netlist Yosys would fold to the same).
+        words = weight_words(layer) if macro is None and not lookup else None
+        constant = words is not None and weight_memory(layer, target).kind == "const"
+        if words is not None and not constant:
             m.submodules.weights = weights = memory.Memory(
-                shape=unsigned(pe * simd), depth=nf_count * sf_count, init=weight_words(layer),
+                shape=unsigned(pe * simd), depth=nf_count * sf_count, init=words,
                 attrs=target.memory_attrs(layer.ram_style))
             weight_read = weights.read_port()
 
@@ -187,7 +191,7 @@ class MVTU(wiring.Component):
             issue.eq(advance & (self.i.valid | ~from_input)),
             self.i.ready.eq(advance & from_input),
         ]
-        if macro is None and not lookup:
+        if words is not None and not constant:
             m.d.comb += [weight_read.addr.eq(address), weight_read.en.eq(advance)]
         with m.If(issue):
             m.d.sync += address.eq(Mux(address == nf_count * sf_count - 1, 0, address + 1))
@@ -280,15 +284,21 @@ class MVTU(wiring.Component):
             # The block RAM's output is slow: register the weight word and
             # the input vector before any logic (from block RAM after the extra registers),
             # then the leaves and the adder tree's levels.
-            weight_word = Signal(pe * simd, reset_less=True)
             vector_word = Signal(layer.in_width, reset_less=True)
-            read = delay(m, advance, weight_read.data, extra, "weight_read")
             early = delay(m, advance, vector, extra, "vector")
             with m.If(advance):
-                m.d.sync += [weight_word.eq(read), vector_word.eq(early)]
+                m.d.sync += vector_word.eq(early)
+            if constant:
+                rows = [tuple((words[0] >> (j * simd + k)) & 1 for k in range(simd))
+                        for j in range(pe)]
+            else:
+                weight_word = Signal(pe * simd, reset_less=True)
+                read = delay(m, advance, weight_read.data, extra, "weight_read")
+                with m.If(advance):
+                    m.d.sync += weight_word.eq(read)
+                rows = [weight_word[j * simd:(j + 1) * simd] for j in range(pe)]
             s2_sum = []
-            for j in range(pe):
-                row = weight_word[j * simd:(j + 1) * simd]
+            for j, row in enumerate(rows):
                 s2_sum.append(pipelined_sum(m, simd_terms(layer, row, vector_word), en=advance,
                                             levels=SUM_LEVELS_PER_STAGE, name=f"sum{j}"))
         else:
