@@ -121,6 +121,9 @@ def _report(spec, graph, verification, build, reused, target) -> tuple[dict, lis
     sharing = sharing_figures(graph, target)
     if sharing:
         report["sharing"] = sharing
+    candidates = sharing_candidates(graph, target)
+    if candidates:
+        report["sharing_candidates"] = candidates
     return report, golden.labels
 
 
@@ -152,6 +155,34 @@ def sharing_figures(graph, target) -> dict | None:
     if trained:
         figures["training"] = trained
     return figures
+
+
+def sharing_candidates(graph, target) -> dict | None:
+    """What exact result sharing (:func:`hwgen.passes.share.share_results`) would do to each of
+    ``graph``'s conv MVTUs built without it: its operation counts, and the estimated LUTs and
+    cycles per frame of the layer as built, shared (fully parallel) and as the plain MVTU at
+    the shared form's throughput. None where no conv could share."""
+    from ..estimate import estimate_layer
+    from ..ops import SWGLayer
+    from ..ops.smvtu.sharing import op_counts
+    from ..passes.share import share_results
+    layers = {}
+    for index, layer in enumerate(graph.layers):
+        if layer.op != "mvtu" or not index or not isinstance(graph.layers[index - 1], SWGLayer):
+            continue
+        try:
+            shared = share_results(graph, [layer.name]).layers[index]
+        except ValueError:                       # not a digital conv of one-bit inputs
+            continue
+        counts = op_counts(shared.sharing, shared.pixels)
+        layers[layer.name] = {
+            **counts, "filters": shared.mh * shared.channels, "distinct": int(shared.counts.sum()),
+            "luts_built": estimate_layer(layer, target).luts,
+            "cycles_built": layer.expected_cycles(),
+            "luts_shared": estimate_layer(shared, target).luts,
+            "luts_unshared": estimate_layer(shared.plain, target).luts,
+            "cycles_parallel": shared.expected_cycles()}
+    return {"layers": layers} if layers else None
 
 
 def _plots(root: Path, graph, report: dict, predicted) -> list[str]:
@@ -289,6 +320,22 @@ def _markdown(report: dict) -> str:
                          f"{trained['accuracy_tied']:.4f} tied, "
                          f"{trained['accuracy_finetuned']:.4f} fine-tuned; the untied network "
                          f"fine-tuned alike {trained.get('accuracy_reference', float('nan')):.4f}")
+    candidates = report.get("sharing_candidates")
+    if candidates:
+        lines += ["", "## Convolutional result sharing (not built)", "",
+                  "Exact sharing (repeated and inverse 2-D filters; the same function) of the "
+                  "convs built without it: `share: {}` in the spec builds it. Fully parallel is "
+                  "the form in which sharing saves logic (docs/result-sharing.md).", "",
+                  "| layer | 2-D filters | distinct | XNOR-popcount ops/frame | shared | removed | "
+                  "LUT est. as built | cycles/frame as built | LUT est. shared | "
+                  "LUT est. unshared | cycles/frame fully parallel |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|"]
+        for name, layer in candidates["layers"].items():
+            lines.append(f"| {name} | {layer['filters']} | {layer['distinct']} | "
+                         f"{layer['xnor_popcount_ops']} | {layer['xnor_popcount_ops_shared']} | "
+                         f"{layer['ops_reduction']:.1%} | {layer['luts_built']} | "
+                         f"{layer['cycles_built']} | {layer['luts_shared']} | "
+                         f"{layer['luts_unshared']} | {layer['cycles_parallel']} |")
     if report.get("plots"):
         lines += ["", "## Plots", ""] + [f"![{Path(name).stem}]({name})" for name in report["plots"]]
     reused = report.get("reused")

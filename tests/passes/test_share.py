@@ -34,3 +34,24 @@ def test_only_convs_share():
         share_results(graph, ["fc4"])
     with pytest.raises(ValueError, match="no layers conv9 to share"):
         share_results(graph, ["conv9"])
+
+
+def test_the_report_shows_what_sharing_would_do_to_convs_built_without_it():
+    from hwgen.flow.report import sharing_candidates
+    from hwgen.target import target
+    graph = load_ir(KWS_IR)
+    candidates = sharing_candidates(graph, target("ecp5"))["layers"]
+    assert sorted(candidates) == ["conv0", "conv2"]           # fc4 (cim) and fc5 are dense
+    conv2 = candidates["conv2"]
+    assert (conv2["filters"], conv2["distinct"]) == (16384, 512)
+    assert conv2["xnor_popcount_ops_shared"] == 512 * 24          # each distinct once a window
+    assert conv2["cycles_built"] == graph.layers[4].expected_cycles() == 9216
+    assert conv2["cycles_parallel"] == 24
+    from hwgen.flow.report import _markdown
+    text = _markdown({"spec": "kws", "expected_cycles_per_frame": 1, "layers": [],
+                      "sharing_candidates": {"layers": candidates}})
+    assert "## Convolutional result sharing (not built)" in text
+    assert "| conv2 | 16384 | 512 | 393216 | 12288 | 96.9% |" in text
+    # Once shared, a conv is no candidate.
+    assert sorted(sharing_candidates(share_results(graph, ["conv2"]), target("ecp5"))["layers"]) \
+        == ["conv0"]
