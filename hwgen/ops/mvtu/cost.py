@@ -61,11 +61,10 @@ def _simd_sum(layer: MVTULayer, weights: MemoryMap,
         return (0 if constant or merged else simd), adder, 0, width
     if layer.in_encoding == "binary":       # per chunk a table of w and x (binary_leaves)
         chunks = [min(BINARY_CHUNK, simd - k) for k in range(0, simd, BINARY_CHUNK)]
-        # Each result bit's function of 2 * size inputs: 2**(2 * size - 4) LUT4s. With constant
-        # weights Yosys prunes only some of them (as it did for the popcounts these tables
-        # replaced: a constant-weight neuron cost 3/4 of a folded one).
-        leaves = sum((0.75 if constant else 1) * (size.bit_length() + 1)
-                     * 2 ** max(0, 2 * size - 4) for size in chunks)
+        # Each result bit's function of 2 * size inputs (weights and inputs): 2**(2 * size - 4)
+        # LUT4s; with constant weights of the size inputs alone (datapath.binary_leaves).
+        inputs = 1 if constant else 2
+        leaves = sum((size.bit_length() + 1) * 2 ** max(0, inputs * size - 4) for size in chunks)
         tree, width = tree_adder_luts(len(chunks), chunks[0].bit_length() + 1)
         return 0, leaves + tree, 0, width
     # uint: a tree of w ? x : -x, terms of in_bits + 1 bits. Yosys merges the tree into one
