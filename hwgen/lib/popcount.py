@@ -1,8 +1,8 @@
 """Balanced adder trees (a linear chain would be SIMD adders deep), plain or pipelined."""
 from amaranth.hdl import Signal, Value
 
-__all__ = ["bits_of", "popcount", "tree_sum", "chunk_popcounts", "pipelined_sum", "pipelined_sum_stages",
-           "pipelined_sum_bits"]
+__all__ = ["bits_of", "popcount", "tree_sum", "chunk_popcounts", "pipelined_sum",
+           "pipelined_sum_stages", "pipelined_sum_bits"]
 
 #: Bits per chunk of :func:`chunk_popcounts`: a 6-input popcount is three LUT levels deep.
 POPCOUNT_CHUNK = 6

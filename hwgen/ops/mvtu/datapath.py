@@ -61,7 +61,7 @@ def binary_leaves(row, vector, chunk: int = BINARY_CHUNK) -> list:
         inputs = vector[start:start + size]
         if constant:
             # x under +1, (1 - x) - 1 under -1: the popcount of the agreeing bits less the
-            # count of -1 weights (a function of the input bits alone, as small to emit).
+            # count of -1 weights (a function of the input bits alone, and small to emit).
             agree = [inputs[k] if row[start + k] else ~inputs[k] for k in range(size)]
             negative = size - sum(1 for k in range(size) if row[start + k])
             leaf = Value.cast(tree_sum(agree) - negative)
