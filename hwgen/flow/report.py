@@ -247,6 +247,21 @@ def _shape(layer: dict) -> str:
     return f"{image}, {kernel} kernel"
 
 
+def _sharing_table(layers: dict, more: list[tuple[str, str]]) -> list[str]:
+    """A markdown table of shared (or shareable) convs: each layer's 2-D filters, distinct ones,
+    operations unshared and shared and the fraction removed, then the ``more`` columns
+    (heading, key)."""
+    headings = ["layer", "2-D filters", "distinct", "XNOR-popcount ops/frame", "shared",
+                "removed"] + [heading for heading, _ in more]
+    lines = ["| " + " | ".join(headings) + " |", "|" + "---|" * len(headings)]
+    for name, layer in layers.items():
+        cells = [name, layer["filters"], layer["distinct"], layer["xnor_popcount_ops"],
+                 layer["xnor_popcount_ops_shared"], f"{layer['ops_reduction']:.1%}"]
+        lines.append("| " + " | ".join(str(cell) for cell in cells + [layer[key] for _, key in more])
+                     + " |")
+    return lines
+
+
 def _markdown(report: dict) -> str:
     lines = [f"# hwgen report: {report['spec']}", ""]
     for key in ("float_accuracy", "bnn_accuracy"):
@@ -301,15 +316,10 @@ def _markdown(report: dict) -> str:
         lines += ["", "## Convolutional result sharing", "",
                   "An XNOR-popcount operation is one 2-D filter (kernel positions) on one channel "
                   "of one window; combining adds the results of each output channel "
-                  "(the same in both forms) and negates an inverse filter's.", "",
-                  "| layer | 2-D filters | distinct | XNOR-popcount ops/frame | shared | removed | "
-                  "negations/frame | LUT est. shared | LUT est. unshared |",
-                  "|---|---|---|---|---|---|---|---|---|"]
-        for name, layer in sharing["layers"].items():
-            lines.append(f"| {name} | {layer['filters']} | {layer['distinct']} | "
-                         f"{layer['xnor_popcount_ops']} | {layer['xnor_popcount_ops_shared']} | "
-                         f"{layer['ops_reduction']:.1%} | {layer['negations']} | "
-                         f"{layer['luts']} | {layer['luts_unshared']} |")
+                  "(the same in both forms) and negates an inverse filter's.", ""]
+        lines += _sharing_table(sharing["layers"], [("negations/frame", "negations"),
+                                                    ("LUT est. shared", "luts"),
+                                                    ("LUT est. unshared", "luts_unshared")])
         lines += ["", f"- network: {sharing['ops_reduction']:.1%} of the shared convs' "
                       f"XNOR-popcount operations removed ({sharing['xnor_popcount_ops']} -> "
                       f"{sharing['xnor_popcount_ops_shared']} per frame)"]
@@ -325,17 +335,11 @@ def _markdown(report: dict) -> str:
         lines += ["", "## Convolutional result sharing (not built)", "",
                   "Exact sharing (repeated and inverse 2-D filters; the same function) of the "
                   "convs built without it: `share: {}` in the spec builds it. Fully parallel is "
-                  "the form in which sharing saves logic (docs/result-sharing.md).", "",
-                  "| layer | 2-D filters | distinct | XNOR-popcount ops/frame | shared | removed | "
-                  "LUT est. as built | cycles/frame as built | LUT est. shared | "
-                  "LUT est. unshared | cycles/frame fully parallel |",
-                  "|---|---|---|---|---|---|---|---|---|---|---|"]
-        for name, layer in candidates["layers"].items():
-            lines.append(f"| {name} | {layer['filters']} | {layer['distinct']} | "
-                         f"{layer['xnor_popcount_ops']} | {layer['xnor_popcount_ops_shared']} | "
-                         f"{layer['ops_reduction']:.1%} | {layer['luts_built']} | "
-                         f"{layer['cycles_built']} | {layer['luts_shared']} | "
-                         f"{layer['luts_unshared']} | {layer['cycles_parallel']} |")
+                  "the form in which sharing saves logic (docs/result-sharing.md).", ""]
+        lines += _sharing_table(candidates["layers"], [
+            ("LUT est. as built", "luts_built"), ("cycles/frame as built", "cycles_built"),
+            ("LUT est. shared", "luts_shared"), ("LUT est. unshared", "luts_unshared"),
+            ("cycles/frame fully parallel", "cycles_parallel")])
     if report.get("plots"):
         lines += ["", "## Plots", ""] + [f"![{Path(name).stem}]({name})" for name in report["plots"]]
     reused = report.get("reused")
