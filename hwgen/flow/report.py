@@ -133,15 +133,11 @@ def sharing_figures(graph, target) -> dict | None:
     MVTU at the same throughput (fully parallel); the network's totals; and what training's
     ties did (its accuracies, from the checkpoint's metrics). None without a shared conv."""
     from ..estimate import estimate_layer
-    from ..ops.smvtu.sharing import op_counts
     layers = {}
     for layer in graph.mvtus():
         if getattr(layer, "op", None) != "smvtu":
             continue
-        counts = op_counts(layer.sharing, layer.pixels)
-        layers[layer.name] = {**counts, "filters": layer.mh * layer.channels,
-                              "distinct": int(layer.counts.sum()),
-                              "luts": estimate_layer(layer, target).luts,
+        layers[layer.name] = {**_operations(layer), "luts": estimate_layer(layer, target).luts,
                               "luts_unshared": estimate_layer(layer.plain, target).luts}
     if not layers:
         return None
@@ -157,27 +153,31 @@ def sharing_figures(graph, target) -> dict | None:
     return figures
 
 
+def _operations(layer) -> dict:
+    """A shared conv's operation counts (:func:`hwgen.ops.smvtu.sharing.op_counts`), its 2-D
+    filters and the distinct ones among them."""
+    from ..ops.smvtu.sharing import op_counts
+    return {**op_counts(layer.sharing, layer.pixels), "filters": layer.mh * layer.channels,
+            "distinct": int(layer.counts.sum())}
+
+
 def sharing_candidates(graph, target) -> dict | None:
     """What exact result sharing (:func:`hwgen.passes.share.share_results`) would do to each of
     ``graph``'s conv MVTUs built without it: its operation counts, and the estimated LUTs and
     cycles per frame of the layer as built, shared (fully parallel) and as the plain MVTU at
     the shared form's throughput. None where no conv could share."""
     from ..estimate import estimate_layer
-    from ..ops import SWGLayer
-    from ..ops.smvtu.sharing import op_counts
     from ..passes.share import share_results
     layers = {}
     for index, layer in enumerate(graph.layers):
-        if layer.op != "mvtu" or not index or not isinstance(graph.layers[index - 1], SWGLayer):
+        if layer.op != "mvtu":
             continue
         try:
             shared = share_results(graph, [layer.name]).layers[index]
-        except ValueError:                       # not a digital conv of one-bit inputs
+        except ValueError:              # not a digital conv (of one-bit or thermometer inputs)
             continue
-        counts = op_counts(shared.sharing, shared.pixels)
         layers[layer.name] = {
-            **counts, "filters": shared.mh * shared.channels, "distinct": int(shared.counts.sum()),
-            "luts_built": estimate_layer(layer, target).luts,
+            **_operations(shared), "luts_built": estimate_layer(layer, target).luts,
             "cycles_built": layer.expected_cycles(),
             "luts_shared": estimate_layer(shared, target).luts,
             "luts_unshared": estimate_layer(shared.plain, target).luts,
