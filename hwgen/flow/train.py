@@ -14,6 +14,10 @@ from .checkpoint import read_checkpoint, save_checkpoint
 
 __all__ = ["train_key", "train", "load_model"]
 
+#: The batch-norm-free unit ``model.norm: bnfree`` trains (:class:`hwgen.nn.CentredThreshold`;
+#: before it, a threshold fixed at the first batch): part of a bnfree checkpoint's key.
+BNFREE_UNIT = "centred"
+
 
 def train_key(spec) -> str:
     """The key of what training makes from ``spec``."""
@@ -30,6 +34,8 @@ def train_key(spec) -> str:
            "train": train, "model": model}
     if spec.cim is not None:             # the macro is trained through
         key["cim"] = spec.cim.chip_fields()
+    if spec.model.norm == "bnfree":      # its formulation: an earlier one's checkpoint differs
+        key["bnfree"] = BNFREE_UNIT
     tied = {str(index): dataclasses.asdict(share) for index, share in spec.shared_convs().items()
             if share.similar > 0}
     if tied:                             # similar filters are tied and fine-tuned

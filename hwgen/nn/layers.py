@@ -7,18 +7,18 @@ A threshold unit takes dot products with the neurons (channels) in the last dime
 and the export's threshold fold share, so the fold reproduces the model exactly.
 
 * :class:`BatchNormThreshold`: batch norm, then ``- shift`` (:func:`batchnorm_fires`).
-* :class:`LearnedThreshold` (``model.norm: bnfree``): ``dot / scale - bias - shift``, with a
-  per-neuron ``scale`` fixed at the first training batch (the dot product's standard
-  deviation there), a learned ``bias`` and a learned positive gain that only sets the
-  straight-through window; no batch statistics after initialisation.
+* :class:`CentredThreshold` (``model.norm: bnfree``): ``gain * (dot - centre) / spread - bias
+  - shift``, the centre and spread computed from the layer's weights and its inputs' running
+  rates (analytic centring), a learned ``bias`` and a learned positive gain that only sets the
+  straight-through window; no statistic of the dot product is used.
 """
 import torch
 from torch import nn
 
 __all__ = ["binarize", "quantize2", "activation2", "ACTIVATION2_STEPS", "levels2",
-           "batchnorm_fires", "batchnorm_preactivation", "standardize", "BinaryLinear",
+           "batchnorm_fires", "batchnorm_preactivation", "BinaryLinear",
            "BinaryConv2d",
-           "BatchNormThreshold", "LearnedThreshold"]
+           "BatchNormThreshold", "CentredThreshold"]
 
 
 class _SignSTE(torch.autograd.Function):
@@ -88,7 +88,9 @@ class BatchNormThreshold(nn.BatchNorm1d):
         super().__init__(channels)
         self.shift = float(shift)
 
-    def forward(self, dot: torch.Tensor) -> torch.Tensor:
+    def forward(self, dot: torch.Tensor, reference=None) -> torch.Tensor:
+        """The training pre-activation of ``dot`` (``reference``, for
+        :class:`CentredThreshold`'s interface, is not used)."""
         flat = super().forward(dot.reshape(-1, dot.shape[-1]))
         return flat.reshape(dot.shape) - self.shift
 
@@ -103,79 +105,127 @@ class BatchNormThreshold(nn.BatchNorm1d):
         return levels2(batchnorm_preactivation(self, dot, self.shift))
 
 
-class LearnedThreshold(nn.Module):
-    """The batch-norm-free threshold unit: the neuron fires where ``dot / scale - bias - shift
-    >= 0`` (:meth:`fires`, float64), a plain threshold on the dot product.
+class CentredThreshold(nn.Module):
+    """The batch-norm-free threshold unit (``model.norm: bnfree``): the dot product centred and
+    scaled *analytically*, from the layer's own weights and the running mean and variance of
+    each of its input elements, then a learned per-neuron threshold. No statistic of the dot
+    product itself is kept, and nothing of the batch at hand enters the output.
 
-    ``scale`` (a buffer) is the dot product's per-neuron standard deviation over the first
-    training batch, ``bias`` (learned) starts at its mean over ``scale``, so a neuron starts
-    balanced (less ``shift`` standard deviations) and then learns where to sit; no batch
-    statistics are used after that first batch, nothing is divided at inference. The training
-    pre-activation is ``exp(log_gain) * (dot / scale - (bias + shift))``: the learned positive
-    gain does not change the sign, only how wide the straight-through window is.
+    For weights ``w`` (the layer's decoded matrix row, +-1 or 2-bit levels) and inputs ``x``
+    whose elements have mean ``e_k`` and variance ``v_k`` (running estimates over the training
+    batches, momentum :attr:`MOMENTUM`), the dot product ``w . x`` has mean ``sum_k w_k e_k``
+    (exactly, by linearity) and, for independent inputs, variance ``sum_k w_k**2 v_k``: the
+    parametric normalisation of normalization propagation (Arpit et al., ICML 2016) with the
+    binary inputs' own rates, the centring that scaled weight standardization (Qiao et al. 2019;
+    Brock et al., ICLR 2021) gets for zero-mean inputs, here for {0, 1} ones whose rates the
+    previous layer (and zero-raising) sets. The centre moves with the weights as they flip,
+    which is what keeps a neuron from drifting out of its data (a fixed threshold's failure),
+    and the gradient flows through it, as through batch norm's mean. A cim layer's "dot
+    product" is the macro's code sum, ``dot / D + offset`` for an unclipped ADC of step ``D``
+    (``code_scale`` and ``code_offset``).
+
+    The pre-activation is ``gain * (dot - centre) / spread - bias - shift``, batch norm's
+    form with analytic statistics: the positive per-neuron ``gain`` starts at the inverse of
+    the first training batch's spread of the centred value (correlated inputs spread wider than
+    independent ones), ``bias`` at its mean times the gain (absorbing the ADC's rounding and
+    anything the analytic mean misses), so that the neuron starts firing where its dot
+    product is ``shift`` standard deviations above its mean, as with batch norm; both are then
+    learned. The neuron fires where the pre-activation is >= 0 (:meth:`fires`, float64): one
+    threshold on the dot product, folded exactly.
 
     Parameters
     ----------
     channels : int
         Neurons.
-    scale : float
-        ``scale`` until the first training batch replaces it (e.g. sqrt of the fan-in).
+    inputs : int
+        Elements of the layer's input vectors (its matrix width).
     shift : float
-        Threshold shift, in ``scale`` units.
+        Threshold shift, in standard deviations of the dot product at initialisation.
+    code_scale, code_offset : float
+        The affine map from a dot product to what the unit receives (1 and 0, or a cim
+        layer's ``1 / D`` and code offset).
     """
 
-    def __init__(self, channels: int, *, scale: float = 1.0, shift: float = 0.0):
+    #: Weight of the newest batch in the running input statistics.
+    MOMENTUM = 0.05
+
+    def __init__(self, channels: int, inputs: int, *, shift: float = 0.0,
+                 code_scale: float = 1.0, code_offset: float = 0.0):
         super().__init__()
         self.num_features = channels
         self.shift = float(shift)
+        self.code_scale = float(code_scale)
+        self.code_offset = float(code_offset)
         self.bias = nn.Parameter(torch.zeros(channels))
         self.log_gain = nn.Parameter(torch.zeros(channels))
-        self.register_buffer("scale", torch.full((channels,), float(scale)))
+        self.register_buffer("input_mean", torch.full((inputs,), 0.5, dtype=torch.float64))
+        self.register_buffer("input_var", torch.full((inputs,), 0.25, dtype=torch.float64))
+        self.register_buffer("centre", torch.zeros(channels, dtype=torch.float64))
+        self.register_buffer("spread", torch.ones(channels, dtype=torch.float64))
         self.register_buffer("initialized", torch.tensor(False))
 
     @torch.no_grad()
-    def _initialize(self, dot: torch.Tensor):
-        flat = dot.reshape(-1, dot.shape[-1]).to(torch.float64)
-        # An integer dot product's spread is >= 1 unless it is constant: keep scale >= 1.
-        std = flat.std(dim=0, unbiased=False).clamp(min=1.0)
-        self.scale.copy_(std)
-        self.bias.copy_(flat.mean(dim=0) / std)
-        self.initialized.fill_(True)
+    def observe(self, inputs: torch.Tensor) -> None:
+        """Update the running mean and variance of the input elements from ``inputs`` (...,
+        elements): the first batch sets them."""
+        flat = inputs.detach().reshape(-1, inputs.shape[-1])
+        mean = flat.mean(dim=0).to(self.input_mean.dtype)
+        var = ((flat * flat).mean(dim=0).to(self.input_var.dtype) - mean * mean).clamp(min=0)
+        if not self.initialized:
+            self.input_mean.copy_(mean)
+            self.input_var.copy_(var)
+            return
+        self.input_mean.lerp_(mean, self.MOMENTUM)
+        self.input_var.lerp_(var, self.MOMENTUM)
 
-    def forward(self, dot: torch.Tensor) -> torch.Tensor:
+    def reference(self, matrix: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The centre and spread (mh,) of the dot products of ``matrix`` (mh, mw) with the
+        inputs, in the unit's input's units; differentiable in ``matrix``."""
+        mean = self.input_mean.to(matrix.dtype)
+        var = self.input_var.to(matrix.dtype)
+        centre = matrix @ mean
+        # A constant input spreads nothing; keep the spread at least one dot-product step.
+        spread = torch.sqrt((matrix * matrix) @ var).clamp(min=1.0)
+        return centre * self.code_scale + self.code_offset, spread * self.code_scale
+
+    @torch.no_grad()
+    def settle(self, matrix: torch.Tensor) -> None:
+        """Fix the centre and spread that :meth:`fires` uses from the final ``matrix``."""
+        centre, spread = self.reference(matrix.to(torch.float64))
+        self.centre.copy_(centre)
+        self.spread.copy_(spread)
+
+    def forward(self, dot: torch.Tensor, reference=None) -> torch.Tensor:
+        """The training pre-activation of ``dot`` (neurons last); ``reference`` is
+        :meth:`reference` of the layer's current matrix (``None``: the settled one)."""
+        centre, spread = reference if reference is not None else (self.centre, self.spread)
+        centred = (dot - centre.to(dot.dtype)) / spread.to(dot.dtype)
         if self.training and not self.initialized:
-            self._initialize(dot)
-        scale = self.scale.to(dot.dtype)
-        return self.log_gain.exp() * (dot / scale - (self.bias + self.shift))
+            with torch.no_grad():
+                flat = centred.detach().reshape(-1, centred.shape[-1]).to(torch.float64)
+                std = flat.std(dim=0, unbiased=False).clamp(min=1e-3)
+                self.log_gain.copy_(-torch.log(std))
+                self.bias.copy_(flat.mean(dim=0) / std)
+                self.initialized.fill_(True)
+        return self.log_gain.exp() * centred - self.bias - self.shift
+
+    @torch.no_grad()
+    def preactivation(self, dot: torch.Tensor) -> torch.Tensor:
+        """Eval-mode ``gain * (dot - centre) / spread - bias - shift`` in float64 with the
+        settled centre and spread: monotone rising in ``dot``."""
+        centred = (dot.to(torch.float64) - self.centre) / self.spread
+        return (self.log_gain.to(torch.float64).exp() * centred
+                - (self.bias.to(torch.float64) + self.shift))
 
     @torch.no_grad()
     def fires(self, dot: torch.Tensor) -> torch.Tensor:
-        """Where the neuron fires: ``dot / scale - (bias + shift) >= 0`` in float64, monotone
-        rising in ``dot``; the training pre-activation's sign in float64."""
-        dot = dot.to(torch.float64)
-        scale = self.scale.to(torch.float64)
-        return dot / scale - (self.bias.to(torch.float64) + self.shift) >= 0
+        """Where the neuron fires: :meth:`preactivation` >= 0."""
+        return self.preactivation(dot) >= 0
 
     @torch.no_grad()
     def levels(self, dot: torch.Tensor) -> torch.Tensor:
-        """Eval-mode 2-bit activations of ``dot``: :func:`levels2` of the training
-        pre-activation ``gain * (dot / scale - (bias + shift))`` in float64 (the gain sets
-        where the outer steps lie); monotone rising in ``dot``."""
-        dot = dot.to(torch.float64)
-        u = self.log_gain.to(torch.float64).exp() * (
-            dot / self.scale.to(torch.float64) - (self.bias.to(torch.float64) + self.shift))
-        return levels2(u)
-
-
-def standardize(weight: torch.Tensor) -> torch.Tensor:
-    """Weight standardization per output neuron (every dimension but the first): zero mean,
-    unit standard deviation, so the signs are about half +1, half -1 for each neuron. The
-    usual scaling by gain / sqrt(fan-in) is left out: binarized weights have no magnitude, and
-    the threshold unit normalizes the dot product."""
-    dims = tuple(range(1, weight.ndim))
-    mean = weight.mean(dim=dims, keepdim=True)
-    std = weight.std(dim=dims, keepdim=True, unbiased=False)
-    return (weight - mean) / (std + 1e-5)
+        """Eval-mode 2-bit activations of ``dot``: :func:`levels2` of :meth:`preactivation`."""
+        return levels2(self.preactivation(dot))
 
 
 #: Where :func:`activation2` steps: its output is the number of these ``u`` reaches.
@@ -201,8 +251,8 @@ class _BinaryWeights:
     """What binary linear and conv layers share: the weights they multiply by, and the clip.
 
     ``weight_bits`` 1 gives +-1 weights (the sign), 2 the levels {-3, -1, 1, 3} of a CIM
-    macro's bit-sliced 2-bit weights (:func:`quantize2` of the standardized weights, or of
-    twice the latent weights in [-1, 1])."""
+    macro's bit-sliced 2-bit weights (:func:`quantize2` of twice the latent weights in
+    [-1, 1])."""
 
     weight_bits = 1
     #: Tied 2-D filters (convolutional result sharing, :meth:`BinaryConv2d.tie`): per (output,
@@ -212,10 +262,9 @@ class _BinaryWeights:
     def binary_weight(self) -> torch.Tensor:
         """The quantized weights, +-1 (or {-3, -1, 1, 3} with 2 bits), with a straight-through
         gradient to the latent weights."""
-        latent = standardize(self.weight) if self.standardized else self.weight
         if self.weight_bits == 2:
-            return quantize2(latent if self.standardized else 2 * latent)
-        values = binarize(latent)
+            return quantize2(2 * self.weight)
+        values = binarize(self.weight)
         if self.ties is not None:
             # Each tied filter is its leader's, signed: the leader's latent weights get the
             # gradient of every filter tied to it (a shared parameter).
@@ -232,10 +281,10 @@ class _BinaryWeights:
         return values > 0 if self.weight_bits == 1 else ((values + 3) / 2).to(torch.uint8)
 
     def effective_weight(self) -> torch.Tensor:
-        """The weights the layer multiplies by: +-1, or the float twin's (standardized) ones."""
+        """The weights the layer multiplies by: +-1, or the float twin's."""
         if self.binary:
             return self.binary_weight()
-        return standardize(self.weight) if self.standardized else self.weight
+        return self.weight
 
     def clip_(self):
         """Keep latent weights in [-1, 1] (BinaryConnect), so signs can still flip."""
@@ -247,16 +296,13 @@ class _BinaryWeights:
 class BinaryLinear(_BinaryWeights, nn.Linear):
     """Linear layer with +-1 weights (latent float weights, binarized on the fly), no bias.
 
-    With ``standardized=True`` the latent weights are standardized per neuron
-    (:func:`standardize`) before the sign. With ``binary=False`` it is an ordinary float linear
+    With ``binary=False`` it is an ordinary float linear
     layer (the float reference model).
     """
 
-    def __init__(self, in_features: int, out_features: int, *, binary: bool = True,
-                 standardized: bool = False):
+    def __init__(self, in_features: int, out_features: int, *, binary: bool = True):
         super().__init__(in_features, out_features, bias=False)
         self.binary = binary
-        self.standardized = standardized
         nn.init.uniform_(self.weight, -1.0, 1.0)
 
     def forward(self, x):
@@ -276,8 +322,7 @@ class BinaryConv2d(_BinaryWeights, nn.Conv2d):
 
     The input is padded with ``pad_value``, the zero element of its encoding (-1 for bipolar
     activations, 0 for binary or integer ones), before a convolution without padding: what the
-    sliding-window generator feeds the hardware. With ``standardized=True`` the latent weights
-    are standardized per output channel (:func:`standardize`) before the sign. With
+    sliding-window generator feeds the hardware. With
     ``binary=False`` it is an ordinary float convolution (the float reference model).
 
     Parameters
@@ -289,11 +334,10 @@ class BinaryConv2d(_BinaryWeights, nn.Conv2d):
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel, *, stride=1, padding=0,
-                 pad_value: float = 0.0, binary: bool = True, standardized: bool = False):
+                 pad_value: float = 0.0, binary: bool = True):
         super().__init__(in_channels, out_channels, kernel, stride=stride, padding=padding,
                          bias=False)
         self.binary = binary
-        self.standardized = standardized
         self.pad_value = float(pad_value)
         nn.init.uniform_(self.weight, -1.0, 1.0)
 
@@ -330,9 +374,7 @@ class BinaryConv2d(_BinaryWeights, nn.Conv2d):
             return
         binary = self.binary_weight()
         self.ties = None
-        # A standardized layer's +-1 latent weights binarize to themselves (not all one sign).
-        self.weight.copy_(binary if self.standardized
-                          else binary * self.weight.abs().clamp_min(1e-3))
+        self.weight.copy_(binary * self.weight.abs().clamp_min(1e-3))
         if not torch.equal(self.binary_weight(), binary):
             raise RuntimeError("the tied weights do not survive as latent weights")
 

@@ -3,8 +3,9 @@
 Hidden conv or linear layer ``k``: ``dot = layer(x)``, ``x = activation(unit(dot))``, the
 activation 1 where the unit's pre-activation is >= 0, else -1 (``bipolar``) or 0 (``binary``),
 with a straight-through gradient. The unit (``model.norm``) is batch norm
-(:class:`~hwgen.nn.layers.BatchNormThreshold`) or the batch-norm-free learned threshold
-(:class:`~hwgen.nn.layers.LearnedThreshold`, with standardized latent weights); both subtract
+(:class:`~hwgen.nn.layers.BatchNormThreshold`) or the batch-norm-free analytic centring
+(:class:`~hwgen.nn.layers.CentredThreshold`: centre and spread from the layer's weights and
+its inputs' running rates, settled when the model goes to eval mode); both subtract
 ``model.threshold_shift``. A max-pool takes the maximum of activations (the OR of bits: 1 is
 the larger value in both encodings). A linear layer after an image reads it flattened in stream
 order (height, width, channels). The last layer is linear; its dot product times one learned
@@ -40,7 +41,6 @@ In eval mode the binary model computes its dot products in float64 (exact intege
 activations with the unit's ``fires``, the formula the export folds into integer thresholds;
 in training mode it is an ordinary float32 network.
 """
-import math
 from typing import Callable
 
 import torch
@@ -49,10 +49,13 @@ from torch import nn
 from ..cim.macro import layer_macro, macro_mvm_float
 from ..ops.mvtu.golden import thermometer_code
 from ..spec import ConvSpec, LinearSpec, MaxPoolSpec, Spec
-from .layers import (BatchNormThreshold, BinaryConv2d, BinaryLinear, LearnedThreshold, activation2,
+from .layers import (BatchNormThreshold, BinaryConv2d, BinaryLinear, CentredThreshold, activation2,
                      binarize)
 
 __all__ = ["BNN", "decode", "exact_mvm", "MVM"]
+
+#: Frames of each training batch whose input elements a batch-norm-free unit observes.
+OBSERVED_FRAMES = 16
 
 #: ``mvm(layer_index, x, w) -> dot``: x (N, pixels, mw), w (mh, mw), dot (N, pixels, mh).
 MVM = Callable[[int, torch.Tensor, torch.Tensor], torch.Tensor]
@@ -108,11 +111,10 @@ class BNN(nn.Module):
                 layers.append(BinaryConv2d(
                     layer.in_channels, layer.out_channels, layer.kernel, stride=layer.stride,
                     padding=layer.padding, pad_value=-1.0 if encoding == "bipolar" else 0.0,
-                    binary=binary, standardized=bnfree))
+                    binary=binary))
                 mh = layer.out_channels
             elif isinstance(layer, LinearSpec):
-                layers.append(BinaryLinear(layer.in_features, layer.out_features, binary=binary,
-                                           standardized=bnfree))
+                layers.append(BinaryLinear(layer.in_features, layer.out_features, binary=binary))
                 mh = layer.out_features
             elif isinstance(layer, MaxPoolSpec):
                 layers.append(nn.MaxPool2d(layer.kernel))
@@ -125,7 +127,12 @@ class BNN(nn.Module):
             if index == last:
                 norms.append(nn.Identity())
             elif bnfree:
-                norms.append(LearnedThreshold(mh, scale=math.sqrt(layer.matrix_width), shift=shift))
+                mw = layer.matrix_width
+                macro = self.macros.get(index) if binary else None
+                # A cim layer's unit receives code sums: dot / D + offset (unclipped ADC).
+                norms.append(CentredThreshold(
+                    mh, mw, shift=shift, code_scale=1.0 / macro.step if macro else 1.0,
+                    code_offset=macro.code_offset(mw) if macro else 0.0))
             else:
                 norms.append(BatchNormThreshold(mh, shift=shift))
         self.layers = nn.ModuleList(layers)
@@ -135,32 +142,33 @@ class BNN(nn.Module):
     def hidden_indices(self) -> list[int]:
         """Indices of the hidden (thresholded) conv and linear layers."""
         return [i for i, norm in enumerate(self.norms)
-                if isinstance(norm, (BatchNormThreshold, LearnedThreshold))]
+                if isinstance(norm, (BatchNormThreshold, CentredThreshold))]
 
     def fires(self, index: int, dot: torch.Tensor) -> torch.Tensor:
         """Eval-mode output bits of hidden layer ``index`` (dot products with the neurons in the
         last dimension): the formula the export folds."""
         return self.norms[index].fires(dot)
 
-    def activation(self, index: int, dot: torch.Tensor,
-                   firing: list | None = None) -> torch.Tensor:
+    def activation(self, index: int, dot: torch.Tensor, firing: list | None = None,
+                   reference=None) -> torch.Tensor:
         """Hidden layer ``index``'s output from its dot products (neurons in the last
         dimension). ``firing``, in training, receives the layer's firing rate (the mean of
         its output bits as {0, 1}, with the straight-through gradient), the zero-raising
-        penalty's term."""
+        penalty's term. ``reference``: a :class:`CentredThreshold`'s centre and spread of the
+        layer's current weights (training)."""
         bipolar = self.activation_encoding == "bipolar"
         if self.act_bits == 2 and self.binary and not self.training:
             # IMCQ 2-bit activations 0..3: the float64 formula the export folds.
             return self.norms[index].levels(dot).to(dot.dtype)
         if self.act_bits == 2 and self.binary:
-            y = activation2(self.norms[index](dot.float())).to(dot.dtype)
+            y = activation2(self.norms[index](dot.float(), reference)).to(dot.dtype)
             if firing is not None:
                 firing.append((y / 3).mean())
             return y
         if self.binary and not self.training:
             fires = self.fires(index, dot)
             return torch.where(fires, 1.0, -1.0 if bipolar else 0.0).to(dot.dtype)
-        u = self.norms[index](dot)
+        u = self.norms[index](dot, reference)
         y = binarize(u) if self.binary else nn.functional.hardtanh(u)
         if firing is not None:
             firing.append(((y + 1) / 2).mean())
@@ -223,12 +231,32 @@ class BNN(nn.Module):
                 trace.append(dot)
             if index == last:
                 return dot[:, 0, :] * self.log_scale.exp()
-            y = self.activation(index, dot, firing)
+            reference = None
+            if self.training and isinstance(self.norms[index], CentredThreshold):
+                # A few frames' windows per batch are plenty for running statistics.
+                self.norms[index].observe(layer.windows(x[:OBSERVED_FRAMES].detach()))
+                reference = self.norms[index].reference(layer.matrix().to(dot.dtype))
+            y = self.activation(index, dot, firing, reference)
             if isinstance(layer, BinaryLinear):
                 x = y[:, 0, :]
             else:
                 x = y.reshape(n, out_height, out_width, -1).permute(0, 3, 1, 2)
         raise AssertionError("the last layer is linear")    # the spec guarantees it
+
+    def train(self, mode: bool = True):
+        """Training or eval mode; going to eval settles each :class:`CentredThreshold` at the
+        current weights (what :meth:`fires` and the export's fold use)."""
+        super().train(mode)
+        if not mode:
+            self.settle()
+        return self
+
+    @torch.no_grad()
+    def settle(self):
+        """Fix each batch-norm-free unit's centre and spread from its layer's weights."""
+        for layer, norm in zip(self.layers, self.norms):
+            if isinstance(norm, CentredThreshold):
+                norm.settle(layer.matrix())
 
     def clip_(self):
         for layer in self.layers:

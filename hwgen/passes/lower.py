@@ -203,6 +203,14 @@ def quiet(graph: Graph) -> Graph:
                               for layer in graph.mvtus() if layer.macro is not None})
 
 
+def with_noise(graph: Graph, sigma: float, seed: int | None = None) -> Graph:
+    """``graph`` with its cim layers' macros at noise ``sigma`` (and noise seed ``seed``, if
+    given): the same network on a noisier or quieter chip."""
+    changes = {"sigma": sigma} if seed is None else {"sigma": sigma, "seed": seed}
+    return graph.with_layers({layer.name: {"macro": layer.macro.replace(**changes)}
+                              for layer in graph.mvtus() if layer.macro is not None})
+
+
 @torch.no_grad()
 def check_export(model: BNN, graph: Graph) -> None:
     """Raise unless the golden model of ``graph`` equals ``model``'s binarized inference on the

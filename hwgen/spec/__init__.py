@@ -408,8 +408,9 @@ class ModelSpec:
     #: normalized dot product, less ``threshold_shift``, is >= 0.
     activation: Literal["bipolar", "binary"] = "bipolar"
     #: What sits between a hidden layer's dot product and its sign: ``batchnorm``, or
-    #: ``bnfree`` (standardized latent weights and a learned per-neuron threshold, no batch
-    #: statistics; see :mod:`hwgen.nn.layers`). Either folds into one integer threshold.
+    #: ``bnfree`` (the dot product centred and scaled analytically from the layer's weights
+    #: and its inputs' running rates, then a learned threshold: no statistic of the dot product;
+    #: :class:`hwgen.nn.CentredThreshold`). Either folds into one integer threshold.
     norm: Literal["batchnorm", "bnfree"] = "batchnorm"
     #: Weight of the zero-raising penalty (the mean firing rate of the hidden neurons):
     #: more zero activations, fewer driven wordlines. Needs ``activation: binary``.

@@ -8,8 +8,8 @@ import torch
 from hwgen.data import load_dataset
 from hwgen.errors import SpecError
 from hwgen.passes.lower import check_export, dot_values, export_graph, fold_threshold
-from hwgen.nn import (BNN, BatchNormThreshold, GaussianMVM, LearnedThreshold, activation_stats,
-                      evaluate_under_noise, exact_mvm, standardize, train_model)
+from hwgen.nn import (BNN, BatchNormThreshold, CentredThreshold, GaussianMVM, activation_stats,
+                      evaluate_under_noise, exact_mvm, train_model)
 from hwgen.spec import parse_spec
 
 MLP = [{"type": "linear", "out": 64}, {"type": "linear", "out": 64}, {"type": "linear", "out": 10}]
@@ -101,9 +101,10 @@ def test_option_trains_and_exports_exactly(digits, net, option):
 
 def _random_threshold(mh, spread, shift, seed):
     generator = torch.Generator().manual_seed(seed)
-    unit = LearnedThreshold(mh, shift=shift)
+    unit = CentredThreshold(mh, 8, shift=shift)
     with torch.no_grad():
-        unit.scale.copy_(torch.rand(mh, generator=generator) * spread + 1.0)
+        unit.centre.copy_(torch.randn(mh, generator=generator) * spread)
+        unit.spread.copy_(torch.rand(mh, generator=generator) * spread + 1.0)
         unit.bias.copy_(torch.randn(mh, generator=generator) * 2)
         unit.bias[0], unit.bias[1] = 1e6, -1e6                       # never / always fires
         unit.bias[2] = 0.0
@@ -114,7 +115,7 @@ def _random_threshold(mh, spread, shift, seed):
 @pytest.mark.parametrize("encoding,bits,mw", [("bipolar", 1, 37), ("binary", 1, 64),
                                               ("uint", 4, 9)])
 @pytest.mark.parametrize("shift", [0.0, 0.7, -1.3])
-def test_learned_threshold_folds_on_every_dot(encoding, bits, mw, shift):
+def test_centred_threshold_folds_on_every_dot(encoding, bits, mw, shift):
     mh = 32
     unit = _random_threshold(mh, mw ** 0.5, shift, seed=mw)
     dots = dot_values(encoding, bits, mw)
@@ -129,25 +130,70 @@ def test_learned_threshold_folds_on_every_dot(encoding, bits, mw, shift):
     np.testing.assert_array_equal((pre >= 0).numpy(), fires)
 
 
-def test_learned_threshold_starts_balanced_from_the_first_batch():
-    unit = LearnedThreshold(3, scale=8.0, shift=0.5)
-    dot = torch.randn(1000, 3, generator=torch.Generator().manual_seed(0)) * torch.tensor(
-        [2.0, 5.0, 0.1]) + torch.tensor([10.0, -3.0, 1.0])
-    unit.train()(dot)
-    torch.testing.assert_close(unit.scale, dot.std(dim=0, unbiased=False).clamp(min=1.0))
+def _bits(rates, n, seed):
+    generator = torch.Generator().manual_seed(seed)
+    return (torch.rand(n, len(rates), generator=generator) < torch.as_tensor(rates)).double()
+
+
+def test_centred_threshold_centre_and_spread_follow_the_weights_and_input_rates():
+    rates = torch.linspace(0.05, 0.95, 200, dtype=torch.float64)
+    x = _bits(rates, 20000, seed=1)
+    unit = CentredThreshold(4, 200)
+    unit.observe(x)
+    torch.testing.assert_close(unit.input_mean, x.mean(0))
+    generator = torch.Generator().manual_seed(2)
+    weights = torch.where(torch.rand(4, 200, generator=generator) < 0.5, -1.0, 1.0).double()
+    weights[0] = 1.0                                       # every input adds: mean sum(e)
+    centre, spread = unit.reference(weights)
+    dot = x @ weights.T
+    torch.testing.assert_close(centre, dot.mean(0))        # exact: linearity
+    torch.testing.assert_close(spread, dot.std(0), rtol=0.03, atol=0)   # independent inputs
+    # A weight that flips moves the centre by twice its input's rate, and the unit with it.
+    flipped = weights.clone()
+    flipped[1, 150] = -flipped[1, 150]
+    moved = unit.reference(flipped)[0] - centre
+    torch.testing.assert_close(moved[1], -2 * flipped[1, 150] * -unit.input_mean[150])
+    assert torch.all(moved[[0, 2, 3]] == 0)
+    # The running statistics move by the momentum towards a new batch.
+    unit.initialized.fill_(True)
+    before = unit.input_mean.clone()
+    unit.observe(torch.ones(10, 200, dtype=torch.float64))
+    torch.testing.assert_close(unit.input_mean,
+                               before + CentredThreshold.MOMENTUM * (1 - before))
+
+
+def test_centred_threshold_starts_balanced_from_the_first_batch():
+    x = _bits(torch.full((64,), 0.3), 2000, seed=3)
+    weights = torch.where(torch.rand(3, 64, generator=torch.Generator().manual_seed(4)) < 0.7,
+                          1.0, -1.0).double()
+    unit = CentredThreshold(3, 64, shift=0.5).train()
+    unit.observe(x)
+    dot = x @ weights.T + torch.tensor([5.0, -3.0, 0.0], dtype=torch.float64)  # off-centre
+    pre = unit(dot, unit.reference(weights))
+    # The first batch sets the bias (the offset the analytic centre misses) and the gain
+    # (one standard deviation of the centred dot product is one unit): mean + 0.5 std fire.
+    torch.testing.assert_close(pre.mean(0), torch.full((3,), -0.5, dtype=torch.float64))
+    torch.testing.assert_close(pre.std(0, unbiased=False), torch.ones(3, dtype=torch.float64))
+    unit.settle(weights)
     fired = unit.eval().fires(dot).double().mean(dim=0)
-    # mean + 0.5 std: about 31 % fire (the last neuron's spread is below 1, kept at 1: all below)
-    assert 0.25 < fired[0] < 0.37 and 0.25 < fired[1] < 0.37 and fired[2] == 0
-    scale = unit.scale.clone()
-    unit.train()(dot * 3)                               # later batches change nothing
-    assert torch.equal(unit.scale, scale)
+    assert torch.all((fired > 0.22) & (fired < 0.40)), fired
+    bias = unit.bias.clone()
+    unit.train()(dot * 3, unit.reference(weights))      # later batches set nothing
+    assert torch.equal(unit.bias, bias)
 
 
-def test_standardized_weights_are_balanced():
-    weight = torch.rand(16, 100) * 0.5 + torch.linspace(-1, 1, 16)[:, None]   # skewed rows
-    signs = torch.where(standardize(weight) >= 0, 1, -1)
-    assert (signs.sum(dim=1).abs() <= 20).all()
-    assert (torch.where(weight >= 0, 1, -1).sum(dim=1).abs() == 100).any()
+def test_bnfree_model_settles_its_thresholds_at_the_final_weights(digits):
+    spec = _spec(norm="bnfree", train={"epochs": 1})
+    model = _train(spec, digits).model
+    for index in model.hidden_indices():
+        unit, layer = model.norms[index], model.layers[index]
+        centre, spread = unit.reference(layer.matrix().double())
+        assert torch.equal(unit.centre, centre) and torch.equal(unit.spread, spread)
+        with torch.no_grad():                            # a changed weight is seen at eval
+            layer.weight[0].neg_()
+        model.train().eval()
+        assert not torch.equal(unit.centre, centre)
+        assert torch.equal(unit.centre, unit.reference(layer.matrix().double())[0])
 
 
 def test_batch_norm_threshold_loads_a_batch_norm_checkpoint():
