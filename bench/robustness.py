@@ -1,153 +1,324 @@
-"""Accuracy of binarized networks under analog CIM noise: the batch-norm baseline against the
-robust recipe (batch-norm-free, zero-raising, threshold shift, noise-aware training); one
-``key: value`` a line.
+"""Accuracy of binarized networks on a noisy CIM macro (the robust-BNN thesis's table): batch
+norm against the batch-norm-free unit, noise-aware training, zero-raising and threshold
+shifting, over training seeds; one ``key: value`` a line.
 
-    python bench/robustness.py [--epochs 60] [--seeds 3] [--repeats 10] [--out DIR]
+    python bench/robustness.py --dataset kws|digits|mnist5k [--seeds 3] [--epochs N]
+        [--lr LR] [--repeats 3] [--train-sigma 0.75] [--jobs 2] [--recipes a,b] [--out DIR]
 
-Both networks are the same MLP on scikit-learn's digits (64 input bits -> 256 -> 256 -> 10,
-binary {0, 1} activations), trained with ``--seeds`` training seeds on one data split. Noise is
-:class:`hwgen.nn.GaussianMVM` ``cell`` noise on every layer's dot products (each driven cell adds
-Gaussian noise of std sigma, so a dot product over k driven rows gets sigma * sqrt(k)); each
-accuracy is the mean over the training seeds and ``--repeats`` noise seeds, on the whole test
-set. Progress goes to stderr, the figures to stdout:
+Each recipe trains the dataset's network (below) with ``--seeds`` training seeds (one data
+split), exports it to the IR (checked equal to the model) and runs the IR's golden model on the
+whole test set with the macro's cell noise at each sigma of ``SIGMAS`` (its hashed noise, what
+the RTL computes; ``--repeats`` noise seeds each, averaged). Only the cim layers are noisy.
+The recipes, each adding to the one before:
 
-    <name>_acc_sigma_<s>   test accuracy at noise sigma s (baseline, robust: every s;
-                           ablations: 0 and the baseline's 10-point sigma)
-    zero_fraction          share of zero hidden activations of the robust model (test set)
-    baseline_zero_fraction the same for the baseline
-    sigma_10pt             the smallest sigma at which the baseline loses >= 10 points
-    baseline_loss_pt       points the baseline loses there (from its noise-free accuracy)
-    robust_loss_pt         points the robust model loses there (from its noise-free accuracy)
-    robust_vs_baseline_pt  baseline noise-free minus robust at sigma_10pt, in points
-    goal_met               robust_loss_pt <= 2 where baseline_loss_pt >= 10
-    export_exact           the robust models' IR equals them on the whole test set
-    plot                   the PNG written (needs matplotlib), or why not
-    seconds                wall-clock time of the bench
+    baseline      batch norm, trained without noise
+    bn_noise      batch norm, trained through the macro's noise (``--train-sigma``)
+    bnfree_clean  the batch-norm-free unit (hwgen.nn.CentredThreshold), trained without noise
+    bnfree        the batch-norm-free unit, trained through the noise
+    robust        bnfree + zero-raising + threshold shift, trained through the noise
+
+Networks (binary {0, 1} activations):
+
+    kws      examples/kws.yaml (thermometer MFCCs, conv 128, pool, conv 128, pool, 1536 -> 64 on
+             the macro, -> 12); a short schedule by default (--epochs 10 --lr 0.005 against the
+             example's 80 at 0.001), said in the output
+    digits   examples/digits_cim.yaml (64 -> 64 -> 64 on the macro, -> 10)
+    mnist5k  conv 32, pool, conv 64, pool, 1600 -> 64 on the macro, -> 10
+
+Figures (accuracies are means over seeds, each ``_std`` its standard deviation over seeds):
+
+    <recipe>_acc_sigma_<s>[_std]      test accuracy at cell noise sigma s
+    <recipe>_zero_fraction_<layer>    share of the hidden layer's activations that are 0
+    <recipe>_flip_rate_<layer>        share of a cim layer's output bits that its noise flips
+                                      (its clean inputs, at sigma_10pt)
+    <recipe>_near_threshold_<layer>   share of its dot products within one noise standard
+                                      deviation of their threshold (at sigma_10pt)
+    sigma_10pt                        smallest sigma at which the baseline loses >= 10 points
+    baseline_loss_pt, robust_loss_pt  points each loses there; goal_robust: robust <= 2
+    bnfree_vs_bn_clean_pt             bnfree_clean - baseline without noise (goal >= -1)
+    bnfree_vs_bn_noise_pt             bnfree - bn_noise without noise (both noise-trained)
+    export_exact                      every model's IR equals it on the whole test set
+    table                             the markdown table written
+    seconds                           wall-clock time
+
+Trained results are kept in ``--out`` per recipe and seed, keyed by their spec: a rerun (or an
+interrupted one) trains only what is missing.
 """
 import argparse
+import hashlib
+import json
+import os
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import numpy as np
-import torch
-
-from hwgen.data import load_dataset
-from hwgen.errors import HwgenError
-from hwgen.passes.lower import check_export, export_graph
-from hwgen.nn import activation_stats, evaluate_under_noise, train_model
-from hwgen.spec import parse_spec
+import yaml
 
 REPO = Path(__file__).resolve().parent.parent
-SIGMAS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0, 1.5)
+SIGMAS = (0.0, 0.25, 0.5, 0.75, 1.0)
 
-#: (model options, train options) of each network trained.
+#: Per dataset: the spec (a mapping), its schedule (epochs, lr) and the robust recipe's
+#: zero-raising weight and threshold shift.
+def _kws():
+    spec = yaml.safe_load((REPO / "examples" / "kws.yaml").read_text())
+    spec["train"].pop("prebuilt", None)
+    return spec
+
+
+def _digits():
+    return yaml.safe_load((REPO / "examples" / "digits_cim.yaml").read_text())
+
+
+def _mnist5k():
+    return {"name": "mnist5k_cim", "seed": 0,
+            "data": {"dataset": "mnist5k", "test_fraction": 0.2, "input_bits": 1},
+            "model": {"activation": "binary", "layers": [
+                {"type": "conv", "out": 32, "kernel": 3}, {"type": "maxpool", "kernel": 2},
+                {"type": "conv", "out": 64, "kernel": 3}, {"type": "maxpool", "kernel": 2},
+                {"type": "linear", "out": 64, "backend": "cim"},
+                {"type": "linear", "out": 10}]},
+            "cim": {"rows": 256, "columns": 256, "wordlines": 16, "adc_bits": 4,
+                    "noise": "cell", "sigma": 0.5, "seed": 7},
+            "train": {"epochs": 15, "batch_size": 64, "lr": 0.005, "init_scale": 1.0}}
+
+
+DATASETS = {
+    "kws": (_kws, 10, 0.005, 0.02, 0.25),
+    "digits": (_digits, 40, 0.01, 0.5, 0.25),
+    "mnist5k": (_mnist5k, 15, 0.005, 0.05, 0.25),
+}
+
+#: (norm, robust additions, trained through the noise) of each recipe.
 RECIPES = {
-    "baseline": ({}, {}),
-    "robust": ({"norm": "bnfree", "zero_raising": 1.0, "threshold_shift": 0.5},
-               {"noise_sigma": 1.0}),
-    # Ablations: what each ingredient does alone.
-    "bnfree": ({"norm": "bnfree"}, {}),
-    "bnfree_zero_raising": ({"norm": "bnfree", "zero_raising": 1.0, "threshold_shift": 0.5}, {}),
-    "noise_aware": ({}, {"noise_sigma": 1.0}),
+    "baseline": ("batchnorm", False, False),
+    "bn_noise": ("batchnorm", False, True),
+    "bnfree_clean": ("bnfree", False, False),
+    "bnfree": ("bnfree", False, True),
+    "robust": ("bnfree", True, True),
 }
 
 
-def _spec(model: dict, train: dict, epochs: int):
-    return parse_spec({
-        "name": "robustness",
-        "data": {"dataset": "digits", "input_bits": 1},
-        "model": {"activation": "binary", **model, "layers": [
-            {"type": "linear", "out": 256}, {"type": "linear", "out": 256},
-            {"type": "linear", "out": 10}]},
-        "train": {"epochs": epochs, "lr": 0.01, **train},
-    })
+def recipe_spec(dataset: str, recipe: str, *, epochs: int, lr: float,
+                train_sigma: float) -> dict:
+    """The spec mapping of ``recipe`` on ``dataset``."""
+    make, _, _, zero_raising, shift = DATASETS[dataset]
+    norm, robust, noisy = RECIPES[recipe]
+    spec = make()
+    spec["model"].update(norm=norm, zero_raising=zero_raising if robust else 0.0,
+                         threshold_shift=shift if robust else 0.0)
+    spec["cim"]["sigma"] = train_sigma if noisy else 0.0
+    spec["train"].update(epochs=epochs, lr=lr)
+    return spec
+
+
+def run_job(dataset: str, recipe: str, seed: int, spec_map: dict, repeats: int,
+            cache: Path) -> dict:
+    """Train, export and measure one (recipe, seed); cached in ``cache`` by the spec."""
+    key = hashlib.sha256(json.dumps([spec_map, seed, repeats, SIGMAS],
+                                    sort_keys=True).encode()).hexdigest()[:16]
+    path = cache / f"{recipe}_seed{seed}.json"
+    if path.exists():
+        kept = json.loads(path.read_text())
+        if kept.get("key") == key:
+            kept["cached"] = True
+            return kept
+    import torch
+    from hwgen.data import load_dataset
+    from hwgen.errors import HwgenError
+    from hwgen.golden.network import run_layer
+    from hwgen.nn import activation_stats, train_model
+    from hwgen.passes.lower import check_export, export_graph, with_noise
+    from hwgen.spec import parse_spec
+    torch.set_num_threads(1)
+    start = time.time()
+    spec = parse_spec(spec_map, file=f"{dataset}:{recipe}")
+    data = load_dataset(spec.data, spec.seed)
+    result = train_model(spec, data, seed=seed, progress=False)
+    model = result.model
+    graph = export_graph(model, spec, data.test_x, data.test_y)
+    try:
+        check_export(model, graph)
+        exact = True
+    except HwgenError:
+        exact = False
+    stats = activation_stats(model, data.test_x)
+    names = [layer.name for layer in graph.mvtus()]
+    zero = {names[i]: 1.0 - fraction for i, (_, fraction) in
+            enumerate(sorted(stats["layers"].items()))}
+    # The clean pass once; noisy passes start at the first cim layer's input.
+    layers = list(graph.layers)
+    first = min(i for i, layer in enumerate(layers) if getattr(layer, "macro", None) is not None)
+    x = torch.as_tensor(graph.test_frames.astype(np.int64))
+    inputs = []
+    for layer in layers:
+        inputs.append(x)
+        x = run_layer(layer, x)
+    labels = np.asarray(graph.test_labels)
+
+    def accuracy(noisy_graph) -> float:
+        y = inputs[first]
+        for layer in noisy_graph.layers[first:]:
+            y = run_layer(layer, y)
+        return float(np.mean(np.argmax(y.numpy(), axis=1) == labels))
+
+    acc = {}
+    for sigma in SIGMAS:
+        runs = 1 if sigma == 0 else repeats
+        acc[f"{sigma:g}"] = float(np.mean([accuracy(with_noise(graph, sigma, 1 + r))
+                                           for r in range(runs)]))
+    mechanism = {f"{sigma:g}": _mechanism(graph, inputs, sigma) for sigma in SIGMAS if sigma}
+    out = {"key": key, "dataset": dataset, "recipe": recipe, "seed": seed,
+           "accuracy": acc, "zero_fraction": zero, "mechanism": mechanism,
+           "export_exact": exact, "model_accuracy": result.test_accuracy,
+           "seconds": time.time() - start}
+    path.write_text(json.dumps(out, indent=1))
+    return out
+
+
+def _mechanism(graph, inputs, sigma: float) -> dict:
+    """Per cim layer, on its clean inputs: the share of output bits the noise flips and of dot
+    products within one noise standard deviation of their nearest threshold."""
+    from hwgen.golden.network import run_layer
+    from hwgen.passes.lower import quiet, with_noise
+    figures = {}
+    noisy_graph, clean_graph = with_noise(graph, sigma, 1), quiet(graph)
+    for index, layer in enumerate(graph.layers):
+        if getattr(layer, "macro", None) is None or layer.thresholds is None:
+            continue
+        clean_dots, noisy_dots = [], []
+        clean = run_layer(clean_graph.layers[index], inputs[index], clean_dots).numpy()
+        noisy = run_layer(noisy_graph.layers[index], inputs[index], noisy_dots).numpy()
+        dot, noise = clean_dots[0].astype(np.float64), noisy_dots[0] - clean_dots[0]
+        thresholds = np.asarray(layer.thresholds, dtype=np.float64).reshape(layer.mh, -1)
+        # A dot fires from its threshold on: the boundary lies half a step below it.
+        distance = np.min(np.abs(dot[..., None] - (thresholds - 0.5)), axis=-1)
+        figures[layer.name] = {"flip_rate": float(np.mean(clean != noisy)),
+                               "near_threshold": float(np.mean(distance < noise.std()))}
+    return figures
+
+
+def summarize(results: list[dict], recipes, args) -> dict:
+    """The printed figures from every job's result."""
+    by = {name: [r for r in results if r["recipe"] == name] for name in recipes}
+    figures = {"dataset": args.dataset, "schedule": f"{args.epochs} epochs at lr {args.lr:g}"
+               + ("" if args.dataset != "kws" else " (examples/kws.yaml: 80 at 0.001)"),
+               "seeds": args.seeds, "noise_repeats": args.repeats,
+               "train_sigma": f"{args.train_sigma:g}"}
+    mean = {}
+    for name, runs in by.items():
+        for sigma in SIGMAS:
+            values = np.array([r["accuracy"][f"{sigma:g}"] for r in runs])
+            mean[name, sigma] = values.mean()
+            figures[f"{name}_acc_sigma_{sigma:g}"] = f"{values.mean():.4f}"
+            figures[f"{name}_acc_sigma_{sigma:g}_std"] = f"{values.std():.4f}"
+    key = None
+    if "baseline" in by:
+        lost = [s for s in SIGMAS if mean["baseline", 0.0] - mean["baseline", s] >= 0.10]
+        key = lost[0] if lost else None
+    at = key if key is not None else SIGMAS[-1]
+    for name, runs in by.items():
+        for layer in runs[0]["zero_fraction"]:
+            figures[f"{name}_zero_fraction_{layer}"] = \
+                f"{np.mean([r['zero_fraction'][layer] for r in runs]):.4f}"
+        for layer in runs[0]["mechanism"][f"{at:g}"]:
+            for what in ("flip_rate", "near_threshold"):
+                figures[f"{name}_{what}_{layer}"] = \
+                    f"{np.mean([r['mechanism'][f'{at:g}'][layer][what] for r in runs]):.4f}"
+    figures["mechanism_sigma"] = f"{at:g}"
+    if key is None:
+        figures["sigma_10pt"] = "none (the baseline never loses 10 points)"
+    else:
+        figures["sigma_10pt"] = f"{key:g}"
+        figures["baseline_loss_pt"] = f"{100 * (mean['baseline', 0.0] - mean['baseline', key]):.1f}"
+        if "robust" in by:
+            loss = 100 * (mean["robust", 0.0] - mean["robust", key])
+            figures["robust_loss_pt"] = f"{loss:.1f}"
+            figures["goal_robust"] = "yes" if loss <= 2.0 else "no"
+    if "baseline" in by and "bnfree_clean" in by:
+        gap = 100 * (mean["bnfree_clean", 0.0] - mean["baseline", 0.0])
+        figures["bnfree_vs_bn_clean_pt"] = f"{gap:+.1f}"
+        figures["goal_bnfree"] = "yes" if gap >= -1.0 else "no"
+    if "bn_noise" in by and "bnfree" in by:
+        figures["bnfree_vs_bn_noise_pt"] = \
+            f"{100 * (mean['bnfree', 0.0] - mean['bn_noise', 0.0]):+.1f}"
+    figures["export_exact"] = "yes" if all(r["export_exact"] for r in results) else "no"
+    return figures
+
+
+def table(results: list[dict], recipes) -> str:
+    """A markdown table: per recipe, accuracy mean +- std at each sigma, zero fraction."""
+    head = "| recipe | " + " | ".join(f"sigma {s:g}" for s in SIGMAS) + " | zeros |"
+    lines = [head, "|" + "---|" * (len(SIGMAS) + 2)]
+    for name in recipes:
+        runs = [r for r in results if r["recipe"] == name]
+        cells = []
+        for sigma in SIGMAS:
+            values = 100 * np.array([r["accuracy"][f"{sigma:g}"] for r in runs])
+            cells.append(f"{values.mean():.1f} ± {values.std():.1f}")
+        zeros = np.mean([np.mean(list(r["zero_fraction"].values())) for r in runs])
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {zeros:.2f} |")
+    return "\n".join(lines) + "\n"
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=60, help="training epochs (default: %(default)s)")
-    parser.add_argument("--seeds", type=int, default=3, help="training seeds (default: %(default)s)")
-    parser.add_argument("--repeats", type=int, default=10,
-                        help="noise seeds per accuracy (default: %(default)s)")
-    parser.add_argument("--out", default=str(REPO / "build" / "bench" / "robustness"),
-                        help="folder for the plot (default: %(default)s)")
+    parser.add_argument("--dataset", choices=sorted(DATASETS), default="digits")
+    parser.add_argument("--seeds", type=int, default=3, help="training seeds (default: 3)")
+    parser.add_argument("--epochs", type=int, help="training epochs (default: the dataset's)")
+    parser.add_argument("--lr", type=float, help="learning rate (default: the dataset's)")
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="noise seeds per accuracy (default: 3)")
+    parser.add_argument("--train-sigma", type=float, default=0.75,
+                        help="cell noise of noise-aware training (default: 0.75)")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                        help="trainings run at once (default: one per core)")
+    parser.add_argument("--recipes", default=",".join(RECIPES),
+                        help="comma-separated recipes (default: all)")
+    parser.add_argument("--out", type=Path, default=REPO / "build" / "bench" / "robustness")
     args = parser.parse_args(argv)
+    _, epochs, lr, _, _ = DATASETS[args.dataset]
+    args.epochs = args.epochs or epochs
+    args.lr = args.lr or lr
+    recipes = [name for name in args.recipes.split(",") if name]
+    unknown = sorted(set(recipes) - set(RECIPES))
+    if unknown:
+        parser.error(f"--recipes: unknown {', '.join(unknown)} (allowed: {', '.join(RECIPES)})")
     start = time.time()
-    torch.set_num_threads(1)
+    cache = args.out / args.dataset
+    cache.mkdir(parents=True, exist_ok=True)
+    jobs = [(args.dataset, name, seed,
+             recipe_spec(args.dataset, name, epochs=args.epochs, lr=args.lr,
+                         train_sigma=args.train_sigma), args.repeats, cache)
+            for name in recipes for seed in range(args.seeds)]
 
     def say(message):
         print(f"[bench] {message}", file=sys.stderr, flush=True)
 
-    data = load_dataset(_spec({}, {}, args.epochs).data, 0)
-    curves, zeros, exact = {}, {}, True
-    for name, (model_options, train_options) in RECIPES.items():
-        spec = _spec(model_options, train_options, args.epochs)
-        accuracy = np.zeros(len(SIGMAS))
-        zero = 0.0
-        for seed in range(args.seeds):
-            say(f"training {name}, seed {seed}")
-            model = train_model(spec, data, seed=seed, progress=False).model
-            if name == "robust":
-                try:
-                    check_export(model, export_graph(model, spec, data.test_x, data.test_y))
-                except HwgenError as error:
-                    say(str(error))
-                    exact = False
-            zero += activation_stats(model, data.test_x)["zero_fraction"] / args.seeds
-            for i, sigma in enumerate(SIGMAS):
-                repeats = 1 if sigma == 0 else args.repeats
-                accuracy[i] += np.mean([evaluate_under_noise(model, data, sigma, 1000 * seed + r)
-                                        for r in range(repeats)]) / args.seeds
-        curves[name], zeros[name] = accuracy, zero
-
-    baseline, robust = curves["baseline"], curves["robust"]
-    lost = np.flatnonzero(baseline[0] - baseline >= 0.10)
-    key = int(lost[0]) if len(lost) else None
-    figures = {}
-    for name, accuracy in curves.items():
-        shown = range(len(SIGMAS)) if name in ("baseline", "robust") else sorted({0, key or 0})
-        for i in shown:
-            figures[f"{name}_acc_sigma_{SIGMAS[i]:g}"] = f"{accuracy[i]:.4f}"
-    figures["zero_fraction"] = f"{zeros['robust']:.4f}"
-    figures["baseline_zero_fraction"] = f"{zeros['baseline']:.4f}"
-    if key is None:
-        figures["sigma_10pt"] = "none (the baseline never loses 10 points)"
-    else:
-        baseline_loss = 100 * (baseline[0] - baseline[key])
-        robust_loss = 100 * (robust[0] - robust[key])
-        figures["sigma_10pt"] = f"{SIGMAS[key]:g}"
-        figures["baseline_loss_pt"] = f"{baseline_loss:.1f}"
-        figures["robust_loss_pt"] = f"{robust_loss:.1f}"
-        figures["robust_vs_baseline_pt"] = f"{100 * (baseline[0] - robust[key]):.1f}"
-        figures["goal_met"] = "yes" if robust_loss <= 2.0 else "no"
-    figures["export_exact"] = "yes" if exact else "no"
-    figures["plot"] = _plot(curves, Path(args.out))
+    say(f"{len(jobs)} trainings ({len(recipes)} recipes x {args.seeds} seeds) of {args.dataset}, "
+        f"{args.epochs} epochs each, {args.jobs} at a time")
+    results = []
+    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+        futures = [pool.submit(run_job, *job) for job in jobs]
+        for future in as_completed(futures):
+            result = future.result()
+            results.append(result)
+            elapsed = time.time() - start
+            left = len(jobs) - len(results)
+            eta = elapsed / len(results) * left
+            say(f"{len(results)}/{len(jobs)} {result['recipe']} seed {result['seed']}: "
+                f"clean {result['accuracy']['0']:.4f}"
+                + (" (kept)" if result.get("cached") else f" in {result['seconds']:.0f} s")
+                + (f"; about {eta / 60:.0f} min left" if left else ""))
+    figures = summarize(results, recipes, args)
+    path = cache / "table.md"
+    path.write_text(table(results, recipes))
+    figures["table"] = str(path)
     figures["seconds"] = f"{time.time() - start:.0f}"
     for name, value in figures.items():
         print(f"{name}: {value}")
     return 0
-
-
-def _plot(curves: dict, out: Path) -> str:
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return "skipped (matplotlib not installed)"
-    out.mkdir(parents=True, exist_ok=True)
-    figure, axes = plt.subplots(figsize=(6, 4))
-    for name, accuracy in curves.items():
-        axes.plot(SIGMAS, accuracy, marker="o", label=name,
-                  linewidth=2 if name in ("baseline", "robust") else 1)
-    axes.set_xlabel("cell noise sigma")
-    axes.set_ylabel("test accuracy")
-    axes.grid(True, alpha=0.3)
-    axes.legend()
-    path = out / "robustness.png"
-    figure.savefig(path, dpi=120, bbox_inches="tight")
-    return str(path)
 
 
 if __name__ == "__main__":
