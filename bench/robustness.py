@@ -41,8 +41,8 @@ Figures (accuracies are means over seeds, each ``_std`` its standard deviation o
     table                             the markdown table written
     seconds                           wall-clock time
 
-Trained results are kept in ``--out`` per recipe and seed, keyed by their spec: a rerun (or an
-interrupted one) trains only what is missing.
+Trained results are kept in ``--out`` per recipe and seed, keyed by their spec and the sources
+that train and measure them: a rerun (or an interrupted one) trains only what is missing.
 """
 import argparse
 import hashlib
@@ -113,10 +113,20 @@ def recipe_spec(dataset: str, recipe: str, *, epochs: int, lr: float,
     return spec
 
 
+def _sources() -> str:
+    """A digest of the sources that train and measure (a kept result is reused only while
+    they are unchanged)."""
+    digest = hashlib.sha256()
+    for folder in ("nn", "cim", "golden", "ops/mvtu", "passes"):
+        for path in sorted((REPO / "hwgen" / folder).glob("*.py")):
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def run_job(dataset: str, recipe: str, seed: int, spec_map: dict, repeats: int,
             cache: Path) -> dict:
     """Train, export and measure one (recipe, seed); cached in ``cache`` by the spec."""
-    key = hashlib.sha256(json.dumps([spec_map, seed, repeats, SIGMAS],
+    key = hashlib.sha256(json.dumps([spec_map, seed, repeats, SIGMAS, _sources()],
                                     sort_keys=True).encode()).hexdigest()[:16]
     path = cache / f"{recipe}_seed{seed}.json"
     if path.exists():

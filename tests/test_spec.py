@@ -52,7 +52,8 @@ def test_unknown_key(tmp_path, capsys):
     mapping["train"]["epoch"] = 3
     line = _fail(tmp_path, capsys, mapping)
     assert line.endswith("train.epoch: unknown key (allowed: epochs, batch_size, lr, checkpoint, "
-                         "prebuilt, noise_sigma, adc_quantizer, concrete_temperature, init_scale, "
+                         "prebuilt, noise_sigma, adc_quantizer, concrete_temperature, "
+                         "concrete_temperature_final, init_scale, "
                          "time_shift)")
 
 

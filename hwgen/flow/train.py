@@ -30,6 +30,8 @@ def train_key(spec) -> str:
             layer.pop(key, None)
     train = dataclasses.asdict(spec.train)
     train.pop("prebuilt")                # where a result may be found, not what it is
+    if train["concrete_temperature_final"] is None:
+        del train["concrete_temperature_final"]    # keys made before the option stay
     key = {"data": dataclasses.asdict(spec.data), "seed": spec.seed,
            "train": train, "model": model}
     if spec.cim is not None:             # the macro is trained through

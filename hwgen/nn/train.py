@@ -16,7 +16,8 @@ from ..spec import Spec
 from .model import BNN
 from .robustness import GaussianMVM
 
-__all__ = ["TrainResult", "train_model", "evaluate", "time_shift", "share_filters"]
+__all__ = ["TrainResult", "train_model", "evaluate", "time_shift", "share_filters",
+           "concrete_temperature"]
 
 
 @dataclass
@@ -147,6 +148,16 @@ def share_filters(model: BNN, spec: Spec, data: Dataset, generator,
             "layers": layers}
 
 
+def concrete_temperature(train, epoch: int, epochs: int) -> float:
+    """The Concrete ADC quantizer's temperature in ``epoch`` (0-based) of ``epochs``:
+    ``train.concrete_temperature``, annealed geometrically to ``train.concrete_temperature_final``
+    in the last epoch when that is given."""
+    start, final = train.concrete_temperature, train.concrete_temperature_final
+    if final is None or epochs < 2:
+        return start
+    return start * (final / start) ** (epoch / (epochs - 1))
+
+
 def _epochs(model: BNN, spec: Spec, data: Dataset, epochs: int, lr: float, generator,
             label: str, progress: bool) -> None:
     """``epochs`` passes of Adam at ``lr`` (cosine schedule) over the training set."""
@@ -159,7 +170,8 @@ def _epochs(model: BNN, spec: Spec, data: Dataset, epochs: int, lr: float, gener
     noise = GaussianMVM(spec.train.noise_sigma) if spec.train.noise_sigma > 0 else None
     zero_raising = spec.model.zero_raising
     bar = tqdm(range(epochs), desc=label, unit="epoch", disable=not progress, leave=False)
-    for _epoch in bar:
+    for epoch in bar:
+        model.concrete_temperature = concrete_temperature(spec.train, epoch, epochs)
         model.train()
         order = torch.randperm(len(train_x), generator=generator)
         total = 0.0

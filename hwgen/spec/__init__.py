@@ -464,8 +464,12 @@ class TrainSpec:
     #: under the macro's Gaussian noise, with a Concrete (Gumbel-softmax) relaxation of
     #: temperature ``concrete_temperature`` for the gradient; see hwgen.cim.macro_mvm_float).
     adc_quantizer: Literal["ste", "concrete"] = "ste"
-    #: The Concrete relaxation's temperature (``adc_quantizer: concrete``).
+    #: The Concrete relaxation's temperature (``adc_quantizer: concrete``): in the first epoch,
+    #: or throughout without ``concrete_temperature_final``.
     concrete_temperature: float = 0.5
+    #: Anneal the Concrete temperature geometrically, epoch by epoch, from
+    #: ``concrete_temperature`` to this in the last epoch (``None``: no annealing).
+    concrete_temperature_final: float | None = None
     #: Latent weights start uniform in +-init_scale / sqrt(fan-in) (``None``: +-1). Small
     #: latent weights flip sign after few steps, which deep or wide layers need to learn.
     init_scale: float | None = None
@@ -480,6 +484,9 @@ class TrainSpec:
         if not self.concrete_temperature > 0:
             raise SpecError(file, f"{path}.concrete_temperature",
                             f"must be positive, not {excerpt(self.concrete_temperature)}")
+        if self.concrete_temperature_final is not None and not self.concrete_temperature_final > 0:
+            raise SpecError(file, f"{path}.concrete_temperature_final",
+                            f"must be positive, not {excerpt(self.concrete_temperature_final)}")
         if self.init_scale is not None and not self.init_scale > 0:
             raise SpecError(file, f"{path}.init_scale",
                             f"must be positive, not {excerpt(self.init_scale)}")

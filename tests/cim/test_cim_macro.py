@@ -360,3 +360,39 @@ def test_concrete_adc_samples_the_noisy_adc_and_has_a_gradient():
     assert (grads["ste"] == 0).all() and (grads["concrete"][0, :2] != 0).all()
     with pytest.raises(ValueError, match="adc must be ste or concrete"):
         macro_mvm_float(spec, w, xv, adc="round")
+
+
+def test_concrete_temperature_anneals_geometrically_epoch_by_epoch(monkeypatch):
+    """``train.concrete_temperature_final`` anneals the temperature the model's cim layers
+    train at, from ``concrete_temperature`` in the first epoch to the final one in the last."""
+    from hwgen.data import load_dataset
+    from hwgen.nn import model as model_module
+    from hwgen.nn import train_model
+    from hwgen.nn.train import concrete_temperature
+    from hwgen.spec import parse_spec
+    spec = parse_spec({
+        "name": "anneal", "data": {"dataset": "digits", "input_threshold": 7},
+        "model": {"activation": "binary", "layers": [
+            {"type": "linear", "in": 64, "out": 16, "backend": "cim"},
+            {"type": "linear", "out": 10}]},
+        "cim": {"wordlines": 16, "adc_bits": 4, "noise": "cell", "sigma": 0.5},
+        "train": {"epochs": 4, "adc_quantizer": "concrete", "concrete_temperature": 2.0,
+                  "concrete_temperature_final": 0.25}})
+    expected = [2.0, 1.0, 0.5, 0.25]
+    assert [concrete_temperature(spec.train, e, 4) for e in range(4)] == pytest.approx(expected)
+    seen = []
+    original = model_module.macro_mvm_float
+
+    def recording(*args, temperature, **kwargs):
+        if kwargs.get("noise"):
+            seen.append(temperature)
+        return original(*args, temperature=temperature, **kwargs)
+
+    monkeypatch.setattr(model_module, "macro_mvm_float", recording)
+    data = load_dataset(spec.data, 0)
+    train_model(spec, data, progress=False)
+    steps = len(seen) // 4
+    assert sorted(set(seen), reverse=True) == pytest.approx(expected)
+    assert seen[0] == 2.0 and seen[-1] == pytest.approx(0.25) and seen[steps] == pytest.approx(1.0)
+    constant = spec.train.__class__(concrete_temperature=0.7)
+    assert {concrete_temperature(constant, e, 4) for e in range(4)} == {0.7}
