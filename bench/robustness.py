@@ -45,18 +45,15 @@ Trained results are kept in ``--out`` per recipe and seed, keyed by their spec a
 that train and measure them: a rerun (or an interrupted one) trains only what is missing.
 """
 import argparse
-import hashlib
-import json
 import os
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import numpy as np
 import yaml
 
-REPO = Path(__file__).resolve().parent.parent
+from trainings import REPO, keep, noisy_accuracy, run_all, say
 SIGMAS = (0.0, 0.25, 0.5, 0.75, 1.0)
 
 #: Per dataset: the spec (a mapping), its schedule (epochs, lr) and the robust recipe's
@@ -113,36 +110,22 @@ def recipe_spec(dataset: str, recipe: str, *, epochs: int, lr: float,
     return spec
 
 
-def _sources() -> str:
-    """A digest of the sources that train and measure (a kept result is reused only while
-    they are unchanged)."""
-    digest = hashlib.sha256()
-    for folder in ("nn", "cim", "golden", "ops/mvtu", "passes"):
-        for path in sorted((REPO / "hwgen" / folder).glob("*.py")):
-            digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
-
-
 def run_job(dataset: str, recipe: str, seed: int, spec_map: dict, repeats: int,
             cache: Path) -> dict:
-    """Train, export and measure one (recipe, seed); cached in ``cache`` by the spec."""
-    key = hashlib.sha256(json.dumps([spec_map, seed, repeats, SIGMAS, _sources()],
-                                    sort_keys=True).encode()).hexdigest()[:16]
-    path = cache / f"{recipe}_seed{seed}.json"
-    if path.exists():
-        kept = json.loads(path.read_text())
-        if kept.get("key") == key:
-            kept["cached"] = True
-            return kept
+    """Train, export and measure one (recipe, seed); kept in ``cache``."""
+    return keep(cache / f"{recipe}_seed{seed}.json", [spec_map, seed, repeats, SIGMAS],
+                lambda: _measure(dataset, recipe, seed, spec_map, repeats))
+
+
+def _measure(dataset: str, recipe: str, seed: int, spec_map: dict, repeats: int) -> dict:
     import torch
     from hwgen.data import load_dataset
     from hwgen.errors import HwgenError
     from hwgen.golden.network import run_layer
     from hwgen.nn import activation_stats, train_model
-    from hwgen.passes.lower import check_export, export_graph, with_noise
+    from hwgen.passes.lower import check_export, export_graph
     from hwgen.spec import parse_spec
     torch.set_num_threads(1)
-    start = time.time()
     spec = parse_spec(spec_map, file=f"{dataset}:{recipe}")
     data = load_dataset(spec.data, spec.seed)
     result = train_model(spec, data, seed=seed, progress=False)
@@ -157,34 +140,15 @@ def run_job(dataset: str, recipe: str, seed: int, spec_map: dict, repeats: int,
     names = [layer.name for layer in graph.mvtus()]
     zero = {names[i]: 1.0 - fraction for i, (_, fraction) in
             enumerate(sorted(stats["layers"].items()))}
-    # The clean pass once; noisy passes start at the first cim layer's input.
-    layers = list(graph.layers)
-    first = min(i for i, layer in enumerate(layers) if getattr(layer, "macro", None) is not None)
-    x = torch.as_tensor(graph.test_frames.astype(np.int64))
-    inputs = []
-    for layer in layers:
+    x, inputs = torch.as_tensor(graph.test_frames.astype(np.int64)), []
+    for layer in graph.layers:                  # each layer's clean input, for the mechanism
         inputs.append(x)
         x = run_layer(layer, x)
-    labels = np.asarray(graph.test_labels)
-
-    def accuracy(noisy_graph) -> float:
-        y = inputs[first]
-        for layer in noisy_graph.layers[first:]:
-            y = run_layer(layer, y)
-        return float(np.mean(np.argmax(y.numpy(), axis=1) == labels))
-
-    acc = {}
-    for sigma in SIGMAS:
-        runs = 1 if sigma == 0 else repeats
-        acc[f"{sigma:g}"] = float(np.mean([accuracy(with_noise(graph, sigma, 1 + r))
-                                           for r in range(runs)]))
     mechanism = {f"{sigma:g}": _mechanism(graph, inputs, sigma) for sigma in SIGMAS if sigma}
-    out = {"key": key, "dataset": dataset, "recipe": recipe, "seed": seed,
-           "accuracy": acc, "zero_fraction": zero, "mechanism": mechanism,
-           "export_exact": exact, "model_accuracy": result.test_accuracy,
-           "seconds": time.time() - start}
-    path.write_text(json.dumps(out, indent=1))
-    return out
+    return {"dataset": dataset, "recipe": recipe, "seed": seed,
+            "accuracy": noisy_accuracy(graph, SIGMAS, repeats), "zero_fraction": zero,
+            "mechanism": mechanism, "export_exact": exact,
+            "model_accuracy": result.test_accuracy}
 
 
 def _mechanism(graph, inputs, sigma: float) -> dict:
@@ -303,24 +267,10 @@ def main(argv=None) -> int:
                          train_sigma=args.train_sigma), args.repeats, cache)
             for name in recipes for seed in range(args.seeds)]
 
-    def say(message):
-        print(f"[bench] {message}", file=sys.stderr, flush=True)
-
     say(f"{len(jobs)} trainings ({len(recipes)} recipes x {args.seeds} seeds) of {args.dataset}, "
         f"{args.epochs} epochs each, {args.jobs} at a time")
-    results = []
-    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-        futures = [pool.submit(run_job, *job) for job in jobs]
-        for future in as_completed(futures):
-            result = future.result()
-            results.append(result)
-            elapsed = time.time() - start
-            left = len(jobs) - len(results)
-            eta = elapsed / len(results) * left
-            say(f"{len(results)}/{len(jobs)} {result['recipe']} seed {result['seed']}: "
-                f"clean {result['accuracy']['0']:.4f}"
-                + (" (kept)" if result.get("cached") else f" in {result['seconds']:.0f} s")
-                + (f"; about {eta / 60:.0f} min left" if left else ""))
+    results = run_all(run_job, jobs, args.jobs,
+                      lambda r: f"{r['recipe']} seed {r['seed']}: clean {r['accuracy']['0']:.4f}")
     figures = summarize(results, recipes, args)
     path = cache / "table.md"
     path.write_text(table(results, recipes))
