@@ -1,138 +1,222 @@
-"""IMC-aware quantization (IMCQ) on the CIM macro: what the macro's limits cost a W2A2 network,
-and the noise-adaptive (Concrete) ADC quantizer under noise; one ``key: value`` a line.
+"""IMC-aware quantization (IMCQ, the IMCAQ thesis) on the CIM macro: what the macro's limits
+cost a W2A2 network, and the noise-adaptive Concrete ADC quantizer against the straight-through
+one under noise, over seeds; one ``key: value`` a line.
 
-    python bench/imcq.py [--epochs 30] [--sigma 0.5] [--repeats 5] [--out DIR]
+    python bench/imcq.py --dataset mnist5k|digits [--seeds 5] [--epochs N] [--sigma S]
+        [--temperature T0:T1] [--repeats 3] [--jobs 2] [--sweep] [--verify] [--out DIR]
 
-The network is an MLP on scikit-learn's digits (64 2-bit pixels -> 144 -> 144 -> 10) with 2-bit
-weights ({-3, -1, 1, 3}) and 2-bit activations (0..3) on its two cim layers (the first layer,
-64 wide, stays digital: 9 wordlines do not divide it). Each network is trained through the
-macro's float twin (:func:`hwgen.cim.macro_mvm_float`), so what is trained is what the macro
-computes:
+Every run trains the dataset's W2A2 network (2-bit weights {-3, -1, 1, 3}, 2-bit activations
+0..3) through the macro's float twin, exports it to the IR (checked equal to the model) and
+takes the golden model's test accuracy (with noise: the macro's hashed cell noise, the RTL's,
+``--repeats`` noise seeds averaged). Runs of one seed share it, so every difference is paired:
 
-    exact_acc          W2A2 with an exact MVM: 16 wordlines and a 6-bit ADC at unit step
-                       (every code = bitline sum + 32, nothing clipped or rounded)
-    imcq_acc           W2A2 trained under the macro's limits: 9 wordlines per read, a 4-bit ADC
-    imcq_loss_pt       exact_acc - imcq_acc, in points (goal <= 1)
-    ste_noise_acc      9 wordlines, 4-bit ADC, cell noise --sigma, trained through the noise with
-                       the straight-through ADC; accuracy under the noise (mean of --repeats)
-    concrete_noise_acc the same trained with the Concrete ADC quantizer (codes drawn from their
-                       distribution under the noise, relaxed gradient; IMCAQ-style)
-    concrete_gain_pt   concrete_noise_acc - ste_noise_acc, in points
-    golden_noise_acc   the STE-trained noisy network exported to the IR (2-bit activations as
-                       multi-thresholds): its golden model's accuracy with the macro's seeded
-                       hash noise
-    rtl_noise_acc      the same network's RTL on Verilator, every test frame
-    rtl_golden_mismatches  frames whose RTL logits differ from the golden model's (goal 0)
-    plot               the PNG written, or why not
-    seconds            wall-clock time
+    exact      9 wordlines, an ADC that is exact (5 bits at unit step: code = bitline sum + 16)
+    imcq       9 wordlines, a 4-bit ADC over the group's range (step 1.2): the macro's limits
+    ste        the 4-bit macro with cell noise --sigma, trained through it, straight-through ADC
+    concrete   the same, the Concrete ADC quantizer (codes drawn from their distribution under
+               the noise, relaxed gradient), temperature annealed T0 -> T1 (--temperature)
+
+Networks: ``mnist5k`` LeNet-like, conv 3x3 16 (digital) -> pool -> conv 3x3 36 (cim, 144 wide) ->
+pool -> 900 -> 72 (cim) -> 10 (cim); ``digits`` 64 2-bit pixels -> 144 (digital) -> 144 (cim) ->
+10 (cim).
+
+Figures (means over seeds; ``_std`` the standard deviation over seeds; ``_pt`` in points):
+
+    <run>_acc[_std]           test accuracy
+    imcq_loss_pt[_std]        exact - imcq, paired by seed (goal on mnist5k: <= 0.3)
+    ste_noise_loss_pt         imcq - ste: what the noise costs the straight-through network
+    concrete_gain_pt[_std]    concrete - ste, paired by seed (goal: >= 1 where ste loses >= 3)
+    thesis_*                  the IMCAQ thesis's figures for comparison (CIFAR-10 VGG, MNIST
+                              LeNet): imcq loss 1.31 / 0.05, Concrete gain 2.92 (CIFAR-10)
+    sweep_<sigma>_<T>_gain_pt with --sweep: concrete - ste at other noise levels and
+                              temperatures (2 seeds each), the evidence when the gain is absent
+    rtl_golden_mismatches     with --verify: the seed-0 ste network on Verilator, --verify-frames
+                              test frames, against the golden model with the noise on (goal 0)
+    seconds                   wall-clock time
+
+Results are kept in ``--out`` per run and seed (keyed by their spec and the training sources).
 """
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from hwgen.data import load_dataset
-from hwgen.passes.lower import check_export, export_graph
-from hwgen.nn import train_model
-from hwgen.verify import verify_network
-from hwgen.spec import parse_spec
+from trainings import REPO, keep, noisy_accuracy, run_all, say
 
-REPO = Path(__file__).resolve().parent.parent
+THESIS = {"thesis_imcq_loss_pt_mnist_lenet": 0.05, "thesis_imcq_loss_pt_cifar10_vgg": 1.31,
+          "thesis_concrete_gain_pt_cifar10_vgg": 2.92}
 
+NETWORKS = {
+    "mnist5k": ({"dataset": "mnist5k", "test_fraction": 0.2, "input_bits": 2}, [
+        {"type": "conv", "out": 16, "kernel": 3}, {"type": "maxpool", "kernel": 2},
+        {"type": "conv", "out": 36, "kernel": 3, "backend": "cim"},
+        {"type": "maxpool", "kernel": 2},
+        {"type": "linear", "out": 72, "backend": "cim"},
+        {"type": "linear", "out": 10, "backend": "cim"}], 10, 0.005),
+    "digits": ({"dataset": "digits", "input_bits": 2}, [
+        {"type": "linear", "in": 64, "out": 144},
+        {"type": "linear", "in": 144, "out": 144, "backend": "cim"},
+        {"type": "linear", "in": 144, "out": 10, "backend": "cim"}], 30, 0.01),
+}
 
-def _spec(*, wordlines, adc_bits, adc_range, epochs, sigma=0.0, quantizer="ste"):
-    return parse_spec({
-        "name": "imcq",
-        "data": {"dataset": "digits", "input_bits": 2},
-        "model": {"activation": "binary", "act_bits": 2, "layers": [
-            {"type": "linear", "in": 64, "out": 144},
-            {"type": "linear", "in": 144, "out": 144, "backend": "cim"},
-            {"type": "linear", "in": 144, "out": 10, "backend": "cim"}]},
-        "cim": {"rows": 288, "columns": 256, "wordlines": wordlines, "adc_bits": adc_bits,
-                "adc_range": adc_range, "weight_bits": 2, "act_bits": 2, "noise": "cell",
-                "sigma": sigma, "seed": 1},
-        "train": {"epochs": epochs, "adc_quantizer": quantizer},
-    })
-
-
-@torch.no_grad()
-def _accuracy(model, data, *, noise: bool, repeats: int) -> float:
-    model.eval()
-    model.macro_noise = noise
-    x, y = torch.as_tensor(data.test_x), torch.as_tensor(data.test_y)
-    scores = []
-    for repeat in range(repeats if noise else 1):
-        torch.manual_seed(1000 + repeat)
-        scores.append(float((model(x).argmax(1) == y).float().mean()))
-    model.macro_noise = False
-    return float(np.mean(scores))
+#: Each run's macro and training options (the sigma and temperatures filled in per run).
+RUNS = {
+    "exact": {"adc_bits": 5, "adc_range": 15.5},
+    "imcq": {"adc_bits": 4},
+    "ste": {"adc_bits": 4, "noisy": True, "quantizer": "ste"},
+    "concrete": {"adc_bits": 4, "noisy": True, "quantizer": "concrete"},
+}
 
 
-def _plot(figures: dict, path: Path) -> str:
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return "matplotlib is not installed (pip install matplotlib)"
-    names = ["exact_acc", "imcq_acc", "ste_noise_acc", "concrete_noise_acc"]
-    labels = ["W2A2 exact MVM", "IMCQ: 9 WL,\n4-bit ADC", "+ noise, STE ADC",
-              "+ noise, Concrete ADC"]
-    fig, ax = plt.subplots(figsize=(7, 3.5))
-    bars = ax.bar(labels, [100 * figures[name] for name in names],
-                  color=["#777", "#3a7", "#c64", "#36c"])
-    ax.bar_label(bars, fmt="%.1f")
-    ax.set_ylabel("test accuracy (%)")
-    ax.set_ylim(50, 100)
-    ax.set_title("digits MLP on the CIM macro (2-bit weights and activations)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return str(path)
+def run_spec(dataset: str, run: str, *, epochs: int, lr: float, sigma: float,
+             temperature: tuple[float, float]) -> dict:
+    data, layers, _, _ = NETWORKS[dataset]
+    options = RUNS[run]
+    cim = {"rows": 288, "columns": 256, "wordlines": 9, "adc_bits": options["adc_bits"],
+           "weight_bits": 2, "act_bits": 2, "noise": "cell",
+           "sigma": sigma if options.get("noisy") else 0.0, "seed": 1}
+    if "adc_range" in options:
+        cim["adc_range"] = options["adc_range"]
+    train = {"epochs": epochs, "lr": lr, "adc_quantizer": options.get("quantizer", "ste")}
+    if options.get("quantizer") == "concrete":
+        train.update(concrete_temperature=temperature[0],
+                     concrete_temperature_final=temperature[1])
+    return {"name": f"imcq_{dataset}", "seed": 0, "data": data,
+            "model": {"activation": "binary", "act_bits": 2, "layers": layers},
+            "cim": cim, "train": train}
+
+
+def run_job(dataset: str, run: str, seed: int, spec_map: dict, sigma: float, repeats: int,
+            path: Path, tag: str) -> dict:
+    return keep(path, [spec_map, seed, sigma, repeats],
+                lambda: _measure(dataset, run, seed, spec_map, sigma, repeats, tag))
+
+
+def _measure(dataset, run, seed, spec_map, sigma, repeats, tag) -> dict:
+    import torch
+    from hwgen.data import load_dataset
+    from hwgen.nn import train_model
+    from hwgen.passes.lower import check_export, export_graph
+    from hwgen.spec import parse_spec
+    torch.set_num_threads(1)
+    spec = parse_spec(spec_map, file=f"imcq {dataset}:{run}")
+    data = load_dataset(spec.data, spec.seed)
+    model = train_model(spec, data, seed=seed, progress=False).model
+    graph = export_graph(model, spec, data.test_x, data.test_y)
+    check_export(model, graph)
+    noisy = RUNS[run].get("noisy", False)
+    accuracy = noisy_accuracy(graph, [sigma if noisy else 0.0], repeats)
+    return {"dataset": dataset, "run": run, "seed": seed, "tag": tag,
+            "sigma": sigma if noisy else 0.0, "accuracy": next(iter(accuracy.values()))}
+
+
+def _paired(results, a: str, b: str) -> np.ndarray:
+    """Per seed that has both, 100 * (run a's accuracy - run b's)."""
+    acc = {(r["run"], r["seed"]): r["accuracy"] for r in results}
+    seeds = sorted({seed for run, seed in acc if run == a} & {seed for run, seed in acc if run == b})
+    return np.array([100 * (acc[a, s] - acc[b, s]) for s in seeds])
+
+
+def _verify(graph_job, frames: int, out: Path) -> dict:
+    """The job's network exported again (kept checkpoint not needed: training is seeded) and
+    verified on Verilator with the noise on."""
+    import torch
+    from hwgen.data import load_dataset
+    from hwgen.nn import train_model
+    from hwgen.passes.lower import export_graph
+    from hwgen.spec import parse_spec
+    from hwgen.verify import verify_network
+    dataset, run, seed, spec_map = graph_job[:4]
+    torch.set_num_threads(1)
+    spec = parse_spec(spec_map, file=f"imcq {dataset}:{run}")
+    data = load_dataset(spec.data, spec.seed)
+    model = train_model(spec, data, seed=seed, progress=False).model
+    graph = export_graph(model, spec, data.test_x[:frames], data.test_y[:frames])
+    result = verify_network(graph, fifo_depth=16, build_root=out / "sim")
+    return {"rtl_frames": result.frames, "rtl_golden_mismatches": result.mismatches,
+            "rtl_noise_acc": f"{result.rtl_accuracy:.4f}",
+            "golden_noise_acc": f"{result.golden_accuracy:.4f}"}
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=30)
-    parser.add_argument("--sigma", type=float, default=0.5)
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--out", type=Path, default=REPO / "build" / "bench")
+    parser.add_argument("--dataset", choices=sorted(NETWORKS), default="mnist5k")
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--epochs", type=int, help="training epochs (default: the dataset's)")
+    parser.add_argument("--lr", type=float, help="learning rate (default: the dataset's)")
+    parser.add_argument("--sigma", type=float, default=1.0,
+                        help="cell noise of the ste and concrete runs (default: 1.0)")
+    parser.add_argument("--temperature", default="1.0:0.1",
+                        help="Concrete temperature, first:last epoch (default: 1.0:0.1)")
+    parser.add_argument("--repeats", type=int, default=3, help="noise seeds (default: 3)")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--sweep", action="store_true",
+                        help="also concrete - ste at sigma 0.5 and 1.5, and at temperatures "
+                             "0.5 (fixed) and 2.0:0.05 (2 seeds each)")
+    parser.add_argument("--verify", action="store_true",
+                        help="verify the seed-0 ste network's RTL on Verilator")
+    parser.add_argument("--verify-frames", type=int, default=100)
+    parser.add_argument("--out", type=Path, default=REPO / "build" / "bench" / "imcq")
     args = parser.parse_args(argv)
+    _, _, epochs, lr = NETWORKS[args.dataset]
+    epochs, lr = args.epochs or epochs, args.lr or lr
+    try:
+        first, last = (float(t) for t in args.temperature.split(":"))
+    except ValueError:
+        parser.error(f"--temperature: expected FIRST:LAST, not {args.temperature!r}")
     start = time.time()
-    runs = {
-        "exact": dict(wordlines=16, adc_bits=6, adc_range=31.5),
-        "imcq": dict(wordlines=9, adc_bits=4, adc_range=None),
-        "ste_noise": dict(wordlines=9, adc_bits=4, adc_range=None, sigma=args.sigma),
-        "concrete_noise": dict(wordlines=9, adc_bits=4, adc_range=None, sigma=args.sigma,
-                               quantizer="concrete"),
-    }
-    figures = {}
-    for name, options in runs.items():
-        print(f"training {name} ...", file=sys.stderr, flush=True)
-        spec = _spec(epochs=args.epochs, **options)
-        data = load_dataset(spec.data, spec.seed)
-        model = train_model(spec, data, progress=False).model
-        figures[f"{name}_acc"] = _accuracy(model, data, noise=options.get("sigma", 0) > 0,
-                                           repeats=args.repeats)
-        if name == "ste_noise":
-            print("exporting and verifying it on Verilator ...", file=sys.stderr, flush=True)
-            graph = export_graph(model, spec, data.test_x, data.test_y)
-            check_export(model, graph)
-            verification = verify_network(graph, fifo_depth=16,
-                                          build_root=args.out / "imcq_sim")
-            figures["golden_noise_acc"] = verification.golden_accuracy
-            figures["rtl_noise_acc"] = verification.rtl_accuracy
-            figures["rtl_golden_mismatches"] = verification.mismatches
-    figures["imcq_loss_pt"] = 100 * (figures["exact_acc"] - figures["imcq_acc"])
-    figures["concrete_gain_pt"] = 100 * (figures["concrete_noise_acc"] - figures["ste_noise_acc"])
-    args.out.mkdir(parents=True, exist_ok=True)
-    figures["plot"] = _plot(figures, args.out / "imcq.png")
-    figures["seconds"] = time.time() - start
-    for key, value in figures.items():
-        print(f"{key}: {value:.4f}" if isinstance(value, float) else f"{key}: {value}")
+    cache = args.out / args.dataset
+
+    def job(run, seed, sigma=args.sigma, temperature=(first, last), tag=""):
+        spec = run_spec(args.dataset, run, epochs=epochs, lr=lr, sigma=sigma,
+                        temperature=temperature)
+        return (args.dataset, run, seed, spec, sigma, args.repeats,
+                cache / f"{tag}{run}_seed{seed}.json", tag)
+
+    jobs = [job(run, seed) for run in RUNS for seed in range(args.seeds)]
+    sweep = []
+    if args.sweep:
+        for sigma, temperature in ((0.5, (first, last)), (1.5, (first, last)),
+                                   (args.sigma, (0.5, 0.5)), (args.sigma, (2.0, 0.05))):
+            tag = f"sweep_{sigma:g}_{temperature[0]:g}_{temperature[1]:g}_"
+            sweep.append(tag)
+            jobs += [job(run, seed, sigma, temperature, tag)
+                     for run in ("ste", "concrete") for seed in range(2)]
+    say(f"{len(jobs)} trainings of the {args.dataset} W2A2 network, {epochs} epochs each, "
+        f"{args.jobs} at a time")
+    results = run_all(run_job, jobs, args.jobs,
+                      lambda r: f"{r['tag']}{r['run']} seed {r['seed']}: {r['accuracy']:.4f}")
+    main_runs = [r for r in results if not r["tag"]]
+    figures = {"dataset": args.dataset, "seeds": args.seeds,
+               "schedule": f"{epochs} epochs at lr {lr:g}", "sigma": f"{args.sigma:g}",
+               "temperature": f"{first:g} -> {last:g}"}
+    for run in RUNS:
+        values = np.array([r["accuracy"] for r in main_runs if r["run"] == run])
+        figures[f"{run}_acc"] = f"{values.mean():.4f}"
+        figures[f"{run}_acc_std"] = f"{values.std():.4f}"
+    for key, (a, b) in {"imcq_loss_pt": ("exact", "imcq"), "ste_noise_loss_pt": ("imcq", "ste"),
+                        "concrete_gain_pt": ("concrete", "ste")}.items():
+        diff = _paired(main_runs, a, b)
+        figures[key] = f"{diff.mean():+.2f}"
+        figures[f"{key}_std"] = f"{diff.std():.2f}"
+    loss, gain = float(figures["imcq_loss_pt"]), float(figures["concrete_gain_pt"])
+    figures["goal_imcq_loss"] = "yes" if loss <= 0.3 else "no"
+    figures["goal_concrete_gain"] = (
+        ("yes" if gain >= 1.0 else "no") if float(figures["ste_noise_loss_pt"]) >= 3.0
+        else f"not judged (ste loses {figures['ste_noise_loss_pt']} points, < 3)")
+    figures.update({key: f"{value:g}" for key, value in THESIS.items()})
+    for tag in sweep:
+        diff = _paired([r for r in results if r["tag"] == tag], "concrete", "ste")
+        figures[f"{tag}gain_pt"] = f"{diff.mean():+.2f}"
+    if args.verify:
+        say("verifying the seed-0 ste network on Verilator")
+        figures.update(_verify(job("ste", 0), args.verify_frames, cache))
+    figures["seconds"] = f"{time.time() - start:.0f}"
+    for name, value in figures.items():
+        print(f"{name}: {value}")
     return 0
 
 
