@@ -196,6 +196,30 @@ def test_two_bit_activations_export_exactly(w2a2, tmp_path):
     np.testing.assert_array_equal(run_graph(loaded).logits, run_graph(graph).logits)
 
 
+def test_with_noise_puts_the_network_on_a_noisier_or_quieter_macro(w2a2):
+    """``with_noise`` changes the cim macros' sigma (and noise seed) and nothing else: sigma 0
+    is the quiet network, the spec's sigma and seed the exported one, another seed other
+    samples, a larger sigma logits further from the quiet ones."""
+    from hwgen.passes.lower import quiet, with_noise
+    spec, data, result = w2a2
+    graph = export_graph(result.model, spec, data.test_x, data.test_y)
+    macros = [layer.macro for layer in graph.mvtus() if layer.macro is not None]
+    assert len(macros) == 2 and all(m.sigma == spec.cim.sigma > 0 for m in macros)
+    silent = run_graph(quiet(graph)).logits
+    np.testing.assert_array_equal(run_graph(with_noise(graph, 0.0)).logits, silent)
+    np.testing.assert_array_equal(run_graph(with_noise(graph, spec.cim.sigma, spec.cim.seed)).logits,
+                                  run_graph(graph).logits)
+    reseeded = with_noise(graph, spec.cim.sigma, spec.cim.seed + 1)
+    assert [layer.macro.seed for layer in reseeded.mvtus() if layer.macro] == [spec.cim.seed + 1] * 2
+    assert not np.array_equal(run_graph(reseeded).logits, run_graph(graph).logits)
+    changed = [np.abs(run_graph(with_noise(graph, sigma, 5)).logits - silent).mean()
+               for sigma in (0.25, 2.0)]
+    assert 0 < changed[0] < changed[1]
+    for a, b in zip(graph.layers, with_noise(graph, 2.0).layers):   # the rest is untouched
+        if getattr(a, "macro", None) is None:
+            assert a._meta() == b._meta()
+
+
 @pytest.mark.cocotb
 def test_two_bit_network_rtl_equals_golden_with_noise(w2a2, sim_build_root):
     """The W2A2 network on Verilator (2-bit activations through the conv, max-pool and two
