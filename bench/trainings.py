@@ -61,7 +61,8 @@ def run_all(function, jobs: list[tuple], workers: int, describe) -> list:
             results.append(result)
             left = len(jobs) - len(results)
             made = [r for r in results if not r.get("kept")]
-            eta = (time.time() - start) / len(made) * left if made and left else 0
+            # Made results so far, ``workers`` at a time: the rest at the same pace.
+            eta = (time.time() - start) / len(made) * left / workers if made and left else 0
             say(f"{len(results)}/{len(jobs)} {describe(result)}"
                 + (" (kept)" if result.get("kept") else f" in {result['seconds']:.0f} s")
                 + (f"; about {eta / 60:.0f} min left" if eta else ""))
