@@ -90,7 +90,7 @@ def fold_levels(norm: torch.nn.Module, dots: np.ndarray,
                 act_bits: int = 2) -> tuple[np.ndarray, np.ndarray]:
     """Thresholds (mh, 2**act_bits - 1) and invert flags (mh,) such that
     ``#{t : (dot >= threshold[n, t]) != invert[n]}`` equals the threshold unit's eval-mode
-    multi-bit activation (its ``levels``, e.g. :meth:`hwgen.nn.LearnedThreshold.levels`) for
+    multi-bit activation (its ``levels``, e.g. :meth:`hwgen.nn.CentredThreshold.levels`) for
     every dot product in ``dots`` (ascending integers): threshold ``t`` folds the bit
     ``levels >= t + 1`` (:func:`fold_threshold`'s rule), all of a neuron's bits inverted
     together when its activation falls with the dot product.

@@ -138,7 +138,7 @@ def test_fold_levels_matches_the_units_levels_on_every_dot(kind):
     """Three thresholds per neuron reproduce the 2-bit activation of every dot product, rising
     and falling neurons, constant ones and ones whose outer levels lie outside the range."""
     from hwgen.passes.lower import fold_levels
-    from hwgen.nn.layers import BatchNormThreshold, LearnedThreshold
+    from hwgen.nn.layers import BatchNormThreshold, CentredThreshold
     mw, mh = 29, 48
     generator = torch.Generator().manual_seed(5)
     if kind == "batchnorm":
@@ -150,11 +150,12 @@ def test_fold_levels_matches_the_units_levels_on_every_dot(kind):
             norm.running_mean.copy_(torch.randn(mh, generator=generator) * mw / 4)
             norm.running_var.copy_(torch.rand(mh, generator=generator) * mw + 0.1)
     else:
-        norm = LearnedThreshold(mh, scale=np.sqrt(mw), shift=0.5)
+        norm = CentredThreshold(mh, mw, shift=0.5)
         with torch.no_grad():
             norm.bias.copy_(torch.randn(mh, generator=generator) * 2)
             norm.log_gain.copy_(torch.randn(mh, generator=generator))
-            norm.scale.copy_(torch.rand(mh, generator=generator) * 6 + 0.5)
+            norm.centre.copy_(torch.randn(mh, generator=generator) * mw / 4)
+            norm.spread.copy_(torch.rand(mh, generator=generator) * 6 + 0.5)
     norm.eval()
     dots = dot_values("uint", 2, mw)
     thresholds, invert = fold_levels(norm, dots)
