@@ -1,9 +1,10 @@
 """What the research benches share: trainings run in parallel processes, each result kept on
-disk keyed by its inputs and by the sources that make it (a rerun, or an interrupted run, makes
+disk keyed by its inputs and by the code that makes it (a rerun, or an interrupted run, makes
 only what is missing), and a network's golden-model accuracy on a noisier or quieter macro.
 
 Not a bench itself; ``bench/robustness.py`` and ``bench/imcq.py`` import it.
 """
+import ast
 import hashlib
 import json
 import sys
@@ -25,12 +26,20 @@ def say(message: str) -> None:
 
 
 def sources_digest() -> str:
-    """A digest of the sources that train and measure (a kept result is reused only while they
-    are unchanged)."""
+    """A digest of the code that trains and measures (a kept result is reused only while it is
+    unchanged): each module's syntax tree without docstrings, so that comments and docs do not
+    count."""
     digest = hashlib.sha256()
     for folder in SOURCES:
         for path in sorted((REPO / "hwgen" / folder).glob("*.py")):
-            digest.update(path.read_bytes())
+            tree = ast.parse(path.read_text())
+            for node in ast.walk(tree):
+                body = getattr(node, "body", None)
+                if isinstance(body, list) and body and isinstance(body[0], ast.Expr) \
+                        and isinstance(body[0].value, ast.Constant) \
+                        and isinstance(body[0].value.value, str):
+                    node.body = body[1:] or [ast.Pass()]
+            digest.update(f"{path.relative_to(REPO)}\n{ast.dump(tree)}\n".encode())
     return digest.hexdigest()[:16]
 
 
