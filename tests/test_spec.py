@@ -307,11 +307,12 @@ def test_imcq_options(tmp_path, capsys):
     mapping["train"]["concrete_temperature"] = 0
     line = _fail(tmp_path, capsys, mapping)
     assert line.endswith("train.concrete_temperature: must be positive, not 0.0")
-    for value, shown in ((-0.1, "-0.1"), (float("nan"), "nan")):
+    for value, problem in ((-0.1, "must be positive, not -0.1"),
+                           (float("nan"), "expected a number or null, got nan")):
         mapping = _example()
         mapping["train"]["concrete_temperature_final"] = value
         line = _fail(tmp_path, capsys, mapping)
-        assert line.endswith(f"train.concrete_temperature_final: must be positive, not {shown}")
+        assert line.endswith(f"train.concrete_temperature_final: {problem}")
 
 
 def test_speech_data_path_is_relative_to_the_spec(tmp_path):
