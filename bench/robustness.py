@@ -16,6 +16,7 @@ The recipes, each adding to the one before:
     bnfree_clean  the batch-norm-free unit (hwgen.nn.CentredThreshold), trained without noise
     bnfree        the batch-norm-free unit, trained through the noise
     robust        bnfree + zero-raising + threshold shift, trained through the noise
+    bn_robust     the same with batch norm (an ablation: the unit's share of ``robust``)
 
 Networks (binary {0, 1} activations):
 
@@ -37,6 +38,7 @@ Figures (accuracies are means over seeds, each ``_std`` its standard deviation o
     baseline_loss_pt, robust_loss_pt  points each loses there; goal_robust: robust <= 2
     bnfree_vs_bn_clean_pt             bnfree_clean - baseline without noise (goal >= -1)
     bnfree_vs_bn_noise_pt             bnfree - bn_noise without noise (both noise-trained)
+    robust_vs_bn_robust_pt            robust - bn_robust without noise
     export_exact                      every model's IR equals it on the whole test set
     table                             the markdown table written
     seconds                           wall-clock time
@@ -94,6 +96,8 @@ RECIPES = {
     "bnfree_clean": ("bnfree", False, False),
     "bnfree": ("bnfree", False, True),
     "robust": ("bnfree", True, True),
+    # Ablation: the robust recipe with batch norm (what the unit does within it).
+    "bn_robust": ("batchnorm", True, True),
 }
 
 
@@ -214,6 +218,9 @@ def summarize(results: list[dict], recipes, args) -> dict:
         gap = 100 * (mean["bnfree_clean", 0.0] - mean["baseline", 0.0])
         figures["bnfree_vs_bn_clean_pt"] = f"{gap:+.1f}"
         figures["goal_bnfree"] = "yes" if gap >= -1.0 else "no"
+    if "bn_robust" in by and "robust" in by:
+        figures["robust_vs_bn_robust_pt"] = \
+            f"{100 * (mean['robust', 0.0] - mean['bn_robust', 0.0]):+.1f}"
     if "bn_noise" in by and "bnfree" in by:
         figures["bnfree_vs_bn_noise_pt"] = \
             f"{100 * (mean['bnfree', 0.0] - mean['bn_noise', 0.0]):+.1f}"
