@@ -150,7 +150,7 @@ def _measure(dataset: str, recipe: str, seed: int, spec_map: dict, repeats: int)
         x = run_layer(layer, x)
     mechanism = {f"{sigma:g}": _mechanism(graph, inputs, sigma) for sigma in SIGMAS if sigma}
     return {"dataset": dataset, "recipe": recipe, "seed": seed,
-            "accuracy": noisy_accuracy(graph, SIGMAS, repeats), "zero_fraction": zero,
+            "accuracy": noisy_accuracy(graph, SIGMAS, repeats, inputs), "zero_fraction": zero,
             "mechanism": mechanism, "export_exact": exact,
             "model_accuracy": result.test_accuracy}
 

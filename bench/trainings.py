@@ -78,18 +78,22 @@ def run_all(function, jobs: list[tuple], workers: int, describe) -> list:
     return results
 
 
-def noisy_accuracy(graph, sigmas, repeats: int) -> dict:
+def noisy_accuracy(graph, sigmas, repeats: int, inputs: list | None = None) -> dict:
     """The golden model's test accuracy of ``graph`` with its macros at each cell noise sigma
     (the hashed noise the RTL draws; ``repeats`` noise seeds averaged, one at sigma 0): the
-    layers before the first cim layer run once."""
+    layers before the first cim layer run once, or not at all where ``inputs`` (each layer's
+    clean input, as a caller already has them) is given."""
     import torch
     from hwgen.golden.network import run_layer
     from hwgen.passes.lower import with_noise
     layers = list(graph.layers)
     first = min(i for i, layer in enumerate(layers) if getattr(layer, "macro", None) is not None)
-    x = torch.as_tensor(graph.test_frames.astype(np.int64))
-    for layer in layers[:first]:
-        x = run_layer(layer, x)
+    if inputs is not None:
+        x = inputs[first]
+    else:
+        x = torch.as_tensor(graph.test_frames.astype(np.int64))
+        for layer in layers[:first]:
+            x = run_layer(layer, x)
     labels = np.asarray(graph.test_labels)
 
     def accuracy(noisy) -> float:
