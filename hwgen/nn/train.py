@@ -51,11 +51,19 @@ def time_shift(frames: torch.Tensor, shape, most: int, generator) -> torch.Tenso
     return rolled.reshape(frames.shape)
 
 
+#: Frames one forward pass of :func:`evaluate` takes: an eval-mode frame's logits do not depend
+#: on the others', and a whole training set of a cim conv network at once needs many GB.
+EVALUATE_BATCH = 256
+
+
 @torch.no_grad()
 def evaluate(model: BNN, x: np.ndarray, y: np.ndarray) -> float:
+    """The eval-mode accuracy of ``model`` on frames ``x`` with labels ``y``."""
     model.eval()
-    logits = model(torch.as_tensor(x))
-    return float((logits.argmax(dim=1).numpy() == y).mean())
+    x = torch.as_tensor(x)
+    classes = [model(x[start:start + EVALUATE_BATCH]).argmax(dim=1)
+               for start in range(0, len(x), EVALUATE_BATCH)]
+    return float((torch.cat(classes).numpy() == y).mean())
 
 
 def train_model(spec: Spec, data: Dataset, *, binary: bool = True, seed: int | None = None,
