@@ -16,9 +16,12 @@ takes the golden model's test accuracy (with noise: the macro's hashed cell nois
     concrete   the same, the Concrete ADC quantizer (codes drawn from their distribution under
                the noise, relaxed gradient), temperature annealed T0 -> T1 (--temperature)
 
-Networks: ``mnist5k`` LeNet-like, conv 3x3 16 (digital) -> pool -> conv 3x3 36 (cim, 144 wide) ->
-pool -> 900 -> 72 (cim) -> 10 (cim); ``digits`` 64 2-bit pixels -> 144 (digital) -> 144 (cim) ->
-10 (cim).
+Networks: ``mnist5k`` LeNet-like, conv 3x3 16 -> pool -> conv 3x3 36 -> pool -> 900 -> 72
+(cim) -> 10 (cim), 5 epochs by default; ``digits`` 64 2-bit pixels -> 144 (digital) -> 144
+(cim) -> 10 (cim), 30 epochs. The convolutions are digital W2A2: the macro's float twin
+simulates every read of a cim convolution (121 windows a frame here), which made one Concrete
+training of the whole LeNet on the macro a matter of hours on one core; ``macro_layers`` says
+which layers the ADC and its noise apply to.
 
 Figures (means over seeds; ``_std`` the standard deviation over seeds; ``_pt`` in points):
 
@@ -32,6 +35,7 @@ Figures (means over seeds; ``_std`` the standard deviation over seeds; ``_pt`` i
                               temperatures (2 seeds each), the evidence when the gain is absent
     rtl_golden_mismatches     with --verify: the seed-0 ste network on Verilator, --verify-frames
                               test frames, against the golden model with the noise on (goal 0)
+    macro_layers              the layers on the macro (the rest are exact digital W2A2)
     seconds                   wall-clock time
 
 Results are kept in ``--out`` per run and seed (keyed by their spec and the training sources).
@@ -52,10 +56,10 @@ THESIS = {"thesis_imcq_loss_pt_mnist_lenet": 0.05, "thesis_imcq_loss_pt_cifar10_
 NETWORKS = {
     "mnist5k": ({"dataset": "mnist5k", "test_fraction": 0.2, "input_bits": 2}, [
         {"type": "conv", "out": 16, "kernel": 3}, {"type": "maxpool", "kernel": 2},
-        {"type": "conv", "out": 36, "kernel": 3, "backend": "cim"},
+        {"type": "conv", "out": 36, "kernel": 3},
         {"type": "maxpool", "kernel": 2},
         {"type": "linear", "out": 72, "backend": "cim"},
-        {"type": "linear", "out": 10, "backend": "cim"}], 10, 0.005),
+        {"type": "linear", "out": 10, "backend": "cim"}], 5, 0.005),
     "digits": ({"dataset": "digits", "input_bits": 2}, [
         {"type": "linear", "in": 64, "out": 144},
         {"type": "linear", "in": 144, "out": 144, "backend": "cim"},
@@ -192,7 +196,11 @@ def main(argv=None) -> int:
     main_runs = [r for r in results if not r["tag"]]
     figures = {"dataset": args.dataset, "seeds": args.seeds,
                "schedule": f"{epochs} epochs at lr {lr:g}", "sigma": f"{args.sigma:g}",
-               "temperature": f"{first:g} -> {last:g}"}
+               "temperature": f"{first:g} -> {last:g}",
+               "macro_layers": ", ".join(
+                   f"{layer['type']}{index} ({layer['out']})"
+                   for index, layer in enumerate(NETWORKS[args.dataset][1])
+                   if layer.get("backend") == "cim")}
     for run in RUNS:
         values = np.array([r["accuracy"] for r in main_runs if r["run"] == run])
         figures[f"{run}_acc"] = f"{values.mean():.4f}"
