@@ -342,8 +342,12 @@ _CHUNK_READS = 1 << 20
 
 
 def macro_mvm(spec: MacroSpec, weights, x, *, layer_index: int,
-              first_vector: int = 0) -> np.ndarray:
+              first_vector: int = 0, planes: bool = False) -> np.ndarray:
     """Code sums ``C[v, n]`` (N, mh) int64 of the macro on raw input vectors ``x`` (N, mw).
+
+    With ``planes`` each activation bit plane's code sum apart, (N, mh, act_bits):
+    ``C_p[v, n] = sum_s sum_j 2**j code(v, n, s, j, p)`` (BitSplit), so that
+    ``C = sum_p 2**p C_p``; the reads and their noise are the same.
 
     ``weights`` (mh, mw) are raw weight codes (bool True = +1 with 1 bit; codes 0..3 for
     ``2c - 3`` with 2 bits), ``x`` raw activation codes (see the module docstring). Row ``i``
@@ -371,7 +375,7 @@ def macro_mvm(spec: MacroSpec, weights, x, *, layer_index: int,
     neurons = np.arange(mh, dtype=np.int64)[None, None, :]
     group_index = np.arange(groups, dtype=np.int64)[:, None, None]
 
-    sums = np.zeros((count, mh), dtype=np.int64)
+    sums = np.zeros((count, mh, spec.act_bits), dtype=np.int64)
     chunk = max(1, _CHUNK_READS // (mh * groups))
     for start in range(0, count, chunk):
         stop = min(count, start + chunk)
@@ -390,8 +394,10 @@ def macro_mvm(spec: MacroSpec, weights, x, *, layer_index: int,
                                       group_index, j, p)
                     y += scales[active][:, :, None] * table[u]
                 codes = np.searchsorted(thresholds, y, side="right")        # adc(spec, y)
-                sums[start:stop] += codes.sum(axis=0) << (j + p)
-    return sums
+                sums[start:stop, :, p] += codes.sum(axis=0) << j
+    if planes:
+        return sums
+    return (sums << np.arange(spec.act_bits, dtype=np.int64)).sum(axis=2)
 
 
 # --- training twin -------------------------------------------------------------------------------

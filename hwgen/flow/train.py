@@ -25,6 +25,8 @@ def train_key(spec) -> str:
         return key_digest({"checkpoint": str(spec.checkpoint_path)})
     model = dataclasses.asdict(spec.model)
     model.pop("share")
+    if not model["bitsplit"]:
+        del model["bitsplit"]            # keys made before the option stay
     for layer in model["layers"]:        # folding and exact sharing do not change the training
         for key in ("pe", "simd", "ram_style", "share"):
             layer.pop(key, None)

@@ -37,6 +37,17 @@ from their noisy distribution with a Concrete relaxation); in eval it is noise-f
 hook does not apply to cim layers. With ``cim.weight_bits: 2`` their weights take the levels
 {-3, -1, 1, 3}.
 
+**BitSplit** (``model.bitsplit``, with ``act_bits: 2``): each hidden layer's unit is a batch
+norm over ``2 * out`` channels, channel ``p * out + n`` giving bit ``p`` of neuron ``n`` as a
+binary neuron of its own. From the first hidden layer on the activations travel as their two
+bit planes, stacked on the batch dimension (plane ``p`` of frame ``i`` is row ``p * N + i``):
+each layer computes each plane's dot products with the same weights (a cim layer: the
+plane's bit-serial reads, :meth:`hwgen.cim.MacroSpec.replace` with ``act_bits=1``), bit ``p``
+of its output from plane ``p``'s (a first hidden layer, which reads the frames, from its one
+dot product); max-pools pool each plane; the last layer merges them,
+``dot_0 + 2 * dot_1``, the 2-bit input's dot product. A traced split layer's dot products
+are (N, pixels, out, 2), plane last.
+
 In eval mode the binary model computes its dot products in float64 (exact integers) and its
 activations with the unit's ``fires``, the formula the export folds into integer thresholds;
 in training mode it is an ordinary float32 network.
@@ -93,6 +104,7 @@ class BNN(nn.Module):
         self.input_encoding = spec.input_encoding
         self.activation_encoding = spec.model.activation
         self.act_bits = spec.model.act_bits
+        self.bitsplit = spec.model.bitsplit
         self.adc_quantizer = spec.train.adc_quantizer
         self.concrete_temperature = spec.train.concrete_temperature
         #: Draw the cim layers' float noise in eval mode too (to measure accuracy under it).
@@ -134,7 +146,8 @@ class BNN(nn.Module):
                     mh, mw, shift=shift, code_scale=1.0 / macro.step if macro else 1.0,
                     code_offset=macro.code_offset(mw) if macro else 0.0))
             else:
-                norms.append(BatchNormThreshold(mh, shift=shift))
+                # BitSplit: a binary neuron per output bit, bit p's channels p * mh ...
+                norms.append(BatchNormThreshold(mh * (2 if self.bitsplit else 1), shift=shift))
         self.layers = nn.ModuleList(layers)
         self.norms = nn.ModuleList(norms)
         self.log_scale = nn.Parameter(torch.tensor(-2.0))
@@ -174,12 +187,32 @@ class BNN(nn.Module):
             firing.append(((y + 1) / 2).mean())
         return y if bipolar else (y + 1) / 2
 
-    def _dots(self, index: int, layer: nn.Module, x: torch.Tensor, mvm: MVM | None):
-        """Layer ``index``'s dot products (N, pixels, out)."""
+    def split_activation(self, index: int, dot: torch.Tensor, split: bool,
+                         firing: list | None = None) -> torch.Tensor:
+        """BitSplit hidden layer ``index``'s output bit planes {0, 1} (2N, pixels, out), plane
+        ``p`` in rows ``p * N ..``, from its dot products: each plane's (2N rows, ``split``),
+        or one (N rows) that both bits read."""
+        n = dot.shape[0] // 2 if split else dot.shape[0]
+        wide = torch.cat([dot[:n], dot[n:]] if split else [dot, dot], dim=-1)   # (N, px, 2 out)
+        if self.binary and not self.training:
+            bits = self.fires(index, wide).to(dot.dtype)
+        else:
+            u = self.norms[index](wide)
+            bits = (binarize(u) if self.binary else nn.functional.hardtanh(u)) / 2 + 0.5
+            if firing is not None:
+                firing.append(bits.mean())
+        out = dot.shape[-1]
+        return torch.cat([bits[..., :out], bits[..., out:]], dim=0)
+
+    def _dots(self, index: int, layer: nn.Module, x: torch.Tensor, mvm: MVM | None,
+              split: bool = False):
+        """Layer ``index``'s dot products (N, pixels, out); ``split``: ``x`` holds bit planes,
+        which a cim layer reads as one plane's reads."""
         n = x.shape[0]
         if index in self.macros and self.binary:
             matrix = layer.matrix()
-            return macro_mvm_float(self.macros[index], matrix.to(x.dtype), layer.windows(x),
+            macro = self.macros[index].replace(act_bits=1) if split else self.macros[index]
+            return macro_mvm_float(macro, matrix.to(x.dtype), layer.windows(x),
                                    noise=self.training or self.macro_noise,
                                    adc=self.adc_quantizer,
                                    temperature=self.concrete_temperature)
@@ -215,20 +248,25 @@ class BNN(nn.Module):
         x = decode(frames, self.input_encoding).to(dtype)
         x = x.reshape(n, height, width, channels).permute(0, 3, 1, 2)      # NCHW
         last = len(self.layers) - 1
+        split = False             # x holds BitSplit's bit planes: 2N rows, plane p's from p * N
         for index, layer in enumerate(self.layers):
+            rows = x.shape[0]
             if isinstance(layer, BinaryLinear):
                 if x.ndim == 4:
-                    x = x.permute(0, 2, 3, 1).reshape(n, -1)               # flatten NHWC
+                    x = x.permute(0, 2, 3, 1).reshape(rows, -1)            # flatten NHWC
             elif isinstance(layer, BinaryConv2d):
                 if x.ndim == 2:
-                    x = x.reshape(n, -1, 1, 1)                             # a vector: 1x1 image
+                    x = x.reshape(rows, -1, 1, 1)                          # a vector: 1x1 image
                 out_height, out_width = _conv_out(layer, x.shape[2:])
             else:
                 x = layer(x)
                 continue
-            dot = self._dots(index, layer, x, mvm)                         # (N, pixels, out)
+            dot = self._dots(index, layer, x, mvm, split)                  # (rows, pixels, out)
+            if split and index == last:                                    # merge the planes
+                dot = dot[:n] + 2 * dot[n:]
             if trace is not None:
-                trace.append(dot)
+                trace.append(torch.stack([dot[:n], dot[n:]], dim=-1) if split and index < last
+                             else dot)
             if index == last:
                 return dot[:, 0, :] * self.log_scale.exp()
             reference = None
@@ -236,11 +274,15 @@ class BNN(nn.Module):
                 # A few frames' windows per batch are plenty for running statistics.
                 self.norms[index].observe(layer.windows(x[:OBSERVED_FRAMES].detach()))
                 reference = self.norms[index].reference(layer.matrix().to(dot.dtype))
-            y = self.activation(index, dot, firing, reference)
+            if self.bitsplit:
+                y = self.split_activation(index, dot, split, firing)
+                split = True
+            else:
+                y = self.activation(index, dot, firing, reference)
             if isinstance(layer, BinaryLinear):
                 x = y[:, 0, :]
             else:
-                x = y.reshape(n, out_height, out_width, -1).permute(0, 3, 1, 2)
+                x = y.reshape(y.shape[0], out_height, out_width, -1).permute(0, 3, 1, 2)
         raise AssertionError("the last layer is linear")    # the spec guarantees it
 
     def train(self, mode: bool = True):

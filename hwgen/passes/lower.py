@@ -136,13 +136,14 @@ def export_graph(model: BNN, spec: Spec, test_x: np.ndarray, test_y: np.ndarray,
     last = len(spec.model.layers) - 1
     layers, fixed = [], []
     stream_pe = None
+    split = False                         # the stream carries BitSplit's bit planes
     for index, (module, layer_spec) in enumerate(zip(model.layers, spec.model.layers)):
         channels, height, width = layer_spec.in_shape
         coded = code > 1 and index == 0
         if isinstance(layer_spec, MaxPoolSpec):
             layers.append(MaxPoolLayer(name=f"pool{index}", channels=channels, height=height,
                                        width=width, kernel=layer_spec.kernel, pe=stream_pe,
-                                       elem_bits=bits))
+                                       elem_bits=bits, bitwise=split))
             continue
         if not isinstance(layer_spec, (ConvSpec, LinearSpec)):
             raise TypeError(f"no lowering for layer type {type(layer_spec).__name__}")
@@ -170,10 +171,19 @@ def export_graph(model: BNN, spec: Spec, test_x: np.ndarray, test_y: np.ndarray,
             weights = module.weight_codes().numpy()
         macro = model.macros.get(index)
         thresholds = invert = None
+        split_input = split and index < last
         if index < last:
-            values = (dot_values(encoding, bits, mw) if macro is None
-                      else np.arange(macro.max_code_sum(mw) + 1, dtype=np.int64))
-            if act_bits == 1:
+            if split_input:               # one bit plane's dot products (code sums)
+                values = (dot_values("binary", 1, mw) if macro is None else
+                          np.arange(macro.replace(act_bits=1).max_code_sum(mw) + 1,
+                                    dtype=np.int64))
+            else:
+                values = (dot_values(encoding, bits, mw) if macro is None
+                          else np.arange(macro.max_code_sum(mw) + 1, dtype=np.int64))
+            if model.bitsplit:            # bit p from channels p * mh ..: (mh, 2)
+                thresholds, invert = (a.reshape(2, mh).T.copy() for a in
+                                      fold_threshold(model.norms[index], values))
+            elif act_bits == 1:
                 thresholds, invert = fold_threshold(model.norms[index], values)
             else:
                 thresholds, invert = fold_levels(model.norms[index], values, act_bits)
@@ -184,7 +194,9 @@ def export_graph(model: BNN, spec: Spec, test_x: np.ndarray, test_y: np.ndarray,
             in_encoding="thermometer" if coded else encoding,
             in_bits=spec.data.input_bits if coded else bits, out_encoding=out_encoding if index < last else spec.model.activation,
             pixels=pixels, macro=macro, macro_key=len(layers),
-            act_bits=act_bits if index < last else 1, ram_style=layer_spec.ram_style))
+            act_bits=act_bits if index < last else 1, ram_style=layer_spec.ram_style,
+            bitsplit=model.bitsplit and index < last, split_input=split_input))
+        split = model.bitsplit
         if layer_spec.pe is not None or layer_spec.simd is not None:
             fixed.append(name)
         stream_pe = pe

@@ -422,6 +422,15 @@ class ModelSpec:
     #: bit-serial planes; needs ``activation: binary``). In the IR a 2-bit layer has three
     #: thresholds per neuron and emits ``uint`` elements of 2 bits (FINN's MultiThreshold).
     act_bits: Literal[1, 2] = 1
+    #: BitSplit (Kim et al., "BitSplit-Net", 2019) with ``act_bits: 2``: each bit of a hidden
+    #: activation is a binary neuron of its own (its own threshold unit, a {0, 1} output),
+    #: and each bit propagates as a binary path of its own: a hidden layer reading bit
+    #: planes computes each plane's dot product apart (the same weights), plane p's output
+    #: bit from plane p's; max-pools take each plane's maximum; the last layer merges the
+    #: planes (``sum_p 2**p * w . b_p``, a 2-bit input's dot product). On a cim macro the
+    #: planes are its bit-serial reads, each plane's code sum kept apart. Needs
+    #: ``norm: batchnorm``.
+    bitsplit: bool = False
     #: Convolutional result sharing for every conv layer that can share (one-bit or thermometer
     #: inputs, digital backend) and has no ``share`` of its own.
     share: ShareSpec | None = None
@@ -432,6 +441,12 @@ class ModelSpec:
         if self.act_bits == 2 and self.activation != "binary":
             raise SpecError(file, f"{path}.act_bits", "2-bit activations need activation: binary",
                             allowed="1")
+        if self.bitsplit and self.act_bits != 2:
+            raise SpecError(file, f"{path}.bitsplit", "splits 2-bit activations: needs act_bits: 2",
+                            allowed="false with act_bits 1")
+        if self.bitsplit and self.norm != "batchnorm":
+            raise SpecError(file, f"{path}.bitsplit", "needs norm: batchnorm",
+                            allowed="false with norm bnfree")
         if self.zero_raising < 0:
             raise SpecError(file, f"{path}.zero_raising",
                             f"must be at least 0, not {excerpt(self.zero_raising)}")

@@ -21,6 +21,8 @@ class MaxPoolLayer:
     kernel : (rows, columns), or an integer for both.
     pe : channels per transfer, in and out; divides ``channels``.
     elem_bits : bits per element.
+    bitwise : each bit of a ``uint`` element pooled apart (the OR of the window's bit ``p``):
+        BitSplit's bit planes, each a binary path of its own.
     """
     name: str
     channels: int
@@ -29,6 +31,7 @@ class MaxPoolLayer:
     kernel: tuple[int, int]
     pe: int = 1
     elem_bits: int = 1
+    bitwise: bool = False
     op = "maxpool"
 
     def __post_init__(self):
@@ -67,4 +70,5 @@ class MaxPoolLayer:
     def _meta(self) -> dict:
         return {"op": self.op, "name": self.name, "channels": self.channels,
                 "height": self.height, "width": self.width, "kernel": list(self.kernel),
-                "pe": self.pe, "elem_bits": self.elem_bits}
+                "pe": self.pe, "elem_bits": self.elem_bits,
+                **({"bitwise": True} if self.bitwise else {})}

@@ -24,7 +24,8 @@ def thermometer_code(x, bits: int) -> torch.Tensor:
 
 def mvtu_dot(layer: MVTULayer, x) -> torch.Tensor:
     """Dot products (..., mh) int64 of raw input vectors ``x`` (..., mw), or (...,
-    mw / code_bits) thermometer-coded elements; exact.
+    mw / code_bits) thermometer-coded elements; exact. A ``split_input`` layer's are each bit
+    plane's, (..., mh, 2).
 
     A ``cim`` layer gives the macro's code sums (:func:`hwgen.cim.macro_mvm`), the vectors of
     ``x`` in row-major order being the input vectors ``0, 1, ...`` since reset (for a frame
@@ -36,9 +37,14 @@ def mvtu_dot(layer: MVTULayer, x) -> torch.Tensor:
         x = thermometer_code(x, layer.in_bits)
     if layer.macro is not None:
         sums = macro_mvm(layer.macro, layer.weights, x.reshape(-1, layer.mw).numpy(),
-                         layer_index=layer.macro_key)
-        return torch.from_numpy(sums).reshape(*x.shape[:-1], layer.mh)
+                         layer_index=layer.macro_key, planes=layer.split_input)
+        return torch.from_numpy(sums).reshape(*x.shape[:-1], layer.mh,
+                                              *((2,) if layer.split_input else ()))
     w = torch.as_tensor(layer.weights, dtype=torch.float64) * 2 - 1
+    if layer.split_input:                 # each bit plane's dot product: (..., mh, 2)
+        x = x.to(torch.int64)
+        planes = torch.stack([(x >> p) & 1 for p in range(2)], dim=-2).to(torch.float64)
+        return (planes @ w.T).transpose(-1, -2).to(torch.int64)
     # Integer products summed in float64 are exact while |dot| < 2**53.
     return (decode(x, layer.in_encoding).to(torch.float64) @ w.T).to(torch.int64)
 
@@ -52,10 +58,15 @@ def mvtu(layer: MVTULayer, x) -> torch.Tensor:
 def activate(layer, dot: torch.Tensor) -> torch.Tensor:
     """A matrix layer's output for its dot products ``dot`` (..., mh): the dot products of a
     last layer (``output`` int), else one bit per neuron (``(dot >= threshold) != invert``) or,
-    with ``act_bits > 1``, the count of thresholds passed, uint8."""
+    with ``act_bits > 1``, the count of thresholds passed, uint8 (BitSplit: ``b_0 + 2 b_1``,
+    each bit from its own threshold)."""
     if layer.output == "int":
         return dot
     thresholds, invert = torch.as_tensor(layer.thresholds), torch.as_tensor(layer.invert)
+    if layer.bitsplit:                    # bit p of its own: b_0 + 2 b_1
+        planes = dot if layer.split_input else dot[..., None]
+        bits = ((planes >= thresholds) != invert).to(torch.uint8)
+        return bits[..., 0] + 2 * bits[..., 1]
     if layer.act_bits == 1:
         return ((dot >= thresholds) != invert).to(torch.uint8)
     fire = (dot[..., None] >= thresholds) != invert[:, None]

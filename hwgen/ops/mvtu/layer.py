@@ -15,6 +15,21 @@ and emits the unsigned count of those it passes, ``uint`` elements of ``b`` bits
 MultiThreshold). With bipolar inputs ``dot = 2 * popcount(xnor(x, w)) - mw``, which the
 hardware uses.
 
+**BitSplit** (``bitsplit``, with ``act_bits = 2``): each output bit is a binary neuron of its
+own, bit ``p`` with threshold ``threshold[n, p]`` and flag ``invert[n, p]`` (both (mh, 2)),
+and the output element is ``b_0 + 2 * b_1``. With ``split_input`` too, the 2-bit input
+elements' bit planes are separate binary paths: plane ``p`` has its own dot product
+``dot[n, p] = sum_k x_p[k] * w[n, k]`` (``x_p[k]`` bit ``p`` of element ``k``, the same
+weights), and bit ``p`` compares it::
+
+    b_p[n] = (dot[n, p] >= threshold[n, p]) != invert[n, p]    # split_input
+    b_p[n] = (dot[n] >= threshold[n, p]) != invert[n, p]       # bitsplit only (a first layer)
+
+A cim layer's plane dot product is the code sum of that plane's bit-serial reads
+(``sum_s sum_j 2**j code(v, n, s, j, p)``), its reads (and noise) those of the 2-bit layer.
+A layer that merges the planes (the last) is an ordinary 2-bit-input layer:
+``sum_p 2**p dot[n, p]`` is its dot product.
+
 An MVTU may also read ``uint`` elements as ``thermometer`` codes: element ``v`` is the
 ``L = 2**in_bits - 1`` values ``[v > j]``, ``j = 0 .. L - 1``, each with a weight of its own,
 so that the layer learns a step function of each element (its ``mw``, ``simd`` and weight
@@ -70,6 +85,9 @@ class MVTULayer:
     macro_key : the layer index keying a ``cim`` layer's noise samples.
     ram_style : one of :data:`hwgen.target.RAM_STYLES`: where the weights (a thermometer layer's tables)
         are kept; a ``cim`` layer's are in its macro (``auto``).
+    bitsplit : each of the ``act_bits = 2`` output bits has its own threshold (BitSplit).
+    split_input : with ``bitsplit``: each bit plane of the 2-bit ``uint`` inputs has its own
+        dot product (a binary path of its own).
     """
     name: str
     mw: int
@@ -87,6 +105,8 @@ class MVTULayer:
     macro_key: int = 0
     act_bits: int = 1
     ram_style: str = "auto"
+    bitsplit: bool = False
+    split_input: bool = False
     op = "mvtu"
 
     def __post_init__(self):
@@ -112,6 +132,14 @@ class MVTULayer:
         if self.act_bits > 1 and self.out_encoding != "uint":
             raise ValueError(f"out_encoding must be uint for act_bits={self.act_bits}, "
                              f"not {self.out_encoding!r}")
+        if self.bitsplit and (self.act_bits != 2 or self.thresholds is None):
+            raise ValueError("bitsplit needs act_bits=2 and thresholds")
+        if self.split_input and not self.bitsplit:
+            raise ValueError("split_input needs bitsplit (a layer that merges the planes reads "
+                             "them as 2-bit inputs)")
+        if self.split_input and (self.in_encoding, self.in_bits) != ("uint", 2):
+            raise ValueError(f"split_input needs 2-bit uint inputs, not {self.in_bits}-bit "
+                             f"{self.in_encoding}")
         if self.in_encoding in ENCODINGS[:2] and self.in_bits != 1:
             raise ValueError(f"in_bits must be 1 for {self.in_encoding} inputs, not {self.in_bits!r}")
         if not isinstance(self.in_bits, int) or not 1 <= self.in_bits <= 16:
@@ -141,8 +169,11 @@ class MVTULayer:
             thresholds = np.asarray(self.thresholds).astype(np.int64)
             invert = np.asarray(self.invert).astype(bool)
             shape = (self.mh,) if self.act_bits == 1 else (self.mh, self.levels - 1)
-            if thresholds.shape != shape or invert.shape != (self.mh,):
-                raise ValueError(f"thresholds must have shape {shape} and invert ({self.mh},), "
+            flags = (self.mh,)
+            if self.bitsplit:
+                shape = flags = (self.mh, self.act_bits)
+            if thresholds.shape != shape or invert.shape != flags:
+                raise ValueError(f"thresholds must have shape {shape} and invert {flags}, "
                                  f"not {thresholds.shape} and {invert.shape}")
             low, high = self.dot_range
             if thresholds.min() < low or thresholds.max() > high + 1:
@@ -226,11 +257,20 @@ class MVTULayer:
         return "uint" if self.in_encoding == "thermometer" else self.in_encoding
 
     @property
+    def plane_macro(self) -> MacroSpec | None:
+        """The macro as one bit plane's reads see it (``act_bits`` 1): what a
+        ``split_input`` cim layer's plane code sums range over."""
+        return None if self.macro is None else self.macro.replace(act_bits=1)
+
+    @property
     def dot_range(self) -> tuple[int, int]:
-        """Least and greatest dot product (a cim layer's: code sum)."""
+        """Least and greatest dot product (a cim layer's: code sum; with ``split_input``,
+        one plane's)."""
         if self.macro is not None:
-            return 0, self.macro.max_code_sum(self.mw)
-        return -self.mw * self.in_max, self.mw * self.in_max
+            macro = self.plane_macro if self.split_input else self.macro
+            return 0, macro.max_code_sum(self.mw)
+        top = 1 if self.split_input else self.in_max
+        return -self.mw * top, self.mw * top
 
     @property
     def dot_bits(self) -> int:
@@ -262,5 +302,7 @@ class MVTULayer:
                 "pe": self.pe, "simd": self.simd, "in_encoding": self.in_encoding,
                 "in_bits": self.in_bits, "out_encoding": self.out_encoding,
                 "pixels": self.pixels, "act_bits": self.act_bits, "ram_style": self.ram_style,
+                **({"bitsplit": True} if self.bitsplit else {}),
+                **({"split_input": True} if self.split_input else {}),
                 **({} if self.macro is None else {"macro": dataclasses.asdict(self.macro),
                                                    "macro_key": self.macro_key})}

@@ -120,7 +120,7 @@ class SharedMVTULayer:
         # What the layer shares with the plain MVTU: widths, ranges, encodings, cycles' terms.
         if name in ("output", "levels", "code_bits", "in_elements", "stream_encoding",
                     "dot_range", "dot_bits", "threshold_bits", "out_bits", "in_max", "backend",
-                    "weight_bits"):
+                    "weight_bits", "bitsplit", "split_input"):
             return getattr(self.__dict__["_plain"], name)
         raise AttributeError(name)
 
