@@ -1,5 +1,5 @@
 """Streaming max-pool (FINN's StreamingMaxPool): an OR per window of one-bit activations, an
-unsigned maximum per window of multi-bit ones."""
+unsigned maximum per window of multi-bit ones (an OR of each bit with ``bitwise``)."""
 from amaranth.hdl import Cat, Module, Mux, Signal, unsigned
 from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
@@ -67,7 +67,7 @@ class MaxPool(wiring.Component):
         advance = Signal()
         pooled = Signal(layer.pe * layer.elem_bits)
         previous = Mux(first, 0, read.data)
-        if layer.elem_bits == 1:
+        if layer.elem_bits == 1 or layer.bitwise:       # each bit's maximum: an OR
             merged = previous | self.i.payload
         else:
             bits = layer.elem_bits

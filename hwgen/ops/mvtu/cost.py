@@ -12,7 +12,8 @@ from ...lib.popcount import POPCOUNT_CHUNK
 from ...target import MemoryMap, Resources, Target
 from ..costing import add_terms, counter_bits, luts, tree_adder_luts
 from .datapath import (BINARY_CHUNK, BLOCK_READ_REGISTERS, HASH_STAGES, memories, sum_latency,
-                       sum_register_bits, table_count, table_shape, weights_in_block_ram)
+                       sum_register_bits, table_count, table_shape, threshold_word_bits,
+                       weights_in_block_ram)
 from .layer import MVTULayer
 
 __all__ = ["terms", "resources", "mvtu_terms", "mvtu_resources", "cim_terms", "cim_resources",
@@ -59,14 +60,15 @@ def _simd_sum(layer: MVTULayer, weights: MemoryMap,
     if layer.in_encoding == "bipolar":      # popcount(~(w ^ x))
         adder, width = tree_adder_luts(simd, 1)
         return (0 if constant or merged else simd), adder, 0, width
-    if layer.in_encoding == "binary":       # per chunk a table of w and x (binary_leaves)
+    if layer.in_encoding == "binary" or layer.split_input:
+        # per chunk a table of w and x (binary_leaves); with split_input per bit plane
         chunks = [min(BINARY_CHUNK, simd - k) for k in range(0, simd, BINARY_CHUNK)]
         # Each result bit's function of 2 * size inputs (weights and inputs): 2**(2 * size - 4)
         # LUT4s; with constant weights of the size inputs alone (datapath.binary_leaves).
         inputs = 1 if constant else 2
         leaves = sum((size.bit_length() + 1) * 2 ** max(0, inputs * size - 4) for size in chunks)
         tree, width = tree_adder_luts(len(chunks), chunks[0].bit_length() + 1)
-        return 0, leaves + tree, 0, width
+        return 0, layer.planes * (leaves + tree), 0, width
     # uint: a tree of w ? x : -x, terms of in_bits + 1 bits. Yosys merges the tree into one
     # multi-operand adder of full adders over every term sign-extended to the sum's width.
     adder, width = tree_adder_luts(simd, layer.in_bits + 1)
@@ -77,7 +79,7 @@ def _common_terms(layer: MVTULayer, thresholds: MemoryMap | None, replay: Memory
                   target: Target) -> dict[str, float]:
     """LUT terms of the parts every MVTU has: accumulators, counters, control, the threshold
     comparators and memory, the replay buffer."""
-    result = {"accumulate": layer.pe * _accumulator_bits(layer),
+    result = {"accumulate": layer.pe * layer.planes * _accumulator_bits(layer),
               "counter": (counter_bits(layer.nf) + counter_bits(layer.sf)
                           + counter_bits(layer.nf * layer.sf)),
               "control": 1}
@@ -85,7 +87,7 @@ def _common_terms(layer: MVTULayer, thresholds: MemoryMap | None, replay: Memory
         if layer.in_encoding == "bipolar" and layer.macro is None:
             result["logit"] = layer.pe * layer.dot_bits
     else:
-        result["compare"] = layer.pe * (layer.levels - 1) * layer.threshold_bits
+        result["compare"] = layer.pe * layer.threshold_count * layer.threshold_bits
         # a threshold ROM of a few words merges into the comparator's LUTs
         if not _merged(thresholds, target):
             add_terms(result, target.memory_terms(thresholds))
@@ -100,9 +102,10 @@ def mvtu_terms(layer: MVTULayer, target: Target) -> dict[str, float]:
     weights, thresholds, replay = memories(layer, target)
     gates, adder, shared, _ = _simd_sum(layer, weights, target)
     pe = layer.pe
-    gate = "gate_uint" if layer.in_encoding == "uint" else "gate"
-    adder_term = {"binary": "adder_binary", "thermometer": "adder_table"}.get(layer.in_encoding,
-                                                                               "adder")
+    # A split_input layer's leaves are binary ones, a set per bit plane.
+    encoding = "binary" if layer.split_input else layer.in_encoding
+    gate = "gate_uint" if encoding == "uint" else "gate"
+    adder_term = {"binary": "adder_binary", "thermometer": "adder_table"}.get(encoding, "adder")
     result = {gate: pe * gates, adder_term: pe * adder + shared}
     add_terms(result, _common_terms(layer, thresholds, replay, target))
     add_terms(result, {name: value * table_count(layer)
@@ -119,10 +122,10 @@ def _common_ffs(layer: MVTULayer, thresholds: MemoryMap | None, replay: MemoryMa
     nf_bits, sf_bits = counter_bits(layer.nf), counter_bits(layer.sf)
     pe = layer.pe
     control = 4 + nf_bits + sf_bits + sum_latency(layer, target) * (3 + nf_bits) + 3
-    data = layer.in_width + pe * _accumulator_bits(layer) + 2 * pe * layer.out_bits
+    data = layer.in_width + pe * layer.planes * _accumulator_bits(layer) + 2 * pe * layer.out_bits
     ffs = nf_bits + sf_bits + counter_bits(layer.nf * layer.sf) + control + data
     if thresholds is not None:  # the threshold word, registered beside the accumulators
-        ffs += pe * ((layer.levels - 1) * layer.threshold_bits + 1)
+        ffs += pe * threshold_word_bits(layer)
         if thresholds.kind == "logic":
             ffs += nf_bits  # Yosys keeps the address register of the (narrow-range) thresholds
     if replay is not None:
@@ -146,7 +149,7 @@ def mvtu_resources(layer: MVTULayer, target: Target) -> Resources:
         data += layer.in_width + pe * sum_register_bits(layer)
         if weights.kind != "const":
             data += pe * layer.simd     # Yosys drops a constant word's register
-        elif layer.in_encoding == "uint":
+        elif layer.in_encoding == "uint" and not layer.split_input:
             # constant weights make each leaf x or ~x: copies of the input vector's register
             data -= pe * layer.simd * (layer.in_bits + 1) - layer.in_width
         data += extra * (pe * layer.simd + layer.in_width)

@@ -16,7 +16,7 @@ from ...target import MemoryMap, Target
 from .layer import MVTULayer
 
 __all__ = ["SUM_LEVELS_PER_STAGE", "BINARY_CHUNK", "BLOCK_READ_REGISTERS", "ROUNDS_PER_STAGE",
-           "HASH_STAGES", "binary_leaves", "simd_terms", "table_shape", "table_count",
+           "HASH_STAGES", "binary_leaves", "plane_vector", "simd_terms", "threshold_word_bits", "table_shape", "table_count",
            "weight_memory", "memories", "weights_in_block_ram", "macro_latency", "sum_latency",
            "sum_register_bits", "mvtu_latency"]
 
@@ -75,13 +75,23 @@ def binary_leaves(row, vector, chunk: int = BINARY_CHUNK) -> list:
     return leaves
 
 
-def simd_terms(layer: MVTULayer, row, vector) -> list:
+def plane_vector(layer: MVTULayer, vector, plane: int):
+    """Bit ``plane`` of each of the ``SIMD`` 2-bit elements of ``vector`` (a ``split_input``
+    layer's binary path)."""
+    return Cat(*(vector[k * layer.in_bits + plane] for k in range(layer.simd)))
+
+
+def simd_terms(layer: MVTULayer, row, vector, plane: int = 0) -> list:
     """The leaves whose sum is this cycle's contribution of one neuron of a digital layer,
     ``SIMD`` weight bits ``row`` on ``vector``: each a few LUT levels deep, registered before
     the adder tree. ``row`` is a Value (weights read from memory) or a sequence of 0/1 (the
-    constant weights of a layer with one weight word); the leaves are as many either way."""
+    constant weights of a layer with one weight word); the leaves are as many either way.
+    A ``split_input`` layer's are bit plane ``plane``'s (binary inputs; the planes' leaves are
+    alike)."""
     constant = not isinstance(row, Value)
     simd = layer.simd
+    if layer.split_input:
+        return binary_leaves(row, plane_vector(layer, vector, plane))
     if layer.in_encoding == "bipolar":
         if constant:
             return chunk_popcounts([vector[k] if row[k] else ~vector[k] for k in range(simd)])
@@ -127,12 +137,15 @@ def memories(layer: MVTULayer, target: Target) -> tuple[MemoryMap, MemoryMap | N
     else:
         weights = target.map_memory(layer.nf * layer.sf, layer.pe * layer.simd, rom=True,
                                     style=layer.ram_style)
-    thresholds = (target.map_memory(layer.nf,
-                                    layer.pe * ((layer.levels - 1) * layer.threshold_bits + 1),
-                                    rom=True)
+    thresholds = (target.map_memory(layer.nf, layer.pe * threshold_word_bits(layer), rom=True)
                   if layer.output == "bits" else None)
     replay = target.map_memory(layer.sf, layer.in_width, rom=False) if layer.nf > 1 else None
     return weights, thresholds, replay
+
+
+def threshold_word_bits(layer: MVTULayer) -> int:
+    """Bits of one neuron's thresholds and invert flags in the threshold memory."""
+    return layer.threshold_count * layer.threshold_bits + layer.invert_count
 
 
 def weight_memory(layer: MVTULayer, target: Target) -> MemoryMap | None:
@@ -182,12 +195,12 @@ def sum_latency(layer: MVTULayer, target: Target) -> int:
 def sum_register_bits(layer: MVTULayer) -> int:
     """Flip-flops of one neuron's per-cycle sum pipeline of a digital layer: its registered
     leaves (a thermometer layer's table reads) and partial sums
-    (:func:`hwgen.lib.popcount.pipelined_sum_bits`)."""
+    (:func:`hwgen.lib.popcount.pipelined_sum_bits`), each plane's with ``split_input``."""
     if layer.in_encoding == "thermometer":
         terms = [Signal(table_shape(layer)) for _ in range(layer.simd_elements)]
     else:
         terms = simd_terms(layer, Signal(layer.simd), Signal(layer.in_width))
-    return pipelined_sum_bits(terms, levels=SUM_LEVELS_PER_STAGE)
+    return layer.planes * pipelined_sum_bits(terms, levels=SUM_LEVELS_PER_STAGE)
 
 
 def mvtu_latency(layer: MVTULayer, target: Target) -> int:

@@ -10,7 +10,7 @@ from ...lib.skid import skid_output
 from ...target import Target
 from .cim import CimMacro
 from .datapath import (BLOCK_READ_REGISTERS, SUM_LEVELS_PER_STAGE, simd_terms, sum_latency,
-                       table_shape, weight_memory, weights_in_block_ram)
+                       table_shape, threshold_word_bits, weight_memory, weights_in_block_ram)
 from .layer import MVTULayer
 from .words import weight_words
 
@@ -41,13 +41,16 @@ def hardware_thresholds(layer: MVTULayer) -> np.ndarray:
 
 
 def threshold_words(layer: MVTULayer) -> list[int]:
-    """Threshold memory contents: word ``nf`` holds, for PE ``j`` and level ``t``, threshold
-    ``t`` of neuron ``nf*PE + j`` (two's complement, in the accumulator's domain, see
-    :func:`hardware_thresholds`) at ``(j * T + t) * width`` (``T = levels - 1``), then PE
-    invert flags."""
+    """Threshold memory contents: word ``nf`` holds, for PE ``j`` and threshold ``t``,
+    threshold ``t`` of neuron ``nf*PE + j`` (two's complement, in the accumulator's domain, see
+    :func:`hardware_thresholds`) at ``(j * T + t) * width`` (``T`` =
+    :attr:`~hwgen.ops.MVTULayer.threshold_count`), then the invert flags, ``I`` a neuron
+    (:attr:`~hwgen.ops.MVTULayer.invert_count`: BitSplit's one per bit), PE ``j``'s at
+    ``PE * T * width + j * I``."""
     width = layer.threshold_bits
     thresholds = hardware_thresholds(layer)
-    count = thresholds.shape[1]
+    count, flags = layer.threshold_count, layer.invert_count
+    invert = np.asarray(layer.invert).reshape(layer.mh, flags)
     words = []
     for nf in range(layer.nf):
         word = 0
@@ -55,7 +58,8 @@ def threshold_words(layer: MVTULayer) -> list[int]:
             n = nf * layer.pe + j
             for t in range(count):
                 word |= (int(thresholds[n, t]) & ((1 << width) - 1)) << ((j * count + t) * width)
-            word |= int(layer.invert[n]) << (layer.pe * count * width + j)
+            for f in range(flags):
+                word |= int(invert[n, f]) << (layer.pe * count * width + j * flags + f)
         words.append(word)
     return words
 
@@ -277,8 +281,8 @@ class MVTU(wiring.Component):
                 m.d.comb += [port.addr.eq(Cat(vector_word[g * bits:(g + 1) * bits], fold)),
                              port.en.eq(advance)]
                 reads.append(delay(m, advance, port.data, extra, f"table{g}_read"))
-            s2_sum = [pipelined_sum(m, [read[j * width:(j + 1) * width] for read in reads],
-                                    en=advance, levels=SUM_LEVELS_PER_STAGE, name=f"sum{j}")
+            s2_sum = [[pipelined_sum(m, [read[j * width:(j + 1) * width] for read in reads],
+                                     en=advance, levels=SUM_LEVELS_PER_STAGE, name=f"sum{j}")]
                       for j in range(pe)]
         elif macro is None:
             # The block RAM's output is slow: register the weight word and
@@ -297,40 +301,58 @@ class MVTU(wiring.Component):
                 with m.If(advance):
                     m.d.sync += weight_word.eq(read)
                 rows = [weight_word[j * simd:(j + 1) * simd] for j in range(pe)]
-            s2_sum = []
-            for j, row in enumerate(rows):
-                s2_sum.append(pipelined_sum(m, simd_terms(layer, row, vector_word), en=advance,
-                                            levels=SUM_LEVELS_PER_STAGE, name=f"sum{j}"))
+            # Per PE neuron its sum (with split_input one per bit plane: [j][p]).
+            s2_sum = [[pipelined_sum(m, simd_terms(layer, row, vector_word, p), en=advance,
+                                     levels=SUM_LEVELS_PER_STAGE,
+                                     name=f"sum{j}" + (f"_{p}" if layer.split_input else ""))
+                       for p in range(layer.planes)] for j, row in enumerate(rows)]
         else:
-            # Shift-add the codes of the PE columns' reads: sum over j, p of code << (j + p).
+            # Shift-add the codes of the PE columns' reads: sum over j, p of code << (j + p)
+            # (with split_input each plane p's apart: sum over j of code << j).
             wb, ab, bits = macro.weight_bits, macro.act_bits, macro.adc_bits
             s2_sum = []
             for i in range(pe):
-                codes = [cim.codes[((i * wb + j) * ab + p) * bits:][:bits] << (j + p)
-                         for j in range(wb) for p in range(ab)]
-                s2_sum.append(Signal(acc_shape, name=f"s2_sum{i}"))
-                m.d.comb += s2_sum[-1].eq(tree_sum(codes))
+                sums = []
+                for plane in range(layer.planes):
+                    codes = [cim.codes[((i * wb + j) * ab + p) * bits:][:bits]
+                             << (j + (0 if layer.split_input else p))
+                             for j in range(wb) for p in range(ab)
+                             if not layer.split_input or p == plane]
+                    sums.append(Signal(acc_shape, name=f"s2_sum{i}"
+                                       + (f"_{plane}" if layer.split_input else "")))
+                    m.d.comb += sums[-1].eq(tree_sum(codes))
+                s2_sum.append(sums)
 
         # --- accumulate ----------------------------------------------------------------------
-        acc = [Signal(acc_shape, name=f"acc{j}", reset_less=True) for j in range(pe)]
-        total = [Signal(acc_shape, name=f"total{j}") for j in range(pe)]
+        # One accumulator per PE neuron and plane ([j][p]; one plane unless split_input).
+        planes = range(layer.planes)
+        suffix = (lambda p: f"_{p}") if layer.split_input else (lambda p: "")
+        acc = [[Signal(acc_shape, name=f"acc{j}{suffix(p)}", reset_less=True) for p in planes]
+               for j in range(pe)]
+        total = [[Signal(acc_shape, name=f"total{j}{suffix(p)}") for p in planes]
+                 for j in range(pe)]
         start = -table_offset(layer) if lookup else 0
         for j in range(pe):
-            m.d.comb += total[j].eq(Mux(s2_first, Const(start, acc_shape), acc[j]) + s2_sum[j])
+            for p in planes:
+                m.d.comb += total[j][p].eq(Mux(s2_first, Const(start, acc_shape), acc[j][p])
+                                           + s2_sum[j][p])
         s3_valid = Signal()
-        s3_total = [Signal(acc_shape, name=f"s3_total{j}", reset_less=True) for j in range(pe)]
+        s3_total = [[Signal(acc_shape, name=f"s3_total{j}{suffix(p)}", reset_less=True)
+                     for p in planes] for j in range(pe)]
         with m.If(advance):
             m.d.sync += s3_valid.eq(s2_valid & s2_last)
             with m.If(s2_valid):
-                m.d.sync += [acc[j].eq(total[j]) for j in range(pe)]
-                m.d.sync += [s3_total[j].eq(total[j]) for j in range(pe)]
+                for j in range(pe):
+                    m.d.sync += [acc[j][p].eq(total[j][p]) for p in planes]
+                    m.d.sync += [s3_total[j][p].eq(total[j][p]) for p in planes]
 
         # --- output: thresholds compared, or the dot products, into the output register --------
         result = Signal(Shape.cast(mvtu_output_shape(layer)).width)
         if layer.output == "bits":
-            width, count = layer.threshold_bits, layer.levels - 1
+            width, count = layer.threshold_bits, layer.threshold_count
+            flags = layer.invert_count
             m.submodules.thresholds = thresholds = memory.Memory(
-                shape=unsigned(pe * (count * width + 1)), depth=nf_count,
+                shape=unsigned(pe * threshold_word_bits(layer)), depth=nf_count,
                 init=threshold_words(layer))
             threshold_read = thresholds.read_port()
             # Read a stage before the accumulator and registered beside its total (a block
@@ -341,14 +363,19 @@ class MVTU(wiring.Component):
                 m.d.sync += word.eq(threshold_read.data)
             outputs = []
             for j in range(pe):
-                invert = word[pe * count * width + j]
-                passed = [(s3_total[j] >= word[(j * count + t) * width:][:width].as_signed())
-                          ^ invert for t in range(count)]
-                outputs.append(passed[0] if count == 1 else tree_sum(passed)[:layer.act_bits])
+                def passed(t, total, flag):
+                    threshold = word[(j * count + t) * width:][:width].as_signed()
+                    return (total >= threshold) ^ word[pe * count * width + j * flags + flag]
+                if layer.bitsplit:        # bit p: its own threshold, flag (and plane's sum)
+                    outputs += [passed(p, s3_total[j][p if layer.split_input else 0], p)
+                                for p in range(layer.act_bits)]
+                    continue
+                bits = [passed(t, s3_total[j][0], 0) for t in range(count)]
+                outputs.append(bits[0] if count == 1 else tree_sum(bits)[:layer.act_bits])
             m.d.comb += result.eq(Cat(*outputs))
         else:
             for j in range(pe):
-                dot = (s3_total[j] << 1) - Const(layer.mw) if popcounting else s3_total[j]
+                dot = (s3_total[j][0] << 1) - Const(layer.mw) if popcounting else s3_total[j][0]
                 m.d.comb += result[j * layer.out_bits:(j + 1) * layer.out_bits].eq(dot)
         # The output register, and a skid register behind it (:func:`skid_output`).
         m.d.comb += advance.eq(skid_output(m, self.o, result, s3_valid))

@@ -257,6 +257,21 @@ class MVTULayer:
         return "uint" if self.in_encoding == "thermometer" else self.in_encoding
 
     @property
+    def planes(self) -> int:
+        """Dot products (sums, accumulators) per neuron: 2 with ``split_input``, else 1."""
+        return 2 if self.split_input else 1
+
+    @property
+    def threshold_count(self) -> int:
+        """Thresholds per neuron: one per output bit with ``bitsplit``, else ``levels - 1``."""
+        return self.act_bits if self.bitsplit else self.levels - 1
+
+    @property
+    def invert_count(self) -> int:
+        """Invert flags per neuron: one per output bit with ``bitsplit``, else 1."""
+        return self.act_bits if self.bitsplit else 1
+
+    @property
     def plane_macro(self) -> MacroSpec | None:
         """The macro as one bit plane's reads see it (``act_bits`` 1): what a
         ``split_input`` cim layer's plane code sums range over."""

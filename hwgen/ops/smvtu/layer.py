@@ -120,7 +120,8 @@ class SharedMVTULayer:
         # What the layer shares with the plain MVTU: widths, ranges, encodings, cycles' terms.
         if name in ("output", "levels", "code_bits", "in_elements", "stream_encoding",
                     "dot_range", "dot_bits", "threshold_bits", "out_bits", "in_max", "backend",
-                    "weight_bits", "bitsplit", "split_input"):
+                    "weight_bits", "bitsplit", "split_input", "planes",
+                    "threshold_count", "invert_count"):
             return getattr(self.__dict__["_plain"], name)
         raise AttributeError(name)
 
