@@ -18,6 +18,8 @@ The recipes, each adding to the one before:
     bnfree        the batch-norm-free unit, trained through the noise
     robust        bnfree + zero-raising + threshold shift, trained through the noise
     bn_robust     the same with batch norm (an ablation: the unit's share of ``robust``)
+    bitsplit      bn_robust with BitSplit 2-bit activations (model.bitsplit: each bit a binary
+                  neuron, each bit plane a binary path and a bit-serial read of the macro)
 
 Networks (binary {0, 1} activations):
 
@@ -93,15 +95,17 @@ DATASETS = {
     "mnist5k": (_mnist5k, 15, 0.005, 0.05, 0.25),
 }
 
-#: (norm, robust additions, trained through the noise) of each recipe.
+#: (norm, robust additions, trained through the noise, BitSplit) of each recipe.
 RECIPES = {
-    "baseline": ("batchnorm", False, False),
-    "bn_noise": ("batchnorm", False, True),
-    "bnfree_clean": ("bnfree", False, False),
-    "bnfree": ("bnfree", False, True),
-    "robust": ("bnfree", True, True),
+    "baseline": ("batchnorm", False, False, False),
+    "bn_noise": ("batchnorm", False, True, False),
+    "bnfree_clean": ("bnfree", False, False, False),
+    "bnfree": ("bnfree", False, True, False),
+    "robust": ("bnfree", True, True, False),
     # Ablation: the robust recipe with batch norm (what the unit does within it).
-    "bn_robust": ("batchnorm", True, True),
+    "bn_robust": ("batchnorm", True, True, False),
+    # bn_robust with BitSplit 2-bit activations: two binary paths, each bit plane a read.
+    "bitsplit": ("batchnorm", True, True, True),
 }
 
 
@@ -109,10 +113,13 @@ def recipe_spec(dataset: str, recipe: str, *, epochs: int, lr: float,
                 train_sigma: float) -> dict:
     """The spec mapping of ``recipe`` on ``dataset``."""
     make, _, _, zero_raising, shift = DATASETS[dataset]
-    norm, robust, noisy = RECIPES[recipe]
+    norm, robust, noisy, bitsplit = RECIPES[recipe]
     spec = make()
     spec["model"].update(norm=norm, zero_raising=zero_raising if robust else 0.0,
                          threshold_shift=shift if robust else 0.0)
+    if bitsplit:
+        spec["model"].update(act_bits=2, bitsplit=True)
+        spec["cim"]["act_bits"] = 2
     spec["cim"]["sigma"] = train_sigma if noisy else 0.0
     spec["train"].update(epochs=epochs, lr=lr)
     return spec
@@ -174,8 +181,10 @@ def _mechanism(graph, inputs, sigma: float) -> dict:
         noisy = run_layer(noisy_graph.layers[index], inputs[index], noisy_dots).numpy()
         dot, noise = clean_dots[0].astype(np.float64), noisy_dots[0] - clean_dots[0]
         thresholds = np.asarray(layer.thresholds, dtype=np.float64).reshape(layer.mh, -1)
-        # A dot fires from its threshold on: the boundary lies half a step below it.
-        distance = np.min(np.abs(dot[..., None] - (thresholds - 0.5)), axis=-1)
+        # A dot fires from its threshold on: the boundary lies half a step below it. A
+        # BitSplit layer's planes each have theirs.
+        distance = (np.abs(dot - (thresholds - 0.5)) if layer.split_input else
+                    np.min(np.abs(dot[..., None] - (thresholds - 0.5)), axis=-1))
         figures[layer.name] = {"flip_rate": float(np.mean(clean != noisy)),
                                "near_threshold": float(np.mean(distance < noise.std()))}
     return figures

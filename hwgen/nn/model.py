@@ -162,6 +162,14 @@ class BNN(nn.Module):
         last dimension): the formula the export folds."""
         return self.norms[index].fires(dot)
 
+    def output_bits(self, index: int, dot: torch.Tensor) -> torch.Tensor:
+        """Eval-mode output bits of hidden layer ``index`` from its traced dot products (the
+        ``trace`` of :meth:`forward`): :meth:`fires`; BitSplit's both bits, (..., 2 * out)."""
+        if self.bitsplit:
+            split = dot.ndim == 4                 # (N, pixels, out, 2): each plane's
+            dot = torch.cat([dot[..., 0], dot[..., 1]] if split else [dot, dot], dim=-1)
+        return self.fires(index, dot)
+
     def activation(self, index: int, dot: torch.Tensor, firing: list | None = None,
                    reference=None) -> torch.Tensor:
         """Hidden layer ``index``'s output from its dot products (neurons in the last

@@ -108,7 +108,7 @@ def activation_stats(model: BNN, frames) -> dict:
         dot = next(dots)
         if index not in hidden:
             continue
-        fires = model.fires(index, dot)
+        fires = model.output_bits(index, dot)
         per_layer[index] = float(fires.double().mean())
         ones += int(fires.sum())
         total += fires.numel()

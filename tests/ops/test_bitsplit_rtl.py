@@ -116,13 +116,13 @@ def test_bitwise_maxpool_amaranth_sim():
 def test_bitsplit_cosim_under_stress(case, sim_build_root):
     rng = np.random.default_rng(21)
     layer = bitsplit_layer(rng, **CASES[case])
-    inputs, expected, _ = vectors(layer, rng, 2000)
+    inputs, expected, _ = vectors(layer, rng, 800)
     run = run_stream_test(MVTU(layer, target=ECP5), inputs, expected, idle=0.25,
                           backpressure=0.3, seed=4, build_root=sim_build_root,
                           name=f"bitsplit_{case}")
     assert run.passed, run.message
     corrupted = list(expected)
-    corrupted[1001] ^= 2                                # one neuron's bit 1
+    corrupted[601] ^= 2                                 # one neuron's bit 1
     caught = run_stream_test(MVTU(layer, target=ECP5), inputs, corrupted,
                              build_root=sim_build_root, name=f"bitsplit_{case}",
                              stop_on_mismatch=False)
