@@ -31,7 +31,7 @@ Figures (means over seeds; ``_std`` the standard deviation over seeds; ``_pt`` i
     concrete_gain_pt[_std]    concrete - ste, paired by seed (goal: >= 1 where ste loses >= 3)
     thesis_*                  the IMCAQ thesis's figures for comparison (CIFAR-10 VGG, MNIST
                               LeNet): imcq loss 1.31 / 0.05, Concrete gain 2.92 (CIFAR-10)
-    sweep_<sigma>_<T>_gain_pt with --sweep: concrete - ste at other noise levels and
+    sweep_<sigma>_<T>_gain_pt with --sweep: concrete - ste at half and twice --sigma and at
                               temperatures (2 seeds each), the evidence when the gain is absent
     rtl_golden_mismatches     with --verify: the seed-0 ste network on Verilator, --verify-frames
                               test frames, against the golden model with the noise on (goal 0)
@@ -158,8 +158,8 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=3, help="noise seeds (default: 3)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--sweep", action="store_true",
-                        help="also concrete - ste at sigma 0.5 and 1.5, and at temperatures "
-                             "0.5 (fixed) and 2.0:0.05 (2 seeds each)")
+                        help="also concrete - ste at half and twice --sigma, and at "
+                             "temperatures 0.5 (fixed) and 2.0:0.05 (2 seeds each)")
     parser.add_argument("--verify", action="store_true",
                         help="verify the seed-0 ste network's RTL on Verilator")
     parser.add_argument("--verify-frames", type=int, default=100)
@@ -183,7 +183,7 @@ def main(argv=None) -> int:
     jobs = [job(run, seed) for run in RUNS for seed in range(args.seeds)]
     sweep = []
     if args.sweep:
-        for sigma, temperature in ((0.5, (first, last)), (1.5, (first, last)),
+        for sigma, temperature in ((args.sigma / 2, (first, last)), (args.sigma * 2, (first, last)),
                                    (args.sigma, (0.5, 0.5)), (args.sigma, (2.0, 0.05))):
             tag = f"sweep_{sigma:g}_{temperature[0]:g}_{temperature[1]:g}_"
             sweep.append(tag)
