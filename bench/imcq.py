@@ -198,7 +198,8 @@ def main(argv=None) -> int:
                "schedule": f"{epochs} epochs at lr {lr:g}", "sigma": f"{args.sigma:g}",
                "temperature": f"{first:g} -> {last:g}",
                "macro_layers": ", ".join(
-                   f"{layer['type']}{index} ({layer['out']})"
+                   f"{'fc' if layer['type'] == 'linear' else layer['type']}{index} "
+                   f"({layer['out']})"
                    for index, layer in enumerate(NETWORKS[args.dataset][1])
                    if layer.get("backend") == "cim")}
     for run in RUNS:
