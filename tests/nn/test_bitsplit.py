@@ -128,3 +128,33 @@ def test_bitsplit_network_rtl_equals_golden_with_noise(bitsplit, sim_build_root)
     assert run.mismatches == run.label_mismatches == run.logit_mismatches == 0
     assert run.stress_passed
     assert run.measured_cycles == pytest.approx(run.expected_cycles, rel=0.02)
+
+
+def test_a_damaged_ir_flag_is_one_line(bitsplit, tmp_path):
+    """An IR whose BitSplit flags are not booleans (or contradict the thresholds) is refused
+    with one line naming the file and the layer."""
+    import json
+    from hwgen.errors import HwgenError
+    from hwgen.ir import load_ir, save_ir
+    spec, data, result = bitsplit
+    graph = export_graph(result.model, spec, data.test_x, data.test_y)
+    path = tmp_path / "model.ir.npz"
+    save_ir(graph, path)
+    assert np.array_equal(run_graph(quiet(load_ir(path))).logits, run_graph(quiet(graph)).logits)
+    arrays = dict(np.load(path))
+    index = {layer.name: i for i, layer in enumerate(graph.layers)}
+    for name, change, problem in (("fc2", {"bitsplit": "yes"}, "bitsplit must be true or false"),
+                                  ("pool1", {"bitwise": 1}, "bitwise must be true or false"),
+                                  ("fc2", {"split_input": False, "bitsplit": False},
+                                   "thresholds must have shape"),
+                                  ("pool1", {"bitsplit": True}, "unknown field 'bitsplit'")):
+        layer = index[name]
+        header = json.loads(arrays["__ir__"].tobytes().decode())
+        header["layers"][layer].update(change)
+        damaged = {**arrays, "__ir__": np.frombuffer(json.dumps(header).encode(), np.uint8)}
+        damaged.pop("__digest__", None)
+        bad = tmp_path / "bad.ir.npz"
+        np.savez(bad, **damaged)
+        with pytest.raises(HwgenError) as error:
+            load_ir(bad)
+        assert problem in str(error.value) and "\n" not in str(error.value)

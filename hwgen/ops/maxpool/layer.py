@@ -37,6 +37,8 @@ class MaxPoolLayer:
     def __post_init__(self):
         object.__setattr__(self, "kernel", pair(self.kernel, "kernel"))
         check_positive(self, "channels", "height", "width", "pe", "elem_bits")
+        if not isinstance(self.bitwise, bool):
+            raise ValueError(f"bitwise must be true or false, not {self.bitwise!r}")
         if min(self.kernel) < 1 or self.out_height < 1 or self.out_width < 1:
             raise ValueError(f"kernel must be positive and fit a {self.height}x{self.width} "
                              f"image, not {self.kernel!r}")

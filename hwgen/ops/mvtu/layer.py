@@ -132,6 +132,9 @@ class MVTULayer:
         if self.act_bits > 1 and self.out_encoding != "uint":
             raise ValueError(f"out_encoding must be uint for act_bits={self.act_bits}, "
                              f"not {self.out_encoding!r}")
+        for flag in ("bitsplit", "split_input"):
+            if not isinstance(getattr(self, flag), bool):
+                raise ValueError(f"{flag} must be true or false, not {getattr(self, flag)!r}")
         if self.bitsplit and (self.act_bits != 2 or self.thresholds is None):
             raise ValueError("bitsplit needs act_bits=2 and thresholds")
         if self.split_input and not self.bitsplit:
