@@ -16,8 +16,8 @@ from ...target import MemoryMap, Target
 from .layer import MVTULayer
 
 __all__ = ["SUM_LEVELS_PER_STAGE", "BINARY_CHUNK", "BLOCK_READ_REGISTERS", "ROUNDS_PER_STAGE",
-           "HASH_STAGES", "binary_leaves", "plane_vector", "simd_terms", "threshold_word_bits", "table_shape", "table_count",
-           "weight_memory", "memories", "weights_in_block_ram", "macro_latency", "sum_latency",
+           "HASH_STAGES", "binary_leaves", "plane_vector", "simd_terms", "threshold_word_bits",
+           "table_shape", "table_count", "weight_memory", "memories", "weights_in_block_ram", "macro_latency", "sum_latency",
            "sum_register_bits", "mvtu_latency"]
 
 #: Adder levels of the per-cycle sums' trees between two registers

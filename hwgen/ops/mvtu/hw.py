@@ -263,6 +263,8 @@ class MVTU(wiring.Component):
                 m.d.sync += [new.eq(old) for new, old in zip(delayed, controls[-1])]
             controls.append(delayed)
         s2_valid, s2_first, s2_last, s2_nf = controls[-1]
+        # A split_input layer's per-plane signals are named ``..._p``.
+        suffix = (lambda p: f"_{p}") if layer.split_input else (lambda p: "")
         if lookup:
             # Register the input vector and the fold, then read each element slot's table at
             # (fold, element): the PE's contributions of that element, summed by a tree.
@@ -303,8 +305,7 @@ class MVTU(wiring.Component):
                 rows = [weight_word[j * simd:(j + 1) * simd] for j in range(pe)]
             # Per PE neuron its sum (with split_input one per bit plane: [j][p]).
             s2_sum = [[pipelined_sum(m, simd_terms(layer, row, vector_word, p), en=advance,
-                                     levels=SUM_LEVELS_PER_STAGE,
-                                     name=f"sum{j}" + (f"_{p}" if layer.split_input else ""))
+                                     levels=SUM_LEVELS_PER_STAGE, name=f"sum{j}{suffix(p)}")
                        for p in range(layer.planes)] for j, row in enumerate(rows)]
         else:
             # Shift-add the codes of the PE columns' reads: sum over j, p of code << (j + p)
@@ -318,15 +319,13 @@ class MVTU(wiring.Component):
                              << (j + (0 if layer.split_input else p))
                              for j in range(wb) for p in range(ab)
                              if not layer.split_input or p == plane]
-                    sums.append(Signal(acc_shape, name=f"s2_sum{i}"
-                                       + (f"_{plane}" if layer.split_input else "")))
+                    sums.append(Signal(acc_shape, name=f"s2_sum{i}{suffix(plane)}"))
                     m.d.comb += sums[-1].eq(tree_sum(codes))
                 s2_sum.append(sums)
 
         # --- accumulate ----------------------------------------------------------------------
         # One accumulator per PE neuron and plane ([j][p]; one plane unless split_input).
         planes = range(layer.planes)
-        suffix = (lambda p: f"_{p}") if layer.split_input else (lambda p: "")
         acc = [[Signal(acc_shape, name=f"acc{j}{suffix(p)}", reset_less=True) for p in planes]
                for j in range(pe)]
         total = [[Signal(acc_shape, name=f"total{j}{suffix(p)}") for p in planes]
