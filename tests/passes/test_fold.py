@@ -1,7 +1,6 @@
 """Auto-folding: every layer meets the target, at the least cost a brute force finds."""
 import dataclasses
 import itertools
-import time
 
 import numpy as np
 import pytest
@@ -239,16 +238,16 @@ def test_fold_report():
     assert all(row["cycles"] == graph.expected_cycles() for row in rows if row["bottleneck"])
 
 
-def test_large_mlp_folds_fast():
+def test_large_mlp_folds():
+    """A 784-1024-1024-10 MLP folds to its target (how fast: ``fold_ms`` of
+    ``bench/folding.py``; tests check results, not wall time)."""
     rng = np.random.default_rng(13)
     layers = (random_layer(rng, mw=784, mh=1024, pe=1, simd=1, name="fc0"),
               random_layer(rng, mw=1024, mh=1024, pe=1, simd=1, name="fc1"),
               random_layer(rng, mw=1024, mh=10, pe=1, simd=1, name="fc2", logits=True))
     graph = Graph("big", (784, 1, 1), 10, layers, rng.integers(0, 2, (1, 784)), [0])
-    started = time.monotonic()
     folded = auto_fold(graph, target_cycles=4096)
-    assert time.monotonic() - started < 10
-    assert folded.expected_cycles() <= 4096
+    assert folded.expected_cycles() <= 4096 < auto_fold(graph, target_cycles=8192).expected_cycles()
 
 
 def test_the_target_prices_the_folding():
