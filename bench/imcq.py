@@ -118,13 +118,14 @@ def _measure(dataset, run, seed, spec_map, sigma, repeats, tag) -> dict:
     graph = export_graph(model, spec, data.test_x, data.test_y)
     check_export(model, graph)
     noisy = RUNS[run].get("noisy", False)
-    accuracy = noisy_accuracy(graph, [sigma if noisy else 0.0], repeats)
+    # The imcq network is also measured on the noisy macro: the noise-unaware baseline a
+    # quantizer trained through the noise is measured against too.
+    sigmas = [sigma if noisy else 0.0] + ([sigma] if run == "imcq" else [])
+    accuracy = noisy_accuracy(graph, sigmas, repeats)
     result = {"dataset": dataset, "run": run, "seed": seed, "tag": tag,
-              "sigma": sigma if noisy else 0.0, "accuracy": next(iter(accuracy.values()))}
+              "sigma": sigmas[0], "accuracy": accuracy[f"{sigmas[0]:g}"]}
     if run == "imcq":
-        # The 4-bit network trained without noise, on the noisy macro: the noise-unaware
-        # baseline a quantizer trained through the noise is also measured against.
-        result["accuracy_noisy"] = noisy_accuracy(graph, [sigma], repeats)[f"{sigma:g}"]
+        result["accuracy_noisy"] = accuracy[f"{sigma:g}"]
     return result
 
 
