@@ -3,7 +3,8 @@ cost a W2A2 network, and the noise-adaptive Concrete ADC quantizer against the s
 one under noise, over seeds; one ``key: value`` a line.
 
     python bench/imcq.py --dataset mnist5k|digits [--seeds 5] [--epochs N] [--sigma S]
-        [--temperature T0:T1] [--repeats 3] [--jobs 2] [--sweep] [--verify] [--out DIR]
+        [--temperature T0:T1] [--repeats 3] [--jobs 2] [--runs a,b] [--sweep] [--verify]
+        [--out DIR]
 
 Every run trains the dataset's W2A2 network (2-bit weights {-3, -1, 1, 3}, 2-bit activations
 0..3) through the macro's float twin, exports it to the IR (checked equal to the model) and
@@ -169,6 +170,8 @@ def main(argv=None) -> int:
                         help="Concrete temperature, first:last epoch (default: 1.0:0.1)")
     parser.add_argument("--repeats", type=int, default=3, help="noise seeds (default: 3)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--runs", default=",".join(RUNS),
+                        help="comma-separated runs (default: all; a figure needs its runs)")
     parser.add_argument("--sweep", action="store_true",
                         help="also concrete - ste at half and twice --sigma, and at "
                              "temperatures 0.5 (fixed) and 2.0:0.05 (2 seeds each)")
@@ -183,6 +186,13 @@ def main(argv=None) -> int:
         first, last = (float(t) for t in args.temperature.split(":"))
     except ValueError:
         parser.error(f"--temperature: expected FIRST:LAST, not {args.temperature!r}")
+    runs = [name for name in args.runs.split(",") if name]
+    unknown = sorted(set(runs) - set(RUNS))
+    if unknown or not runs:
+        parser.error(f"--runs: unknown {', '.join(unknown) or 'none given'} "
+                     f"(allowed: {', '.join(RUNS)})")
+    if args.sweep and not {"ste", "concrete"} <= set(runs):
+        parser.error("--sweep needs the ste and concrete runs")
     start = time.time()
     cache = args.out / args.dataset
 
@@ -192,7 +202,7 @@ def main(argv=None) -> int:
         return (args.dataset, run, seed, spec, sigma, args.repeats,
                 cache / f"{tag}{run}_seed{seed}.json", tag)
 
-    jobs = [job(run, seed) for run in RUNS for seed in range(args.seeds)]
+    jobs = [job(run, seed) for run in runs for seed in range(args.seeds)]
     sweep = []
     if args.sweep:
         for sigma, temperature in ((args.sigma / 2, (first, last)), (args.sigma * 2, (first, last)),
@@ -215,27 +225,29 @@ def main(argv=None) -> int:
                    f"({layer['out']})"
                    for index, layer in enumerate(NETWORKS[args.dataset][1])
                    if layer.get("backend") == "cim")}
-    for run in RUNS:
+    main_runs += [{**r, "run": "unaware", "accuracy": r["accuracy_noisy"]}
+                  for r in main_runs if r["run"] == "imcq"]
+    for run in [*runs, "unaware"] if "imcq" in runs else runs:
         values = np.array([r["accuracy"] for r in main_runs if r["run"] == run])
         figures[f"{run}_acc"] = f"{values.mean():.4f}"
         figures[f"{run}_acc_std"] = f"{values.std():.4f}"
-    unaware = np.array([r["accuracy_noisy"] for r in main_runs if r["run"] == "imcq"])
-    figures["unaware_acc"] = f"{unaware.mean():.4f}"
-    figures["unaware_acc_std"] = f"{unaware.std():.4f}"
-    main_runs += [{**r, "run": "unaware", "accuracy": r["accuracy_noisy"]}
-                  for r in main_runs if r["run"] == "imcq"]
+    figures_runs = {*runs, "unaware"} if "imcq" in runs else set(runs)
     for key, (a, b) in {"imcq_loss_pt": ("exact", "imcq"), "ste_noise_loss_pt": ("imcq", "ste"),
                         "concrete_gain_pt": ("concrete", "ste"),
                         "ste_vs_unaware_pt": ("ste", "unaware"),
                         "concrete_vs_unaware_pt": ("concrete", "unaware")}.items():
+        if a not in figures_runs or b not in figures_runs:
+            continue
         diff = _paired(main_runs, a, b)
         figures[key] = f"{diff.mean():+.2f}"
         figures[f"{key}_std"] = f"{diff.std():.2f}"
-    loss, gain = float(figures["imcq_loss_pt"]), float(figures["concrete_gain_pt"])
-    figures["goal_imcq_loss"] = "yes" if loss <= 0.3 else "no"
-    figures["goal_concrete_gain"] = (
-        ("yes" if gain >= 1.0 else "no") if float(figures["ste_noise_loss_pt"]) >= 3.0
-        else f"not judged (ste loses {figures['ste_noise_loss_pt']} points, < 3)")
+    if "imcq_loss_pt" in figures:
+        figures["goal_imcq_loss"] = "yes" if float(figures["imcq_loss_pt"]) <= 0.3 else "no"
+    if "concrete_gain_pt" in figures and "ste_noise_loss_pt" in figures:
+        gain = float(figures["concrete_gain_pt"])
+        figures["goal_concrete_gain"] = (
+            ("yes" if gain >= 1.0 else "no") if float(figures["ste_noise_loss_pt"]) >= 3.0
+            else f"not judged (ste loses {figures['ste_noise_loss_pt']} points, < 3)")
     figures.update({key: f"{value:g}" for key, value in THESIS.items()})
     for tag in sweep:
         runs = [r for r in results if r["tag"] == tag]
