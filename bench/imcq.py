@@ -210,8 +210,8 @@ def main(argv=None) -> int:
             tag = f"sweep_{sigma:g}_{temperature[0]:g}_{temperature[1]:g}_"
             sweep.append(tag)
             # STE has no temperature: at --sigma its runs are the main ones.
-            runs = ("ste", "concrete") if sigma != args.sigma else ("concrete",)
-            jobs += [job(run, seed, sigma, temperature, tag) for run in runs for seed in range(2)]
+            pair = ("ste", "concrete") if sigma != args.sigma else ("concrete",)
+            jobs += [job(run, seed, sigma, temperature, tag) for run in pair for seed in range(2)]
     say(f"{len(jobs)} trainings of the {args.dataset} W2A2 network, {epochs} epochs each, "
         f"{args.jobs} at a time")
     results = run_all(run_job, jobs, args.jobs,
@@ -250,10 +250,10 @@ def main(argv=None) -> int:
             else f"not judged (ste loses {figures['ste_noise_loss_pt']} points, < 3)")
     figures.update({key: f"{value:g}" for key, value in THESIS.items()})
     for tag in sweep:
-        runs = [r for r in results if r["tag"] == tag]
-        if not any(r["run"] == "ste" for r in runs):
-            runs += [r for r in main_runs if r["run"] == "ste"]
-        diff = _paired(runs, "concrete", "ste")
+        tagged = [r for r in results if r["tag"] == tag]
+        if not any(r["run"] == "ste" for r in tagged):
+            tagged += [r for r in main_runs if r["run"] == "ste"]
+        diff = _paired(tagged, "concrete", "ste")
         figures[f"{tag}gain_pt"] = f"{diff.mean():+.2f}"
     if args.verify:
         say("verifying the seed-0 ste network on Verilator")
