@@ -227,16 +227,17 @@ def main(argv=None) -> int:
                    if layer.get("backend") == "cim")}
     main_runs += [{**r, "run": "unaware", "accuracy": r["accuracy_noisy"]}
                   for r in main_runs if r["run"] == "imcq"]
-    for run in [*runs, "unaware"] if "imcq" in runs else runs:
+    # The imcq runs also give the unaware figures.
+    measured = [*runs, "unaware"] if "imcq" in runs else runs
+    for run in measured:
         values = np.array([r["accuracy"] for r in main_runs if r["run"] == run])
         figures[f"{run}_acc"] = f"{values.mean():.4f}"
         figures[f"{run}_acc_std"] = f"{values.std():.4f}"
-    figures_runs = {*runs, "unaware"} if "imcq" in runs else set(runs)
     for key, (a, b) in {"imcq_loss_pt": ("exact", "imcq"), "ste_noise_loss_pt": ("imcq", "ste"),
                         "concrete_gain_pt": ("concrete", "ste"),
                         "ste_vs_unaware_pt": ("ste", "unaware"),
                         "concrete_vs_unaware_pt": ("concrete", "unaware")}.items():
-        if a not in figures_runs or b not in figures_runs:
+        if a not in measured or b not in measured:
             continue
         diff = _paired(main_runs, a, b)
         figures[key] = f"{diff.mean():+.2f}"
