@@ -16,6 +16,8 @@ takes the golden model's test accuracy (with noise: the macro's hashed cell nois
     ste        the 4-bit macro with cell noise --sigma, trained through it, straight-through ADC
     concrete   the same, the Concrete ADC quantizer (codes drawn from their distribution under
                the noise, relaxed gradient), temperature annealed T0 -> T1 (--temperature)
+    expected   the same, the noisy read's code forwarded as by ste, the gradient that of the
+               code's expectation under the noise (Concrete's without its sampling variance)
 
 Networks: ``mnist5k`` LeNet-like, conv 3x3 16 -> pool -> conv 3x3 36 -> pool -> 900 -> 72
 (cim) -> 10 (cim), 5 epochs by default; ``digits`` 64 2-bit pixels -> 144 (digital) -> 144
@@ -35,6 +37,8 @@ Figures (means over seeds; ``_std`` the standard deviation over seeds; ``_pt`` i
                               how the thesis's STE figure may read; concrete_gain_pt is the
                               stricter comparison, both trained through the same noise)
     concrete_gain_pt[_std]    concrete - ste, paired by seed (goal: >= 1 where ste loses >= 3)
+    expected_gain_pt[_std]    expected - ste, paired by seed: a noise-aware gradient alone
+    concrete_vs_expected_pt   concrete - expected: what the Concrete sample's variance costs
     thesis_*                  the IMCAQ thesis's figures for comparison (CIFAR-10 VGG, MNIST
                               LeNet): imcq loss 1.31 / 0.05, Concrete gain 2.92 (CIFAR-10)
     sweep_<sigma>_<T>_gain_pt with --sweep: concrete - ste at half and twice --sigma and at
@@ -78,6 +82,7 @@ RUNS = {
     "imcq": {"adc_bits": 4},
     "ste": {"adc_bits": 4, "noisy": True, "quantizer": "ste"},
     "concrete": {"adc_bits": 4, "noisy": True, "quantizer": "concrete"},
+    "expected": {"adc_bits": 4, "noisy": True, "quantizer": "expected"},
 }
 
 
@@ -165,7 +170,7 @@ def main(argv=None) -> int:
     parser.add_argument("--epochs", type=int, help="training epochs (default: the dataset's)")
     parser.add_argument("--lr", type=float, help="learning rate (default: the dataset's)")
     parser.add_argument("--sigma", type=float, default=1.0,
-                        help="cell noise of the ste and concrete runs (default: 1.0)")
+                        help="cell noise of the noisy runs (default: 1.0)")
     parser.add_argument("--temperature", default="1.0:0.1",
                         help="Concrete temperature, first:last epoch (default: 1.0:0.1)")
     parser.add_argument("--repeats", type=int, default=3, help="noise seeds (default: 3)")
@@ -235,6 +240,8 @@ def main(argv=None) -> int:
         figures[f"{run}_acc_std"] = f"{values.std():.4f}"
     for key, (a, b) in {"imcq_loss_pt": ("exact", "imcq"), "ste_noise_loss_pt": ("imcq", "ste"),
                         "concrete_gain_pt": ("concrete", "ste"),
+                        "expected_gain_pt": ("expected", "ste"),
+                        "concrete_vs_expected_pt": ("concrete", "expected"),
                         "ste_vs_unaware_pt": ("ste", "unaware"),
                         "concrete_vs_unaware_pt": ("concrete", "unaware")}.items():
         if a not in measured or b not in measured:

@@ -415,7 +415,13 @@ def _float_planes(values: torch.Tensor, bits: int, signed: bool) -> list[torch.T
 
 
 #: ADC quantizers of the training twin.
-ADC_QUANTIZERS = ("ste", "concrete")
+ADC_QUANTIZERS = ("ste", "concrete", "expected")
+
+
+def _widened_std(std, spec: MacroSpec):
+    """The noise std the noise-aware gradients see: the read's, widened to at least a quarter
+    ADC step (``sqrt(std**2 + (D/4)**2)``) so that a noiseless read still has a gradient."""
+    return torch.sqrt(std ** 2 + (spec.step / 4) ** 2)
 
 
 def _concrete_codes(y: torch.Tensor, std, spec: MacroSpec, thresholds: torch.Tensor,
@@ -426,14 +432,13 @@ def _concrete_codes(y: torch.Tensor, std, spec: MacroSpec, thresholds: torch.Ten
 
     ``P(code = i) = Phi((t_{i+1} - y) / s) - Phi((t_i - y) / s)`` (``t_0 = -inf``,
     ``t_L = inf``) is the exact distribution of the noisy flash ADC's output; ``s`` is the
-    read's noise std, widened to at least a quarter step (``sqrt(std**2 + (D/4)**2)``) so that
-    a noiseless read still has a gradient. A Gumbel perturbation of ``log P`` gives the sample
+    read's noise std, widened (:func:`_widened_std`). A Gumbel perturbation of ``log P`` gives the sample
     (its argmax, the forward value: a draw of what the macro outputs) and, through a softmax
     of temperature ``temperature``, the relaxed code ``sum_i i * softmax_i`` whose gradient
     passes (straight through the argmax). The noise-adaptive ADC of IMCAQ: the gradient sees
     how likely each code is under the noise, not one rounded value.
     """
-    s = torch.sqrt(std ** 2 + (spec.step / 4) ** 2)
+    s = _widened_std(std, spec)
     edges = torch.cat([thresholds.new_tensor([-math.inf]), thresholds,
                        thresholds.new_tensor([math.inf])])                      # (L + 1,)
     z = (edges - y[..., None]) / s[..., None]
@@ -446,6 +451,21 @@ def _concrete_codes(y: torch.Tensor, std, spec: MacroSpec, thresholds: torch.Ten
     soft = (torch.softmax(perturbed / temperature, dim=-1) * levels).sum(-1)
     hard = perturbed.argmax(-1).to(y.dtype)
     return hard + (soft - soft.detach())
+
+
+def _expected_codes(y: torch.Tensor, noisy: torch.Tensor, std, spec: MacroSpec,
+                    thresholds: torch.Tensor) -> torch.Tensor:
+    """ADC codes of the noisy reads ``noisy`` (the forward value: what the macro outputs) with
+    the gradient of the code's expectation under the noise at the noiseless sums ``y``:
+    ``E[code | y] = sum_i Phi((y - t_i) / s)``, so ``d/dy = sum_i phi((y - t_i) / s) / s``
+    (``s`` widened, :func:`_widened_std`). The Concrete quantizer's noise-aware gradient
+    without the variance of its Gumbel sample: smooth across the ADC's steps and its clipping,
+    zero only far outside the range."""
+    s = _widened_std(std, spec)
+    z = (y[..., None] - thresholds) / s[..., None]
+    expected = (0.5 * (1 + torch.erf(z / math.sqrt(2.0)))).sum(-1)
+    hard = torch.bucketize(noisy.detach().contiguous(), thresholds, right=True).to(y.dtype)
+    return hard + (expected - expected.detach())
 
 
 def macro_mvm_float(spec: MacroSpec, weights: torch.Tensor, x: torch.Tensor, *, noise: bool = True,
@@ -463,10 +483,12 @@ def macro_mvm_float(spec: MacroSpec, weights: torch.Tensor, x: torch.Tensor, *, 
 
     ``adc="concrete"`` (with ``noise``) instead draws each read's code from its exact
     distribution under the noise with a Concrete relaxation for the gradient
-    (:func:`_concrete_codes`); without ``noise`` both give the deterministic codes.
+    (:func:`_concrete_codes`); ``adc="expected"`` forwards the noisy read's code as ``ste``
+    does and passes the gradient of its expectation under the noise (:func:`_expected_codes`);
+    without ``noise`` all three give the deterministic codes.
     """
     if adc not in ADC_QUANTIZERS:
-        raise ValueError(f"adc must be ste or concrete, not {adc!r}")
+        raise ValueError(f"adc must be one of {', '.join(ADC_QUANTIZERS)}, not {adc!r}")
     mh, mw = weights.shape
     if x.shape[-1] != mw:
         raise ValueError(f"x must have shape (..., {mw}), not {tuple(x.shape)}")
@@ -499,6 +521,14 @@ def macro_mvm_float(spec: MacroSpec, weights: torch.Tensor, x: torch.Tensor, *, 
                 read_std = std.expand(y.shape) if torch.is_tensor(std) else \
                     torch.full_like(y, float(std))
                 code = _concrete_codes(y, read_std, spec, thresholds, temperature, generator)
+                total = total + code.sum(-1) * (1 << (j + p))
+                continue
+            if noise and adc == "expected":
+                read_std = std.expand(y.shape) if torch.is_tensor(std) else \
+                    torch.full_like(y, float(std))
+                noisy = y + read_std * torch.randn(y.shape, generator=generator, dtype=dtype,
+                                                   device=y.device)
+                code = _expected_codes(y, noisy, read_std, spec, thresholds)
                 total = total + code.sum(-1) * (1 << (j + p))
                 continue
             if noise and spec.sigma > 0 and spec.noise != "none":

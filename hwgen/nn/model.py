@@ -31,7 +31,8 @@ its differentiable twin :func:`hwgen.cim.macro_mvm_float`: the "dot product" is 
 code sum (ADC codes shift-added over wordline groups and bit slices), which the threshold unit
 then normalizes. In training the twin adds its noise model's float noise and passes the ADC's
 gradient straight through (or, with ``train.adc_quantizer: concrete``, draws the ADC codes
-from their noisy distribution with a Concrete relaxation); in eval it is noise-free and exact
+from their noisy distribution with a Concrete relaxation; with ``expected``, passes the gradient
+of the code's expectation under the noise); in eval it is noise-free and exact
 (unless ``macro_noise`` is set, to measure accuracy under the noise), so the export's golden model
 (which adds the seeded hardware noise) equals the model when its noise is off. The ``mvm``
 hook does not apply to cim layers. With ``cim.weight_bits: 2`` their weights take the levels

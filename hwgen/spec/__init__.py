@@ -475,10 +475,13 @@ class TrainSpec:
     #: rows) on every dot product while training (:class:`hwgen.nn.GaussianMVM`, ``cell``).
     noise_sigma: float = 0.0
     #: How cim layers' ADCs train: ``ste`` (the noisy read quantized, straight-through
-    #: gradient) or ``concrete`` (IMCAQ-style: the ADC code drawn from its exact distribution
+    #: gradient), ``concrete`` (IMCAQ-style: the ADC code drawn from its exact distribution
     #: under the macro's Gaussian noise, with a Concrete (Gumbel-softmax) relaxation of
-    #: temperature ``concrete_temperature`` for the gradient; see hwgen.cim.macro_mvm_float).
-    adc_quantizer: Literal["ste", "concrete"] = "ste"
+    #: temperature ``concrete_temperature`` for the gradient) or ``expected`` (the noisy read
+    #: quantized as with ``ste``, the gradient that of the code's expectation under the noise:
+    #: Concrete's noise-aware gradient without its sampling variance); see
+    #: hwgen.cim.macro_mvm_float.
+    adc_quantizer: Literal["ste", "concrete", "expected"] = "ste"
     #: The Concrete relaxation's temperature (``adc_quantizer: concrete``): in the first epoch,
     #: or throughout without ``concrete_temperature_final``.
     concrete_temperature: float = 0.5

@@ -315,7 +315,7 @@ def test_float_twin_gradient_stops_where_the_adc_clips():
     assert (w.grad == 0).all()
 
 
-@pytest.mark.parametrize("adc", ["ste", "concrete"])
+@pytest.mark.parametrize("adc", ["ste", "concrete", "expected"])
 @pytest.mark.parametrize("model,encoding", [("cell", "binary"), ("read", "bipolar"),
                                             ("cell", "bipolar")])
 def test_float_twin_noise_matches_the_golden_noise(model, encoding, adc):
@@ -358,8 +358,41 @@ def test_concrete_adc_samples_the_noisy_adc_and_has_a_gradient():
                         generator=torch.Generator().manual_seed(3)).sum().backward()
         grads[quantizer] = w1.grad
     assert (grads["ste"] == 0).all() and (grads["concrete"][0, :2] != 0).all()
-    with pytest.raises(ValueError, match="adc must be ste or concrete"):
+    with pytest.raises(ValueError, match="adc must be one of ste, concrete, expected"):
         macro_mvm_float(spec, w, xv, adc="round")
+
+
+def _expected_gradient(spec: MacroSpec, y: float, std: float) -> float:
+    """``d E[code | y] / dy`` by its formula, in float64: the sum over the ADC's thresholds
+    ``t_i`` of the normal density at ``(y - t_i) / s`` over ``s``."""
+    s = math.sqrt(std ** 2 + (spec.step / 4) ** 2)
+    return sum(math.exp(-0.5 * ((y - t / 2.0**NOISE_FRAC_BITS) / s) ** 2) / (s * math.sqrt(2 * math.pi))
+               for t in spec.thresholds)
+
+
+@pytest.mark.parametrize("ones", [2, 5])       # inside the range; past it (clipping)
+def test_expected_adc_forwards_the_noisy_code_with_the_expectations_gradient(ones):
+    """``adc="expected"``: the forward codes are the straight-through quantizer's, draw for
+    draw (the same generator gives the same noise), and the gradient of each read is
+    ``d E[code | y] / dy`` of the noise model, also where the straight-through one is flat."""
+    spec = MacroSpec(wordlines=8, adc_bits=2, adc_range=3.0, noise="read", sigma=0.7,
+                     encoding="binary")
+    x = torch.tensor([[1.0] * ones + [0.0] * (8 - ones)]).repeat(50, 1)
+    codes, grads = {}, {}
+    for quantizer in ("ste", "expected"):
+        w = torch.ones(1, 8, requires_grad=True)
+        out = macro_mvm_float(spec, w, x, adc=quantizer,
+                              generator=torch.Generator().manual_seed(5))
+        out.sum().backward()
+        codes[quantizer], grads[quantizer] = out.detach(), w.grad
+    assert torch.equal(codes["ste"], codes["expected"])
+    if ones < spec.adc_range:
+        assert len(set(codes["ste"].flatten().tolist())) > 1      # the noise moved codes
+    want = 50 * _expected_gradient(spec, float(ones), 0.7)
+    assert grads["expected"][0, :ones].tolist() == pytest.approx([want] * ones, rel=1e-4)
+    assert (grads["expected"][0, ones:] == 0).all()
+    if ones > spec.adc_range:
+        assert (grads["ste"] == 0).all() and want > 0
 
 
 def test_concrete_temperature_anneals_geometrically_epoch_by_epoch(monkeypatch):
