@@ -196,6 +196,10 @@ def main(argv=None) -> int:
     if unknown or not runs:
         parser.error(f"--runs: unknown {', '.join(unknown) or 'none given'} "
                      f"(allowed: {', '.join(RUNS)})")
+    for name in ("seeds", "epochs", "repeats", "jobs", "verify_frames"):
+        value = getattr(args, name) if name != "epochs" else epochs
+        if value < 1:
+            parser.error(f"--{name.replace('_', '-')}: expected a positive integer, not {value}")
     if args.sweep and not {"ste", "concrete"} <= set(runs):
         parser.error("--sweep needs the ste and concrete runs")
     start = time.time()

@@ -294,8 +294,12 @@ def main(argv=None) -> int:
     args.lr = args.lr or lr
     recipes = [name for name in args.recipes.split(",") if name]
     unknown = sorted(set(recipes) - set(RECIPES))
-    if unknown:
-        parser.error(f"--recipes: unknown {', '.join(unknown)} (allowed: {', '.join(RECIPES)})")
+    if unknown or not recipes:
+        parser.error(f"--recipes: unknown {', '.join(unknown) or 'none given'} "
+                     f"(allowed: {', '.join(RECIPES)})")
+    for name in ("seeds", "epochs", "repeats", "jobs"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name}: expected a positive integer, not {getattr(args, name)}")
     start = time.time()
     cache = args.out / args.dataset
     cache.mkdir(parents=True, exist_ok=True)
