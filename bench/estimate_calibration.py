@@ -39,8 +39,8 @@ import numpy as np
 
 from hwgen.cosim import emit_verilog
 from hwgen.estimate import estimate_layer, layer_terms
-from hwgen.ops import (DWCLayer, FIFOLayer, MVTULayer, MaxPoolLayer, SWGLayer, SharedMVTULayer,
-                       op_for)
+from hwgen.ops import (AvgPoolLayer, DWCLayer, FIFOLayer, MVTULayer, MaxPoolLayer, SWGLayer,
+                       SharedMVTULayer, op_for)
 from hwgen.ops.smvtu.sharing import join_filters
 from hwgen.target import TARGETS, Resources, Target, target as find_target
 from hwgen.target.report import count_cells, parse_stat
@@ -141,6 +141,17 @@ MAXPOOL_CONFIGS = [
     (64, 16, 16, 2, 4),
     (16, 24, 24, 3, 16),
     (48, 6, 6, 2, 16),
+]
+# (channels, height, width, kernel, pe, elem_bits): average pools, global ones included
+AVGPOOL_CONFIGS = [
+    (32, 6, 6, 2, 1, 1),
+    (32, 6, 6, 2, 8, 1),
+    (32, 6, 6, 2, 32, 1),
+    (64, 16, 16, 2, 4, 2),
+    (16, 24, 24, 3, 16, 1),
+    (48, 6, 6, 2, 16, 1),
+    (64, 25, 5, (25, 5), 8, 1),
+    (64, 12, 12, 12, 16, 2),
 ]
 # (width, depth)
 FIFO_CONFIGS = [(1, 2), (16, 32), (64, 64), (8, 512), (32, 16), (1, 512), (64, 4), (4, 64),
@@ -244,6 +255,11 @@ def configurations(kinds, target: Target) -> list[tuple[str, object]]:
         for c, h, w, k, pe in MAXPOOL_CONFIGS:
             result.append(("maxpool",
                            MaxPoolLayer(f"maxpool_{c}x{h}x{w}_k{k}_pe{pe}", c, h, w, k, pe)))
+    if "avgpool" in kinds:
+        for c, h, w, k, pe, bits in AVGPOOL_CONFIGS:
+            kernel = "x".join(map(str, k)) if isinstance(k, tuple) else k
+            result.append(("avgpool", AvgPoolLayer(f"avgpool_{c}x{h}x{w}_k{kernel}_pe{pe}_b{bits}",
+                                                   c, h, w, k, pe, bits)))
     if "fifo" in kinds:
         result += [("fifo", FIFOLayer(f"fifo_w{width}_d{depth}", elements=1, bits=width,
                                       depth=depth)) for width, depth in FIFO_CONFIGS]
@@ -309,6 +325,7 @@ PINNED = {
                  "adder_table": 2.2},
         "swg": {"lutram": 4.0},
         "maxpool": {"lutram": 4.0},
+        "avgpool": {"lutram": 4.0},
         "fifo": {"lutram": 4.0},
     },
     # iCE40 has no distributed RAM; the same MVTU terms are held at one logic cell each.
@@ -362,7 +379,7 @@ def fit(rows, target: Target):
 
 
 def main(argv=None) -> int:
-    kinds_all = ("mvtu", "cim", "smvtu", "swg", "maxpool", "fifo", "dwc")
+    kinds_all = ("mvtu", "cim", "smvtu", "swg", "maxpool", "avgpool", "fifo", "dwc")
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--target", default="ecp5", choices=sorted(TARGETS),
                         help="FPGA family to synthesise for (default: %(default)s)")

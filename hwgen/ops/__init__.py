@@ -30,6 +30,7 @@ See ``docs/adding-an-op.md`` for a walk through.
 """
 from .base import (ENCODINGS, MAX_MEMORY_BITS, Activation, Op, Transfer, UnknownOpError,
                    divisors)
+from .avgpool import AvgPoolLayer, AvgPoolOp
 from .dwc import DWCLayer, DWCOp
 from .fifo import FIFOLayer, FIFOOp
 from .label_select import LabelSelectLayer, LabelSelectOp
@@ -40,7 +41,8 @@ from .swg import SWGLayer, SWGOp
 
 __all__ = ["REGISTRY", "op_for", "graph_ops", "Op", "Activation", "Transfer", "UnknownOpError",
            "ENCODINGS", "MVTU_ENCODINGS", "RAM_STYLES", "MAX_MEMORY_BITS", "divisors",
-           "MVTULayer", "SharedMVTULayer", "SWGLayer", "MaxPoolLayer", "FIFOLayer", "DWCLayer", "LabelSelectLayer"]
+           "MVTULayer", "SharedMVTULayer", "SWGLayer", "MaxPoolLayer", "AvgPoolLayer",
+           "FIFOLayer", "DWCLayer", "LabelSelectLayer"]
 
 #: Every op, by name.
 REGISTRY: dict[str, Op] = {op.name: op for op in (
@@ -48,6 +50,7 @@ REGISTRY: dict[str, Op] = {op.name: op for op in (
     SharedMVTUOp(),
     SWGOp(),
     MaxPoolOp(),
+    AvgPoolOp(),
     FIFOOp(),
     DWCOp(),
     LabelSelectOp(),

@@ -8,9 +8,10 @@ fitted by ``bench/estimate_calibration.py``) and places and prices its memories
 (:meth:`~hwgen.target.Target.map_memory`, :meth:`~hwgen.target.Target.memory_terms`,
 :meth:`~hwgen.target.Target.memory_ffs`).
 """
-from ..target import Target
+from ..target import MemoryMap, Resources, Target
 
-__all__ = ["counter_bits", "carry_luts", "tree_adder_luts", "add_terms", "luts"]
+__all__ = ["counter_bits", "carry_luts", "tree_adder_luts", "add_terms", "luts", "pool_terms",
+           "pool_resources"]
 
 
 def counter_bits(count: int) -> int:
@@ -48,3 +49,48 @@ def luts(target: Target, kind: str, terms: dict[str, float]) -> int:
     ``cim``) with ``terms``: each count weighed by the target's coefficient, rounded."""
     coefficients = target.coefficients[kind]
     return round(sum(coefficients[name] * value for name, value in terms.items()))
+
+
+# --- the pooling blocks (hwgen.lib.pooling.pool_windows) ---------------------------------------
+def _partial_row(layer, target: Target, width: int) -> MemoryMap:
+    """A pooling block's row of partial results, ``width`` bits a word: read asynchronously
+    (a combinational port)."""
+    return target.map_memory(layer.out_width * layer.cf, width, rom=False, async_read=True)
+
+
+def _pool_counter_bits(layer) -> int:
+    return (counter_bits(layer.height) + counter_bits(layer.width) + counter_bits(layer.cf)
+            + counter_bits(layer.kernel[0]) + counter_bits(layer.kernel[1])
+            + layer.out_width.bit_length())
+
+
+def _address_multipliers(factor: int) -> int:
+    """Multipliers of an address ``index * factor``: synthesis makes one unless ``factor`` is a
+    power of two (a shift)."""
+    return 0 if factor & (factor - 1) == 0 else 1
+
+
+def pool_terms(layer, target: Target, width: int) -> dict[str, float]:
+    """The LUT terms every block built on :func:`hwgen.lib.pooling.pool_windows` has, its
+    partial words ``width`` bits: counters, control, the partial row where the target puts it,
+    and the address multiplier ``column * cf + fold`` in logic unless ``cf`` is a power of two
+    or the target has multipliers. The op adds its merge's term."""
+    result = {"counter": _pool_counter_bits(layer), "control": 1}
+    add_terms(result, target.memory_terms(_partial_row(layer, target, width)))
+    if _address_multipliers(layer.cf) and not target.multipliers_in_dsps:
+        result["multiply"] = _pool_counter_bits(layer)
+    return result
+
+
+def pool_resources(layer, target: Target, kind: str, terms: dict[str, float],
+                   width: int) -> Resources:
+    """Resources of a pooling block of ``kind`` with LUT ``terms`` and partial words of
+    ``width`` bits: its counters, output and skid registers (``width`` each), the partial row
+    (flip-flops where the target has no RAM for it), the address multiplier in a DSP where the
+    target has them."""
+    memory = _partial_row(layer, target, width)
+    ffs = _pool_counter_bits(layer) + 2 + 2 * width
+    if memory.kind == "logic":
+        ffs += memory.depth * memory.width
+    return Resources(luts(target, kind, terms), ffs, memory.brams,
+                     _address_multipliers(layer.cf) if target.multipliers_in_dsps else 0)

@@ -5,7 +5,7 @@ its op's cost model (:meth:`hwgen.ops.Op.terms`, ``hwgen/ops/<op>/cost.py``), in
 ``TRELLIS_COMB`` cells (LUT4s, and one per bit of a ``CCU2C`` carry chain). The coefficients
 were fitted, per block kind, by non-negative least squares on the relative error against Yosys
 ``synth_ecp5`` + ``nextpnr-ecp5 --pack-only`` on MVTU, thermometer MVTU, cim MVTU, sliding
-window, max-pool, FIFO and width converter configurations:
+window, max-pool, average pool, FIFO and width converter configurations:
 ``python bench/estimate_calibration.py --fit`` repeats the fit and prints the error of every
 configuration.
 """
@@ -57,6 +57,13 @@ COEFFICIENTS = {
         "lutram": 4.0,          # pinned
         "lutram_mux": 2.03,
         "control": 4.9,
+    },
+    "avgpool": {
+        "counter": 3.27,
+        "adder": 5.77,          # per sum bit: its adder, restart, output and skid multiplexers
+        "lutram": 4.0,          # pinned
+        "lutram_mux": 1.93,
+        "control": 0.0,
     },
     "fifo": {
         "bram": 88.4,           # block RAM port glue
