@@ -17,7 +17,7 @@ from torch import nn
 
 __all__ = ["binarize", "quantize2", "activation2", "ACTIVATION2_STEPS", "levels2",
            "batchnorm_fires", "batchnorm_preactivation", "BinaryLinear",
-           "BinaryConv2d",
+           "BinaryConv2d", "SumPool2d",
            "BatchNormThreshold", "CentredThreshold"]
 
 
@@ -401,3 +401,25 @@ class BinaryConv2d(_BinaryWeights, nn.Conv2d):
     def matrix(self) -> torch.Tensor:
         """The weight matrix (out, kh * kw * in) that multiplies :meth:`windows`."""
         return self.effective_weight().permute(0, 2, 3, 1).reshape(self.out_channels, -1)
+
+
+class SumPool2d(nn.Module):
+    """Average pooling times the window's size: each window's sum (``model.layers`` type
+    ``avgpool``, the IR's :class:`hwgen.ops.AvgPoolLayer`). Over {0, 1} activations the sums are
+    the integers the hardware streams, so the next layer's dot products are the IR's exactly.
+
+    Parameters
+    ----------
+    kernel : (rows, columns) window and stride.
+    """
+
+    def __init__(self, kernel: tuple[int, int]):
+        super().__init__()
+        self.kernel = tuple(kernel)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        window = self.kernel[0] * self.kernel[1]
+        return nn.functional.avg_pool2d(x, self.kernel) * window
+
+    def extra_repr(self) -> str:
+        return f"kernel={self.kernel}"

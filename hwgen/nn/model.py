@@ -60,9 +60,9 @@ from torch import nn
 
 from ..cim.macro import layer_macro, macro_mvm_float
 from ..ops.mvtu.golden import thermometer_code
-from ..spec import ConvSpec, LinearSpec, MaxPoolSpec, Spec
-from .layers import (BatchNormThreshold, BinaryConv2d, BinaryLinear, CentredThreshold, activation2,
-                     binarize)
+from ..spec import AvgPoolSpec, ConvSpec, LinearSpec, MaxPoolSpec, Spec
+from .layers import (BatchNormThreshold, BinaryConv2d, BinaryLinear, CentredThreshold, SumPool2d,
+                     activation2, binarize)
 
 __all__ = ["BNN", "decode", "exact_mvm", "MVM"]
 
@@ -131,6 +131,10 @@ class BNN(nn.Module):
                 mh = layer.out_features
             elif isinstance(layer, MaxPoolSpec):
                 layers.append(nn.MaxPool2d(layer.kernel))
+                norms.append(nn.Identity())
+                continue
+            elif isinstance(layer, AvgPoolSpec):
+                layers.append(SumPool2d(layer.window))
                 norms.append(nn.Identity())
                 continue
             else:

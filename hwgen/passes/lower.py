@@ -26,9 +26,9 @@ import torch
 
 from ..nn.layers import BinaryConv2d, BinaryLinear, batchnorm_fires
 from ..nn.model import BNN, exact_mvm
-from ..spec import ConvSpec, LinearSpec, MaxPoolSpec, Spec
+from ..spec import AvgPoolSpec, ConvSpec, LinearSpec, MaxPoolSpec, Spec
 from ..ir import Graph
-from ..ops import MVTULayer, MaxPoolLayer, SWGLayer
+from ..ops import AvgPoolLayer, MVTULayer, MaxPoolLayer, SWGLayer
 from .share import share_results
 
 __all__ = ["export_graph", "check_export", "quiet", "fold_threshold", "fold_levels", "dot_values"]
@@ -119,8 +119,9 @@ def export_graph(model: BNN, spec: Spec, test_x: np.ndarray, test_y: np.ndarray,
     Folding: a layer's ``pe``/``simd`` from the spec, else the defaults (``folded_pe``,
     ``folded_simd``), and its ``ram_style``; the names of MVTUs whose spec gives pe or simd
     are listed in ``meta["fixed_folding"]`` (automatic folding leaves them alone). A sliding-window
-    generator moves gcd(in channels, MVTU simd) elements per transfer; a max-pool takes its
-    producer's ``pe`` channels per transfer. With ``data.thermometer`` the graph's input is the
+    generator moves gcd(in channels, MVTU simd) elements per transfer; a max-pool or average
+    pool takes its producer's ``pe`` channels per transfer, and the layer after an average pool
+    reads its window sums as ``uint`` elements. With ``data.thermometer`` the graph's input is the
     frames' ``uint`` elements and its first MVTU reads them as thermometer codes (``simd``
     rounded down to whole codes).
     """
@@ -144,6 +145,12 @@ def export_graph(model: BNN, spec: Spec, test_x: np.ndarray, test_y: np.ndarray,
             layers.append(MaxPoolLayer(name=f"pool{index}", channels=channels, height=height,
                                        width=width, kernel=layer_spec.kernel, pe=stream_pe,
                                        elem_bits=bits, bitwise=split))
+            continue
+        if isinstance(layer_spec, AvgPoolSpec):   # window sums: the next layer reads uint
+            layers.append(AvgPoolLayer(name=f"pool{index}", channels=channels, height=height,
+                                       width=width, kernel=layer_spec.window, pe=stream_pe,
+                                       elem_bits=bits))
+            encoding, bits = "uint", layers[-1].out_bits
             continue
         if not isinstance(layer_spec, (ConvSpec, LinearSpec)):
             raise TypeError(f"no lowering for layer type {type(layer_spec).__name__}")

@@ -47,7 +47,8 @@ from ..target import PLACERS
 from .typed_yaml import (MAX_INT, MAX_STRING, MAX_YAML_BYTES, MAX_YAML_DEPTH, MAX_YAML_NODES,
                          build, excerpt, is_file, key_text, read_yaml)
 
-__all__ = ["Spec", "DataSpec", "LayerSpec", "LinearSpec", "ConvSpec", "MaxPoolSpec", "ModelSpec", "ShareSpec",
+__all__ = ["Spec", "DataSpec", "LayerSpec", "LinearSpec", "ConvSpec", "MaxPoolSpec", "AvgPoolSpec",
+           "ModelSpec", "ShareSpec",
            "TrainSpec", "HardwareSpec", "VerifySpec", "MacroSpec", "DatasetInfo", "load_spec",
            "parse_spec", "read_yaml", "excerpt", "is_file", "DATASETS", "SEED_MAX", "MAX_LAYER_WEIGHT_BITS",
            "MAX_WEIGHT_BITS", "MAX_FEATURES", "key_text", "MAX_INT", "MAX_STRING", "MAX_YAML_BYTES",
@@ -395,8 +396,47 @@ class MaxPoolSpec:
         return (channels, height // self.kernel[0], width // self.kernel[1])
 
 
+@dataclass(frozen=True, kw_only=True)
+class AvgPoolSpec:
+    """Average pooling of a conv layer's {0, 1} activations with an integer result: each
+    output element is the sum of its window's activations (the average times the window's
+    size, which the next layer's thresholds absorb), an unsigned integer the next layer reads
+    as a multi-bit input. ``kernel`` (an integer or [rows, columns]; left out: the whole
+    image, global average pooling), stride equal to the kernel, rows and columns beyond the
+    last whole window dropped. Needs ``model.activation: binary``."""
+    what = "an avgpool layer"
+    #: ``avgpool``.
+    type: Literal["avgpool"]
+    #: Window (and stride): an integer, or [rows, columns]; ``None``: the whole input image.
+    kernel: int | tuple[int, ...] | None = None
+    #: (channels, height, width) of the input, filled in by :meth:`Spec.check`.
+    in_shape: tuple[int, int, int] | None = field(default=None, metadata={"internal": True})
+
+    def __post_init__(self):
+        if self.kernel is not None:
+            _pair_field(self, "kernel")
+
+    def check(self, path: str, file):
+        if self.kernel is not None:
+            _check_pair(self, "kernel", 1, path, file)
+
+    @property
+    def window(self) -> tuple[int, int]:
+        """The kernel, the whole input image where none is given."""
+        return self.kernel if self.kernel is not None else tuple(self.in_shape[1:])
+
+    @property
+    def out_shape(self) -> tuple[int, int, int]:
+        channels, height, width = self.in_shape
+        return (channels, height // self.window[0], width // self.window[1])
+
+    def out_bits(self, in_bits: int) -> int:
+        """Bits of a window's sum of ``in_bits``-bit elements."""
+        return ((self.window[0] * self.window[1]) * ((1 << in_bits) - 1)).bit_length()
+
+
 #: One layer of ``model.layers``; its ``type`` key picks the class.
-LayerSpec = LinearSpec | ConvSpec | MaxPoolSpec
+LayerSpec = LinearSpec | ConvSpec | MaxPoolSpec | AvgPoolSpec
 
 
 @dataclass(frozen=True)
@@ -611,7 +651,11 @@ class Spec:
             raise SpecError(file, "name", f"must be a plain folder name, not {excerpt(self.name)}",
                             allowed=NAME_ALLOWED)
         _check_seed(self.seed, "seed", file)
-        layers = _check_cim(self, _walk_shapes(self, file), file)
+        # The walked layers (their input shapes known) first: the cim check asks each layer's
+        # input bits (:meth:`input_bits`), which an average pool's window sets.
+        object.__setattr__(self, "model", dataclasses.replace(
+            self.model, layers=_walk_shapes(self, file)))
+        layers = _check_cim(self, self.model.layers, file)
         object.__setattr__(self, "model", dataclasses.replace(self.model, layers=layers))
         _check_share(self, file)
 
@@ -634,7 +678,13 @@ class Spec:
             return False
         if index == 0:
             return self.data.thermometer or self.data.element_bits == 1
-        return self.model.act_bits == 1
+        return self.input_bits(index) == 1
+
+    def input_bits(self, index: int) -> int:
+        """Bits of an element layer ``index`` reads: the data's at the first layer, a hidden
+        layer's ``act_bits`` after a conv or linear layer, a window's sum after an average pool
+        (the spec's layers checked: their ``in_shape`` known)."""
+        return _bits_before(self, self.model.layers[:index])
 
     @property
     def input_encoding(self) -> str:
@@ -733,6 +783,31 @@ def _walk_shapes(spec: Spec, file) -> tuple:
                                 allowed=f"at most {height}x{width}")
             layer = dataclasses.replace(layer, in_shape=shape)
             shape = layer.out_shape
+        elif isinstance(layer, AvgPoolSpec):
+            if not isinstance(previous, (ConvSpec, MaxPoolSpec, AvgPoolSpec)):
+                raise SpecError(file, f"{path}.type",
+                                "an avgpool must follow a conv, maxpool or avgpool layer (it "
+                                "pools their image)")
+            if spec.model.activation != "binary":
+                raise SpecError(file, f"{path}.type",
+                                "an avgpool sums {0, 1} activations: it needs "
+                                "model.activation: binary", allowed="maxpool")
+            if spec.model.bitsplit:
+                raise SpecError(file, f"{path}.type",
+                                "an avgpool would merge BitSplit's bit planes, which stay "
+                                "apart until the last layer", allowed="maxpool")
+            kh, kw = layer.kernel if layer.kernel is not None else (height, width)
+            if kh > height or kw > width:
+                raise SpecError(file, f"{path}.kernel",
+                                f"{_shape_text(layer.kernel)} does not fit the {height}x{width} input",
+                                allowed=f"at most {height}x{width}")
+            layer = dataclasses.replace(layer, in_shape=shape)
+            resolved_bits = layer.out_bits(_bits_before(spec, resolved))
+            if resolved_bits > 16:
+                raise SpecError(file, f"{path}.kernel",
+                                f"a {kh}x{kw} window's sum needs {resolved_bits} bits, more than "
+                                f"the 16 a layer reads", allowed="a smaller kernel")
+            shape = layer.out_shape
         else:       # the loader admits only the layer types of ModelSpec.layers
             raise TypeError(f"{path}: no shape rule for layer type {type(layer).__name__}")
         resolved.append(layer)
@@ -748,6 +823,18 @@ def _walk_shapes(spec: Spec, file) -> tuple:
     if spec.data.thermometer:
         _check_thermometer(spec, resolved[0], file)
     return tuple(resolved)
+
+
+def _bits_before(spec: Spec, resolved: list) -> int:
+    """Bits of the elements the next layer after the ``resolved`` ones reads (as
+    :meth:`Spec.input_bits`, while the walk is under way)."""
+    bits = spec.data.element_bits
+    for layer in resolved:
+        if isinstance(layer, (ConvSpec, LinearSpec)):
+            bits = spec.model.act_bits
+        elif isinstance(layer, AvgPoolSpec):
+            bits = layer.out_bits(bits)
+    return bits
 
 
 def _check_weights(layer, product_text: str, before: int, path: str, file) -> int:
@@ -776,9 +863,9 @@ def _check_features(shape, key: str, file):
 def _check_thermometer(spec: Spec, first, file):
     """The first layer reads the thermometer codes: a conv or linear layer, whose simd takes
     whole codes."""
-    if isinstance(first, MaxPoolSpec):
+    if isinstance(first, (MaxPoolSpec, AvgPoolSpec)):
         raise SpecError(file, "model.layers[0].type", "reads the thermometer codes of "
-                        "data.thermometer and must be conv or linear, not maxpool",
+                        f"data.thermometer and must be conv or linear, not {first.type}",
                         allowed="conv, linear")
     if getattr(first, "backend", "digital") == "cim":
         raise SpecError(file, "model.layers[0].backend", "reads the thermometer codes of "
@@ -848,7 +935,7 @@ def _check_cim(spec: Spec, layers: tuple, file) -> tuple:
                                 f"pe={layer.folded_pe} neurons of {cim.weight_bits}-bit weights "
                                 f"read {layer.folded_pe * cim.weight_bits} columns at once, more "
                                 f"than cim.columns={cim.columns}")
-            bits = spec.data.element_bits if index == 0 else spec.model.act_bits
+            bits = spec.input_bits(index)
             if bits > cim.act_bits:
                 raise SpecError(file, f"{path}.backend",
                                 f"cim reads at most cim.act_bits={cim.act_bits} bits per input, "
