@@ -1,7 +1,6 @@
 """Average pooling with integer results (``type: avgpool``): a network with a 2x2 average pool
 and a global one trains, exports exactly (the next layers read the window sums as ``uint``
 elements), verifies on Verilator, and a spec that cannot be built is one line."""
-import numpy as np
 import pytest
 
 from hwgen.data import load_dataset
