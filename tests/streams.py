@@ -95,3 +95,29 @@ def simulate_after_reset(dut, before, inputs, count, *, cycles=60, idle=0.0, bac
     sim.add_testbench(bench)
     sim.run()
     return received
+
+
+def check_block_on_verilator(block, inputs, expected, frames, build_root, *, corrupt=False):
+    """A block against its golden transfers on Verilator: under random idle cycles and
+    backpressure, at full rate (its cycles per frame equal to ``expected_cycles()``), and for
+    eight frames through the cocotb testbench too; with ``corrupt``, a wrong expectation (one
+    bit of the middle transfer flipped) must fail."""
+    from hwgen.cosim import run_stream_test
+    from hwgen.harness import run_harness
+    run = run_harness(block, inputs, expected, idle=0.3, backpressure=0.5, seed=4,
+                      build_root=build_root, name="stress")
+    assert run.passed, run.message
+    full = run_harness(block, inputs, expected, build_root=build_root, name="full")
+    assert full.passed, full.message
+    per_frame = len(expected) // frames
+    measured = (full.output_cycles[-1] - full.output_cycles[per_frame - 1]) / (frames - 1)
+    assert measured == block.expected_cycles()
+    if corrupt:
+        wrong = list(expected)
+        wrong[len(wrong) // 2] ^= 1
+        assert not run_harness(block, inputs, wrong, build_root=build_root, name="full").passed
+    some = 8
+    slow = run_stream_test(block, inputs[:some * len(inputs) // frames],
+                           expected[:some * per_frame], idle=0.3, backpressure=0.5,
+                           build_root=build_root, name="cocotb")
+    assert slow.passed, slow.message

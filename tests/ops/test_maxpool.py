@@ -1,16 +1,14 @@
 import numpy as np
 import pytest
 
-from hwgen.cosim import run_stream_test
 from hwgen.ops.maxpool.golden import maxpool
-from hwgen.harness import run_harness
 from hwgen.ops.maxpool.hw import MaxPool
 from hwgen.lib.packing import pack_words
 from hwgen.ops import MaxPoolLayer, op_for
 from hwgen.ops.maxpool import cost
 from hwgen.target import Resources, target
 from tests.conftest import AllLogic
-from tests.streams import simulate_stream
+from tests.streams import check_block_on_verilator, simulate_stream
 
 # (channels, height, width, kernel, pe)
 SHAPES = [(1, 8, 8, 2, 1), (4, 7, 9, (2, 3), 2), (6, 5, 5, 5, 3), (16, 6, 4, (3, 1), 16)]
@@ -66,20 +64,8 @@ def test_cosim_matches_golden(shape, sim_build_root):
     layer = MaxPoolLayer("p", *shape)
     frames = max(8, 5000 // (layer.out_elements // layer.pe))
     inputs, expected = _vectors(layer, frames, seed=2)
-    block = MaxPool(layer)
-    run = run_harness(block, inputs, expected, idle=0.3, backpressure=0.5, seed=4,
-                      build_root=sim_build_root, name="stress")
-    assert run.passed, run.message
-    full = run_harness(block, inputs, expected, build_root=sim_build_root, name="full")
-    assert full.passed, full.message
-    per_frame = len(expected) // frames
-    measured = (full.output_cycles[-1] - full.output_cycles[per_frame - 1]) / (frames - 1)
-    assert measured == block.expected_cycles()
-    some = 8                                # frames through the cocotb testbench too
-    slow = run_stream_test(block, inputs[:some * len(inputs) // frames],
-                           expected[:some * per_frame], idle=0.3, backpressure=0.5,
-                           build_root=sim_build_root, name="cocotb")
-    assert slow.passed, slow.message
+    check_block_on_verilator(MaxPool(layer), inputs, expected, frames, sim_build_root,
+                             corrupt=True)
 
 
 # --- cost -------------------------------------------------------------------------------------

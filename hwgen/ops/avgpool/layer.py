@@ -1,13 +1,14 @@
 """The IR layer of a streaming average pool with an integer result."""
 from dataclasses import dataclass
 
-from ..base import bits_for, check_positive, pair
+from ..base import bits_for
+from ..pooling import PoolShape
 
 __all__ = ["AvgPoolLayer"]
 
 
 @dataclass(frozen=True, eq=False)
-class AvgPoolLayer:
+class AvgPoolLayer(PoolShape):
     """Streaming average pool, stride equal to the kernel, with an integer result: each output
     element is the **sum** of its window's element codes, ``0 .. K * (2**elem_bits - 1)`` for
     a window of ``K = KH * KW`` pixels, an unsigned integer of :attr:`out_bits` bits.
@@ -35,24 +36,10 @@ class AvgPoolLayer:
     op = "avgpool"
 
     def __post_init__(self):
-        object.__setattr__(self, "kernel", pair(self.kernel, "kernel"))
-        check_positive(self, "channels", "height", "width", "pe", "elem_bits")
-        if min(self.kernel) < 1 or self.out_height < 1 or self.out_width < 1:
-            raise ValueError(f"kernel must be positive and fit a {self.height}x{self.width} "
-                             f"image, not {self.kernel!r}")
-        if self.channels % self.pe:
-            raise ValueError(f"pe must divide channels={self.channels}, not {self.pe!r}")
+        self.check_shape()
         if self.out_bits > 16:
             raise ValueError(f"a {self.kernel[0]}x{self.kernel[1]} window of {self.elem_bits}-bit "
                              f"elements sums to {self.out_bits} bits, more than 16")
-
-    @property
-    def out_height(self) -> int:
-        return self.height // self.kernel[0]
-
-    @property
-    def out_width(self) -> int:
-        return self.width // self.kernel[1]
 
     @property
     def window(self) -> int:
@@ -63,22 +50,6 @@ class AvgPoolLayer:
     def out_bits(self) -> int:
         """Bits of an output element: the largest sum, ``K * (2**elem_bits - 1)``."""
         return bits_for(self.window * ((1 << self.elem_bits) - 1))
-
-    @property
-    def cf(self) -> int:
-        return self.channels // self.pe
-
-    @property
-    def in_elements(self) -> int:
-        return self.channels * self.height * self.width
-
-    @property
-    def out_elements(self) -> int:
-        return self.channels * self.out_height * self.out_width
-
-    def expected_cycles(self) -> int:
-        """Cycles per frame at full rate: one input transfer per cycle."""
-        return self.in_elements // self.pe
 
     def _meta(self) -> dict:
         return {"op": self.op, "name": self.name, "channels": self.channels,

@@ -1,13 +1,13 @@
 """The IR layer of a streaming max-pool."""
 from dataclasses import dataclass
 
-from ..base import check_positive, pair
+from ..pooling import PoolShape
 
 __all__ = ["MaxPoolLayer"]
 
 
 @dataclass(frozen=True, eq=False)
-class MaxPoolLayer:
+class MaxPoolLayer(PoolShape):
     """Streaming max-pool, stride equal to the kernel.
 
     Over one-bit activations bit 1 is the larger value in both encodings (+1 > -1, 1 > 0), so
@@ -35,39 +35,9 @@ class MaxPoolLayer:
     op = "maxpool"
 
     def __post_init__(self):
-        object.__setattr__(self, "kernel", pair(self.kernel, "kernel"))
-        check_positive(self, "channels", "height", "width", "pe", "elem_bits")
+        self.check_shape()
         if not isinstance(self.bitwise, bool):
             raise ValueError(f"bitwise must be true or false, not {self.bitwise!r}")
-        if min(self.kernel) < 1 or self.out_height < 1 or self.out_width < 1:
-            raise ValueError(f"kernel must be positive and fit a {self.height}x{self.width} "
-                             f"image, not {self.kernel!r}")
-        if self.channels % self.pe:
-            raise ValueError(f"pe must divide channels={self.channels}, not {self.pe!r}")
-
-    @property
-    def out_height(self) -> int:
-        return self.height // self.kernel[0]
-
-    @property
-    def out_width(self) -> int:
-        return self.width // self.kernel[1]
-
-    @property
-    def cf(self) -> int:
-        return self.channels // self.pe
-
-    @property
-    def in_elements(self) -> int:
-        return self.channels * self.height * self.width
-
-    @property
-    def out_elements(self) -> int:
-        return self.channels * self.out_height * self.out_width
-
-    def expected_cycles(self) -> int:
-        """Cycles per frame at full rate: one input transfer per cycle."""
-        return self.in_elements // self.pe
 
     def _meta(self) -> dict:
         return {"op": self.op, "name": self.name, "channels": self.channels,
