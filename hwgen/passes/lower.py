@@ -1,7 +1,8 @@
 """Fold a trained :class:`hwgen.nn.BNN` into the integer IR.
 
 Each conv layer becomes a sliding-window generator (``conv{i}_swg``) and an MVTU (``conv{i}``)
-whose weights run along the window in (row, column, channel) order (the convs that share
+whose weights run along the window in (row, column, channel) order (a pointwise, 1x1 stride-1
+unpadded, conv an MVTU alone that reads each pixel's channels, as FINN lowers it) (the convs that share
 results, :meth:`hwgen.spec.Spec.shared_convs`, then become shared units:
 :func:`.share.share_results`); each linear layer an MVTU ``fc{i}`` with one pixel; each max-pool a ``pool{i}``, ``i`` being the layer's index in the spec.
 
@@ -32,6 +33,12 @@ from ..ops import AvgPoolLayer, MVTULayer, MaxPoolLayer, SWGLayer
 from .share import share_results
 
 __all__ = ["export_graph", "check_export", "quiet", "fold_threshold", "fold_levels", "dot_values"]
+
+
+def _pointwise(layer: ConvSpec) -> bool:
+    """A 1x1 convolution at stride 1 without padding: each output pixel is a matrix-vector
+    product of the input pixel's channels."""
+    return layer.kernel == (1, 1) and layer.stride == (1, 1) and layer.padding == (0, 0)
 
 
 def dot_values(encoding: str, bits: int, mw: int) -> np.ndarray:
@@ -159,7 +166,13 @@ def export_graph(model: BNN, spec: Spec, test_x: np.ndarray, test_y: np.ndarray,
         if coded and simd % code:           # the values of whole codes per transfer
             simd = code * max(d for d in range(1, min(mw // code, max(1, simd // code)) + 1)
                               if (mw // code) % d == 0)
-        if isinstance(layer_spec, ConvSpec):
+        if isinstance(layer_spec, ConvSpec) and _pointwise(layer_spec) and not coded \
+                and index not in spec.shared_convs():
+            # FINN's pointwise convolution: the MVTU reads the image's pixels, no window.
+            assert isinstance(module, BinaryConv2d)
+            name, mh, pixels = f"conv{index}", layer_spec.out_channels, height * width
+            weights = module.weight_codes().reshape(mh, -1).numpy()
+        elif isinstance(layer_spec, ConvSpec):
             assert isinstance(module, BinaryConv2d)
             name, mh = f"conv{index}", layer_spec.out_channels
             swg = SWGLayer(name=f"{name}_swg", channels=channels // code if coded else channels,

@@ -1,6 +1,8 @@
-"""Average pooling with integer results (``type: avgpool``): a network with a 2x2 average pool
-and a global one trains, exports exactly (the next layers read the window sums as ``uint``
-elements), verifies on Verilator, and a spec that cannot be built is one line."""
+"""Average pooling with integer results (``type: avgpool``) and pointwise convolutions, the
+DS-CNN's layers but the depthwise one: a network with a 2x2 average pool, a 3x3 conv over its
+sums, a pointwise (1x1) conv and a global average pool trains, exports exactly (the layers
+after a pool read its window sums as ``uint`` elements; the pointwise conv is an MVTU without
+a sliding window), verifies on Verilator; a spec that cannot be built is one line."""
 import pytest
 
 from hwgen.data import load_dataset
@@ -8,12 +10,14 @@ from hwgen.nn import train_model
 from hwgen.spec import parse_spec
 from tests.conftest import assert_export_exact, spec_error
 
-POOLED = {  # 1-bit digits -> conv -> avgpool 2 -> conv on 3-bit sums -> global avgpool -> fc
+POOLED = {  # 1-bit digits -> conv -> avgpool 2 -> conv on 3-bit sums -> pointwise conv
+    #           -> global avgpool -> fc
     "name": "pooled", "data": {"dataset": "digits", "input_threshold": 7},
     "model": {"activation": "binary", "layers": [
         {"type": "conv", "out": 16, "kernel": 3, "padding": 1, "pe": 4, "simd": 9},
         {"type": "avgpool", "kernel": 2},
         {"type": "conv", "out": 32, "kernel": 3, "pe": 8, "simd": 16},
+        {"type": "conv", "out": 32, "kernel": 1, "pe": 4, "simd": 8},
         {"type": "avgpool"},
         {"type": "linear", "out": 10, "pe": 2}]},
     "train": {"epochs": 12, "lr": 0.01}}
@@ -29,14 +33,17 @@ def pooled():
 def test_pooled_network_trains_and_exports_exactly(pooled):
     from hwgen.passes.lower import export_graph
     spec, data, result = pooled
-    assert spec.input_bits(2) == 3 and spec.input_bits(4) == 3     # sums 0..4, twice
+    assert spec.input_bits(2) == 3 and spec.input_bits(5) == 3     # sums 0..4, twice
     assert_export_exact(result.model, spec, data, result.test_accuracy)
     graph = export_graph(result.model, spec, data.test_x, data.test_y)
     layers = {layer.name: layer for layer in graph.layers}
+    assert [layer.op for layer in graph.layers] == [
+        "swg", "mvtu", "avgpool", "swg", "mvtu", "mvtu", "avgpool", "mvtu"]
     assert layers["pool1"].kernel == (2, 2) and layers["pool1"].out_bits == 3
-    assert layers["pool3"].kernel == (2, 2) and layers["pool3"].pe == 8     # the whole 2x2 map
+    assert layers["pool4"].kernel == (2, 2) and layers["pool4"].pe == 4     # the whole 2x2 map
     assert (layers["conv2"].in_encoding, layers["conv2"].in_bits) == ("uint", 3)
-    assert (layers["fc4"].in_encoding, layers["fc4"].in_bits) == ("uint", 3)
+    assert (layers["conv3"].mw, layers["conv3"].pixels) == (32, 4)          # pointwise
+    assert (layers["fc5"].in_encoding, layers["fc5"].in_bits) == ("uint", 3)
 
 
 @pytest.mark.cocotb
