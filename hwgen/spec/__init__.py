@@ -374,8 +374,9 @@ class ConvSpec:
 
 @dataclass(frozen=True, kw_only=True)
 class MaxPoolSpec:
-    """Max-pooling of a conv layer's binarized output: ``kernel`` (an integer or [rows,
-    columns]), stride equal to the kernel, rows and columns beyond the last whole window dropped."""
+    """Max-pooling of a conv layer's binarized output (or of a pool's): ``kernel`` (an integer
+    or [rows, columns]), stride equal to the kernel, rows and columns beyond the last whole
+    window dropped."""
     what = "a maxpool layer"
     #: ``maxpool``.
     type: Literal["maxpool"]
@@ -772,10 +773,10 @@ def _walk_shapes(spec: Spec, file) -> tuple:
                         path, file)
             shape = layer.out_shape
         elif isinstance(layer, MaxPoolSpec):
-            if not isinstance(previous, (ConvSpec, MaxPoolSpec)):
+            if not isinstance(previous, (ConvSpec, MaxPoolSpec, AvgPoolSpec)):
                 raise SpecError(file, f"{path}.type",
-                                "a maxpool must follow a conv or maxpool layer (it pools their "
-                                "binarized output)")
+                                "a maxpool must follow a conv, maxpool or avgpool layer (it "
+                                "pools their image)")
             kh, kw = layer.kernel
             if kh > height or kw > width:
                 raise SpecError(file, f"{path}.kernel",

@@ -71,3 +71,20 @@ def test_pooled_network_rtl_equals_golden(pooled, sim_build_root):
 def test_avgpool_spec_errors(change, message):
     mapping = {**POOLED, "model": {**POOLED["model"], **change}}
     assert message in spec_error(mapping)
+
+
+@pytest.mark.parametrize("pool", ["avgpool", "maxpool"])
+def test_a_pool_after_an_average_pool_exports_exactly(pool):
+    """A second pool over window sums: an average pool sums them again (wider elements), a
+    max-pool takes their unsigned maximum."""
+    from hwgen.passes.lower import check_export, export_graph
+    spec = parse_spec({**POOLED, "model": {"activation": "binary", "layers": [
+        {"type": "conv", "out": 8, "kernel": 3, "padding": 1},
+        {"type": "avgpool", "kernel": 2}, {"type": pool, "kernel": 2},
+        {"type": "linear", "out": 10}]}, "train": {"epochs": 2}}, file="pools.yaml")
+    assert spec.input_bits(3) == (5 if pool == "avgpool" else 3)
+    data = load_dataset(spec.data, spec.seed)
+    model = train_model(spec, data, progress=False).model
+    graph = export_graph(model, spec, data.test_x, data.test_y)
+    check_export(model, graph)
+    assert graph.layers[3].op == pool and graph.layers[3].elem_bits == 3
