@@ -40,7 +40,7 @@ import numpy as np
 from hwgen.cosim import emit_verilog
 from hwgen.estimate import estimate_layer, layer_terms
 from hwgen.ops import (AvgPoolLayer, DWCLayer, FIFOLayer, MVTULayer, MaxPoolLayer, SWGLayer,
-                       SharedMVTULayer, op_for)
+                       SharedMVTULayer, VVAULayer, op_for)
 from hwgen.ops.smvtu.sharing import join_filters
 from hwgen.target import TARGETS, Resources, Target, target as find_target
 from hwgen.target.report import count_cells, parse_stat
@@ -153,6 +153,17 @@ AVGPOOL_CONFIGS = [
     (64, 25, 5, (25, 5), 8, 1),
     (64, 12, 12, 12, 16, 2),
 ]
+# (channels, kernel, pixels, pe, in_encoding): depthwise units (DS-CNN's 3x3 and 10x4-like)
+VVAU_CONFIGS = [
+    (16, 3, 36, 1, "binary"),
+    (16, 3, 36, 4, "bipolar"),
+    (32, 3, 36, 8, "binary"),
+    (64, 3, 125, 16, "binary"),
+    (64, 3, 125, 64, "bipolar"),
+    (48, (3, 1), 24, 16, "binary"),
+    (24, 5, 16, 8, "bipolar"),
+    (64, (10, 4), 125, 8, "binary"),
+]
 # (width, depth)
 FIFO_CONFIGS = [(1, 2), (16, 32), (64, 64), (8, 512), (32, 16), (1, 512), (64, 4), (4, 64),
                 (16, 1024), (8, 8)]
@@ -260,6 +271,15 @@ def configurations(kinds, target: Target) -> list[tuple[str, object]]:
             kernel = "x".join(map(str, k)) if isinstance(k, tuple) else k
             result.append(("avgpool", AvgPoolLayer(f"avgpool_{c}x{h}x{w}_k{kernel}_pe{pe}_b{bits}",
                                                    c, h, w, k, pe, bits)))
+    if "vvau" in kinds:
+        rng = np.random.default_rng(0)
+        for c, k, pixels, pe, encoding in VVAU_CONFIGS:
+            kh, kw = (k, k) if isinstance(k, int) else k
+            result.append(("vvau", VVAULayer(
+                f"vvau_{c}_k{kh}x{kw}_px{pixels}_pe{pe}_{encoding}", c, (kh, kw), pixels, pe,
+                rng.integers(0, 2, (c, kh * kw)).astype(bool),
+                rng.integers(-kh * kw // 2, kh * kw // 2 + 1, c), rng.integers(0, 2, c) == 1,
+                in_encoding=encoding)))
     if "fifo" in kinds:
         result += [("fifo", FIFOLayer(f"fifo_w{width}_d{depth}", elements=1, bits=width,
                                       depth=depth)) for width, depth in FIFO_CONFIGS]
@@ -326,6 +346,7 @@ PINNED = {
         "swg": {"lutram": 4.0},
         "maxpool": {"lutram": 4.0},
         "avgpool": {"lutram": 4.0},
+        "vvau": {"lutram": 4.0},
         "fifo": {"lutram": 4.0},
     },
     # iCE40 has no distributed RAM; the same MVTU terms are held at one logic cell each.
@@ -379,7 +400,7 @@ def fit(rows, target: Target):
 
 
 def main(argv=None) -> int:
-    kinds_all = ("mvtu", "cim", "smvtu", "swg", "maxpool", "avgpool", "fifo", "dwc")
+    kinds_all = ("mvtu", "cim", "smvtu", "swg", "maxpool", "avgpool", "vvau", "fifo", "dwc")
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--target", default="ecp5", choices=sorted(TARGETS),
                         help="FPGA family to synthesise for (default: %(default)s)")

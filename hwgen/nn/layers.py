@@ -17,7 +17,7 @@ from torch import nn
 
 __all__ = ["binarize", "quantize2", "activation2", "ACTIVATION2_STEPS", "levels2",
            "batchnorm_fires", "batchnorm_preactivation", "BinaryLinear",
-           "BinaryConv2d", "SumPool2d",
+           "BinaryConv2d", "BinaryDepthwiseConv2d", "SumPool2d",
            "BatchNormThreshold", "CentredThreshold"]
 
 
@@ -401,6 +401,37 @@ class BinaryConv2d(_BinaryWeights, nn.Conv2d):
     def matrix(self) -> torch.Tensor:
         """The weight matrix (out, kh * kw * in) that multiplies :meth:`windows`."""
         return self.effective_weight().permute(0, 2, 3, 1).reshape(self.out_channels, -1)
+
+
+class BinaryDepthwiseConv2d(BinaryConv2d):
+    """A depthwise convolution with +-1 weights (``model.layers`` type ``dwconv``, the IR's
+    :class:`hwgen.ops.VVAULayer`): one ``kernel`` filter per channel (``groups`` = channels),
+    padded with ``pad_value`` as :class:`BinaryConv2d`."""
+
+    def __init__(self, channels: int, kernel, *, stride=1, padding=0, pad_value: float = 0.0,
+                 binary: bool = True):
+        nn.Conv2d.__init__(self, channels, channels, kernel, stride=stride, padding=padding,
+                           groups=channels, bias=False)
+        self.binary = binary
+        self.pad_value = float(pad_value)
+        nn.init.uniform_(self.weight, -1.0, 1.0)
+
+    def forward(self, x):
+        return nn.functional.conv2d(self._pad(x), self.effective_weight().to(x.dtype),
+                                    stride=self.stride, groups=self.groups)
+
+    def filters(self) -> torch.Tensor:
+        """The weights (channels, kh * kw), each channel's filter in (row, column) order."""
+        return self.effective_weight().reshape(self.out_channels, -1)
+
+    def matrix(self) -> torch.Tensor:
+        """The block-diagonal matrix (channels, kh * kw * channels) that multiplies
+        :meth:`windows` as a dense layer's would: channel ``c``'s filter at the window
+        elements of channel ``c``, zeros elsewhere."""
+        filters = self.filters()
+        channels, positions = filters.shape
+        eye = torch.eye(channels, dtype=filters.dtype, device=filters.device)
+        return (filters[:, :, None] * eye[:, None, :]).reshape(channels, positions * channels)
 
 
 class SumPool2d(nn.Module):

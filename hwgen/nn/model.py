@@ -60,9 +60,9 @@ from torch import nn
 
 from ..cim.macro import layer_macro, macro_mvm_float
 from ..ops.mvtu.golden import thermometer_code
-from ..spec import AvgPoolSpec, ConvSpec, LinearSpec, MaxPoolSpec, Spec
-from .layers import (BatchNormThreshold, BinaryConv2d, BinaryLinear, CentredThreshold, SumPool2d,
-                     activation2, binarize)
+from ..spec import AvgPoolSpec, ConvSpec, DWConvSpec, LinearSpec, MaxPoolSpec, Spec
+from .layers import (BatchNormThreshold, BinaryConv2d, BinaryDepthwiseConv2d, BinaryLinear,
+                     CentredThreshold, SumPool2d, activation2, binarize)
 
 __all__ = ["BNN", "decode", "exact_mvm", "MVM"]
 
@@ -126,6 +126,11 @@ class BNN(nn.Module):
                     padding=layer.padding, pad_value=-1.0 if encoding == "bipolar" else 0.0,
                     binary=binary))
                 mh = layer.out_channels
+            elif isinstance(layer, DWConvSpec):
+                layers.append(BinaryDepthwiseConv2d(
+                    layer.channels, layer.kernel, stride=layer.stride, padding=layer.padding,
+                    pad_value=-1.0 if encoding == "bipolar" else 0.0, binary=binary))
+                mh = layer.channels
             elif isinstance(layer, LinearSpec):
                 layers.append(BinaryLinear(layer.in_features, layer.out_features, binary=binary))
                 mh = layer.out_features

@@ -38,11 +38,12 @@ from .maxpool import MaxPoolLayer, MaxPoolOp
 from .mvtu import MVTU_ENCODINGS, RAM_STYLES, MVTULayer, MVTUOp
 from .smvtu import SharedMVTULayer, SharedMVTUOp
 from .swg import SWGLayer, SWGOp
+from .vvau import VVAULayer, VVAUOp
 
 __all__ = ["REGISTRY", "op_for", "graph_ops", "Op", "Activation", "Transfer", "UnknownOpError",
            "ENCODINGS", "MVTU_ENCODINGS", "RAM_STYLES", "MAX_MEMORY_BITS", "divisors",
            "MVTULayer", "SharedMVTULayer", "SWGLayer", "MaxPoolLayer", "AvgPoolLayer",
-           "FIFOLayer", "DWCLayer", "LabelSelectLayer"]
+           "VVAULayer", "FIFOLayer", "DWCLayer", "LabelSelectLayer"]
 
 #: Every op, by name.
 REGISTRY: dict[str, Op] = {op.name: op for op in (
@@ -51,6 +52,7 @@ REGISTRY: dict[str, Op] = {op.name: op for op in (
     SWGOp(),
     MaxPoolOp(),
     AvgPoolOp(),
+    VVAUOp(),
     FIFOOp(),
     DWCOp(),
     LabelSelectOp(),

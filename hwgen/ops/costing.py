@@ -11,7 +11,7 @@ fitted by ``bench/estimate_calibration.py``) and places and prices its memories
 from ..target import MemoryMap, Resources, Target
 
 __all__ = ["counter_bits", "carry_luts", "tree_adder_luts", "add_terms", "luts", "pool_terms",
-           "pool_resources"]
+           "pool_resources", "address_multipliers"]
 
 
 def counter_bits(count: int) -> int:
@@ -64,7 +64,7 @@ def _pool_counter_bits(layer) -> int:
             + layer.out_width.bit_length())
 
 
-def _address_multipliers(factor: int) -> int:
+def address_multipliers(factor: int) -> int:
     """Multipliers of an address ``index * factor``: synthesis makes one unless ``factor`` is a
     power of two (a shift)."""
     return 0 if factor & (factor - 1) == 0 else 1
@@ -77,7 +77,7 @@ def pool_terms(layer, target: Target, width: int) -> dict[str, float]:
     or the target has multipliers. The op adds its merge's term."""
     result = {"counter": _pool_counter_bits(layer), "control": 1}
     add_terms(result, target.memory_terms(_partial_row(layer, target, width)))
-    if _address_multipliers(layer.cf) and not target.multipliers_in_dsps:
+    if address_multipliers(layer.cf) and not target.multipliers_in_dsps:
         result["multiply"] = _pool_counter_bits(layer)
     return result
 
@@ -93,4 +93,4 @@ def pool_resources(layer, target: Target, kind: str, terms: dict[str, float],
     if memory.kind == "logic":
         ffs += memory.depth * memory.width
     return Resources(luts(target, kind, terms), ffs, memory.brams,
-                     _address_multipliers(layer.cf) if target.multipliers_in_dsps else 0)
+                     address_multipliers(layer.cf) if target.multipliers_in_dsps else 0)

@@ -25,11 +25,11 @@ import math
 import numpy as np
 import torch
 
-from ..nn.layers import BinaryConv2d, BinaryLinear, batchnorm_fires
+from ..nn.layers import BinaryConv2d, BinaryDepthwiseConv2d, BinaryLinear, batchnorm_fires
 from ..nn.model import BNN, exact_mvm
-from ..spec import AvgPoolSpec, ConvSpec, LinearSpec, MaxPoolSpec, Spec
+from ..spec import AvgPoolSpec, ConvSpec, DWConvSpec, LinearSpec, MaxPoolSpec, Spec
 from ..ir import Graph
-from ..ops import AvgPoolLayer, MVTULayer, MaxPoolLayer, SWGLayer
+from ..ops import AvgPoolLayer, MVTULayer, MaxPoolLayer, SWGLayer, VVAULayer
 from .share import share_results
 
 __all__ = ["export_graph", "check_export", "quiet", "fold_threshold", "fold_levels", "dot_values"]
@@ -158,6 +158,25 @@ def export_graph(model: BNN, spec: Spec, test_x: np.ndarray, test_y: np.ndarray,
                                        width=width, kernel=layer_spec.window, pe=stream_pe,
                                        elem_bits=bits))
             encoding, bits = "uint", layers[-1].out_bits
+            continue
+        if isinstance(layer_spec, DWConvSpec):    # a window generator and a VVAU
+            assert isinstance(module, BinaryDepthwiseConv2d) and act_bits == 1
+            name, pe = f"conv{index}", layer_spec.folded_pe
+            swg = SWGLayer(name=f"{name}_swg", channels=channels, height=height, width=width,
+                           kernel=layer_spec.kernel, stride=layer_spec.stride,
+                           padding=layer_spec.padding, simd=pe, elem_bits=1)
+            positions = layer_spec.kernel[0] * layer_spec.kernel[1]
+            thresholds, invert = fold_threshold(model.norms[index],
+                                                dot_values(encoding, 1, positions))
+            layers += [swg, VVAULayer(
+                name=name, channels=channels, kernel=layer_spec.kernel,
+                pixels=swg.out_height * swg.out_width, pe=pe,
+                weights=module.weight_codes().reshape(channels, -1).numpy(),
+                thresholds=thresholds, invert=invert, in_encoding=encoding,
+                out_encoding=out_encoding)]
+            if layer_spec.pe is not None:
+                fixed.append(name)
+            stream_pe, encoding, bits = pe, out_encoding, 1
             continue
         if not isinstance(layer_spec, (ConvSpec, LinearSpec)):
             raise TypeError(f"no lowering for layer type {type(layer_spec).__name__}")

@@ -47,7 +47,8 @@ from ..target import PLACERS
 from .typed_yaml import (MAX_INT, MAX_STRING, MAX_YAML_BYTES, MAX_YAML_DEPTH, MAX_YAML_NODES,
                          build, excerpt, is_file, key_text, read_yaml)
 
-__all__ = ["Spec", "DataSpec", "LayerSpec", "LinearSpec", "ConvSpec", "MaxPoolSpec", "AvgPoolSpec",
+__all__ = ["Spec", "DataSpec", "LayerSpec", "LinearSpec", "ConvSpec", "DWConvSpec", "MaxPoolSpec",
+           "AvgPoolSpec",
            "ModelSpec", "ShareSpec",
            "TrainSpec", "HardwareSpec", "VerifySpec", "MacroSpec", "DatasetInfo", "load_spec",
            "parse_spec", "read_yaml", "excerpt", "is_file", "DATASETS", "SEED_MAX", "MAX_LAYER_WEIGHT_BITS",
@@ -373,6 +374,57 @@ class ConvSpec:
 
 
 @dataclass(frozen=True, kw_only=True)
+class DWConvSpec:
+    """A depthwise 2-D convolution (the DS-CNN's): one ``kernel`` filter of +-1 weights per
+    channel, each output channel its own input channel's (as many out as in), no bias;
+    ``stride`` and zero ``padding`` as a conv's. In hardware a sliding-window generator and a
+    VVAU (:class:`hwgen.ops.VVAULayer`), ``pe`` channels per cycle. Needs one-bit inputs,
+    ``act_bits: 1``, ``norm: batchnorm`` and the digital backend."""
+    what = "a dwconv layer"
+    #: ``dwconv``.
+    type: Literal["dwconv"]
+    #: Kernel size: an integer, or [rows, columns].
+    kernel: int | tuple[int, ...]
+    #: Stride: an integer, or [rows, columns].
+    stride: int | tuple[int, ...] = 1
+    #: Zero padding on each side (smaller than the kernel): an integer, or [rows, columns].
+    padding: int | tuple[int, ...] = 0
+    #: Channels computed in parallel (divides the channels; default: the largest divisor up
+    #: to 4, or the auto-folder's choice with a ``hardware`` target).
+    pe: int | None = None
+    #: (channels, height, width) of the input, filled in by :meth:`Spec.check`.
+    in_shape: tuple[int, int, int] | None = field(default=None, metadata={"internal": True})
+
+    def __post_init__(self):
+        for name in ("kernel", "stride", "padding"):
+            _pair_field(self, name)
+
+    def check(self, path: str, file):
+        _check_pair(self, "kernel", 1, path, file)
+        _check_pair(self, "stride", 1, path, file)
+        _check_pair(self, "padding", 0, path, file)
+        if self.padding[0] >= self.kernel[0] or self.padding[1] >= self.kernel[1]:
+            raise SpecError(file, f"{path}.padding",
+                            f"must be smaller than the kernel {_shape_text(self.kernel)}, "
+                            f"not {_shape_text(self.padding)}")
+
+    @property
+    def channels(self) -> int:
+        return self.in_shape[0]
+
+    @property
+    def out_shape(self) -> tuple[int, int, int]:
+        channels, height, width = self.in_shape
+        (kh, kw), (sh, sw), (ph, pw) = self.kernel, self.stride, self.padding
+        return (channels, (height + 2 * ph - kh) // sh + 1, (width + 2 * pw - kw) // sw + 1)
+
+    @property
+    def folded_pe(self) -> int:
+        """PE used for hardware: the spec's, else the largest divisor of the channels up to 4."""
+        return self.pe if self.pe is not None else _largest_divisor(self.channels, 4)
+
+
+@dataclass(frozen=True, kw_only=True)
 class MaxPoolSpec:
     """Max-pooling of a conv layer's binarized output (or of a pool's): ``kernel`` (an integer
     or [rows, columns]), stride equal to the kernel, rows and columns beyond the last whole
@@ -437,7 +489,7 @@ class AvgPoolSpec:
 
 
 #: One layer of ``model.layers``; its ``type`` key picks the class.
-LayerSpec = LinearSpec | ConvSpec | MaxPoolSpec | AvgPoolSpec
+LayerSpec = LinearSpec | ConvSpec | DWConvSpec | MaxPoolSpec | AvgPoolSpec
 
 
 @dataclass(frozen=True)
@@ -772,11 +824,39 @@ def _walk_shapes(spec: Spec, file) -> tuple:
             _check_simd(layer, f"the matrix width kernel*in={kh}*{kw}*{channels}={layer.matrix_width}",
                         path, file)
             shape = layer.out_shape
-        elif isinstance(layer, MaxPoolSpec):
-            if not isinstance(previous, (ConvSpec, MaxPoolSpec, AvgPoolSpec)):
+        elif isinstance(layer, DWConvSpec):
+            if isinstance(previous, LinearSpec):
                 raise SpecError(file, f"{path}.type",
-                                "a maxpool must follow a conv, maxpool or avgpool layer (it "
-                                "pools their image)")
+                                "a dwconv convolves an image: it cannot follow a linear layer")
+            (kh, kw), (ph, pw) = layer.kernel, layer.padding
+            if kh > height + 2 * ph or kw > width + 2 * pw:
+                raise SpecError(file, f"{path}.kernel",
+                                f"{_shape_text(layer.kernel)} does not fit the {height}x{width} "
+                                f"input padded by {_shape_text(layer.padding)}",
+                                allowed=f"at most {height + 2 * ph}x{width + 2 * pw}")
+            for key, wrong, allowed in (("model.act_bits", spec.model.act_bits != 1, "1"),
+                                        ("model.norm", spec.model.norm != "batchnorm",
+                                         "batchnorm")):
+                if wrong:
+                    raise SpecError(file, key, f"a dwconv layer ({path}) needs {key}: {allowed}",
+                                    allowed=allowed)
+            bits = _bits_before(spec, resolved)
+            if bits != 1 or (index == 0 and spec.data.thermometer):
+                raise SpecError(file, f"{path}.type",
+                                f"a dwconv reads one-bit inputs, but its inputs have "
+                                f"{spec.data.levels if index == 0 and spec.data.thermometer else bits} "
+                                f"bits", allowed="conv")
+            layer = dataclasses.replace(layer, in_shape=shape)
+            _check_pe(layer, channels, path, file)
+            weight_bits += _check_weights(layer, f"channels*kernel={channels}*{kh}*{kw}",
+                                          weight_bits, path, file)
+            _check_features(layer.out_shape, f"{path}.kernel", file)
+            shape = layer.out_shape
+        elif isinstance(layer, MaxPoolSpec):
+            if not isinstance(previous, (ConvSpec, DWConvSpec, MaxPoolSpec, AvgPoolSpec)):
+                raise SpecError(file, f"{path}.type",
+                                "a maxpool must follow a conv, dwconv, maxpool or avgpool layer "
+                                "(it pools their image)")
             kh, kw = layer.kernel
             if kh > height or kw > width:
                 raise SpecError(file, f"{path}.kernel",
@@ -785,10 +865,10 @@ def _walk_shapes(spec: Spec, file) -> tuple:
             layer = dataclasses.replace(layer, in_shape=shape)
             shape = layer.out_shape
         elif isinstance(layer, AvgPoolSpec):
-            if not isinstance(previous, (ConvSpec, MaxPoolSpec, AvgPoolSpec)):
+            if not isinstance(previous, (ConvSpec, DWConvSpec, MaxPoolSpec, AvgPoolSpec)):
                 raise SpecError(file, f"{path}.type",
-                                "an avgpool must follow a conv, maxpool or avgpool layer (it "
-                                "pools their image)")
+                                "an avgpool must follow a conv, dwconv, maxpool or avgpool layer "
+                                "(it pools their image)")
             if spec.model.activation != "binary":
                 raise SpecError(file, f"{path}.type",
                                 "an avgpool sums {0, 1} activations: it needs "
@@ -831,7 +911,7 @@ def _bits_before(spec: Spec, resolved: list) -> int:
     :meth:`Spec.input_bits`, while the walk is under way)."""
     bits = spec.data.element_bits
     for layer in resolved:
-        if isinstance(layer, (ConvSpec, LinearSpec)):
+        if isinstance(layer, (ConvSpec, DWConvSpec, LinearSpec)):
             bits = spec.model.act_bits
         elif isinstance(layer, AvgPoolSpec):
             bits = layer.out_bits(bits)
@@ -842,8 +922,11 @@ def _check_weights(layer, product_text: str, before: int, path: str, file) -> in
     """A layer's weight bits (out * matrix width), refused beyond :data:`MAX_LAYER_WEIGHT_BITS`
     or when they bring the network's (``before`` until this layer) beyond
     :data:`MAX_WEIGHT_BITS`: the bits it trains, exports and builds."""
-    out = layer.out_features if isinstance(layer, LinearSpec) else layer.out_channels
-    bits = out * layer.matrix_width
+    if isinstance(layer, DWConvSpec):
+        bits = layer.channels * layer.kernel[0] * layer.kernel[1]
+    else:
+        out = layer.out_features if isinstance(layer, LinearSpec) else layer.out_channels
+        bits = out * layer.matrix_width
     if bits > MAX_LAYER_WEIGHT_BITS:
         raise SpecError(file, f"{path}.out", f"{product_text}={bits} weight bits, more than a "
                         "layer may have", allowed=f"at most {MAX_LAYER_WEIGHT_BITS} per layer")
@@ -864,7 +947,7 @@ def _check_features(shape, key: str, file):
 def _check_thermometer(spec: Spec, first, file):
     """The first layer reads the thermometer codes: a conv or linear layer, whose simd takes
     whole codes."""
-    if isinstance(first, (MaxPoolSpec, AvgPoolSpec)):
+    if isinstance(first, (MaxPoolSpec, AvgPoolSpec, DWConvSpec)):
         raise SpecError(file, "model.layers[0].type", "reads the thermometer codes of "
                         f"data.thermometer and must be conv or linear, not {first.type}",
                         allowed="conv, linear")

@@ -5,7 +5,7 @@ its op's cost model (:meth:`hwgen.ops.Op.terms`, ``hwgen/ops/<op>/cost.py``), in
 ``TRELLIS_COMB`` cells (LUT4s, and one per bit of a ``CCU2C`` carry chain). The coefficients
 were fitted, per block kind, by non-negative least squares on the relative error against Yosys
 ``synth_ecp5`` + ``nextpnr-ecp5 --pack-only`` on MVTU, thermometer MVTU, cim MVTU, sliding
-window, max-pool, average pool, FIFO and width converter configurations:
+window, max-pool, average pool, VVAU, FIFO and width converter configurations:
 ``python bench/estimate_calibration.py --fit`` repeats the fit and prints the error of every
 configuration.
 """
@@ -64,6 +64,14 @@ COEFFICIENTS = {
         "lutram": 4.0,          # pinned
         "lutram_mux": 1.93,
         "control": 0.0,
+    },
+    "vvau": {
+        "counter": 0.0,
+        "accumulate": 5.32,     # per partial-sum bit: its +-1 term, restart, adder, compare
+        "rom": 1.31,            # the weights and thresholds, read asynchronously
+        "lutram": 4.0,          # pinned
+        "lutram_mux": 0.0,
+        "control": 26.8,
     },
     "fifo": {
         "bram": 88.4,           # block RAM port glue

@@ -1,0 +1,107 @@
+"""The depthwise convolution unit (FINN's VVAU, vector-vector-activation unit): one filter per
+channel, ``pe`` channels in parallel, reading a sliding-window generator's windows.
+
+``layer.py`` holds the IR layer (:class:`VVAULayer`), ``golden.py`` its torch model, ``hw.py``
+the Amaranth block (:class:`VVAU`), ``cost.py`` its cost model.
+"""
+import reprlib
+
+import numpy as np
+import torch
+
+from ...target import Resources, Target
+from ..base import MAX_MEMORY_BITS, Activation, Op, Transfer, divisors
+from . import cost
+from .golden import vvau, vvau_dots
+from .hw import VVAU
+from .layer import VVAU_ENCODINGS, VVAULayer
+
+__all__ = ["VVAUOp", "VVAULayer", "VVAU", "VVAU_ENCODINGS", "vvau", "vvau_dots"]
+
+
+def _is_count(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+class VVAUOp(Op):
+    """The VVAU: ``pe`` channels of one kernel position per input transfer, ``pe`` output bits
+    per output transfer."""
+    name = "vvau"
+    layer = VVAULayer
+    matrix = True
+    array_fields = ("weights", "thresholds", "invert")
+
+    def output(self, layer: VVAULayer, x: Activation) -> Activation:
+        where = f"layer {layer.name!r}"
+        if (x.encoding, x.bits) != (layer.in_encoding, 1):
+            raise ValueError(f"{where} takes one-bit {layer.in_encoding} inputs, but its input "
+                             f"is {x.encoding} of {x.bits} bits")
+        if not x.windowed or x.channels != layer.positions * layer.channels \
+                or x.pixels != layer.pixels:
+            raise ValueError(f"{where} takes {layer.pixels} windows of "
+                             f"{layer.positions}x{layer.channels} elements, but its input is "
+                             f"{x.pixels} {'windows' if x.windowed else 'pixels'} of "
+                             f"{x.channels} elements")
+        return Activation(layer.channels, x.height, x.width, layer.out_encoding, 1)
+
+    def in_transfer(self, layer: VVAULayer) -> Transfer:
+        return Transfer(layer.pe, 1)
+
+    def out_transfer(self, layer: VVAULayer) -> Transfer:
+        return Transfer(layer.pe, 1)
+
+    def golden(self, layer: VVAULayer, x, dots: list | None = None) -> torch.Tensor:
+        return vvau(layer, x, dots)
+
+    def block(self, layer: VVAULayer, target: Target) -> VVAU:
+        return VVAU(layer)
+
+    def terms(self, layer: VVAULayer, target: Target) -> dict[str, float]:
+        return cost.terms(layer, target)
+
+    def resources(self, layer: VVAULayer, target: Target) -> Resources:
+        return cost.resources(layer, target)
+
+    def folding(self, layer: VVAULayer) -> dict:
+        return {"pe": layer.pe}
+
+    def foldings(self, layer: VVAULayer, *, max_pe_simd: int) -> list[dict]:
+        """``pe`` dividing ``channels`` (up to ``max_pe_simd``)."""
+        return [{"pe": pe} for pe in divisors(layer.channels) if pe <= max_pe_simd]
+
+    def folding_limit(self, layer: VVAULayer, best: dict, *, max_pe_simd: int) -> str:
+        why = "pe = channels" if best["pe"] == layer.channels else f"pe at most {max_pe_simd}"
+        return f"{why}, {layer.pixels} windows of {layer.positions} positions/frame"
+
+    def arrays(self, layer: VVAULayer, prefix: str) -> dict:
+        """The weights bit-packed along the kernel positions, the thresholds and invert
+        flags."""
+        return {f"{prefix}.weights": np.packbits(layer.weights, axis=1),
+                f"{prefix}.thresholds": layer.thresholds, f"{prefix}.invert": layer.invert}
+
+    def check_entry(self, entry: dict) -> str | None:
+        channels, kernel = entry.get("channels"), entry.get("kernel")
+        if not _is_count(channels) or not isinstance(kernel, list) or len(kernel) != 2 \
+                or not all(_is_count(v) for v in kernel):
+            return (f"channels and kernel must be a positive integer and two, not "
+                    f"{reprlib.repr(channels)}, {reprlib.repr(kernel)}")
+        if channels * kernel[0] * kernel[1] > MAX_MEMORY_BITS:
+            return (f"{channels:,} x {kernel[0] * kernel[1]:,} weights, more than the "
+                    f"{MAX_MEMORY_BITS:,} bits any device could hold")
+        return None
+
+    def from_entry(self, entry: dict, prefix: str, arrays: dict) -> VVAULayer:
+        """The packed weights must have the shape the entry asks for before they are
+        unpacked."""
+        positions = entry["kernel"][0] * entry["kernel"][1]
+        packed = (entry["channels"], -(-positions // 8))
+        name = f"{prefix}.weights"
+        if name not in arrays:
+            raise ValueError(f"its weights ({name}) are missing")
+        if arrays[name].shape != packed or arrays[name].dtype != np.uint8:
+            raise ValueError(f"its packed weights {name} are {arrays[name].dtype} "
+                             f"{arrays[name].shape}, not uint8 {packed}")
+        weights = np.unpackbits(arrays[name], axis=1, count=positions).astype(bool)
+        return VVAULayer(**entry, weights=weights,
+                         thresholds=arrays.get(f"{prefix}.thresholds"),
+                         invert=arrays.get(f"{prefix}.invert"))

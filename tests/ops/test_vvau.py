@@ -1,0 +1,149 @@
+"""The depthwise convolution unit (VVAU): golden model against torch's grouped convolution,
+the block against the golden model (Amaranth and Verilator, idle and backpressure, a corrupted
+expectation caught), in a network behind its sliding-window generator, through an IR file,
+and its cost model."""
+import numpy as np
+import pytest
+import torch
+
+from hwgen.lib.packing import pack_words
+from hwgen.ops import Activation, SWGLayer, VVAULayer, op_for
+from hwgen.ops.swg.golden import swg as swg_golden
+from hwgen.ops.vvau import VVAU, vvau, vvau_dots
+from hwgen.target import target
+from tests.conftest import AllLogic
+from tests.streams import check_block_on_verilator, simulate_stream
+
+# (channels, kernel, pixels, pe, in_encoding)
+SHAPES = [(4, 3, 5, 1, "binary"), (8, (3, 1), 7, 4, "bipolar"), (6, (1, 3), 4, 6, "binary"),
+          (16, 3, 3, 8, "bipolar"), (3, 1, 6, 3, "binary")]
+
+
+def _layer(rng, channels, kernel, pixels, pe, encoding, name="dw"):
+    kh, kw = (kernel, kernel) if isinstance(kernel, int) else kernel
+    positions = kh * kw
+    thresholds = rng.integers(-positions // 2, positions // 2 + 2, channels)
+    thresholds[0], thresholds[-1] = -positions, positions + 1          # always, never
+    return VVAULayer(name, channels, kernel, pixels, pe,
+                     rng.integers(0, 2, (channels, positions)).astype(bool), thresholds,
+                     rng.integers(0, 2, channels).astype(bool), in_encoding=encoding)
+
+
+def _vectors(layer, frames, seed):
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, 2, (frames, layer.in_elements))
+    return (pack_words(x, width=1, per_word=layer.pe),
+            pack_words(vvau(layer, x).numpy(), width=1, per_word=layer.pe))
+
+
+def test_golden_is_a_grouped_convolution():
+    """Behind a sliding-window generator, the dot products are torch's depthwise
+    convolution of the decoded image (groups = channels) with the +-1 filters."""
+    rng = np.random.default_rng(0)
+    for encoding in ("binary", "bipolar"):
+        channels, height, width = 5, 6, 7
+        window = SWGLayer("w", channels, height, width, 3, padding=0, simd=1)
+        layer = _layer(rng, channels, 3, window.out_height * window.out_width, 1, encoding)
+        image = rng.integers(0, 2, (2, height * width * channels))
+        dots = vvau_dots(layer, swg_golden(window, torch.as_tensor(image)))
+        values = torch.as_tensor(image).reshape(2, height, width, channels).permute(0, 3, 1, 2)
+        values = (2 * values - 1 if encoding == "bipolar" else values).to(torch.float64)
+        filters = (2 * torch.as_tensor(layer.weights).to(torch.float64) - 1).reshape(
+            channels, 1, 3, 3)
+        expected = torch.nn.functional.conv2d(values, filters, groups=channels)
+        assert torch.equal(dots.to(torch.float64), expected.permute(0, 2, 3, 1).reshape(2, -1, channels))
+
+
+def test_layer_and_op_reject():
+    rng = np.random.default_rng(1)
+    with pytest.raises(ValueError, match="pe must divide channels=4, not 3"):
+        _layer(rng, 4, 3, 2, 3, "binary")
+    with pytest.raises(ValueError, match=r"weights must have shape \(4, 9\)"):
+        VVAULayer("dw", 4, 3, 2, 1, np.zeros((4, 8), bool), np.zeros(4, int), np.zeros(4, bool))
+    with pytest.raises(ValueError, match="in_encoding must be one of bipolar, binary, not 'uint'"):
+        VVAULayer("dw", 4, 3, 2, 1, np.zeros((4, 9), bool), np.zeros(4, int), np.zeros(4, bool),
+                  in_encoding="uint")
+    layer, op = _layer(rng, 4, 3, 2, 2, "binary"), op_for("vvau")
+    assert op.output(layer, Activation(36, 1, 2, "binary", 1, windowed=True)) == \
+        Activation(4, 1, 2, "binary", 1)
+    with pytest.raises(ValueError, match="layer 'dw' takes 2 windows of 9x4 elements, but its "
+                                         "input is 2 pixels of 36 elements"):
+        op.output(layer, Activation(36, 1, 2, "binary", 1))
+    with pytest.raises(ValueError, match="takes one-bit binary inputs, but its input is bipolar"):
+        op.output(layer, Activation(36, 1, 2, "bipolar", 1, windowed=True))
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_amaranth_sim_matches_golden(shape):
+    layer = _layer(np.random.default_rng(2), *shape)
+    inputs, expected = _vectors(layer, 3, seed=1)
+    assert simulate_stream(VVAU(layer), inputs, len(expected), idle=0.3,
+                           backpressure=0.5) == expected
+
+
+@pytest.mark.cocotb
+@pytest.mark.parametrize("shape", SHAPES[1:])
+def test_cosim_matches_golden(shape, sim_build_root):
+    layer = _layer(np.random.default_rng(3), *shape)
+    frames = max(8, 3000 // (layer.out_elements // layer.pe))
+    inputs, expected = _vectors(layer, frames, seed=2)
+    check_block_on_verilator(VVAU(layer), inputs, expected, frames, sim_build_root,
+                             corrupt=True)
+
+
+def _depthwise_graph(rng):
+    """1-bit 6x7x5 -> SWG 3x3 pad 1 (binary pads 0) -> VVAU 6 channels, pe 3 -> logits MVTU
+    over the flattened 6x7x5 map."""
+    from hwgen.ir import Graph
+    from tests.conftest import random_layer
+    window = SWGLayer("dw_swg", 6, 7, 5, 3, padding=1, simd=3, elem_bits=1)
+    depthwise = _layer(rng, 6, 3, window.out_height * window.out_width, 3, "binary")
+    logits = random_layer(rng, mw=6 * 7 * 5, mh=4, pe=2, simd=6, logits=True, name="fc",
+                          in_encoding="binary")
+    return Graph(name="dw", input_shape=(6, 7, 5), classes=4, layers=(window, depthwise, logits),
+                 input_encoding="binary", test_frames=rng.integers(0, 2, (12, 210)),
+                 test_labels=rng.integers(0, 4, 12))
+
+
+def test_a_depthwise_graph_round_trips_through_an_ir_file(tmp_path):
+    from hwgen.golden import run_graph
+    from hwgen.ir import load_ir, save_ir
+    graph = _depthwise_graph(np.random.default_rng(5))
+    save_ir(graph, tmp_path / "dw.ir.npz")
+    again = load_ir(tmp_path / "dw.ir.npz")
+    for field in ("weights", "thresholds", "invert"):
+        assert np.array_equal(getattr(again.layers[1], field), getattr(graph.layers[1], field))
+    golden = run_graph(graph)
+    assert np.array_equal(run_graph(again).logits, golden.logits)
+    assert golden.dots[0].shape == (12, 35, 6)           # the VVAU's dot products, then fc's
+
+
+@pytest.mark.cocotb
+def test_a_depthwise_network_matches_golden_on_verilator(sim_build_root):
+    from hwgen.hw.network import Network
+    from hwgen.harness import run_harness
+    from hwgen.passes.fifo_sizing import size_fifos
+    from hwgen.verify import harness_vectors
+    graph = _depthwise_graph(np.random.default_rng(5))
+    sized = size_fifos(graph, build_root=sim_build_root).graph
+    network = Network(sized)
+    _golden, inputs, expected = harness_vectors(network, sized.test_frames)
+    full = run_harness(network, inputs, expected, build_root=sim_build_root, name="dw_full")
+    assert full.passed, full.message
+    assert 0.98 <= full.steady_interval(skip=3) / network.expected_cycles() <= 1.02
+    stress = run_harness(network, inputs, expected, idle=0.3, backpressure=0.4, seed=5,
+                         build_root=sim_build_root, name="dw_stress")
+    assert stress.passed, stress.message
+
+
+def test_cost_model():
+    ecp5, logic = target("ecp5"), AllLogic()
+    three = _layer(np.random.default_rng(4), 48, 3, 10, 16, "binary")     # 3 channel folds
+    four = _layer(np.random.default_rng(4), 64, 3, 10, 16, "bipolar")     # 4
+    op = op_for(three)
+    assert op.terms(three, ecp5)["accumulate"] == 16 * three.acc_bits
+    assert op.resources(three, ecp5).dsps == 1 and op.resources(four, ecp5).dsps == 0
+    assert op.resources(four, logic).ffs == op.resources(four, ecp5).ffs + 4 * 16 * four.acc_bits
+    for layer in (three, four):
+        for family in ("ecp5", "ice40"):
+            assert set(op.terms(layer, target(family))) <= set(target(family).coefficients["vvau"])
