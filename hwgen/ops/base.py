@@ -8,7 +8,7 @@ from ..errors import HwgenError
 from ..target import Resources, Target
 
 __all__ = ["ENCODINGS", "Activation", "Transfer", "Op", "UnknownOpError", "check_positive",
-           "pair", "bits_for", "signed_bits", "divisors",
+           "is_count", "pair", "bits_for", "signed_bits", "divisors",
            "MAX_MEMORY_BITS"]
 
 #: Activation encodings of a layer's input elements. ``bipolar``: one bit, 1 means +1 and 0
@@ -26,6 +26,11 @@ def bits_for(value: int) -> int:
 def signed_bits(low: int, high: int) -> int:
     """Width of a two's-complement integer holding ``low .. high``."""
     return max(bits_for(high), bits_for(-low - 1) if low < 0 else 0) + 1
+
+
+def is_count(value) -> bool:
+    """Whether ``value`` is a positive integer (not a bool): an IR entry's count."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
 
 
 def check_positive(layer, *names: str):

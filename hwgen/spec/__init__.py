@@ -298,6 +298,24 @@ class LinearSpec:
         return self.simd if self.simd is not None else _largest_divisor(self.matrix_width, 32)
 
 
+def _check_window(layer, path: str, file):
+    """A convolution's ``kernel``, ``stride`` and ``padding`` (smaller than the kernel)."""
+    _check_pair(layer, "kernel", 1, path, file)
+    _check_pair(layer, "stride", 1, path, file)
+    _check_pair(layer, "padding", 0, path, file)
+    if layer.padding[0] >= layer.kernel[0] or layer.padding[1] >= layer.kernel[1]:
+        raise SpecError(file, f"{path}.padding",
+                        f"must be smaller than the kernel {_shape_text(layer.kernel)}, "
+                        f"not {_shape_text(layer.padding)}")
+
+
+def _window_out_size(layer) -> tuple[int, int]:
+    """(height, width) of a convolution's output over its ``in_shape``."""
+    _, height, width = layer.in_shape
+    (kh, kw), (sh, sw), (ph, pw) = layer.kernel, layer.stride, layer.padding
+    return (height + 2 * ph - kh) // sh + 1, (width + 2 * pw - kw) // sw + 1
+
+
 @dataclass(frozen=True, kw_only=True)
 class ConvSpec:
     """A 2-D convolution with +-1 weights, no bias: ``out`` channels, ``kernel`` (an integer or
@@ -341,13 +359,7 @@ class ConvSpec:
     def check(self, path: str, file):
         _check_count(self.in_channels, f"{path}.in", file)
         _check_count(self.out_channels, f"{path}.out", file)
-        _check_pair(self, "kernel", 1, path, file)
-        _check_pair(self, "stride", 1, path, file)
-        _check_pair(self, "padding", 0, path, file)
-        if self.padding[0] >= self.kernel[0] or self.padding[1] >= self.kernel[1]:
-            raise SpecError(file, f"{path}.padding",
-                            f"must be smaller than the kernel {_shape_text(self.kernel)}, "
-                            f"not {_shape_text(self.padding)}")
+        _check_window(self, path, file)
         _check_pe(self, self.out_channels, path, file)
 
     @property
@@ -357,9 +369,7 @@ class ConvSpec:
 
     @property
     def out_shape(self) -> tuple[int, int, int]:
-        _, height, width = self.in_shape
-        (kh, kw), (sh, sw), (ph, pw) = self.kernel, self.stride, self.padding
-        return (self.out_channels, (height + 2 * ph - kh) // sh + 1, (width + 2 * pw - kw) // sw + 1)
+        return (self.out_channels, *_window_out_size(self))
 
     @property
     def folded_pe(self) -> int:
@@ -400,13 +410,7 @@ class DWConvSpec:
             _pair_field(self, name)
 
     def check(self, path: str, file):
-        _check_pair(self, "kernel", 1, path, file)
-        _check_pair(self, "stride", 1, path, file)
-        _check_pair(self, "padding", 0, path, file)
-        if self.padding[0] >= self.kernel[0] or self.padding[1] >= self.kernel[1]:
-            raise SpecError(file, f"{path}.padding",
-                            f"must be smaller than the kernel {_shape_text(self.kernel)}, "
-                            f"not {_shape_text(self.padding)}")
+        _check_window(self, path, file)
 
     @property
     def channels(self) -> int:
@@ -414,9 +418,7 @@ class DWConvSpec:
 
     @property
     def out_shape(self) -> tuple[int, int, int]:
-        channels, height, width = self.in_shape
-        (kh, kw), (sh, sw), (ph, pw) = self.kernel, self.stride, self.padding
-        return (channels, (height + 2 * ph - kh) // sh + 1, (width + 2 * pw - kw) // sw + 1)
+        return (self.channels, *_window_out_size(self))
 
     @property
     def folded_pe(self) -> int:

@@ -14,7 +14,7 @@ import torch
 
 from ...cim.macro import MacroSpec
 from ...target import Resources, Target
-from ..base import MAX_MEMORY_BITS, Activation, Op, Transfer, divisors
+from ..base import MAX_MEMORY_BITS, Activation, Op, Transfer, divisors, is_count
 from . import cost
 from .golden import frames_golden, mvtu, mvtu_dot
 from .hw import MVTU
@@ -22,9 +22,6 @@ from .layer import MVTU_ENCODINGS, RAM_STYLES, MVTULayer
 
 __all__ = ["MVTUOp", "MVTULayer", "MVTU", "MVTU_ENCODINGS", "RAM_STYLES", "mvtu", "mvtu_dot"]
 
-
-def _is_count(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
 
 
 class MVTUOp(Op):
@@ -115,7 +112,7 @@ class MVTUOp(Op):
 
     def check_entry(self, entry: dict) -> str | None:
         mw, mh, macro = entry.get("mw"), entry.get("mh"), entry.get("macro")
-        if not _is_count(mw) or not _is_count(mh):
+        if not is_count(mw) or not is_count(mh):
             return f"mw and mh must be positive integers, not {reprlib.repr(mw)}, {reprlib.repr(mh)}"
         if macro is not None and not isinstance(macro, dict):
             return f"macro must be a mapping, not a {type(macro).__name__}"
@@ -123,7 +120,7 @@ class MVTUOp(Op):
             return (f"{mh:,} x {mw:,} weights, more than the {MAX_MEMORY_BITS:,} bits any "
                     f"device could hold")
         rows, columns = (macro or {}).get("rows", 1), (macro or {}).get("columns", 1)
-        if _is_count(rows) and _is_count(columns) and rows * columns > MAX_MEMORY_BITS:
+        if is_count(rows) and is_count(columns) and rows * columns > MAX_MEMORY_BITS:
             return (f"a macro of {rows:,} x {columns:,} cells, more than the "
                     f"{MAX_MEMORY_BITS:,} any device could hold")
         return None

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from ...target import Resources, Target
-from ..base import MAX_MEMORY_BITS, Activation, Op, Transfer, divisors
+from ..base import MAX_MEMORY_BITS, Activation, Op, Transfer, divisors, is_count
 from . import cost
 from .golden import vvau, vvau_dots
 from .hw import VVAU
@@ -18,9 +18,6 @@ from .layer import VVAU_ENCODINGS, VVAULayer
 
 __all__ = ["VVAUOp", "VVAULayer", "VVAU", "VVAU_ENCODINGS", "vvau", "vvau_dots"]
 
-
-def _is_count(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
 
 
 class VVAUOp(Op):
@@ -81,8 +78,8 @@ class VVAUOp(Op):
 
     def check_entry(self, entry: dict) -> str | None:
         channels, kernel = entry.get("channels"), entry.get("kernel")
-        if not _is_count(channels) or not isinstance(kernel, list) or len(kernel) != 2 \
-                or not all(_is_count(v) for v in kernel):
+        if not is_count(channels) or not isinstance(kernel, list) or len(kernel) != 2 \
+                or not all(is_count(v) for v in kernel):
             return (f"channels and kernel must be a positive integer and two, not "
                     f"{reprlib.repr(channels)}, {reprlib.repr(kernel)}")
         if channels * kernel[0] * kernel[1] > MAX_MEMORY_BITS:
