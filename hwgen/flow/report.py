@@ -242,6 +242,9 @@ def _shape(layer: dict) -> str:
         return f"{layer['mw']} -> {layer['mh']}{pixels}"
     if layer["op"] == "smvtu":
         return f"{layer['positions']} positions -> {layer['mh']} x {layer['pixels']} px, shared"
+    if layer["op"] == "vvau":
+        kernel = "x".join(str(k) for k in layer["kernel"])
+        return f"{layer['channels']} channels, {kernel} kernel x {layer['pixels']} px, depthwise"
     image = f"{layer['channels']}x{layer['height']}x{layer['width']}"
     kernel = "x".join(str(k) for k in layer["kernel"])
     return f"{image}, {kernel} kernel"

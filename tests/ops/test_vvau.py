@@ -147,3 +147,9 @@ def test_cost_model():
     for layer in (three, four):
         for family in ("ecp5", "ice40"):
             assert set(op.terms(layer, target(family))) <= set(target(family).coefficients["vvau"])
+
+
+def test_the_report_names_a_vvau():
+    from hwgen.flow.report import _shape
+    layer = _layer(np.random.default_rng(6), 16, (3, 1), 24, 4, "binary")
+    assert _shape(layer._meta()) == "16 channels, 3x1 kernel x 24 px, depthwise"
