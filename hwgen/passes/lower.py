@@ -1,10 +1,13 @@
 """Fold a trained :class:`hwgen.nn.BNN` into the integer IR.
 
 Each conv layer becomes a sliding-window generator (``conv{i}_swg``) and an MVTU (``conv{i}``)
-whose weights run along the window in (row, column, channel) order (a pointwise, 1x1 stride-1
-unpadded, conv an MVTU alone that reads each pixel's channels, as FINN lowers it) (the convs that share
-results, :meth:`hwgen.spec.Spec.shared_convs`, then become shared units:
-:func:`.share.share_results`); each linear layer an MVTU ``fc{i}`` with one pixel; each max-pool a ``pool{i}``, ``i`` being the layer's index in the spec.
+whose weights run along the window in (row, column, channel) order; the convs that share
+results (:meth:`hwgen.spec.Spec.shared_convs`) then become shared units
+(:func:`.share.share_results`). A pointwise conv (1x1, stride 1, unpadded) is an MVTU alone
+that reads each pixel's channels, as FINN lowers it; a depthwise conv a sliding-window
+generator and a VVAU (``conv{i}``, one filter per channel). Each linear layer is an MVTU
+``fc{i}`` with one pixel, each max-pool or average pool a ``pool{i}``; ``i`` is the layer's
+index in the spec.
 
 A hidden layer's threshold unit (batch norm, or the batch-norm-free learned threshold, either
 with its threshold shift) becomes one integer threshold per neuron, found by evaluating the
