@@ -153,3 +153,34 @@ def test_the_report_names_a_vvau():
     from hwgen.flow.report import _shape
     layer = _layer(np.random.default_rng(6), 16, (3, 1), 24, 4, "binary")
     assert _shape(layer._meta()) == "16 channels, 3x1 kernel x 24 px, depthwise"
+
+
+@pytest.mark.parametrize("change,message", [
+    ({"channels": 10 ** 9}, "1,000,000,000 x 9 weights, more than the 1,073,741,824 bits"),
+    ({"kernel": [0, 1]}, "channels must be a positive integer and kernel two, not 6, [0, 1]"),
+    ({"kernel": "x"}, "channels must be a positive integer and kernel two, not 6, 'x'"),
+    ({"pe": 4}, "pe must divide channels=6, not 4"),
+    ({"in_encoding": "uint"}, "in_encoding must be one of bipolar, binary, not 'uint'"),
+    ("weights", "its packed weights l1.weights are uint8 (3, 2), not uint8 (6, 2)"),
+    ("thresholds", "thresholds must be 6 integers, not int64 (5,)"),
+])
+def test_a_crafted_vvau_entry_is_one_line(change, message, tmp_path):
+    import json
+    from hwgen.errors import HwgenError
+    from hwgen.ir import load_ir, save_ir
+    path = tmp_path / "dw.ir.npz"
+    save_ir(_depthwise_graph(np.random.default_rng(5)), path)
+    with np.load(path) as npz:
+        arrays = {key: npz[key] for key in npz.files}
+    header = json.loads(arrays["__ir__"].tobytes())
+    if change == "weights":
+        arrays["l1.weights"] = np.zeros((3, 2), np.uint8)
+    elif change == "thresholds":
+        arrays["l1.thresholds"] = np.zeros(5, np.int64)
+    else:
+        header["layers"][1].update(change)
+    arrays["__ir__"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
+    np.savez_compressed(path, **arrays)
+    with pytest.raises(HwgenError) as error:
+        load_ir(path)
+    assert "\n" not in str(error.value) and f"layer 1: {message}" in str(error.value)

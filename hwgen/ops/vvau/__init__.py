@@ -80,7 +80,7 @@ class VVAUOp(Op):
         channels, kernel = entry.get("channels"), entry.get("kernel")
         if not is_count(channels) or not isinstance(kernel, list) or len(kernel) != 2 \
                 or not all(is_count(v) for v in kernel):
-            return (f"channels and kernel must be a positive integer and two, not "
+            return (f"channels must be a positive integer and kernel two, not "
                     f"{reprlib.repr(channels)}, {reprlib.repr(kernel)}")
         if channels * kernel[0] * kernel[1] > MAX_MEMORY_BITS:
             return (f"{channels:,} x {kernel[0] * kernel[1]:,} weights, more than the "
