@@ -1,9 +1,11 @@
 """The depthwise convolution unit (FINN's VVAU): per channel, the thresholded dot product of
 its own channel's window with its own +-1 filter."""
+import numpy as np
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from ...lib.packing import pack_words
 from ...lib.skid import skid_output
 from .layer import VVAULayer
 
@@ -13,23 +15,16 @@ __all__ = ["VVAU", "weight_words", "threshold_words"]
 def weight_words(layer: VVAULayer) -> list[int]:
     """The weight memory: word ``k * CF + f`` holds the weights of kernel position ``k`` for
     channels ``f * PE ..``, channel ``f * PE + i`` at bit ``i``."""
-    return [sum(int(layer.weights[f * layer.pe + i, k]) << i for i in range(layer.pe))
-            for k in range(layer.positions) for f in range(layer.cf)]
+    return pack_words(layer.weights.T, width=1, per_word=layer.pe)
 
 
 def threshold_words(layer: VVAULayer) -> list[int]:
     """The threshold memory: word ``f`` holds channels ``f * PE ..``: lane ``i``'s threshold
     (two's complement, ``acc_bits``) at bits ``i * (acc_bits + 1) ..`` and its invert flag
     above it."""
-    bits, words = layer.acc_bits, []
-    for f in range(layer.cf):
-        word = 0
-        for i in range(layer.pe):
-            c = f * layer.pe + i
-            lane = (int(layer.thresholds[c]) & ((1 << bits) - 1)) | (int(layer.invert[c]) << bits)
-            word |= lane << (i * (bits + 1))
-        words.append(word)
-    return words
+    bits = layer.acc_bits
+    lanes = (layer.thresholds & ((1 << bits) - 1)) | (layer.invert.astype(np.int64) << bits)
+    return pack_words(lanes, width=bits + 1, per_word=layer.pe)
 
 
 class VVAU(wiring.Component):
