@@ -121,3 +121,23 @@ def check_block_on_verilator(block, inputs, expected, frames, build_root, *, cor
                            expected[:some * per_frame], idle=0.3, backpressure=0.5,
                            build_root=build_root, name="cocotb")
     assert slow.passed, slow.message
+
+
+def check_network_on_verilator(graph, build_root, name: str) -> list[int]:
+    """``graph`` as a whole network on Verilator, its FIFOs sized: RTL == golden at full rate
+    (cycles per frame within 2 % of the bound) and under random idle cycles and backpressure.
+    Returns the expected result words."""
+    from hwgen.harness import run_harness
+    from hwgen.hw.network import Network
+    from hwgen.passes.fifo_sizing import size_fifos
+    from hwgen.verify import harness_vectors
+    sized = size_fifos(graph, build_root=build_root).graph
+    network = Network(sized)
+    _golden, inputs, expected = harness_vectors(network, sized.test_frames)
+    full = run_harness(network, inputs, expected, build_root=build_root, name=f"{name}_full")
+    assert full.passed, full.message
+    assert 0.98 <= full.steady_interval(skip=3) / network.expected_cycles() <= 1.02
+    stress = run_harness(network, inputs, expected, idle=0.3, backpressure=0.4, seed=5,
+                         build_root=build_root, name=f"{name}_stress")
+    assert stress.passed, stress.message
+    return expected

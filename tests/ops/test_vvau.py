@@ -12,7 +12,8 @@ from hwgen.ops.swg.golden import swg as swg_golden
 from hwgen.ops.vvau import VVAU, vvau, vvau_dots
 from hwgen.target import target
 from tests.conftest import AllLogic
-from tests.streams import check_block_on_verilator, simulate_stream
+from tests.streams import (check_block_on_verilator, check_network_on_verilator,
+                           simulate_stream)
 
 # (channels, kernel, pixels, pe, in_encoding)
 SHAPES = [(4, 3, 5, 1, "binary"), (8, (3, 1), 7, 4, "bipolar"), (6, (1, 3), 4, 6, "binary"),
@@ -120,20 +121,7 @@ def test_a_depthwise_graph_round_trips_through_an_ir_file(tmp_path):
 
 @pytest.mark.cocotb
 def test_a_depthwise_network_matches_golden_on_verilator(sim_build_root):
-    from hwgen.hw.network import Network
-    from hwgen.harness import run_harness
-    from hwgen.passes.fifo_sizing import size_fifos
-    from hwgen.verify import harness_vectors
-    graph = _depthwise_graph(np.random.default_rng(5))
-    sized = size_fifos(graph, build_root=sim_build_root).graph
-    network = Network(sized)
-    _golden, inputs, expected = harness_vectors(network, sized.test_frames)
-    full = run_harness(network, inputs, expected, build_root=sim_build_root, name="dw_full")
-    assert full.passed, full.message
-    assert 0.98 <= full.steady_interval(skip=3) / network.expected_cycles() <= 1.02
-    stress = run_harness(network, inputs, expected, idle=0.3, backpressure=0.4, seed=5,
-                         build_root=sim_build_root, name="dw_stress")
-    assert stress.passed, stress.message
+    check_network_on_verilator(_depthwise_graph(np.random.default_rng(5)), sim_build_root, "dw")
 
 
 def test_cost_model():
