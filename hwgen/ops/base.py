@@ -4,11 +4,13 @@ import math
 from dataclasses import dataclass
 from typing import ClassVar, NamedTuple
 
+import numpy as np
+
 from ..errors import HwgenError
 from ..target import Resources, Target
 
 __all__ = ["ENCODINGS", "Activation", "Transfer", "Op", "UnknownOpError", "check_positive",
-           "is_count", "pair", "bits_for", "signed_bits", "divisors",
+           "is_count", "pair", "bits_for", "signed_bits", "divisors", "unpack_bits",
            "MAX_MEMORY_BITS"]
 
 #: Activation encodings of a layer's input elements. ``bipolar``: one bit, 1 means +1 and 0
@@ -186,6 +188,19 @@ class Op:
     def from_entry(self, entry: dict, prefix: str, arrays: dict):
         """The layer of a header entry (``op`` removed), with the file's arrays."""
         return self.layer(**entry)
+
+
+def unpack_bits(arrays: dict, name: str, rows: int, columns: int):
+    """The bool-like uint8 array (rows, columns) an IR file holds bit-packed along its rows as
+    ``arrays[name]``; ValueError naming the array where it is missing or of another shape,
+    checked before it is unpacked."""
+    packed = (rows, -(-columns // 8))
+    if name not in arrays:
+        raise ValueError(f"its weights ({name}) are missing")
+    if arrays[name].shape != packed or arrays[name].dtype != np.uint8:
+        raise ValueError(f"its packed weights {name} are {arrays[name].dtype} "
+                         f"{arrays[name].shape}, not uint8 {packed}")
+    return np.unpackbits(arrays[name], axis=1, count=columns).astype(np.uint8)
 
 
 def divisors(n: int) -> list[int]:

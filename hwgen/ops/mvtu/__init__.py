@@ -14,7 +14,7 @@ import torch
 
 from ...cim.macro import MacroSpec
 from ...target import Resources, Target
-from ..base import MAX_MEMORY_BITS, Activation, Op, Transfer, divisors, is_count
+from ..base import MAX_MEMORY_BITS, Activation, Op, Transfer, divisors, is_count, unpack_bits
 from . import cost
 from .golden import frames_golden, mvtu, mvtu_dot
 from .hw import MVTU
@@ -132,16 +132,8 @@ class MVTUOp(Op):
         if "macro" in fields:
             fields["macro"] = MacroSpec(**fields["macro"])
         bits = 1 if fields.get("macro") is None else fields["macro"].weight_bits
-        packed = (entry["mh"], -(-entry["mw"] // 8))
-        planes = []
-        for j in range(bits):
-            name = f"{prefix}.weights" + (f"{j}" if j else "")
-            if name not in arrays:
-                raise ValueError(f"its weights ({name}) are missing")
-            if arrays[name].shape != packed or arrays[name].dtype != np.uint8:
-                raise ValueError(f"its packed weights {name} are {arrays[name].dtype} "
-                                 f"{arrays[name].shape}, not uint8 {packed}")
-            planes.append(np.unpackbits(arrays[name], axis=1, count=entry["mw"]).astype(np.uint8))
+        planes = [unpack_bits(arrays, f"{prefix}.weights" + (f"{j}" if j else ""), entry["mh"],
+                              entry["mw"]) for j in range(bits)]
         weights = sum(plane << j for j, plane in enumerate(planes))
         fields["weights"] = weights.astype(bool) if bits == 1 else weights
         fields["thresholds"] = arrays.get(f"{prefix}.thresholds")

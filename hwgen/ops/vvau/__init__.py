@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from ...target import Resources, Target
-from ..base import MAX_MEMORY_BITS, Activation, Op, Transfer, divisors, is_count
+from ..base import MAX_MEMORY_BITS, Activation, Op, Transfer, divisors, is_count, unpack_bits
 from . import cost
 from .golden import vvau, vvau_dots
 from .hw import VVAU
@@ -90,15 +90,8 @@ class VVAUOp(Op):
     def from_entry(self, entry: dict, prefix: str, arrays: dict) -> VVAULayer:
         """The packed weights must have the shape the entry asks for before they are
         unpacked."""
-        positions = entry["kernel"][0] * entry["kernel"][1]
-        packed = (entry["channels"], -(-positions // 8))
-        name = f"{prefix}.weights"
-        if name not in arrays:
-            raise ValueError(f"its weights ({name}) are missing")
-        if arrays[name].shape != packed or arrays[name].dtype != np.uint8:
-            raise ValueError(f"its packed weights {name} are {arrays[name].dtype} "
-                             f"{arrays[name].shape}, not uint8 {packed}")
-        weights = np.unpackbits(arrays[name], axis=1, count=positions).astype(bool)
+        weights = unpack_bits(arrays, f"{prefix}.weights", entry["channels"],
+                              entry["kernel"][0] * entry["kernel"][1]).astype(bool)
         return VVAULayer(**entry, weights=weights,
                          thresholds=arrays.get(f"{prefix}.thresholds"),
                          invert=arrays.get(f"{prefix}.invert"))
