@@ -39,7 +39,7 @@ import numpy as np
 
 from hwgen.cosim import emit_verilog
 from hwgen.estimate import estimate_layer, layer_terms
-from hwgen.ops import (AvgPoolLayer, DWCLayer, FIFOLayer, MVTULayer, MaxPoolLayer, SWGLayer,
+from hwgen.ops import (AddLayer, AvgPoolLayer, ConcatLayer, DWCLayer, ForkLayer, FIFOLayer, MVTULayer, MaxPoolLayer, SWGLayer,
                        SharedMVTULayer, VVAULayer, op_for)
 from hwgen.ops.smvtu.sharing import join_filters
 from hwgen.target import TARGETS, Resources, Target, target as find_target
@@ -164,6 +164,19 @@ VVAU_CONFIGS = [
     (24, 5, 16, 8, "bipolar"),
     (64, (10, 4), 125, 8, "binary"),
 ]
+#: (channels, pe, bits of each input, threshold steps (0: the integer sum)), on a 4x4 image.
+ADD_CONFIGS = [
+    (16, 4, (1, 1), 0), (32, 16, (2, 2), 0), (64, 8, (4, 4), 0), (8, 8, (1, 2), 0),
+    (16, 16, (8, 8), 0), (32, 4, (3, 1), 0), (16, 4, (1, 1), 1), (32, 8, (2, 2), 3),
+    (64, 16, (2, 2), 1), (16, 16, (3, 3), 3), (8, 2, (4, 4), 7), (64, 2, (2, 2), 3),
+    (128, 4, (1, 1), 1), (256, 8, (2, 1), 1), (64, 4, (4, 4), 15), (32, 32, (2, 2), 3),
+    (96, 6, (2, 2), 3), (16, 1, (8, 8), 3), (32, 32, (1, 1), 1), (64, 32, (4, 4), 1),
+]
+#: (channels of each input, bits), on a 4x4 image.
+CONCAT_CONFIGS = [((16, 16), 1), ((32, 8, 8), 1), ((4, 4), 4), ((64, 64), 2), ((1, 1), 1),
+                  ((8, 8, 8, 8), 2), ((2, 3), 8)]
+#: (elements, bits, outputs).
+FORK_CONFIGS = [(16, 1, 2), (4, 4, 3), (64, 2, 4), (1, 1, 8), (8, 1, 5), (2, 2, 6), (1, 1, 2)]
 # (width, depth)
 FIFO_CONFIGS = [(1, 2), (16, 32), (64, 64), (8, 512), (32, 16), (1, 512), (64, 4), (4, 64),
                 (16, 1024), (8, 8)]
@@ -214,6 +227,18 @@ def _smvtu_layer(positions, channels, mh, patterns, in_encoding, in_bits, logits
     plain = MVTULayer(name, mw, mh, mh, mw, weights, plain.thresholds, plain.invert,
                       in_encoding=in_encoding, in_bits=in_bits)
     return SharedMVTULayer.of(plain, positions)
+
+
+def _add_layer(channels, pe, bits, steps) -> AddLayer:
+    name = f"add_{channels}_pe{pe}_b{bits[0]}{bits[1]}_t{steps}"
+    if not steps:
+        return AddLayer(name, channels, 4, 4, pe, bits)
+    rng = np.random.default_rng(0)
+    top = sum((1 << b) - 1 for b in bits)
+    thresholds = np.sort(rng.integers(0, top + 2, (channels, steps)), axis=1)
+    return AddLayer(name, channels, 4, 4, pe, bits, thresholds,
+                    rng.integers(0, 2, channels).astype(bool),
+                    out_encoding="binary" if steps == 1 else "uint")
 
 
 def _cim_layer(mw, mh, pe, wordlines, adc_bits, noise, weight_bits, act_bits,
@@ -280,6 +305,15 @@ def configurations(kinds, target: Target) -> list[tuple[str, object]]:
                 rng.integers(0, 2, (c, kh * kw)).astype(bool),
                 rng.integers(-kh * kw // 2, kh * kw // 2 + 1, c), rng.integers(0, 2, c) == 1,
                 in_encoding=encoding)))
+    if "add" in kinds:
+        result += [("add", _add_layer(*config)) for config in ADD_CONFIGS]
+    if "concat" in kinds:
+        result += [("concat", ConcatLayer(f"concat_{'_'.join(map(str, channels))}_b{bits}",
+                                          channels, 4, 4, bits, "uint" if bits > 1 else "binary"))
+                   for channels, bits in CONCAT_CONFIGS]
+    if "fork" in kinds:
+        result += [("fork", ForkLayer(f"fork_{elements}x{bits}_to{outputs}", elements, bits,
+                                      outputs)) for elements, bits, outputs in FORK_CONFIGS]
     if "fifo" in kinds:
         result += [("fifo", FIFOLayer(f"fifo_w{width}_d{depth}", elements=1, bits=width,
                                       depth=depth)) for width, depth in FIFO_CONFIGS]
@@ -400,7 +434,8 @@ def fit(rows, target: Target):
 
 
 def main(argv=None) -> int:
-    kinds_all = ("mvtu", "cim", "smvtu", "swg", "maxpool", "avgpool", "vvau", "fifo", "dwc")
+    kinds_all = ("mvtu", "cim", "smvtu", "swg", "maxpool", "avgpool", "vvau", "add", "concat",
+                 "fork", "fifo", "dwc")
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--target", default="ecp5", choices=sorted(TARGETS),
                         help="FPGA family to synthesise for (default: %(default)s)")

@@ -21,8 +21,9 @@ Adding an op
 1. Make ``hwgen/ops/<name>/`` with ``layer.py`` (the frozen dataclass of its parameters, with
    ``op = "<name>"``, its checks in ``__post_init__``, ``expected_cycles()`` and ``meta()``
    for a graph layer), ``golden.py``, ``hw.py`` (a ``wiring.Component`` with stream ports
-   ``i`` and ``o``), ``cost.py`` (``terms`` and ``resources`` on a target), and in
-   ``__init__.py`` a subclass of :class:`Op` answering its methods.
+   ``i`` and ``o``; a join of several streams, as ``add`` and ``concat``, has ``i0``, ``i1``,
+   ... and sets :attr:`Op.inputs`), ``cost.py`` (``terms`` and ``resources`` on a target),
+   and in ``__init__.py`` a subclass of :class:`Op` answering its methods.
 2. Add one line to :data:`REGISTRY` below.
 3. Add tests beside the others (``tests/ops/test_<name>.py``): block against golden on
    Verilator, with idle input and backpressure; a corrupted expectation must fail.
@@ -30,9 +31,12 @@ See ``docs/adding-an-op.md`` for a walk through.
 """
 from .base import (ENCODINGS, MAX_MEMORY_BITS, Activation, Op, Transfer, UnknownOpError,
                    divisors)
+from .add import AddLayer, AddOp
 from .avgpool import AvgPoolLayer, AvgPoolOp
+from .concat import ConcatLayer, ConcatOp
 from .dwc import DWCLayer, DWCOp
 from .fifo import FIFOLayer, FIFOOp
+from .fork import ForkLayer, ForkOp
 from .label_select import LabelSelectLayer, LabelSelectOp
 from .maxpool import MaxPoolLayer, MaxPoolOp
 from .mvtu import MVTU_ENCODINGS, RAM_STYLES, MVTULayer, MVTUOp
@@ -43,7 +47,8 @@ from .vvau import VVAULayer, VVAUOp
 __all__ = ["REGISTRY", "op_for", "graph_ops", "Op", "Activation", "Transfer", "UnknownOpError",
            "ENCODINGS", "MVTU_ENCODINGS", "RAM_STYLES", "MAX_MEMORY_BITS", "divisors",
            "MVTULayer", "SharedMVTULayer", "SWGLayer", "MaxPoolLayer", "AvgPoolLayer",
-           "VVAULayer", "FIFOLayer", "DWCLayer", "LabelSelectLayer"]
+           "VVAULayer", "AddLayer", "ConcatLayer", "FIFOLayer", "DWCLayer", "ForkLayer",
+           "LabelSelectLayer"]
 
 #: Every op, by name.
 REGISTRY: dict[str, Op] = {op.name: op for op in (
@@ -53,8 +58,11 @@ REGISTRY: dict[str, Op] = {op.name: op for op in (
     MaxPoolOp(),
     AvgPoolOp(),
     VVAUOp(),
+    AddOp(),
+    ConcatOp(),
     FIFOOp(),
     DWCOp(),
+    ForkOp(),
     LabelSelectOp(),
 )}
 

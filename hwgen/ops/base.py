@@ -112,6 +112,12 @@ class Op:
     #: Whether the op computes dot products (a matrix layer: a conv or linear layer of the
     #: model), which its golden model appends to ``dots``.
     matrix: ClassVar[bool] = False
+    #: How many streams the op's layers read: 1, or 0 for "two or more" (a join such as the
+    #: residual add or the concatenation). An op reading several streams takes a list of
+    #: activations in :meth:`output` and of tensors in :meth:`golden` (one per input, in the
+    #: order of the graph's ``inputs``), answers :meth:`in_transfers` (one per input) and
+    #: builds a block with input ports ``i0``, ``i1``, ... instead of ``i``.
+    inputs: ClassVar[int] = 1
 
     # --- shapes and streams -------------------------------------------------------------
     def output(self, layer, x: Activation) -> Activation:
@@ -126,6 +132,19 @@ class Op:
     def out_transfer(self, layer) -> Transfer:
         """One transfer of the output stream."""
         raise NotImplementedError
+
+    def in_transfers(self, layer) -> list[Transfer]:
+        """One transfer of each input stream, in the order of the block's ports (``i``, or
+        ``i0``, ``i1``, ...)."""
+        return [self.in_transfer(layer)]
+
+    def input_count(self, layer) -> int:
+        """How many streams ``layer`` reads."""
+        return len(self.in_transfers(layer))
+
+    def describe(self, layer) -> str:
+        """The layer's shape in a few words, for a report's table."""
+        return self.name
 
     def min_depth_before(self, layer) -> int:
         """Least depth of the FIFO in front of ``layer`` for it to run at full rate alone."""

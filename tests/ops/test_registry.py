@@ -59,7 +59,7 @@ def test_graph_ops_exclude_what_the_assembly_places(graph):
                                    "report"])
 def test_an_unknown_op_is_one_clear_error_everywhere(graph, where):
     foreign = ConvLayer2D()
-    message = r"no op for ConvLayer2D \(ops: mvtu, smvtu, swg, maxpool, avgpool, vvau, fifo, dwc, label_select\)"
+    message = r"no op for ConvLayer2D \(ops: mvtu, smvtu, swg, maxpool, avgpool, vvau, add, concat, fifo, dwc, fork, label_select\)"
     # Hand-built graphs that skip the Graph's own check, as a buggy pass would make.
     smuggled = dataclasses.replace(graph)
     object.__setattr__(smuggled, "layers", _with_foreign(graph))

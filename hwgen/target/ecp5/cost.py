@@ -99,6 +99,23 @@ COEFFICIENTS = {
         "odd": 4.005,           # per buffered bit when neither width divides the other
         "control": 32.2,
     },
+    "add": {
+        "sum": 3.1,
+        "compare": 0.8,
+        "select": 0.41,
+        "counter": 6.34,
+        "rom": 1.59,
+        "control": 3.49,
+    },
+    "concat": {
+        "data": 1.0,
+        "input": 2.63,
+        "control": 4.75,
+    },
+    "fork": {
+        "output": 3.67,
+        "control": 2.86,
+    },
 }
 
 #: The digital MVTU's terms that a cim MVTU (the macro's counters, accumulator, thresholds,

@@ -96,6 +96,23 @@ COEFFICIENTS = {
         "odd": 0.379,
         "control": 19.0,
     },
+    "add": {
+        "sum": 3.15,
+        "compare": 1.14,
+        "select": 0.48,
+        "counter": 2.48,
+        "rom": 1.88,
+        "control": 6.57,
+    },
+    "concat": {
+        "data": 2.0,
+        "input": 1.74,
+        "control": 6.53,
+    },
+    "fork": {
+        "output": 4.8,
+        "control": 2.59,
+    },
 }
 
 #: The digital MVTU's terms that a cim MVTU (the macro's counters, accumulator, thresholds,
