@@ -47,10 +47,11 @@ def out_width(layer) -> int:
     return op_for(layer).out_transfer(layer).width
 
 
-def converter(producer, consumer) -> DWCLayer | None:
-    """The width converter the network assembly places between ``producer`` and its
-    ``consumer`` (:meth:`hwgen.hw.network.Network.stage_layers`): where the producer's
-    transfers carry another number of elements than the consumer's; None where they match.
+def converter(producer, consumer, port: int = 0) -> DWCLayer | None:
+    """The width converter the network assembly places between ``producer`` and input
+    ``port`` of its ``consumer`` (:meth:`hwgen.hw.network.Network.links`): where the
+    producer's transfers carry another number of elements than the consumer's; None where they
+    match.
 
     Raises
     ------
@@ -58,7 +59,7 @@ def converter(producer, consumer) -> DWCLayer | None:
         The two streams' elements differ in bits (no chain the IR accepts).
     """
     count, bits = op_for(producer).out_transfer(producer)
-    consumer_count, consumer_bits = op_for(consumer).in_transfer(consumer)
+    consumer_count, consumer_bits = op_for(consumer).in_transfers(consumer)[port]
     if bits != consumer_bits:
         raise ValueError(f"layer {producer.name!r} streams {bits}-bit elements, but "
                          f"{consumer.name!r} takes {consumer_bits}-bit ones")
@@ -71,12 +72,13 @@ def converter(producer, consumer) -> DWCLayer | None:
 def estimate_graph(graph: Graph, target: Target = DEFAULT_TARGET, *,
                    converters: bool = True) -> Resources:
     """Resources of ``graph``'s layers on ``target`` and, with ``converters``, of the width
-    converters between them: what the auto-folder weighs (:mod:`hwgen.passes.fold`). The FIFOs,
-    sized after folding, and the label select are not counted."""
+    converters on its edges: what the auto-folder weighs (:mod:`hwgen.passes.fold`). The FIFOs,
+    sized after folding, the forks and the label select are not counted."""
     total = sum((estimate_layer(layer, target) for layer in graph.layers), Resources())
     if converters:
-        for producer, consumer in zip(graph.layers, graph.layers[1:]):
-            between = converter(producer, consumer)
+        layers = {layer.name: layer for layer in graph.layers}
+        for edge in graph.edges():
+            between = converter(layers[edge.producer], layers[edge.consumer], edge.port)
             if between is not None:
                 total = total + estimate_layer(between, target)
     return total

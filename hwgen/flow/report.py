@@ -97,11 +97,17 @@ def _report(spec, graph, verification, build, reused, target) -> tuple[dict, lis
     the test frames."""
     from ..estimate import estimate_layer
     from ..golden import run_graph
-    depths = list(graph.fifo_depths) + [None] if graph.fifo_depths is not None \
-        else [None] * len(graph.layers)
-    layers = [{**layer._meta(), "cycles_per_frame": layer.expected_cycles(), "fifo_depth": depth,
-               "estimate": dataclasses.asdict(estimate_layer(layer, target))}
-              for layer, depth in zip(graph.layers, depths)]
+    from ..ops import op_for
+    # The depth of the FIFO after each layer: a list where it feeds several.
+    after = {}
+    for edge, depth in zip(graph.edges(), graph.fifo_depths or ()):
+        after.setdefault(edge.producer, []).append(depth)
+    depths = [None if layer.name not in after else after[layer.name][0]
+              if len(after[layer.name]) == 1 else after[layer.name] for layer in graph.layers]
+    layers = [{**layer._meta(), "shape": op_for(layer).describe(layer),
+               "inputs": list(sources), "cycles_per_frame": layer.expected_cycles(),
+               "fifo_depth": depth, "estimate": dataclasses.asdict(estimate_layer(layer, target))}
+              for layer, depth, sources in zip(graph.layers, depths, graph.sources)]
     sizing = graph.meta.get("fifo_sizing")
     golden = run_graph(graph)
     report = {"spec": spec.name, "seed": spec.seed,
@@ -235,21 +241,6 @@ def noise_sweep(graph, factors=SWEEP_FACTORS) -> dict:
             "built_sigma": built, "factors": list(factors)}
 
 
-def _shape(layer: dict) -> str:
-    """A layer's shape in a report table."""
-    if layer["op"] == "mvtu":
-        pixels = f" x {layer['pixels']} px" if layer.get("pixels", 1) > 1 else ""
-        return f"{layer['mw']} -> {layer['mh']}{pixels}"
-    if layer["op"] == "smvtu":
-        return f"{layer['positions']} positions -> {layer['mh']} x {layer['pixels']} px, shared"
-    if layer["op"] == "vvau":
-        kernel = "x".join(str(k) for k in layer["kernel"])
-        return f"{layer['channels']} channels, {kernel} kernel x {layer['pixels']} px, depthwise"
-    image = f"{layer['channels']}x{layer['height']}x{layer['width']}"
-    kernel = "x".join(str(k) for k in layer["kernel"])
-    return f"{image}, {kernel} kernel"
-
-
 def _sharing_table(layers: dict, more: list[tuple[str, str]]) -> list[str]:
     """A markdown table of shared (or shareable) convs: each layer's 2-D filters, distinct ones,
     operations unshared and shared and the fraction removed, then the ``more`` columns
@@ -301,13 +292,18 @@ def _markdown(report: dict) -> str:
     lines += ["", "| layer | op | shape | PE | SIMD | cycles/frame | FIFO after | "
                   f"{units['luts']} | {units['ffs']} | {units['brams']} | {units['dsps']} |",
               "|---|---|---|---|---|---|---|---|---|---|---|"]
+    previous = "input"
     for layer in report["layers"]:
         macro = layer.get("macro")
         op = layer["op"] if macro is None else (
             f"{layer['op']} on cim ({macro['wordlines']} WL, {macro['adc_bits']}-bit ADC, "
             f"{macro['noise']} noise sigma {macro['sigma']})")
+        reads = layer.get("inputs") or [previous]
+        if reads != [previous]:         # a graph's layer that reads others than the one before
+            op += f" of {', '.join(reads)}"
+        previous = layer["name"]
         estimate = layer.get("estimate") or {}
-        lines.append(f"| {layer['name']} | {op} | {_shape(layer)} | {layer.get('pe', '')} | "
+        lines.append(f"| {layer['name']} | {op} | {layer['shape']} | {layer.get('pe', '')} | "
                      f"{layer.get('simd', '')} | {layer['cycles_per_frame']} | "
                      f"{layer.get('fifo_depth') or ''} | {estimate.get('luts', '')} | "
                      f"{estimate.get('ffs', '')} | {estimate.get('brams', '')} | "

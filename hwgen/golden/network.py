@@ -1,11 +1,12 @@
 """Golden model of a whole :class:`hwgen.ir.Graph`: each layer's op's golden model
-(:meth:`hwgen.ops.Op.golden`) in turn, and the label select at its end."""
+(:meth:`hwgen.ops.Op.golden`) in the graph's order, on the outputs of the layers it reads,
+and the label select at its end."""
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from ..ir import Graph
+from ..ir import GRAPH_INPUT, Graph
 from ..ops import op_for
 from ..ops.label_select import label_select
 
@@ -23,12 +24,23 @@ class GoldenResult:
 
 
 def run_layer(layer, x, dots: list | None = None) -> torch.Tensor:
-    """One layer on activations ``x`` (N, elements) in stream order; returns the next ones.
+    """One layer on activations ``x`` (N, elements) in stream order (a list of them, one per
+    input, for an op reading several streams); returns the next ones.
 
     An MVTU reads ``x`` as ``pixels`` vectors of ``in_elements`` elements (windows, pixels, or the
     whole flattened frame) and appends its dot products (N, pixels, mh) to ``dots``.
     """
-    return op_for(layer).golden(layer, torch.as_tensor(x), dots)
+    x = [torch.as_tensor(v) for v in x] if isinstance(x, (list, tuple)) else torch.as_tensor(x)
+    return op_for(layer).golden(layer, x, dots)
+
+
+def _walk(graph: Graph, x: torch.Tensor, dots: list | None):
+    """Each layer's output, in the graph's order, from the frames ``x``."""
+    made = {GRAPH_INPUT: x}
+    for layer, sources in zip(graph.layers, graph.sources):
+        ins = [made[name] for name in sources]
+        made[layer.name] = run_layer(layer, ins if op_for(layer).inputs != 1 else ins[0], dots)
+        yield made[layer.name]
 
 
 def _frames(graph: Graph, frames) -> torch.Tensor:
@@ -41,18 +53,13 @@ def _frames(graph: Graph, frames) -> torch.Tensor:
 def run_layers(graph: Graph, frames=None) -> list[np.ndarray]:
     """Every layer's output (N, elements) for ``frames`` (default: the IR's test frames), in
     stream order: what each layer's block streams out, element by element."""
-    x, outputs = _frames(graph, frames), []
-    for layer in graph.layers:
-        x = run_layer(layer, x)
-        outputs.append(x.numpy())
-    return outputs
+    return [x.numpy() for x in _walk(graph, _frames(graph, frames), None)]
 
 
 def run_graph(graph: Graph, frames=None) -> GoldenResult:
     """Run ``frames`` (N, input elements) in stream order (default: the IR's test frames)."""
-    x = _frames(graph, frames)
     dots = []
-    for layer in graph.layers:
-        x = run_layer(layer, x, dots)
+    for x in _walk(graph, _frames(graph, frames), dots):
+        pass
     logits = x.numpy().astype(np.int64)
     return GoldenResult(dots=dots, logits=logits, labels=label_select(logits))

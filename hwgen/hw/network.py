@@ -1,4 +1,6 @@
-"""The dataflow top: the IR's layers as a chain of streaming blocks ending in a label select."""
+"""The dataflow top: the IR's layers as streaming blocks, wired along the graph's edges (a fork
+where a layer feeds several, a width converter and a FIFO on each edge), ending in a label
+select."""
 from dataclasses import dataclass
 
 import numpy as np
@@ -6,9 +8,9 @@ from amaranth.hdl import Cat, Module, Signal, unsigned
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..ir import Graph
+from ..ir import Edge, Graph
 from ..lib.packing import pack_words
-from ..ops import DWCLayer, FIFOLayer, LabelSelectLayer, op_for
+from ..ops import DWCLayer, FIFOLayer, ForkLayer, LabelSelectLayer, op_for
 from ..ops.fifo import StreamFIFO
 from ..ops.label_select import result_layout
 from ..target import DEFAULT_TARGET, Target
@@ -37,11 +39,29 @@ def tap_signature(layer) -> wiring.Signature:
 
 
 def default_fifo_depths(graph: Graph, fifo_depth: int) -> list[int]:
-    """The fixed rule, without sizing: ``fifo_depth``, and at least what the consumer needs in
-    front of it to run at full rate alone (:meth:`hwgen.ops.Op.min_depth_before`: an MVTU's
-    input vector)."""
-    return [max(fifo_depth, op_for(consumer).min_depth_before(consumer))
-            for consumer in graph.layers[1:]]
+    """The fixed rule, without sizing, per edge (:meth:`hwgen.ir.Graph.edges`): ``fifo_depth``,
+    and at least what the consumer needs in front of it to run at full rate alone
+    (:meth:`hwgen.ops.Op.min_depth_before`: an MVTU's input vector). An edge out of a fork
+    (a layer feeding several) holds two frames of the consumer's transfers (:func:`frame_depth`):
+    the paths that reconverge at a join may buffer up to a frame before their first output,
+    and the fork waits for every consumer."""
+    depths = []
+    for edge in graph.edges():
+        consumer = graph.layers[graph.index(edge.consumer)]
+        depth = max(fifo_depth, op_for(consumer).min_depth_before(consumer))
+        if len(graph.consumers(edge.producer)) > 1:
+            depth = max(depth, frame_depth(graph, edge))
+        depths.append(depth)
+    return depths
+
+
+def frame_depth(graph: Graph, edge: Edge, frames: int = 2) -> int:
+    """``frames`` frames of ``edge``'s consumer's input transfers, and 4 more, at most
+    ``2**LEVEL_BITS - 1``: a depth no FIFO fills in."""
+    consumer = graph.layers[graph.index(edge.consumer)]
+    elements = graph.activations()[graph.index(edge.producer) + 1].elements
+    words = elements // op_for(consumer).in_transfers(consumer)[edge.port].elements
+    return min((1 << LEVEL_BITS) - 1, frames * words + 4)
 
 
 @dataclass(frozen=True)
@@ -58,10 +78,11 @@ class Network(wiring.Component):
     """A whole BNN as FINN-style streaming hardware.
 
     Each layer of the IR becomes its op's block (:meth:`hwgen.ops.Op.block`), built for the
-    FPGA family ``target``;
-    between two layers sit a width converter (where the producer's transfer width differs from
-    the consumer's) and a :class:`~hwgen.ops.fifo.hw.StreamFIFO`; a
-    :class:`~hwgen.ops.label_select.hw.LabelSelect` ends the chain.
+    FPGA family ``target``; a layer feeding several others streams into a
+    :class:`~hwgen.ops.fork.hw.Fork`; on each edge of the graph sit a width converter (where
+    the producer's transfer width differs from the consumer's) and a
+    :class:`~hwgen.ops.fifo.hw.StreamFIFO`; a :class:`~hwgen.ops.label_select.hw.LabelSelect`
+    ends the network.
 
     Parameters
     ----------
@@ -69,10 +90,11 @@ class Network(wiring.Component):
     fifo_depth : int
         Least depth of each inter-layer FIFO when the graph carries no sized depths
         (``graph.fifo_depths``, see :mod:`hwgen.passes.fifo_sizing`); then a FIFO in front of an MVTU is
-        made at least one input vector (SF transfers) deep.
+        made at least one input vector (SF transfers) deep (:func:`default_fifo_depths`).
     monitor : bool
-        Add the ``levels`` and ``limits`` ports, ``LEVEL_BITS`` bits per FIFO (the FIFO after
-        layer 0 in the lowest bits): ``levels`` holds the most entries each FIFO has held since
+        Add the ``levels`` and ``limits`` ports, ``LEVEL_BITS`` bits per FIFO in the order of
+        the graph's edges (:meth:`hwgen.ir.Graph.edges`; in a chain, the FIFO after layer 0
+        in the lowest bits): ``levels`` holds the most entries each FIFO has held since
         reset; each FIFO accepts input only while it holds fewer than its ``limits`` entries, so
         it acts as a FIFO of that depth. Used to size FIFOs by simulation (one build, many runs).
     taps : bool
@@ -91,8 +113,8 @@ class Network(wiring.Component):
         ``graph.input_bits`` bits, element 0 first (see :meth:`input_words`).
     o : ``Out(stream.Signature(result_layout(classes, logit_bits)))``
         One result per frame: ``label`` (argmax) and all ``logits``.
-    levels : ``Out(unsigned(LEVEL_BITS * (len(graph.layers) - 1)))``, with ``monitor`` only.
-    limits : ``In(unsigned(LEVEL_BITS * (len(graph.layers) - 1)))``, with ``monitor`` only.
+    levels : ``Out(unsigned(LEVEL_BITS * len(graph.edges())))``, with ``monitor`` only.
+    limits : ``In(unsigned(LEVEL_BITS * len(graph.edges())))``, with ``monitor`` only.
     tap<k> : ``Out(tap_signature(graph.layers[k]))``, with ``taps`` only. Layer ``k``'s output
         transfers (``valid & ready``) carry the op's ``out_transfer(layer)`` elements each, packed as
         :func:`hwgen.lib.packing.pack_words` packs them.
@@ -125,7 +147,7 @@ class Network(wiring.Component):
             "o": Out(stream.Signature(result_layout(graph.classes, self.logit_bits))),
         }
         if monitor:
-            width = LEVEL_BITS * max(1, len(graph.layers) - 1)
+            width = LEVEL_BITS * max(1, len(graph.edges()))
             members["levels"] = Out(unsigned(width))
             members["limits"] = In(unsigned(width))
         if taps:
@@ -143,31 +165,58 @@ class Network(wiring.Component):
                                               per_word=self.in_elements) for word in frame]
 
     def fifo_depths(self) -> list[int]:
-        """Depth of the FIFO after each layer but the last."""
+        """Depth of the FIFO on each edge of the graph (:meth:`hwgen.ir.Graph.edges`)."""
         if self.graph.fifo_depths is not None:
             return list(self.graph.fifo_depths)
         return default_fifo_depths(self.graph, self.fifo_depth)
 
-    def stage_layers(self) -> list:
-        """The layers of the chain the network builds, in order: each graph layer, then (but
-        after the last) a width converter where its transfers are not its consumer's and a
-        FIFO; the label select last."""
-        result = []
-        layers = self.graph.layers
-        depths = self.fifo_depths()
-        for index, layer in enumerate(layers):
-            result.append(layer)
-            if index + 1 == len(layers):
-                break
-            count, bits = op_for(layer).out_transfer(layer)
-            consumer = layers[index + 1]
-            consumer_count, consumer_bits = op_for(consumer).in_transfer(consumer)
-            assert bits == consumer_bits, (layer.name, bits, consumer_bits)   # checked by the IR
+    def links(self) -> dict[Edge, tuple]:
+        """Per edge of the graph, the stages on it in stream order: a width converter where
+        the producer's transfers are not its consumer's, then a FIFO. The FIFO (and converter)
+        after a layer feeding one other is ``<layer>_fifo`` (``<layer>_dwc``), after one
+        feeding several ``<layer>_fifo_<consumer>``."""
+        layers = {layer.name: layer for layer in self.graph.layers}
+        result = {}
+        for edge, depth in zip(self.graph.edges(), self.fifo_depths()):
+            producer, consumer = layers[edge.producer], layers[edge.consumer]
+            count, bits = op_for(producer).out_transfer(producer)
+            consumer_count, consumer_bits = op_for(consumer).in_transfers(consumer)[edge.port]
+            assert bits == consumer_bits, (edge, bits, consumer_bits)   # checked by the IR
+            single = len(self.graph.consumers(edge.producer)) == 1
+            suffix = "" if single else f"_{edge.consumer}"
+            stages = []
             if count != consumer_count:
-                result.append(DWCLayer(name=f"{layer.name}_dwc", in_elements=count,
+                stages.append(DWCLayer(name=f"{producer.name}_dwc{suffix}", in_elements=count,
                                        out_elements=consumer_count, bits=bits))
-            result.append(FIFOLayer(name=f"{layer.name}_fifo", elements=consumer_count,
-                                    bits=bits, depth=depths[index], monitored=self.monitor))
+            stages.append(FIFOLayer(name=f"{producer.name}_fifo{suffix}",
+                                    elements=consumer_count, bits=bits, depth=depth,
+                                    monitored=self.monitor))
+            result[edge] = tuple(stages)
+        return result
+
+    def forks(self) -> dict[str, ForkLayer]:
+        """The fork after each layer feeding several others, by the layer's name."""
+        result = {}
+        for layer in self.graph.layers:
+            consumers = self.graph.consumers(layer.name)
+            if len(consumers) > 1:
+                count, bits = op_for(layer).out_transfer(layer)
+                result[layer.name] = ForkLayer(name=f"{layer.name}_fork", elements=count,
+                                               bits=bits, outputs=len(consumers))
+        return result
+
+    def stage_layers(self) -> list:
+        """The layers of every stage the network builds: each graph layer, then its fork (if
+        it feeds several), then the stages of each edge out of it (:meth:`links`); the label
+        select last. A chain's are in stream order."""
+        result = []
+        links, forks = self.links(), self.forks()
+        for layer in self.graph.layers:
+            result.append(layer)
+            if layer.name in forks:
+                result.append(forks[layer.name])
+            for edge in self.graph.consumers(layer.name):
+                result.extend(links[edge])
         result.append(LabelSelectLayer(name="label_select", classes=self.graph.classes,
                                        pe=self.out_transfer.elements,
                                        logit_bits=self.logit_bits))
@@ -182,22 +231,45 @@ class Network(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         stages = self.stages()
+        blocks = {stage.name: stage.block for stage in stages}
         for stage in stages:
             m.submodules[stage.name] = stage.block
-        wiring.connect(m, wiring.flipped(self.i), stages[0].block.i)
-        for producer, consumer in zip(stages, stages[1:]):
-            wiring.connect(m, producer.block.o, consumer.block.i)
-        wiring.connect(m, stages[-1].block.o, wiring.flipped(self.o))
+        graph = self.graph
+
+        def port(layer, index):            # input ``index`` of a graph layer's block
+            block = blocks[layer.name]
+            return block.i if op_for(layer).inputs == 1 else getattr(block, f"i{index}")
+
+        wiring.connect(m, wiring.flipped(self.i), port(graph.layers[0], 0))
+        links, forks = self.links(), self.forks()
+        fifos = {}
+        for layer in graph.layers:
+            edges = graph.consumers(layer.name)
+            outs = [blocks[layer.name].o]
+            if layer.name in forks:
+                fork = blocks[forks[layer.name].name]
+                wiring.connect(m, blocks[layer.name].o, fork.i)
+                outs = [getattr(fork, f"o{k}") for k in range(len(edges))]
+            for edge, out in zip(edges, outs):
+                chain = [blocks[stage.name] for stage in links[edge]]
+                wiring.connect(m, out, chain[0].i)
+                for producer, consumer in zip(chain, chain[1:]):
+                    wiring.connect(m, producer.o, consumer.i)
+                consumer = graph.layers[graph.index(edge.consumer)]
+                wiring.connect(m, chain[-1].o, port(consumer, edge.port))
+                fifos[edge] = chain[-1]
+        wiring.connect(m, blocks[graph.layers[-1].name].o, blocks["label_select"].i)
+        wiring.connect(m, blocks["label_select"].o, wiring.flipped(self.o))
         if self.taps:
-            blocks = {stage.name: stage.block for stage in stages}
-            for index, layer in enumerate(self.graph.layers):
+            for index, layer in enumerate(graph.layers):
                 tap, out = getattr(self, f"tap{index}"), blocks[layer.name].o
                 m.d.comb += [tap.payload.eq(out.payload), tap.valid.eq(out.valid),
                              tap.ready.eq(out.ready)]
         if self.monitor:
             peaks = []
-            fifos = [stage.block for stage in stages if isinstance(stage.block, StreamFIFO)]
-            for index, fifo in enumerate(fifos):
+            for index, edge in enumerate(graph.edges()):
+                fifo = fifos[edge]
+                assert isinstance(fifo, StreamFIFO)
                 peak = Signal(LEVEL_BITS, name=f"peak{index}")
                 with m.If(fifo.level > peak):
                     m.d.sync += peak.eq(fifo.level)

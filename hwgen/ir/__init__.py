@@ -1,6 +1,8 @@
 """The integer IR: the spine every step after training reads.
 
-A :class:`Graph` is a chain of streaming layers with integer tensors. It is stored as one
+A :class:`Graph` is a directed acyclic graph of streaming layers with integer tensors: each
+layer reads the streams of the layers its ``inputs`` name (the previous layer's, in a chain),
+and the last layer's output is the network's. It is stored as one
 ``.npz`` file: the array ``__ir__`` holds the JSON structure (with ``version``), the other arrays
 hold the tensors, weights bit-packed along the input axis. ``hwgen sim`` and ``hwgen build`` read
 only this file; they never retrain.
@@ -25,13 +27,29 @@ import numpy as np
 from ..errors import HwgenError
 from ..ops import ENCODINGS, Activation, MVTULayer, UnknownOpError, graph_ops, op_for
 
-__all__ = ["IR_VERSION", "Activation", "Graph", "save_ir", "load_ir", "IRVersionError"]
+__all__ = ["IR_VERSION", "Activation", "Edge", "Graph", "save_ir", "load_ir", "IRVersionError",
+           "GRAPH_INPUT"]
 
-IR_VERSION = 5
+#: Version 6 names each layer's inputs (a DAG); version 5 files, chains, are still read.
+IR_VERSION = 6
+#: Versions :func:`load_ir` reads.
+READ_VERSIONS = (5, 6)
+#: The name by which a layer's ``inputs`` refer to the graph's input frames.
+GRAPH_INPUT = "input"
+
+
+@dataclass(frozen=True)
+class Edge:
+    """A stream from layer ``producer`` to input ``port`` of layer ``consumer`` (names); the
+    network assembly puts a FIFO on each (and a width converter where the transfers differ)."""
+    producer: str
+    consumer: str
+    port: int
 
 @dataclass(frozen=True, eq=False)
 class Graph:
-    """A whole network: its input, a chain of layers, and the test frames it was exported with.
+    """A whole network: its input, its layers in an order where each follows its inputs, and
+    the test frames it was exported with.
 
     A frame is ``channels x height x width`` input elements (``input_shape``) in stream order:
     pixels in raster order, channels innermost. A dense layer on an image reads it flattened in
@@ -42,11 +60,17 @@ class Graph:
     input_shape : (channels, height, width); a vector of features is ``(features, 1, 1)``.
     input_encoding, input_bits : encoding of an input element and its bits
         (``bipolar``/``binary`` with 1 bit, or ``uint`` pixels/features of ``input_bits``).
-    layers : SWG, MVTU and max-pool layers; the last is an MVTU emitting integers (logits).
+    layers : the ops' graph layers; the last is an MVTU emitting integers (logits).
+    inputs : per layer, the names of the layers whose streams it reads (one per input of its
+        op, in port order; :data:`GRAPH_INPUT` for the frames, which only the first layer
+        reads). ``None``: a chain, each layer reading the one before (a chain given in full is
+        kept as ``None``). Each name is an earlier layer's, and every layer but the last feeds
+        at least one other. :attr:`sources` has them in full either way.
     test_frames : (N, elements) integer element values in stream order.
     test_labels : (N,) classes.
-    fifo_depths : depth of the FIFO after each layer but the last (``None``: the default rule
-        of :class:`hwgen.hw.network.Network`); set by FIFO sizing.
+    fifo_depths : depth of the FIFO on each edge (:meth:`edges`; in a chain, after each layer
+        but the last) (``None``: the default rule of :class:`hwgen.hw.network.Network`); set
+        by FIFO sizing.
     """
     name: str
     input_shape: tuple[int, int, int]
@@ -59,6 +83,7 @@ class Graph:
     fifo_depths: tuple[int, ...] | None = None
     meta: dict = field(default_factory=dict)
     version: int = IR_VERSION
+    inputs: tuple[tuple[str, ...], ...] | None = None
 
     def __post_init__(self):
         shape = tuple(self.input_shape)
@@ -71,7 +96,12 @@ class Graph:
         if not self.layers:
             raise ValueError("an IR graph needs at least one layer")
         object.__setattr__(self, "layers", tuple(self.layers))
-        activations = self.activations()     # checks the chain
+        sources = self._check_inputs()
+        chain = ((GRAPH_INPUT,),) + tuple((layer.name,) for layer in self.layers[:-1])
+        object.__setattr__(self, "inputs", None if sources == chain else sources)
+        object.__setattr__(self, "_sources", sources)
+        activations = self.activations()     # checks each layer against its inputs
+        self._check_names()
         if activations[-1].encoding != "int":
             raise ValueError("the last layer must be an MVTU emitting integers (no thresholds)")
         if any(activation.encoding == "int" for activation in activations[1:-1]):
@@ -81,8 +111,9 @@ class Graph:
                              f"not classes={self.classes}")
         if self.fifo_depths is not None:
             depths = tuple(int(d) for d in self.fifo_depths)
-            if len(depths) != len(self.layers) - 1 or min(depths, default=1) < 1:
-                raise ValueError(f"fifo_depths must hold {len(self.layers) - 1} positive depths, "
+            edges = len(self.edges())
+            if len(depths) != edges or min(depths, default=1) < 1:
+                raise ValueError(f"fifo_depths must hold {edges} positive depths, "
                                  f"not {self.fifo_depths!r}")
             object.__setattr__(self, "fifo_depths", depths)
         frames = np.asarray(self.test_frames)
@@ -95,6 +126,79 @@ class Graph:
         object.__setattr__(self, "test_frames",
                            frames.astype(np.uint8 if self.input_bits <= 8 else np.uint16))
         object.__setattr__(self, "test_labels", np.asarray(self.test_labels, dtype=np.int64))
+
+    def _check_inputs(self) -> tuple[tuple[str, ...], ...]:
+        """The layers' inputs, a chain's filled in; ValueError (naming the layer) unless the
+        names are unique, each input an earlier layer's (the frames only the first layer's),
+        each layer reads as many as its op takes, and only the last layer feeds none."""
+        names = [layer.name for layer in self.layers]
+        if self.inputs is None:     # a chain's names are checked after its shapes
+            return ((GRAPH_INPUT,),) + tuple((name,) for name in names[:-1])
+        self._check_names()
+        inputs = tuple(tuple(sources) for sources in self.inputs)
+        if len(inputs) != len(self.layers):
+            raise ValueError(f"inputs must name the inputs of {len(self.layers)} layers, "
+                             f"not {len(inputs)}")
+        seen, fed = set(), set()
+        for index, (layer, sources) in enumerate(zip(self.layers, inputs)):
+            if not sources or not all(isinstance(name, str) for name in sources):
+                raise ValueError(f"layer {layer.name!r}: its inputs must be layer names, "
+                                 f"not {sources!r}")
+            if index == 0 and sources != (GRAPH_INPUT,):
+                raise ValueError(f"layer {layer.name!r}: the first layer reads the graph's "
+                                 f"input alone, not {list(sources)}")
+            for name in sources if index else ():
+                if name == GRAPH_INPUT:
+                    raise ValueError(f"layer {layer.name!r}: only the first layer reads the "
+                                     f"graph's input")
+                if name not in seen:
+                    raise ValueError(f"layer {layer.name!r}: its input {name!r} is not an "
+                                     f"earlier layer")
+            if len(set(sources)) != len(sources):
+                raise ValueError(f"layer {layer.name!r} reads {sources[0]!r} twice")
+            fed.update(sources)
+            seen.add(layer.name)
+        unread = [name for name in names[:-1] if name not in fed]
+        if unread:
+            raise ValueError(f"layer {unread[0]!r} feeds no other layer (only the last layer's "
+                             f"output leaves the graph)")
+        return inputs
+
+    def _check_names(self):
+        names = [layer.name for layer in self.layers]
+        if len(set(names)) != len(names):
+            twice = next(name for name in names if names.count(name) > 1)
+            raise ValueError(f"two layers are named {twice!r}")
+        if GRAPH_INPUT in names:
+            raise ValueError(f"no layer may be named {GRAPH_INPUT!r} (the graph's input)")
+
+    @property
+    def sources(self) -> tuple[tuple[str, ...], ...]:
+        """Per layer, the names of the layers it reads (:data:`GRAPH_INPUT`: the frames)."""
+        return self._sources
+
+    @property
+    def is_chain(self) -> bool:
+        """Whether each layer reads the one before (and nothing else)."""
+        return self.inputs is None
+
+    def edges(self) -> list[Edge]:
+        """The streams between layers: for each layer in order, each of its inputs in port
+        order (a chain's: after each layer but the last). The order of ``fifo_depths``."""
+        return [Edge(producer, layer.name, port)
+                for layer, sources in zip(self.layers[1:], self.sources[1:])
+                for port, producer in enumerate(sources)]
+
+    def consumers(self, name: str) -> list[Edge]:
+        """The edges out of layer ``name``, in :meth:`edges` order."""
+        return [edge for edge in self.edges() if edge.producer == name]
+
+    def index(self, name: str) -> int:
+        """The position of layer ``name`` in :attr:`layers`."""
+        for index, layer in enumerate(self.layers):
+            if layer.name == name:
+                return index
+        raise KeyError(f"no layer named {name!r}")
 
     @property
     def input(self) -> Activation:
@@ -110,12 +214,20 @@ class Graph:
             raise ValueError(f"input_bits must be 1 for {self.input_encoding} inputs, "
                              f"not {self.input_bits!r}")
         result = [self.input]
-        for layer in self.layers:
+        made = {GRAPH_INPUT: self.input}
+        for layer, sources in zip(self.layers, self.sources):
             op = op_for(layer)
             if not op.graph_layer:
                 raise UnknownOpError(f"layer {layer.name!r}: a {op.name} is placed by the "
                                      f"network assembly, not held by a graph")
-            result.append(op.output(layer, result[-1]))
+            wanted = op.input_count(layer)
+            if len(sources) != wanted:
+                raise ValueError(f"layer {layer.name!r}: a {op.name} reads {wanted} "
+                                 f"input{'s' if wanted > 1 else ''}, not {len(sources)} "
+                                 f"({', '.join(sources)})")
+            ins = [made[name] for name in sources]
+            made[layer.name] = op.output(layer, ins if op.inputs != 1 else ins[0])
+            result.append(made[layer.name])
         return result
 
     def mvtus(self) -> list[MVTULayer]:
@@ -158,7 +270,7 @@ MAX_ARRAYS = 4 * MAX_LAYERS + 4
 
 #: The fields of an IR file's header (``digest`` aside, an array of its own).
 HEADER_FIELDS = ("version", "name", "input_shape", "input_encoding", "input_bits", "classes",
-                 "layers", "fifo_depths", "meta")
+                 "layers", "inputs", "fifo_depths", "meta")
 
 #: Types of the ``meta`` entries hwgen reads back (others are kept as they are).
 _META_TYPES = {"key": str, "hardware_key": str, "class_names": list, "fixed_folding": list,
@@ -194,6 +306,7 @@ def save_ir(graph: Graph, path) -> None:
     header = {"version": graph.version, "name": graph.name, "input_shape": list(graph.input_shape),
               "input_encoding": graph.input_encoding, "input_bits": graph.input_bits,
               "classes": graph.classes, "layers": layers,
+              "inputs": [list(sources) for sources in graph.sources],
               "fifo_depths": None if graph.fifo_depths is None else list(graph.fifo_depths),
               "meta": graph.meta}
     arrays["__ir__"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
@@ -260,10 +373,12 @@ def _check_header(path: Path, header: dict):
     def refuse(problem: str):
         raise HwgenError(f"{path}: {problem}")
 
-    unknown = sorted(set(header) - set(HEADER_FIELDS))
+    fields = HEADER_FIELDS if header["version"] >= 6 else tuple(
+        name for name in HEADER_FIELDS if name != "inputs")
+    unknown = sorted(set(header) - set(fields))
     if unknown:
-        refuse(f"unknown IR field {reprlib.repr(unknown[0])} (known: {', '.join(HEADER_FIELDS)})")
-    missing = [name for name in HEADER_FIELDS if name not in header]
+        refuse(f"unknown IR field {reprlib.repr(unknown[0])} (known: {', '.join(fields)})")
+    missing = [name for name in fields if name not in header]
     if missing:
         refuse(f"IR field {missing[0]!r} missing")
     if not isinstance(header["name"], str) or not isinstance(header["input_encoding"], str):
@@ -292,6 +407,14 @@ def _check_header(path: Path, header: dict):
     layers = header["layers"]
     if not isinstance(layers, list) or not 1 <= len(layers) <= MAX_LAYERS:
         refuse(f"layers must be a list of 1..{MAX_LAYERS} layers")
+    inputs = header.get("inputs")
+    if inputs is not None and (
+            not isinstance(inputs, list) or len(inputs) != len(layers)
+            or not all(isinstance(sources, list) and 1 <= len(sources) <= MAX_LAYERS
+                       and all(isinstance(name, str) and len(name) <= 200 for name in sources)
+                       for sources in inputs)):
+        refuse(f"inputs must be a list of {len(layers)} lists of layer names, "
+               f"not {reprlib.repr(inputs)}")
     for index, layer in enumerate(layers):
         if not isinstance(layer, dict):
             refuse(f"layer {index} is a {type(layer).__name__}, not a mapping")
@@ -330,10 +453,11 @@ def load_ir(path, *, digest_required: bool = False) -> Graph:
                          f"{_one_line(error)})") from None
     if not isinstance(header, dict):
         raise HwgenError(f"{path}: the IR header is a {type(header).__name__}, not a mapping")
-    if header.get("version") != IR_VERSION:
-        raise IRVersionError(f"{path}: IR version {reprlib.repr(header.get('version'))} is not "
-                         f"supported "
-                         f"(this hwgen reads version {IR_VERSION}); re-run hwgen export")
+    version = header.get("version")
+    if type(version) is not int or version not in READ_VERSIONS:
+        raise IRVersionError(f"{path}: IR version {reprlib.repr(version)} is not supported "
+                             f"(this hwgen reads versions "
+                             f"{', '.join(map(str, READ_VERSIONS))}); re-run hwgen export")
     _check_header(path, header)
     layers = []
     for index, meta in enumerate(header["layers"]):
@@ -357,7 +481,7 @@ def load_ir(path, *, digest_required: bool = False) -> Graph:
                       layers=tuple(layers), test_frames=frames, test_labels=labels,
                       input_encoding=header["input_encoding"], input_bits=header["input_bits"],
                       fifo_depths=header["fifo_depths"], meta=header["meta"],
-                      version=header["version"])
+                      inputs=header.get("inputs"))
     except (TypeError, ValueError) as error:
         raise HwgenError(f"{path}: {_one_line(error)}") from None
     if "__digest__" in arrays:

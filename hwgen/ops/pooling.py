@@ -68,6 +68,10 @@ class PoolOp(Op):
     def in_transfer(self, layer) -> Transfer:
         return Transfer(layer.pe, layer.elem_bits)
 
+    def describe(self, layer) -> str:
+        kernel = "x".join(str(k) for k in layer.kernel)
+        return f"{layer.channels}x{layer.height}x{layer.width}, {kernel} kernel"
+
     def folding(self, layer) -> dict:
         return {"pe": layer.pe}
 

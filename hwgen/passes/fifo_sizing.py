@@ -11,6 +11,12 @@ a run-time depth limit (:class:`hwgen.hw.network.Network` ``monitor``), then man
    frame within ``tolerance`` of the reference, the depths already found kept. The last
    accepted run used exactly the final depths, so they are measured, not assumed.
 
+In a graph with reconvergent paths (a fork whose branches meet again at a join, the residual
+add's shortcut beside its convolutions) a FIFO too shallow on one branch does not only slow
+the network: the fork waits for the full FIFO while the join waits for the other branch,
+which waits for the fork. Such a run stops producing; the search counts it as too shallow
+(as it counts a slow one), so the depths it keeps are ones that ran every frame.
+
 The verification step measures cycles per frame again in the final network (``cycles_ratio``).
 """
 import time
@@ -20,8 +26,7 @@ import numpy as np
 
 from ..errors import HwgenError
 from ..harness import run_harness
-from ..hw.network import LEVEL_BITS, Network
-from ..ops import op_for
+from ..hw.network import LEVEL_BITS, Network, frame_depth
 from ..ir import Graph
 from ..target import DEFAULT_TARGET, Target
 from ..verify import harness_vectors
@@ -32,7 +37,7 @@ __all__ = ["FifoSizing", "size_fifos", "deep_depths"]
 @dataclass(frozen=True)
 class FifoSizing:
     graph: Graph            # the input graph with ``fifo_depths`` set
-    depths: tuple           # per FIFO (after each layer but the last)
+    depths: tuple           # per FIFO, in the order of the graph's edges
     peaks: tuple            # peak occupancy seen with deep FIFOs
     frames: int
     seconds: float          # wall time of the whole step (Verilator build included)
@@ -41,13 +46,9 @@ class FifoSizing:
 
 
 def deep_depths(graph: Graph) -> list[int]:
-    """Depths no FIFO fills in a throttled run: two frames of the consumer's input transfers."""
-    activations = graph.activations()
-    depths = []
-    for index, consumer in enumerate(graph.layers[1:]):
-        words = activations[index + 1].elements // op_for(consumer).in_transfer(consumer).elements
-        depths.append(min((1 << LEVEL_BITS) - 1, 2 * words + 4))
-    return depths
+    """Depths no FIFO fills in a throttled run: two frames of the consumer's input transfers,
+    per edge (:func:`hwgen.hw.network.frame_depth`)."""
+    return [frame_depth(graph, edge) for edge in graph.edges()]
 
 
 def _pack(values) -> int:
@@ -61,7 +62,7 @@ def size_fifos(graph: Graph, *, frames: int = 8, tolerance: float = 0.005, build
     :data:`hwgen.target.DEFAULT_TARGET` where no board is known); see the module docstring."""
     say = progress or (lambda message: None)
     started = time.perf_counter()
-    fifos = len(graph.layers) - 1
+    fifos = len(graph.edges())
     if fifos == 0:
         return FifoSizing(graph.with_fifo_depths(()), (), (), 0, 0.0, 0, 0)
     if not len(graph.test_frames):
@@ -74,35 +75,45 @@ def size_fifos(graph: Graph, *, frames: int = 8, tolerance: float = 0.005, build
     timeout = (count + 4) * interval * 8 + 100_000
     cycles = 0
 
-    def run(name, limits=None, throttle=False):
+    def run(name, limits=None, throttle=False, may_stall=False):
+        """One run; with ``may_stall``, None where it does not deliver every frame (depths
+        too shallow for reconvergent paths) within twice the reference run's cycles: a run
+        that slow misses the bound anyway, and a stalled one stops there."""
         nonlocal cycles
         result = run_harness(network, inputs, expected, build_root=build_root, name=name,
                              seed=seed, limits=None if limits is None else _pack(limits),
                              frame_interval=(network.transfers_per_frame, interval) if throttle
-                             else None, timeout_cycles=timeout)
+                             else None,
+                             timeout_cycles=search_timeout if may_stall else timeout)
+        cycles += result.cycles
+        if may_stall and len(result.outputs) < len(expected):
+            return None
         if not result.passed or result.levels is None:
             raise HwgenError(f"FIFO sizing simulation failed ({name}): {result.message}")
-        cycles += result.cycles
         return result
 
     say(f"sizing {fifos} FIFOs by simulation ({count} frames, Verilator)")
     throttled = run("fifo_peaks", throttle=True)
     mask = (1 << LEVEL_BITS) - 1
     peaks = tuple((throttled.levels >> (LEVEL_BITS * k)) & mask for k in range(fifos))
-    for peak, depth, layer in zip(peaks, network.graph.fifo_depths, graph.layers):
+    for peak, depth, edge in zip(peaks, network.graph.fifo_depths, graph.edges()):
         if peak >= depth:
-            raise HwgenError(f"FIFO after {layer.name!r} filled during sizing ({peak} of {depth}): "
-                             f"a layer runs slower than its expected cycles")
+            raise HwgenError(f"FIFO from {edge.producer!r} to {edge.consumer!r} filled during "
+                             f"sizing ({peak} of {depth}): a layer runs slower than its "
+                             f"expected cycles")
     depths = [max(2, peak + 1) for peak in peaks]
     skip = 2
-    reference = run("fifo_reference", depths).steady_interval(skip=skip)
+    measured = run("fifo_reference", depths)
+    reference = measured.steady_interval(skip=skip)
+    search_timeout = 2 * measured.cycles + 1_000
     bound = max(reference, interval) * (1 + tolerance)
     for index in range(fifos):
         low, high = 2, depths[index]          # high is known good
         while low < high:
             middle = (low + high) // 2
             trial = depths[:index] + [middle] + depths[index + 1:]
-            if run("fifo_search", trial).steady_interval(skip=skip) <= bound:
+            result = run("fifo_search", trial, may_stall=True)
+            if result is not None and result.steady_interval(skip=skip) <= bound:
                 high = middle
             else:
                 low = middle + 1

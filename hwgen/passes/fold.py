@@ -18,7 +18,11 @@ match its MVTU's SIMD, but pays a converter where it does not;
 :func:`hwgen.estimate.converter`). The layer terms are independent given the cycles, but a
 converter couples two neighbours, so the cheapest folding of the chain is found by dynamic
 programming over the layers: exact, the least sum of layer and converter costs over all
-combinations of candidates, in time linear in the layers.
+combinations of candidates, in time linear in the layers. In a graph that is not a chain the
+dynamic programme runs along the layers' order and weighs the converters of the edges between
+neighbours in it; the others (a residual shortcut's, a concatenation's second input) are in
+:func:`folding_cost` but not minimised over. Every layer, on every branch, meets the same
+cycles per frame, so branches that meet again at a join run at the same rate.
 The estimated cost of a layer is not monotone in its parallelism (a smaller fold can move the
 weights between block RAM and LUTs; a 1-bit-wide replay buffer costs more than a 2-bit one), so
 every candidate is costed; none is skipped by a greedy rule.
@@ -102,10 +106,18 @@ def _best_achievable(layer, fixed: bool, max_pe_simd: int) -> tuple[int, str]:
     return cycles, f"layer {layer.name!r} at {_describe(best)}: {why}"
 
 
-def _link_cost(producer, consumer, target: Target) -> float:
-    """The cost of the width converter between ``producer`` and ``consumer`` (0 for none)."""
-    between = converter(producer, consumer)
+def _link_cost(producer, consumer, target: Target, port: int = 0) -> float:
+    """The cost of the width converter between ``producer`` and input ``port`` of
+    ``consumer`` (0 for none)."""
+    between = converter(producer, consumer, port)
     return 0 if between is None else estimate_layer(between, target).cost(target)
+
+
+def _neighbour_port(graph: Graph, index: int) -> int | None:
+    """The input of layer ``index`` that layer ``index - 1`` feeds, None if it feeds none."""
+    sources = graph.sources[index]
+    previous = graph.layers[index - 1].name
+    return sources.index(previous) if previous in sources else None
 
 
 def auto_fold(graph: Graph, *, target_cycles: int, fixed=(), target: Target = DEFAULT_TARGET,
@@ -167,8 +179,10 @@ def auto_fold(graph: Graph, *, target_cycles: int, fixed=(), target: Target = DE
     choices = []
     for index in range(1, len(candidates)):
         step_best, step_choice = [], []
+        port = _neighbour_port(graph, index)
+        linked = converters and port is not None
         for option, cost in zip(candidates[index], costs[index]):
-            totals = [best[k] + (_link_cost(previous, option, target) if converters else 0)
+            totals = [best[k] + (_link_cost(previous, option, target, port) if linked else 0)
                       for k, previous in enumerate(candidates[index - 1])]
             k = min(range(len(totals)), key=totals.__getitem__)
             step_best.append(totals[k] + cost)
@@ -194,7 +208,9 @@ def folding_cost(graph: Graph, *, target: Target = DEFAULT_TARGET,
     """The cost :func:`auto_fold` minimises, of ``graph`` as folded, on ``target``."""
     total = sum(estimate_layer(layer, target).cost(target) for layer in graph.layers)
     if converters:
-        total += sum(_link_cost(a, b, target) for a, b in zip(graph.layers, graph.layers[1:]))
+        layers = {layer.name: layer for layer in graph.layers}
+        total += sum(_link_cost(layers[edge.producer], layers[edge.consumer], target, edge.port)
+                     for edge in graph.edges())
     return total
 
 

@@ -143,9 +143,11 @@ def test_graph_checks_its_shape():
     rng = np.random.default_rng(0)
     graph = _graph(rng)
     import dataclasses
-    with pytest.raises(ValueError, match="layer 'a' has mw=70, pixels=1, but its input is 1 "
+    with pytest.raises(ValueError, match="layer 'b' has mw=70, pixels=1, but its input is 1 "
                                          "pixels of 12 elements"):
-        dataclasses.replace(graph, layers=(graph.layers[0], graph.layers[0], graph.layers[2]))
+        dataclasses.replace(graph, layers=(graph.layers[0],
+                                           dataclasses.replace(graph.layers[0], name="b"),
+                                           graph.layers[2]))
     with pytest.raises(ValueError, match="last layer must be an MVTU emitting integers"):
         dataclasses.replace(graph, layers=graph.layers[:2])
     with pytest.raises(ValueError, match="pe must divide"):

@@ -138,9 +138,8 @@ def test_cost_model():
 
 
 def test_the_report_names_a_vvau():
-    from hwgen.flow.report import _shape
     layer = _layer(np.random.default_rng(6), 16, (3, 1), 24, 4, "binary")
-    assert _shape(layer._meta()) == "16 channels, 3x1 kernel x 24 px, depthwise"
+    assert op_for(layer).describe(layer) == "16 channels, 3x1 kernel x 24 px, depthwise"
 
 
 @pytest.mark.parametrize("change,message", [

@@ -32,6 +32,10 @@ class MVTUOp(Op):
     layer = MVTULayer
     array_fields = ("weights", "thresholds", "invert")
 
+    def describe(self, layer: MVTULayer) -> str:
+        pixels = f" x {layer.pixels} px" if layer.pixels > 1 else ""
+        return f"{layer.mw} -> {layer.mh}{pixels}"
+
     def output(self, layer: MVTULayer, x: Activation) -> Activation:
         where = f"layer {layer.name!r}"
         if (layer.stream_encoding, layer.in_bits) != (x.encoding, x.bits):

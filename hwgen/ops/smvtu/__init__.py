@@ -35,6 +35,9 @@ class SharedMVTUOp(Op):
     layer = SharedMVTULayer
     array_fields = ("filters", "counts", "index", "inverse", "thresholds", "invert")
 
+    def describe(self, layer: SharedMVTULayer) -> str:
+        return f"{layer.positions} positions -> {layer.mh} x {layer.pixels} px, shared"
+
     def output(self, layer: SharedMVTULayer, x: Activation) -> Activation:
         """As the plain MVTU's (one window per pixel)."""
         return MVTUOp().output(layer.plain, x)

@@ -21,6 +21,10 @@ class SWGOp(Op):
     name = "swg"
     layer = SWGLayer
 
+    def describe(self, layer: SWGLayer) -> str:
+        kernel = "x".join(str(k) for k in layer.kernel)
+        return f"{layer.channels}x{layer.height}x{layer.width}, {kernel} kernel"
+
     def output(self, layer: SWGLayer, x: Activation) -> Activation:
         where = f"layer {layer.name!r}"
         if x.windowed:

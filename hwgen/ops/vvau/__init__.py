@@ -28,6 +28,10 @@ class VVAUOp(Op):
     matrix = True
     array_fields = ("weights", "thresholds", "invert")
 
+    def describe(self, layer: VVAULayer) -> str:
+        kernel = "x".join(str(k) for k in layer.kernel)
+        return f"{layer.channels} channels, {kernel} kernel x {layer.pixels} px, depthwise"
+
     def output(self, layer: VVAULayer, x: Activation) -> Activation:
         where = f"layer {layer.name!r}"
         if (x.encoding, x.bits) != (layer.in_encoding, 1):
