@@ -222,7 +222,8 @@ class Graph:
                                      f"network assembly, not held by a graph")
             wanted = op.input_count(layer)
             if len(sources) != wanted:
-                raise ValueError(f"layer {layer.name!r}: a {op.name} reads {wanted} "
+                article = "an" if op.name[0] in "aeiou" else "a"
+                raise ValueError(f"layer {layer.name!r}: {article} {op.name} reads {wanted} "
                                  f"input{'s' if wanted > 1 else ''}, not {len(sources)} "
                                  f"({', '.join(sources)})")
             ins = [made[name] for name in sources]
