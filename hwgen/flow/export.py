@@ -15,7 +15,9 @@ __all__ = ["ir_key", "export"]
 def ir_key(spec, train_key: str) -> str:
     """The key of the IR exported from ``spec``'s checkpoint (whose key is ``train_key``)."""
     from ..ir import IR_VERSION
-    key = {"train": train_key, "ir_version": IR_VERSION,
+    # A chain's IR is the same graph in versions 5 and 6 (a version 5 file reads as it): its
+    # key, and a shipped IR made under it, stay.
+    key = {"train": train_key, "ir_version": 5 if spec.is_chain else IR_VERSION,
            "folding": [(getattr(layer, "pe", None), getattr(layer, "simd", None),
                         getattr(layer, "ram_style", None)) for layer in spec.model.layers]}
     shared = spec.shared_convs()

@@ -28,8 +28,11 @@ def train_key(spec) -> str:
     if not model["bitsplit"]:
         del model["bitsplit"]            # keys made before the option stay
     for layer in model["layers"]:        # folding and exact sharing do not change the training
-        for key in ("pe", "simd", "ram_style", "share"):
+        for key in ("pe", "simd", "ram_style", "share", "in_bits"):
             layer.pop(key, None)
+        for key in ("name", "inputs"):   # keys made before graphs (None: a chain's) stay
+            if layer.get(key) is None:
+                layer.pop(key, None)
     train = dataclasses.asdict(spec.train)
     train.pop("prebuilt")                # where a result may be found, not what it is
     if train["concrete_temperature_final"] is None:

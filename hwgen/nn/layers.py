@@ -17,7 +17,7 @@ from torch import nn
 
 __all__ = ["binarize", "quantize2", "activation2", "ACTIVATION2_STEPS", "levels2",
            "batchnorm_fires", "batchnorm_preactivation", "BinaryLinear",
-           "BinaryConv2d", "BinaryDepthwiseConv2d", "SumPool2d",
+           "BinaryConv2d", "BinaryDepthwiseConv2d", "SumPool2d", "Add", "Concat",
            "BatchNormThreshold", "CentredThreshold"]
 
 
@@ -454,3 +454,24 @@ class SumPool2d(nn.Module):
 
     def extra_repr(self) -> str:
         return f"kernel={self.kernel}"
+
+
+class Add(nn.Module):
+    """The elementwise sum of two activations of one shape (``model.layers`` type ``add``, the
+    IR's :class:`hwgen.ops.AddLayer`): {0, 1} (or multi-bit) activations added as the integers
+    they are, both at one scale, so the sum is what the hardware adds. The model's threshold
+    unit for the layer, if any, follows."""
+
+    def forward(self, xs: list) -> torch.Tensor:
+        a, b = xs
+        return a + b
+
+
+class Concat(nn.Module):
+    """Channel concatenation (``model.layers`` type ``concat``, the IR's
+    :class:`hwgen.ops.ConcatLayer`): images along the channels, vectors along their
+    features, so each pixel's channels follow in the inputs' order as the hardware streams
+    them."""
+
+    def forward(self, xs: list) -> torch.Tensor:
+        return torch.cat(list(xs), dim=1)

@@ -60,9 +60,10 @@ from torch import nn
 
 from ..cim.macro import layer_macro, macro_mvm_float
 from ..ops.mvtu.golden import thermometer_code
-from ..spec import AvgPoolSpec, ConvSpec, DWConvSpec, LinearSpec, MaxPoolSpec, Spec
-from .layers import (BatchNormThreshold, BinaryConv2d, BinaryDepthwiseConv2d, BinaryLinear,
-                     CentredThreshold, SumPool2d, activation2, binarize)
+from ..spec import (AddSpec, AvgPoolSpec, ConcatSpec, ConvSpec, DWConvSpec, LinearSpec,
+                    MaxPoolSpec, Spec)
+from .layers import (Add, BatchNormThreshold, BinaryConv2d, BinaryDepthwiseConv2d, BinaryLinear,
+                     CentredThreshold, Concat, SumPool2d, activation2, binarize)
 
 __all__ = ["BNN", "decode", "exact_mvm", "MVM"]
 
@@ -87,8 +88,10 @@ def decode(frames: torch.Tensor, encoding: str) -> torch.Tensor:
 
 class BNN(nn.Module):
     """The spec's network. ``layers[i]`` and ``norms[i]`` belong to ``spec.model.layers[i]``;
-    ``norms[i]`` is the hidden layer's threshold unit (an identity for max-pools and the last
-    layer).
+    ``norms[i]`` is the hidden layer's threshold unit (an identity for pools, concatenations,
+    an add without threshold and the last layer). Layer ``i`` reads the outputs of the layers
+    ``sources[i]`` (-1: the frames; :meth:`hwgen.spec.Spec.layer_inputs`): the layer before it
+    in a chain, two for a residual add.
 
     With ``binary=False`` it is the float twin (float weights, hardtanh activations), a
     reference for what binarization costs. ``mvm`` replaces the exact matrix-vector products
@@ -118,6 +121,8 @@ class BNN(nn.Module):
                        for index, layer in enumerate(spec.model.layers)
                        if getattr(layer, "backend", "digital") == "cim"}
         last = len(spec.model.layers) - 1
+        #: Per layer, the indices of the layers it reads (-1: the frames).
+        self.sources = [spec.layer_inputs(index) for index in range(len(spec.model.layers))]
         for index, layer in enumerate(spec.model.layers):
             encoding = self.input_encoding if index == 0 else self.activation_encoding
             if isinstance(layer, ConvSpec):
@@ -140,6 +145,15 @@ class BNN(nn.Module):
                 continue
             elif isinstance(layer, AvgPoolSpec):
                 layers.append(SumPool2d(layer.window))
+                norms.append(nn.Identity())
+                continue
+            elif isinstance(layer, AddSpec):      # the sum, then its own threshold unit
+                layers.append(Add())
+                norms.append(BatchNormThreshold(layer.channels, shift=shift) if layer.threshold
+                             else nn.Identity())
+                continue
+            elif isinstance(layer, ConcatSpec):
+                layers.append(Concat())
                 norms.append(nn.Identity())
                 continue
             else:
@@ -267,8 +281,14 @@ class BNN(nn.Module):
         x = x.reshape(n, height, width, channels).permute(0, 3, 1, 2)      # NCHW
         last = len(self.layers) - 1
         split = False             # x holds BitSplit's bit planes: 2N rows, plane p's from p * N
+        outputs = {-1: x}         # each layer's output, by index (-1: the frames)
         for index, layer in enumerate(self.layers):
+            sources = self.sources[index]
+            x = outputs[sources[0]]
             rows = x.shape[0]
+            if isinstance(layer, (Add, Concat)):
+                outputs[index] = self._join(index, layer, [outputs[k] for k in sources], firing)
+                continue
             if isinstance(layer, BinaryLinear):
                 if x.ndim == 4:
                     x = x.permute(0, 2, 3, 1).reshape(rows, -1)            # flatten NHWC
@@ -277,7 +297,7 @@ class BNN(nn.Module):
                     x = x.reshape(rows, -1, 1, 1)                          # a vector: 1x1 image
                 out_height, out_width = _conv_out(layer, x.shape[2:])
             else:
-                x = layer(x)
+                outputs[index] = layer(x)
                 continue
             dot = self._dots(index, layer, x, mvm, split)                  # (rows, pixels, out)
             if split and index == last:                                    # merge the planes
@@ -298,10 +318,24 @@ class BNN(nn.Module):
             else:
                 y = self.activation(index, dot, firing, reference)
             if isinstance(layer, BinaryLinear):
-                x = y[:, 0, :]
+                outputs[index] = y[:, 0, :]
             else:
-                x = y.reshape(y.shape[0], out_height, out_width, -1).permute(0, 3, 1, 2)
+                outputs[index] = y.reshape(y.shape[0], out_height, out_width,
+                                           -1).permute(0, 3, 1, 2)
         raise AssertionError("the last layer is linear")    # the spec guarantees it
+
+    def _join(self, index: int, layer: nn.Module, xs: list, firing: list | None):
+        """An add's or a concatenation's output; an add with a threshold unit activates its
+        integer sum as a hidden layer's dot products."""
+        y = layer(xs)
+        if isinstance(self.norms[index], nn.Identity):
+            return y
+        if y.ndim == 2:                                   # vectors: one pixel
+            return self.activation(index, y[:, None, :], firing)[:, 0, :]
+        rows, channels, height, width = y.shape
+        sums = y.permute(0, 2, 3, 1).reshape(rows, -1, channels)
+        out = self.activation(index, sums, firing)
+        return out.reshape(rows, height, width, channels).permute(0, 3, 1, 2)
 
     def train(self, mode: bool = True):
         """Training or eval mode; going to eval settles each :class:`CentredThreshold` at the

@@ -141,7 +141,7 @@ def share_filters(model: BNN, spec: Spec, data: Dataset, generator,
         filters = conv.weight_codes().reshape(out, channels, -1).numpy()
         chosen = cover(filters, share.similar)
         conv.tie(tie(filters, chosen))
-        layers[f"conv{index}"] = {
+        layers[spec.layer_name(index)] = {
             "similar": share.similar, "filters": out * channels,
             "distinct_exact": int(exact_sharing(filters).counts.sum()),
             "distinct_tied": int(chosen.counts.sum()),

@@ -6,8 +6,15 @@ results (:meth:`hwgen.spec.Spec.shared_convs`) then become shared units
 (:func:`.share.share_results`). A pointwise conv (1x1, stride 1, unpadded) is an MVTU alone
 that reads each pixel's channels, as FINN lowers it; a depthwise conv a sliding-window
 generator and a VVAU (``conv{i}``, one filter per channel). Each linear layer is an MVTU
-``fc{i}`` with one pixel, each max-pool or average pool a ``pool{i}``; ``i`` is the layer's
-index in the spec.
+``fc{i}`` with one pixel, each max-pool or average pool a ``pool{i}``, an add an
+:class:`~hwgen.ops.AddLayer` ``add{i}`` and a concatenation a
+:class:`~hwgen.ops.ConcatLayer` ``concat{i}``; ``i`` is the layer's index in the spec, and a
+layer's spec ``name`` replaces the whole name. Each layer reads the IR layers that end the
+spec layers it reads (the graph's ``inputs``), so a spec's DAG is the IR's.
+
+An add sums its inputs' integer activations, both at one scale (an activation step is 1 in
+either: {0, 1} bits, or IMCQ's 0..3 levels); with ``threshold`` its batch norm and activation
+fold into integer thresholds over every sum ``0 .. max`` as a conv's over its dot products.
 
 A hidden layer's threshold unit (batch norm, or the batch-norm-free learned threshold, either
 with its threshold shift) becomes one integer threshold per neuron, found by evaluating the
@@ -30,9 +37,11 @@ import torch
 
 from ..nn.layers import BinaryConv2d, BinaryDepthwiseConv2d, BinaryLinear, batchnorm_fires
 from ..nn.model import BNN, exact_mvm
-from ..spec import AvgPoolSpec, ConvSpec, DWConvSpec, LinearSpec, MaxPoolSpec, Spec
-from ..ir import Graph
-from ..ops import AvgPoolLayer, MVTULayer, MaxPoolLayer, SWGLayer, VVAULayer
+from ..spec import (AddSpec, AvgPoolSpec, ConcatSpec, ConvSpec, DWConvSpec, LinearSpec,
+                    MaxPoolSpec, Spec)
+from ..ir import GRAPH_INPUT, Graph
+from ..ops import (AddLayer, AvgPoolLayer, ConcatLayer, MVTULayer, MaxPoolLayer, SWGLayer,
+                   VVAULayer)
 from .share import share_results
 
 __all__ = ["export_graph", "check_export", "quiet", "fold_threshold", "fold_levels", "dot_values"]
@@ -145,41 +154,82 @@ def export_graph(model: BNN, spec: Spec, test_x: np.ndarray, test_y: np.ndarray,
     # Hidden activations: one bit in the spec's encoding, or IMCQ's act_bits-bit integers.
     out_encoding = spec.model.activation if act_bits == 1 else "uint"
     last = len(spec.model.layers) - 1
-    layers, fixed = [], []
-    stream_pe = None
-    split = False                         # the stream carries BitSplit's bit planes
+    layers, fixed, inputs = [], [], []
+    # Per spec layer (-1: the frames): the IR layer ending it, and what its stream carries:
+    # element encoding and bits, channels per transfer, BitSplit's bit planes or not.
+    ends = {-1: GRAPH_INPUT}
+    carried = {-1: (encoding, bits, None, False)}
+
+    def place(layer, *reads):
+        layers.append(layer)
+        inputs.append(tuple(reads))
+        return layer.name
+
     for index, (module, layer_spec) in enumerate(zip(model.layers, spec.model.layers)):
         channels, height, width = layer_spec.in_shape
         coded = code > 1 and index == 0
+        reads = spec.layer_inputs(index)
+        source = ends[reads[0]]
+        encoding, bits, stream_pe, split = carried[reads[0]]
+        name = spec.layer_name(index)
+        if isinstance(layer_spec, AddSpec):
+            sums = np.arange(sum((1 << b) - 1 for b in layer_spec.in_bits_all) + 1,
+                             dtype=np.int64)
+            thresholds = invert = None
+            out = ("uint", layer_spec.sum_bits)
+            if layer_spec.threshold:
+                if act_bits == 1:
+                    thresholds, invert = fold_threshold(model.norms[index], sums)
+                    thresholds = thresholds[:, None]
+                else:
+                    thresholds, invert = fold_levels(model.norms[index], sums, act_bits)
+                out = (out_encoding, act_bits)
+            ends[index] = place(AddLayer(
+                name=name, channels=channels, height=height, width=width,
+                pe=layer_spec.folded_pe, in_bits=tuple(layer_spec.in_bits_all),
+                thresholds=thresholds, invert=invert,
+                out_encoding=out[0]), *(ends[k] for k in reads))
+            if layer_spec.pe is not None:
+                fixed.append(name)
+            carried[index] = (*out, layer_spec.folded_pe, False)
+            continue
+        if isinstance(layer_spec, ConcatSpec):
+            ends[index] = place(ConcatLayer(
+                name=name, channels=tuple(layer_spec.in_channels_all), height=height,
+                width=width, bits=bits, encoding=encoding), *(ends[k] for k in reads))
+            carried[index] = (encoding, bits, sum(layer_spec.in_channels_all), split)
+            continue
         if isinstance(layer_spec, MaxPoolSpec):
-            layers.append(MaxPoolLayer(name=f"pool{index}", channels=channels, height=height,
-                                       width=width, kernel=layer_spec.kernel, pe=stream_pe,
-                                       elem_bits=bits, bitwise=split))
+            ends[index] = place(MaxPoolLayer(
+                name=name, channels=channels, height=height, width=width,
+                kernel=layer_spec.kernel, pe=stream_pe, elem_bits=bits, bitwise=split), source)
+            carried[index] = (encoding, bits, stream_pe, split)
             continue
         if isinstance(layer_spec, AvgPoolSpec):   # window sums: the next layer reads uint
-            layers.append(AvgPoolLayer(name=f"pool{index}", channels=channels, height=height,
-                                       width=width, kernel=layer_spec.window, pe=stream_pe,
-                                       elem_bits=bits))
-            encoding, bits = "uint", layers[-1].out_bits
+            ends[index] = place(AvgPoolLayer(
+                name=name, channels=channels, height=height, width=width,
+                kernel=layer_spec.window, pe=stream_pe, elem_bits=bits), source)
+            carried[index] = ("uint", layers[-1].out_bits, stream_pe, split)
             continue
         if isinstance(layer_spec, DWConvSpec):    # a window generator and a VVAU
             assert isinstance(module, BinaryDepthwiseConv2d) and act_bits == 1
-            name, pe = f"conv{index}", layer_spec.folded_pe
+            pe = layer_spec.folded_pe
             swg = SWGLayer(name=f"{name}_swg", channels=channels, height=height, width=width,
                            kernel=layer_spec.kernel, stride=layer_spec.stride,
                            padding=layer_spec.padding, simd=pe, elem_bits=1)
             positions = layer_spec.kernel[0] * layer_spec.kernel[1]
             thresholds, invert = fold_threshold(model.norms[index],
                                                 dot_values(encoding, 1, positions))
-            layers += [swg, VVAULayer(
+            window = place(swg, source)
+            ends[index] = place(VVAULayer(
                 name=name, channels=channels, kernel=layer_spec.kernel,
                 pixels=swg.out_height * swg.out_width, pe=pe,
                 weights=module.weight_codes().reshape(channels, -1).numpy(),
                 thresholds=thresholds, invert=invert, in_encoding=encoding,
-                out_encoding=out_encoding)]
+                out_encoding=out_encoding), window)
             if layer_spec.pe is not None:
                 fixed.append(name)
-            stream_pe, encoding, bits = pe, out_encoding, 1
+            carried[index] = (out_encoding, 1, pe, False)
             continue
         if not isinstance(layer_spec, (ConvSpec, LinearSpec)):
             raise TypeError(f"no lowering for layer type {type(layer_spec).__name__}")
@@ -192,24 +242,24 @@ def export_graph(model: BNN, spec: Spec, test_x: np.ndarray, test_y: np.ndarray,
                 and index not in spec.shared_convs():
             # FINN's pointwise convolution: the MVTU reads the image's pixels, no window.
             assert isinstance(module, BinaryConv2d)
-            name, mh, pixels = f"conv{index}", layer_spec.out_channels, height * width
+            mh, pixels = layer_spec.out_channels, height * width
             weights = module.weight_codes().reshape(mh, -1).numpy()
         elif isinstance(layer_spec, ConvSpec):
             assert isinstance(module, BinaryConv2d)
-            name, mh = f"conv{index}", layer_spec.out_channels
+            mh = layer_spec.out_channels
             swg = SWGLayer(name=f"{name}_swg", channels=channels // code if coded else channels,
                            height=height, width=width, kernel=layer_spec.kernel,
                            stride=layer_spec.stride, padding=layer_spec.padding,
                            simd=math.gcd(channels // code, simd // code) if coded
                            else math.gcd(channels, simd),
                            elem_bits=spec.data.input_bits if coded else bits)
-            layers.append(swg)
+            source = place(swg, source)
             # (out, in, kh, kw) -> (out, kh, kw, in): the window's element order.
             weights = module.weight_codes().permute(0, 2, 3, 1).reshape(mh, -1).numpy()
             pixels = swg.out_height * swg.out_width
         else:
             assert isinstance(module, BinaryLinear)
-            name, mh, pixels = f"fc{index}", layer_spec.out_features, 1
+            mh, pixels = layer_spec.out_features, 1
             weights = module.weight_codes().numpy()
         macro = model.macros.get(index)
         thresholds = invert = None
@@ -230,25 +280,23 @@ def export_graph(model: BNN, spec: Spec, test_x: np.ndarray, test_y: np.ndarray,
             else:
                 thresholds, invert = fold_levels(model.norms[index], values, act_bits)
         pe = layer_spec.folded_pe
-        layers.append(MVTULayer(
+        ends[index] = place(MVTULayer(
             name=name, mw=mw, mh=mh, pe=pe, simd=simd,
             weights=weights, thresholds=thresholds, invert=invert,
             in_encoding="thermometer" if coded else encoding,
             in_bits=spec.data.input_bits if coded else bits, out_encoding=out_encoding if index < last else spec.model.activation,
             pixels=pixels, macro=macro, macro_key=len(layers),
             act_bits=act_bits if index < last else 1, ram_style=layer_spec.ram_style,
-            bitsplit=model.bitsplit and index < last, split_input=split_input))
-        split = model.bitsplit
+            bitsplit=model.bitsplit and index < last, split_input=split_input), source)
         if layer_spec.pe is not None or layer_spec.simd is not None:
             fixed.append(name)
-        stream_pe = pe
-        encoding, bits = out_encoding, act_bits
+        carried[index] = (out_encoding, act_bits, pe, model.bitsplit)
     graph = Graph(name=spec.name, input_shape=spec.data.uncoded_shape, classes=spec.data.classes,
-                  layers=tuple(layers), test_frames=test_x, test_labels=test_y,
+                  layers=tuple(layers), inputs=tuple(inputs), test_frames=test_x, test_labels=test_y,
                   input_encoding="uint" if code > 1 else spec.input_encoding,
                   input_bits=spec.data.input_bits if code > 1 else spec.data.element_bits,
                   meta={**(meta or {}), "fixed_folding": fixed})
-    return share_results(graph, [f"conv{index}" for index in spec.shared_convs()])
+    return share_results(graph, [spec.layer_name(index) for index in spec.shared_convs()])
 
 
 def quiet(graph: Graph) -> Graph:

@@ -34,7 +34,7 @@ def share_results(graph: Graph, names) -> Graph:
             dataclasses.replace(layer, pe=layer.mh, simd=layer.mw, ram_style="auto"), positions)
         layers[index - 1] = dataclasses.replace(window, simd=window.channels)
         after = layers[index + 1] if index + 1 < len(layers) else None
-        if isinstance(after, MaxPoolLayer):
+        if isinstance(after, MaxPoolLayer) and graph.sources[index + 1] == (layer.name,):
             layers[index + 1] = dataclasses.replace(after, pe=after.channels)
         found.add(layer.name)
     if found != names:

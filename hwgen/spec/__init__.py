@@ -48,7 +48,7 @@ from .typed_yaml import (MAX_INT, MAX_STRING, MAX_YAML_BYTES, MAX_YAML_DEPTH, MA
                          build, excerpt, is_file, key_text, read_yaml)
 
 __all__ = ["Spec", "DataSpec", "LayerSpec", "LinearSpec", "ConvSpec", "DWConvSpec", "MaxPoolSpec",
-           "AvgPoolSpec",
+           "AvgPoolSpec", "AddSpec", "ConcatSpec", "GRAPH_INPUT",
            "ModelSpec", "ShareSpec",
            "TrainSpec", "HardwareSpec", "VerifySpec", "MacroSpec", "DatasetInfo", "load_spec",
            "parse_spec", "read_yaml", "excerpt", "is_file", "DATASETS", "SEED_MAX", "MAX_LAYER_WEIGHT_BITS",
@@ -72,6 +72,13 @@ MAX_FIFO_DEPTH = 2 ** 16
 #: A spec's ``name``: the default output folder ``build/<name>``.
 NAME_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]{0,63}")
 NAME_ALLOWED = "1 to 64 of A-Z a-z 0-9 _ . + -, the first not . + -"
+#: A layer's ``name``: an identifier (it names the layer's blocks in the RTL).
+LAYER_NAME_PATTERN = re.compile(r"[a-z][a-z0-9_]{0,47}")
+LAYER_NAME_ALLOWED = "1 to 48 of a-z 0-9 _, the first a letter"
+#: Endings the network assembly gives the blocks it adds after a layer.
+RESERVED_ENDINGS = ("_swg", "_fifo", "_dwc", "_fork")
+#: What ``inputs`` calls the frames.
+GRAPH_INPUT = "input"
 
 
 @dataclass(frozen=True)
@@ -259,6 +266,12 @@ class LinearSpec:
     what = "a linear layer"
     #: ``linear``.
     type: Literal["linear"]
+    #: The layer's name: what other layers' ``inputs`` give, and its layers' names in the IR
+    #: (default: ``conv<i>``, ``fc<i>``, ``pool<i>``, ``add<i>`` or ``concat<i>``, ``i`` its index).
+    name: str | None = None
+    #: The layers it reads, by name (``input``: the frames, only for the first layer); default:
+    #: the layer before it.
+    inputs: tuple[str, ...] | None = None
     #: Input elements: the previous layer's output flattened (checked when given).
     in_features: int | None = field(default=None, metadata={"yaml": "in"})
     #: Output neurons (the last layer's: the classes).
@@ -274,6 +287,8 @@ class LinearSpec:
     #: Where a digital layer keeps its weights: ``auto`` (yosys's cheapest), ``block`` (block
     #: RAM) or ``distributed`` (LUTs), as FINN's ``ram_style``.
     ram_style: Literal["auto", "block", "distributed"] = "auto"
+    #: Bits of its (first) input's elements, filled in by :meth:`Spec.check`.
+    in_bits: int | None = field(default=None, metadata={"internal": True})
     #: (channels, height, width) of the input, filled in by :meth:`Spec.check`.
     in_shape: tuple[int, int, int] | None = field(default=None, metadata={"internal": True})
 
@@ -325,6 +340,12 @@ class ConvSpec:
     what = "a conv layer"
     #: ``conv``.
     type: Literal["conv"]
+    #: The layer's name: what other layers' ``inputs`` give, and its layers' names in the IR
+    #: (default: ``conv<i>``, ``fc<i>``, ``pool<i>``, ``add<i>`` or ``concat<i>``, ``i`` its index).
+    name: str | None = None
+    #: The layers it reads, by name (``input``: the frames, only for the first layer); default:
+    #: the layer before it.
+    inputs: tuple[str, ...] | None = None
     #: Input channels: the previous layer's (checked when given).
     in_channels: int | None = field(default=None, metadata={"yaml": "in"})
     #: Output channels.
@@ -349,6 +370,8 @@ class ConvSpec:
     #: Convolutional result sharing (its keys below; ``share: {}`` for exact sharing): needs
     #: one-bit or thermometer inputs and the digital backend. Default: the model's ``share``.
     share: ShareSpec | None = None
+    #: Bits of its (first) input's elements, filled in by :meth:`Spec.check`.
+    in_bits: int | None = field(default=None, metadata={"internal": True})
     #: (channels, height, width) of the input, filled in by :meth:`Spec.check`.
     in_shape: tuple[int, int, int] | None = field(default=None, metadata={"internal": True})
 
@@ -393,6 +416,12 @@ class DWConvSpec:
     what = "a dwconv layer"
     #: ``dwconv``.
     type: Literal["dwconv"]
+    #: The layer's name: what other layers' ``inputs`` give, and its layers' names in the IR
+    #: (default: ``conv<i>``, ``fc<i>``, ``pool<i>``, ``add<i>`` or ``concat<i>``, ``i`` its index).
+    name: str | None = None
+    #: The layers it reads, by name (``input``: the frames, only for the first layer); default:
+    #: the layer before it.
+    inputs: tuple[str, ...] | None = None
     #: Kernel size: an integer, or [rows, columns].
     kernel: int | tuple[int, ...]
     #: Stride: an integer, or [rows, columns].
@@ -402,6 +431,8 @@ class DWConvSpec:
     #: Channels computed in parallel (divides the channels; default: the largest divisor up
     #: to 4, or the auto-folder's choice with a ``hardware`` target).
     pe: int | None = None
+    #: Bits of its (first) input's elements, filled in by :meth:`Spec.check`.
+    in_bits: int | None = field(default=None, metadata={"internal": True})
     #: (channels, height, width) of the input, filled in by :meth:`Spec.check`.
     in_shape: tuple[int, int, int] | None = field(default=None, metadata={"internal": True})
 
@@ -434,8 +465,16 @@ class MaxPoolSpec:
     what = "a maxpool layer"
     #: ``maxpool``.
     type: Literal["maxpool"]
+    #: The layer's name: what other layers' ``inputs`` give, and its layers' names in the IR
+    #: (default: ``conv<i>``, ``fc<i>``, ``pool<i>``, ``add<i>`` or ``concat<i>``, ``i`` its index).
+    name: str | None = None
+    #: The layers it reads, by name (``input``: the frames, only for the first layer); default:
+    #: the layer before it.
+    inputs: tuple[str, ...] | None = None
     #: Window (and stride): an integer, or [rows, columns].
     kernel: int | tuple[int, ...]
+    #: Bits of its (first) input's elements, filled in by :meth:`Spec.check`.
+    in_bits: int | None = field(default=None, metadata={"internal": True})
     #: (channels, height, width) of the input, filled in by :meth:`Spec.check`.
     in_shape: tuple[int, int, int] | None = field(default=None, metadata={"internal": True})
 
@@ -462,8 +501,16 @@ class AvgPoolSpec:
     what = "an avgpool layer"
     #: ``avgpool``.
     type: Literal["avgpool"]
+    #: The layer's name: what other layers' ``inputs`` give, and its layers' names in the IR
+    #: (default: ``conv<i>``, ``fc<i>``, ``pool<i>``, ``add<i>`` or ``concat<i>``, ``i`` its index).
+    name: str | None = None
+    #: The layers it reads, by name (``input``: the frames, only for the first layer); default:
+    #: the layer before it.
+    inputs: tuple[str, ...] | None = None
     #: Window (and stride): an integer, or [rows, columns]; ``None``: the whole input image.
     kernel: int | tuple[int, ...] | None = None
+    #: Bits of its (first) input's elements, filled in by :meth:`Spec.check`.
+    in_bits: int | None = field(default=None, metadata={"internal": True})
     #: (channels, height, width) of the input, filled in by :meth:`Spec.check`.
     in_shape: tuple[int, int, int] | None = field(default=None, metadata={"internal": True})
 
@@ -490,8 +537,92 @@ class AvgPoolSpec:
         return ((self.window[0] * self.window[1]) * ((1 << in_bits) - 1)).bit_length()
 
 
+@dataclass(frozen=True, kw_only=True)
+class AddSpec:
+    """The elementwise sum of two layers' outputs of the same shape (a residual shortcut
+    meeting its convolutions): their {0, 1} (or ``act_bits``) activations added as integers,
+    both at the same scale (one activation step is 1 in either). With ``threshold`` (the
+    default) a batch norm over the sum and the hidden activation follow, folded into integer
+    thresholds as a conv's are; without, the next layer reads the integer sum (``0 .. 2`` for
+    one-bit activations) as a multi-bit input. Needs ``model.activation: binary``."""
+    what = "an add layer"
+    #: ``add``.
+    type: Literal["add"]
+    #: The layer's name: what other layers' ``inputs`` give, and its layer's name in the IR
+    #: (default: ``add<i>``, ``i`` its index).
+    name: str | None = None
+    #: The two layers it adds, by name.
+    inputs: tuple[str, ...]
+    #: Normalize and re-binarize the sum (a threshold unit, folded into thresholds); false:
+    #: pass the integer sum on.
+    threshold: bool = True
+    #: Elements added in parallel (divides the channels; default: the largest divisor up to 4,
+    #: or the auto-folder's choice with a ``hardware`` target).
+    pe: int | None = None
+    #: Bits of each input's elements, filled in by :meth:`Spec.check`.
+    in_bits_all: tuple[int, ...] | None = field(default=None, metadata={"internal": True})
+    #: Bits of its first input's elements, filled in by :meth:`Spec.check`.
+    in_bits: int | None = field(default=None, metadata={"internal": True})
+    #: (channels, height, width) of both inputs, filled in by :meth:`Spec.check`.
+    in_shape: tuple[int, int, int] | None = field(default=None, metadata={"internal": True})
+
+    def check(self, path: str, file):
+        if len(self.inputs) != 2:
+            raise SpecError(file, f"{path}.inputs", f"an add reads two layers, not "
+                            f"{len(self.inputs)}", allowed="a list of two layer names")
+        if self.in_shape is not None:
+            _check_pe(self, self.in_shape[0], path, file)
+
+    @property
+    def channels(self) -> int:
+        return self.in_shape[0]
+
+    @property
+    def out_shape(self) -> tuple[int, int, int]:
+        return self.in_shape
+
+    @property
+    def sum_bits(self) -> int:
+        """Bits of the integer sum."""
+        return sum((1 << bits) - 1 for bits in self.in_bits_all).bit_length()
+
+    @property
+    def folded_pe(self) -> int:
+        """PE used for hardware: the spec's, else the largest divisor of the channels up to 4."""
+        return self.pe if self.pe is not None else _largest_divisor(self.channels, 4)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConcatSpec:
+    """Channel concatenation of two or more layers' images of the same height and width
+    (and element bits): per pixel, the first input's channels, then the second's, ... ."""
+    what = "a concat layer"
+    #: ``concat``.
+    type: Literal["concat"]
+    #: The layer's name: what other layers' ``inputs`` give, and its layer's name in the IR
+    #: (default: ``concat<i>``, ``i`` its index).
+    name: str | None = None
+    #: The layers it concatenates, by name, in channel order.
+    inputs: tuple[str, ...]
+    #: Channels of each input, filled in by :meth:`Spec.check`.
+    in_channels_all: tuple[int, ...] | None = field(default=None, metadata={"internal": True})
+    #: Bits of its inputs' elements, filled in by :meth:`Spec.check`.
+    in_bits: int | None = field(default=None, metadata={"internal": True})
+    #: (channels, height, width) of its first input, filled in by :meth:`Spec.check`.
+    in_shape: tuple[int, int, int] | None = field(default=None, metadata={"internal": True})
+
+    def check(self, path: str, file):
+        if len(self.inputs) < 2:
+            raise SpecError(file, f"{path}.inputs", f"a concat reads two or more layers, not "
+                            f"{len(self.inputs)}", allowed="a list of layer names")
+
+    @property
+    def out_shape(self) -> tuple[int, int, int]:
+        return (sum(self.in_channels_all), *self.in_shape[1:])
+
+
 #: One layer of ``model.layers``; its ``type`` key picks the class.
-LayerSpec = LinearSpec | ConvSpec | DWConvSpec | MaxPoolSpec | AvgPoolSpec
+LayerSpec = LinearSpec | ConvSpec | DWConvSpec | MaxPoolSpec | AvgPoolSpec | AddSpec | ConcatSpec
 
 
 @dataclass(frozen=True)
@@ -736,10 +867,30 @@ class Spec:
         return self.input_bits(index) == 1
 
     def input_bits(self, index: int) -> int:
-        """Bits of an element layer ``index`` reads: the data's at the first layer, a hidden
-        layer's ``act_bits`` after a conv or linear layer, a window's sum after an average pool
-        (the spec's layers checked: their ``in_shape`` known)."""
-        return _bits_before(self, self.model.layers[:index])
+        """Bits of an element layer ``index`` reads (its first input's): the data's at the
+        first layer, a hidden layer's ``act_bits`` after a conv or linear layer, a window's sum
+        after an average pool, an integer sum after an add without threshold (the spec
+        checked)."""
+        return self.model.layers[index].in_bits
+
+    def layer_name(self, index: int) -> str:
+        """The name of layer ``index``: its ``name``, else :func:`default_layer_name`."""
+        layer = self.model.layers[index]
+        return layer.name if layer.name is not None else default_layer_name(layer, index)
+
+    def layer_inputs(self, index: int) -> tuple[int, ...]:
+        """The indices of the layers that layer ``index`` reads (-1: the input frames)."""
+        layer = self.model.layers[index]
+        if layer.inputs is None:
+            return (index - 1,)
+        names = [self.layer_name(k) for k in range(index)]
+        return tuple(-1 if name == GRAPH_INPUT else names.index(name) for name in layer.inputs)
+
+    @property
+    def is_chain(self) -> bool:
+        """Whether each layer reads the one before (and nothing else)."""
+        return all(self.layer_inputs(index) == (index - 1,)
+                   for index in range(len(self.model.layers)))
 
     @property
     def input_encoding(self) -> str:
@@ -776,30 +927,101 @@ def _image_text(shape) -> str:
     return "x".join(str(v) for v in shape)
 
 
+def default_layer_name(layer, index: int) -> str:
+    """A layer's name where the spec gives none: ``conv<i>`` (depthwise ones too), ``fc<i>``,
+    ``pool<i>``, ``add<i>``, ``concat<i>``."""
+    prefix = {"conv": "conv", "dwconv": "conv", "linear": "fc", "maxpool": "pool",
+              "avgpool": "pool", "add": "add", "concat": "concat"}[layer.type]
+    return f"{prefix}{index}"
+
+
+def _walk_names(spec: Spec, file) -> tuple[list[str], list[tuple[str, ...]]]:
+    """Each layer's name and the names of the layers it reads; one line for a name that is
+    not an identifier, taken twice or reserved, and for an input that is no earlier layer."""
+    names, sources = [], []
+    for index, layer in enumerate(spec.model.layers):
+        path = f"model.layers[{index}]"
+        name = layer.name if layer.name is not None else default_layer_name(layer, index)
+        if layer.name is not None:
+            if not LAYER_NAME_PATTERN.fullmatch(name) or name == GRAPH_INPUT:
+                raise SpecError(file, f"{path}.name", f"must be a layer name other than "
+                                f"{GRAPH_INPUT!r}, not {excerpt(name)}",
+                                allowed=LAYER_NAME_ALLOWED)
+            if name.endswith(RESERVED_ENDINGS):
+                raise SpecError(file, f"{path}.name", f"{excerpt(name)} ends as the blocks "
+                                f"hwgen adds after a layer are named",
+                                allowed=f"a name not ending in {', '.join(RESERVED_ENDINGS)}")
+        if name in names:
+            raise SpecError(file, f"{path}.name", f"{excerpt(name)} is model.layers"
+                            f"[{names.index(name)}]'s name too", allowed="a name of its own")
+        if layer.inputs is None:
+            reads = (GRAPH_INPUT,) if index == 0 else (names[-1],)
+        else:
+            reads = tuple(layer.inputs)
+            for name_read in reads:
+                if index == 0 and reads != (GRAPH_INPUT,):
+                    raise SpecError(file, f"{path}.inputs", "the first layer reads the input "
+                                    f"frames, not {excerpt(list(reads))}", allowed=f"[{GRAPH_INPUT}]")
+                if index and name_read not in names:
+                    known = ", ".join(names)
+                    what = ("the input frames are the first layer's" if name_read == GRAPH_INPUT
+                            else f"{excerpt(name_read)} is not an earlier layer's name")
+                    raise SpecError(file, f"{path}.inputs", what, allowed=known)
+            if len(set(reads)) != len(reads):
+                raise SpecError(file, f"{path}.inputs", "names a layer twice",
+                                allowed="each layer once")
+        if not isinstance(layer, (AddSpec, ConcatSpec)) and len(reads) != 1:
+            raise SpecError(file, f"{path}.inputs", f"{layer.what} reads one layer, not "
+                            f"{len(reads)}", allowed="one layer name (or add, concat layers)")
+        names.append(name)
+        sources.append(reads)
+    read = {name for reads in sources for name in reads}
+    for index, name in enumerate(names[:-1]):
+        if name not in read:
+            raise SpecError(file, f"model.layers[{index}]", f"layer {name!r} feeds no other "
+                            "layer (only the last layer's output leaves the network)",
+                            allowed="a layer that another's inputs name")
+    return names, sources
+
+
 def _walk_shapes(spec: Spec, file) -> tuple:
-    """Check that each layer fits its input and return the layers with ``in_shape`` (and a
-    missing ``in``) filled in."""
+    """Check that each layer fits its inputs and return the layers with ``in_shape``,
+    ``in_bits`` (and a missing ``in``) filled in."""
     layers = spec.model.layers
-    shape = spec.data.shape
+    names, sources = _walk_names(spec, file)
+    # Per name: (output shape, output element bits, layer spec or None for the frames).
+    made = {GRAPH_INPUT: (spec.data.shape, spec.data.element_bits, None)}
     resolved = []
     weight_bits = 0
     for index, layer in enumerate(layers):
         path = f"model.layers[{index}]"
+        shape, bits, previous = made[sources[index][0]]
         channels, height, width = shape
-        previous = layers[index - 1] if index else None
+        # How messages name the layer read: by index when it is the one before.
+        before = (f"layers[{index - 1}]" if index and sources[index][0] == names[index - 1]
+                  else f"layer {sources[index][0]!r}")
+        if isinstance(layer, (AddSpec, ConcatSpec)):
+            layer = _check_join(spec, layer, [made[name] for name in sources[index]],
+                                sources[index], path, file)
+            resolved.append(layer)
+            made[names[index]] = (layer.out_shape, spec.model.act_bits
+                                  if isinstance(layer, AddSpec) and layer.threshold
+                                  else layer.sum_bits if isinstance(layer, AddSpec)
+                                  else layer.in_bits, layer)
+            continue
         if isinstance(layer, LinearSpec):
             features = channels * height * width
             if layer.in_features is not None and layer.in_features != features:
                 if previous is None:
                     what = "the dataset's features"
                 elif isinstance(previous, LinearSpec):
-                    what = f"layers[{index - 1}].out"
+                    what = f"{before}.out"
                 else:
-                    what = f"layers[{index - 1}]'s {_image_text(shape)} output flattened"
+                    what = f"{before}'s {_image_text(shape)} output flattened"
                 raise SpecError(file, f"{path}.in",
                                 f"is {layer.in_features} but {what} is {features}",
                                 allowed=str(features))
-            layer = dataclasses.replace(layer, in_features=features, in_shape=shape)
+            layer = dataclasses.replace(layer, in_features=features, in_shape=shape, in_bits=bits)
             weight_bits += _check_weights(layer, f"out*in={layer.out_features}*{features}",
                                           weight_bits, path, file)
             _check_simd(layer, f"in={features}", path, file)
@@ -807,7 +1029,7 @@ def _walk_shapes(spec: Spec, file) -> tuple:
         elif isinstance(layer, ConvSpec):
             if layer.in_channels is not None and layer.in_channels != channels:
                 what = (f"the dataset's {_image_text(shape)} images have" if previous is None
-                        else f"layers[{index - 1}] gives")
+                        else f"{before} gives")
                 plural = "" if channels == 1 else "s"
                 raise SpecError(file, f"{path}.in",
                                 f"is {layer.in_channels} but {what} {channels} channel{plural}",
@@ -818,7 +1040,7 @@ def _walk_shapes(spec: Spec, file) -> tuple:
                                 f"{_shape_text(layer.kernel)} does not fit the {height}x{width} "
                                 f"input padded by {_shape_text(layer.padding)}",
                                 allowed=f"at most {height + 2 * ph}x{width + 2 * pw}")
-            layer = dataclasses.replace(layer, in_channels=channels, in_shape=shape)
+            layer = dataclasses.replace(layer, in_channels=channels, in_shape=shape, in_bits=bits)
             weight_bits += _check_weights(
                 layer, f"out*kernel*in={layer.out_channels}*{kh}*{kw}*{channels}", weight_bits,
                 path, file)
@@ -842,35 +1064,36 @@ def _walk_shapes(spec: Spec, file) -> tuple:
                 if wrong:
                     raise SpecError(file, key, f"a dwconv layer ({path}) needs {key}: {allowed}",
                                     allowed=allowed)
-            bits = _bits_before(spec, resolved)
             if bits != 1 or (index == 0 and spec.data.thermometer):
                 raise SpecError(file, f"{path}.type",
                                 f"a dwconv reads one-bit inputs, but its inputs have "
                                 f"{spec.data.levels if index == 0 and spec.data.thermometer else bits} "
                                 f"bits", allowed="conv")
-            layer = dataclasses.replace(layer, in_shape=shape)
+            layer = dataclasses.replace(layer, in_shape=shape, in_bits=bits)
             _check_pe(layer, channels, path, file)
             weight_bits += _check_weights(layer, f"channels*kernel={channels}*{kh}*{kw}",
                                           weight_bits, path, file)
             _check_features(layer.out_shape, f"{path}.kernel", file)
             shape = layer.out_shape
         elif isinstance(layer, MaxPoolSpec):
-            if not isinstance(previous, (ConvSpec, DWConvSpec, MaxPoolSpec, AvgPoolSpec)):
+            if not isinstance(previous, (ConvSpec, DWConvSpec, MaxPoolSpec, AvgPoolSpec,
+                                         AddSpec, ConcatSpec)):
                 raise SpecError(file, f"{path}.type",
-                                "a maxpool must follow a conv, dwconv, maxpool or avgpool layer "
-                                "(it pools their image)")
+                                "a maxpool must follow a conv, dwconv, maxpool, avgpool, add or "
+                                "concat layer (it pools their image)")
             kh, kw = layer.kernel
             if kh > height or kw > width:
                 raise SpecError(file, f"{path}.kernel",
                                 f"{_shape_text(layer.kernel)} does not fit the {height}x{width} input",
                                 allowed=f"at most {height}x{width}")
-            layer = dataclasses.replace(layer, in_shape=shape)
+            layer = dataclasses.replace(layer, in_shape=shape, in_bits=bits)
             shape = layer.out_shape
         elif isinstance(layer, AvgPoolSpec):
-            if not isinstance(previous, (ConvSpec, DWConvSpec, MaxPoolSpec, AvgPoolSpec)):
+            if not isinstance(previous, (ConvSpec, DWConvSpec, MaxPoolSpec, AvgPoolSpec,
+                                         AddSpec, ConcatSpec)):
                 raise SpecError(file, f"{path}.type",
-                                "an avgpool must follow a conv, dwconv, maxpool or avgpool layer "
-                                "(it pools their image)")
+                                "an avgpool must follow a conv, dwconv, maxpool, avgpool, add or "
+                                "concat layer (it pools their image)")
             if spec.model.activation != "binary":
                 raise SpecError(file, f"{path}.type",
                                 "an avgpool sums {0, 1} activations: it needs "
@@ -884,8 +1107,8 @@ def _walk_shapes(spec: Spec, file) -> tuple:
                 raise SpecError(file, f"{path}.kernel",
                                 f"{_shape_text(layer.kernel)} does not fit the {height}x{width} input",
                                 allowed=f"at most {height}x{width}")
-            layer = dataclasses.replace(layer, in_shape=shape)
-            resolved_bits = layer.out_bits(_bits_before(spec, resolved))
+            layer = dataclasses.replace(layer, in_shape=shape, in_bits=bits)
+            resolved_bits = layer.out_bits(bits)
             if resolved_bits > 16:
                 raise SpecError(file, f"{path}.kernel",
                                 f"a {kh}x{kw} window's sum needs {resolved_bits} bits, more than "
@@ -893,6 +1116,9 @@ def _walk_shapes(spec: Spec, file) -> tuple:
             shape = layer.out_shape
         else:       # the loader admits only the layer types of ModelSpec.layers
             raise TypeError(f"{path}: no shape rule for layer type {type(layer).__name__}")
+        out_bits = (layer.out_bits(bits) if isinstance(layer, AvgPoolSpec) else bits
+                    if isinstance(layer, MaxPoolSpec) else spec.model.act_bits)
+        made[names[index]] = (shape, out_bits, layer)
         resolved.append(layer)
     last = len(layers) - 1
     if not isinstance(layers[last], LinearSpec):
@@ -908,16 +1134,46 @@ def _walk_shapes(spec: Spec, file) -> tuple:
     return tuple(resolved)
 
 
-def _bits_before(spec: Spec, resolved: list) -> int:
-    """Bits of the elements the next layer after the ``resolved`` ones reads (as
-    :meth:`Spec.input_bits`, while the walk is under way)."""
-    bits = spec.data.element_bits
-    for layer in resolved:
-        if isinstance(layer, (ConvSpec, DWConvSpec, LinearSpec)):
-            bits = spec.model.act_bits
-        elif isinstance(layer, AvgPoolSpec):
-            bits = layer.out_bits(bits)
-    return bits
+def _check_join(spec: Spec, layer, inputs: list, names: tuple, path: str, file):
+    """An add or concat layer against the outputs it reads (``(shape, bits, layer spec)``
+    each); the layer with its inputs' shapes and bits filled in."""
+    shapes = [shape for shape, _, _ in inputs]
+    bits = [b for _, b, _ in inputs]
+    images = [_image_text(shape) for shape in shapes]
+    if isinstance(layer, AddSpec):
+        if spec.model.activation != "binary":
+            raise SpecError(file, f"{path}.type", "an add sums {0, 1} activations as integers: "
+                            "it needs model.activation: binary", allowed="concat")
+        if spec.model.bitsplit:
+            raise SpecError(file, f"{path}.type", "an add would merge BitSplit's bit planes, "
+                            "which stay apart until the last layer", allowed="concat")
+        if layer.threshold and spec.model.norm != "batchnorm":
+            raise SpecError(file, f"{path}.threshold", "an add's threshold unit is a batch "
+                            "norm (it has no weights to centre by): needs model.norm: "
+                            "batchnorm", allowed="false")
+        if shapes[0] != shapes[1]:
+            raise SpecError(file, f"{path}.inputs", f"adds {names[0]!r}'s {images[0]} output "
+                            f"to {names[1]!r}'s {images[1]}: they must be of one shape")
+        if max(bits) > 8:
+            raise SpecError(file, f"{path}.inputs", f"adds elements of {max(bits)} bits, more "
+                            "than the 8 an add takes", allowed="inputs of at most 8 bits")
+        layer = dataclasses.replace(layer, in_shape=shapes[0], in_bits=bits[0],
+                                    in_bits_all=tuple(bits))
+        _check_pe(layer, layer.channels, path, file)
+        return layer
+    first = shapes[0][1:]
+    for name, shape, image in zip(names, shapes, images):
+        if shape[1:] != first:
+            raise SpecError(file, f"{path}.inputs", f"concatenates {names[0]!r}'s "
+                            f"{images[0]} output with {name!r}'s {image}: their heights and "
+                            "widths must match")
+    if len(set(bits)) > 1:
+        raise SpecError(file, f"{path}.inputs", f"concatenates elements of {bits[0]} and "
+                        f"{next(b for b in bits if b != bits[0])} bits: they must match")
+    layer = dataclasses.replace(layer, in_shape=shapes[0], in_bits=bits[0],
+                                in_channels_all=tuple(shape[0] for shape in shapes))
+    _check_features(layer.out_shape, f"{path}.inputs", file)
+    return layer
 
 
 def _check_weights(layer, product_text: str, before: int, path: str, file) -> int:

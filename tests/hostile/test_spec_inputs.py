@@ -145,7 +145,7 @@ def test_an_aliased_value_is_quoted_in_a_bounded_excerpt(tmp_path, capsys):
      "(4300 digits) for integer string conversion: value has 5000 digits"),
     ("name: net\nseed: 2024-13-45\n", "spec.yaml: invalid YAML: month must be in 1..12"),
     ("name: net\nmodel: {layers: [{type: [1]}]}\n",
-     "spec.yaml: model.layers[0].type: unknown value [1] (allowed: linear, conv, dwconv, maxpool, avgpool)"),
+     "spec.yaml: model.layers[0].type: unknown value [1] (allowed: linear, conv, dwconv, maxpool, avgpool, add, concat)"),
     ('name: net\n"bad\\nkey\\0": 1\n', "spec.yaml: 'bad\\nkey\\x00': unknown key (allowed: "),
     ("name: net\n" + "x" * 300 + ": 1\n", "spec.yaml: '" + "x" * 36 + "...: unknown key"),
 ])

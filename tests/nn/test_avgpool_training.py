@@ -61,7 +61,7 @@ def test_pooled_network_rtl_equals_golden(pooled, sim_build_root):
     ({"activation": "bipolar"}, "model.layers[1].type: an avgpool sums {0, 1} activations: it "
                                 "needs model.activation: binary"),
     ({"layers": [{"type": "avgpool"}, {"type": "linear", "out": 10}]},
-     "model.layers[0].type: an avgpool must follow a conv, dwconv, maxpool or avgpool layer"),
+     "model.layers[0].type: an avgpool must follow a conv, dwconv, maxpool, avgpool, add or concat layer"),
     ({"layers": [{"type": "conv", "out": 4, "kernel": 3}, {"type": "avgpool", "kernel": 7},
                  {"type": "linear", "out": 10}]},
      "model.layers[1].kernel: 7x7 does not fit the 6x6 input (allowed: at most 6x6)"),
