@@ -101,8 +101,8 @@ class MVTUOp(Op):
         return why
 
     def arrays(self, layer: MVTULayer, prefix: str) -> dict:
-        """The weights bit-packed along the input axis (a 2-bit layer's as two bit planes,
-        ``weights`` and ``weights1``), the thresholds and invert flags."""
+        """The weights bit-packed along the input axis (a multi-bit layer's as its bit planes,
+        ``weights``, ``weights1``, ...), the thresholds and invert flags."""
         arrays = {}
         planes = [layer.weights] if layer.weight_bits == 1 else \
             [(layer.weights >> j) & 1 for j in range(layer.weight_bits)]
@@ -116,11 +116,14 @@ class MVTUOp(Op):
 
     def check_entry(self, entry: dict) -> str | None:
         mw, mh, macro = entry.get("mw"), entry.get("mh"), entry.get("macro")
+        bits = entry.get("weight_bits", 1)
         if not is_count(mw) or not is_count(mh):
             return f"mw and mh must be positive integers, not {reprlib.repr(mw)}, {reprlib.repr(mh)}"
         if macro is not None and not isinstance(macro, dict):
             return f"macro must be a mapping, not a {type(macro).__name__}"
-        if mw * mh * (1 if macro is None else 2) > MAX_MEMORY_BITS:
+        if not is_count(bits) or bits > 4:
+            return f"weight_bits must be an integer in 1..4, not {reprlib.repr(bits)}"
+        if mw * mh * (bits if macro is None else 2) > MAX_MEMORY_BITS:
             return (f"{mh:,} x {mw:,} weights, more than the {MAX_MEMORY_BITS:,} bits any "
                     f"device could hold")
         rows, columns = (macro or {}).get("rows", 1), (macro or {}).get("columns", 1)
@@ -135,7 +138,8 @@ class MVTUOp(Op):
         fields = dict(entry)
         if "macro" in fields:
             fields["macro"] = MacroSpec(**fields["macro"])
-        bits = 1 if fields.get("macro") is None else fields["macro"].weight_bits
+        bits = fields.get("weight_bits", 1) if fields.get("macro") is None \
+            else fields["macro"].weight_bits
         planes = [unpack_bits(arrays, f"{prefix}.weights" + (f"{j}" if j else ""), entry["mh"],
                               entry["mw"]) for j in range(bits)]
         weights = sum(plane << j for j, plane in enumerate(planes))

@@ -50,7 +50,16 @@ def _merged(memory: MemoryMap, target: Target) -> bool:
 def _simd_sum(layer: MVTULayer, weights: MemoryMap,
               target: Target) -> tuple[float, float, float, int]:
     """(gate LUTs, adder LUTs) per neuron, adder LUTs shared by all neurons, and the result
-    width of one neuron's per-cycle sum."""
+    width of one neuron's per-cycle sum. A digital layer of ``b``-bit weights has ``b`` +-1
+    planes' leaves and trees (:func:`~.datapath.simd_terms`), counted as ``b`` times one's."""
+    gates, adder, shared, width = _plane_sum(layer, weights, target)
+    planes = layer.weight_bits if layer.macro is None else 1
+    return gates * planes, adder * planes, shared, width + planes - 1
+
+
+def _plane_sum(layer: MVTULayer, weights: MemoryMap,
+               target: Target) -> tuple[float, float, float, int]:
+    """:func:`_simd_sum` of one +-1 weight plane."""
     simd = layer.simd
     if layer.in_encoding == "thermometer":  # a tree over the tables' reads, no gates
         adder, width = tree_adder_luts(table_count(layer), table_shape(layer).width)
@@ -148,11 +157,11 @@ def mvtu_resources(layer: MVTULayer, target: Target) -> Resources:
     else:                       # the weight word, the input vector, the sums' leaves and tree
         data += layer.in_width + pe * sum_register_bits(layer)
         if weights.kind != "const":
-            data += pe * layer.simd     # Yosys drops a constant word's register
+            data += pe * layer.simd * layer.weight_bits   # none for a constant word
         elif layer.in_encoding == "uint" and not layer.split_input:
             # constant weights make each leaf x or ~x: copies of the input vector's register
             data -= pe * layer.simd * (layer.in_bits + 1) - layer.in_width
-        data += extra * (pe * layer.simd + layer.in_width)
+        data += extra * (pe * layer.simd * layer.weight_bits + layer.in_width)
     ffs = (_common_ffs(layer, thresholds, replay, target) + data
            + tables * target.memory_ffs(weights, address_bits=counter_bits(weights.depth)))
     brams = weights.brams * tables + sum(

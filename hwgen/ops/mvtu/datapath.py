@@ -87,7 +87,19 @@ def simd_terms(layer: MVTULayer, row, vector, plane: int = 0) -> list:
     the adder tree. ``row`` is a Value (weights read from memory) or a sequence of 0/1 (the
     constant weights of a layer with one weight word); the leaves are as many either way.
     A ``split_input`` layer's are bit plane ``plane``'s (binary inputs; the planes' leaves are
-    alike)."""
+    alike). With ``weight_bits = b > 1`` ``row`` holds the codes' ``b`` bit planes (plane
+    ``j`` at ``j * SIMD``), each a +-1 weight row whose leaves count ``2**j`` times (a
+    bipolar layer's popcounts then add up to ``sum_j 2**j popcount_j``, whose dot product is
+    twice that less ``(2**b - 1) * mw``)."""
+    if layer.weight_bits > 1 and layer.macro is None:
+        simd = layer.simd
+        return [term << j if j else term for j in range(layer.weight_bits)
+                for term in _plane_terms(layer, row[j * simd:(j + 1) * simd], vector, plane)]
+    return _plane_terms(layer, row, vector, plane)
+
+
+def _plane_terms(layer: MVTULayer, row, vector, plane: int) -> list:
+    """:func:`simd_terms` of one +-1 weight row."""
     constant = not isinstance(row, Value)
     simd = layer.simd
     if layer.split_input:
@@ -109,10 +121,10 @@ def simd_terms(layer: MVTULayer, row, vector, plane: int = 0) -> list:
 
 
 def table_shape(layer: MVTULayer):
-    """A thermometer lookup's entry: a sum of ``code_bits`` +-1 weights plus ``code_bits``,
-    ``0 .. 2 * code_bits`` (unsigned terms add without sign extension; the accumulator starts
-    at minus the offsets' sum, :func:`hwgen.ops.mvtu.hw.table_offset`)."""
-    return unsigned((2 * layer.code_bits).bit_length())
+    """A thermometer lookup's entry: a sum of ``code_bits`` weights (levels ``-L .. L``) plus
+    ``L * code_bits``, ``0 .. 2 L code_bits`` (unsigned terms add without sign extension; the
+    accumulator starts at minus the offsets' sum, :func:`hwgen.ops.mvtu.hw.table_offset`)."""
+    return unsigned((2 * layer.weight_max * layer.code_bits).bit_length())
 
 
 # --- memories ---------------------------------------------------------------------------------
@@ -135,8 +147,9 @@ def memories(layer: MVTULayer, target: Target) -> tuple[MemoryMap, MemoryMap | N
                                     layer.pe * table_shape(layer).width, rom=True,
                                     style=layer.ram_style)
     else:
-        weights = target.map_memory(layer.nf * layer.sf, layer.pe * layer.simd, rom=True,
-                                    style=layer.ram_style)
+        planes = layer.weight_bits if layer.macro is None else 1
+        weights = target.map_memory(layer.nf * layer.sf, layer.pe * layer.simd * planes,
+                                    rom=True, style=layer.ram_style)
     thresholds = (target.map_memory(layer.nf, layer.pe * threshold_word_bits(layer), rom=True)
                   if layer.output == "bits" else None)
     replay = target.map_memory(layer.sf, layer.in_width, rom=False) if layer.nf > 1 else None
@@ -188,7 +201,8 @@ def sum_latency(layer: MVTULayer, target: Target) -> int:
         # The input vector registered, the tables read (from block RAM through the extra
         # registers), then their sum.
         return 2 + block + pipelined_sum_stages(layer.simd_elements, SUM_LEVELS_PER_STAGE)
-    leaves = len(simd_terms(layer, Signal(layer.simd), Signal(layer.in_width)))
+    leaves = len(simd_terms(layer, Signal(layer.simd * layer.weight_bits),
+                            Signal(layer.in_width)))
     return 1 + block + pipelined_sum_stages(leaves, SUM_LEVELS_PER_STAGE)
 
 
@@ -199,7 +213,8 @@ def sum_register_bits(layer: MVTULayer) -> int:
     if layer.in_encoding == "thermometer":
         terms = [Signal(table_shape(layer)) for _ in range(layer.simd_elements)]
     else:
-        terms = simd_terms(layer, Signal(layer.simd), Signal(layer.in_width))
+        terms = simd_terms(layer, Signal(layer.simd * layer.weight_bits),
+                           Signal(layer.in_width))
     return layer.planes * pipelined_sum_bits(terms, levels=SUM_LEVELS_PER_STAGE)
 
 

@@ -40,7 +40,7 @@ def mvtu_dot(layer: MVTULayer, x) -> torch.Tensor:
                          layer_index=layer.macro_key, planes=layer.split_input)
         return torch.from_numpy(sums).reshape(*x.shape[:-1], layer.mh,
                                               *((2,) if layer.split_input else ()))
-    w = torch.as_tensor(layer.weights, dtype=torch.float64) * 2 - 1
+    w = torch.as_tensor(layer.weights, dtype=torch.float64) * 2 - layer.weight_max
     if layer.split_input:                 # each bit plane's dot product: (..., mh, 2)
         x = x.to(torch.int64)
         planes = torch.stack([(x >> p) & 1 for p in range(2)], dim=-2).to(torch.float64)

@@ -27,16 +27,18 @@ def mvtu_output_shape(layer: MVTULayer):
 
 
 def _uses_popcount(layer: MVTULayer) -> bool:
-    # Bipolar inputs accumulate the XNOR popcount p (unsigned, narrower): dot = 2p - mw.
+    # Bipolar inputs accumulate the XNOR popcount p (unsigned, narrower): dot = 2p - mw
+    # (with b-bit weights p = sum_j 2**j p_j over the weight planes: dot = 2p - (2**b - 1) mw).
     return layer.in_encoding == "bipolar" and layer.macro is None
 
 
 def hardware_thresholds(layer: MVTULayer) -> np.ndarray:
     """Thresholds (mh, levels - 1) in the accumulator's domain: on the popcount
-    ``p >= ceil((T + mw) / 2)`` for bipolar inputs, else on the dot product itself."""
+    ``p >= ceil((T + L mw) / 2)`` for bipolar inputs (``L`` the largest weight level), else on
+    the dot product itself."""
     thresholds = np.asarray(layer.thresholds, dtype=np.int64).reshape(layer.mh, -1)
     if _uses_popcount(layer):
-        return (thresholds + layer.mw + 1) // 2
+        return (thresholds + layer.weight_max * layer.mw + 1) // 2
     return thresholds
 
 
@@ -66,8 +68,8 @@ def threshold_words(layer: MVTULayer) -> list[int]:
 
 def table_offset(layer: MVTULayer) -> int:
     """What a thermometer layer's table entries over a vector's ``SF`` transfers sum to beyond
-    its dot product: ``code_bits`` per element, ``mw``."""
-    return layer.mw
+    its dot product: ``code_bits`` times the largest weight level per element, ``L mw``."""
+    return layer.weight_max * layer.mw
 
 
 def thermometer_tables(layer: MVTULayer) -> list[list[int]]:
@@ -79,7 +81,7 @@ def thermometer_tables(layer: MVTULayer) -> list[list[int]]:
     popcount by one read."""
     codes, bits = layer.code_bits, layer.in_bits
     width = table_shape(layer).width
-    signs = np.where(layer.weights, 1, -1).astype(np.int64)
+    signs = 2 * layer.weights.astype(np.int64) - layer.weight_max      # the weight levels
     # steps[n, e, v]: the contribution of value v in element e of neuron n.
     steps = np.concatenate([np.zeros((layer.mh, layer.in_elements, 1), dtype=np.int64),
                             np.cumsum(signs.reshape(layer.mh, layer.in_elements, codes), axis=2)],
@@ -94,7 +96,8 @@ def thermometer_tables(layer: MVTULayer) -> list[list[int]]:
                 for v in range(1 << bits):
                     word = 0
                     for j in range(layer.pe):
-                        word |= (int(steps[nf * layer.pe + j, element, v]) + codes) << (j * width)
+                        word |= ((int(steps[nf * layer.pe + j, element, v])
+                                  + codes * layer.weight_max) << (j * width))
                     words.append(word)
         tables.append(words)
     return tables
@@ -178,7 +181,8 @@ class MVTU(wiring.Component):
         constant = words is not None and weight_memory(layer, target).kind == "const"
         if words is not None and not constant:
             m.submodules.weights = weights = memory.Memory(
-                shape=unsigned(pe * simd), depth=nf_count * sf_count, init=words,
+                shape=unsigned(pe * simd * layer.weight_bits), depth=nf_count * sf_count,
+                init=words,
                 attrs=target.memory_attrs(layer.ram_style))
             weight_read = weights.read_port()
 
@@ -242,7 +246,7 @@ class MVTU(wiring.Component):
         m.d.comb += vector.eq(Mux(s1_direct, s1_input, replayed))
         popcounting = _uses_popcount(layer)
         if popcounting:
-            acc_shape = unsigned(max(1, layer.mw.bit_length()))          # 0 .. mw
+            acc_shape = unsigned(max(1, (layer.weight_max * layer.mw).bit_length()))  # 0 .. L mw
         else:
             acc_shape = signed(layer.dot_bits)
         # The per-cycle sums arrive ``latency`` advances after s1 (datapath.sum_latency).
@@ -294,15 +298,16 @@ class MVTU(wiring.Component):
             early = delay(m, advance, vector, extra, "vector")
             with m.If(advance):
                 m.d.sync += vector_word.eq(early)
+            row_bits = simd * layer.weight_bits     # a PE's weight bit planes, plane by plane
             if constant:
-                rows = [tuple((words[0] >> (j * simd + k)) & 1 for k in range(simd))
+                rows = [tuple((words[0] >> (j * row_bits + k)) & 1 for k in range(row_bits))
                         for j in range(pe)]
             else:
-                weight_word = Signal(pe * simd, reset_less=True)
+                weight_word = Signal(pe * row_bits, reset_less=True)
                 read = delay(m, advance, weight_read.data, extra, "weight_read")
                 with m.If(advance):
                     m.d.sync += weight_word.eq(read)
-                rows = [weight_word[j * simd:(j + 1) * simd] for j in range(pe)]
+                rows = [weight_word[j * row_bits:(j + 1) * row_bits] for j in range(pe)]
             # Per PE neuron its sum (with split_input one per bit plane: [j][p]).
             s2_sum = [[pipelined_sum(m, simd_terms(layer, row, vector_word, p), en=advance,
                                      levels=SUM_LEVELS_PER_STAGE, name=f"sum{j}{suffix(p)}")
@@ -374,7 +379,8 @@ class MVTU(wiring.Component):
             m.d.comb += result.eq(Cat(*outputs))
         else:
             for j in range(pe):
-                dot = (s3_total[j][0] << 1) - Const(layer.mw) if popcounting else s3_total[j][0]
+                dot = ((s3_total[j][0] << 1) - Const(layer.weight_max * layer.mw)
+                       if popcounting else s3_total[j][0])
                 m.d.comb += result[j * layer.out_bits:(j + 1) * layer.out_bits].eq(dot)
         # The output register, and a skid register behind it (:func:`skid_output`).
         m.d.comb += advance.eq(skid_output(m, self.o, result, s3_valid))

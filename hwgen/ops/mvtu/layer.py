@@ -1,7 +1,8 @@
 """The IR layer of a matrix-vector-threshold unit.
 
 Arithmetic of an :class:`MVTULayer` with +-1 weights ``w`` (bit 1 means +1) on the decoded
-input values ``v``::
+input values ``v``, or with ``weight_bits = b > 1`` the odd levels ``w = 2c - (2**b - 1)`` of
+the weight codes ``c`` (``{-3, -1, 1, 3}`` at 2 bits, ``-15 .. 15`` at 4)::
 
     dot[n] = sum_k v[k] * w[n, k]                    # exact integer
     y[n]   = (dot[n] >= threshold[n]) != invert[n]   # thresholded layers: one bit
@@ -13,7 +14,9 @@ the dot product rises, so the comparison is negated instead of the weights. A la
 ``act_bits = b > 1`` (IMCQ's multi-bit activations) has ``2**b - 1`` thresholds per neuron
 and emits the unsigned count of those it passes, ``uint`` elements of ``b`` bits (FINN's
 MultiThreshold). With bipolar inputs ``dot = 2 * popcount(xnor(x, w)) - mw``, which the
-hardware uses.
+hardware uses. A ``b``-bit weight is the sum of ``b`` +-1 weights, ``2c - (2**b - 1) =
+sum_j 2**j (2 c_j - 1)`` over its code's bits ``c_j``, so the hardware computes one +-1 dot
+product per weight bit plane and adds them shifted by ``j``.
 
 **BitSplit** (``bitsplit``, with ``act_bits = 2``): each output bit is a binary neuron of its
 own, bit ``p`` with threshold ``threshold[n, p]`` and flag ``invert[n, p]`` (both (mh, 2)),
@@ -69,7 +72,8 @@ class MVTULayer:
     pe, simd : folding. ``pe`` neurons and ``simd`` input elements are processed per cycle
         (with ``thermometer`` inputs ``mw`` and ``simd`` count the decoded values:
         :attr:`code_bits` per element).
-    weights : bool array (mh, mw), True = +1.
+    weights : bool array (mh, mw), True = +1; with ``weight_bits > 1`` (or a cim layer's 2-bit
+        weights) the codes ``0 .. 2**weight_bits - 1``.
     thresholds : int array (mh,) on the dot product (or (mh, 2**act_bits - 1) with
         ``act_bits > 1``), or None for an integer (logit) output.
     invert : bool array (mh,), or None with ``thresholds`` None.
@@ -88,6 +92,8 @@ class MVTULayer:
     bitsplit : each of the ``act_bits = 2`` output bits has its own threshold (BitSplit).
     split_input : with ``bitsplit``: each bit plane of the 2-bit ``uint`` inputs has its own
         dot product (a binary path of its own).
+    weight_bits : bits per weight code of a digital layer, 1..4 (its levels ``2c - (2**b -
+        1)``); a cim layer's are its macro's (set from it).
     """
     name: str
     mw: int
@@ -107,6 +113,7 @@ class MVTULayer:
     ram_style: str = "auto"
     bitsplit: bool = False
     split_input: bool = False
+    weight_bits: int = 1
     op = "mvtu"
 
     def __post_init__(self):
@@ -156,11 +163,17 @@ class MVTULayer:
         check_positive(self, "pixels")
         if self.macro is not None:
             self._check_macro()
+            object.__setattr__(self, "weight_bits", self.macro.weight_bits)
+        if not isinstance(self.weight_bits, int) or not 1 <= self.weight_bits <= 4:
+            raise ValueError(f"weight_bits must be an integer in 1..4, not {self.weight_bits!r}")
+        if self.weight_bits > 1 and self.bitsplit and self.macro is None:
+            raise ValueError("a digital bitsplit layer has 1-bit weights")
         weights = np.asarray(self.weights)
+        top = (1 << self.weight_bits) - 1
         if self.weight_bits == 1:
             weights = weights.astype(bool)
-        elif weights.size and (weights.min() < 0 or weights.max() > 3):
-            raise ValueError("2-bit weights must be raw codes in 0..3")
+        elif weights.size and (weights.min() < 0 or weights.max() > top):
+            raise ValueError(f"{self.weight_bits}-bit weights must be raw codes in 0..{top}")
         else:
             weights = weights.astype(np.uint8)
         if weights.shape != (self.mh, self.mw):
@@ -209,9 +222,9 @@ class MVTULayer:
         return "digital" if self.macro is None else "cim"
 
     @property
-    def weight_bits(self) -> int:
-        """Bits per weight: 1, or the macro's 2."""
-        return 1 if self.macro is None else self.macro.weight_bits
+    def weight_max(self) -> int:
+        """The largest weight level's magnitude, ``2**weight_bits - 1`` (1: +-1 weights)."""
+        return (1 << self.weight_bits) - 1
 
     @property
     def output(self) -> Literal["bits", "int"]:
@@ -287,7 +300,7 @@ class MVTULayer:
         if self.macro is not None:
             macro = self.plane_macro if self.split_input else self.macro
             return 0, macro.max_code_sum(self.mw)
-        top = 1 if self.split_input else self.in_max
+        top = (1 if self.split_input else self.in_max) * self.weight_max
         return -self.mw * top, self.mw * top
 
     @property
@@ -322,5 +335,7 @@ class MVTULayer:
                 "pixels": self.pixels, "act_bits": self.act_bits, "ram_style": self.ram_style,
                 **({"bitsplit": True} if self.bitsplit else {}),
                 **({"split_input": True} if self.split_input else {}),
+                **({"weight_bits": self.weight_bits}
+                   if self.weight_bits > 1 and self.macro is None else {}),
                 **({} if self.macro is None else {"macro": dataclasses.asdict(self.macro),
                                                    "macro_key": self.macro_key})}
