@@ -27,6 +27,8 @@ def train_key(spec) -> str:
     model.pop("share")
     if not model["bitsplit"]:
         del model["bitsplit"]            # keys made before the option stay
+    if model["weight_bits"] == 1:
+        del model["weight_bits"]         # keys made before the option stay
     for layer in model["layers"]:        # folding and exact sharing do not change the training
         for key in ("pe", "simd", "ram_style", "share", "in_bits"):
             layer.pop(key, None)

@@ -15,7 +15,8 @@ and the export's threshold fold share, so the fold reproduces the model exactly.
 import torch
 from torch import nn
 
-__all__ = ["binarize", "quantize2", "activation2", "ACTIVATION2_STEPS", "levels2",
+__all__ = ["binarize", "quantize2", "quantize_levels", "activation2", "ACTIVATION2_STEPS",
+           "levels2", "activation_steps", "levels_of", "activation_levels",
            "batchnorm_fires", "batchnorm_preactivation", "BinaryLinear",
            "BinaryConv2d", "BinaryDepthwiseConv2d", "SumPool2d", "Add", "Concat",
            "BatchNormThreshold", "CentredThreshold"]
@@ -43,8 +44,17 @@ def binarize(x: torch.Tensor) -> torch.Tensor:
 def quantize2(x: torch.Tensor) -> torch.Tensor:
     """The 2-bit weight levels {-3, -1, 1, 3} of ``x``: ``2 * clamp(floor(x) + 2, 0, 3) - 3``
     (steps at -1, 0, 1), with a straight-through gradient where ``|x| <= 2``."""
-    level = 2 * torch.clamp(torch.floor(x.detach()) + 2, 0, 3) - 3
-    window = (x.abs() <= 2).to(x.dtype)
+    return quantize_levels(x, 2)
+
+
+def quantize_levels(x: torch.Tensor, bits: int) -> torch.Tensor:
+    """The ``bits``-bit weight levels ``-L, -L + 2, ..., L`` (``L = 2**bits - 1``, odd: no
+    zero) of ``x``: ``2 * clamp(floor(x) + 2**(bits - 1), 0, L) - L`` (steps at the integers
+    ``-(2**(bits-1) - 1) .. 2**(bits-1) - 1``), with a straight-through gradient where
+    ``|x| <= 2**(bits - 1)``."""
+    half, top = 1 << (bits - 1), (1 << bits) - 1
+    level = 2 * torch.clamp(torch.floor(x.detach()) + half, 0, top) - top
+    window = (x.abs() <= half).to(x.dtype)
     return level + (x - x.detach()) * window
 
 
@@ -98,11 +108,11 @@ class BatchNormThreshold(nn.BatchNorm1d):
         return batchnorm_fires(self, dot, self.shift)
 
     @torch.no_grad()
-    def levels(self, dot: torch.Tensor) -> torch.Tensor:
-        """Eval-mode 2-bit activations of ``dot``: :func:`levels2` of the float64 training
-        pre-activation (:func:`batchnorm_preactivation`, which :func:`batchnorm_fires`
-        compares with 0)."""
-        return levels2(batchnorm_preactivation(self, dot, self.shift))
+    def levels(self, dot: torch.Tensor, bits: int = 2) -> torch.Tensor:
+        """Eval-mode ``bits``-bit activations of ``dot``: :func:`levels_of` the float64
+        training pre-activation (:func:`batchnorm_preactivation`, which
+        :func:`batchnorm_fires` compares with 0)."""
+        return levels_of(batchnorm_preactivation(self, dot, self.shift), bits)
 
 
 class CentredThreshold(nn.Module):
@@ -223,9 +233,10 @@ class CentredThreshold(nn.Module):
         return self.preactivation(dot) >= 0
 
     @torch.no_grad()
-    def levels(self, dot: torch.Tensor) -> torch.Tensor:
-        """Eval-mode 2-bit activations of ``dot``: :func:`levels2` of :meth:`preactivation`."""
-        return levels2(self.preactivation(dot))
+    def levels(self, dot: torch.Tensor, bits: int = 2) -> torch.Tensor:
+        """Eval-mode ``bits``-bit activations of ``dot``: :func:`levels_of`
+        :meth:`preactivation`."""
+        return levels_of(self.preactivation(dot), bits)
 
 
 #: Where :func:`activation2` steps: its output is the number of these ``u`` reaches.
@@ -243,18 +254,47 @@ def activation2(u: torch.Tensor) -> torch.Tensor:
     """A 2-bit unsigned activation {0, 1, 2, 3} of a threshold unit's pre-activation ``u``:
     ``clamp(floor(u) + 2, 0, 3)`` (steps at -1, 0, 1, so ``u >= 0`` still means "at least 2"),
     with a straight-through gradient where ``|u| <= 2``."""
-    level = torch.clamp(torch.floor(u.detach()) + 2, 0, 3)
-    return level + (u - u.detach()) * (u.abs() <= 2).to(u.dtype)
+    return activation_levels(u, 2)
+
+
+def activation_steps(bits: int) -> tuple[float, ...]:
+    """Where a ``bits``-bit activation steps: ``(k - 2**(bits-1)) / 2**(bits-2)`` for
+    ``k = 1 .. 2**bits - 1``, evenly over ``-2 .. 2`` with 0 among them (``u >= 0`` is "the
+    upper half"): -1, 0, 1 at 2 bits (:data:`ACTIVATION2_STEPS`), halves at 3, quarters at 4.
+    Dyadic, so a float64 compare against them is exact."""
+    half = 1 << (bits - 1)
+    return tuple((k - half) / 2.0 ** (bits - 2) for k in range(1, 1 << bits))
+
+
+def levels_of(u: torch.Tensor, bits: int) -> torch.Tensor:
+    """Eval-mode ``bits``-bit activations (int64, ``0 .. 2**bits - 1``) of pre-activations
+    ``u``: the number of :func:`activation_steps` that ``u >= ``; monotone rising in ``u``.
+    :func:`activation_levels`' forward value, computed as compares so that it folds exactly."""
+    return sum((u >= step).to(torch.int64) for step in activation_steps(bits))
+
+
+def activation_levels(u: torch.Tensor, bits: int) -> torch.Tensor:
+    """A ``bits``-bit unsigned activation ``0 .. 2**bits - 1`` of a pre-activation ``u``:
+    ``clamp(floor(u * 2**(bits-2)) + 2**(bits-1), 0, 2**bits - 1)`` (steps at
+    :func:`activation_steps`), with a straight-through gradient where ``|u| <= 2``, scaled by
+    the steps' density."""
+    scale = 2.0 ** (bits - 2)
+    level = torch.clamp(torch.floor(u.detach() * scale) + (1 << (bits - 1)), 0, (1 << bits) - 1)
+    return level + (u - u.detach()) * scale * (u.abs() <= 2).to(u.dtype)
 
 
 class _BinaryWeights:
     """What binary linear and conv layers share: the weights they multiply by, and the clip.
 
-    ``weight_bits`` 1 gives +-1 weights (the sign), 2 the levels {-3, -1, 1, 3} of a CIM
-    macro's bit-sliced 2-bit weights (:func:`quantize2` of twice the latent weights in
-    [-1, 1])."""
+    ``weight_bits`` 1 gives +-1 weights (the sign), ``b`` = 2..4 the odd levels ``-L .. L``
+    (``L = 2**b - 1``; {-3, -1, 1, 3} at 2 bits, as a CIM macro's bit-sliced weights):
+    :func:`quantize_levels` of ``2**(b-1)`` times the latent weights in [-1, 1]; with
+    ``scaled`` (a digital layer's), of the latent weights over their mean magnitude times
+    ``2**(b-2)``, so that the levels are in use from the start whatever the latent weights'
+    scale (a per-layer scale the threshold unit absorbs: the levels stay integers)."""
 
     weight_bits = 1
+    scaled = False
     #: Tied 2-D filters (convolutional result sharing, :meth:`BinaryConv2d.tie`): per (output,
     #: input channel) the flat index of the filter it copies and the sign it copies it with.
     ties: tuple[torch.Tensor, torch.Tensor] | None = None
@@ -262,8 +302,13 @@ class _BinaryWeights:
     def binary_weight(self) -> torch.Tensor:
         """The quantized weights, +-1 (or {-3, -1, 1, 3} with 2 bits), with a straight-through
         gradient to the latent weights."""
-        if self.weight_bits == 2:
-            return quantize2(2 * self.weight)
+        if self.weight_bits > 1 and self.scaled:
+            with torch.no_grad():
+                scale = 2.0 ** (self.weight_bits - 2) / (self.weight.abs().mean() + 1e-12)
+            return quantize_levels(self.weight * scale, self.weight_bits)
+        if self.weight_bits > 1:
+            return quantize_levels((1 << (self.weight_bits - 1)) * self.weight,
+                                   self.weight_bits)
         values = binarize(self.weight)
         if self.ties is not None:
             # Each tied filter is its leader's, signed: the leader's latent weights get the
@@ -276,9 +321,10 @@ class _BinaryWeights:
     @torch.no_grad()
     def weight_codes(self) -> torch.Tensor:
         """Raw weight codes of :meth:`binary_weight` as the IR stores them: bool (True = +1),
-        or 0..3 standing for ``2c - 3``."""
+        or ``0 .. L`` standing for ``2c - L``."""
         values = self.binary_weight()
-        return values > 0 if self.weight_bits == 1 else ((values + 3) / 2).to(torch.uint8)
+        top = (1 << self.weight_bits) - 1
+        return values > 0 if self.weight_bits == 1 else ((values + top) / 2).to(torch.uint8)
 
     def effective_weight(self) -> torch.Tensor:
         """The weights the layer multiplies by: +-1, or the float twin's."""

@@ -63,7 +63,7 @@ from ..ops.mvtu.golden import thermometer_code
 from ..spec import (AddSpec, AvgPoolSpec, ConcatSpec, ConvSpec, DWConvSpec, LinearSpec,
                     MaxPoolSpec, Spec)
 from .layers import (Add, BatchNormThreshold, BinaryConv2d, BinaryDepthwiseConv2d, BinaryLinear,
-                     CentredThreshold, Concat, SumPool2d, activation2, binarize)
+                     CentredThreshold, Concat, SumPool2d, activation_levels, binarize)
 
 __all__ = ["BNN", "decode", "exact_mvm", "MVM"]
 
@@ -160,6 +160,9 @@ class BNN(nn.Module):
                 raise TypeError(f"no torch module for layer type {type(layer).__name__}")
             if index in self.macros:
                 layers[-1].weight_bits = self.macros[index].weight_bits
+            elif not isinstance(layer, DWConvSpec):
+                layers[-1].weight_bits = spec.model.weight_bits
+                layers[-1].scaled = spec.model.weight_bits > 1
             if index == last:
                 norms.append(nn.Identity())
             elif bnfree:
@@ -202,13 +205,14 @@ class BNN(nn.Module):
         penalty's term. ``reference``: a :class:`CentredThreshold`'s centre and spread of the
         layer's current weights (training)."""
         bipolar = self.activation_encoding == "bipolar"
-        if self.act_bits == 2 and self.binary and not self.training:
-            # IMCQ 2-bit activations 0..3: the float64 formula the export folds.
-            return self.norms[index].levels(dot).to(dot.dtype)
-        if self.act_bits == 2 and self.binary:
-            y = activation2(self.norms[index](dot.float(), reference)).to(dot.dtype)
+        if self.act_bits > 1 and self.binary and not self.training:
+            # Multi-bit activations 0 .. 2**act_bits - 1: the float64 formula the export folds.
+            return self.norms[index].levels(dot, self.act_bits).to(dot.dtype)
+        if self.act_bits > 1 and self.binary:
+            y = activation_levels(self.norms[index](dot.float(), reference),
+                                  self.act_bits).to(dot.dtype)
             if firing is not None:
-                firing.append((y / 3).mean())
+                firing.append((y / ((1 << self.act_bits) - 1)).mean())
             return y
         if self.binary and not self.training:
             fires = self.fires(index, dot)

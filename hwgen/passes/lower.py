@@ -53,13 +53,16 @@ def _pointwise(layer: ConvSpec) -> bool:
     return layer.kernel == (1, 1) and layer.stride == (1, 1) and layer.padding == (0, 0)
 
 
-def dot_values(encoding: str, bits: int, mw: int) -> np.ndarray:
-    """Every dot product of ``mw`` inputs in ``encoding`` (``bits`` each) with +-1 weights,
-    ascending: bipolar -mw, -mw + 2, ..., mw; binary -mw .. mw; uint +-mw * (2**bits - 1)."""
+def dot_values(encoding: str, bits: int, mw: int, weight_bits: int = 1) -> np.ndarray:
+    """Every dot product of ``mw`` inputs in ``encoding`` (``bits`` each) with +-1 weights (or
+    the odd levels of ``weight_bits``-bit ones, up to ``L = 2**weight_bits - 1``), ascending,
+    a superset where not all occur: bipolar -L mw, -L mw + 2, ..., L mw; binary -L mw .. L mw;
+    uint +-L mw (2**bits - 1)."""
+    most = (1 << weight_bits) - 1
     if encoding == "bipolar":
-        return np.arange(-mw, mw + 1, 2, dtype=np.int64)
+        return np.arange(-mw * most, mw * most + 1, 2, dtype=np.int64)
     top = (1 << bits) - 1 if encoding == "uint" else 1
-    return np.arange(-mw * top, mw * top + 1, dtype=np.int64)
+    return np.arange(-mw * top * most, mw * top * most + 1, dtype=np.int64)
 
 
 @torch.no_grad()
@@ -117,11 +120,11 @@ def fold_levels(norm: torch.nn.Module, dots: np.ndarray,
     dots = np.asarray(dots, dtype=np.int64)
     mh, steps = norm.num_features, (1 << act_bits) - 1
     ends = norm.levels(torch.as_tensor(dots[[0, -1]], dtype=torch.float64)[:, None]
-                       .expand(-1, mh)).numpy()
+                       .expand(-1, mh), act_bits).numpy()
     falling = ends[0] > ends[-1]
     thresholds = np.empty((mh, steps), dtype=np.int64)
     for t in range(steps):
-        bit, invert = _fold(lambda dot: norm.levels(dot) >= t + 1, mh, dots)
+        bit, invert = _fold(lambda dot: norm.levels(dot, act_bits) >= t + 1, mh, dots)
         # A constant bit folds as rising; give a falling neuron's its inverted form.
         constant = invert != falling
         value = ends[0] >= t + 1
@@ -262,15 +265,16 @@ def export_graph(model: BNN, spec: Spec, test_x: np.ndarray, test_y: np.ndarray,
             mh, pixels = layer_spec.out_features, 1
             weights = module.weight_codes().numpy()
         macro = model.macros.get(index)
+        weights_bits = spec.model.weight_bits
         thresholds = invert = None
         split_input = split and index < last
         if index < last:
             if split_input:               # one bit plane's dot products (code sums)
-                values = (dot_values("binary", 1, mw) if macro is None else
+                values = (dot_values("binary", 1, mw, weights_bits) if macro is None else
                           np.arange(macro.replace(act_bits=1).max_code_sum(mw) + 1,
                                     dtype=np.int64))
             else:
-                values = (dot_values(encoding, bits, mw) if macro is None
+                values = (dot_values(encoding, bits, mw, weights_bits) if macro is None
                           else np.arange(macro.max_code_sum(mw) + 1, dtype=np.int64))
             if model.bitsplit:            # bit p from channels p * mh ..: (mh, 2)
                 thresholds, invert = (a.reshape(2, mh).T.copy() for a in
@@ -287,7 +291,8 @@ def export_graph(model: BNN, spec: Spec, test_x: np.ndarray, test_y: np.ndarray,
             in_bits=spec.data.input_bits if coded else bits, out_encoding=out_encoding if index < last else spec.model.activation,
             pixels=pixels, macro=macro, macro_key=len(layers),
             act_bits=act_bits if index < last else 1, ram_style=layer_spec.ram_style,
-            bitsplit=model.bitsplit and index < last, split_input=split_input), source)
+            bitsplit=model.bitsplit and index < last, split_input=split_input,
+            weight_bits=weights_bits if macro is None else 1), source)
         if layer_spec.pe is not None or layer_spec.simd is not None:
             fixed.append(name)
         carried[index] = (out_encoding, act_bits, pe, model.bitsplit)

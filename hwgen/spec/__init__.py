@@ -644,10 +644,15 @@ class ModelSpec:
     #: Every hidden neuron fires where its normalized dot product is >= this many standard
     #: deviations (at initialisation; the learned bias moves it): > 0 gives fewer ones.
     threshold_shift: float = 0.0
-    #: Bits of a hidden activation: 1, or 2 (IMCQ: unsigned 0..3, read by a cim macro as two
-    #: bit-serial planes; needs ``activation: binary``). In the IR a 2-bit layer has three
-    #: thresholds per neuron and emits ``uint`` elements of 2 bits (FINN's MultiThreshold).
-    act_bits: Literal[1, 2] = 1
+    #: Bits of a hidden activation: 1, or 2..4 (unsigned ``0 .. 2**act_bits - 1``, steps evenly
+    #: over -2..2 of the normalized pre-activation; needs ``activation: binary``; a cim macro
+    #: reads 2 as two bit-serial planes, IMCQ). In the IR such a layer has ``2**act_bits - 1``
+    #: thresholds per neuron and emits ``uint`` elements (FINN's MultiThreshold).
+    act_bits: Literal[1, 2, 3, 4] = 1
+    #: Bits of a digital conv or linear layer's weights: 1 (+-1), or 2..4 (the odd levels
+    #: ``-(2**b - 1) .. 2**b - 1``, a +-1 weight per bit in hardware). A cim layer's are
+    #: ``cim.weight_bits``; depthwise and shared convs have 1-bit weights.
+    weight_bits: Literal[1, 2, 3, 4] = 1
     #: BitSplit (Kim et al., "BitSplit-Net", 2019) with ``act_bits: 2``: each bit of a hidden
     #: activation is a binary neuron of its own (its own threshold unit, a {0, 1} output),
     #: and each bit propagates as a binary path of its own: a hidden layer reading bit
@@ -664,9 +669,12 @@ class ModelSpec:
     def check(self, path: str, file):
         if not self.layers:
             raise SpecError(file, f"{path}.layers", "needs at least one layer")
-        if self.act_bits == 2 and self.activation != "binary":
-            raise SpecError(file, f"{path}.act_bits", "2-bit activations need activation: binary",
-                            allowed="1")
+        if self.act_bits > 1 and self.activation != "binary":
+            raise SpecError(file, f"{path}.act_bits", f"{self.act_bits}-bit activations need "
+                            "activation: binary", allowed="1")
+        if self.bitsplit and self.weight_bits != 1:
+            raise SpecError(file, f"{path}.weight_bits", "BitSplit's layers have 1-bit weights",
+                            allowed="1 with bitsplit")
         if self.bitsplit and self.act_bits != 2:
             raise SpecError(file, f"{path}.bitsplit", "splits 2-bit activations: needs act_bits: 2",
                             allowed="false with act_bits 1")
@@ -858,9 +866,10 @@ class Spec:
 
     def can_share(self, index: int) -> bool:
         """Whether conv layer ``index`` can share results: a digital layer on one-bit elements
-        (the input's, thermometer codes' bits, or one-bit hidden activations)."""
+        (the input's, thermometer codes' bits, or one-bit hidden activations) of 1-bit
+        weights."""
         layer = self.model.layers[index]
-        if getattr(layer, "backend", "digital") != "digital":
+        if getattr(layer, "backend", "digital") != "digital" or self.model.weight_bits != 1:
             return False
         if index == 0:
             return self.data.thermometer or self.data.element_bits == 1
@@ -1229,8 +1238,9 @@ def _check_share(spec: Spec, file):
         path = f"model.layers[{index}]"
         if isinstance(layer, ConvSpec) and layer.share is not None and not spec.can_share(index):
             raise SpecError(file, f"{path}.share",
-                            "needs one-bit or thermometer inputs and backend digital (this "
-                            "layer reads multi-bit elements or runs on the cim macro)")
+                            "needs one-bit or thermometer inputs, 1-bit weights and backend "
+                            "digital (this layer reads multi-bit elements, has multi-bit "
+                            "weights or runs on the cim macro)")
     for index, share in spec.shared_convs().items():
         layer, path = spec.model.layers[index], f"model.layers[{index}]"
         positions = layer.kernel[0] * layer.kernel[1]
