@@ -192,3 +192,19 @@ def test_graph_spec_errors_name_the_layer(layers, message):
 ])
 def test_an_add_needs_binary_activations_and_batch_norm(change, message):
     assert message in spec_error({**RESIDUAL, "model": {**RESIDUAL["model"], **change}})
+
+
+@pytest.mark.parametrize("weight_bits,act_bits", [(1, 2), (2, 3)])
+def test_a_multi_bit_residual_network_exports_exactly(weight_bits, act_bits):
+    """The add of two multi-bit activations (0..3 each: sums 0..6), thresholded to act_bits
+    levels again; the concatenation of multi-bit images."""
+    spec = parse_spec({**RESIDUAL, "model": {**RESIDUAL["model"], "weight_bits": weight_bits,
+                                             "act_bits": act_bits}}, file="residual.yaml")
+    assert spec.model.layers[2].sum_bits == act_bits + 1
+    data = load_dataset(spec.data, spec.seed)
+    result = train_model(spec, data, progress=False)
+    assert_export_exact(result.model, spec, data, result.test_accuracy)
+    from hwgen.passes.lower import export_graph
+    graph = export_graph(result.model, spec, data.test_x[:8], data.test_y[:8])
+    add = graph.layers[4]
+    assert add.thresholds.shape == (16, (1 << act_bits) - 1) and add.in_bits == (act_bits,) * 2
