@@ -5,9 +5,9 @@ its op's cost model (:meth:`hwgen.ops.Op.terms`, ``hwgen/ops/<op>/cost.py``), in
 ``TRELLIS_COMB`` cells (LUT4s, and one per bit of a ``CCU2C`` carry chain). The coefficients
 were fitted, per block kind, by non-negative least squares on the relative error against Yosys
 ``synth_ecp5`` + ``nextpnr-ecp5 --pack-only`` on MVTU, thermometer MVTU, cim MVTU, sliding
-window, max-pool, average pool, VVAU, FIFO and width converter configurations:
-``python bench/estimate_calibration.py --fit`` repeats the fit and prints the error of every
-configuration.
+window, max-pool, average pool, VVAU, add, concat, fork, FIFO and width converter
+configurations: ``python bench/estimate_calibration.py --fit`` repeats the fit and prints the
+error of every configuration.
 """
 
 __all__ = ["COEFFICIENTS", "CIM_SHARED"]

@@ -6,8 +6,8 @@ logic cells (a LUT4 with its carry and its flip-flop: a flip-flop fed by no LUT 
 takes a cell too, which the coefficients absorb). The coefficients were fitted, per block
 kind, by non-negative least squares on the relative error against Yosys ``synth_ice40`` +
 ``nextpnr-ice40 --pack-only`` on the MVTU, thermometer MVTU, cim MVTU, sliding window,
-max-pool, average pool, VVAU, FIFO and width converter configurations of ``bench/estimate_calibration.py`` that fit
-an iCE40UP5K: ``python bench/estimate_calibration.py --target ice40 --fit`` repeats the fit
+max-pool, average pool, VVAU, add, concat, fork, FIFO and width converter configurations of
+``bench/estimate_calibration.py`` that fit an iCE40UP5K: ``python bench/estimate_calibration.py --target ice40 --fit`` repeats the fit
 and prints the error of every configuration. The family has no distributed RAM (no
 ``lutram`` term occurs) and its multipliers are logic (``cim_scale``, ``multiply``).
 """
