@@ -41,6 +41,25 @@ def spec_error(mapping) -> str:
     return message
 
 
+def export_shipped(spec, folder):
+    """``spec``'s IR as ``hwgen build`` gets it from the shipped ``train.prebuilt`` results into
+    the output folder ``folder``, with loading any data an error (the shipped IR must make it
+    unnecessary). Returns (workspace, graph, what it said)."""
+    import hwgen.data
+    from hwgen.flow import Workspace
+    said = []
+    workspace = Workspace.create(spec, folder, say=said.append)
+
+    def no_data(*args, **kwargs):
+        raise AssertionError("the shipped IR should make the data unnecessary")
+    original, hwgen.data.load_dataset = hwgen.data.load_dataset, no_data
+    try:
+        graph = workspace.export()
+    finally:
+        hwgen.data.load_dataset = original
+    return workspace, graph, said
+
+
 def assert_export_exact(model, spec, data, test_accuracy):
     """Export ``model``; its golden model must equal the model on the whole test set (every
     MVTU's dot products, the logits, the classes, the accuracy). Returns the golden result."""

@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from hwgen.flow import Workspace
 from hwgen.golden import run_graph
 from hwgen.passes.fold import auto_fold
 from hwgen.spec import load_spec
+from tests.conftest import export_shipped
 
 REPO = Path(__file__).resolve().parent.parent
 SPEC = REPO / "examples" / "kws.yaml"
@@ -20,18 +20,8 @@ ACCURACY_GOAL = 0.90
 
 @pytest.fixture(scope="module")
 def kws(tmp_path_factory):
-    said = []
     spec = load_spec(SPEC)
-    workspace = Workspace.create(spec, tmp_path_factory.mktemp("kws"), say=said.append)
-    import hwgen.data
-
-    def no_data(*args, **kwargs):
-        raise AssertionError("the shipped IR should make the data unnecessary")
-    original, hwgen.data.load_dataset = hwgen.data.load_dataset, no_data
-    try:
-        graph = workspace.export()
-    finally:
-        hwgen.data.load_dataset = original
+    workspace, graph, said = export_shipped(spec, tmp_path_factory.mktemp("kws"))
     return spec, workspace, graph, said
 
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from hwgen.flow import Workspace
 from hwgen.golden import run_graph
 from hwgen.passes.fold import auto_fold
 from hwgen.spec import load_spec
+from tests.conftest import export_shipped
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = {name: REPO / "examples" / f"{name}.yaml" for name in ("kws_dscnn", "kws_tcresnet")
@@ -23,18 +23,8 @@ OPS = {"kws_dscnn": {"vvau", "avgpool", "mvtu"}, "kws_tcresnet": {"add", "avgpoo
 @pytest.fixture(scope="module", params=sorted(EXAMPLES))
 def example(request, tmp_path_factory):
     name = request.param
-    said = []
     spec = load_spec(EXAMPLES[name])
-    workspace = Workspace.create(spec, tmp_path_factory.mktemp(name), say=said.append)
-    import hwgen.data
-
-    def no_data(*args, **kwargs):
-        raise AssertionError("the shipped IR should make the data unnecessary")
-    original, hwgen.data.load_dataset = hwgen.data.load_dataset, no_data
-    try:
-        graph = workspace.export()
-    finally:
-        hwgen.data.load_dataset = original
+    _, graph, said = export_shipped(spec, tmp_path_factory.mktemp(name))
     return name, spec, graph, said
 
 
