@@ -967,15 +967,14 @@ def _walk_names(spec: Spec, file) -> tuple[list[str], list[tuple[str, ...]]]:
             reads = (GRAPH_INPUT,) if index == 0 else (names[-1],)
         else:
             reads = tuple(layer.inputs)
-            for name_read in reads:
-                if index == 0 and reads != (GRAPH_INPUT,):
-                    raise SpecError(file, f"{path}.inputs", "the first layer reads the input "
-                                    f"frames, not {excerpt(list(reads))}", allowed=f"[{GRAPH_INPUT}]")
-                if index and name_read not in names:
-                    known = ", ".join(names)
+            if index == 0 and reads != (GRAPH_INPUT,):
+                raise SpecError(file, f"{path}.inputs", "the first layer reads the input "
+                                f"frames, not {excerpt(list(reads))}", allowed=f"[{GRAPH_INPUT}]")
+            for name_read in reads if index else ():
+                if name_read not in names:
                     what = ("the input frames are the first layer's" if name_read == GRAPH_INPUT
                             else f"{excerpt(name_read)} is not an earlier layer's name")
-                    raise SpecError(file, f"{path}.inputs", what, allowed=known)
+                    raise SpecError(file, f"{path}.inputs", what, allowed=", ".join(names))
             if len(set(reads)) != len(reads):
                 raise SpecError(file, f"{path}.inputs", "names a layer twice",
                                 allowed="each layer once")

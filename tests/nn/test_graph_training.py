@@ -164,6 +164,10 @@ def test_the_auto_folder_folds_every_branch(residual):
                                                "inputs": ["conv0", "input"]},
       {"type": "linear", "out": 10}],
      "model.layers[1].inputs: the input frames are the first layer's"),
+    ([{"type": "conv", "out": 4, "kernel": 3, "inputs": ["conv1"]},
+      {"type": "conv", "out": 4, "kernel": 1}, {"type": "linear", "out": 10}],
+     "model.layers[0].inputs: the first layer reads the input frames, not ['conv1'] "
+     "(allowed: [input])"),
     ([{"type": "conv", "out": 4, "kernel": 3}, {"type": "conv", "out": 4, "kernel": 1},
       {"type": "conv", "out": 4, "kernel": 1, "inputs": ["conv0", "conv1"]},
       {"type": "linear", "out": 10}],
