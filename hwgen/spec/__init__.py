@@ -34,6 +34,7 @@ building it; sizes no machine here could train or build (:data:`MAX_LAYER_WEIGHT
 value through :func:`excerpt`, never whole.
 """
 import dataclasses
+import functools
 import math
 import os
 import re
@@ -892,8 +893,13 @@ class Spec:
         layer = self.model.layers[index]
         if layer.inputs is None:
             return (index - 1,)
-        names = [self.layer_name(k) for k in range(index)]
-        return tuple(-1 if name == GRAPH_INPUT else names.index(name) for name in layer.inputs)
+        return tuple(self._layer_indices[name] for name in layer.inputs)
+
+    @functools.cached_property
+    def _layer_indices(self) -> dict[str, int]:
+        """Each layer's index by its name (:data:`GRAPH_INPUT`: -1)."""
+        return {GRAPH_INPUT: -1, **{self.layer_name(k): k
+                                    for k in range(len(self.model.layers))}}
 
     @property
     def is_chain(self) -> bool:
@@ -947,7 +953,7 @@ def default_layer_name(layer, index: int) -> str:
 def _walk_names(spec: Spec, file) -> tuple[list[str], list[tuple[str, ...]]]:
     """Each layer's name and the names of the layers it reads; one line for a name that is
     not an identifier, taken twice or reserved, and for an input that is no earlier layer."""
-    names, sources = [], []
+    names, sources, index_of = [], [], {}
     for index, layer in enumerate(spec.model.layers):
         path = f"model.layers[{index}]"
         name = layer.name if layer.name is not None else default_layer_name(layer, index)
@@ -960,9 +966,9 @@ def _walk_names(spec: Spec, file) -> tuple[list[str], list[tuple[str, ...]]]:
                 raise SpecError(file, f"{path}.name", f"{excerpt(name)} ends as the blocks "
                                 f"hwgen adds after a layer are named",
                                 allowed=f"a name not ending in {', '.join(RESERVED_ENDINGS)}")
-        if name in names:
+        if name in index_of:
             raise SpecError(file, f"{path}.name", f"{excerpt(name)} is model.layers"
-                            f"[{names.index(name)}]'s name too", allowed="a name of its own")
+                            f"[{index_of[name]}]'s name too", allowed="a name of its own")
         if layer.inputs is None:
             reads = (GRAPH_INPUT,) if index == 0 else (names[-1],)
         else:
@@ -971,16 +977,18 @@ def _walk_names(spec: Spec, file) -> tuple[list[str], list[tuple[str, ...]]]:
                 raise SpecError(file, f"{path}.inputs", "the first layer reads the input "
                                 f"frames, not {excerpt(list(reads))}", allowed=f"[{GRAPH_INPUT}]")
             for name_read in reads if index else ():
-                if name_read not in names:
+                if name_read not in index_of:
                     what = ("the input frames are the first layer's" if name_read == GRAPH_INPUT
                             else f"{excerpt(name_read)} is not an earlier layer's name")
-                    raise SpecError(file, f"{path}.inputs", what, allowed=", ".join(names))
+                    shown = names if len(names) <= 12 else names[:12] + ["..."]
+                    raise SpecError(file, f"{path}.inputs", what, allowed=", ".join(shown))
             if len(set(reads)) != len(reads):
                 raise SpecError(file, f"{path}.inputs", "names a layer twice",
                                 allowed="each layer once")
         if not isinstance(layer, (AddSpec, ConcatSpec)) and len(reads) != 1:
             raise SpecError(file, f"{path}.inputs", f"{layer.what} reads one layer, not "
                             f"{len(reads)}", allowed="one layer name (or add, concat layers)")
+        index_of[name] = index
         names.append(name)
         sources.append(reads)
     read = {name for reads in sources for name in reads}
