@@ -45,21 +45,23 @@ def default_fifo_depths(graph: Graph, fifo_depth: int) -> list[int]:
     (a layer feeding several) holds two frames of the consumer's transfers (:func:`frame_depth`):
     the paths that reconverge at a join may buffer up to a frame before their first output,
     and the fork waits for every consumer."""
-    depths = []
+    depths, activations = [], None
     for edge in graph.edges():
         consumer = graph.layers[graph.index(edge.consumer)]
         depth = max(fifo_depth, op_for(consumer).min_depth_before(consumer))
         if len(graph.consumers(edge.producer)) > 1:
-            depth = max(depth, frame_depth(graph, edge))
+            activations = activations or graph.activations()
+            depth = max(depth, frame_depth(graph, edge, activations))
         depths.append(depth)
     return depths
 
 
-def frame_depth(graph: Graph, edge: Edge, frames: int = 2) -> int:
+def frame_depth(graph: Graph, edge: Edge, activations: list, frames: int = 2) -> int:
     """``frames`` frames of ``edge``'s consumer's input transfers, and 4 more, at most
-    ``2**LEVEL_BITS - 1``: a depth no FIFO fills in."""
+    ``2**LEVEL_BITS - 1``: a depth no FIFO fills in. ``activations``: the graph's
+    (:meth:`hwgen.ir.Graph.activations`, computed once by the caller)."""
     consumer = graph.layers[graph.index(edge.consumer)]
-    elements = graph.activations()[graph.index(edge.producer) + 1].elements
+    elements = activations[graph.index(edge.producer) + 1].elements
     words = elements // op_for(consumer).in_transfers(consumer)[edge.port].elements
     return min((1 << LEVEL_BITS) - 1, frames * words + 4)
 

@@ -97,8 +97,7 @@ class Graph:
             raise ValueError("an IR graph needs at least one layer")
         object.__setattr__(self, "layers", tuple(self.layers))
         sources = self._check_inputs()
-        chain = ((GRAPH_INPUT,),) + tuple((layer.name,) for layer in self.layers[:-1])
-        object.__setattr__(self, "inputs", None if sources == chain else sources)
+        object.__setattr__(self, "inputs", None if sources == self._chain() else sources)
         object.__setattr__(self, "_sources", sources)
         activations = self.activations()     # checks each layer against its inputs
         self._check_names()
@@ -133,7 +132,7 @@ class Graph:
         each layer reads as many as its op takes, and only the last layer feeds none."""
         names = [layer.name for layer in self.layers]
         if self.inputs is None:     # a chain's names are checked after its shapes
-            return ((GRAPH_INPUT,),) + tuple((name,) for name in names[:-1])
+            return self._chain()
         self._check_names()
         inputs = tuple(tuple(sources) for sources in self.inputs)
         if len(inputs) != len(self.layers):
@@ -163,6 +162,10 @@ class Graph:
             raise ValueError(f"layer {unread[0]!r} feeds no other layer (only the last layer's "
                              f"output leaves the graph)")
         return inputs
+
+    def _chain(self) -> tuple[tuple[str, ...], ...]:
+        """The inputs of a chain of these layers: each reads the one before."""
+        return ((GRAPH_INPUT,),) + tuple((layer.name,) for layer in self.layers[:-1])
 
     def _check_names(self):
         names = [layer.name for layer in self.layers]

@@ -48,7 +48,8 @@ class FifoSizing:
 def deep_depths(graph: Graph) -> list[int]:
     """Depths no FIFO fills in a throttled run: two frames of the consumer's input transfers,
     per edge (:func:`hwgen.hw.network.frame_depth`)."""
-    return [frame_depth(graph, edge) for edge in graph.edges()]
+    activations = graph.activations()
+    return [frame_depth(graph, edge, activations) for edge in graph.edges()]
 
 
 def _pack(values) -> int:
