@@ -153,7 +153,8 @@ AVGPOOL_CONFIGS = [
     (64, 25, 5, (25, 5), 8, 1),
     (64, 12, 12, 12, 16, 2),
 ]
-# (channels, kernel, pixels, pe, in_encoding): depthwise units (DS-CNN's 3x3 and 10x4-like)
+# (channels, kernel, pixels, pe, in_encoding[, (in_bits, weight_bits, act_bits)]): depthwise
+# units (DS-CNN's 3x3 and 10x4-like), one-bit unless the widths are given
 VVAU_CONFIGS = [
     (16, 3, 36, 1, "binary"),
     (16, 3, 36, 4, "bipolar"),
@@ -163,6 +164,13 @@ VVAU_CONFIGS = [
     (48, (3, 1), 24, 16, "binary"),
     (24, 5, 16, 8, "bipolar"),
     (64, (10, 4), 125, 8, "binary"),
+    (16, 3, 36, 4, "uint", (2, 1, 2)),
+    (32, 3, 36, 8, "binary", (1, 2, 1)),
+    (32, 3, 36, 8, "uint", (2, 2, 2)),
+    (16, 3, 36, 16, "uint", (4, 4, 1)),
+    (24, 5, 16, 8, "uint", (3, 2, 3)),
+    (16, 3, 36, 4, "bipolar", (1, 3, 1)),
+    (64, 3, 125, 16, "uint", (2, 2, 4)),
 ]
 #: (channels, pe, bits of each input, threshold steps (0: the integer sum)), on a 4x4 image.
 ADD_CONFIGS = [
@@ -298,13 +306,19 @@ def configurations(kinds, target: Target) -> list[tuple[str, object]]:
                                                    c, h, w, k, pe, bits)))
     if "vvau" in kinds:
         rng = np.random.default_rng(0)
-        for c, k, pixels, pe, encoding in VVAU_CONFIGS:
+        for c, k, pixels, pe, encoding, *widths in VVAU_CONFIGS:
             kh, kw = (k, k) if isinstance(k, int) else k
+            in_bits, weight_bits, act_bits = widths[0] if widths else (1, 1, 1)
+            top = kh * kw * ((1 << in_bits) - 1) * ((1 << weight_bits) - 1)
+            steps = (1 << act_bits) - 1
+            thresholds = np.sort(rng.integers(-top // 2, top // 2 + 1, (c, steps)), axis=1)
+            tag = f"_i{in_bits}w{weight_bits}a{act_bits}" if widths else ""
             result.append(("vvau", VVAULayer(
-                f"vvau_{c}_k{kh}x{kw}_px{pixels}_pe{pe}_{encoding}", c, (kh, kw), pixels, pe,
-                rng.integers(0, 2, (c, kh * kw)).astype(bool),
-                rng.integers(-kh * kw // 2, kh * kw // 2 + 1, c), rng.integers(0, 2, c) == 1,
-                in_encoding=encoding)))
+                f"vvau_{c}_k{kh}x{kw}_px{pixels}_pe{pe}_{encoding}{tag}", c, (kh, kw), pixels,
+                pe, rng.integers(0, 1 << weight_bits, (c, kh * kw)),
+                thresholds[:, 0] if steps == 1 else thresholds, rng.integers(0, 2, c) == 1,
+                in_encoding=encoding, out_encoding="binary" if act_bits == 1 else "uint",
+                in_bits=in_bits, weight_bits=weight_bits, act_bits=act_bits)))
     if "add" in kinds:
         result += [("add", _add_layer(*config)) for config in ADD_CONFIGS]
     if "concat" in kinds:

@@ -160,7 +160,7 @@ class BNN(nn.Module):
                 raise TypeError(f"no torch module for layer type {type(layer).__name__}")
             if index in self.macros:
                 layers[-1].weight_bits = self.macros[index].weight_bits
-            elif not isinstance(layer, DWConvSpec):
+            else:
                 layers[-1].weight_bits = spec.model.weight_bits
                 layers[-1].scaled = spec.model.weight_bits > 1
             if index == last:

@@ -215,24 +215,29 @@ def export_graph(model: BNN, spec: Spec, test_x: np.ndarray, test_y: np.ndarray,
             carried[index] = ("uint", layers[-1].out_bits, stream_pe, split)
             continue
         if isinstance(layer_spec, DWConvSpec):    # a window generator and a VVAU
-            assert isinstance(module, BinaryDepthwiseConv2d) and act_bits == 1
+            assert isinstance(module, BinaryDepthwiseConv2d)
             pe = layer_spec.folded_pe
             swg = SWGLayer(name=f"{name}_swg", channels=channels, height=height, width=width,
                            kernel=layer_spec.kernel, stride=layer_spec.stride,
-                           padding=layer_spec.padding, simd=pe, elem_bits=1)
+                           padding=layer_spec.padding, simd=pe, elem_bits=bits)
             positions = layer_spec.kernel[0] * layer_spec.kernel[1]
-            thresholds, invert = fold_threshold(model.norms[index],
-                                                dot_values(encoding, 1, positions))
+            weights_bits = spec.model.weight_bits
+            values = dot_values(encoding, bits, positions, weights_bits)
+            if act_bits == 1:
+                thresholds, invert = fold_threshold(model.norms[index], values)
+            else:
+                thresholds, invert = fold_levels(model.norms[index], values, act_bits)
             window = place(swg, source)
             ends[index] = place(VVAULayer(
                 name=name, channels=channels, kernel=layer_spec.kernel,
                 pixels=swg.out_height * swg.out_width, pe=pe,
                 weights=module.weight_codes().reshape(channels, -1).numpy(),
                 thresholds=thresholds, invert=invert, in_encoding=encoding,
-                out_encoding=out_encoding), window)
+                out_encoding=out_encoding, in_bits=bits, weight_bits=weights_bits,
+                act_bits=act_bits), window)
             if layer_spec.pe is not None:
                 fixed.append(name)
-            carried[index] = (out_encoding, 1, pe, False)
+            carried[index] = (out_encoding, act_bits, pe, False)
             continue
         if not isinstance(layer_spec, (ConvSpec, LinearSpec)):
             raise TypeError(f"no lowering for layer type {type(layer_spec).__name__}")

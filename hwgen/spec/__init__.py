@@ -412,8 +412,10 @@ class DWConvSpec:
     """A depthwise 2-D convolution (the DS-CNN's): one ``kernel`` filter of +-1 weights per
     channel, each output channel its own input channel's (as many out as in), no bias;
     ``stride`` and zero ``padding`` as a conv's. In hardware a sliding-window generator and a
-    VVAU (:class:`hwgen.ops.VVAULayer`), ``pe`` channels per cycle. Needs one-bit inputs,
-    ``act_bits: 1``, ``norm: batchnorm`` and the digital backend."""
+    VVAU (:class:`hwgen.ops.VVAULayer`), ``pe`` channels per cycle. Its weights and outputs
+    have ``model.weight_bits`` and ``model.act_bits``, its inputs those of the layer before
+    (not thermometer codes); needs ``norm: batchnorm``, no BitSplit and the digital
+    backend."""
     what = "a dwconv layer"
     #: ``dwconv``.
     type: Literal["dwconv"]
@@ -650,9 +652,10 @@ class ModelSpec:
     #: reads 2 as two bit-serial planes, IMCQ). In the IR such a layer has ``2**act_bits - 1``
     #: thresholds per neuron and emits ``uint`` elements (FINN's MultiThreshold).
     act_bits: Literal[1, 2, 3, 4] = 1
-    #: Bits of a digital conv or linear layer's weights: 1 (+-1), or 2..4 (the odd levels
-    #: ``-(2**b - 1) .. 2**b - 1``, a +-1 weight per bit in hardware). A cim layer's are
-    #: ``cim.weight_bits``; depthwise and shared convs have 1-bit weights.
+    #: Bits of a digital conv, dwconv or linear layer's weights: 1 (+-1), or 2..4 (the odd
+    #: levels ``-(2**b - 1) .. 2**b - 1``: in hardware an MVTU adds a +-1 weight per bit, a
+    #: VVAU multiplies by the level). A cim layer's are ``cim.weight_bits``; shared convs have
+    #: 1-bit weights.
     weight_bits: Literal[1, 2, 3, 4] = 1
     #: BitSplit (Kim et al., "BitSplit-Net", 2019) with ``act_bits: 2``: each bit of a hidden
     #: activation is a binary neuron of its own (its own threshold unit, a {0, 1} output),
@@ -1074,17 +1077,17 @@ def _walk_shapes(spec: Spec, file) -> tuple:
                                 f"{_shape_text(layer.kernel)} does not fit the {height}x{width} "
                                 f"input padded by {_shape_text(layer.padding)}",
                                 allowed=f"at most {height + 2 * ph}x{width + 2 * pw}")
-            for key, wrong, allowed in (("model.act_bits", spec.model.act_bits != 1, "1"),
+            for key, wrong, allowed in (("model.bitsplit", spec.model.bitsplit, "false"),
                                         ("model.norm", spec.model.norm != "batchnorm",
                                          "batchnorm")):
                 if wrong:
                     raise SpecError(file, key, f"a dwconv layer ({path}) needs {key}: {allowed}",
                                     allowed=allowed)
-            if bits != 1 or (index == 0 and spec.data.thermometer):
+            if index == 0 and spec.data.thermometer:
                 raise SpecError(file, f"{path}.type",
-                                f"a dwconv reads one-bit inputs, but its inputs have "
-                                f"{spec.data.levels if index == 0 and spec.data.thermometer else bits} "
-                                f"bits", allowed="conv")
+                                f"a dwconv reads its inputs' values, not the "
+                                f"{spec.data.levels}-value thermometer codes of data.thermometer",
+                                allowed="conv")
             layer = dataclasses.replace(layer, in_shape=shape, in_bits=bits)
             _check_pe(layer, channels, path, file)
             weight_bits += _check_weights(layer, f"channels*kernel={channels}*{kh}*{kw}",

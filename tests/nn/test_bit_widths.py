@@ -1,7 +1,7 @@
 """The bit-width matrix: digital layers of 1- to 4-bit weights (``model.weight_bits``) and 1- to
-4-bit activations (``model.act_bits``), every combination, on a small conv network on digits:
-the golden model of the exported IR equals the trained model bit for bit, and the RTL equals
-the golden model on Verilator."""
+4-bit activations (``model.act_bits``), every combination, on a small network on digits (a
+conv, a depthwise conv, a conv, a max-pool, a dense layer): the golden model of the exported
+IR equals the trained model bit for bit, and the RTL equals the golden model on Verilator."""
 import numpy as np
 import pytest
 
@@ -20,6 +20,7 @@ def _spec(weight_bits: int, act_bits: int):
         "model": {"activation": "binary", "weight_bits": weight_bits, "act_bits": act_bits,
                   "layers": [
                       {"type": "conv", "out": 8, "kernel": 3, "padding": 1, "pe": 4, "simd": 9},
+                      {"type": "dwconv", "kernel": 3, "padding": 1, "pe": 4},
                       {"type": "conv", "out": 8, "kernel": 3, "pe": 2, "simd": 8},
                       {"type": "maxpool", "kernel": 2},
                       {"type": "linear", "out": 10, "pe": 2, "simd": 24}]},
@@ -42,17 +43,20 @@ def test_every_bit_width_exports_exactly_and_verifies(weight_bits, act_bits, dig
     golden = assert_export_exact(result.model, spec, digits, result.test_accuracy)
     assert golden.accuracy(digits.test_y) > 0.5
     graph = export_graph(result.model, spec, digits.test_x[:24], digits.test_y[:24])
-    mvtus = graph.mvtus()
-    assert [layer.weight_bits for layer in mvtus] == [weight_bits] * 3
-    assert [layer.act_bits for layer in mvtus[:2]] == [act_bits] * 2
-    assert mvtus[1].in_bits == act_bits and mvtus[2].in_bits == act_bits
+    mvtus = graph.mvtus()                          # conv0, the VVAU conv1, conv2, fc4
+    assert [layer.op for layer in mvtus] == ["mvtu", "vvau", "mvtu", "mvtu"]
+    assert [layer.weight_bits for layer in mvtus] == [weight_bits] * 4
+    assert [layer.act_bits for layer in mvtus[:3]] == [act_bits] * 3
+    assert [layer.in_bits for layer in mvtus[1:]] == [act_bits] * 3
     if weight_bits > 1:
-        levels = 2 * mvtus[1].weights.astype(int) - ((1 << weight_bits) - 1)
-        assert len(np.unique(levels)) > 2          # more than two levels in use
+        for layer in mvtus[1:3]:
+            levels = 2 * layer.weights.astype(int) - ((1 << weight_bits) - 1)
+            assert len(np.unique(levels)) > 2      # more than two levels in use
     if act_bits > 1:
         from hwgen.golden import run_layers
-        hidden = run_layers(graph)[1]
-        assert hidden.max() > 1                    # more than two levels in use
+        outputs = run_layers(graph)
+        for name in ("conv0", "conv1"):            # more than two levels in use
+            assert outputs[graph.index(name)].max() > 1
     run = verify_network(graph, fifo_depth=4, build_root=sim_build_root, seed=weight_bits)
     assert run.frames == 24 and run.mismatches == 0, run
 

@@ -56,13 +56,11 @@ def test_dscnn_rtl_equals_golden(dscnn, sim_build_root):
 @pytest.mark.parametrize("change,message", [
     ({"norm": "bnfree"}, "model.norm: a dwconv layer (model.layers[1]) needs model.norm: "
                          "batchnorm"),
-    ({"act_bits": 2}, "model.act_bits: a dwconv layer (model.layers[1]) needs model.act_bits: 1"),
+    ({"act_bits": 2, "bitsplit": True},
+     "model.bitsplit: a dwconv layer (model.layers[1]) needs model.bitsplit: false"),
     ({"layers": [{"type": "linear", "out": 16}, {"type": "dwconv", "kernel": 1},
                  {"type": "linear", "out": 10}]},
      "model.layers[1].type: a dwconv convolves an image: it cannot follow a linear layer"),
-    ({"layers": [{"type": "conv", "out": 4, "kernel": 3}, {"type": "avgpool", "kernel": 2},
-                 {"type": "dwconv", "kernel": 3}, {"type": "linear", "out": 10}]},
-     "model.layers[2].type: a dwconv reads one-bit inputs, but its inputs have 3 bits"),
     ({"layers": [{"type": "conv", "out": 6, "kernel": 3}, {"type": "dwconv", "kernel": 3, "pe": 4},
                  {"type": "linear", "out": 10}]}, "model.layers[1].pe: pe must divide out=6"),
     ({"layers": [{"type": "conv", "out": 4, "kernel": 3}, {"type": "dwconv", "kernel": 7},
@@ -72,3 +70,11 @@ def test_dscnn_rtl_equals_golden(dscnn, sim_build_root):
 def test_dwconv_spec_errors(change, message):
     mapping = {**DSCNN, "model": {**DSCNN["model"], **change}}
     assert message in spec_error(mapping)
+
+
+def test_a_dwconv_does_not_read_thermometer_codes():
+    mapping = {**DSCNN, "data": {"dataset": "digits", "input_bits": 2, "thermometer": True},
+               "model": {"activation": "binary", "layers": [
+                   {"type": "dwconv", "kernel": 3}, {"type": "linear", "out": 10}]}}
+    assert "model.layers[0].type: a dwconv reads its inputs' values, not the 3-value " \
+        "thermometer codes of data.thermometer (allowed: conv)" in spec_error(mapping)

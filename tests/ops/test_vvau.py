@@ -15,44 +15,63 @@ from tests.conftest import AllLogic
 from tests.streams import (check_block_on_verilator, check_network_on_verilator,
                            simulate_stream)
 
-# (channels, kernel, pixels, pe, in_encoding)
+# (channels, kernel, pixels, pe, in_encoding[, (in_bits, weight_bits, act_bits)])
 SHAPES = [(4, 3, 5, 1, "binary"), (8, (3, 1), 7, 4, "bipolar"), (6, (1, 3), 4, 6, "binary"),
-          (16, 3, 3, 8, "bipolar"), (3, 1, 6, 3, "binary")]
+          (16, 3, 3, 8, "bipolar"), (3, 1, 6, 3, "binary"),
+          (8, 3, 4, 4, "uint", (2, 1, 2)), (6, (3, 1), 5, 3, "binary", (1, 3, 1)),
+          (8, 3, 3, 8, "uint", (4, 4, 4)), (4, (1, 5), 4, 2, "bipolar", (1, 2, 3)),
+          (6, 3, 3, 2, "uint", (3, 2, 1))]
 
 
-def _layer(rng, channels, kernel, pixels, pe, encoding, name="dw"):
+def _layer(rng, channels, kernel, pixels, pe, encoding, widths=(1, 1, 1), name="dw"):
+    """A VVAU with random weights and thresholds spread over the dot products' range (some
+    channels always or never firing)."""
     kh, kw = (kernel, kernel) if isinstance(kernel, int) else kernel
     positions = kh * kw
-    thresholds = rng.integers(-positions // 2, positions // 2 + 2, channels)
-    thresholds[0], thresholds[-1] = -positions, positions + 1          # always, never
+    in_bits, weight_bits, act_bits = widths
+    top = positions * ((1 << in_bits) - 1) * ((1 << weight_bits) - 1)
+    steps = (1 << act_bits) - 1
+    thresholds = np.sort(rng.integers(-top // 2, top // 2 + 2, (channels, steps)), axis=1)
+    thresholds[0], thresholds[-1] = -top, top + 1                  # always, never
+    weights = rng.integers(0, 1 << weight_bits, (channels, positions))
     return VVAULayer(name, channels, kernel, pixels, pe,
-                     rng.integers(0, 2, (channels, positions)).astype(bool), thresholds,
-                     rng.integers(0, 2, channels).astype(bool), in_encoding=encoding)
+                     weights.astype(bool) if weight_bits == 1 else weights,
+                     thresholds[:, 0] if steps == 1 else thresholds,
+                     rng.integers(0, 2, channels).astype(bool), in_encoding=encoding,
+                     out_encoding="binary" if act_bits == 1 else "uint", in_bits=in_bits,
+                     weight_bits=weight_bits, act_bits=act_bits)
 
 
 def _vectors(layer, frames, seed):
     rng = np.random.default_rng(seed)
-    x = rng.integers(0, 2, (frames, layer.in_elements))
-    return (pack_words(x, width=1, per_word=layer.pe),
-            pack_words(vvau(layer, x).numpy(), width=1, per_word=layer.pe))
+    x = rng.integers(0, 1 << layer.in_bits, (frames, layer.in_elements))
+    return (pack_words(x, width=layer.in_bits, per_word=layer.pe),
+            pack_words(vvau(layer, x).numpy(), width=layer.act_bits, per_word=layer.pe))
 
 
-def test_golden_is_a_grouped_convolution():
+@pytest.mark.parametrize("encoding,widths", [("binary", (1, 1, 1)), ("bipolar", (1, 1, 1)),
+                                              ("uint", (3, 2, 2)), ("bipolar", (1, 4, 1))])
+def test_golden_is_a_grouped_convolution(encoding, widths):
     """Behind a sliding-window generator, the dot products are torch's depthwise
-    convolution of the decoded image (groups = channels) with the +-1 filters."""
+    convolution of the decoded image (groups = channels) with the filters' levels, and a
+    multi-bit output counts the thresholds passed."""
     rng = np.random.default_rng(0)
-    for encoding in ("binary", "bipolar"):
-        channels, height, width = 5, 6, 7
-        window = SWGLayer("w", channels, height, width, 3, padding=0, simd=1)
-        layer = _layer(rng, channels, 3, window.out_height * window.out_width, 1, encoding)
-        image = rng.integers(0, 2, (2, height * width * channels))
-        dots = vvau_dots(layer, swg_golden(window, torch.as_tensor(image)))
-        values = torch.as_tensor(image).reshape(2, height, width, channels).permute(0, 3, 1, 2)
-        values = (2 * values - 1 if encoding == "bipolar" else values).to(torch.float64)
-        filters = (2 * torch.as_tensor(layer.weights).to(torch.float64) - 1).reshape(
-            channels, 1, 3, 3)
-        expected = torch.nn.functional.conv2d(values, filters, groups=channels)
-        assert torch.equal(dots.to(torch.float64), expected.permute(0, 2, 3, 1).reshape(2, -1, channels))
+    channels, height, width = 5, 6, 7
+    in_bits, weight_bits, _ = widths
+    window = SWGLayer("w", channels, height, width, 3, padding=0, simd=1, elem_bits=in_bits)
+    layer = _layer(rng, channels, 3, window.out_height * window.out_width, 1, encoding, widths)
+    image = rng.integers(0, 1 << in_bits, (2, height * width * channels))
+    windows = swg_golden(window, torch.as_tensor(image))
+    dots = vvau_dots(layer, windows)
+    values = torch.as_tensor(image).reshape(2, height, width, channels).permute(0, 3, 1, 2)
+    values = (2 * values - 1 if encoding == "bipolar" else values).to(torch.float64)
+    levels = 2 * torch.as_tensor(layer.weights.astype(np.int64)) - layer.weight_max
+    expected = torch.nn.functional.conv2d(values, levels.to(torch.float64).reshape(
+        channels, 1, 3, 3), groups=channels).permute(0, 2, 3, 1).reshape(2, -1, channels)
+    assert torch.equal(dots.to(torch.float64), expected)
+    thresholds = torch.as_tensor(layer.thresholds).reshape(channels, -1)
+    passed = ((expected[..., None] >= thresholds) != torch.as_tensor(layer.invert)[:, None])
+    assert torch.equal(vvau(layer, windows), passed.sum(-1).reshape(2, -1).to(torch.int64))
 
 
 def test_layer_and_op_reject():
@@ -61,17 +80,37 @@ def test_layer_and_op_reject():
         _layer(rng, 4, 3, 2, 3, "binary")
     with pytest.raises(ValueError, match=r"weights must have shape \(4, 9\)"):
         VVAULayer("dw", 4, 3, 2, 1, np.zeros((4, 8), bool), np.zeros(4, int), np.zeros(4, bool))
-    with pytest.raises(ValueError, match="in_encoding must be one of bipolar, binary, not 'uint'"):
+    with pytest.raises(ValueError, match="in_encoding must be one of bipolar, binary with "
+                                         "in_bits=1, not 'uint'"):
         VVAULayer("dw", 4, 3, 2, 1, np.zeros((4, 9), bool), np.zeros(4, int), np.zeros(4, bool),
                   in_encoding="uint")
+    with pytest.raises(ValueError, match="out_encoding must be one of uint with act_bits=2, "
+                                         "not 'binary'"):
+        VVAULayer("dw", 4, 3, 2, 1, np.zeros((4, 9), bool), np.zeros((4, 3), int),
+                  np.zeros(4, bool), act_bits=2)
+    with pytest.raises(ValueError, match="thresholds must be 4 x 3 integers, not int64 \\(4,\\)"):
+        VVAULayer("dw", 4, 3, 2, 1, np.zeros((4, 9), bool), np.zeros(4, int), np.zeros(4, bool),
+                  act_bits=2, out_encoding="uint")
+    with pytest.raises(ValueError, match="2-bit weights must be raw codes in 0..3"):
+        VVAULayer("dw", 4, 3, 2, 1, np.full((4, 9), 4), np.zeros(4, int), np.zeros(4, bool),
+                  weight_bits=2)
+    with pytest.raises(ValueError, match="weight_bits must be an integer in 1..4, not 5"):
+        VVAULayer("dw", 4, 3, 2, 1, np.zeros((4, 9), int), np.zeros(4, int), np.zeros(4, bool),
+                  weight_bits=5)
     layer, op = _layer(rng, 4, 3, 2, 2, "binary"), op_for("vvau")
     assert op.output(layer, Activation(36, 1, 2, "binary", 1, windowed=True)) == \
         Activation(4, 1, 2, "binary", 1)
     with pytest.raises(ValueError, match="layer 'dw' takes 2 windows of 9x4 elements, but its "
                                          "input is 2 pixels of 36 elements"):
         op.output(layer, Activation(36, 1, 2, "binary", 1))
-    with pytest.raises(ValueError, match="takes one-bit binary inputs, but its input is bipolar"):
+    with pytest.raises(ValueError, match="takes 1-bit binary inputs, but its input is bipolar"):
         op.output(layer, Activation(36, 1, 2, "bipolar", 1, windowed=True))
+    wide = _layer(rng, 4, 3, 2, 2, "uint", (2, 3, 3))
+    assert op.output(wide, Activation(36, 1, 2, "uint", 2, windowed=True)) == \
+        Activation(4, 1, 2, "uint", 3)
+    assert (op.in_transfer(wide), op.out_transfer(wide)) == ((2, 2), (2, 3))
+    with pytest.raises(ValueError, match="takes 2-bit uint inputs, but its input is uint of 3"):
+        op.output(wide, Activation(36, 1, 2, "uint", 3, windowed=True))
 
 
 @pytest.mark.parametrize("shape", SHAPES)
@@ -83,7 +122,7 @@ def test_amaranth_sim_matches_golden(shape):
 
 
 @pytest.mark.cocotb
-@pytest.mark.parametrize("shape", SHAPES[1:])
+@pytest.mark.parametrize("shape", [SHAPES[k] for k in (1, 3, 4, 5, 7, 9)])
 def test_cosim_matches_golden(shape, sim_build_root):
     layer = _layer(np.random.default_rng(3), *shape)
     frames = max(8, 3000 // (layer.out_elements // layer.pe))
@@ -92,27 +131,31 @@ def test_cosim_matches_golden(shape, sim_build_root):
                              corrupt=True)
 
 
-def _depthwise_graph(rng):
-    """1-bit 6x7x5 -> SWG 3x3 pad 1 (binary pads 0) -> VVAU 6 channels, pe 3 -> logits MVTU
-    over the flattened 6x7x5 map."""
+def _depthwise_graph(rng, widths=(1, 1, 1)):
+    """``in_bits`` 6x7x5 -> SWG 3x3 pad 1 (pads 0) -> VVAU 6 channels, pe 3 -> logits MVTU over
+    the flattened 6x7x5 map of ``act_bits`` elements."""
     from hwgen.ir import Graph
     from tests.conftest import random_layer
-    window = SWGLayer("dw_swg", 6, 7, 5, 3, padding=1, simd=3, elem_bits=1)
-    depthwise = _layer(rng, 6, 3, window.out_height * window.out_width, 3, "binary")
+    in_bits, _, act_bits = widths
+    encoding = "binary" if in_bits == 1 else "uint"
+    window = SWGLayer("dw_swg", 6, 7, 5, 3, padding=1, simd=3, elem_bits=in_bits)
+    depthwise = _layer(rng, 6, 3, window.out_height * window.out_width, 3, encoding, widths)
     logits = random_layer(rng, mw=6 * 7 * 5, mh=4, pe=2, simd=6, logits=True, name="fc",
-                          in_encoding="binary")
+                          in_encoding=depthwise.out_encoding, in_bits=act_bits)
     return Graph(name="dw", input_shape=(6, 7, 5), classes=4, layers=(window, depthwise, logits),
-                 input_encoding="binary", test_frames=rng.integers(0, 2, (12, 210)),
+                 input_encoding=encoding, input_bits=in_bits,
+                 test_frames=rng.integers(0, 1 << in_bits, (12, 210)),
                  test_labels=rng.integers(0, 4, 12))
 
 
-def test_a_depthwise_graph_round_trips_through_an_ir_file(tmp_path):
+@pytest.mark.parametrize("widths", [(1, 1, 1), (2, 3, 2)])
+def test_a_depthwise_graph_round_trips_through_an_ir_file(widths, tmp_path):
     from hwgen.golden import run_graph
     from hwgen.ir import load_ir, save_ir
-    graph = _depthwise_graph(np.random.default_rng(5))
+    graph = _depthwise_graph(np.random.default_rng(5), widths)
     save_ir(graph, tmp_path / "dw.ir.npz")
     again = load_ir(tmp_path / "dw.ir.npz")
-    for field in ("weights", "thresholds", "invert"):
+    for field in ("weights", "thresholds", "invert", "in_bits", "weight_bits", "act_bits"):
         assert np.array_equal(getattr(again.layers[1], field), getattr(graph.layers[1], field))
     golden = run_graph(graph)
     assert np.array_equal(run_graph(again).logits, golden.logits)
@@ -120,8 +163,10 @@ def test_a_depthwise_graph_round_trips_through_an_ir_file(tmp_path):
 
 
 @pytest.mark.cocotb
-def test_a_depthwise_network_matches_golden_on_verilator(sim_build_root):
-    check_network_on_verilator(_depthwise_graph(np.random.default_rng(5)), sim_build_root, "dw")
+@pytest.mark.parametrize("widths", [(1, 1, 1), (2, 3, 2)])
+def test_a_depthwise_network_matches_golden_on_verilator(widths, sim_build_root):
+    check_network_on_verilator(_depthwise_graph(np.random.default_rng(5), widths),
+                               sim_build_root, "dw" + "".join(map(str, widths)))
 
 
 def test_cost_model():
@@ -132,7 +177,12 @@ def test_cost_model():
     assert op.terms(three, ecp5)["accumulate"] == 16 * three.acc_bits
     assert op.resources(three, ecp5).dsps == 1 and op.resources(four, ecp5).dsps == 0
     assert op.resources(four, logic).ffs == op.resources(four, ecp5).ffs + 4 * 16 * four.acc_bits
-    for layer in (three, four):
+    wide = _layer(np.random.default_rng(4), 48, 3, 10, 16, "uint", (2, 3, 2))
+    terms = op.terms(wide, ecp5)
+    assert terms["product"] == 16 * 2 * 4 and terms["compare"] == 16 * wide.acc_bits * 2
+    assert "product" not in op.terms(three, ecp5) and "compare" not in op.terms(three, ecp5)
+    assert op.resources(wide, ecp5).luts > op.resources(three, ecp5).luts
+    for layer in (three, four, wide):
         for family in ("ecp5", "ice40"):
             assert set(op.terms(layer, target(family))) <= set(target(family).coefficients["vvau"])
 
@@ -147,7 +197,10 @@ def test_the_report_names_a_vvau():
     ({"kernel": [0, 1]}, "channels must be a positive integer and kernel two, not 6, [0, 1]"),
     ({"kernel": "x"}, "channels must be a positive integer and kernel two, not 6, 'x'"),
     ({"pe": 4}, "pe must divide channels=6, not 4"),
-    ({"in_encoding": "uint"}, "in_encoding must be one of bipolar, binary, not 'uint'"),
+    ({"in_encoding": "uint"}, "in_encoding must be one of bipolar, binary with in_bits=1, "
+                              "not 'uint'"),
+    ({"weight_bits": 7}, "weight_bits must be an integer in 1..4, not 7"),
+    ({"weight_bits": 2}, "its weights (l1.weights1) are missing"),
     ("weights", "its packed weights l1.weights are uint8 (3, 2), not uint8 (6, 2)"),
     ("thresholds", "thresholds must be 6 integers, not int64 (5,)"),
 ])

@@ -11,9 +11,11 @@ __all__ = ["terms", "resources"]
 
 def _memories(layer: VVAULayer, target: Target) -> list[MemoryMap]:
     pe, bits, cf = layer.pe, layer.acc_bits, layer.cf
+    lane = (layer.levels - 1) * bits + 1
     return [target.map_memory(cf, pe * bits, rom=False, async_read=True),
-            target.map_memory(layer.positions * cf, pe, rom=True, async_read=True),
-            target.map_memory(cf, pe * (bits + 1), rom=True, async_read=True)]
+            target.map_memory(layer.positions * cf, pe * layer.weight_bits, rom=True,
+                              async_read=True),
+            target.map_memory(cf, pe * lane, rom=True, async_read=True)]
 
 
 def _counter_bits(layer: VVAULayer) -> int:
@@ -22,11 +24,17 @@ def _counter_bits(layer: VVAULayer) -> int:
 
 def terms(layer: VVAULayer, target: Target) -> dict[str, float]:
     """LUT terms of a :class:`~hwgen.ops.vvau.hw.VVAU`: ``accumulate`` per bit of a lane's
-    partial sum (its +-1 term, restart, adder and threshold compare), the memories', and the
-    weight address ``k * CF + f`` multiplier in logic unless ``CF`` is a power of two or the
-    target has multipliers."""
+    partial sum (its +-1 term, restart, adder and first threshold compare); with multi-bit
+    inputs or weights, ``product`` per partial-product bit of a lane's input times weight
+    level (``in_bits x (weight_bits + 1)``); with ``act_bits > 1``, ``compare`` per bit of
+    each further threshold compare; the memories', and the weight address ``k * CF + f``
+    multiplier in logic unless ``CF`` is a power of two or the target has multipliers."""
     result = {"counter": _counter_bits(layer), "accumulate": layer.pe * layer.acc_bits,
               "control": 1}
+    if layer.in_bits > 1 or layer.weight_bits > 1:
+        result["product"] = layer.pe * layer.in_bits * (layer.weight_bits + 1)
+    if layer.act_bits > 1:
+        result["compare"] = layer.pe * layer.acc_bits * (layer.levels - 2)
     for memory in _memories(layer, target):
         add_terms(result, target.memory_terms(memory))
     if address_multipliers(layer.cf) and not target.multipliers_in_dsps:
@@ -37,7 +45,7 @@ def terms(layer: VVAULayer, target: Target) -> dict[str, float]:
 def resources(layer: VVAULayer, target: Target) -> Resources:
     """Resources of a :class:`~hwgen.ops.vvau.hw.VVAU`: counters, output and skid registers;
     a memory the target puts in logic as flip-flops (the partial sums) or LUTs."""
-    ffs = _counter_bits(layer) + 2 + 2 * layer.pe
+    ffs = _counter_bits(layer) + 2 + 2 * layer.pe * layer.act_bits
     memories = _memories(layer, target)
     if memories[0].kind == "logic":
         ffs += memories[0].depth * memories[0].width

@@ -17,15 +17,21 @@ def vvau_dots(layer: VVAULayer, x) -> torch.Tensor:
     values = x.reshape(n, layer.pixels, k, c)
     if layer.in_encoding == "bipolar":
         values = 2 * values - 1
-    weights = 2 * torch.as_tensor(layer.weights).to(torch.int64) - 1        # (C, K)
+    weights = 2 * torch.as_tensor(layer.weights).to(torch.int64) - layer.weight_max   # (C, K)
     return torch.einsum("npkc,ck->npc", values, weights)
 
 
 def vvau(layer: VVAULayer, x, dots: list | None = None) -> torch.Tensor:
-    """Output bits (N, pixels * channels), stream order, of windows ``x``; appends the dot
-    products (N, pixels, channels) to ``dots``."""
+    """Output elements (N, pixels * channels), stream order, of windows ``x``: bits, or with
+    ``act_bits > 1`` the counts of thresholds passed; appends the dot products (N, pixels,
+    channels) to ``dots``."""
     dot = vvau_dots(layer, x)
     if dots is not None:
         dots.append(dot)
-    fires = (dot >= torch.as_tensor(layer.thresholds)) != torch.as_tensor(layer.invert)
+    thresholds = torch.as_tensor(layer.thresholds)
+    invert = torch.as_tensor(layer.invert)
+    if layer.act_bits == 1:
+        fires = (dot >= thresholds) != invert
+    else:
+        fires = ((dot[..., None] >= thresholds) != invert[:, None]).sum(dim=-1)
     return fires.to(torch.int64).reshape(dot.shape[0], -1)

@@ -66,12 +66,14 @@ COEFFICIENTS = {
         "control": 0.0,
     },
     "vvau": {
-        "counter": 0.0,
-        "accumulate": 5.32,     # per partial-sum bit: its +-1 term, restart, adder, compare
-        "rom": 1.31,            # the weights and thresholds, read asynchronously
+        "counter": 3.97,
+        "accumulate": 4.97,     # per partial-sum bit: its term, restart, adder, compare
+        "product": 4.17,        # per partial-product bit of a multi-bit input times weight
+        "compare": 0.08,        # per bit of a further threshold compare (act_bits > 1)
+        "rom": 1.39,            # the weights and thresholds, read asynchronously
         "lutram": 4.0,          # pinned
         "lutram_mux": 0.0,
-        "control": 26.8,
+        "control": 0.0,
     },
     "fifo": {
         "bram": 88.4,           # block RAM port glue

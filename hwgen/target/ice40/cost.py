@@ -64,12 +64,14 @@ COEFFICIENTS = {
         "control": 0.0,
     },
     "vvau": {
-        "counter": 5.0,
-        "accumulate": 4.18,
-        "rom": 0.171,
+        "counter": 5.3,
+        "accumulate": 4.12,
+        "product": 2.86,
+        "compare": 1.21,
+        "rom": 0.0,
         "lutram": 0.0,          # never occurs
-        "lutram_mux": 2.22,
-        "multiply": 0.0,
+        "lutram_mux": 2.21,
+        "multiply": 3.73,
         "control": 0.0,
     },
     "fifo": {
