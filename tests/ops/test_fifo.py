@@ -68,6 +68,49 @@ def test_monitored_fifo_holds_at_most_its_limit(limit):
     assert seen["out"] == list(range(limit))
 
 
+def _trace(dut, seed, cycles=300, limit=None, offer=0.8, ready=0.7):
+    """Per cycle (i.ready, o.valid, o.payload) of ``dut`` under one seeded pattern of input
+    offers and output readiness (drawn every cycle, whatever the FIFO does)."""
+    from amaranth.sim import Simulator
+    rng = np.random.default_rng(seed)
+    offers, readies = rng.random(cycles) < offer, rng.random(cycles) < ready
+    trace = []
+
+    async def bench(ctx):
+        if limit is not None:
+            ctx.set(dut.limit, limit)
+        word, pending = 0, False
+        for cycle in range(cycles):
+            pending = pending or bool(offers[cycle])
+            ctx.set(dut.i.valid, pending)
+            ctx.set(dut.i.payload, word)
+            ctx.set(dut.o.ready, bool(readies[cycle]))
+            _, _, ready, valid, payload = await ctx.tick().sample(dut.i.ready, dut.o.valid,
+                                                                  dut.o.payload)
+            trace.append((ready, valid, payload if valid else None))
+            if pending and ready:
+                word, pending = (word + 1) & 0xFF, False
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    return trace
+
+
+@pytest.mark.parametrize("depth", [2, 3, 6])
+def test_a_monitored_fifo_at_its_limit_is_the_fifo_of_that_depth(depth):
+    """Cycle for cycle, what FIFO sizing measures is what the built network runs: a deep
+    monitored FIFO limited to ``depth`` accepts and delivers as a FIFO of ``depth`` does (at
+    depth 2, one transfer every other cycle)."""
+    for seed in range(3):
+        real = _trace(StreamFIFO(shape=8, depth=depth), seed)
+        assert _trace(StreamFIFO(shape=8, depth=16, monitored=True), seed, limit=depth) == real
+    full = _trace(StreamFIFO(shape=8, depth=depth), 0, cycles=40, offer=1, ready=1)
+    accepted = sum(ready for ready, _, _ in full)
+    assert accepted == 20 if depth == 2 else accepted == 40      # depth 2: half rate
+
+
 # --- cost -------------------------------------------------------------------------------------
 
 def test_cost_model():

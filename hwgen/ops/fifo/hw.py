@@ -1,5 +1,5 @@
 """A stream FIFO between layers (block-RAM friendly: :class:`amaranth.lib.fifo.SyncFIFOBuffered`)."""
-from amaranth.hdl import Module, Shape
+from amaranth.hdl import Module, Mux, Shape, Signal
 from amaranth.lib import fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -28,8 +28,14 @@ class StreamFIFO(wiring.Component):
     level : ``Out(range(depth + 1))``, with ``monitored`` only
         Entries held now.
     limit : ``In(range(depth + 1))``, with ``monitored`` only
-        Input is accepted only while fewer than ``limit`` entries are held: the FIFO behaves as
-        one of depth ``limit``.
+        The FIFO behaves as one of depth ``limit``, cycle for cycle where ``limit`` is 2 or
+        more (at 1 it holds one word, but passes it a cycle later than a FIFO of depth 1). A
+        ``SyncFIFOBuffered`` of depth ``d`` is a memory of ``d - 1`` entries and an output
+        register, and accepts input while its memory holds fewer than ``d - 1``; so the
+        monitored one accepts while its memory holds fewer than ``limit - 1``. (At depth 2
+        that memory is one entry, written one cycle and read into the output register the
+        next: a FIFO of depth 2 passes one transfer every other cycle, and FIFO sizing must
+        see that.)
     """
 
     def __init__(self, *, shape, depth: int, monitored: bool = False):
@@ -59,9 +65,14 @@ class StreamFIFO(wiring.Component):
             queue.r_en.eq(self.o.ready),
         ]
         if "level" in self.signature.members:
+            held = Signal(range(self.depth + 1))         # in the memory, not the register
+            accept = Signal()
             m.d.comb += [
+                held.eq(queue.level - queue.r_rdy),
+                accept.eq(queue.w_rdy & Mux(self.limit == 1, queue.level == 0,
+                                            held + 1 < self.limit)),
                 self.level.eq(queue.level),
-                self.i.ready.eq(queue.w_rdy & (queue.level < self.limit)),
-                queue.w_en.eq(self.i.valid & (queue.level < self.limit)),
+                self.i.ready.eq(accept),
+                queue.w_en.eq(self.i.valid & accept),
             ]
         return m
