@@ -1,7 +1,9 @@
 """FIFO sizing by simulation, in seconds (FINN's hours-long step, done with the HDL-side harness).
 
 One Verilator build of the network with deep FIFOs that report their peak occupancy and accept
-a run-time depth limit (:class:`hwgen.hw.network.Network` ``monitor``), then many short runs:
+a run-time depth limit (:class:`hwgen.hw.network.Network` ``monitor``; a FIFO so limited runs
+cycle for cycle as the FIFO of that depth the network is built with, a depth-2 one at half
+rate included), then many short runs:
 
 1. Frames fed at the slowest layer's rate (one every ``expected_cycles``): no FIFO fills, and
    each one's peak is a depth that never stalls the pipeline (an upper bound: a producer faster
