@@ -5,11 +5,12 @@ network; accuracy over seeds and the estimated hardware; one ``key: value`` a li
         [--widths 1-4] [--verify] [--out DIR]
 
 Each run trains the dataset's conv network at ``model.weight_bits = W`` and ``model.act_bits
-= A`` (every conv and linear layer; A on the hidden activations, the input stays binary),
+= A`` (every conv, depthwise conv and linear layer; A on the hidden activations, the input
+stays binary),
 exports it to the IR (checked equal to the model on the whole test set) and takes the golden
 model's test accuracy; the IR is auto-folded to the network's cycle target for ECP5 and
-estimated. ``digits``: 8x8 pixels thresholded, conv 3x3 16 -> conv 3x3 16 -> maxpool 2 ->
-linear 10, 30 epochs; ``mnist5k``: 28x28 thresholded, conv 3x3 16 -> maxpool 2 -> conv 3x3 32
+estimated. ``digits``: 8x8 pixels thresholded, conv 3x3 16 -> depthwise 3x3 -> conv 3x3 16
+-> maxpool 2 -> linear 10, 30 epochs; ``mnist5k``: 28x28 thresholded, conv 3x3 16 -> maxpool 2 -> conv 3x3 32
 -> maxpool 2 -> linear 10, 10 epochs.
 
 Figures (``w<W>a<A>_...``; means over seeds, ``_std`` the standard deviation):
@@ -34,6 +35,7 @@ sys.path.insert(0, str(REPO))
 NETWORKS = {
     "digits": ({"dataset": "digits", "input_threshold": 7}, [
         {"type": "conv", "out": 16, "kernel": 3, "padding": 1},
+        {"type": "dwconv", "kernel": 3, "padding": 1},
         {"type": "conv", "out": 16, "kernel": 3},
         {"type": "maxpool", "kernel": 2},
         {"type": "linear", "out": 10}], 30, 0.01, 1024),
