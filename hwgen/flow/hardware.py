@@ -9,12 +9,12 @@ one can reach (:mod:`.sources`): a change to a generator makes it again.
 import dataclasses
 
 from ..errors import HwgenError
-from ..target import DEFAULT_TARGET, Target
+from ..target import DEFAULT_TARGET, Resources, Target
 from .cache import Product, key_digest
 from .irfile import read_ir
 from .sources import source_digest
 
-__all__ = ["hardware_key", "target_cycles", "hardware"]
+__all__ = ["hardware_key", "target_cycles", "device_budget", "hardware"]
 
 
 def hardware_key(workspace) -> str:
@@ -42,28 +42,51 @@ def target_cycles(spec, clock_hz: float | None) -> int | None:
     return None
 
 
+def device_budget(spec, target: Target, device: str | None) -> Resources | None:
+    """What auto-folding may take of part ``device`` (the board's; None: no budget):
+    its capacity times ``hardware.fit_margin``."""
+    if device is None:
+        return None
+    capacity, margin = target.capacity(device), spec.hardware.fit_margin
+    return Resources(*(int(getattr(capacity, name) * margin)
+                       for name in ("luts", "ffs", "brams", "dsps")))
+
+
 def hardware(workspace, graph, *, clock_hz: float | None = None,
-             target: Target = DEFAULT_TARGET, force: bool = False):
-    """The IR as built from ``graph``: auto-folded when the spec sets a target, FIFOs sized.
+             target: Target = DEFAULT_TARGET, device: str | None = None, force: bool = False):
+    """The IR as built from ``graph``: auto-folded when the spec sets a target (or asks for
+    the fastest folding that fits), FIFOs sized.
 
     ``graph`` is the exported IR, or a function that gives it (called only when the hardware
     IR must be made). ``clock_hz`` turns ``hardware.target_fps`` into cycles per frame (the
     board's clock). ``target`` is the FPGA family the blocks are built for (the board's): the
-    auto-folder prices them on it and FIFO sizing simulates them as built for it.
+    auto-folder prices them on it and FIFO sizing simulates them as built for it. ``device``,
+    the board's part, is what the folding must fit (:func:`device_budget`).
     """
     spec = workspace.spec
     cycles = target_cycles(spec, clock_hz)
+    fastest = spec.hardware.fit == "fastest"
+    if fastest and device is None:
+        raise HwgenError("hardware.fit: fastest needs a board (--board, or the spec's board): "
+                         "the fastest folding that fits its device")
+    budget = device_budget(spec, target, device)
+    folds = cycles is not None or fastest
+    # The device shapes the hardware only through the folding that fits it.
     key = key_digest({"hw": workspace.hardware_key, "target_cycles": cycles,
-                      "family": target.family})
+                      "family": target.family, **({"device": device} if folds else {})})
 
     def make(stage):
         built = graph() if callable(graph) else graph
-        if cycles is not None:
+        if folds:
             from ..passes.fold import auto_fold
             built = auto_fold(built, target_cycles=cycles, target=target,
-                              fixed=tuple(built.meta.get("fixed_folding", ())))
-            workspace.say(f"auto-folded for {cycles} cycles/frame: expected "
-                          f"{built.expected_cycles()} cycles/frame")
+                              fixed=tuple(built.meta.get("fixed_folding", ())),
+                              budget=budget, device=device)
+            goal = (f"for {cycles} cycles/frame" if cycles is not None
+                    else f"for the fewest cycles/frame that fit {device}")
+            fits = f", fits {device} ({spec.hardware.fit_margin:.0%})" if device else ""
+            workspace.say(f"auto-folded {goal}: expected {built.expected_cycles()} "
+                          f"cycles/frame{fits}")
         if spec.hardware.size_fifos:
             from ..passes.fifo_sizing import size_fifos
             sizing = size_fifos(built, build_root=workspace.root / "sim", seed=spec.seed,

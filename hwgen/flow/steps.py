@@ -68,6 +68,11 @@ class Run:
         from ..target import DEFAULT_TARGET
         return self.board.target if self.board is not None else DEFAULT_TARGET
 
+    @property
+    def device(self) -> str | None:
+        """The part the folding must fit: the board's, else None (no budget)."""
+        return self.board.device if self.board is not None else None
+
     def product(self, name: str):
         """The product of step ``name``, which comes before the one asking: made or reused in
         this run (a lazy step: now), else (a step before ``--from``) found saved; None when it
@@ -105,6 +110,7 @@ STEPS = (
     Step("hardware", "fold for the throughput target and size the FIFOs (hardware.ir.npz)",
          lambda run: run.workspace.hardware(lambda: run.product("export"),
                                             clock_hz=run.clock_hz, target=run.target,
+                                            device=run.device,
                                             force="hardware" in run.force),
          lambda workspace, graph: str(workspace.hardware_ir_file)),
     Step("verify", "co-simulate the RTL against the golden model (verify.json)",

@@ -126,10 +126,11 @@ class Workspace:
         return export_step.export(self, force=force, train=train)
 
     def hardware(self, graph, *, clock_hz: float | None = None,
-                 target: Target = DEFAULT_TARGET, force: bool = False):
+                 target: Target = DEFAULT_TARGET, device: str | None = None,
+                 force: bool = False):
         """The hardware step (:func:`.hardware.hardware`): the IR as built."""
         return hardware_step.hardware(self, graph, clock_hz=clock_hz, target=target,
-                                      force=force)
+                                      device=device, force=force)
 
     def verify(self, graph, *, frames: int | None = None, force: bool = False,
                trace: bool = False, target: Target = DEFAULT_TARGET) -> dict:

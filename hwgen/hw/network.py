@@ -15,7 +15,8 @@ from ..ops.fifo import StreamFIFO
 from ..ops.label_select import result_layout
 from ..target import DEFAULT_TARGET, Target
 
-__all__ = ["Network", "default_fifo_depths", "frame_words", "tap_signature", "LEVEL_BITS"]
+__all__ = ["Network", "default_fifo_depths", "edge_stages", "fork_layers", "frame_words",
+           "stage_layers", "tap_signature", "LEVEL_BITS"]
 
 #: Bits per FIFO in the ``levels`` port of a monitored network.
 LEVEL_BITS = 16
@@ -64,6 +65,66 @@ def frame_depth(graph: Graph, edge: Edge, activations: list, frames: int = 2) ->
     elements = activations[graph.index(edge.producer) + 1].elements
     words = elements // op_for(consumer).in_transfers(consumer)[edge.port].elements
     return min((1 << LEVEL_BITS) - 1, frames * words + 4)
+
+
+def edge_stages(graph: Graph, depths, *, monitor: bool = False) -> dict[Edge, tuple]:
+    """Per edge of ``graph``, the stages on it in stream order: a width converter where the
+    producer's transfers are not its consumer's, then a FIFO of the edge's depth (``depths``,
+    in the order of :meth:`hwgen.ir.Graph.edges`). The FIFO (and converter) after a layer
+    feeding one other is ``<layer>_fifo`` (``<layer>_dwc``), after one feeding several
+    ``<layer>_fifo_<consumer>``."""
+    layers = {layer.name: layer for layer in graph.layers}
+    result = {}
+    for edge, depth in zip(graph.edges(), depths):
+        producer, consumer = layers[edge.producer], layers[edge.consumer]
+        count, bits = op_for(producer).out_transfer(producer)
+        consumer_count, consumer_bits = op_for(consumer).in_transfers(consumer)[edge.port]
+        assert bits == consumer_bits, (edge, bits, consumer_bits)   # checked by the IR
+        single = len(graph.consumers(edge.producer)) == 1
+        suffix = "" if single else f"_{edge.consumer}"
+        stages = []
+        if count != consumer_count:
+            stages.append(DWCLayer(name=f"{producer.name}_dwc{suffix}", in_elements=count,
+                                   out_elements=consumer_count, bits=bits))
+        stages.append(FIFOLayer(name=f"{producer.name}_fifo{suffix}", elements=consumer_count,
+                                bits=bits, depth=depth, monitored=monitor))
+        result[edge] = tuple(stages)
+    return result
+
+
+def fork_layers(graph: Graph) -> dict[str, ForkLayer]:
+    """The fork after each layer of ``graph`` feeding several others, by the layer's name."""
+    result = {}
+    for layer in graph.layers:
+        consumers = graph.consumers(layer.name)
+        if len(consumers) > 1:
+            count, bits = op_for(layer).out_transfer(layer)
+            result[layer.name] = ForkLayer(name=f"{layer.name}_fork", elements=count,
+                                           bits=bits, outputs=len(consumers))
+    return result
+
+
+def stage_layers(graph: Graph, *, fifo_depth: int = 2, monitor: bool = False) -> list:
+    """The layers of every stage a :class:`Network` of ``graph`` builds: each graph layer,
+    then its fork (if it feeds several), then the stages of each edge out of it
+    (:func:`edge_stages`; FIFO depths the graph's sized ones, else
+    :func:`default_fifo_depths` of ``fifo_depth``); the label select last. A chain's are in
+    stream order. What the network's resources are the sum of."""
+    depths = (list(graph.fifo_depths) if graph.fifo_depths is not None
+              else default_fifo_depths(graph, fifo_depth))
+    links, forks = edge_stages(graph, depths, monitor=monitor), fork_layers(graph)
+    result = []
+    for layer in graph.layers:
+        result.append(layer)
+        if layer.name in forks:
+            result.append(forks[layer.name])
+        for edge in graph.consumers(layer.name):
+            result.extend(links[edge])
+    last = graph.layers[-1]
+    out = op_for(last).out_transfer(last)
+    result.append(LabelSelectLayer(name="label_select", classes=graph.classes,
+                                   pe=out.elements, logit_bits=out.bits))
+    return result
 
 
 @dataclass(frozen=True)
@@ -173,56 +234,16 @@ class Network(wiring.Component):
         return default_fifo_depths(self.graph, self.fifo_depth)
 
     def links(self) -> dict[Edge, tuple]:
-        """Per edge of the graph, the stages on it in stream order: a width converter where
-        the producer's transfers are not its consumer's, then a FIFO. The FIFO (and converter)
-        after a layer feeding one other is ``<layer>_fifo`` (``<layer>_dwc``), after one
-        feeding several ``<layer>_fifo_<consumer>``."""
-        layers = {layer.name: layer for layer in self.graph.layers}
-        result = {}
-        for edge, depth in zip(self.graph.edges(), self.fifo_depths()):
-            producer, consumer = layers[edge.producer], layers[edge.consumer]
-            count, bits = op_for(producer).out_transfer(producer)
-            consumer_count, consumer_bits = op_for(consumer).in_transfers(consumer)[edge.port]
-            assert bits == consumer_bits, (edge, bits, consumer_bits)   # checked by the IR
-            single = len(self.graph.consumers(edge.producer)) == 1
-            suffix = "" if single else f"_{edge.consumer}"
-            stages = []
-            if count != consumer_count:
-                stages.append(DWCLayer(name=f"{producer.name}_dwc{suffix}", in_elements=count,
-                                       out_elements=consumer_count, bits=bits))
-            stages.append(FIFOLayer(name=f"{producer.name}_fifo{suffix}",
-                                    elements=consumer_count, bits=bits, depth=depth,
-                                    monitored=self.monitor))
-            result[edge] = tuple(stages)
-        return result
+        """Per edge of the graph, the stages on it in stream order (:func:`edge_stages`)."""
+        return edge_stages(self.graph, self.fifo_depths(), monitor=self.monitor)
 
     def forks(self) -> dict[str, ForkLayer]:
         """The fork after each layer feeding several others, by the layer's name."""
-        result = {}
-        for layer in self.graph.layers:
-            consumers = self.graph.consumers(layer.name)
-            if len(consumers) > 1:
-                count, bits = op_for(layer).out_transfer(layer)
-                result[layer.name] = ForkLayer(name=f"{layer.name}_fork", elements=count,
-                                               bits=bits, outputs=len(consumers))
-        return result
+        return fork_layers(self.graph)
 
     def stage_layers(self) -> list:
-        """The layers of every stage the network builds: each graph layer, then its fork (if
-        it feeds several), then the stages of each edge out of it (:meth:`links`); the label
-        select last. A chain's are in stream order."""
-        result = []
-        links, forks = self.links(), self.forks()
-        for layer in self.graph.layers:
-            result.append(layer)
-            if layer.name in forks:
-                result.append(forks[layer.name])
-            for edge in self.graph.consumers(layer.name):
-                result.extend(links[edge])
-        result.append(LabelSelectLayer(name="label_select", classes=self.graph.classes,
-                                       pe=self.out_transfer.elements,
-                                       logit_bits=self.logit_bits))
-        return result
+        """The layers of every stage the network builds (:func:`stage_layers`)."""
+        return stage_layers(self.graph, fifo_depth=self.fifo_depth, monitor=self.monitor)
 
     def stages(self) -> list[_Stage]:
         """Each of :meth:`stage_layers` with its block (:meth:`hwgen.ops.Op.block`) for

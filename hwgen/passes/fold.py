@@ -33,13 +33,13 @@ import dataclasses
 import math
 
 from ..errors import HwgenError
-from ..estimate import converter, estimate_layer
+from ..estimate import converter, estimate_build, estimate_layer
 from ..ir import Graph
 from ..ops import op_for
-from ..target import DEFAULT_TARGET, Target
+from ..target import DEFAULT_TARGET, Resources, Target
 
-__all__ = ["FoldingError", "MAX_PE_SIMD", "auto_fold", "fold_options", "fold_report",
-           "folding_cost", "target_from_fps"]
+__all__ = ["FoldingError", "MAX_PE_SIMD", "auto_fold", "board_reserve", "fold_options",
+           "fold_report", "folding_cost", "target_from_fps"]
 
 #: Default cap on the synapses an MVTU computes per cycle (``pe * simd``): about 15,000 LUT4s of
 #: XNOR-popcount, a fifth of an LFE5U-85F. It keeps a tiny target from asking for absurd layers.
@@ -106,11 +106,17 @@ def _best_achievable(layer, fixed: bool, max_pe_simd: int) -> tuple[int, str]:
     return cycles, f"layer {layer.name!r} at {_describe(best)}: {why}"
 
 
+def _link_resources(producer, consumer, target: Target, port: int = 0) -> Resources:
+    """The resources of the width converter between ``producer`` and input ``port`` of
+    ``consumer`` (none for none)."""
+    between = converter(producer, consumer, port)
+    return Resources() if between is None else estimate_layer(between, target)
+
+
 def _link_cost(producer, consumer, target: Target, port: int = 0) -> float:
     """The cost of the width converter between ``producer`` and input ``port`` of
     ``consumer`` (0 for none)."""
-    between = converter(producer, consumer, port)
-    return 0 if between is None else estimate_layer(between, target).cost(target)
+    return _link_resources(producer, consumer, target, port).cost(target)
 
 
 def _neighbour_port(graph: Graph, index: int) -> int | None:
@@ -120,16 +126,140 @@ def _neighbour_port(graph: Graph, index: int) -> int | None:
     return sources.index(previous) if previous in sources else None
 
 
-def auto_fold(graph: Graph, *, target_cycles: int, fixed=(), target: Target = DEFAULT_TARGET,
-              max_pe_simd: int = MAX_PE_SIMD, converters: bool = True) -> Graph:
+def board_reserve(target: Target) -> Resources:
+    """What a board top takes beside the network, in block RAM: its demo ROM of test frames
+    (``target.demo_rom_bits``, as 16-bit banks). Its UART and control logic, some hundreds of
+    LUTs, are left to the fit's margin."""
+    per_bram = 16 * target.rom_bank_depth(16)
+    return Resources(brams=-(-target.demo_rom_bits // per_bram))
+
+
+class _Search:
+    """The candidates of every layer that meet ``target_cycles``, their estimated resources
+    and those of the width converters between neighbours, computed once; :meth:`solve` is
+    the dynamic programme for one weighting of the resources."""
+
+    def __init__(self, graph: Graph, target_cycles: int, fixed: set, target: Target,
+                 max_pe_simd: int, converters: bool):
+        self.graph, self.target = graph, target
+        candidates = []
+        for layer in graph.layers:
+            if layer.name in fixed:
+                options = [layer] if layer.expected_cycles() <= target_cycles else []
+            else:
+                options = fold_options(layer, target_cycles, max_pe_simd=max_pe_simd)
+            candidates.append(options)
+        if not all(candidates):
+            limits = [_best_achievable(layer, layer.name in fixed, max_pe_simd)
+                      for layer in graph.layers]
+            cycles, why = max(limits, key=lambda limit: limit[0])
+            raise FoldingError(f"target {target_cycles} cycles/frame cannot be met: best "
+                               f"achievable is {cycles} ({why})")
+        self.candidates = candidates
+        self.resources = [[estimate_layer(option, target) for option in options]
+                          for options in candidates]
+        self.links = [None]
+        for index in range(1, len(candidates)):
+            port = _neighbour_port(graph, index)
+            if not converters or port is None:
+                self.links.append(None)
+                continue
+            self.links.append([[_link_resources(previous, option, target, port)
+                                for previous in candidates[index - 1]]
+                               for option in candidates[index]])
+
+    def solve(self, weights: tuple) -> list[int]:
+        """The index of each layer's candidate in the folding of least weighted cost:
+        ``weights`` per LUT, flip-flop, block RAM and multiplier."""
+        def price(resources):
+            return (weights[0] * resources.luts + weights[1] * resources.ffs
+                    + weights[2] * resources.brams + weights[3] * resources.dsps)
+
+        best = [price(r) for r in self.resources[0]]
+        choices = []
+        for index in range(1, len(self.candidates)):
+            step_best, step_choice = [], []
+            links = self.links[index]
+            for k_option, resources in enumerate(self.resources[index]):
+                totals = [best[k] + (price(links[k_option][k]) if links else 0)
+                          for k in range(len(best))]
+                k = min(range(len(totals)), key=totals.__getitem__)
+                step_best.append(totals[k] + price(resources))
+                step_choice.append(k)
+            best = step_best
+            choices.append(step_choice)
+        k = min(range(len(best)), key=best.__getitem__)
+        chosen = [k]
+        for step_choice in reversed(choices):
+            k = step_choice[k]
+            chosen.append(k)
+        chosen.reverse()
+        return chosen
+
+    def graph_of(self, chosen: list[int], fixed: set) -> Graph:
+        return self.graph.with_layers({
+            layer.name: _current(options[k])
+            for layer, options, k in zip(self.graph.layers, self.candidates, chosen)
+            if layer.name not in fixed})
+
+
+def _fits(needed: Resources, budget: Resources) -> bool:
+    return (needed.luts <= budget.luts and needed.ffs <= budget.ffs
+            and needed.brams <= budget.brams and needed.dsps <= budget.dsps)
+
+
+def _fitting(search: _Search, fixed: set, budget: Resources, target: Target,
+             rounds: int = 24) -> tuple[Graph | None, Graph, Resources]:
+    """The cheapest folding found that fits ``budget`` (None if none does), the least
+    demanding one tried, and its resources (:func:`hwgen.estimate.estimate_build` plus the
+    board reserve). The search starts from the cost :func:`auto_fold` minimises and, while the
+    folding overruns a resource, doubles that resource's weight (and halves the weight of
+    block RAM and multipliers where LUTs overrun with block RAM or multipliers to spare), a
+    few dozen dynamic programmes: the fit is not proven optimal."""
+    reserve = board_reserve(target)
+    weights = [1.0, 0.0, float(target.bram_luts), float(target.dsp_luts)]
+    best, best_cost, least, least_over = None, math.inf, None, math.inf
+    seen = set()
+    for _ in range(rounds):
+        chosen = tuple(search.solve(tuple(weights)))
+        if chosen in seen and best is not None:
+            break
+        seen.add(chosen)
+        folded = search.graph_of(list(chosen), fixed)
+        needed = estimate_build(folded, target) + reserve
+        over = [needed.luts / max(1, budget.luts), needed.ffs / max(1, budget.ffs),
+                needed.brams / max(1, budget.brams) if needed.brams else 0.0,
+                needed.dsps / max(1, budget.dsps) if needed.dsps else 0.0]
+        if max(over) < least_over:
+            least, least_needed, least_over = folded, needed, max(over)
+        if _fits(needed, budget):
+            cost = needed.cost(target)
+            if cost < best_cost:
+                best, best_cost = folded, cost
+            break
+        if over[0] > 1 and (over[2] < 1 or over[3] < 1):
+            weights[2] /= 2 if over[2] < 1 else 1
+            weights[3] /= 2 if over[3] < 1 else 1
+        weights[1] = max(weights[1], 0.25) * 2 if over[1] > 1 else weights[1]
+        weights[2] *= 2 if over[2] > 1 else 1
+        weights[3] *= 2 if over[3] > 1 else 1
+    return best, least, least_needed
+
+
+def auto_fold(graph: Graph, *, target_cycles: int | None, fixed=(),
+              target: Target = DEFAULT_TARGET, max_pe_simd: int = MAX_PE_SIMD,
+              converters: bool = True, budget: Resources | None = None,
+              device: str | None = None) -> Graph:
     """A copy of ``graph`` folded to run at ``target_cycles`` per frame or faster, at the least
-    estimated cost.
+    estimated cost; with a ``budget``, one that fits it too, or with ``target_cycles`` None
+    the fastest that fits it.
 
     Parameters
     ----------
     graph : Graph
-    target_cycles : int
-        Cycles per frame every layer must meet (see :func:`target_from_fps`).
+    target_cycles : int or None
+        Cycles per frame every layer must meet (see :func:`target_from_fps`); None (with a
+        ``budget``): the fewest cycles per frame of a folding that fits.
     fixed : iterable of str
         Names of layers whose folding stays as given (they must meet the target too).
     target : :class:`hwgen.target.Target`
@@ -139,14 +269,24 @@ def auto_fold(graph: Graph, *, target_cycles: int, fixed=(), target: Target = DE
         Most synapses per cycle (``pe * simd``) an MVTU may be given.
     converters : bool
         Count the width converters between layers in the cost.
+    budget : :class:`hwgen.target.Resources` or None
+        What the folded network, every stage a :class:`hwgen.hw.network.Network` builds
+        (:func:`hwgen.estimate.estimate_build`) and the board top's demo ROM
+        (:func:`board_reserve`) included, may take: a device's capacity times a margin.
+    device : str or None
+        The device's name, for messages.
 
     Raises
     ------
     FoldingError
         No folding meets the target (the message names the limiting layer and the best
-        achievable cycles per frame), or ``fixed`` names no layer of the graph.
+        achievable cycles per frame), none that does fits the budget (the message gives the
+        least the search reached), or ``fixed`` names no layer of the graph.
     """
-    if isinstance(target_cycles, bool) or not isinstance(target_cycles, int) or target_cycles < 1:
+    if target_cycles is None and budget is None:
+        raise ValueError("target_cycles None (the fastest folding) needs a budget")
+    if target_cycles is not None and (isinstance(target_cycles, bool)
+                                      or not isinstance(target_cycles, int) or target_cycles < 1):
         raise ValueError(f"target_cycles must be a positive integer, not {target_cycles!r}")
     if isinstance(max_pe_simd, bool) or not isinstance(max_pe_simd, int) or max_pe_simd < 1:
         raise ValueError(f"max_pe_simd must be a positive integer, not {max_pe_simd!r}")
@@ -157,50 +297,55 @@ def auto_fold(graph: Graph, *, target_cycles: int, fixed=(), target: Target = DE
         raise FoldingError(f"cannot fix layers {', '.join(sorted(unknown))}: no such layer "
                            f"(layers: {', '.join(names)})")
 
-    candidates = []
-    for layer in graph.layers:
-        if layer.name in fixed:
-            options = [layer] if layer.expected_cycles() <= target_cycles else []
+    def search(cycles):
+        return _Search(graph, cycles, fixed, target, max_pe_simd, converters)
+
+    if budget is None:
+        found = search(target_cycles)
+        weights = (1.0, 0.0, float(target.bram_luts), float(target.dsp_luts))
+        return found.graph_of(found.solve(weights), fixed)
+    where = device or "the budget"
+    if target_cycles is not None:
+        found = search(target_cycles)
+        best, least, needed = _fitting(found, fixed, budget, target)
+        if best is None:
+            raise FoldingError(_no_fit(where, budget, target, least, needed,
+                                       f"at {target_cycles} cycles/frame"))
+        return best
+    # The fastest that fits: the least cycles/frame among the layers' own, by bisection
+    # (a target met by a folding that fits is met by it at any slower target).
+    levels = sorted({option.expected_cycles() for layer in graph.layers
+                     for option in ([layer] if layer.name in fixed else
+                                    [dataclasses.replace(layer, **fields) for fields in
+                                     _foldings(layer, max_pe_simd)])})
+    floor = max(_best_achievable(layer, layer.name in fixed, max_pe_simd)[0]
+                for layer in graph.layers)
+    levels = [cycles for cycles in levels if cycles >= floor] or [floor]
+    best, least, needed = _fitting(search(levels[-1]), fixed, budget, target)
+    if best is None:
+        raise FoldingError(_no_fit(where, budget, target, least, needed,
+                                   "at any cycles/frame"))
+    low, high = 0, len(levels) - 1        # levels[high] fits
+    while low < high:
+        middle = (low + high) // 2
+        found, _, _ = _fitting(search(levels[middle]), fixed, budget, target)
+        if found is not None:
+            high, best = middle, found
         else:
-            options = fold_options(layer, target_cycles, max_pe_simd=max_pe_simd)
-        candidates.append(options)
-    if not all(candidates):
-        limits = [_best_achievable(layer, layer.name in fixed, max_pe_simd)
-                  for layer in graph.layers]
-        cycles, why = max(limits, key=lambda limit: limit[0])
-        raise FoldingError(f"target {target_cycles} cycles/frame cannot be met: best achievable "
-                           f"is {cycles} ({why})")
+            low = middle + 1
+    return best
 
-    # Dynamic programming along the chain: for each candidate of layer i, the cheapest cost of
-    # layers 0..i ending in it, and the choice before it.
-    costs = [[estimate_layer(option, target).cost(target) for option in options]
-             for options in candidates]
-    best = list(costs[0])
-    choices = []
-    for index in range(1, len(candidates)):
-        step_best, step_choice = [], []
-        port = _neighbour_port(graph, index)
-        linked = converters and port is not None
-        for option, cost in zip(candidates[index], costs[index]):
-            totals = [best[k] + (_link_cost(previous, option, target, port) if linked else 0)
-                      for k, previous in enumerate(candidates[index - 1])]
-            k = min(range(len(totals)), key=totals.__getitem__)
-            step_best.append(totals[k] + cost)
-            step_choice.append(k)
-        best = step_best
-        choices.append(step_choice)
-    k = min(range(len(best)), key=best.__getitem__)
-    chosen = [k]
-    for step_choice in reversed(choices):
-        k = step_choice[k]
-        chosen.append(k)
-    chosen.reverse()
 
-    changes = {}
-    for layer, options, k in zip(graph.layers, candidates, chosen):
-        if layer.name not in fixed:
-            changes[layer.name] = _current(options[k])
-    return graph.with_layers(changes)
+def _no_fit(where: str, budget: Resources, target: Target, least: Graph, needed: Resources,
+            when: str) -> str:
+    units = target.units
+    reserve = board_reserve(target).brams
+    return (f"no folding fits {where} {when}: the least found takes "
+            f"{needed.luts:,} {units['luts']}, {needed.ffs:,} {units['ffs']}, "
+            f"{needed.brams:,} {units['brams']} (the board top's {reserve} for its demo ROM "
+            f"included), {needed.dsps:,} {units['dsps']} at {least.expected_cycles():,} "
+            f"cycles/frame; the budget is {budget.luts:,}, {budget.ffs:,}, {budget.brams:,}, "
+            f"{budget.dsps:,}")
 
 
 def folding_cost(graph: Graph, *, target: Target = DEFAULT_TARGET,

@@ -770,6 +770,16 @@ class HardwareSpec:
     target_cycles: int | None = None
     #: ... or in frames per second at the design clock (give one of the two at most).
     target_fps: float | None = None
+    #: How automatic folding fits the board's device (its LUTs, flip-flops, block RAM and
+    #: multipliers, times ``fit_margin``, the board top's demo ROM counted): ``cheapest``
+    #: (the least estimated cost that meets the throughput target and fits), or ``fastest``
+    #: (the fewest cycles per frame that fit; no ``target_cycles`` or ``target_fps``).
+    #: Without a board there is no device to fit: the target alone decides.
+    fit: Literal["cheapest", "fastest"] = "cheapest"
+    #: The share of each of the device's resources the estimate may take, leaving room for
+    #: the estimates' error (``bench/estimate_calibration.py``), the board top's logic and
+    #: place and route.
+    fit_margin: float = 0.9
     #: Design clock in MHz for the board build (``None``: the board file's ``clock_mhz``); a
     #: PLL makes it from the board's oscillator.
     clock_mhz: float | None = None
@@ -795,6 +805,14 @@ class HardwareSpec:
         if self.target_cycles is not None and self.target_cycles < 1:
             raise SpecError(file, f"{path}.target_cycles",
                             f"must be at least 1, not {excerpt(self.target_cycles)}")
+        if self.fit == "fastest" and (self.target_cycles, self.target_fps) != (None, None):
+            key = "target_cycles" if self.target_cycles is not None else "target_fps"
+            raise SpecError(file, f"{path}.{key}",
+                            "cannot be given with fit: fastest (it picks the fewest cycles per "
+                            "frame that fit)")
+        if not 0.1 <= self.fit_margin <= 1:
+            raise SpecError(file, f"{path}.fit_margin",
+                            f"must lie in 0.1..1, not {excerpt(self.fit_margin)}")
         if self.target_fps is not None and not self.target_fps > 0:
             raise SpecError(file, f"{path}.target_fps",
                             f"must be positive, not {excerpt(self.target_fps)}")

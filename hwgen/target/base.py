@@ -210,11 +210,14 @@ class Target:
     #: The family's clock, a module with ``pll_params`` (:meth:`pll`) and ``SyncClock``
     #: (:meth:`sync_clock`).
     clock_model: ModuleType
+    #: What each part of the family holds, by the name a board file's ``variants`` give it
+    #: (``"LFE5U-85F"``): the budget auto-folding fits a network into (:meth:`capacity`).
+    devices: Mapping[str, "Resources"]
 
     _ANSWERS = ("family", "placers", "bitstream_suffix", "stages", "cells", "units",
                 "slice_cells", "pll_output_mhz", "demo_rom_bits", "bram_luts", "dsp_luts",
                 "coefficients", "merged_rom_words", "bram_read_ports", "multipliers_in_dsps",
-                "memory_model", "clock_model")
+                "memory_model", "clock_model", "devices")
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -226,6 +229,19 @@ class Target:
 
     def __repr__(self) -> str:
         return f"<target {self.family}>"
+
+    def capacity(self, device: str) -> "Resources":
+        """What part ``device`` of the family holds (:attr:`devices`).
+
+        Raises
+        ------
+        ValueError
+            A part the family does not list.
+        """
+        if device not in self.devices:
+            raise ValueError(f"{self.family} has no part {device!r} (known: "
+                             f"{', '.join(self.devices)})")
+        return self.devices[device]
 
     # --- memories --------------------------------------------------------------------------
 

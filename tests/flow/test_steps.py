@@ -36,7 +36,7 @@ class Recorder:
     def __init__(self, make_export=True, make_hardware=True):
         self.calls, self.make_export, self.make_hardware = [], make_export, make_hardware
         self.found_only, self.found_only_reason = frozenset(), ""
-        self.targets = []
+        self.targets, self.devices = [], []
 
     def _call(self, name, *inputs):
         self.calls.append((name, name in self.found_only, *inputs))
@@ -48,8 +48,9 @@ class Recorder:
     def export(self, *, force, train):
         return self._call("export", train() if self.make_export else None)
 
-    def hardware(self, graph, *, clock_hz, target, force):
+    def hardware(self, graph, *, clock_hz, target, device, force):
         self.targets.append(("hardware", target))
+        self.devices.append(device)
         return self._call("hardware", graph() if self.make_hardware else None)
 
     def verify(self, graph, *, frames, trace, target, force):
@@ -66,7 +67,8 @@ class Recorder:
 
 def test_run_steps_follows_the_list():
     workspace = Recorder()
-    run = run_steps(workspace, board=SimpleNamespace(target="the board's family"))
+    run = run_steps(workspace, board=SimpleNamespace(target="the board's family",
+                                                     device="the board's part"))
     assert [call[0] for call in workspace.calls] == list(STEP_NAMES)
     assert run.results == {name: name for name in STEP_NAMES}
     assert workspace.calls[-1] == ("report", False, "hardware", "verify", "build")
@@ -74,10 +76,12 @@ def test_run_steps_follows_the_list():
     # The blocks are built, priced and reported for the board's FPGA family ...
     assert workspace.targets == [(step, "the board's family")
                                  for step in ("hardware", "verify", "report")]
-    # ... and for the default family where no board is known.
+    assert workspace.devices == ["the board's part"]     # what the folding must fit
+    # ... and for the default family where no board is known (no device to fit).
     workspace = Recorder()
     run_steps(workspace, skip={"build"})
     assert {target for _, target in workspace.targets} == {DEFAULT_TARGET}
+    assert workspace.devices == [None]
 
 
 def test_the_checkpoint_is_needed_only_to_export():

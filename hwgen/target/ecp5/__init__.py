@@ -15,7 +15,7 @@ Distributed RAM (``TRELLIS_DPR16X4``, 16 words of 4 bits) costs 4 ``TRELLIS_COMB
 """
 from types import MappingProxyType
 
-from ..base import Stage, Target
+from ..base import Resources, Stage, Target
 from . import memory, pll
 from .cost import COEFFICIENTS
 from .memory import BRAM_LUTS, DSP_LUTS, MERGED_ROM_WORDS
@@ -52,3 +52,12 @@ class ECP5(Target):
     multipliers_in_dsps = True  # synth_ecp5 maps a multiplier to MULT18X18D
     memory_model = memory
     clock_model = pll
+    #: Lattice's ECP5 family table: LUT4s (as many flip-flops), DP16KD, MULT18X18D. (nextpnr
+    #: builds the 12F on the 25F's die and lets a design use all of it; hwgen budgets what
+    #: Lattice sells.)
+    devices = MappingProxyType({
+        "LFE5U-12F": Resources(luts=12_288, ffs=12_288, brams=32, dsps=28),
+        "LFE5U-25F": Resources(luts=24_288, ffs=24_288, brams=56, dsps=28),
+        "LFE5U-45F": Resources(luts=43_848, ffs=43_848, brams=108, dsps=72),
+        "LFE5U-85F": Resources(luts=83_640, ffs=83_640, brams=208, dsps=156),
+    })

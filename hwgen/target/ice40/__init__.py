@@ -16,7 +16,7 @@ it, and every hwgen memory is a ROM or has a read port beside its write port.
 """
 from types import MappingProxyType
 
-from ..base import Stage, Target
+from ..base import Resources, Stage, Target
 from . import memory, pll
 from .cost import COEFFICIENTS
 from .memory import BRAM_LUTS, DSP_LUTS, MERGED_ROM_WORDS
@@ -54,3 +54,8 @@ class ICE40(Target):
     multipliers_in_dsps = False
     memory_model = memory
     clock_model = pll
+    #: The UltraPlus UP5K: logic cells (one flip-flop each), SB_RAM40_4K, SB_MAC16 (its four
+    #: SB_SPRAM256KA are not counted: no op puts a memory there yet).
+    devices = MappingProxyType({
+        "iCE40UP5K": Resources(luts=5_280, ffs=5_280, brams=30, dsps=8),
+    })

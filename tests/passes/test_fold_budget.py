@@ -1,0 +1,114 @@
+"""Folding to a device budget: the family's parts and their capacities, the cheapest folding
+that meets a target and fits, the fastest that fits, one line when nothing fits, and the spec
+and flow around them (on the shipped KWS IR)."""
+import pytest
+
+from hwgen.board.board import load_board
+from hwgen.estimate import estimate_build
+from hwgen.ir import load_ir
+from hwgen.passes.fold import FoldingError, auto_fold, board_reserve
+from hwgen.target import Resources, target
+from tests.conftest import REPO, spec_error
+
+ECP5 = target("ecp5")
+
+
+@pytest.fixture(scope="module")
+def kws():
+    graph = load_ir(REPO / "examples" / "kws" / "model.ir.npz")
+    return graph, tuple(graph.meta.get("fixed_folding", ()))
+
+
+def _needed(graph):
+    return estimate_build(graph, ECP5) + board_reserve(ECP5)
+
+
+def _fits(needed, budget):
+    return all(getattr(needed, name) <= getattr(budget, name)
+               for name in ("luts", "ffs", "brams", "dsps"))
+
+
+def test_every_board_part_has_its_capacity():
+    for name, variants in (("ulx3s", ("12F", "25F", "45F", "85F")), ("icebreaker", ("UP5K",))):
+        for variant in variants:
+            board = load_board(name, variant=variant)
+            capacity = board.target.capacity(board.device)
+            assert capacity.luts > 5000 and capacity.brams >= 30 and capacity.dsps >= 8
+    assert ECP5.capacity("LFE5U-85F") == Resources(83_640, 83_640, 208, 156)
+    with pytest.raises(ValueError, match="ecp5 has no part 'LFE5U-99F' \\(known: LFE5U-12F"):
+        ECP5.capacity("LFE5U-99F")
+    assert board_reserve(ECP5) == Resources(brams=16)       # 256 Kbit of 16-bit banks
+
+
+def test_a_roomy_budget_changes_nothing(kws):
+    graph, fixed = kws
+    free = auto_fold(graph, target_cycles=800, fixed=fixed, target=ECP5)
+    roomy = auto_fold(graph, target_cycles=800, fixed=fixed, target=ECP5,
+                      budget=ECP5.capacity("LFE5U-85F"))
+    from hwgen.ops import op_for
+    assert [op_for(layer).folding(layer) for layer in roomy.layers] == \
+        [op_for(layer).folding(layer) for layer in free.layers]
+
+
+def test_a_tight_budget_moves_the_folding_into_it(kws):
+    """The cheapest folding at 800 cycles/frame takes more block RAM than allowed; the fit
+    trades LUTs for block RAM and still meets the target."""
+    graph, fixed = kws
+    free = auto_fold(graph, target_cycles=800, fixed=fixed, target=ECP5)
+    budget = Resources(80_000, 80_000, _needed(free).brams - 5, 156)
+    fitted = auto_fold(graph, target_cycles=800, fixed=fixed, target=ECP5, budget=budget)
+    assert not _fits(_needed(free), budget) and _fits(_needed(fitted), budget)
+    assert fitted.expected_cycles() <= 800 and _needed(fitted).luts > _needed(free).luts
+
+
+def test_the_fastest_that_fits(kws):
+    graph, fixed = kws
+    budget = Resources(40_000, 80_000, 200, 156)
+    fastest = auto_fold(graph, target_cycles=None, fixed=fixed, target=ECP5, budget=budget)
+    assert _fits(_needed(fastest), budget)
+    with pytest.raises(FoldingError):           # one cycle fewer: none fits, or none exists
+        auto_fold(graph, target_cycles=fastest.expected_cycles() - 1, fixed=fixed,
+                  target=ECP5, budget=budget)
+    smaller = Resources(24_000, 80_000, 200, 156)
+    slower = auto_fold(graph, target_cycles=None, fixed=fixed, target=ECP5, budget=smaller)
+    assert _fits(_needed(slower), smaller)
+    assert slower.expected_cycles() > fastest.expected_cycles()
+    with pytest.raises(ValueError, match="target_cycles None \\(the fastest folding\\) needs "
+                                         "a budget"):
+        auto_fold(graph, target_cycles=None, target=ECP5)
+
+
+@pytest.mark.parametrize("cycles,when", [(800, "at 800 cycles/frame"),
+                                         (None, "at any cycles/frame")])
+def test_nothing_fits_in_one_line(kws, cycles, when):
+    graph, fixed = kws
+    with pytest.raises(FoldingError) as error:
+        auto_fold(graph, target_cycles=cycles, fixed=fixed, target=ECP5,
+                  budget=ECP5.capacity("LFE5U-12F"), device="LFE5U-12F")
+    message = str(error.value)
+    assert "\n" not in message and message.startswith(f"no folding fits LFE5U-12F {when}: "
+                                                      f"the least found takes ")
+    assert "DP16KD (the board top's 16 for its demo ROM included)" in message
+    assert message.endswith("the budget is 12,288, 12,288, 32, 28")
+
+
+@pytest.mark.parametrize("change,message", [
+    ({"fit": "fastest", "target_cycles": 800},
+     "hardware.target_cycles: cannot be given with fit: fastest"),
+    ({"fit": "smallest"}, "hardware.fit: unknown value 'smallest' (allowed: cheapest, fastest)"),
+    ({"fit_margin": 1.5}, "hardware.fit_margin: must lie in 0.1..1, not 1.5"),
+])
+def test_fit_spec_errors(change, message):
+    mapping = {"name": "f", "data": {"dataset": "digits", "input_threshold": 7},
+               "model": {"layers": [{"type": "linear", "out": 10}]}, "hardware": change}
+    assert message in spec_error(mapping)
+
+
+def test_the_budget_is_the_part_times_the_margin():
+    from hwgen.flow.hardware import device_budget
+    from hwgen.spec import parse_spec
+    spec = parse_spec({"name": "f", "data": {"dataset": "digits", "input_threshold": 7},
+                       "model": {"layers": [{"type": "linear", "out": 10}]},
+                       "hardware": {"fit_margin": 0.5}}, file="f.yaml")
+    assert device_budget(spec, ECP5, "LFE5U-85F") == Resources(41_820, 41_820, 104, 78)
+    assert device_budget(spec, ECP5, None) is None
