@@ -10,7 +10,9 @@ the same verdicts and returns the same :class:`~hwgen.cosim.StreamRun` as the co
 testbench, so a caller can use either.
 
 Each design is built once (``verilator --binary``) into a directory named by a hash of its
-Verilog and the harness; reruns with new vectors reuse the binary.
+Verilog and the harness; reruns with new vectors reuse the binary, and reruns of the same
+component object its Verilog (emitting a network's takes seconds, a short run a fraction of one:
+FIFO sizing runs one network a hundred times).
 
 Two options cost nothing unless asked for. A component with ``tap<k>`` ports (a
 :class:`~hwgen.hw.network.Network` with ``taps``) can have every transfer on them recorded
@@ -24,6 +26,7 @@ import hashlib
 import re
 import subprocess
 import time
+import weakref
 from pathlib import Path
 
 from amaranth.hdl import Shape
@@ -83,6 +86,18 @@ static inline int LZ4_compress_default(const char *src, char *dst, int size, int
 #: Waveform time (picoseconds) of the rising edge that ends harness cycle 0 (the second edge
 #: of the 10 ns clock: reset ends there) and of one cycle.
 _CYCLE0_PS, _CYCLE_PS = 15_000, 10_000
+
+
+#: The Verilog of each component run so far, while the component lives.
+_EMITTED: "weakref.WeakKeyDictionary[wiring.Component, str]" = weakref.WeakKeyDictionary()
+
+
+def _verilog(component: wiring.Component) -> str:
+    """``component``'s Verilog, emitted once per component object."""
+    text = _EMITTED.get(component)
+    if text is None:
+        text = _EMITTED[component] = emit_verilog(component, name=_TOP)
+    return text
 
 
 def cycle_time_ps(cycle: int) -> int:
@@ -240,7 +255,7 @@ def run_harness(component: wiring.Component, inputs, expected, *, idle: float = 
     traced = traceable or trace is not None
     harness = render_harness(in_width=in_width, out_width=out_width, levels_width=levels_width,
                              taps=tap_widths, trace=traced)
-    with _built(emit_verilog(component, name=_TOP), harness, build_root, trace=traced) as binary:
+    with _built(_verilog(component), harness, build_root, trace=traced) as binary:
         run_dir = fresh_dir(binary.parent.parent / "runs" / name)
         _write_words(run_dir / "inputs.hex", inputs, in_width)
         _write_words(run_dir / "expected.hex", expected, out_width)
