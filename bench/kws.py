@@ -19,17 +19,29 @@ figures to stdout:
     golden_frames_accuracy the golden model's on those same frames
     rtl_golden_mismatches  co-simulated frames whose class or logits differ from golden
     verified_frames        how many frames were co-simulated
+    estimated_luts, estimated_brams
+                           the cost model's estimate of the built network (sized FIFOs, the
+                           board top's demo ROM; not its UART and control logic)
+    estimate_lut_error, estimate_bram_error
+                           estimated / placed - 1: what the auto-folder's device fit errs by
+    build_s                wall seconds of the whole run (what ``hwgen build`` takes with
+                           what ``--out`` already holds: a fresh folder for a fresh build)
+    <step>_s               each step's wall seconds (``hardware_s``: folding and FIFO sizing)
+    fifo_sizing_s          the FIFO sizing's seconds when it ran (kept with the hardware IR)
     met_*                  1 when a goal holds: >= 150,000 inferences/s, Fmax >= 125 MHz,
                            cycles ratio <= 1.02, accuracy >= 0.90, no mismatch
 """
 import argparse
 import dataclasses
 import sys
+import time
 from pathlib import Path
 
 from hwgen.board.board import load_board
 from hwgen.errors import HwgenError
+from hwgen.estimate import estimate_build
 from hwgen.flow import Workspace, run_steps
+from hwgen.passes.fold import board_reserve
 from hwgen.spec import load_spec
 
 REPO = Path(__file__).resolve().parent.parent
@@ -69,8 +81,10 @@ def main(argv=None) -> int:
                 spec, hardware=dataclasses.replace(spec.hardware, clock_mhz=args.clock))
         workspace = Workspace.create(spec, args.out, say=say)
         board = workspace.clocked(load_board(args.board))
+        started = time.perf_counter()
         run = run_steps(workspace, board=board, clock_hz=board.clock_mhz * 1e6,
                         frames=args.frames)
+        build_s = time.perf_counter() - started
         graph, verification, build, report = (run.results[name] for name in (
             "hardware", "verify", "build", "report"))
     except HwgenError as error:
@@ -90,6 +104,15 @@ def main(argv=None) -> int:
         "rtl_golden_mismatches": verification["mismatches"],
         "verified_frames": verification["frames"],
     }
+    estimated = estimate_build(graph, board.target) + board_reserve(board.target)
+    figures.update({
+        "estimated_luts": estimated.luts, "estimated_brams": estimated.brams,
+        "estimate_lut_error": estimated.luts / max(1, build["luts"]) - 1,
+        "estimate_bram_error": estimated.brams / max(1, build["brams"]) - 1,
+        "build_s": build_s,
+        **{f"{name}_s": seconds for name, seconds in run.seconds.items()},
+        "fifo_sizing_s": float(graph.meta.get("fifo_sizing", {}).get("seconds", 0.0)),
+    })
     for key, value in figures.items():
         print(f"{key}: {value:.4f}" if isinstance(value, float) else f"{key}: {value}")
     met = {"inferences_per_s": figures["inferences_per_s"] >= GOALS["inferences_per_s"],

@@ -10,6 +10,7 @@ saved, intact and made for the spec's settings, or the run stops in one line say
 to run first. The steps after ``--to`` do not run.
 """
 import json
+import time
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -60,6 +61,24 @@ class Run:
     deferred: frozenset = frozenset()
     #: The products so far, by step name (None for a skipped step).
     results: dict = field(default_factory=dict)
+    #: Wall seconds each step took in this run (making or finding its product), by step
+    #: name; a lazy step's own, not counted in the step that asked for it.
+    seconds: dict = field(default_factory=dict)
+    _nested: list = field(default_factory=list, repr=False)
+
+    def _run_step(self, name: str):
+        """Run step ``name`` and keep its product and its seconds."""
+        started = time.perf_counter()
+        self._nested.append(0.0)
+        try:
+            self.results[name] = STEP[name].run(self)
+        finally:
+            elapsed = time.perf_counter() - started
+            inner = self._nested.pop()
+            self.seconds[name] = elapsed - inner
+            if self._nested:
+                self._nested[-1] += elapsed
+        return self.results[name]
 
     @property
     def target(self):
@@ -81,7 +100,7 @@ class Run:
             if name in self.skip:
                 self.results[name] = None
             elif name in self.workspace.found_only or name in self.deferred:
-                self.results[name] = STEP[name].run(self)
+                self._run_step(name)
             else:
                 raise ValueError(f"step {name!r} has not run yet")
         return self.results[name]
@@ -178,7 +197,7 @@ def run_steps(workspace, *, start: str = STEP_NAMES[0], stop: str = STEP_NAMES[-
             if step.name in skip:
                 run.results[step.name] = None
             elif step.name not in run.results and step.name not in run.deferred:
-                run.results[step.name] = step.run(run)
+                run._run_step(step.name)
     finally:
         workspace.found_only, workspace.found_only_reason = frozenset(), ""
     return run
