@@ -84,9 +84,8 @@ def hardware(workspace, graph, *, clock_hz: float | None = None,
                               budget=budget, device=device)
             goal = (f"for {cycles} cycles/frame" if cycles is not None
                     else f"for the fewest cycles/frame that fit {device}")
-            fits = f", fits {device} ({spec.hardware.fit_margin:.0%})" if device else ""
             workspace.say(f"auto-folded {goal}: expected {built.expected_cycles()} "
-                          f"cycles/frame{fits}")
+                          f"cycles/frame{_fit_note(built, target, device, budget)}")
         if spec.hardware.size_fifos:
             from ..passes.fifo_sizing import size_fifos
             sizing = size_fifos(built, build_root=workspace.root / "sim", seed=spec.seed,
@@ -109,3 +108,19 @@ def hardware(workspace, graph, *, clock_hz: float | None = None,
     product = Product("hardware IR", workspace.hardware_ir_file, read_ir("hardware_key"),
                       detail=lambda saved: f" (FIFO depths {list(saved.fifo_depths)})")
     return workspace.keep("hardware", product, key, make, force=force).value
+
+
+def _fit_note(graph, target: Target, device: str | None, budget: Resources | None) -> str:
+    """What the folded network is estimated to take of ``device`` (FIFOs at the default
+    depths, before sizing; the board top's demo ROM counted), against ``budget``."""
+    if device is None:
+        return ""
+    from ..estimate import estimate_build
+    from ..passes.fold import board_reserve
+    needed = estimate_build(graph, target) + board_reserve(target)
+    units = target.units
+    figures = ", ".join(f"{getattr(needed, name):,}/{getattr(budget, name):,} {units[name]}"
+                        for name in ("luts", "ffs", "brams", "dsps"))
+    return (f"; estimated {figures} of {device}'s budget (FIFOs before sizing; the "
+            f"estimates' error: bench/estimate_calibration.py, bench/kws.py)")
+

@@ -140,7 +140,7 @@ class _Search:
     the dynamic programme for one weighting of the resources."""
 
     def __init__(self, graph: Graph, target_cycles: int, fixed: set, target: Target,
-                 max_pe_simd: int, converters: bool):
+                 max_pe_simd: int, converters: bool, styles: bool = False):
         self.graph, self.target = graph, target
         candidates = []
         for layer in graph.layers:
@@ -148,6 +148,9 @@ class _Search:
                 options = [layer] if layer.expected_cycles() <= target_cycles else []
             else:
                 options = fold_options(layer, target_cycles, max_pe_simd=max_pe_simd)
+                if styles and _free_style(layer):
+                    options += [dataclasses.replace(option, ram_style="distributed")
+                                for option in options]
             candidates.append(options)
         if not all(candidates):
             limits = [_best_achievable(layer, layer.name in fixed, max_pe_simd)
@@ -197,10 +200,27 @@ class _Search:
         return chosen
 
     def graph_of(self, chosen: list[int], fixed: set) -> Graph:
-        return self.graph.with_layers({
-            layer.name: _current(options[k])
-            for layer, options, k in zip(self.graph.layers, self.candidates, chosen)
-            if layer.name not in fixed})
+        changes = {}
+        for layer, options, k in zip(self.graph.layers, self.candidates, chosen):
+            if layer.name not in fixed:
+                changes[layer.name] = _current(options[k])
+                if getattr(options[k], "ram_style", None) != getattr(layer, "ram_style", None):
+                    changes[layer.name]["ram_style"] = options[k].ram_style
+        return self.graph.with_layers(changes)
+
+
+def _free_style(layer) -> bool:
+    """Whether the fit may move ``layer``'s weights into logic: a layer whose ``ram_style``
+    is ``auto`` (the synthesis tool's choice; one the spec forces stays), weights not in a
+    macro."""
+    return getattr(layer, "ram_style", None) == "auto" and getattr(layer, "macro", None) is None
+
+
+def _over(needed: Resources, budget: Resources) -> float:
+    """The largest share of ``budget`` that ``needed`` takes of one resource."""
+    return max(needed.luts / max(1, budget.luts), needed.ffs / max(1, budget.ffs),
+               needed.brams / max(1, budget.brams) if needed.brams else 0.0,
+               needed.dsps / max(1, budget.dsps) if needed.dsps else 0.0)
 
 
 def _fits(needed: Resources, budget: Resources) -> bool:
@@ -297,8 +317,20 @@ def auto_fold(graph: Graph, *, target_cycles: int | None, fixed=(),
         raise FoldingError(f"cannot fix layers {', '.join(sorted(unknown))}: no such layer "
                            f"(layers: {', '.join(names)})")
 
-    def search(cycles):
-        return _Search(graph, cycles, fixed, target, max_pe_simd, converters)
+    def search(cycles, styles=False):
+        return _Search(graph, cycles, fixed, target, max_pe_simd, converters, styles)
+
+    def fit_at(cycles):
+        # The foldings as the spec places the weights first, so that a network that fits
+        # is built as it would be without a budget; then with weights free to move into
+        # logic (``ram_style`` distributed), where block RAM runs out first.
+        found = _fitting(search(cycles), fixed, budget, target)
+        if found[0] is None and any(_free_style(layer) for layer in graph.layers
+                                    if layer.name not in fixed):
+            moved = _fitting(search(cycles, styles=True), fixed, budget, target)
+            if moved[0] is not None or _over(moved[2], budget) < _over(found[2], budget):
+                found = moved
+        return found
 
     if budget is None:
         found = search(target_cycles)
@@ -306,8 +338,7 @@ def auto_fold(graph: Graph, *, target_cycles: int | None, fixed=(),
         return found.graph_of(found.solve(weights), fixed)
     where = device or "the budget"
     if target_cycles is not None:
-        found = search(target_cycles)
-        best, least, needed = _fitting(found, fixed, budget, target)
+        best, least, needed = fit_at(target_cycles)
         if best is None:
             raise FoldingError(_no_fit(where, budget, target, least, needed,
                                        f"at {target_cycles} cycles/frame"))
@@ -321,14 +352,14 @@ def auto_fold(graph: Graph, *, target_cycles: int | None, fixed=(),
     floor = max(_best_achievable(layer, layer.name in fixed, max_pe_simd)[0]
                 for layer in graph.layers)
     levels = [cycles for cycles in levels if cycles >= floor] or [floor]
-    best, least, needed = _fitting(search(levels[-1]), fixed, budget, target)
+    best, least, needed = fit_at(levels[-1])
     if best is None:
         raise FoldingError(_no_fit(where, budget, target, least, needed,
                                    "at any cycles/frame"))
     low, high = 0, len(levels) - 1        # levels[high] fits
     while low < high:
         middle = (low + high) // 2
-        found, _, _ = _fitting(search(levels[middle]), fixed, budget, target)
+        found, _, _ = fit_at(levels[middle])
         if found is not None:
             high, best = middle, found
         else:

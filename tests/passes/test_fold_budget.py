@@ -61,6 +61,24 @@ def test_a_tight_budget_moves_the_folding_into_it(kws):
     assert fitted.expected_cycles() <= 800 and _needed(fitted).luts > _needed(free).luts
 
 
+def test_out_of_block_ram_the_fit_moves_auto_weights_into_logic(kws):
+    """Twenty block RAMs fewer than the cheapest folding takes, LUTs to spare: no folding alone
+    fits, so the fit moves a ``ram_style: auto`` layer's weights (conv0's thermometer tables)
+    into logic; the spec's ``block`` (conv2) and the cim layer's macro stay."""
+    graph, fixed = kws
+    free = auto_fold(graph, target_cycles=800, fixed=fixed, target=ECP5)
+    budget = Resources(80_000, 80_000, _needed(free).brams - 20, 156)
+    fitted = auto_fold(graph, target_cycles=800, fixed=fixed, target=ECP5, budget=budget)
+    styles = {layer.name: layer.ram_style for layer in fitted.layers
+              if hasattr(layer, "ram_style")}
+    assert styles == {"conv0": "distributed", "conv2": "block", "fc4": "auto", "fc5": "auto"}
+    assert _fits(_needed(fitted), budget) and fitted.expected_cycles() <= 800
+    # With the LUTs that move would take held back, nothing fits: one line, the least found.
+    with pytest.raises(FoldingError, match="no folding fits the budget at 800 cycles/frame"):
+        auto_fold(graph, target_cycles=800, fixed=fixed, target=ECP5,
+                  budget=Resources(40_000, 80_000, budget.brams, 156))
+
+
 def test_the_fastest_that_fits(kws):
     graph, fixed = kws
     budget = Resources(40_000, 80_000, 200, 156)
