@@ -137,11 +137,32 @@ def board_reserve(target: Target) -> Resources:
 class _Search:
     """The candidates of every layer that meet ``target_cycles``, their estimated resources
     and those of the width converters between neighbours, computed once; :meth:`solve` is
-    the dynamic programme for one weighting of the resources."""
+    the dynamic programme for one weighting of the resources. ``cache`` keeps estimates
+    between searches of the same graph at other targets (a looser target's candidates include
+    a tighter one's)."""
 
     def __init__(self, graph: Graph, target_cycles: int, fixed: set, target: Target,
-                 max_pe_simd: int, converters: bool, styles: bool = False):
+                 max_pe_simd: int, converters: bool, styles: bool = False,
+                 cache: dict | None = None):
         self.graph, self.target = graph, target
+        cache = {} if cache is None else cache
+
+        def key(option):
+            return (option.name, tuple(sorted(_current(option).items())),
+                    getattr(option, "ram_style", None))
+
+        def estimate(option):
+            found = cache.get(key(option))
+            if found is None:
+                found = cache[key(option)] = estimate_layer(option, target)
+            return found
+
+        def link(previous, option, port):
+            pair = ("link", key(previous), key(option), port)
+            found = cache.get(pair)
+            if found is None:
+                found = cache[pair] = _link_resources(previous, option, target, port)
+            return found
         candidates = []
         for layer in graph.layers:
             if layer.name in fixed:
@@ -159,15 +180,14 @@ class _Search:
             raise FoldingError(f"target {target_cycles} cycles/frame cannot be met: best "
                                f"achievable is {cycles} ({why})")
         self.candidates = candidates
-        self.resources = [[estimate_layer(option, target) for option in options]
-                          for options in candidates]
+        self.resources = [[estimate(option) for option in options] for options in candidates]
         self.links = [None]
         for index in range(1, len(candidates)):
             port = _neighbour_port(graph, index)
             if not converters or port is None:
                 self.links.append(None)
                 continue
-            self.links.append([[_link_resources(previous, option, target, port)
+            self.links.append([[link(previous, option, port)
                                 for previous in candidates[index - 1]]
                                for option in candidates[index]])
 
@@ -317,8 +337,10 @@ def auto_fold(graph: Graph, *, target_cycles: int | None, fixed=(),
         raise FoldingError(f"cannot fix layers {', '.join(sorted(unknown))}: no such layer "
                            f"(layers: {', '.join(names)})")
 
+    cache = {}
+
     def search(cycles, styles=False):
-        return _Search(graph, cycles, fixed, target, max_pe_simd, converters, styles)
+        return _Search(graph, cycles, fixed, target, max_pe_simd, converters, styles, cache)
 
     def fit_at(cycles):
         # The foldings as the spec places the weights first, so that a network that fits
