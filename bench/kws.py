@@ -26,7 +26,8 @@ figures to stdout:
                            estimated / placed - 1: what the auto-folder's device fit errs by
     build_s                wall seconds of the whole run (what ``hwgen build`` takes with
                            what ``--out`` already holds: a fresh folder for a fresh build)
-    <step>_s               each step's wall seconds (``hardware_s``: folding and FIFO sizing)
+    step_<name>_s          each step's wall seconds (``step_hardware_s``: folding and FIFO
+                           sizing; ``step_build_s``: synthesis, place and route)
     fifo_sizing_s          the FIFO sizing's seconds when it ran (kept with the hardware IR)
     met_*                  1 when a goal holds: >= 150,000 inferences/s, Fmax >= 125 MHz,
                            cycles ratio <= 1.02, accuracy >= 0.90, no mismatch
@@ -110,7 +111,7 @@ def main(argv=None) -> int:
         "estimate_lut_error": estimated.luts / max(1, build["luts"]) - 1,
         "estimate_bram_error": estimated.brams / max(1, build["brams"]) - 1,
         "build_s": build_s,
-        **{f"{name}_s": seconds for name, seconds in run.seconds.items()},
+        **{f"step_{name}_s": seconds for name, seconds in run.seconds.items()},
         "fifo_sizing_s": float(graph.meta.get("fifo_sizing", {}).get("seconds", 0.0)),
     })
     for key, value in figures.items():
