@@ -1,7 +1,7 @@
 """The keyword-spotting example's figures, one ``key: value`` a line, with the issue's goals.
 
-    python bench/kws.py [--spec examples/kws.yaml] [--board ulx3s] [--out DIR] [--frames N]
-                        [--clock MHZ|spec]
+    python bench/kws.py [--spec examples/kws.yaml] [--board ulx3s] [--variant 85F] [--out DIR]
+                        [--frames N] [--clock MHZ|spec] [--fps N]
 
 Runs what ``hwgen build --board ulx3s examples/kws.yaml`` runs (reusing the shipped IR and
 whatever is already under ``--out``, default ``build/bench/kws``): the Verilator co-simulation
@@ -64,6 +64,12 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--spec", default=str(REPO / "examples" / "kws.yaml"))
     parser.add_argument("--board", default="ulx3s")
+    parser.add_argument("--variant", default=None,
+                        help="the board's device variant (ulx3s: 12F, 25F, 45F, 85F; default "
+                             "the board file's)")
+    parser.add_argument("--fps", type=float, default=None,
+                        help="fold for this many inferences/s at the clock (the spec's "
+                             "hardware.target_fps; its target_cycles dropped)")
     parser.add_argument("--out", default=str(REPO / "build" / "bench" / "kws"))
     parser.add_argument("--frames", type=int, default=None,
                         help="frames to co-simulate (default: the spec's verify.frames)")
@@ -80,8 +86,11 @@ def main(argv=None) -> int:
         if args.clock != "spec":
             spec = dataclasses.replace(
                 spec, hardware=dataclasses.replace(spec.hardware, clock_mhz=args.clock))
+        if args.fps is not None:
+            spec = dataclasses.replace(spec, hardware=dataclasses.replace(
+                spec.hardware, target_fps=args.fps, target_cycles=None, fit="cheapest"))
         workspace = Workspace.create(spec, args.out, say=say)
-        board = workspace.clocked(load_board(args.board))
+        board = workspace.clocked(load_board(args.board, variant=args.variant))
         started = time.perf_counter()
         run = run_steps(workspace, board=board, clock_hz=board.clock_mhz * 1e6,
                         frames=args.frames)
@@ -105,7 +114,7 @@ def main(argv=None) -> int:
         "rtl_golden_mismatches": verification["mismatches"],
         "verified_frames": verification["frames"],
     }
-    estimated = estimate_build(graph, board.target) + board_reserve(board.target)
+    estimated = estimate_build(graph, board.target) + board_reserve(board.target, board.device)
     figures.update({
         "estimated_luts": estimated.luts, "estimated_brams": estimated.brams,
         "estimate_lut_error": estimated.luts / max(1, build["luts"]) - 1,

@@ -50,9 +50,10 @@ def board_top(spec, graph, board):
     from ..golden import run_graph
     from ..hw.network import Network
     network = Network(graph, fifo_depth=spec.hardware.fifo_depth, target=board.target)
-    # The demo ROM holds the first test frames, up to the target's share of block RAM.
+    # The demo ROM holds the first test frames, up to the part's share of block RAM.
     frame_bits = graph.input_elements * graph.input_bits
-    count = max(1, min(len(graph.test_frames), board.target.demo_rom_bits // frame_bits))
+    share = board.target.demo_rom_share(board.device)
+    count = max(1, min(len(graph.test_frames), share // frame_bits))
     words = network.input_words(graph.test_frames[:count])
     # The button's ROM pass checks the board against the golden model's classes (the
     # accuracy is hwgen run's to measure).

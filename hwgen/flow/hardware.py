@@ -117,7 +117,7 @@ def _fit_note(graph, target: Target, device: str | None, budget: Resources | Non
         return ""
     from ..estimate import estimate_build
     from ..passes.fold import board_reserve
-    needed = estimate_build(graph, target) + board_reserve(target)
+    needed = estimate_build(graph, target) + board_reserve(target, device)
     units = target.units
     figures = ", ".join(f"{getattr(needed, name):,}/{getattr(budget, name):,} {units[name]}"
                         for name in ("luts", "ffs", "brams", "dsps"))

@@ -126,12 +126,13 @@ def _neighbour_port(graph: Graph, index: int) -> int | None:
     return sources.index(previous) if previous in sources else None
 
 
-def board_reserve(target: Target) -> Resources:
-    """What a board top takes beside the network, in block RAM: its demo ROM of test frames
-    (``target.demo_rom_bits``, as 16-bit banks). Its UART and control logic, some hundreds of
-    LUTs, are left to the fit's margin."""
+def board_reserve(target: Target, device: str | None = None) -> Resources:
+    """What a board top takes beside the network on part ``device`` (None: the family's
+    largest share), in block RAM: its demo ROM of test frames
+    (:meth:`~hwgen.target.Target.demo_rom_share`, as 16-bit banks). Its UART and control
+    logic, some hundreds of LUTs, are left to the fit's margin."""
     per_bram = 16 * target.rom_bank_depth(16)
-    return Resources(brams=-(-target.demo_rom_bits // per_bram))
+    return Resources(brams=-(-target.demo_rom_share(device) // per_bram))
 
 
 class _Search:
@@ -249,14 +250,13 @@ def _fits(needed: Resources, budget: Resources) -> bool:
 
 
 def _fitting(search: _Search, fixed: set, budget: Resources, target: Target,
-             rounds: int = 24) -> tuple[Graph | None, Graph, Resources]:
+             reserve: Resources, rounds: int = 24) -> tuple[Graph | None, Graph, Resources]:
     """The cheapest folding found that fits ``budget`` (None if none does), the least
     demanding one tried, and its resources (:func:`hwgen.estimate.estimate_build` plus the
     board reserve). The search starts from the cost :func:`auto_fold` minimises and, while the
     folding overruns a resource, doubles that resource's weight (and halves the weight of
     block RAM and multipliers where LUTs overrun with block RAM or multipliers to spare), a
     few dozen dynamic programmes: the fit is not proven optimal."""
-    reserve = board_reserve(target)
     weights = [1.0, 0.0, float(target.bram_luts), float(target.dsp_luts)]
     best, best_cost, least, least_over = None, math.inf, None, math.inf
     seen = set()
@@ -338,6 +338,8 @@ def auto_fold(graph: Graph, *, target_cycles: int | None, fixed=(),
                            f"(layers: {', '.join(names)})")
 
     cache = {}
+    # The board top's demo ROM on this part (a part the family does not list: its largest).
+    reserve = board_reserve(target, device if device in target.devices else None)
 
     def search(cycles, styles=False):
         return _Search(graph, cycles, fixed, target, max_pe_simd, converters, styles, cache)
@@ -346,10 +348,11 @@ def auto_fold(graph: Graph, *, target_cycles: int | None, fixed=(),
         # The foldings as the spec places the weights first, so that a network that fits
         # is built as it would be without a budget; then with weights free to move into
         # logic (``ram_style`` distributed), where block RAM runs out first.
-        found = _fitting(search(cycles), fixed, budget, target)
+        found = _fitting(search(cycles), fixed, budget, target, reserve)
         if found[0] is None and any(_free_style(layer) for layer in graph.layers
                                     if layer.name not in fixed):
-            moved = _fitting(search(cycles, styles=True), fixed, budget, target)
+            moved = _fitting(search(cycles, styles=True), fixed, budget, target,
+                             reserve)
             if moved[0] is not None or _over(moved[2], budget) < _over(found[2], budget):
                 found = moved
         return found
@@ -363,7 +366,7 @@ def auto_fold(graph: Graph, *, target_cycles: int | None, fixed=(),
         best, least, needed = fit_at(target_cycles)
         if best is None:
             raise FoldingError(_no_fit(where, budget, target, least, needed,
-                                       f"at {target_cycles} cycles/frame"))
+                                       f"at {target_cycles} cycles/frame", reserve))
         return best
     # The fastest that fits: the least cycles/frame among the layers' own, by bisection
     # (a target met by a folding that fits is met by it at any slower target).
@@ -377,7 +380,7 @@ def auto_fold(graph: Graph, *, target_cycles: int | None, fixed=(),
     best, least, needed = fit_at(levels[-1])
     if best is None:
         raise FoldingError(_no_fit(where, budget, target, least, needed,
-                                   "at any cycles/frame"))
+                                   "at any cycles/frame", reserve))
     low, high = 0, len(levels) - 1        # levels[high] fits
     while low < high:
         middle = (low + high) // 2
@@ -390,12 +393,11 @@ def auto_fold(graph: Graph, *, target_cycles: int | None, fixed=(),
 
 
 def _no_fit(where: str, budget: Resources, target: Target, least: Graph, needed: Resources,
-            when: str) -> str:
+            when: str, reserve: Resources) -> str:
     units = target.units
-    reserve = board_reserve(target).brams
     return (f"no folding fits {where} {when}: the least found takes "
             f"{needed.luts:,} {units['luts']}, {needed.ffs:,} {units['ffs']}, "
-            f"{needed.brams:,} {units['brams']} (the board top's {reserve} for its demo ROM "
+            f"{needed.brams:,} {units['brams']} (the board top's {reserve.brams} for its demo ROM "
             f"included), {needed.dsps:,} {units['dsps']} at {least.expected_cycles():,} "
             f"cycles/frame; the budget is {budget.luts:,}, {budget.ffs:,}, {budget.brams:,}, "
             f"{budget.dsps:,}")

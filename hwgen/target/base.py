@@ -186,7 +186,8 @@ class Target:
     #: Range of frequencies (MHz, inclusive) the family's PLL makes: a design clock other than
     #: the board's oscillator must lie in it.
     pll_output_mhz: tuple[float, float]
-    #: Bits of test frames the board top's demo ROM may hold: the block RAM it may take.
+    #: Bits of test frames the board top's demo ROM may hold: the block RAM it may take (on a
+    #: small part less: :meth:`demo_rom_share`).
     demo_rom_bits: int
     #: LUTs a block RAM is worth when one cost figure is needed (auto-folding).
     bram_luts: float
@@ -242,6 +243,15 @@ class Target:
             raise ValueError(f"{self.family} has no part {device!r} (known: "
                              f"{', '.join(self.devices)})")
         return self.devices[device]
+
+    def demo_rom_share(self, device: str | None = None) -> int:
+        """Bits of test frames the board top's demo ROM may hold on part ``device``:
+        :attr:`demo_rom_bits`, or an eighth of the part's block RAM (in banks of
+        :meth:`rom_bank_depth` 16-bit words) where that is less; None: the family's most."""
+        if device is None:
+            return self.demo_rom_bits
+        bank_bits = 16 * self.rom_bank_depth(16)
+        return min(self.demo_rom_bits, self.capacity(device).brams // 8 * bank_bits)
 
     # --- memories --------------------------------------------------------------------------
 

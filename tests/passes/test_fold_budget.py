@@ -38,6 +38,8 @@ def test_every_board_part_has_its_capacity():
     with pytest.raises(ValueError, match="ecp5 has no part 'LFE5U-99F' \\(known: LFE5U-12F"):
         ECP5.capacity("LFE5U-99F")
     assert board_reserve(ECP5) == Resources(brams=16)       # 256 Kbit of 16-bit banks
+    assert board_reserve(ECP5, "LFE5U-85F") == Resources(brams=16)
+    assert board_reserve(ECP5, "LFE5U-12F") == Resources(brams=7)    # an eighth of 56
 
 
 def test_a_roomy_budget_changes_nothing(kws):
@@ -102,12 +104,28 @@ def test_nothing_fits_in_one_line(kws, cycles, when):
     graph, fixed = kws
     with pytest.raises(FoldingError) as error:
         auto_fold(graph, target_cycles=cycles, fixed=fixed, target=ECP5,
-                  budget=ECP5.capacity("LFE5U-12F"), device="LFE5U-12F")
+                  budget=Resources(8_000, 8_000, 56, 28), device="LFE5U-12F")
     message = str(error.value)
     assert "\n" not in message and message.startswith(f"no folding fits LFE5U-12F {when}: "
                                                       f"the least found takes ")
-    assert "DP16KD (the board top's 16 for its demo ROM included)" in message
-    assert message.endswith("the budget is 12,288, 12,288, 32, 28")
+    assert "DP16KD (the board top's 7 for its demo ROM included)" in message
+    assert message.endswith("the budget is 8,000, 8,000, 56, 28")
+
+
+def test_the_kws_fits_the_smallest_ulx3s(kws):
+    """On the 12F (its demo ROM an eighth of the block RAM) the fastest KWS folding fits
+    the spec's margin of the part; the 85F's is faster."""
+    from hwgen.flow.hardware import device_budget
+    from hwgen.spec import load_spec
+    graph, fixed = kws
+    spec = load_spec(REPO / "examples" / "kws.yaml")
+    budget = device_budget(spec, ECP5, "LFE5U-12F")
+    small = auto_fold(graph, target_cycles=None, fixed=fixed, target=ECP5, budget=budget,
+                      device="LFE5U-12F")
+    assert _fits(estimate_build(small, ECP5) + board_reserve(ECP5, "LFE5U-12F"), budget)
+    large = auto_fold(graph, target_cycles=None, fixed=fixed, target=ECP5,
+                      budget=device_budget(spec, ECP5, "LFE5U-85F"), device="LFE5U-85F")
+    assert large.expected_cycles() < small.expected_cycles()
 
 
 @pytest.mark.parametrize("change,message", [

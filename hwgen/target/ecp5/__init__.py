@@ -52,11 +52,12 @@ class ECP5(Target):
     multipliers_in_dsps = True  # synth_ecp5 maps a multiplier to MULT18X18D
     memory_model = memory
     clock_model = pll
-    #: Lattice's ECP5 family table: LUT4s (as many flip-flops), DP16KD, MULT18X18D. (nextpnr
-    #: builds the 12F on the 25F's die and lets a design use all of it; hwgen budgets what
-    #: Lattice sells.)
+    #: Lattice's ECP5 family table: LUT4s (as many flip-flops), DP16KD, MULT18X18D. The 12F
+    #: is the 25F's die with another ID code: nextpnr (``--12k``) places a design on all of it,
+    #: 24,288 LUT4 and 56 DP16KD, where Lattice's table sells 12,288 LUT4 and 32 EBR. hwgen
+    #: budgets the LUTs Lattice sells and the block RAM nextpnr places.
     devices = MappingProxyType({
-        "LFE5U-12F": Resources(luts=12_288, ffs=12_288, brams=32, dsps=28),
+        "LFE5U-12F": Resources(luts=12_288, ffs=12_288, brams=56, dsps=28),
         "LFE5U-25F": Resources(luts=24_288, ffs=24_288, brams=56, dsps=28),
         "LFE5U-45F": Resources(luts=43_848, ffs=43_848, brams=108, dsps=72),
         "LFE5U-85F": Resources(luts=83_640, ffs=83_640, brams=208, dsps=156),
