@@ -78,6 +78,9 @@ def _parser() -> argparse.ArgumentParser:
                              "reusing what exists")
     build.add_argument("--board", default=None,
                        help="board name under boards/ or a board YAML file (default: the spec's)")
+    build.add_argument("--variant", default=None,
+                       help="the board's device variant (ulx3s: 12F, 25F, 45F, 85F; default: "
+                            "the board file's)")
     build.add_argument("--no-verify", action="store_true",
                        help="skip the RTL co-simulation (default: verify before building)")
     _step_range(build)
@@ -89,6 +92,8 @@ def _parser() -> argparse.ArgumentParser:
                      help="baud rate (default: the board file's uart_baud)")
     run.add_argument("--board", default=None,
                      help="board name under boards/ or a board YAML file (default: the spec's)")
+    run.add_argument("--variant", default=None,
+                     help="the board's device variant (default: the board file's)")
     run.add_argument("--frames", type=int, default=None,
                      help="test frames to stream (default: all)")
     run.add_argument("--timeout", type=float, default=1.0,
@@ -98,19 +103,22 @@ def _parser() -> argparse.ArgumentParser:
     program.add_argument("--board", default=None,
                          help="board name under boards/ or a board YAML file (default: the "
                               "spec's)")
+    program.add_argument("--variant", default=None,
+                         help="the board's device variant (default: the board file's)")
     program.add_argument("--flash", action="store_true",
                          help="write the board's flash (default: its SRAM, lost at power-off)")
     command("report", "print the report of the last build")
     return parser
 
 
-def _load_board(option: str | None, spec):
-    """The board named by ``--board``, else by the spec's ``board`` key."""
+def _load_board(option: str | None, spec, variant: str | None = None):
+    """The board named by ``--board``, else by the spec's ``board`` key; its device
+    ``variant`` (``--variant``) if given."""
     from .board.board import load_board
     if option is not None:
-        return load_board(option)
+        return load_board(option, variant=variant)
     try:
-        return load_board(spec.board)
+        return load_board(spec.board, variant=variant)
     except SpecError as error:
         # A name that resolves to no board file is a mistake in the spec: say so, naming the spec
         # (load_board names the board itself). Problems inside a board file name that file.
@@ -132,8 +140,8 @@ def _run(args) -> int:
         from .data import check_data     # a data folder the spec names, checked up front
         check_data(spec)
     # The board is validated before anything runs.
-    board = _load_board(args.board, spec) if args.command in ("build", "run", "program") \
-        else None
+    board = _load_board(args.board, spec, args.variant) \
+        if args.command in ("build", "run", "program") else None
     if args.command in ("sim", "run") and args.frames is not None and args.frames < 1:
         raise SpecError("--frames", None, f"must be at least 1, not {args.frames}")
     if args.command == "run":

@@ -124,6 +124,17 @@ def test_unknown_board_on_the_command_line(tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
+def test_unknown_variant_on_the_command_line(tmp_path, capsys):
+    spec_file = tmp_path / "ok.yaml"
+    spec_file.write_text(EXAMPLE.read_text())
+    assert main(["build", "--board", "ulx3s", "--variant", "99F", str(spec_file),
+                 "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("hwgen: error: ") and "\n" not in err
+    assert err.endswith("ulx3s.yaml: variant: unknown variant '99F' (allowed: 12F, 25F, 45F, 85F)")
+    assert not (tmp_path / "out").exists()
+
+
 def test_unknown_board_in_the_spec(tmp_path, capsys):
     mapping = {**_example(), "board": "de10"}
     line = _fail(tmp_path, capsys, mapping)
