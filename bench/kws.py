@@ -1,7 +1,8 @@
 """The keyword-spotting example's figures, one ``key: value`` a line, with the issue's goals.
 
     python bench/kws.py [--spec examples/kws.yaml] [--board ulx3s] [--variant 85F] [--out DIR]
-                        [--frames N] [--clock MHZ|spec] [--fps N]
+                        [--frames N] [--clock MHZ|spec] [--fps N] [--fit-margin F]
+                        [--seeds 1-5]
 
 Runs what ``hwgen build --board ulx3s examples/kws.yaml`` runs (reusing the shipped IR and
 whatever is already under ``--out``, default ``build/bench/kws``): the Verilator co-simulation
@@ -29,6 +30,9 @@ figures to stdout:
     step_<name>_s          each step's wall seconds (``step_hardware_s``: folding and FIFO
                            sizing; ``step_build_s``: synthesis, place and route)
     fifo_sizing_s          the FIFO sizing's seconds when it ran (kept with the hardware IR)
+    fmax_mhz_seed<N>, seeds_met, seeds
+                           with ``--seeds``: Fmax with each nextpnr seed (the same netlist,
+                           placer and clock), and on how many of them it meets the clock
     met_*                  1 when a goal holds: >= 150,000 inferences/s (``--fps``: that many),
                            Fmax >= 125 MHz, Fmax >= the clock placed for (``met_clock``),
                            cycles ratio <= 1.02, accuracy >= 0.90, no mismatch
@@ -61,6 +65,50 @@ def _clock(text: str) -> float | str:
         raise argparse.ArgumentTypeError(f"expected MHz or 'spec', got {text!r}") from None
 
 
+def _seeds(text: str) -> list[int]:
+    """``--seeds``: ``1-5`` or ``1,3,4``."""
+    try:
+        if "-" in text:
+            first, last = (int(part) for part in text.split("-"))
+            seeds = list(range(first, last + 1))
+        else:
+            seeds = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seeds as 1-5 or 1,3,4, got {text!r}") from None
+    if not seeds or min(seeds) < 0:
+        raise argparse.ArgumentTypeError(f"expected non-negative seeds, got {text!r}")
+    return seeds
+
+
+def _seed_builds(workspace, graph, board, seeds, say) -> dict:
+    """Fmax of the board top placed and routed with each nextpnr seed, each under
+    ``<out>/seeds/seed<N>`` and reused while its key (the bitstream's and the seed) holds."""
+    import json
+
+    from hwgen.board.build import build_bitstream
+    from hwgen.flow.build import bitstream_key, board_top
+    from hwgen.flow.cache import key_digest
+    spec = workspace.spec
+    result = {}
+    for seed in seeds:
+        folder = workspace.root / "seeds" / f"seed{seed}"
+        key = key_digest({"bitstream": bitstream_key(workspace, graph, board), "seed": seed})
+        summary_file = folder / "seed.json"
+        try:
+            saved = json.loads(summary_file.read_text())
+        except (OSError, ValueError):
+            saved = {}
+        if saved.get("key") != key:
+            say(f"seed {seed}: place and route")
+            summary_file.unlink(missing_ok=True)
+            report = build_bitstream(board_top(spec, graph, board), board, folder, name="top",
+                                     placer=spec.hardware.placer, seed=seed, progress=say)
+            saved = {"key": key, "fmax_mhz": report.fmax_mhz}
+            summary_file.write_text(json.dumps(saved))
+        result[seed] = saved["fmax_mhz"]
+    return result
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--spec", default=str(REPO / "examples" / "kws.yaml"))
@@ -80,6 +128,9 @@ def main(argv=None) -> int:
     parser.add_argument("--fit-margin", type=float, default=None,
                         help="the share of the part the folding may take (the spec's "
                              "hardware.fit_margin)")
+    parser.add_argument("--seeds", type=_seeds, default=None,
+                        help="also place and route the same top with each of these nextpnr "
+                             "seeds ('1-5' or '1,3'), each in its own folder under --out/seeds")
     args = parser.parse_args(argv)
 
     def say(message):
@@ -130,6 +181,16 @@ def main(argv=None) -> int:
         **{f"step_{name}_s": seconds for name, seconds in run.seconds.items()},
         "fifo_sizing_s": float(graph.meta.get("fifo_sizing", {}).get("seconds", 0.0)),
     })
+    if args.seeds:
+        try:
+            fmax = _seed_builds(workspace, graph, board, args.seeds, say)
+        except HwgenError as error:
+            print(f"bench: error: {error}", file=sys.stderr)
+            return 1
+        figures.update({f"fmax_mhz_seed{seed}": value for seed, value in fmax.items()})
+        figures["seeds_met"] = sum(value is not None and value >= figures["clock_mhz"]
+                                   for value in fmax.values())
+        figures["seeds"] = len(fmax)
     for key, value in figures.items():
         print(f"{key}: {value:.4f}" if isinstance(value, float) else f"{key}: {value}")
     goal_fps = args.fps if args.fps is not None else GOALS["inferences_per_s"]

@@ -28,6 +28,8 @@ def _run(script: str, *args: str, tmp_path: Path):
      "robust, bn_robust, bitsplit)"),
     ("robustness.py", ["--recipes", ""], "--recipes: unknown none given"),
     ("robustness.py", ["--epochs", "-3"], "--epochs: expected a positive integer, not -3"),
+    ("kws.py", ["--seeds", "1-x"], "--seeds: expected seeds as 1-5 or 1,3,4, got '1-x'"),
+    ("kws.py", ["--clock", "fast"], "--clock: expected MHz or 'spec', got 'fast'"),
 ])
 def test_bad_arguments_are_one_line_errors(script, args, message, tmp_path):
     result = _run(script, *args, tmp_path=tmp_path)
