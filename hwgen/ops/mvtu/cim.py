@@ -300,10 +300,12 @@ def _reads(m: Module, macro: MacroSpec, *, reads, en, rows, vector, keys) -> lis
         index[key] = value[32 - TABLE_BITS:]
     # From stage 3: the active rows' noise scale, kept until the sample leaves the table.
     scales = Array(Const(scale, macro.scale_bits) for scale in macro.scales)
-    scale = [delay(m, en, scales[active[p]], hash_stages, f"scale{p}") for p in range(ab)]
+    scale = [delay(m, en, scales[active[p]], hash_stages + 1, f"scale{p}") for p in range(ab)]
     # Stage H + 1: ZTABLE, read on en: one copy per two reads, a ROM in one block RAM with its
-    # two ports (far cheaper than LUTs per read); stage H + 2 registers the sample (a block
-    # RAM's output is slow without its output register).
+    # two ports (far cheaper than LUTs per read); stages H + 2 and H + 3 register the sample
+    # twice: a block RAM's data leaves it late, so the first register sits beside the block,
+    # and the multiplier's DSP is in another column of the die, so the second may sit beside
+    # it (with one register, the wire between them set the KWS top's Fmax).
     tables = []
     for pair in range(0, len(reads), 2):
         tables.append(memory.Memory(shape=signed(15), depth=1 << TABLE_BITS, init=ztable(),
@@ -313,12 +315,12 @@ def _reads(m: Module, macro: MacroSpec, *, reads, en, rows, vector, keys) -> lis
     for number, (i, j, p) in enumerate(reads):
         port = tables[number // 2].read_port()
         m.d.comb += [port.addr.eq(index[i, j, p]), port.en.eq(en)]
-        z = delay(m, en, port.data, 1, name("z", (i, j, p)))
-        # Stage H + 3: the scaled sample; H + 4: plus the bitline sum, the ADC input.
+        z = delay(m, en, port.data, 2, name("z", (i, j, p)))
+        # Stage H + 4: the scaled sample; H + 5: plus the bitline sum, the ADC input.
         sample = Signal(y_shape, name=name("noise", (i, j, p)), reset_less=True)
         y = Signal(y_shape, name=name("adc_in", (i, j, p)), reset_less=True)
-        b_late = delay(m, en, b[i, j, p], hash_stages + 1, name("b", (i, j, p)))
-        # Stage H + 5: the comparators (a thermometer code); H + 6: their count, the code.
+        b_late = delay(m, en, b[i, j, p], hash_stages + 2, name("b", (i, j, p)))
+        # Stage H + 6: the comparators (a thermometer code); H + 7: their count, the code.
         above = Signal(len(macro.thresholds), name=name("above", (i, j, p)), reset_less=True)
         with m.If(en):
             m.d.sync += [

@@ -241,11 +241,12 @@ def cim_resources(layer: MVTULayer, target: Target) -> Resources:
         ffs += 32 * (stages + 2)            # the vector keys' pipeline, count and h0
         ffs += reads * (2 * 32              # each read's key, delayed beside the cells
                         + 32 * (stages - 1) + TABLE_BITS    # the hash (its top bits kept)
-                        + _SAMPLE_BITS      # the sample, registered out of the block RAM
-                        + bitline * (stages + 1)            # the bitline sum, delayed
+                        + 2 * _SAMPLE_BITS  # the sample, registered out of the block
+                                            # RAM and again beside the multiplier
+                        + bitline * (stages + 2)            # the bitline sum, delayed
                         + 2 * macro.adc_input_bits          # scaled sample, ADC input
                         + len(macro.thresholds))            # comparators
-        ffs += ab * macro.scale_bits * stages               # noise scales, delayed
+        ffs += ab * macro.scale_bits * (stages + 1)         # noise scales, delayed
         # ZTABLE: a copy per two reads (its two ports), asked into block RAM: a block RAM
         # per copy with two read ports, two with one
         ztable = target.map_memory(1 << TABLE_BITS, _SAMPLE_BITS, rom=True, style="block")

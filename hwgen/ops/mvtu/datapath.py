@@ -181,11 +181,11 @@ def weights_in_block_ram(layer: MVTULayer, target: Target) -> bool:
 def macro_latency(macro: MacroSpec) -> int:
     """``en`` cycles of the CIM macro (:class:`hwgen.ops.mvtu.cim.CimMacro`) from a read to its
     codes: 5 without noise (cells and inputs; the cells registered; chunk popcounts; bitline
-    sums; ADC), ``HASH_STAGES + 8`` with it (cells, inputs and read keys; the cells
+    sums; ADC), ``HASH_STAGES + 9`` with it (cells, inputs and read keys; the cells
     registered; the hash's stages, beside them the chunk popcounts, the bitline sums and the
-    noise scale; ZTABLE; its sample registered; the scaled sample; the ADC input; its
-    comparators; the code)."""
-    return HASH_STAGES + 8 if macro.noisy else 5
+    noise scale; ZTABLE; its sample registered twice, beside the block RAM and beside the
+    multiplier; the scaled sample; the ADC input; its comparators; the code)."""
+    return HASH_STAGES + 9 if macro.noisy else 5
 
 
 def sum_latency(layer: MVTULayer, target: Target) -> int:
