@@ -45,9 +45,8 @@ from pathlib import Path
 
 from hwgen.board.board import load_board
 from hwgen.errors import HwgenError
-from hwgen.estimate import estimate_build
 from hwgen.flow import Workspace, run_steps
-from hwgen.passes.fold import board_reserve
+from hwgen.passes.fold import board_reserve, estimate_build
 from hwgen.spec import load_spec
 
 REPO = Path(__file__).resolve().parent.parent

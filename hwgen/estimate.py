@@ -16,7 +16,7 @@ from .ops import DWCLayer, op_for
 from .target import DEFAULT_TARGET, Resources, Target
 
 __all__ = ["estimate_layer", "layer_terms", "estimate_graph", "converter", "in_width",
-           "out_width", "estimate_build"]
+           "out_width"]
 
 
 def estimate_layer(layer, target: Target = DEFAULT_TARGET) -> Resources:
@@ -82,14 +82,3 @@ def estimate_graph(graph: Graph, target: Target = DEFAULT_TARGET, *,
             if between is not None:
                 total = total + estimate_layer(between, target)
     return total
-
-
-def estimate_build(graph: Graph, target: Target = DEFAULT_TARGET, *,
-                   fifo_depth: int = 2) -> Resources:
-    """Resources of every stage a network of ``graph`` builds
-    (:func:`hwgen.hw.network.stage_layers`: the layers, forks, width converters, FIFOs at the
-    graph's sized depths or else the default rule's, the label select): what a device must
-    hold beside the board top."""
-    from .hw.network import stage_layers
-    return sum((estimate_layer(layer, target)
-                for layer in stage_layers(graph, fifo_depth=fifo_depth)), Resources())

@@ -115,8 +115,7 @@ def _fit_note(graph, target: Target, device: str | None, budget: Resources | Non
     depths, before sizing; the board top's demo ROM counted), against ``budget``."""
     if device is None:
         return ""
-    from ..estimate import estimate_build
-    from ..passes.fold import board_reserve
+    from ..passes.fold import board_reserve, estimate_build
     needed = estimate_build(graph, target) + board_reserve(target, device)
     units = target.units
     figures = ", ".join(f"{getattr(needed, name):,}/{getattr(budget, name):,} {units[name]}"

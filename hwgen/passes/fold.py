@@ -33,12 +33,13 @@ import dataclasses
 import math
 
 from ..errors import HwgenError
-from ..estimate import converter, estimate_build, estimate_layer
+from ..estimate import converter, estimate_layer
 from ..ir import Graph
 from ..ops import op_for
 from ..target import DEFAULT_TARGET, Resources, Target
 
-__all__ = ["FoldingError", "MAX_PE_SIMD", "auto_fold", "board_reserve", "fold_options",
+__all__ = ["FoldingError", "MAX_PE_SIMD", "auto_fold", "board_reserve", "estimate_build",
+           "fold_options",
            "fold_report", "folding_cost", "target_from_fps"]
 
 #: Default cap on the synapses an MVTU computes per cycle (``pe * simd``): about 15,000 LUT4s of
@@ -124,6 +125,18 @@ def _neighbour_port(graph: Graph, index: int) -> int | None:
     sources = graph.sources[index]
     previous = graph.layers[index - 1].name
     return sources.index(previous) if previous in sources else None
+
+
+def estimate_build(graph: Graph, target: Target = DEFAULT_TARGET, *,
+                   fifo_depth: int = 2) -> Resources:
+    """Resources of every stage a network of ``graph`` builds
+    (:func:`hwgen.hw.network.stage_layers`: the layers, forks, width converters, FIFOs at the
+    graph's sized depths or else the default rule's, the label select): what a device must
+    hold beside the board top (:func:`board_reserve`). Here, not in :mod:`hwgen.estimate`,
+    which prices layers below the network that assembles them."""
+    from ..hw.network import stage_layers
+    return sum((estimate_layer(layer, target)
+                for layer in stage_layers(graph, fifo_depth=fifo_depth)), Resources())
 
 
 def board_reserve(target: Target, device: str | None = None) -> Resources:
@@ -252,7 +265,7 @@ def _fits(needed: Resources, budget: Resources) -> bool:
 def _fitting(search: _Search, fixed: set, budget: Resources, target: Target,
              reserve: Resources, rounds: int = 24) -> tuple[Graph | None, Graph, Resources]:
     """The cheapest folding found that fits ``budget`` (None if none does), the least
-    demanding one tried, and its resources (:func:`hwgen.estimate.estimate_build` plus the
+    demanding one tried, and its resources (:func:`estimate_build` plus the
     board reserve). The search starts from the cost :func:`auto_fold` minimises and, while the
     folding overruns a resource, doubles that resource's weight (and halves the weight of
     block RAM and multipliers where LUTs overrun with block RAM or multipliers to spare), a
@@ -311,7 +324,7 @@ def auto_fold(graph: Graph, *, target_cycles: int | None, fixed=(),
         Count the width converters between layers in the cost.
     budget : :class:`hwgen.target.Resources` or None
         What the folded network, every stage a :class:`hwgen.hw.network.Network` builds
-        (:func:`hwgen.estimate.estimate_build`) and the board top's demo ROM
+        (:func:`estimate_build`) and the board top's demo ROM
         (:func:`board_reserve`) included, may take: a device's capacity times a margin.
     device : str or None
         The device's name, for messages.

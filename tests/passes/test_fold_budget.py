@@ -4,9 +4,8 @@ and flow around them (on the shipped KWS IR)."""
 import pytest
 
 from hwgen.board.board import load_board
-from hwgen.estimate import estimate_build
 from hwgen.ir import load_ir
-from hwgen.passes.fold import FoldingError, auto_fold, board_reserve
+from hwgen.passes.fold import FoldingError, auto_fold, board_reserve, estimate_build
 from hwgen.target import Resources, target
 from tests.conftest import REPO, spec_error
 

@@ -40,7 +40,7 @@ per read), the ADC input's add, the comparators and their count each take a stag
 (:func:`hwgen.ops.mvtu.datapath.macro_latency`).
 """
 import jinja2
-from amaranth.hdl import Array, Cat, Const, Module, Signal, signed, unsigned
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -300,7 +300,7 @@ def _reads(m: Module, macro: MacroSpec, *, reads, en, rows, vector, keys) -> lis
         index[key] = value[32 - TABLE_BITS:]
     # From stage 3: the active rows' noise scale, kept until the sample leaves the table.
     scales = Array(Const(scale, macro.scale_bits) for scale in macro.scales)
-    scale = [delay(m, en, scales[active[p]], hash_stages + 1, f"scale{p}") for p in range(ab)]
+    scale = [delay(m, en, scales[active[p]], hash_stages, f"scale{p}") for p in range(ab)]
     # Stage H + 1: ZTABLE, read on en: one copy per two reads, a ROM in one block RAM with its
     # two ports (far cheaper than LUTs per read); stages H + 2 and H + 3 register the sample
     # twice: a block RAM's data leaves it late, so the first register sits beside the block,
@@ -315,7 +315,15 @@ def _reads(m: Module, macro: MacroSpec, *, reads, en, rows, vector, keys) -> lis
     for number, (i, j, p) in enumerate(reads):
         port = tables[number // 2].read_port()
         m.d.comb += [port.addr.eq(index[i, j, p]), port.en.eq(en)]
-        z = delay(m, en, port.data, 2, name("z", (i, j, p)))
+        z_near = delay(m, en, port.data, 1, name("z_near", (i, j, p)))
+        z = delay(m, en, z_near, 1, name("z", (i, j, p)))
+        # Beside z, the read's own copy of the scale: zero where the sample is (the product is
+        # zero either way), so that each copy depends on its read and synthesis, which merges
+        # identical registers bit by bit, keeps one beside each multiplier (one register
+        # fanned out to a plane's multipliers across the die set the KWS top's Fmax next).
+        own_scale = Signal(macro.scale_bits, name=name("scale", (i, j, p)), reset_less=True)
+        with m.If(en):
+            m.d.sync += own_scale.eq(Mux(z_near.any(), scale[p], 0))
         # Stage H + 4: the scaled sample; H + 5: plus the bitline sum, the ADC input.
         sample = Signal(y_shape, name=name("noise", (i, j, p)), reset_less=True)
         y = Signal(y_shape, name=name("adc_in", (i, j, p)), reset_less=True)
@@ -324,7 +332,7 @@ def _reads(m: Module, macro: MacroSpec, *, reads, en, rows, vector, keys) -> lis
         above = Signal(len(macro.thresholds), name=name("above", (i, j, p)), reset_less=True)
         with m.If(en):
             m.d.sync += [
-                sample.eq(scale[p] * z),
+                sample.eq(own_scale * z),
                 y.eq((b_late << NOISE_FRAC_BITS) + sample),
                 above.eq(Cat(*(y >= threshold for threshold in macro.thresholds))),
                 codes[i, j, p].eq(popcount(above)),

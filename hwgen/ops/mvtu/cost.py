@@ -243,10 +243,11 @@ def cim_resources(layer: MVTULayer, target: Target) -> Resources:
                         + 32 * (stages - 1) + TABLE_BITS    # the hash (its top bits kept)
                         + 2 * _SAMPLE_BITS  # the sample, registered out of the block
                                             # RAM and again beside the multiplier
+                        + macro.scale_bits  # its own copy of the scale
                         + bitline * (stages + 2)            # the bitline sum, delayed
                         + 2 * macro.adc_input_bits          # scaled sample, ADC input
                         + len(macro.thresholds))            # comparators
-        ffs += ab * macro.scale_bits * (stages + 1)         # noise scales, delayed
+        ffs += ab * macro.scale_bits * stages               # noise scales, delayed
         # ZTABLE: a copy per two reads (its two ports), asked into block RAM: a block RAM
         # per copy with two read ports, two with one
         ztable = target.map_memory(1 << TABLE_BITS, _SAMPLE_BITS, rom=True, style="block")
