@@ -401,9 +401,14 @@ class BoardCore(wiring.Component):
                 for index, word in enumerate(level_rom):
                     with m.Case(index):
                         m.d.comb += rom_word.eq(word)
-        # Into the network through an output and a skid register: the network's i.ready (its
-        # window generator's counters) reaches only those, not this pipeline's enables.
-        m.d.comb += take.eq(skid_output(m, network.i, Mux(level_from_rom, rom_word, level_serial),
+        # Into the network through two stages of an output and a skid register: the network's
+        # i.ready (its window generator's counters, a few levels of logic) reaches only the
+        # second, which sits beside it; the first, fed by this pipeline's last level spread
+        # across the block RAM columns, sees the second's registered ready (with one stage,
+        # that ready's route to the output register set the KWS top's Fmax).
+        between = stream.Signature(self._word_shape).create()
+        m.d.comb += between.ready.eq(skid_output(m, network.i, between.payload, between.valid))
+        m.d.comb += take.eq(skid_output(m, between, Mux(level_from_rom, rom_word, level_serial),
                                         level_valid))
 
         # The ROM pass: started by a press, one frame every rom_interval cycles at most.
