@@ -64,6 +64,28 @@ def _clock(text: str) -> float | str:
         raise argparse.ArgumentTypeError(f"expected MHz or 'spec', got {text!r}") from None
 
 
+def _positive(text: str) -> float:
+    """``--fps``: a positive number."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = None
+    if value is None or not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def _margin(text: str) -> float:
+    """``--fit-margin``: a share of the part, 0.1 .. 1 (as ``hardware.fit_margin``)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = None
+    if value is None or not 0.1 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"expected a share in 0.1..1, got {text!r}")
+    return value
+
+
 def _seeds(text: str) -> list[int]:
     """``--seeds``: ``1-5`` or ``1,3,4``."""
     try:
@@ -115,7 +137,7 @@ def main(argv=None) -> int:
     parser.add_argument("--variant", default=None,
                         help="the board's device variant (ulx3s: 12F, 25F, 45F, 85F; default "
                              "the board file's)")
-    parser.add_argument("--fps", type=float, default=None,
+    parser.add_argument("--fps", type=_positive, default=None,
                         help="fold for this many inferences/s at the clock (the spec's "
                              "hardware.target_fps; its target_cycles dropped)")
     parser.add_argument("--out", default=str(REPO / "build" / "bench" / "kws"))
@@ -124,7 +146,7 @@ def main(argv=None) -> int:
     parser.add_argument("--clock", type=_clock, default=GOALS["fmax_mhz"],
                         help="MHz to place and route for (default: the goal's 125; 'spec': the "
                              "spec's hardware.clock_mhz)")
-    parser.add_argument("--fit-margin", type=float, default=None,
+    parser.add_argument("--fit-margin", type=_margin, default=None,
                         help="the share of the part the folding may take (the spec's "
                              "hardware.fit_margin)")
     parser.add_argument("--seeds", type=_seeds, default=None,

@@ -30,6 +30,8 @@ def _run(script: str, *args: str, tmp_path: Path):
     ("robustness.py", ["--epochs", "-3"], "--epochs: expected a positive integer, not -3"),
     ("kws.py", ["--seeds", "1-x"], "--seeds: expected seeds as 1-5 or 1,3,4, got '1-x'"),
     ("kws.py", ["--clock", "fast"], "--clock: expected MHz or 'spec', got 'fast'"),
+    ("kws.py", ["--fps", "-5"], "--fps: expected a positive number, got '-5'"),
+    ("kws.py", ["--fit-margin", "3"], "--fit-margin: expected a share in 0.1..1, got '3'"),
 ])
 def test_bad_arguments_are_one_line_errors(script, args, message, tmp_path):
     result = _run(script, *args, tmp_path=tmp_path)
