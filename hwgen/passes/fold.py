@@ -250,11 +250,17 @@ def _free_style(layer) -> bool:
     return getattr(layer, "ram_style", None) == "auto" and getattr(layer, "macro", None) is None
 
 
+def _shares(needed: Resources, budget: Resources) -> list[float]:
+    """The share of ``budget`` that ``needed`` takes of each resource: LUTs, flip-flops,
+    block RAM, multipliers."""
+    return [needed.luts / max(1, budget.luts), needed.ffs / max(1, budget.ffs),
+            needed.brams / max(1, budget.brams) if needed.brams else 0.0,
+            needed.dsps / max(1, budget.dsps) if needed.dsps else 0.0]
+
+
 def _over(needed: Resources, budget: Resources) -> float:
     """The largest share of ``budget`` that ``needed`` takes of one resource."""
-    return max(needed.luts / max(1, budget.luts), needed.ffs / max(1, budget.ffs),
-               needed.brams / max(1, budget.brams) if needed.brams else 0.0,
-               needed.dsps / max(1, budget.dsps) if needed.dsps else 0.0)
+    return max(_shares(needed, budget))
 
 
 def _fits(needed: Resources, budget: Resources) -> bool:
@@ -264,39 +270,29 @@ def _fits(needed: Resources, budget: Resources) -> bool:
 
 def _fitting(search: _Search, fixed: set, budget: Resources, target: Target,
              reserve: Resources, rounds: int = 24) -> tuple[Graph | None, Graph, Resources]:
-    """The cheapest folding found that fits ``budget`` (None if none does), the least
+    """The first folding found that fits ``budget`` (None if none does), the least
     demanding one tried, and its resources (:func:`estimate_build` plus the
     board reserve). The search starts from the cost :func:`auto_fold` minimises and, while the
     folding overruns a resource, doubles that resource's weight (and halves the weight of
     block RAM and multipliers where LUTs overrun with block RAM or multipliers to spare), a
     few dozen dynamic programmes: the fit is not proven optimal."""
     weights = [1.0, 0.0, float(target.bram_luts), float(target.dsp_luts)]
-    best, best_cost, least, least_over = None, math.inf, None, math.inf
-    seen = set()
+    least, least_over = None, math.inf
     for _ in range(rounds):
-        chosen = tuple(search.solve(tuple(weights)))
-        if chosen in seen and best is not None:
-            break
-        seen.add(chosen)
-        folded = search.graph_of(list(chosen), fixed)
+        folded = search.graph_of(search.solve(tuple(weights)), fixed)
         needed = estimate_build(folded, target) + reserve
-        over = [needed.luts / max(1, budget.luts), needed.ffs / max(1, budget.ffs),
-                needed.brams / max(1, budget.brams) if needed.brams else 0.0,
-                needed.dsps / max(1, budget.dsps) if needed.dsps else 0.0]
+        over = _shares(needed, budget)
         if max(over) < least_over:
             least, least_needed, least_over = folded, needed, max(over)
         if _fits(needed, budget):
-            cost = needed.cost(target)
-            if cost < best_cost:
-                best, best_cost = folded, cost
-            break
+            return folded, least, least_needed
         if over[0] > 1 and (over[2] < 1 or over[3] < 1):
             weights[2] /= 2 if over[2] < 1 else 1
             weights[3] /= 2 if over[3] < 1 else 1
         weights[1] = max(weights[1], 0.25) * 2 if over[1] > 1 else weights[1]
         weights[2] *= 2 if over[2] > 1 else 1
         weights[3] *= 2 if over[3] > 1 else 1
-    return best, least, least_needed
+    return None, least, least_needed
 
 
 def auto_fold(graph: Graph, *, target_cycles: int | None, fixed=(),
