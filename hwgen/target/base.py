@@ -206,7 +206,8 @@ class Target:
     #: does not, a multiplier is logic, priced by the cost model in LUTs.
     multipliers_in_dsps: bool
     #: The family's memory model, a module with ``map_memory``, ``memory_terms``,
-    #: ``memory_ffs``, ``memory_attrs`` and ``rom_bank_depth`` (as the methods below).
+    #: ``memory_ffs``, ``memory_attrs`` and ``rom_bank_depth`` (as the methods below), and
+    #: optionally ``block_rom`` and ``rom_register_in_block`` (:meth:`block_rom`).
     memory_model: ModuleType
     #: The family's clock, a module with ``pll_params`` (:meth:`pll`) and ``SyncClock``
     #: (:meth:`sync_clock`).
@@ -282,6 +283,21 @@ class Target:
         """The attributes (``Memory(attrs=...)``) asking synthesis for ``ram_style``
         (:data:`RAM_STYLES`)."""
         return self.memory_model.memory_attrs(ram_style)
+
+    def block_rom(self, init, width: int, ports, *, style: str = "auto"):
+        """The family's block RAM with its output register for a ROM read through two
+        registers (:class:`hwgen.lib.rom.RegisteredRom`, whose ``ports`` it drives), an
+        Elaboratable; None where the family has none (its memory model no ``block_rom``) or
+        synthesis would not put this ROM in block RAM: the generic build then."""
+        build = getattr(self.memory_model, "block_rom", None)
+        return None if build is None else build(init, width, ports, style=style)
+
+    def rom_register_in_block(self, depth: int, width: int, *, ports: int = 1,
+                              style: str = "auto") -> bool:
+        """Whether :meth:`block_rom` builds a ROM of ``depth`` words of ``width`` bits read on
+        ``ports`` ports (its second register then in the block RAM, no flip-flop)."""
+        answer = getattr(self.memory_model, "rom_register_in_block", None)
+        return answer is not None and answer(depth, width, ports=ports, style=style)
 
     def rom_bank_depth(self, width: int) -> int:
         """Words of ``width`` bits one block RAM holds: the depth of a bank of the board

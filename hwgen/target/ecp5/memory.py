@@ -7,9 +7,10 @@ cheapest wins, logic on a tie. So a one-word weight ROM (a fully unfolded layer)
 small one LUTs, a deep one block RAM (``DP16KD``, 18 Kbit).
 """
 from ..base import MemoryMap, check_memory_request, yosys_ram_style_attrs
+from .block_rom import block_rom as _block_rom, rom_slices
 
 __all__ = ["map_memory", "memory_terms", "memory_ffs", "memory_attrs", "rom_bank_depth",
-           "BRAM_LUTS", "DSP_LUTS", "MERGED_ROM_WORDS", "BRAM_SHAPES"]
+           "block_rom", "rom_register_in_block", "BRAM_LUTS", "DSP_LUTS", "MERGED_ROM_WORDS", "BRAM_SHAPES"]
 
 #: LUTs a DP16KD block RAM is worth when one cost is needed: the LUT4s per block RAM of the
 #: LFE5U-85F (83,640 / 208 = 402; the 25F has 24,288 / 56 = 434).
@@ -111,3 +112,23 @@ def rom_bank_depth(width: int) -> int:
     """Words of a ROM bank of ``width``-bit words that one DP16KD holds (16384 x 1 ...
     512 x 36; wider words take several block RAMs side by side, which needs no multiplexer)."""
     return next((depth for bits, depth in BRAM_SHAPES if width <= bits), 512)
+
+
+def _bram_count(depth: int, width: int, style: str) -> int | None:
+    mapped = map_memory(depth, width, rom=True, style=style)
+    return mapped.brams if mapped.kind == "bram" else None
+
+
+def rom_register_in_block(depth: int, width: int, *, ports: int = 1,
+                          style: str = "auto") -> bool:
+    """Whether :func:`block_rom` builds a ROM read through two registers as ``DP16KD`` with
+    its output register (the second register then costs no flip-flop)."""
+    blocks = rom_slices(depth, width, ports)
+    return blocks is not None and len(blocks) == _bram_count(depth, width, style)
+
+
+def block_rom(init, width: int, ports, *, style: str = "auto"):
+    """``DP16KD`` block RAM with its output register for a :class:`hwgen.lib.rom.RegisteredRom`
+    (:mod:`.block_rom`), where Yosys would put the ROM in as many block RAMs; else None."""
+    return _block_rom(list(init), width, ports,
+                      bram_count=_bram_count(len(init), width, style))
