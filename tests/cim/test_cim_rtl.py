@@ -170,7 +170,8 @@ def test_macro_template_has_the_models_ports(case, tmp_path):
     assert rendered == {"clk": ("in", 1), "rst": ("in", 1), **macro_ports(layer)}
     model = CimMacro(layer)
     generated = emit_verilog(model, name="m")
-    ports = re.findall(r"^\s*(input|output)\s+(?:\[(\d+):0\]\s+)?(\w+);", generated, re.M)
+    top = re.search(r"^module m\(.*?^endmodule", generated, re.M | re.S).group(0)
+    ports = re.findall(r"^\s*(input|output)\s+(?:\[(\d+):0\]\s+)?(\w+);", top, re.M)
     assert {name: (kind[:-3] if kind == "output" else "in", int(top or 0) + 1)
             for kind, top, name in ports} == rendered
     assert f"LATENCY = {model.latency}" in text

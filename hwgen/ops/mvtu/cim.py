@@ -41,13 +41,14 @@ per read), the ADC input's add, the comparators and their count each take a stag
 """
 import jinja2
 from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
-from amaranth.lib import memory, wiring
+from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from ...cim.macro import MacroSpec
 from ...cim.noise import (ARX_ROUNDS, NOISE_FRAC_BITS, ROUND_KEYS, TABLE_BITS, arx_round,
                          layer_key, ztable)
 from ...lib.pipeline import delay
+from ...lib.rom import RegisteredRom
 from ...lib.popcount import chunk_popcounts, popcount, tree_sum
 from ...resources import data_dir
 from .datapath import ROUNDS_PER_STAGE, macro_latency
@@ -158,6 +159,9 @@ class CimMacro(wiring.Component):
     Parameters
     ----------
     layer : a cim :class:`~hwgen.ir.MVTULayer` (its ``macro``, weights, PE and noise key).
+    target : hwgen.target.Target or None
+        The family it is built for: its block RAM ROMs (:class:`hwgen.lib.rom.RegisteredRom`)
+        use the family's block RAM output registers where it has them.
 
     Attributes
     ----------
@@ -166,10 +170,10 @@ class CimMacro(wiring.Component):
         (:func:`~hwgen.ops.mvtu.datapath.macro_latency`).
     """
 
-    def __init__(self, layer):
+    def __init__(self, layer, *, target=None):
         if layer.macro is None:
             raise ValueError(f"layer {layer.name!r} is not a cim layer")
-        self.layer = layer
+        self.layer, self.target = layer, target
         self.latency = macro_latency(layer.macro)
         ports = {name: (In if direction == "in" else Out)(width)
                  for name, (direction, width) in macro_ports(layer).items()}
@@ -188,9 +192,11 @@ class CimMacro(wiring.Component):
         for block in range(layer.nf):
             padded += words[block * layer.sf:(block + 1) * layer.sf]
             padded += [0] * ((1 << group_bits) - layer.sf)
-        m.submodules.cells = cells = memory.Memory(
-            shape=unsigned(pe * wb * wl), depth=len(padded), init=padded)
-        cell_read = cells.read_port()
+        # Stage A reads the cells, stage B registers them (a block RAM's long clock-to-output
+        # delay would otherwise precede the popcounts): the ROM's two registers.
+        m.submodules.cells = cells = RegisteredRom(padded, width=pe * wb * wl,
+                                                   target=self.target, name="cells")
+        cell_read = cells.ports[0]
         address = Cat(self.group[:group_bits], self.block) if group_bits else self.block
         m.d.comb += [cell_read.addr.eq(address), cell_read.en.eq(self.en)]
         reads = [(i, j, p) for i in range(pe) for j in range(wb) for p in range(ab)]
@@ -210,22 +216,20 @@ class CimMacro(wiring.Component):
                 word = ((nbase + i) << 16) | (self.group << 2) | (j << 1) | p
                 with m.If(self.en):
                     m.d.sync += keys[i, j, p].eq(vector_keys.h0 ^ word)
-        # Stage B: the cells registered (a block RAM's long clock-to-output delay would
-        # otherwise precede the popcounts), the inputs and keys delayed beside them.
-        cells_data = Signal(pe * wb * wl, reset_less=True)
-        with m.If(self.en):
-            m.d.sync += cells_data.eq(cell_read.data)
+        # Stage B: the cells registered (in the ROM), the inputs and keys delayed beside them.
+        cells_data = cell_read.data
         vector = delay(m, self.en, vector, 1, "vector")
         keys = {key: delay(m, self.en, value, 1, f"key{key[0]}_{key[1]}{key[2]}")
                 for key, value in keys.items()}
         rows = [[cells_data[(i * wb + j) * wl:(i * wb + j + 1) * wl] for j in range(wb)]
                 for i in range(pe)]
-        codes = _reads(m, macro, reads=reads, en=self.en, rows=rows, vector=vector, keys=keys)
+        codes = _reads(m, macro, reads=reads, en=self.en, rows=rows, vector=vector, keys=keys,
+                       target=self.target)
         m.d.comb += self.codes.eq(Cat(*codes))
         return m
 
 
-def _reads(m: Module, macro: MacroSpec, *, reads, en, rows, vector, keys) -> list:
+def _reads(m: Module, macro: MacroSpec, *, reads, en, rows, vector, keys, target=None) -> list:
     """The ADC codes (registered; one per read ``(i, j, p)`` of ``reads``) of one wordline
     group read, ``macro_latency - 2`` register stages after the stage whose values are given.
     All registers move on ``en``.
@@ -303,19 +307,22 @@ def _reads(m: Module, macro: MacroSpec, *, reads, en, rows, vector, keys) -> lis
     scale = [delay(m, en, scales[active[p]], hash_stages, f"scale{p}") for p in range(ab)]
     # Stage H + 1: ZTABLE, read on en: one copy per two reads, a ROM in one block RAM with its
     # two ports (far cheaper than LUTs per read); stages H + 2 and H + 3 register the sample
-    # twice: a block RAM's data leaves it late, so the first register sits beside the block,
-    # and the multiplier's DSP is in another column of the die, so the second may sit beside
-    # it (with one register, the wire between them set the KWS top's Fmax).
+    # twice: a block RAM's data leaves it late, so the first register is the block's (its
+    # output register where the target has one, hwgen.lib.rom), and the multiplier's DSP is in
+    # another column of the die, so the second may sit beside it (with one register, the wire
+    # between them set the KWS top's Fmax).
     tables = []
+    words = [z & 0x7FFF for z in ztable()]      # 15-bit two's complement
     for pair in range(0, len(reads), 2):
-        tables.append(memory.Memory(shape=signed(15), depth=1 << TABLE_BITS, init=ztable(),
-                                    attrs={"rom_style": "block", "ram_style": "block"}))
+        tables.append(RegisteredRom(words, width=15, target=target, style="block",
+                                    ports=min(2, len(reads) - pair), name=f"ztable{pair // 2}"))
         m.submodules[f"ztable{pair // 2}"] = tables[-1]
     y_shape = signed(macro.adc_input_bits)
     for number, (i, j, p) in enumerate(reads):
-        port = tables[number // 2].read_port()
+        port = tables[number // 2].ports[number % 2]
         m.d.comb += [port.addr.eq(index[i, j, p]), port.en.eq(en)]
-        z_near = delay(m, en, port.data, 1, name("z_near", (i, j, p)))
+        z_near = Signal(signed(15), name=name("z_near", (i, j, p)))
+        m.d.comb += z_near.eq(port.data.as_signed())
         z = delay(m, en, z_near, 1, name("z", (i, j, p)))
         # Beside z, the read's own copy of the scale: zero where the sample is (the product is
         # zero either way), so that each copy depends on its read and synthesis, which merges

@@ -148,12 +148,15 @@ def mvtu_resources(layer: MVTULayer, target: Target) -> Resources:
     pe = layer.pe
     tables = table_count(layer)
     data = 0
-    # Block RAM reads pass BLOCK_READ_REGISTERS more registers (the block's datapath).
+    # Block RAM reads pass BLOCK_READ_REGISTERS more registers (the block's datapath); the
+    # weights' is the block RAM's own where the target builds it (hwgen.lib.rom).
     extra = BLOCK_READ_REGISTERS if weights_in_block_ram(layer, target) else 0
+    weight_extra = 0 if extra and target.rom_register_in_block(
+        weights.depth, weights.width, style=layer.ram_style) else extra
     if layer.in_encoding == "thermometer":  # the input vector and fold, the tables' reads, tree
         data += (layer.in_width + counter_bits(layer.nf * layer.sf)
                  + pe * sum_register_bits(layer))
-        data += extra * tables * weights.width
+        data += weight_extra * tables * weights.width
     else:                       # the weight word, the input vector, the sums' leaves and tree
         data += layer.in_width + pe * sum_register_bits(layer)
         if weights.kind != "const":
@@ -161,7 +164,7 @@ def mvtu_resources(layer: MVTULayer, target: Target) -> Resources:
         elif layer.in_encoding == "uint" and not layer.split_input:
             # constant weights make each leaf x or ~x: copies of the input vector's register
             data -= pe * layer.simd * (layer.in_bits + 1) - layer.in_width
-        data += extra * (pe * layer.simd * layer.weight_bits + layer.in_width)
+        data += weight_extra * pe * layer.simd * layer.weight_bits + extra * layer.in_width
     ffs = (_common_ffs(layer, thresholds, replay, target) + data
            + tables * target.memory_ffs(weights, address_bits=counter_bits(weights.depth)))
     brams = weights.brams * tables + sum(
@@ -230,7 +233,8 @@ def cim_resources(layer: MVTULayer, target: Target) -> Resources:
     bitline = _bitline_bits(macro)
     # The inputs (registered, then delayed beside the cells), the cells' read registered, the
     # popcounts' chunk registers, the bitline sums.
-    ffs = (2 * wl * ab + pe * wb * wl
+    in_block = target.rom_register_in_block(cells.depth, cells.width)   # hwgen.lib.rom
+    ffs = (2 * wl * ab + (0 if in_block else pe * wb * wl)
            + target.memory_ffs(cells, address_bits=counter_bits(cells.depth)))
     ffs += reads * _popcount_parts(wl) + reads * bitline
     if macro.encoding != "bipolar":         # the active rows: their popcount, registered
@@ -238,10 +242,13 @@ def cim_resources(layer: MVTULayer, target: Target) -> Resources:
     brams = cells.brams
     if macro.noisy:
         stages = HASH_STAGES
+        # The sample's first register is the ZTABLE block RAM's own where the target builds it.
+        samples = 1 if target.rom_register_in_block(1 << TABLE_BITS, _SAMPLE_BITS, ports=2,
+                                                    style="block") else 2
         ffs += 32 * (stages + 2)            # the vector keys' pipeline, count and h0
         ffs += reads * (2 * 32              # each read's key, delayed beside the cells
                         + 32 * (stages - 1) + TABLE_BITS    # the hash (its top bits kept)
-                        + 2 * _SAMPLE_BITS  # the sample, registered out of the block
+                        + samples * _SAMPLE_BITS    # the sample, registered out of the block
                                             # RAM and again beside the multiplier
                         + macro.scale_bits  # its own copy of the scale
                         + bitline * (stages + 2)            # the bitline sum, delayed

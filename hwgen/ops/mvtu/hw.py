@@ -6,6 +6,7 @@ from amaranth.lib.wiring import In, Out
 
 from ...lib.pipeline import delay
 from ...lib.popcount import pipelined_sum, tree_sum
+from ...lib.rom import RegisteredRom
 from ...lib.skid import skid_output
 from ...target import Target
 from .cim import CimMacro
@@ -179,7 +180,14 @@ class MVTU(wiring.Component):
         # logic, not a memory read into a register (the netlist Yosys would fold to the same).
         words = weight_words(layer) if macro is None and not lookup else None
         constant = words is not None and weight_memory(layer, target).kind == "const"
-        if words is not None and not constant:
+        if words is not None and not constant and extra:
+            # In block RAM: the read and its register are the ROM's two (the block's own
+            # output register where the target has one, hwgen.lib.rom).
+            m.submodules.weights = weights = RegisteredRom(
+                words, width=pe * simd * layer.weight_bits, target=target,
+                style=layer.ram_style, name="weight")
+            weight_read = weights.ports[0]
+        elif words is not None and not constant:
             m.submodules.weights = weights = memory.Memory(
                 shape=unsigned(pe * simd * layer.weight_bits), depth=nf_count * sf_count,
                 init=words,
@@ -252,7 +260,7 @@ class MVTU(wiring.Component):
         # The per-cycle sums arrive ``latency`` advances after s1 (datapath.sum_latency).
         latency = sum_latency(layer, target)
         if macro is not None:
-            m.submodules.macro = cim = CimMacro(layer)
+            m.submodules.macro = cim = CimMacro(layer, target=target)
             m.d.comb += [cim.en.eq(advance), cim.block.eq(s1_nf), cim.group.eq(s1_sf),
                          cim.last.eq(s1_valid & s1_last & (s1_nf == nf_count - 1)),
                          cim.wl.eq(vector)]
@@ -280,13 +288,18 @@ class MVTU(wiring.Component):
             width = shape.width
             reads = []
             for g, words in enumerate(thermometer_tables(layer)):
-                table = memory.Memory(shape=unsigned(pe * width), depth=len(words), init=words,
-                                      attrs=target.memory_attrs(layer.ram_style))
+                if extra:       # block RAM: its read and register are the ROM's two
+                    table = RegisteredRom(words, width=pe * width, target=target,
+                                          style=layer.ram_style, name=f"table{g}")
+                    port = table.ports[0]
+                else:
+                    table = memory.Memory(shape=unsigned(pe * width), depth=len(words),
+                                          init=words, attrs=target.memory_attrs(layer.ram_style))
+                    port = table.read_port()
                 m.submodules[f"table{g}"] = table
-                port = table.read_port()
                 m.d.comb += [port.addr.eq(Cat(vector_word[g * bits:(g + 1) * bits], fold)),
                              port.en.eq(advance)]
-                reads.append(delay(m, advance, port.data, extra, f"table{g}_read"))
+                reads.append(port.data)
             s2_sum = [[pipelined_sum(m, [read[j * width:(j + 1) * width] for read in reads],
                                      en=advance, levels=SUM_LEVELS_PER_STAGE, name=f"sum{j}")]
                       for j in range(pe)]
@@ -304,7 +317,7 @@ class MVTU(wiring.Component):
                         for j in range(pe)]
             else:
                 weight_word = Signal(pe * row_bits, reset_less=True)
-                read = delay(m, advance, weight_read.data, extra, "weight_read")
+                read = weight_read.data     # the ROM's second register where extra
                 with m.If(advance):
                     m.d.sync += weight_word.eq(read)
                 rows = [weight_word[j * row_bits:(j + 1) * row_bits] for j in range(pe)]
