@@ -269,30 +269,32 @@ def _fits(needed: Resources, budget: Resources) -> bool:
 
 
 def _fitting(search: _Search, fixed: set, budget: Resources, target: Target,
-             reserve: Resources, rounds: int = 24) -> tuple[Graph | None, Graph, Resources]:
+             reserve: Resources, rounds: int = 24
+             ) -> tuple[Graph | None, Graph, Resources, bool]:
     """The first folding found that fits ``budget`` (None if none does), the least
-    demanding one tried, and its resources (:func:`estimate_build` plus the
-    board reserve). The search starts from the cost :func:`auto_fold` minimises and, while the
+    demanding one tried, its resources (:func:`estimate_build` plus the
+    board reserve), and whether the fit is the unconstrained optimum (the first folding tried).
+    The search starts from the cost :func:`auto_fold` minimises and, while the
     folding overruns a resource, doubles that resource's weight (and halves the weight of
     block RAM and multipliers where LUTs overrun with block RAM or multipliers to spare), a
     few dozen dynamic programmes: the fit is not proven optimal."""
     weights = [1.0, 0.0, float(target.bram_luts), float(target.dsp_luts)]
     least, least_over = None, math.inf
-    for _ in range(rounds):
+    for round_ in range(rounds):
         folded = search.graph_of(search.solve(tuple(weights)), fixed)
         needed = estimate_build(folded, target) + reserve
         over = _shares(needed, budget)
         if max(over) < least_over:
             least, least_needed, least_over = folded, needed, max(over)
         if _fits(needed, budget):
-            return folded, least, least_needed
+            return folded, least, least_needed, round_ == 0
         if over[0] > 1 and (over[2] < 1 or over[3] < 1):
             weights[2] /= 2 if over[2] < 1 else 1
             weights[3] /= 2 if over[3] < 1 else 1
         weights[1] = max(weights[1], 0.25) * 2 if over[1] > 1 else weights[1]
         weights[2] *= 2 if over[2] > 1 else 1
         weights[3] *= 2 if over[3] > 1 else 1
-    return None, least, least_needed
+    return None, least, least_needed, False
 
 
 def auto_fold(graph: Graph, *, target_cycles: int | None, fixed=(),
@@ -353,18 +355,28 @@ def auto_fold(graph: Graph, *, target_cycles: int | None, fixed=(),
     def search(cycles, styles=False):
         return _Search(graph, cycles, fixed, target, max_pe_simd, converters, styles, cache)
 
+    def cost(needed: Resources) -> float:
+        return (needed.luts + target.bram_luts * needed.brams
+                + target.dsp_luts * needed.dsps)
+
     def fit_at(cycles):
-        # The foldings as the spec places the weights first, so that a network that fits
-        # is built as it would be without a budget; then with weights free to move into
-        # logic (``ram_style`` distributed), where block RAM runs out first.
-        found = _fitting(search(cycles), fixed, budget, target, reserve)
-        if found[0] is None and any(_free_style(layer) for layer in graph.layers
-                                    if layer.name not in fixed):
-            moved = _fitting(search(cycles, styles=True), fixed, budget, target,
-                             reserve)
-            if moved[0] is not None or _over(moved[2], budget) < _over(found[2], budget):
-                found = moved
-        return found
+        # The foldings as the spec places the weights first, so that a network whose
+        # cheapest folding fits is built as it would be without a budget; else also with
+        # weights free to move into logic (``ram_style`` distributed), where block RAM runs
+        # out first: the cheaper fit of the two (a costlier folding that keeps the weights
+        # where the spec leaves them may lose to moving them).
+        found, least, needed, optimal = _fitting(search(cycles), fixed, budget, target,
+                                                 reserve)
+        if not optimal and any(_free_style(layer) for layer in graph.layers
+                               if layer.name not in fixed):
+            moved, moved_least, moved_needed, _ = _fitting(
+                search(cycles, styles=True), fixed, budget, target, reserve)
+            if moved is not None and (found is None or cost(estimate_build(moved, target))
+                                      < cost(estimate_build(found, target))):
+                return moved, moved_least, moved_needed
+            if found is None and _over(moved_needed, budget) < _over(needed, budget):
+                return None, moved_least, moved_needed
+        return found, least, needed
 
     if budget is None:
         found = search(target_cycles)

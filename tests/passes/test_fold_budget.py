@@ -5,7 +5,10 @@ import pytest
 
 from hwgen.board.board import load_board
 from hwgen.ir import load_ir
-from hwgen.passes.fold import FoldingError, auto_fold, board_reserve, estimate_build
+from hwgen.ops import op_for
+from hwgen.passes import fold as fold_module
+from hwgen.passes.fold import (MAX_PE_SIMD, FoldingError, auto_fold, board_reserve,
+                               estimate_build)
 from hwgen.target import Resources, target
 from tests.conftest import REPO, spec_error
 
@@ -147,3 +150,40 @@ def test_the_budget_is_the_part_times_the_margin():
                        "hardware": {"fit_margin": 0.5}}, file="f.yaml")
     assert device_budget(spec, ECP5, "LFE5U-85F") == Resources(41_820, 41_820, 104, 78)
     assert device_budget(spec, ECP5, None) is None
+
+
+def test_a_free_cim_layer_folds_by_its_pe_only(kws):
+    """The cim layer left free (the spec's pe dropped): its foldings keep one wordline group a
+    cycle and at most the macro's columns, and a target its fixed pe=8 cannot meet (768
+    cycles/frame) is met by a wider macro read; the thermometer layer's tables count as
+    elements, so it can go that fast too."""
+    graph, _ = kws
+    cim = next(layer for layer in graph.layers if getattr(layer, "macro", None) is not None)
+    options = op_for(cim).foldings(cim, max_pe_simd=MAX_PE_SIMD)
+    assert options and all(o["simd"] == cim.macro.wordlines
+                           and o["pe"] * cim.macro.weight_bits <= cim.macro.columns
+                           for o in options)
+    with pytest.raises(FoldingError, match="fixed at pe=8"):
+        auto_fold(graph, target_cycles=416, fixed=(cim.name,), target=ECP5)
+    fast = auto_fold(graph, target_cycles=416, target=ECP5)
+    assert fast.expected_cycles() <= 416
+    folded = next(layer for layer in fast.layers if layer.name == cim.name)
+    assert folded.simd == cim.macro.wordlines and folded.pe > cim.pe
+
+
+def test_the_fit_takes_the_cheaper_of_refolding_and_moving_weights(kws):
+    """With block RAM short, a folding that keeps conv0's tables where Yosys puts them may
+    fit at far more LUTs than moving them into logic: the fit takes the cheaper."""
+    graph, fixed = kws
+    free = auto_fold(graph, target_cycles=800, fixed=fixed, target=ECP5)
+    budget = Resources(80_000, 80_000, _needed(free).brams - 20, 156)
+    fitted = auto_fold(graph, target_cycles=800, fixed=fixed, target=ECP5, budget=budget)
+    kept = [layer.ram_style for layer in fitted.layers if layer.name == "conv0"]
+    assert kept == ["distributed"]
+    cost = lambda needed: needed.luts + ECP5.bram_luts * needed.brams  # noqa: E731
+    # What refolding alone reached (styles as the spec leaves them) costs more.
+    refolded = fold_module._fitting(
+        fold_module._Search(graph, 800, set(fixed), ECP5, MAX_PE_SIMD, True, False, {}),
+        set(fixed), budget, ECP5, board_reserve(ECP5))[0]
+    assert refolded is not None
+    assert cost(_needed(fitted)) < cost(_needed(refolded))

@@ -85,10 +85,22 @@ class MVTUOp(Op):
 
     def foldings(self, layer: MVTULayer, *, max_pe_simd: int) -> list[dict]:
         """``pe`` dividing ``mh`` and ``simd`` dividing ``mw`` (whole codes, for thermometer
-        inputs), ``pe * simd <= max_pe_simd``."""
+        inputs), at most ``max_pe_simd`` synapses a cycle (``pe * simd``; a thermometer
+        layer's, which looks each element up in a table, as ``pe`` x elements x input bits);
+        a cim layer reads one wordline group a cycle (``simd`` = the macro's wordlines) into at
+        most its columns (``pe`` x weight bits)."""
+        macro = layer.macro
+
+        def synapses(pe: int, simd: int) -> int:
+            if layer.in_encoding == "thermometer":
+                return pe * (simd // layer.code_bits) * layer.in_bits
+            return pe * simd
+
         options = [{"pe": pe, "simd": simd} for pe in divisors(layer.mh)
                    for simd in divisors(layer.mw)
-                   if pe * simd <= max_pe_simd and simd % layer.code_bits == 0]
+                   if synapses(pe, simd) <= max_pe_simd and simd % layer.code_bits == 0
+                   and (macro is None or (simd == macro.wordlines
+                                          and pe * macro.weight_bits <= macro.columns))]
         return sorted(options, key=lambda o: (o["pe"] * o["simd"], o["pe"]))
 
     def folding_limit(self, layer: MVTULayer, best: dict, *, max_pe_simd: int) -> str:
