@@ -2,7 +2,7 @@
 
     python bench/kws.py [--spec examples/kws.yaml] [--board ulx3s] [--variant 85F] [--out DIR]
                         [--frames N] [--clock MHZ|spec] [--fps N] [--fit-margin F]
-                        [--seeds 1-5]
+                        [--seeds 1-5] [--jobs N]
 
 Runs what ``hwgen build --board ulx3s examples/kws.yaml`` runs (reusing the shipped IR and
 whatever is already under ``--out``, default ``build/bench/kws``): the Verilator co-simulation
@@ -39,6 +39,7 @@ figures to stdout:
 """
 import argparse
 import dataclasses
+import os
 import sys
 import time
 from pathlib import Path
@@ -75,6 +76,17 @@ def _positive(text: str) -> float:
     return value
 
 
+def _positive_int(text: str) -> int:
+    """``--jobs``: a positive integer."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
 def _margin(text: str) -> float:
     """``--fit-margin``: a share of the part, 0.1 .. 1 (as ``hardware.fit_margin``)."""
     try:
@@ -101,19 +113,22 @@ def _seeds(text: str) -> list[int]:
     return seeds
 
 
-def _seed_builds(workspace, graph, board, seeds, say) -> dict:
+def _seed_builds(workspace, graph, board, seeds, say, jobs: int = 1) -> dict:
     """Fmax of the board top placed and routed with each nextpnr seed, each under
-    ``<out>/seeds/seed<N>`` and reused while its key (the bitstream's and the seed) holds."""
+    ``<out>/seeds/seed<N>`` and reused while its key (the bitstream's and the seed) holds;
+    ``jobs`` builds at a time (each runs its tools as processes of their own)."""
     import json
+    from concurrent.futures import ThreadPoolExecutor
 
     from hwgen.board.build import build_bitstream
     from hwgen.flow.build import bitstream_key, board_top
     from hwgen.flow.cache import key_digest
     spec = workspace.spec
-    result = {}
-    for seed in seeds:
+    bitstream = bitstream_key(workspace, graph, board)
+
+    def build(seed: int) -> float | None:
         folder = workspace.root / "seeds" / f"seed{seed}"
-        key = key_digest({"bitstream": bitstream_key(workspace, graph, board), "seed": seed})
+        key = key_digest({"bitstream": bitstream, "seed": seed})
         summary_file = folder / "seed.json"
         try:
             saved = json.loads(summary_file.read_text())
@@ -123,11 +138,14 @@ def _seed_builds(workspace, graph, board, seeds, say) -> dict:
             say(f"seed {seed}: place and route")
             summary_file.unlink(missing_ok=True)
             report = build_bitstream(board_top(spec, graph, board), board, folder, name="top",
-                                     placer=spec.hardware.placer, seed=seed, progress=say)
+                                     placer=spec.hardware.placer, seed=seed,
+                                     progress=lambda line: say(f"seed {seed}: {line}"))
             saved = {"key": key, "fmax_mhz": report.fmax_mhz}
             summary_file.write_text(json.dumps(saved))
-        result[seed] = saved["fmax_mhz"]
-    return result
+        return saved["fmax_mhz"]
+
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        return dict(zip(seeds, pool.map(build, seeds)))
 
 
 def main(argv=None) -> int:
@@ -152,6 +170,9 @@ def main(argv=None) -> int:
     parser.add_argument("--seeds", type=_seeds, default=None,
                         help="also place and route the same top with each of these nextpnr "
                              "seeds ('1-5' or '1,3'), each in its own folder under --out/seeds")
+    parser.add_argument("--jobs", type=_positive_int, default=os.cpu_count() or 1,
+                        help="seed builds at a time (default: the machine's cores, "
+                             "%(default)s)")
     args = parser.parse_args(argv)
 
     def say(message):
@@ -204,7 +225,7 @@ def main(argv=None) -> int:
     })
     if args.seeds:
         try:
-            fmax = _seed_builds(workspace, graph, board, args.seeds, say)
+            fmax = _seed_builds(workspace, graph, board, args.seeds, say, jobs=args.jobs)
         except HwgenError as error:
             print(f"bench: error: {error}", file=sys.stderr)
             return 1
