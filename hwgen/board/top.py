@@ -82,13 +82,14 @@ arrive, into one of the two frame slots; the slot goes to the network when the C
 """
 import operator
 
-from amaranth.hdl import Cat, ClockDomain, Elaboratable, Module, Mux, Shape, Signal
+from amaranth.hdl import Array, Cat, ClockDomain, Const, Elaboratable, Module, Mux, Shape, Signal
 from amaranth.lib import data, io, stream, wiring
 from amaranth.lib.cdc import FFSynchronizer
 from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from ..lib.rom import RegisteredRom
 from ..lib.skid import skid_output
 from . import protocol
 from .board import Board
@@ -235,7 +236,7 @@ class BoardCore(wiring.Component):
 
     def __init__(self, *, network, words, transfers_per_frame: int, labels, input_bits: int,
                  divisor: int, bank_depth: int, heartbeat_cycles: int, rom_interval: int = 1,
-                 network_id: int = 0, frames_in_flight: int = 8):
+                 network_id: int = 0, frames_in_flight: int = 8, target=None):
         word_shape, result_layout, words, labels = _check_frames(
             network, words, transfers_per_frame, labels)
         if isinstance(input_bits, bool) or not isinstance(input_bits, int) \
@@ -263,6 +264,7 @@ class BoardCore(wiring.Component):
         self.bank_depth = bank_depth
         self.heartbeat_cycles, self.rom_interval = heartbeat_cycles, rom_interval
         self.frames_in_flight = frames_in_flight
+        self.target = target
         self.info = protocol.Info(elements=transfers_per_frame * self.per_word,
                                   input_bits=input_bits, classes=logits.length,
                                   logit_bytes=protocol.logit_bytes(logit_bits),
@@ -318,12 +320,18 @@ class BoardCore(wiring.Component):
         bank_depth = self.bank_depth
         banks = [self.words[start:start + bank_depth]
                  for start in range(0, len(self.words), bank_depth)]
+        # Each bank's read and its first register are a RegisteredRom's two (the block RAM's
+        # own output register where the target has one).
         rom_ports = []
         for index, bank in enumerate(banks):
-            memory = Memory(shape=self._word_shape, depth=len(bank), init=bank)
-            m.submodules[f"rom_{index}"] = memory
-            rom_ports.append(memory.read_port())
+            rom = RegisteredRom(bank, width=self._word_shape.width, target=self.target,
+                                name=f"rom_{index}")
+            m.submodules[f"rom_{index}"] = rom
+            rom_ports.append(rom.ports[0])
         address = Signal(range(max(len(self.words), protocol.FRAME_SLOTS * transfers)))
+        # Each serial slot's first word, a table (no multiplier in front of the address).
+        slot_base = Array(Const(slot * transfers, address.shape())
+                          for slot in range(protocol.FRAME_SLOTS))
         left = Signal(range(transfers))          # words of the frame after the current one
         playing = Signal()
         from_rom = Signal()
@@ -358,8 +366,8 @@ class BoardCore(wiring.Component):
                          near_bank.eq(port_bank), near_serial.eq(parser.read_data),
                          held_valid.eq(near_valid), held_from_rom.eq(near_from_rom),
                          held_bank.eq(near_bank), held_serial.eq(near_serial)]
-            m.d.sync += [near.eq(port.data) for near, port in zip(near_rom, rom_ports)]
             m.d.sync += [held.eq(near) for held, near in zip(held_rom, near_rom)]
+        m.d.comb += [near.eq(port.data) for near, port in zip(near_rom, rom_ports)]
         with m.If(issue):
             m.d.sync += [address.eq(address + 1), left.eq(left - 1)]
             with m.If(left == 0):
@@ -417,29 +425,36 @@ class BoardCore(wiring.Component):
         rom_next = Signal(range(rom_frames + 1))
         rom_address = Signal(range(len(self.words) + 1))
         pace = Signal(range(self.rom_interval))
+        # ``pace == 0`` and ``rom_next != rom_frames`` kept in registers beside the counters
+        # (set as they are): the start of a ROM frame then waits on three registers, not on
+        # two wide comparators in front of the read address's logic.
+        paced = Signal(init=1)
+        rom_more = Signal()
         m.d.sync += play_before.eq(self.play)
         with m.If(pace != 0):
-            m.d.sync += pace.eq(pace - 1)
+            m.d.sync += [pace.eq(pace - 1), paced.eq(pace == 1)]
         pass_ok = Signal()
         shown_pass = Signal()
         shown_fail = Signal()
         with m.If(self.play & ~play_before & ~rom_active):
-            m.d.sync += [rom_active.eq(1), rom_next.eq(0), rom_address.eq(0), pass_ok.eq(1),
+            m.d.sync += [rom_active.eq(1), rom_next.eq(0), rom_more.eq(1), rom_address.eq(0),
+                         pass_ok.eq(1),
                          shown_pass.eq(0), shown_fail.eq(0)]
 
         rom_ready = Signal()
-        m.d.comb += rom_ready.eq(rom_active & (rom_next != rom_frames) & (pace == 0))
+        m.d.comb += rom_ready.eq(rom_active & rom_more & paced)
         with m.If(~playing & tags.w_rdy):
             with m.If(parser.frames.valid):      # serial frames first
                 m.d.comb += [tags.w_en.eq(1), tag_in.rom.eq(0),
                              tag_in.index.eq(parser.frames.payload.seq)]
                 m.d.sync += [playing.eq(1), from_rom.eq(0), left.eq(transfers - 1),
-                             address.eq(parser.frames.payload.slot * transfers)]
+                             address.eq(slot_base[parser.frames.payload.slot])]
             with m.Elif(rom_ready):
                 m.d.comb += [tags.w_en.eq(1), tag_in.rom.eq(1), tag_in.index.eq(rom_next)]
                 m.d.sync += [playing.eq(1), from_rom.eq(1), left.eq(transfers - 1),
                              address.eq(rom_address), rom_address.eq(rom_address + transfers),
-                             rom_next.eq(rom_next + 1), pace.eq(self.rom_interval - 1)]
+                             rom_next.eq(rom_next + 1), rom_more.eq(rom_next + 1 != rom_frames),
+                             pace.eq(self.rom_interval - 1), paced.eq(self.rom_interval == 1)]
 
         # --- output: ROM results to the LEDs, serial results to the encoder -------------------
         m.submodules.labels = expected_labels = Memory(shape=label_shape, depth=rom_frames,
@@ -528,7 +543,7 @@ class BoardTop(Elaboratable):
                               bank_depth=board.target.rom_bank_depth(word_shape.width),
                               heartbeat_cycles=max(1, round(clock_hz / HEARTBEAT_HZ)),
                               rom_interval=max(1, round(clock_hz / ROM_FPS)),
-                              network_id=network_id)
+                              network_id=network_id, target=board.target)
 
     @property
     def clock_mhz(self) -> float:
