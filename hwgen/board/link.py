@@ -118,6 +118,9 @@ class RequestParser(wiring.Component):
         m.submodules.buffer = buffer = Memory(shape=unsigned(self.word_width),
                                               depth=self.slots * words, init=[])
         write = buffer.write_port()
+        # The write registered (its address, data and enable): the buffer's block RAM may sit
+        # far from the parser. A frame's slot is marked full a byte later, after its check.
+        m.d.sync += write.en.eq(0)
         read = buffer.read_port()
         m.d.comb += [read.addr.eq(self.read_addr), read.en.eq(self.read_en),
                      self.read_data.eq(read.data)]
@@ -144,10 +147,15 @@ class RequestParser(wiring.Component):
         m.d.comb += self.i.ready.eq(1)
         byte = self.i.payload
         escape = Signal()
+        # The byte decoded into registers (its value un-stuffed, whether it is a body byte or a
+        # SYNC): the state machine below starts from them, a cycle after the byte (bytes come
+        # a UART character apart), not from the decoding's compares and multiplexer.
         value = Signal(8)
         got = Signal()          # an un-stuffed byte of a message body
-        m.d.comb += [value.eq(Mux(escape, byte ^ protocol.ESC_XOR, byte)),
-                     got.eq(self.i.valid & (byte != protocol.SYNC) & (byte != protocol.ESC))]
+        start = Signal()        # a SYNC: a new message begins, whatever came before
+        m.d.sync += [value.eq(Mux(escape, byte ^ protocol.ESC_XOR, byte)),
+                     got.eq(self.i.valid & (byte != protocol.SYNC) & (byte != protocol.ESC)),
+                     start.eq(self.i.valid & (byte == protocol.SYNC))]
         with m.If(self.i.valid):
             m.d.sync += escape.eq(byte == protocol.ESC)
 
@@ -169,8 +177,6 @@ class RequestParser(wiring.Component):
             m.d.comb += answers.w_en.eq(1)
             m.d.comb += [getattr(answer, name).eq(field) for name, field in fields.items()]
 
-        start = Signal()        # a SYNC: a new message begins, whatever came before
-        m.d.comb += start.eq(self.i.valid & (byte == protocol.SYNC))
         with m.FSM():
             with m.State("IDLE"):
                 with m.If(start):
@@ -211,7 +217,7 @@ class RequestParser(wiring.Component):
                             m.d.sync += out_of_range.eq(1)
                     with m.If(in_word == self.per_word - 1):
                         m.d.sync += [in_word.eq(0), address.eq(address + 1)]
-                        m.d.comb += [write.addr.eq(address), write.data.eq(word),
+                        m.d.sync += [write.addr.eq(address), write.data.eq(word),
                                      write.en.eq(~busy)]
                     with m.Else():
                         m.d.sync += in_word.eq(in_word + 1)
