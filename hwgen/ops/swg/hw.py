@@ -63,7 +63,6 @@ class SlidingWindow(wiring.Component):
         ahead = Signal(range(-1, 2))
         writer_done = Signal()
         reader_done = Signal()
-        m.d.sync += ahead.eq(ahead + writer_done - reader_done)
 
         # --- reader ------------------------------------------------------------------------
         # The window element (iy, ix, cf) the counters point at, and its line-buffer address
@@ -142,18 +141,12 @@ class SlidingWindow(wiring.Component):
                     with m.Else():
                         m.d.sync += [ox.eq(0), ix.eq(-pw)]
                         with m.If(~last["oy"]):
-                            next_base = oy_base + sh
-                            m.d.sync += [oy.eq(oy + 1), oy_base.eq(next_base),
-                                         limit.eq(Mux(next_base < 0, 0, next_base) + rows),
-                                         next_limit.eq(Mux(next_base < 0, 0, next_base)
-                                                       + rows - height),
+                            m.d.sync += [oy.eq(oy + 1), oy_base.eq(oy_base + sh),
                                          iy.eq(iy + sh - (kh - 1))]
                             step((sh - kh + 1) * row_words + line_step)
                         with m.Else():
                             # The next frame's image row 0 is ``height`` rows further round.
-                            m.d.sync += [oy.eq(0), oy_base.eq(-ph), limit.eq(rows),
-                                         next_limit.eq(rows - height),
-                                         iy.eq(-ph)]
+                            m.d.sync += [oy.eq(0), oy_base.eq(-ph), iy.eq(-ph)]
                             step((height - (out_h - 1) * sh - kh + 1) * row_words + line_step)
 
         # --- writer ------------------------------------------------------------------------
@@ -163,10 +156,29 @@ class SlidingWindow(wiring.Component):
         allowed = Signal()
         take = Signal()
         w_last_row = w_row == height - 1
+        # ``allowed`` is a register, computed from the next cycle's state (ahead, w_row, limit,
+        # next_limit as the counters above and below set them): the input handshake, which
+        # reaches the FIFO before this block, starts at a register, not at the comparators.
+        row_end = take & (w_cf == cf_count - 1) & (w_x == width - 1)
+        line_end = issue & last["cf"] & last["kx"] & last["ky"] & last["ox"]
+        next_base = oy_base + sh
+        first_row = Mux(next_base < 0, 0, next_base)
+        ahead_next = Signal.like(ahead)
+        w_row_next = Signal.like(w_row)
+        limit_next = Signal.like(limit)
+        next_limit_next = Signal.like(next_limit)
         m.d.comb += [
-            allowed.eq((ahead == -1)
-                       | ((ahead == 0) & (w_row < limit))
-                       | ((ahead == 1) & ~w_last_row & (w_row < next_limit))),
+            ahead_next.eq(ahead + writer_done - reader_done),
+            w_row_next.eq(Mux(row_end, Mux(w_last_row, 0, w_row + 1), w_row)),
+            limit_next.eq(Mux(line_end, Mux(last["oy"], rows, first_row + rows), limit)),
+            next_limit_next.eq(Mux(line_end, Mux(last["oy"], rows - height,
+                                                 first_row + rows - height), next_limit)),
+        ]
+        m.d.sync += allowed.eq((ahead_next == -1)
+                               | ((ahead_next == 0) & (w_row_next < limit_next))
+                               | ((ahead_next == 1) & (w_row_next != height - 1)
+                                  & (w_row_next < next_limit_next)))
+        m.d.comb += [
             self.i.ready.eq(allowed),
             take.eq(self.i.valid & allowed),
             write.en.eq(take),
@@ -180,6 +192,6 @@ class SlidingWindow(wiring.Component):
                          w_cf.eq(Mux(w_cf == cf_count - 1, 0, w_cf + 1))]
             with m.If(w_cf == cf_count - 1):
                 m.d.sync += w_x.eq(Mux(w_x == width - 1, 0, w_x + 1))
-                with m.If(w_x == width - 1):
-                    m.d.sync += w_row.eq(Mux(w_last_row, 0, w_row + 1))
+        m.d.sync += [ahead.eq(ahead_next), w_row.eq(w_row_next), limit.eq(limit_next),
+                     next_limit.eq(next_limit_next)]
         return m
