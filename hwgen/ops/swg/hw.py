@@ -1,5 +1,5 @@
 """Sliding-window generator (FINN's ConvolutionInputGenerator) with a ring of line buffers."""
-from amaranth.hdl import Module, Mux, Signal, unsigned
+from amaranth.hdl import Array, Cat, Module, Mux, Signal, unsigned
 from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -156,28 +156,45 @@ class SlidingWindow(wiring.Component):
         allowed = Signal()
         take = Signal()
         w_last_row = w_row == height - 1
-        # ``allowed`` is a register, computed from the next cycle's state (ahead, w_row, limit,
-        # next_limit as the counters above and below set them): the input handshake, which
-        # reaches the FIFO before this block, starts at a register, not at the comparators.
+        # ``allowed`` is a register, computed for the next cycle's state (ahead, w_row, limit,
+        # next_limit as the counters set them): the input handshake, which reaches the FIFO
+        # before this block, starts at a register, not at the comparators. That state
+        # changes only at a writer row's end and a reader line's end, both known late in the
+        # cycle; so the comparisons are made for each of the four cases from registers alone,
+        # and the two events only pick one.
         row_end = take & (w_cf == cf_count - 1) & (w_x == width - 1)
         line_end = issue & last["cf"] & last["kx"] & last["ky"] & last["ox"]
         next_base = oy_base + sh
         first_row = Mux(next_base < 0, 0, next_base)
-        ahead_next = Signal.like(ahead)
-        w_row_next = Signal.like(w_row)
-        limit_next = Signal.like(limit)
-        next_limit_next = Signal.like(next_limit)
+        # limit and next_limit after a reader line's end (the next frame's after its last).
+        line_limit = Signal.like(limit)
+        line_next_limit = Signal.like(next_limit)
+        w_row_step = Signal.like(w_row)          # w_row after a writer row's end
         m.d.comb += [
-            ahead_next.eq(ahead + writer_done - reader_done),
-            w_row_next.eq(Mux(row_end, Mux(w_last_row, 0, w_row + 1), w_row)),
-            limit_next.eq(Mux(line_end, Mux(last["oy"], rows, first_row + rows), limit)),
-            next_limit_next.eq(Mux(line_end, Mux(last["oy"], rows - height,
-                                                 first_row + rows - height), next_limit)),
+            line_limit.eq(Mux(last["oy"], rows, first_row + rows)),
+            line_next_limit.eq(Mux(last["oy"], rows - height, first_row + rows - height)),
+            w_row_step.eq(Mux(w_last_row, 0, w_row + 1)),
         ]
-        m.d.sync += allowed.eq((ahead_next == -1)
-                               | ((ahead_next == 0) & (w_row_next < limit_next))
-                               | ((ahead_next == 1) & (w_row_next != height - 1)
-                                  & (w_row_next < next_limit_next)))
+        cases = []
+        for rows_done in (0, 1):
+            for lines_done in (0, 1):
+                row = w_row_step if rows_done else w_row
+                row_limit = line_limit if lines_done else limit
+                row_next_limit = line_next_limit if lines_done else next_limit
+                lead = (ahead + (w_last_row if rows_done else 0)
+                        - (last["oy"] if lines_done else 0))
+                case = Signal(name=f"allowed_{rows_done}{lines_done}")
+                m.d.comb += case.eq((lead == -1) | ((lead == 0) & (row < row_limit))
+                                    | ((lead == 1) & (row != height - 1)
+                                       & (row < row_next_limit)))
+                cases.append(case)
+        m.d.sync += allowed.eq(Array(cases)[Cat(line_end, row_end)])
+        m.d.sync += [
+            ahead.eq(ahead + writer_done - reader_done),
+            w_row.eq(Mux(row_end, w_row_step, w_row)),
+            limit.eq(Mux(line_end, line_limit, limit)),
+            next_limit.eq(Mux(line_end, line_next_limit, next_limit)),
+        ]
         m.d.comb += [
             self.i.ready.eq(allowed),
             take.eq(self.i.valid & allowed),
@@ -192,6 +209,4 @@ class SlidingWindow(wiring.Component):
                          w_cf.eq(Mux(w_cf == cf_count - 1, 0, w_cf + 1))]
             with m.If(w_cf == cf_count - 1):
                 m.d.sync += w_x.eq(Mux(w_x == width - 1, 0, w_x + 1))
-        m.d.sync += [ahead.eq(ahead_next), w_row.eq(w_row_next), limit.eq(limit_next),
-                     next_limit.eq(next_limit_next)]
         return m
