@@ -167,14 +167,28 @@ class SlidingWindow(wiring.Component):
         next_base = oy_base + sh
         first_row = Mux(next_base < 0, 0, next_base)
         # limit and next_limit after a reader line's end (the next frame's after its last).
-        line_limit = Signal.like(limit)
-        line_next_limit = Signal.like(next_limit)
-        w_row_step = Signal.like(w_row)          # w_row after a writer row's end
-        m.d.comb += [
-            line_limit.eq(Mux(last["oy"], rows, first_row + rows)),
-            line_next_limit.eq(Mux(last["oy"], rows - height, first_row + rows - height)),
-            w_row_step.eq(Mux(w_last_row, 0, w_row + 1)),
-        ]
+        # They and the writer's next row are registered too (computed a cycle after the
+        # registers they read change, so fresh by the next event where events are two or more
+        # cycles apart: a line is kw * kh * cf reads per output column, a row width * cf words;
+        # a shape with one-cycle lines or rows keeps them combinational).
+        def ahead_of(value, init, events_apart: int, name: str):
+            if events_apart < 2:
+                return value
+            register = Signal.like(value, init=init, name=name)
+            m.d.sync += register.eq(value)
+            return register
+
+        base0 = -ph + sh
+        line_limit = ahead_of(Mux(last["oy"], rows, first_row + rows),
+                              rows if out_h == 1 else max(0, base0) + rows,
+                              kw * kh * cf_count * out_w, "line_limit")
+        line_next_limit = ahead_of(Mux(last["oy"], rows - height, first_row + rows - height),
+                                   rows - height if out_h == 1
+                                   else max(0, base0) + rows - height,
+                                   kw * kh * cf_count * out_w, "line_next_limit")
+        # w_row after a writer row's end
+        w_row_step = ahead_of(Mux(w_last_row, 0, w_row + 1), 1 if height > 1 else 0,
+                              width * cf_count, "w_row_step")
         cases = []
         for rows_done in (0, 1):
             for lines_done in (0, 1):
