@@ -22,6 +22,7 @@ SHAPES = [
     (3, 5, 4, 1, 1, 0, 3, 1),                  # 1x1: a pointwise layer
     (2, 4, 4, 4, 1, 0, 1, 2),                  # the window is the whole image
     (8, 3, 10, (1, 5), (1, 5), 0, 4, 1),       # rows and columns are unrelated
+    (2, 6, 1, 1, 1, 0, 2, 1),                  # a line and a row every transfer
 ]
 
 
