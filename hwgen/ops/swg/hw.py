@@ -78,8 +78,9 @@ class SlidingWindow(wiring.Component):
         oy_base = Signal(range(-ph, (out_h - 1) * sh - ph + 1), init=-ph)   # oy * SH - PH
         # The writer may write image rows below ``limit``: the first row the reader still
         # needs (max(0, oy_base)) plus the ring's rows; of the next frame, rows below
-        # ``limit - height`` (compared as ``row + height < limit``).
+        # ``limit - height``. Registers, so that the writer's handshake compares registers.
         limit = Signal(range(rows, height + rows + 1), init=rows)
+        next_limit = Signal(range(rows - height, rows + 1), init=rows - height)
         iy = Signal(range(-ph, height + kh), init=-ph)
         ix = Signal(range(-pw, width + kw), init=-pw)
         address = Signal(range(depth), init=(-ph * row_words - pw * cf_count) % depth)
@@ -156,7 +157,7 @@ class SlidingWindow(wiring.Component):
         take = Signal()
         w_last_row = w_row == height - 1
         # ``allowed`` is a register, computed for the next cycle's state (ahead, w_row, limit,
-        # as the counters set them): the input handshake, which reaches the FIFO
+        # next_limit as the counters set them): the input handshake, which reaches the FIFO
         # before this block, starts at a register, not at the comparators. That state
         # changes only at a writer row's end and a reader line's end, both known late in the
         # cycle; so the comparisons are made for each of the four cases from registers alone,
@@ -165,7 +166,7 @@ class SlidingWindow(wiring.Component):
         line_end = issue & last["cf"] & last["kx"] & last["ky"] & last["ox"]
         next_base = oy_base + sh
         first_row = Mux(next_base < 0, 0, next_base)
-        # limit after a reader line's end (the next frame's after its last).
+        # limit and next_limit after a reader line's end (the next frame's after its last).
         # They and the writer's next row are registered too (computed a cycle after the
         # registers they read change, so fresh by the next event where events are two or more
         # cycles apart: a line is kw * kh * cf reads per output column, a row width * cf words;
@@ -181,6 +182,10 @@ class SlidingWindow(wiring.Component):
         line_limit = ahead_of(Mux(last["oy"], rows, first_row + rows),
                               rows if out_h == 1 else max(0, base0) + rows,
                               kw * kh * cf_count * out_w, "line_limit")
+        line_next_limit = ahead_of(Mux(last["oy"], rows - height, first_row + rows - height),
+                                   rows - height if out_h == 1
+                                   else max(0, base0) + rows - height,
+                                   kw * kh * cf_count * out_w, "line_next_limit")
         # w_row after a writer row's end
         w_row_step = ahead_of(Mux(w_last_row, 0, w_row + 1), 1 if height > 1 else 0,
                               width * cf_count, "w_row_step")
@@ -189,18 +194,20 @@ class SlidingWindow(wiring.Component):
             for lines_done in (0, 1):
                 row = w_row_step if rows_done else w_row
                 row_limit = line_limit if lines_done else limit
+                row_next_limit = line_next_limit if lines_done else next_limit
                 lead = (ahead + (w_last_row if rows_done else 0)
                         - (last["oy"] if lines_done else 0))
                 case = Signal(name=f"allowed_{rows_done}{lines_done}")
                 m.d.comb += case.eq((lead == -1) | ((lead == 0) & (row < row_limit))
                                     | ((lead == 1) & (row != height - 1)
-                                       & (row + height < row_limit)))
+                                       & (row < row_next_limit)))
                 cases.append(case)
         m.d.sync += allowed.eq(Array(cases)[Cat(line_end, row_end)])
         m.d.sync += [
             ahead.eq(ahead + writer_done - reader_done),
             w_row.eq(Mux(row_end, w_row_step, w_row)),
             limit.eq(Mux(line_end, line_limit, limit)),
+            next_limit.eq(Mux(line_end, line_next_limit, next_limit)),
         ]
         m.d.comb += [
             self.i.ready.eq(allowed),
