@@ -2,7 +2,7 @@
 
     python bench/kws.py [--spec examples/kws.yaml] [--board ulx3s] [--variant 85F] [--out DIR]
                         [--frames N] [--clock MHZ|spec] [--fps N] [--fit-margin F]
-                        [--seeds 1-5] [--jobs N]
+                        [--seeds 1-5]
 
 Runs what ``hwgen build --board ulx3s examples/kws.yaml`` runs (reusing the shipped IR and
 whatever is already under ``--out``, default ``build/bench/kws``): the Verilator co-simulation
@@ -39,7 +39,6 @@ figures to stdout:
 """
 import argparse
 import dataclasses
-import os
 import sys
 import time
 from pathlib import Path
@@ -76,17 +75,6 @@ def _positive(text: str) -> float:
     return value
 
 
-def _positive_int(text: str) -> int:
-    """``--jobs``: a positive integer."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
 def _margin(text: str) -> float:
     """``--fit-margin``: a share of the part, 0.1 .. 1 (as ``hardware.fit_margin``)."""
     try:
@@ -113,22 +101,19 @@ def _seeds(text: str) -> list[int]:
     return seeds
 
 
-def _seed_builds(workspace, graph, board, seeds, say, jobs: int = 1) -> dict:
+def _seed_builds(workspace, graph, board, seeds, say) -> dict:
     """Fmax of the board top placed and routed with each nextpnr seed, each under
-    ``<out>/seeds/seed<N>`` and reused while its key (the bitstream's and the seed) holds;
-    ``jobs`` builds at a time (each runs its tools as processes of their own)."""
+    ``<out>/seeds/seed<N>`` and reused while its key (the bitstream's and the seed) holds."""
     import json
-    from concurrent.futures import ThreadPoolExecutor
 
     from hwgen.board.build import build_bitstream
     from hwgen.flow.build import bitstream_key, board_top
     from hwgen.flow.cache import key_digest
     spec = workspace.spec
-    bitstream = bitstream_key(workspace, graph, board)
-
-    def build(seed: int) -> float | None:
+    result = {}
+    for seed in seeds:
         folder = workspace.root / "seeds" / f"seed{seed}"
-        key = key_digest({"bitstream": bitstream, "seed": seed})
+        key = key_digest({"bitstream": bitstream_key(workspace, graph, board), "seed": seed})
         summary_file = folder / "seed.json"
         try:
             saved = json.loads(summary_file.read_text())
@@ -138,14 +123,11 @@ def _seed_builds(workspace, graph, board, seeds, say, jobs: int = 1) -> dict:
             say(f"seed {seed}: place and route")
             summary_file.unlink(missing_ok=True)
             report = build_bitstream(board_top(spec, graph, board), board, folder, name="top",
-                                     placer=spec.hardware.placer, seed=seed,
-                                     progress=lambda line: say(f"seed {seed}: {line}"))
+                                     placer=spec.hardware.placer, seed=seed, progress=say)
             saved = {"key": key, "fmax_mhz": report.fmax_mhz}
             summary_file.write_text(json.dumps(saved))
-        return saved["fmax_mhz"]
-
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        return dict(zip(seeds, pool.map(build, seeds)))
+        result[seed] = saved["fmax_mhz"]
+    return result
 
 
 def main(argv=None) -> int:
@@ -170,9 +152,6 @@ def main(argv=None) -> int:
     parser.add_argument("--seeds", type=_seeds, default=None,
                         help="also place and route the same top with each of these nextpnr "
                              "seeds ('1-5' or '1,3'), each in its own folder under --out/seeds")
-    parser.add_argument("--jobs", type=_positive_int, default=os.cpu_count() or 1,
-                        help="seed builds at a time (default: the machine's cores, "
-                             "%(default)s)")
     args = parser.parse_args(argv)
 
     def say(message):
@@ -225,7 +204,7 @@ def main(argv=None) -> int:
     })
     if args.seeds:
         try:
-            fmax = _seed_builds(workspace, graph, board, args.seeds, say, jobs=args.jobs)
+            fmax = _seed_builds(workspace, graph, board, args.seeds, say)
         except HwgenError as error:
             print(f"bench: error: {error}", file=sys.stderr)
             return 1
