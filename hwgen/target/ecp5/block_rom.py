@@ -44,7 +44,7 @@ def rom_slices(depth: int, width: int, ports: int) -> list[list[tuple[int, int]]
     return None
 
 
-def initvals(init: list[int], depth: int, layout: list[tuple[int, int] | None]) -> dict:
+def initvals(init: list[int], layout: list[tuple[int, int] | None]) -> dict:
     """The ``INITVAL_xx`` parameters of one block holding ``layout``'s slices of ``init``."""
     rows = [0] * ROWS
     placed = {}
@@ -53,7 +53,7 @@ def initvals(init: list[int], depth: int, layout: list[tuple[int, int] | None]) 
             placed[port[1]] = port[0]
     mask = (1 << ROW_BITS) - 1
     for first_row, first_bit in placed.items():
-        for address, word in enumerate(init[:depth]):
+        for address, word in enumerate(init):
             rows[first_row + address] = (word >> first_bit) & mask
     values = {}
     for index in range(_INITVALS):
@@ -68,14 +68,13 @@ class Dp16kdRom(Elaboratable):
     """The blocks of a :class:`hwgen.lib.rom.RegisteredRom` (``ports``, its read ports) as
     ``DP16KD`` cells with their output registers (:func:`rom_slices` places the words)."""
 
-    def __init__(self, init: list[int], width: int, ports, blocks, domain: str = "sync"):
-        self.init, self.width, self.ports, self.blocks = init, width, ports, blocks
+    def __init__(self, init: list[int], ports, blocks, domain: str = "sync"):
+        self.init, self.ports, self.blocks = init, ports, blocks
         self.domain = domain
 
     def elaborate(self, platform):
         m = Module()
         clock = ClockSignal(self.domain)
-        depth = len(self.init)
         for number, layout in enumerate(self.blocks):
             pins = {}
             for side, slot in zip("AB", layout):
@@ -111,7 +110,7 @@ class Dp16kdRom(Elaboratable):
                 p_RESETMODE="SYNC", p_ASYNC_RESET_RELEASE="SYNC",
                 p_CSDECODE_A="0b000", p_CSDECODE_B="0b000",
                 p_WRITEMODE_A="NORMAL", p_WRITEMODE_B="NORMAL", p_GSR="DISABLED",
-                **initvals(self.init, depth, layout), **pins)
+                **initvals(self.init, layout), **pins)
         return m
 
 
@@ -123,4 +122,4 @@ def block_rom(init: list[int], width: int, ports, *, bram_count=None) -> Dp16kdR
     blocks = rom_slices(len(init), width, len(ports))
     if blocks is None or bram_count is None or len(blocks) != bram_count:
         return None
-    return Dp16kdRom(init, width, ports, blocks)
+    return Dp16kdRom(init, ports, blocks)
