@@ -23,6 +23,8 @@ SHAPES = [
     (2, 4, 4, 4, 1, 0, 1, 2),                  # the window is the whole image
     (8, 3, 10, (1, 5), (1, 5), 0, 4, 1),       # rows and columns are unrelated
     (2, 6, 1, 1, 1, 0, 2, 1),                  # a line and a row every transfer
+    (3, 2, 5, (2, 3), 1, (0, 1), 1, 1),        # two rows: the writer's next row is its last
+    (2, 1, 6, (1, 3), 1, (0, 1), 2, 1),        # one row (a 1-D convolution)
 ]
 
 
@@ -98,9 +100,34 @@ def test_cosim_matches_golden(shape, sim_build_root):
                           build_root=sim_build_root, name=name)
         assert run.passed, run.message
     # At full rate the busier side moves every cycle, across frame boundaries too.
-    per_frame = len(expected) // frames
-    measured = (run.output_cycles[-1] - run.output_cycles[per_frame - 1]) / (frames - 1)
-    assert measured <= 1.02 * block.expected_cycles()
+    if shape not in SHORT_IMAGES:
+        assert _cycles_per_frame(run, len(expected) // frames) <= 1.02 * block.expected_cycles()
+
+
+# Images of one and two rows miss the cycle model: the writer may run at most one frame ahead
+# and never into the last row of that frame, so the next frame's first row is written only once
+# the reader has left the current frame (1 row: 23 cycles a frame against 18; 2 rows: 93
+# against 90). Known, not yet fixed; strict, so a fix is noticed.
+SHORT_IMAGES = [shape for shape in SHAPES if shape[1] <= 2]
+
+
+def _cycles_per_frame(run, per_frame: int) -> float:
+    frames = len(run.output_cycles) // per_frame
+    return (run.output_cycles[-1] - run.output_cycles[per_frame - 1]) / (frames - 1)
+
+
+@pytest.mark.cocotb
+@pytest.mark.xfail(strict=True, reason="the writer cannot start a short image's next frame early")
+@pytest.mark.parametrize("shape", SHORT_IMAGES)
+def test_short_images_reach_the_cycle_model(shape, sim_build_root):
+    layer = _layer(shape)
+    frames = max(4, 6000 // (layer.out_elements // layer.simd))
+    inputs, expected = _vectors(layer, frames, seed=1)
+    block = SlidingWindow(layer)
+    run = run_harness(block, inputs, expected, idle=0.0, backpressure=0.0, seed=3,
+                      build_root=sim_build_root, name="full")
+    assert run.passed, run.message          # functionally right (test_cosim_matches_golden)
+    assert _cycles_per_frame(run, len(expected) // frames) <= 1.02 * block.expected_cycles()
 
 
 @pytest.mark.cocotb

@@ -93,8 +93,19 @@ class SlidingWindow(wiring.Component):
         w_row = Signal(range(height))
         w_started = Signal()            # the writer is inside a frame
 
+        # Whether iy and ix fall in the padding: registers set as iy and ix step (from the
+        # new values), so the reader's issue logic starts at registers, not at comparators.
+        row_pad = Signal(init=ph > 0)
+        col_pad = Signal(init=pw > 0)
+
+        def move_iy(value):
+            m.d.sync += [iy.eq(value), row_pad.eq((value < 0) | (value >= height))]
+
+        def move_ix(value):
+            m.d.sync += [ix.eq(value), col_pad.eq((value < 0) | (value >= width))]
+
         m.d.comb += [
-            pad.eq((iy < 0) | (iy >= height) | (ix < 0) | (ix >= width)),
+            pad.eq(row_pad | col_pad),
             # Padding needs no row, but waits for its frame to begin: no output before input.
             row_ready.eq((ahead == 1) | ((ahead == 0) & Mux(pad, w_started, w_row > iy))),
             issue.eq(advance & row_ready),
@@ -126,27 +137,33 @@ class SlidingWindow(wiring.Component):
             with m.If(~last["cf"] | ~last["kx"]):
                 step(1)
                 with m.If(last["cf"]):
-                    m.d.sync += [kx.eq(kx + 1), ix.eq(ix + 1)]
+                    m.d.sync += kx.eq(kx + 1)
+                    move_ix(ix + 1)
             with m.Else():
                 m.d.sync += kx.eq(0)
                 with m.If(~last["ky"]):
-                    m.d.sync += [ky.eq(ky + 1), iy.eq(iy + 1), ix.eq(ix - (kw - 1))]
+                    m.d.sync += ky.eq(ky + 1)
+                    move_iy(iy + 1)
+                    move_ix(ix - (kw - 1))
                     step(row_words + row_step)
                 with m.Else():
                     m.d.sync += ky.eq(0)
                     with m.If(~last["ox"]):
-                        m.d.sync += [ox.eq(ox + 1), iy.eq(iy - (kh - 1)),
-                                     ix.eq(ix + sw - (kw - 1))]
+                        m.d.sync += ox.eq(ox + 1)
+                        move_iy(iy - (kh - 1))
+                        move_ix(ix + sw - (kw - 1))
                         step(-(kh - 1) * row_words + (sw - kw) * cf_count + 1)
                     with m.Else():
-                        m.d.sync += [ox.eq(0), ix.eq(-pw)]
+                        m.d.sync += ox.eq(0)
+                        move_ix(-pw)
                         with m.If(~last["oy"]):
-                            m.d.sync += [oy.eq(oy + 1), oy_base.eq(oy_base + sh),
-                                         iy.eq(iy + sh - (kh - 1))]
+                            m.d.sync += [oy.eq(oy + 1), oy_base.eq(oy_base + sh)]
+                            move_iy(iy + sh - (kh - 1))
                             step((sh - kh + 1) * row_words + line_step)
                         with m.Else():
                             # The next frame's image row 0 is ``height`` rows further round.
-                            m.d.sync += [oy.eq(0), oy_base.eq(-ph), iy.eq(-ph)]
+                            m.d.sync += [oy.eq(0), oy_base.eq(-ph)]
+                            move_iy(-ph)
                             step((height - (out_h - 1) * sh - kh + 1) * row_words + line_step)
 
         # --- writer ------------------------------------------------------------------------
@@ -155,7 +172,6 @@ class SlidingWindow(wiring.Component):
         w_address = Signal(range(rows * row_words))
         allowed = Signal()
         take = Signal()
-        w_last_row = w_row == height - 1
         # ``allowed`` is a register, computed for the next cycle's state (ahead, w_row, limit,
         # next_limit as the counters set them): the input handshake, which reaches the FIFO
         # before this block, starts at a register, not at the comparators. That state
@@ -186,9 +202,15 @@ class SlidingWindow(wiring.Component):
                                    rows - height if out_h == 1
                                    else max(0, base0) + rows - height,
                                    kw * kh * cf_count * out_w, "line_next_limit")
-        # w_row after a writer row's end
-        w_row_step = ahead_of(Mux(w_last_row, 0, w_row + 1), 1 if height > 1 else 0,
-                              width * cf_count, "w_row_step")
+        # w_row after a writer row's end, and whether w_row and it are the last row: registers
+        # stepped with w_row (a shape whose rows are one word long ends a row every transfer).
+        w_row_step = Signal(range(height), init=1 % height)
+        step_last = Signal(init=height <= 2)
+        w_last_row = Signal(init=height == 1)
+        with m.If(row_end):
+            m.d.sync += [w_row_step.eq(Mux(step_last, 0, w_row_step + 1)),
+                         step_last.eq(w_row_step == height - 2 if height > 1 else 1),
+                         w_last_row.eq(step_last)]
         cases = []
         for rows_done in (0, 1):
             for lines_done in (0, 1):
@@ -198,8 +220,9 @@ class SlidingWindow(wiring.Component):
                 lead = (ahead + (w_last_row if rows_done else 0)
                         - (last["oy"] if lines_done else 0))
                 case = Signal(name=f"allowed_{rows_done}{lines_done}")
+                row_last = step_last if rows_done else w_last_row
                 m.d.comb += case.eq((lead == -1) | ((lead == 0) & (row < row_limit))
-                                    | ((lead == 1) & (row != height - 1)
+                                    | ((lead == 1) & ~row_last
                                        & (row < row_next_limit)))
                 cases.append(case)
         m.d.sync += allowed.eq(Array(cases)[Cat(line_end, row_end)])
