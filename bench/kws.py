@@ -33,6 +33,12 @@ figures to stdout:
     fmax_mhz_seed<N>, seeds_met, seeds
                            with ``--seeds``: Fmax with each nextpnr seed (the same netlist,
                            placer and clock), and on how many of them it meets the clock
+    fits                   1; 0 when no folding fits the board's part (nothing is built), and
+                           then instead: device, least_cycles_per_frame, least_inferences_per_s
+                           (at the board's clock), least_<r> and budget_<r> for r in luts, ffs,
+                           brams, dsps (the least the folding search reached, the budget),
+                           over_<r> and most_<r> (by how much, and the three layers that take
+                           the most, where over), unused_memories (what the fit leaves out)
     met_*                  1 when a goal holds: >= 150,000 inferences/s (``--fps``: that many),
                            Fmax >= 125 MHz, Fmax >= the clock placed for (``met_clock``),
                            cycles ratio <= 1.02, accuracy >= 0.90, no mismatch
@@ -46,7 +52,7 @@ from pathlib import Path
 from hwgen.board.board import load_board
 from hwgen.errors import HwgenError
 from hwgen.flow import Workspace, run_steps
-from hwgen.passes.fold import board_reserve, estimate_build
+from hwgen.passes.fold import FoldingError, board_reserve, estimate_build, fold_report
 from hwgen.spec import load_spec
 
 REPO = Path(__file__).resolve().parent.parent
@@ -130,6 +136,32 @@ def _seed_builds(workspace, graph, board, seeds, say) -> dict:
     return result
 
 
+def _print_no_fit(error: FoldingError, board) -> None:
+    """The figures of a network no folding fits on ``board``'s part: the least the search
+    reached, the budget, by how much and where it is over, and the part's memories the fit
+    does not use."""
+    target, least, needed, budget = board.target, error.least, error.needed, error.budget
+    cycles = least.expected_cycles()
+    figures = {"fits": 0, "device": board.device,
+               "least_cycles_per_frame": cycles,
+               "least_inferences_per_s": board.clock_mhz * 1e6 / cycles}
+    fields = ("luts", "ffs", "brams", "dsps")
+    figures.update({f"least_{field}": getattr(needed, field) for field in fields})
+    figures.update({f"budget_{field}": getattr(budget, field) for field in fields})
+    rows = fold_report(least, target)
+    for field in fields:
+        if getattr(needed, field) > getattr(budget, field):
+            figures[f"over_{field}"] = getattr(needed, field) - getattr(budget, field)
+            top = sorted(rows, key=lambda row: -row[field])[:3]
+            figures[f"most_{field}"] = ", ".join(f"{row['name']} {row[field]}" for row in top
+                                                 if row[field])
+    unused = target.unused_memories.get(board.device)
+    if unused:
+        figures["unused_memories"] = unused
+    for key, value in figures.items():
+        print(f"{key}: {value:.4f}" if isinstance(value, float) else f"{key}: {value}")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--spec", default=str(REPO / "examples" / "kws.yaml"))
@@ -176,11 +208,19 @@ def main(argv=None) -> int:
         build_s = time.perf_counter() - started
         graph, verification, build, report = (run.results[name] for name in (
             "hardware", "verify", "build", "report"))
+    except FoldingError as error:
+        if error.least is None:
+            print(f"bench: error: {error}", file=sys.stderr)
+            return 1
+        print(f"bench: {error}", file=sys.stderr)
+        _print_no_fit(error, board)
+        return 0
     except HwgenError as error:
         print(f"bench: error: {error}", file=sys.stderr)
         return 1
     accuracy = report["golden_accuracy"]          # the golden model on the whole test set
     figures = {
+        "fits": 1,
         "inferences_per_s": build["fmax_mhz"] * 1e6 / graph.expected_cycles(),
         "fmax_mhz": build["fmax_mhz"],
         "clock_mhz": build["clock_mhz"],

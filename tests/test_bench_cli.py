@@ -40,3 +40,24 @@ def test_bad_arguments_are_one_line_errors(script, args, message, tmp_path):
     assert message in last, last
     assert "Traceback" not in result.stderr and result.stdout == ""
     assert not (tmp_path / "out").exists()
+
+
+def test_kws_on_a_part_it_cannot_fit_prints_the_gap(tmp_path):
+    """The KWS network on the iCEBreaker's UP5K: no folding fits; the bench says so as figures
+    (the least reached, the budget, where it is over, the memories the fit leaves out) and
+    builds nothing."""
+    result = _run("kws.py", "--board", "icebreaker", "--fps", "100", "--clock", "spec",
+                  tmp_path=tmp_path)
+    assert result.returncode == 0, result.stderr
+    figures = dict(line.split(": ", 1) for line in result.stdout.strip().splitlines())
+    assert figures["fits"] == "0" and figures["device"] == "iCE40UP5K"
+    for field in ("luts", "ffs", "brams", "dsps"):
+        over = int(figures[f"least_{field}"]) - int(figures[f"budget_{field}"])
+        assert (f"over_{field}" in figures) == (over > 0)
+        if over > 0:
+            assert int(figures[f"over_{field}"]) == over
+            assert figures[f"most_{field}"].split(", ")[0].split()[0] in {
+                "conv0", "conv2", "fc4", "fc5", "conv0_swg", "conv2_swg", "pool1", "pool3"}
+    assert int(figures["over_brams"]) > 0 and "SB_SPRAM256KA" in figures["unused_memories"]
+    assert "no folding fits iCE40UP5K" in result.stderr
+    assert not list((tmp_path / "out").rglob("*.bin"))

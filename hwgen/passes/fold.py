@@ -48,7 +48,16 @@ MAX_PE_SIMD = 4096
 
 
 class FoldingError(HwgenError):
-    """A throughput target no folding of the graph can meet."""
+    """A throughput target no folding of the graph can meet.
+
+    Where no folding fits a budget, ``least`` (the folding that came closest, a
+    :class:`~hwgen.ir.Graph`), ``needed`` (its estimate with the board top's reserve) and
+    ``budget`` say by how much; otherwise they are None."""
+
+    def __init__(self, message: str, *, least=None, needed: Resources | None = None,
+                 budget: Resources | None = None):
+        super().__init__(message)
+        self.least, self.needed, self.budget = least, needed, budget
 
 
 def target_from_fps(fps: float, clock_hz: float) -> int:
@@ -387,7 +396,8 @@ def auto_fold(graph: Graph, *, target_cycles: int | None, fixed=(),
         best, least, needed = fit_at(target_cycles)
         if best is None:
             raise FoldingError(_no_fit(where, budget, target, least, needed,
-                                       f"at {target_cycles} cycles/frame", reserve))
+                                       f"at {target_cycles} cycles/frame", reserve),
+                               least=least, needed=needed, budget=budget)
         return best
     # The fastest that fits: the least cycles/frame among the layers' own, by bisection
     # (a target met by a folding that fits is met by it at any slower target).
@@ -401,7 +411,8 @@ def auto_fold(graph: Graph, *, target_cycles: int | None, fixed=(),
     best, least, needed = fit_at(levels[-1])
     if best is None:
         raise FoldingError(_no_fit(where, budget, target, least, needed,
-                                   "at any cycles/frame", reserve))
+                                   "at any cycles/frame", reserve),
+                           least=least, needed=needed, budget=budget)
     low, high = 0, len(levels) - 1        # levels[high] fits
     while low < high:
         middle = (low + high) // 2
@@ -421,7 +432,21 @@ def _no_fit(where: str, budget: Resources, target: Target, least: Graph, needed:
             f"{needed.brams:,} {units['brams']} (the board top's {reserve.brams} for its demo ROM "
             f"included), {needed.dsps:,} {units['dsps']} at {least.expected_cycles():,} "
             f"cycles/frame; the budget is {budget.luts:,}, {budget.ffs:,}, {budget.brams:,}, "
-            f"{budget.dsps:,}")
+            f"{budget.dsps:,}{_largest_over(least, needed, budget, target)}")
+
+
+def _largest_over(least: Graph, needed: Resources, budget: Resources, target: Target) -> str:
+    """``"; most of the X: layer n, layer n, ..."`` for the resource most over ``budget``
+    in ``least`` (the layers that take the most of it), or ``""`` where none is over."""
+    fields = ("luts", "ffs", "brams", "dsps")
+    over = [(getattr(needed, field) / max(1, getattr(budget, field)), field)
+            for field in fields if getattr(needed, field) > getattr(budget, field)]
+    if not over:
+        return ""
+    field = max(over)[1]
+    rows = sorted(fold_report(least, target), key=lambda row: -row[field])[:3]
+    parts = ", ".join(f"{row['name']} {row[field]:,}" for row in rows if row[field])
+    return f"; most of the {target.units[field]}: {parts}"
 
 
 def folding_cost(graph: Graph, *, target: Target = DEFAULT_TARGET,

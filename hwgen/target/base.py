@@ -11,7 +11,7 @@ generator and the cost model agree on where a memory goes without asking each ot
 """
 from collections.abc import Mapping
 from dataclasses import dataclass
-from types import ModuleType
+from types import MappingProxyType, ModuleType
 from typing import Literal
 
 from ..toolchain import amaranth_tool_env
@@ -215,6 +215,10 @@ class Target:
     #: What each part of the family holds, by the name a board file's ``variants`` give it
     #: (``"LFE5U-85F"``): the budget auto-folding fits a network into (:meth:`capacity`).
     devices: Mapping[str, "Resources"]
+
+    #: Memories of a part that no op uses and the device budget does not count, described for
+    #: a no-fit report (by device name; optional).
+    unused_memories: Mapping[str, str] = MappingProxyType({})
 
     _ANSWERS = ("family", "placers", "bitstream_suffix", "stages", "cells", "units",
                 "slice_cells", "pll_output_mhz", "demo_rom_bits", "bram_luts", "dsp_luts",

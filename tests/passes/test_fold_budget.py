@@ -8,7 +8,7 @@ from hwgen.ir import load_ir
 from hwgen.ops import op_for
 from hwgen.passes import fold as fold_module
 from hwgen.passes.fold import (MAX_PE_SIMD, FoldingError, auto_fold, board_reserve,
-                               estimate_build)
+                               estimate_build, fold_report)
 from hwgen.target import Resources, target
 from tests.conftest import REPO, spec_error
 
@@ -111,7 +111,19 @@ def test_nothing_fits_in_one_line(kws, cycles, when):
     assert "\n" not in message and message.startswith(f"no folding fits LFE5U-12F {when}: "
                                                       f"the least found takes ")
     assert "DP16KD (the board top's 7 for its demo ROM included)" in message
-    assert message.endswith("the budget is 8,000, 8,000, 56, 28")
+    assert "; the budget is 8,000, 8,000, 56, 28; most of the " in message
+    # The error carries the least folding found, its estimate and the budget; the message
+    # names the three layers that take the most of the resource most over budget.
+    least, needed, budget = error.value.least, error.value.needed, error.value.budget
+    assert budget == Resources(8_000, 8_000, 56, 28)
+    assert needed == estimate_build(least, ECP5) + board_reserve(ECP5, "LFE5U-12F")
+    shares = {field: getattr(needed, field) / getattr(budget, field)
+              for field in ("luts", "ffs", "brams", "dsps")}
+    worst = max(shares, key=shares.get)
+    assert shares[worst] > 1
+    rows = sorted(fold_report(least, ECP5), key=lambda row: -row[worst])[:3]
+    assert message.endswith(f"most of the {ECP5.units[worst]}: "
+                            + ", ".join(f"{row['name']} {row[worst]:,}" for row in rows))
 
 
 def test_the_kws_fits_the_smallest_ulx3s(kws):

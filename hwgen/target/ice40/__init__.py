@@ -59,3 +59,7 @@ class ICE40(Target):
     devices = MappingProxyType({
         "iCE40UP5K": Resources(luts=5_280, ffs=5_280, brams=30, dsps=8),
     })
+    unused_memories = MappingProxyType({
+        "iCE40UP5K": "4 SB_SPRAM256KA, 1,024 Kbit: single-port, and not initialised by the "
+                     "bitstream (weights there need a loader, e.g. from the board's SPI flash)",
+    })
