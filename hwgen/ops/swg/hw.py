@@ -1,5 +1,5 @@
 """Sliding-window generator (FINN's ConvolutionInputGenerator) with a ring of line buffers."""
-from amaranth.hdl import Array, Cat, Module, Mux, Signal, unsigned
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, unsigned
 from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -75,9 +75,8 @@ class SlidingWindow(wiring.Component):
         ky = Signal(range(kh))
         kx = Signal(range(kw))
         cf = Signal(range(cf_count))
-        oy_base = Signal(range(-ph, (out_h - 1) * sh - ph + 1), init=-ph)   # oy * SH - PH
         # The writer may write image rows below ``limit``: the first row the reader still
-        # needs (max(0, oy_base)) plus the ring's rows; of the next frame, rows below
+        # needs (max(0, oy * SH - PH)) plus the ring's rows; of the next frame, rows below
         # ``limit - height``. Registers, so that the writer's handshake compares registers.
         limit = Signal(range(rows, height + rows + 1), init=rows)
         next_limit = Signal(range(rows - height, rows + 1), init=rows - height)
@@ -157,12 +156,12 @@ class SlidingWindow(wiring.Component):
                         m.d.sync += ox.eq(0)
                         move_ix(-pw)
                         with m.If(~last["oy"]):
-                            m.d.sync += [oy.eq(oy + 1), oy_base.eq(oy_base + sh)]
+                            m.d.sync += oy.eq(oy + 1)
                             move_iy(iy + sh - (kh - 1))
                             step((sh - kh + 1) * row_words + line_step)
                         with m.Else():
                             # The next frame's image row 0 is ``height`` rows further round.
-                            m.d.sync += [oy.eq(0), oy_base.eq(-ph)]
+                            m.d.sync += oy.eq(0)
                             move_iy(-ph)
                             step((height - (out_h - 1) * sh - kh + 1) * row_words + line_step)
 
@@ -180,13 +179,12 @@ class SlidingWindow(wiring.Component):
         # and the two events only pick one.
         row_end = take & (w_cf == cf_count - 1) & (w_x == width - 1)
         line_end = issue & last["cf"] & last["kx"] & last["ky"] & last["ox"]
-        next_base = oy_base + sh
-        first_row = Mux(next_base < 0, 0, next_base)
-        # limit and next_limit after a reader line's end (the next frame's after its last).
-        # They and the writer's next row are registered too (computed a cycle after the
-        # registers they read change, so fresh by the next event where events are two or more
-        # cycles apart: a line is kw * kh * cf reads per output column, a row width * cf words;
-        # a shape with one-cycle lines or rows keeps them combinational).
+        # limit and next_limit after a reader line's end (the next frame's after its last): a
+        # constant for each output row, so tables indexed by ``oy`` (no adder chain). They and
+        # the writer's next row are registered too (looked up a cycle after ``oy`` changes, so
+        # fresh by the next event where lines are two or more cycles apart: a line is
+        # kw * kh * cf reads per output column; a shape with one-cycle lines keeps them
+        # combinational).
         def ahead_of(value, init, events_apart: int, name: str):
             if events_apart < 2:
                 return value
@@ -194,13 +192,16 @@ class SlidingWindow(wiring.Component):
             m.d.sync += register.eq(value)
             return register
 
-        base0 = -ph + sh
-        line_limit = ahead_of(Mux(last["oy"], rows, first_row + rows),
-                              rows if out_h == 1 else max(0, base0) + rows,
-                              kw * kh * cf_count * out_w, "line_limit")
-        line_next_limit = ahead_of(Mux(last["oy"], rows - height, first_row + rows - height),
-                                   rows - height if out_h == 1
-                                   else max(0, base0) + rows - height,
+        def after_line(row: int) -> int:
+            """The writer's limit after the reader's line end at output row ``row``."""
+            return rows if row == out_h - 1 else max(0, (row + 1) * sh - ph) + rows
+
+        limit_table = Array(Const(after_line(row), limit.shape()) for row in range(out_h))
+        next_table = Array(Const(after_line(row) - height, next_limit.shape())
+                           for row in range(out_h))
+        line_limit = ahead_of(limit_table[oy], after_line(0), kw * kh * cf_count * out_w,
+                              "line_limit")
+        line_next_limit = ahead_of(next_table[oy], after_line(0) - height,
                                    kw * kh * cf_count * out_w, "line_next_limit")
         # w_row after a writer row's end, and whether w_row and it are the last row: registers
         # stepped with w_row (a shape whose rows are one word long ends a row every transfer).
