@@ -38,7 +38,9 @@ figures to stdout:
                            (at the board's clock), least_<r> and budget_<r> for r in luts, ffs,
                            brams, dsps (the least the folding search reached, the budget),
                            over_<r> and most_<r> (by how much, and the three layers that take
-                           the most, where over), unused_memories (what the fit leaves out)
+                           the most, where over), free_<r> and free_most_brams (the cheapest
+                           folding at those cycles with no layer's folding fixed by the spec),
+                           unused_memories (what the fit leaves out)
     met_*                  1 when a goal holds: >= 150,000 inferences/s (``--fps``: that many),
                            Fmax >= 125 MHz, Fmax >= the clock placed for (``met_clock``),
                            cycles ratio <= 1.02, accuracy >= 0.90, no mismatch
@@ -52,7 +54,8 @@ from pathlib import Path
 from hwgen.board.board import load_board
 from hwgen.errors import HwgenError
 from hwgen.flow import Workspace, run_steps
-from hwgen.passes.fold import FoldingError, board_reserve, estimate_build, fold_report
+from hwgen.passes.fold import (FoldingError, auto_fold, board_reserve, estimate_build,
+                               fold_report)
 from hwgen.spec import load_spec
 
 REPO = Path(__file__).resolve().parent.parent
@@ -155,6 +158,14 @@ def _print_no_fit(error: FoldingError, board) -> None:
             top = sorted(rows, key=lambda row: -row[field])[:3]
             figures[f"most_{field}"] = ", ".join(f"{row['name']} {row[field]}" for row in top
                                                  if row[field])
+    # The spec fixes some layers' folding (the cim layer's columns): the cheapest folding at
+    # the same cycles with none fixed says how much of the gap that holds.
+    free = auto_fold(least, target_cycles=cycles, target=target)
+    free_needed = estimate_build(free, target) + board_reserve(target, board.device)
+    figures.update({f"free_{field}": getattr(free_needed, field) for field in fields})
+    figures["free_most_brams"] = ", ".join(
+        f"{row['name']} {row['brams']}" for row in sorted(
+            fold_report(free, target), key=lambda row: -row["brams"])[:3] if row["brams"])
     unused = target.unused_memories.get(board.device)
     if unused:
         figures["unused_memories"] = unused
