@@ -91,6 +91,7 @@ class SlidingWindow(wiring.Component):
         read_pad = Signal()
         w_row = Signal(range(height))
         w_started = Signal()            # the writer is inside a frame
+        row_in = Signal(init=ph > 0)    # w_row > iy: the row the reader points at is written
 
         # Whether iy and ix fall in the padding: registers set as iy and ix step (from the
         # new values), so the reader's issue logic starts at registers, not at comparators.
@@ -106,7 +107,7 @@ class SlidingWindow(wiring.Component):
         m.d.comb += [
             pad.eq(row_pad | col_pad),
             # Padding needs no row, but waits for its frame to begin: no output before input.
-            row_ready.eq((ahead == 1) | ((ahead == 0) & Mux(pad, w_started, w_row > iy))),
+            row_ready.eq((ahead == 1) | ((ahead == 0) & Mux(pad, w_started, row_in))),
             issue.eq(advance & row_ready),
             read.en.eq(advance),
             read.addr.eq(address),
@@ -212,6 +213,28 @@ class SlidingWindow(wiring.Component):
             m.d.sync += [w_row_step.eq(Mux(step_last, 0, w_row_step + 1)),
                          step_last.eq(w_row_step == height - 2 if height > 1 else 1),
                          w_last_row.eq(step_last)]
+        # ``w_row - iy``, stepped as the writer ends a row and the reader moves iy (by a
+        # constant the counters pick), and ``w_row > iy`` from it: registers, set for each of
+        # the four (row end, issue) cases from registers alone, so the reader's issue (which
+        # the writer's ready waits on at a line end) starts at registers, not at a comparator.
+        gap = Signal(range(-(height + kh), height + ph + 1), init=ph)
+        iy_step = Signal.like(gap)
+        with m.If(~last["cf"] | ~last["kx"]):
+            m.d.comb += iy_step.eq(0)
+        with m.Elif(~last["ky"]):
+            m.d.comb += iy_step.eq(1)
+        with m.Elif(~last["ox"]):
+            m.d.comb += iy_step.eq(-(kh - 1))
+        with m.Elif(~last["oy"]):
+            m.d.comb += iy_step.eq(sh - (kh - 1))
+        with m.Else():                   # to the next frame's row -PH
+            m.d.comb += iy_step.eq(-((out_h - 1) * sh + kh - 1))
+        w_step = Mux(w_last_row, -(height - 1), 1)
+        gaps = [gap + (w_step if rows_done else 0) - (iy_step if issued else 0)
+                for rows_done in (0, 1) for issued in (0, 1)]
+        m.d.sync += [gap.eq(Array(gaps)[Cat(issue, row_end)]),
+                     row_in.eq(Array(value > 0 for value in gaps)[Cat(issue, row_end)])]
+
         cases = []
         for rows_done in (0, 1):
             for lines_done in (0, 1):
