@@ -460,7 +460,6 @@ class BoardCore(wiring.Component):
         m.submodules.labels = expected_labels = Memory(shape=label_shape, depth=rom_frames,
                                                        init=self.labels)
         expected = expected_labels.read_port(domain="comb")
-        m.d.comb += expected.addr.eq(tag_out.index)
         result = network.o.payload
         m.d.comb += [
             encoder.result.valid.eq(network.o.valid & tags.r_rdy & ~tag_out.rom),
@@ -471,15 +470,26 @@ class BoardCore(wiring.Component):
             tags.r_en.eq(network.o.valid & network.o.ready),
         ]
         recent_label = Signal(label_shape)
+        # A ROM result is checked a cycle after it leaves the network, from registers (its
+        # class, its frame's index, whether it is the last): the expected class's table and
+        # the compare then start at registers, not at the tag FIFO's read.
+        checked = Signal()
+        checked_last = Signal()
+        checked_index = Signal.like(tag_out.index)
+        m.d.comb += expected.addr.eq(checked_index)
+        m.d.sync += checked.eq(0)
         with m.If(network.o.valid & network.o.ready):
             m.d.sync += recent_label.eq(result.label)
             with m.If(tag_out.rom):
-                match = result.label == expected.data
-                with m.If(tag_out.index == rom_frames - 1):
-                    m.d.sync += [rom_active.eq(0), shown_pass.eq(pass_ok & match),
-                                 shown_fail.eq(~(pass_ok & match))]
-                with m.Else():
-                    m.d.sync += pass_ok.eq(pass_ok & match)
+                m.d.sync += [checked.eq(1), checked_index.eq(tag_out.index),
+                             checked_last.eq(tag_out.index == rom_frames - 1)]
+        with m.If(checked):
+            match = recent_label == expected.data
+            with m.If(checked_last):
+                m.d.sync += [rom_active.eq(0), shown_pass.eq(pass_ok & match),
+                             shown_fail.eq(~(pass_ok & match))]
+            with m.Else():
+                m.d.sync += pass_ok.eq(pass_ok & match)
 
         heartbeat_count = Signal(range(self.heartbeat_cycles))
         heartbeat = Signal()

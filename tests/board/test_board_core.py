@@ -114,16 +114,17 @@ def test_serial_frames_get_golden_answers():
     assert not any(led & 0xE0 for led in leds)       # no ROM pass
 
 
-@pytest.mark.parametrize("wrong, bank_depth", [(False, None), (True, None), (False, 2),
-                                              (True, 4)])
+@pytest.mark.parametrize("wrong, bank_depth", [(None, None), (3, None), (None, 2), (3, 4),
+                                              (4, None)])
 def test_button_plays_the_rom_once(wrong, bank_depth):
-    # bank_depth: the ROM in several banks, frames across their bounds
+    # wrong: the ROM frame whose expected class is wrong (4: the last); bank_depth: the ROM in
+    # several banks, frames across their bounds
     banks = {} if bank_depth is None else {"bank_depth": bank_depth}
     words = make_words(5, seed=4)
     expected = golden(words)
     labels = [label for _, label in expected]
-    if wrong:
-        labels[3] = (labels[3] + 1) % CLASSES
+    if wrong is not None:
+        labels[wrong] = (labels[wrong] + 1) % CLASSES
     core = make_core(words, labels, rom_interval=100, **banks)
     # Press, bounce, release; a serial frame in the middle of the pass.
     frame = protocol.encode_frame(1, frame_elements(words[:TRANSFERS])[0], input_bits=8)
@@ -136,7 +137,7 @@ def test_button_plays_the_rom_once(wrong, bank_depth):
     assert end > start + 4 * 100                     # paced: rom_interval cycles per frame
     assert end < 1000 - 50
     verdict = leds[-1] >> 6
-    assert verdict == (0b10 if wrong else 0b01)
+    assert verdict == (0b01 if wrong is None else 0b10)
     assert not any(led >> 6 for led in leds[start:end])
     shown = {led & 0x0F for led in leds[start:end]}
     assert {label for _, label in expected} <= shown | {leds[start] & 0x0F}
