@@ -98,11 +98,16 @@ class SlidingWindow(wiring.Component):
         row_pad = Signal(init=ph > 0)
         col_pad = Signal(init=pw > 0)
 
-        def move_iy(value):
-            m.d.sync += [iy.eq(value), row_pad.eq((value < 0) | (value >= height))]
+        def outside(value, delta, size):
+            """Whether ``value + delta`` is outside ``0 .. size - 1``: ``value`` compared with
+            constants (no adder in front of the compares)."""
+            return (value < -delta) | (value >= size - delta)
 
-        def move_ix(value):
-            m.d.sync += [ix.eq(value), col_pad.eq((value < 0) | (value >= width))]
+        def move_iy(delta: int):
+            m.d.sync += [iy.eq(iy + delta), row_pad.eq(outside(iy, delta, height))]
+
+        def move_ix(delta: int):
+            m.d.sync += [ix.eq(ix + delta), col_pad.eq(outside(ix, delta, width))]
 
         m.d.comb += [
             pad.eq(row_pad | col_pad),
@@ -138,32 +143,30 @@ class SlidingWindow(wiring.Component):
                 step(1)
                 with m.If(last["cf"]):
                     m.d.sync += kx.eq(kx + 1)
-                    move_ix(ix + 1)
+                    move_ix(1)
             with m.Else():
                 m.d.sync += kx.eq(0)
                 with m.If(~last["ky"]):
                     m.d.sync += ky.eq(ky + 1)
-                    move_iy(iy + 1)
-                    move_ix(ix - (kw - 1))
+                    move_iy(1)
+                    move_ix(-(kw - 1))
                     step(row_words + row_step)
                 with m.Else():
                     m.d.sync += ky.eq(0)
                     with m.If(~last["ox"]):
                         m.d.sync += ox.eq(ox + 1)
-                        move_iy(iy - (kh - 1))
-                        move_ix(ix + sw - (kw - 1))
+                        move_iy(-(kh - 1))
+                        move_ix(sw - (kw - 1))
                         step(-(kh - 1) * row_words + (sw - kw) * cf_count + 1)
                     with m.Else():
-                        m.d.sync += ox.eq(0)
-                        move_ix(-pw)
+                        m.d.sync += [ox.eq(0), ix.eq(-pw), col_pad.eq(pw > 0)]
                         with m.If(~last["oy"]):
                             m.d.sync += oy.eq(oy + 1)
-                            move_iy(iy + sh - (kh - 1))
+                            move_iy(sh - (kh - 1))
                             step((sh - kh + 1) * row_words + line_step)
                         with m.Else():
                             # The next frame's image row 0 is ``height`` rows further round.
-                            m.d.sync += oy.eq(0)
-                            move_iy(-ph)
+                            m.d.sync += [oy.eq(0), iy.eq(-ph), row_pad.eq(ph > 0)]
                             step((height - (out_h - 1) * sh - kh + 1) * row_words + line_step)
 
         # --- writer ------------------------------------------------------------------------
