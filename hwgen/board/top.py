@@ -294,7 +294,12 @@ class BoardCore(wiring.Component):
         m.d.comb += [receiver.rx.eq(self.rx), self.tx.eq(transmitter.tx)]
         wiring.connect(m, receiver.o, parser.i)
         wiring.connect(m, parser.control, encoder.control)
-        wiring.connect(m, encoder.o, transmitter.i)
+        # The transmitter's and the reply encoder's handshakes through registers (a skid
+        # stage each): the encoder's wide body register, the transmitter's bit timer and the
+        # network's result then meet only registers (bytes and results are far apart in time;
+        # the stages cost a cycle each).
+        m.d.comb += encoder.o.ready.eq(
+            skid_output(m, transmitter.i, encoder.o.payload, encoder.o.valid))
 
         transfers = self.transfers_per_frame
         rom_frames = self.frame_count
@@ -461,12 +466,14 @@ class BoardCore(wiring.Component):
                                                        init=self.labels)
         expected = expected_labels.read_port(domain="comb")
         result = network.o.payload
+        reply = Signal.like(encoder.result.payload)
+        reply_ready = skid_output(m, encoder.result, reply,
+                                  network.o.valid & tags.r_rdy & ~tag_out.rom)
         m.d.comb += [
-            encoder.result.valid.eq(network.o.valid & tags.r_rdy & ~tag_out.rom),
-            encoder.result.payload.seq.eq(tag_out.index),
-            encoder.result.payload.label.eq(result.label),
-            encoder.result.payload.logits.eq(result.logits),
-            network.o.ready.eq(tags.r_rdy & (tag_out.rom | encoder.result.ready)),
+            reply.seq.eq(tag_out.index),
+            reply.label.eq(result.label),
+            reply.logits.eq(result.logits),
+            network.o.ready.eq(tags.r_rdy & (tag_out.rom | reply_ready)),
             tags.r_en.eq(network.o.valid & network.o.ready),
         ]
         recent_label = Signal(label_shape)
