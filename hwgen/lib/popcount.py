@@ -1,8 +1,8 @@
 """Balanced adder trees (a linear chain would be SIMD adders deep), plain or pipelined."""
-from amaranth.hdl import Signal, Value
+from amaranth.hdl import Cat, Signal, Value
 
-__all__ = ["bits_of", "popcount", "tree_sum", "chunk_popcounts", "pipelined_sum",
-           "pipelined_sum_stages", "pipelined_sum_bits"]
+__all__ = ["bits_of", "popcount", "thermometer_count", "tree_sum", "chunk_popcounts",
+           "pipelined_sum", "pipelined_sum_stages", "pipelined_sum_bits"]
 
 #: Bits per chunk of :func:`chunk_popcounts`: a 6-input popcount is three LUT levels deep.
 POPCOUNT_CHUNK = 6
@@ -43,6 +43,27 @@ def popcount(value) -> Value:
     """Number of 1 bits of ``value`` (a Value, or a sequence of one-bit values:
     :func:`bits_of`), as an unsigned value just wide enough."""
     return tree_sum(bits_of(value))
+
+
+def thermometer_count(value) -> Value:
+    """The number of ones of a thermometer code ``value`` (bit ``k`` set implies every bit
+    below it set, as flash-ADC comparators against rising thresholds are), as logic of a few
+    levels rather than an adder tree: the count ``c`` has bit ``b`` set where
+    ``c mod 2**(b+1) >= 2**b``, and ``c >= n`` is bit ``n - 1``, so each result bit is an OR of
+    ``bit[lo - 1] & ~bit[hi - 1]`` terms. Not a popcount of any other value."""
+    bits = bits_of(value)
+    length = len(bits)
+    result = []
+    for b in range(length.bit_length()):
+        terms = []
+        for low in range(1 << b, length + 1, 1 << (b + 1)):
+            high = low + (1 << b)                     # the count is in low .. high - 1
+            term = bits[low - 1]
+            if high <= length:
+                term = term & ~bits[high - 1]
+            terms.append(term)
+        result.append(Cat(*terms).any())
+    return Cat(*result)
 
 
 def chunk_popcounts(value, chunk: int = POPCOUNT_CHUNK) -> list[Value]:

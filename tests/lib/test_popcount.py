@@ -5,7 +5,7 @@ from amaranth.back import rtlil
 from amaranth.hdl import Module, Signal
 from amaranth.sim import Simulator
 
-from hwgen.lib.popcount import bits_of, chunk_popcounts, popcount, tree_sum
+from hwgen.lib.popcount import bits_of, chunk_popcounts, popcount, thermometer_count, tree_sum
 from hwgen.ops.mvtu import MVTU, MVTULayer
 from hwgen.target import target
 
@@ -63,3 +63,22 @@ def xor_bits(text: str) -> int:
         elif cell == "$xor" and words[:2] == ["parameter", "\\Y_WIDTH"]:
             total += int(words[2])
     return total
+
+
+@pytest.mark.parametrize("length", [1, 2, 3, 7, 15, 16, 31])
+def test_thermometer_count_counts_a_thermometer_code(length):
+    code, count = Signal(length), Signal(8)
+    m = Module()
+    m.d.comb += count.eq(thermometer_count(code))
+
+    async def bench(ctx):
+        for ones in range(length + 1):
+            ctx.set(code, (1 << ones) - 1)
+            assert ctx.get(count) == ones
+        if length >= 3:                 # not a popcount: a code with a gap reads otherwise
+            ctx.set(code, 0b101)
+            assert ctx.get(count) != 2
+
+    simulator = Simulator(m)
+    simulator.add_testbench(bench)
+    simulator.run()

@@ -49,7 +49,7 @@ from ...cim.noise import (ARX_ROUNDS, NOISE_FRAC_BITS, ROUND_KEYS, TABLE_BITS, a
                          layer_key, ztable)
 from ...lib.pipeline import delay
 from ...lib.rom import RegisteredRom
-from ...lib.popcount import chunk_popcounts, popcount, tree_sum
+from ...lib.popcount import chunk_popcounts, thermometer_count, tree_sum
 from ...resources import data_dir
 from .datapath import ROUNDS_PER_STAGE, macro_latency
 from .words import weight_words
@@ -335,13 +335,14 @@ def _reads(m: Module, macro: MacroSpec, *, reads, en, rows, vector, keys, target
         sample = Signal(y_shape, name=name("noise", (i, j, p)), reset_less=True)
         y = Signal(y_shape, name=name("adc_in", (i, j, p)), reset_less=True)
         b_late = delay(m, en, b[i, j, p], hash_stages + 2, name("b", (i, j, p)))
-        # Stage H + 6: the comparators (a thermometer code); H + 7: their count, the code.
+        # Stage H + 6: the comparators (a thermometer code: the thresholds rise); H + 7: their
+        # count, the code, read off the code's bits (no adder tree).
         above = Signal(len(macro.thresholds), name=name("above", (i, j, p)), reset_less=True)
         with m.If(en):
             m.d.sync += [
                 sample.eq(own_scale * z),
                 y.eq((b_late << NOISE_FRAC_BITS) + sample),
                 above.eq(Cat(*(y >= threshold for threshold in macro.thresholds))),
-                codes[i, j, p].eq(popcount(above)),
+                codes[i, j, p].eq(thermometer_count(above)),
             ]
     return [codes[key] for key in reads]

@@ -266,10 +266,11 @@ class SlidingWindow(wiring.Component):
             write.addr.eq(w_address),
             write.data.eq(self.i.payload),
             writer_done.eq(take & w_last_row & (w_x == width - 1) & (w_cf == cf_count - 1)),
-            w_started.eq((w_row != 0) | (w_x != 0) | (w_cf != 0)),
         ]
         with m.If(take):
-            m.d.sync += [w_address.eq(Mux(w_address == rows * row_words - 1, 0, w_address + 1)),
+            # w_started a register: set by a frame's first word, cleared by its last.
+            m.d.sync += [w_started.eq(~writer_done),
+                         w_address.eq(Mux(w_address == rows * row_words - 1, 0, w_address + 1)),
                          w_cf.eq(Mux(w_cf == cf_count - 1, 0, w_cf + 1))]
             with m.If(w_cf == cf_count - 1):
                 m.d.sync += w_x.eq(Mux(w_x == width - 1, 0, w_x + 1))
