@@ -91,17 +91,24 @@ def test_pipeline_under_heavy_backpressure(shape):
 @pytest.mark.cocotb
 @pytest.mark.parametrize("shape", SHAPES)
 def test_cosim_matches_golden(shape, sim_build_root):
+    block, run = _cosim(shape, sim_build_root, (("stress", 0.3, 0.4), ("full", 0.0, 0.0)))
+    # At full rate the busier side moves every cycle, across frame boundaries too.
+    if shape not in SHORT_IMAGES:
+        assert _cycles_per_frame(run, block) <= 1.02 * block.expected_cycles()
+
+
+def _cosim(shape, sim_build_root, runs):
+    """Co-simulate the shape's window generator for each ``(name, idle, backpressure)``;
+    every run must pass. Returns the block and the last run."""
     layer = _layer(shape)
     frames = max(4, 6000 // (layer.out_elements // layer.simd))
     inputs, expected = _vectors(layer, frames, seed=1)
     block = SlidingWindow(layer)
-    for name, idle, backpressure in (("stress", 0.3, 0.4), ("full", 0.0, 0.0)):
+    for name, idle, backpressure in runs:
         run = run_harness(block, inputs, expected, idle=idle, backpressure=backpressure, seed=3,
                           build_root=sim_build_root, name=name)
         assert run.passed, run.message
-    # At full rate the busier side moves every cycle, across frame boundaries too.
-    if shape not in SHORT_IMAGES:
-        assert _cycles_per_frame(run, len(expected) // frames) <= 1.02 * block.expected_cycles()
+    return block, run
 
 
 # Images of one and two rows miss the cycle model: the writer may run at most one frame ahead
@@ -111,7 +118,8 @@ def test_cosim_matches_golden(shape, sim_build_root):
 SHORT_IMAGES = [shape for shape in SHAPES if shape[1] <= 2]
 
 
-def _cycles_per_frame(run, per_frame: int) -> float:
+def _cycles_per_frame(run, block) -> float:
+    per_frame = block.layer.out_elements // block.layer.simd
     frames = len(run.output_cycles) // per_frame
     return (run.output_cycles[-1] - run.output_cycles[per_frame - 1]) / (frames - 1)
 
@@ -120,14 +128,8 @@ def _cycles_per_frame(run, per_frame: int) -> float:
 @pytest.mark.xfail(strict=True, reason="the writer cannot start a short image's next frame early")
 @pytest.mark.parametrize("shape", SHORT_IMAGES)
 def test_short_images_reach_the_cycle_model(shape, sim_build_root):
-    layer = _layer(shape)
-    frames = max(4, 6000 // (layer.out_elements // layer.simd))
-    inputs, expected = _vectors(layer, frames, seed=1)
-    block = SlidingWindow(layer)
-    run = run_harness(block, inputs, expected, idle=0.0, backpressure=0.0, seed=3,
-                      build_root=sim_build_root, name="full")
-    assert run.passed, run.message          # functionally right (test_cosim_matches_golden)
-    assert _cycles_per_frame(run, len(expected) // frames) <= 1.02 * block.expected_cycles()
+    block, run = _cosim(shape, sim_build_root, (("full", 0.0, 0.0),))
+    assert _cycles_per_frame(run, block) <= 1.02 * block.expected_cycles()
 
 
 @pytest.mark.cocotb
