@@ -93,8 +93,8 @@ class SlidingWindow(wiring.Component):
         w_started = Signal()            # the writer is inside a frame
         row_in = Signal(init=ph > 0)    # w_row > iy: the row the reader points at is written
 
-        # Whether iy and ix fall in the padding: registers set as iy and ix step (from the
-        # new values), so the reader's issue logic starts at registers, not at comparators.
+        # Whether iy and ix fall in the padding: registers set as iy and ix step (the old value
+        # compared with constants), so the reader's issue logic starts at registers.
         row_pad = Signal(init=ph > 0)
         col_pad = Signal(init=pw > 0)
 
@@ -184,11 +184,10 @@ class SlidingWindow(wiring.Component):
         row_end = take & (w_cf == cf_count - 1) & (w_x == width - 1)
         line_end = issue & last["cf"] & last["kx"] & last["ky"] & last["ox"]
         # limit and next_limit after a reader line's end (the next frame's after its last): a
-        # constant for each output row, so tables indexed by ``oy`` (no adder chain). They and
-        # the writer's next row are registered too (looked up a cycle after ``oy`` changes, so
-        # fresh by the next event where lines are two or more cycles apart: a line is
-        # kw * kh * cf reads per output column; a shape with one-cycle lines keeps them
-        # combinational).
+        # constant for each output row, so tables indexed by ``oy`` (no adder chain), registered
+        # (looked up a cycle after ``oy`` changes, so fresh by the next line end where lines
+        # are two or more cycles apart: a line is kw * kh * cf reads per output column; a shape
+        # with one-cycle lines keeps them combinational).
         def ahead_of(value, init, events_apart: int, name: str):
             if events_apart < 2:
                 return value
