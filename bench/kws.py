@@ -55,7 +55,7 @@ from hwgen.board.board import load_board
 from hwgen.errors import HwgenError
 from hwgen.flow import Workspace, run_steps
 from hwgen.passes.fold import (FoldingError, auto_fold, board_reserve, estimate_build,
-                               fold_report)
+                               largest_layers)
 from hwgen.spec import load_spec
 
 REPO = Path(__file__).resolve().parent.parent
@@ -119,10 +119,11 @@ def _seed_builds(workspace, graph, board, seeds, say) -> dict:
     from hwgen.flow.build import bitstream_key, board_top
     from hwgen.flow.cache import key_digest
     spec = workspace.spec
+    bitstream = bitstream_key(workspace, graph, board)
     result = {}
     for seed in seeds:
         folder = workspace.root / "seeds" / f"seed{seed}"
-        key = key_digest({"bitstream": bitstream_key(workspace, graph, board), "seed": seed})
+        key = key_digest({"bitstream": bitstream, "seed": seed})
         summary_file = folder / "seed.json"
         try:
             saved = json.loads(summary_file.read_text())
@@ -148,24 +149,24 @@ def _print_no_fit(error: FoldingError, board) -> None:
     figures = {"fits": 0, "device": board.device,
                "least_cycles_per_frame": cycles,
                "least_inferences_per_s": board.clock_mhz * 1e6 / cycles}
-    fields = ("luts", "ffs", "brams", "dsps")
-    figures.update({f"least_{field}": getattr(needed, field) for field in fields})
-    figures.update({f"budget_{field}": getattr(budget, field) for field in fields})
-    rows = fold_report(least, target)
-    for field in fields:
-        if getattr(needed, field) > getattr(budget, field):
-            figures[f"over_{field}"] = getattr(needed, field) - getattr(budget, field)
-            top = sorted(rows, key=lambda row: -row[field])[:3]
-            figures[f"most_{field}"] = ", ".join(f"{row['name']} {row[field]}" for row in top
-                                                 if row[field])
+
+    def largest(graph, field):
+        return ", ".join(f"{name} {value}" for name, value in largest_layers(graph, target, field))
+
+    need, have = dataclasses.asdict(needed), dataclasses.asdict(budget)
+    figures.update({f"least_{field}": value for field, value in need.items()})
+    figures.update({f"budget_{field}": value for field, value in have.items()})
+    for field, value in need.items():
+        if value > have[field]:
+            figures[f"over_{field}"] = value - have[field]
+            figures[f"most_{field}"] = largest(least, field)
     # The spec fixes some layers' folding (the cim layer's columns): the cheapest folding at
     # the same cycles with none fixed says how much of the gap that holds.
     free = auto_fold(least, target_cycles=cycles, target=target)
     free_needed = estimate_build(free, target) + board_reserve(target, board.device)
-    figures.update({f"free_{field}": getattr(free_needed, field) for field in fields})
-    figures["free_most_brams"] = ", ".join(
-        f"{row['name']} {row['brams']}" for row in sorted(
-            fold_report(free, target), key=lambda row: -row["brams"])[:3] if row["brams"])
+    figures.update({f"free_{field}": value
+                    for field, value in dataclasses.asdict(free_needed).items()})
+    figures["free_most_brams"] = largest(free, "brams")
     unused = target.unused_memories.get(board.device)
     if unused:
         figures["unused_memories"] = unused

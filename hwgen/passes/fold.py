@@ -438,15 +438,22 @@ def _no_fit(where: str, budget: Resources, target: Target, least: Graph, needed:
 def _largest_over(least: Graph, needed: Resources, budget: Resources, target: Target) -> str:
     """``"; most of the X: layer n, layer n, ..."`` for the resource most over ``budget``
     in ``least`` (the layers that take the most of it), or ``""`` where none is over."""
-    fields = ("luts", "ffs", "brams", "dsps")
-    over = [(getattr(needed, field) / max(1, getattr(budget, field)), field)
-            for field in fields if getattr(needed, field) > getattr(budget, field)]
+    have = dataclasses.asdict(budget)
+    over = [(need / max(1, have[field]), field)
+            for field, need in dataclasses.asdict(needed).items() if need > have[field]]
     if not over:
         return ""
     field = max(over)[1]
-    rows = sorted(fold_report(least, target), key=lambda row: -row[field])[:3]
-    parts = ", ".join(f"{row['name']} {row[field]:,}" for row in rows if row[field])
+    parts = ", ".join(f"{name} {value:,}" for name, value in largest_layers(least, target, field))
     return f"; most of the {target.units[field]}: {parts}"
+
+
+def largest_layers(graph: Graph, target: Target, field: str, count: int = 3) -> list:
+    """``(name, estimate)`` of the ``count`` layers of ``graph`` that take the most of
+    ``field`` (``luts``, ``ffs``, ``brams`` or ``dsps``) on ``target``, largest first; layers
+    that take none are left out."""
+    rows = sorted(fold_report(graph, target), key=lambda row: -row[field])[:count]
+    return [(row["name"], row[field]) for row in rows if row[field]]
 
 
 def folding_cost(graph: Graph, *, target: Target = DEFAULT_TARGET,
