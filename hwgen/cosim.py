@@ -30,9 +30,12 @@ __all__ = ["StreamRun", "emit_verilog", "run_stream_test", "run_testbench", "def
 _TOP = "top"
 
 # Amaranth's Verilog trips these width/style lints; they are not errors in generated code.
+# cocotb's --public-flat-rw keeps every signal, so a wide design's clocked logic becomes one
+# C++ function of thousands of statements, which the C++ compiler takes minutes over:
+# --output-split-cfuncs cuts such functions into pieces it compiles in seconds.
 _VERILATOR_ARGS = ["-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC", "-Wno-UNOPTFLAT", "-Wno-CMPCONST",
                    "-Wno-UNSIGNED", "-Wno-LATCH", "-Wno-MULTIDRIVEN", "-Wno-fatal", "-O3",
-                   "--x-assign", "fast", "--x-initial", "fast"]
+                   "--x-assign", "fast", "--x-initial", "fast", "--output-split-cfuncs", "500"]
 
 
 def default_build_root() -> Path:
@@ -117,8 +120,9 @@ def design_lock(build_dir: Path):
 
 @contextlib.contextmanager
 def _built(verilog_text: str, build_root: Path):
-    """The design's build folder, built if need be, held (:func:`design_lock`) while in use."""
-    digest = hashlib.sha256(verilog_text.encode()).hexdigest()[:16]
+    """The design's build folder, built if need be, held (:func:`design_lock`) while in use;
+    keyed by the Verilog and the Verilator arguments it is built with."""
+    digest = hashlib.sha256("\0".join([verilog_text, *_VERILATOR_ARGS]).encode()).hexdigest()[:16]
     with design_lock(Path(build_root) / digest) as build_dir:
         _build(verilog_text, build_dir, digest)
         yield build_dir
