@@ -272,15 +272,28 @@ def _reads(m: Module, macro: MacroSpec, *, reads, en, rows, vector, keys, target
             rows_driven.append(two_stage_popcount(planes[p], f"active{p}"))
             with m.If(en):
                 m.d.sync += active[p].eq(rows_driven[p])
+    # A noisy macro's bitline sums wait for the read hash anyway: there the cells take one
+    # more register, in the fabric, before the popcounts, so that the wire from the block
+    # RAM's column to wherever the popcounts are placed has a stage of its own (the block's
+    # output register through the popcount's LUTs and that wire set the KWS top's Fmax).
+    # The input planes and the active rows (registered: ``active``) keep pace with them.
+    settle = 1 if macro.noisy else 0
+    match_planes, match_driven = planes, rows_driven
+    if settle:
+        rows = [[delay(m, en, rows[i][j], settle, f"cells{i}_{j}") for j in range(len(rows[i]))]
+                for i in range(len(rows))]
+        match_planes = [delay(m, en, plane, settle, f"x_plane{p}") for p, plane in
+                        enumerate(planes)]
+        match_driven = active
     b = {key: Signal(b_shape, name=name("b", key), reset_less=True) for key in reads}
     codes = {key: Signal(macro.adc_bits, name=name("code", key), reset_less=True)
              for key in reads}
     for (i, j, p) in reads:
-        row, plane = rows[i][j], planes[p]
+        row, plane = rows[i][j], match_planes[p]
         matches = two_stage_popcount([~(row[k] ^ plane[k]) if bipolar else row[k] & plane[k]
                                       for k in range(wl)], name("match", (i, j, p)))
         with m.If(en):
-            m.d.sync += b[i, j, p].eq((matches << 1) - rows_driven[p])
+            m.d.sync += b[i, j, p].eq((matches << 1) - match_driven[p])
 
     if not macro.noisy:
         # Stage 3: the ADC on the bitline sum itself: b * 2**(F+G) >= T exactly when
@@ -334,7 +347,7 @@ def _reads(m: Module, macro: MacroSpec, *, reads, en, rows, vector, keys, target
         # Stage H + 4: the scaled sample; H + 5: plus the bitline sum, the ADC input.
         sample = Signal(y_shape, name=name("noise", (i, j, p)), reset_less=True)
         y = Signal(y_shape, name=name("adc_in", (i, j, p)), reset_less=True)
-        b_late = delay(m, en, b[i, j, p], hash_stages + 2, name("b", (i, j, p)))
+        b_late = delay(m, en, b[i, j, p], hash_stages + 2 - settle, name("b", (i, j, p)))
         # Stage H + 6: the comparators (a thermometer code: the thresholds rise); H + 7: their
         # count, the code, read off the code's bits (no adder tree).
         above = Signal(len(macro.thresholds), name=name("above", (i, j, p)), reset_less=True)

@@ -182,8 +182,8 @@ def macro_latency(macro: MacroSpec) -> int:
     """``en`` cycles of the CIM macro (:class:`hwgen.ops.mvtu.cim.CimMacro`) from a read to its
     codes: 5 without noise (cells and inputs; the cells registered; chunk popcounts; bitline
     sums; ADC), ``HASH_STAGES + 9`` with it (cells, inputs and read keys; the cells
-    registered; the hash's stages, beside them the chunk popcounts, the bitline sums and the
-    noise scale; ZTABLE; its sample registered twice, beside the block RAM and beside the
+    registered; the hash's stages, beside them the cells registered again (in the fabric),
+    the chunk popcounts, the bitline sums and the noise scale; ZTABLE; its sample registered twice, beside the block RAM and beside the
     multiplier; the scaled sample; the ADC input; its comparators; the code)."""
     return HASH_STAGES + 9 if macro.noisy else 5
 
