@@ -30,14 +30,15 @@ __all__ = ["StreamRun", "emit_verilog", "run_stream_test", "run_testbench", "def
 _TOP = "top"
 
 # Amaranth's Verilog trips these width/style lints; they are not errors in generated code.
+LINT_ARGS = ["-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC", "-Wno-UNOPTFLAT", "-Wno-CMPCONST",
+             "-Wno-UNSIGNED", "-Wno-LATCH", "-Wno-MULTIDRIVEN", "-Wno-fatal"]
 # cocotb's --public-flat-rw keeps every signal, so a wide design's clocked logic becomes one
 # C++ function of thousands of statements, which the C++ compiler takes minutes over:
 # --output-split-cfuncs cuts such functions into pieces it compiles in seconds (at 2,000
 # statements: smaller pieces split --public-flat-rw's many symbol-table functions into more
 # files, each a compiler run of its own, and small designs build slower).
-_VERILATOR_ARGS = ["-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC", "-Wno-UNOPTFLAT", "-Wno-CMPCONST",
-                   "-Wno-UNSIGNED", "-Wno-LATCH", "-Wno-MULTIDRIVEN", "-Wno-fatal", "-O3",
-                   "--x-assign", "fast", "--x-initial", "fast", "--output-split-cfuncs", "2000"]
+_VERILATOR_ARGS = [*LINT_ARGS, "-O3", "--x-assign", "fast", "--x-initial", "fast",
+                   "--output-split-cfuncs", "2000"]
 # A testbench's design runs a few thousand cycles under cocotb, whose Python sets the pace:
 # its C++ at -O1 rather than Verilator's -Os builds much faster and runs the test as fast.
 _MAKE_VARS = "OPT_FAST=-O1"

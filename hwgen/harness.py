@@ -32,8 +32,8 @@ from pathlib import Path
 from amaranth.hdl import Shape
 from amaranth.lib import wiring
 
-from .cosim import (StreamRun, default_build_root, default_timeout, design_lock, emit_verilog,
-                    fresh_dir)
+from .cosim import (LINT_ARGS, StreamRun, default_build_root, default_timeout, design_lock,
+                    emit_verilog, fresh_dir)
 from .errors import HwgenError
 from .resources import data_dir
 from .toolchain import verilator_env
@@ -45,11 +45,10 @@ PROBABILITY_ONE = 1 << 16
 
 _HARNESS = "harness"
 _TOP = "top"
-# --output-split-cfuncs: see hwgen.cosim (the pieces build faster and run as fast).
+# --output-split-cfuncs: see hwgen.cosim; without --public-flat-rw the harness has few small
+# functions, and smaller pieces of its clocked logic built faster here (and run as fast).
 _VERILATOR_ARGS = ["--binary", "-j", "2", "-O3", "--x-assign", "fast", "--x-initial", "fast",
-                   "--output-split-cfuncs", "500",
-                   "-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC", "-Wno-UNOPTFLAT", "-Wno-CMPCONST",
-                   "-Wno-UNSIGNED", "-Wno-LATCH", "-Wno-MULTIDRIVEN", "-Wno-fatal"]
+                   "--output-split-cfuncs", "500", *LINT_ARGS]
 _COMPILE_ARGS = ["-CFLAGS", "-O2"]
 # A traced binary runs once, to a mismatch: unoptimised C++ builds three times faster and
 # still simulates several times faster than a cocotb testbench.
