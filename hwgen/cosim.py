@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import shutil
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +25,8 @@ from .errors import HwgenError
 from .resources import data_dir
 from .toolchain import amaranth_tool_env, verilator_env
 
-__all__ = ["StreamRun", "emit_verilog", "run_stream_test", "run_testbench", "default_build_root",
+__all__ = ["StreamRun", "emit_verilog", "verilog_of", "check_select", "run_stream_test",
+           "run_testbench", "default_build_root",
            "default_timeout", "fresh_dir", "design_lock"]
 
 _TOP = "top"
@@ -61,6 +63,28 @@ def emit_verilog(component, *, name: str = _TOP) -> str:
             os.environ.pop("YOSYS", None)
         else:
             os.environ["YOSYS"] = saved
+
+
+_EMITTED: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def verilog_of(component) -> str:
+    """``component``'s Verilog (top ``top``), emitted once per component object: emitting a
+    network's takes seconds, a short run a fraction of one (FIFO sizing runs one network a
+    hundred times; a :class:`~hwgen.lib.bank.Bank` serves every shape of a test file)."""
+    text = _EMITTED.get(component)
+    if text is None:
+        text = _EMITTED[component] = emit_verilog(component, name=_TOP)
+    return text
+
+
+def check_select(component, select) -> int | None:
+    """``select`` checked against ``component``'s ``select`` port (a bank's): needed exactly
+    when there is one."""
+    members = component.signature.members
+    if ("select" in members) != (select is not None):
+        raise ValueError("select is needed exactly when the component has a select port")
+    return None if select is None else int(select)
 
 
 @dataclass(frozen=True)
@@ -155,7 +179,8 @@ def _build(verilog_text: str, build_dir: Path, digest: str):
 
 def run_stream_test(component, inputs, expected, *, idle: float = 0.0, backpressure: float = 0.0,
                     seed: int = 0, build_root=None, name: str = "stream",
-                    timeout_cycles: int | None = None, stop_on_mismatch: bool = True) -> StreamRun:
+                    timeout_cycles: int | None = None, stop_on_mismatch: bool = True,
+                    select: int | None = None) -> StreamRun:
     """Co-simulate ``component`` on Verilator: drive ``inputs``, check against ``expected``.
 
     Parameters
@@ -173,11 +198,15 @@ def run_stream_test(component, inputs, expected, *, idle: float = 0.0, backpress
         Seed of the idle/backpressure generator (the run is reproducible).
     stop_on_mismatch : bool
         Stop at the first wrong output (default), or run on and count them.
+    select : int, optional
+        For a component with a ``select`` port (a :class:`~hwgen.lib.bank.Bank`): its value,
+        held from reset on.
     """
     from cocotb_tools.runner import get_results, get_runner
     _prepare_environment()
     build_root = Path(build_root) if build_root is not None else default_build_root()
-    with _built(emit_verilog(component), build_root) as build_dir:
+    select = check_select(component, select)
+    with _built(verilog_of(component), build_root) as build_dir:
         run_dir = fresh_dir(build_dir / "runs" / name)
         vectors = run_dir / "vectors.json"
         observed = run_dir / "observed.json"
@@ -188,7 +217,7 @@ def run_stream_test(component, inputs, expected, *, idle: float = 0.0, backpress
             "expected": [str(int(word)) for word in expected],
             "idle": idle, "backpressure": backpressure, "seed": seed,
             "timeout_cycles": timeout_cycles, "observed": str(observed),
-            "stop_on_mismatch": stop_on_mismatch,
+            "stop_on_mismatch": stop_on_mismatch, "select": select,
         }))
         results_xml = run_dir / "results.xml"
         runner = get_runner("verilator")
@@ -227,7 +256,7 @@ def run_testbench(component, test_module: str, config: dict, *, build_root=None,
     from cocotb_tools.runner import get_results, get_runner
     _prepare_environment()
     build_root = Path(build_root) if build_root is not None else default_build_root()
-    with _built(emit_verilog(component), build_root) as build_dir:
+    with _built(verilog_of(component), build_root) as build_dir:
         run_dir = fresh_dir(build_dir / "runs" / name)
         observed = run_dir / "observed.json"
         config_file = run_dir / "config.json"

@@ -26,14 +26,13 @@ import hashlib
 import re
 import subprocess
 import time
-import weakref
 from pathlib import Path
 
 from amaranth.hdl import Shape
 from amaranth.lib import wiring
 
 from .cosim import (LINT_ARGS, StreamRun, default_build_root, default_timeout, design_lock,
-                    emit_verilog, fresh_dir)
+                    check_select, fresh_dir, verilog_of)
 from .errors import HwgenError
 from .resources import data_dir
 from .toolchain import verilator_env
@@ -89,18 +88,6 @@ static inline int LZ4_compress_default(const char *src, char *dst, int size, int
 _CYCLE0_PS, _CYCLE_PS = 15_000, 10_000
 
 
-#: The Verilog of each component run so far, while the component lives.
-_EMITTED: "weakref.WeakKeyDictionary[wiring.Component, str]" = weakref.WeakKeyDictionary()
-
-
-def _verilog(component: wiring.Component) -> str:
-    """``component``'s Verilog, emitted once per component object."""
-    text = _EMITTED.get(component)
-    if text is None:
-        text = _EMITTED[component] = emit_verilog(component, name=_TOP)
-    return text
-
-
 def cycle_time_ps(cycle: int) -> int:
     """Time in a harness waveform (picoseconds) of the rising edge that ends cycle ``cycle``,
     where that cycle's transfers are sampled (the harness's ``cycle`` signal reads
@@ -114,9 +101,10 @@ def _stream_width(component, port: str) -> int:
 
 
 def render_harness(*, in_width: int, out_width: int, levels_width: int = 0, taps=(),
-                   trace: bool = False) -> str:
+                   trace: bool = False, select_width: int = 0) -> str:
     """SystemVerilog text of the harness around a block ``top`` with these payload widths
-    (and, with ``levels_width``, a ``levels`` output port reported at the end; with ``taps``,
+    (and, with ``levels_width``, a ``levels`` output port reported at the end; with
+    ``select_width``, a ``select`` input port set from a plusarg; with ``taps``,
     the payload widths of ports ``tap0``, ``tap1``, ... whose transfers it records; with
     ``trace``, the plusargs that dump an FST waveform)."""
     import jinja2
@@ -125,7 +113,7 @@ def render_harness(*, in_width: int, out_width: int, levels_width: int = 0, taps
                                      undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
     return environment.get_template("stream_harness.sv.j2").render(
         harness=_HARNESS, top=_TOP, in_width=in_width, out_width=out_width,
-        levels_width=levels_width, taps=list(taps), trace=trace)
+        levels_width=levels_width, taps=list(taps), trace=trace, select_width=select_width)
 
 
 @contextlib.contextmanager
@@ -198,7 +186,7 @@ def run_harness(component: wiring.Component, inputs, expected, *, idle: float = 
                 timeout_cycles: int | None = None, stop_on_mismatch: bool = True,
                 frame_interval: tuple[int, int] | None = None, limits: int | None = None,
                 record_taps: bool = False, trace: tuple[Path, int, int] | None = None,
-                traceable: bool = False) -> StreamRun:
+                traceable: bool = False, select: int | None = None) -> StreamRun:
     """Run ``component`` on Verilator inside the HDL-side harness; arguments as
     :func:`hwgen.cosim.run_stream_test`.
 
@@ -214,7 +202,8 @@ def run_harness(component: wiring.Component, inputs, expected, *, idle: float = 
     ``frame_interval = (words, cycles)`` throttles the source to one frame of ``words`` input
     transfers every ``cycles`` cycles (at most). A component with ``levels`` and ``limits``
     ports (see :class:`hwgen.hw.network.Network` ``monitor``) gets ``limits`` (all ones if not
-    given) and has its final ``levels`` in ``StreamRun.levels``.
+    given) and has its final ``levels`` in ``StreamRun.levels``. A component with a ``select``
+    port (a :class:`~hwgen.lib.bank.Bank`) needs ``select``, held from reset on.
 
     ``idle`` and ``backpressure`` are rounded to multiples of 1/65536. The LFSRs are seeded from
     ``seed``, so a run is reproducible (but not the same sequence as the cocotb testbench's).
@@ -231,6 +220,8 @@ def run_harness(component: wiring.Component, inputs, expected, *, idle: float = 
         raise ValueError(f"tap ports must be tap0 .. tap{len(taps) - 1}, not "
                          f"{', '.join(name for _index, name in taps)}")
     tap_widths = [_stream_width(component, name) for _index, name in taps]
+    select = check_select(component, select)
+    select_width = Shape.cast(members["select"].shape).width if select is not None else 0
     build_root = Path(build_root if build_root is not None else default_build_root()).resolve()
     options = [f"+idle={idle_p}", f"+backpressure={backpressure_p}",
                f"+seed={seed & 0xFFFFFFFF}", f"+stop_on_mismatch={int(stop_on_mismatch)}"]
@@ -240,6 +231,10 @@ def run_harness(component: wiring.Component, inputs, expected, *, idle: float = 
             raise ValueError(f"frame_interval must be (words >= 1, cycles >= 0), "
                              f"not {frame_interval!r}")
         options += [f"+frame_words={int(words)}", f"+frame_interval={int(cycles)}"]
+    if select_width:
+        if not 0 <= select < 1 << select_width:
+            raise ValueError(f"select must fit {select_width} bits, not {select!r}")
+        options.append(f"+select={int(select)}")
     if levels_width:
         options.append(f"+limits={(1 << levels_width) - 1 if limits is None else int(limits):x}")
     if timeout_cycles is None:
@@ -255,8 +250,8 @@ def run_harness(component: wiring.Component, inputs, expected, *, idle: float = 
         options += [f"+trace={path}", f"+trace_from={first}", f"+trace_to={last}"]
     traced = traceable or trace is not None
     harness = render_harness(in_width=in_width, out_width=out_width, levels_width=levels_width,
-                             taps=tap_widths, trace=traced)
-    with _built(_verilog(component), harness, build_root, trace=traced) as binary:
+                             taps=tap_widths, trace=traced, select_width=select_width)
+    with _built(verilog_of(component), harness, build_root, trace=traced) as binary:
         run_dir = fresh_dir(binary.parent.parent / "runs" / name)
         _write_words(run_dir / "inputs.hex", inputs, in_width)
         _write_words(run_dir / "expected.hex", expected, out_width)

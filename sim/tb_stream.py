@@ -31,6 +31,8 @@ async def stream_matches_golden(dut):
                           idle=config["idle"], rng=rng)
     sink = StreamSink(dut, "o__", backpressure=config["backpressure"], rng=rng)
 
+    if config.get("select") is not None:   # a bank: which block, held from reset on
+        dut.select.value = config["select"]
     cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
     dut.rst.value = 1
     for _ in range(2):

@@ -161,17 +161,21 @@ def simulate_after_reset(dut, before, inputs, count, *, cycles=60, idle=0.0, bac
     return received
 
 
-def check_block_on_verilator(block, inputs, expected, frames, build_root, *, corrupt=False):
+def check_block_on_verilator(block, inputs, expected, frames, build_root, *, corrupt=False,
+                             bank=None):
     """A block against its golden transfers on Verilator: under random idle cycles and
     backpressure, at full rate (its cycles per frame equal to ``expected_cycles()``), and for
     eight frames through the cocotb testbench too; with ``corrupt``, a wrong expectation (one
-    bit of the middle transfer flipped) must fail."""
+    bit of the middle transfer flipped) must fail. With ``bank`` (a
+    :class:`~hwgen.lib.bank.Bank` holding ``block``), the bank's builds run it, selected: one
+    harness and one cocotb build serve every block of the bank."""
     from hwgen.cosim import run_stream_test
     from hwgen.harness import run_harness
-    run = run_harness(block, inputs, expected, idle=0.3, backpressure=0.5, seed=4,
-                      build_root=build_root, name="stress")
+    dut, select = (block, None) if bank is None else (bank, bank.index(block))
+    run = run_harness(dut, inputs, expected, idle=0.3, backpressure=0.5, seed=4,
+                      build_root=build_root, name="stress", select=select)
     assert run.passed, run.message
-    full = run_harness(block, inputs, expected, build_root=build_root, name="full")
+    full = run_harness(dut, inputs, expected, build_root=build_root, name="full", select=select)
     assert full.passed, full.message
     per_frame = len(expected) // frames
     measured = (full.output_cycles[-1] - full.output_cycles[per_frame - 1]) / (frames - 1)
@@ -179,11 +183,12 @@ def check_block_on_verilator(block, inputs, expected, frames, build_root, *, cor
     if corrupt:
         wrong = list(expected)
         wrong[len(wrong) // 2] ^= 1
-        assert not run_harness(block, inputs, wrong, build_root=build_root, name="full").passed
+        assert not run_harness(dut, inputs, wrong, build_root=build_root, name="full",
+                               select=select).passed
     some = 8
-    slow = run_stream_test(block, inputs[:some * len(inputs) // frames],
+    slow = run_stream_test(dut, inputs[:some * len(inputs) // frames],
                            expected[:some * per_frame], idle=0.3, backpressure=0.5,
-                           build_root=build_root, name="cocotb")
+                           build_root=build_root, name="cocotb", select=select)
     assert slow.passed, slow.message
 
 

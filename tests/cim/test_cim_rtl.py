@@ -14,6 +14,7 @@ import pytest
 
 from hwgen.cim import MacroSpec
 from hwgen.cosim import run_stream_test
+from hwgen.lib.bank import Bank
 from hwgen.data import load_dataset
 from hwgen.golden import mvtu, run_graph
 from hwgen.lib.packing import pack_words
@@ -106,20 +107,32 @@ def test_noise_changes_what_is_checked(case):
     assert simulate_stream(MVTU(layer, target=ECP5), inputs, len(right)) == right != wrong
 
 
+STRESS = [("cell_binary", False), ("read_w2a2", True), ("cell_bipolar_w2", False)]
+
+
+def _stress_layer(case, logits):
+    return _layer(case, 11, logits=logits, mw=48, mh=8, pe=4)
+
+
+@pytest.fixture(scope="module")
+def stress_bank():
+    """The stressed macros in one bank: one Verilator build serves them all."""
+    return Bank([MVTU(_stress_layer(*key)[0], target=ECP5) for key in STRESS])
+
+
 @pytest.mark.cocotb
-@pytest.mark.parametrize("case,logits", [("cell_binary", False), ("read_w2a2", True),
-                                         ("cell_bipolar_w2", False)])
-def test_cosim_under_stress(case, logits, sim_build_root):
-    layer, rng = _layer(case, 11, logits=logits, mw=48, mh=8, pe=4)
+@pytest.mark.parametrize("case,logits", STRESS)
+def test_cosim_under_stress(case, logits, stress_bank, sim_build_root):
+    layer, rng = _stress_layer(case, logits)
     inputs, expected = _vectors(layer, rng, 3000)
-    run = run_stream_test(MVTU(layer, target=ECP5), inputs, expected, idle=0.25, backpressure=0.3,
-                          seed=2,
-                          build_root=sim_build_root, name=f"cim_{case}_{logits}")
+    select = STRESS.index((case, logits))
+    run = run_stream_test(stress_bank, inputs, expected, idle=0.25, backpressure=0.3, seed=2,
+                          build_root=sim_build_root, name=f"cim_{case}_{logits}", select=select)
     assert run.passed, run.message
     corrupted = list(expected)
     corrupted[1234] ^= 1
-    caught = run_stream_test(MVTU(layer, target=ECP5), inputs, corrupted, build_root=sim_build_root,
-                             name=f"cim_{case}_{logits}", stop_on_mismatch=False)
+    caught = run_stream_test(stress_bank, inputs, corrupted, build_root=sim_build_root,
+                             name=f"cim_{case}_{logits}", stop_on_mismatch=False, select=select)
     assert not caught.passed and caught.mismatches == 1
 
 

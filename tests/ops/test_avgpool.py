@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 import torch
 
+from hwgen.lib.bank import Bank
 from hwgen.lib.packing import pack_words
 from hwgen.ops import Activation, AvgPoolLayer, op_for
 from hwgen.ops.avgpool import cost
@@ -77,14 +78,25 @@ def test_amaranth_sim_matches_golden(shape):
                            backpressure=0.5) == expected
 
 
+COSIM = SHAPES[1:]
+
+
+@pytest.fixture(scope="module")
+def bank():
+    """Every co-simulated shape in one bank: one Verilator build each for harness and cocotb."""
+    return Bank([AvgPool(AvgPoolLayer("p", *shape)) for shape in COSIM])
+
+
 @pytest.mark.cocotb
-@pytest.mark.parametrize("shape", SHAPES[1:])
-def test_cosim_matches_golden(shape, sim_build_root):
-    layer = AvgPoolLayer("p", *shape)
+@pytest.mark.parametrize("index", range(len(COSIM)),
+                         ids=[f"shape{k + 1}" for k in range(len(COSIM))])
+def test_cosim_matches_golden(index, bank, sim_build_root):
+    block = bank.blocks[index]
+    layer = block.layer
     frames = max(8, 5000 // (layer.out_elements // layer.pe))
     inputs, expected = _vectors(layer, frames, seed=2)
-    check_block_on_verilator(AvgPool(layer), inputs, expected, frames, sim_build_root,
-                             corrupt=True)
+    check_block_on_verilator(block, inputs, expected, frames, sim_build_root, corrupt=True,
+                             bank=bank)
 
 
 def test_cost_model():

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from hwgen.cosim import run_stream_test
+from hwgen.lib.bank import Bank
 from hwgen.ops import FIFOLayer, op_for
 from hwgen.ops.fifo import cost
 from hwgen.ops.fifo.hw import StreamFIFO
@@ -23,13 +24,28 @@ def test_amaranth_sim_keeps_order(depth):
                            idle=0.4, backpressure=0.4) == words
 
 
+DEPTHS = [1, 4, 17]
+
+
+@pytest.fixture(scope="module")
+def bank():
+    """Every co-simulated depth in one bank: one Verilator build serves them all."""
+    return Bank([StreamFIFO(shape=12, depth=depth) for depth in DEPTHS])
+
+
 @pytest.mark.cocotb
-@pytest.mark.parametrize("depth", [1, 4, 17])
-def test_cosim(depth, sim_build_root):
+@pytest.mark.parametrize("depth", DEPTHS)
+def test_cosim(depth, bank, sim_build_root):
     words = [int(w) for w in np.random.default_rng(depth).integers(0, 1 << 12, 6000)]
-    run = run_stream_test(StreamFIFO(shape=12, depth=depth), words, words, idle=0.3,
-                          backpressure=0.4, build_root=sim_build_root, name=f"fifo_{depth}")
+    run = run_stream_test(bank, words, words, idle=0.3, backpressure=0.4,
+                          build_root=sim_build_root, name=f"fifo_{depth}",
+                          select=DEPTHS.index(depth))
     assert run.passed, run.message
+    if depth == 4:      # a corrupted expectation is caught
+        wrong = words[:100]
+        wrong[50] ^= 1 << 11
+        assert not run_stream_test(bank, words[:100], wrong, build_root=sim_build_root,
+                                   name="fifo_corrupt", select=DEPTHS.index(depth)).passed
 
 
 @pytest.mark.parametrize("limit", [1, 3, 8])

@@ -3,6 +3,7 @@ import pytest
 from amaranth.hdl import Const
 
 from hwgen.cosim import run_stream_test
+from hwgen.lib.bank import Bank
 from hwgen.ops import LabelSelectLayer, op_for
 from hwgen.ops.label_select import cost, label_select
 from hwgen.target import Resources, target
@@ -42,14 +43,29 @@ def test_amaranth_sim_matches_golden(classes, pe):
     assert got == expected
 
 
+COSIM = [(10, 2), (12, 4), (10, 10), (12, 1)]
+
+
+@pytest.fixture(scope="module")
+def bank():
+    """Every co-simulated shape in one bank: one Verilator build serves them all."""
+    return Bank([LabelSelect(classes=classes, pe=pe, logit_bits=BITS) for classes, pe in COSIM])
+
+
 @pytest.mark.cocotb
-@pytest.mark.parametrize("classes,pe", [(10, 2), (12, 4), (10, 10), (12, 1)])
-def test_cosim(classes, pe, sim_build_root):
+@pytest.mark.parametrize("index", range(len(COSIM)), ids=[f"{c}-{p}" for c, p in COSIM])
+def test_cosim(index, bank, sim_build_root):
+    classes, pe = COSIM[index]
     inputs, expected = vectors(np.random.default_rng(pe), classes, pe, 5000)
-    run = run_stream_test(LabelSelect(classes=classes, pe=pe, logit_bits=BITS), inputs, expected,
-                          idle=0.25, backpressure=0.3, build_root=sim_build_root,
-                          name=f"label_{classes}_{pe}")
+    run = run_stream_test(bank, inputs, expected, idle=0.25, backpressure=0.3,
+                          build_root=sim_build_root, name=f"label_{classes}_{pe}", select=index)
     assert run.passed, run.message
+    if index == 0:      # a corrupted expectation is caught
+        wrong = list(expected[:50])
+        wrong[25] ^= 1 << 3
+        assert not run_stream_test(bank, inputs[:50 * classes // pe], wrong,
+                                   build_root=sim_build_root, name="label_corrupt",
+                                   select=index).passed
 
 
 @pytest.mark.parametrize("classes,pe,bits,stages", [(16, 16, 20, 4), (12, 12, 8, 4), (12, 4, 8, 2),

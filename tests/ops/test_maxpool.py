@@ -3,6 +3,7 @@ import pytest
 
 from hwgen.ops.maxpool.golden import maxpool
 from hwgen.ops.maxpool.hw import MaxPool
+from hwgen.lib.bank import Bank
 from hwgen.lib.packing import pack_words
 from hwgen.ops import MaxPoolLayer, op_for
 from hwgen.ops.maxpool import cost
@@ -58,14 +59,24 @@ def test_amaranth_sim_matches_golden(shape):
                            backpressure=0.5) == expected
 
 
+COSIM = SHAPES + WIDE[1:]
+
+
+@pytest.fixture(scope="module")
+def bank():
+    """Every co-simulated shape in one bank: one Verilator build each for harness and cocotb."""
+    return Bank([MaxPool(MaxPoolLayer("p", *shape)) for shape in COSIM])
+
+
 @pytest.mark.cocotb
-@pytest.mark.parametrize("shape", SHAPES + WIDE[1:])
-def test_cosim_matches_golden(shape, sim_build_root):
-    layer = MaxPoolLayer("p", *shape)
+@pytest.mark.parametrize("index", range(len(COSIM)), ids=[f"shape{k}" for k in range(len(COSIM))])
+def test_cosim_matches_golden(index, bank, sim_build_root):
+    block = bank.blocks[index]
+    layer = block.layer
     frames = max(8, 5000 // (layer.out_elements // layer.pe))
     inputs, expected = _vectors(layer, frames, seed=2)
-    check_block_on_verilator(MaxPool(layer), inputs, expected, frames, sim_build_root,
-                             corrupt=True)
+    check_block_on_verilator(block, inputs, expected, frames, sim_build_root, corrupt=True,
+                             bank=bank)
 
 
 # --- cost -------------------------------------------------------------------------------------

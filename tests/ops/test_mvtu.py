@@ -1,3 +1,4 @@
+import copy
 import dataclasses
 
 import numpy as np
@@ -10,6 +11,7 @@ from hwgen.cosim import run_stream_test
 from hwgen.golden import mvtu
 from hwgen.harness import run_harness
 from hwgen.estimate import estimate_layer
+from hwgen.lib.bank import Bank
 from hwgen.lib.packing import pack_words, unpack_words
 from hwgen.ops import MVTULayer, op_for
 from hwgen.ops.mvtu.datapath import (BLOCK_READ_REGISTERS, macro_latency, mvtu_latency,
@@ -54,29 +56,125 @@ def test_amaranth_sim_matches_golden(pe, simd, logits):
     assert got == expected
 
 
-@pytest.mark.cocotb
-@pytest.mark.parametrize("pe,simd", [(8, 32), (2, 8), (4, 4), (1, 16)])
-def test_cosim_thresholds(pe, simd, sim_build_root):
+# --- Verilator ---------------------------------------------------------------------------------
+# Every block a Verilator test below runs sits in one of two banks (hwgen.lib.bank): one build of
+# each serves them all, the cocotb testbench's and the harness's. Each layer comes from its own
+# function with its own seeded generator, which then makes the test's vectors.
+
+def _threshold_layer(pe, simd):
     rng = np.random.default_rng(pe * 1000 + simd)
-    layer = random_layer(rng, mw=MW, mh=MH, pe=pe, simd=simd)
-    inputs, expected = vectors(layer, rng, VECTORS)
-    run = run_stream_test(MVTU(layer, target=ECP5), inputs, expected, idle=0.25, backpressure=0.3,
-                          seed=pe,
-                          build_root=sim_build_root, name=f"thr_{pe}_{simd}")
+    return random_layer(rng, mw=MW, mh=MH, pe=pe, simd=simd), rng
+
+
+def _logits_layer(pe, simd):
+    rng = np.random.default_rng(7 + pe)
+    return random_layer(rng, mw=MW, mh=MH, pe=pe, simd=simd, logits=True), rng
+
+
+def _encoded_layer(encoding, bits, pe, simd, logits):
+    rng = np.random.default_rng(pe * 10 + simd + bits)
+    return random_layer(rng, mw=width_for(encoding, bits), mh=MH, pe=pe, simd=simd,
+                        logits=logits, in_encoding=encoding, in_bits=bits), rng
+
+
+def _multithreshold_layer(encoding, bits, pe, simd):
+    rng = np.random.default_rng(pe * 7 + simd + bits)
+    return random_multithreshold_layer(rng, mw=MW, mh=MH, pe=pe, simd=simd,
+                                       in_encoding=encoding, in_bits=bits), rng
+
+
+def _corrupted_layer():
+    rng = np.random.default_rng(3)
+    return random_layer(rng, mw=MW, mh=MH, pe=2, simd=8), rng
+
+
+def _cycles_layer(pe, simd):
+    rng = np.random.default_rng(11)
+    return random_layer(rng, mw=MW, mh=MH, pe=pe, simd=simd), rng
+
+
+THRESHOLDS = [(8, 32), (2, 8), (4, 4), (1, 16)]
+LOGITS = [(2, 8), (8, 4)]
+CYCLES = [(2, 8), (8, 32), (1, 16)]
+
+
+def _constant_layer(encoding, bits, logits, seed):
+    rng = np.random.default_rng(seed)
+    return random_layer(rng, mw=MW, mh=MH, pe=MH, simd=MW, logits=logits, in_encoding=encoding,
+                        in_bits=bits), rng
+
+
+def _block_layer(encoding, bits, pe, simd, logits):
+    rng = np.random.default_rng(pe * 10 + simd + bits + 1)
+    layer = random_layer(rng, mw=width_for(encoding, bits), mh=MH, pe=pe, simd=simd,
+                         logits=logits, in_encoding=encoding, in_bits=bits)
+    return dataclasses.replace(layer, ram_style="block"), rng
+
+
+CONSTANT_COSIM = [("bipolar", 1, False), ("binary", 1, True), ("uint", 3, False)]
+
+
+def _cocotb_layers() -> dict:
+    """The layers the cocotb testbench runs, by (test, parameters)."""
+    return {**{("thresholds", *key): _threshold_layer(*key) for key in THRESHOLDS},
+            **{("logits", *key): _logits_layer(*key) for key in LOGITS},
+            **{("encodings", *key): _encoded_layer(*key) for key in ENCODED},
+            ("corrupted",): _corrupted_layer(),
+            **{("cycles", *key): _cycles_layer(*key) for key in CYCLES}}
+
+
+def _harness_layers() -> dict:
+    """The layers the HDL-side harness runs, by (test, parameters)."""
+    return {**{("encodings", *key): _encoded_layer(*key) for key in ENCODED},
+            **{("constant", *key): _constant_layer(*key, seed=key[1] + 2 * key[2] + 7)
+               for key in CONSTANT_COSIM},
+            **{("block", *key): _block_layer(*key) for key in (BLOCK[1], BLOCK[3])},
+            **{("multi", *key): _multithreshold_layer(*key) for key in MULTI[1:3]}}
+
+
+class _Banked:
+    """A bank of MVTUs, one a key of ``layers``: ``unit(key)`` is the bank, its block, the
+    block's ``select`` and a fresh copy of the generator that made the layer."""
+
+    def __init__(self, layers: dict):
+        self.keys = list(layers)
+        self.rngs = [rng for _layer, rng in layers.values()]
+        self.bank = Bank([MVTU(layer, target=ECP5) for layer, _rng in layers.values()])
+
+    def unit(self, *key):
+        index = self.keys.index(key)
+        return self.bank, self.bank.blocks[index], index, copy.deepcopy(self.rngs[index])
+
+
+@pytest.fixture(scope="module")
+def cocotb_bank():
+    return _Banked(_cocotb_layers())
+
+
+@pytest.fixture(scope="module")
+def harness_bank():
+    return _Banked(_harness_layers())
+
+
+@pytest.mark.cocotb
+@pytest.mark.parametrize("pe,simd", THRESHOLDS)
+def test_cosim_thresholds(pe, simd, cocotb_bank, sim_build_root):
+    bank, block, select, rng = cocotb_bank.unit("thresholds", pe, simd)
+    inputs, expected = vectors(block.layer, rng, VECTORS)
+    run = run_stream_test(bank, inputs, expected, idle=0.25, backpressure=0.3, seed=pe,
+                          build_root=sim_build_root, name=f"thr_{pe}_{simd}", select=select)
     assert run.passed, run.message
     bits = unpack_words(run.outputs, width=1, per_word=pe, signed=False)
     assert 0.2 < bits.mean() < 0.8    # the vectors exercise both outputs
 
 
 @pytest.mark.cocotb
-@pytest.mark.parametrize("pe,simd", [(2, 8), (8, 4)])
-def test_cosim_logits(pe, simd, sim_build_root):
-    rng = np.random.default_rng(7 + pe)
-    layer = random_layer(rng, mw=MW, mh=MH, pe=pe, simd=simd, logits=True)
-    inputs, expected = vectors(layer, rng, VECTORS)
-    run = run_stream_test(MVTU(layer, target=ECP5), inputs, expected, idle=0.3, backpressure=0.25,
-                          seed=pe,
-                          build_root=sim_build_root, name=f"int_{pe}_{simd}")
+@pytest.mark.parametrize("pe,simd", LOGITS)
+def test_cosim_logits(pe, simd, cocotb_bank, sim_build_root):
+    bank, block, select, rng = cocotb_bank.unit("logits", pe, simd)
+    inputs, expected = vectors(block.layer, rng, VECTORS)
+    run = run_stream_test(bank, inputs, expected, idle=0.3, backpressure=0.25, seed=pe,
+                          build_root=sim_build_root, name=f"int_{pe}_{simd}", select=select)
     assert run.passed, run.message
 
 
@@ -89,9 +187,7 @@ ENCODED = [  # (in_encoding, in_bits, pe, simd, logits)
 
 @pytest.mark.parametrize("encoding,bits,pe,simd,logits", ENCODED)
 def test_encodings_amaranth_sim_matches_golden(encoding, bits, pe, simd, logits):
-    rng = np.random.default_rng(pe * 10 + simd + bits)
-    layer = random_layer(rng, mw=width_for(encoding, bits), mh=MH, pe=pe, simd=simd,
-                         logits=logits, in_encoding=encoding, in_bits=bits)
+    layer, rng = _encoded_layer(encoding, bits, pe, simd, logits)
     inputs, expected = vectors(layer, rng, 30)
     assert simulate_stream(MVTU(layer, target=ECP5), inputs, len(expected), idle=0.3,
                            backpressure=0.3) == expected
@@ -99,21 +195,23 @@ def test_encodings_amaranth_sim_matches_golden(encoding, bits, pe, simd, logits)
 
 @pytest.mark.cocotb
 @pytest.mark.parametrize("encoding,bits,pe,simd,logits", ENCODED)
-def test_encodings_cosim(encoding, bits, pe, simd, logits, sim_build_root):
-    rng = np.random.default_rng(pe * 10 + simd + bits)
-    layer = random_layer(rng, mw=width_for(encoding, bits), mh=MH, pe=pe, simd=simd,
-                         logits=logits, in_encoding=encoding, in_bits=bits)
+def test_encodings_cosim(encoding, bits, pe, simd, logits, harness_bank, cocotb_bank,
+                         sim_build_root):
+    key = ("encodings", encoding, bits, pe, simd, logits)
+    bank, block, select, rng = harness_bank.unit(*key)
+    layer = block.layer
     inputs, expected = vectors(layer, rng, VECTORS)
-    block = MVTU(layer, target=ECP5)
-    run = run_harness(block, inputs, expected, idle=0.25, backpressure=0.3, seed=pe,
-                      build_root=sim_build_root, name=f"{encoding}_{pe}_{simd}")
+    run = run_harness(bank, inputs, expected, idle=0.25, backpressure=0.3, seed=pe,
+                      build_root=sim_build_root, name=f"{encoding}_{pe}_{simd}", select=select)
     assert run.passed, run.message
     if not logits:
         bits_out = unpack_words(run.outputs, width=1, per_word=pe, signed=False)
         assert 0.2 < bits_out.mean() < 0.8
     some = 200 * layer.nf                       # and some through the cocotb testbench
-    slow = run_stream_test(block, inputs[:200 * layer.sf], expected[:some], idle=0.25,
-                           backpressure=0.3, build_root=sim_build_root, name=f"{encoding}_cocotb")
+    bank, _block, select, _rng = cocotb_bank.unit(*key)
+    slow = run_stream_test(bank, inputs[:200 * layer.sf], expected[:some], idle=0.25,
+                           backpressure=0.3, build_root=sim_build_root, name=f"{encoding}_cocotb",
+                           select=select)
     assert slow.passed, slow.message
 
 
@@ -121,12 +219,6 @@ CONSTANT = [  # (in_encoding, in_bits, logits): fully parallel, one weight word
     ("bipolar", 1, False), ("bipolar", 1, True), ("binary", 1, False), ("binary", 1, True),
     ("uint", 3, False), ("uint", 8, True),
 ]
-
-
-def _constant_layer(encoding, bits, logits, seed):
-    rng = np.random.default_rng(seed)
-    return random_layer(rng, mw=MW, mh=MH, pe=MH, simd=MW, logits=logits, in_encoding=encoding,
-                        in_bits=bits), rng
 
 
 @pytest.mark.parametrize("encoding,bits,logits", CONSTANT)
@@ -142,19 +234,18 @@ def test_constant_weights_amaranth_sim(encoding, bits, logits):
 
 
 @pytest.mark.cocotb
-@pytest.mark.parametrize("encoding,bits,logits", [("bipolar", 1, False), ("binary", 1, True),
-                                                  ("uint", 3, False)])
-def test_constant_weights_cosim(encoding, bits, logits, sim_build_root):
-    layer, rng = _constant_layer(encoding, bits, logits, seed=bits + 2 * logits + 7)
-    inputs, expected = vectors(layer, rng, 2000)
-    block = MVTU(layer, target=ECP5)
-    run = run_harness(block, inputs, expected, idle=0.2, backpressure=0.2, seed=3,
-                      build_root=sim_build_root, name=f"constant_{encoding}_{logits}")
+@pytest.mark.parametrize("encoding,bits,logits", CONSTANT_COSIM)
+def test_constant_weights_cosim(encoding, bits, logits, harness_bank, sim_build_root):
+    bank, block, select, rng = harness_bank.unit("constant", encoding, bits, logits)
+    inputs, expected = vectors(block.layer, rng, 2000)
+    run = run_harness(bank, inputs, expected, idle=0.2, backpressure=0.2, seed=3,
+                      build_root=sim_build_root, name=f"constant_{encoding}_{logits}",
+                      select=select)
     assert run.passed, run.message
     wrong = list(expected)
     wrong[-1] ^= 1                              # a corrupted expectation is caught
-    caught = run_harness(block, inputs, wrong, build_root=sim_build_root,
-                         name=f"constant_{encoding}_{logits}")
+    caught = run_harness(bank, inputs, wrong, build_root=sim_build_root,
+                         name=f"constant_{encoding}_{logits}", select=select)
     assert not caught.passed
 
 
@@ -162,13 +253,6 @@ BLOCK = [  # (in_encoding, in_bits, pe, simd, logits) with ram_style: block
     ("bipolar", 1, 2, 8, False), ("binary", 1, 4, 32, True), ("uint", 3, 2, 4, False),
     ("thermometer", 2, 2, 6, False), ("thermometer", 3, 4, 14, True),
 ]
-
-
-def _block_layer(encoding, bits, pe, simd, logits):
-    rng = np.random.default_rng(pe * 10 + simd + bits + 1)
-    layer = random_layer(rng, mw=width_for(encoding, bits), mh=MH, pe=pe, simd=simd,
-                         logits=logits, in_encoding=encoding, in_bits=bits)
-    return dataclasses.replace(layer, ram_style="block"), rng
 
 
 @pytest.mark.parametrize("encoding,bits,pe,simd,logits", BLOCK)
@@ -185,12 +269,12 @@ def test_block_ram_weights_amaranth_sim(encoding, bits, pe, simd, logits):
 
 @pytest.mark.cocotb
 @pytest.mark.parametrize("encoding,bits,pe,simd,logits", [BLOCK[1], BLOCK[3]])
-def test_block_ram_weights_cosim(encoding, bits, pe, simd, logits, sim_build_root):
-    layer, rng = _block_layer(encoding, bits, pe, simd, logits)
-    inputs, expected = vectors(layer, rng, VECTORS)
-    run = run_harness(MVTU(layer, target=ECP5), inputs, expected, idle=0.25, backpressure=0.3,
-                      seed=pe,
-                      build_root=sim_build_root, name=f"block_{encoding}_{pe}_{simd}")
+def test_block_ram_weights_cosim(encoding, bits, pe, simd, logits, harness_bank, sim_build_root):
+    bank, block, select, rng = harness_bank.unit("block", encoding, bits, pe, simd, logits)
+    inputs, expected = vectors(block.layer, rng, VECTORS)
+    run = run_harness(bank, inputs, expected, idle=0.25, backpressure=0.3, seed=pe,
+                      build_root=sim_build_root, name=f"block_{encoding}_{pe}_{simd}",
+                      select=select)
     assert run.passed, run.message
 
 
@@ -223,33 +307,31 @@ def test_multithreshold_amaranth_sim_matches_golden(encoding, bits, pe, simd):
 
 @pytest.mark.cocotb
 @pytest.mark.parametrize("encoding,bits,pe,simd", MULTI[1:3])
-def test_multithreshold_cosim(encoding, bits, pe, simd, sim_build_root):
-    rng = np.random.default_rng(pe * 7 + simd + bits)
-    layer = random_multithreshold_layer(rng, mw=MW, mh=MH, pe=pe, simd=simd,
-                                        in_encoding=encoding, in_bits=bits)
-    inputs, expected = vectors(layer, rng, VECTORS)
-    run = run_harness(MVTU(layer, target=ECP5), inputs, expected, idle=0.25, backpressure=0.3,
-                      seed=pe,
-                      build_root=sim_build_root, name=f"multi_{encoding}_{pe}_{simd}")
+def test_multithreshold_cosim(encoding, bits, pe, simd, harness_bank, sim_build_root):
+    bank, block, select, rng = harness_bank.unit("multi", encoding, bits, pe, simd)
+    inputs, expected = vectors(block.layer, rng, VECTORS)
+    run = run_harness(bank, inputs, expected, idle=0.25, backpressure=0.3, seed=pe,
+                      build_root=sim_build_root, name=f"multi_{encoding}_{pe}_{simd}",
+                      select=select)
     assert run.passed, run.message
     levels = unpack_words(run.outputs, width=2, per_word=pe, signed=False)
     assert set(np.unique(levels)) == {0, 1, 2, 3}       # every level is exercised
     corrupted = list(expected)
     corrupted[777] ^= 2                                 # one neuron's high bit
-    caught = run_harness(MVTU(layer, target=ECP5), inputs, corrupted, build_root=sim_build_root,
-                         name=f"multi_{encoding}_{pe}_{simd}", stop_on_mismatch=False)
+    caught = run_harness(bank, inputs, corrupted, build_root=sim_build_root,
+                         name=f"multi_{encoding}_{pe}_{simd}", stop_on_mismatch=False,
+                         select=select)
     assert not caught.passed and caught.mismatches == 1
 
 
 @pytest.mark.cocotb
-def test_cosim_checker_catches_a_corrupted_expectation(sim_build_root):
-    rng = np.random.default_rng(3)
-    layer = random_layer(rng, mw=MW, mh=MH, pe=2, simd=8)
-    inputs, expected = vectors(layer, rng, 300)
+def test_cosim_checker_catches_a_corrupted_expectation(cocotb_bank, sim_build_root):
+    bank, block, select, rng = cocotb_bank.unit("corrupted")
+    inputs, expected = vectors(block.layer, rng, 300)
     corrupted = list(expected)
     corrupted[123] ^= 1
-    run = run_stream_test(MVTU(layer, target=ECP5), inputs, corrupted, idle=0.25, backpressure=0.3,
-                          build_root=sim_build_root, name="corrupted")
+    run = run_stream_test(bank, inputs, corrupted, idle=0.25, backpressure=0.3,
+                          build_root=sim_build_root, name="corrupted", select=select)
     assert not run.passed
     assert "output #123" in run.message
 
@@ -284,14 +366,13 @@ def test_block_needs_a_target():
 
 
 @pytest.mark.cocotb
-@pytest.mark.parametrize("pe,simd", [(2, 8), (8, 32), (1, 16)])
-def test_cosim_cycles_match_expected(pe, simd, sim_build_root):
-    rng = np.random.default_rng(11)
-    layer = random_layer(rng, mw=MW, mh=MH, pe=pe, simd=simd)
+@pytest.mark.parametrize("pe,simd", CYCLES)
+def test_cosim_cycles_match_expected(pe, simd, cocotb_bank, sim_build_root):
+    bank, block, select, rng = cocotb_bank.unit("cycles", pe, simd)
+    layer = block.layer
     inputs, expected = vectors(layer, rng, 200)
-    block = MVTU(layer, target=ECP5)
-    run = run_stream_test(block, inputs, expected, build_root=sim_build_root,
-                          name=f"cycles_{pe}_{simd}")
+    run = run_stream_test(bank, inputs, expected, build_root=sim_build_root,
+                          name=f"cycles_{pe}_{simd}", select=select)
     assert run.passed, run.message
     nf = layer.nf
     # One vector every NF*SF cycles: the last output of consecutive vectors.

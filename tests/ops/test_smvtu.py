@@ -9,6 +9,7 @@ import torch
 
 from hwgen.cosim import run_stream_test
 from hwgen.harness import run_harness
+from hwgen.lib.bank import Bank
 from hwgen.lib.packing import pack_words, unpack_words
 from hwgen.ops import MVTULayer, SharedMVTULayer, op_for
 from hwgen.ops.mvtu.golden import mvtu, mvtu_dot
@@ -230,15 +231,32 @@ COSIM = [("bipolar", 1, False, 1), ("binary", 1, True, 1), ("thermometer", 3, Fa
          ("bipolar", 1, False, 2)]
 
 
+def _cosim_layer(encoding, bits, logits, act_bits):
+    rng = np.random.default_rng(bits * 3 + act_bits)
+    return SharedMVTULayer.of(plain_layer(rng, channels=16, mh=24, encoding=encoding, bits=bits,
+                                          logits=logits, act_bits=act_bits), 3), rng
+
+
+def _rate_layer():
+    rng = np.random.default_rng(5)
+    return SharedMVTULayer.of(plain_layer(rng, channels=16, mh=24), 3), rng
+
+
+@pytest.fixture(scope="module")
+def bank():
+    """The harness's blocks in one bank (the last: the full-rate one): one build for them all."""
+    layers = [_cosim_layer(*key)[0] for key in COSIM] + [_rate_layer()[0]]
+    return Bank([SharedMVTU(layer) for layer in layers])
+
+
 @pytest.mark.cocotb
 @pytest.mark.parametrize("encoding,bits,logits,act_bits", COSIM)
-def test_cosim_matches_golden(encoding, bits, logits, act_bits, sim_build_root):
-    rng = np.random.default_rng(bits * 3 + act_bits)
-    layer = SharedMVTULayer.of(plain_layer(rng, channels=16, mh=24, encoding=encoding, bits=bits,
-                                           logits=logits, act_bits=act_bits), 3)
+def test_cosim_matches_golden(encoding, bits, logits, act_bits, bank, sim_build_root):
+    layer, rng = _cosim_layer(encoding, bits, logits, act_bits)
     inputs, expected = windows(layer, rng, 4000)
-    run = run_harness(SharedMVTU(layer), inputs, expected, idle=0.25, backpressure=0.3, seed=1,
-                      build_root=sim_build_root, name=f"smvtu_{encoding}_{logits}_{act_bits}")
+    run = run_harness(bank, inputs, expected, idle=0.25, backpressure=0.3, seed=1,
+                      build_root=sim_build_root, name=f"smvtu_{encoding}_{logits}_{act_bits}",
+                      select=COSIM.index((encoding, bits, logits, act_bits)))
     assert run.passed, run.message
     if not logits and act_bits == 1:
         out = unpack_words(run.outputs, width=1, per_word=layer.mh, signed=False)
@@ -246,17 +264,16 @@ def test_cosim_matches_golden(encoding, bits, logits, act_bits, sim_build_root):
 
 
 @pytest.mark.cocotb
-def test_cosim_full_rate_and_a_corrupted_expectation_is_caught(sim_build_root):
-    rng = np.random.default_rng(5)
-    layer = SharedMVTULayer.of(plain_layer(rng, channels=16, mh=24), 3)
+def test_cosim_full_rate_and_a_corrupted_expectation_is_caught(bank, sim_build_root):
+    layer, rng = _rate_layer()
     inputs, expected = windows(layer, rng, 300)
-    block = SharedMVTU(layer)
-    run = run_stream_test(block, inputs, expected, build_root=sim_build_root, name="smvtu_rate")
+    run = run_stream_test(SharedMVTU(layer), inputs, expected, build_root=sim_build_root,
+                          name="smvtu_rate")
     assert run.passed, run.message
     assert run.steady_interval() == 1.0                 # one window per cycle
     corrupted = list(expected)
     corrupted[123] ^= 1 << 5
-    caught = run_harness(block, inputs, corrupted, idle=0.25, backpressure=0.3,
+    caught = run_harness(bank, inputs, corrupted, idle=0.25, backpressure=0.3,
                          build_root=sim_build_root, name="smvtu_corrupted",
-                         stop_on_mismatch=False)
+                         stop_on_mismatch=False, select=len(bank.blocks) - 1)
     assert not caught.passed and caught.mismatches == 1

@@ -4,6 +4,7 @@ import pytest
 from hwgen.cosim import run_stream_test
 from hwgen.ops.swg.golden import swg
 from hwgen.harness import run_harness
+from hwgen.lib.bank import Bank
 from hwgen.lib.packing import pack_words
 from hwgen.ops.swg.hw import SlidingWindow
 from hwgen.ops.swg.layer import ring_rows
@@ -88,26 +89,37 @@ def test_pipeline_under_heavy_backpressure(shape):
         assert got == expected
 
 
+@pytest.fixture(scope="module")
+def bank():
+    """Every shape's window generator in one bank: one harness build runs them all."""
+    return Bank([SlidingWindow(_layer(shape)) for shape in SHAPES])
+
+
 @pytest.mark.cocotb
 @pytest.mark.parametrize("shape", SHAPES)
-def test_cosim_matches_golden(shape, sim_build_root):
-    block, run = _cosim(shape, sim_build_root, (("stress", 0.3, 0.4), ("full", 0.0, 0.0)))
+def test_cosim_matches_golden(shape, bank, sim_build_root):
+    block, run = _cosim(bank, shape, sim_build_root, (("stress", 0.3, 0.4), ("full", 0.0, 0.0)))
     # At full rate the busier side moves every cycle, across frame boundaries too.
     if shape not in SHORT_IMAGES:
         assert _cycles_per_frame(run, block) <= 1.02 * block.expected_cycles()
 
 
-def _cosim(shape, sim_build_root, runs):
-    """Co-simulate the shape's window generator for each ``(name, idle, backpressure)``;
-    every run must pass. Returns the block and the last run."""
-    layer = _layer(shape)
+def _cosim(bank, shape, sim_build_root, runs):
+    """Co-simulate the shape's window generator (in ``bank``) for each ``(name, idle,
+    backpressure)``; every run must pass. Returns the block and the last run."""
+    select = SHAPES.index(shape)
+    block = bank.blocks[select]
+    layer = block.layer
     frames = max(4, 6000 // (layer.out_elements // layer.simd))
     inputs, expected = _vectors(layer, frames, seed=1)
-    block = SlidingWindow(layer)
     for name, idle, backpressure in runs:
-        run = run_harness(block, inputs, expected, idle=idle, backpressure=backpressure, seed=3,
-                          build_root=sim_build_root, name=name)
+        run = run_harness(bank, inputs, expected, idle=idle, backpressure=backpressure, seed=3,
+                          build_root=sim_build_root, name=name, select=select)
         assert run.passed, run.message
+    wrong = list(expected)
+    wrong[len(wrong) // 2] ^= 1                 # a corrupted expectation is caught
+    assert not run_harness(bank, inputs, wrong, build_root=sim_build_root, name="corrupt",
+                           select=select).passed
     return block, run
 
 
@@ -127,18 +139,27 @@ def _cycles_per_frame(run, block) -> float:
 @pytest.mark.cocotb
 @pytest.mark.xfail(strict=True, reason="the writer cannot start a short image's next frame early")
 @pytest.mark.parametrize("shape", SHORT_IMAGES)
-def test_short_images_reach_the_cycle_model(shape, sim_build_root):
-    block, run = _cosim(shape, sim_build_root, (("full", 0.0, 0.0),))
+def test_short_images_reach_the_cycle_model(shape, bank, sim_build_root):
+    block, run = _cosim(bank, shape, sim_build_root, (("full", 0.0, 0.0),))
     assert _cycles_per_frame(run, block) <= 1.02 * block.expected_cycles()
 
 
+COCOTB = [SHAPES[1], SHAPES[3]]
+
+
+@pytest.fixture(scope="module")
+def cocotb_bank():
+    return Bank([SlidingWindow(_layer(shape)) for shape in COCOTB])
+
+
 @pytest.mark.cocotb
-@pytest.mark.parametrize("shape", [SHAPES[1], SHAPES[3]])
-def test_cocotb_testbench_matches_golden(shape, sim_build_root):
-    layer = _layer(shape)
+@pytest.mark.parametrize("shape", COCOTB)
+def test_cocotb_testbench_matches_golden(shape, cocotb_bank, sim_build_root):
+    select = COCOTB.index(shape)
+    layer = cocotb_bank.blocks[select].layer
     inputs, expected = _vectors(layer, 12, seed=2)
-    run = run_stream_test(SlidingWindow(layer), inputs, expected, idle=0.3, backpressure=0.3,
-                          seed=5, build_root=sim_build_root, name="cocotb")
+    run = run_stream_test(cocotb_bank, inputs, expected, idle=0.3, backpressure=0.3, seed=5,
+                          build_root=sim_build_root, name="cocotb", select=select)
     assert run.passed, run.message
 
 

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from hwgen.lib.bank import Bank
 from hwgen.lib.packing import pack_words
 from hwgen.ops import Activation, SWGLayer, VVAULayer, op_for
 from hwgen.ops.swg.golden import swg as swg_golden
@@ -121,14 +122,24 @@ def test_amaranth_sim_matches_golden(shape):
                            backpressure=0.5) == expected
 
 
+COSIM = (1, 3, 4, 5, 7, 9)
+
+
+@pytest.fixture(scope="module")
+def bank():
+    """Every co-simulated shape in one bank: one Verilator build each for harness and cocotb."""
+    return Bank([VVAU(_layer(np.random.default_rng(3), *SHAPES[k])) for k in COSIM])
+
+
 @pytest.mark.cocotb
-@pytest.mark.parametrize("shape", [SHAPES[k] for k in (1, 3, 4, 5, 7, 9)])
-def test_cosim_matches_golden(shape, sim_build_root):
-    layer = _layer(np.random.default_rng(3), *shape)
+@pytest.mark.parametrize("index", range(len(COSIM)), ids=[f"shape{k}" for k in COSIM])
+def test_cosim_matches_golden(index, bank, sim_build_root):
+    block = bank.blocks[index]
+    layer = block.layer
     frames = max(8, 3000 // (layer.out_elements // layer.pe))
     inputs, expected = _vectors(layer, frames, seed=2)
-    check_block_on_verilator(VVAU(layer), inputs, expected, frames, sim_build_root,
-                             corrupt=True)
+    check_block_on_verilator(block, inputs, expected, frames, sim_build_root, corrupt=True,
+                             bank=bank)
 
 
 def _depthwise_graph(rng, widths=(1, 1, 1)):
