@@ -76,18 +76,9 @@ def test_build_ulx3s_end_to_end(tmp_path, capsys):
     assert "training" not in err and "co-simulating" not in err and "synthesis" not in err
     assert "sizing" not in err
 
-    # A clock beyond the design's Fmax fails clearly, after writing its report.
-    board = yaml.safe_load((REPO / "boards" / "ulx3s.yaml").read_text())
-    board["clock_mhz"] = 390
-    board_file = tmp_path / "fast.yaml"
-    board_file.write_text(yaml.safe_dump(board))
-    assert main(["build", "--board", str(board_file), "--no-verify", str(spec_file),
-                 "--out", str(out)]) == 1
-    lines = capsys.readouterr().err.strip().splitlines()
-    assert lines[-1].startswith("hwgen: error: timing failed: Fmax ")
-    assert "< requested 390 MHz" in lines[-1]
-    failed = json.loads((out / "report.json").read_text())["build"]
-    assert not failed["met_timing"] and failed["clock_mhz"] == 390
+    # A clock beyond the design's Fmax: the flow's report and one-line failure are
+    # tests/flow/test_steps.py's, nextpnr's verdict on such a clock tests/board/test_build.py's
+    # (a second place and route of this network took minutes).
 
 
 @pytest.mark.slow

@@ -190,3 +190,17 @@ def test_build_bitstream(tmp_path):
     assert report.device.startswith("LFE5U-85F")
     report.check_timing()
     assert "does not exist in design" not in (out / "board_top.tim").read_text()  # constraint hit
+
+
+@pytest.mark.slow
+def test_a_clock_beyond_reach_fails_timing(tmp_path):
+    """The board top asked to run at 390 MHz: nextpnr places and routes it all the same, and
+    the report says, with the Fmax it reached, that the clock is not met."""
+    board = load_board("ulx3s")
+    report = build_bitstream(board_top(board, clock_mhz=390), board, tmp_path, name="board_top")
+    assert report.clock_mhz == 390 and report.fmax_mhz is not None
+    assert report.fmax_mhz < 390 and not report.met_timing
+    assert (tmp_path / "board_top.bit").stat().st_size > 0
+    with pytest.raises(HwgenError, match=r"^timing failed: Fmax \d+\.\d MHz < requested 390 MHz "
+                                         r"on clock "):
+        report.check_timing()

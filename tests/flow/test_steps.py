@@ -224,6 +224,31 @@ def test_slices_run_one_after_another(exported, tmp_path, capsys, fakes):
     assert capsys.readouterr().out == (out / "report.md").read_text()
 
 
+def test_a_build_that_misses_its_clock_reports_then_fails(exported, tmp_path, capsys,
+                                                        monkeypatch):
+    """A bitstream whose Fmax is below the board's clock: the report is written (saying so),
+    then the run fails in one line (a real nextpnr run at such a clock:
+    tests/board/test_build.py)."""
+    import hwgen.board.build as fpga_flow
+    spec_file, out = _copy(exported, tmp_path)
+
+    class Report:
+        def to_dict(self):
+            return {"fmax_mhz": 61.25, "clock_mhz": 390, "met_timing": False, "luts": 1,
+                    "ffs": 1, "brams": 0, "dsps": 0}
+
+    def build_bitstream(top, board, out_dir, *, name, placer, seed, progress):
+        (Path(out_dir) / f"{name}.bit").write_bytes(b"bitstream")
+        return Report()
+    monkeypatch.setattr(fpga_flow, "build_bitstream", build_bitstream)
+    assert main(["build", "--no-verify", str(spec_file), "--out", str(out)]) == 1
+    assert _error_line(capsys) == (
+        f"hwgen: error: timing failed: Fmax 61.2 MHz < requested 390 MHz (lower clock_mhz in "
+        f"the board file, or fold the slowest layer less); see {out / 'report.md'}")
+    failed = json.loads((out / "report.json").read_text())["build"]
+    assert not failed["met_timing"] and failed["clock_mhz"] == 390
+
+
 def test_from_finds_only_products_made_for_the_spec(exported, tmp_path, capsys, fakes):
     spec_file, out = _copy(exported, tmp_path)
     arguments = ["--out", str(out)]
