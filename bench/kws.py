@@ -32,7 +32,8 @@ figures to stdout:
     fifo_sizing_s          the FIFO sizing's seconds when it ran (kept with the hardware IR)
     fmax_mhz_seed<N>, seeds_met, seeds
                            with ``--seeds``: Fmax with each nextpnr seed (the same netlist,
-                           placer and clock), and on how many of them it meets the clock
+                           placer and clock; seeds placed as many at once as there are
+                           cores), and on how many of them it meets the clock
     fits                   1; 0 when no folding fits the board's part (nothing is built), and
                            then instead: device, least_cycles_per_frame, least_inferences_per_s
                            (at the board's clock), least_<r> and budget_<r> for r in luts, ffs,
@@ -110,34 +111,76 @@ def _seeds(text: str) -> list[int]:
     return seeds
 
 
-def _seed_builds(workspace, graph, board, seeds, say) -> dict:
-    """Fmax of the board top placed and routed with each nextpnr seed, each under
-    ``<out>/seeds/seed<N>`` and reused while its key (the bitstream's and the seed) holds."""
-    import json
+def _seed_builds(workspace, board, build: dict, seeds, say) -> dict:
+    """Fmax of the main build's netlist placed and routed with each nextpnr seed.
 
-    from hwgen.board.build import build_bitstream
-    from hwgen.flow.build import bitstream_key, board_top
-    from hwgen.flow.cache import key_digest
-    spec = workspace.spec
-    bitstream = bitstream_key(workspace, graph, board)
-    result = {}
+    The synthesized netlist is the main build's (``gateware/top.json``, the same for every
+    seed); each seed runs the main build's own place and route command with only its
+    ``--seed`` changed, in ``<out>/seeds/seed<N>``, as many at once as there are cores, and is
+    reused while its key (the bitstream's and the seed) holds. The main build's seed is the
+    main build."""
+    import json
+    import os
+    import shutil
+    import subprocess
+
+    from hwgen.toolchain import tool_env_var
+    gateware = workspace.gateware_dir
+    target = board.target
+    commands = json.loads((gateware / "build_top.json").read_text())["commands"]
+    place = [command for command in commands if "--seed" in command]
+    if len(place) != 1:
+        raise HwgenError(f"{gateware / 'build_top.json'}: no single place and route command")
+    place = place[0]
+    main_seed = int(place[place.index("--seed") + 1])
+    device = f"{board.device} ({board.package}, speed {board.speed})"
+    result, pending = {}, []
     for seed in seeds:
+        if seed == main_seed:
+            result[seed] = build["fmax_mhz"]
+            continue
         folder = workspace.root / "seeds" / f"seed{seed}"
-        key = key_digest({"bitstream": bitstream, "seed": seed})
-        summary_file = folder / "seed.json"
+        key = f"{build['key']}-seed{seed}"
         try:
-            saved = json.loads(summary_file.read_text())
+            saved = json.loads((folder / "seed.json").read_text())
         except (OSError, ValueError):
             saved = {}
-        if saved.get("key") != key:
+        if saved.get("key") == key:
+            result[seed] = saved["fmax_mhz"]
+        else:
+            pending.append((seed, folder, key))
+    env = target.tool_env()
+    running = []
+    jobs = max(1, os.cpu_count() or 1)
+    while pending or running:
+        while pending and len(running) < jobs:
+            seed, folder, key = pending.pop(0)
+            if folder.exists():
+                shutil.rmtree(folder)
+            folder.mkdir(parents=True)
+            for name in ("top.json", "top.lpf", "top.pcf"):
+                if (gateware / name).is_file():
+                    shutil.copy(gateware / name, folder / name)
+            command = list(place)
+            command[0] = env.get(tool_env_var(command[0]), command[0])
+            command[command.index("--seed") + 1] = str(seed)
             say(f"seed {seed}: place and route")
-            summary_file.unlink(missing_ok=True)
-            report = build_bitstream(board_top(spec, graph, board), board, folder, name="top",
-                                     placer=spec.hardware.placer, seed=seed, progress=say)
-            saved = {"key": key, "fmax_mhz": report.fmax_mhz}
-            summary_file.write_text(json.dumps(saved))
-        result[seed] = saved["fmax_mhz"]
-    return result
+            log = open(folder / "place.log", "w")
+            process = subprocess.Popen(command, cwd=folder, env=env, stdout=log,
+                                       stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            running.append((process, log, seed, folder, key))
+        process, log, seed, folder, key = running.pop(0)
+        status = process.wait()
+        log.close()
+        if status != 0:
+            raise HwgenError(f"seed {seed}: place and route failed (exit status {status}); "
+                             f"see {folder / 'place.log'}")
+        report = target.parse_report(folder / "top_report.json", clock_mhz=build["clock_mhz"],
+                                     device=device)
+        say(f"seed {seed}: Fmax {report.fmax_mhz} MHz")
+        (folder / "seed.json").write_text(json.dumps({"key": key, "fmax_mhz": report.fmax_mhz}))
+        result[seed] = report.fmax_mhz
+    return dict(sorted(result.items()))
 
 
 def _print_no_fit(error: FoldingError, board) -> None:
@@ -256,7 +299,7 @@ def main(argv=None) -> int:
     })
     if args.seeds:
         try:
-            fmax = _seed_builds(workspace, graph, board, args.seeds, say)
+            fmax = _seed_builds(workspace, board, build, args.seeds, say)
         except HwgenError as error:
             print(f"bench: error: {error}", file=sys.stderr)
             return 1

@@ -65,3 +65,55 @@ def test_kws_on_a_part_it_cannot_fit_prints_the_gap(tmp_path):
     assert int(figures["free_brams"]) > int(figures["budget_brams"])
     assert "no folding fits iCE40UP5K" in result.stderr
     assert not list((tmp_path / "out").rglob("*.bin"))
+
+
+def test_kws_seeds_place_the_main_netlist_with_each_seed(tmp_path, monkeypatch):
+    """``bench/kws.py --seeds``: each seed but the main build's runs the main build's own place
+    and route command with only ``--seed`` changed, on a copy of its netlist, and is reused
+    while the build's key holds (a fake nextpnr here, whose Fmax is 100 + the seed)."""
+    import importlib.util
+    import json
+    from types import SimpleNamespace
+
+    from hwgen.board.board import load_board
+    spec = importlib.util.spec_from_file_location("bench_kws", REPO / "bench" / "kws.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+
+    calls = tmp_path / "calls.txt"
+    fake = tmp_path / "fake-nextpnr"
+    fake.write_text(f"""#!{sys.executable}
+import json, os, sys
+args = sys.argv[1:]
+seed = int(args[args.index("--seed") + 1])
+assert open("top.json").read() == "netlist"
+with open({str(calls)!r}, "a") as calls:
+    calls.write(" ".join(args) + "\\n")
+fmax = {{"$glbnet$clock.clk": {{"achieved": 100.0 + seed, "constraint": 125}}}}
+json.dump({{"fmax": fmax, "utilization": {{}}}}, open("top_report.json", "w"))
+""")
+    fake.chmod(0o755)
+    monkeypatch.setenv("NEXTPNR_ECP5", str(fake))
+    gateware = tmp_path / "out" / "gateware"
+    gateware.mkdir(parents=True)
+    (gateware / "top.json").write_text("netlist")
+    (gateware / "top.lpf").write_text("lpf")
+    place = ["nextpnr-ecp5", "--quiet", "--report", "top_report.json", "--seed", "2",
+             "--placer", "static", "--json", "top.json", "--lpf", "top.lpf"]
+    (gateware / "build_top.json").write_text(json.dumps(
+        {"commands": [["yosys", "top.ys"], place, ["ecppack", "top.config"]]}))
+    workspace = SimpleNamespace(gateware_dir=gateware, root=tmp_path / "out")
+    board = load_board("ulx3s")
+    build = {"key": "k1", "fmax_mhz": 97.5, "clock_mhz": 125}
+
+    fmax = bench._seed_builds(workspace, board, build, [1, 2, 3, 4], lambda message: None)
+    assert fmax == {1: 101.0, 2: 97.5, 3: 103.0, 4: 104.0}
+    lines = calls.read_text().splitlines()
+    assert sorted(lines) == [" ".join(place[1:]).replace("--seed 2", f"--seed {seed}")
+                             for seed in (1, 3, 4)]
+    assert bench._seed_builds(workspace, board, build, [1, 3], lambda message: None) == \
+        {1: 101.0, 3: 103.0}
+    assert len(calls.read_text().splitlines()) == 3           # reused
+    build["key"] = "k2"                                        # another netlist: placed again
+    assert bench._seed_builds(workspace, board, build, [3], lambda message: None) == {3: 103.0}
+    assert len(calls.read_text().splitlines()) == 4
