@@ -215,27 +215,36 @@ class SlidingWindow(wiring.Component):
             m.d.sync += [w_row_step.eq(Mux(step_last, 0, w_row_step + 1)),
                          step_last.eq(w_row_step == height - 2 if height > 1 else 1),
                          w_last_row.eq(step_last)]
-        # ``w_row - iy``, stepped as the writer ends a row and the reader moves iy (by a
-        # constant the counters pick), and ``w_row > iy`` from it: registers, set for each of
-        # the four (row end, issue) cases from registers alone, so the reader's issue (which
-        # the writer's ready waits on at a line end) starts at registers, not at a comparator.
+        # ``w_row - iy``, stepped as the writer ends a row and the reader moves iy, and
+        # ``w_row > iy`` from it: registers, so the reader's issue (which the writer's ready
+        # waits on at a line end) starts at registers, not at a comparator. The steps are few
+        # constants (the writer's: 0, 1 or back to row 0; the reader's: one for each counter
+        # that wraps), so ``gap + c`` and ``gap > -c`` are computed for each sum ``c`` of them
+        # from the register alone, and the events (which counters wrap, whether a row ends)
+        # only pick one: no adder or comparator after the counters' last flags.
         gap = Signal(range(-(height + kh), height + ph + 1), init=ph)
-        iy_step = Signal.like(gap)
-        with m.If(~last["cf"] | ~last["kx"]):
-            m.d.comb += iy_step.eq(0)
-        with m.Elif(~last["ky"]):
-            m.d.comb += iy_step.eq(1)
-        with m.Elif(~last["ox"]):
-            m.d.comb += iy_step.eq(-(kh - 1))
-        with m.Elif(~last["oy"]):
-            m.d.comb += iy_step.eq(sh - (kh - 1))
-        with m.Else():                   # to the next frame's row -PH
-            m.d.comb += iy_step.eq(-((out_h - 1) * sh + kh - 1))
-        w_step = Mux(w_last_row, -(height - 1), 1)
-        gaps = [gap + (w_step if rows_done else 0) - (iy_step if issued else 0)
-                for rows_done in (0, 1) for issued in (0, 1)]
-        m.d.sync += [gap.eq(Array(gaps)[Cat(issue, row_end)]),
-                     row_in.eq(Array(value > 0 for value in gaps)[Cat(issue, row_end)])]
+        wrap = last["cf"] & last["kx"]
+        iy_steps = [
+            (~issue | ~wrap, 0),
+            (issue & wrap & ~last["ky"], 1),
+            (issue & wrap & last["ky"] & ~last["ox"], -(kh - 1)),
+            (issue & wrap & last["ky"] & last["ox"] & ~last["oy"], sh - (kh - 1)),
+            (issue & wrap & last["ky"] & last["ox"] & last["oy"],       # to row -PH
+             -((out_h - 1) * sh + kh - 1)),
+        ]
+        w_steps = [(~row_end, 0), (row_end & ~w_last_row, 1),
+                   (row_end & w_last_row, -(height - 1))]
+        when = {}
+        for w_when, w_step in w_steps:
+            for iy_when, iy_step in iy_steps:
+                when.setdefault(w_step - iy_step, []).append(w_when & iy_when)
+        next_gap, next_in = Const(0, len(gap)), Const(0)
+        for index, (delta, events) in enumerate(sorted(when.items())):
+            chosen = Signal(name=f"gap_step{index}")
+            m.d.comb += chosen.eq(Cat(*events).any())
+            next_gap = next_gap | Mux(chosen, (gap + delta)[:len(gap)], 0)
+            next_in = next_in | (chosen & (gap > -delta))
+        m.d.sync += [gap.eq(next_gap), row_in.eq(next_in)]
 
         cases = []
         for rows_done in (0, 1):
