@@ -91,7 +91,7 @@ class SlidingWindow(wiring.Component):
         read_pad = Signal()
         w_row = Signal(range(height))
         w_started = Signal()            # the writer is inside a frame
-        row_in = Signal()               # w_row > iy: the row the reader points at is written
+        row_in = Signal(init=ph > 0)    # w_row > iy: the row the reader points at is written
 
         # Whether iy and ix fall in the padding: registers set as iy and ix step (the old value
         # compared with constants), so the reader's issue logic starts at registers.
@@ -215,20 +215,14 @@ class SlidingWindow(wiring.Component):
             m.d.sync += [w_row_step.eq(Mux(step_last, 0, w_row_step + 1)),
                          step_last.eq(w_row_step == height - 2 if height > 1 else 1),
                          w_last_row.eq(step_last)]
-        # ``w_row - iy`` (the gap), stepped as the writer ends a row and the reader moves iy,
-        # held as a thermometer code: ``above[k - low]`` is ``gap > k``. Each step is one of a
-        # few constants (the writer's: 0, 1 or back to row 0; the reader's: one for each
-        # counter that wraps), and a step by ``c`` shifts the code by ``c``, so the events
-        # (which counters wrap, whether a row ends) only pick among registers: ``row_in``
-        # (``gap > 0``), which the reader's issue and so the writer's ready wait on, has no
-        # adder or comparator behind the counters' last flags.
-        low, high = -(height + kh), height + ph              # the gap's range
-        above = Signal(high - low, init=sum(1 << (k - low) for k in range(low, high) if ph > k))
-
-        def gap_above(k: int):
-            """``gap > k``: a bit of the code, or a constant outside the gap's range."""
-            return Const(k < low) if not low <= k < high else above[k - low]
-
+        # ``w_row - iy``, stepped as the writer ends a row and the reader moves iy, and
+        # ``w_row > iy`` from it: registers, so the reader's issue (which the writer's ready
+        # waits on at a line end) starts at registers, not at a comparator. The steps are few
+        # constants (the writer's: 0, 1 or back to row 0; the reader's: one for each counter
+        # that wraps), so ``gap + c`` and ``gap > -c`` are computed for each sum ``c`` of them
+        # from the register alone, and the events (which counters wrap, whether a row ends)
+        # only pick one: no adder or comparator after the counters' last flags.
+        gap = Signal(range(-(height + kh), height + ph + 1), init=ph)
         wrap = last["cf"] & last["kx"]
         iy_steps = [
             (~issue | ~wrap, 0),
@@ -244,14 +238,13 @@ class SlidingWindow(wiring.Component):
         for w_when, w_step in w_steps:
             for iy_when, iy_step in iy_steps:
                 when.setdefault(w_step - iy_step, []).append(w_when & iy_when)
-        next_above = [Const(0)] * (high - low)
+        next_gap, next_in = Const(0, len(gap)), Const(0)
         for index, (delta, events) in enumerate(sorted(when.items())):
             chosen = Signal(name=f"gap_step{index}")
             m.d.comb += chosen.eq(Cat(*events).any())
-            for k in range(low, high):
-                next_above[k - low] = next_above[k - low] | (chosen & gap_above(k - delta))
-        m.d.sync += above.eq(Cat(*next_above))
-        m.d.comb += row_in.eq(gap_above(0))
+            next_gap = next_gap | Mux(chosen, (gap + delta)[:len(gap)], 0)
+            next_in = next_in | (chosen & (gap > -delta))
+        m.d.sync += [gap.eq(next_gap), row_in.eq(next_in)]
 
         cases = []
         for rows_done in (0, 1):
