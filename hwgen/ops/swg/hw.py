@@ -1,5 +1,5 @@
 """Sliding-window generator (FINN's ConvolutionInputGenerator) with a ring of line buffers."""
-from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, Value, unsigned
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, unsigned
 from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -8,17 +8,6 @@ from .layer import SWGLayer, ring_rows
 
 __all__ = ["SlidingWindow"]
 
-
-
-def _table(value, function) -> Value:
-    """``function`` of the signed ``value`` (a few bits) as a truth table indexed by its bits:
-    logic in LUTs, without the carry chain Yosys gives an adder or a comparator."""
-    width = len(value)
-    table = 0
-    for bits in range(1 << width):
-        signed_value = bits - (1 << width) if bits >> (width - 1) else bits
-        table |= int(bool(function(signed_value))) << bits
-    return Const(table, 1 << width).bit_select(value.as_unsigned(), 1)
 
 class SlidingWindow(wiring.Component):
     """Turns an image stream into the stream of its convolution windows.
@@ -253,12 +242,8 @@ class SlidingWindow(wiring.Component):
         for index, (delta, events) in enumerate(sorted(when.items())):
             chosen = Signal(name=f"gap_step{index}")
             m.d.comb += chosen.eq(Cat(*events).any())
-            # As truth tables of the gap's few bits (LUTs), not an adder's and a comparator's
-            # carry chains: the pick after them is the reader's worst path.
-            moved = Cat(*(_table(gap, lambda value, bit=bit: (value + delta) >> bit & 1)
-                          for bit in range(len(gap))))
-            next_gap = next_gap | Mux(chosen, moved, 0)
-            next_in = next_in | (chosen & _table(gap, lambda value: value > -delta))
+            next_gap = next_gap | Mux(chosen, (gap + delta)[:len(gap)], 0)
+            next_in = next_in | (chosen & (gap > -delta))
         m.d.sync += [gap.eq(next_gap), row_in.eq(next_in)]
 
         cases = []
