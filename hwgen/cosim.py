@@ -80,11 +80,17 @@ def verilog_of(component) -> str:
 
 def check_select(component, select) -> int | None:
     """``select`` checked against ``component``'s ``select`` port (a bank's): needed exactly
-    when there is one."""
+    when there is one, and within its width."""
+    from amaranth.hdl import Shape
     members = component.signature.members
     if ("select" in members) != (select is not None):
         raise ValueError("select is needed exactly when the component has a select port")
-    return None if select is None else int(select)
+    if select is None:
+        return None
+    width = Shape.cast(members["select"].shape).width
+    if not 0 <= select < 1 << width:
+        raise ValueError(f"select must fit {width} bits, not {select!r}")
+    return int(select)
 
 
 @dataclass(frozen=True)

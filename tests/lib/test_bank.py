@@ -77,6 +77,8 @@ def test_a_run_needs_a_select_exactly_for_a_bank(tmp_path):
     with pytest.raises(ValueError, match="select is needed exactly"):
         check_select(bank.blocks[0], 0)
     assert check_select(bank, 0) == 0
+    with pytest.raises(ValueError, match="select must fit 1 bits, not 2"):
+        check_select(bank, 2)
 
 
 @pytest.mark.cocotb
