@@ -280,3 +280,30 @@ def test_graph_estimate_is_layers_and_converters():
         (estimate_layer(dwc, ECP5) for dwc in between if dwc is not None), layers)
     swg, conv = graph.layers[:2]            # 1 element a transfer into an MVTU taking 3
     assert converter(swg, conv) == DWCLayer("conv0_swg_dwc", 1, 3, 4)
+
+
+def test_the_sums_counts_are_remembered_by_everything_they_depend_on():
+    """``datapath._sum_counts`` remembers a neuron's sum by the layer fields its leaves read:
+    over layers that differ in each of them, the remembered counts equal a fresh count, so no
+    field the count reads is missing from the key."""
+    from hwgen.ops import MVTULayer
+    from hwgen.ops.mvtu import datapath
+    rng = np.random.default_rng(3)
+    layers = [_layer(mw, 4, 1, simd, encoding, bits)
+              for mw, simd in ((24, 8), (24, 12), (36, 12))
+              for encoding, bits in (("bipolar", 1), ("binary", 1), ("uint", 2), ("uint", 3))]
+    layers += [MVTULayer("w", 24, 4, 1, 8, rng.integers(0, 1 << bits, (4, 24)), weight_bits=bits,
+                         in_encoding="binary") for bits in (2, 3)]
+    layers += [_layer(12 * ((1 << bits) - 1), 4, 1, 2 * ((1 << bits) - 1), "thermometer", bits)
+               for bits in (2, 3)]
+
+    def fresh(layer):
+        datapath._SUM_COUNTS.clear()
+        return datapath.sum_register_bits(layer), datapath.sum_latency(layer, ECP5)
+
+    expected = [fresh(layer) for layer in layers]
+    datapath._SUM_COUNTS.clear()
+    remembered = [(datapath.sum_register_bits(layer), datapath.sum_latency(layer, ECP5))
+                  for layer in layers]
+    assert remembered == expected
+    assert len(set(expected)) > len(layers) // 2     # the layers' sums do differ

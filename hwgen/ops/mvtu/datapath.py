@@ -201,8 +201,7 @@ def sum_latency(layer: MVTULayer, target: Target) -> int:
         # The input vector registered, the tables read (from block RAM through the extra
         # registers), then their sum.
         return 2 + block + pipelined_sum_stages(layer.simd_elements, SUM_LEVELS_PER_STAGE)
-    leaves = len(simd_terms(layer, Signal(layer.simd * layer.weight_bits),
-                            Signal(layer.in_width)))
+    leaves, _bits = _sum_counts(layer)
     return 1 + block + pipelined_sum_stages(leaves, SUM_LEVELS_PER_STAGE)
 
 
@@ -210,12 +209,37 @@ def sum_register_bits(layer: MVTULayer) -> int:
     """Flip-flops of one neuron's per-cycle sum pipeline of a digital layer: its registered
     leaves (a thermometer layer's table reads) and partial sums
     (:func:`hwgen.lib.popcount.pipelined_sum_bits`), each plane's with ``split_input``."""
-    if layer.in_encoding == "thermometer":
-        terms = [Signal(table_shape(layer)) for _ in range(layer.simd_elements)]
-    else:
-        terms = simd_terms(layer, Signal(layer.simd * layer.weight_bits),
-                           Signal(layer.in_width))
-    return layer.planes * pipelined_sum_bits(terms, levels=SUM_LEVELS_PER_STAGE)
+    _leaves, bits = _sum_counts(layer)
+    return layer.planes * bits
+
+
+def _sum_key(layer: MVTULayer) -> tuple:
+    """Everything :func:`simd_terms` and :func:`table_shape` read of ``layer`` (the leaves'
+    count and shapes), and nothing else: layers alike in it have alike sums."""
+    thermometer = layer.in_encoding == "thermometer"
+    return (layer.in_encoding, layer.simd, layer.weight_bits, layer.in_width, layer.in_bits,
+            layer.split_input, layer.macro is None,
+            (layer.simd_elements, layer.weight_max, layer.code_bits) if thermometer else None)
+
+
+#: (leaves, register bits of one plane's pipelined sum) by :func:`_sum_key`: counting builds
+#: the sum's expressions, a fifth of a second for a wide layer, and the auto-folder asks for
+#: the same few shapes hundreds of times.
+_SUM_COUNTS: dict[tuple, tuple[int, int]] = {}
+
+
+def _sum_counts(layer: MVTULayer) -> tuple[int, int]:
+    key = _sum_key(layer)
+    counts = _SUM_COUNTS.get(key)
+    if counts is None:
+        if layer.in_encoding == "thermometer":
+            terms = [Signal(table_shape(layer)) for _ in range(layer.simd_elements)]
+        else:
+            terms = simd_terms(layer, Signal(layer.simd * layer.weight_bits),
+                               Signal(layer.in_width))
+        counts = _SUM_COUNTS[key] = (len(terms),
+                                     pipelined_sum_bits(terms, levels=SUM_LEVELS_PER_STAGE))
+    return counts
 
 
 def mvtu_latency(layer: MVTULayer, target: Target) -> int:
