@@ -48,7 +48,9 @@ _TOP = "top"
 # functions, and smaller pieces of its clocked logic built faster here (and run as fast).
 _VERILATOR_ARGS = ["--binary", "-j", "2", "-O3", "--x-assign", "fast", "--x-initial", "fast",
                    "--output-split-cfuncs", "500", *LINT_ARGS]
-_COMPILE_ARGS = ["-CFLAGS", "-O2"]
+# -O1 rather than -O2: a network's C++ builds sooner and runs nearly as fast, and most runs
+# are a few frames long.
+_COMPILE_ARGS = ["-CFLAGS", "-O1"]
 # A traced binary runs once, to a mismatch: unoptimised C++ builds three times faster and
 # still simulates several times faster than a cocotb testbench.
 _TRACE_ARGS = ["--trace-fst", "-CFLAGS", "-O0"]
