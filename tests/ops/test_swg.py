@@ -26,7 +26,11 @@ SHAPES = [
     (2, 6, 1, 1, 1, 0, 2, 1),                  # a line and a row every transfer
     (3, 2, 5, (2, 3), 1, (0, 1), 1, 1),        # two rows: the writer's next row is its last
     (2, 1, 6, (1, 3), 1, (0, 1), 2, 1),        # one row (a 1-D convolution)
+    (1, 8, 5, 3, (2, 1), 0, 1, 1),             # the last row in no window, no padding
 ]
+#: A shape whose reader, done with a frame while the writer still takes its unused last row,
+#: starts the next frame at row 0 and waits there for the writer.
+READER_AHEAD = SHAPES[-1]
 
 
 def _layer(shape) -> SWGLayer:
@@ -102,6 +106,13 @@ def test_cosim_matches_golden(shape, bank, sim_build_root):
     # At full rate the busier side moves every cycle, across frame boundaries too.
     if shape not in SHORT_IMAGES:
         assert _cycles_per_frame(run, block) <= 1.02 * block.expected_cycles()
+
+
+@pytest.mark.cocotb
+def test_a_starved_writer_with_the_reader_a_frame_ahead(bank, sim_build_root):
+    """Input words far apart: the reader leaves each frame before its last row is written and
+    waits at the next frame's row 0; the frame's end must not read as that row written."""
+    _cosim(bank, READER_AHEAD, sim_build_root, (("starved", 0.8, 0.0), ("starved_bp", 0.8, 0.3)))
 
 
 def _cosim(bank, shape, sim_build_root, runs):
@@ -181,3 +192,13 @@ def test_cost_model():
     assert op.resources(deep, logic).brams == 0 and "lutram" not in op.terms(shallow, logic)
     for layer in (deep, shallow):
         assert set(op.terms(layer, ecp5)) <= set(ecp5.coefficients["swg"])
+
+
+def test_the_shapes_cover_both_writer_forms():
+    """The shapes above run both forms of the reader's row check at full rate and under
+    stress: the writer's rows seen a cycle late (a reader with more to send) and exact."""
+    from hwgen.ops.swg.hw import writer_late
+    forms = {shape: writer_late(_layer(shape)) for shape in SHAPES}
+    assert set(forms.values()) == {True, False}
+    assert forms[(3, 5, 4, 1, 1, 0, 3, 1)] is False          # a pointwise layer: as many out
+    assert forms[(1, 8, 8, 3, 1, 0, 1, 1)] is True           # a 3x3 window: nine times as many

@@ -6,7 +6,16 @@ from amaranth.lib.wiring import In, Out
 from ...lib.skid import skid_output
 from .layer import SWGLayer, ring_rows
 
-__all__ = ["SlidingWindow"]
+__all__ = ["SlidingWindow", "writer_late"]
+
+
+def writer_late(layer: SWGLayer) -> bool:
+    """Whether :class:`SlidingWindow`'s reader sees a written row a cycle late (a shorter path
+    into its issue logic): where the reader has more to send than the writer to take by more
+    than a cycle for each row and one for the frame, the writer runs ahead at full rate and the
+    reader does not wait on it, so the late cycles cost none of the rate; elsewhere it is
+    exact."""
+    return layer.out_elements // layer.simd > layer.in_elements // layer.simd + layer.height + 1
 
 
 class SlidingWindow(wiring.Component):
@@ -91,7 +100,7 @@ class SlidingWindow(wiring.Component):
         read_pad = Signal()
         w_row = Signal(range(height))
         w_started = Signal()            # the writer is inside a frame
-        row_in = Signal(init=ph > 0)    # w_row > iy: the row the reader points at is written
+        row_in = Signal(init=ph > 0)    # the row the reader points at is written (a cycle late)
 
         # Whether iy and ix fall in the padding: registers set as iy and ix step (the old value
         # compared with constants), so the reader's issue logic starts at registers.
@@ -215,14 +224,24 @@ class SlidingWindow(wiring.Component):
             m.d.sync += [w_row_step.eq(Mux(step_last, 0, w_row_step + 1)),
                          step_last.eq(w_row_step == height - 2 if height > 1 else 1),
                          w_last_row.eq(step_last)]
-        # ``w_row - iy``, stepped as the writer ends a row and the reader moves iy, and
-        # ``w_row > iy`` from it: registers, so the reader's issue (which the writer's ready
-        # waits on at a line end) starts at registers, not at a comparator. The steps are few
-        # constants (the writer's: 0, 1 or back to row 0; the reader's: one for each counter
-        # that wraps), so ``gap + c`` and ``gap > -c`` are computed for each sum ``c`` of them
-        # from the register alone, and the events (which counters wrap, whether a row ends)
-        # only pick one: no adder or comparator after the counters' last flags.
+        # ``gap``, ``w_row - iy``, and ``row_in``, ``gap > 0``: registers, so the reader's issue
+        # (which the writer's ready waits on at a line end) starts at registers, not at a
+        # comparator. Both step by few constants: the writer's (0, 1 or back to row 0) and the
+        # reader's (one for each counter that wraps), so ``gap + w - c`` and ``gap + w > c``
+        # are computed for each pair from the register alone, and the events (whether a row
+        # ends, which counters wrap) only pick one. With :func:`writer_late`
+        # the writer's step reaches them a cycle late, from registers: ``gap`` is the writer's
+        # row of a cycle ago less iy, a written row shows a cycle later (which only delays the
+        # reader), a frame's last row clears ``row_in`` for that cycle (the old row number would
+        # overstate it), and only the reader's events come late in the cycle.
+        late = writer_late(layer)
         gap = Signal(range(-(height + kh), height + ph + 1), init=ph)
+        frame_end = row_end & w_last_row
+        w_steps = [(row_end & ~w_last_row, 1), (frame_end, -(height - 1))]
+        if late:
+            registered = [Signal(name=f"w_step{index}") for index in range(len(w_steps))]
+            m.d.sync += [flag.eq(when) for flag, (when, _step) in zip(registered, w_steps)]
+            w_steps = [(flag, step) for flag, (_when, step) in zip(registered, w_steps)]
         wrap = last["cf"] & last["kx"]
         iy_steps = [
             (~issue | ~wrap, 0),
@@ -232,19 +251,22 @@ class SlidingWindow(wiring.Component):
             (issue & wrap & last["ky"] & last["ox"] & last["oy"],       # to row -PH
              -((out_h - 1) * sh + kh - 1)),
         ]
-        w_steps = [(~row_end, 0), (row_end & ~w_last_row, 1),
-                   (row_end & w_last_row, -(height - 1))]
         when = {}
-        for w_when, w_step in w_steps:
-            for iy_when, iy_step in iy_steps:
-                when.setdefault(w_step - iy_step, []).append(w_when & iy_when)
+        for iy_when, iy_step in iy_steps:
+            when.setdefault(iy_step, []).append(iy_when)
         next_gap, next_in = Const(0, len(gap)), Const(0)
-        for index, (delta, events) in enumerate(sorted(when.items())):
+        for index, (iy_step, events) in enumerate(sorted(when.items())):
+            # gap + w - c and gap + w - c > 0 for the writer's step w (none: 0).
+            moved = (gap - iy_step)[:len(gap)]
+            moved_in = gap > iy_step
+            for w_when, w_step in w_steps:
+                moved = Mux(w_when, (gap + (w_step - iy_step))[:len(gap)], moved)
+                moved_in = Mux(w_when, gap > iy_step - w_step, moved_in)
             chosen = Signal(name=f"gap_step{index}")
             m.d.comb += chosen.eq(Cat(*events).any())
-            next_gap = next_gap | Mux(chosen, (gap + delta)[:len(gap)], 0)
-            next_in = next_in | (chosen & (gap > -delta))
-        m.d.sync += [gap.eq(next_gap), row_in.eq(next_in)]
+            next_gap = next_gap | Mux(chosen, moved, 0)
+            next_in = next_in | (chosen & moved_in)
+        m.d.sync += [gap.eq(next_gap), row_in.eq(next_in & ~frame_end if late else next_in)]
 
         cases = []
         for rows_done in (0, 1):
