@@ -82,6 +82,15 @@ def test_amaranth_sim_matches_golden(shape):
     assert got == expected
 
 
+@pytest.mark.parametrize("shape", SHAPES)
+def test_amaranth_sim_with_a_starved_reader(shape):
+    # The writer idles most cycles: the reader waits at each row's edge, where whether the
+    # row it points at is written must be exact a cycle after every step.
+    layer = _layer(shape)
+    inputs, expected = _vectors(layer, 2, seed=4)
+    assert simulate_stream(SlidingWindow(layer), inputs, len(expected), idle=0.8) == expected
+
+
 @pytest.mark.parametrize("shape", [SHAPES[1], SHAPES[3], SHAPES[4]])
 def test_pipeline_under_heavy_backpressure(shape):
     # The read and output registers stall with the reader's counters and addresses.
