@@ -162,7 +162,8 @@ def build_bitstream(top, board: Board, out_dir, *, name: str = "top",
         # --tmg-ripup: the router rips up and reroutes the arcs that fail timing, not only
         # those that share wires (README's KWS section has what it gains).
         nextpnr_opts=["--report", f"{name}_report.json", "--timing-allow-fail",
-                      "--seed", str(seed), "--placer", placer, "--tmg-ripup"])
+                      "--seed", str(seed), "--placer", placer, "--tmg-ripup"],
+        **({"synth_opts": list(target.synth_opts)} if target.synth_opts else {}))
     plan.files.pop(f"{name}.debug.v", None)
     bitstream = out_dir / f"{name}{target.bitstream_suffix}"
     for product in (bitstream.name, f"{name}_report.json", f"{name}.tim"):

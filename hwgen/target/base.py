@@ -219,6 +219,8 @@ class Target:
     #: Memories of a part that no op uses and the device budget does not count, described for
     #: a no-fit report (by device name; optional).
     unused_memories: Mapping[str, str] = MappingProxyType({})
+    #: Options of the family's Yosys ``synth_<family>`` command in every build (optional).
+    synth_opts: tuple[str, ...] = ()
 
     _ANSWERS = ("family", "placers", "bitstream_suffix", "stages", "cells", "units",
                 "slice_cells", "pll_output_mhz", "demo_rom_bits", "bram_luts", "dsp_luts",

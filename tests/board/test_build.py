@@ -181,6 +181,9 @@ def test_build_bitstream(tmp_path):
         assert f"module \\board_top.core.{module}" in verilog, module
     assert sorted(p.name for p in tmp_path.iterdir()) == ["gateware"]   # wrote only there
     assert any("place and route" in message for message in messages)
+    # The family's synthesis options reach Yosys (and its log says it ran them).
+    assert "synth_ecp5 -cmp2softlogic -top board_top" in (out / "board_top.ys").read_text()
+    assert "cmp2softlogic.v" in (out / "board_top.rpt").read_text()    # its compare map ran
 
     assert report.luts > 0 and report.ffs > 0
     assert report.brams >= 1

@@ -50,6 +50,10 @@ class ECP5(Target):
     merged_rom_words = MERGED_ROM_WORDS
     bram_read_ports = 2         # DP16KD: true dual port
     multipliers_in_dsps = True  # synth_ecp5 maps a multiplier to MULT18X18D
+    # A compare with a constant in LUTs, not a carry chain: the window generators' row and
+    # limit compares sit between registers in few LUT levels, where a carry chain's hops
+    # decided the clock (README's keyword-spotting section has the figures).
+    synth_opts = ("-cmp2softlogic",)
     memory_model = memory
     clock_model = pll
     #: Lattice's ECP5 family table: LUT4s (as many flip-flops), DP16KD, MULT18X18D. The 12F
