@@ -163,7 +163,7 @@ def build_bitstream(top, board: Board, out_dir, *, name: str = "top",
         # those that share wires (README's KWS section has what it gains).
         nextpnr_opts=["--report", f"{name}_report.json", "--timing-allow-fail",
                       "--seed", str(seed), "--placer", placer, "--tmg-ripup"],
-        **({"synth_opts": list(target.synth_opts)} if target.synth_opts else {}))
+        synth_opts=list(target.synth_opts))
     plan.files.pop(f"{name}.debug.v", None)
     bitstream = out_dir / f"{name}{target.bitstream_suffix}"
     for product in (bitstream.name, f"{name}_report.json", f"{name}.tim"):
