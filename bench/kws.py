@@ -1,14 +1,16 @@
 """The keyword-spotting example's figures, one ``key: value`` a line, with the issue's goals.
 
     python bench/kws.py [--spec examples/kws.yaml] [--board ulx3s] [--variant 85F] [--out DIR]
-                        [--frames N] [--clock MHZ|spec] [--fps N] [--fit-margin F]
-                        [--seeds 1-5]
+                        [--frames N] [--clock MHZ|spec] [--fps N] [--folding spec|free]
+                        [--fit-margin F] [--seeds 1-5]
 
 Runs what ``hwgen build --board ulx3s examples/kws.yaml`` runs (reusing the shipped IR and
 whatever is already under ``--out``, default ``build/bench/kws``): the Verilator co-simulation
 with the macro's seeded noise on, then the bitstream, placed and routed for the goal's 125 MHz
-(``--clock``; ``--clock spec``: the spec's ``hardware.clock_mhz``). Progress goes to stderr,
-figures to stdout:
+(``--clock``; ``--clock spec``: the spec's ``hardware.clock_mhz``). ``--fps`` folds for that
+many inferences/s at the clock with every layer's folding free (``hardware.folding: free``: the
+cim layer's pe and conv2's block RAM, which the spec pins for its 800 cycles/frame, included;
+``--folding spec`` keeps them). Progress goes to stderr, figures to stdout:
 
     inferences_per_s       Fmax / expected cycles per frame (the design at its post-route Fmax)
     fmax_mhz               post-route Fmax of the design clock
@@ -227,6 +229,9 @@ def main(argv=None) -> int:
     parser.add_argument("--fps", type=_positive, default=None,
                         help="fold for this many inferences/s at the clock (the spec's "
                              "hardware.target_fps; its target_cycles dropped)")
+    parser.add_argument("--folding", choices=("spec", "free"), default=None,
+                        help="hardware.folding: what auto-folding may change (default: free "
+                             "with --fps, else the spec's)")
     parser.add_argument("--out", default=str(REPO / "build" / "bench" / "kws"))
     parser.add_argument("--frames", type=int, default=None,
                         help="frames to co-simulate (default: the spec's verify.frames)")
@@ -251,7 +256,11 @@ def main(argv=None) -> int:
                 spec, hardware=dataclasses.replace(spec.hardware, clock_mhz=args.clock))
         if args.fps is not None:
             spec = dataclasses.replace(spec, hardware=dataclasses.replace(
-                spec.hardware, target_fps=args.fps, target_cycles=None, fit="cheapest"))
+                spec.hardware, target_fps=args.fps, target_cycles=None, fit="cheapest",
+                folding=args.folding or "free"))
+        elif args.folding is not None:
+            spec = dataclasses.replace(spec, hardware=dataclasses.replace(
+                spec.hardware, folding=args.folding))
         if args.fit_margin is not None:
             spec = dataclasses.replace(spec, hardware=dataclasses.replace(
                 spec.hardware, fit_margin=args.fit_margin))

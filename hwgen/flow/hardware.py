@@ -79,8 +79,10 @@ def hardware(workspace, graph, *, clock_hz: float | None = None,
         built = graph() if callable(graph) else graph
         if folds:
             from ..passes.fold import auto_fold
-            built = auto_fold(built, target_cycles=cycles, target=target,
-                              fixed=tuple(built.meta.get("fixed_folding", ())),
+            fixed = tuple(built.meta.get("fixed_folding", ()))
+            if spec.hardware.folding == "free":
+                built, fixed = _unpinned(built), ()
+            built = auto_fold(built, target_cycles=cycles, target=target, fixed=fixed,
                               budget=budget, device=device)
             goal = (f"for {cycles} cycles/frame" if cycles is not None
                     else f"for the fewest cycles/frame that fit {device}")
@@ -108,6 +110,13 @@ def hardware(workspace, graph, *, clock_hz: float | None = None,
     product = Product("hardware IR", workspace.hardware_ir_file, read_ir("hardware_key"),
                       detail=lambda saved: f" (FIFO depths {list(saved.fifo_depths)})")
     return workspace.keep("hardware", product, key, make, force=force).value
+
+
+def _unpinned(graph):
+    """``graph`` with every layer's weights left to the fit (``ram_style`` auto where the
+    spec gives another): ``hardware.folding: free``."""
+    return graph.with_layers({layer.name: {"ram_style": "auto"} for layer in graph.layers
+                              if getattr(layer, "ram_style", "auto") != "auto"})
 
 
 def _fit_note(graph, target: Target, device: str | None, budget: Resources | None) -> str:

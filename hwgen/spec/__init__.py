@@ -780,6 +780,12 @@ class HardwareSpec:
     #: the estimates' error (``bench/estimate_calibration.py``), the board top's logic and
     #: place and route.
     fit_margin: float = 0.9
+    #: What automatic folding may change: ``spec`` keeps the layers' ``pe``, ``simd`` and
+    #: ``ram_style`` where the spec gives them (a cim layer's columns per read, say) and folds
+    #: the rest; ``free`` folds every layer and places every digital layer's weights
+    #: (``ram_style`` auto: block RAM or logic, whichever the fit prices cheaper), the
+    #: spec's values ignored. Only with a throughput target or ``fit: fastest``.
+    folding: Literal["spec", "free"] = "spec"
     #: Design clock in MHz for the board build (``None``: the board file's ``clock_mhz``); a
     #: PLL makes it from the board's oscillator.
     clock_mhz: float | None = None

@@ -147,6 +147,7 @@ def test_the_kws_fits_the_smallest_ulx3s(kws):
      "hardware.target_cycles: cannot be given with fit: fastest"),
     ({"fit": "smallest"}, "hardware.fit: unknown value 'smallest' (allowed: cheapest, fastest)"),
     ({"fit_margin": 1.5}, "hardware.fit_margin: must lie in 0.1..1, not 1.5"),
+    ({"folding": "loose"}, "hardware.folding: unknown value 'loose' (allowed: spec, free)"),
 ])
 def test_fit_spec_errors(change, message):
     mapping = {"name": "f", "data": {"dataset": "digits", "input_threshold": 7},
@@ -181,6 +182,34 @@ def test_a_free_cim_layer_folds_by_its_pe_only(kws):
     assert fast.expected_cycles() <= 416
     folded = next(layer for layer in fast.layers if layer.name == cim.name)
     assert folded.simd == cim.macro.wordlines and folded.pe > cim.pe
+
+
+@pytest.mark.parametrize("folding", ["spec", "free"])
+def test_folding_free_lets_the_hardware_step_fold_the_spec_s_pinned_layers(tmp_path, folding):
+    """``hardware.folding: free``: the hardware step folds the layers the spec pins too (the
+    cim layer's pe=8, which cannot meet 416 cycles/frame) and leaves their weights to the fit
+    (conv2's ``ram_style: block`` becomes auto); with ``spec`` the pin is a limit, in one
+    line. The shipped IR is the same either way: the option is the hardware's alone."""
+    import dataclasses
+    from hwgen.errors import HwgenError
+    from hwgen.spec import load_spec
+    from tests.conftest import export_shipped
+    spec = load_spec(REPO / "examples" / "kws.yaml")
+    spec = dataclasses.replace(spec, hardware=dataclasses.replace(
+        spec.hardware, target_cycles=416, size_fifos=False, folding=folding))
+    workspace, graph, _ = export_shipped(spec, tmp_path)
+    if folding == "spec":
+        with pytest.raises(HwgenError, match=r"^target 416 cycles/frame cannot be met: best "
+                                             r"achievable is 768 \(layer 'fc4' fixed at pe=8"):
+            workspace.hardware(graph)
+        return
+    built = workspace.hardware(graph)
+    layers = {layer.name: layer for layer in built.layers}
+    assert built.expected_cycles() <= 416 < graph.expected_cycles()
+    assert layers["fc4"].pe > 8 and layers["fc4"].macro is not None
+    assert layers["conv2"].ram_style == "auto"
+    assert {layer.name: getattr(layer, "ram_style", None) for layer in graph.layers}["conv2"] \
+        == "block"
 
 
 def test_the_fit_takes_the_cheaper_of_refolding_and_moving_weights(kws):
