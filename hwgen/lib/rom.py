@@ -26,7 +26,7 @@ from amaranth.lib import memory
 
 from .pipeline import delay
 
-__all__ = ["RomPort", "RegisteredRom"]
+__all__ = ["RomPort", "RegisteredRom", "Rom"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -91,4 +91,49 @@ class RegisteredRom(Elaboratable):
             read = rom.read_port()
             m.d.comb += [read.addr.eq(port.addr), read.en.eq(port.en)]
             m.d.comb += port.data.eq(delay(m, port.en, read.data, 1, f"{self.name}{k}_read"))
+        return m
+
+
+class Rom(Elaboratable):
+    """``init`` (words of ``width`` bits) read through one register: ``data`` =
+    ``init[addr]`` one ``en`` cycle after ``addr`` was presented with ``en``, held while ``en``
+    is low.
+
+    Simulated (no platform), or where the target has no such build: an Amaranth
+    :class:`~amaranth.lib.memory.Memory`'s synchronous read port. Elaborated for a platform
+    whose target builds a small ROM in logic as one LUT a bit
+    (:meth:`hwgen.target.Target.lut_rom`; on ECP5 ``LUT4`` cells, at most 16 words): those
+    cells, each into its bit of the register. Parameters as :class:`RegisteredRom`'s, one
+    port (``port``).
+    """
+
+    #: ``en`` cycles from an address to its word.
+    latency = 1
+
+    def __init__(self, init, *, width: int, target=None, style: str = "auto", name: str = "rom"):
+        self.init = [int(word) for word in init]
+        if not self.init:
+            raise ValueError("a ROM needs at least one word")
+        self.width, self.target, self.style = width, target, style
+        self.port = RomPort(Signal(range(max(2, len(self.init))), name=f"{name}_addr"),
+                            Signal(name=f"{name}_en"),
+                            Signal(width, name=f"{name}_data", reset_less=True))
+
+    @property
+    def depth(self) -> int:
+        return len(self.init)
+
+    def elaborate(self, platform):
+        m = Module()
+        if platform is not None and self.target is not None:
+            cells = self.target.lut_rom(self.init, self.width, self.port, style=self.style)
+            if cells is not None:
+                m.submodules.cells = cells
+                return m
+        attrs = self.target.memory_attrs(self.style) if self.target is not None else {}
+        m.submodules.memory = rom = memory.Memory(shape=unsigned(self.width), depth=self.depth,
+                                                  init=self.init, attrs=attrs)
+        read = rom.read_port()
+        m.d.comb += [read.addr.eq(self.port.addr), read.en.eq(self.port.en),
+                     self.port.data.eq(read.data)]
         return m

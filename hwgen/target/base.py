@@ -207,7 +207,8 @@ class Target:
     multipliers_in_dsps: bool
     #: The family's memory model, a module with ``map_memory``, ``memory_terms``,
     #: ``memory_ffs``, ``memory_attrs`` and ``rom_bank_depth`` (as the methods below), and
-    #: optionally ``block_rom`` and ``rom_register_in_block`` (:meth:`block_rom`).
+    #: optionally ``block_rom`` and ``rom_register_in_block`` (:meth:`block_rom`) and
+    #: ``lut_rom`` (:meth:`lut_rom`).
     memory_model: ModuleType
     #: The family's clock, a module with ``pll_params`` (:meth:`pll`) and ``SyncClock``
     #: (:meth:`sync_clock`).
@@ -297,6 +298,15 @@ class Target:
         synthesis would not put this ROM in block RAM: the generic build then."""
         build = getattr(self.memory_model, "block_rom", None)
         return None if build is None else build(init, width, ports, style=style)
+
+    def lut_rom(self, init, width: int, port, *, style: str = "auto"):
+        """The family's LUTs for a small ROM read through one register
+        (:class:`hwgen.lib.rom.Rom`, whose ``port`` it drives): one LUT a bit, which
+        synthesis would otherwise share between bits and build deeper. An Elaboratable; None
+        where the family has none (its memory model no ``lut_rom``) or the ROM is not one
+        it builds so: the generic build then."""
+        build = getattr(self.memory_model, "lut_rom", None)
+        return None if build is None else build(init, width, port, style=style)
 
     def rom_register_in_block(self, depth: int, width: int, *, ports: int = 1,
                               style: str = "auto") -> bool:

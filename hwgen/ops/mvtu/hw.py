@@ -6,7 +6,7 @@ from amaranth.lib.wiring import In, Out
 
 from ...lib.pipeline import delay
 from ...lib.popcount import pipelined_sum, tree_sum
-from ...lib.rom import RegisteredRom
+from ...lib.rom import RegisteredRom, Rom
 from ...lib.skid import skid_output
 from ...target import Target
 from .cim import CimMacro
@@ -188,11 +188,10 @@ class MVTU(wiring.Component):
                 style=layer.ram_style, name="weight")
             weight_read = weights.ports[0]
         elif words is not None and not constant:
-            m.submodules.weights = weights = memory.Memory(
-                shape=unsigned(pe * simd * layer.weight_bits), depth=nf_count * sf_count,
-                init=words,
-                attrs=target.memory_attrs(layer.ram_style))
-            weight_read = weights.read_port()
+            m.submodules.weights = weights = Rom(words, width=pe * simd * layer.weight_bits,
+                                                 target=target, style=layer.ram_style,
+                                                 name="weight_read")
+            weight_read = weights.port
 
         # --- issue ---------------------------------------------------------------------------
         nf = Signal(range(nf_count))

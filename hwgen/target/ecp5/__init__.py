@@ -2,6 +2,8 @@
 
 * :mod:`.memory`: where ``synth_ecp5`` puts a memory (logic, ``TRELLIS_DPR16X4`` distributed
   RAM, ``DP16KD`` block RAM) and what it costs; the ``ram_style`` attributes.
+* :mod:`.block_rom`, :mod:`.lut_rom`: ROMs as ``DP16KD`` with its output register, and as
+  one ``LUT4`` a bit (at most 16 words).
 * :mod:`.cost`: the cost model's calibrated LUT coefficients.
 * :mod:`.pll`: ``EHXPLLL`` settings (:func:`~.pll.pll_params`) and the ``sync`` domain
   (:class:`~.pll.SyncClock`).

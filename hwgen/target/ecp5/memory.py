@@ -8,9 +8,10 @@ small one LUTs, a deep one block RAM (``DP16KD``, 18 Kbit).
 """
 from ..base import MemoryMap, check_memory_request, yosys_ram_style_attrs
 from .block_rom import block_rom as _block_rom, rom_slices
+from .lut_rom import lut_rom
 
 __all__ = ["map_memory", "memory_terms", "memory_ffs", "memory_attrs", "rom_bank_depth",
-           "block_rom", "rom_register_in_block", "BRAM_LUTS", "DSP_LUTS", "MERGED_ROM_WORDS", "BRAM_SHAPES"]
+           "block_rom", "rom_register_in_block", "lut_rom", "BRAM_LUTS", "DSP_LUTS", "MERGED_ROM_WORDS", "BRAM_SHAPES"]
 
 #: LUTs a DP16KD block RAM is worth when one cost is needed: the LUT4s per block RAM of the
 #: LFE5U-85F (83,640 / 208 = 402; the 25F has 24,288 / 56 = 434).

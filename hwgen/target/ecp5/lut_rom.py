@@ -1,0 +1,61 @@
+"""A ROM of at most 16 words in ``LUT4`` cells, one a bit, each into its flip-flop
+(:func:`lut_rom`).
+
+A wide ROM of few words in logic is, bit by bit, a function of the address alone: at 16 words
+or fewer one ``LUT4`` each, one logic level between the address register and the word's.
+Given Yosys's generic mapping of such a ROM, ABC shares decoded address terms between the bits
+and builds them several levels deep wherever the netlist's deepest path (a popcount tree)
+allows it, not knowing that a wide word's bits lie across the die: on the KWS top at 416
+cycles/frame conv2's 3,072-bit, 16-word weight ROM became four LUT levels with 8 ns of routing
+(the README's keyword-spotting section has the figures). Instantiated ``LUT4`` cells are not
+ABC's to remap.
+
+``LUT4``'s output is ``INIT[{D, C, B, A}]``: address bit 0 on ``A`` (the fastest input).
+"""
+from amaranth.hdl import Const, Elaboratable, Instance, Module, Signal
+
+__all__ = ["LUT_ROM_WORDS", "lut_init", "lut_rom", "Lut4Rom"]
+
+#: The most words a ROM built here holds: a ``LUT4``'s entries.
+LUT_ROM_WORDS = 16
+
+
+def lut_init(init: list[int], bit: int) -> int:
+    """The ``INIT`` of the ``LUT4`` giving bit ``bit`` of ``init[address]`` (words past the
+    last read as 0)."""
+    return sum(((word >> bit) & 1) << address for address, word in enumerate(init))
+
+
+class Lut4Rom(Elaboratable):
+    """``init`` in ``LUT4`` cells driving ``port.data`` through one register moving on
+    ``port.en`` (:class:`hwgen.lib.rom.Rom`'s ports)."""
+
+    def __init__(self, init: list[int], width: int, port):
+        self.init, self.width, self.port = init, width, port
+
+    def elaborate(self, platform):
+        m = Module()
+        port = self.port
+        address = [port.addr[k] if k < len(port.addr) else 0 for k in range(4)]
+        word = Signal(self.width)
+        for bit in range(self.width):
+            m.submodules[f"bit{bit}"] = Instance(
+                "LUT4", p_INIT=Const(lut_init(self.init, bit), 16),
+                i_A=address[0], i_B=address[1], i_C=address[2], i_D=address[3],
+                o_Z=word[bit])
+        with m.If(port.en):
+            m.d.sync += port.data.eq(word)
+        return m
+
+
+def lut_rom(init, width: int, port, *, style: str = "auto"):
+    """``LUT4`` cells for a ROM read through one register (:class:`hwgen.lib.rom.Rom`) of at
+    most :data:`LUT_ROM_WORDS` words that synthesis would put in logic (``style`` not
+    ``block``; a deeper ROM, or one in block RAM: None, the generic build)."""
+    from .memory import map_memory
+    init = list(init)
+    if len(init) > LUT_ROM_WORDS or len(init) < 2:
+        return None
+    if map_memory(len(init), width, rom=True, style=style).kind != "logic":
+        return None
+    return Lut4Rom(init, width, port)
