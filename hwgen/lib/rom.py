@@ -103,8 +103,8 @@ class Rom(Elaboratable):
     :class:`~amaranth.lib.memory.Memory`'s synchronous read port. Elaborated for a platform
     whose target builds a small ROM in logic as one LUT a bit
     (:meth:`hwgen.target.Target.lut_rom`; on ECP5 ``LUT4`` cells, at most 16 words): those
-    cells, each into its bit of the register. Parameters as :class:`RegisteredRom`'s, one
-    port (``port``).
+    cells, each into its bit of the register (a bit the same in every word is that constant,
+    before the first read too). Parameters as :class:`RegisteredRom`'s, one port (``port``).
     """
 
     #: ``en`` cycles from an address to its word.

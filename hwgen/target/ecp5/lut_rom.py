@@ -1,5 +1,5 @@
-"""A ROM of at most 16 words in ``LUT4`` cells, one a bit, each into its flip-flop
-(:func:`lut_rom`).
+"""A ROM of at most 16 words in ``LUT4`` cells, one a bit, each into its flip-flop; a bit the
+same in every word is that constant, from the start, with neither (:func:`lut_rom`).
 
 A wide ROM of few words in logic is, bit by bit, a function of the address alone: at 16 words
 or fewer one ``LUT4`` each, one logic level between the address register and the word's.
@@ -12,7 +12,7 @@ ABC's to remap.
 
 ``LUT4``'s output is ``INIT[{D, C, B, A}]``: address bit 0 on ``A`` (the fastest input).
 """
-from amaranth.hdl import Const, Elaboratable, Instance, Module, Signal
+from amaranth.hdl import Cat, Const, Elaboratable, Instance, Module, Signal
 
 __all__ = ["LUT_ROM_WORDS", "lut_init", "lut_rom", "Lut4Rom"]
 
@@ -37,14 +37,21 @@ class Lut4Rom(Elaboratable):
         m = Module()
         port = self.port
         address = [port.addr[k] if k < len(port.addr) else 0 for k in range(4)]
-        word = Signal(self.width)
+        full = (1 << len(self.init)) - 1
+        bits = []
         for bit in range(self.width):
+            table = lut_init(self.init, bit)
+            if table in (0, full):      # the same in every word: that constant, no cell
+                bits.append(Const(table != 0, 1))
+                continue
+            out, held = Signal(name=f"bit{bit}"), Signal(name=f"held{bit}", reset_less=True)
             m.submodules[f"bit{bit}"] = Instance(
-                "LUT4", p_INIT=Const(lut_init(self.init, bit), 16),
-                i_A=address[0], i_B=address[1], i_C=address[2], i_D=address[3],
-                o_Z=word[bit])
-        with m.If(port.en):
-            m.d.sync += port.data.eq(word)
+                "LUT4", p_INIT=Const(table, 16),
+                i_A=address[0], i_B=address[1], i_C=address[2], i_D=address[3], o_Z=out)
+            with m.If(port.en):
+                m.d.sync += held.eq(out)
+            bits.append(held)
+        m.d.comb += port.data.eq(Cat(*bits))
         return m
 
 

@@ -72,7 +72,7 @@ def test_lut_rom_is_one_lut4_a_bit(depth, width, tmp_path):
     rng = np.random.default_rng(depth * width)
     init = [int(w) for w in rng.integers(0, 1 << width, depth, dtype=np.uint64)]
     init[0] |= (1 << width) - 1           # no bit constant 0 ...
-    init[-1] &= ~1                        # ... or constant 1 across the words
+    init[-1] = 0                          # ... or constant 1 across the words
     luts, ffs, ports = _synth(Rom(init, width=width, target=ECP5), _Platform(), tmp_path)
     assert len(luts) == width and len(ffs) == width
     assert _words(luts, ffs, ports, depth) == init
@@ -80,6 +80,14 @@ def test_lut_rom_is_one_lut4_a_bit(depth, width, tmp_path):
     wrong = dict(luts[0], parameters={"INIT": format(int(luts[0]["parameters"]["INIT"], 2)
                                                       ^ 1, "016b")})
     assert _words([wrong] + luts[1:], ffs, ports, depth) != init
+
+
+def test_a_bit_the_same_in_every_word_is_a_constant(tmp_path):
+    """No cell and no flip-flop for a bit the same in every word."""
+    init = [0b1010, 0b1100, 0b1001]        # bit 3 always 1; bits 0-2 vary
+    luts, ffs, ports = _synth(Rom(init, width=4, target=ECP5), _Platform(), tmp_path)
+    assert len(luts) == 3 and len(ffs) == 3
+    assert _words(luts, ffs, ports, 3) == [word & 0b0111 for word in init]
 
 
 def test_lut_init_is_the_bit_of_each_word():
