@@ -51,7 +51,7 @@ from ...lib.pipeline import delay
 from ...lib.rom import RegisteredRom
 from ...lib.popcount import chunk_popcounts, thermometer_count, tree_sum
 from ...resources import data_dir
-from .datapath import ROUNDS_PER_STAGE, macro_latency
+from .datapath import ROUNDS_PER_STAGE, SAMPLE_REGISTERS, macro_latency
 from .words import weight_words
 
 __all__ = ["ARX_STAGES", "VectorKeys", "CimMacro", "macro_ports", "render_macro"]
@@ -317,13 +317,15 @@ def _reads(m: Module, macro: MacroSpec, *, reads, en, rows, vector, keys, target
         index[key] = value[32 - TABLE_BITS:]
     # From stage 3: the active rows' noise scale, kept until the sample leaves the table.
     scales = Array(Const(scale, macro.scale_bits) for scale in macro.scales)
-    scale = [delay(m, en, scales[active[p]], hash_stages, f"scale{p}") for p in range(ab)]
+    scale = [delay(m, en, scales[active[p]], hash_stages + SAMPLE_REGISTERS - 1, f"scale{p}")
+             for p in range(ab)]
     # Stage H + 1: ZTABLE, read on en: one copy per two reads, a ROM in one block RAM with its
-    # two ports (far cheaper than LUTs per read); stages H + 2 and H + 3 register the sample
-    # twice: a block RAM's data leaves it late, so the first register is the block's (its
-    # output register where the target has one, hwgen.lib.rom), and the multiplier's DSP is in
-    # another column of the die, so the second may sit beside it (with one register, the wire
-    # between them set the KWS top's Fmax).
+    # two ports (far cheaper than LUTs per read); stage H + 2 registers the sample in the
+    # block (a block RAM's data leaves it late: its output register where the target has one,
+    # hwgen.lib.rom), then SAMPLE_REGISTERS fabric registers carry it to the multiplier's DSP,
+    # in another column of the die: the last may sit beside it (with one register from the
+    # block, the wire between them set the KWS top's Fmax, and again with one more at 16 reads
+    # a cycle).
     tables = []
     words = [z & 0x7FFF for z in ztable()]      # 15-bit two's complement
     for pair in range(0, len(reads), 2):
@@ -336,20 +338,23 @@ def _reads(m: Module, macro: MacroSpec, *, reads, en, rows, vector, keys, target
         m.d.comb += [port.addr.eq(index[i, j, p]), port.en.eq(en)]
         z_near = Signal(signed(15), name=name("z_near", (i, j, p)))
         m.d.comb += z_near.eq(port.data.as_signed())
-        z = delay(m, en, z_near, 1, name("z", (i, j, p)))
+        z_far = delay(m, en, z_near, SAMPLE_REGISTERS - 1, name("z_far", (i, j, p)))
+        z = delay(m, en, z_far, 1, name("z", (i, j, p)))
         # Beside z, the read's own copy of the scale: zero where the sample is (the product is
         # zero either way), so that each copy depends on its read and synthesis, which merges
         # identical registers bit by bit, keeps one beside each multiplier (one register
         # fanned out to a plane's multipliers across the die set the KWS top's Fmax next).
         own_scale = Signal(macro.scale_bits, name=name("scale", (i, j, p)), reset_less=True)
         with m.If(en):
-            m.d.sync += own_scale.eq(Mux(z_near.any(), scale[p], 0))
-        # Stage H + 4: the scaled sample; H + 5: plus the bitline sum, the ADC input.
+            m.d.sync += own_scale.eq(Mux(z_far.any(), scale[p], 0))
+        # Stage H + 3 + SAMPLE_REGISTERS: the scaled sample; then plus the bitline sum, the
+        # ADC input.
         sample = Signal(y_shape, name=name("noise", (i, j, p)), reset_less=True)
         y = Signal(y_shape, name=name("adc_in", (i, j, p)), reset_less=True)
-        b_late = delay(m, en, b[i, j, p], hash_stages + 2 - settle, name("b", (i, j, p)))
-        # Stage H + 6: the comparators (a thermometer code: the thresholds rise); H + 7: their
-        # count, the code, read off the code's bits (no adder tree).
+        b_late = delay(m, en, b[i, j, p], hash_stages + 1 + SAMPLE_REGISTERS - settle,
+                       name("b", (i, j, p)))
+        # Then the comparators (a thermometer code: the thresholds rise), then their count,
+        # the code, read off the code's bits (no adder tree).
         above = Signal(len(macro.thresholds), name=name("above", (i, j, p)), reset_less=True)
         with m.If(en):
             m.d.sync += [

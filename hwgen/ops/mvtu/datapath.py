@@ -17,7 +17,7 @@ from .layer import MVTULayer
 
 __all__ = ["SUM_LEVELS_PER_STAGE", "BINARY_CHUNK", "BLOCK_READ_REGISTERS", "ROUNDS_PER_STAGE",
            "HASH_STAGES", "binary_leaves", "plane_vector", "simd_terms", "threshold_word_bits",
-           "table_shape", "table_count", "weight_memory", "memories", "weights_in_block_ram", "macro_latency", "sum_latency",
+           "table_shape", "table_count", "weight_memory", "memories", "weights_in_block_ram", "SAMPLE_REGISTERS", "macro_latency", "sum_latency",
            "sum_register_bits", "mvtu_latency"]
 
 #: Adder levels of the per-cycle sums' trees between two registers
@@ -178,14 +178,22 @@ def weights_in_block_ram(layer: MVTULayer, target: Target) -> bool:
 
 # --- the pipeline -----------------------------------------------------------------------------
 
+#: Fabric registers a noise sample passes between its table's block RAM (whose own output
+#: register comes first) and its multiplier: the multipliers' DSP column lies far from the
+#: block RAM, and each register lets the placer split that distance. With one, the wire from
+#: it into the multiplier set the KWS top's Fmax at 416 cycles/frame (16 reads a cycle).
+SAMPLE_REGISTERS = 2
+
+
 def macro_latency(macro: MacroSpec) -> int:
     """``en`` cycles of the CIM macro (:class:`hwgen.ops.mvtu.cim.CimMacro`) from a read to its
     codes: 5 without noise (cells and inputs; the cells registered; chunk popcounts; bitline
-    sums; ADC), ``HASH_STAGES + 9`` with it (cells, inputs and read keys; the cells
-    registered; the hash's stages, beside them the cells registered again (in the fabric),
-    the chunk popcounts, the bitline sums and the noise scale; ZTABLE; its sample registered twice, beside the block RAM and beside the
+    sums; ADC), ``HASH_STAGES + 8 + SAMPLE_REGISTERS`` with it (cells, inputs and read keys;
+    the cells registered; the hash's stages, beside them the cells registered again (in the
+    fabric), the chunk popcounts, the bitline sums and the noise scale; ZTABLE; its sample
+    registered in the block RAM and :data:`SAMPLE_REGISTERS` times on the way to the
     multiplier; the scaled sample; the ADC input; its comparators; the code)."""
-    return HASH_STAGES + 9 if macro.noisy else 5
+    return HASH_STAGES + 8 + SAMPLE_REGISTERS if macro.noisy else 5
 
 
 def sum_latency(layer: MVTULayer, target: Target) -> int:
