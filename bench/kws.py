@@ -2,7 +2,7 @@
 
     python bench/kws.py [--spec examples/kws.yaml] [--board ulx3s] [--variant 85F] [--out DIR]
                         [--frames N] [--clock MHZ|spec] [--fps N] [--folding spec|free]
-                        [--fit-margin F] [--seeds 1-5]
+                        [--fit-margin F] [--placer heap|static] [--seeds 1-5]
 
 Runs what ``hwgen build --board ulx3s examples/kws.yaml`` runs (reusing the shipped IR and
 whatever is already under ``--out``, default ``build/bench/kws``): the Verilator co-simulation
@@ -60,6 +60,7 @@ from hwgen.flow import Workspace, run_steps
 from hwgen.passes.fold import (FoldingError, auto_fold, board_reserve, estimate_build,
                                largest_layers)
 from hwgen.spec import load_spec
+from hwgen.target import PLACERS
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -241,6 +242,8 @@ def main(argv=None) -> int:
     parser.add_argument("--fit-margin", type=_margin, default=None,
                         help="the share of the part the folding may take (the spec's "
                              "hardware.fit_margin)")
+    parser.add_argument("--placer", default=None, choices=PLACERS,
+                        help="nextpnr's placer (the spec's hardware.placer)")
     parser.add_argument("--seeds", type=_seeds, default=None,
                         help="also place and route the same top with each of these nextpnr "
                              "seeds ('1-5' or '1,3'), each in its own folder under --out/seeds")
@@ -264,6 +267,9 @@ def main(argv=None) -> int:
         if args.fit_margin is not None:
             spec = dataclasses.replace(spec, hardware=dataclasses.replace(
                 spec.hardware, fit_margin=args.fit_margin))
+        if args.placer is not None:
+            spec = dataclasses.replace(spec, hardware=dataclasses.replace(
+                spec.hardware, placer=args.placer))
         workspace = Workspace.create(spec, args.out, say=say)
         board = workspace.clocked(load_board(args.board, variant=args.variant))
         started = time.perf_counter()
