@@ -257,14 +257,11 @@ class SlidingWindow(wiring.Component):
         next_gap, next_in = Const(0, len(gap)), Const(0)
         for index, (iy_step, events) in enumerate(sorted(when.items())):
             # gap + w - c and gap + w - c > 0 for the writer's step w (none: 0).
-            # The compares as ``gap >= c + 1``: Yosys's alumacc merges ``gap > c`` with the
-            # subtraction ``gap - c`` into one carry chain, which ``-cmp2softlogic`` then
-            # leaves alone; against another constant they stay compares, built in LUTs.
             moved = (gap - iy_step)[:len(gap)]
-            moved_in = gap >= iy_step + 1
+            moved_in = gap > iy_step
             for w_when, w_step in w_steps:
                 moved = Mux(w_when, (gap + (w_step - iy_step))[:len(gap)], moved)
-                moved_in = Mux(w_when, gap >= iy_step - w_step + 1, moved_in)
+                moved_in = Mux(w_when, gap > iy_step - w_step, moved_in)
             chosen = Signal(name=f"gap_step{index}")
             m.d.comb += chosen.eq(Cat(*events).any())
             next_gap = next_gap | Mux(chosen, moved, 0)
