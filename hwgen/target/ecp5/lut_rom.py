@@ -55,14 +55,11 @@ class Lut4Rom(Elaboratable):
         return m
 
 
-def lut_rom(init, width: int, port, *, style: str = "auto"):
-    """``LUT4`` cells for a ROM read through one register (:class:`hwgen.lib.rom.Rom`) of at
-    most :data:`LUT_ROM_WORDS` words that synthesis would put in logic (``style`` not
-    ``block``; a deeper ROM, or one in block RAM: None, the generic build)."""
-    from .memory import map_memory
+def lut_rom(init, width: int, port):
+    """``LUT4`` cells for a ROM read through one register (:class:`hwgen.lib.rom.Rom`) of 2 to
+    :data:`LUT_ROM_WORDS` words; None for another depth. Whether synthesis would put the ROM
+    in logic at all is :func:`hwgen.target.ecp5.memory.lut_rom`'s question."""
     init = list(init)
-    if len(init) > LUT_ROM_WORDS or len(init) < 2:
-        return None
-    if map_memory(len(init), width, rom=True, style=style).kind != "logic":
+    if not 2 <= len(init) <= LUT_ROM_WORDS:
         return None
     return Lut4Rom(init, width, port)

@@ -8,7 +8,7 @@ small one LUTs, a deep one block RAM (``DP16KD``, 18 Kbit).
 """
 from ..base import MemoryMap, check_memory_request, yosys_ram_style_attrs
 from .block_rom import block_rom as _block_rom, rom_slices
-from .lut_rom import lut_rom
+from .lut_rom import lut_rom as _lut_rom
 
 __all__ = ["map_memory", "memory_terms", "memory_ffs", "memory_attrs", "rom_bank_depth",
            "block_rom", "rom_register_in_block", "lut_rom", "BRAM_LUTS", "DSP_LUTS", "MERGED_ROM_WORDS", "BRAM_SHAPES"]
@@ -133,3 +133,13 @@ def block_rom(init, width: int, ports, *, style: str = "auto"):
     (:mod:`.block_rom`), where Yosys would put the ROM in as many block RAMs; else None."""
     return _block_rom(list(init), width, ports,
                       bram_count=_bram_count(len(init), width, style))
+
+
+def lut_rom(init, width: int, port, *, style: str = "auto"):
+    """``LUT4`` cells, one a bit (:mod:`.lut_rom`), for a :class:`hwgen.lib.rom.Rom` of at most
+    16 words that Yosys would put in logic (``style`` not ``block``); else None."""
+    init = list(init)
+    if len(init) < 2 or map_memory(len(init), width, rom=True, style=style).kind != "logic":
+        return None
+    return _lut_rom(init, width, port)
+
