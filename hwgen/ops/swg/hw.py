@@ -254,14 +254,27 @@ class SlidingWindow(wiring.Component):
         when = {}
         for iy_when, iy_step in iy_steps:
             when.setdefault(iy_step, []).append(iy_when)
-        next_gap, next_in = Const(0, len(gap)), Const(0)
+        # Each ``gap + d`` and ``gap + d > 0`` is a table of the register's bits (a function of
+        # a few bits, in LUTs), not an adder: Yosys merges a compare with the subtraction of
+        # the same constant into one carry chain and chains those, and a gap through two
+        # carry chains and a pick set the KWS top's Fmax on most seeds.
+        bits = len(gap)
+
+        def lookup(function, width):
+            values = [function(u - (1 << bits) if u >> (bits - 1) else u)
+                      for u in range(1 << bits)]
+            return Array(Const(value, width) for value in values)[gap.as_unsigned()]
+
+        mask = (1 << bits) - 1
+        next_gap, next_in = Const(0, bits), Const(0)
         for index, (iy_step, events) in enumerate(sorted(when.items())):
             # gap + w - c and gap + w - c > 0 for the writer's step w (none: 0).
-            moved = (gap - iy_step)[:len(gap)]
-            moved_in = gap > iy_step
+            moved = lookup(lambda v, d=-iy_step: (v + d) & mask, bits)
+            moved_in = lookup(lambda v, d=-iy_step: int(v + d > 0), 1)
             for w_when, w_step in w_steps:
-                moved = Mux(w_when, (gap + (w_step - iy_step))[:len(gap)], moved)
-                moved_in = Mux(w_when, gap > iy_step - w_step, moved_in)
+                d = w_step - iy_step
+                moved = Mux(w_when, lookup(lambda v, d=d: (v + d) & mask, bits), moved)
+                moved_in = Mux(w_when, lookup(lambda v, d=d: int(v + d > 0), 1), moved_in)
             chosen = Signal(name=f"gap_step{index}")
             m.d.comb += chosen.eq(Cat(*events).any())
             next_gap = next_gap | Mux(chosen, moved, 0)
