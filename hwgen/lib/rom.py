@@ -37,7 +37,44 @@ class RomPort:
     data: Signal
 
 
-class RegisteredRom(Elaboratable):
+class _Rom(Elaboratable):
+    """What both ROMs share: the words, the checks, and the build: the target's where it has
+    one for the ROM (:meth:`_built`, as submodule ``_built_name``), else an Amaranth
+    :class:`~amaranth.lib.memory.Memory` whose read ports :meth:`_read` wires."""
+
+    _built_name = "built"
+
+    def __init__(self, init, *, width: int, target, style: str):
+        self.init = [int(word) for word in init]
+        if not self.init:
+            raise ValueError("a ROM needs at least one word")
+        self.width, self.target, self.style = width, target, style
+
+    @property
+    def depth(self) -> int:
+        return len(self.init)
+
+    def _built(self):
+        raise NotImplementedError
+
+    def _read(self, m, rom):
+        raise NotImplementedError
+
+    def elaborate(self, platform):
+        m = Module()
+        if platform is not None and self.target is not None:
+            built = self._built()
+            if built is not None:
+                m.submodules[self._built_name] = built
+                return m
+        attrs = self.target.memory_attrs(self.style) if self.target is not None else {}
+        m.submodules.memory = rom = memory.Memory(shape=unsigned(self.width), depth=self.depth,
+                                                  init=self.init, attrs=attrs)
+        self._read(m, rom)
+        return m
+
+
+class RegisteredRom(_Rom):
     """``init`` (words of ``width`` bits) read on ``ports`` read ports through two registers.
 
     Parameters
@@ -59,42 +96,30 @@ class RegisteredRom(Elaboratable):
     #: ``en`` cycles from an address to its word.
     latency = 2
 
+    _built_name = "block"
+
     def __init__(self, init, *, width: int, target=None, style: str = "auto", ports: int = 1,
                  name: str = "rom"):
-        self.init = [int(word) for word in init]
-        if not self.init:
-            raise ValueError("a ROM needs at least one word")
+        super().__init__(init, width=width, target=target, style=style)
         if ports not in (1, 2):
             raise ValueError(f"a ROM has 1 or 2 read ports, not {ports!r}")
-        self.width, self.target, self.style, self.name = width, target, style, name
-        depth = len(self.init)
-        self.ports = [RomPort(Signal(range(max(2, depth)), name=f"{name}_addr{k}"),
+        self.name = name
+        self.ports = [RomPort(Signal(range(max(2, self.depth)), name=f"{name}_addr{k}"),
                               Signal(name=f"{name}_en{k}"),
                               Signal(width, name=f"{name}_data{k}"))
                       for k in range(ports)]
 
-    @property
-    def depth(self) -> int:
-        return len(self.init)
+    def _built(self):
+        return self.target.block_rom(self.init, self.width, self.ports, style=self.style)
 
-    def elaborate(self, platform):
-        m = Module()
-        if platform is not None and self.target is not None:
-            block = self.target.block_rom(self.init, self.width, self.ports, style=self.style)
-            if block is not None:
-                m.submodules.block = block
-                return m
-        attrs = self.target.memory_attrs(self.style) if self.target is not None else {}
-        m.submodules.memory = rom = memory.Memory(shape=unsigned(self.width), depth=self.depth,
-                                                  init=self.init, attrs=attrs)
+    def _read(self, m, rom):
         for k, port in enumerate(self.ports):
             read = rom.read_port()
             m.d.comb += [read.addr.eq(port.addr), read.en.eq(port.en)]
             m.d.comb += port.data.eq(delay(m, port.en, read.data, 1, f"{self.name}{k}_read"))
-        return m
 
 
-class Rom(Elaboratable):
+class Rom(_Rom):
     """``init`` (words of ``width`` bits) read through one register: ``data`` =
     ``init[addr]`` one ``en`` cycle after ``addr`` was presented with ``en``, held while ``en``
     is low.
@@ -110,30 +135,18 @@ class Rom(Elaboratable):
     #: ``en`` cycles from an address to its word.
     latency = 1
 
+    _built_name = "cells"
+
     def __init__(self, init, *, width: int, target=None, style: str = "auto", name: str = "rom"):
-        self.init = [int(word) for word in init]
-        if not self.init:
-            raise ValueError("a ROM needs at least one word")
-        self.width, self.target, self.style = width, target, style
-        self.port = RomPort(Signal(range(max(2, len(self.init))), name=f"{name}_addr"),
+        super().__init__(init, width=width, target=target, style=style)
+        self.port = RomPort(Signal(range(max(2, self.depth)), name=f"{name}_addr"),
                             Signal(name=f"{name}_en"),
                             Signal(width, name=f"{name}_data", reset_less=True))
 
-    @property
-    def depth(self) -> int:
-        return len(self.init)
+    def _built(self):
+        return self.target.lut_rom(self.init, self.width, self.port, style=self.style)
 
-    def elaborate(self, platform):
-        m = Module()
-        if platform is not None and self.target is not None:
-            cells = self.target.lut_rom(self.init, self.width, self.port, style=self.style)
-            if cells is not None:
-                m.submodules.cells = cells
-                return m
-        attrs = self.target.memory_attrs(self.style) if self.target is not None else {}
-        m.submodules.memory = rom = memory.Memory(shape=unsigned(self.width), depth=self.depth,
-                                                  init=self.init, attrs=attrs)
+    def _read(self, m, rom):
         read = rom.read_port()
         m.d.comb += [read.addr.eq(self.port.addr), read.en.eq(self.port.en),
                      self.port.data.eq(read.data)]
-        return m
