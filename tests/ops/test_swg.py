@@ -91,6 +91,20 @@ def test_amaranth_sim_with_a_starved_reader(shape):
     assert simulate_stream(SlidingWindow(layer), inputs, len(expected), idle=0.8) == expected
 
 
+@pytest.mark.parametrize("tables", [True, False])
+def test_a_tall_image_steps_its_gap_by_adders(monkeypatch, tables):
+    """Beyond GAP_TABLE_BITS the row gap's steps are adders and compares, not tables: both
+    forms give the windows (a 140-row image, a 9-bit gap), with a starved writer and
+    backpressure."""
+    from hwgen.ops.swg import hw
+    layer = _layer((1, 140, 2, 3, (2, 1), 1, 1, 1))
+    if tables:
+        monkeypatch.setattr(hw, "GAP_TABLE_BITS", 9)
+    inputs, expected = _vectors(layer, 2, seed=6)
+    assert simulate_stream(SlidingWindow(layer), inputs, len(expected), idle=0.6,
+                           backpressure=0.3, seed=1) == expected
+
+
 @pytest.mark.parametrize("shape", [SHAPES[1], SHAPES[3], SHAPES[4]])
 def test_pipeline_under_heavy_backpressure(shape):
     # The read and output registers stall with the reader's counters and addresses.

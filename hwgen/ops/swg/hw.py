@@ -9,6 +9,11 @@ from .layer import SWGLayer, ring_rows
 __all__ = ["SlidingWindow", "writer_late"]
 
 
+#: Bits of a window generator's row gap up to which its steps are tables of its bits (in LUTs)
+#: rather than adders: 7 for the KWS's 49 rows; a 256-row image's would take 10.
+GAP_TABLE_BITS = 8
+
+
 def writer_late(layer: SWGLayer) -> bool:
     """Whether :class:`SlidingWindow`'s reader sees a written row a cycle late (a shorter path
     into its issue logic): where the reader has more to send than the writer to take by more
@@ -257,24 +262,34 @@ class SlidingWindow(wiring.Component):
         # Each ``gap + d`` and ``gap + d > 0`` is a table of the register's bits (a function of
         # a few bits, in LUTs), not an adder: Yosys merges a compare with the subtraction of
         # the same constant into one carry chain and chains those, and a gap through two
-        # carry chains and a pick set the KWS top's Fmax on most seeds.
+        # carry chains and a pick set the KWS top's Fmax on most seeds. A gap of more than
+        # GAP_TABLE_BITS bits (a tall image), whose tables would be large: adders.
         bits = len(gap)
 
-        def lookup(function, width):
+        def table(function, width):
             values = [function(u - (1 << bits) if u >> (bits - 1) else u)
                       for u in range(1 << bits)]
             return Array(Const(value, width) for value in values)[gap.as_unsigned()]
 
-        mask = (1 << bits) - 1
+        def plus(d):
+            """``gap + d`` (its low bits)."""
+            if bits > GAP_TABLE_BITS:
+                return (gap + d)[:bits]
+            return table(lambda v: (v + d) & ((1 << bits) - 1), bits)
+
+        def above(d):
+            """``gap + d > 0``."""
+            if bits > GAP_TABLE_BITS:
+                return gap > -d
+            return table(lambda v: int(v + d > 0), 1)
+
         next_gap, next_in = Const(0, bits), Const(0)
         for index, (iy_step, events) in enumerate(sorted(when.items())):
             # gap + w - c and gap + w - c > 0 for the writer's step w (none: 0).
-            moved = lookup(lambda v, d=-iy_step: (v + d) & mask, bits)
-            moved_in = lookup(lambda v, d=-iy_step: int(v + d > 0), 1)
+            moved, moved_in = plus(-iy_step), above(-iy_step)
             for w_when, w_step in w_steps:
-                d = w_step - iy_step
-                moved = Mux(w_when, lookup(lambda v, d=d: (v + d) & mask, bits), moved)
-                moved_in = Mux(w_when, lookup(lambda v, d=d: int(v + d > 0), 1), moved_in)
+                moved = Mux(w_when, plus(w_step - iy_step), moved)
+                moved_in = Mux(w_when, above(w_step - iy_step), moved_in)
             chosen = Signal(name=f"gap_step{index}")
             m.d.comb += chosen.eq(Cat(*events).any())
             next_gap = next_gap | Mux(chosen, moved, 0)
