@@ -139,7 +139,7 @@ def lut_rom(init, width: int, port, *, style: str = "auto"):
     """``LUT4`` cells, one a bit (:mod:`.lut_rom`), for a :class:`hwgen.lib.rom.Rom` of at most
     16 words that Yosys would put in logic (``style`` not ``block``); else None."""
     init = list(init)
-    if len(init) < 2 or map_memory(len(init), width, rom=True, style=style).kind != "logic":
+    if map_memory(len(init), width, rom=True, style=style).kind != "logic":   # one word: const
         return None
     return _lut_rom(init, width, port)
 
