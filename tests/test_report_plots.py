@@ -7,7 +7,7 @@ import numpy as np
 from hwgen.cim import MacroSpec
 from hwgen.flow import Workspace
 from hwgen.flow.report import noise_sweep
-from hwgen.golden import run_graph
+from hwgen.golden import run_graph, run_graphs
 from hwgen.ir import Graph
 from hwgen.spec import load_spec
 
@@ -37,6 +37,35 @@ def test_noise_sweep_scales_every_macro_and_keeps_the_built_point():
     quiet = run_graph(dataclasses.replace(graph, layers=(quiet_layer, graph.layers[1])))
     assert sweep["accuracies"][0] == quiet.accuracy(graph.test_labels)
     assert not np.array_equal(quiet.logits, built.logits)     # the noise matters here
+
+
+def test_run_graphs_runs_what_variants_share_once(monkeypatch):
+    """Variants of a graph that replace its last layer: each result is run_graph's, bit for
+    bit (dots included), and the first layer (the same object in each) runs once."""
+    import hwgen.golden.network as network
+    rng = np.random.default_rng(1)
+    graph = _cim_graph(rng)
+    other = random_layer(rng, mw=16, mh=4, pe=2, simd=8, logits=True, name="fc",
+                         in_encoding="binary")
+    variants = [graph, dataclasses.replace(graph, layers=(graph.layers[0], other)), graph]
+    expected = [run_graph(variant) for variant in variants]
+    ran = []
+    real = network.run_layer
+    monkeypatch.setattr(network, "run_layer",
+                        lambda layer, x, dots=None: ran.append(layer.name) or real(layer, x, dots))
+    results = run_graphs(variants)
+    assert ran == [graph.layers[0].name, "fc", "fc"]
+    for result, want in zip(results, expected):
+        assert np.array_equal(result.logits, want.logits)
+        assert np.array_equal(result.labels, want.labels)
+        assert len(result.dots) == len(want.dots) == 2
+        assert all(np.array_equal(a, b) for a, b in zip(result.dots, want.dots))
+    # A replaced first layer runs everything after it again.
+    first = dataclasses.replace(graph.layers[0], macro=dataclasses.replace(
+        graph.layers[0].macro, sigma=0.0))
+    ran.clear()
+    run_graphs([graph, dataclasses.replace(graph, layers=(first, graph.layers[1]))])
+    assert ran == [graph.layers[0].name, "fc", graph.layers[0].name, "fc"]
 
 
 def test_report_has_estimates_sweep_plots_and_reuse(tmp_path):

@@ -144,7 +144,7 @@ def test_build_places_with_the_specs_placer_and_seed(tmp_path, monkeypatch):
         def to_dict(self):
             return {"fmax_mhz": 100.0, "clock_mhz": 25.0, "met_timing": True}
 
-    def fake_build(top, board, out_dir, *, name, placer, seed, progress):
+    def fake_build(top, board, out_dir, *, name, placer, seed, progress, cancel):
         calls.append((placer, seed))
         (Path(out_dir) / f"{name}.bit").write_bytes(b"bit")
         return Report()

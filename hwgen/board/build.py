@@ -30,7 +30,7 @@ from ..target import BuildReport
 from ..toolchain import ToolchainError, tool_env_var
 from .board import Board
 
-__all__ = ["build_platform", "build_bitstream", "PROGRAMMER_TOOLS"]
+__all__ = ["build_platform", "build_bitstream", "Cancelled", "PROGRAMMER_TOOLS"]
 
 # Tools amaranth-boards platforms list as required that only programming needs.
 PROGRAMMER_TOOLS = frozenset({"openFPGALoader", "openocd", "ecpprog", "iceprog", "fujprog"})
@@ -70,18 +70,35 @@ def _first_error(path: Path) -> str | None:
     return None
 
 
-def _run_stage(command: list[str], *, cwd: Path, env: dict, log: Path, tool_log: Path | None):
+class Cancelled(HwgenError):
+    """The build was stopped from outside (another step of the run failed)."""
+
+
+def _run_stage(command: list[str], *, cwd: Path, env: dict, log: Path, tool_log: Path | None,
+               cancel=None):
     tool = command[0]
     executable = env.get(tool_env_var(tool), tool)
     with log.open("a") as log_file:
         log_file.write(f"$ {' '.join([executable, *command[1:]])}\n")
         log_file.flush()
         try:
-            returncode = subprocess.run([executable, *command[1:]], cwd=cwd, env=env,
-                                        stdout=log_file, stderr=subprocess.STDOUT,
-                                        stdin=subprocess.DEVNULL).returncode
+            process = subprocess.Popen([executable, *command[1:]], cwd=cwd, env=env,
+                                       stdout=log_file, stderr=subprocess.STDOUT,
+                                       stdin=subprocess.DEVNULL)
         except OSError as error:
             raise HwgenError(f"{tool} could not start ({error}); see {log}") from None
+        try:
+            while True:
+                try:
+                    returncode = process.wait(timeout=0.2)
+                    break
+                except subprocess.TimeoutExpired:
+                    if cancel is not None and cancel.is_set():
+                        raise Cancelled(f"{tool} stopped: another step failed") from None
+        finally:
+            if process.poll() is None:               # cancelled, or this thread interrupted
+                process.kill()
+                process.wait()
     if returncode != 0:
         pointer = tool_log if tool_log is not None and tool_log.is_file() else log
         reason = _first_error(pointer) or _first_error(log) or f"exit status {returncode}"
@@ -90,7 +107,7 @@ def _run_stage(command: list[str], *, cwd: Path, env: dict, log: Path, tool_log:
 
 def build_bitstream(top, board: Board, out_dir, *, name: str = "top",
                     clock_mhz: float | None = None, seed: int = 1, placer: str = "heap",
-                    progress=None) -> BuildReport:
+                    progress=None, cancel=None) -> BuildReport:
     """Synthesize, place and route ``top`` for ``board`` and pack its bitstream.
 
     Parameters
@@ -113,6 +130,9 @@ def build_bitstream(top, board: Board, out_dir, *, name: str = "top",
         nextpnr's placer, one of the target's (:attr:`hwgen.target.Target.placers`).
     progress : callable, optional
         Called with a short message at each stage.
+    cancel : threading.Event, optional
+        Once set, the running tool is stopped and :class:`Cancelled` raised (no later stage
+        starts).
 
     Returns
     -------
@@ -175,13 +195,15 @@ def build_bitstream(top, board: Board, out_dir, *, name: str = "top",
     log.write_text("")
     stages = {stage.tool: stage for stage in target.stages}
     for command in commands:
+        if cancel is not None and cancel.is_set():
+            raise Cancelled("the build stopped before its next tool: another step failed")
         tool = command[0]
         stage = stages.get(tool)
         what = tool if stage is None else stage.what
         tool_log = None if stage is None or stage.log is None else out_dir / f"{name}{stage.log}"
         say(f"{what} ({tool})")
         stage_started = time.monotonic()
-        _run_stage(command, cwd=out_dir, env=env, log=log, tool_log=tool_log)
+        _run_stage(command, cwd=out_dir, env=env, log=log, tool_log=tool_log, cancel=cancel)
         say(f"{what} done in {time.monotonic() - stage_started:.1f} s")
 
     if not bitstream.is_file() or bitstream.stat().st_size == 0:

@@ -109,9 +109,10 @@ def _write_macro_interfaces(graph, folder: Path):
             (folder / f"{layer.name}_macro.sv").write_text(render_macro(layer))
 
 
-def build(workspace, graph, board, *, force: bool = False) -> dict:
+def build(workspace, graph, board, *, force: bool = False, cancel=None) -> dict:
     """Bitstream for ``board``; the summary says whether timing was met (see
-    :func:`check_timing`), so that a failing build still gets its report."""
+    :func:`check_timing`), so that a failing build still gets its report. ``cancel``: a
+    :class:`threading.Event` that stops the tools once set (another step failed)."""
     hardware = workspace.spec.hardware
     key = bitstream_key(workspace, graph, board)
 
@@ -120,7 +121,7 @@ def build(workspace, graph, board, *, force: bool = False) -> dict:
         top = board_top(workspace.spec, graph, board)
         folder = stage()
         report = build_bitstream(top, board, folder, name="top", placer=hardware.placer,
-                                 seed=hardware.seed, progress=workspace.say)
+                                 seed=hardware.seed, progress=workspace.say, cancel=cancel)
         _write_macro_interfaces(graph, folder / "cim")
         bitstream = folder / f"top{board.target.bitstream_suffix}"
         summary = {"key": key, **report.to_dict(), "bitstream": bitstream.name,

@@ -227,16 +227,16 @@ SWEEP_FACTORS = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0)
 def noise_sweep(graph, factors=SWEEP_FACTORS) -> dict:
     """Golden-model test accuracy of a cim network with every macro's sigma scaled by each
     factor (the same seeded noise generator as the RTL; factor 1 is the network as built)."""
-    from ..golden import run_graph
+    from ..golden import run_graphs
     layers = [layer for layer in graph.layers if getattr(layer, "macro", None) is not None]
     built = max(layer.macro.sigma for layer in layers)
-    accuracies = []
-    for factor in factors:
-        scaled = dataclasses.replace(graph, layers=tuple(
-            dataclasses.replace(layer, macro=dataclasses.replace(
-                layer.macro, sigma=layer.macro.sigma * factor))
-            if getattr(layer, "macro", None) is not None else layer for layer in graph.layers))
-        accuracies.append(run_graph(scaled).accuracy(graph.test_labels))
+    # The layers before the first macro are the same objects in every variant: run once.
+    scaled = [dataclasses.replace(graph, layers=tuple(
+        dataclasses.replace(layer, macro=dataclasses.replace(
+            layer.macro, sigma=layer.macro.sigma * factor))
+        if getattr(layer, "macro", None) is not None else layer for layer in graph.layers))
+        for factor in factors]
+    accuracies = [result.accuracy(graph.test_labels) for result in run_graphs(scaled)]
     return {"sigmas": [built * factor for factor in factors], "accuracies": accuracies,
             "built_sigma": built, "factors": list(factors)}
 

@@ -8,8 +8,15 @@ only to export the IR) runs when a later step asks for its product, or when it i
 the run. The steps before ``--from`` do not run: the products a later step asks of them must be
 saved, intact and made for the spec's settings, or the run stops in one line saying which step
 to run first. The steps after ``--to`` do not run.
+
+Steps that need none of each other's products run at the same time (verify and build: the
+co-simulation beside synthesis, place and route, each on a core of its own); each says which
+earlier products it asks for (:attr:`Step.needs`). When one of them fails the others are
+cancelled (:attr:`Run.cancelled`: the build's tools are stopped) and the first failure in step
+order is raised.
 """
 import json
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -35,6 +42,9 @@ class Step:
     optional: bool = False
     #: Whether it runs only when a later step asks for its product (or it ends the run).
     lazy: bool = False
+    #: The earlier steps whose products it asks for (a lazy step's too): a step runs beside
+    #: the earlier ones it does not need.
+    needs: tuple = ()
 
     def __post_init__(self):
         if not self.name.isidentifier():
@@ -62,23 +72,60 @@ class Run:
     #: The products so far, by step name (None for a skipped step).
     results: dict = field(default_factory=dict)
     #: Wall seconds each step took in this run (making or finding its product), by step
-    #: name; a lazy step's own, not counted in the step that asked for it.
+    #: name; a lazy step's own, not counted in the step that asked for it. Steps that ran
+    #: side by side each count their own wall time.
     seconds: dict = field(default_factory=dict)
-    _nested: list = field(default_factory=list, repr=False)
+    #: Set when a step of those running side by side failed: the others stop at their next
+    #: chance (the build step between and inside its tools' runs).
+    cancelled: threading.Event = field(default_factory=threading.Event)
+    _nested: threading.local = field(default_factory=threading.local, repr=False)
 
     def _run_step(self, name: str):
         """Run step ``name`` and keep its product and its seconds."""
+        nested = self._nested.__dict__.setdefault("stack", [])
         started = time.perf_counter()
-        self._nested.append(0.0)
+        nested.append(0.0)
         try:
             self.results[name] = STEP[name].run(self)
         finally:
             elapsed = time.perf_counter() - started
-            inner = self._nested.pop()
+            inner = nested.pop()
             self.seconds[name] = elapsed - inner
-            if self._nested:
-                self._nested[-1] += elapsed
+            if nested:
+                nested[-1] += elapsed
         return self.results[name]
+
+    def _run_side_by_side(self, names: list):
+        """Run the steps ``names`` (none needs another's product) at the same time: the first
+        in this thread, the others in threads of their own; when one fails, the others are
+        cancelled and the first failure in step order is raised once all have stopped."""
+        errors = {}
+
+        def work(name):
+            try:
+                self._run_step(name)
+            except BaseException as error:       # re-raised in this thread, below
+                errors[name] = error
+                self.cancelled.set()
+        threads = [threading.Thread(target=work, args=(name,), name=f"hwgen-{name}")
+                   for name in names[1:]]
+        for thread in threads:
+            thread.start()
+        try:
+            work(names[0])
+        finally:
+            if names[0] in errors:
+                self.cancelled.set()
+            for thread in threads:
+                while thread.is_alive():           # a Ctrl-C here still cancels them
+                    try:
+                        thread.join()
+                    except BaseException:
+                        self.cancelled.set()
+                        raise
+        for name in names:
+            if name in errors:
+                raise errors[name]
 
     @property
     def target(self):
@@ -114,7 +161,7 @@ def _build(run: Run):
     if run.board is None:
         raise HwgenError("the build step needs a board (--board, or the spec's board)")
     return run.workspace.build(run.product("hardware"), run.board,
-                               force="build" in run.force)
+                               force="build" in run.force, cancel=run.cancelled)
 
 
 #: The steps, in the order they run.
@@ -125,30 +172,36 @@ STEPS = (
     Step("export", "export the integer IR, checked equal to the model (model.ir.npz)",
          lambda run: run.workspace.export(force="export" in run.force,
                                           train=lambda: run.product("train")),
-         lambda workspace, graph: str(workspace.ir_file)),
+         lambda workspace, graph: str(workspace.ir_file), needs=("train",)),
     Step("hardware", "fold for the throughput target and size the FIFOs (hardware.ir.npz)",
          lambda run: run.workspace.hardware(lambda: run.product("export"),
                                             clock_hz=run.clock_hz, target=run.target,
                                             device=run.device,
                                             force="hardware" in run.force),
-         lambda workspace, graph: str(workspace.hardware_ir_file)),
+         lambda workspace, graph: str(workspace.hardware_ir_file), needs=("export",)),
     Step("verify", "co-simulate the RTL against the golden model (verify.json)",
          lambda run: run.workspace.verify(run.product("hardware"), frames=run.frames,
                                           trace=run.trace, target=run.target,
                                           force="verify" in run.force),
-         lambda workspace, verification: _without_key(verification), optional=True),
+         lambda workspace, verification: _without_key(verification), optional=True,
+         needs=("hardware",)),
     Step("build", "synthesize, place and route the board top's bitstream (gateware/)",
-         _build, lambda workspace, build: _without_key(build), optional=True),
+         _build, lambda workspace, build: _without_key(build), optional=True,
+         needs=("hardware",)),
     Step("report", "write report.md, report.json and plots/",
          lambda run: run.workspace.write_report(run.product("hardware"),
                                                 verification=run.product("verify"),
                                                 build=run.product("build"),
                                                 target=run.target),
-         lambda workspace, report: workspace.report_file.read_text()),
+         lambda workspace, report: workspace.report_file.read_text(),
+         needs=("hardware", "verify", "build")),
 )
 
 #: The steps' names, in order.
 STEP_NAMES = tuple(step.name for step in STEPS)
+for _index, _step in enumerate(STEPS):
+    if not set(_step.needs) <= set(STEP_NAMES[:_index]):
+        raise ValueError(f"step {_step.name!r} needs {_step.needs}: only earlier steps' products")
 
 #: The steps by name.
 STEP = {step.name: step for step in STEPS}
@@ -193,11 +246,21 @@ def run_steps(workspace, *, start: str = STEP_NAMES[0], stop: str = STEP_NAMES[-
               force=force, skip=skip, deferred=frozenset(
                   step.name for step in steps[:-1] if step.lazy and step.name not in skip))
     try:
-        for step in steps:
-            if step.name in skip:
-                run.results[step.name] = None
-            elif step.name not in run.results and step.name not in run.deferred:
-                run._run_step(step.name)
+        for name in (step.name for step in steps if step.name in skip):
+            run.results[name] = None
+        waiting = [step for step in steps if step.name not in skip | run.deferred]
+        while waiting:
+            # The next step, and those after it that need none of the steps before them
+            # still to run (nor a lazy one, which runs where it is asked for).
+            group = [waiting.pop(0)]
+            while waiting and not waiting[0].lazy and not group[0].lazy and \
+                    not set(waiting[0].needs) & {step.name for step in group}:
+                group.append(waiting.pop(0))
+            names = [step.name for step in group if step.name not in run.results]
+            if len(names) > 1:
+                run._run_side_by_side(names)
+            elif names:
+                run._run_step(names[0])
     finally:
         workspace.found_only, workspace.found_only_reason = frozenset(), ""
     return run

@@ -138,9 +138,9 @@ class Workspace:
         return verify_step.verify(self, graph, frames=frames, force=force, trace=trace,
                                   target=target)
 
-    def build(self, graph, board, *, force: bool = False) -> dict:
+    def build(self, graph, board, *, force: bool = False, cancel=None) -> dict:
         """The build step (:func:`.build.build`): the bitstream's summary."""
-        return build_step.build(self, graph, board, force=force)
+        return build_step.build(self, graph, board, force=force, cancel=cancel)
 
     def write_report(self, graph, *, verification: dict | None = None,
                      build: dict | None = None, target: Target = DEFAULT_TARGET) -> dict:

@@ -10,7 +10,8 @@ from ..ir import GRAPH_INPUT, Graph
 from ..ops import op_for
 from ..ops.label_select import label_select
 
-__all__ = ["GoldenResult", "run_graph", "run_layer", "run_layers", "label_select"]
+__all__ = ["GoldenResult", "run_graph", "run_graphs", "run_layer", "run_layers",
+           "label_select"]
 
 
 @dataclass(frozen=True)
@@ -34,12 +35,27 @@ def run_layer(layer, x, dots: list | None = None) -> torch.Tensor:
     return op_for(layer).golden(layer, x, dots)
 
 
-def _walk(graph: Graph, x: torch.Tensor, dots: list | None):
-    """Each layer's output, in the graph's order, from the frames ``x``."""
-    made = {GRAPH_INPUT: x}
+def _walk(graph: Graph, x: torch.Tensor, dots: list | None, shared: dict | None = None):
+    """Each layer's output, in the graph's order, from the frames ``x``.
+
+    ``shared`` (by :func:`run_graphs`) keeps each layer's output and dot products by the
+    layer object: a layer found there, all of whose inputs were found there too, is not run
+    again."""
+    made, reused = {GRAPH_INPUT: x}, {GRAPH_INPUT}
     for layer, sources in zip(graph.layers, graph.sources):
-        ins = [made[name] for name in sources]
-        made[layer.name] = run_layer(layer, ins if op_for(layer).inputs != 1 else ins[0], dots)
+        kept = shared.get(id(layer)) if shared is not None else None
+        if kept is not None and kept[0] is layer and reused.issuperset(sources):
+            _, made[layer.name], layer_dots = kept
+            reused.add(layer.name)
+        else:
+            ins = [made[name] for name in sources]
+            layer_dots = []
+            made[layer.name] = run_layer(layer, ins if op_for(layer).inputs != 1 else ins[0],
+                                         layer_dots)
+            if shared is not None:
+                shared[id(layer)] = (layer, made[layer.name], layer_dots)
+        if dots is not None:
+            dots.extend(layer_dots)
         yield made[layer.name]
 
 
@@ -58,8 +74,26 @@ def run_layers(graph: Graph, frames=None) -> list[np.ndarray]:
 
 def run_graph(graph: Graph, frames=None) -> GoldenResult:
     """Run ``frames`` (N, input elements) in stream order (default: the IR's test frames)."""
-    dots = []
-    for x in _walk(graph, _frames(graph, frames), dots):
-        pass
-    logits = x.numpy().astype(np.int64)
-    return GoldenResult(dots=dots, logits=logits, labels=label_select(logits))
+    return run_graphs([graph], frames)[0]
+
+
+def run_graphs(graphs, frames=None) -> list[GoldenResult]:
+    """:func:`run_graph` of each of ``graphs`` on the same ``frames`` (default: the first
+    graph's test frames). Variants of one graph (a sweep that replaces some layers, keeping
+    the other layer objects) run each kept layer once, where its inputs are kept too: a
+    change to a late layer runs the graph again from there."""
+    graphs = list(graphs)
+    if not graphs:
+        return []
+    x = _frames(graphs[0], frames)
+    shared, results = {}, []
+    for graph in graphs:
+        if graph.input_elements != x.shape[1]:
+            raise ValueError(f"frames must have shape (N, {graph.input_elements}), "
+                             f"not {tuple(x.shape)}")
+        dots = []
+        for out in _walk(graph, x, dots, shared):
+            pass
+        logits = out.numpy().astype(np.int64)
+        results.append(GoldenResult(dots=dots, logits=logits, labels=label_select(logits)))
+    return results

@@ -1,5 +1,6 @@
 # amaranth: UnusedElaboratable=no
 import random
+import threading
 import time
 
 import pytest
@@ -8,7 +9,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from hwgen.board.board import load_board
-from hwgen.board.build import build_bitstream, build_platform
+from hwgen.board.build import Cancelled, build_bitstream, build_platform
 from hwgen.board.top import BoardTop
 from hwgen.errors import HwgenError
 
@@ -146,6 +147,27 @@ def test_tool_failure_quotes_its_error(tmp_path, monkeypatch):
     assert str(caught.value) == (f"nextpnr-ecp5 failed: ERROR: failed to route net x; "
                                  f"see {out / 'build_top.log'}")
     assert (out / "top.json").is_file()            # synthesis ran
+
+
+def test_a_cancelled_build_stops_its_tool(tmp_path, monkeypatch):
+    # A "Yosys" that would run a minute and leaves a mark when it is not stopped.
+    fake = tmp_path / "slow-yosys"
+    fake.write_text(f"#!/bin/sh\nsleep 60\ntouch {tmp_path / 'finished'}\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("YOSYS", str(fake))
+    board = load_board("ulx3s")
+    cancel = threading.Event()
+    threading.Timer(1.0, cancel.set).start()
+    started = time.monotonic()
+    with pytest.raises(Cancelled, match=r"^yosys stopped: another step failed$"):
+        build_bitstream(board_top(board), board, tmp_path / "out", cancel=cancel)
+    assert time.monotonic() - started < 30
+    assert not (tmp_path / "out" / "top.bit").exists()
+    # Set before the tools: none starts.
+    with pytest.raises(Cancelled, match="stopped before its next tool"):
+        build_bitstream(board_top(board), board, tmp_path / "out", cancel=cancel)
+    time.sleep(0.5)
+    assert not (tmp_path / "finished").exists()
 
 
 def test_build_rejects_bad_name(tmp_path):

@@ -5,13 +5,16 @@ import json
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
+from hwgen.board.build import Cancelled
 from hwgen.cli import main
-from hwgen.flow import STEP_NAMES, STEPS, run_steps
+from hwgen.errors import HwgenError
+from hwgen.flow import STEP_NAMES, STEPS, Run, run_steps
 from hwgen.target import DEFAULT_TARGET
 from tests.conftest import mlp_spec_file as _spec_file
 
@@ -57,7 +60,7 @@ class Recorder:
         self.targets.append(("verify", target))
         return self._call("verify", graph)
 
-    def build(self, graph, board, *, force):
+    def build(self, graph, board, *, force, cancel):
         return self._call("build", graph)
 
     def write_report(self, graph, *, verification, build, target):
@@ -69,7 +72,10 @@ def test_run_steps_follows_the_list():
     workspace = Recorder()
     run = run_steps(workspace, board=SimpleNamespace(target="the board's family",
                                                      device="the board's part"))
-    assert [call[0] for call in workspace.calls] == list(STEP_NAMES)
+    # verify and build run side by side (either may call first)
+    called = [call[0] for call in workspace.calls]
+    assert called[:3] == list(STEP_NAMES[:3]) and called[-1] == "report"
+    assert sorted(called[3:5]) == ["build", "verify"]
     assert run.results == {name: name for name in STEP_NAMES}
     assert workspace.calls[-1] == ("report", False, "hardware", "verify", "build")
     assert workspace.found_only == frozenset()           # restored after the run
@@ -82,6 +88,80 @@ def test_run_steps_follows_the_list():
     run_steps(workspace, skip={"build"})
     assert {target for _, target in workspace.targets} == {DEFAULT_TARGET}
     assert workspace.devices == [None]
+
+
+class SideBySide(Recorder):
+    """A Recorder whose verify and build each wait for the other to start: they finish only
+    if they run at the same time. ``fail``: verify fails once both have started, and the
+    build then waits for its cancel."""
+    def __init__(self, fail=False):
+        super().__init__()
+        self.fail, self.started = fail, {"verify": threading.Event(), "build": threading.Event()}
+        self.threads, self.cancelled = {}, None
+
+    def _meet(self, name, other):
+        self.threads[name] = threading.current_thread().name
+        self.started[name].set()
+        assert self.started[other].wait(timeout=20), f"{other} did not start beside {name}"
+
+    def verify(self, graph, *, frames, trace, target, force):
+        self._meet("verify", "build")
+        if self.fail:
+            raise HwgenError("RTL != golden")
+        return super().verify(graph, frames=frames, trace=trace, target=target, force=force)
+
+    def build(self, graph, board, *, force, cancel):
+        self._meet("build", "verify")
+        if self.fail:
+            self.cancelled = cancel.wait(timeout=20)
+            raise Cancelled("nextpnr-ecp5 stopped: another step failed")
+        return super().build(graph, board, force=force, cancel=cancel)
+
+
+def test_verify_and_build_run_side_by_side():
+    board = SimpleNamespace(target="the board's family", device="the board's part")
+    workspace = SideBySide()
+    run = run_steps(workspace, board=board)
+    assert run.results == {name: name for name in STEP_NAMES}
+    assert workspace.threads["verify"] != workspace.threads["build"]
+    assert workspace.calls[-1] == ("report", False, "hardware", "verify", "build")
+    assert set(run.seconds) == set(STEP_NAMES)
+    # A failing verify cancels the build; the run raises verify's error, not the cancel.
+    workspace = SideBySide(fail=True)
+    with pytest.raises(HwgenError, match=r"^RTL != golden$"):
+        run_steps(workspace, board=board)
+    assert workspace.cancelled is True
+    assert [call[0] for call in workspace.calls] == ["train", "export", "hardware"]
+
+
+def test_each_step_needs_only_what_it_asks_for():
+    """A step's ``needs`` names every product it asks for: the Recorder's steps ask for
+    those of the steps before them, one at a time, and a step that runs beside another
+    could not find a product that is not made yet."""
+    asked = {}
+
+    class Asking(Run):
+        current = None
+
+        def product(self, name):
+            asked.setdefault(self.current, set()).add(name)
+            return super().product(name)
+
+        def _run_step(self, name):
+            outer, Asking.current = Asking.current, name
+            try:
+                return super()._run_step(name)
+            finally:
+                Asking.current = outer
+    import hwgen.flow.steps as steps_module
+    original = steps_module.Run
+    steps_module.Run = Asking
+    try:
+        run_steps(Recorder(), board=SimpleNamespace(target="t", device="d"))
+    finally:
+        steps_module.Run = original
+    for step in STEPS:
+        assert asked.get(step.name, set()) <= set(step.needs), step.name
 
 
 def test_the_checkpoint_is_needed_only_to_export():
@@ -137,7 +217,7 @@ def fakes(monkeypatch):
             return {"fmax_mhz": 100.0, "clock_mhz": 25.0, "met_timing": True, "luts": 1,
                     "ffs": 1, "brams": 0, "dsps": 0}
 
-    def build_bitstream(top, board, out_dir, *, name, placer, seed, progress):
+    def build_bitstream(top, board, out_dir, *, name, placer, seed, progress, cancel):
         runs.append("build")
         (Path(out_dir) / f"{name}.bit").write_bytes(b"bitstream")
         return Report()
@@ -237,7 +317,7 @@ def test_a_build_that_misses_its_clock_reports_then_fails(exported, tmp_path, ca
             return {"fmax_mhz": 61.25, "clock_mhz": 390, "met_timing": False, "luts": 1,
                     "ffs": 1, "brams": 0, "dsps": 0}
 
-    def build_bitstream(top, board, out_dir, *, name, placer, seed, progress):
+    def build_bitstream(top, board, out_dir, *, name, placer, seed, progress, cancel):
         (Path(out_dir) / f"{name}.bit").write_bytes(b"bitstream")
         return Report()
     monkeypatch.setattr(fpga_flow, "build_bitstream", build_bitstream)

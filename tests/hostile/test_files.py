@@ -288,7 +288,7 @@ def test_damaged_build_is_made_again(tmp_path, monkeypatch, how):
         def to_dict(self):
             return {"fmax_mhz": 100.0, "clock_mhz": 25.0, "met_timing": True}
 
-    def build_bitstream(top, board, out_dir, *, name, placer, seed, progress):
+    def build_bitstream(top, board, out_dir, *, name, placer, seed, progress, cancel):
         builds.append(out_dir)
         (Path(out_dir) / f"{name}.bit").write_bytes(b"bitstream")
         return Report()
@@ -479,7 +479,7 @@ def test_files_get_the_users_umask(tmp_path, made, monkeypatch, umask):
         def to_dict(self):
             return {"fmax_mhz": 100.0, "clock_mhz": 25.0, "met_timing": True}
 
-    def build_bitstream(top, board, out_dir, *, name, placer, seed, progress):
+    def build_bitstream(top, board, out_dir, *, name, placer, seed, progress, cancel):
         (Path(out_dir) / f"{name}.bit").write_bytes(b"bitstream")
         return Report()
     monkeypatch.setattr(board_build, "build_bitstream", build_bitstream)
