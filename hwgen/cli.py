@@ -63,7 +63,11 @@ def _parser() -> argparse.ArgumentParser:
 
     train = command("train", "train the BNN (float reference too) and save a checkpoint")
     train.add_argument("--force", action="store_true", help="retrain even if a checkpoint matches")
-    command("export", "fold the checkpoint into the integer IR (trains first if needed)")
+    export = command("export", "fold the checkpoint into the integer IR (trains first if needed)")
+    export.add_argument("--qonnx", metavar="OUT.onnx", default=None,
+                        help="also write the IR as a QONNX model (MatMul, MultiThreshold, "
+                             "Im2Col, ...) that qonnx's executor runs as the golden model "
+                             "does (needs the qonnx extra: pip install -e '.[qonnx]')")
     sim = command("sim", "size FIFOs, then co-simulate the generated RTL on Verilator against "
                         "the golden model")
     sim.add_argument("--frames", type=int, default=None,
@@ -142,6 +146,10 @@ def _run(args) -> int:
     # The board is validated before anything runs.
     board = _load_board(args.board, spec, args.variant) \
         if args.command in ("build", "run", "program") else None
+    qonnx_file = getattr(args, "qonnx", None)
+    if qonnx_file is not None:
+        from .qonnx import check_qonnx_file
+        check_qonnx_file(qonnx_file)
     if args.command in ("sim", "run") and args.frames is not None and args.frames < 1:
         raise SpecError("--frames", None, f"must be at least 1, not {args.frames}")
     if args.command == "run":
@@ -185,6 +193,11 @@ def _run_steps(args, spec, workspace, board) -> int:
     shown = next((step for step in ran if step.name == _SHOWN[command]), ran[-1])
     text = shown.show(workspace, run.results[shown.name])
     print(text, end="" if text.endswith("\n") else "\n")
+    if getattr(args, "qonnx", None) is not None:
+        from .flow.cache import write_atomic
+        from .qonnx import qonnx_bytes
+        write_atomic(Path(args.qonnx), qonnx_bytes(run.results["export"]))
+        _say(f"QONNX model: {args.qonnx}")
     build = run.results.get("build")
     if build is not None:
         workspace.check_timing(build)

@@ -187,6 +187,15 @@ class Op:
         """Why the layer is no faster than at folding ``best``, in words."""
         return "its fastest folding"
 
+    # --- QONNX --------------------------------------------------------------------------
+    def qonnx(self, layer, builder, x, activation):
+        """Write ``layer`` into the QONNX graph ``builder`` (a
+        :class:`hwgen.qonnx.Builder`, whose docstring has the tensors' conventions) on its
+        input tensor ``x`` (a list of them for an op reading several streams), whose
+        activation is ``activation`` (a list likewise); returns the output tensor, holding
+        what :meth:`golden` computes (the op's ``qonnx.py``)."""
+        raise UnknownOpError(f"layer {layer.name!r}: a {self.name} has no QONNX form")
+
     # --- IR files -----------------------------------------------------------------------
     #: Fields an IR file holds as arrays of their own rather than in the layer's header entry.
     array_fields: ClassVar[tuple[str, ...]] = ()

@@ -12,6 +12,7 @@ from . import cost
 from .golden import add
 from .hw import Add
 from .layer import ADD_ENCODINGS, AddLayer
+from .qonnx import add_qonnx
 
 __all__ = ["AddOp", "AddLayer", "Add", "ADD_ENCODINGS", "add"]
 
@@ -59,6 +60,9 @@ class AddOp(Op):
         if len(xs) != 2:
             raise ValueError(f"layer {layer.name!r} adds two images, but has {len(xs)} inputs")
         return add(layer, *xs)
+
+    def qonnx(self, layer: AddLayer, builder, x, activation):
+        return add_qonnx(layer, builder, x, activation)
 
     def block(self, layer: AddLayer, target: Target) -> Add:
         return Add(layer)

@@ -13,6 +13,7 @@ from . import cost
 from .golden import avgpool
 from .hw import AvgPool
 from .layer import AvgPoolLayer
+from .qonnx import avgpool_qonnx
 
 __all__ = ["AvgPoolOp", "AvgPoolLayer", "AvgPool", "avgpool"]
 
@@ -33,6 +34,9 @@ class AvgPoolOp(PoolOp):
 
     def golden(self, layer: AvgPoolLayer, x, dots: list | None = None) -> torch.Tensor:
         return avgpool(layer, x)
+
+    def qonnx(self, layer: AvgPoolLayer, builder, x, activation):
+        return avgpool_qonnx(layer, builder, x, activation)
 
     def block(self, layer: AvgPoolLayer, target: Target) -> AvgPool:
         return AvgPool(layer)

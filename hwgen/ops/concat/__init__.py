@@ -12,6 +12,7 @@ from . import cost
 from .golden import concat
 from .hw import Concat
 from .layer import ConcatLayer
+from .qonnx import concat_qonnx
 
 __all__ = ["ConcatOp", "ConcatLayer", "Concat", "concat"]
 
@@ -56,6 +57,9 @@ class ConcatOp(Op):
 
     def golden(self, layer: ConcatLayer, xs: list, dots: list | None = None) -> torch.Tensor:
         return concat(layer, xs)
+
+    def qonnx(self, layer: ConcatLayer, builder, x, activation):
+        return concat_qonnx(layer, builder, x, activation)
 
     def block(self, layer: ConcatLayer, target: Target) -> Concat:
         return Concat(layer)

@@ -12,6 +12,7 @@ from . import cost
 from .golden import maxpool
 from .hw import MaxPool
 from .layer import MaxPoolLayer
+from .qonnx import maxpool_qonnx
 
 __all__ = ["MaxPoolOp", "MaxPoolLayer", "MaxPool", "maxpool"]
 
@@ -30,6 +31,9 @@ class MaxPoolOp(PoolOp):
 
     def golden(self, layer: MaxPoolLayer, x, dots: list | None = None) -> torch.Tensor:
         return maxpool(layer, x)
+
+    def qonnx(self, layer: MaxPoolLayer, builder, x, activation):
+        return maxpool_qonnx(layer, builder, x, activation)
 
     def block(self, layer: MaxPoolLayer, target: Target) -> MaxPool:
         return MaxPool(layer)

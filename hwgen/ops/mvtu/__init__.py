@@ -19,6 +19,7 @@ from . import cost
 from .golden import frames_golden, mvtu, mvtu_dot
 from .hw import MVTU
 from .layer import MVTU_ENCODINGS, RAM_STYLES, MVTULayer
+from .qonnx import mvtu_qonnx
 
 __all__ = ["MVTUOp", "MVTULayer", "MVTU", "MVTU_ENCODINGS", "RAM_STYLES", "mvtu", "mvtu_dot"]
 
@@ -69,6 +70,9 @@ class MVTUOp(Op):
         """``x`` read as ``pixels`` vectors of ``in_elements`` elements (windows, pixels, or
         the whole flattened frame); the dot products (N, pixels, mh) go to ``dots``."""
         return frames_golden(layer, x, mvtu_dot, dots)
+
+    def qonnx(self, layer: MVTULayer, builder, x, activation):
+        return mvtu_qonnx(layer, builder, x, activation, self.output(layer, activation))
 
     def block(self, layer: MVTULayer, target: Target) -> MVTU:
         return MVTU(layer, target=target)

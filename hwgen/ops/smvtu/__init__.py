@@ -21,6 +21,7 @@ from .golden import smvtu, smvtu_dot, smvtu_results
 from .hw import SharedMVTU
 from .layer import SHARED_ENCODINGS, SharedMVTULayer
 from .sharing import Sharing, cover, exact_sharing, op_counts, split_filters, tie
+from .qonnx import smvtu_qonnx
 
 __all__ = ["SharedMVTUOp", "SharedMVTULayer", "SharedMVTU", "SHARED_ENCODINGS", "Sharing",
            "smvtu", "smvtu_dot", "smvtu_results", "cover", "exact_sharing", "op_counts",
@@ -50,6 +51,9 @@ class SharedMVTUOp(Op):
 
     def golden(self, layer: SharedMVTULayer, x, dots: list | None = None) -> torch.Tensor:
         return frames_golden(layer, x, smvtu_dot, dots)
+
+    def qonnx(self, layer: SharedMVTULayer, builder, x, activation):
+        return smvtu_qonnx(layer, builder, x, activation, self.output(layer, activation))
 
     def block(self, layer: SharedMVTULayer, target: Target) -> SharedMVTU:
         return SharedMVTU(layer, target=target)

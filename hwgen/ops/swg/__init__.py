@@ -12,6 +12,7 @@ from . import cost
 from .golden import swg
 from .hw import SlidingWindow
 from .layer import SWGLayer
+from .qonnx import swg_qonnx
 
 __all__ = ["SWGOp", "SWGLayer", "SlidingWindow", "swg"]
 
@@ -47,6 +48,9 @@ class SWGOp(Op):
     def golden(self, layer: SWGLayer, x, dots: list | None = None) -> torch.Tensor:
         x = torch.as_tensor(x)
         return swg(layer, x).reshape(x.shape[0], -1)
+
+    def qonnx(self, layer: SWGLayer, builder, x, activation):
+        return swg_qonnx(layer, builder, x, activation)
 
     def block(self, layer: SWGLayer, target: Target) -> SlidingWindow:
         return SlidingWindow(layer)

@@ -15,6 +15,7 @@ from . import cost
 from .golden import vvau, vvau_dots
 from .hw import VVAU
 from .layer import VVAU_ENCODINGS, VVAULayer
+from .qonnx import vvau_qonnx
 
 __all__ = ["VVAUOp", "VVAULayer", "VVAU", "VVAU_ENCODINGS", "vvau", "vvau_dots"]
 
@@ -53,6 +54,9 @@ class VVAUOp(Op):
 
     def golden(self, layer: VVAULayer, x, dots: list | None = None) -> torch.Tensor:
         return vvau(layer, x, dots)
+
+    def qonnx(self, layer: VVAULayer, builder, x, activation):
+        return vvau_qonnx(layer, builder, x, activation, self.output(layer, activation))
 
     def block(self, layer: VVAULayer, target: Target) -> VVAU:
         return VVAU(layer)
