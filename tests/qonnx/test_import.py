@@ -1,0 +1,141 @@
+"""``hwgen.qonnx.import_qonnx``: Brevitas BNNs (both exporters) become hwgen IRs whose golden
+model equals qonnx's executor on the model, bit for bit; what has no exact hwgen form is one
+error naming the node."""
+import dataclasses
+
+import numpy as np
+import pytest
+
+pytest.importorskip("brevitas")
+pytest.importorskip("qonnx")
+from qonnx.core.onnx_exec import execute_onnx  # noqa: E402
+
+from hwgen.golden import run_graph  # noqa: E402
+from hwgen.qonnx.importer import (QonnxImportError, import_qonnx, input_values,  # noqa: E402
+                                  load_qonnx, logits_of)
+from tests.qonnx import brevitas_models as models  # noqa: E402
+
+
+def model_outputs(path, graph, frames) -> np.ndarray:
+    """The model's own outputs (qonnx's executor) for hwgen's ``frames``."""
+    model = load_qonnx(path)
+    x = input_values(graph, frames)
+    name_in, name_out = model.graph.input[0].name, model.graph.output[0].name
+    return np.concatenate([execute_onnx(model, {name_in: x[i:i + 1]})[name_out]
+                           for i in range(len(x))])
+
+
+@pytest.fixture(scope="module", params=[False, True], ids=["torchscript", "dynamo"])
+def exported(request, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("brevitas")
+    mlp = models.make(models.MLP())
+    cnn = models.make(models.CNN(), seed=1)
+    return {"mlp": (mlp, models.export(mlp, folder / "mlp.onnx", dynamo=request.param,
+                                       shape=(1, 64))),
+            "cnn": (cnn, models.export(cnn, folder / "cnn.onnx", dynamo=request.param,
+                                       shape=(1, 1, 8, 8)))}
+
+
+@pytest.mark.parametrize("kind", ["mlp", "cnn"])
+def test_a_brevitas_bnn_imports_bit_for_bit(exported, kind):
+    import torch
+    module, path = exported[kind]
+    x, labels = models.frames(24, 64, 1 if kind == "mlp" else 15)
+    graph = import_qonnx(path, name=kind, test_frames=x, test_labels=labels)
+    layers = [layer.op for layer in graph.layers]
+    assert layers == (["mvtu", "mvtu"] if kind == "mlp" else
+                      ["swg", "mvtu", "swg", "mvtu", "maxpool", "mvtu"])
+    assert (graph.input_encoding, graph.input_bits) == (("bipolar", 1) if kind == "mlp"
+                                                        else ("uint", 4))
+    # Negative batch-norm scales became inverted neurons.
+    assert all(layer.invert.any() and not layer.invert.all() for layer in graph.mvtus()[:-1])
+    golden = run_graph(graph)
+    outputs = model_outputs(path, graph, x)
+    assert np.array_equal(outputs, logits_of(graph, golden.logits))
+    assert np.array_equal(outputs.argmax(axis=1), golden.labels)
+    with torch.no_grad():                # and the model as Brevitas runs it
+        reference = module(torch.from_numpy(input_values(graph, x))).numpy()
+    assert np.array_equal(outputs, reference)
+    # A threshold one off is caught.
+    layer = graph.mvtus()[0]
+    hidden = run_graph(graph).dots[0].reshape(-1, layer.mh)
+    neuron = int(np.abs((hidden >= layer.thresholds).mean(axis=0) - 0.5).argmin())
+    thresholds = layer.thresholds.copy()
+    thresholds[neuron] = hidden[:, neuron].max() + 1 if not layer.invert[neuron] else \
+        hidden[:, neuron].min()
+    broken = graph.with_layers({layer.name: {"thresholds": thresholds}})
+    assert not np.array_equal(outputs, logits_of(graph, run_graph(broken).logits))
+
+
+def test_scaled_weights_keep_the_integer_logits(tmp_path):
+    """Brevitas's default binary weights (scale 0.1): the model's float sums round, the
+    integer dot products behind them are the golden model's."""
+    from brevitas.quant import SignedBinaryWeightPerTensorConst
+    module = models.make(models.MLP(weights=SignedBinaryWeightPerTensorConst))
+    path = models.export(module, tmp_path / "mlp.onnx", dynamo=False, shape=(1, 64))
+    x, labels = models.frames(16, 64, 1)
+    graph = import_qonnx(path, name="mlp", test_frames=x, test_labels=labels)
+    info = graph.meta["qonnx"]
+    assert info["logits_scale"] == pytest.approx(0.1)
+    outputs = model_outputs(path, graph, x)
+    recovered = np.rint((outputs - info["logits_offset"]) / info["logits_scale"])
+    assert np.array_equal(recovered.astype(np.int64), run_graph(graph).logits)
+
+
+@pytest.mark.parametrize("case,message", [
+    ("padded_bipolar", r"^node '[^']+' \(Conv\): ONNX pads with 0, which is no \+-1 value"),
+    ("last_bias", r"^the last matrix product \([^)]+\): its per-class scale or bias is not the "
+                  r"same for every class"),
+    ("two_bit_weights", r"^node '[^']+' \((MatMul|Gemm)\): its weights must be \+-alpha per "
+                        r"output channel"),
+    ("sigmoid", r"^node '[^']+' \(Sigmoid\): no such op in hwgen's import"),
+])
+def test_what_has_no_exact_form_is_one_error_naming_the_node(case, message, tmp_path):
+    import torch
+    from brevitas.quant import Int8WeightPerTensorFloat
+    if case == "padded_bipolar":
+        module = models.make(models.CNN(input_quant=models.BINARY_ACTS))
+        shape = (1, 1, 8, 8)
+    elif case == "last_bias":
+        module, shape = models.make(models.MLP(bias=True)), (1, 64)
+        with torch.no_grad():
+            module.fc2.bias.uniform_(-1, 1)
+    elif case == "two_bit_weights":
+        module = models.make(models.MLP(weights=Int8WeightPerTensorFloat.let(bit_width=2)))
+        shape = (1, 64)
+    else:
+        class Squashed(models.MLP):
+            def forward(self, x):
+                return torch.sigmoid(super().forward(x))
+        module, shape = models.make(Squashed()), (1, 64)
+    path = models.export(module, tmp_path / "model.onnx", dynamo=False, shape=shape)
+    x, labels = models.frames(4, 64, 1)
+    with pytest.raises(QonnxImportError, match=message) as caught:
+        import_qonnx(path, name="bad", test_frames=x, test_labels=labels)
+    assert "\n" not in str(caught.value)
+
+
+def test_a_file_that_is_no_model_is_one_line(tmp_path):
+    from hwgen.errors import HwgenError
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"not a model")
+    with pytest.raises(HwgenError, match=r"bad\.onnx: not an ONNX model") as caught:
+        import_qonnx(bad, name="bad", test_frames=np.zeros((1, 64)), test_labels=[0])
+    assert "\n" not in str(caught.value)
+
+
+@pytest.mark.cocotb
+def test_an_imported_cnn_runs_on_verilator_as_its_golden_model(exported, sim_build_root,
+                                                                request):
+    """RTL == golden on Verilator for the imported CNN (full rate, then under idle cycles and
+    backpressure), once per exporter's file."""
+    from hwgen.passes.fold import auto_fold
+    from hwgen.verify import verify_network
+    _, path = exported["cnn"]
+    x, labels = models.frames(12, 64, 15, seed=3)
+    graph = import_qonnx(path, name="cnn", test_frames=x, test_labels=labels)
+    graph = auto_fold(graph, target_cycles=600)
+    result = verify_network(graph, fifo_depth=4, build_root=sim_build_root)
+    assert result.frames == 12 and result.mismatches == 0 and result.stress_passed
+    assert np.array_equal(model_outputs(path, graph, x).argmax(axis=1),
+                          run_graph(graph).labels)
