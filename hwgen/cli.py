@@ -25,7 +25,8 @@ def _say(message: str):
 _SIM_SKIPS = frozenset({"build"})
 
 #: The step whose product each command prints (when the run reaches it).
-_SHOWN = {"train": "train", "export": "export", "sim": "verify", "build": "report"}
+_SHOWN = {"train": "train", "export": "export", "sim": "verify", "build": "report",
+          "import": "export"}
 
 
 def _step_range(sub, *, skip=frozenset()):
@@ -112,6 +113,19 @@ def _parser() -> argparse.ArgumentParser:
     program.add_argument("--flash", action="store_true",
                          help="write the board's flash (default: its SRAM, lost at power-off)")
     command("report", "print the report of the last build")
+    imported = commands.add_parser(
+        "import", help="import a QONNX BNN (Brevitas's export_qonnx) as hwgen's IR",
+        description="import a QONNX BNN (Brevitas's export_qonnx) as hwgen's IR, checked "
+                    "against qonnx's executor on the spec's test set; the spec gives the "
+                    "data, board and hardware (its model layers and training are replaced: "
+                    "a spec with model: {qonnx: MODEL.onnx} then builds it)")
+    imported.add_argument("model", metavar="MODEL.onnx", help="the QONNX file")
+    imported.add_argument("--spec", required=True, metavar="SPEC",
+                          help="the spec file (YAML) whose data, board and hardware to use")
+    imported.add_argument("--out", metavar="DIR", default=None,
+                          help="output directory (default: build/<spec name>)")
+    imported.add_argument("--seed", type=int, default=None,
+                          help="override the spec's seed (default: the spec's)")
     return parser
 
 
@@ -137,10 +151,12 @@ def _run(args) -> int:
     from .flow import Workspace
     from .spec import SEED_MAX, load_spec
     spec = load_spec(args.spec)
+    if args.command == "import":
+        spec = _imported_spec(spec, args.model)
     if args.seed is not None and not 0 <= args.seed <= SEED_MAX:
         raise SpecError("--seed", None, f"must lie in 0..2**32-1, not {args.seed}",
                         allowed=f"0..{SEED_MAX}")
-    if args.command in ("train", "export", "sim", "build"):
+    if args.command in ("train", "export", "sim", "build", "import"):
         from .data import check_data     # a data folder the spec names, checked up front
         check_data(spec)
     # The board is validated before anything runs.
@@ -172,13 +188,31 @@ def _run(args) -> int:
     return _run_steps(args, spec, workspace, board)
 
 
+def _imported_spec(spec, model: str):
+    """``spec`` with ``model.qonnx`` = ``model`` (``hwgen import``): its layers and training
+    replaced, its cim section refused (an imported model is digital)."""
+    import dataclasses
+
+    from .spec import ModelSpec
+    path = Path(model)
+    if path.suffix != ".onnx":
+        raise SpecError("MODEL", None, f"must name a .onnx file, not {str(path)!r}")
+    if not path.is_file():
+        raise SpecError("MODEL", None, f"no such file: {path}")
+    if spec.cim is not None:
+        raise SpecError(spec.path, "cim", "an imported model is digital: its layers are not "
+                        "mapped onto a cim macro", allowed="no cim section")
+    return dataclasses.replace(spec, model=ModelSpec(qonnx=str(path.resolve())))
+
+
 def _run_steps(args, spec, workspace, board) -> int:
     """``hwgen train | export | sim | build``: the steps the command runs, its product
     printed; for ``build``, the timing checked."""
     from .flow import STEP_NAMES, STEPS, run_steps
     command = args.command
     start = getattr(args, "start", STEP_NAMES[0])
-    stop = getattr(args, "stop", command if command in ("train", "export") else STEP_NAMES[-1])
+    stop = getattr(args, "stop", "export" if command == "import" else
+                   command if command in ("train", "export") else STEP_NAMES[-1])
     skip = set(_SIM_SKIPS) if command == "sim" else set()
     if getattr(args, "no_verify", False):
         skip.add("verify")

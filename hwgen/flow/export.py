@@ -9,12 +9,27 @@ import dataclasses
 from .cache import Product, key_digest
 from .irfile import read_ir
 
-__all__ = ["ir_key", "export"]
+__all__ = ["ir_key", "export", "import_model", "qonnx_file"]
+
+
+def qonnx_file(spec):
+    """``spec``'s ``model.qonnx`` file, which must exist (SpecError naming the key)."""
+    from ..errors import SpecError
+    path = spec.qonnx_path
+    if not path.is_file():
+        raise SpecError(spec.path, "model.qonnx", f"no such file: {path}")
+    return path
 
 
 def ir_key(spec, train_key: str) -> str:
-    """The key of the IR exported from ``spec``'s checkpoint (whose key is ``train_key``)."""
+    """The key of the IR exported from ``spec``'s checkpoint (whose key is ``train_key``), or
+    imported from its ``model.qonnx`` file (the file's content, the data and the seed that
+    splits it)."""
     from ..ir import IR_VERSION
+    if spec.model.qonnx is not None:
+        from .cache import file_digest
+        return key_digest({"qonnx": file_digest(qonnx_file(spec)), "ir_version": IR_VERSION,
+                           "data": dataclasses.asdict(spec.data), "seed": spec.seed})
     # A chain's IR is the same graph in versions 5 and 6 (a version 5 file reads as it): its
     # key, and a shipped IR made under it, stay.
     key = {"train": train_key, "ir_version": 5 if spec.is_chain else IR_VERSION,
@@ -34,11 +49,15 @@ def export(workspace, *, force: bool = False, train=None):
     key = workspace.ir_key
 
     def make(stage):
+        from ..ir import save_ir
+        if spec.model.qonnx is not None:
+            graph = import_model(workspace, key)
+            save_ir(graph, stage())
+            return graph
         (train or workspace.train)()
         model, metrics = workspace.load_model()
         from ..data import load_dataset
         from ..golden import run_graph
-        from ..ir import save_ir
         from ..passes.lower import check_export, export_graph
         data = load_dataset(spec.data, spec.seed)
         names = {"class_names": list(data.class_names)} if data.class_names else {}
@@ -60,3 +79,43 @@ def export(workspace, *, force: bool = False, train=None):
                       read_shipped=read_ir("key", digest_required=False),
                       shipped_detail=" (no data, training or export needed)")
     return workspace.keep("export", product, key, make, force=force).value
+
+
+def import_model(workspace, key: str):
+    """The IR of the spec's ``model.qonnx`` file with the spec's test set, checked equal to
+    the model as qonnx's executor runs it on every test frame (class and logits)."""
+    from ..data import load_dataset
+    from ..errors import HwgenError, SpecError
+    from ..golden import run_graph
+    from ..qonnx.importer import QonnxImportError, check_import, import_qonnx
+    spec = workspace.spec
+    path = qonnx_file(spec)
+    data = load_dataset(spec.data, spec.seed)
+    workspace.say(f"importing {path.name} (QONNX)")
+    try:
+        graph = import_qonnx(path, name=spec.name, test_frames=data.test_x,
+                             test_labels=data.test_y)
+    except QonnxImportError as error:
+        raise HwgenError(f"{path}: {error}") from None
+    except ValueError as error:         # the model's input against the spec's data
+        raise SpecError(spec.path, "model.qonnx", f"{path.name} does not take the data "
+                        f"section's frames ({error})") from None
+    bits = spec.data.element_bits
+    if graph.input_bits != bits:
+        raise SpecError(spec.path, "model.qonnx", f"{path.name} does not take the data "
+                        f"section's frames: its input quantizer reads {graph.input_bits}-bit "
+                        f"{graph.input_encoding} elements, the data gives {bits}-bit ones "
+                        f"(data.input_bits)")
+    names = {"class_names": list(data.class_names)} if data.class_names else {}
+    graph = dataclasses.replace(graph, meta={**graph.meta, "key": key, **names})
+    mismatches = check_import(path, graph, progress=workspace.say)
+    if mismatches:
+        raise HwgenError(f"{path}: the imported IR differs from the model on {mismatches} of "
+                         f"{len(graph.test_frames)} test frames")
+    accuracy = run_graph(graph).accuracy(graph.test_labels)
+    graph = dataclasses.replace(graph, meta={**graph.meta, "golden_accuracy": accuracy,
+                                             "bnn_accuracy": accuracy})
+    workspace.say(f"imported IR: {len(graph.layers)} layers, golden = model (qonnx's "
+                  f"executor) on {len(graph.test_frames)} test frames; accuracy "
+                  f"{accuracy:.4f}")
+    return graph

@@ -25,6 +25,8 @@ def train_key(spec) -> str:
         return key_digest({"checkpoint": str(spec.checkpoint_path)})
     model = dataclasses.asdict(spec.model)
     model.pop("share")
+    if model["qonnx"] is None:
+        del model["qonnx"]               # keys made before the option stay
     if not model["bitsplit"]:
         del model["bitsplit"]            # keys made before the option stay
     if model["weight_bits"] == 1:
@@ -87,6 +89,10 @@ def train(workspace, *, force: bool = False) -> dict:
     refused (SpecError) rather than retraining into, or overwriting, the user's file.
     """
     spec = workspace.spec
+    if spec.model.qonnx is not None:
+        from ..errors import SpecError
+        raise SpecError(spec.path, "model.qonnx", "the model was trained elsewhere: hwgen has "
+                        "nothing to train (hwgen export imports it)")
     if spec.checkpoint_path is not None:
         saved = _pinned(workspace, force=force)
         workspace.checkpoint_in_use = spec.checkpoint_path

@@ -36,7 +36,8 @@ from ..errors import HwgenError
 from ..ir import Graph
 from ..ops import Activation, MaxPoolLayer, MVTULayer, SWGLayer
 
-__all__ = ["QonnxImportError", "import_qonnx", "load_qonnx", "input_values", "logits_of"]
+__all__ = ["QonnxImportError", "import_qonnx", "load_qonnx", "input_values", "logits_of",
+           "model_outputs", "check_import"]
 
 #: The per-channel arithmetic a dot product may go through before its quantizer.
 _AFFINE = ("BatchNormalization", "Add", "Sub", "Mul", "Div")
@@ -192,6 +193,35 @@ def logits_of(graph: Graph, dots) -> np.ndarray:
     info = graph.meta["qonnx"]
     dots = np.asarray(dots, dtype=np.float32)
     return dots * np.float32(info["logits_scale"]) + np.float32(info["logits_offset"])
+
+
+def model_outputs(model, graph: Graph, frames, progress=None) -> np.ndarray:
+    """The QONNX ``model``'s outputs (qonnx's executor, a frame at a time) for hwgen's
+    ``frames`` of the IR ``graph`` imported from it."""
+    from qonnx.core.onnx_exec import execute_onnx
+    model = load_qonnx(model)
+    x = input_values(graph, frames)
+    name_in, name_out = model.graph.input[0].name, model.graph.output[0].name
+    outputs = []
+    for index in range(len(x)):
+        outputs.append(execute_onnx(model, {name_in: x[index:index + 1]})[name_out])
+        if progress is not None and (index + 1) % 100 == 0:
+            progress(f"checked {index + 1} of {len(x)} frames against the model")
+    return np.concatenate(outputs) if outputs else np.zeros((0, graph.classes), np.float32)
+
+
+def check_import(model, graph: Graph, progress=None) -> int:
+    """Test frames on which the golden model of the imported ``graph`` and the QONNX
+    ``model`` (qonnx's executor) differ: in any logit (the model's own float outputs against
+    :func:`logits_of` the golden dot products) or in the class."""
+    from ..golden import run_graph
+    outputs = model_outputs(model, graph, graph.test_frames, progress)
+    golden = run_graph(graph)
+    scale = graph.meta["qonnx"]["logits_scale"]
+    recovered = np.rint((outputs - graph.meta["qonnx"]["logits_offset"]) / scale)
+    differ = (recovered.astype(np.int64) != golden.logits).any(axis=1)
+    differ |= outputs.argmax(axis=1) != golden.labels
+    return int(differ.sum())
 
 
 class _Importer:

@@ -632,7 +632,12 @@ LayerSpec = LinearSpec | ConvSpec | DWConvSpec | MaxPoolSpec | AvgPoolSpec | Add
 class ModelSpec:
     #: The layers in order, each a mapping whose ``type`` picks its kind (below); the last is
     #: linear and gives the class scores.
-    layers: tuple[LayerSpec, ...]
+    layers: tuple[LayerSpec, ...] = ()
+    #: A QONNX file (relative to the spec file) holding the network instead, trained elsewhere
+    #: (Brevitas's ``export_qonnx``): it replaces ``layers`` and training; the export step
+    #: imports it (:mod:`hwgen.qonnx.importer`) and checks it against qonnx's executor on the
+    #: test set. The data section's input elements must be what its input quantizer reads.
+    qonnx: str | None = None
     #: Hidden activations: ``bipolar`` (+-1) or ``binary`` ({0, 1}); either is 1 where the
     #: normalized dot product, less ``threshold_shift``, is >= 0.
     activation: Literal["bipolar", "binary"] = "bipolar"
@@ -671,8 +676,16 @@ class ModelSpec:
     share: ShareSpec | None = None
 
     def check(self, path: str, file):
+        if self.qonnx is not None:
+            if self.layers:
+                raise SpecError(file, f"{path}.layers", "a model.qonnx model has its layers in "
+                                "its file: give layers or qonnx, not both")
+            if not isinstance(self.qonnx, str) or not self.qonnx.endswith(".onnx"):
+                raise SpecError(file, f"{path}.qonnx", f"must name a .onnx file, not "
+                                f"{excerpt(self.qonnx)}")
+            return
         if not self.layers:
-            raise SpecError(file, f"{path}.layers", "needs at least one layer")
+            raise SpecError(file, f"{path}.layers", "needs at least one layer (or a qonnx file)")
         if self.act_bits > 1 and self.activation != "binary":
             raise SpecError(file, f"{path}.act_bits", f"{self.act_bits}-bit activations need "
                             "activation: binary", allowed="1")
@@ -873,6 +886,11 @@ class Spec:
             raise SpecError(file, "name", f"must be a plain folder name, not {excerpt(self.name)}",
                             allowed=NAME_ALLOWED)
         _check_seed(self.seed, "seed", file)
+        if self.model.qonnx is not None:
+            if self.cim is not None:
+                raise SpecError(file, "cim", "a model.qonnx model is digital: its layers are "
+                                "not mapped onto a cim macro", allowed="no cim section")
+            return
         # The walked layers (their input shapes known) first: the cim check asks each layer's
         # input bits (:meth:`input_bits`), which an average pool's window sets.
         object.__setattr__(self, "model", dataclasses.replace(
@@ -946,6 +964,14 @@ class Spec:
             return None
         base = self.path.parent if self.path is not None else Path.cwd()
         return (base / self.train.checkpoint).resolve()
+
+    @property
+    def qonnx_path(self) -> Path | None:
+        """``model.qonnx`` resolved against the spec file's folder."""
+        if self.model.qonnx is None:
+            return None
+        base = self.path.parent if self.path is not None else Path.cwd()
+        return (base / self.model.qonnx).resolve()
 
     @property
     def prebuilt_path(self) -> Path | None:

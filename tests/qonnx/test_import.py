@@ -139,3 +139,72 @@ def test_an_imported_cnn_runs_on_verilator_as_its_golden_model(exported, sim_bui
     assert result.frames == 12 and result.mismatches == 0 and result.stress_passed
     assert np.array_equal(model_outputs(path, graph, x).argmax(axis=1),
                           run_graph(graph).labels)
+
+
+def _hwgen(*args, cwd):
+    import subprocess
+    import sys
+    return subprocess.run([sys.executable, "-m", "hwgen", *map(str, args)], capture_output=True,
+                          text=True, cwd=cwd)
+
+
+def test_hwgen_import_and_a_spec_with_model_qonnx(exported, tmp_path):
+    """``hwgen import MODEL --spec SPEC`` imports with the spec's data (its layers and
+    training replaced); a spec naming the file in ``model.qonnx`` exports the same IR; data
+    the model does not read, and training such a spec, are one line each."""
+    import yaml
+
+    from hwgen.ir import load_ir
+    _, path = exported["cnn"]
+    spec = {"name": "imported", "seed": 0,
+            "data": {"dataset": "digits", "test_fraction": 0.2, "input_bits": 4},
+            "model": {"layers": [{"type": "linear", "out": 10}]}, "board": "ulx3s"}
+    (tmp_path / "spec.yaml").write_text(yaml.safe_dump(spec))
+    result = _hwgen("import", path, "--spec", "spec.yaml", "--out", "out", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "imported IR: 6 layers, golden = model (qonnx's executor) on 360 test frames" in \
+        result.stderr
+    graph = load_ir(tmp_path / "out" / "model.ir.npz")
+    assert [layer.op for layer in graph.layers] == ["swg", "mvtu", "swg", "mvtu", "maxpool",
+                                                    "mvtu"]
+    # The same model named in the spec: the same IR, reused.
+    spec["model"] = {"qonnx": str(path)}
+    (tmp_path / "spec.yaml").write_text(yaml.safe_dump(spec))
+    result = _hwgen("export", "spec.yaml", "--out", "out", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "reusing IR" in result.stderr and "importing" not in result.stderr
+    result = _hwgen("train", "spec.yaml", "--out", "out", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip() == (f"hwgen: error: {tmp_path / 'spec.yaml'}: model.qonnx: "
+                                     f"the model was trained elsewhere: hwgen has nothing to "
+                                     f"train (hwgen export imports it)")
+    # 1-bit frames for a model that reads 4-bit codes.
+    spec["data"]["input_bits"] = 1
+    spec["data"]["input_threshold"] = 7
+    (tmp_path / "spec.yaml").write_text(yaml.safe_dump(spec))
+    result = _hwgen("export", "spec.yaml", "--out", "out1", cwd=tmp_path)
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert lines[-1].startswith(f"hwgen: error: {tmp_path / 'spec.yaml'}: model.qonnx: ")
+    assert "does not take the data section's frames" in lines[-1]
+    assert not (tmp_path / "out1" / "model.ir.npz").exists()
+    # A missing file, and a spec with a cim section.
+    result = _hwgen("import", "nothing.onnx", "--spec", "spec.yaml", cwd=tmp_path)
+    assert result.stderr.strip() == "hwgen: error: MODEL: no such file: nothing.onnx"
+
+
+def test_the_brevitas_example_imports_and_exports_back(tmp_path):
+    """examples/brevitas: its QONNX file imports against its spec (the check on every test
+    frame inside), and the IR exports back to QONNX, which runs as the golden model."""
+    from pathlib import Path
+
+    from hwgen.flow import Workspace, run_steps
+    from hwgen.qonnx import execute, export_qonnx
+    from hwgen.spec import load_spec
+    spec = load_spec(Path(__file__).resolve().parents[2] / "examples" / "brevitas" /
+                     "digits_cnn.yaml")
+    workspace = Workspace.create(spec, tmp_path, say=lambda message: None)
+    graph = run_steps(workspace, stop="export").results["export"]
+    assert graph.meta["golden_accuracy"] > 0.9
+    logits, _ = execute(export_qonnx(graph), graph, graph.test_frames[:8])
+    assert np.array_equal(logits, run_graph(graph, graph.test_frames[:8]).logits)
