@@ -1,7 +1,6 @@
 """``hwgen.qonnx.import_qonnx``: Brevitas BNNs (both exporters) become hwgen IRs whose golden
 model equals qonnx's executor on the model, bit for bit; what has no exact hwgen form is one
 error naming the node."""
-import dataclasses
 
 import numpy as np
 import pytest
