@@ -12,6 +12,11 @@ The importer walks the model's nodes in order and keeps, for each tensor, what i
   ``Conv`` bias): ``scale * alpha[n] * dot[n]`` on the integer dot product;
 * a *constant*: an initializer, or a node of constants (weight quantizers, transposes), folded.
 
+An input annotated with its qonnx datatype (``BIPOLAR``, ``BINARY``, ``UINT<b>``) is a stream
+without a quantizer (FINN's convention). A ``MaxPool`` between a product and its quantizer is
+pooled after the thresholds where every channel's output rises with its dot product (max and
+activation commute there), else it is an error.
+
 A quantizer on a dot becomes the layer's thresholds: for every integer dot product a neuron
 can reach, the model's own nodes (run by qonnx's executor on exactly those values) give the
 output code; a neuron whose code rises with its dot product gets the first dot product of
@@ -82,6 +87,8 @@ class _Dot:
     swg: SWGLayer | None = None
     nodes: list = dataclasses.field(default_factory=list)
     bias: str | None = None
+    #: A ``MaxPool`` between the product and its quantizer: ``(node, kernel)``.
+    pool: tuple | None = None
 
 
 def load_qonnx(model):
@@ -154,6 +161,19 @@ def _quantizer(model, node):
     if not 1 <= bits <= 8:
         _fail(node, f"{bits}-bit activations: hwgen's have 1 to 8 bits")
     return ("binary" if bits == 1 else "uint"), bits, float(scale.item())
+
+
+def _pool_kernel(node) -> list:
+    """A ``MaxPool``'s kernel, which must tile the image (strides = kernel, no padding)."""
+    attributes = {a.name: a for a in node.attribute}
+    kernel = list(attributes["kernel_shape"].ints)
+    strides = list(attributes["strides"].ints) if "strides" in attributes else kernel
+    pads = list(attributes["pads"].ints) if "pads" in attributes else [0, 0, 0, 0]
+    ceil = attributes["ceil_mode"].i if "ceil_mode" in attributes else 0
+    if strides != kernel or any(pads) or ceil:
+        _fail(node, f"kernel {kernel}, strides {strides}, pads {pads}, ceil_mode {ceil}: "
+                    f"hwgen pools without overlap or padding")
+    return kernel
 
 
 def _weights(node, tensor: np.ndarray):
@@ -241,7 +261,15 @@ class _Importer:
             raise QonnxImportError(f"the model has {len(graph.input)} inputs and "
                                    f"{len(graph.output)} outputs: hwgen imports one of each")
         source = graph.input[0].name
-        self.state[source] = ("raw", tuple(self.model.get_tensor_shape(source)))
+        shape = tuple(self.model.get_tensor_shape(source))
+        self.state[source] = ("raw", shape)
+        annotated = self.model.get_tensor_datatype(source).name
+        if annotated in ("BIPOLAR", "BINARY") or annotated.startswith("UINT"):
+            # FINN's convention: an input annotated with its datatype needs no quantizer.
+            bits = 1 if annotated in ("BIPOLAR", "BINARY") else int(annotated[4:])
+            encoding = "bipolar" if annotated == "BIPOLAR" else \
+                "binary" if bits == 1 else "uint"
+            self.state[source] = self.input_stream(None, shape, encoding, bits, 1.0)
         for node in graph.node:
             self.visit(node)
         out = self.state.get(graph.output[0].name)
@@ -286,23 +314,37 @@ class _Importer:
     def quantizer(self, node, given):
         encoding, bits, scale = _quantizer(self.model, node)
         if isinstance(given, tuple) and given[0] == "raw":
-            shape = given[1]
-            if len(shape) == 2:
-                activation = Activation(shape[1], 1, 1, encoding, bits)
-            elif len(shape) == 4:
-                activation = Activation(shape[1], shape[2], shape[3], encoding, bits)
-            else:
-                _fail(node, f"the model's input is {shape}: hwgen takes (1, C) or (1, C, H, W)")
-            self.input = (activation, scale, len(shape))
-            self.state[node.output[0]] = _Stream("input", activation, scale, shape)
+            self.state[node.output[0]] = self.input_stream(node, given[1], encoding, bits,
+                                                           scale)
         elif isinstance(given, _Dot):
             layer, stream = self.thresholded(node, given, encoding, bits, scale)
             self.layers.extend(([given.swg] if given.swg is not None else []) + [layer])
+            if given.pool is not None:
+                pool, kernel = given.pool
+                if layer.invert.any():
+                    _fail(pool, f"a max-pool before the activation quantizer, on channels "
+                                f"whose activation falls as the dot product rises (a negative "
+                                f"batch-norm scale: {int(layer.invert.sum())} of {layer.mh}): "
+                                f"the max does not pass through their activation; pool after "
+                                f"the quantizer")
+                stream = self.pooled(stream, kernel)
             self.state[node.output[0]] = stream
         elif isinstance(given, _Stream):
             _fail(node, "quantizes an already quantized stream")
         else:
             _fail(node, "quantizes something other than the model's input or a matrix product")
+
+    def input_stream(self, node, shape, encoding, bits, scale) -> _Stream:
+        """The model's input as hwgen's frames: quantized by ``node`` (None: annotated)."""
+        if len(shape) == 2:
+            activation = Activation(shape[1], 1, 1, encoding, bits)
+        elif len(shape) == 4:
+            activation = Activation(shape[1], shape[2], shape[3], encoding, bits)
+        else:
+            raise QonnxImportError(f"the model's input is {shape}: hwgen takes (1, C) or "
+                                   f"(1, C, H, W)")
+        self.input = (activation, scale, len(shape))
+        return _Stream("input", activation, scale, shape)
 
     def matrix(self, node, ins):
         stream, weight_name = ins[0], node.input[1]
@@ -376,27 +418,25 @@ class _Importer:
         self.state[node.output[0]] = dot
 
     def maxpool(self, node, stream):
-        if isinstance(stream, _Dot):
-            _fail(node, "a max-pool before the activation quantizer: pool the quantized "
-                        "activations (as FINN's models do)")
+        kernel = _pool_kernel(node)
+        if isinstance(stream, _Dot):        # before the quantizer: pooled after it, if it may
+            if not stream.conv or stream.pool is not None:
+                _fail(node, "pools something other than a convolution's output")
+            stream.pool = (node, kernel)
+            self.state[node.output[0]] = stream
+            return
         if not isinstance(stream, _Stream) or stream.order is not None or stream.shape[2:] == ():
             _fail(node, "pools something other than a quantized image")
-        attributes = {a.name: a for a in node.attribute}
-        kernel = list(attributes["kernel_shape"].ints)
-        strides = list(attributes["strides"].ints) if "strides" in attributes else kernel
-        pads = list(attributes["pads"].ints) if "pads" in attributes else [0, 0, 0, 0]
-        ceil = attributes["ceil_mode"].i if "ceil_mode" in attributes else 0
-        if strides != kernel or any(pads) or ceil:
-            _fail(node, f"kernel {kernel}, strides {strides}, pads {pads}, ceil_mode {ceil}: "
-                        f"hwgen pools without overlap or padding")
+        self.state[node.output[0]] = self.pooled(stream, kernel)
+
+    def pooled(self, stream: _Stream, kernel) -> _Stream:
         act = stream.activation
         layer = MaxPoolLayer(f"pool{len(self.layers)}", act.channels, act.height, act.width,
                              tuple(kernel), elem_bits=act.bits)
         self.layers.append(layer)
         out = Activation(act.channels, layer.out_height, layer.out_width, act.encoding,
                          act.bits)
-        self.state[node.output[0]] = _Stream(layer.name, out, stream.scale,
-                                             (1, act.channels, out.height, out.width))
+        return _Stream(layer.name, out, stream.scale, (1, act.channels, out.height, out.width))
 
     def layout(self, node, stream):
         if not isinstance(stream, _Stream):
@@ -424,7 +464,18 @@ class _Importer:
         if dot.conv:
             real = real[:, :, None, None]
         chain = list(nodes)
-        bias = getattr(dot, "bias", None)
+        if dot.pool is not None:             # per channel, a max-pool passes a value through
+            from onnx import NodeProto
+            pool = dot.pool[0]
+            renamed = []
+            for original in chain:
+                node = NodeProto()
+                node.CopyFrom(original)
+                node.input[:] = [pool.input[0] if name == pool.output[0] else name
+                                 for name in node.input]
+                renamed.append(node)
+            chain = renamed
+        bias = dot.bias
         source = dot.tensor
         if bias is not None:                 # a Gemm's or Conv's own bias: an Add before
             from onnx import helper
@@ -467,6 +518,8 @@ class _Importer:
 
     def last(self, dot: _Dot) -> list:
         """The logits layer: its per-class arithmetic one increasing affine map."""
+        if dot.pool is not None:
+            _fail(dot.pool[0], "a max-pool on the logits")
         d, values = self.codes(dot, dot.nodes)
         values = values.astype(np.float64)
         slope = (values[:, -1] - values[:, 0]) / (d[-1] - d[0])

@@ -46,8 +46,11 @@ class MLP(torch.nn.Module):
 
 
 class CNN(torch.nn.Module):
-    def __init__(self, input_quant=Uint4Input, padding=1):
+    """``pool_first``: the max-pool before the second activation (on the batch norm's
+    output), as many BNN papers draw it."""
+    def __init__(self, input_quant=Uint4Input, padding=1, pool_first=False):
         super().__init__()
+        self.pool_first = pool_first
         self.inp = qnn.QuantIdentity(act_quant=input_quant, return_quant_tensor=True)
         self.c1 = qnn.QuantConv2d(1, 8, 3, padding=padding, bias=False,
                                   weight_quant=BINARY_WEIGHTS)
@@ -63,16 +66,23 @@ class CNN(torch.nn.Module):
 
     def forward(self, x):
         x = self.a1(self.bn1(self.c1(self.inp(x))))
-        x = self.pool(self.a2(self.bn2(self.c2(x))))
+        if self.pool_first:
+            x = self.a2(self.pool(self.bn2(self.c2(x))))
+        else:
+            x = self.pool(self.a2(self.bn2(self.c2(x))))
         return self.fc(torch.flatten(x, 1))
 
 
-def make(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
+def make(model: torch.nn.Module, seed: int = 0, positive: bool = False) -> torch.nn.Module:
+    """``model`` with random batch-norm statistics (``positive``: every scale > 0)."""
     generator = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     for module in model.modules():
         if isinstance(module, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)):
             _randomize(module, generator)
+            if positive:
+                with torch.no_grad():
+                    module.weight.abs_().add_(0.05)
     return model.eval()
 
 

@@ -66,6 +66,30 @@ def test_a_brevitas_bnn_imports_bit_for_bit(exported, kind):
     assert not np.array_equal(outputs, logits_of(graph, run_graph(broken).logits))
 
 
+@pytest.mark.parametrize("dynamo", [False, True])
+def test_a_max_pool_before_the_quantizer(dynamo, tmp_path):
+    """conv -> batch norm -> max-pool -> quantizer: pooled after the quantizer where every
+    channel's activation rises with its dot product (max and activation commute); a channel
+    whose falls is one error naming the max-pool."""
+    import torch
+    x, labels = models.frames(12, 64, 15)
+    module = models.make(models.CNN(pool_first=True), seed=2, positive=True)
+    path = models.export(module, tmp_path / "rising.onnx", dynamo=dynamo, shape=(1, 1, 8, 8))
+    graph = import_qonnx(path, name="cnn", test_frames=x, test_labels=labels)
+    assert [layer.op for layer in graph.layers] == ["swg", "mvtu", "swg", "mvtu", "maxpool",
+                                                    "mvtu"]
+    outputs = model_outputs(path, graph, x)
+    assert np.array_equal(outputs, logits_of(graph, run_graph(graph).logits))
+    with torch.no_grad():
+        assert np.array_equal(outputs, module(torch.from_numpy(input_values(graph, x))).numpy())
+    module = models.make(models.CNN(pool_first=True), seed=2)
+    path = models.export(module, tmp_path / "falling.onnx", dynamo=dynamo, shape=(1, 1, 8, 8))
+    with pytest.raises(QonnxImportError, match=r"^node '[^']+' \(MaxPool\): a max-pool before "
+                                               r"the activation quantizer, on channels whose "
+                                               r"activation falls"):
+        import_qonnx(path, name="cnn", test_frames=x, test_labels=labels)
+
+
 def test_scaled_weights_keep_the_integer_logits(tmp_path):
     """Brevitas's default binary weights (scale 0.1): the model's float sums round, the
     integer dot products behind them are the golden model's."""
@@ -207,3 +231,26 @@ def test_the_brevitas_example_imports_and_exports_back(tmp_path):
     assert graph.meta["golden_accuracy"] > 0.9
     logits, _ = execute(export_qonnx(graph), graph, graph.test_frames[:8])
     assert np.array_equal(logits, run_graph(graph, graph.test_frames[:8]).logits)
+
+
+def test_an_input_annotated_with_its_datatype_needs_no_quantizer(exported, tmp_path):
+    """FINN's convention: the CNN with its input quantizer removed and its input annotated
+    UINT4 imports as the same network."""
+    from qonnx.core.datatype import DataType
+    _, path = exported["cnn"]
+    model = load_qonnx(path)
+    source = model.graph.input[0].name
+    quantizer = next(node for node in model.graph.node if node.input[0] == source)
+    for node in model.graph.node:
+        node.input[:] = [source if name == quantizer.output[0] else name for name in node.input]
+    model.graph.node.remove(quantizer)
+    model.set_tensor_datatype(source, DataType["UINT4"])
+    model.save(str(tmp_path / "annotated.onnx"))
+    x, labels = models.frames(8, 64, 15)
+    plain = import_qonnx(path, name="cnn", test_frames=x, test_labels=labels)
+    annotated = import_qonnx(tmp_path / "annotated.onnx", name="cnn", test_frames=x,
+                             test_labels=labels)
+    assert (annotated.input_encoding, annotated.input_bits) == ("uint", 4)
+    assert np.array_equal(run_graph(annotated).logits, run_graph(plain).logits)
+    assert np.array_equal(model_outputs(tmp_path / "annotated.onnx", annotated, x),
+                          logits_of(annotated, run_graph(annotated).logits))
