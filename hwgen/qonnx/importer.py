@@ -7,9 +7,10 @@ The importer walks the model's nodes in order and keeps, for each tensor, what i
   per-tensor scale: ``bipolar`` (``BipolarQuant``: -1/+1), ``binary`` or ``uint`` (an
   unsigned ``Quant`` of 1 or more bits, zero point 0);
 * a *dot*: a matrix product (``MatMul``, ``Gemm``, ``Conv`` with group 1) of a stream with
-  constant weights that are +-alpha per output channel, followed by per-channel arithmetic
-  (``BatchNormalization``, ``Add``, ``Sub``, ``Mul``, ``Div`` by constants, a ``Gemm`` or
-  ``Conv`` bias): ``scale * alpha[n] * dot[n]`` on the integer dot product;
+  constant weights that are a step times odd levels per output channel (+-alpha, or up to
+  4-bit odd levels +-1, +-3, ...), followed by per-channel arithmetic (``BatchNormalization``,
+  ``Add``, ``Sub``, ``Mul``, ``Div`` by constants, a ``Gemm`` or ``Conv`` bias):
+  ``scale * step[n] * dot[n]`` on the integer dot product;
 * a *constant*: an initializer, or a node of constants (weight quantizers, transposes), folded.
 
 An input annotated with its qonnx datatype (``BIPOLAR``, ``BINARY``, ``UINT<b>``) is a stream
@@ -29,7 +30,7 @@ affine map for all classes (so the argmax is kept), which the IR records to comp
 Layout: ONNX tensors are NCHW, hwgen streams channels last; a ``Flatten`` / ``Reshape`` of an
 image reorders the next dense layer's weight columns (``c, h, w`` to ``h, w, c``), a
 ``Transpose`` of constants is folded. Anything else -- a bias where no thresholds follow that
-could absorb it, weights that are not +-alpha, a zero-padded convolution of bipolar inputs
+could absorb it, weights with a 0 or an even level, a zero-padded convolution of bipolar inputs
 (ONNX pads with 0, which is no +-1 value), an op not listed here -- is one
 :class:`QonnxImportError` naming the node, its op type and why.
 """
@@ -73,13 +74,14 @@ class _Stream:
 
 @dataclasses.dataclass
 class _Dot:
-    """A matrix product waiting for its quantizer: ``weights`` (mh, mw) +-1 (hwgen's column
-    order), ``alpha`` (mh,) their magnitudes, on ``source``; ``nodes`` the per-channel ones
-    after it; ``tensor`` the product's name; ``conv`` whether it is a convolution (NCHW)."""
+    """A matrix product waiting for its quantizer: ``weights`` (mh, mw) hwgen's weight codes
+    (its column order), ``step`` (mh,) each row's weight per odd level, on ``source``;
+    ``nodes`` the per-channel ones after it; ``tensor`` the product's name; ``conv`` whether
+    it is a convolution (NCHW)."""
     name: str
     source: _Stream
     weights: np.ndarray
-    alpha: np.ndarray
+    step: np.ndarray
     tensor: str
     conv: bool
     pixels: int
@@ -89,6 +91,7 @@ class _Dot:
     bias: str | None = None
     #: A ``MaxPool`` between the product and its quantizer: ``(node, kernel)``.
     pool: tuple | None = None
+    weight_bits: int = 1
 
 
 def load_qonnx(model):
@@ -176,14 +179,28 @@ def _pool_kernel(node) -> list:
     return kernel
 
 
+#: Most bits of an imported weight (hwgen's odd levels ``2c - (2**b - 1)``).
+MAX_WEIGHT_BITS = 4
+
+
 def _weights(node, tensor: np.ndarray):
-    """``(signs, alpha)`` of weights whose rows (output channels) are each +-alpha."""
-    alpha = np.abs(tensor).reshape(len(tensor), -1).max(axis=1)
-    if np.any(alpha == 0) or not np.all(np.abs(tensor).reshape(len(tensor), -1)
-                                        == alpha[:, None]):
-        _fail(node, "its weights must be +-alpha per output channel (1-bit: BipolarQuant or "
-                    "a 1-bit Quant of them)")
-    return (tensor.reshape(len(tensor), -1) > 0), alpha.astype(np.float64)
+    """``(codes, step, bits)`` of weights whose rows (output channels) are each a step times
+    the odd levels ``-(2**bits - 1) .. 2**bits - 1`` of ``bits``-bit codes (1 bit: +-alpha):
+    the codes (bool with 1 bit), each row's step, the fewest bits that hold every row."""
+    rows = np.asarray(tensor, dtype=np.float64).reshape(len(tensor), -1)
+    alpha = np.abs(rows).max(axis=1)
+    if np.any(alpha == 0):
+        _fail(node, f"output channel {int(np.argmin(alpha))} has only zero weights")
+    for bits in range(1, MAX_WEIGHT_BITS + 1):
+        top = (1 << bits) - 1
+        levels = rows * top / alpha[:, None]
+        odd = np.rint(levels)
+        if np.all(np.abs(levels - odd) <= 1e-6 * top) and np.all(odd % 2 != 0):
+            codes = ((odd + top) // 2).astype(np.int64)
+            return (codes > 0 if bits == 1 else codes), alpha / top, bits
+    _fail(node, "its weights must be, per output channel, a scale times odd levels (+-1: "
+                "BipolarQuant; up to 4 bits: +-1, +-3, ..., +-15): hwgen's weights have no 0 "
+                "and no even level")
 
 
 def import_qonnx(model, *, name: str, test_frames, test_labels) -> Graph:
@@ -366,10 +383,10 @@ class _Importer:
                     _fail(node, f"{key} must be 1")
         else:
             tensor = tensor.T                              # MatMul: x (1, K) @ W (K, mh)
-        signs, alpha = _weights(node, tensor)
-        columns = self.columns(node, stream, signs.shape[1])
-        dot = _Dot(name, stream, signs[:, columns], alpha, node.output[0], conv=False,
-                   pixels=1, out_hw=(1, 1))
+        codes, step, bits = _weights(node, tensor)
+        columns = self.columns(node, stream, codes.shape[1])
+        dot = _Dot(name, stream, codes[:, columns], step, node.output[0], conv=False,
+                   pixels=1, out_hw=(1, 1), weight_bits=bits)
         if node.op_type == "Gemm" and len(node.input) > 2 and node.input[2]:
             if self.const(node.input[2]) is None:
                 _fail(node, "its bias must be a constant")
@@ -407,10 +424,11 @@ class _Importer:
                         "of bipolar inputs has no exact hwgen form (pad 0, or binary inputs)")
         swg = SWGLayer(f"{name}_swg", act.channels, act.height, act.width, (kh, kw),
                        tuple(strides), tuple(pads[:2]), elem_bits=act.bits)
-        signs, alpha = _weights(node, tensor.transpose(0, 2, 3, 1))   # (out, kh, kw, c)
-        dot = _Dot(name, stream, signs, alpha, node.output[0], conv=True,
+        codes, step, bits = _weights(node, tensor.transpose(0, 2, 3, 1))   # (out, kh, kw, c)
+        dot = _Dot(name, stream, codes, step, node.output[0], conv=True,
                    pixels=swg.out_height * swg.out_width, out_hw=(swg.out_height,
-                                                                  swg.out_width), swg=swg)
+                                                                  swg.out_width), swg=swg,
+                   weight_bits=bits)
         if len(node.input) > 2 and node.input[2]:
             if self.const(node.input[2]) is None:
                 _fail(node, "its bias must be a constant")
@@ -457,9 +475,9 @@ class _Importer:
         model's ``nodes`` after the product make of it per neuron (``out`` (mh, len(d)))."""
         act = dot.source.activation
         top = (1 << act.bits) - 1 if act.encoding == "uint" else 1
-        bound = dot.weights.shape[1] * top
+        bound = dot.weights.shape[1] * top * ((1 << dot.weight_bits) - 1)
         d = np.arange(-bound, bound + 1, dtype=np.int64)
-        real = (np.float32(dot.source.scale) * dot.alpha.astype(np.float32))[None, :] * \
+        real = (np.float32(dot.source.scale) * dot.step.astype(np.float32))[None, :] * \
             d.astype(np.float32)[:, None]                                     # (L, mh)
         if dot.conv:
             real = real[:, :, None, None]
@@ -510,7 +528,7 @@ class _Importer:
                           thresholds[:, 0] if levels == 1 else thresholds, invert,
                           in_encoding=stream_encoding, in_bits=act.bits,
                           out_encoding=encoding if bits == 1 else "uint", act_bits=bits,
-                          pixels=dot.pixels)
+                          pixels=dot.pixels, weight_bits=dot.weight_bits)
         height, width = dot.out_hw
         shape = (1, mh, height, width) if dot.conv else (1, mh)
         out = Activation(mh, height, width, layer.out_encoding, bits)
@@ -534,5 +552,5 @@ class _Importer:
         act = dot.source.activation
         layer = MVTULayer(dot.name, dot.weights.shape[1], dot.weights.shape[0], 1, 1,
                           dot.weights, in_encoding=act.encoding, in_bits=act.bits,
-                          pixels=dot.pixels)
+                          pixels=dot.pixels, weight_bits=dot.weight_bits)
         return ([dot.swg] if dot.swg is not None else []) + [layer]

@@ -90,6 +90,24 @@ def test_a_max_pool_before_the_quantizer(dynamo, tmp_path):
         import_qonnx(path, name="cnn", test_frames=x, test_labels=labels)
 
 
+def test_odd_level_weights_import_as_multi_bit_weights(tmp_path):
+    """Weights that are a step times the odd levels +-1, +-3 (float weights, no quantizer)
+    import as 2-bit weights, exactly."""
+    import torch
+    module = models.make(models.MLP(weights=None))
+    with torch.no_grad():
+        for linear in (module.fc1, module.fc2):
+            levels = torch.randint(0, 4, linear.weight.shape, generator=torch.Generator()
+                                   .manual_seed(linear.out_features)) * 2 - 3
+            linear.weight.copy_(levels * 0.25)
+    path = models.export(module, tmp_path / "mlp.onnx", dynamo=False, shape=(1, 64))
+    x, labels = models.frames(16, 64, 1)
+    graph = import_qonnx(path, name="mlp", test_frames=x, test_labels=labels)
+    assert [layer.weight_bits for layer in graph.mvtus()] == [2, 2]
+    outputs = model_outputs(path, graph, x)
+    assert np.array_equal(outputs, logits_of(graph, run_graph(graph).logits))
+
+
 def test_scaled_weights_keep_the_integer_logits(tmp_path):
     """Brevitas's default binary weights (scale 0.1): the model's float sums round, the
     integer dot products behind them are the golden model's."""
@@ -109,8 +127,8 @@ def test_scaled_weights_keep_the_integer_logits(tmp_path):
     ("padded_bipolar", r"^node '[^']+' \(Conv\): ONNX pads with 0, which is no \+-1 value"),
     ("last_bias", r"^the last matrix product \([^)]+\): its per-class scale or bias is not the "
                   r"same for every class"),
-    ("two_bit_weights", r"^node '[^']+' \((MatMul|Gemm)\): its weights must be \+-alpha per "
-                        r"output channel"),
+    ("two_bit_weights", r"^node '[^']+' \((MatMul|Gemm)\): its weights must be, per output "
+                        r"channel, a scale times odd levels"),
     ("sigmoid", r"^node '[^']+' \(Sigmoid\): no such op in hwgen's import"),
 ])
 def test_what_has_no_exact_form_is_one_error_naming_the_node(case, message, tmp_path):
