@@ -501,8 +501,11 @@ class _Importer:
             self.model.set_initializer(f"{bias}.shaped", shaped.astype(np.float32))
             source = f"{dot.tensor}.unbiased"
             chain.insert(0, helper.make_node("Add", [source, f"{bias}.shaped"], [dot.tensor]))
-        out = _run(self.model, chain, source, real) if chain else real
-        return d, np.asarray(out).reshape(len(d), -1).T
+        out = np.asarray(_run(self.model, chain, source, real) if chain else real)
+        if out.size != real.size:           # a constant that differs by pixel, not channel
+            _fail(nodes[0], "its arithmetic after the product is not per channel (a constant "
+                            "that varies by pixel has no thresholds)")
+        return d, out.reshape(len(d), -1).T
 
     def thresholded(self, node, dot: _Dot, encoding, bits, scale):
         d, values = self.codes(dot, dot.nodes + [node])
