@@ -16,25 +16,17 @@ from pathlib import Path
 import torch
 
 import brevitas.nn as qnn
-from brevitas.core.scaling import ScalingImplType
 from brevitas.export import export_qonnx
-from brevitas.quant import (SignedBinaryActPerTensorConst, SignedBinaryWeightPerTensorConst,
-                            Uint8ActPerTensorFloat)
 
 from hwgen.data import load_dataset
+from hwgen.qonnx.brevitas import BINARY_ACTS as ACTS
+from hwgen.qonnx.brevitas import BINARY_WEIGHTS as WEIGHTS
+from hwgen.qonnx.brevitas import uint_input
 from hwgen.spec import load_spec
 
 HERE = Path(__file__).resolve().parent
-WEIGHTS = SignedBinaryWeightPerTensorConst.let(scaling_const=1.0)
-ACTS = SignedBinaryActPerTensorConst.let(scaling_const=1.0)
-
-
-class Pixels(Uint8ActPerTensorFloat):
-    """The spec's 4-bit pixel codes 0..15, at scale 1."""
-    bit_width = 4
-    scaling_impl_type = ScalingImplType.CONST
-    scaling_const = 15.0
-    max_val = 15.0
+#: The spec's 4-bit pixel codes 0..15, at scale 1.
+Pixels = uint_input(4)
 
 
 class DigitsCNN(torch.nn.Module):

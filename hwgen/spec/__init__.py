@@ -958,27 +958,26 @@ class Spec:
         activation's (thermometer bits too)."""
         return "uint" if self.data.element_bits > 1 else self.model.activation
 
-    @property
-    def checkpoint_path(self) -> Path | None:
-        if self.train.checkpoint is None:
+    def resolve(self, value: str | None) -> Path | None:
+        """A path the spec gives (``value``; None stays None), resolved against the spec
+        file's folder (the working folder for a spec not read from a file)."""
+        if value is None:
             return None
         base = self.path.parent if self.path is not None else Path.cwd()
-        return (base / self.train.checkpoint).resolve()
+        return (base / value).resolve()
+
+    @property
+    def checkpoint_path(self) -> Path | None:
+        return self.resolve(self.train.checkpoint)
 
     @property
     def qonnx_path(self) -> Path | None:
         """``model.qonnx`` resolved against the spec file's folder."""
-        if self.model.qonnx is None:
-            return None
-        base = self.path.parent if self.path is not None else Path.cwd()
-        return (base / self.model.qonnx).resolve()
+        return self.resolve(self.model.qonnx)
 
     @property
     def prebuilt_path(self) -> Path | None:
-        if self.train.prebuilt is None:
-            return None
-        base = self.path.parent if self.path is not None else Path.cwd()
-        return (base / self.train.prebuilt).resolve()
+        return self.resolve(self.train.prebuilt)
 
 
 def _check_seed(seed: int, key: str, file):

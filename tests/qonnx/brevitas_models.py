@@ -5,22 +5,12 @@ import numpy as np
 import torch
 
 import brevitas.nn as qnn
-from brevitas.core.scaling import ScalingImplType
 from brevitas.export import export_qonnx
-from brevitas.quant import (SignedBinaryActPerTensorConst, SignedBinaryWeightPerTensorConst,
-                            Uint8ActPerTensorFloat)
 
-#: +-1 weights and activations (scale 1: the model's float arithmetic is exact).
-BINARY_WEIGHTS = SignedBinaryWeightPerTensorConst.let(scaling_const=1.0)
-BINARY_ACTS = SignedBinaryActPerTensorConst.let(scaling_const=1.0)
+from hwgen.qonnx.brevitas import BINARY_ACTS, BINARY_WEIGHTS, uint_input
 
-
-class Uint4Input(Uint8ActPerTensorFloat):
-    """4-bit unsigned inputs, codes 0..15 at scale 1."""
-    bit_width = 4
-    scaling_impl_type = ScalingImplType.CONST
-    scaling_const = 15.0
-    max_val = 15.0
+#: 4-bit unsigned inputs, codes 0..15 at scale 1.
+Uint4Input = uint_input(4)
 
 
 def _randomize(norm, generator):
