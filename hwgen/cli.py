@@ -200,8 +200,9 @@ def _imported_spec(spec, model: str):
     if not path.is_file():
         raise SpecError("MODEL", None, f"no such file: {path}")
     if spec.cim is not None:
-        raise SpecError(spec.path, "cim", "an imported model is digital: its layers are not "
-                        "mapped onto a cim macro", allowed="no cim section")
+        raise SpecError(spec.path, "cim", "hwgen import runs the model digitally: to map its "
+                        "layers onto the macro, name the file in model.qonnx and the layers in "
+                        "model.cim_layers", allowed="no cim section")
     return dataclasses.replace(spec, model=ModelSpec(qonnx=str(path.resolve())))
 
 

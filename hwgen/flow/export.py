@@ -28,8 +28,12 @@ def ir_key(spec, train_key: str) -> str:
     from ..ir import IR_VERSION
     if spec.model.qonnx is not None:
         from .cache import file_digest
-        return key_digest({"qonnx": file_digest(qonnx_file(spec)), "ir_version": IR_VERSION,
-                           "data": dataclasses.asdict(spec.data), "seed": spec.seed})
+        key = {"qonnx": file_digest(qonnx_file(spec)), "ir_version": IR_VERSION,
+               "data": dataclasses.asdict(spec.data), "seed": spec.seed}
+        if spec.model.cim_layers:
+            key["cim"] = {"layers": list(spec.model.cim_layers),
+                          "macro": spec.cim.chip_fields()}
+        return key_digest(key)
     # A chain's IR is the same graph in versions 5 and 6 (a version 5 file reads as it): its
     # key, and a shipped IR made under it, stay.
     key = {"train": train_key, "ir_version": 5 if spec.is_chain else IR_VERSION,
@@ -112,10 +116,21 @@ def import_model(workspace, key: str):
     if mismatches:
         raise HwgenError(f"{path}: the imported IR differs from the model on {mismatches} of "
                          f"{len(graph.test_frames)} test frames")
-    accuracy = run_graph(graph).accuracy(graph.test_labels)
+    digital = run_graph(graph).accuracy(graph.test_labels)
+    workspace.say(f"imported IR: {len(graph.layers)} layers "
+                  f"({', '.join(layer.name for layer in graph.layers)}), golden = model "
+                  f"(qonnx's executor) on {len(graph.test_frames)} test frames; accuracy "
+                  f"{digital:.4f}")
+    accuracy = digital
+    if spec.model.cim_layers:
+        from ..passes.cim_map import CimMapError, map_onto_macro
+        try:
+            graph = map_onto_macro(graph, spec.model.cim_layers, spec.cim)
+        except CimMapError as error:
+            raise SpecError(spec.path, "model.cim_layers", str(error)) from None
+        accuracy = run_graph(graph).accuracy(graph.test_labels)   # with the macro's noise
+        workspace.say(f"on the cim macro: {', '.join(spec.model.cim_layers)}; golden accuracy "
+                      f"{accuracy:.4f} (digital {digital:.4f})")
     graph = dataclasses.replace(graph, meta={**graph.meta, "golden_accuracy": accuracy,
-                                             "bnn_accuracy": accuracy})
-    workspace.say(f"imported IR: {len(graph.layers)} layers, golden = model (qonnx's "
-                  f"executor) on {len(graph.test_frames)} test frames; accuracy "
-                  f"{accuracy:.4f}")
+                                             "bnn_accuracy": digital})
     return graph

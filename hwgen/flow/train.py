@@ -25,8 +25,9 @@ def train_key(spec) -> str:
         return key_digest({"checkpoint": str(spec.checkpoint_path)})
     model = dataclasses.asdict(spec.model)
     model.pop("share")
-    if model["qonnx"] is None:
-        del model["qonnx"]               # keys made before the option stay
+    for key in ("qonnx", "cim_layers"):  # keys made before the options stay
+        if not model[key]:
+            del model[key]
     if not model["bitsplit"]:
         del model["bitsplit"]            # keys made before the option stay
     if model["weight_bits"] == 1:

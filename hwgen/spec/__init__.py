@@ -638,6 +638,11 @@ class ModelSpec:
     #: imports it (:mod:`hwgen.qonnx.importer`) and checks it against qonnx's executor on the
     #: test set. The data section's input elements must be what its input quantizer reads.
     qonnx: str | None = None
+    #: With ``qonnx``: the imported MVTUs (by their names in the IR, as ``hwgen import``
+    #: lists them) to run on the ``cim`` section's macro instead of digitally; their
+    #: thresholds move from the dot product to the macro's code sum
+    #: (:mod:`hwgen.passes.cim_map`), exact where the macro is lossless.
+    cim_layers: tuple[str, ...] = ()
     #: Hidden activations: ``bipolar`` (+-1) or ``binary`` ({0, 1}); either is 1 where the
     #: normalized dot product, less ``threshold_shift``, is >= 0.
     activation: Literal["bipolar", "binary"] = "bipolar"
@@ -676,6 +681,9 @@ class ModelSpec:
     share: ShareSpec | None = None
 
     def check(self, path: str, file):
+        if self.cim_layers and self.qonnx is None:
+            raise SpecError(file, f"{path}.cim_layers", "names layers of a model.qonnx model: "
+                            "a spec's own layers say backend: cim")
         if self.qonnx is not None:
             if self.layers:
                 raise SpecError(file, f"{path}.layers", "a model.qonnx model has its layers in "
@@ -887,9 +895,12 @@ class Spec:
                             allowed=NAME_ALLOWED)
         _check_seed(self.seed, "seed", file)
         if self.model.qonnx is not None:
-            if self.cim is not None:
-                raise SpecError(file, "cim", "a model.qonnx model is digital: its layers are "
-                                "not mapped onto a cim macro", allowed="no cim section")
+            if self.cim is not None and not self.model.cim_layers:
+                raise SpecError(file, "cim", "no layer of the model.qonnx model runs on the "
+                                "macro: name them in model.cim_layers", allowed="no cim section")
+            if self.model.cim_layers and self.cim is None:
+                raise SpecError(file, "model.cim_layers", "needs a top-level cim section (cim: "
+                                "{} for the defaults)")
             return
         # The walked layers (their input shapes known) first: the cim check asks each layer's
         # input bits (:meth:`input_bits`), which an average pool's window sets.

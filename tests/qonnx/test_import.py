@@ -272,3 +272,69 @@ def test_an_input_annotated_with_its_datatype_needs_no_quantizer(exported, tmp_p
     assert np.array_equal(run_graph(annotated).logits, run_graph(plain).logits)
     assert np.array_equal(model_outputs(tmp_path / "annotated.onnx", annotated, x),
                           logits_of(annotated, run_graph(annotated).logits))
+
+
+def _mapped(exported, macro):
+    from hwgen.passes.cim_map import map_onto_macro
+    _, path = exported["mlp"]
+    x, labels = models.frames(24, 64, 1, seed=5)
+    graph = import_qonnx(path, name="mlp", test_frames=x, test_labels=labels)
+    return path, graph, map_onto_macro(graph, ["fc0"], macro)
+
+
+def test_a_lossless_macro_computes_the_imported_layer_exactly(exported):
+    """On a macro with ADC step 1, no clipping and no noise, the mapped layer's code sums are
+    its dot products plus the offset: the network is the model's, bit for bit."""
+    from hwgen.cim import MacroSpec
+    from hwgen.passes.cim_map import lossless
+    macro = MacroSpec(wordlines=4, adc_bits=4, adc_range=7.5, noise="none")
+    path, graph, mapped = _mapped(exported, macro)
+    layer = mapped.layers[0]
+    assert layer.macro is not None and layer.simd == 4 and lossless(layer.macro, layer)
+    golden = run_graph(mapped)
+    assert np.array_equal(golden.dots[0], run_graph(graph).dots[0] +
+                          layer.macro.code_offset(layer.mw))
+    assert np.array_equal(model_outputs(path, mapped, mapped.test_frames),
+                          logits_of(mapped, golden.logits))
+
+
+@pytest.mark.cocotb
+def test_a_noisy_macro_runs_the_imported_layer_as_its_golden_model(exported, sim_build_root):
+    """A lossy, noisy macro changes the layer (its accuracy is the golden model's to say);
+    the RTL computes it as the golden model does, noise included."""
+    from hwgen.cim import MacroSpec
+    from hwgen.passes.cim_map import lossless
+    from hwgen.verify import verify_network
+    macro = MacroSpec(wordlines=8, adc_bits=3, noise="cell", sigma=0.6, seed=9)
+    _, graph, mapped = _mapped(exported, macro)
+    assert not lossless(mapped.layers[0].macro, mapped.layers[0])
+    hidden = run_graph(mapped).dots[0]
+    assert not np.array_equal(run_graph(mapped).logits, run_graph(graph).logits)
+    assert hidden.max() <= macro.max_code_sum(64)
+    result = verify_network(mapped, fifo_depth=4, build_root=sim_build_root)
+    assert result.frames == 24 and result.mismatches == 0 and result.stress_passed
+
+
+def test_model_cim_layers_in_a_spec(exported, tmp_path):
+    import yaml
+    _, path = exported["mlp"]
+    spec = {"name": "oncim", "data": {"dataset": "digits", "input_threshold": 7},
+            "model": {"qonnx": str(path), "cim_layers": ["fc0"]},
+            "cim": {"wordlines": 8, "adc_bits": 4, "noise": "cell", "sigma": 0.3}}
+    (tmp_path / "spec.yaml").write_text(yaml.safe_dump(spec))
+    result = _hwgen("export", "spec.yaml", "--out", "out", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "imported IR: 2 layers (fc0, fc1)" in result.stderr
+    assert "on the cim macro: fc0; golden accuracy" in result.stderr
+    from hwgen.ir import load_ir
+    graph = load_ir(tmp_path / "out" / "model.ir.npz")
+    assert graph.layers[0].macro.wordlines == 8 and graph.layers[1].macro is None
+    for change, message in (
+            ({"cim_layers": ["fc9"]}, "model.cim_layers: no layer 'fc9' to map onto the macro "
+                                      "(the MVTUs: fc0, fc1)"),
+            ({"cim_layers": []}, "cim: no layer of the model.qonnx model runs on the macro")):
+        spec["model"].update(change)
+        (tmp_path / "spec.yaml").write_text(yaml.safe_dump(spec))
+        result = _hwgen("export", "spec.yaml", "--out", "bad", cwd=tmp_path)
+        assert result.returncode == 2 and message in result.stderr.strip().splitlines()[-1]
+        assert not (tmp_path / "bad" / "model.ir.npz").exists()
