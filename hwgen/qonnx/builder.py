@@ -188,16 +188,6 @@ class Builder:
         return self.node("Mod", [shifted, self.const(2, "two")], x.shape, "BINARY",
                          hint=f"bit{p}", fmod=1)
 
-    def affine(self, x: Tensor, scale, bias, datatype: str) -> Tensor:
-        """``x * scale + bias`` (constants broadcast on the last axis)."""
-        double = x.element == "double"
-        if not np.all(np.asarray(scale) == 1):
-            x = self.node("Mul", [x, self.const(scale, "scale", double=double)], x.shape)
-        if not np.all(np.asarray(bias) == 0):
-            x = self.node("Add", [x, self.const(bias, "bias", double=double)], x.shape)
-        self.datatypes[x.name] = datatype
-        return Tensor(x.name, x.shape, datatype, x.element)
-
     # --- the model ---------------------------------------------------------------------------
     def model(self, doc: str = ""):
         """The graph as a qonnx ``ModelWrapper``, its datatypes annotated."""
