@@ -203,8 +203,8 @@ def test_hwgen_import_and_a_spec_with_model_qonnx(exported, tmp_path):
     (tmp_path / "spec.yaml").write_text(yaml.safe_dump(spec))
     result = _hwgen("import", path, "--spec", "spec.yaml", "--out", "out", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "imported IR: 6 layers, golden = model (qonnx's executor) on 360 test frames" in \
-        result.stderr
+    assert "imported IR: 6 layers (conv0_swg, conv0, conv2_swg, conv2, pool4, fc5), golden = " \
+        "model (qonnx's executor) on 360 test frames" in result.stderr
     graph = load_ir(tmp_path / "out" / "model.ir.npz")
     assert [layer.op for layer in graph.layers] == ["swg", "mvtu", "swg", "mvtu", "maxpool",
                                                     "mvtu"]
