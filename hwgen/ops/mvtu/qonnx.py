@@ -64,14 +64,14 @@ def activate_qonnx(layer, g, dot, bound: int, *, signed: bool = False, planes=No
             value = planes[p] if planes is not None else dot
             if planes is None and invert[:, p].any():
                 value = g.node("Mul", [value, g.const(_signs(invert[:, p]), "signs")],
-                               value.shape, value.datatype)
+                               value.shape, "INT32")
             bits.append(g.threshold(value, _clip(thresholds[:, p:p + 1], invert[:, p], bound),
                                     "BINARY"))
         twice = g.node("Mul", [bits[1], g.const(2, "two")], bits[1].shape, "UINT2")
         return g.node("Add", [bits[0], twice], twice.shape, "UINT2", hint="out")
     table = thresholds.reshape(layer.mh, -1)
     if not signed and invert.any():
-        dot = g.node("Mul", [dot, g.const(_signs(invert), "signs")], dot.shape, dot.datatype)
+        dot = g.node("Mul", [dot, g.const(_signs(invert), "signs")], dot.shape, "INT32")
     table = _clip(table, invert, bound)
     if layer.act_bits > 1:
         return g.threshold(dot, table, f"UINT{layer.act_bits}")
@@ -121,7 +121,7 @@ def mvtu_qonnx(layer: MVTULayer, g, x, activation, out):
 def _negated(g, value, invert):
     if not np.asarray(invert, dtype=bool).any():
         return value
-    return g.node("Mul", [value, g.const(_signs(invert), "signs")], value.shape, value.datatype)
+    return g.node("Mul", [value, g.const(_signs(invert), "signs")], value.shape, "INT32")
 
 
 def noise_input_name(layer, j: int, p: int) -> str:
