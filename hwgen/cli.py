@@ -113,6 +113,16 @@ def _parser() -> argparse.ArgumentParser:
     program.add_argument("--flash", action="store_true",
                          help="write the board's flash (default: its SRAM, lost at power-off)")
     command("report", "print the report of the last build")
+    sweep = commands.add_parser(
+        "sweep", help="run a spec at every point of a sweep's axes, in parallel",
+        description="run a base spec at every point of a sweep file's axes (spec keys by "
+                    "path), a process per core; results stream into OUT/results.csv and "
+                    ".jsonl; a sweep run again resumes (finished points are not rerun)")
+    sweep.add_argument("sweep", metavar="SWEEP", help="the sweep file (YAML)")
+    sweep.add_argument("--out", metavar="DIR", default=None,
+                       help="output directory (default: build/sweeps/<sweep name>)")
+    sweep.add_argument("--jobs", type=int, default=None,
+                       help="points at once (default: a process per core)")
     imported = commands.add_parser(
         "import", help="import a QONNX BNN (Brevitas's export_qonnx) as hwgen's IR",
         description="import a QONNX BNN (Brevitas's export_qonnx) as hwgen's IR, checked "
@@ -147,7 +157,26 @@ def _load_board(option: str | None, spec, variant: str | None = None):
         raise SpecError(spec.path, "board", problem, allowed=error.allowed) from None
 
 
+def _run_sweep(args) -> int:
+    """``hwgen sweep``: every point of the sweep, the table written as they finish."""
+    from .sweep import load_sweep, run_sweep
+    sweep = load_sweep(args.sweep)
+    if args.jobs is not None and args.jobs < 1:
+        raise SpecError("--jobs", None, f"must be at least 1, not {args.jobs}")
+    out = Path(args.out) if args.out is not None else Path.cwd() / "build" / "sweeps" / sweep.name
+    if out.exists() and not out.is_dir():
+        raise SpecError("--out", None, f"{out} is a file, not a folder")
+    entries = run_sweep(sweep, out, jobs=args.jobs, say=_say)
+    counts = {status: sum(entry["status"] == status for entry in entries.values())
+              for status in ("ok", "invalid", "failed")}
+    _say(f"sweep {sweep.name}: {counts['ok']} ok, {counts['invalid']} invalid, "
+         f"{counts['failed']} failed; table {out / 'results.csv'}")
+    return 1 if counts["failed"] else 0
+
+
 def _run(args) -> int:
+    if args.command == "sweep":
+        return _run_sweep(args)
     from .flow import Workspace
     from .spec import SEED_MAX, load_spec
     spec = load_spec(args.spec)

@@ -52,7 +52,7 @@ __all__ = ["Spec", "DataSpec", "LayerSpec", "LinearSpec", "ConvSpec", "DWConvSpe
            "AvgPoolSpec", "AddSpec", "ConcatSpec", "GRAPH_INPUT",
            "ModelSpec", "ShareSpec",
            "TrainSpec", "HardwareSpec", "VerifySpec", "MacroSpec", "DatasetInfo", "load_spec",
-           "parse_spec", "read_yaml", "excerpt", "is_file", "DATASETS", "SEED_MAX", "MAX_LAYER_WEIGHT_BITS",
+           "parse_spec", "spec_from_mapping", "read_yaml", "excerpt", "is_file", "DATASETS", "SEED_MAX", "MAX_LAYER_WEIGHT_BITS",
            "MAX_WEIGHT_BITS", "MAX_FEATURES", "key_text", "MAX_INT", "MAX_STRING", "MAX_YAML_BYTES",
            "MAX_YAML_DEPTH", "MAX_YAML_NODES"]
 
@@ -1395,7 +1395,13 @@ def load_spec(path) -> Spec:
     path = Path(path)
     if not is_file(path):
         raise SpecError(path, None, "no such spec file")
-    mapping = read_yaml(path)
+    return spec_from_mapping(read_yaml(path), path)
+
+
+def spec_from_mapping(mapping, path) -> Spec:
+    """The spec of ``mapping`` (a spec file's YAML, perhaps changed: a sweep's point) as if
+    read from the file ``path``: errors name it, and the paths it gives are relative to it."""
+    path = Path(path)
     spec = parse_spec(mapping, file=path, default_name=path.stem)
     if spec.data.path is not None:          # a data folder is relative to the spec file
         # Whether it holds the data is checked where the data is needed (hwgen.data.check_data):

@@ -1,0 +1,8 @@
+"""Design-space sweeps: ``hwgen sweep SWEEP.yaml`` runs a base spec at every point of its
+axes (``plan.py``: the sweep file, its points) in parallel and streams the results into one
+table (``run.py``: ``results.jsonl``, ``results.csv``), resuming where an interrupted sweep
+stopped."""
+from .plan import STEPS, Point, Sweep, load_sweep
+from .run import METRICS, point_metrics, run_sweep
+
+__all__ = ["Sweep", "Point", "load_sweep", "run_sweep", "point_metrics", "METRICS", "STEPS"]

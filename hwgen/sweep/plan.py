@@ -1,0 +1,142 @@
+"""A sweep file (``hwgen sweep SWEEP.yaml``): a base spec, axes over its keys, how points are
+drawn, and what each point runs.
+
+    base: ../digits_mlp.yaml          # the spec every point starts from (relative to this file)
+    axes:                             # spec keys by their path, each with its values
+      train.epochs: [5, 10]
+      model.norm: [batchnorm, bnfree]
+      seed: [0, 1]
+    points: grid                      # every combination; or {random: N, seed: S}
+    steps: sim                        # per point: train, export, sim (co-simulate) or build
+
+A point is the base spec's YAML with each axis key set to one of its values; it is checked as
+a spec file would be, and one that is no valid spec is reported with its one-line error and
+skipped. Its name is a digest of its values, so the same point in a later run (a resumed or a
+widened sweep) is found again.
+"""
+import copy
+import dataclasses
+import hashlib
+import itertools
+import json
+import random
+from pathlib import Path
+
+from ..errors import SpecError
+from ..spec import read_yaml, spec_from_mapping
+
+__all__ = ["Sweep", "Point", "load_sweep", "STEPS"]
+
+#: What a point may run, last step first named: ``sim`` co-simulates (no bitstream).
+STEPS = ("train", "export", "sim", "build")
+#: Keys of a sweep file.
+_KEYS = ("name", "base", "axes", "points", "steps", "board")
+
+
+@dataclasses.dataclass(frozen=True)
+class Point:
+    """One point: its axis values (key path -> value, in the sweep's axis order)."""
+    values: dict
+
+    @property
+    def name(self) -> str:
+        """A digest of the values: the point's folder and its key in the results."""
+        text = json.dumps(self.values, sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+    def mapping(self, base: dict) -> dict:
+        """The base spec's YAML with this point's values set."""
+        mapping = copy.deepcopy(base)
+        for path, value in self.values.items():
+            _set(mapping, path, value)
+        return mapping
+
+
+@dataclasses.dataclass(frozen=True)
+class Sweep:
+    name: str
+    file: Path
+    base: Path
+    axes: dict
+    points: list
+    steps: str = "sim"
+    board: str | None = None
+
+    def base_mapping(self) -> dict:
+        return read_yaml(self.base)
+
+    def spec(self, point: Point):
+        """The point's spec (SpecError in one line naming the base file and the key)."""
+        return spec_from_mapping(point.mapping(self.base_mapping()), self.base)
+
+
+def _set(mapping: dict, path: str, value):
+    """``mapping`` with key ``path`` (``a.b.c``; ``a.b[2].c`` into a list) set to ``value``."""
+    parts = path.split(".")
+    node = mapping
+    for index, part in enumerate(parts):
+        key, position = part, None
+        if part.endswith("]") and "[" in part:
+            key, position = part[:-1].split("[", 1)
+            position = int(position)
+        last = index == len(parts) - 1
+        if position is None:
+            if last:
+                node[key] = value
+                return
+            node = node.setdefault(key, {})
+        else:
+            items = node.get(key)
+            if not isinstance(items, list) or not -len(items) <= position < len(items):
+                raise KeyError(path)
+            if last:
+                items[position] = value
+                return
+            node = items[position]
+        if not isinstance(node, dict):
+            raise KeyError(path)
+
+
+def load_sweep(path) -> Sweep:
+    """Read and check a sweep file; SpecError in one line naming the file and key."""
+    path = Path(path)
+    mapping = read_yaml(path, what="sweep")
+    if not isinstance(mapping, dict):
+        raise SpecError(path, None, "must be a mapping of sweep keys",
+                        allowed=", ".join(_KEYS))
+    unknown = sorted(set(mapping) - set(_KEYS))
+    if unknown:
+        raise SpecError(path, unknown[0], "unknown key", allowed=", ".join(_KEYS))
+    if not isinstance(mapping.get("base"), str):
+        raise SpecError(path, "base", "must name the base spec file")
+    base = (path.parent / mapping["base"]).resolve()
+    if not base.is_file():
+        raise SpecError(path, "base", f"no such spec file: {base}")
+    axes = mapping.get("axes")
+    if not isinstance(axes, dict) or not axes:
+        raise SpecError(path, "axes", "must map spec keys to lists of values")
+    for key, values in axes.items():
+        if not isinstance(key, str) or not key:
+            raise SpecError(path, "axes", f"a key must be a spec key's path, not {key!r}")
+        if not isinstance(values, list) or not values:
+            raise SpecError(path, f"axes.{key}", "must be a list of values")
+    steps = mapping.get("steps", "sim")
+    if steps not in STEPS:
+        raise SpecError(path, "steps", f"unknown step {steps!r}", allowed=", ".join(STEPS))
+    name = mapping.get("name", path.stem)
+    if not isinstance(name, str) or not name.replace("_", "").replace("-", "").isalnum():
+        raise SpecError(path, "name", f"must be a plain folder name, not {name!r}")
+    combos = [dict(zip(axes, values)) for values in itertools.product(*axes.values())]
+    drawn = mapping.get("points", "grid")
+    if drawn != "grid":
+        if not isinstance(drawn, dict) or set(drawn) - {"random", "seed"} or \
+                not isinstance(drawn.get("random"), int) or drawn["random"] < 1:
+            raise SpecError(path, "points", f"must be grid or {{random: N, seed: S}}, not "
+                            f"{drawn!r}", allowed="grid, {random: N}")
+        count = min(drawn["random"], len(combos))
+        combos = random.Random(drawn.get("seed", 0)).sample(combos, count)
+    board = mapping.get("board")
+    if board is not None and not isinstance(board, str):
+        raise SpecError(path, "board", "must name a board")
+    return Sweep(name=name, file=path.resolve(), base=base, axes=axes,
+                 points=[Point(values) for values in combos], steps=steps, board=board)

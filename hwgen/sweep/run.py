@@ -1,0 +1,175 @@
+"""Running a sweep: its points in parallel (a process per core), each in a folder of its own
+under the sweep's output folder (``points/<point>/``, hwgen's keyed products: a point run
+again reuses what it made), results streamed as the points finish.
+
+``results.jsonl`` gets a line per finished point (``ok``: its metrics; ``invalid``: the one-line
+spec error; ``failed``: the error it stopped with) and ``results.csv`` the table so far (one row
+a point: its axis values, status and metrics), rewritten whole after each point. A sweep run
+again skips the points ``results.jsonl`` has as ``ok`` or ``invalid`` (an interrupted sweep
+resumes where it stopped; failed points run again).
+"""
+import concurrent.futures as futures
+import csv
+import io
+import json
+import multiprocessing
+import os
+import time
+from pathlib import Path
+
+from ..errors import HwgenError, SpecError
+from .plan import Sweep
+
+__all__ = ["run_sweep", "point_metrics", "METRICS"]
+
+#: The metrics a point records (those its steps reach), in the table's order.
+METRICS = ("float_accuracy", "bnn_accuracy", "golden_accuracy", "rtl_accuracy",
+           "rtl_golden_mismatches", "expected_cycles", "measured_cycles", "estimated_luts",
+           "estimated_brams", "luts", "ffs", "brams", "dsps", "fmax_mhz", "inferences_per_s",
+           "seconds")
+
+
+def point_metrics(run, seconds: float) -> dict:
+    """The metrics of a finished run of a point's steps (:func:`hwgen.flow.run_steps`)."""
+    results = run.results
+    metrics = {"seconds": round(seconds, 1)}
+    train = results.get("train")
+    graph = results.get("hardware") or results.get("export")
+    if isinstance(train, dict):
+        metrics.update({key: train.get(key) for key in ("float_accuracy", "bnn_accuracy")})
+    if graph is not None:
+        meta = graph.meta
+        for key in ("float_accuracy", "bnn_accuracy", "golden_accuracy"):
+            if meta.get(key) is not None:
+                metrics[key] = meta[key]
+        metrics["expected_cycles"] = graph.expected_cycles()
+    report = results.get("report")
+    if isinstance(report, dict):
+        metrics["golden_accuracy"] = report.get("golden_accuracy", metrics.get("golden_accuracy"))
+        layers = report.get("layers") or []
+        metrics["estimated_luts"] = round(sum(layer["estimate"]["luts"] for layer in layers))
+        metrics["estimated_brams"] = round(sum(layer["estimate"]["brams"] for layer in layers), 1)
+    verification = results.get("verify")
+    if isinstance(verification, dict):
+        metrics.update(rtl_accuracy=verification.get("rtl_accuracy"),
+                       rtl_golden_mismatches=verification.get("mismatches"),
+                       measured_cycles=verification.get("measured_cycles"))
+    build = results.get("build")
+    if isinstance(build, dict):
+        metrics.update({key: build.get(key) for key in ("luts", "ffs", "brams", "dsps",
+                                                        "fmax_mhz")})
+        if build.get("fmax_mhz") and metrics.get("expected_cycles"):
+            metrics["inferences_per_s"] = round(build["fmax_mhz"] * 1e6 /
+                                                metrics["expected_cycles"], 1)
+    return {key: metrics[key] for key in METRICS if metrics.get(key) is not None}
+
+
+def _run_point(sweep: Sweep, values: dict, folder: str) -> dict:
+    """One point, in a worker process: ``{"status": ..., "metrics" | "error": ...}``."""
+    os.environ["TQDM_DISABLE"] = "1"         # the sweep's own progress line only
+    import torch
+
+    from ..board.board import load_board
+    from ..flow import Workspace, run_steps
+    from .plan import Point
+    torch.set_num_threads(1)                 # a process per core
+    started = time.perf_counter()
+    try:
+        spec = sweep.spec(Point(values))
+    except SpecError as error:
+        return {"status": "invalid", "error": str(error)}
+    except KeyError as error:
+        return {"status": "invalid", "error": f"{sweep.file}: axes: no key {error.args[0]!r} "
+                                              f"in the base spec to set"}
+    try:
+        workspace = Workspace.create(spec, folder, say=lambda message: None)
+        board = None
+        if sweep.steps == "build" or spec.hardware.target_fps is not None:
+            board = workspace.clocked(load_board(sweep.board or spec.board))
+        stop = {"train": "train", "export": "export"}.get(sweep.steps, "report")
+        skip = {"build"} if sweep.steps == "sim" else set()
+        run = run_steps(workspace, stop=stop, skip=skip, board=board,
+                        clock_hz=None if board is None else board.clock_mhz * 1e6)
+    except SpecError as error:
+        return {"status": "invalid", "error": str(error)}
+    except HwgenError as error:
+        return {"status": "failed", "error": str(error)}
+    except Exception as error:           # a bug in a point must not stop the sweep
+        return {"status": "failed", "error": f"{type(error).__name__}: {error}"}
+    return {"status": "ok", "metrics": point_metrics(run, time.perf_counter() - started)}
+
+
+def _read_done(path: Path) -> dict:
+    """The finished points of an earlier run, by name (the last line of each wins)."""
+    done = {}
+    if path.is_file():
+        for line in path.read_text().splitlines():
+            try:
+                entry = json.loads(line)
+            except json.JSONDecodeError:      # a line cut short by an interruption
+                continue
+            if isinstance(entry, dict) and "point" in entry:
+                done[entry["point"]] = entry
+    return done
+
+
+def _write_table(sweep: Sweep, entries: dict, path: Path):
+    from ..flow.cache import write_atomic
+    axes = list(sweep.axes)
+    rows = [entries[point.name] for point in sweep.points if point.name in entries]
+    metrics = [key for key in METRICS if any(key in row.get("metrics", {}) for row in rows)]
+    text = io.StringIO()
+    writer = csv.writer(text)
+    writer.writerow(["point", *axes, "status", *metrics, "error"])
+    for row in rows:
+        values = row["values"]
+        writer.writerow([row["point"], *(json.dumps(values[a]) if isinstance(values[a], (list,
+                         dict)) else values[a] for a in axes), row["status"],
+                         *(row.get("metrics", {}).get(key, "") for key in metrics),
+                         row.get("error", "")])
+    write_atomic(path, text.getvalue().encode())
+
+
+def run_sweep(sweep: Sweep, out, *, jobs: int | None = None, say=print) -> dict:
+    """Run ``sweep``'s points not finished in ``out`` (default ``jobs``: a process per core);
+    the results by point name."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    log = out / "results.jsonl"
+    done = _read_done(log)
+    entries = {name: entry for name, entry in done.items()
+               if entry.get("status") in ("ok", "invalid")}
+    todo = [point for point in sweep.points if point.name not in entries]
+    jobs = max(1, min(jobs or os.cpu_count() or 1, len(todo) or 1))
+    say(f"sweep {sweep.name}: {len(sweep.points)} points, {len(sweep.points) - len(todo)} "
+        f"finished before, {len(todo)} to run on {jobs} processes ({sweep.steps})")
+    started, failed = time.monotonic(), 0
+    context = multiprocessing.get_context("spawn")
+    with futures.ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool, \
+            log.open("a") as stream:
+        running = {pool.submit(_run_point, sweep, point.values,
+                               str(out / "points" / point.name)): point for point in todo}
+        finished = 0
+        for future in futures.as_completed(running):
+            point = running[future]
+            try:
+                result = future.result()
+            except Exception as error:      # the worker died (memory, a signal)
+                result = {"status": "failed", "error": f"{type(error).__name__}: {error}"}
+            entry = {"point": point.name, "values": point.values, **result}
+            stream.write(json.dumps(entry, default=str) + "\n")
+            stream.flush()
+            entries[point.name] = entry
+            _write_table(sweep, entries, out / "results.csv")
+            finished += 1
+            failed += result["status"] == "failed"
+            left = len(todo) - finished
+            eta = (time.monotonic() - started) / finished * left     # at the rate so far
+            detail = result.get("error") if result["status"] != "ok" else ", ".join(
+                f"{key} {value:.4g}" for key, value in result["metrics"].items()
+                if key in ("golden_accuracy", "rtl_accuracy", "luts", "fmax_mhz"))
+            say(f"sweep: {finished}/{len(todo)} done, {min(jobs, left)} running, {failed} "
+                f"failed, ETA {eta / 60:.1f} min: {point.name} {point.values} "
+                f"{result['status']}{': ' + detail if detail else ''}")
+    _write_table(sweep, entries, out / "results.csv")
+    return entries

@@ -1,0 +1,112 @@
+"""``hwgen sweep``: a sweep file's points (grid or a seeded random sample, named by their
+values), run in parallel with the results streamed into one table; invalid points reported
+with their spec error, failed ones recorded without stopping the others, and a sweep run
+again resumes (finished points are not rerun)."""
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from hwgen.errors import SpecError
+from hwgen.sweep import load_sweep
+
+BASE = Path(__file__).resolve().parents[2] / "examples" / "digits_mlp.yaml"
+
+
+def _write(folder: Path, **sweep) -> Path:
+    path = folder / "sweep.yaml"
+    path.write_text(yaml.safe_dump({"base": str(BASE), **sweep}, sort_keys=False))
+    return path
+
+
+def _hwgen(*args, cwd):
+    return subprocess.run([sys.executable, "-m", "hwgen", *map(str, args)], capture_output=True,
+                          text=True, cwd=cwd)
+
+
+def test_points_grid_and_random(tmp_path):
+    sweep = load_sweep(_write(tmp_path, axes={"train.epochs": [1, 2, 3], "seed": [0, 1]}))
+    assert [point.values for point in sweep.points][:3] == [
+        {"train.epochs": 1, "seed": 0}, {"train.epochs": 1, "seed": 1},
+        {"train.epochs": 2, "seed": 0}]
+    assert len(sweep.points) == 6 and len({point.name for point in sweep.points}) == 6
+    drawn = load_sweep(_write(tmp_path, axes={"train.epochs": [1, 2, 3], "seed": [0, 1]},
+                              points={"random": 4, "seed": 7}))
+    again = load_sweep(tmp_path / "sweep.yaml")
+    assert [p.values for p in drawn.points] == [p.values for p in again.points]
+    assert len(drawn.points) == 4 and {p.name for p in drawn.points} <= \
+        {p.name for p in sweep.points}               # a point's name is its values'
+    spec = sweep.spec(sweep.points[3])
+    assert (spec.train.epochs, spec.seed, spec.path) == (2, 1, BASE)
+
+
+@pytest.mark.parametrize("change,message", [
+    ({"steps": "bitstream"}, r"steps: unknown step 'bitstream' \(allowed: train, export, sim, "
+                             r"build\)"),
+    ({"axes": {}}, r"axes: must map spec keys to lists of values"),
+    ({"axes": {"seed": 3}}, r"axes\.seed: must be a list of values"),
+    ({"base": "nowhere.yaml"}, r"base: no such spec file"),
+    ({"points": {"random": 0}}, r"points: must be grid or \{random: N, seed: S\}"),
+    ({"colour": "red"}, r"colour: unknown key \(allowed: name, base, axes, points, steps, "
+                        r"board\)"),
+])
+def test_a_bad_sweep_file_is_one_line(tmp_path, change, message):
+    path = _write(tmp_path, **{"axes": {"seed": [0]}, **change})
+    with pytest.raises(SpecError, match=message) as caught:
+        load_sweep(path)
+    assert "\n" not in str(caught.value)
+
+
+def _rows(out: Path) -> list[dict]:
+    with open(out / "results.csv") as table:
+        return list(csv.DictReader(table))
+
+
+def test_a_sweep_runs_reports_and_resumes(tmp_path):
+    path = _write(tmp_path, axes={"train.epochs": [1, 2], "model.act_bits": [1, 5]},
+                  steps="export")
+    result = _hwgen("sweep", path, "--out", "out", "--jobs", "2", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "4 points, 0 finished before, 4 to run on 2 processes (export)" in result.stderr
+    assert "sweep sweep: 2 ok, 2 invalid, 0 failed" in result.stderr
+    rows = _rows(tmp_path / "out")
+    assert [(row["train.epochs"], row["model.act_bits"], row["status"]) for row in rows] == [
+        ("1", "1", "ok"), ("1", "5", "invalid"), ("2", "1", "ok"), ("2", "5", "invalid")]
+    assert all(0 < float(row["golden_accuracy"]) <= 1 for row in rows if row["status"] == "ok")
+    assert rows[1]["error"] == (f"{BASE}: model.act_bits: unknown value 5 (allowed: 1, 2, 3, "
+                                f"4)")
+    assert float(rows[2]["bnn_accuracy"]) > float(rows[0]["bnn_accuracy"])  # 2 epochs > 1
+    # Run again: nothing to run. Lose a finished point (an interruption): only it runs.
+    result = _hwgen("sweep", path, "--out", "out", cwd=tmp_path)
+    assert "4 points, 4 finished before, 0 to run" in result.stderr
+    log = tmp_path / "out" / "results.jsonl"
+    lines = log.read_text().splitlines()
+    log.write_text("\n".join(lines[:-1]) + "\n" + lines[-1][:10])     # and a line cut short
+    result = _hwgen("sweep", path, "--out", "out", cwd=tmp_path)
+    assert "4 points, 3 finished before, 1 to run" in result.stderr
+    assert [row["status"] for row in _rows(tmp_path / "out")] == ["ok", "invalid", "ok",
+                                                                  "invalid"]
+
+
+@pytest.mark.cocotb
+def test_a_failed_point_is_recorded_and_the_others_run(tmp_path):
+    """A point whose folding target cannot be met fails in its hardware step; the other
+    co-simulates; the table has both, and the command's status says one failed."""
+    path = _write(tmp_path, axes={"hardware.target_cycles": [1, 100000]}, steps="sim")
+    result = _hwgen("sweep", path, "--out", "out", "--jobs", "2", cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    rows = _rows(tmp_path / "out")
+    assert [row["status"] for row in rows] == ["failed", "ok"]
+    assert "target 1 cycles/frame cannot be met" in rows[0]["error"]
+    assert float(rows[1]["rtl_accuracy"]) == float(rows[1]["golden_accuracy"])
+    assert rows[1]["rtl_golden_mismatches"] == "0"
+    entries = [json.loads(line) for line in (tmp_path / "out" / "results.jsonl").read_text()
+               .splitlines()]
+    assert sorted(entry["status"] for entry in entries) == ["failed", "ok"]
+    # Run again: the failed point runs again (it may have been interrupted), the ok one not.
+    result = _hwgen("sweep", path, "--out", "out", cwd=tmp_path)
+    assert "2 points, 1 finished before, 1 to run" in result.stderr
