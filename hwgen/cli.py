@@ -123,6 +123,10 @@ def _parser() -> argparse.ArgumentParser:
                        help="output directory (default: build/sweeps/<sweep name>)")
     sweep.add_argument("--jobs", type=int, default=None,
                        help="points at once (default: a process per core)")
+    sweep.add_argument("--ray", metavar="ADDRESS", default=None,
+                       help="run the points as Ray tasks on the cluster at ADDRESS (auto: the "
+                            "running one; local: a Ray instance started here); needs the ray "
+                            "extra, hwgen on every node and --out on a shared folder")
     imported = commands.add_parser(
         "import", help="import a QONNX BNN (Brevitas's export_qonnx) as hwgen's IR",
         description="import a QONNX BNN (Brevitas's export_qonnx) as hwgen's IR, checked "
@@ -166,7 +170,7 @@ def _run_sweep(args) -> int:
     out = Path(args.out) if args.out is not None else Path.cwd() / "build" / "sweeps" / sweep.name
     if out.exists() and not out.is_dir():
         raise SpecError("--out", None, f"{out} is a file, not a folder")
-    entries = run_sweep(sweep, out, jobs=args.jobs, say=_say)
+    entries = run_sweep(sweep, out, jobs=args.jobs, ray=args.ray, say=_say)
     counts = {status: sum(entry["status"] == status for entry in entries.values())
               for status in ("ok", "invalid", "failed")}
     _say(f"sweep {sweep.name}: {counts['ok']} ok, {counts['invalid']} invalid, "

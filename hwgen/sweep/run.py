@@ -130,10 +130,56 @@ def _write_table(sweep: Sweep, entries: dict, path: Path):
     write_atomic(path, text.getvalue().encode())
 
 
-def run_sweep(sweep: Sweep, out, *, jobs: int | None = None, say=print) -> dict:
-    """Run ``sweep``'s points not finished in ``out`` (default ``jobs``: a process per core);
-    the results by point name."""
-    out = Path(out)
+def _local(sweep: Sweep, todo, out: Path, jobs: int):
+    """Each point's result as it finishes, from a process pool (spawned: no forked torch)."""
+    context = multiprocessing.get_context("spawn")
+    with futures.ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        running = {pool.submit(_run_point, sweep, point.values,
+                               str(out / "points" / point.name)): point for point in todo}
+        for future in futures.as_completed(running):
+            try:
+                result = future.result()
+            except Exception as error:      # the worker died (memory, a signal)
+                result = {"status": "failed", "error": f"{type(error).__name__}: {error}"}
+            yield running[future], result
+
+
+def _ray(sweep: Sweep, todo, out: Path, address: str | None):
+    """Each point's result as it finishes, from Ray tasks (one CPU each) on the cluster at
+    ``address`` (``auto``: the running one; None: the instance this process started)."""
+    try:
+        import ray
+    except ImportError as error:
+        raise HwgenError(f"--ray needs the ray extra (pip install -e '.[ray]'): {error}") \
+            from None
+    if not ray.is_initialized():
+        try:
+            ray.init(address=address, log_to_driver=False)
+        except (ConnectionError, RuntimeError, ValueError) as error:
+            raise HwgenError(f"--ray {address}: no Ray cluster there "
+                             f"({str(error).splitlines()[0]})") from None
+    task = ray.remote(num_cpus=1)(_run_point)
+    running = {task.remote(sweep, point.values, str(out / "points" / point.name)): point
+               for point in todo}
+    while running:
+        ready, _ = ray.wait(list(running), num_returns=1)
+        point = running.pop(ready[0])
+        try:
+            result = ray.get(ready[0])
+        except Exception as error:          # the task's worker died
+            result = {"status": "failed", "error": f"{type(error).__name__}: "
+                                                   f"{str(error).splitlines()[0]}"}
+        yield point, result
+
+
+def run_sweep(sweep: Sweep, out, *, jobs: int | None = None, ray: str | None = None,
+              say=print) -> dict:
+    """Run ``sweep``'s points not finished in ``out`` -- on this machine (``jobs`` processes,
+    default one per core), or with ``ray`` (an address, ``auto``, or ``local``: the Ray
+    instance this process runs, started with ``jobs`` CPUs unless one is) as Ray tasks --
+    and return the results by point name. On a cluster, ``out`` must be a folder every node
+    sees and hwgen installed on each."""
+    out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     log = out / "results.jsonl"
     done = _read_done(log)
@@ -141,21 +187,18 @@ def run_sweep(sweep: Sweep, out, *, jobs: int | None = None, say=print) -> dict:
                if entry.get("status") in ("ok", "invalid")}
     todo = [point for point in sweep.points if point.name not in entries]
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(todo) or 1))
+    where = f"{jobs} processes" if ray is None else f"Ray ({ray})"
     say(f"sweep {sweep.name}: {len(sweep.points)} points, {len(sweep.points) - len(todo)} "
-        f"finished before, {len(todo)} to run on {jobs} processes ({sweep.steps})")
-    started, failed = time.monotonic(), 0
-    context = multiprocessing.get_context("spawn")
-    with futures.ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool, \
-            log.open("a") as stream:
-        running = {pool.submit(_run_point, sweep, point.values,
-                               str(out / "points" / point.name)): point for point in todo}
-        finished = 0
-        for future in futures.as_completed(running):
-            point = running[future]
-            try:
-                result = future.result()
-            except Exception as error:      # the worker died (memory, a signal)
-                result = {"status": "failed", "error": f"{type(error).__name__}: {error}"}
+        f"finished before, {len(todo)} to run on {where} ({sweep.steps})")
+    if ray == "local":
+        import ray as ray_module
+        if not ray_module.is_initialized():
+            ray_module.init(num_cpus=jobs, log_to_driver=False)
+    results = _local(sweep, todo, out, jobs) if ray is None else \
+        _ray(sweep, todo, out, None if ray == "local" else ray)
+    started, finished, failed = time.monotonic(), 0, 0
+    with log.open("a") as stream:
+        for point, result in results:
             entry = {"point": point.name, "values": point.values, **result}
             stream.write(json.dumps(entry, default=str) + "\n")
             stream.flush()

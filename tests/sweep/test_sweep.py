@@ -110,3 +110,25 @@ def test_a_failed_point_is_recorded_and_the_others_run(tmp_path):
     # Run again: the failed point runs again (it may have been interrupted), the ok one not.
     result = _hwgen("sweep", path, "--out", "out", cwd=tmp_path)
     assert "2 points, 1 finished before, 1 to run" in result.stderr
+
+
+def test_ray_gives_the_local_table(tmp_path):
+    """A local Ray instance (two CPUs) runs the same sweep to the same table as the process
+    pool (but for the seconds)."""
+    ray = pytest.importorskip("ray")
+    from hwgen.sweep import run_sweep
+    sweep = load_sweep(_write(tmp_path, axes={"train.epochs": [1, 2], "model.act_bits": [1, 5]},
+                              steps="export"))
+    local = run_sweep(sweep, tmp_path / "local", jobs=2, say=lambda message: None)
+    ray.init(num_cpus=2, log_to_driver=False)
+    try:
+        remote = run_sweep(sweep, tmp_path / "ray", ray="auto", say=lambda message: None)
+    finally:
+        ray.shutdown()
+
+    def table(entries):
+        return {name: (entry["status"], {key: value for key, value in
+                                         entry.get("metrics", {}).items() if key != "seconds"},
+                       entry.get("error")) for name, entry in entries.items()}
+    assert table(remote) == table(local) and len(local) == 4
+    assert (tmp_path / "ray" / "results.csv").read_text().count("\n") == 5
