@@ -215,4 +215,6 @@ def run_sweep(sweep: Sweep, out, *, jobs: int | None = None, ray: str | None = N
                 f"failed, ETA {eta / 60:.1f} min: {point.name} {point.values} "
                 f"{result['status']}{': ' + detail if detail else ''}")
     _write_table(sweep, entries, out / "results.csv")
+    from .report import write_report
+    write_report(sweep, entries, out)
     return entries

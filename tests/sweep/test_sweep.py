@@ -28,6 +28,16 @@ def _hwgen(*args, cwd):
                           text=True, cwd=cwd)
 
 
+def test_the_pareto_front():
+    from hwgen.sweep import pareto_front
+    # (cost, accuracy): 1 dominates 0 (cheaper, as accurate); 3 is dominated by 2.
+    points = [(10, 0.8), (8, 0.8), (12, 0.9), (15, 0.85), (20, 0.95)]
+    assert pareto_front(points, lower_is_better=True) == [1, 2, 4]
+    # Higher is better (inferences/s): the fastest, then the more accurate ones.
+    assert pareto_front(points, lower_is_better=False) == [4]
+    assert pareto_front([(1, 0.5), (2, 0.9), (3, 0.7)], lower_is_better=False) == [2, 1]
+
+
 def test_points_grid_and_random(tmp_path):
     sweep = load_sweep(_write(tmp_path, axes={"train.epochs": [1, 2, 3], "seed": [0, 1]}))
     assert [point.values for point in sweep.points][:3] == [
@@ -80,6 +90,13 @@ def test_a_sweep_runs_reports_and_resumes(tmp_path):
     assert rows[1]["error"] == (f"{BASE}: model.act_bits: unknown value 5 (allowed: 1, 2, 3, "
                                 f"4)")
     assert float(rows[2]["bnn_accuracy"]) > float(rows[0]["bnn_accuracy"])  # 2 epochs > 1
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert "4 points over train.epochs, model.act_bits (export): 2 ok, 2 invalid, 0 failed" \
+        in report
+    assert "## Accuracy vs cycles per frame" in report and "## Accuracy over train.epochs " \
+        "and model.act_bits" in report
+    for plot in ("pareto_expected_cycles", "heatmap"):
+        assert (tmp_path / "out" / "plots" / f"{plot}.png").read_bytes()[:4] == b"\x89PNG"
     # Run again: nothing to run. Lose a finished point (an interruption): only it runs.
     result = _hwgen("sweep", path, "--out", "out", cwd=tmp_path)
     assert "4 points, 4 finished before, 0 to run" in result.stderr
