@@ -164,6 +164,20 @@ class MacroSpec:
     #: wordline) or ``bipolar`` (+-1, XNOR cells). Set per layer from its input (not a key).
     encoding: Literal["binary", "bipolar"] = field(default="bipolar",
                                                     metadata={"internal": True})
+    # The cost model's constants (:mod:`hwgen.cim.cost`; docs/cim-cost.md has their sources):
+    # what a read, a conversion and an add cost, not what the macro computes (not in a
+    # checkpoint's key nor in an IR file).
+    #: The ADC's Walden figure of merit, fJ per conversion step: a conversion costs
+    #: ``adc_fom_fj * 2**adc_bits``.
+    adc_fom_fj: float = field(default=5.0, metadata={"cost": True})
+    #: Energy to drive one wordline for one read, fJ.
+    wordline_fj: float = field(default=50.0, metadata={"cost": True})
+    #: Energy of one driven cell on its bitline for one read, fJ.
+    cell_fj: float = field(default=1.0, metadata={"cost": True})
+    #: Energy of one digital add of an ADC code into a neuron's sum, fJ.
+    accumulate_fj: float = field(default=30.0, metadata={"cost": True})
+    #: Time of one read (drive, settle, convert), ns.
+    read_ns: float = field(default=10.0, metadata={"cost": True})
 
     def __post_init__(self):
         for name, top in (("rows", MAX_SIDE), ("columns", MAX_SIDE), ("wordlines", MAX_SIDE),
@@ -200,16 +214,30 @@ class MacroSpec:
         adc_range = self.wordlines if self.adc_range is None else self.adc_range
         if not _number(adc_range) or not math.isfinite(adc_range) or not adc_range > 0:
             raise FieldError("adc_range", f"must be positive, not {excerpt(self.adc_range)}")
+        for name in COST_FIELDS:
+            value = getattr(self, name)
+            if not _number(value) or not math.isfinite(value) or value < 0:
+                raise FieldError(name, f"must be a number >= 0, not {excerpt(value)}")
+            object.__setattr__(self, name, float(value))
         object.__setattr__(self, "adc_range", float(adc_range))
         object.__setattr__(self, "sigma", float(self.sigma))
         object.__setattr__(self, "seed", int(self.seed))
+
+    def cost_fields(self) -> dict:
+        """The cost model's constants (:data:`COST_FIELDS`)."""
+        return {name: getattr(self, name) for name in COST_FIELDS}
+
+    def without_costs(self) -> dict:
+        """The fields but the cost model's: what an IR file holds of a layer's macro."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+                if not f.metadata.get("cost")}
 
     def chip_fields(self) -> dict:
         """The macro's own parameters, as a spec's ``cim`` section gives them (without the
         per-layer ``encoding``; ``adc_range`` None where it is the default, ``wordlines``):
         what a checkpoint trained through the macro is keyed by."""
         fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
-                  if not f.metadata.get("internal")}
+                  if not f.metadata.get("internal") and not f.metadata.get("cost")}
         if fields["adc_range"] == self.wordlines:
             fields["adc_range"] = None
         return fields
@@ -285,6 +313,10 @@ class MacroSpec:
 
     def replace(self, **changes) -> "MacroSpec":
         return dataclasses.replace(self, **changes)
+
+
+#: The cost model's constants among :class:`MacroSpec`'s fields.
+COST_FIELDS = tuple(f.name for f in dataclasses.fields(MacroSpec) if f.metadata.get("cost"))
 
 
 # --- raw codes to bit planes -------------------------------------------------------------------

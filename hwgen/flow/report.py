@@ -29,6 +29,7 @@ def report_key(spec, graph, verification: dict | None, build: dict | None,
         return None
     return key_digest({"spec": spec.name, "seed": spec.seed, "graph": identity,
                        "family": target.family,
+                       **({"cim_cost": spec.cim.cost_fields()} if spec.cim is not None else {}),
                        "verification": verification, "build": build, "reused": list(reused),
                        "sources": source_digest([__name__])})
 
@@ -124,6 +125,7 @@ def _report(spec, graph, verification, build, reused, target) -> tuple[dict, lis
         report["inferences_per_s_at_fmax"] = build["fmax_mhz"] * 1e6 / graph.expected_cycles()
     if any(layer.macro is not None for layer in graph.mvtus()):
         report["noise_sweep"] = noise_sweep(graph)
+        report["cim_cost"] = cim_costs(graph, spec.cim)
     sharing = sharing_figures(graph, target)
     if sharing:
         report["sharing"] = sharing
@@ -220,6 +222,29 @@ def class_names(graph) -> list[str]:
     return [str(index) for index in range(graph.classes)]
 
 
+#: Test frames the cim cost model measures driven wordlines on.
+COST_FRAMES = 256
+
+
+def cim_costs(graph, costs=None, frames: int = COST_FRAMES) -> dict:
+    """Per cim layer its cost per inference (:func:`hwgen.cim.cost.layer_cost`: reads, ADC
+    conversions, driven wordlines measured on the first ``frames`` test frames, energy,
+    latency; ``costs``, the spec's ``cim`` section, gives the constants) and the totals."""
+    from ..cim.cost import layer_cost
+    from ..golden import run_layers
+    from ..ir import GRAPH_INPUT
+    x = graph.test_frames[:frames]
+    outputs = dict(zip((layer.name for layer in graph.layers), run_layers(graph, x)))
+    layers = [layer_cost(layer, x if sources[0] == GRAPH_INPUT else outputs[sources[0]],
+                         costs).to_dict()
+              for layer, sources in zip(graph.layers, graph.sources)
+              if getattr(layer, "macro", None) is not None]
+    totals = {key: round(sum(layer[key] for layer in layers), 3)
+              for key in ("reads", "conversions", "energy_pj", "latency_ns")}
+    return {"layers": layers, **totals,
+            "constants": (costs or graph.mvtus()[0].macro).cost_fields() if layers else {}}
+
+
 #: Noise levels of the report's sweep, as multiples of the sigma a network was built for.
 SWEEP_FACTORS = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0)
 
@@ -289,6 +314,19 @@ def _markdown(report: dict) -> str:
                            for sigma, accuracy in zip(sweep["sigmas"], sweep["accuracies"]))
         lines.append(f"- golden accuracy by macro noise sigma (built for "
                      f"{sweep['built_sigma']:g}): {points}")
+    cost = report.get("cim_cost")
+    if cost and cost["layers"]:
+        constants = ", ".join(f"{key} {value:g}" for key, value in cost["constants"].items())
+        lines += [f"- cim macro per inference: {cost['energy_pj']:.1f} pJ, "
+                  f"{cost['latency_ns']:.0f} ns, {cost['reads']} reads, {cost['conversions']} "
+                  f"ADC conversions (cost model hwgen.cim.cost; {constants})", "",
+                  "| cim layer | reads | ADC conversions | driven rows/read | ADC pJ | array pJ "
+                  "| accumulate pJ | energy pJ | latency ns |",
+                  "|---|---|---|---|---|---|---|---|---|"]
+        lines += [f"| {layer['name']} | {layer['reads']} | {layer['conversions']} | "
+                  f"{layer['active_rows']:.2f} | {layer['adc_pj']:.1f} | {layer['array_pj']:.1f} "
+                  f"| {layer['accumulate_pj']:.1f} | {layer['energy_pj']:.1f} | "
+                  f"{layer['latency_ns']:.0f} |" for layer in cost["layers"]]
     lines += ["", "| layer | op | shape | PE | SIMD | cycles/frame | FIFO after | "
                   f"{units['luts']} | {units['ffs']} | {units['brams']} | {units['dsps']} |",
               "|---|---|---|---|---|---|---|---|---|---|---|"]

@@ -15,7 +15,8 @@ import numpy as np
 __all__ = ["pareto_front", "write_report", "FIGURES"]
 
 #: Figures a front may set accuracy against: (metric, what it is, lower is better).
-FIGURES = (("estimated_luts", "estimated LUTs", True), ("luts", "placed LUTs", True),
+FIGURES = (("cim_energy_pj", "cim energy per inference (pJ)", True),
+           ("estimated_luts", "estimated LUTs", True), ("luts", "placed LUTs", True),
            ("expected_cycles", "cycles per frame", True),
            ("inferences_per_s", "inferences/s at Fmax", False))
 

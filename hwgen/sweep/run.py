@@ -26,7 +26,7 @@ __all__ = ["run_sweep", "point_metrics", "METRICS"]
 METRICS = ("float_accuracy", "bnn_accuracy", "golden_accuracy", "rtl_accuracy",
            "rtl_golden_mismatches", "expected_cycles", "measured_cycles", "estimated_luts",
            "estimated_brams", "luts", "ffs", "brams", "dsps", "fmax_mhz", "inferences_per_s",
-           "seconds")
+           "cim_energy_pj", "cim_latency_ns", "seconds")
 
 
 def point_metrics(run, seconds: float) -> dict:
@@ -49,6 +49,9 @@ def point_metrics(run, seconds: float) -> dict:
         layers = report.get("layers") or []
         metrics["estimated_luts"] = round(sum(layer["estimate"]["luts"] for layer in layers))
         metrics["estimated_brams"] = round(sum(layer["estimate"]["brams"] for layer in layers), 1)
+        cost = report.get("cim_cost")
+        if cost and cost.get("layers"):
+            metrics.update(cim_energy_pj=cost["energy_pj"], cim_latency_ns=cost["latency_ns"])
     verification = results.get("verify")
     if isinstance(verification, dict):
         metrics.update(rtl_accuracy=verification.get("rtl_accuracy"),

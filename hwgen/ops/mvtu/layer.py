@@ -45,7 +45,6 @@ compare and a last layer emits. Its weights are raw codes: bits (1 means +1), or
 weights the codes 0..3 of ``2c - 3``. Its noise samples are keyed by ``macro_key`` (the layer's
 index in the graph) and by the input vector's index since reset.
 """
-import dataclasses
 from dataclasses import dataclass
 from typing import Literal
 
@@ -337,5 +336,5 @@ class MVTULayer:
                 **({"split_input": True} if self.split_input else {}),
                 **({"weight_bits": self.weight_bits}
                    if self.weight_bits > 1 and self.macro is None else {}),
-                **({} if self.macro is None else {"macro": dataclasses.asdict(self.macro),
+                **({} if self.macro is None else {"macro": self.macro.without_costs(),
                                                    "macro_key": self.macro_key})}
