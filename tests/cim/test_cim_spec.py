@@ -64,7 +64,8 @@ def test_layer_macro():
      "cim.columns: must hold the 2 bit-sliced columns of a weight, not 1"),
     (_spec(FC, cim={"wordline": 8}),
      "cim.wordline: unknown key (allowed: rows, columns, wordlines, adc_bits, weight_bits, "
-     "act_bits, noise, sigma, seed, adc_range)"),
+     "act_bits, noise, sigma, seed, adc_range, adc_fom_fj, wordline_fj, cell_fj, "
+     "accumulate_fj, read_ns)"),
     (_spec(FC, cim=[1, 2]), "cim: expected a mapping, got [1, 2]"),
     (_spec(CONV, FC, cim={"wordlines": 8}),
      "cim.wordlines: 8 does not divide the matrix width 4 of cim layer model.layers[0] "
