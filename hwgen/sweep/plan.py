@@ -8,6 +8,7 @@ drawn, and what each point runs.
       seed: [0, 1]
     points: grid                      # every combination; or {random: N, seed: S}
     steps: sim                        # per point: train, export, sim (co-simulate) or build
+    metrics: [golden_accuracy, rtl_accuracy, cim_energy_pj]   # the table's (default: all)
 
 A point is the base spec's YAML with each axis key set to one of its values; it is checked as
 a spec file would be, and one that is no valid spec is reported with its one-line error and
@@ -25,12 +26,17 @@ from pathlib import Path
 from ..errors import SpecError
 from ..spec import read_yaml, spec_from_mapping
 
-__all__ = ["Sweep", "Point", "load_sweep", "STEPS"]
+__all__ = ["Sweep", "Point", "load_sweep", "STEPS", "METRICS"]
 
 #: What a point may run, last step first named: ``sim`` co-simulates (no bitstream).
 STEPS = ("train", "export", "sim", "build")
+#: The metrics a point records (those its steps reach), in the table's order.
+METRICS = ("float_accuracy", "bnn_accuracy", "golden_accuracy", "rtl_accuracy",
+           "rtl_golden_mismatches", "expected_cycles", "measured_cycles", "estimated_luts",
+           "estimated_brams", "luts", "ffs", "brams", "dsps", "fmax_mhz", "inferences_per_s",
+           "cim_energy_pj", "cim_latency_ns", "seconds")
 #: Keys of a sweep file.
-_KEYS = ("name", "base", "axes", "points", "steps", "board")
+_KEYS = ("name", "base", "axes", "points", "steps", "board", "metrics")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,6 +67,8 @@ class Sweep:
     points: list
     steps: str = "sim"
     board: str | None = None
+    #: The metrics the table keeps (of :data:`hwgen.sweep.METRICS`); None: all.
+    metrics: tuple | None = None
 
     def base_mapping(self) -> dict:
         return read_yaml(self.base)
@@ -138,5 +146,16 @@ def load_sweep(path) -> Sweep:
     board = mapping.get("board")
     if board is not None and not isinstance(board, str):
         raise SpecError(path, "board", "must name a board")
+    metrics = mapping.get("metrics")
+    if metrics is not None:
+        if not isinstance(metrics, list) or not metrics:
+            raise SpecError(path, "metrics", "must be a list of metrics",
+                            allowed=", ".join(METRICS))
+        for metric in metrics:
+            if metric not in METRICS:
+                raise SpecError(path, "metrics", f"unknown metric {metric!r}",
+                                allowed=", ".join(METRICS))
+        metrics = tuple(metrics)
     return Sweep(name=name, file=path.resolve(), base=base, axes=axes,
-                 points=[Point(values) for values in combos], steps=steps, board=board)
+                 points=[Point(values) for values in combos], steps=steps, board=board,
+                 metrics=metrics)

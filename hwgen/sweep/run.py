@@ -18,15 +18,10 @@ import time
 from pathlib import Path
 
 from ..errors import HwgenError, SpecError
-from .plan import Sweep
+from .plan import METRICS, Sweep
 
 __all__ = ["run_sweep", "point_metrics", "METRICS"]
 
-#: The metrics a point records (those its steps reach), in the table's order.
-METRICS = ("float_accuracy", "bnn_accuracy", "golden_accuracy", "rtl_accuracy",
-           "rtl_golden_mismatches", "expected_cycles", "measured_cycles", "estimated_luts",
-           "estimated_brams", "luts", "ffs", "brams", "dsps", "fmax_mhz", "inferences_per_s",
-           "cim_energy_pj", "cim_latency_ns", "seconds")
 
 
 def point_metrics(run, seconds: float) -> dict:
@@ -99,7 +94,10 @@ def _run_point(sweep: Sweep, values: dict, folder: str) -> dict:
         return {"status": "failed", "error": str(error)}
     except Exception as error:           # a bug in a point must not stop the sweep
         return {"status": "failed", "error": f"{type(error).__name__}: {error}"}
-    return {"status": "ok", "metrics": point_metrics(run, time.perf_counter() - started)}
+    metrics = point_metrics(run, time.perf_counter() - started)
+    if sweep.metrics is not None:
+        metrics = {key: value for key, value in metrics.items() if key in sweep.metrics}
+    return {"status": "ok", "metrics": metrics}
 
 
 def _read_done(path: Path) -> dict:
@@ -120,7 +118,8 @@ def _write_table(sweep: Sweep, entries: dict, path: Path):
     from ..flow.cache import write_atomic
     axes = list(sweep.axes)
     rows = [entries[point.name] for point in sweep.points if point.name in entries]
-    metrics = [key for key in METRICS if any(key in row.get("metrics", {}) for row in rows)]
+    kept = sweep.metrics or METRICS
+    metrics = [key for key in kept if any(key in row.get("metrics", {}) for row in rows)]
     text = io.StringIO()
     writer = csv.writer(text)
     writer.writerow(["point", *axes, "status", *metrics, "error"])

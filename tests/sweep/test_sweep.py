@@ -62,7 +62,8 @@ def test_points_grid_and_random(tmp_path):
     ({"base": "nowhere.yaml"}, r"base: no such spec file"),
     ({"points": {"random": 0}}, r"points: must be grid or \{random: N, seed: S\}"),
     ({"colour": "red"}, r"colour: unknown key \(allowed: name, base, axes, points, steps, "
-                        r"board\)"),
+                        r"board, metrics\)"),
+    ({"metrics": ["joules"]}, r"metrics: unknown metric 'joules' \(allowed: float_accuracy, "),
 ])
 def test_a_bad_sweep_file_is_one_line(tmp_path, change, message):
     path = _write(tmp_path, **{"axes": {"seed": [0]}, **change})
@@ -110,6 +111,15 @@ def test_a_sweep_runs_reports_and_resumes(tmp_path):
 
 
 @pytest.mark.cocotb
+def test_the_metrics_kept(tmp_path):
+    path = _write(tmp_path, axes={"train.epochs": [1]}, steps="export",
+                  metrics=["golden_accuracy", "expected_cycles"])
+    result = _hwgen("sweep", path, "--out", "out", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    header = (tmp_path / "out" / "results.csv").read_text().splitlines()[0]
+    assert header.split(",")[2:] == ["status", "golden_accuracy", "expected_cycles", "error"]
+
+
 def test_a_failed_point_is_recorded_and_the_others_run(tmp_path):
     """A point whose folding target cannot be met fails in its hardware step; the other
     co-simulates; the table has both, and the command's status says one failed."""
