@@ -34,6 +34,8 @@ class Workspace:
     #: option that says so, for the message when one is missing.
     found_only: frozenset = frozenset()
     found_only_reason: str = ""
+    #: Whether long steps draw progress bars (training's epochs); a sweep's workers do not.
+    progress: bool = True
 
     @classmethod
     def create(cls, spec: Spec, out=None, *, seed: int | None = None, say=print) -> "Workspace":

@@ -64,7 +64,6 @@ def point_metrics(run, seconds: float) -> dict:
 
 def _run_point(sweep: Sweep, values: dict, folder: str) -> dict:
     """One point, in a worker process: ``{"status": ..., "metrics" | "error": ...}``."""
-    os.environ["TQDM_DISABLE"] = "1"         # the sweep's own progress line only
     import torch
 
     from ..board.board import load_board
@@ -81,6 +80,7 @@ def _run_point(sweep: Sweep, values: dict, folder: str) -> dict:
                                               f"in the base spec to set"}
     try:
         workspace = Workspace.create(spec, folder, say=lambda message: None)
+        workspace.progress = False               # the sweep's own progress line only
         board = None
         if sweep.steps == "build" or spec.hardware.target_fps is not None:
             board = workspace.clocked(load_board(sweep.board or spec.board))
