@@ -104,10 +104,20 @@ def load_qonnx(model):
     except ImportError as error:
         raise HwgenError(f"importing QONNX needs the qonnx extra (pip install -e "
                          f"'.[qonnx]'): {error}") from None
-    try:
-        wrapper = model if isinstance(model, ModelWrapper) else ModelWrapper(str(model))
-    except Exception as error:       # onnx's own reasons: not a file, not a model
-        raise HwgenError(f"{model}: not an ONNX model ({str(error).splitlines()[0]})") from None
+    if isinstance(model, ModelWrapper):
+        wrapper = model
+    else:
+        import onnx
+        try:                         # external data would be read from other files: refused
+            proto = onnx.load(str(model), load_external_data=False)
+        except Exception as error:   # onnx's own reasons: not a file, not a model
+            raise HwgenError(f"{model}: not an ONNX model "
+                             f"({str(error).splitlines()[0]})") from None
+        if any(tensor.data_location == onnx.TensorProto.EXTERNAL
+               for tensor in proto.graph.initializer):
+            raise HwgenError(f"{model}: its weights are in external data files: hwgen reads "
+                             f"one self-contained .onnx file")
+        wrapper = ModelWrapper(proto)
     for node in wrapper.graph.node:
         if node.op_type in ("Quant", "BipolarQuant", "Trunc", "MultiThreshold"):
             node.domain = "qonnx.custom_op.general"
@@ -178,6 +188,10 @@ def _pool_kernel(node) -> list:
                     f"hwgen pools without overlap or padding")
     return kernel
 
+
+#: Most (dot product, neuron) pairs a layer's thresholds are found on: a bound on the memory
+#: and time a crafted model can make the import take.
+MAX_ENUMERATED = 1 << 26
 
 #: Most bits of an imported weight (hwgen's odd levels ``2c - (2**b - 1)``).
 MAX_WEIGHT_BITS = 4
@@ -476,6 +490,11 @@ class _Importer:
         act = dot.source.activation
         top = (1 << act.bits) - 1 if act.encoding == "uint" else 1
         bound = dot.weights.shape[1] * top * ((1 << dot.weight_bits) - 1)
+        if (2 * bound + 1) * len(dot.weights) > MAX_ENUMERATED:
+            raise QonnxImportError(
+                f"the product {dot.tensor!r}: its {len(dot.weights)} neurons' dot products "
+                f"range over {2 * bound + 1:,} values each, more than the import enumerates "
+                f"({MAX_ENUMERATED:,} in all)")
         d = np.arange(-bound, bound + 1, dtype=np.int64)
         real = (np.float32(dot.source.scale) * dot.step.astype(np.float32))[None, :] * \
             d.astype(np.float32)[:, None]                                     # (L, mh)

@@ -18,8 +18,8 @@ widened sweep) is found again.
 import copy
 import dataclasses
 import hashlib
-import itertools
 import json
+import math
 import random
 from pathlib import Path
 
@@ -35,6 +35,8 @@ METRICS = ("float_accuracy", "bnn_accuracy", "golden_accuracy", "rtl_accuracy",
            "rtl_golden_mismatches", "expected_cycles", "measured_cycles", "estimated_luts",
            "estimated_brams", "luts", "ffs", "brams", "dsps", "fmax_mhz", "inferences_per_s",
            "cim_energy_pj", "cim_latency_ns", "seconds")
+#: Most points a sweep's grid may have (a crafted file cannot exhaust memory listing them).
+MAX_POINTS = 100_000
 #: Keys of a sweep file.
 _KEYS = ("name", "base", "axes", "points", "steps", "board", "metrics")
 
@@ -105,6 +107,15 @@ def _set(mapping: dict, path: str, value):
             raise KeyError(path)
 
 
+def _combination(axes: dict, index: int) -> dict:
+    """Point ``index`` of the grid of ``axes`` (the last axis varying fastest)."""
+    values = {}
+    for key in reversed(list(axes)):
+        index, position = divmod(index, len(axes[key]))
+        values[key] = axes[key][position]
+    return {key: values[key] for key in axes}
+
+
 def load_sweep(path) -> Sweep:
     """Read and check a sweep file; SpecError in one line naming the file and key."""
     path = Path(path)
@@ -134,15 +145,22 @@ def load_sweep(path) -> Sweep:
     name = mapping.get("name", path.stem)
     if not isinstance(name, str) or not name.replace("_", "").replace("-", "").isalnum():
         raise SpecError(path, "name", f"must be a plain folder name, not {name!r}")
-    combos = [dict(zip(axes, values)) for values in itertools.product(*axes.values())]
+    size = math.prod(len(values) for values in axes.values())
     drawn = mapping.get("points", "grid")
-    if drawn != "grid":
+    if drawn == "grid":
+        if size > MAX_POINTS:
+            raise SpecError(path, "axes", f"make {size:,} points, more than a sweep runs",
+                            allowed=f"at most {MAX_POINTS:,} (points: {{random: N}} draws N)")
+        indices = range(size)
+    else:
         if not isinstance(drawn, dict) or set(drawn) - {"random", "seed"} or \
-                not isinstance(drawn.get("random"), int) or drawn["random"] < 1:
-            raise SpecError(path, "points", f"must be grid or {{random: N, seed: S}}, not "
-                            f"{drawn!r}", allowed="grid, {random: N}")
-        count = min(drawn["random"], len(combos))
-        combos = random.Random(drawn.get("seed", 0)).sample(combos, count)
+                not isinstance(drawn.get("random"), int) or \
+                not 1 <= drawn["random"] <= MAX_POINTS:
+            raise SpecError(path, "points", f"must be grid or {{random: N, seed: S}} (N at most "
+                            f"{MAX_POINTS:,}), not {drawn!r}", allowed="grid, {random: N}")
+        indices = random.Random(drawn.get("seed", 0)).sample(range(size),
+                                                             min(drawn["random"], size))
+    combos = [_combination(axes, index) for index in indices]
     board = mapping.get("board")
     if board is not None and not isinstance(board, str):
         raise SpecError(path, "board", "must name a board")

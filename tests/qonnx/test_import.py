@@ -338,3 +338,35 @@ def test_model_cim_layers_in_a_spec(exported, tmp_path):
         result = _hwgen("export", "spec.yaml", "--out", "bad", cwd=tmp_path)
         assert result.returncode == 2 and message in result.stderr.strip().splitlines()[-1]
         assert not (tmp_path / "bad" / "model.ir.npz").exists()
+
+
+def test_a_layer_too_wide_to_enumerate_is_one_line(exported, monkeypatch):
+    """The thresholds are found on every reachable dot product: a crafted model whose range
+    is beyond the bound is refused before anything is allocated."""
+    import hwgen.qonnx.importer as importer
+    monkeypatch.setattr(importer, "MAX_ENUMERATED", 1000)       # fc1: 32 x 129 values
+    _, path = exported["mlp"]
+    x, labels = models.frames(4, 64, 1)
+    with pytest.raises(QonnxImportError, match=r"^the product '[^']+': its 32 neurons' dot "
+                                               r"products range over 129 values each, more "
+                                               r"than the import enumerates \(1,000 in all\)$"):
+        import_qonnx(path, name="mlp", test_frames=x, test_labels=labels)
+
+
+def test_external_data_is_refused(exported, tmp_path):
+    """A model whose weights point at other files (external data) is refused in one line,
+    and nothing outside it is read."""
+    import onnx
+    _, path = exported["mlp"]
+    model = onnx.load(path)
+    tensor = model.graph.initializer[0]
+    tensor.data_location = onnx.TensorProto.EXTERNAL
+    entry = tensor.external_data.add()
+    entry.key, entry.value = "location", "../../../etc/passwd"
+    tensor.ClearField("raw_data")
+    onnx.save(model, str(tmp_path / "external.onnx"))
+    from hwgen.errors import HwgenError
+    with pytest.raises(HwgenError, match=r"external\.onnx: its weights are in external data "
+                                         r"files"):
+        import_qonnx(tmp_path / "external.onnx", name="x", test_frames=np.zeros((1, 64)),
+                     test_labels=[0])

@@ -50,6 +50,11 @@ def test_points_grid_and_random(tmp_path):
     assert [p.values for p in drawn.points] == [p.values for p in again.points]
     assert len(drawn.points) == 4 and {p.name for p in drawn.points} <= \
         {p.name for p in sweep.points}               # a point's name is its values'
+    # A random draw from a grid too large to list: drawn without listing it.
+    huge = load_sweep(_write(tmp_path, axes={f"k{i}": list(range(10)) for i in range(9)},
+                             points={"random": 3, "seed": 1}))
+    assert len(huge.points) == 3 and all(len(p.values) == 9 for p in huge.points)
+    sweep = load_sweep(_write(tmp_path, axes={"train.epochs": [1, 2, 3], "seed": [0, 1]}))
     spec = sweep.spec(sweep.points[3])
     assert (spec.train.epochs, spec.seed, spec.path) == (2, 1, BASE)
 
@@ -61,6 +66,8 @@ def test_points_grid_and_random(tmp_path):
     ({"axes": {"seed": 3}}, r"axes\.seed: must be a list of values"),
     ({"base": "nowhere.yaml"}, r"base: no such spec file"),
     ({"points": {"random": 0}}, r"points: must be grid or \{random: N, seed: S\}"),
+    ({"axes": {f"k{i}": list(range(10)) for i in range(6)}},
+     r"axes: make 1,000,000 points, more than a sweep runs \(allowed: at most 100,000"),
     ({"colour": "red"}, r"colour: unknown key \(allowed: name, base, axes, points, steps, "
                         r"board, metrics\)"),
     ({"metrics": ["joules"]}, r"metrics: unknown metric 'joules' \(allowed: float_accuracy, "),
