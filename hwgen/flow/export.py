@@ -91,13 +91,14 @@ def import_model(workspace, key: str):
     from ..data import load_dataset
     from ..errors import HwgenError, SpecError
     from ..golden import run_graph
-    from ..qonnx.importer import QonnxImportError, check_import, import_qonnx
+    from ..qonnx.importer import QonnxImportError, check_import, import_qonnx, load_qonnx
     spec = workspace.spec
     path = qonnx_file(spec)
     data = load_dataset(spec.data, spec.seed)
     workspace.say(f"importing {path.name} (QONNX)")
     try:
-        graph = import_qonnx(path, name=spec.name, test_frames=data.test_x,
+        model = load_qonnx(path)        # read once: the import and its check both use it
+        graph = import_qonnx(model, name=spec.name, test_frames=data.test_x,
                              test_labels=data.test_y)
     except QonnxImportError as error:
         raise HwgenError(f"{path}: {error}") from None
@@ -112,7 +113,7 @@ def import_model(workspace, key: str):
                         f"(data.input_bits)")
     names = {"class_names": list(data.class_names)} if data.class_names else {}
     graph = dataclasses.replace(graph, meta={**graph.meta, "key": key, **names})
-    mismatches = check_import(path, graph, progress=workspace.say)
+    mismatches = check_import(model, graph, progress=workspace.say)
     if mismatches:
         raise HwgenError(f"{path}: the imported IR differs from the model on {mismatches} of "
                          f"{len(graph.test_frames)} test frames")

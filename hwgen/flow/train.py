@@ -106,9 +106,8 @@ def train(workspace, *, force: bool = False) -> dict:
         data = load_dataset(spec.data, spec.seed)
         workspace.say(f"training on {spec.data.dataset}: {len(data.train_x)} train, "
                       f"{len(data.test_x)} test frames, seed {spec.seed}")
-        progress = getattr(workspace, "progress", True)
-        reference = train_model(spec, data, binary=False, progress=progress)
-        result = train_model(spec, data, progress=progress)
+        reference = train_model(spec, data, binary=False, progress=workspace.progress)
+        result = train_model(spec, data, progress=workspace.progress)
         metrics = {"float_accuracy": reference.test_accuracy,
                    "bnn_accuracy": result.test_accuracy,
                    "bnn_train_accuracy": result.train_accuracy}

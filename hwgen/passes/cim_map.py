@@ -48,10 +48,15 @@ def _layer_macro(layer, cim: MacroSpec) -> MacroSpec:
     return dataclasses.replace(cim, act_bits=layer.in_bits, encoding=encoding)
 
 
+def _step(macro: MacroSpec) -> Fraction:
+    """The ADC's step ``D = 2R / (L - 1)``, exact (:attr:`MacroSpec.step` is its float)."""
+    return Fraction(2) * Fraction(macro.adc_range) / (macro.levels - 1)
+
+
 def _code_thresholds(thresholds, macro: MacroSpec, mw: int) -> np.ndarray:
     """``ceil(t / D + offset)`` of each threshold ``t`` on the dot product, clipped to
     ``0 .. max_code_sum + 1``."""
-    step = Fraction(2) * Fraction(macro.adc_range) / (macro.levels - 1)
+    step = _step(macro)
     offset = macro.code_offset(mw)
     top = macro.max_code_sum(mw) + 1
     flat = [min(top, max(0, math.ceil(Fraction(int(t)) / step + offset)))
@@ -62,7 +67,7 @@ def _code_thresholds(thresholds, macro: MacroSpec, mw: int) -> np.ndarray:
 def lossless(macro: MacroSpec, layer) -> bool:
     """Whether ``macro`` computes ``layer``'s dot product exactly (plus its offset): ADC step
     1, every group's bitline sum within the ADC's range, no noise."""
-    step = Fraction(2) * Fraction(macro.adc_range) / (macro.levels - 1)
+    step = _step(macro)
     largest = macro.wordlines * ((1 << layer.in_bits) - 1 if layer.in_bits > 1 else 1)
     return step == 1 and largest <= macro.adc_range and not macro.noisy
 
@@ -93,5 +98,4 @@ def map_onto_macro(graph: Graph, names, cim: MacroSpec) -> Graph:
         if layer.thresholds is not None:
             change["thresholds"] = _code_thresholds(layer.thresholds, macro, layer.mw)
         changes[name] = change
-    mapped = graph.with_layers(changes)
-    return mapped
+    return graph.with_layers(changes)

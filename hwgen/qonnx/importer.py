@@ -65,7 +65,6 @@ class _Stream:
     """Quantized activations: ``activation`` as hwgen streams it, each element ``scale``
     times its value; ``shape`` the ONNX tensor's; ``order``, for a flattened image, the
     image's (C, H, W) (its vector is in ONNX's c, h, w order)."""
-    layer: str
     activation: Activation
     scale: float
     shape: tuple
@@ -283,8 +282,7 @@ class _Importer:
         self.logits = None
 
     def const(self, name):
-        value = self.model.get_initializer(name)
-        return None if value is None else np.asarray(value)
+        return _const(self.model, name)
 
     def graph(self, name, test_frames, test_labels) -> Graph:
         graph = self.model.graph
@@ -375,7 +373,7 @@ class _Importer:
             raise QonnxImportError(f"the model's input is {shape}: hwgen takes (1, C) or "
                                    f"(1, C, H, W)")
         self.input = (activation, scale, len(shape))
-        return _Stream("input", activation, scale, shape)
+        return _Stream(activation, scale, shape)
 
     def matrix(self, node, ins):
         stream, weight_name = ins[0], node.input[1]
@@ -468,7 +466,7 @@ class _Importer:
         self.layers.append(layer)
         out = Activation(act.channels, layer.out_height, layer.out_width, act.encoding,
                          act.bits)
-        return _Stream(layer.name, out, stream.scale, (1, act.channels, out.height, out.width))
+        return _Stream(out, stream.scale, (1, act.channels, out.height, out.width))
 
     def layout(self, node, stream):
         if not isinstance(stream, _Stream):
@@ -554,7 +552,7 @@ class _Importer:
         height, width = dot.out_hw
         shape = (1, mh, height, width) if dot.conv else (1, mh)
         out = Activation(mh, height, width, layer.out_encoding, bits)
-        return layer, _Stream(dot.name, out, scale, shape)
+        return layer, _Stream(out, scale, shape)
 
     def last(self, dot: _Dot) -> list:
         """The logits layer: its per-class arithmetic one increasing affine map."""
