@@ -7,9 +7,12 @@ says; the noise generator it names is :mod:`hwgen.cim.noise`.
 Parameters (:class:`MacroSpec`)
 -------------------------------
 ``rows x columns`` cells holding +-1 weight bits. ``wordlines`` (``WL``) rows are driven in one
-read; a layer's input vector of ``mw`` elements is read as ``S = mw / WL`` wordline groups
-(``WL`` divides ``mw``), group ``s`` holding elements ``k = s*WL .. s*WL + WL - 1``. A matrix
-larger than the array is tiled over several macros; tiling does not change the arithmetic.
+read; a layer's input vector of ``mw`` elements is read as ``S = ceil(mw / WL)`` wordline
+groups, group ``s`` holding elements ``k = s*WL .. min(s*WL + WL, mw) - 1``: its ``W_s`` rows,
+``WL`` but in a last, partial group of ``W_{S-1} = mw - (S - 1) * WL`` rows where ``WL`` does
+not divide ``mw`` (:meth:`MacroSpec.group_rows`). A read drives only its group's rows. A
+matrix larger than the array is tiled over several macros; tiling does not change the
+arithmetic.
 ``adc_bits`` (1..8), ``weight_bits`` and ``act_bits`` (1 or 2), the activation ``encoding``
 (``binary`` or ``bipolar``), the ``noise`` model (``none``, ``read``, ``cell``) with ``sigma``
 (>= 0, in units of one cell's bitline contribution) and ``seed``, and ``adc_range`` ``R``
@@ -37,8 +40,8 @@ One read
 Read ``(v, n, s, j, p)``: input vector ``v``, column of neuron ``n`` and weight slice ``j``,
 wordline group ``s``, activation bit ``p`` (a bit-serial read per ``p``)::
 
-    b = sum_{k in group s} x_p,k * w_j,nk        # bitline sum, an integer in -WL .. WL
-    a = #{k in group s : x_p,k != 0}             # active rows (WL for bipolar)
+    b = sum_{k in group s} x_p,k * w_j,nk        # bitline sum, an integer in -W_s .. W_s
+    a = #{k in group s : x_p,k != 0}             # active rows (W_s for bipolar)
     y = b + noise                                # analog ADC input, in cell contributions
 
 Noise: ``none`` 0; ``read`` N(0, sigma**2) (sense amplifier, independent of the input);
@@ -50,16 +53,30 @@ thresholds ``t_i = -R + (i - 1/2) * D`` for ``i = 1 .. L - 1``::
 
     code = #{i : y >= t_i}  =  clamp(floor((y + R) / D + 1/2), 0, L - 1)   # 0 .. L - 1
 
-(round half up, clipping at both ends). The digital side shift-adds the codes of all reads of
-a neuron into its code sum, the integer the threshold compares (or the last layer emits)::
+(round half up, clipping at both ends). The range follows the rows a read drives, as the
+bitline's does: group ``s`` converts over ``[-R_s, R_s]``, ``R_s = R * W_s / WL`` (step
+``D_s = D * W_s / WL``, thresholds ``t_i * W_s / WL``): ``R`` itself but in a partial last
+group. The digital side adds the codes of all reads of a neuron, each weighted by its group's
+step in units of ``D * g / WL`` (``g = gcd(WL, mw)``): ``omega_s = W_s / g``, ``WL / g`` for a
+full group, ``1`` for every group where ``WL`` divides ``mw``
+(:meth:`MacroSpec.group_weights`), and shift-added over the bit slices, into its code sum, the
+integer the threshold compares (or the last layer emits)::
 
-    C[v, n] = sum_s sum_j sum_p 2**(j+p) * code(v, n, s, j, p)
+    C[v, n] = sum_s omega_s * sum_j sum_p 2**(j+p) * code(v, n, s, j, p)
+
+so that ``C * D * g / WL`` (:meth:`MacroSpec.code_step`) less a constant is the sum of the
+noiseless dequantized reads ``code * D_s - R_s``, the dot product's estimate.
 
 Exactness: without noise and with ``D = 1`` (``R = (L - 1) / 2``, half-integer), the thresholds
 are the integers ``1 - L/2 .. L/2 - 1``, so ``code = b + R + 1/2 = b + L/2`` for
-``-L/2 <= b <= L/2 - 1`` and ``C = dot + S * (L/2) * (2**weight_bits - 1) * (2**act_bits - 1)``
-(:meth:`MacroSpec.code_offset`). E.g. ``WL = 8``, ``adc_bits = 5``, ``R = 15.5``. The noiseless
-dequantized read is ``code * D - R``.
+``-L/2 <= b <= L/2 - 1`` and, where ``WL`` divides ``mw``,
+``C = dot + S * (L/2) * (2**weight_bits - 1) * (2**act_bits - 1)``
+(:meth:`MacroSpec.code_offset`: ``(L/2) * (2**wb - 1) * (2**ab - 1) * mw / g``). E.g.
+``WL = 8``, ``adc_bits = 5``, ``R = 15.5``. With a partial group of ``r`` rows its code is
+``floor(b * WL / r) + L/2``, so with one-bit weights and inputs
+``g * (C - offset)`` lies in ``(WL * dot - r, WL * dot]``: still a rising function of the dot
+product, one to one (with multi-bit slices the intervals of neighbouring dot products may
+overlap). The noiseless dequantized read is ``code * D_s - R_s``.
 
 Integer realisation (hardware and golden, bit for bit)
 ------------------------------------------------------
@@ -70,26 +87,29 @@ contribution is ``2**(F+G) = 2**22``::
     z_q     = ZTABLE[u]                                   # signed 15 bits, units 2**-F
     scale   = SCALES[a]                                   # unsigned, units 2**-G
     y_fixed = b * 2**(F+G) + scale * z_q                  # signed, units 2**-(F+G)
-    code    = #{i : y_fixed >= T_i},   T_i = ceil(t_i * 2**(F+G))
+    code    = #{i : y_fixed >= T_i},   T_i = ceil(t_i * W_s / WL * 2**(F+G))
 
 ``SCALES[a] = round(sigma * sqrt(a) * 2**G)`` for ``a = 0 .. WL`` (``cell``),
 ``round(sigma * 2**G)`` for every ``a`` (``read``), 0 (``none``); round half away from zero in
 float64 (:func:`hwgen.cim.noise.noise_scales`). ``T_i`` is computed exactly (rational
 arithmetic on the float ``R``), so ``y_fixed >= T_i`` holds exactly when
-``y_fixed / 2**(F+G) >= t_i``. The tables ``ZTABLE``, ``SCALES`` and ``T`` are produced by this
-package (:func:`hwgen.cim.noise.ztable`, :attr:`MacroSpec.scales`, :attr:`MacroSpec.thresholds`)
-and baked into the RTL as constants: nothing is re-derived from floats elsewhere.
+``y_fixed / 2**(F+G) >= t_i * W_s / WL``. The tables ``ZTABLE``, ``SCALES`` and ``T`` (a second
+``T`` for a partial group) are produced by this package (:func:`hwgen.cim.noise.ztable`,
+:attr:`MacroSpec.scales`, :meth:`MacroSpec.group_thresholds`) and baked into the RTL as
+constants: nothing is re-derived from floats elsewhere.
 
 Widths: ``z_q`` signed 15 bits (|z_q| <= 11849); ``SCALES`` unsigned ``scale_bits``
 (:attr:`MacroSpec.scale_bits`); ``y_fixed`` and ``T_i`` signed :attr:`MacroSpec.adc_input_bits`;
-``code`` unsigned ``adc_bits``; ``C`` unsigned, at most ``S * (L - 1) * (2**wb - 1) * (2**ab - 1)``
-(:meth:`MacroSpec.max_code_sum`).
+``code`` unsigned ``adc_bits``; ``C`` unsigned, at most
+``(L - 1) * (2**wb - 1) * (2**ab - 1) * mw / g`` (:meth:`MacroSpec.max_code_sum`).
 
 In a CIM MVTU (SIMD = WL, PE columns; per input vector neuron fold outer, group ``s`` = synapse
 fold inner) one cycle of bit ``p`` does, for each PE neuron ``n`` and weight slice ``j``: ``b``
 (the digital MVTU's per-cycle sum on the slice), ``a`` (a popcount of the group's input bits,
-shared by the PE columns; WL for bipolar), ``u`` (one ``arx32`` of ``h_v ^ read_word``), the
-products and the ``L - 1`` compares (or their equivalent), and ``acc += code << (j + p)``.
+shared by the PE columns; ``W_s`` for bipolar), ``u`` (one ``arx32`` of ``h_v ^ read_word``),
+the products and the ``L - 1`` compares (or their equivalent), and
+``acc += omega_s * (code << (j + p))``. The input stream carries a partial group's vector
+padded to ``S * WL`` elements; the macro drives none of the padding's rows.
 
 The training twin draws the noise from ``torch.randn`` with the same sigma model (no table,
 no hash) and passes the ADC's gradient straight through inside its range.
@@ -103,7 +123,7 @@ from typing import Literal
 import numpy as np
 import torch
 
-from ..errors import FieldError, allowed_divisors, excerpt
+from ..errors import FieldError, excerpt
 from .noise import NOISE_FRAC_BITS, noise_indices, noise_scales, ztable
 
 __all__ = ["ENCODINGS", "NOISE_MODELS", "MAX_SIDE", "SEED_MAX", "MacroSpec", "weight_planes", "activation_planes",
@@ -142,8 +162,8 @@ class MacroSpec:
     rows: int = 256
     #: Columns of the cell array (a 2-bit weight takes two).
     columns: int = 256
-    #: Rows driven per read (``WL``); divides ``rows`` and each cim layer's matrix width (its
-    #: simd).
+    #: Rows driven per read (``WL``), at most ``rows``. A cim layer's input vector is read in
+    #: groups of WL rows (its simd), the last partial where WL does not divide its width.
     wordlines: int = 16
     #: ADC resolution: 2**adc_bits levels over [-adc_range, adc_range].
     adc_bits: int = 5
@@ -187,10 +207,9 @@ class MacroSpec:
                 raise FieldError(name, f"must be an integer, not {excerpt(value)}")
             if not 1 <= value <= top:
                 raise FieldError(name, f"must lie in 1..{top}, not {excerpt(value)}")
-        if self.wordlines > self.rows or self.rows % self.wordlines:
-            raise FieldError("wordlines", f"must divide rows={self.rows}, not "
-                                          f"{excerpt(self.wordlines)}",
-                             allowed=allowed_divisors(self.rows))
+        if self.wordlines > self.rows:
+            raise FieldError("wordlines", f"must be at most rows={self.rows}, not "
+                                          f"{excerpt(self.wordlines)}", allowed=f"1..{self.rows}")
         for name in ("weight_bits", "act_bits"):
             value = getattr(self, name)
             if not _is_int(value) or value not in (1, 2):
@@ -256,13 +275,23 @@ class MacroSpec:
     @property
     def exact_thresholds(self) -> tuple[Fraction, ...]:
         """``t_i = -R + (i - 1/2) * D``, i = 1 .. L - 1, as exact fractions."""
-        r, top = Fraction(self.adc_range), self.levels - 1
+        return self.group_exact_thresholds(self.wordlines)
+
+    def group_exact_thresholds(self, rows: int) -> tuple[Fraction, ...]:
+        """The thresholds of a group of ``rows`` rows, ``t_i * rows / WL``, exact."""
+        r, top = Fraction(self.adc_range) * rows / self.wordlines, self.levels - 1
         return tuple(-r + Fraction(2 * i - 1, 2) * 2 * r / top for i in range(1, top + 1))
 
     @property
     def thresholds(self) -> tuple[int, ...]:
         """``T_i = ceil(t_i * 2**(F+G))``: the comparator thresholds on ``y_fixed``."""
-        return tuple(math.ceil(t * (1 << NOISE_FRAC_BITS)) for t in self.exact_thresholds)
+        return self.group_thresholds(self.wordlines)
+
+    def group_thresholds(self, rows: int) -> tuple[int, ...]:
+        """The comparator thresholds of a group of ``rows`` rows (a partial last group's
+        range is ``R * rows / WL``): ``ceil(t_i * rows / WL * 2**(F+G))``."""
+        return tuple(math.ceil(t * (1 << NOISE_FRAC_BITS))
+                     for t in self.group_exact_thresholds(rows))
 
     @property
     def scales(self) -> tuple[int, ...]:
@@ -294,22 +323,54 @@ class MacroSpec:
         return tuple((j, p) for j in range(self.weight_bits) for p in range(self.act_bits))
 
     def groups(self, mw: int) -> int:
-        """``S = mw / wordlines``: reads per column, activation bit and input vector."""
-        if not _is_int(mw) or mw < 1 or mw % self.wordlines:
-            raise ValueError(f"wordlines={self.wordlines} must divide the input width, "
-                             f"not mw={mw!r}")
-        return mw // self.wordlines
+        """``S = ceil(mw / wordlines)``: reads per column, activation bit and input vector."""
+        if not _is_int(mw) or mw < 1:
+            raise ValueError(f"the input width must be a positive integer, not mw={mw!r}")
+        return -(-mw // self.wordlines)
+
+    def last_rows(self, mw: int) -> int:
+        """Rows of the last group: ``mw - (S - 1) * WL`` (``WL`` where it divides ``mw``)."""
+        return mw - (self.groups(mw) - 1) * self.wordlines
+
+    def partial(self, mw: int) -> bool:
+        """Whether the last group of an ``mw``-wide input is partial (``WL`` does not divide
+        ``mw``)."""
+        return self.last_rows(mw) != self.wordlines
+
+    def group_rows(self, mw: int) -> tuple[int, ...]:
+        """``W_s``, the rows of each group: ``WL``, and a last partial one's fewer."""
+        return (self.wordlines,) * (self.groups(mw) - 1) + (self.last_rows(mw),)
+
+    def group_weights(self, mw: int) -> tuple[int, int]:
+        """``(omega_full, omega_last)``: what a full group's and the last group's codes are
+        weighted by in the code sum, ``W_s / gcd(WL, mw)`` (``(1, 1)`` where ``WL`` divides
+        ``mw``)."""
+        unit = math.gcd(self.wordlines, mw)
+        return self.wordlines // unit, self.last_rows(mw) // unit
+
+    def _code_rows(self, mw: int) -> int:
+        """``mw / g``: the sum of the groups' weights ``omega_s``."""
+        self.groups(mw)
+        return mw // math.gcd(self.wordlines, mw)
+
+    def _slices_max(self) -> int:
+        return ((1 << self.weight_bits) - 1) * ((1 << self.act_bits) - 1)
+
+    def code_step(self, mw: int) -> float:
+        """The dot product one unit of an ``mw``-wide layer's code sum stands for: ``D * g /
+        WL`` (``D`` where ``WL`` divides ``mw``)."""
+        return self.step * math.gcd(self.wordlines, mw) / self.wordlines
 
     def code_offset(self, mw: int) -> int:
-        """``S * (L/2) * (2**wb - 1) * (2**ab - 1)``: with ``D = 1``, no noise and no clipping,
-        code sum = dot product + this offset."""
-        return (self.groups(mw) * (self.levels // 2) * ((1 << self.weight_bits) - 1)
-                * ((1 << self.act_bits) - 1))
+        """``(L/2) * (2**wb - 1) * (2**ab - 1) * mw / g`` (``S * (L/2) * ...`` where ``WL``
+        divides ``mw``): with ``D = 1``, no noise and no clipping, code sum = dot product +
+        this offset (with a partial group, ``g * (C - offset)`` lies in ``(WL * dot - r,
+        WL * dot]``)."""
+        return (self.levels // 2) * self._slices_max() * self._code_rows(mw)
 
     def max_code_sum(self, mw: int) -> int:
         """Greatest code sum of a neuron."""
-        return (self.groups(mw) * (self.levels - 1) * ((1 << self.weight_bits) - 1)
-                * ((1 << self.act_bits) - 1))
+        return (self.levels - 1) * self._slices_max() * self._code_rows(mw)
 
     def replace(self, **changes) -> "MacroSpec":
         return dataclasses.replace(self, **changes)
@@ -397,11 +458,22 @@ def macro_mvm(spec: MacroSpec, weights, x, *, layer_index: int,
     wl, groups = spec.wordlines, spec.groups(mw)
     if not _is_int(first_vector) or first_vector < 0:
         raise ValueError(f"first_vector must be a non-negative integer, not {first_vector!r}")
+    # A partial last group: its rows padded with zero cells and inputs (they add nothing),
+    # its own active rows (bipolar), ADC thresholds and weight in the sum.
+    padding = groups * wl - mw
+    if padding:
+        w_planes = np.pad(w_planes, ((0, 0), (0, 0), (0, padding)))
+        x_planes = np.pad(x_planes, ((0, 0), (0, 0), (0, padding)))
 
     # (wb, S, WL, mh): the weights of group s as a matrix; float64 products are exact here.
     w_groups = w_planes.reshape(spec.weight_bits, mh, groups, wl).transpose(0, 2, 3, 1)
     w_groups = w_groups.astype(np.float64)
-    thresholds = np.asarray(spec.thresholds, dtype=np.int64)
+    rows = np.asarray(spec.group_rows(mw), dtype=np.int64)[:, None]            # (S, 1)
+    # (S, L - 1) thresholds and (S, 1, 1) weights per group.
+    thresholds = np.asarray([spec.group_thresholds(int(r)) for r in rows[:, 0]], dtype=np.int64)
+    full, last = spec.group_weights(mw)
+    weights_s = np.full((groups, 1, 1), full, dtype=np.int64)
+    weights_s[-1] = last
     scales = np.asarray(spec.scales, dtype=np.int64)
     table = np.asarray(ztable(), dtype=np.int64)
     neurons = np.arange(mh, dtype=np.int64)[None, None, :]
@@ -415,7 +487,7 @@ def macro_mvm(spec: MacroSpec, weights, x, *, layer_index: int,
         for p in range(spec.act_bits):
             # (S, chunk, WL): group s of each input vector.
             xp = x_planes[p, start:stop].reshape(stop - start, groups, wl).transpose(1, 0, 2)
-            active = (np.full(xp.shape[:2], wl, dtype=np.int64) if spec.encoding == "bipolar"
+            active = (np.broadcast_to(rows, xp.shape[:2]) if spec.encoding == "bipolar"
                       else (xp != 0).sum(axis=2, dtype=np.int64))
             xp = xp.astype(np.float64)
             for j in range(spec.weight_bits):
@@ -425,11 +497,20 @@ def macro_mvm(spec: MacroSpec, weights, x, *, layer_index: int,
                     u = noise_indices(spec.seed, layer_index, vectors[None, :, None], neurons,
                                       group_index, j, p)
                     y += scales[active][:, :, None] * table[u]
-                codes = np.searchsorted(thresholds, y, side="right")        # adc(spec, y)
-                sums[start:stop, :, p] += codes.sum(axis=0) << j
+                codes = _group_adc(thresholds, y)
+                sums[start:stop, :, p] += (codes * weights_s).sum(axis=0) << j
     if planes:
         return sums
     return (sums << np.arange(spec.act_bits, dtype=np.int64)).sum(axis=2)
+
+
+def _group_adc(thresholds: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """ADC codes of ``y`` (S, ...) with group ``s``'s thresholds ``thresholds[s]``: the
+    full groups' are one table (searched at once), a partial last group's its own."""
+    if len(thresholds) > 1 and (thresholds[-1] != thresholds[0]).any():
+        return np.concatenate([np.searchsorted(thresholds[0], y[:-1], side="right"),
+                               np.searchsorted(thresholds[-1], y[-1:], side="right")])
+    return np.searchsorted(thresholds[0], y, side="right")
 
 
 # --- training twin -------------------------------------------------------------------------------
@@ -450,27 +531,29 @@ def _float_planes(values: torch.Tensor, bits: int, signed: bool) -> list[torch.T
 ADC_QUANTIZERS = ("ste", "concrete", "expected")
 
 
-def _widened_std(std, spec: MacroSpec):
+def _widened_std(std, step: float):
     """The noise std the noise-aware gradients see: the read's, widened to at least a quarter
-    ADC step (``sqrt(std**2 + (D/4)**2)``) so that a noiseless read still has a gradient."""
-    return torch.sqrt(std ** 2 + (spec.step / 4) ** 2)
+    ADC step (``sqrt(std**2 + (D/4)**2)``, ``D`` the read's group's step ``step``) so that a
+    noiseless read still has a gradient."""
+    return torch.sqrt(std ** 2 + (step / 4) ** 2)
 
 
 def _concrete_codes(y: torch.Tensor, std, spec: MacroSpec, thresholds: torch.Tensor,
-                    temperature: float, generator) -> torch.Tensor:
+                    temperature: float, generator, step: float) -> torch.Tensor:
     """ADC codes of noiseless bitline sums ``y`` drawn from their distribution under Gaussian
     read noise of ``std`` (a tensor shaped like ``y``), with a Concrete (Gumbel-softmax)
     gradient.
 
     ``P(code = i) = Phi((t_{i+1} - y) / s) - Phi((t_i - y) / s)`` (``t_0 = -inf``,
     ``t_L = inf``) is the exact distribution of the noisy flash ADC's output; ``s`` is the
-    read's noise std, widened (:func:`_widened_std`). A Gumbel perturbation of ``log P`` gives the sample
+    read's noise std, widened (:func:`_widened_std`; ``step`` the group's ADC step). A Gumbel
+    perturbation of ``log P`` gives the sample
     (its argmax, the forward value: a draw of what the macro outputs) and, through a softmax
     of temperature ``temperature``, the relaxed code ``sum_i i * softmax_i`` whose gradient
     passes (straight through the argmax). The noise-adaptive ADC of IMCAQ: the gradient sees
     how likely each code is under the noise, not one rounded value.
     """
-    s = _widened_std(std, spec)
+    s = _widened_std(std, step)
     edges = torch.cat([thresholds.new_tensor([-math.inf]), thresholds,
                        thresholds.new_tensor([math.inf])])                      # (L + 1,)
     z = (edges - y[..., None]) / s[..., None]
@@ -485,15 +568,16 @@ def _concrete_codes(y: torch.Tensor, std, spec: MacroSpec, thresholds: torch.Ten
     return hard + (soft - soft.detach())
 
 
-def _expected_codes(y: torch.Tensor, noisy: torch.Tensor, std, spec: MacroSpec,
-                    thresholds: torch.Tensor) -> torch.Tensor:
+def _expected_codes(y: torch.Tensor, noisy: torch.Tensor, std, thresholds: torch.Tensor,
+                    step: float) -> torch.Tensor:
     """ADC codes of the noisy reads ``noisy`` (the forward value: what the macro outputs) with
     the gradient of the code's expectation under the noise at the noiseless sums ``y``:
     ``E[code | y] = sum_i Phi((y - t_i) / s)``, so ``d/dy = sum_i phi((y - t_i) / s) / s``
-    (``s`` widened, :func:`_widened_std`). The Concrete quantizer's noise-aware gradient
+    (``s`` widened, :func:`_widened_std`, ``step`` the group's ADC step). The Concrete
+    quantizer's noise-aware gradient
     without the variance of its Gumbel sample: smooth across the ADC's steps and its clipping,
     zero only far outside the range."""
-    s = _widened_std(std, spec)
+    s = _widened_std(std, step)
     z = (y[..., None] - thresholds) / s[..., None]
     expected = (0.5 * (1 + torch.erf(z / math.sqrt(2.0)))).sum(-1)
     hard = torch.bucketize(noisy.detach().contiguous(), thresholds, right=True).to(y.dtype)
@@ -525,52 +609,77 @@ def macro_mvm_float(spec: MacroSpec, weights: torch.Tensor, x: torch.Tensor, *, 
     if x.shape[-1] != mw:
         raise ValueError(f"x must have shape (..., {mw}), not {tuple(x.shape)}")
     wl, groups = spec.wordlines, spec.groups(mw)
+    padding = groups * wl - mw
     dtype = weights.dtype if weights.is_floating_point() else torch.get_default_dtype()
     weights = weights.to(dtype)
     lead = x.shape[:-1]
-    x = x.to(dtype).reshape(-1, groups, wl)                                     # (B, S, WL)
-    w_planes = [w.reshape(mh, groups, wl) for w in _float_planes(weights, spec.weight_bits, True)]
-    x_planes = _float_planes(x, spec.act_bits, spec.encoding == "bipolar")
-    # T_i / 2**(F+G) rounded up to ``dtype``: y >= it exactly when y * 2**(F+G) >= T_i.
-    exact = torch.tensor(spec.thresholds, dtype=torch.float64, device=x.device)
+    x = x.to(dtype).reshape(-1, mw)
+
+    def grouped(plane, rows):           # (rows, mw) -> (rows, S, WL): padded with zeros
+        return torch.nn.functional.pad(plane, (0, padding)).reshape(rows, groups, wl)
+
+    w_planes = [grouped(w, mh) for w in _float_planes(weights, spec.weight_bits, True)]
+    x_planes = [grouped(xp, x.shape[0])
+                for xp in _float_planes(x, spec.act_bits, spec.encoding == "bipolar")]
+    # Per part of the groups (the full ones; a partial last one): its groups, ADC thresholds
+    # (T_i / 2**(F+G) rounded up to ``dtype``: y >= it exactly when y * 2**(F+G) >= T_i),
+    # range, step and weight in the code sum.
+    full, last = spec.group_weights(mw)
+    parts = [(slice(0, groups), spec.wordlines, full)]
+    if spec.partial(mw):
+        parts = [(slice(0, groups - 1), spec.wordlines, full),
+                 (slice(groups - 1, groups), spec.last_rows(mw), last)]
+    parts = [(where, *_adc_part(spec, rows, dtype, x.device), weight)
+             for where, rows, weight in parts if where.stop > where.start]
+    rows = torch.tensor(spec.group_rows(mw), dtype=dtype, device=x.device)
+    top = spec.levels - 1
+    total = x.new_zeros(x.shape[0], mh)
+    for p, xp in enumerate(x_planes):
+        if spec.noise == "cell":
+            active = (xp.detach() != 0).sum(-1).to(dtype) if spec.encoding == "binary" else \
+                rows.expand(xp.shape[:2])
+            std = spec.sigma * active.sqrt()[:, None, :]                           # (B, 1, S)
+        else:
+            std = spec.sigma if spec.noise == "read" else 0.0
+        for j, wj in enumerate(w_planes):
+            y_all = torch.einsum("bsk,nsk->bns", xp, wj)                          # (B, mh, S)
+            for where, thresholds, r, step, weight in parts:
+                y = y_all[..., where]
+                part_std = std[..., where] if torch.is_tensor(std) else std
+                read_std = None
+                if noise and adc in ("concrete", "expected"):
+                    read_std = part_std.expand(y.shape) if torch.is_tensor(part_std) else \
+                        torch.full_like(y, float(part_std))
+                if noise and adc == "concrete":
+                    code = _concrete_codes(y, read_std, spec, thresholds, temperature,
+                                           generator, step)
+                elif noise and adc == "expected":
+                    noisy = y + read_std * torch.randn(y.shape, generator=generator,
+                                                       dtype=dtype, device=y.device)
+                    code = _expected_codes(y, noisy, read_std, thresholds, step)
+                else:
+                    if noise and spec.sigma > 0 and spec.noise != "none":
+                        y = y + part_std * torch.randn(y.shape, generator=generator,
+                                                       dtype=dtype, device=y.device)
+                    code = torch.bucketize(y.detach().contiguous(), thresholds,
+                                           right=True).to(dtype)
+                    linear = torch.clamp((y + r) / step + 0.5, 0.0, float(top))
+                    code = linear + (code - linear).detach()
+                total = total + code.sum(-1) * (weight << (j + p))
+    return total.reshape(*lead, mh)
+
+
+def _adc_part(spec: MacroSpec, rows: int, dtype, device) -> tuple:
+    """A group of ``rows`` rows' ADC for the training twin: its thresholds (rounded up to
+    ``dtype``, so that ``y >= t`` exactly when ``y * 2**(F+G) >= T_i``), range and step."""
+    exact = torch.tensor(spec.group_thresholds(rows), dtype=torch.float64, device=device)
     exact = exact / 2.0**NOISE_FRAC_BITS
     thresholds = exact.to(dtype)
     thresholds = torch.where(thresholds.to(torch.float64) < exact,
                              torch.nextafter(thresholds, torch.full_like(thresholds, math.inf)),
                              thresholds)
-    r, step, top = spec.adc_range, spec.step, spec.levels - 1
-    total = x.new_zeros(x.shape[0], mh)
-    for p, xp in enumerate(x_planes):
-        if spec.noise == "cell":
-            active = (xp.detach() != 0).sum(-1) if spec.encoding == "binary" else \
-                torch.full(xp.shape[:2], wl, device=x.device)
-            std = spec.sigma * active.to(dtype).sqrt()[:, None, :]                # (B, 1, S)
-        else:
-            std = spec.sigma if spec.noise == "read" else 0.0
-        for j, wj in enumerate(w_planes):
-            y = torch.einsum("bsk,nsk->bns", xp, wj)                              # (B, mh, S)
-            if noise and adc == "concrete":
-                read_std = std.expand(y.shape) if torch.is_tensor(std) else \
-                    torch.full_like(y, float(std))
-                code = _concrete_codes(y, read_std, spec, thresholds, temperature, generator)
-                total = total + code.sum(-1) * (1 << (j + p))
-                continue
-            if noise and adc == "expected":
-                read_std = std.expand(y.shape) if torch.is_tensor(std) else \
-                    torch.full_like(y, float(std))
-                noisy = y + read_std * torch.randn(y.shape, generator=generator, dtype=dtype,
-                                                   device=y.device)
-                code = _expected_codes(y, noisy, read_std, spec, thresholds)
-                total = total + code.sum(-1) * (1 << (j + p))
-                continue
-            if noise and spec.sigma > 0 and spec.noise != "none":
-                y = y + std * torch.randn(y.shape, generator=generator, dtype=dtype,
-                                          device=y.device)
-            code = torch.bucketize(y.detach().contiguous(), thresholds, right=True).to(dtype)
-            linear = torch.clamp((y + r) / step + 0.5, 0.0, float(top))
-            code = linear + (code - linear).detach()
-            total = total + code.sum(-1) * (1 << (j + p))
-    return total.reshape(*lead, mh)
+    scale = rows / spec.wordlines
+    return thresholds, spec.adc_range * scale, spec.step * scale
 
 
 # --- from a spec -------------------------------------------------------------------------------

@@ -52,14 +52,18 @@ def _reference(spec: MacroSpec, weights, x, *, layer_index, first_vector=0):
         return 2 * bit - 1 if spec.encoding == "bipolar" else bit
 
     mh, mw = np.shape(weights)
+    unit = math.gcd(wl, mw)
     result = []
     for i, vector in enumerate(x):
         v = first_vector + i
         row = []
         for n in range(mh):
             total = 0
-            for s in range(mw // wl):
-                ks = range(s * wl, (s + 1) * wl)
+            for s in range(-(-mw // wl)):
+                ks = range(s * wl, min((s + 1) * wl, mw))
+                # a partial group: its range (and so its thresholds) scaled by its rows, its
+                # codes weighted by them
+                ratio, weight = Fraction(len(ks), wl), len(ks) // unit
                 for j in range(spec.weight_bits):
                     for p in range(spec.act_bits):
                         b = sum(act_plane(vector[k], p) * weight_plane(weights[n][k], j)
@@ -67,7 +71,7 @@ def _reference(spec: MacroSpec, weights, x, *, layer_index, first_vector=0):
                         active = sum(act_plane(vector[k], p) != 0 for k in ks)
                         u = noise_index(spec.seed, layer_index, v, n, s, j, p)
                         y = b + Fraction(scale(active) * table[u], 2**22)
-                        total += sum(y >= t for t in thresholds) << (j + p)
+                        total += weight * sum(y >= t * ratio for t in thresholds) << (j + p)
             row.append(total)
         result.append(row)
     return np.array(result, dtype=np.int64)
@@ -92,7 +96,7 @@ def test_exactness_check_detects_an_off_by_one_threshold(monkeypatch):
     dot = decode_activations(spec, x) @ decode_weights(spec, weights).T
     shifted = tuple(t + (1 << NOISE_FRAC_BITS) if i == 15 else t
                     for i, t in enumerate(spec.thresholds))
-    monkeypatch.setattr(MacroSpec, "thresholds", property(lambda self: shifted))
+    monkeypatch.setattr(MacroSpec, "group_thresholds", lambda self, rows: shifted)
     assert (macro_mvm(spec, weights, x, layer_index=0) != dot + spec.code_offset(32)).any()
 
 
@@ -120,13 +124,52 @@ def test_multi_bit_exact_at_unit_step(weight_bits, act_bits, encoding):
     dict(noise="read", sigma=2.1, encoding="bipolar", weight_bits=2, act_bits=2, adc_bits=2),
     dict(noise="none", sigma=2.0, encoding="bipolar", adc_bits=1),
 ])
-def test_golden_equals_the_plain_reference(kw):
-    rng = np.random.default_rng(len(kw))
+@pytest.mark.parametrize("mw", [24, 29, 5])
+def test_golden_equals_the_plain_reference(kw, mw):
+    """Whole groups (24 = 3 x 8), a partial last group (29 = 3 x 8 + 5), one partial group."""
+    rng = np.random.default_rng(len(kw) + mw)
     spec = MacroSpec(wordlines=8, **{"adc_bits": 4, **kw})
-    weights, x = _random(rng, spec, 5, 24, 7)
+    weights, x = _random(rng, spec, 5, mw, 7)
     x[0] = 0                                   # an all-zero vector: no cell noise
     got = macro_mvm(spec, weights, x, layer_index=3, first_vector=1000)
     assert (got == _reference(spec, weights, x, layer_index=3, first_vector=1000)).all()
+
+
+# --- a partial last wordline group ---------------------------------------------------------------
+@pytest.mark.parametrize("encoding", ["bipolar", "binary"])
+@pytest.mark.parametrize("wordlines,mw", [(12, 64), (9, 64), (8, 13), (16, 7)])
+def test_partial_group_is_a_rising_one_to_one_map_of_the_dot_product(encoding, wordlines, mw):
+    """At a unit step without noise, one-bit slices: ``g * (C - offset)`` lies in
+    ``(WL * dot - r, WL * dot]`` (r the last group's rows), so thresholds on the dot product
+    map exactly onto the code sum."""
+    rng = np.random.default_rng(wordlines * mw)
+    spec = _exact(wordlines, 6, encoding=encoding)
+    assert spec.partial(mw)
+    weights, x = _random(rng, spec, 12, mw, 300)
+    dot = decode_activations(spec, x) @ decode_weights(spec, weights).T
+    got = macro_mvm(spec, weights, x, layer_index=0)
+    unit, r = math.gcd(wordlines, mw), spec.last_rows(mw)
+    scaled = unit * (got - spec.code_offset(mw))
+    assert ((scaled <= wordlines * dot) & (scaled > wordlines * dot - r)).all()
+    assert got.max() <= spec.max_code_sum(mw)
+
+
+def test_partial_group_follows_its_rows():
+    """The last group's ADC converts over R * r / WL and its noise follows the rows it drives:
+    a bipolar group of 4 rows of 12 reads the same codes as a 4-wordline macro's group with
+    the same seed and key would, scaled by 4 / gcd(12, 16) = 1."""
+    spec = MacroSpec(wordlines=12, adc_bits=3, noise="cell", sigma=0.8, seed=5)
+    assert spec.group_rows(16) == (12, 4) and spec.group_weights(16) == (3, 1)
+    assert spec.group_thresholds(4) == MacroSpec(wordlines=4, adc_bits=3).thresholds
+    small = spec.replace(wordlines=4, adc_range=4.0)
+    rng = np.random.default_rng(1)
+    weights, x = _random(rng, spec, 3, 4, 50)
+    # one-group layers: the partial group of a 4-wide layer under 12 wordlines is the whole
+    # group of a 4-wordline macro (the same thresholds, active rows and noise samples)
+    assert (macro_mvm(spec, weights, x, layer_index=1)
+            == macro_mvm(small, weights, x, layer_index=1)).all()
+    assert spec.code_step(16) == pytest.approx(spec.step / 3)
+    assert spec.code_offset(16) == 4 * 16 // 4 and spec.max_code_sum(16) == 7 * 4
 
 
 # --- ADC -----------------------------------------------------------------------------------------
@@ -220,8 +263,7 @@ def test_reproducible_from_the_seed_and_key(monkeypatch):
     (dict(wordlines=0), "wordlines: must lie in 1..65536, not 0"),
     (dict(rows=2 ** 17), "rows: must lie in 1..65536, not 131072"),
     (dict(columns=2.0), "columns: must be an integer, not 2.0"),
-    (dict(rows=100, wordlines=16),
-     "wordlines: must divide rows=100, not 16 (allowed: 1, 2, 4, 5, 10, 20, 25, 50, 100)"),
+    (dict(rows=10, wordlines=16), "wordlines: must be at most rows=10, not 16 (allowed: 1..10)"),
     (dict(adc_bits=9), "adc_bits: must lie in 1..8, not 9"),
     (dict(weight_bits=3), "weight_bits: must be 1 or 2, not 3 (allowed: 1, 2)"),
     (dict(act_bits=0), "act_bits: must be 1 or 2, not 0 (allowed: 1, 2)"),
@@ -258,8 +300,8 @@ def test_macro_spec_defaults_and_derived_values():
 def test_macro_mvm_rejects_bad_inputs():
     spec = MacroSpec(wordlines=8)
     weights = np.ones((4, 16), dtype=bool)
-    with pytest.raises(ValueError, match="wordlines=8 must divide the input width, not mw=12"):
-        macro_mvm(spec, np.ones((4, 12), dtype=bool), np.zeros((1, 12), int), layer_index=0)
+    with pytest.raises(ValueError, match="the input width must be a positive integer, not mw=0"):
+        spec.groups(0)
     with pytest.raises(ValueError, match=r"x must have shape \(N, 16\)"):
         macro_mvm(spec, weights, np.zeros((1, 8), int), layer_index=0)
     with pytest.raises(ValueError, match="activations must be raw codes in 0..1, not 0..2"):
@@ -280,12 +322,14 @@ def _values(spec, weights, x):
     dict(encoding="bipolar", weight_bits=2, act_bits=2, adc_bits=2),
     dict(encoding="binary", weight_bits=2, act_bits=2, adc_bits=6, adc_range=4.0),
 ])
-def test_float_twin_without_noise_equals_the_golden(kw):
+@pytest.mark.parametrize("mw", [32, 37, 3])
+def test_float_twin_without_noise_equals_the_golden(kw, mw):
+    """Whole groups, a partial last group, a single partial group."""
     rng = np.random.default_rng(7)
     spec = MacroSpec(wordlines=8, **{"adc_bits": 5, **kw})
-    weights, x = _random(rng, spec, 12, 32, 300)
+    weights, x = _random(rng, spec, 12, mw, 300)
     w, xv = _values(spec, weights, x)
-    got = macro_mvm_float(spec, w, xv.reshape(3, 100, 32), noise=False)
+    got = macro_mvm_float(spec, w, xv.reshape(3, 100, mw), noise=False)
     assert got.shape == (3, 100, 12)
     golden = macro_mvm(spec.replace(noise="none"), weights, x, layer_index=0)
     assert (got.reshape(300, 12).numpy() == golden).all()
@@ -293,18 +337,21 @@ def test_float_twin_without_noise_equals_the_golden(kw):
 
 @pytest.mark.parametrize("weight_bits,act_bits,encoding", [(1, 1, "bipolar"), (2, 2, "binary"),
                                                            (2, 1, "bipolar")])
-def test_float_twin_gradient_is_straight_through(weight_bits, act_bits, encoding):
+@pytest.mark.parametrize("mw", [16, 18])
+def test_float_twin_gradient_is_straight_through(weight_bits, act_bits, encoding, mw):
     rng = np.random.default_rng(2)
-    # A range wide enough that nothing clips: d(code sum)/d(dot) = 1 / step.
+    # A range wide enough that nothing clips: d(code sum)/d(dot) = 1 / code step (with a
+    # partial group of 2 rows of 4 too: its finer step and its weight cancel).
     spec = MacroSpec(wordlines=4, adc_bits=6, adc_range=40.0, weight_bits=weight_bits,
                      act_bits=act_bits, encoding=encoding)
-    weights, x = _random(rng, spec, 6, 16, 20)
+    weights, x = _random(rng, spec, 6, mw, 20)
     w, xv = _values(spec, weights, x)
     w.requires_grad_(True)
     xv.requires_grad_(True)
     macro_mvm_float(spec, w, xv, noise=False).sum().backward()
-    assert torch.allclose(xv.grad, w.detach().sum(0).expand(20, 16) / spec.step, atol=1e-5)
-    assert torch.allclose(w.grad, xv.detach().sum(0).expand(6, 16) / spec.step, atol=1e-5)
+    step = spec.code_step(mw)
+    assert torch.allclose(xv.grad, w.detach().sum(0).expand(20, mw) / step, atol=1e-5)
+    assert torch.allclose(w.grad, xv.detach().sum(0).expand(6, mw) / step, atol=1e-5)
 
 
 def test_float_twin_gradient_stops_where_the_adc_clips():
@@ -318,11 +365,13 @@ def test_float_twin_gradient_stops_where_the_adc_clips():
 @pytest.mark.parametrize("adc", ["ste", "concrete", "expected"])
 @pytest.mark.parametrize("model,encoding", [("cell", "binary"), ("read", "bipolar"),
                                             ("cell", "bipolar")])
-def test_float_twin_noise_matches_the_golden_noise(model, encoding, adc):
-    # The same inputs read again and again: the spread of the code sums is the noise's.
+@pytest.mark.parametrize("mw", [32, 36])
+def test_float_twin_noise_matches_the_golden_noise(model, encoding, adc, mw):
+    # The same inputs read again and again: the spread of the code sums is the noise's (36:
+    # a partial last group of 4 rows, its codes weighted 1 beside the full groups' 2).
     rng = np.random.default_rng(3)
     spec = MacroSpec(wordlines=8, adc_bits=6, noise=model, sigma=0.8, encoding=encoding)
-    weights, x = _random(rng, spec, 8, 32, 1)
+    weights, x = _random(rng, spec, 8, mw, 1)
     x = np.repeat(x, 2000, axis=0)
     golden = macro_mvm(spec, weights, x, layer_index=0).astype(float)
     w, xv = _values(spec, weights, x)
