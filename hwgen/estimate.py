@@ -63,10 +63,12 @@ def converter(producer, consumer, port: int = 0) -> DWCLayer | None:
     if bits != consumer_bits:
         raise ValueError(f"layer {producer.name!r} streams {bits}-bit elements, but "
                          f"{consumer.name!r} takes {consumer_bits}-bit ones")
-    if count == consumer_count:
+    padding = op_for(consumer).in_padding(consumer, port)
+    if count == consumer_count and padding is None:
         return None
     return DWCLayer(name=f"{producer.name}_dwc", in_elements=count, out_elements=consumer_count,
-                    bits=bits)
+                    bits=bits, **({} if padding is None else
+                                  {"vector": padding[0], "padded": padding[1]}))
 
 
 def estimate_graph(graph: Graph, target: Target = DEFAULT_TARGET, *,
@@ -76,6 +78,9 @@ def estimate_graph(graph: Graph, target: Target = DEFAULT_TARGET, *,
     sized after folding, the forks and the label select are not counted."""
     total = sum((estimate_layer(layer, target) for layer in graph.layers), Resources())
     if converters:
+        entry = graph.input_converter()
+        if entry is not None:
+            total = total + estimate_layer(entry, target)
         layers = {layer.name: layer for layer in graph.layers}
         for edge in graph.edges():
             between = converter(layers[edge.producer], layers[edge.consumer], edge.port)

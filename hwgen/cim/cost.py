@@ -2,14 +2,15 @@
 latency, from the macro's geometry (:class:`~hwgen.cim.MacroSpec`), the layer's shape and
 the activations it reads (a ``binary`` input of 0 drives no wordline).
 
-Per inference a layer of ``P`` input vectors (pixels), ``S = mw / wordlines`` groups, ``mh``
+Per inference a layer of ``P`` input vectors (pixels), ``S = ceil(mw / wordlines)`` groups, ``mh``
 neurons of ``wb``-bit weights (``wb`` columns each) and ``ab``-bit activations makes
 
 * ``reads = P * S * ab * T`` wordline-group reads, ``T = ceil(mh * wb / columns)`` the column
   tiles a group's rows are read for;
 * ``conversions = P * S * ab * mh * wb``, one per column per read;
-* ``a`` driven wordlines per read (all ``wordlines`` for ``bipolar`` inputs; the group's
-  non-zero inputs for ``binary`` ones: measured on the given input vectors).
+* ``a`` driven wordlines per read (every row of the group for ``bipolar`` inputs: the
+  ``wordlines``, fewer in a partial last group; the group's non-zero inputs for ``binary``
+  ones: measured on the given input vectors).
 
 Energy (the constants are the ``cim`` section's cost keys; docs/cim-cost.md has the model and
 the sources of their defaults)::
@@ -55,9 +56,11 @@ def _active_rows(macro: MacroSpec, layer, inputs) -> float:
     """Mean driven wordlines per read over the input vectors ``inputs`` (N, pixels *
     in_elements raw codes; None: every wordline, an upper bound)."""
     if macro.encoding == "bipolar" or inputs is None or len(inputs) == 0:
-        return float(macro.wordlines)
+        return layer.mw / macro.groups(layer.mw)           # each group's rows, on average
     vectors = np.asarray(inputs).reshape(-1, layer.mw)
     planes = activation_planes(macro, vectors)                     # (ab, V, mw)
+    padding = macro.groups(layer.mw) * macro.wordlines - layer.mw  # drives nothing
+    planes = np.pad(planes, ((0, 0), (0, 0), (0, padding)))
     groups = planes.reshape(planes.shape[0], len(vectors), -1, macro.wordlines)
     return float((groups != 0).sum(axis=3).mean())
 

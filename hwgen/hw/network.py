@@ -83,13 +83,19 @@ def edge_stages(graph: Graph, depths, *, monitor: bool = False) -> dict[Edge, tu
         single = len(graph.consumers(edge.producer)) == 1
         suffix = "" if single else f"_{edge.consumer}"
         stages = []
-        if count != consumer_count:
+        padding = op_for(consumer).in_padding(consumer, edge.port)
+        if count != consumer_count or padding:
             stages.append(DWCLayer(name=f"{producer.name}_dwc{suffix}", in_elements=count,
-                                   out_elements=consumer_count, bits=bits))
+                                   out_elements=consumer_count, bits=bits,
+                                   **_padding_fields(padding)))
         stages.append(FIFOLayer(name=f"{producer.name}_fifo{suffix}", elements=consumer_count,
                                 bits=bits, depth=depth, monitored=monitor))
         result[edge] = tuple(stages)
     return result
+
+
+def _padding_fields(padding) -> dict:
+    return {} if padding is None else {"vector": padding[0], "padded": padding[1]}
 
 
 def fork_layers(graph: Graph) -> dict[str, ForkLayer]:
@@ -113,7 +119,8 @@ def stage_layers(graph: Graph, *, fifo_depth: int = 2, monitor: bool = False) ->
     depths = (list(graph.fifo_depths) if graph.fifo_depths is not None
               else default_fifo_depths(graph, fifo_depth))
     links, forks = edge_stages(graph, depths, monitor=monitor), fork_layers(graph)
-    result = []
+    entry = graph.input_converter()
+    result = [] if entry is None else [entry]
     for layer in graph.layers:
         result.append(layer)
         if layer.name in forks:
@@ -196,6 +203,9 @@ class Network(wiring.Component):
         self.taps = taps
         first = graph.layers[0]
         self.in_elements, elem_bits = op_for(first).in_transfer(first)
+        entry = graph.input_converter()
+        if entry is not None:
+            self.in_elements = entry.in_elements
         if elem_bits != graph.input_bits:
             raise ValueError(f"layer {first.name!r} takes {elem_bits}-bit elements, but the "
                              f"graph's input has {graph.input_bits}")
@@ -263,7 +273,12 @@ class Network(wiring.Component):
             block = blocks[layer.name]
             return block.i if op_for(layer).inputs == 1 else getattr(block, f"i{index}")
 
-        wiring.connect(m, wiring.flipped(self.i), port(graph.layers[0], 0))
+        entry = self.graph.input_converter()
+        if entry is None:
+            wiring.connect(m, wiring.flipped(self.i), port(graph.layers[0], 0))
+        else:
+            wiring.connect(m, wiring.flipped(self.i), blocks[entry.name].i)
+            wiring.connect(m, blocks[entry.name].o, port(graph.layers[0], 0))
         links, forks = self.links(), self.forks()
         fifos = {}
         for layer in graph.layers:

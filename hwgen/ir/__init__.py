@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import HwgenError
-from ..ops import ENCODINGS, Activation, MVTULayer, UnknownOpError, graph_ops, op_for
+from ..ops import ENCODINGS, Activation, DWCLayer, MVTULayer, UnknownOpError, graph_ops, op_for
 
 __all__ = ["IR_VERSION", "Activation", "Edge", "Graph", "save_ir", "load_ir", "IRVersionError",
            "GRAPH_INPUT"]
@@ -233,6 +233,22 @@ class Graph:
             made[layer.name] = op.output(layer, ins if op.inputs != 1 else ins[0])
             result.append(made[layer.name])
         return result
+
+    def input_converter(self):
+        """The :class:`~hwgen.ops.DWCLayer` between the graph's input and its first layer
+        where that layer reads its vectors padded (:meth:`hwgen.ops.Op.in_padding`: a cim
+        MVTU's partial wordline group): the frames arrive unpadded, in transfers of the least
+        divisor of the vector's elements that is at least the layer's transfer (so that the
+        input keeps pace with it). None where the first layer reads the frames as they are."""
+        first = self.layers[0]
+        padding = op_for(first).in_padding(first, 0)
+        if padding is None:
+            return None
+        elements, bits = op_for(first).in_transfer(first)
+        vector, padded = padding
+        count = min(d for d in range(elements, vector + 1) if vector % d == 0)
+        return DWCLayer(name="input_dwc", in_elements=count, out_elements=elements, bits=bits,
+                        vector=vector, padded=padded)
 
     def mvtus(self) -> list[MVTULayer]:
         """The matrix layers (MVTUs, shared or not: the model's conv and linear layers), in

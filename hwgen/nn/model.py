@@ -168,9 +168,10 @@ class BNN(nn.Module):
             elif bnfree:
                 mw = layer.matrix_width
                 macro = self.macros.get(index) if binary else None
-                # A cim layer's unit receives code sums: dot / D + offset (unclipped ADC).
+                # A cim layer's unit receives code sums: dot / D + offset (unclipped ADC;
+                # D * g / WL with a partial wordline group).
                 norms.append(CentredThreshold(
-                    mh, mw, shift=shift, code_scale=1.0 / macro.step if macro else 1.0,
+                    mh, mw, shift=shift, code_scale=1.0 / macro.code_step(mw) if macro else 1.0,
                     code_offset=macro.code_offset(mw) if macro else 0.0))
             else:
                 # BitSplit: a binary neuron per output bit, bit p's channels p * mh ...

@@ -138,6 +138,12 @@ class Op:
         ``i0``, ``i1``, ...)."""
         return [self.in_transfer(layer)]
 
+    def in_padding(self, layer, port: int = 0) -> tuple[int, int] | None:
+        """``(elements, padded)`` where input ``port`` reads each vector of ``elements``
+        elements padded with zeros to ``padded`` on its stream (a cim MVTU's partial wordline
+        group): the width converter in front of it appends them. None: no padding."""
+        return None
+
     def input_count(self, layer) -> int:
         """How many streams ``layer`` reads."""
         return len(self.in_transfers(layer))

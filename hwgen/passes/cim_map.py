@@ -11,6 +11,13 @@ group's sum beyond the ADC's range, no noise -- ``C`` *is* ``dot + offset`` and 
 layer computes exactly what the digital one did; otherwise the ADC's rounding and clipping and
 the read noise change it, which is the point of running it (the report's noise sweep and the
 golden accuracy say by how much).
+
+Where the wordlines do not divide a layer's width, its last group is partial (``r`` rows,
+converted over ``R * r / WL``, weighted ``r / g`` beside ``WL / g``, ``g = gcd(WL, mw)``): one
+unit of ``C`` stands for ``u = D * g / WL`` (:meth:`MacroSpec.code_step`), and at ``D = 1``
+with one-bit weights and inputs ``g * (C - offset)`` lies in ``(WL * dot - r, WL * dot]``, so
+``dot >= t`` exactly when ``C >= floor((t - 1) / u + offset) + 1``: the threshold such a
+layer gets (lossless then; with multi-bit slices the intervals overlap and it is not).
 """
 import dataclasses
 import math
@@ -40,9 +47,6 @@ def _layer_macro(layer, cim: MacroSpec) -> MacroSpec:
     if layer.weight_bits != cim.weight_bits:
         raise CimMapError(f"{where}: its weights have {layer.weight_bits} bits, the macro's "
                           f"cim.weight_bits={cim.weight_bits}")
-    if layer.mw % cim.wordlines:
-        raise CimMapError(f"{where}: cim.wordlines={cim.wordlines} does not divide its width "
-                          f"mw={layer.mw}")
     if layer.bitsplit or layer.split_input:
         raise CimMapError(f"{where} is a BitSplit layer: map it as the model trained it")
     return dataclasses.replace(cim, act_bits=layer.in_bits, encoding=encoding)
@@ -54,22 +58,31 @@ def _step(macro: MacroSpec) -> Fraction:
 
 
 def _code_thresholds(thresholds, macro: MacroSpec, mw: int) -> np.ndarray:
-    """``ceil(t / D + offset)`` of each threshold ``t`` on the dot product, clipped to
+    """``ceil(t / D + offset)`` of each threshold ``t`` on the dot product (with a partial
+    last group ``floor((t - 1) / u + offset) + 1``, ``u`` the code sum's unit), clipped to
     ``0 .. max_code_sum + 1``."""
-    step = _step(macro)
     offset = macro.code_offset(mw)
     top = macro.max_code_sum(mw) + 1
-    flat = [min(top, max(0, math.ceil(Fraction(int(t)) / step + offset)))
-            for t in np.asarray(thresholds).ravel()]
+    if macro.partial(mw):
+        unit = _step(macro) * math.gcd(macro.wordlines, mw) / macro.wordlines
+        codes = [math.floor(Fraction(int(t) - 1) / unit + offset) + 1
+                 for t in np.asarray(thresholds).ravel()]
+    else:
+        codes = [math.ceil(Fraction(int(t)) / _step(macro) + offset)
+                 for t in np.asarray(thresholds).ravel()]
+    flat = [min(top, max(0, code)) for code in codes]
     return np.asarray(flat, dtype=np.int64).reshape(np.shape(thresholds))
 
 
 def lossless(macro: MacroSpec, layer) -> bool:
-    """Whether ``macro`` computes ``layer``'s dot product exactly (plus its offset): ADC step
-    1, every group's bitline sum within the ADC's range, no noise."""
+    """Whether ``macro`` computes ``layer``'s thresholds exactly: ADC step 1, every group's
+    bitline sum within the ADC's range, no noise (and one-bit weights and inputs where the
+    last wordline group is partial)."""
     step = _step(macro)
     largest = macro.wordlines * ((1 << layer.in_bits) - 1 if layer.in_bits > 1 else 1)
-    return step == 1 and largest <= macro.adc_range and not macro.noisy
+    slices = macro.weight_bits == 1 and layer.in_bits == 1
+    return (step == 1 and largest <= macro.adc_range and not macro.noisy
+            and (slices or not macro.partial(layer.mw)))
 
 
 def map_onto_macro(graph: Graph, names, cim: MacroSpec) -> Graph:

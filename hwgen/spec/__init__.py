@@ -1330,7 +1330,8 @@ def _check_share(spec: Spec, file):
 
 def _check_cim(spec: Spec, layers: tuple, file) -> tuple:
     """Check the ``backend: cim`` layers against the ``cim`` macro; return the layers with their
-    simd set to its wordlines (a cim MVTU reads one wordline group per cycle)."""
+    simd set to its wordlines (a cim MVTU reads one wordline group per cycle; the last group
+    of a layer whose width they do not divide is partial)."""
     resolved = []
     for index, layer in enumerate(layers):
         if getattr(layer, "backend", "digital") == "cim":
@@ -1338,11 +1339,6 @@ def _check_cim(spec: Spec, layers: tuple, file) -> tuple:
             if cim is None:
                 raise SpecError(file, f"{path}.backend",
                                 "cim needs a top-level cim section (cim: {} for the defaults)")
-            width = layer.matrix_width
-            if width % cim.wordlines:
-                raise SpecError(file, "cim.wordlines",
-                                f"{cim.wordlines} does not divide the matrix width {width} of "
-                                f"cim layer {path}", allowed=_divisors(width))
             if layer.simd is not None and layer.simd != cim.wordlines:
                 raise SpecError(file, f"{path}.simd", f"a cim layer reads cim.wordlines="
                                 f"{cim.wordlines} elements per cycle, not {excerpt(layer.simd)}",

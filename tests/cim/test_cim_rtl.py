@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 from hwgen.cim import MacroSpec
 from hwgen.cosim import run_stream_test
@@ -20,9 +21,9 @@ from hwgen.golden import mvtu, run_graph
 from hwgen.lib.packing import pack_words
 from hwgen.ops.mvtu.datapath import mvtu_latency
 from hwgen.ops.mvtu.hw import MVTU
-from hwgen.passes.lower import export_graph, quiet
+from hwgen.passes.lower import check_export, export_graph, quiet
 from hwgen.nn import train_model
-from hwgen.spec import load_spec
+from hwgen.spec import load_spec, parse_spec
 from hwgen.target import target
 from hwgen.verify import verify_network
 from tests.conftest import random_cim_layer
@@ -41,10 +42,17 @@ MACROS = {
 }
 
 
-def _vectors(layer, rng, count):
+def _vectors(layer, rng, count, *, padding="zeros"):
+    """Random input vectors and the golden outputs as stream words; a partial last wordline
+    group's padding (the stream's elements ``mw .. padded_mw - 1``) ``zeros``, as the width
+    converter sends, or ``random``: the macro must drive none of its rows either way."""
     x = rng.integers(0, 1 << layer.in_bits, (count, layer.mw))
     y = mvtu(layer, x).numpy()
-    return (pack_words(x, width=layer.in_bits, per_word=layer.simd),
+    pad = np.zeros((count, layer.padded_mw - layer.mw), dtype=x.dtype)
+    if padding == "random":
+        pad = rng.integers(0, 1 << layer.in_bits, pad.shape)
+    return (pack_words(np.concatenate([x, pad], axis=1), width=layer.in_bits,
+                       per_word=layer.simd),
             pack_words(y, width=layer.out_bits, per_word=layer.pe))
 
 
@@ -81,6 +89,38 @@ def test_amaranth_sim_matches_golden(case, logits):
     assert got == expected
 
 
+@pytest.mark.parametrize("logits", [False, True])
+@pytest.mark.parametrize("case", list(MACROS))
+@pytest.mark.parametrize("mw", [28, 5])
+def test_partial_last_group_matches_golden(case, logits, mw):
+    """A partial last wordline group (28 = 3 x 8 + 4; 5: one group of 5 rows): its own ADC
+    range, active rows and code weight; padding on the stream that is not zero is not read."""
+    layer, rng = _layer(case, 5, logits=logits, mw=mw)
+    assert layer.macro.partial(mw) and layer.padded_mw == 8 * layer.sf
+    inputs, expected = _vectors(layer, rng, 30, padding="random")
+    got = simulate_stream(MVTU(layer, target=ECP5), inputs, len(expected), idle=0.3,
+                          backpressure=0.3)
+    assert got == expected
+
+
+@pytest.mark.parametrize("wrong", ["weights", "range"])
+def test_partial_group_checker_sees_its_weight_and_range(wrong, monkeypatch):
+    """The RTL equals the golden model of a partial group and differs from one that weighs
+    every group alike or converts the last group over the full range."""
+    layer, rng = _layer("cell_binary", 8, logits=True, mw=28)
+    inputs, expected = _vectors(layer, rng, 40)
+    got = simulate_stream(MVTU(layer, target=ECP5), inputs, len(expected))
+    assert got == expected
+    x = rng.integers(0, 2, (40, 28))
+    right = mvtu(layer, x)
+    if wrong == "weights":
+        monkeypatch.setattr(MacroSpec, "group_weights", lambda self, mw: (1, 1))
+    else:
+        full = layer.macro.thresholds
+        monkeypatch.setattr(MacroSpec, "group_thresholds", lambda self, rows: full)
+    assert (mvtu(layer, x) != right).any()
+
+
 @pytest.mark.parametrize("case", ["cell_binary", "read_w2a2"])
 def test_one_read_per_vector(case):
     """mw = wordlines and mh = pe: every cycle ends a vector, so the vector-key pipeline
@@ -107,11 +147,13 @@ def test_noise_changes_what_is_checked(case):
     assert simulate_stream(MVTU(layer, target=ECP5), inputs, len(right)) == right != wrong
 
 
-STRESS = [("cell_binary", False), ("read_w2a2", True), ("cell_bipolar_w2", False)]
+#: (case, logits, mw): 44 = 5 x 8 + 4, a partial last wordline group.
+STRESS = [("cell_binary", False, 48), ("read_w2a2", True, 48), ("cell_bipolar_w2", False, 48),
+          ("cell_bipolar_w2", True, 44), ("read_w2a2", False, 44)]
 
 
-def _stress_layer(case, logits):
-    return _layer(case, 11, logits=logits, mw=48, mh=8, pe=4)
+def _stress_layer(case, logits, mw):
+    return _layer(case, 11, logits=logits, mw=mw, mh=8, pe=4)
 
 
 @pytest.fixture(scope="module")
@@ -121,18 +163,19 @@ def stress_bank():
 
 
 @pytest.mark.cocotb
-@pytest.mark.parametrize("case,logits", STRESS)
-def test_cosim_under_stress(case, logits, stress_bank, sim_build_root):
-    layer, rng = _stress_layer(case, logits)
-    inputs, expected = _vectors(layer, rng, 3000)
-    select = STRESS.index((case, logits))
+@pytest.mark.parametrize("case,logits,mw", STRESS)
+def test_cosim_under_stress(case, logits, mw, stress_bank, sim_build_root):
+    layer, rng = _stress_layer(case, logits, mw)
+    inputs, expected = _vectors(layer, rng, 3000, padding="random")
+    select = STRESS.index((case, logits, mw))
+    name = f"cim_{case}_{logits}_{mw}"
     run = run_stream_test(stress_bank, inputs, expected, idle=0.25, backpressure=0.3, seed=2,
-                          build_root=sim_build_root, name=f"cim_{case}_{logits}", select=select)
+                          build_root=sim_build_root, name=name, select=select)
     assert run.passed, run.message
     corrupted = list(expected)
     corrupted[1234] ^= 1
     caught = run_stream_test(stress_bank, inputs, corrupted, build_root=sim_build_root,
-                             name=f"cim_{case}_{logits}", stop_on_mismatch=False, select=select)
+                             name=name, stop_on_mismatch=False, select=select)
     assert not caught.passed and caught.mismatches == 1
 
 
@@ -162,6 +205,48 @@ def test_cim_network_whole_test_set(digits_cim_graph, sim_build_root):
     assert result.mismatches == result.label_mismatches == result.logit_mismatches == 0
     assert result.stress_passed
     assert result.rtl_accuracy == result.golden_accuracy
+    assert result.measured_cycles == pytest.approx(result.expected_cycles, rel=0.02)
+
+
+@pytest.fixture(scope="module")
+def partial_cim_graph():
+    """The digits example with every hidden layer and the first on the macro at 12 wordlines:
+    each 64-wide vector is read as 5 groups of 12 and a partial one of 4, the frames padded
+    on their way in (the network's input converter) and the hidden vectors between the
+    layers (a padding width converter after each)."""
+    mapping = yaml.safe_load(EXAMPLE.read_text())
+    mapping["model"]["layers"][2] = {"type": "linear", "in": 64, "out": 10, "pe": 2,
+                                     "backend": "cim"}
+    mapping["cim"]["wordlines"] = 12
+    mapping["train"]["epochs"] = 6
+    spec = parse_spec(mapping, file=str(EXAMPLE))
+    data = load_dataset(spec.data, spec.seed)
+    model = train_model(spec, data, progress=False).model
+    graph = export_graph(model, spec, data.test_x, data.test_y)
+    check_export(model, graph)              # golden == the trained model, bit for bit
+    return graph
+
+
+def test_partial_groups_train_and_export(partial_cim_graph):
+    graph = partial_cim_graph
+    mvtus = graph.mvtus()
+    assert [layer.backend for layer in mvtus] == ["cim"] * 3
+    assert all(layer.simd == 12 and layer.padded_mw == 72 for layer in mvtus)
+    assert graph.input_converter() is not None
+    noisy, silent = run_graph(graph), run_graph(quiet(graph))
+    assert np.mean(np.any(noisy.logits != silent.logits, axis=1)) > 0.2
+    assert np.mean(noisy.labels == graph.test_labels) > 0.45      # 10 classes; 6 epochs
+
+
+@pytest.mark.cocotb
+def test_partial_groups_network_whole_test_set(partial_cim_graph, sim_build_root):
+    """RTL == golden with the noise on, every test frame, under idle cycles and backpressure,
+    at the cycle model's rate (the padding converters keep pace)."""
+    graph = partial_cim_graph
+    result = verify_network(graph, fifo_depth=4, build_root=sim_build_root, seed=6)
+    assert result.frames == len(graph.test_frames) == 360
+    assert result.mismatches == result.label_mismatches == result.logit_mismatches == 0
+    assert result.stress_passed
     assert result.measured_cycles == pytest.approx(result.expected_cycles, rel=0.02)
 
 

@@ -31,13 +31,67 @@ def test_amaranth_sim_keeps_bit_order(in_width, out_width):
     assert got == expected
 
 
+def padded_words(rng, in_elements, out_elements, bits, vector, padded, vectors):
+    """Vectors of ``vector`` elements of ``bits`` bits in words of ``in_elements``; the same
+    padded with zeros to ``padded`` elements in words of ``out_elements``."""
+    x = rng.integers(0, 1 << bits, (vectors, vector))
+    pad = np.zeros((vectors, padded - vector), dtype=x.dtype)
+    return (pack_words(x, width=bits, per_word=in_elements),
+            pack_words(np.concatenate([x, pad], axis=1), width=bits, per_word=out_elements))
+
+
+#: (in elements, out elements, bits, vector, padded): a cim MVTU's partial wordline group
+#: (64 elements in groups of 9, 12; an input of 4 that does not divide its out; one vector a word)
+PADDING = [(8, 9, 1, 64, 72), (16, 12, 2, 64, 72), (4, 9, 1, 28, 36), (2, 8, 1, 6, 8),
+           (14, 9, 1, 784, 792)]
+
+
+@pytest.mark.parametrize("case", PADDING)
+def test_amaranth_sim_pads_each_vector(case):
+    in_elements, out_elements, bits, vector, padded = case
+    rng = np.random.default_rng(vector)
+    inputs, expected = padded_words(rng, in_elements, out_elements, bits, vector, padded, 6)
+    layer = DWCLayer("d", in_elements, out_elements, bits, vector=vector, padded=padded)
+    block = op_for(layer).block(layer, target("ecp5"))
+    assert simulate_stream(block, inputs, len(expected), idle=0.3, backpressure=0.3) == expected
+    # full rate: the busier side moves every cycle
+    assert simulate_stream(block, inputs, len(expected)) == expected
+
+
+def test_padding_layer_rejects_what_it_cannot_pad():
+    with pytest.raises(ValueError, match="vector and padded are given together"):
+        DWCLayer("d", 8, 9, 1, vector=64)
+    with pytest.raises(ValueError, match="whole vectors of 64 elements in transfers of 6"):
+        DWCLayer("d", 6, 9, 1, vector=64, padded=72)
+    with pytest.raises(ValueError, match="to more, whole transfers of 9, not 64"):
+        DWCLayer("d", 8, 9, 1, vector=64, padded=64)
+
+
 WIDTHS = [(16, 6), (6, 16), (16, 8), (8, 16)]
 
 
 @pytest.fixture(scope="module")
 def bank():
-    """Every co-simulated pair of widths in one bank: one Verilator build serves them all."""
-    return Bank([WidthConverter(in_width=i, out_width=o) for i, o in WIDTHS])
+    """Every co-simulated pair of widths in one bank (and a padding converter: 64 elements
+    in words of 8 padded to 72 in words of 9): one Verilator build serves them all."""
+    return Bank([WidthConverter(in_width=i, out_width=o) for i, o in WIDTHS]
+                + [WidthConverter(in_width=8, out_width=9, vector_width=64, pad_width=8)])
+
+
+@pytest.mark.cocotb
+def test_cosim_pads_each_vector(bank, sim_build_root):
+    """Thousands of padded vectors under idle cycles and backpressure; a corrupted padding
+    element is caught."""
+    rng = np.random.default_rng(9)
+    inputs, expected = padded_words(rng, 8, 9, 1, 64, 72, 2000)
+    run = run_stream_test(bank, inputs, expected, idle=0.3, backpressure=0.3, seed=3,
+                          build_root=sim_build_root, name="dwc_pad", select=len(WIDTHS))
+    assert run.passed, run.message
+    corrupted = list(expected)
+    corrupted[8 * 100 + 7] ^= 1 << 8        # the last element of vector 100: padding
+    caught = run_stream_test(bank, inputs, corrupted, build_root=sim_build_root,
+                             name="dwc_pad", stop_on_mismatch=False, select=len(WIDTHS))
+    assert not caught.passed and caught.mismatches == 1
 
 
 @pytest.mark.cocotb

@@ -32,7 +32,8 @@ class DWCOp(Op):
         return x
 
     def block(self, layer: DWCLayer, target: Target) -> WidthConverter:
-        return WidthConverter(in_width=layer.in_width, out_width=layer.out_width)
+        return WidthConverter(in_width=layer.in_width, out_width=layer.out_width,
+                              vector_width=layer.vector_width, pad_width=layer.pad_width)
 
     def terms(self, layer: DWCLayer, target: Target) -> dict[str, float]:
         return cost.terms(layer, target)

@@ -60,6 +60,12 @@ class MVTUOp(Op):
     def out_transfer(self, layer: MVTULayer) -> Transfer:
         return Transfer(layer.pe, layer.out_bits)
 
+    def in_padding(self, layer: MVTULayer, port: int = 0) -> tuple[int, int] | None:
+        """A cim layer's vectors padded to whole wordline groups (:attr:`MVTULayer.padded_mw`)."""
+        if layer.padded_mw == layer.mw:
+            return None
+        return layer.mw, layer.padded_mw
+
     def min_depth_before(self, layer: MVTULayer) -> int:
         """An MVTU reads an input vector (SF transfers) only during its first neuron fold and
         replays it for the others, so its producer must be able to deposit the next vector
@@ -100,8 +106,9 @@ class MVTUOp(Op):
                 return pe * (simd // layer.code_bits) * layer.in_bits
             return pe * simd
 
+        simds = divisors(layer.mw) if macro is None else [macro.wordlines]
         options = [{"pe": pe, "simd": simd} for pe in divisors(layer.mh)
-                   for simd in divisors(layer.mw)
+                   for simd in simds
                    if synapses(pe, simd) <= max_pe_simd and simd % layer.code_bits == 0
                    and (macro is None or (simd == macro.wordlines
                                           and pe * macro.weight_bits <= macro.columns))]

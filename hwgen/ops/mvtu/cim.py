@@ -223,25 +223,43 @@ class CimMacro(wiring.Component):
                 for key, value in keys.items()}
         rows = [[cells_data[(i * wb + j) * wl:(i * wb + j + 1) * wl] for j in range(wb)]
                 for i in range(pe)]
+        # A partial last group: whether the read is of it, beside the inputs (stages A, B).
+        last = None
+        if macro.partial(layer.mw):
+            last = Signal(name="last_group", reset_less=True)
+            with m.If(self.en):
+                m.d.sync += last.eq(self.group == layer.sf - 1)
+            last = delay(m, self.en, last, 1, "last_group")
         codes = _reads(m, macro, reads=reads, en=self.en, rows=rows, vector=vector, keys=keys,
-                       target=self.target)
+                       target=self.target, last=last, last_rows=macro.last_rows(layer.mw))
         m.d.comb += self.codes.eq(Cat(*codes))
         return m
 
 
-def _reads(m: Module, macro: MacroSpec, *, reads, en, rows, vector, keys, target=None) -> list:
+def _reads(m: Module, macro: MacroSpec, *, reads, en, rows, vector, keys, target=None,
+           last=None, last_rows: int | None = None) -> list:
     """The ADC codes (registered; one per read ``(i, j, p)`` of ``reads``) of one wordline
     group read, ``macro_latency - 2`` register stages after the stage whose values are given.
     All registers move on ``en``.
 
     ``rows[i][j]``: the WL weight bits of PE ``i``'s slice ``j``; ``vector``: WL elements of
     ``act_bits`` bits; ``keys[i, j, p]``: the read's hash input ``h_v ^ read_word`` (noisy
-    macros only).
+    macros only); ``last``: whether the read is of a partial last group of ``last_rows``
+    rows (None: every group is whole), which drives only those rows (the padding's are
+    masked: no bitline contribution, not active, whatever the stream carries there), counts
+    ``last_rows`` active rows when bipolar, and converts over its own, narrower range.
     """
     wl, ab = macro.wordlines, macro.act_bits
     planes = [Signal(wl, name=f"x_plane{p}") for p in range(ab)]
     for p in range(ab):
         m.d.comb += planes[p].eq(Cat(*(vector[k * ab + p] for k in range(wl))))
+    if last is not None:
+        # The padding's rows driven by nothing (binary: no active row, no bitline term).
+        for p in range(ab):
+            masked = Signal(wl, name=f"x_plane{p}_driven")
+            m.d.comb += masked.eq(Cat(*(planes[p][k] if k < last_rows else planes[p][k] & ~last
+                                        for k in range(wl))))
+            planes[p] = masked
     bipolar = macro.encoding == "bipolar"
     b_shape = signed(max(wl.bit_length() + 1, 2))
     a_shape = unsigned(wl.bit_length())
@@ -264,10 +282,16 @@ def _reads(m: Module, macro: MacroSpec, *, reads, en, rows, vector, keys, target
     # popcount split over the two stages.
     active = [Signal(a_shape, name=f"active{p}", reset_less=True) for p in range(ab)]
     rows_driven = []
+    # ``last`` at the popcounts' second stage (stage 1).
+    last_1 = None if last is None else delay(m, en, last, 1, "last_group_s1")
     for p in range(ab):
-        if bipolar:
+        if bipolar and last is None:
             rows_driven.append(wl)
             m.d.comb += active[p].eq(wl)
+        elif bipolar:               # every row of the group: WL, or the partial group's
+            rows_driven.append(Mux(last_1, last_rows, wl))
+            with m.If(en):
+                m.d.sync += active[p].eq(rows_driven[p])
         else:
             rows_driven.append(two_stage_popcount(planes[p], f"active{p}"))
             with m.If(en):
@@ -288,19 +312,39 @@ def _reads(m: Module, macro: MacroSpec, *, reads, en, rows, vector, keys, target
     b = {key: Signal(b_shape, name=name("b", key), reset_less=True) for key in reads}
     codes = {key: Signal(macro.adc_bits, name=name("code", key), reset_less=True)
              for key in reads}
+    # A partial group's bipolar padding rows masked out of the matches (at the cells'
+    # stage); its flag registered beside the bitline sums (``b_last``).
+    last_cells = None if last is None else delay(m, en, last, settle, "last_group_cells")
+    b_last = None
+    if last is not None:
+        b_last = Signal(name="b_last", reset_less=True)
+        with m.If(en):
+            m.d.sync += b_last.eq(delay(m, en, last, 1 + settle, "last_group_b"))
     for (i, j, p) in reads:
         row, plane = rows[i][j], match_planes[p]
-        matches = two_stage_popcount([~(row[k] ^ plane[k]) if bipolar else row[k] & plane[k]
-                                      for k in range(wl)], name("match", (i, j, p)))
+        terms = [~(row[k] ^ plane[k]) if bipolar else row[k] & plane[k] for k in range(wl)]
+        if last is not None and bipolar:
+            terms = [term if k < last_rows else term & ~last_cells
+                     for k, term in enumerate(terms)]
+        matches = two_stage_popcount(terms, name("match", (i, j, p)))
         with m.If(en):
             m.d.sync += b[i, j, p].eq((matches << 1) - match_driven[p])
 
+    def compare(value, thresholds, last_thresholds, flag):
+        """``value >= t`` for each threshold, the partial group's where ``flag``."""
+        if flag is None:
+            return [value >= t for t in thresholds]
+        return [value >= Mux(flag, low, high) for high, low in zip(thresholds, last_thresholds)]
+
+    partial_thresholds = (macro.group_thresholds(last_rows) if last is not None
+                          else macro.thresholds)
     if not macro.noisy:
         # Stage 3: the ADC on the bitline sum itself: b * 2**(F+G) >= T exactly when
         # b >= ceil(T / 2**(F+G)).
         levels = [-(-threshold >> NOISE_FRAC_BITS) for threshold in macro.thresholds]
+        last_levels = [-(-threshold >> NOISE_FRAC_BITS) for threshold in partial_thresholds]
         with m.If(en):
-            m.d.sync += [codes[key].eq(tree_sum(b[key] >= level for level in levels))
+            m.d.sync += [codes[key].eq(tree_sum(compare(b[key], levels, last_levels, b_last)))
                          for key in reads]
         return [codes[key] for key in reads]
 
@@ -333,6 +377,12 @@ def _reads(m: Module, macro: MacroSpec, *, reads, en, rows, vector, keys, target
                                     ports=min(2, len(reads) - pair), name=f"ztable{pair // 2}"))
         m.submodules[f"ztable{pair // 2}"] = tables[-1]
     y_shape = signed(macro.adc_input_bits)
+    b_delay = hash_stages + 1 + SAMPLE_REGISTERS - settle
+    y_last = None
+    if b_last is not None:          # the flag beside the ADC input, as b_late and y are
+        y_last = Signal(name="y_last", reset_less=True)
+        with m.If(en):
+            m.d.sync += y_last.eq(delay(m, en, b_last, b_delay, "b_last"))
     for number, (i, j, p) in enumerate(reads):
         port = tables[number // 2].ports[number % 2]
         m.d.comb += [port.addr.eq(index[i, j, p]), port.en.eq(en)]
@@ -351,8 +401,7 @@ def _reads(m: Module, macro: MacroSpec, *, reads, en, rows, vector, keys, target
         # ADC input.
         sample = Signal(y_shape, name=name("noise", (i, j, p)), reset_less=True)
         y = Signal(y_shape, name=name("adc_in", (i, j, p)), reset_less=True)
-        b_late = delay(m, en, b[i, j, p], hash_stages + 1 + SAMPLE_REGISTERS - settle,
-                       name("b", (i, j, p)))
+        b_late = delay(m, en, b[i, j, p], b_delay, name("b", (i, j, p)))
         # Then the comparators (a thermometer code: the thresholds rise), then their count,
         # the code, read off the code's bits (no adder tree).
         above = Signal(len(macro.thresholds), name=name("above", (i, j, p)), reset_less=True)
@@ -360,7 +409,7 @@ def _reads(m: Module, macro: MacroSpec, *, reads, en, rows, vector, keys, target
             m.d.sync += [
                 sample.eq(own_scale * z),
                 y.eq((b_late << NOISE_FRAC_BITS) + sample),
-                above.eq(Cat(*(y >= threshold for threshold in macro.thresholds))),
+                above.eq(Cat(*compare(y, macro.thresholds, partial_thresholds, y_last))),
                 codes[i, j, p].eq(thermometer_count(above)),
             ]
     return [codes[key] for key in reads]

@@ -104,6 +104,13 @@ def thermometer_tables(layer: MVTULayer) -> list[list[int]]:
     return tables
 
 
+def _times(value, factor: int):
+    """``value * factor`` for a constant ``factor`` as a sum of shifted copies (no multiplier
+    for synthesis to map to a DSP)."""
+    terms = [value << k for k in range(factor.bit_length()) if (factor >> k) & 1]
+    return tree_sum(terms)
+
+
 class MVTU(wiring.Component):
     """Matrix-vector-threshold unit with PE x SIMD folding, built for a target.
 
@@ -327,7 +334,10 @@ class MVTU(wiring.Component):
         else:
             # Shift-add the codes of the PE columns' reads: sum over j, p of code << (j + p)
             # (with split_input each plane p's apart: sum over j of code << j).
+            # With a partial last group, each group's codes weighted by its rows
+            # (``omega``: full groups' and the last's, :meth:`MacroSpec.group_weights`).
             wb, ab, bits = macro.weight_bits, macro.act_bits, macro.adc_bits
+            full, last = macro.group_weights(layer.mw)
             s2_sum = []
             for i in range(pe):
                 sums = []
@@ -337,7 +347,10 @@ class MVTU(wiring.Component):
                              for j in range(wb) for p in range(ab)
                              if not layer.split_input or p == plane]
                     sums.append(Signal(acc_shape, name=f"s2_sum{i}{suffix(plane)}"))
-                    m.d.comb += sums[-1].eq(tree_sum(codes))
+                    read = tree_sum(codes)
+                    if (full, last) != (1, 1):
+                        read = Mux(s2_last, _times(read, last), _times(read, full))
+                    m.d.comb += sums[-1].eq(read)
                 s2_sum.append(sums)
 
         # --- accumulate ----------------------------------------------------------------------

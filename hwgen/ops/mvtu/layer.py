@@ -70,7 +70,8 @@ class MVTULayer:
     mw, mh : matrix width (inputs) and height (neurons).
     pe, simd : folding. ``pe`` neurons and ``simd`` input elements are processed per cycle
         (with ``thermometer`` inputs ``mw`` and ``simd`` count the decoded values:
-        :attr:`code_bits` per element).
+        :attr:`code_bits` per element). ``simd`` divides ``mw``, but a cim layer's (its
+        wordlines) need not: its vectors are padded to :attr:`padded_mw` on the stream.
     weights : bool array (mh, mw), True = +1; with ``weight_bits > 1`` (or a cim layer's 2-bit
         weights) the codes ``0 .. 2**weight_bits - 1``.
     thresholds : int array (mh,) on the dot product (or (mh, 2**act_bits - 1) with
@@ -126,7 +127,7 @@ class MVTULayer:
             raise ValueError(f"mw and mh must be positive, not {self.mw!r}, {self.mh!r}")
         if self.pe < 1 or self.mh % self.pe:
             raise ValueError(f"pe must divide mh={self.mh}, not {self.pe!r}")
-        if self.simd < 1 or self.mw % self.simd:
+        if self.simd < 1 or (self.mw % self.simd and not isinstance(self.macro, MacroSpec)):
             raise ValueError(f"simd must divide mw={self.mw}, not {self.simd!r}")
         if self.in_encoding not in MVTU_ENCODINGS:
             raise ValueError(f"in_encoding must be one of {', '.join(MVTU_ENCODINGS)}, "
@@ -242,8 +243,16 @@ class MVTULayer:
 
     @property
     def sf(self) -> int:
-        """Synapse fold: input transfers per input vector."""
-        return self.mw // self.simd
+        """Synapse fold: input transfers per input vector, ``ceil(mw / simd)`` (a cim layer's
+        last wordline group may be partial)."""
+        return -(-self.mw // self.simd)
+
+    @property
+    def padded_mw(self) -> int:
+        """Elements per input vector on the stream: ``sf * simd``, ``mw`` but where a cim
+        layer's last wordline group is partial (its vector padded with zeros, which drive no
+        rows)."""
+        return self.sf * self.simd
 
     @property
     def in_max(self) -> int:

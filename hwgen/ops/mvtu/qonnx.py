@@ -137,6 +137,9 @@ def _macro(layer: MVTULayer, g, x):
     batch, height, width, _ = x.shape
     wl, groups = spec.wordlines, spec.groups(layer.mw)
     stream = layer.stream_encoding
+    if spec.partial(layer.mw):
+        raise ValueError(f"layer {layer.name!r}: cim.wordlines={wl} leaves a partial last "
+                         f"wordline group of its {layer.mw} inputs, which has no QONNX form yet")
     if spec.act_bits == 1:
         planes = [x]
     elif stream == "uint" and spec.encoding == "binary":
