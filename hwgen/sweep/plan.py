@@ -75,6 +75,17 @@ class Sweep:
     def base_mapping(self) -> dict:
         return read_yaml(self.base)
 
+    def base_values(self) -> dict:
+        """The base spec's value of each axis it sets (an axis whose key the base leaves to
+        its default is absent): the point the sweep varies around, which the report marks."""
+        mapping, values = self.base_mapping(), {}
+        for key in self.axes:
+            try:
+                values[key] = _get(mapping, key)
+            except KeyError:
+                pass
+        return values
+
     def spec(self, point: Point):
         """The point's spec (SpecError in one line naming the base file and the key)."""
         return spec_from_mapping(point.mapping(self.base_mapping()), self.base)
@@ -105,6 +116,24 @@ def _set(mapping: dict, path: str, value):
             node = items[position]
         if not isinstance(node, dict):
             raise KeyError(path)
+
+
+def _get(mapping: dict, path: str):
+    """The value at key ``path`` of ``mapping`` (``a.b[2].c``); KeyError where it has none."""
+    node = mapping
+    for part in path.split("."):
+        key, position = part, None
+        if part.endswith("]") and "[" in part:
+            key, position = part[:-1].split("[", 1)
+            position = int(position)
+        if not isinstance(node, dict) or key not in node:
+            raise KeyError(path)
+        node = node[key]
+        if position is not None:
+            if not isinstance(node, list) or not -len(node) <= position < len(node):
+                raise KeyError(path)
+            node = node[position]
+    return node
 
 
 def _combination(axes: dict, index: int) -> dict:

@@ -24,8 +24,10 @@ __all__ = ["run_sweep", "point_metrics", "METRICS"]
 
 
 
-def point_metrics(run, seconds: float) -> dict:
-    """The metrics of a finished run of a point's steps (:func:`hwgen.flow.run_steps`)."""
+def point_metrics(run, seconds: float, costs=None) -> dict:
+    """The metrics of a finished run of a point's steps (:func:`hwgen.flow.run_steps`);
+    ``costs`` (the spec's ``cim`` section) prices a cim network's reads where no report was
+    made (a point run to ``export``)."""
     results = run.results
     metrics = {"seconds": round(seconds, 1)}
     train = results.get("train")
@@ -47,6 +49,10 @@ def point_metrics(run, seconds: float) -> dict:
         cost = report.get("cim_cost")
         if cost and cost.get("layers"):
             metrics.update(cim_energy_pj=cost["energy_pj"], cim_latency_ns=cost["latency_ns"])
+    elif graph is not None and any(layer.macro is not None for layer in graph.mvtus()):
+        from ..flow.report import cim_costs
+        cost = cim_costs(graph, costs)
+        metrics.update(cim_energy_pj=cost["energy_pj"], cim_latency_ns=cost["latency_ns"])
     verification = results.get("verify")
     if isinstance(verification, dict):
         metrics.update(rtl_accuracy=verification.get("rtl_accuracy"),
@@ -94,7 +100,7 @@ def _run_point(sweep: Sweep, values: dict, folder: str) -> dict:
         return {"status": "failed", "error": str(error)}
     except Exception as error:           # a bug in a point must not stop the sweep
         return {"status": "failed", "error": f"{type(error).__name__}: {error}"}
-    metrics = point_metrics(run, time.perf_counter() - started)
+    metrics = point_metrics(run, time.perf_counter() - started, spec.cim)
     if sweep.metrics is not None:
         metrics = {key: value for key, value in metrics.items() if key in sweep.metrics}
     return {"status": "ok", "metrics": metrics}

@@ -166,3 +166,51 @@ def test_ray_gives_the_local_table(tmp_path):
                        entry.get("error")) for name, entry in entries.items()}
     assert table(remote) == table(local) and len(local) == 4
     assert (tmp_path / "ray" / "results.csv").read_text().count("\n") == 5
+
+
+CIM_BASE = BASE.parent / "digits_cim.yaml"
+
+
+def test_the_report_marks_the_base_point_and_gives_the_spread(tmp_path):
+    """The base spec's values of the axes (digits_cim: 4-bit ADC, 16 wordlines, sigma 0.5)
+    mark its point; cells give mean ± std over seeds; cheaper configurations at least as
+    accurate are listed."""
+    from hwgen.sweep.report import write_report
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump({
+        "base": str(CIM_BASE), "steps": "export",
+        "axes": {"cim.adc_bits": [3, 4], "cim.wordlines": [12, 16], "cim.sigma": [0.5],
+                 "seed": [0, 1]}}, sort_keys=False))
+    sweep = load_sweep(path)
+    assert sweep.base_values() == {"cim.adc_bits": 4, "cim.wordlines": 16, "cim.sigma": 0.5,
+                                   "seed": 0}
+
+    def metrics(values):
+        bits, lines, seed = values["cim.adc_bits"], values["cim.wordlines"], values["seed"]
+        # 3 bits and 12 wordlines: as accurate as the base, cheaper
+        accuracy = 0.8 + 0.01 * seed - (0.1 if (bits, lines) == (3, 16) else 0.0)
+        return {"golden_accuracy": accuracy, "cim_energy_pj": 100.0 * bits + lines}
+
+    entries = {point.name: {"point": point.name, "values": point.values, "status": "ok",
+                            "metrics": metrics(point.values)} for point in sweep.points}
+    report = write_report(sweep, entries, tmp_path / "out").read_text()
+    assert "## The base spec's point (adc_bits=4, wordlines=16, sigma=0.5)" in report
+    assert "Accuracy 0.8050 ± 0.0050 (2)" in report
+    assert "CIM energy 416 pJ per inference. 2 of 3 other configurations" in report
+    assert "| 312 | 0.8050 | adc_bits=3, wordlines=12, sigma=0.5 |" in report
+    assert "| 16 | 0.7050 ± 0.0050 (2) | 0.8050 ± 0.0050 (2) |" in report   # wordlines 16 row
+    assert "The base spec's cell is boxed in red." in report
+
+
+def test_a_partial_group_point_is_priced(tmp_path):
+    """A point run to export on the macro (12 wordlines on the 64-wide layers: partial last
+    groups) gets the cost model's energy and latency."""
+    path = _write(tmp_path, axes={"cim.wordlines": [12], "train.epochs": [1]}, steps="export")
+    text = yaml.safe_load(path.read_text())
+    text["base"] = str(CIM_BASE)
+    path.write_text(yaml.safe_dump(text, sort_keys=False))
+    result = _hwgen("sweep", path, "--out", "out", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    (row,) = _rows(tmp_path / "out")
+    assert row["status"] == "ok" and float(row["cim_energy_pj"]) > 0
+    assert float(row["cim_latency_ns"]) > 0
