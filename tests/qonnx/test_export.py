@@ -111,9 +111,11 @@ def test_multi_bit_activations_weights_and_bitsplit_export_exactly():
 
 @pytest.mark.parametrize("encoding,weight_bits,act_bits", [
     ("binary", 1, 1), ("bipolar", 1, 1), ("binary", 2, 2)])
-def test_a_cim_layer_exports_its_macro_exactly(encoding, weight_bits, act_bits):
+@pytest.mark.parametrize("wordlines", [8, 12])
+def test_a_cim_layer_exports_its_macro_exactly(encoding, weight_bits, act_bits, wordlines):
+    """12 wordlines on 32 inputs: two groups of 12 and a partial one of 8."""
     rng = np.random.default_rng(3)
-    macro = MacroSpec(wordlines=8, adc_bits=3, noise="cell", sigma=0.8, seed=5,
+    macro = MacroSpec(wordlines=wordlines, adc_bits=3, noise="cell", sigma=0.8, seed=5,
                       encoding=encoding, weight_bits=weight_bits, act_bits=act_bits)
     if act_bits == 1:
         head = random_layer(rng, mw=32, mh=32, pe=4, simd=8, name="head")
@@ -122,8 +124,8 @@ def test_a_cim_layer_exports_its_macro_exactly(encoding, weight_bits, act_bits):
     else:
         head = random_multithreshold_layer(rng, mw=32, mh=32, pe=4, simd=8, act_bits=2)
         head = dataclasses.replace(head, name="head")
-        cim = random_multithreshold_layer(rng, mw=32, mh=16, pe=4, simd=8, macro=macro, key=1,
-                                          act_bits=2)
+        cim = random_multithreshold_layer(rng, mw=32, mh=16, pe=4, simd=wordlines,
+                                          macro=macro, key=1, act_bits=2)
         cim = dataclasses.replace(cim, name="cim")
     logits = random_layer(rng, mw=16, mh=4, pe=2, simd=4, logits=True, name="fc",
                           in_encoding=cim.out_encoding, in_bits=cim.act_bits)

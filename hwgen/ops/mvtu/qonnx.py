@@ -13,7 +13,8 @@ the read's noise (``Gather`` of the scale for the group's driven wordlines, ``Mu
 read's standard-normal sample, an input of the graph named ``noise.<layer>.w<j>a<p>``:
 :func:`hwgen.qonnx.noise_feeds` draws them as the hardware does), the flash ADC
 (``MultiThreshold`` on the ADC's thresholds), and the shift-add of the codes (``ReduceSum``,
-``Mul``, ``Add``). That part is float64: the ADC's fixed-point inputs need more than float32's
+``Mul``, ``Add``). A partial last wordline group: the vectors padded with zeros (``Concat``),
+its groups apart (``Slice``) through their own ADC thresholds, its codes weighted. That part is float64: the ADC's fixed-point inputs need more than float32's
 24 bits.
 """
 import numpy as np
@@ -137,9 +138,6 @@ def _macro(layer: MVTULayer, g, x):
     batch, height, width, _ = x.shape
     wl, groups = spec.wordlines, spec.groups(layer.mw)
     stream = layer.stream_encoding
-    if spec.partial(layer.mw):
-        raise ValueError(f"layer {layer.name!r}: cim.wordlines={wl} leaves a partial last "
-                         f"wordline group of its {layer.mw} inputs, which has no QONNX form yet")
     if spec.act_bits == 1:
         planes = [x]
     elif stream == "uint" and spec.encoding == "binary":
@@ -150,13 +148,25 @@ def _macro(layer: MVTULayer, g, x):
     raw = np.asarray(layer.weights, dtype=np.int64)
     read = (batch, height, width, groups, 1)
     scales = np.asarray(spec.scales, dtype=np.float64)
-    adc = np.asarray(spec.thresholds, dtype=np.float64)[None, :]
+    # A partial last group: the vectors and weights padded with zeros (no bitline term, no
+    # active row), its own ADC thresholds and code weight (:mod:`hwgen.cim.macro`).
+    padding = groups * wl - layer.mw
+    rows = np.asarray(spec.group_rows(layer.mw))
+    full, last = spec.group_weights(layer.mw)
+    parts = [(0, groups, spec.thresholds, full)]
+    if padding:
+        parts = [(0, groups - 1, spec.thresholds, full),
+                 (groups - 1, groups, spec.group_thresholds(int(rows[-1])), last)]
     sums = []
     for p, plane in enumerate(planes):
+        if padding:
+            zeros = g.const(np.zeros((batch, height, width, padding)), "padding")
+            plane = g.node("Concat", [plane, zeros], (batch, height, width, groups * wl),
+                           plane.datatype, hint=f"padded_a{p}", axis=-1)
         grouped = g.cast(g.reshape(plane, *read, wl), "double")
         if spec.noisy:
-            if spec.encoding == "bipolar":            # every wordline driven
-                scale = g.const(scales[wl], "scale", double=True)
+            if spec.encoding == "bipolar":            # every row of the group driven
+                scale = g.const(scales[rows].reshape(groups, 1, 1), "scale", double=True)
             else:                                     # a zero drives no wordline
                 active = g.node("ReduceSum", [grouped], read + (1,), "UINT32",
                                 hint="active", axes=[-1], keepdims=1)
@@ -166,8 +176,10 @@ def _macro(layer: MVTULayer, g, x):
         plane_sum = None
         for j in range(spec.weight_bits):
             bits = 2 * ((raw >> j) & 1) - 1                                   # (mh, mw)
+            bits = np.pad(bits, ((0, 0), (0, padding)))
             matrix = bits.reshape(layer.mh, groups, wl).transpose(1, 2, 0)    # (S, WL, mh)
-            bitline = g.node("MatMul", [grouped, g.const(matrix, "weights", "BIPOLAR",
+            bitline = g.node("MatMul", [grouped, g.const(matrix, "weights",
+                                                         "INT2" if padding else "BIPOLAR",
                                                          double=True)],
                              read + (layer.mh,), "INT32", hint=f"bitline_w{j}a{p}")
             fixed = g.node("Mul", [bitline, g.const(1 << NOISE_FRAC_BITS, "fixed_point",
@@ -180,9 +192,26 @@ def _macro(layer: MVTULayer, g, x):
                                hint=f"noise_w{j}a{p}")
                 fixed = g.node("Add", [fixed, noise], bitline.shape, "INT64",
                                hint=f"adc_in_w{j}a{p}")
-            codes = g.threshold(fixed, adc, f"UINT{spec.adc_bits}")
-            column = g.node("ReduceSum", [codes], (batch, height, width, 1, layer.mh),
-                            "UINT32", hint=f"codes_w{j}a{p}", axes=[3], keepdims=0)
+            column = None
+            for start, stop, thresholds, weight in parts:
+                if stop == start:
+                    continue
+                piece = fixed if (start, stop) == (0, groups) else g.node(
+                    "Slice", [fixed, g.const([start], "start", index=True),
+                              g.const([stop], "stop", index=True),
+                              g.const([3], "axis", index=True)],
+                    (batch, height, width, stop - start, 1, layer.mh), "INT64",
+                    hint=f"groups{start}_w{j}a{p}")
+                codes = g.threshold(piece, np.asarray(thresholds, dtype=np.float64)[None, :],
+                                    f"UINT{spec.adc_bits}")
+                summed = g.node("ReduceSum", [codes], (batch, height, width, 1, layer.mh),
+                                "UINT32", hint=f"codes_w{j}a{p}", axes=[3], keepdims=0)
+                if weight != 1:
+                    summed = g.node("Mul", [summed, g.const(weight, "group_weight",
+                                                            double=True)],
+                                    summed.shape, "UINT32")
+                column = summed if column is None else g.node(
+                    "Add", [column, summed], summed.shape, "UINT32", hint=f"codes_w{j}a{p}")
             if j:
                 column = g.node("Mul", [column, g.const(1 << j, "significance",
                                                         double=True)], column.shape, "UINT32")
