@@ -307,3 +307,21 @@ def test_the_sums_counts_are_remembered_by_everything_they_depend_on():
                   for layer in layers]
     assert remembered == expected
     assert len(set(expected)) > len(layers) // 2     # the layers' sums do differ
+
+
+@pytest.mark.parametrize("mw,wordlines,noise,encoding,luts,ffs", [
+    (64, 12, "cell", "binary", 4104, 2580), (64, 9, "none", "bipolar", 797, 284)])
+def test_a_partial_wordline_group_close_to_synthesis(mw, wordlines, noise, encoding, luts, ffs):
+    """A cim MVTU whose last wordline group is partial (mh 16, pe 4, 4-bit ADC): the masked
+    rows, the two threshold sets and the codes' weights, synthesised with Yosys and packed by
+    nextpnr-ecp5 (bench/estimate_calibration.py's synthesis; the same layers with whole
+    groups, 72 of 12 and 63 of 9, came to 3,770 and 524 LUTs)."""
+    from hwgen.cim import MacroSpec
+    from tests.conftest import random_cim_layer
+    macro = MacroSpec(wordlines=wordlines, adc_bits=4, noise=noise,
+                      sigma=0.0 if noise == "none" else 0.5, encoding=encoding, seed=3)
+    layer = random_cim_layer(np.random.default_rng(0), mw=mw, mh=16, pe=4, macro=macro)
+    assert macro.partial(mw)
+    estimate = estimate_layer(layer)
+    assert abs(estimate.luts / luts - 1) < 0.2, estimate
+    assert abs(estimate.ffs / ffs - 1) < 0.15, estimate

@@ -11,7 +11,8 @@ from ...cim.noise import TABLE_BITS
 from ...lib.popcount import POPCOUNT_CHUNK
 from ...target import MemoryMap, Resources, Target
 from ..costing import add_terms, counter_bits, luts, tree_adder_luts
-from .datapath import (BINARY_CHUNK, BLOCK_READ_REGISTERS, HASH_STAGES, memories, sum_latency,
+from .datapath import (BINARY_CHUNK, BLOCK_READ_REGISTERS, HASH_STAGES, SAMPLE_REGISTERS,
+                       memories, sum_latency,
                        sum_register_bits, table_count, table_shape, threshold_word_bits,
                        weights_in_block_ram)
 from .layer import MVTULayer
@@ -216,6 +217,11 @@ def cim_terms(layer: MVTULayer, target: Target) -> dict[str, float]:
     result["cim_popcount"] = (reads + shared) * macro.wordlines
     compared = macro.adc_input_bits if macro.noisy else _bitline_bits(macro)
     result["cim_adc"] = reads * len(macro.thresholds) * compared
+    if macro.partial(layer.mw):
+        # A partial last group: its padding rows masked before the popcounts, each
+        # comparator's threshold one of two constants, the codes' weights (shift-adds).
+        result["cim_popcount"] += reads * macro.wordlines
+        result["cim_adc"] += reads * len(macro.thresholds) * _bitline_bits(macro) / 2
     if macro.noisy:
         result["cim_hash"] = reads * HASH_STAGES
         if not target.multipliers_in_dsps:      # the sample's scale, a multiplier in logic
@@ -260,6 +266,9 @@ def cim_resources(layer: MVTULayer, target: Target) -> Resources:
         ztable = target.map_memory(1 << TABLE_BITS, _SAMPLE_BITS, rom=True, style="block")
         brams += -(-reads // 2) * ztable.brams * -(-2 // target.bram_read_ports)
     ffs += reads * macro.adc_bits           # the codes
+    if macro.partial(layer.mw):             # the last group's flag, beside the data
+        ffs += 4 + (HASH_STAGES + SAMPLE_REGISTERS + 2 if macro.noisy else 0) + \
+            (ab if macro.encoding == "bipolar" else 0) * wl.bit_length()
     ffs += _common_ffs(layer, thresholds, replay, target)
     brams += sum(memory.brams for memory in (thresholds, replay) if memory is not None)
     return Resources(luts(target, "cim", cim_terms(layer, target)), ffs, brams,
