@@ -4,7 +4,9 @@ again reuses what it made), results streamed as the points finish.
 
 ``results.jsonl`` gets a line per finished point (``ok``: its metrics; ``invalid``: the one-line
 spec error; ``failed``: the error it stopped with) and ``results.csv`` the table so far (one row
-a point: its axis values, status and metrics), rewritten whole after each point. A sweep run
+a point: its axis values, status and metrics), rewritten whole after each point, and
+``results.parquet`` the same table with typed columns (numbers as numbers; an axis of mixed
+values as their text) where pyarrow is installed (the ``sweep`` extra). A sweep run
 again skips the points ``results.jsonl`` has as ``ok`` or ``invalid`` (an interrupted sweep
 resumes where it stopped; failed points run again).
 """
@@ -120,12 +122,50 @@ def _read_done(path: Path) -> dict:
     return done
 
 
+def _columns(axes, metrics, rows) -> dict:
+    """The table's columns, typed: an axis or metric whose values are all numbers (or all
+    booleans) as such, any other as text; a point without a metric has null there."""
+    def column(values):
+        present = [v for v in values if v is not None]
+        if all(isinstance(v, bool) for v in present):
+            return values
+        if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in present):
+            return [None if v is None else float(v) if any(isinstance(u, float) for u in present)
+                    else v for v in values]
+        return [None if v is None else v if isinstance(v, str) else json.dumps(v)
+                for v in values]
+    table = {"point": [row["point"] for row in rows]}
+    for axis in axes:
+        table[axis] = column([row["values"][axis] for row in rows])
+    table["status"] = [row["status"] for row in rows]
+    for key in metrics:
+        table[key] = column([row.get("metrics", {}).get(key) for row in rows])
+    table["error"] = [row.get("error") for row in rows]
+    return table
+
+
+def _write_parquet(columns: dict, path: Path) -> bool:
+    """``columns`` as a parquet file at ``path`` (atomically); False where pyarrow is not
+    installed."""
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:
+        return False
+    from ..flow.cache import write_atomic
+    sink = pa.BufferOutputStream()
+    pq.write_table(pa.table(columns), sink)
+    write_atomic(path, sink.getvalue().to_pybytes())
+    return True
+
+
 def _write_table(sweep: Sweep, entries: dict, path: Path):
     from ..flow.cache import write_atomic
     axes = list(sweep.axes)
     rows = [entries[point.name] for point in sweep.points if point.name in entries]
     kept = sweep.metrics or METRICS
     metrics = [key for key in kept if any(key in row.get("metrics", {}) for row in rows)]
+    typed = _write_parquet(_columns(axes, metrics, rows), path.with_suffix(".parquet"))
     text = io.StringIO()
     writer = csv.writer(text)
     writer.writerow(["point", *axes, "status", *metrics, "error"])
@@ -136,6 +176,7 @@ def _write_table(sweep: Sweep, entries: dict, path: Path):
                          *(row.get("metrics", {}).get(key, "") for key in metrics),
                          row.get("error", "")])
     write_atomic(path, text.getvalue().encode())
+    return typed
 
 
 def _local(sweep: Sweep, todo, out: Path, jobs: int):
@@ -222,7 +263,9 @@ def run_sweep(sweep: Sweep, out, *, jobs: int | None = None, ray: str | None = N
             say(f"sweep: {finished}/{len(todo)} done, {min(jobs, left)} running, {failed} "
                 f"failed, ETA {eta / 60:.1f} min: {point.name} {point.values} "
                 f"{result['status']}{': ' + detail if detail else ''}")
-    _write_table(sweep, entries, out / "results.csv")
+    if not _write_table(sweep, entries, out / "results.csv"):
+        say("sweep: no results.parquet (pip install pyarrow, or hwgen[sweep]); results.csv "
+            "has the table")
     from .report import write_report
     write_report(sweep, entries, out)
     return entries

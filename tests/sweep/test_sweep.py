@@ -98,6 +98,13 @@ def test_a_sweep_runs_reports_and_resumes(tmp_path):
     assert rows[1]["error"] == (f"{BASE}: model.act_bits: unknown value 5 (allowed: 1, 2, 3, "
                                 f"4)")
     assert float(rows[2]["bnn_accuracy"]) > float(rows[0]["bnn_accuracy"])  # 2 epochs > 1
+    # The same table in parquet, typed: numbers as numbers, a missing metric null.
+    import pyarrow.parquet as pq
+    table = pq.read_table(tmp_path / "out" / "results.parquet").to_pylist()
+    assert [(r["train.epochs"], r["model.act_bits"], r["status"]) for r in table] == [
+        (1, 1, "ok"), (1, 5, "invalid"), (2, 1, "ok"), (2, 5, "invalid")]
+    assert table[0]["golden_accuracy"] == float(rows[0]["golden_accuracy"])
+    assert table[1]["golden_accuracy"] is None and table[1]["error"] == rows[1]["error"]
     report = (tmp_path / "out" / "report.md").read_text()
     assert "4 points over train.epochs, model.act_bits (export): 2 ok, 2 invalid, 0 failed" \
         in report
