@@ -1,7 +1,8 @@
 """``hwgen train | export | sim | build | run | program | report SPEC``.
 
 ``train``, ``export``, ``sim`` and ``build`` run the flow's steps (:data:`hwgen.flow.STEPS`, in
-their order) up to their own, making what is missing and reusing the rest; ``sim`` and
+their order) up to their own, making what is missing and reusing the rest (``report`` prints
+the last report, or runs ``sim``'s steps to make one); ``sim`` and
 ``build`` take ``--from STEP`` / ``--to STEP`` to run a slice of them. Bad input ends with one
 line on stderr and exit status 2; a failed check (RTL differs from golden, timing missed, a
 tool failed, a product ``--from`` needs is not saved) with exit status 1.
@@ -26,7 +27,7 @@ _SIM_SKIPS = frozenset({"build"})
 
 #: The step whose product each command prints (when the run reaches it).
 _SHOWN = {"train": "train", "export": "export", "sim": "verify", "build": "report",
-          "import": "export"}
+          "import": "export", "report": "report"}
 
 
 def _step_range(sub, *, skip=frozenset()):
@@ -112,7 +113,9 @@ def _parser() -> argparse.ArgumentParser:
                          help="the board's device variant (default: the board file's)")
     program.add_argument("--flash", action="store_true",
                          help="write the board's flash (default: its SRAM, lost at power-off)")
-    command("report", "print the report of the last build")
+    command("report", "print the report of the last sim or build; where there is none, "
+                      "make it first (the steps of hwgen sim: train, export, fold and size "
+                      "FIFOs, co-simulate), reusing what exists")
     sweep = commands.add_parser(
         "sweep", help="run a spec at every point of a sweep's axes, in parallel",
         description="run a base spec at every point of a sweep file's axes (spec keys by "
@@ -192,9 +195,12 @@ def _run(args) -> int:
     if args.command in ("train", "export", "sim", "build", "import"):
         from .data import check_data     # a data folder the spec names, checked up front
         check_data(spec)
-    # The board is validated before anything runs.
+    # The board is validated before anything runs: the one a command uses, and the spec's own
+    # for every command (a misspelt board is caught by hwgen train as by hwgen build).
     board = _load_board(args.board, spec, args.variant) \
         if args.command in ("build", "run", "program") else None
+    if board is None and spec.board is not None:
+        _load_board(None, spec)
     qonnx_file = getattr(args, "qonnx", None)
     if qonnx_file is not None:
         from .qonnx import check_qonnx_file
@@ -215,7 +221,7 @@ def _run(args) -> int:
         return 0
     if args.command == "run":
         return _run_board(args, workspace, board)
-    if args.command == "report":
+    if args.command == "report" and workspace.report_file.exists():
         print(workspace.read_report(), end="")
         return 0
     return _run_steps(args, spec, workspace, board)
@@ -247,11 +253,11 @@ def _run_steps(args, spec, workspace, board) -> int:
     start = getattr(args, "start", STEP_NAMES[0])
     stop = getattr(args, "stop", "export" if command == "import" else
                    command if command in ("train", "export") else STEP_NAMES[-1])
-    skip = set(_SIM_SKIPS) if command == "sim" else set()
+    skip = set(_SIM_SKIPS) if command in ("sim", "report") else set()
     if getattr(args, "no_verify", False):
         skip.add("verify")
     board = workspace.clocked(board)
-    if board is None and spec.hardware.target_fps is not None and command == "sim":
+    if board is None and spec.hardware.target_fps is not None and command in ("sim", "report"):
         board = workspace.clocked(_load_board(None, spec))   # its clock: FPS target -> cycles
     run = run_steps(workspace, start=start, stop=stop, skip=skip,
                     force={"train"} if getattr(args, "force", False) else (), board=board,

@@ -28,9 +28,26 @@ def test_module_entry_point():
         assert command in result.stdout
 
 
-def test_report_before_build_is_an_error(tmp_path, capsys):
-    assert main(["report", str(EXAMPLE), "--out", str(tmp_path / "out")]) == 1
-    assert "run hwgen build first" in capsys.readouterr().err
+@pytest.mark.cocotb
+def test_report_makes_the_report_where_there_is_none(tmp_path, capsys):
+    """``hwgen report`` on a fresh folder runs hwgen sim's steps (no bitstream) and prints the
+    report; run again it prints the same report, running nothing."""
+    spec = yaml.safe_load(MLP.read_text())
+    spec["train"]["epochs"] = 2
+    spec["verify"] = {"frames": 20}
+    spec_file = tmp_path / "digits_mlp.yaml"
+    spec_file.write_text(yaml.safe_dump(spec))
+    out = tmp_path / "out"
+    assert main(["report", str(spec_file), "--out", str(out)]) == 0
+    first = capsys.readouterr()
+    assert first.out.startswith("# hwgen report: digits_mlp") and "training" in first.err
+    assert (out / "verify.json").is_file() and not (out / "gateware").exists()
+    assert main(["report", str(spec_file), "--out", str(out)]) == 0
+    again = capsys.readouterr()
+    assert again.out == first.out and again.err == ""
+    (out / "report.md").write_text(first.out.replace("digits_mlp", "tampered"))
+    assert main(["report", str(spec_file), "--out", str(out)]) == 1
+    assert "damaged" in capsys.readouterr().err
 
 
 @pytest.mark.slow

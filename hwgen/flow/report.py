@@ -80,7 +80,7 @@ def read_report(root: Path) -> str:
     report.json keeps of it; HwgenError (one line) when there is none or it is damaged."""
     path = root / "report.md"
     if not path.exists():
-        raise HwgenError(f"no report in {root}: run hwgen build first")
+        raise HwgenError(f"no report in {root}: run hwgen report, sim or build to make it")
     try:
         expected = read_summary(root / "report.json").get("markdown_sha256")
     except HwgenError as error:

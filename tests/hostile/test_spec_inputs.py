@@ -233,6 +233,16 @@ def test_board_names_and_paths_from_anywhere(tmp_path, capsys):
     assert "spec.yaml: board: 'ulx3s\\x01' is not a usable name or path" in line
 
 
+@pytest.mark.parametrize("command", ["train", "export", "sim", "report", "build", "run"])
+def test_an_unknown_board_in_the_spec_stops_every_command(tmp_path, capsys, command):
+    """A misspelt ``board:`` is one line naming the spec's key before anything runs, whatever
+    the command (hwgen sim once trained, exported and co-simulated with it, exit 0)."""
+    argv = ["--port", "loop://"] if command == "run" else []
+    line = _hostile(tmp_path, capsys, _spec(board="ulx4s"), *argv, command=command)
+    assert line.startswith("hwgen: error: ") and "spec.yaml: board: " in line
+    assert "ulx4s" in line and "allowed:" in line and "ulx3s" in line
+
+
 def test_the_shipped_board_still_loads():
     assert load_board("ulx3s").platform_class().__name__ == "ULX3S_85F_Platform"
 
