@@ -280,22 +280,27 @@ def _run_steps(args, spec, workspace, board) -> int:
 
 
 def _run_board(args, workspace, board) -> int:
-    """``hwgen run``: the IR the bitstream was built from, streamed to the board."""
-    from .board.host import open_port, run_test_set
+    """``hwgen run``: the IR the bitstream was built from, streamed to the board. The port is
+    opened and the board asked what it runs before anything is trained or exported: a wrong
+    port, baud rate or an unloaded board ends the command at once."""
+    from .board.host import BoardLink, open_port, run_test_set
     from .ir import load_ir
-    if workspace.hardware_ir_file.exists():
-        try:           # the IR the bitstream was built from: a damaged one is not guessed at
-            graph = load_ir(workspace.hardware_ir_file, digest_required=True)
-        except HwgenError as error:
-            raise HwgenError(f"{error}: run hwgen build again") from None
-        _say(f"using the hardware IR {workspace.hardware_ir_file}")
-    else:
-        graph = workspace.export()
     baud = board.uart_baud if args.baud is None else args.baud
+    name = f"the board on {args.port}"
     port = open_port(args.port, baud=baud, timeout=args.timeout)
     try:
+        info = BoardLink(port, timeout=args.timeout, name=name).info()
+        _say(f"{name} runs {info.describe()}")
+        if workspace.hardware_ir_file.exists():
+            try:       # the IR the bitstream was built from: a damaged one is not guessed at
+                graph = load_ir(workspace.hardware_ir_file, digest_required=True)
+            except HwgenError as error:
+                raise HwgenError(f"{error}: run hwgen build again") from None
+            _say(f"using the hardware IR {workspace.hardware_ir_file}")
+        else:
+            graph = workspace.export()
         report = run_test_set(graph, port, frames=args.frames, timeout=args.timeout,
-                              name=f"the board on {args.port}", say=_say)
+                              name=name, say=_say)
     finally:
         port.close()
     print(json.dumps({"port": args.port, "baud": baud, **report.to_dict()}, indent=2))

@@ -298,6 +298,21 @@ def test_run_names_a_port_that_does_not_open(tmp_path, capsys):
     assert error.startswith(f"hwgen: error: cannot open serial port {tmp_path / 'ttyNONE'}: ")
 
 
+def test_run_asks_the_board_before_training(tmp_path, capsys, monkeypatch):
+    """A fresh output folder (no checkpoint, no IR) and a board that never answers: hwgen run
+    stops on the silent board at once, without training first."""
+    out = tmp_path / "out"
+    board = FakeBoard(graph(), lose=set(range(100)))
+    monkeypatch.setattr(host, "open_port", lambda port, *, baud, timeout: board)
+    started = time.monotonic()
+    assert main(run_args(out)) == 1
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error.startswith("hwgen: error: no answer from the board on /dev/fake to the info "
+                            "query")
+    assert not (out / "checkpoint.pt").exists() and not (out / "model.ir.npz").exists()
+    assert time.monotonic() - started < 10 and board.closed
+
+
 def test_network_id_ignores_folding_and_fifos():
     g = graph()
     refolded = g.with_layers({"fc0": {"pe": 4, "simd": 2}}).with_fifo_depths([5])
