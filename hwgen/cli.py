@@ -60,7 +60,8 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--out", metavar="DIR", default=None,
                          help="output directory (default: build/<spec name>)")
         sub.add_argument("--seed", type=int, default=None,
-                         help="override the spec's seed (default: the spec's)")
+                         help="override the spec's seed (default: the spec's); another seed's "
+                              "default output directory is build/<spec name>-seed<N>")
         return sub
 
     train = command("train", "train the BNN (float reference too) and save a checkpoint")

@@ -69,6 +69,9 @@ def test_build_ulx3s_end_to_end(tmp_path, capsys):
         assert (out / name).is_file(), name
     assert (out / "gateware" / "top.bit").stat().st_size > 100_000
     assert not [p for p in out.rglob(".*") if p.name.startswith((".gateware", ".report"))]
+    summary = json.loads((out / "gateware" / "build.json").read_text())
+    assert (out / "gateware" / summary["bitstream"]).is_file()       # a file that exists
+    assert ".gateware" not in json.dumps(summary)
 
     report = json.loads((out / "report.json").read_text())
     verification, build = report["verification"], report["build"]

@@ -161,3 +161,20 @@ def test_build_places_with_the_specs_placer_and_seed(tmp_path, monkeypatch):
         summary = workspace.build(graph, board)
         assert summary["met_timing"] and (tmp_path / "out" / "gateware" / "top.bit").is_file()
     assert calls == [("static", 7), ("static", 8)]
+
+
+def test_another_seed_keeps_its_own_default_folder(tmp_path, monkeypatch):
+    """``--seed`` other than the spec's: build/<name>-seed<N>, so a second seed does not
+    replace the first one's checkpoint; the spec's own seed keeps build/<name>."""
+    from hwgen.flow import Workspace
+    from hwgen.spec import load_spec
+    monkeypatch.chdir(tmp_path)
+    spec = load_spec(REPO / "examples" / "digits_mlp.yaml")
+    quiet = dict(say=lambda message: None)
+    assert Workspace.create(spec, **quiet).root == tmp_path / "build" / "digits_mlp"
+    assert Workspace.create(spec, seed=spec.seed, **quiet).root == \
+        tmp_path / "build" / "digits_mlp"
+    other = Workspace.create(spec, seed=spec.seed + 3, **quiet)
+    assert other.root == tmp_path / "build" / f"digits_mlp-seed{spec.seed + 3}"
+    assert other.spec.seed == spec.seed + 3
+    assert Workspace.create(spec, tmp_path / "mine", seed=7, **quiet).root == tmp_path / "mine"

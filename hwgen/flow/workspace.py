@@ -39,12 +39,16 @@ class Workspace:
 
     @classmethod
     def create(cls, spec: Spec, out=None, *, seed: int | None = None, say=print) -> "Workspace":
-        """The workspace of ``spec`` in ``out`` (default ``build/<spec name>``); SpecError
-        (naming ``--out``) when that is a file, or the spec's shipped ``train.prebuilt``
-        folder, which hwgen only reads."""
+        """The workspace of ``spec`` in ``out`` (default ``build/<spec name>``, and
+        ``build/<spec name>-seed<N>`` for a ``seed`` other than the spec's, so that runs of
+        several seeds keep their own products); SpecError (naming ``--out``) when that is a
+        file, or the spec's shipped ``train.prebuilt`` folder, which hwgen only reads."""
+        folder = spec.name
+        if seed is not None and seed != spec.seed:
+            folder = f"{spec.name}-seed{seed}"
         if seed is not None:
             spec = dataclasses.replace(spec, seed=seed)
-        root = (Path(out) if out is not None else Path.cwd() / "build" / spec.name).resolve()
+        root = (Path(out) if out is not None else Path.cwd() / "build" / folder).resolve()
         option = "--out" if out is not None else str(root)
         for folder in (root, *root.parents):       # the nearest that exists must be a folder
             if folder.exists() or folder.is_symlink():
