@@ -21,6 +21,7 @@ constraints, the textual ``.config`` bitstream and the ``.svf`` JTAG vector):
 =========================== ===========================================================
 """
 import json
+import re
 import subprocess
 import time
 from pathlib import Path
@@ -74,8 +75,36 @@ class Cancelled(HwgenError):
     """The build was stopped from outside (another step of the run failed)."""
 
 
+#: Seconds between the progress lines of a running tool.
+PROGRESS_EVERY = 15.0
+
+#: A tool log's lines that name what it is doing: nextpnr's ``Info: Running ...`` headers
+#: (not its indented figures), Yosys's numbered ``Executing ... pass`` lines.
+_PHASES = (re.compile(r"^Info: ([A-Z][^:]*?)\.*$"), re.compile(r"^[\d.]+ (Executing .*?)\.?$"))
+
+
+def _phase(path: Path | None) -> str:
+    """What the tool writing ``path`` is doing, from the last phase line in its tail."""
+    if path is None or not path.is_file():
+        return ""
+    try:
+        with path.open("rb") as stream:
+            stream.seek(max(0, stream.seek(0, 2) - 16384))
+            tail = stream.read().decode(errors="replace").splitlines()
+    except OSError:
+        return ""
+    for line in reversed(tail):
+        for pattern in _PHASES:
+            match = pattern.match(line.strip())
+            if match:
+                return match.group(1)[:80]
+    return ""
+
+
 def _run_stage(command: list[str], *, cwd: Path, env: dict, log: Path, tool_log: Path | None,
-               cancel=None):
+               cancel=None, say=None, what: str = ""):
+    """Run one tool of the build, its output into ``log``; every :data:`PROGRESS_EVERY`
+    seconds ``say`` gets a line: the time so far and the phase its log (``tool_log``) shows."""
     tool = command[0]
     executable = env.get(tool_env_var(tool), tool)
     with log.open("a") as log_file:
@@ -87,6 +116,8 @@ def _run_stage(command: list[str], *, cwd: Path, env: dict, log: Path, tool_log:
                                        stdin=subprocess.DEVNULL)
         except OSError as error:
             raise HwgenError(f"{tool} could not start ({error}); see {log}") from None
+        started = time.monotonic()
+        next_line = started + PROGRESS_EVERY
         try:
             while True:
                 try:
@@ -95,6 +126,12 @@ def _run_stage(command: list[str], *, cwd: Path, env: dict, log: Path, tool_log:
                 except subprocess.TimeoutExpired:
                     if cancel is not None and cancel.is_set():
                         raise Cancelled(f"{tool} stopped: another step failed") from None
+                    now = time.monotonic()
+                    if say is not None and now >= next_line:
+                        phase = _phase(tool_log)
+                        say(f"{what or tool}: {now - started:.0f} s"
+                            + (f", {phase}" if phase else ""))
+                        next_line = now + PROGRESS_EVERY
         finally:
             if process.poll() is None:               # cancelled, or this thread interrupted
                 process.kill()
@@ -203,7 +240,8 @@ def build_bitstream(top, board: Board, out_dir, *, name: str = "top",
         tool_log = None if stage is None or stage.log is None else out_dir / f"{name}{stage.log}"
         say(f"{what} ({tool})")
         stage_started = time.monotonic()
-        _run_stage(command, cwd=out_dir, env=env, log=log, tool_log=tool_log, cancel=cancel)
+        _run_stage(command, cwd=out_dir, env=env, log=log, tool_log=tool_log, cancel=cancel,
+                   say=say, what=what)
         say(f"{what} done in {time.monotonic() - stage_started:.1f} s")
 
     if not bitstream.is_file() or bitstream.stat().st_size == 0:

@@ -170,6 +170,38 @@ def test_a_cancelled_build_stops_its_tool(tmp_path, monkeypatch):
     assert not (tmp_path / "finished").exists()
 
 
+def test_a_running_tool_reports_its_time_and_phase(tmp_path, monkeypatch):
+    """A long stage says every PROGRESS_EVERY seconds how long it has run and what its log
+    says it is doing (plain lines): here a "Yosys" that writes Yosys-like pass headers."""
+    import hwgen.board.build as build_module
+    fake = tmp_path / "slow-yosys"
+    log = tmp_path / "out" / "top.rpt"
+    fake.write_text("#!/bin/sh\n"
+                    f"echo '2.1. Executing HIERARCHY pass (managing design hierarchy).' > {log}\n"
+                    "sleep 1.5\n"
+                    f"echo '2.47. Executing ABC pass (technology mapping using ABC).' >> {log}\n"
+                    f"echo '  lines that are no phase' >> {log}\n"
+                    "sleep 1.5\nexit 3\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("YOSYS", str(fake))
+    monkeypatch.setattr(build_module, "PROGRESS_EVERY", 1.0)
+    board = load_board("ulx3s")
+    said = []
+    with pytest.raises(HwgenError, match="yosys failed"):
+        build_bitstream(board_top(board), board, tmp_path / "out", progress=said.append)
+    running = [line for line in said if line.startswith("synthesis: ")]
+    assert len(running) >= 2, said
+    assert running[0].endswith(", Executing HIERARCHY pass (managing design hierarchy)")
+    assert running[-1].endswith(", Executing ABC pass (technology mapping using ABC)")
+    assert all("\r" not in line for line in said)
+    nextpnr = tmp_path / "top.tim"
+    nextpnr.write_text("Info: Running simulated annealing placer for refinement.\n"
+                       "Info:   at iteration #5: temp = 0.1, wire length = 3\n"
+                       "Info: Max frequency for clock 'clk': 121.7 MHz (PASS at 50 MHz)\n")
+    assert build_module._phase(nextpnr) == "Running simulated annealing placer for refinement"
+    assert build_module._phase(tmp_path / "none.tim") == ""
+
+
 def test_build_rejects_bad_name(tmp_path):
     board = load_board("ulx3s")
     with pytest.raises(ValueError, match=r"name must be alphanumeric \(and _\), not 'my-top'"):
