@@ -188,7 +188,8 @@ def run_harness(component: wiring.Component, inputs, expected, *, idle: float = 
                 timeout_cycles: int | None = None, stop_on_mismatch: bool = True,
                 frame_interval: tuple[int, int] | None = None, limits: int | None = None,
                 record_taps: bool = False, trace: tuple[Path, int, int] | None = None,
-                traceable: bool = False, select: int | None = None) -> StreamRun:
+                traceable: bool = False, select: int | None = None, progress=None,
+                progress_every: float = 10.0) -> StreamRun:
     """Run ``component`` on Verilator inside the HDL-side harness; arguments as
     :func:`hwgen.cosim.run_stream_test`.
 
@@ -206,6 +207,10 @@ def run_harness(component: wiring.Component, inputs, expected, *, idle: float = 
     ports (see :class:`hwgen.hw.network.Network` ``monitor``) gets ``limits`` (all ones if not
     given) and has its final ``levels`` in ``StreamRun.levels``. A component with a ``select``
     port (a :class:`~hwgen.lib.bank.Bank`) needs ``select``, held from reset on.
+
+    ``progress(outputs, cycles, seconds)``, if given, is called every ``progress_every``
+    seconds while the simulation runs: the output transfers and cycles so far (as of the
+    harness's last flush of its observations, every 2**20 cycles).
 
     ``idle`` and ``backpressure`` are rounded to multiples of 1/65536. The LFSRs are seeded from
     ``seed``, so a run is reproducible (but not the same sequence as the cocotb testbench's).
@@ -265,13 +270,46 @@ def run_harness(component: wiring.Component, inputs, expected, *, idle: float = 
         log = run_dir / "sim.log"
         started = time.perf_counter()
         with log.open("w") as log_file:
-            result = subprocess.run(command, cwd=run_dir, stdout=log_file,
-                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            returncode = _simulate(command, run_dir, log_file, observed, progress,
+                                   progress_every)
         wall = time.perf_counter() - started
-        run = _parse_observed(observed, expected, wall, result.returncode, log)
+        run = _parse_observed(observed, expected, wall, returncode, log)
         if record_taps:
             run = dataclasses.replace(run, taps=_parse_taps(run_dir / "taps.txt", len(taps)))
         return run
+
+
+def _simulate(command, run_dir: Path, log_file, observed: Path, progress, every: float) -> int:
+    """Run the simulator binary to its end; its exit status. With ``progress``, every
+    ``every`` seconds: the outputs and the last cycle in ``observed`` so far."""
+    process = subprocess.Popen(command, cwd=run_dir, stdout=log_file, stderr=subprocess.STDOUT,
+                               stdin=subprocess.DEVNULL)
+    try:
+        if progress is None:
+            return process.wait()
+        started = time.perf_counter()
+        outputs, cycle, offset, partial = 0, 0, 0, b""
+        while True:
+            try:
+                return process.wait(timeout=every)
+            except subprocess.TimeoutExpired:
+                pass
+            if observed.is_file():
+                with observed.open("rb") as stream:
+                    stream.seek(offset)
+                    chunk = stream.read()
+                offset += len(chunk)
+                lines = (partial + chunk).split(b"\n")
+                partial = lines.pop()
+                for line in lines:
+                    head = line.split(b" ", 1)[0]
+                    if head.isdigit():
+                        outputs, cycle = outputs + 1, int(head)
+            progress(outputs, cycle, time.perf_counter() - started)
+    finally:
+        if process.poll() is None:      # this thread interrupted
+            process.kill()
+            process.wait()
 
 
 def _parse_taps(path: Path, count: int) -> tuple:

@@ -122,10 +122,20 @@ def verify_network(graph: Graph, *, fifo_depth: int, frames: int | None = None, 
         return diagnose(network, graph, test_frames, inputs, expected, build_root=build_root,
                         trace=None if trace is None else trace / MISMATCH_TRACE, **settings)
 
+    def running(what):
+        """Progress of a run: frames done of ``count``, cycles and cycles/s."""
+        per_frame = max(1, len(expected) // max(1, count))
+
+        def report(outputs, cycles, seconds):
+            rate = f", {cycles / seconds / 1000:,.0f}k cycles/s" if seconds > 0 else ""
+            say(f"co-simulation ({what}): {outputs // per_frame:,} of {count:,} frames, "
+                f"{cycles:,} cycles{rate}, {seconds:.0f} s")
+        return report
+
     say(f"co-simulating {count} frames on Verilator (full rate)")
     full_rate = dict(seed=seed, timeout_cycles=timeout)
     run = run_harness(network, inputs, expected, build_root=build_root, name="full_rate",
-                      stop_on_mismatch=False, **full_rate)
+                      stop_on_mismatch=False, progress=running("full rate"), **full_rate)
     if len(run.outputs) != count:
         diagnosis = diagnosed("full-rate", **full_rate)
         raise HwgenError(f"co-simulation produced {len(run.outputs)} of {count} results: "
@@ -134,7 +144,7 @@ def verify_network(graph: Graph, *, fifo_depth: int, frames: int | None = None, 
     say(f"co-simulating {count} frames with random idle cycles and backpressure")
     stressed = dict(idle=0.2, backpressure=0.3, seed=seed + 1, timeout_cycles=4 * timeout)
     stress = run_harness(network, inputs, expected, build_root=build_root, name="stress",
-                         **stressed)
+                         progress=running("idle cycles and backpressure"), **stressed)
     diagnosis, waveform = None, None
     if run.mismatches:
         diagnosis = diagnosed("full-rate", **full_rate)

@@ -83,3 +83,22 @@ def test_rejects_bad_probability(sim_build_root):
     block._MustUse__silence = True      # never elaborated: no warning when it is collected
     with pytest.raises(ValueError, match="backpressure must lie in"):
         run_harness(block, inputs, expected, backpressure=1.0, build_root=sim_build_root)
+
+
+def test_a_long_run_reports_its_progress(sim_build_root):
+    """While the simulator runs, ``progress`` gets the outputs and cycles so far (as written
+    out: the harness flushes them at least every 2**20 cycles): rising, within the run's."""
+    from hwgen.ops.fifo import FIFOLayer
+    from hwgen.ops import op_for
+    layer = FIFOLayer("f", elements=1, bits=8, depth=4)
+    block = op_for(layer).block(layer, target("ecp5"))
+    words = list(np.random.default_rng(0).integers(0, 256, 300_000))
+    seen = []
+    run = run_harness(block, words, words, idle=0.9, build_root=sim_build_root,
+                      name="progress", progress=lambda *figures: seen.append(figures),
+                      progress_every=0.05)
+    assert run.passed and run.cycles > 2 << 20
+    counted = [(outputs, cycles) for outputs, cycles, _ in seen if outputs]
+    assert counted, seen                       # some flush was seen before the end
+    assert counted == sorted(counted) and counted[-1][0] <= len(words)
+    assert all(0 < cycles <= run.cycles for _, cycles in counted)

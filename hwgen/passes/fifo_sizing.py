@@ -95,8 +95,11 @@ def size_fifos(graph: Graph, *, frames: int = 8, tolerance: float = 0.005, build
             raise HwgenError(f"FIFO sizing simulation failed ({name}): {result.message}")
         return result
 
-    say(f"sizing {fifos} FIFOs by simulation ({count} frames, Verilator)")
+    say(f"sizing {fifos} FIFOs by simulation ({count} frames, Verilator): building the "
+        f"simulator, then the peaks at the layers' rate")
     throttled = run("fifo_peaks", throttle=True)
+    say(f"FIFO sizing: peaks measured in {time.perf_counter() - started:.1f} s; searching "
+        f"each FIFO's least depth that keeps the rate")
     mask = (1 << LEVEL_BITS) - 1
     peaks = tuple((throttled.levels >> (LEVEL_BITS * k)) & mask for k in range(fifos))
     for peak, depth, edge in zip(peaks, network.graph.fifo_depths, graph.edges()):
@@ -110,17 +113,22 @@ def size_fifos(graph: Graph, *, frames: int = 8, tolerance: float = 0.005, build
     reference = measured.steady_interval(skip=skip)
     search_timeout = 2 * measured.cycles + 1_000
     bound = max(reference, interval) * (1 + tolerance)
-    for index in range(fifos):
+    for index, edge in enumerate(graph.edges()):
         low, high = 2, depths[index]          # high is known good
+        steps = 0
         while low < high:
             middle = (low + high) // 2
             trial = depths[:index] + [middle] + depths[index + 1:]
             result = run("fifo_search", trial, may_stall=True)
+            steps += 1
             if result is not None and result.steady_interval(skip=skip) <= bound:
                 high = middle
             else:
                 low = middle + 1
         depths[index] = high
+        say(f"FIFO {index + 1} of {fifos} ({edge.producer} -> {edge.consumer}): depth {high} "
+            f"of peak {peaks[index] + 1}, {steps} search simulation{'s' * (steps != 1)}, "
+            f"{time.perf_counter() - started:.1f} s so far")
     seconds = time.perf_counter() - started
     say(f"FIFO depths {depths} (peaks at the layers' rate {list(peaks)}) in {seconds:.1f} s")
     return FifoSizing(graph.with_fifo_depths(depths), tuple(depths), peaks, count, seconds,
