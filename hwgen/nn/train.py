@@ -4,6 +4,8 @@ Robustness options: ``train.noise_sigma`` trains through :class:`~hwgen.nn.Gauss
 noise (noise-aware training; evaluation stays exact), ``model.zero_raising`` adds its weight
 times the mean firing rate of the hidden layers (straight-through gradient) to the loss."""
 import copy
+import sys
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -166,6 +168,36 @@ def concrete_temperature(train, epoch: int, epochs: int) -> float:
     return start * (final / start) ** (epoch / (epochs - 1))
 
 
+class _EpochProgress:
+    """Training progress on stderr: a tqdm bar on a terminal; elsewhere (a log, a pipe) a plain
+    line at most every :attr:`EVERY` seconds and at the last epoch, no carriage returns."""
+
+    #: Seconds between plain progress lines.
+    EVERY = 10.0
+
+    def __init__(self, epochs: int, label: str, enabled: bool):
+        self.epochs, self.label, self.enabled = epochs, label, enabled
+        self.started = self.last = time.monotonic()
+        self.bar = None
+        if enabled and sys.stderr.isatty():
+            self.bar = tqdm(total=epochs, desc=label, unit="epoch", leave=False)
+
+    def epoch_done(self, epoch: int, loss: float):
+        if self.bar is not None:
+            self.bar.update(1)
+            self.bar.set_postfix(loss=f"{loss:.3f}")
+            return
+        now = time.monotonic()
+        if self.enabled and (now - self.last >= self.EVERY or epoch == self.epochs - 1):
+            print(f"[hwgen] {self.label}: epoch {epoch + 1}/{self.epochs}, loss {loss:.3f}, "
+                  f"{now - self.started:.0f} s", file=sys.stderr, flush=True)
+            self.last = now
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+
+
 def _epochs(model: BNN, spec: Spec, data: Dataset, epochs: int, lr: float, generator,
             label: str, progress: bool) -> None:
     """``epochs`` passes of Adam at ``lr`` (cosine schedule) over the training set."""
@@ -177,8 +209,8 @@ def _epochs(model: BNN, spec: Spec, data: Dataset, epochs: int, lr: float, gener
     # Noise samples come from torch's global generator, seeded above.
     noise = GaussianMVM(spec.train.noise_sigma) if spec.train.noise_sigma > 0 else None
     zero_raising = spec.model.zero_raising
-    bar = tqdm(range(epochs), desc=label, unit="epoch", disable=not progress, leave=False)
-    for epoch in bar:
+    bar = _EpochProgress(epochs, label, progress)
+    for epoch in range(epochs):
         model.concrete_temperature = concrete_temperature(spec.train, epoch, epochs)
         model.train()
         order = torch.randperm(len(train_x), generator=generator)
@@ -200,5 +232,5 @@ def _epochs(model: BNN, spec: Spec, data: Dataset, epochs: int, lr: float, gener
             model.clip_()
             total += loss.item() * len(batch)
         schedule.step()
-        bar.set_postfix(loss=f"{total / len(order):.3f}")
+        bar.epoch_done(epoch, total / len(order))
     bar.close()
