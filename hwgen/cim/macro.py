@@ -158,9 +158,11 @@ class MacroSpec:
     ``encoding`` and bits (:func:`~hwgen.cim.layer_macro`). A bad value is a one-line error
     naming its key.
     """
-    #: Rows of the cell array.
+    #: Rows of the cell array: the most wordlines a read may drive. (A matrix wider than the
+    #: array is tiled over several macros; that changes neither the arithmetic nor its cost.)
     rows: int = 256
-    #: Columns of the cell array (a 2-bit weight takes two).
+    #: Columns of the cell array (a 2-bit weight takes two): the most a cim layer reads at
+    #: once (pe * weight_bits), and the tile the cost model reads a layer's neurons in.
     columns: int = 256
     #: Rows driven per read (``WL``), at most ``rows``. A cim layer's input vector is read in
     #: groups of WL rows (its simd), the last partial where WL does not divide its width.
