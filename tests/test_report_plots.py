@@ -87,3 +87,18 @@ def test_report_has_estimates_sweep_plots_and_reuse(tmp_path):
     assert "## Reused\n\n- IR somewhere" in markdown
     assert "golden accuracy by macro noise sigma (built for 2)" in markdown
     assert json.loads((tmp_path / "out" / "report.json").read_text())["reused"] == ["IR somewhere"]
+
+
+def test_rtl_accuracy_on_a_subset_says_so():
+    """Co-simulated on fewer frames than the test set, the RTL's accuracy is that subset's:
+    the report says how many and gives the golden model's on the same frames."""
+    from hwgen.flow.report import _markdown
+    verification = {"mismatches": 0, "frames": 300, "rtl_accuracy": 0.9233,
+                    "golden_accuracy": 0.9233, "measured_cycles": 10.0, "cycles_ratio": 1.0}
+    base = {"spec": "kws", "expected_cycles_per_frame": 10, "layers": [],
+            "golden_accuracy": 0.9052, "test_frames": 2448}
+    text = _markdown({**base, "verification": verification})
+    assert ("RTL accuracy 0.9233 on the 300 frames co-simulated (golden model on those: "
+            "0.9233; verify.frames sets how many)") in text
+    whole = _markdown({**base, "test_frames": 300, "verification": verification})
+    assert "RTL accuracy 0.9233\n" in whole
