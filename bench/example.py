@@ -1,5 +1,5 @@
-"""Figures of one spec end to end: train, export, fold, size FIFOs, co-simulate, build; one
-``key: value`` a line.
+"""Figures of one spec end to end: train, export, fold, size FIFOs, co-simulate, and place and
+route a bitstream (the board's toolchain; minutes); one ``key: value`` a line.
 
     python bench/example.py [SPEC] [--board ulx3s] [--out DIR]
 
