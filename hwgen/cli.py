@@ -290,7 +290,8 @@ def _run_board(args, workspace, board) -> int:
     name = f"the board on {args.port}"
     port = open_port(args.port, baud=baud, timeout=args.timeout)
     try:
-        info = BoardLink(port, timeout=args.timeout, name=name).info()
+        link = BoardLink(port, timeout=args.timeout, name=name)
+        info = link.info()
         _say(f"{name} runs {info.describe()}")
         if workspace.hardware_ir_file.exists():
             try:       # the IR the bitstream was built from: a damaged one is not guessed at
@@ -301,7 +302,7 @@ def _run_board(args, workspace, board) -> int:
         else:
             graph = workspace.export()
         report = run_test_set(graph, port, frames=args.frames, timeout=args.timeout,
-                              name=name, say=_say)
+                              name=name, say=_say, link=link, info=info)
     finally:
         port.close()
     print(json.dumps({"port": args.port, "baud": baud, **report.to_dict()}, indent=2))

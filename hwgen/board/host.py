@@ -282,8 +282,11 @@ class RunReport:
 
 
 def run_test_set(graph, port, *, frames: int | None = None, timeout: float = 1.0,
-                 name: str = "the board", say=None) -> RunReport:
-    """Stream ``graph``'s test frames (all, or the first ``frames``) to the board on ``port``.
+                 name: str = "the board", say=None, link: "BoardLink | None" = None,
+                 info: Info | None = None) -> RunReport:
+    """Stream ``graph``'s test frames (all, or the first ``frames``) to the board on ``port``
+    (or through ``link``, a :class:`BoardLink` on it that has asked the board's ``info``
+    already: it is not asked again).
 
     Raises
     ------
@@ -296,9 +299,11 @@ def run_test_set(graph, port, *, frames: int | None = None, timeout: float = 1.0
     available = len(graph.test_frames)
     if available == 0:
         raise HwgenError("the IR has no test frames to stream")
-    link = BoardLink(port, timeout=timeout, name=name)
+    if link is None:
+        link, info = BoardLink(port, timeout=timeout, name=name), None
     expected = protocol.info_for(graph, logit_bits=graph.layers[-1].out_bits)
-    info = link.info()
+    if info is None:
+        info = link.info()
     if info != expected:
         raise HwgenError(f"{name} runs another network: it has {info.describe()}; the IR has "
                          f"{expected.describe()}")

@@ -152,16 +152,23 @@ def test_tool_failure_quotes_its_error(tmp_path, monkeypatch):
 def test_a_cancelled_build_stops_its_tool(tmp_path, monkeypatch):
     # A "Yosys" that would run a minute and leaves a mark when it is not stopped.
     fake = tmp_path / "slow-yosys"
-    fake.write_text(f"#!/bin/sh\nsleep 60\ntouch {tmp_path / 'finished'}\n")
+    fake.write_text(f"#!/bin/sh\ntouch {tmp_path / 'started'}\nsleep 60\n"
+                    f"touch {tmp_path / 'finished'}\n")
     fake.chmod(0o755)
     monkeypatch.setenv("YOSYS", str(fake))
     board = load_board("ulx3s")
     cancel = threading.Event()
-    threading.Timer(1.0, cancel.set).start()
+
+    def cancel_once_running():          # however long elaboration takes on a busy machine
+        deadline = time.monotonic() + 120
+        while not (tmp_path / "started").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        cancel.set()
+    threading.Thread(target=cancel_once_running, daemon=True).start()
     started = time.monotonic()
     with pytest.raises(Cancelled, match=r"^yosys stopped: another step failed$"):
         build_bitstream(board_top(board), board, tmp_path / "out", cancel=cancel)
-    assert time.monotonic() - started < 30
+    assert time.monotonic() - started < 60
     assert not (tmp_path / "out" / "top.bit").exists()
     # Set before the tools: none starts.
     with pytest.raises(Cancelled, match="stopped before its next tool"):

@@ -161,8 +161,10 @@ def _macro(layer: MVTULayer, g, x):
     for p, plane in enumerate(planes):
         if padding:
             zeros = g.const(np.zeros((batch, height, width, padding)), "padding")
+            # Bipolar planes padded with zeros hold -1, 0, 1.
+            kind = "TERNARY" if plane.datatype == "BIPOLAR" else plane.datatype
             plane = g.node("Concat", [plane, zeros], (batch, height, width, groups * wl),
-                           plane.datatype, hint=f"padded_a{p}", axis=-1)
+                           kind, hint=f"padded_a{p}", axis=-1)
         grouped = g.cast(g.reshape(plane, *read, wl), "double")
         if spec.noisy:
             if spec.encoding == "bipolar":            # every row of the group driven
