@@ -127,8 +127,8 @@ def size_fifos(graph: Graph, *, frames: int = 8, tolerance: float = 0.005, build
                 low = middle + 1
         depths[index] = high
         say(f"FIFO {index + 1} of {fifos} ({edge.producer} -> {edge.consumer}): depth {high} "
-            f"of peak {peaks[index] + 1}, {steps} search simulation{'s' * (steps != 1)}, "
-            f"{time.perf_counter() - started:.1f} s so far")
+            f"(peak {peaks[index]} at the layers' rate), {steps} search "
+            f"simulation{'s' * (steps != 1)}, {time.perf_counter() - started:.1f} s so far")
     seconds = time.perf_counter() - started
     say(f"FIFO depths {depths} (peaks at the layers' rate {list(peaks)}) in {seconds:.1f} s")
     return FifoSizing(graph.with_fifo_depths(depths), tuple(depths), peaks, count, seconds,
