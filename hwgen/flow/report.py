@@ -354,7 +354,9 @@ def _markdown(report: dict) -> str:
                      f"{estimate.get('ffs', '')} | {estimate.get('brams', '')} | "
                      f"{estimate.get('dsps', '')} |")
     lines.append("")
-    lines.append("Per-layer resources are hwgen.estimate's figures (the placed totals are above).")
+    lines.append("Per-layer resources are hwgen.estimate's figures"
+                 + (" (the placed totals are above)." if build else
+                    "; hwgen build places the design and reports its totals."))
     sharing = report.get("sharing")
     if sharing:
         lines += ["", "## Convolutional result sharing", "",
