@@ -63,6 +63,9 @@ def frame_depth(graph: Graph, edge: Edge, activations: list, frames: int = 2) ->
     (:meth:`hwgen.ir.Graph.activations`, computed once by the caller)."""
     consumer = graph.layers[graph.index(edge.consumer)]
     elements = activations[graph.index(edge.producer) + 1].elements
+    padding = op_for(consumer).in_padding(consumer, edge.port)
+    if padding is not None:                 # the stream carries each vector padded
+        elements = elements // padding[0] * padding[1]
     words = elements // op_for(consumer).in_transfers(consumer)[edge.port].elements
     return min((1 << LEVEL_BITS) - 1, frames * words + 4)
 

@@ -1,7 +1,7 @@
 """Stream data width converter: ``in_width``-bit transfers to ``out_width``-bit transfers."""
 import math
 
-from amaranth.hdl import Const, Module, Mux, Signal, unsigned
+from amaranth.hdl import Module, Mux, Signal, unsigned
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -74,7 +74,6 @@ class WidthConverter(wiring.Component):
         steps_in, steps_out, steps = self.in_width // step, self.out_width // step, capacity // step
         # A vector's last word brings its padding's steps too (zero bits above the level).
         pad_steps = self.pad_width // step
-        last_word = Const(0)
         if pad_steps:
             words = self.vector_width // self.in_width
             word = Signal(range(words))
