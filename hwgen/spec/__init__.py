@@ -1363,7 +1363,12 @@ def _check_cim(spec: Spec, layers: tuple, file) -> tuple:
 
 
 def _check_simd(layer, width_text: str, path: str, file):
+    """A digital layer's ``simd`` divides its matrix width (a cim layer's is its macro's
+    wordlines, checked by :func:`_check_cim`: its last wordline group may be partial)."""
     width = layer.matrix_width
+    if getattr(layer, "backend", "digital") == "cim" and layer.simd is not None \
+            and layer.simd >= 1:
+        return
     if layer.simd is not None and (layer.simd < 1 or width % layer.simd):
         raise SpecError(file, f"{path}.simd",
                         f"simd must divide {width_text}, not {excerpt(layer.simd)}",

@@ -250,6 +250,33 @@ def test_partial_groups_network_whole_test_set(partial_cim_graph, sim_build_root
     assert result.measured_cycles == pytest.approx(result.expected_cycles, rel=0.02)
 
 
+@pytest.mark.cocotb
+def test_a_partial_group_conv_network_on_verilator(sim_build_root):
+    """A conv on the macro whose window (3 x 3 x 4 = 36 elements) is read in groups of 8 (the
+    last of 4): its windows padded by the converter after the sliding-window generator; the
+    network trained, exported, RTL == golden with the noise on, at the cycle model's rate."""
+    mapping = {"name": "conv_partial", "seed": 1,
+               "data": {"dataset": "digits", "input_threshold": 7},
+               "model": {"activation": "binary", "norm": "bnfree", "layers": [
+                   {"type": "conv", "out": 4, "kernel": 3, "pe": 4},
+                   {"type": "conv", "out": 8, "kernel": 3, "pe": 4, "backend": "cim"},
+                   {"type": "linear", "out": 10, "pe": 2, "simd": 16}]},
+               "cim": {"wordlines": 8, "adc_bits": 4, "noise": "cell", "sigma": 0.5,
+                       "seed": 3},
+               "train": {"epochs": 3}}
+    spec = parse_spec(mapping)
+    data = load_dataset(spec.data, spec.seed)
+    model = train_model(spec, data, progress=False).model
+    graph = export_graph(model, spec, data.test_x, data.test_y)
+    check_export(model, graph)
+    (cim,) = [layer for layer in graph.mvtus() if layer.macro is not None]
+    assert (cim.mw, cim.simd, cim.padded_mw) == (36, 8, 40)
+    result = verify_network(graph, fifo_depth=4, frames=60, build_root=sim_build_root, seed=2)
+    assert result.mismatches == result.label_mismatches == result.logit_mismatches == 0
+    assert result.stress_passed
+    assert result.measured_cycles == pytest.approx(result.expected_cycles, rel=0.02)
+
+
 @pytest.mark.parametrize("case", ["quiet_bipolar", "read_w2a2"])
 def test_macro_template_has_the_models_ports(case, tmp_path):
     """The rendered black box declares exactly the behavioural macro's ports (names, directions,

@@ -42,6 +42,11 @@ def test_any_wordline_count_on_any_layer():
     spec = parse_spec(_spec(CONV, FC, cim={"wordlines": 8}))
     assert (spec.model.layers[0].matrix_width, spec.model.layers[0].simd) == (4, 8)
     assert spec.cim.group_rows(4) == (4,)
+    # an explicit simd on a cim layer is its wordlines, divisor of its width or not
+    spec = parse_spec(_spec({"type": "linear", "out": 64},
+                            {"type": "linear", "out": 10, "backend": "cim", "simd": 12},
+                            cim={"wordlines": 12}))
+    assert spec.model.layers[1].simd == 12
 
 
 def test_layer_macro():
