@@ -120,8 +120,9 @@ def _parser() -> argparse.ArgumentParser:
     sweep = commands.add_parser(
         "sweep", help="run a spec at every point of a sweep's axes, in parallel",
         description="run a base spec at every point of a sweep file's axes (spec keys by "
-                    "path), a process per core; results stream into OUT/results.csv and "
-                    ".jsonl; a sweep run again resumes (finished points are not rerun)")
+                    "path), a process per core; results stream into OUT/results.csv, "
+                    ".jsonl and .parquet (with pyarrow), OUT/report.md has the Pareto fronts "
+                    "and heat maps; a sweep run again resumes (finished points are not rerun)")
     sweep.add_argument("sweep", metavar="SWEEP", help="the sweep file (YAML)")
     sweep.add_argument("--out", metavar="DIR", default=None,
                        help="output directory (default: build/sweeps/<sweep name>)")
