@@ -239,14 +239,16 @@ class Graph:
         where that layer reads its vectors padded (:meth:`hwgen.ops.Op.in_padding`: a cim
         MVTU's partial wordline group): the frames arrive unpadded, in transfers of the least
         divisor of the vector's elements that is at least the layer's transfer (so that the
-        input keeps pace with it). None where the first layer reads the frames as they are."""
+        input keeps pace with it; the whole vector where it is narrower than one transfer).
+        None where the first layer reads the frames as they are."""
         first = self.layers[0]
         padding = op_for(first).in_padding(first, 0)
         if padding is None:
             return None
         elements, bits = op_for(first).in_transfer(first)
         vector, padded = padding
-        count = min(d for d in range(elements, vector + 1) if vector % d == 0)
+        count = min((d for d in range(elements, vector + 1) if vector % d == 0),
+                    default=vector)         # a vector narrower than one group: one word
         return DWCLayer(name="input_dwc", in_elements=count, out_elements=elements, bits=bits,
                         vector=vector, padded=padded)
 

@@ -227,3 +227,30 @@ def test_thermometer_layer():
     with pytest.raises(ValueError, match="input must have shape \\(..., 4\\)"):
         mvtu_dot(layer, torch.as_tensor(codes))
 
+
+
+@pytest.mark.parametrize("mw,wordlines,words", [(64, 12, 16), (5, 8, 5), (49, 8, 49)])
+def test_a_first_layer_with_a_partial_group_reads_the_frames_unpadded(mw, wordlines, words):
+    """The network's input converter: frames in words of the least divisor of the vector at
+    least one group wide (the vector itself where none is, or it is narrower than a group),
+    padded on the way into the first layer; RTL == golden on Amaranth's simulator."""
+    from hwgen.cim import MacroSpec
+    from hwgen.hw.network import Network
+    from hwgen.verify import decode_results
+    from tests.streams import simulate_stream
+    rng = np.random.default_rng(mw)
+    macro = MacroSpec(wordlines=wordlines, adc_bits=4, noise="cell", sigma=0.5,
+                      encoding="binary", seed=2)
+    layer = random_cim_layer(rng, mw=mw, mh=4, pe=2, macro=macro, logits=True, key=0)
+    frames = rng.integers(0, 2, (6, mw))
+    graph = Graph(name="g", input_shape=(mw, 1, 1), classes=4, layers=(layer,),
+                  test_frames=frames, test_labels=np.zeros(6, dtype=np.int64),
+                  input_encoding="binary", input_bits=1)
+    entry = graph.input_converter()
+    assert (entry.in_elements, entry.out_elements) == (words, wordlines)
+    network = Network(graph)
+    assert network.in_elements == words
+    golden = run_graph(graph)
+    got = simulate_stream(network, network.input_words(frames), len(frames))
+    decoded, logits = decode_results(graph, got, network.logit_bits)
+    assert (decoded == golden.labels).all() and (logits == golden.logits).all()
