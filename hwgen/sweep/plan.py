@@ -33,7 +33,8 @@ STEPS = ("train", "export", "sim", "build")
 #: The metrics a point records (those its steps reach), in the table's order.
 METRICS = ("float_accuracy", "bnn_accuracy", "golden_accuracy", "rtl_accuracy",
            "rtl_golden_mismatches", "expected_cycles", "measured_cycles", "estimated_luts",
-           "estimated_brams", "luts", "ffs", "brams", "dsps", "fmax_mhz", "inferences_per_s",
+           "estimated_ffs", "estimated_brams", "estimated_dsps", "luts", "ffs", "brams", "dsps",
+           "fmax_mhz", "inferences_per_s",
            "cim_energy_pj", "cim_latency_ns", "seconds")
 #: Most points a sweep's grid may have (a crafted file cannot exhaust memory listing them).
 MAX_POINTS = 100_000

@@ -46,15 +46,22 @@ def point_metrics(run, seconds: float, costs=None) -> dict:
     if isinstance(report, dict):
         metrics["golden_accuracy"] = report.get("golden_accuracy", metrics.get("golden_accuracy"))
         layers = report.get("layers") or []
-        metrics["estimated_luts"] = round(sum(layer["estimate"]["luts"] for layer in layers))
-        metrics["estimated_brams"] = round(sum(layer["estimate"]["brams"] for layer in layers), 1)
+        for key in ("luts", "ffs", "brams", "dsps"):
+            total = sum(layer["estimate"][key] for layer in layers)
+            metrics[f"estimated_{key}"] = round(total, 1) if key == "brams" else round(total)
         cost = report.get("cim_cost")
         if cost and cost.get("layers"):
             metrics.update(cim_energy_pj=cost["energy_pj"], cim_latency_ns=cost["latency_ns"])
-    elif graph is not None and any(layer.macro is not None for layer in graph.mvtus()):
-        from ..flow.report import cim_costs
-        cost = cim_costs(graph, costs)
-        metrics.update(cim_energy_pj=cost["energy_pj"], cim_latency_ns=cost["latency_ns"])
+    elif graph is not None:                 # run to export: the estimate and the cost model
+        from ..estimate import estimate_graph
+        estimate = estimate_graph(graph)
+        metrics.update(estimated_luts=round(estimate.luts), estimated_ffs=round(estimate.ffs),
+                       estimated_brams=round(estimate.brams, 1),
+                       estimated_dsps=round(estimate.dsps))
+        if any(layer.macro is not None for layer in graph.mvtus()):
+            from ..flow.report import cim_costs
+            cost = cim_costs(graph, costs)
+            metrics.update(cim_energy_pj=cost["energy_pj"], cim_latency_ns=cost["latency_ns"])
     verification = results.get("verify")
     if isinstance(verification, dict):
         metrics.update(rtl_accuracy=verification.get("rtl_accuracy"),

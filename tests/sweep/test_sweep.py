@@ -221,3 +221,6 @@ def test_a_partial_group_point_is_priced(tmp_path):
     (row,) = _rows(tmp_path / "out")
     assert row["status"] == "ok" and float(row["cim_energy_pj"]) > 0
     assert float(row["cim_latency_ns"]) > 0
+    # and the resource estimate of the exported network: LUTs, FFs, BRAMs, DSPs
+    assert int(row["estimated_luts"]) > 1000 and int(row["estimated_ffs"]) > 500
+    assert float(row["estimated_brams"]) >= 0 and int(row["estimated_dsps"]) > 0   # noisy macro
