@@ -350,6 +350,17 @@ class MacroSpec:
         unit = math.gcd(self.wordlines, mw)
         return self.wordlines // unit, self.last_rows(mw) // unit
 
+    def group_parts(self, mw: int) -> tuple[tuple[int, int, int, int], ...]:
+        """The groups in runs that read alike, ``(first, stop, rows, weight)``: the whole
+        groups (``WL`` rows, weight ``omega_full``), then a partial last one (its rows and
+        weight); a run of no groups is left out. What the golden model, the training twin and
+        the QONNX export each convert with one ADC table and weigh alike."""
+        groups, (full, last) = self.groups(mw), self.group_weights(mw)
+        if not self.partial(mw):
+            return ((0, groups, self.wordlines, full),)
+        whole = ((0, groups - 1, self.wordlines, full),) if groups > 1 else ()
+        return whole + ((groups - 1, groups, self.last_rows(mw), last),)
+
     def _code_rows(self, mw: int) -> int:
         """``mw / g``: the sum of the groups' weights ``omega_s``."""
         self.groups(mw)
@@ -471,11 +482,9 @@ def macro_mvm(spec: MacroSpec, weights, x, *, layer_index: int,
     w_groups = w_planes.reshape(spec.weight_bits, mh, groups, wl).transpose(0, 2, 3, 1)
     w_groups = w_groups.astype(np.float64)
     rows = np.asarray(spec.group_rows(mw), dtype=np.int64)[:, None]            # (S, 1)
-    # (S, L - 1) thresholds and (S, 1, 1) weights per group.
-    thresholds = np.asarray([spec.group_thresholds(int(r)) for r in rows[:, 0]], dtype=np.int64)
-    full, last = spec.group_weights(mw)
-    weights_s = np.full((groups, 1, 1), full, dtype=np.int64)
-    weights_s[-1] = last
+    # The runs of groups with one ADC table and weight (a partial last group its own).
+    parts = [(slice(first, stop), np.asarray(spec.group_thresholds(part_rows), dtype=np.int64),
+              weight) for first, stop, part_rows, weight in spec.group_parts(mw)]
     scales = np.asarray(spec.scales, dtype=np.int64)
     table = np.asarray(ztable(), dtype=np.int64)
     neurons = np.arange(mh, dtype=np.int64)[None, None, :]
@@ -499,20 +508,12 @@ def macro_mvm(spec: MacroSpec, weights, x, *, layer_index: int,
                     u = noise_indices(spec.seed, layer_index, vectors[None, :, None], neurons,
                                       group_index, j, p)
                     y += scales[active][:, :, None] * table[u]
-                codes = _group_adc(thresholds, y)
-                sums[start:stop, :, p] += (codes * weights_s).sum(axis=0) << j
+                for where, thresholds, weight in parts:
+                    codes = np.searchsorted(thresholds, y[where], side="right")   # the ADC
+                    sums[start:stop, :, p] += (codes.sum(axis=0) * weight) << j
     if planes:
         return sums
     return (sums << np.arange(spec.act_bits, dtype=np.int64)).sum(axis=2)
-
-
-def _group_adc(thresholds: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """ADC codes of ``y`` (S, ...) with group ``s``'s thresholds ``thresholds[s]``: the
-    full groups' are one table (searched at once), a partial last group's its own."""
-    if len(thresholds) > 1 and (thresholds[-1] != thresholds[0]).any():
-        return np.concatenate([np.searchsorted(thresholds[0], y[:-1], side="right"),
-                               np.searchsorted(thresholds[-1], y[-1:], side="right")])
-    return np.searchsorted(thresholds[0], y, side="right")
 
 
 # --- training twin -------------------------------------------------------------------------------
@@ -626,13 +627,8 @@ def macro_mvm_float(spec: MacroSpec, weights: torch.Tensor, x: torch.Tensor, *, 
     # Per part of the groups (the full ones; a partial last one): its groups, ADC thresholds
     # (T_i / 2**(F+G) rounded up to ``dtype``: y >= it exactly when y * 2**(F+G) >= T_i),
     # range, step and weight in the code sum.
-    full, last = spec.group_weights(mw)
-    parts = [(slice(0, groups), spec.wordlines, full)]
-    if spec.partial(mw):
-        parts = [(slice(0, groups - 1), spec.wordlines, full),
-                 (slice(groups - 1, groups), spec.last_rows(mw), last)]
-    parts = [(where, *_adc_part(spec, rows, dtype, x.device), weight)
-             for where, rows, weight in parts if where.stop > where.start]
+    parts = [(slice(first, stop), *_adc_part(spec, rows, dtype, x.device), weight)
+             for first, stop, rows, weight in spec.group_parts(mw)]
     rows = torch.tensor(spec.group_rows(mw), dtype=dtype, device=x.device)
     top = spec.levels - 1
     total = x.new_zeros(x.shape[0], mh)

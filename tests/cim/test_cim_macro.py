@@ -160,6 +160,9 @@ def test_partial_group_follows_its_rows():
     the same seed and key would, scaled by 4 / gcd(12, 16) = 1."""
     spec = MacroSpec(wordlines=12, adc_bits=3, noise="cell", sigma=0.8, seed=5)
     assert spec.group_rows(16) == (12, 4) and spec.group_weights(16) == (3, 1)
+    # runs of groups read alike: (first, stop, rows, weight)
+    assert spec.group_parts(16) == ((0, 1, 12, 3), (1, 2, 4, 1))
+    assert spec.group_parts(4) == ((0, 1, 4, 1),) and spec.group_parts(36) == ((0, 3, 12, 1),)
     assert spec.group_thresholds(4) == MacroSpec(wordlines=4, adc_bits=3).thresholds
     small = spec.replace(wordlines=4, adc_range=4.0)
     rng = np.random.default_rng(1)

@@ -152,11 +152,8 @@ def _macro(layer: MVTULayer, g, x):
     # active row), its own ADC thresholds and code weight (:mod:`hwgen.cim.macro`).
     padding = groups * wl - layer.mw
     rows = np.asarray(spec.group_rows(layer.mw))
-    full, last = spec.group_weights(layer.mw)
-    parts = [(0, groups, spec.thresholds, full)]
-    if padding:
-        parts = [(0, groups - 1, spec.thresholds, full),
-                 (groups - 1, groups, spec.group_thresholds(int(rows[-1])), last)]
+    parts = [(first, stop, spec.group_thresholds(part_rows), weight)
+             for first, stop, part_rows, weight in spec.group_parts(layer.mw)]
     sums = []
     for p, plane in enumerate(planes):
         if padding:
@@ -196,8 +193,6 @@ def _macro(layer: MVTULayer, g, x):
                                hint=f"adc_in_w{j}a{p}")
             column = None
             for start, stop, thresholds, weight in parts:
-                if stop == start:
-                    continue
                 piece = fixed if (start, stop) == (0, groups) else g.node(
                     "Slice", [fixed, g.const([start], "start", index=True),
                               g.const([stop], "stop", index=True),
