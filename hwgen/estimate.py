@@ -11,8 +11,8 @@ graph (its layers and the width converters between them).
 Every reader takes the FPGA family's :class:`~hwgen.target.Target`; where no board is known it
 is :data:`hwgen.target.DEFAULT_TARGET` (ECP5), where one is, the board's ``target``.
 """
-from .ir import Graph
-from .ops import DWCLayer, op_for
+from .ir import Graph, converter
+from .ops import op_for
 from .target import DEFAULT_TARGET, Resources, Target
 
 __all__ = ["estimate_layer", "layer_terms", "estimate_graph", "converter", "in_width",
@@ -45,30 +45,6 @@ def in_width(layer) -> int:
 def out_width(layer) -> int:
     """Bits per transfer of a layer's output stream (its op's output transfer)."""
     return op_for(layer).out_transfer(layer).width
-
-
-def converter(producer, consumer, port: int = 0) -> DWCLayer | None:
-    """The width converter the network assembly places between ``producer`` and input
-    ``port`` of its ``consumer`` (:meth:`hwgen.hw.network.Network.links`): where the
-    producer's transfers carry another number of elements than the consumer's; None where they
-    match.
-
-    Raises
-    ------
-    ValueError
-        The two streams' elements differ in bits (no chain the IR accepts).
-    """
-    count, bits = op_for(producer).out_transfer(producer)
-    consumer_count, consumer_bits = op_for(consumer).in_transfers(consumer)[port]
-    if bits != consumer_bits:
-        raise ValueError(f"layer {producer.name!r} streams {bits}-bit elements, but "
-                         f"{consumer.name!r} takes {consumer_bits}-bit ones")
-    padding = op_for(consumer).in_padding(consumer, port)
-    if count == consumer_count and padding is None:
-        return None
-    return DWCLayer(name=f"{producer.name}_dwc", in_elements=count, out_elements=consumer_count,
-                    bits=bits, **({} if padding is None else
-                                  {"vector": padding[0], "padded": padding[1]}))
 
 
 def estimate_graph(graph: Graph, target: Target = DEFAULT_TARGET, *,

@@ -8,9 +8,9 @@ from amaranth.hdl import Cat, Module, Signal, unsigned
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..ir import Edge, Graph
+from ..ir import Edge, Graph, converter
 from ..lib.packing import pack_words
-from ..ops import DWCLayer, FIFOLayer, ForkLayer, LabelSelectLayer, op_for
+from ..ops import FIFOLayer, ForkLayer, LabelSelectLayer, op_for
 from ..ops.fifo import StreamFIFO
 from ..ops.label_select import result_layout
 from ..target import DEFAULT_TARGET, Target
@@ -80,25 +80,16 @@ def edge_stages(graph: Graph, depths, *, monitor: bool = False) -> dict[Edge, tu
     result = {}
     for edge, depth in zip(graph.edges(), depths):
         producer, consumer = layers[edge.producer], layers[edge.consumer]
-        count, bits = op_for(producer).out_transfer(producer)
-        consumer_count, consumer_bits = op_for(consumer).in_transfers(consumer)[edge.port]
-        assert bits == consumer_bits, (edge, bits, consumer_bits)   # checked by the IR
+        consumer_count, bits = op_for(consumer).in_transfers(consumer)[edge.port]
         single = len(graph.consumers(edge.producer)) == 1
         suffix = "" if single else f"_{edge.consumer}"
-        stages = []
-        padding = op_for(consumer).in_padding(consumer, edge.port)
-        if count != consumer_count or padding:
-            stages.append(DWCLayer(name=f"{producer.name}_dwc{suffix}", in_elements=count,
-                                   out_elements=consumer_count, bits=bits,
-                                   **_padding_fields(padding)))
+        between = converter(producer, consumer, edge.port,
+                            name=f"{producer.name}_dwc{suffix}")
+        stages = [] if between is None else [between]
         stages.append(FIFOLayer(name=f"{producer.name}_fifo{suffix}", elements=consumer_count,
                                 bits=bits, depth=depth, monitored=monitor))
         result[edge] = tuple(stages)
     return result
-
-
-def _padding_fields(padding) -> dict:
-    return {} if padding is None else {"vector": padding[0], "padded": padding[1]}
 
 
 def fork_layers(graph: Graph) -> dict[str, ForkLayer]:

@@ -27,7 +27,8 @@ import numpy as np
 from ..errors import HwgenError
 from ..ops import ENCODINGS, Activation, DWCLayer, MVTULayer, UnknownOpError, graph_ops, op_for
 
-__all__ = ["IR_VERSION", "Activation", "Edge", "Graph", "save_ir", "load_ir", "IRVersionError",
+__all__ = ["IR_VERSION", "Activation", "Edge", "Graph", "converter", "save_ir", "load_ir",
+           "IRVersionError",
            "GRAPH_INPUT"]
 
 #: Version 6 names each layer's inputs (a DAG); version 5 files, chains, are still read.
@@ -246,11 +247,10 @@ class Graph:
         if padding is None:
             return None
         elements, bits = op_for(first).in_transfer(first)
-        vector, padded = padding
+        vector = padding[0]
         count = min((d for d in range(elements, vector + 1) if vector % d == 0),
                     default=vector)         # a vector narrower than one group: one word
-        return DWCLayer(name="input_dwc", in_elements=count, out_elements=elements, bits=bits,
-                        vector=vector, padded=padded)
+        return _converter("input_dwc", count, elements, bits, padding)
 
     def mvtus(self) -> list[MVTULayer]:
         """The matrix layers (MVTUs, shared or not: the model's conv and linear layers), in
@@ -277,6 +277,34 @@ class Graph:
     def with_fifo_depths(self, depths) -> "Graph":
         import dataclasses
         return dataclasses.replace(self, fifo_depths=tuple(depths))
+
+
+def _converter(name: str, count: int, consumer_count: int, bits: int, padding) -> DWCLayer:
+    vector, padded = padding if padding is not None else (None, None)
+    return DWCLayer(name=name, in_elements=count, out_elements=consumer_count, bits=bits,
+                    vector=vector, padded=padded)
+
+
+def converter(producer, consumer, port: int = 0, *, name: str | None = None) -> DWCLayer | None:
+    """The width converter the network assembly places between ``producer`` and input
+    ``port`` of its ``consumer`` (``name``: default ``<producer>_dwc``): where the producer's
+    transfers carry another number of elements than the consumer's, or the consumer reads its
+    vectors padded (:meth:`hwgen.ops.Op.in_padding`); None where the stream passes as it is.
+
+    Raises
+    ------
+    ValueError
+        The two streams' elements differ in bits (no chain the IR accepts).
+    """
+    count, bits = op_for(producer).out_transfer(producer)
+    consumer_count, consumer_bits = op_for(consumer).in_transfers(consumer)[port]
+    if bits != consumer_bits:
+        raise ValueError(f"layer {producer.name!r} streams {bits}-bit elements, but "
+                         f"{consumer.name!r} takes {consumer_bits}-bit ones")
+    padding = op_for(consumer).in_padding(consumer, port)
+    if count == consumer_count and padding is None:
+        return None
+    return _converter(name or f"{producer.name}_dwc", count, consumer_count, bits, padding)
 
 
 #: Bounds on what an IR file may describe, far beyond what any FPGA holds, so that a damaged

@@ -33,8 +33,8 @@ import dataclasses
 import math
 
 from ..errors import HwgenError
-from ..estimate import converter, estimate_layer
-from ..ir import Graph
+from ..estimate import estimate_layer
+from ..ir import Graph, converter
 from ..ops import op_for
 from ..target import DEFAULT_TARGET, Resources, Target
 
