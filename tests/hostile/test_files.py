@@ -360,6 +360,10 @@ CRAFTED = {
                     "fifo_depths must be a list of integers in 1..1,048,576"),
     "a macro of many cells": (lambda header: header["layers"][0].update(
         macro={"rows": 10 ** 6, "columns": 10 ** 6}), "a macro of 1,000,000 x 1,000,000 cells"),
+    "a macro whose wordlines pad a narrow layer to a huge one": (
+        lambda header: header["layers"][0].update(
+            mw=1, mh=10 ** 5, macro={"rows": 10 ** 5, "columns": 1, "wordlines": 10 ** 5}),
+        "100,000 x 100,000 weights, more than the 1,073,741,824 bits"),
     "bad macro fields": (lambda header: header["layers"][0].update(macro={"banana": 1}),
                          "layer 0: MacroSpec.__init__() got an unexpected keyword"),
     "a meta key of another type": (lambda header: header["meta"].update(key=5),

@@ -146,8 +146,12 @@ class MVTUOp(Op):
             return f"macro must be a mapping, not a {type(macro).__name__}"
         if not is_count(bits) or bits > 4:
             return f"weight_bits must be an integer in 1..4, not {reprlib.repr(bits)}"
-        if mw * mh * (bits if macro is None else 2) > MAX_MEMORY_BITS:
-            return (f"{mh:,} x {mw:,} weights, more than the {MAX_MEMORY_BITS:,} bits any "
+        width = mw
+        wordlines = (macro or {}).get("wordlines")
+        if is_count(wordlines):     # a macro's cells hold each vector padded to whole groups
+            width = -(-mw // wordlines) * wordlines
+        if width * mh * (bits if macro is None else 2) > MAX_MEMORY_BITS:
+            return (f"{mh:,} x {width:,} weights, more than the {MAX_MEMORY_BITS:,} bits any "
                     f"device could hold")
         rows, columns = (macro or {}).get("rows", 1), (macro or {}).get("columns", 1)
         if is_count(rows) and is_count(columns) and rows * columns > MAX_MEMORY_BITS:
